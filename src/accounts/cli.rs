@@ -1,0 +1,72 @@
+//! `loanfloor user add` and `loanfloor token add`.
+
+use std::io::{BufRead, Write};
+
+use crate::audit::Entry;
+use crate::auth::Role;
+use crate::config::UserAddArgs;
+use crate::error::AppError;
+use crate::state::AppState;
+
+use super::store::{NewUser, create_user};
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("LOANFLOOR_PASSWORD") {
+        return Ok(p);
+    }
+    eprint!("Password (at least 12 characters): ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub async fn user_add(state: &AppState, args: &UserAddArgs) -> anyhow::Result<()> {
+    let role = Role::parse(&args.role).ok_or_else(|| {
+        anyhow::anyhow!("unknown role {:?}; use admin, manager, lo, lossmit, lossmit_supervisor or intake", args.role)
+    })?;
+    let new = NewUser {
+        email: args.email.clone(),
+        name: args.name.clone(),
+        role,
+        password: read_password()?,
+        team: args.team.clone(),
+        states: args.states.iter().filter(|s| !s.trim().is_empty()).map(|s| s.trim().to_uppercase()).collect(),
+        capacity: args.capacity,
+        nmls_id: args.nmls.clone(),
+    };
+    let mut tx = state.db.begin().await?;
+    let id = match create_user(&mut tx, &new).await {
+        Ok(id) => id,
+        Err(AppError::Validation(errors)) => {
+            let msgs: Vec<String> =
+                errors.0.iter().flat_map(|(f, m)| m.iter().map(move |m| format!("{f}: {m}"))).collect();
+            anyhow::bail!("{}", msgs.join("; "));
+        }
+        Err(e) => return Err(anyhow::anyhow!(e)),
+    };
+    Entry::new(None, "user_created", "user", id)
+        .after(serde_json::json!({ "email": new.email, "role": role.as_str(), "team": new.team, "via": "cli" }))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    println!("created {} ({}) {id}", new.email, role.as_str());
+    Ok(())
+}
+
+pub async fn token_add(state: &AppState, email: &str, label: &str) -> anyhow::Result<()> {
+    let user = crate::auth::store::find_user_by_email(&state.db, email)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| anyhow::anyhow!("no active user with email {email}"))?;
+    let mut tx = state.db.begin().await?;
+    let (id, secret) = crate::auth::store::create_token(&mut tx, user.id, label).await?;
+    Entry::new(None, "token_created", "api_token", id)
+        .after(serde_json::json!({ "user": email, "label": label, "via": "cli" }))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    eprintln!("API token for {email} (shown once; store it safely):");
+    println!("{secret}");
+    Ok(())
+}

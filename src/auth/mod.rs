@@ -1,0 +1,19 @@
+//! Authentication and authorisation: sign-in, sessions, MFA, API tokens, throttling and the one scoping rule.
+
+pub mod handlers;
+pub mod mfa;
+pub mod model;
+pub mod password;
+pub mod session;
+pub mod session_store;
+pub mod store;
+pub mod throttle;
+
+pub use model::{CurrentUser, Role, Scope};
+pub use session::require_role;
+
+use crate::web::Routes;
+
+pub fn router() -> Routes {
+    handlers::router()
+}

@@ -1,0 +1,204 @@
+//! Roles, the signed-in user, and the one scoping rule that decides what each user sees.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Manager,
+    Lo,
+    Lossmit,
+    LossmitSupervisor,
+    Intake,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] =
+        [Role::Admin, Role::Manager, Role::Lo, Role::Lossmit, Role::LossmitSupervisor, Role::Intake];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Lo => "lo",
+            Role::Lossmit => "lossmit",
+            Role::LossmitSupervisor => "lossmit_supervisor",
+            Role::Intake => "intake",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrator",
+            Role::Manager => "Production manager",
+            Role::Lo => "Loan officer",
+            Role::Lossmit => "Loss-mitigation specialist",
+            Role::LossmitSupervisor => "Loss-mitigation supervisor",
+            Role::Intake => "Lead intake (integration)",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+    /// Where this role lands after sign-in.
+    pub fn home(self) -> &'static str {
+        match self {
+            Role::Admin => "/admin",
+            Role::Manager => "/dashboard",
+            Role::Lo => "/my-day",
+            Role::Lossmit => "/lossmit",
+            Role::LossmitSupervisor => "/lossmit/board",
+            Role::Intake => "/account",
+        }
+    }
+}
+
+/// The caller of a request, from a session or an API token.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurrentUser {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub team_id: Option<Uuid>,
+    /// Teams this user manages (managers; empty otherwise).
+    pub managed_team_ids: Vec<Uuid>,
+    pub via_token: bool,
+}
+
+/// What a user may see and change. Built in one place ([`CurrentUser::scope`]) and rendered both as a Rust
+/// check ([`Scope::allows_lead`]) and as SQL ([`Scope::push_lead_predicate`]): every lead query composes it,
+/// so a missing check fails closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// Everything (admins).
+    pub all: bool,
+    /// Leads assigned to this LO.
+    pub lo_id: Option<Uuid>,
+    /// Leads of these teams, assigned or waiting in the team's queue (managers).
+    pub team_ids: Vec<Uuid>,
+    /// Leads in the organisation-wide unassigned queue (managers).
+    pub unassigned_queue: bool,
+}
+
+impl Scope {
+    pub fn nothing() -> Self {
+        Scope { all: false, lo_id: None, team_ids: vec![], unassigned_queue: false }
+    }
+
+    pub fn allows_lead(&self, assigned_lo: Option<Uuid>, team_id: Option<Uuid>) -> bool {
+        self.all
+            || (assigned_lo.is_some() && assigned_lo == self.lo_id)
+            || team_id.is_some_and(|t| self.team_ids.contains(&t))
+            || (self.unassigned_queue && assigned_lo.is_none() && team_id.is_none())
+    }
+
+    /// Appends ` AND (<who may see the lead>)` for the lead table aliased `alias`.
+    pub fn push_lead_predicate(&self, qb: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, alias: &str) {
+        if self.all {
+            return;
+        }
+        qb.push(" AND (false");
+        if let Some(lo) = self.lo_id {
+            qb.push(format_args!(" OR {alias}.assigned_lo_id = ")).push_bind(lo);
+        }
+        if !self.team_ids.is_empty() {
+            qb.push(format_args!(" OR {alias}.team_id = ANY(")).push_bind(self.team_ids.clone()).push(")");
+        }
+        if self.unassigned_queue {
+            qb.push(format_args!(" OR ({alias}.assigned_lo_id IS NULL AND {alias}.team_id IS NULL)"));
+        }
+        qb.push(")");
+    }
+
+    /// The scope as bind values for compile-checked queries, which use the canonical predicate
+    /// `($1 OR l.assigned_lo_id = $2 OR l.team_id = ANY($3) OR ($4 AND l.assigned_lo_id IS NULL AND l.team_id IS NULL))`.
+    pub fn binds(&self) -> (bool, Option<Uuid>, Vec<Uuid>, bool) {
+        (self.all, self.lo_id, self.team_ids.clone(), self.unassigned_queue)
+    }
+}
+
+impl CurrentUser {
+    /// The one scoping function for leads.
+    pub fn scope(&self) -> Scope {
+        match self.role {
+            Role::Admin => Scope { all: true, lo_id: None, team_ids: vec![], unassigned_queue: true },
+            Role::Manager => Scope {
+                all: false,
+                lo_id: Some(self.id),
+                team_ids: self.managed_team_ids.clone(),
+                unassigned_queue: true,
+            },
+            Role::Lo => Scope { all: false, lo_id: Some(self.id), team_ids: vec![], unassigned_queue: false },
+            Role::Lossmit | Role::LossmitSupervisor | Role::Intake => Scope::nothing(),
+        }
+    }
+
+    /// Whether this user may see a loss-mitigation case assigned to `specialist`.
+    pub fn may_see_case(&self, specialist: Option<Uuid>) -> bool {
+        match self.role {
+            Role::Admin | Role::LossmitSupervisor => true,
+            Role::Lossmit => specialist == Some(self.id),
+            _ => false,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+    pub fn is_manager_or_admin(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Manager)
+    }
+    /// Refuses with 403 unless the user has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), crate::error::AppError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(crate::error::AppError::forbidden("Your role does not allow this page or action."))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(role: Role, teams: Vec<Uuid>) -> CurrentUser {
+        CurrentUser {
+            id: Uuid::from_u128(1),
+            email: "u@x".into(),
+            name: "U".into(),
+            role,
+            team_id: None,
+            managed_team_ids: teams,
+            via_token: false,
+        }
+    }
+
+    #[test]
+    fn lo_sees_only_own_leads() {
+        let s = user(Role::Lo, vec![]).scope();
+        assert!(s.allows_lead(Some(Uuid::from_u128(1)), None));
+        assert!(!s.allows_lead(Some(Uuid::from_u128(2)), Some(Uuid::from_u128(9))));
+        assert!(!s.allows_lead(None, None));
+    }
+
+    #[test]
+    fn manager_sees_team_and_unassigned_queue() {
+        let t = Uuid::from_u128(9);
+        let s = user(Role::Manager, vec![t]).scope();
+        assert!(s.allows_lead(Some(Uuid::from_u128(2)), Some(t)));
+        assert!(s.allows_lead(None, Some(t)));
+        assert!(s.allows_lead(None, None));
+        assert!(!s.allows_lead(Some(Uuid::from_u128(2)), Some(Uuid::from_u128(8))));
+    }
+
+    #[test]
+    fn lossmit_and_intake_see_no_leads() {
+        for r in [Role::Lossmit, Role::LossmitSupervisor, Role::Intake] {
+            assert!(!user(r, vec![]).scope().allows_lead(None, None));
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Who is calling: the session (browser) or an API token, turned into a [`CurrentUser`].
+//!
+//! Sessions live in Postgres (tower-sessions), so every instance sees them and logout deletes them
+//! server-side. Each session remembers the user's `auth_epoch`; deactivation and password resets bump it,
+//! which ends all of that user's sessions at their next request.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::model::{CurrentUser, Role};
+use super::store;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::RequestCtx;
+
+pub const SESSION_KEY: &str = "auth";
+
+/// What the session stores about the signed-in user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionAuth {
+    pub user_id: Uuid,
+    pub epoch: i32,
+    /// Unix seconds at sign-in, for the absolute lifetime.
+    pub signed_in_at: i64,
+    /// True once the second factor is passed (or none is needed).
+    pub mfa_ok: bool,
+}
+
+/// Where a session stands, for the pages that run before sign-in is complete.
+pub enum SessionState {
+    None,
+    /// Password accepted; the user must still pass (or enrol in) the second factor.
+    NeedsMfa {
+        user_id: Uuid,
+        enrolled: bool,
+    },
+    Complete(CurrentUser),
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(cached) = parts.extensions.get::<CurrentUser>() {
+            return Ok(cached.clone());
+        }
+        let user = resolve(parts, state).await?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+async fn resolve(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, Response> {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    if let Some(token) = bearer {
+        return match store::user_for_token(&state.db, &token).await {
+            Ok(Some(user)) => Ok(user),
+            Ok(None) => Err(AppError::Unauthorized.into_response()),
+            Err(e) => Err(AppError::from(e).into_response()),
+        };
+    }
+    let session = Session::from_request_parts(parts, state).await.map_err(|e| e.into_response())?;
+    match session_state(&session, state).await.map_err(IntoResponse::into_response)? {
+        SessionState::Complete(user) => Ok(user),
+        SessionState::None => Err(AppError::Unauthorized.into_response()),
+        SessionState::NeedsMfa { enrolled, .. } => {
+            let is_api = parts.extensions.get::<RequestCtx>().is_some_and(|c| c.is_api);
+            if is_api {
+                Err(AppError::Unauthorized.into_response())
+            } else if enrolled {
+                Err(Redirect::to("/login/mfa").into_response())
+            } else {
+                Err(Redirect::to("/login/mfa/setup").into_response())
+            }
+        }
+    }
+}
+
+/// Reads and validates the session: expired, deactivated or superseded sessions are ended here.
+pub async fn session_state(session: &Session, state: &AppState) -> Result<SessionState, AppError> {
+    let Some(auth) = session.get::<SessionAuth>(SESSION_KEY).await.map_err(|e| anyhow::anyhow!(e))? else {
+        return Ok(SessionState::None);
+    };
+    let max_age = state.config.session_max_hours * 3600;
+    let too_old = state.clock.now().timestamp() - auth.signed_in_at > max_age;
+    let user = store::find_user(&state.db, auth.user_id).await?;
+    let Some(user) = user.filter(|u| u.active && u.auth_epoch == auth.epoch && !too_old) else {
+        session.flush().await.map_err(|e| anyhow::anyhow!(e))?;
+        return Ok(SessionState::None);
+    };
+    if !auth.mfa_ok {
+        let required = state.config.enforce_mfa && store::mfa_required_for(&state.db, user.role).await?;
+        if user.mfa_enabled || required {
+            return Ok(SessionState::NeedsMfa { user_id: user.id, enrolled: user.mfa_enabled });
+        }
+    }
+    Ok(SessionState::Complete(user.into_current(false)))
+}
+
+/// A role check as an extractor guard, e.g. `let user = require_role(user, &[Role::Admin])?`.
+pub fn require_role(user: CurrentUser, roles: &[Role]) -> Result<CurrentUser, AppError> {
+    user.require(roles)?;
+    Ok(user)
+}

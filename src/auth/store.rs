@@ -1,0 +1,157 @@
+//! SQL for users, teams, tokens, MFA and throttling.
+
+use chrono::{DateTime, Utc};
+use sha2::Digest;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::model::{CurrentUser, Role};
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    pub password_hash: String,
+    pub team_id: Option<Uuid>,
+    pub auth_epoch: i32,
+    pub mfa_enabled: bool,
+    pub mfa_secret: Option<String>,
+    pub managed_team_ids: Vec<Uuid>,
+}
+
+impl UserRow {
+    pub fn into_current(self, via_token: bool) -> CurrentUser {
+        CurrentUser {
+            id: self.id,
+            email: self.email,
+            name: self.name,
+            role: self.role,
+            team_id: self.team_id,
+            managed_team_ids: self.managed_team_ids,
+            via_token,
+        }
+    }
+}
+
+pub async fn find_user(db: &PgPool, id: Uuid) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as!(
+        UserRow,
+        r#"SELECT u.id, u.email, u.name, u.role AS "role: Role", u.active, u.password_hash, u.team_id,
+                  u.auth_epoch, u.mfa_enabled, u.mfa_secret,
+                  COALESCE(ARRAY(SELECT tm.team_id FROM team_managers tm WHERE tm.user_id = u.id), '{}') AS "managed_team_ids!"
+           FROM users u WHERE u.id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn find_user_by_email(db: &PgPool, email: &str) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as!(
+        UserRow,
+        r#"SELECT u.id, u.email, u.name, u.role AS "role: Role", u.active, u.password_hash, u.team_id,
+                  u.auth_epoch, u.mfa_enabled, u.mfa_secret,
+                  COALESCE(ARRAY(SELECT tm.team_id FROM team_managers tm WHERE tm.user_id = u.id), '{}') AS "managed_team_ids!"
+           FROM users u WHERE lower(u.email) = lower($1)"#,
+        email
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// The active user behind an unrevoked API token, recording its use.
+pub async fn user_for_token(db: &PgPool, token: &str) -> sqlx::Result<Option<CurrentUser>> {
+    let hash = token_hash(token);
+    let user_id = sqlx::query_scalar!(
+        r#"UPDATE api_tokens SET last_used_at = now()
+           WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id"#,
+        hash
+    )
+    .fetch_optional(db)
+    .await?;
+    let Some(user_id) = user_id else { return Ok(None) };
+    Ok(find_user(db, user_id).await?.filter(|u| u.active).map(|u| u.into_current(true)))
+}
+
+/// Creates a token and returns its secret (shown once; only the hash is stored).
+pub async fn create_token(
+    tx: &mut Transaction<'_, Postgres>,
+    user_id: Uuid,
+    label: &str,
+) -> sqlx::Result<(Uuid, String)> {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = format!("lf_{}", hex::encode(bytes));
+    let id = Uuid::new_v4();
+    sqlx::query!(
+        "INSERT INTO api_tokens (id, user_id, label, token_hash) VALUES ($1, $2, $3, $4)",
+        id,
+        user_id,
+        label,
+        token_hash(&secret)
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok((id, secret))
+}
+
+pub async fn mfa_required_for(db: &PgPool, role: Role) -> sqlx::Result<bool> {
+    let roles =
+        sqlx::query_scalar!("SELECT value FROM settings WHERE key = 'mfa_required_roles'").fetch_optional(db).await?;
+    Ok(roles
+        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+        .is_some_and(|list| list.iter().any(|r| r == "all" || r == role.as_str())))
+}
+
+pub async fn record_login(db: &PgPool, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE users SET last_login_at = now() WHERE id = $1", user_id).execute(db).await?;
+    Ok(())
+}
+
+/// Throttle state for one key.
+pub struct Throttle {
+    pub failures: i32,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+pub async fn throttle_get(db: &PgPool, key: &str) -> sqlx::Result<Option<Throttle>> {
+    sqlx::query_as!(Throttle, "SELECT failures, locked_until FROM login_throttle WHERE key = $1", key)
+        .fetch_optional(db)
+        .await
+}
+
+/// Counts a failure and returns the running count. Failures older than a day are forgotten.
+pub async fn throttle_fail(db: &PgPool, key: &str, now: DateTime<Utc>) -> sqlx::Result<i32> {
+    sqlx::query_scalar!(
+        r#"INSERT INTO login_throttle (key, failures, last_failure_at) VALUES ($1, 1, $2)
+           ON CONFLICT (key) DO UPDATE SET
+             failures = CASE WHEN login_throttle.last_failure_at < $2::timestamptz - interval '1 day' THEN 1
+                             ELSE login_throttle.failures + 1 END,
+             last_failure_at = $2
+           RETURNING failures"#,
+        key,
+        now
+    )
+    .fetch_one(db)
+    .await
+}
+
+pub async fn throttle_lock(db: &PgPool, key: &str, until: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE login_throttle SET locked_until = $2, failures = 0 WHERE key = $1", key, until)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn throttle_clear(db: &PgPool, key: &str) -> sqlx::Result<()> {
+    sqlx::query!("DELETE FROM login_throttle WHERE key = $1", key).execute(db).await?;
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! Sign-in throttling per account and per client address, kept in Postgres so every instance agrees.
+//! Five failures in a row on an account lock it for 15 minutes; twenty from one address lock the address.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::store;
+use crate::error::AppError;
+
+pub const ACCOUNT_LIMIT: i32 = 5;
+pub const ADDRESS_LIMIT: i32 = 20;
+pub const LOCK_SECS: i64 = 15 * 60;
+
+pub fn account_key(email: &str) -> String {
+    format!("acct:{}", email.trim().to_lowercase())
+}
+pub fn address_key(addr: &str) -> String {
+    format!("addr:{addr}")
+}
+
+/// Refuses with 429 while either key is locked.
+pub async fn check(db: &PgPool, keys: &[String], now: DateTime<Utc>) -> Result<(), AppError> {
+    for key in keys {
+        if let Some(t) = store::throttle_get(db, key).await? {
+            if let Some(until) = t.locked_until.filter(|u| *u > now) {
+                return Err(AppError::RateLimited { retry_after_secs: (until - now).num_seconds().max(1) as u64 });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Counts a failure on each key and locks those that reached their limit.
+pub async fn fail(db: &PgPool, account: &str, address: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    for (key, limit) in [(account, ACCOUNT_LIMIT), (address, ADDRESS_LIMIT)] {
+        let failures = store::throttle_fail(db, key, now).await?;
+        if failures >= limit {
+            store::throttle_lock(db, key, now + chrono::Duration::seconds(LOCK_SECS)).await?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn succeed(db: &PgPool, account: &str) -> Result<(), AppError> {
+    store::throttle_clear(db, account).await?;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The command line: `serve` (default), `migrate`, `user add`, `token add`, `seed`, `import`, `bench`.
+//! Every command works against the same data directory whether or not a server runs on it.
+
+use std::io::Write;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::config::{Cli, Command, Config, GlobalArgs, ImportCommand, LogFormat, ServeArgs, TokenCommand, UserCommand};
+use crate::db::{self, Database};
+use crate::state::AppState;
+
+pub fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LOANFLOOR_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.try_init(),
+    };
+}
+
+/// Opens the database for a one-shot command and applies migrations.
+pub async fn open_for_command(global: &GlobalArgs) -> anyhow::Result<(Database, AppState)> {
+    let serve = ServeArgs { db_pool_size: 8, ..ServeArgs::default() };
+    let config = Config::from_args(global, &serve)?;
+    let database = Database::open(&config).await?;
+    db::migrate(&database.pool).await?;
+    let state = AppState::new(database.pool.clone(), config);
+    Ok((database, state))
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    if let Command::Serve(args) = command {
+        return serve(&cli.global, args).await;
+    }
+    if let Command::Bench(args) = &command {
+        return crate::metrics::bench::run(&cli.global, args).await;
+    }
+    let (database, state) = open_for_command(&cli.global).await?;
+    let result = match command {
+        Command::Serve(_) | Command::Bench(_) => unreachable!("handled above"),
+        Command::Migrate => {
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User(UserCommand::Add(args)) => crate::accounts::cli::user_add(&state, &args).await,
+        Command::Token(TokenCommand::Add { email, label }) => {
+            crate::accounts::cli::token_add(&state, &email, &label).await
+        }
+        Command::Seed(args) => crate::leads::seed::run(&state, &args).await.map(|_| ()),
+        Command::Import(cmd) => run_import(&state, cmd).await,
+    };
+    database.shutdown().await?;
+    result
+}
+
+async fn run_import(state: &AppState, cmd: ImportCommand) -> anyhow::Result<()> {
+    let report = match cmd {
+        ImportCommand::Leads(a) => crate::leads::import::cli(state, crate::leads::import::Kind::Leads, &a).await?,
+        ImportCommand::StageChanges(a) => {
+            crate::leads::import::cli(state, crate::leads::import::Kind::StageChanges, &a).await?
+        }
+        ImportCommand::Activities(a) => {
+            crate::leads::import::cli(state, crate::leads::import::Kind::Activities, &a).await?
+        }
+        ImportCommand::Loans(a) => crate::portfolio::import_cli(state, &a).await?,
+        ImportCommand::LosStatus(a) => crate::portfolio::los_status_cli(state, &a).await?,
+    };
+    println!("{report}");
+    Ok(())
+}
+
+async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::from_args(global, &args)?;
+    let database = Database::open(&config).await?;
+    let result = serve_on(&database, config).await;
+    let stopped = database.shutdown().await;
+    result.and(stopped)
+}
+
+async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
+    db::migrate(&database.pool).await?;
+    let addr = config.addr;
+    let demo = config.demo;
+    let worker_enabled = config.worker;
+    let state = AppState::new(database.pool.clone(), config);
+    let demo_logins = if demo { crate::demo::ensure(&state).await? } else { None };
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = worker_enabled.then(|| crate::jobs::spawn_worker(state.clone(), stop_rx.clone()));
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "Loanfloor is running at http://{addr}/");
+    if let Some(logins) = demo_logins {
+        let _ = writeln!(out, "{logins}");
+    }
+    let _ = out.flush();
+    let (signal_tx, mut signal_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = signal_tx.send(true);
+    });
+    let mut graceful_rx = signal_rx.clone();
+    let server = crate::serve(listener, state, async move {
+        let _ = graceful_rx.wait_for(|v| *v).await;
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        r = &mut server => r?,
+        _ = signal_rx.wait_for(|v| *v) => {
+            tracing::info!("shutting down: finishing in-flight requests");
+            if tokio::time::timeout(std::time::Duration::from_secs(6), &mut server).await.is_err() {
+                tracing::warn!("requests still running after 6 s; closing them");
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    if let Some(w) = worker {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), w).await;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,252 @@
+//! Configuration: one `Config`, from CLI flags and environment variables, validated once at start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Loanfloor: a CRM for mortgage production managers and their loan officers.
+///
+/// With no DATABASE_URL, Loanfloor runs its own private PostgreSQL in the data directory.
+#[derive(Debug, Parser)]
+#[command(name = "loanfloor", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Where the embedded PostgreSQL cluster lives (ignored with DATABASE_URL).
+    #[arg(long, env = "LOANFLOOR_DATA_DIR", default_value = ".loanfloor", global = true)]
+    pub data_dir: PathBuf,
+    /// Use this PostgreSQL server instead of the embedded one; several instances may share it.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Log format.
+    #[arg(long, env = "LOANFLOOR_LOG_FORMAT", default_value = "human", global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application and API (the default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Write synthetic mortgage leads with realistic histories (for load tests and demos).
+    Seed(SeedArgs),
+    /// Import CSV files.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Run the performance benchmark on its own data directory and print a results table.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LOANFLOOR_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Do not create the demo organisation on an empty database.
+    #[arg(long, env = "LOANFLOOR_NO_DEMO")]
+    pub no_demo: bool,
+    /// Idle session expiry in minutes.
+    #[arg(long, env = "LOANFLOOR_SESSION_IDLE_MINUTES", default_value_t = 480)]
+    pub session_idle_minutes: i64,
+    /// Absolute session lifetime in hours, however active.
+    #[arg(long, env = "LOANFLOOR_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: i64,
+    /// Enforce the admin's multi-factor requirement (turn off for demos and tests only).
+    #[arg(long, env = "LOANFLOOR_ENFORCE_MFA", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enforce_mfa: bool,
+    /// The organisation's time zone, used for dates on pages and metric ranges.
+    #[arg(long, env = "LOANFLOOR_TIMEZONE", default_value = "America/Chicago")]
+    pub timezone: chrono_tz::Tz,
+    /// Trust the first address in X-Forwarded-For (only behind your own load balancer).
+    #[arg(long, env = "LOANFLOOR_TRUST_PROXY")]
+    pub trust_proxy: bool,
+    /// Maximum request body in bytes (uploads allow 50x this).
+    #[arg(long, env = "LOANFLOOR_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+    /// Database connections in this instance's pool.
+    #[arg(long, env = "LOANFLOOR_DB_POOL", default_value_t = 20)]
+    pub db_pool_size: u32,
+    /// Run the background job worker in this instance.
+    #[arg(long, env = "LOANFLOOR_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub worker: bool,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:8080".parse().expect("valid address"),
+            no_demo: false,
+            session_idle_minutes: 480,
+            session_max_hours: 12,
+            enforce_mfa: true,
+            timezone: chrono_tz::America::Chicago,
+            trust_proxy: false,
+            body_limit: 1024 * 1024,
+            db_pool_size: 20,
+            worker: true,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (password from LOANFLOOR_PASSWORD or a prompt).
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserAddArgs {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: String,
+    /// admin, manager, lo, lossmit, lossmit_supervisor or intake.
+    #[arg(long)]
+    pub role: String,
+    /// Team (created if missing); with --role manager the user manages it.
+    #[arg(long)]
+    pub team: Option<String>,
+    /// States an LO is licensed in, e.g. TX,CA.
+    #[arg(long, value_delimiter = ',')]
+    pub states: Vec<String>,
+    /// Maximum open leads for an LO.
+    #[arg(long, default_value_t = 50)]
+    pub capacity: i32,
+    /// NMLS id for an LO.
+    #[arg(long)]
+    pub nmls: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user; the token alone is printed on the last line.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// A label to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// Number of leads.
+    #[arg(long, default_value_t = 10_000)]
+    pub leads: u64,
+    /// Number of loan officers.
+    #[arg(long, default_value_t = 20)]
+    pub los: u32,
+    /// Random seed: the same seed writes the same data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Leads (columns as the API's field names; see the README).
+    Leads(ImportArgs),
+    /// Past stage changes keyed by the lead's external_id.
+    StageChanges(ImportArgs),
+    /// Past activities keyed by the lead's external_id.
+    Activities(ImportArgs),
+    /// Funded loans from the LOS.
+    Loans(ImportArgs),
+    /// LOS status updates by loan number.
+    LosStatus(ImportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The CSV file (UTF-8, with or without BOM).
+    pub file: PathBuf,
+    /// Commit the good rows and report the bad ones (default: all or nothing).
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Act as this user (default: the first admin).
+    #[arg(long)]
+    pub as_email: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Leads to seed when the bench database is empty.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub leads: u64,
+    /// Loan officers to seed.
+    #[arg(long, default_value_t = 200)]
+    pub los: u32,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Data directory for the bench cluster.
+    #[arg(long, default_value = ".loanfloor-bench")]
+    pub bench_dir: PathBuf,
+}
+
+/// The validated configuration a running process uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub log_format: LogFormat,
+    pub addr: SocketAddr,
+    pub demo: bool,
+    pub session_idle_minutes: i64,
+    pub session_max_hours: i64,
+    pub enforce_mfa: bool,
+    pub timezone: chrono_tz::Tz,
+    pub trust_proxy: bool,
+    pub body_limit: usize,
+    pub db_pool_size: u32,
+    pub worker: bool,
+    /// True when cookies may be sent over plain http (loopback only).
+    pub insecure_cookies: bool,
+}
+
+impl Config {
+    pub fn from_args(global: &GlobalArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
+        if serve.session_idle_minutes <= 0 || serve.session_max_hours <= 0 {
+            anyhow::bail!("session lifetimes must be positive");
+        }
+        if serve.db_pool_size < 2 {
+            anyhow::bail!("--db-pool-size must be at least 2");
+        }
+        Ok(Self {
+            data_dir: global.data_dir.clone(),
+            database_url: global.database_url.clone().filter(|s| !s.trim().is_empty()),
+            log_format: global.log_format,
+            addr: serve.addr,
+            demo: !serve.no_demo,
+            session_idle_minutes: serve.session_idle_minutes,
+            session_max_hours: serve.session_max_hours,
+            enforce_mfa: serve.enforce_mfa,
+            timezone: serve.timezone,
+            trust_proxy: serve.trust_proxy,
+            body_limit: serve.body_limit,
+            db_pool_size: serve.db_pool_size,
+            worker: serve.worker,
+            insecure_cookies: serve.addr.ip().is_loopback(),
+        })
+    }
+}

@@ -1,0 +1,206 @@
+//! The one error type. Handlers return `Result<_, AppError>` and use `?`.
+//!
+//! Browsers get an HTML page (with the request id for support); `/api/` callers get
+//! `{"error": {"code", "message", "request_id"}}`, and validation errors `{"errors": {field: [msg]}}`.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Serialize;
+
+use crate::web::request_ctx;
+
+/// Messages per field, in a stable order.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct FieldErrors(pub BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.entry(field.to_string()).or_default().push(message.into());
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The first message for a field, for showing beside an input.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).and_then(|v| v.first()).map(String::as_str)
+    }
+    /// Ok when empty, otherwise a validation error.
+    pub fn into_result(self) -> Result<(), AppError> {
+        if self.is_empty() { Ok(()) } else { Err(AppError::Validation(self)) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden(String),
+    #[error("sign in required")]
+    Unauthorized,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid input")]
+    Validation(FieldErrors),
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => AppError::NotFound,
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl AppError {
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        AppError::Forbidden(msg.into())
+    }
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        AppError::Conflict(msg.into())
+    }
+    /// A single-field validation error.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let mut e = FieldErrors::new();
+        e.add(field, message);
+        AppError::Validation(e)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            AppError::NotFound => "not_found",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::Unauthorized => "unauthorized",
+            AppError::Conflict(_) => "conflict",
+            AppError::Validation(_) => "invalid",
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// What the user is told; internal details never leave the server.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::NotFound => "We could not find that page or record.".into(),
+            AppError::Forbidden(m) if !m.is_empty() => m.clone(),
+            AppError::Forbidden(_) => "You do not have permission to do that.".into(),
+            AppError::Unauthorized => "Please sign in.".into(),
+            AppError::Conflict(m) => m.clone(),
+            AppError::Validation(_) => "Some fields need attention.".into(),
+            AppError::RateLimited { retry_after_secs } => {
+                format!("Too many attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60).max(1))
+            }
+            AppError::BadRequest(m) => m.clone(),
+            AppError::Internal(_) => "Something went wrong on our side. It has been logged.".into(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let ctx = request_ctx();
+        let status = self.status();
+        if let AppError::Internal(ref e) = self {
+            tracing::error!(request_id = %ctx.request_id, error = ?e, "internal error");
+        }
+        let mut response = if ctx.is_api {
+            let body = match &self {
+                AppError::Validation(errors) => serde_json::json!({ "errors": errors }),
+                _ => serde_json::json!({ "error": {
+                    "code": self.code(),
+                    "message": self.public_message(),
+                    "request_id": ctx.request_id,
+                }}),
+            };
+            (status, axum::Json(body)).into_response()
+        } else if matches!(self, AppError::Unauthorized) {
+            let next = ctx.path_and_query.clone();
+            let target = if next.starts_with('/') && !next.starts_with("//") && ctx.method_is_get {
+                format!("/login?next={}", urlencode(&next))
+            } else {
+                "/login".to_string()
+            };
+            return Redirect::to(&target).into_response();
+        } else {
+            let title = status.canonical_reason().unwrap_or("Error");
+            let message = self.public_message();
+            let page = ErrorPage { status: status.as_u16(), title, message: &message, request_id: &ctx.request_id };
+            let html = page.render().unwrap_or_else(|_| message.clone());
+            (status, Html(html)).into_response()
+        };
+        if let AppError::RateLimited { retry_after_secs } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A constraint name and the domain error it means.
+pub type ConstraintMap<'a> = (&'a str, fn() -> AppError);
+
+/// Maps a unique or foreign-key violation on a named constraint to a domain error, in one place.
+pub fn on_constraint(e: sqlx::Error, map: &[ConstraintMap]) -> AppError {
+    if let Some(db) = e.as_database_error() {
+        if let Some(name) = db.constraint() {
+            for (constraint, make) in map {
+                if *constraint == name {
+                    return make();
+                }
+            }
+        }
+    }
+    AppError::from(e)
+}
+
+pub type AppResult<T> = Result<T, AppError>;

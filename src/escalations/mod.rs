@@ -1,0 +1,6 @@
+//! escalations
+use crate::web::Routes;
+
+pub fn router() -> Routes {
+    Routes::new()
+}

@@ -1,0 +1,72 @@
+//! The front door: `/` sends each role to its home page; `/account` and `/admin` landing pages; health.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use crate::auth::{CurrentUser, Role};
+use crate::error::AppResult;
+use crate::state::AppState;
+use crate::web::{PageCtx, Routes};
+
+pub fn router() -> Routes {
+    Routes::new().public("/", &["GET"], get(root)).route("/account", &["GET"], get(account)).route(
+        "/admin",
+        &["GET"],
+        get(admin_home),
+    )
+}
+
+async fn root(ctx: PageCtx) -> Response {
+    match ctx.user {
+        Some(u) => Redirect::to(u.role.home()).into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+/// 200 when the database answers, 503 otherwise; the server keeps running and recovers by itself.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let ok = tokio::time::timeout(std::time::Duration::from_secs(2), sqlx::query("SELECT 1").execute(&state.db)).await;
+    match ok {
+        Ok(Ok(_)) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable"}))).into_response(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home/account.html")]
+struct AccountPage {
+    ctx: PageCtx,
+    email: String,
+}
+
+async fn account(user: CurrentUser, ctx: PageCtx) -> impl IntoResponse {
+    AccountPage { ctx, email: user.email }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home/admin.html")]
+struct AdminPage {
+    ctx: PageCtx,
+    users: i64,
+    teams: i64,
+    leads: i64,
+    unassigned: i64,
+}
+
+async fn admin_home(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<impl IntoResponse> {
+    user.require(&[Role::Admin])?;
+    let r = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM users WHERE active) AS "users!",
+                  (SELECT count(*) FROM teams) AS "teams!",
+                  (SELECT count(*) FROM (SELECT 1 FROM leads LIMIT 100000) x) AS "leads!",
+                  (SELECT count(*) FROM (SELECT 1 FROM leads WHERE assigned_lo_id IS NULL AND stage = 'new' LIMIT 10000) y) AS "unassigned!""#
+    )
+    .fetch_one(&state.db)
+    .await?;
+    Ok(AdminPage { ctx, users: r.users, teams: r.teams, leads: r.leads, unassigned: r.unassigned })
+}

@@ -1,0 +1,150 @@
+//! The job queue: timed and background work as rows in Postgres. Workers in any number of instances claim
+//! due jobs with `FOR UPDATE SKIP LOCKED`; a job survives restarts, and failures retry with backoff.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{Postgres, Transaction};
+use tokio::sync::watch;
+
+use crate::state::AppState;
+
+/// A claimed job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: Value,
+    pub attempts: i32,
+    pub max_attempts: i32,
+}
+
+/// Queues a job inside the caller's transaction. With a `dedupe_key`, a second queued job with the same key
+/// is not added (returns None).
+pub async fn enqueue(
+    tx: &mut Transaction<'_, Postgres>,
+    kind: &str,
+    payload: Value,
+    run_at: DateTime<Utc>,
+    dedupe_key: Option<&str>,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar!(
+        r#"INSERT INTO jobs (kind, payload, run_at, dedupe_key) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING
+           RETURNING id"#,
+        kind,
+        payload,
+        run_at,
+        dedupe_key
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Claims one due job, or None.
+pub async fn claim(state: &AppState, now: DateTime<Utc>, worker: &str) -> sqlx::Result<Option<Job>> {
+    sqlx::query_as!(
+        Job,
+        r#"UPDATE jobs SET status = 'running', locked_at = $1, locked_by = $2, attempts = attempts + 1
+           WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $1
+                       ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT 1)
+           RETURNING id, kind, payload, attempts, max_attempts"#,
+        now,
+        worker
+    )
+    .fetch_optional(&state.db)
+    .await
+}
+
+/// Records progress of a long job (e.g. a bulk reassignment) for its progress bar.
+pub async fn set_progress(state: &AppState, id: i64, done: i64, total: i64) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE jobs SET progress = $2, total = $3 WHERE id = $1", id, done, total).execute(&state.db).await?;
+    Ok(())
+}
+
+async fn finish(state: &AppState, job: &Job, result: anyhow::Result<()>, now: DateTime<Utc>) -> sqlx::Result<()> {
+    match result {
+        Ok(()) => {
+            sqlx::query!(
+                "UPDATE jobs SET status = 'done', finished_at = $2, locked_at = NULL WHERE id = $1",
+                job.id,
+                now
+            )
+            .execute(&state.db)
+            .await?;
+        }
+        Err(e) => {
+            tracing::warn!(job = job.id, kind = %job.kind, error = %e, "job failed");
+            let give_up = job.attempts >= job.max_attempts;
+            let backoff = chrono::Duration::seconds(30 * 2i64.pow(job.attempts.clamp(0, 10) as u32));
+            sqlx::query!(
+                "UPDATE jobs SET status = CASE WHEN $2 THEN 'failed' ELSE 'queued' END, last_error = $3,
+                        run_at = $4, locked_at = NULL, finished_at = CASE WHEN $2 THEN $5::timestamptz ELSE NULL END
+                 WHERE id = $1",
+                job.id,
+                give_up,
+                format!("{e:#}"),
+                now + backoff,
+                now
+            )
+            .execute(&state.db)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs every job due at `now`; returns how many ran. Tests call this with a controlled clock.
+pub async fn run_due(state: &AppState, now: DateTime<Utc>, worker: &str) -> anyhow::Result<usize> {
+    let mut ran = 0;
+    while let Some(job) = claim(state, now, worker).await? {
+        let result = dispatch(state, &job, now).await;
+        finish(state, &job, result, now).await?;
+        ran += 1;
+    }
+    Ok(ran)
+}
+
+/// Sends a job to the capability that owns its kind.
+async fn dispatch(state: &AppState, job: &Job, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let _ = (state, now);
+    match job.kind.as_str() {
+        "noop" => Ok(()),
+        other => anyhow::bail!("unknown job kind {other}"),
+    }
+}
+
+/// Requeues jobs whose worker died mid-run (locked for over 10 minutes).
+pub async fn recover_stale(state: &AppState, now: DateTime<Utc>) -> sqlx::Result<u64> {
+    let r = sqlx::query!(
+        "UPDATE jobs SET status = 'queued', locked_at = NULL WHERE status = 'running' AND locked_at < $1::timestamptz - interval '10 minutes'",
+        now
+    )
+    .execute(&state.db)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// The background worker loop; stops when `shutdown` flips to true, after finishing the current job.
+pub fn spawn_worker(state: AppState, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let worker = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        loop {
+            let now = state.clock.now();
+            if let Err(e) = recover_stale(&state, now).await {
+                tracing::warn!(error = %e, "job recovery failed");
+            }
+            if let Err(e) = run_due(&state, now, &worker).await {
+                tracing::warn!(error = %e, "job worker error");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+    })
+}

@@ -1,0 +1,117 @@
+//! Loanfloor: a CRM for mortgage production managers, their loan officers and loss-mitigation teams.
+//!
+//! `app(state)` builds the whole router; `serve` runs it with graceful shutdown; `run` is the CLI entry.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod escalations;
+pub mod home;
+pub mod jobs;
+pub mod leads;
+pub mod lossmit;
+pub mod metrics;
+pub mod notifications;
+pub mod portfolio;
+pub mod routing;
+pub mod state;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub use config::Config;
+pub use error::{AppError, AppResult};
+pub use state::AppState;
+pub use web::{Access, RouteInfo, Routes};
+
+/// Every capability's routes, with their access table.
+pub fn routes() -> Routes {
+    Routes::new()
+        .merge(home::router())
+        .merge(auth::router())
+        .merge(accounts::router())
+        .merge(audit::router())
+        .merge(notifications::router())
+        .merge(leads::router())
+        .merge(routing::router())
+        .merge(escalations::router())
+        .merge(metrics::router())
+        .merge(lossmit::router())
+        .merge(portfolio::router())
+}
+
+/// The route table (method, path, access) of the whole application, for the route-by-role test.
+pub fn route_table() -> Vec<RouteInfo> {
+    routes().into_parts().1
+}
+
+/// Builds the application.
+pub fn app(state: AppState) -> Router {
+    let (router, _) = routes().into_parts();
+    let store = auth::session_store::PgSessionStore::new(state.db.clone());
+    let sessions = SessionManagerLayer::new(store)
+        .with_name("loanfloor_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(!state.config.insecure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.config.session_idle_minutes)));
+    let body_limit = state.config.body_limit;
+    let static_files =
+        Router::new().nest_service("/static", ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))).layer(
+            SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        );
+    router
+        .route_layer(middleware::from_fn_with_state(state.clone(), web::metrics::track))
+        .layer(middleware::from_fn_with_state(state.clone(), web::csrf::refuse_cross_site))
+        .layer(sessions)
+        .merge(static_files)
+        .route("/healthz", axum::routing::get(home::healthz))
+        .route("/metrics", axum::routing::get(web::metrics::prometheus))
+        .fallback(|| async { AppError::NotFound })
+        .layer(RequestBodyLimitLayer::new(body_limit * 50))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY")))
+        .layer(middleware::from_fn_with_state(state.clone(), web::request_context))
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = app(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+pub use cli::run;

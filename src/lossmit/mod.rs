@@ -1,0 +1,6 @@
+//! lossmit
+use crate::web::Routes;
+
+pub fn router() -> Routes {
+    Routes::new()
+}

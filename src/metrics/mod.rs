@@ -1,0 +1,8 @@
+//! Metrics and manager dashboards.
+pub mod bench;
+
+use crate::web::Routes;
+
+pub fn router() -> Routes {
+    Routes::new()
+}

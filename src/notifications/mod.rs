@@ -1,0 +1,92 @@
+//! In-app notifications: the bell in the header, for requesters and approvers.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::error::AppResult;
+use crate::state::AppState;
+use crate::web::{PageCtx, Routes};
+
+pub fn router() -> Routes {
+    Routes::new().route("/notifications", &["GET"], get(list)).route(
+        "/notifications/{id}/read",
+        &["POST"],
+        post(mark_read),
+    )
+}
+
+pub async fn unread_count(db: &PgPool, user_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM notifications WHERE user_id = $1 AND read_at IS NULL"#, user_id)
+        .fetch_one(db)
+        .await
+}
+
+/// Adds a notification inside the caller's transaction, so it exists exactly when the change does.
+pub async fn notify(
+    tx: &mut Transaction<'_, Postgres>,
+    user_id: Uuid,
+    kind: &str,
+    title: &str,
+    link: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO notifications (user_id, kind, title, link) VALUES ($1, $2, $3, $4)",
+        user_id,
+        kind,
+        title,
+        link
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub struct NotificationRow {
+    pub id: i64,
+    pub title: String,
+    pub link: String,
+    pub read: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "notifications/list.html")]
+struct ListPage {
+    ctx: PageCtx,
+    items: Vec<NotificationRow>,
+}
+
+async fn list(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<impl IntoResponse> {
+    let items = sqlx::query_as!(
+        NotificationRow,
+        r#"SELECT id, title, link, read_at IS NOT NULL AS "read!", created_at FROM notifications
+           WHERE user_id = $1 ORDER BY created_at DESC LIMIT 100"#,
+        user.id
+    )
+    .fetch_all(&state.db)
+    .await?;
+    Ok(ListPage { ctx, items })
+}
+
+async fn mark_read(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> AppResult<impl IntoResponse> {
+    let link = sqlx::query_scalar!(
+        "UPDATE notifications SET read_at = coalesce(read_at, now()) WHERE id = $1 AND user_id = $2 RETURNING link",
+        id,
+        user.id
+    )
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or(crate::error::AppError::NotFound)?;
+    let target = if link.starts_with('/') && !link.starts_with("//") { link } else { "/notifications".into() };
+    Ok(Redirect::to(&target))
+}

@@ -1,0 +1,6 @@
+//! routing
+use crate::web::Routes;
+
+pub fn router() -> Routes {
+    Routes::new()
+}

@@ -1,0 +1,40 @@
+//! Application state shared by every handler.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::config::Config;
+use crate::web::metrics::HttpMetrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub http_metrics: Arc<HttpMetrics>,
+}
+
+impl AppState {
+    pub fn new(db: PgPool, config: Config) -> Self {
+        Self { db, config: Arc::new(config), clock: Clock::default(), http_metrics: Arc::default() }
+    }
+}
+
+/// The time as the application sees it. Tests move it forward to drive SLAs and clocks; production never does.
+#[derive(Clone, Default)]
+pub struct Clock {
+    offset_secs: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::seconds(self.offset_secs.load(Ordering::Relaxed))
+    }
+    /// Moves this process's clock forward (tests only; other instances keep real time).
+    pub fn advance(&self, by: chrono::Duration) {
+        self.offset_secs.fetch_add(by.num_seconds(), Ordering::Relaxed);
+    }
+}

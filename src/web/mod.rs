@@ -1,0 +1,140 @@
+//! HTTP plumbing shared by every capability: the request context (request id, client address, whether the
+//! caller is the JSON API), security headers, cross-site request refusal, Prometheus metrics, the route table
+//! used by the route-by-role test, and the page context every template gets.
+
+pub mod csrf;
+pub mod metrics;
+pub mod page;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::MethodRouter;
+use tracing::Instrument;
+
+use crate::state::AppState;
+
+pub use page::{Flash, PageCtx};
+
+/// Per-request facts, available anywhere in the request's task (errors, audit log).
+#[derive(Debug, Clone, Default)]
+pub struct RequestCtx {
+    pub request_id: String,
+    pub client_addr: String,
+    pub is_api: bool,
+    pub path_and_query: String,
+    pub method_is_get: bool,
+}
+
+tokio::task_local! {
+    static REQUEST_CTX: RequestCtx;
+}
+
+/// The current request's context, or an empty one outside a request (CLI, jobs).
+pub fn request_ctx() -> RequestCtx {
+    REQUEST_CTX.try_with(|c| c.clone()).unwrap_or_default()
+}
+
+/// Runs `f` inside a given request context (used by jobs and tests that call domain code directly).
+pub async fn with_request_ctx<F: std::future::Future>(ctx: RequestCtx, f: F) -> F::Output {
+    REQUEST_CTX.scope(ctx, f).await
+}
+
+/// Outermost middleware: assigns the request id, records the client address, opens the tracing span.
+pub async fn request_context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let forwarded = if state.config.trust_proxy {
+        req.headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|s| s.trim().to_string())
+            .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
+    } else {
+        None
+    };
+    let path = req.uri().path().to_string();
+    let ctx = RequestCtx {
+        request_id: request_id.clone(),
+        client_addr: forwarded.or(peer).unwrap_or_else(|| "unknown".into()),
+        is_api: path.starts_with("/api/"),
+        path_and_query: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or(path.clone()),
+        method_is_get: req.method() == Method::GET,
+    };
+    req.extensions_mut().insert(ctx.clone());
+    // `path` is logged as a structured field, so user input cannot forge log lines.
+    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %path);
+    let mut response = REQUEST_CTX.scope(ctx, next.run(req)).instrument(span).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+/// Builds a capability's router while recording each (method, path) so the route-by-role test can walk
+/// every route the application serves.
+pub struct Routes {
+    router: axum::Router<AppState>,
+    table: Vec<RouteInfo>,
+}
+
+/// One served route, for the route-by-role test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// Who may use it: `public` (anyone), or `auth` (any signed-in user, scoped inside).
+    pub access: Access,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Authenticated,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self { router: axum::Router::new(), table: Vec::new() }
+    }
+    /// A route that requires a signed-in user (the handler's `CurrentUser` extractor enforces it).
+    pub fn route(mut self, path: &'static str, methods: &[&'static str], handler: MethodRouter<AppState>) -> Self {
+        for m in methods {
+            self.table.push(RouteInfo { method: m, path, access: Access::Authenticated });
+        }
+        self.router = self.router.route(path, handler);
+        self
+    }
+    /// A route anyone may call (login, health).
+    pub fn public(mut self, path: &'static str, methods: &[&'static str], handler: MethodRouter<AppState>) -> Self {
+        for m in methods {
+            self.table.push(RouteInfo { method: m, path, access: Access::Public });
+        }
+        self.router = self.router.route(path, handler);
+        self
+    }
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.table.extend(other.table);
+        self.router = self.router.merge(other.router);
+        self
+    }
+    pub fn into_parts(self) -> (axum::Router<AppState>, Vec<RouteInfo>) {
+        (self.router, self.table)
+    }
+}

@@ -1,0 +1,131 @@
+//! What every page's layout needs: the signed-in user, the navigation for their role, flash messages and
+//! the unread notification count.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::auth::{CurrentUser, Role};
+use crate::state::AppState;
+use crate::web::request_ctx;
+
+const FLASH_KEY: &str = "flash";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    /// `success`, `info` or `error`.
+    pub kind: String,
+    pub message: String,
+}
+
+impl Flash {
+    /// Queues a message for the next page this session renders (Post/Redirect/Get).
+    pub async fn push(session: &Session, kind: &str, message: impl Into<String>) {
+        let mut list: Vec<Flash> = session.get(FLASH_KEY).await.ok().flatten().unwrap_or_default();
+        list.push(Flash { kind: kind.into(), message: message.into() });
+        let _ = session.insert(FLASH_KEY, list).await;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PageCtx {
+    pub user: Option<CurrentUser>,
+    pub flash: Vec<Flash>,
+    pub unread: i64,
+    pub request_id: String,
+    pub path: String,
+    pub nav: Vec<NavItem>,
+}
+
+impl PageCtx {
+    pub fn user_name(&self) -> &str {
+        self.user.as_ref().map(|u| u.name.as_str()).unwrap_or("")
+    }
+    pub fn role_label(&self) -> &str {
+        self.user.as_ref().map(|u| u.role.label()).unwrap_or("")
+    }
+    pub fn has_role(&self, role: &str) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role.as_str() == role)
+    }
+}
+
+/// The navigation for a role: what that person works on every day, first.
+pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
+    match role {
+        Role::Lo => vec![
+            ("/my-day", "My day"),
+            ("/leads", "Leads"),
+            ("/pipeline", "Pipeline"),
+            ("/tasks", "Tasks"),
+            ("/escalations", "Requests"),
+            ("/me/metrics", "My numbers"),
+        ],
+        Role::Manager => vec![
+            ("/dashboard", "Dashboard"),
+            ("/availability", "Availability"),
+            ("/leads", "Leads"),
+            ("/pipeline", "Pipeline"),
+            ("/escalations", "Approvals"),
+            ("/reports", "Reports"),
+            ("/portfolio", "Past clients"),
+        ],
+        Role::Admin => vec![
+            ("/admin", "Admin"),
+            ("/dashboard", "Dashboard"),
+            ("/leads", "Leads"),
+            ("/routing/rules", "Routing"),
+            ("/escalations", "Approvals"),
+            ("/admin/users", "Users"),
+            ("/admin/teams", "Teams"),
+            ("/admin/audit", "Audit log"),
+            ("/portfolio", "Past clients"),
+        ],
+        Role::Lossmit => vec![("/lossmit", "My cases")],
+        Role::LossmitSupervisor => {
+            vec![("/lossmit/board", "Deadline board"), ("/lossmit", "Cases"), ("/lossmit/reports", "Reports")]
+        }
+        Role::Intake => vec![("/account", "Account")],
+    }
+}
+
+impl FromRequestParts<AppState> for PageCtx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await.ok();
+        let session = Session::from_request_parts(parts, state).await.ok();
+        let mut flash = Vec::new();
+        if let Some(s) = &session {
+            if let Ok(Some(list)) = s.remove::<Vec<Flash>>(FLASH_KEY).await {
+                flash = list;
+            }
+        }
+        let unread = match &user {
+            Some(u) => crate::notifications::unread_count(&state.db, u.id).await.unwrap_or(0),
+            None => 0,
+        };
+        let path = parts.uri.path().to_string();
+        let nav = user
+            .as_ref()
+            .map(|u| {
+                nav_for(u.role)
+                    .into_iter()
+                    .map(|(href, label)| NavItem {
+                        href,
+                        label,
+                        active: path == href || (href != "/" && path.starts_with(&format!("{href}/"))),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(PageCtx { user, flash, unread, request_id: request_ctx().request_id, path, nav })
+    }
+}

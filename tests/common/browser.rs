@@ -1,0 +1,106 @@
+//! Browser harness: one chromedriver per test process, headless Debian Chromium, driven with fantoccini.
+//! Browser tests take a lock so only one Chromium runs at a time on small machines.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use tokio::sync::{Mutex as AsyncMutex, MutexGuard};
+
+static DRIVER: Mutex<Option<(Child, u16)>> = Mutex::new(None);
+static ONE_AT_A_TIME: AsyncMutex<()> = AsyncMutex::const_new(());
+
+fn driver_port() -> u16 {
+    let mut guard = DRIVER.lock().unwrap();
+    if let Some((_, port)) = guard.as_ref() {
+        return *port;
+    }
+    let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("browser tests need Chromium and its driver: apt-get install chromium chromium-driver");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    *guard = Some((child, port));
+    port
+}
+
+/// A browser session, holding the one-at-a-time lock until dropped.
+pub struct Browser {
+    pub client: Client,
+    _turn: MutexGuard<'static, ()>,
+    _profile: tempdir::TempDir,
+}
+
+mod tempdir {
+    /// A fresh user-data directory, removed afterwards.
+    pub struct TempDir(pub std::path::PathBuf);
+    impl TempDir {
+        pub fn new() -> Self {
+            let p = std::env::temp_dir().join(format!("lf-chrome-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let turn = ONE_AT_A_TIME.lock().await;
+        // Two TLS backends are linked (reqwest's and fantoccini's); pick one explicitly.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let port = driver_port();
+        let profile = tempdir::TempDir::new();
+        let caps = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                         format!("--user-data-dir={}", profile.0.display()), "--window-size=1280,900"]
+            }
+        });
+        let caps = caps.as_object().unwrap().clone();
+        let client = ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session starts");
+        Browser { client, _turn: turn, _profile: profile }
+    }
+
+    /// Opens the login page and signs in.
+    pub async fn sign_in(&self, base: &str, email: &str, password: &str) {
+        self.client.goto(&format!("{base}/login")).await.unwrap();
+        self.client.find(Locator::Id("email")).await.unwrap().send_keys(email).await.unwrap();
+        self.client.find(Locator::Id("password")).await.unwrap().send_keys(password).await.unwrap();
+        self.client.find(Locator::Css("button[type=submit].primary")).await.unwrap().click().await.unwrap();
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}

@@ -1,0 +1,254 @@
+//! Test harness: `TestApp::spawn()` serves the real application on a random port against a fresh database
+//! cloned from a migrated template, on one embedded PostgreSQL cluster shared by the whole test run (or the
+//! server in `DATABASE_URL`). Helpers sign in as each role with a real HTTP client.
+#![allow(dead_code)]
+
+pub mod browser;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use loanfloor::accounts::store::{NewUser, create_user};
+use loanfloor::auth::Role;
+use loanfloor::config::{Config, GlobalArgs, LogFormat, ServeArgs};
+use loanfloor::state::AppState;
+use sha2::Digest;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "test-password-for-loanfloor";
+
+static TEMPLATE: OnceCell<(String, String)> = OnceCell::const_new();
+
+/// (server admin URL with `{db}` placeholder, template database name)
+async fn template() -> &'static (String, String) {
+    TEMPLATE
+        .get_or_init(|| async {
+            let base = match std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty()) {
+                Some(url) => url,
+                None => start_cluster().await,
+            };
+            let hash = migrations_hash();
+            let template = format!("lf_template_{}", &hash[..12]);
+            let admin_url = replace_db(&base, "postgres");
+            let admin = loanfloor::db::connect(&admin_url, 2).await.expect("connect to the test cluster");
+            sqlx::query("SELECT pg_advisory_lock(727002)").execute(&admin).await.unwrap();
+            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&template)
+                .fetch_one(&admin)
+                .await
+                .unwrap();
+            if !exists {
+                let building = format!("{template}_build");
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{building}\"")).execute(&admin).await;
+                sqlx::query(&format!("CREATE DATABASE \"{building}\"")).execute(&admin).await.unwrap();
+                let pool = loanfloor::db::connect(&replace_db(&base, &building), 2).await.unwrap();
+                loanfloor::db::migrate(&pool).await.expect("migrations apply to the template");
+                pool.close().await;
+                sqlx::query(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+            }
+            // Drop test databases left by earlier runs (older than two hours).
+            let cutoff = chrono::Utc::now().timestamp() - 7200;
+            let old: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'lf_test_%'")
+                .fetch_all(&admin)
+                .await
+                .unwrap_or_default();
+            for name in old {
+                let ts: i64 = name.split('_').nth(2).and_then(|t| t.parse().ok()).unwrap_or(i64::MAX);
+                if ts < cutoff {
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&admin).await;
+                }
+            }
+            sqlx::query("SELECT pg_advisory_unlock(727002)").execute(&admin).await.unwrap();
+            admin.close().await;
+            (base, template)
+        })
+        .await
+}
+
+fn migrations_hash() -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    files.sort();
+    let mut h = sha2::Sha256::new();
+    for f in files {
+        h.update(f.file_name().unwrap().to_string_lossy().as_bytes());
+        h.update(std::fs::read(&f).unwrap());
+    }
+    hex::encode(h.finalize())
+}
+
+fn replace_db(url: &str, db: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let base = match head.rfind('/') {
+        Some(i) if head[..i].contains("//") && i > head.find("//").unwrap() + 1 => &head[..i],
+        _ => head,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// Starts (or joins) the one embedded cluster for test runs, under a file lock so parallel test binaries agree.
+async fn start_cluster() -> String {
+    tokio::task::spawn_blocking(|| {
+        let key = hex::encode(sha2::Sha256::digest(env!("CARGO_MANIFEST_DIR").as_bytes()));
+        let root = PathBuf::from(format!("/tmp/loanfloor-test-{}", &key[..10]));
+        std::fs::create_dir_all(&root).unwrap();
+        let lock =
+            std::fs::File::create(std::env::temp_dir().join(format!("loanfloor-test-{}.lock", &key[..10]))).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a file descriptor we own.
+        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+        let cluster =
+            loanfloor::db::EmbeddedPostgres::new(&root).expect("PostgreSQL server binaries are needed for the tests");
+        cluster.start().expect("the test cluster starts");
+        drop(lock);
+        cluster.url("postgres")
+    })
+    .await
+    .unwrap()
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub db_name: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with a configuration tweak (e.g. MFA enforcement on).
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let (base, template) = template().await;
+        let db_name = format!("lf_test_{}_{}", chrono::Utc::now().timestamp(), Uuid::new_v4().simple());
+        let admin = loanfloor::db::connect(&replace_db(base, "postgres"), 1).await.unwrap();
+        let mut tries = 0;
+        loop {
+            match sqlx::query(&format!("CREATE DATABASE \"{db_name}\" TEMPLATE \"{template}\"")).execute(&admin).await {
+                Ok(_) => break,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(50 + tries * 20)).await;
+                }
+                Err(e) => panic!("cannot create a test database: {e}"),
+            }
+        }
+        admin.close().await;
+        let url = replace_db(base, &db_name);
+        let global = GlobalArgs {
+            data_dir: "/nonexistent".into(),
+            database_url: Some(url.clone()),
+            log_format: LogFormat::Human,
+        };
+        let serve = ServeArgs {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            no_demo: true,
+            enforce_mfa: false,
+            db_pool_size: 6,
+            worker: false,
+            ..ServeArgs::default()
+        };
+        let mut config = Config::from_args(&global, &serve).unwrap();
+        tweak(&mut config);
+        let pool = loanfloor::db::connect(&url, config.db_pool_size).await.unwrap();
+        let state = AppState::new(pool, config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let s = state.clone();
+        tokio::spawn(async move {
+            loanfloor::serve(listener, s, std::future::pending()).await.unwrap();
+        });
+        TestApp { addr, state, db_name }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn db(&self) -> &sqlx::PgPool {
+        &self.state.db
+    }
+
+    /// A browser-like client: keeps cookies, sends a same-origin Origin header, does not follow redirects.
+    pub fn client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::ORIGIN, format!("http://{}", self.addr).parse().unwrap());
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Creates a user directly in the database; returns the id.
+    pub async fn create_user(&self, role: Role, email: &str, team: Option<&str>, states: &[&str]) -> Uuid {
+        let mut tx = self.db().begin().await.unwrap();
+        let id = create_user(
+            &mut tx,
+            &NewUser {
+                email: email.into(),
+                name: email.split('@').next().unwrap().replace('.', " "),
+                role,
+                password: PASSWORD.into(),
+                team: team.map(str::to_string),
+                states: states.iter().map(|s| s.to_string()).collect(),
+                capacity: 50,
+                nmls_id: None,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
+    /// Signs in with the test password; panics unless sign-in redirects away from the login page.
+    pub async fn login(&self, email: &str) -> reqwest::Client {
+        let client = self.client();
+        let res =
+            client.post(self.url("/login")).form(&[("email", email), ("password", PASSWORD)]).send().await.unwrap();
+        assert_eq!(res.status(), 303, "sign-in for {email} should redirect");
+        client
+    }
+
+    /// Creates a user of `role` in `team` and signs them in.
+    pub async fn login_as(
+        &self,
+        role: Role,
+        email: &str,
+        team: Option<&str>,
+        states: &[&str],
+    ) -> (Uuid, reqwest::Client) {
+        let id = self.create_user(role, email, team, states).await;
+        (id, self.login(email).await)
+    }
+
+    /// An API token for a user.
+    pub async fn token_for(&self, user_id: Uuid) -> String {
+        let mut tx = self.db().begin().await.unwrap();
+        let (_, secret) = loanfloor::auth::store::create_token(&mut tx, user_id, "test").await.unwrap();
+        tx.commit().await.unwrap();
+        secret
+    }
+
+    /// A client that authenticates with a bearer token (no cookies).
+    pub fn api(&self, token: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+}
