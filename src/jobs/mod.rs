@@ -108,9 +108,16 @@ pub async fn run_due(state: &AppState, now: DateTime<Utc>, worker: &str) -> anyh
 
 /// Sends a job to the capability that owns its kind.
 async fn dispatch(state: &AppState, job: &Job, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let _ = (state, now);
-    match job.kind.as_str() {
+    let prefix = job.kind.split('.').next().unwrap_or("");
+    match prefix {
         "noop" => Ok(()),
+        "sessions" => crate::auth::session_store::purge_expired(&state.db).await.map(|_| ()).map_err(Into::into),
+        "leads" => crate::leads::run_job(state, job, now).await,
+        "routing" => crate::routing::run_job(state, job, now).await,
+        "escalations" => crate::escalations::run_job(state, job, now).await,
+        "metrics" => crate::metrics::run_job(state, job, now).await,
+        "lossmit" => crate::lossmit::run_job(state, job, now).await,
+        "portfolio" => crate::portfolio::run_job(state, job, now).await,
         other => anyhow::bail!("unknown job kind {other}"),
     }
 }

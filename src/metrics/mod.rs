@@ -6,3 +6,12 @@ use crate::web::Routes;
 pub fn router() -> Routes {
     Routes::new()
 }
+
+/// Runs a job of kind `metrics.*`.
+pub async fn run_job(
+    _state: &crate::state::AppState,
+    job: &crate::jobs::Job,
+    _now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    anyhow::bail!("unknown job kind {}", job.kind)
+}

@@ -15,3 +15,12 @@ pub async fn los_status_cli(
 ) -> anyhow::Result<String> {
     anyhow::bail!("LOS status import is not available yet")
 }
+
+/// Runs a job of kind `portfolio.*`.
+pub async fn run_job(
+    _state: &crate::state::AppState,
+    job: &crate::jobs::Job,
+    _now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    anyhow::bail!("unknown job kind {}", job.kind)
+}
