@@ -25,7 +25,7 @@ pub fn init_tracing(format: LogFormat) {
 pub async fn open_for_command(global: &GlobalArgs) -> anyhow::Result<(Database, AppState)> {
     let serve = ServeArgs { db_pool_size: 8, ..ServeArgs::default() };
     let config = Config::from_args(global, &serve)?;
-    let database = Database::open(&config).await?;
+    let database = Database::open(&config, false).await?;
     db::migrate(&database.pool).await?;
     let state = AppState::new(database.pool.clone(), config);
     Ok((database, state))
@@ -75,7 +75,7 @@ async fn run_import(state: &AppState, cmd: ImportCommand) -> anyhow::Result<()> 
 
 async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_args(global, &args)?;
-    let database = Database::open(&config).await?;
+    let database = Database::open(&config, true).await?;
     let result = serve_on(&database, config).await;
     let stopped = database.shutdown().await;
     result.and(stopped)

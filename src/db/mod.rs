@@ -24,7 +24,9 @@ pub struct Database {
 
 impl Database {
     /// Connects to `DATABASE_URL`, or starts (or joins) the embedded cluster in the data directory.
-    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+    /// With `adopt`, a cluster found already running (e.g. left behind by a server killed with `kill -9`) is
+    /// stopped at shutdown too, unless other processes are still connected to it.
+    pub async fn open(config: &Config, adopt: bool) -> anyhow::Result<Self> {
         let (url, owned_cluster) = match &config.database_url {
             Some(url) => (url.clone(), None),
             None => {
@@ -35,18 +37,36 @@ impl Database {
                 })
                 .await??;
                 ensure_database(&cluster.url("postgres"), "loanfloor").await?;
-                (cluster.url("loanfloor"), started.then_some(cluster))
+                (cluster.url("loanfloor"), (started || adopt).then_some(cluster))
             }
         };
         let pool = connect(&url, config.db_pool_size).await?;
         Ok(Self { pool, owned_cluster })
     }
 
-    /// Stops the embedded cluster if this process started it.
+    /// Stops the embedded cluster if this process owns it and no other process is still using it
+    /// (a `loanfloor migrate` beside a running server leaves the server's cluster alone).
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.pool.close().await;
         if let Some(cluster) = self.owned_cluster {
-            tokio::task::spawn_blocking(move || cluster.stop()).await??;
+            let others = match connect(&cluster.url("postgres"), 1).await {
+                Ok(pool) => {
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                    )
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap_or(0);
+                    pool.close().await;
+                    n
+                }
+                Err(_) => 0,
+            };
+            if others == 0 {
+                tokio::task::spawn_blocking(move || cluster.stop()).await??;
+            } else {
+                tracing::info!(others, "leaving the embedded PostgreSQL running for its other clients");
+            }
         }
         Ok(())
     }
