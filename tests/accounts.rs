@@ -36,6 +36,9 @@ async fn add_lead(app: &TestApp, lo: Uuid, stage: &str) -> Uuid {
     id
 }
 
+/// name, capacity, states, version, status, work days, time zone, weight, monthly cost, start minute
+type ProfileRow = (String, i32, Vec<String>, i32, String, Vec<i32>, String, i32, i64, i32);
+
 fn lo_edit_form(version: i32, team: &str) -> Vec<(&'static str, String)> {
     vec![
         ("version", version.to_string()),
@@ -78,7 +81,7 @@ async fn an_admin_edits_an_lo_profile_and_a_stale_edit_is_refused() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let row: (String, i32, Vec<String>, i32, String, Vec<i32>, String, i32, i64, i32) = sqlx::query_as(
+    let row: ProfileRow = sqlx::query_as(
         "SELECT u.name, p.capacity, p.licensed_states, u.version, p.status, p.work_days, p.timezone, p.routing_weight,
                 p.monthly_cost_cents, extract(hour from p.work_start)::int * 60 + extract(minute from p.work_start)::int
          FROM users u JOIN lo_profiles p ON p.user_id = u.id WHERE u.id = $1",
@@ -348,7 +351,8 @@ async fn an_lo_sets_their_own_status_but_other_roles_have_no_status() {
 async fn an_admin_cannot_lock_themselves_out() {
     let app = TestApp::spawn().await;
     let (me, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
-    let res = admin.post(app.url(&format!("/admin/users/{me}/deactivate"))).send().await.unwrap();
+    let res =
+        admin.post(app.url(&format!("/admin/users/{me}/deactivate"))).form(&[("hand_over", "")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let form = [
         ("version", "1"),

@@ -178,7 +178,12 @@ async fn deactivation_ends_every_session_and_token_of_the_user() {
     let token = app.token_for(lo_id).await;
     assert_eq!(app.api(&token).get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::OK);
 
-    let res = admin.post(app.url(&format!("/admin/users/{lo_id}/deactivate"))).send().await.unwrap();
+    let res = admin
+        .post(app.url(&format!("/admin/users/{lo_id}/deactivate")))
+        .form(&[("hand_over", "")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "an LO without open leads is deactivated directly");
     for client in [&lo, &second_device] {
         let res = client.get(app.url("/account")).send().await.unwrap();

@@ -164,9 +164,34 @@ impl World {
     }
 }
 
+/// Fields a hostile form would carry: enough for most forms to parse, so the handler's own check is reached.
+const HOSTILE_FORM: &[(&str, &str)] = &[
+    ("name", "Hijacked"),
+    ("email", "hijack@evil.test"),
+    ("role", "admin"),
+    ("status", "away"),
+    ("password", "Hijacked-Password-123"),
+    ("label", "stolen"),
+    ("hand_over", "redistribute"),
+    ("version", "1"),
+    ("stage", "lost"),
+    ("note", "hijacked"),
+];
+
+/// Sends a request; writes carry a hostile body (JSON for the API, a form otherwise).
 async fn send(client: &reqwest::Client, method: &str, url: &str) -> reqwest::Response {
     let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    client.request(m, url).send().await.unwrap()
+    let req = client.request(m, url);
+    let req = if !WRITES.contains(&method) {
+        req
+    } else if url.contains("/api/") {
+        let body: serde_json::Map<String, serde_json::Value> =
+            HOSTILE_FORM.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+        req.json(&body)
+    } else {
+        req.form(HOSTILE_FORM)
+    };
+    req.send().await.unwrap()
 }
 
 fn location(res: &reqwest::Response) -> String {
@@ -303,13 +328,8 @@ async fn a_cross_site_request_is_refused_on_every_state_changing_route() {
         }
         let m = reqwest::Method::from_bytes(r.method.as_bytes()).unwrap();
         for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")] {
-            let res = admin
-                .request(m.clone(), app.url(&path))
-                .header(header, value)
-                .form(&[("status", "away"), ("name", "Hijacked"), ("password", "Hijacked-Password-123")])
-                .send()
-                .await
-                .unwrap();
+            let res =
+                admin.request(m.clone(), app.url(&path)).header(header, value).form(HOSTILE_FORM).send().await.unwrap();
             sent += 1;
             if res.status() != StatusCode::FORBIDDEN {
                 failures.push(format!("{} {path} with {header}: {}", r.method, res.status()));
