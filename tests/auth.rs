@@ -316,7 +316,8 @@ async fn with_mfa_required_a_new_user_must_enrol_before_any_page_and_then_always
         .unwrap();
     assert!(enabled);
 
-    // Next sign-in: the factor is asked for, and nothing is reachable before it.
+    // Next sign-in, half a minute later: the factor is asked for, and nothing is reachable before it.
+    app.state.clock.advance(chrono::Duration::seconds(30));
     let c = app.client();
     let res =
         c.post(app.url("/login")).form(&[("email", "admin@branch.test"), ("password", PASSWORD)]).send().await.unwrap();
@@ -326,6 +327,13 @@ async fn with_mfa_required_a_new_user_must_enrol_before_any_page_and_then_always
     let res = c.post(app.url("/login/mfa")).form(&[("code", code.as_str())]).send().await.unwrap();
     assert_eq!(location(&res), "/admin");
     assert_eq!(c.get(app.url("/admin/users")).send().await.unwrap().status(), StatusCode::OK);
+
+    // The same code seen over a shoulder does not work a second time.
+    let thief = app.client();
+    thief.post(app.url("/login")).form(&[("email", "admin@branch.test"), ("password", PASSWORD)]).send().await.unwrap();
+    let res = thief.post(app.url("/login/mfa")).form(&[("code", code.as_str())]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "a used code is refused");
+    assert_held_at(&app, &thief, "/login/mfa").await;
 
     // A recovery code works once.
     for (attempt_no, expect_ok) in [(1, true), (2, false)] {
@@ -340,7 +348,7 @@ async fn with_mfa_required_a_new_user_must_enrol_before_any_page_and_then_always
         }
     }
     assert_eq!(audit_count(&app, "mfa_enrolled").await, 1);
-    assert_eq!(audit_count(&app, "mfa_failed").await, 1, "the reused recovery code");
+    assert_eq!(audit_count(&app, "mfa_failed").await, 2, "the replayed code and the reused recovery code");
 }
 
 #[tokio::test]
@@ -445,4 +453,16 @@ async fn sign_ins_and_refusals_are_in_the_audit_log_with_the_client_address() {
     assert!(err.is_err());
     let err = sqlx::query("DELETE FROM audit_log").execute(app.db()).await;
     assert!(err.is_err());
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime_however_active() {
+    let app = TestApp::spawn().await; // session_max_hours = 12
+    let (_, lo) = app.login_as(Role::Lo, "lo@branch.test", None, &[]).await;
+    app.state.clock.advance(chrono::Duration::hours(11));
+    assert_eq!(lo.get(app.url("/account")).send().await.unwrap().status(), StatusCode::OK);
+    app.state.clock.advance(chrono::Duration::hours(1) + chrono::Duration::minutes(1));
+    let res = lo.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/login?next=/account", "a relative next= brings the user back");
 }
