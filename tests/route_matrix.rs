@@ -3,7 +3,8 @@
 //!
 //! The world: two branches (Alpha and Bravo), a manager and an LO in each, loss-mitigation staff and an intake
 //! integration. Bravo's LO owns a lead (borrower "Quillfeather"). Every signed-in role except admin is outside
-//! Bravo, so no route may show or change Bravo's records for them.
+//! Bravo, so no route may show or change Bravo's records for them. The Alpha LO is also tried on a teammate's
+//! lead (borrower "Thistlewood"): same team, still not theirs.
 
 mod common;
 
@@ -17,6 +18,8 @@ use uuid::Uuid;
 
 const BORROWER: &str = "Quillfeather";
 const BORROWER_EMAIL: &str = "w.quillfeather@borrower.test";
+/// A lead of the Alpha LO's teammate: same team, so only the LO-level rule keeps it from the Alpha LO.
+const TEAMMATE_BORROWER: &str = "Thistlewood";
 const WRITES: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
 
 /// What a path parameter names, to pick the out-of-scope record to put there.
@@ -48,6 +51,7 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
 struct World {
     app: TestApp,
     lead: Uuid,
+    teammate_lead: Uuid,
     lo_b: Uuid,
     team_b: Uuid,
     token_b: Uuid,
@@ -104,6 +108,19 @@ impl World {
         .execute(app.db())
         .await
         .unwrap();
+        let teammate = app.create_user(Role::Lo, "lo.alpha2@org.test", Some("Alpha Branch"), &["TX"]).await;
+        let teammate_lead = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, assigned_lo_id, team_id, assigned_at)
+             VALUES ($1, '00000000-0000-0000-0000-000000000001', 'new', 'Ada', $2, $3,
+                     (SELECT team_id FROM users WHERE id = $3), now())",
+        )
+        .bind(teammate_lead)
+        .bind(TEAMMATE_BORROWER)
+        .bind(teammate)
+        .execute(app.db())
+        .await
+        .unwrap();
         let notification_b: i64 = sqlx::query_scalar(
             "INSERT INTO notifications (user_id, kind, title, link) VALUES ($1, 'lead', 'New lead: W. Quillfeather', '/')
              RETURNING id",
@@ -115,11 +132,14 @@ impl World {
         let mut tx = app.db().begin().await.unwrap();
         let (token_b, _) = loanfloor::auth::store::create_token(&mut tx, lo_b, "bravo feed").await.unwrap();
         tx.commit().await.unwrap();
-        World { app, lead, lo_b, team_b, token_b, notification_b, clients }
+        World { app, lead, teammate_lead, lo_b, team_b, token_b, notification_b, clients }
     }
 
-    fn foreign(&self, kind: Kind) -> String {
+    /// The record of `kind` that `role` must not see: for an LO, their teammate's lead; for everyone else,
+    /// Bravo's.
+    fn foreign(&self, role: Role, kind: Kind) -> String {
         match kind {
+            Kind::Lead if role == Role::Lo => self.teammate_lead.to_string(),
             Kind::Lead => self.lead.to_string(),
             Kind::User => self.lo_b.to_string(),
             Kind::Team => self.team_b.to_string(),
@@ -128,10 +148,10 @@ impl World {
         }
     }
 
-    fn fill(&self, path: &str) -> String {
+    fn fill(&self, role: Role, path: &str) -> String {
         let mut out = path.to_string();
         for p in params(path) {
-            out = out.replace(&format!("{{{p}}}"), &self.foreign(kind_of(path, p)));
+            out = out.replace(&format!("{{{p}}}"), &self.foreign(role, kind_of(path, p)));
         }
         out
     }
@@ -141,6 +161,7 @@ impl World {
         let row: (String,) = sqlx::query_as(
             "SELECT concat_ws('|',
                 (SELECT row_to_json(l)::text FROM leads l WHERE id = $1),
+                (SELECT row_to_json(l)::text FROM leads l WHERE id = $6),
                 (SELECT row_to_json(u)::text FROM (SELECT id, email, name, role, active, team_id, auth_epoch, mfa_enabled, version, password_hash FROM users WHERE id = $2) u),
                 (SELECT row_to_json(p)::text FROM lo_profiles p WHERE user_id = $2),
                 (SELECT row_to_json(t)::text FROM teams t WHERE id = $3),
@@ -157,6 +178,7 @@ impl World {
         .bind(self.team_b)
         .bind(self.token_b)
         .bind(self.notification_b)
+        .bind(self.teammate_lead)
         .fetch_one(self.app.db())
         .await
         .unwrap();
@@ -253,12 +275,13 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
                 // cross-site test covers them.
                 continue;
             }
-            let path = w.fill(r.path);
+            let path = w.fill(*role, r.path);
             let res = send(client, r.method, &w.app.url(&path)).await;
             let status = res.status();
             let body = res.text().await.unwrap_or_default();
             let label = format!("{} as {}: {} {path}", status, role.as_str(), r.method);
-            if body.contains(BORROWER) || body.contains(BORROWER_EMAIL) {
+            let teammate_leak = *role == Role::Lo && body.contains(TEAMMATE_BORROWER);
+            if body.contains(BORROWER) || body.contains(BORROWER_EMAIL) || teammate_leak {
                 failures.push(format!("{label}: shows the out-of-scope borrower"));
             }
             if status.is_server_error() {
@@ -280,12 +303,12 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
 
     // Controls: the ids are real (an admin sees them), so the refusals above are refusals, not typos.
     let admin = &w.clients.iter().find(|(r, _)| *r == Role::Admin).unwrap().1;
-    let res = admin.get(w.app.url(&w.fill("/admin/users/{id}"))).send().await.unwrap();
+    let res = admin.get(w.app.url(&w.fill(Role::Admin, "/admin/users/{id}"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("lo.bravo@org.test"));
     let mut shown = 0;
     for r in routes.iter().filter(|r| r.method == "GET" && r.path.contains('{') && r.access == Access::Authenticated) {
-        if admin.get(w.app.url(&w.fill(r.path))).send().await.unwrap().status() == StatusCode::OK {
+        if admin.get(w.app.url(&w.fill(Role::Admin, r.path))).send().await.unwrap().status() == StatusCode::OK {
             shown += 1;
         }
     }

@@ -378,6 +378,13 @@ async fn deactivate(
                 return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
             }
         };
+        if let Some(msg) = store::hand_over_target_problem(&mut *tx, &choice).await? {
+            drop(tx);
+            let mut errors = FieldErrors::new();
+            errors.add("hand_over", msg);
+            let page = render_user_page(&state, ctx, before, None, errors).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
         moved = crate::routing::hand_over_open_leads(&state, &mut tx, &user, id, choice.clone()).await?;
         Entry::new(Some(&user), "open_leads_handed_over", "user", id)
             .after(serde_json::json!({ "open_leads": open, "moved": moved, "to": format!("{choice:?}") }))

@@ -514,3 +514,29 @@ pub async fn set_mfa_setting(tx: &mut Transaction<'_, Postgres>, value: &serde_j
     .await?;
     Ok(())
 }
+
+/// Why a hand-over target cannot take an offboarded LO's leads, or None when it can.
+pub async fn hand_over_target_problem<'e, E: Executor<'e, Database = Postgres>>(
+    db: E,
+    to: &crate::routing::HandOver,
+) -> sqlx::Result<Option<&'static str>> {
+    use crate::routing::HandOver;
+    Ok(match to {
+        HandOver::Redistribute => None,
+        HandOver::ToLo(lo) => {
+            let ok = sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND role = 'lo' AND active) AS "ok!""#,
+                lo
+            )
+            .fetch_one(db)
+            .await?;
+            (!ok).then_some("Choose an active loan officer to take over the open leads.")
+        }
+        HandOver::ToTeamQueue(team) => {
+            let ok = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM teams WHERE id = $1) AS "ok!""#, team)
+                .fetch_one(db)
+                .await?;
+            (!ok).then_some("Choose an existing team whose queue takes the leads.")
+        }
+    })
+}
