@@ -132,7 +132,7 @@ async fn an_admin_edits_an_lo_profile_and_a_stale_edit_is_refused() {
 #[tokio::test]
 async fn deactivating_an_lo_with_open_leads_requires_a_hand_over_and_keeps_every_lead() {
     let app = TestApp::spawn().await;
-    let (_, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
+    let (admin_id, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
     let lo = app.create_user(Role::Lo, "maria@branch.test", Some("Dallas"), &["TX"]).await;
     let other = app.create_user(Role::Lo, "james@branch.test", Some("Dallas"), &["TX"]).await;
     for stage in ["new", "contacted", "funded"] {
@@ -147,6 +147,10 @@ async fn deactivating_an_lo_with_open_leads_requires_a_hand_over_and_keeps_every
     assert!(res.text().await.unwrap().contains("Choose where this loan officer"));
     let res = admin.post(&url).form(&[("hand_over", "lo"), ("to_lo", "")]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res =
+        admin.post(&url).form(&[("hand_over", "lo"), ("to_lo", admin_id.to_string().as_str())]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "only an active LO can take the leads");
+    assert!(res.text().await.unwrap().contains("Choose an active loan officer"));
     let active: bool =
         sqlx::query_scalar("SELECT active FROM users WHERE id = $1").bind(lo).fetch_one(app.db()).await.unwrap();
     assert!(active, "still active until a hand-over is chosen");
