@@ -378,3 +378,42 @@ async fn an_admin_cannot_lock_themselves_out() {
         sqlx::query_scalar("SELECT role FROM users WHERE id = $1").bind(me).fetch_one(app.db()).await.unwrap();
     assert_eq!(role, "admin");
 }
+
+#[tokio::test]
+async fn every_page_opens_for_an_admin_and_the_account_pages_for_everyone() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
+    app.create_user(Role::Manager, "morgan@branch.test", Some("Dallas"), &[]).await;
+    app.create_user(Role::Lo, "maria@branch.test", Some("Dallas"), &["TX"]).await;
+    let pages: Vec<&str> = loanfloor::route_table()
+        .into_iter()
+        .filter(|r| r.method == "GET" && !r.path.contains('{'))
+        .map(|r| r.path)
+        .collect();
+    for path in &pages {
+        let res = admin.get(app.url(path)).send().await.unwrap();
+        assert!(!res.status().is_server_error(), "{path}: {}", res.status());
+    }
+    for path in [
+        "/admin/users",
+        "/admin/users/new",
+        "/admin/teams",
+        "/admin/tokens",
+        "/admin/security",
+        "/account",
+        "/account/password",
+    ] {
+        let res = admin.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains("<h1>"), "{path}");
+    }
+    let teams = admin.get(app.url("/admin/teams")).send().await.unwrap().text().await.unwrap();
+    assert!(teams.contains("Dallas") && teams.contains("morgan"), "{teams}");
+    for role in [Role::Manager, Role::Lossmit, Role::LossmitSupervisor, Role::Intake] {
+        let (_, c) = app.login_as(role, &format!("{}@branch.test", role.as_str()), None, &[]).await;
+        let res = c.get(app.url("/account")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{}", role.as_str());
+        assert!(!res.text().await.unwrap().contains("Loan officer profile"), "only LOs have an LO profile");
+    }
+}
