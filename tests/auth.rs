@@ -466,3 +466,27 @@ async fn a_session_ends_at_its_absolute_lifetime_however_active() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/login?next=/account", "a relative next= brings the user back");
 }
+
+#[tokio::test]
+async fn an_idle_session_expires_and_activity_keeps_it_alive() {
+    let app = TestApp::spawn().await; // session_idle_minutes = 480
+    let (lo_id, lo) = app.login_as(Role::Lo, "lo@branch.test", None, &[]).await;
+    assert_eq!(lo.get(app.url("/account")).send().await.unwrap().status(), StatusCode::OK);
+    let minutes_left: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM expires_at - now())::float8 / 60 FROM sessions WHERE user_id = $1",
+    )
+    .bind(lo_id)
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert!((478.0..=480.5).contains(&minutes_left), "8 hours of idle time, got {minutes_left} minutes");
+    // Eight idle hours later (the stored expiry has passed), the cookie no longer opens anything.
+    sqlx::query("UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1")
+        .bind(lo_id)
+        .execute(app.db())
+        .await
+        .unwrap();
+    let res = lo.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).starts_with("/login"));
+}
