@@ -79,6 +79,7 @@ pub fn app(state: AppState) -> Router {
         );
     router
         .route_layer(middleware::from_fn_with_state(state.clone(), web::metrics::track))
+        .route_layer(middleware::from_fn_with_state(state.clone(), audit::record_refusals))
         .layer(middleware::from_fn_with_state(state.clone(), web::csrf::refuse_cross_site))
         .layer(sessions)
         .merge(static_files)

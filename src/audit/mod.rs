@@ -3,11 +3,18 @@
 
 pub mod handlers;
 
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::Serialize;
 use sqlx::{Executor, PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
+use crate::state::AppState;
 use crate::web::{Routes, request_ctx};
 
 pub fn router() -> Routes {
@@ -66,7 +73,8 @@ impl<'a> Entry<'a> {
 pub async fn record_event(db: &PgPool, actor: Option<Uuid>, action: &str, what: &str) {
     let ctx = request_ctx();
     let r = sqlx::query!(
-        "INSERT INTO audit_log (actor_id, action, entity, entity_id, request_id, client_addr) VALUES ($1, $2, 'access', $3, $4, $5)",
+        "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, request_id, client_addr)
+         VALUES ($1, COALESCE((SELECT email FROM users WHERE id = $1), 'anonymous'), $2, 'access', $3, $4, $5)",
         actor,
         action,
         what,
@@ -78,4 +86,35 @@ pub async fn record_event(db: &PgPool, actor: Option<Uuid>, action: &str, what: 
     if let Err(e) = r {
         tracing::error!(error = %e, "could not write the audit log");
     }
+}
+
+/// Where the `CurrentUser` extractor leaves the caller's id, so a refusal can be logged with its actor.
+#[derive(Debug, Clone, Default)]
+pub struct ActorSlot(pub Arc<Mutex<Option<Uuid>>>);
+
+impl ActorSlot {
+    pub fn set(&self, id: Uuid) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(id);
+        }
+    }
+    fn get(&self) -> Option<Uuid> {
+        self.0.lock().ok().and_then(|g| *g)
+    }
+}
+
+/// Route middleware: every 403 (a role or scope refusal) and every refused API token is written to the audit
+/// log with the actor, path and client address. Cross-site refusals are logged by the CSRF layer itself.
+pub async fn record_refusals(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let slot = ActorSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let path = req.uri().path().to_string();
+    let bearer = req.headers().contains_key(header::AUTHORIZATION);
+    let response = next.run(req).await;
+    match response.status() {
+        StatusCode::FORBIDDEN => record_event(&state.db, slot.get(), "access_refused", &path).await,
+        StatusCode::UNAUTHORIZED if bearer => record_event(&state.db, None, "token_refused", &path).await,
+        _ => {}
+    }
+    response
 }

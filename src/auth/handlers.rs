@@ -183,7 +183,19 @@ async fn mfa_verify(
     let addr = throttle::address_key(&request_ctx().client_addr);
     throttle::check(&state.db, &[acct.clone(), addr.clone()], now).await?;
     let secret = user.mfa_secret.clone().unwrap_or_default();
-    let mut ok = mfa::verify(&secret, &user.email, &form.code, now.timestamp().max(0) as u64);
+    let step = mfa::matching_step(&secret, &user.email, &form.code, now.timestamp().max(0) as u64);
+    let mut ok = match step {
+        // Each time step's code is accepted once (compare-and-set, so two racing requests cannot both pass).
+        Some(step) => sqlx::query_scalar!(
+            "UPDATE users SET mfa_last_step = $2 WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2) RETURNING id",
+            user.id,
+            step as i64
+        )
+        .fetch_optional(&state.db)
+        .await?
+        .is_some(),
+        None => false,
+    };
     if !ok {
         let used = sqlx::query_scalar!(
             "UPDATE mfa_recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL RETURNING id",
@@ -256,7 +268,7 @@ async fn mfa_setup(
         .flatten()
         .ok_or(AppError::BadRequest("Start enrolment again.".into()))?;
     let now = state.clock.now().timestamp().max(0) as u64;
-    if !mfa::verify(&secret, &user.email, &form.code, now) {
+    let Some(step) = mfa::matching_step(&secret, &user.email, &form.code, now) else {
         let (_, qr_svg) = mfa::enrolment(&secret, &user.email).unwrap_or_default();
         let page = MfaSetupPage {
             ctx,
@@ -266,13 +278,14 @@ async fn mfa_setup(
             recovery_codes: vec![],
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    }
+    };
     let codes = mfa::new_recovery_codes();
     let mut tx = state.db.begin().await?;
     sqlx::query!(
-        "UPDATE users SET mfa_secret = $2, mfa_enabled = true, updated_at = now() WHERE id = $1",
+        "UPDATE users SET mfa_secret = $2, mfa_enabled = true, mfa_last_step = $3, updated_at = now() WHERE id = $1",
         user.id,
-        secret
+        secret,
+        step as i64
     )
     .execute(&mut *tx)
     .await?;

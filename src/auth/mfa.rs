@@ -16,8 +16,23 @@ fn totp(secret_b32: &str, account: &str) -> Option<TOTP> {
 
 /// Accepts the code for the current 30-second step or one step either side (clock skew).
 pub fn verify(secret_b32: &str, account: &str, code: &str, unix_time: u64) -> bool {
+    matching_step(secret_b32, account, code, unix_time).is_some()
+}
+
+/// The 30-second time step whose code was entered (current step or one either side), so the caller can refuse
+/// a step already used: a code observed over someone's shoulder must not work a second time.
+pub fn matching_step(secret_b32: &str, account: &str, code: &str, unix_time: u64) -> Option<u64> {
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
-    totp(secret_b32, account).is_some_and(|t| t.check(&code, unix_time))
+    if code.len() != 6 {
+        return None;
+    }
+    let t = totp(secret_b32, account)?;
+    let step = unix_time / 30;
+    [step.saturating_sub(1), step, step + 1].into_iter().find(|s| {
+        let expected = t.generate(s * 30);
+        // Compare without an early exit.
+        expected.len() == code.len() && expected.bytes().zip(code.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    })
 }
 
 /// The current code (tests and the enrolment page's self-check).
@@ -63,6 +78,16 @@ mod tests {
         assert!(verify(&s, "a@b.c", &c, t + 30));
         assert!(!verify(&s, "a@b.c", &c, t + 120));
         assert!(!verify(&s, "a@b.c", "000000", t) || c == "000000");
+    }
+
+    #[test]
+    fn the_matching_step_is_reported() {
+        let s = new_secret();
+        let t = 1_800_000_010;
+        let c = current_code(&s, "a@b.c", t).unwrap();
+        assert_eq!(matching_step(&s, "a@b.c", &c, t), Some(t / 30));
+        assert_eq!(matching_step(&s, "a@b.c", &c, t + 30), Some(t / 30));
+        assert_eq!(matching_step(&s, "a@b.c", "12345", t), None);
     }
 
     #[test]

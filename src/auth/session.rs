@@ -50,6 +50,9 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Ok(cached.clone());
         }
         let user = resolve(parts, state).await?;
+        if let Some(slot) = parts.extensions.get::<crate::audit::ActorSlot>() {
+            slot.set(user.id);
+        }
         parts.extensions.insert(user.clone());
         Ok(user)
     }

@@ -106,9 +106,8 @@ pub async fn create_token(
 pub async fn mfa_required_for(db: &PgPool, role: Role) -> sqlx::Result<bool> {
     let roles =
         sqlx::query_scalar!("SELECT value FROM settings WHERE key = 'mfa_required_roles'").fetch_optional(db).await?;
-    Ok(roles
-        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
-        .is_some_and(|list| list.iter().any(|r| r == "all" || r == role.as_str())))
+    // The setting is `"all"` or a list of role names; either form is honoured.
+    Ok(roles.is_some_and(|v| crate::accounts::model::mfa_required(&v, role)))
 }
 
 pub async fn record_login(db: &PgPool, user_id: Uuid) -> sqlx::Result<()> {

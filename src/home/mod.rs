@@ -1,4 +1,4 @@
-//! The front door: `/` sends each role to its home page; `/account` and `/admin` landing pages; health.
+//! The front door: `/` sends each role to its home page; the `/admin` landing page (the account page lives in accounts); health.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -14,11 +14,7 @@ use crate::state::AppState;
 use crate::web::{PageCtx, Routes};
 
 pub fn router() -> Routes {
-    Routes::new().public("/", &["GET"], get(root)).route("/account", &["GET"], get(account)).route(
-        "/admin",
-        &["GET"],
-        get(admin_home),
-    )
+    Routes::new().public("/", &["GET"], get(root)).route("/admin", &["GET"], get(admin_home))
 }
 
 async fn root(ctx: PageCtx) -> Response {
@@ -35,17 +31,6 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         Ok(Ok(_)) => Json(serde_json::json!({"status": "ok"})).into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable"}))).into_response(),
     }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "home/account.html")]
-struct AccountPage {
-    ctx: PageCtx,
-    email: String,
-}
-
-async fn account(user: CurrentUser, ctx: PageCtx) -> impl IntoResponse {
-    AccountPage { ctx, email: user.email }
 }
 
 #[derive(Template, WebTemplate)]
