@@ -132,6 +132,10 @@ async fn pricing_exception_goes_through_the_managers_queue_and_past_their_author
     .await
     .unwrap();
     assert_eq!(n, 1, "the manager is notified");
+    // Within the manager's authority, it is not the pricing desk's business.
+    let desk_view: Value = desk.get(app.url("/api/v1/escalations")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(desk_view["escalations"].as_array().unwrap().len(), 0);
+    assert_eq!(desk.get(app.url(&path)).send().await.unwrap().status(), 404);
 
     // The manager opens the attachment: a download, never rendered inline; another team's manager gets 404.
     let detail = manager.get(app.url(&path)).send().await.unwrap().text().await.unwrap();
@@ -312,6 +316,9 @@ async fn sla_breach_notifies_the_approver_once() {
     assert!(body.contains("Breached"), "{body}");
 }
 
+/// (LO, loan amount, property state, credit band, bps, decision with counter offer)
+type Case = (Uuid, i64, &'static str, &'static str, i32, Option<(&'static str, Option<i32>)>);
+
 #[tokio::test]
 async fn concession_reports_match_hand_computed_numbers_and_csv_is_safe() {
     let app = TestApp::spawn().await;
@@ -323,7 +330,7 @@ async fn concession_reports_match_hand_computed_numbers_and_csv_is_safe() {
     let bob_api = app.api(&app.token_for(bob).await);
 
     // (LO, amount, state, credit, bps, decision)
-    let cases: [(Uuid, i64, &str, &str, i32, Option<(&str, Option<i32>)>); 6] = [
+    let cases: [Case; 6] = [
         (ann, 40_000_000, "TX", "740+", 25, Some(("approve", None))),
         (ann, 40_000_000, "TX", "740+", 20, Some(("deny", None))),
         (ann, 20_000_000, "CA", "740+", 10, Some(("approve", None))),

@@ -34,6 +34,7 @@ fn facts(row: &EscalationRow, user: &CurrentUser) -> RequestFacts {
         team_id: row.lead_team_id,
         concession_bps: row.concession_bps,
         status: Status::parse(&row.status).unwrap_or(Status::Requested),
+        level: Level::parse(&row.current_level).unwrap_or(Level::Admin),
         lead_visible: user.scope().allows_lead(row.lead_lo_id, row.lead_team_id),
     }
 }

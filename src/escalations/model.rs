@@ -299,17 +299,22 @@ pub struct RequestFacts {
     pub team_id: Option<Uuid>,
     pub concession_bps: i32,
     pub status: Status,
+    /// The tier the request waits on.
+    pub level: Level,
     /// Whether the user may see the lead under the ordinary scoping rule.
     pub lead_visible: bool,
 }
 
+/// Whether an all-team approver (pricing desk, admin level) reaches the request: admins reach everything within
+/// their limit; the pricing desk only what was routed beyond the team managers.
+fn reaches_beyond_team(a: &Authority, r: &RequestFacts) -> bool {
+    a.all_teams && within(a.max_bps, r.concession_bps) && (a.level == Level::Admin || r.level != Level::Manager)
+}
+
 /// Whether `user` may see the request: the requester, anyone who sees the lead, admins, and approvers beyond the
-/// team (pricing desk) when the request is within their authority. Everyone else gets 404.
+/// team (pricing desk) when the request was routed to them. Everyone else gets 404.
 pub fn may_see(user: &CurrentUser, auth: Option<&Authority>, r: &RequestFacts) -> bool {
-    user.id == r.requester_id
-        || r.lead_visible
-        || user.is_admin()
-        || auth.is_some_and(|a| a.all_teams && within(a.max_bps, r.concession_bps))
+    user.id == r.requester_id || r.lead_visible || user.is_admin() || auth.is_some_and(|a| reaches_beyond_team(a, r))
 }
 
 /// Who may decide: never the requester; only someone with approval authority; a manager only for the teams they
@@ -321,8 +326,13 @@ pub fn may_decide(user: &CurrentUser, auth: Option<&Authority>, r: &RequestFacts
     let Some(a) = auth else {
         return Err(AppError::forbidden("Only managers and approvers with approval authority can decide requests."));
     };
-    if !a.all_teams && !r.team_id.is_some_and(|t| user.managed_team_ids.contains(&t)) {
-        return Err(AppError::forbidden("You can only decide requests from loan officers on the teams you manage."));
+    let own_team = r.team_id.is_some_and(|t| user.managed_team_ids.contains(&t));
+    if !own_team && !(a.all_teams && (a.level == Level::Admin || r.level != Level::Manager)) {
+        return Err(AppError::forbidden(if a.all_teams {
+            "This request is within the team manager's authority; it waits on them."
+        } else {
+            "You can only decide requests from loan officers on the teams you manage."
+        }));
     }
     if !within(a.max_bps, r.concession_bps) {
         return Err(AppError::forbidden(format!(
@@ -639,6 +649,7 @@ mod tests {
             team_id: Some(Uuid::from_u128(team)),
             concession_bps: bps,
             status: Status::Requested,
+            level: table().required_level(bps),
             lead_visible: false,
         }
     }
@@ -733,6 +744,8 @@ mod tests {
         assert!(!may_see(&other, t.authority_of(&other).as_ref(), &facts(2, 9, 50)));
         let desk = user(50, Role::Manager, vec![]);
         assert!(may_see(&desk, t.authority_of(&desk).as_ref(), &facts(2, 9, 50)));
+        assert!(!may_see(&desk, t.authority_of(&desk).as_ref(), &facts(2, 9, 20)), "the team manager's own request");
+        assert!(may_decide(&desk, t.authority_of(&desk).as_ref(), &facts(2, 9, 20)).is_err());
         let lo = user(2, Role::Lo, vec![]);
         assert!(may_see(&lo, None, &facts(2, 9, 50)));
     }

@@ -104,7 +104,11 @@ pub async fn list(
         user.scope().push_lead_predicate(&mut qb, "l");
         qb.push(")");
         if let Some(a) = authority.filter(|a| a.all_teams) {
-            qb.push(" OR e.concession_bps <= ").push_bind(a.max_bps.unwrap_or(i32::MAX));
+            qb.push(" OR (e.concession_bps <= ").push_bind(a.max_bps.unwrap_or(i32::MAX));
+            if a.level != Level::Admin {
+                qb.push(" AND e.current_level <> 'manager'");
+            }
+            qb.push(")");
         }
     }
     qb.push(")");
@@ -138,11 +142,12 @@ pub async fn waiting_count(db: &PgPool, user: &CurrentUser, a: &model::Authority
     sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM escalations e JOIN leads l ON l.id = e.lead_id
            WHERE e.status IN ('requested', 'in_review') AND e.requester_id <> $1
-             AND ($2 OR l.team_id = ANY($3)) AND e.concession_bps <= $4"#,
+             AND (l.team_id = ANY($3) OR ($2 AND ($5 OR e.current_level <> 'manager'))) AND e.concession_bps <= $4"#,
         user.id,
         a.all_teams,
         &user.managed_team_ids,
-        a.max_bps.unwrap_or(i32::MAX)
+        a.max_bps.unwrap_or(i32::MAX),
+        a.level == Level::Admin
     )
     .fetch_one(db)
     .await
