@@ -88,6 +88,23 @@ async fn pricing_exception_goes_through_the_managers_queue_and_past_their_author
     assert!(body.contains("must be below the standard rate"), "{body}");
     assert!(body.contains("value=\"Keystone Lending\""));
 
+    // Attachments over 5 MB are refused with the form shown again.
+    let too_big = reqwest::multipart::Form::new()
+        .text("lead_id", lead.to_string())
+        .text("kind", "pricing_exception")
+        .text("concession_bps", "25")
+        .text("reason", "competitor_match")
+        .part(
+            "attachment",
+            reqwest::multipart::Part::bytes(vec![b'x'; 5 * 1024 * 1024 + 1])
+                .file_name("quote.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    let res = lo.post(app.url("/escalations/new")).multipart(too_big).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("5 MB or smaller"));
+
     // The LO files 25 bps through the browser form, with the competitor's quote attached.
     let form = reqwest::multipart::Form::new()
         .text("lead_id", lead.to_string())
