@@ -270,6 +270,48 @@ async fn loan_officers_see_only_their_own_loans_and_opportunities() {
     assert_eq!(summary.runoff_12m, 2);
     let ann_row = summary.per_lo.iter().find(|r| r.lo_name == "ann lo").unwrap();
     assert_eq!((ann_row.open, ann_row.worked, ann_row.converted), (1, 1, 1));
+    assert_eq!(summary.referrals, 0);
+
+    // A past client (L3) refers a lead that funds: one referral, one funded.
+    let referred = lead(&app, "LN-REF", "funded", o.lo2).await;
+    let l3 = loan_id(&app, "L3").await;
+    let mut tx = app.db().begin().await.unwrap();
+    loanfloor::portfolio::record_referral(&mut tx, None, referred, l3).await.unwrap();
+    tx.commit().await.unwrap();
+    let page = mia.get(app.url("/portfolio")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<span class=\"num\">1</span> referrals from past clients (1 funded)"), "{page}");
+    // Ann does not see Bob's past client's referral.
+    let page = ann.get(app.url("/portfolio")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<span class=\"num\">0</span> referrals from past clients"), "{page}");
+}
+
+#[tokio::test]
+async fn admins_import_market_rates_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let o = org(&app).await;
+    let send = |csv: &'static str| {
+        let part = reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("rates.csv");
+        o.admin
+            .post(app.url("/portfolio/rates/import"))
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+    };
+    let res = send("product,rate,effective_on\nconventional,6.125,2026-11-20\nboat,5,2026-11-20\n").await.unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("line 3: product"), "{body}");
+    assert_eq!(count(&app, "SELECT count(*) FROM market_rates").await, 0);
+    let res = send("product,rate,effective_on\nconventional,6.125,2026-11-20\nfha,5.75,2026-11-20\n").await.unwrap();
+    assert_eq!(res.status(), 303);
+    let rates: Vec<(String, i64)> =
+        sqlx::query_as("SELECT product, (rate * 1000)::int8 FROM market_rates ORDER BY product")
+            .fetch_all(app.db())
+            .await
+            .unwrap();
+    assert_eq!(rates, vec![("conventional".to_string(), 6125), ("fha".to_string(), 5750)]);
+    let lo = app.login("ann.lo@lender.test").await;
+    let res = lo.post(app.url("/portfolio/rates")).form(&[("product", "fha"), ("rate", "1")]).send().await.unwrap();
+    assert_eq!(res.status(), 403, "only admins enter rates");
 }
 
 #[tokio::test]

@@ -35,6 +35,7 @@ pub fn router() -> Routes {
         .route("/portfolio/opportunities", &["GET"], get(opportunities))
         .route("/portfolio/opportunities/{id}/status", &["POST"], post(set_status))
         .route("/portfolio/rates", &["GET", "POST"], get(rates).post(add_rate))
+        .route("/portfolio/rates/import", &["POST"], post(import_rates).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)))
         .route("/portfolio/appreciation", &["POST"], post(set_appreciation))
         .route("/portfolio/settings", &["POST"], post(save_settings))
         .route("/portfolio/rate-watch", &["POST"], post(run_rate_watch))
@@ -493,6 +494,47 @@ async fn add_rate(
     Ok(Redirect::to("/portfolio/rates").into_response())
 }
 
+/// Reads the `file` part of an upload (and whether `skip_bad` was ticked).
+async fn read_upload(multipart: &mut Multipart) -> AppResult<(Vec<u8>, bool)> {
+    let mut data: Option<Vec<u8>> = None;
+    let mut skip_bad = false;
+    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::BadRequest(e.body_text()))? {
+        match field.name() {
+            Some("file") => {
+                data = Some(field.bytes().await.map_err(|e| AppError::BadRequest(e.body_text()))?.to_vec());
+            }
+            Some("skip_bad") => skip_bad = true,
+            _ => {}
+        }
+    }
+    match data.filter(|d| !d.is_empty()) {
+        Some(d) => Ok((d, skip_bad)),
+        None => Err(AppError::invalid("file", "Choose a CSV file.")),
+    }
+}
+
+async fn import_rates(
+    user: CurrentUser,
+    ctx: PageCtx,
+    session: Session,
+    State(state): State<AppState>,
+    mut multipart: Multipart,
+) -> AppResult<Response> {
+    user.require(&[Role::Admin])?;
+    let (data, _) = read_upload(&mut multipart).await?;
+    let report = import::import_market_rates(&state, data.as_slice(), &user).await?;
+    if !report.committed {
+        let mut errors = FieldErrors::new();
+        for e in &report.errors {
+            errors.add("import", format!("line {}: {}", e.line, e.message));
+        }
+        let page = rates_page(&state, &user, ctx, RateForm::default(), errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    Flash::push(&session, "success", format!("{} market rates imported.", report.added)).await;
+    Ok(Redirect::to("/portfolio/rates").into_response())
+}
+
 #[derive(Deserialize)]
 struct AppreciationForm {
     #[serde(default)]
@@ -623,20 +665,7 @@ async fn import_upload(
     mut multipart: Multipart,
 ) -> AppResult<Response> {
     user.require(&[Role::Admin])?;
-    let mut data: Option<Vec<u8>> = None;
-    let mut skip_bad = false;
-    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::BadRequest(e.body_text()))? {
-        match field.name() {
-            Some("file") => {
-                data = Some(field.bytes().await.map_err(|e| AppError::BadRequest(e.body_text()))?.to_vec());
-            }
-            Some("skip_bad") => skip_bad = true,
-            _ => {}
-        }
-    }
-    let Some(data) = data.filter(|d| !d.is_empty()) else {
-        return Err(AppError::invalid("file", "Choose a CSV file."));
-    };
+    let (data, skip_bad) = read_upload(&mut multipart).await?;
     let report = import::import_loans(&state, data.as_slice(), skip_bad, &user).await?;
     let status = if report.committed { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let page = ImportPage {

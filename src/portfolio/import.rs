@@ -317,6 +317,85 @@ pub async fn import_loans<R: Read + Send>(
     Ok(report)
 }
 
+/// The market-rate import columns.
+pub const RATE_COLUMNS: [&str; 3] = ["product", "rate", "effective_on"];
+
+/// Imports market rates (`product,rate,effective_on`); all or nothing. A product and day already entered is
+/// replaced.
+pub async fn import_market_rates<R: Read + Send>(
+    state: &AppState,
+    input: R,
+    actor: &CurrentUser,
+) -> AppResult<ImportReport> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let mut report = ImportReport::default();
+    let map = match header_map(&mut rdr, &RATE_COLUMNS) {
+        Ok(m) => m,
+        Err(e) => {
+            report.errors.push(e);
+            return Ok(report);
+        }
+    };
+    let mut tx = state.db.begin().await?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        let line = rdr.position().line();
+        match rdr.read_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                report
+                    .errors
+                    .push(RowError { line: e.position().map(|p| p.line()).unwrap_or(line), message: e.to_string() });
+                if e.position().is_none() {
+                    break;
+                }
+                continue;
+            }
+        }
+        let line = rec.position().map(|p| p.line()).unwrap_or(line);
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let row = Row { rec: &rec, map: &map };
+        let mut errs = Vec::new();
+        let product = row.get("product").map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+        if !PRODUCTS.contains(&product.as_str()) {
+            errs.push(format!("product: must be one of {}", PRODUCTS.join(", ")));
+        }
+        let rate = row.get("rate").and_then(|s| parse_rate_milli(&s));
+        if rate.is_none() {
+            errs.push("rate: must be a percent like 6.125".to_string());
+        }
+        let day = row.get("effective_on").and_then(|s| parse_date(&s));
+        if day.is_none() {
+            errs.push("effective_on: must be a date (YYYY-MM-DD)".to_string());
+        }
+        match (rate, day) {
+            (Some(rate), Some(day)) if errs.is_empty() => {
+                if report.errors.is_empty() {
+                    store::set_market_rate(&mut tx, &product, rate, day, actor.id).await?;
+                    report.added += 1;
+                }
+            }
+            _ => report.errors.push(RowError { line, message: errs.join("; ") }),
+        }
+    }
+    if !report.errors.is_empty() {
+        tx.rollback().await?;
+        report.added = 0;
+        return Ok(report);
+    }
+    Entry::new(Some(actor), "market_rate.imported", "market_rate", "")
+        .after(serde_json::json!({ "rates": report.added }))
+        .write(&mut *tx)
+        .await?;
+    super::ensure_rate_watch_scheduled(state, &mut tx, state.clock.now()).await?;
+    tx.commit().await?;
+    report.committed = true;
+    Ok(report)
+}
+
 /// What an LOS status update did.
 #[derive(Debug, Clone, Serialize)]
 pub struct LosOutcome {

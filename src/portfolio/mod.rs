@@ -38,6 +38,37 @@ pub async fn on_lead_funded(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid) -
     Ok(())
 }
 
+/// Records that a lead was referred by a past client (the lead form calls this inside its transaction), so
+/// referrals count in the retention metrics.
+pub async fn record_referral(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Option<&CurrentUser>,
+    lead_id: Uuid,
+    loan_id: Uuid,
+) -> AppResult<()> {
+    let before = sqlx::query_scalar!("SELECT referred_by_loan_id FROM leads WHERE id = $1 FOR UPDATE", lead_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(crate::error::AppError::NotFound)?;
+    sqlx::query!("UPDATE leads SET referred_by_loan_id = $2, updated_at = now() WHERE id = $1", lead_id, loan_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| {
+            crate::error::on_constraint(
+                e,
+                &[("leads_referred_by_loan_id_fkey", || {
+                    crate::error::AppError::invalid("referred_by_loan_id", "No such past client.")
+                })],
+            )
+        })?;
+    Entry::new(actor, "lead.referral_recorded", "lead", lead_id)
+        .before(serde_json::json!({ "referred_by_loan_id": before }))
+        .after(serde_json::json!({ "referred_by_loan_id": loan_id }))
+        .write(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// When the evening scan runs: 18:00 in the organisation's time zone.
 pub const EVENING: NaiveTime = match NaiveTime::from_hms_opt(18, 0, 0) {
     Some(t) => t,
