@@ -207,6 +207,15 @@ async fn loan_officers_see_only_their_own_loans_and_opportunities() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404, "another LO's opportunity is not found");
+    let ann_token = app.token_for(o.lo1).await;
+    let res = app
+        .api(&ann_token)
+        .post(app.url(&format!("/api/v1/portfolio/opportunities/{bobs}")))
+        .json(&serde_json::json!({ "status": "worked" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "the API applies the same scope");
     let mine: Uuid = sqlx::query_scalar(
         "SELECT o.id FROM opportunities o JOIN portfolio_loans p ON p.id = o.loan_id WHERE p.loan_number = 'L1'",
     )

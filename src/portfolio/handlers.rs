@@ -45,6 +45,7 @@ pub fn router() -> Routes {
             get(import_form).post(import_upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         )
         .route("/api/v1/portfolio/opportunities", &["GET"], get(api_opportunities))
+        .route("/api/v1/portfolio/opportunities/{id}", &["POST"], post(api_set_status))
         .route("/api/v1/los/status", &["POST"], post(api_los_status))
 }
 
@@ -328,24 +329,20 @@ async fn set_status(
     Path(id): Path<Uuid>,
     Form(f): Form<StatusForm>,
 ) -> AppResult<Response> {
-    user.require(&VIEWERS)?;
-    if !model::STATUSES.contains(&f.status.as_str()) {
-        return Err(AppError::invalid("status", "Choose open, worked, converted or dismissed."));
-    }
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let before = store::lock_visible_opportunity(&mut tx, &user, id).await?;
-    if before != f.status {
-        store::set_opportunity_status(&mut tx, id, &f.status, user.id, now).await?;
-        Entry::new(Some(&user), "opportunity.status_changed", "opportunity", id)
-            .before(serde_json::json!({ "status": before }))
-            .after(serde_json::json!({ "status": f.status }))
-            .write(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    super::set_opportunity_status(&state, &user, id, &f.status).await?;
     Flash::push(&session, "success", format!("Opportunity marked {}.", f.status)).await;
     Ok(Redirect::to("/portfolio/opportunities").into_response())
+}
+
+/// `POST /api/v1/portfolio/opportunities/{id}` with `{"status": "worked"}`.
+async fn api_set_status(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Json(f): Json<StatusForm>,
+) -> AppResult<Json<serde_json::Value>> {
+    let before = super::set_opportunity_status(&state, &user, id, &f.status).await?;
+    Ok(Json(serde_json::json!({ "id": id, "status": f.status, "previous_status": before })))
 }
 
 pub struct RateView {

@@ -102,6 +102,35 @@ pub async fn ensure_rate_watch_scheduled(
     Ok(())
 }
 
+/// Changes an opportunity's status (open, worked, converted, dismissed) for a user who may see it; returns
+/// the previous status. The page and the API both use this.
+pub async fn set_opportunity_status(state: &AppState, user: &CurrentUser, id: Uuid, status: &str) -> AppResult<String> {
+    user.require(&[crate::auth::Role::Admin, crate::auth::Role::Manager, crate::auth::Role::Lo])?;
+    if !model::STATUSES.contains(&status) {
+        return Err(crate::error::AppError::invalid("status", "Choose open, worked, converted or dismissed."));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let before = store::lock_visible_opportunity(&mut tx, user, id).await?;
+    if before != status {
+        store::set_opportunity_status(&mut tx, id, status, user.id, now).await.map_err(|e| {
+            crate::error::on_constraint(
+                e,
+                &[("opportunities_one_open_idx", || {
+                    crate::error::AppError::conflict("This loan already has an open opportunity of this kind.")
+                })],
+            )
+        })?;
+        Entry::new(Some(user), "opportunity.status_changed", "opportunity", id)
+            .before(serde_json::json!({ "status": before }))
+            .after(serde_json::json!({ "status": status }))
+            .write(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(before)
+}
+
 /// What one scan did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ScanReport {
@@ -307,11 +336,12 @@ pub async fn run_job(
 ) -> anyhow::Result<()> {
     match job.kind.as_str() {
         "portfolio.rate_watch" => {
-            let report = scan_portfolio(state, now, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            tracing::info!(created = report.created, skipped = report.skipped, "portfolio scan");
+            // Queue tomorrow evening first, so one failed scan does not end the nightly chain.
             let mut tx = state.db.begin().await?;
             ensure_rate_watch_scheduled(state, &mut tx, now).await?;
             tx.commit().await?;
+            let report = scan_portfolio(state, now, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(created = report.created, skipped = report.skipped, "portfolio scan");
             Ok(())
         }
         other => anyhow::bail!("unknown job kind {other}"),
