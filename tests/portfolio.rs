@@ -563,3 +563,43 @@ async fn deliveries_to_loopback_are_refused_without_the_override() {
     assert!(error.unwrap_or_default().contains("loopback"));
     let _ = (o.lo2, o.lo3, o.south, o.north);
 }
+
+#[tokio::test]
+async fn pages_render_for_the_roles_that_use_them_and_refuse_the_rest() {
+    let app = TestApp::spawn().await;
+    let o = org(&app).await;
+    import_and_rate(&app, &o).await;
+    let l1 = loan_id(&app, "L1").await;
+    app.create_user(Role::Manager, "mia.mgr@lender.test", Some("North"), &[]).await;
+    let mia = app.login("mia.mgr@lender.test").await;
+    let ann = app.login("ann.lo@lender.test").await;
+    for path in ["/portfolio", "/portfolio/opportunities", "/portfolio/rates", "/portfolio/import", "/admin/webhooks"] {
+        assert_eq!(o.admin.get(app.url(path)).send().await.unwrap().status(), 200, "admin {path}");
+    }
+    let loan = mia.get(app.url(&format!("/portfolio/loans/{l1}"))).send().await.unwrap().text().await.unwrap();
+    assert!(loan.contains("Record a payoff") && loan.contains("$300,000.00 at 7.000%"), "{loan}");
+    assert_eq!(mia.get(app.url("/portfolio/rates")).send().await.unwrap().status(), 200);
+    assert_eq!(mia.get(app.url("/admin/webhooks")).send().await.unwrap().status(), 403);
+    assert_eq!(ann.get(app.url("/portfolio/rates")).send().await.unwrap().status(), 403);
+    assert_eq!(ann.get(app.url("/portfolio/import")).send().await.unwrap().status(), 403);
+    let res = ann.post(app.url("/portfolio/rate-watch")).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    // Invalid input re-renders the form with the user's input and a message.
+    let res = o
+        .admin
+        .post(app.url("/portfolio/rates"))
+        .form(&[("product", "conventional"), ("rate", "six"), ("effective_on", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("value=\"six\"") && body.contains("Enter a rate in percent"), "{body}");
+    let res = mia
+        .post(app.url(&format!("/portfolio/loans/{l1}/payoff")))
+        .form(&[("paid_off_on", "yesterday"), ("payoff_reason", "sold")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+}
