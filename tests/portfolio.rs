@@ -142,6 +142,12 @@ async fn rate_watch_creates_one_opportunity_per_qualifying_loan_with_hand_comput
     // L6's LO is inactive: the opportunity waits in the South team's queue.
     assert_eq!(rows[3].1, None);
     assert_eq!(rows[3].2, Some(o.south));
+    let ann_notes = count(
+        &app,
+        &format!("SELECT count(*) FROM notifications WHERE user_id = '{}' AND kind = 'portfolio.opportunities'", o.lo1),
+    )
+    .await;
+    assert_eq!(ann_notes, 1, "one notification for the LO's batch");
 
     // The opted-out borrower is skipped, and the skip is visible.
     let skips: Vec<(String, String)> = sqlx::query_as(

@@ -161,6 +161,7 @@ pub async fn scan_portfolio(
     let loans = store::scan_loans(&mut tx).await?;
     let mut report = ScanReport { loans: loans.len(), ..Default::default() };
     let mut per_lo: HashMap<Uuid, usize> = HashMap::new();
+    let mut per_team_queue: HashMap<Uuid, usize> = HashMap::new();
     for loan in &loans {
         let facts = model::LoanFacts {
             loan_amount_cents: loan.loan_amount_cents,
@@ -197,8 +198,10 @@ pub async fn scan_portfolio(
             if created.is_some() {
                 report.created += 1;
                 *report.by_kind.entry(t.kind.to_string()).or_default() += 1;
-                if let Some(lo) = lo {
-                    *per_lo.entry(lo).or_default() += 1;
+                match (lo, loan.team_id) {
+                    (Some(lo), _) => *per_lo.entry(lo).or_default() += 1,
+                    (None, Some(team)) => *per_team_queue.entry(team).or_default() += 1,
+                    (None, None) => {}
                 }
             }
         }
@@ -211,6 +214,20 @@ pub async fn scan_portfolio(
         };
         crate::notifications::notify(&mut tx, lo, "portfolio.opportunities", &title, "/portfolio/opportunities")
             .await?;
+    }
+    // Opportunities whose LO has left wait in the team's queue: tell the team's managers.
+    for (team, n) in per_team_queue {
+        let managers = sqlx::query_scalar!(
+            "SELECT m.user_id FROM team_managers m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1 AND u.active",
+            team
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let title = format!("{n} past-client opportunities waiting in your team's queue");
+        for m in managers {
+            crate::notifications::notify(&mut tx, m, "portfolio.team_queue", &title, "/portfolio/opportunities")
+                .await?;
+        }
     }
     Entry::new(actor, "portfolio.scan", "opportunities", "").after(&report).write(&mut *tx).await?;
     tx.commit().await?;
