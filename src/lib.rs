@@ -21,6 +21,7 @@ pub mod portfolio;
 pub mod routing;
 pub mod state;
 pub mod web;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -55,6 +56,7 @@ pub fn routes() -> Routes {
         .merge(metrics::router())
         .merge(lossmit::router())
         .merge(portfolio::router())
+        .merge(webhooks::router())
 }
 
 /// The route table (method, path, access) of the whole application, for the route-by-role test.

@@ -118,6 +118,7 @@ async fn dispatch(state: &AppState, job: &Job, now: DateTime<Utc>) -> anyhow::Re
         "metrics" => crate::metrics::run_job(state, job, now).await,
         "lossmit" => crate::lossmit::run_job(state, job, now).await,
         "portfolio" => crate::portfolio::run_job(state, job, now).await,
+        "webhooks" => crate::webhooks::run_job(state, job, now).await,
         other => anyhow::bail!("unknown job kind {other}"),
     }
 }

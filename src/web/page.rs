@@ -67,6 +67,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             ("/tasks", "Tasks"),
             ("/escalations", "Requests"),
             ("/me/metrics", "My numbers"),
+            ("/portfolio", "Past clients"),
         ],
         Role::Manager => vec![
             ("/dashboard", "Dashboard"),

@@ -1,0 +1,586 @@
+//! CSV imports from the LOS: closed loans into the portfolio, and loan status updates onto leads.
+//!
+//! Both read the file as a stream (csv crate, UTF-8 with or without BOM), report every bad row with its line
+//! number, and are all-or-nothing unless `skip_bad` is set.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use serde::Serialize;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::model::{PAYOFF_REASONS, PRODUCTS, parse_money_cents, parse_rate_milli};
+use super::store::{self, NewLoan};
+use crate::audit::Entry;
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// The documented loan import columns (required ones first).
+pub const LOAN_COLUMNS_REQUIRED: [&str; 9] = [
+    "loan_number",
+    "borrower_name",
+    "property_state",
+    "loan_amount",
+    "note_rate",
+    "term_months",
+    "product",
+    "closed_on",
+    "lo_email",
+];
+pub const LOAN_COLUMNS_OPTIONAL: [&str; 9] = [
+    "co_borrower_name",
+    "email",
+    "phone",
+    "property_zip",
+    "arm_reset_on",
+    "original_value",
+    "paid_off_on",
+    "payoff_reason",
+    "opted_out",
+];
+pub const LOS_COLUMNS: [&str; 3] = ["loan_number", "status", "at"];
+/// The LOS statuses that map onto pipeline stages, in order.
+pub const LOS_STATUSES: [&str; 5] = ["application", "processing", "underwriting", "clear_to_close", "funded"];
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub errors: Vec<RowError>,
+    /// False when nothing was saved (all-or-nothing and some rows were bad).
+    pub committed: bool,
+}
+
+impl ImportReport {
+    pub fn summary(&self) -> String {
+        let mut s = if self.committed {
+            format!("{} added, {} updated, {} unchanged", self.added, self.updated, self.unchanged)
+        } else {
+            format!("Nothing imported: {} bad rows (fix them or import with skip-bad rows)", self.errors.len())
+        };
+        if self.committed && !self.errors.is_empty() {
+            s.push_str(&format!(", {} bad rows skipped", self.errors.len()));
+        }
+        s
+    }
+}
+
+fn bom_free(s: &str) -> String {
+    s.trim_start_matches('\u{feff}').trim().to_ascii_lowercase()
+}
+
+/// Reads the header row: column name → index, or a line-1 error listing the missing columns.
+fn header_map<R: Read>(rdr: &mut csv::Reader<R>, required: &[&str]) -> Result<HashMap<String, usize>, RowError> {
+    let headers =
+        rdr.headers().map_err(|e| RowError { line: 1, message: format!("cannot read the header row: {e}") })?;
+    let map: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (bom_free(h), i)).collect();
+    let missing: Vec<&str> = required.iter().copied().filter(|c| !map.contains_key(*c)).collect();
+    if !missing.is_empty() {
+        return Err(RowError { line: 1, message: format!("missing columns: {}", missing.join(", ")) });
+    }
+    Ok(map)
+}
+
+struct Row<'a> {
+    rec: &'a csv::StringRecord,
+    map: &'a HashMap<String, usize>,
+}
+
+impl Row<'_> {
+    fn get(&self, col: &str) -> Option<String> {
+        let i = *self.map.get(col)?;
+        self.rec.get(i).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    }
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(s, "%m/%d/%Y")).ok()
+}
+
+/// Validates one loan row; LO email lookups are cached per import.
+async fn parse_loan_row(
+    tx: &mut Transaction<'_, Postgres>,
+    row: &Row<'_>,
+    los: &mut HashMap<String, Option<(Uuid, Option<Uuid>)>>,
+) -> sqlx::Result<Result<NewLoan, Vec<String>>> {
+    let mut errs = Vec::new();
+    let loan_number = row.get("loan_number").unwrap_or_default();
+    if loan_number.is_empty() || loan_number.len() > 64 {
+        errs.push("loan_number: required (at most 64 characters)".to_string());
+    }
+    let borrower_name = row.get("borrower_name").unwrap_or_default();
+    if borrower_name.is_empty() {
+        errs.push("borrower_name: required".to_string());
+    }
+    let state = row.get("property_state").map(|s| s.to_ascii_uppercase());
+    if !state.as_deref().is_some_and(crate::leads::model::is_us_state) {
+        errs.push("property_state: must be a two-letter US state".to_string());
+    }
+    let amount = row.get("loan_amount").and_then(|s| parse_money_cents(&s)).filter(|c| *c > 0);
+    if amount.is_none() {
+        errs.push("loan_amount: must be a dollar amount like 300000.00".to_string());
+    }
+    let rate = row.get("note_rate").and_then(|s| parse_rate_milli(&s));
+    if rate.is_none() {
+        errs.push("note_rate: must be a percent like 6.875".to_string());
+    }
+    let term = row.get("term_months").and_then(|s| s.parse::<i32>().ok()).filter(|t| (12..=480).contains(t));
+    if term.is_none() {
+        errs.push("term_months: must be a whole number of months between 12 and 480".to_string());
+    }
+    let product = row.get("product").map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+    if !PRODUCTS.contains(&product.as_str()) {
+        errs.push(format!("product: must be one of {}", PRODUCTS.join(", ")));
+    }
+    let arm_reset_on = match row.get("arm_reset_on") {
+        Some(s) => match parse_date(&s) {
+            Some(d) => Some(d),
+            None => {
+                errs.push("arm_reset_on: must be a date (YYYY-MM-DD)".to_string());
+                None
+            }
+        },
+        None => None,
+    };
+    if product == "arm" && arm_reset_on.is_none() && row.get("arm_reset_on").is_none() {
+        errs.push("arm_reset_on: required for an ARM".to_string());
+    }
+    let closed_on = row.get("closed_on").and_then(|s| parse_date(&s));
+    if closed_on.is_none() {
+        errs.push("closed_on: must be a date (YYYY-MM-DD)".to_string());
+    }
+    let original_value = match row.get("original_value") {
+        Some(s) => match parse_money_cents(&s).filter(|c| *c > 0) {
+            Some(v) => Some(v),
+            None => {
+                errs.push("original_value: must be a dollar amount".to_string());
+                None
+            }
+        },
+        None => None,
+    };
+    let paid_off_on = match row.get("paid_off_on") {
+        Some(s) => match parse_date(&s) {
+            Some(d) => Some(d),
+            None => {
+                errs.push("paid_off_on: must be a date (YYYY-MM-DD)".to_string());
+                None
+            }
+        },
+        None => None,
+    };
+    let payoff_reason = row.get("payoff_reason").map(|s| s.to_ascii_lowercase());
+    if let Some(r) = &payoff_reason {
+        if !PAYOFF_REASONS.contains(&r.as_str()) {
+            errs.push(format!("payoff_reason: must be one of {}", PAYOFF_REASONS.join(", ")));
+        }
+    }
+    let opted_out = match row.get("opted_out").map(|s| s.to_ascii_lowercase()) {
+        None => false,
+        Some(s) if ["yes", "y", "true", "1"].contains(&s.as_str()) => true,
+        Some(s) if ["no", "n", "false", "0"].contains(&s.as_str()) => false,
+        Some(_) => {
+            errs.push("opted_out: must be yes or no".to_string());
+            false
+        }
+    };
+    let email = row.get("email");
+    if email.as_deref().is_some_and(|e| !e.contains('@')) {
+        errs.push("email: not an email address".to_string());
+    }
+    let lo_email = row.get("lo_email").unwrap_or_default().to_ascii_lowercase();
+    let mut lo = None;
+    if lo_email.is_empty() {
+        errs.push("lo_email: required".to_string());
+    } else {
+        if !los.contains_key(&lo_email) {
+            let found = store::user_by_email(tx, &lo_email).await?.map(|(id, team, _)| (id, team));
+            los.insert(lo_email.clone(), found);
+        }
+        match los.get(&lo_email).copied().flatten() {
+            Some(found) => lo = Some(found),
+            None => errs.push(format!("lo_email: no user with email {lo_email}")),
+        }
+    }
+    if !errs.is_empty() {
+        return Ok(Err(errs));
+    }
+    let (lo_id, team_id) = lo.unwrap_or_default();
+    Ok(Ok(NewLoan {
+        loan_number,
+        borrower_name,
+        co_borrower_name: row.get("co_borrower_name"),
+        email,
+        phone: row.get("phone"),
+        property_state: state,
+        property_zip: row.get("property_zip"),
+        loan_amount_cents: amount,
+        note_rate_milli: rate,
+        term_months: term.unwrap_or(360),
+        product,
+        arm_reset_on,
+        closed_on: closed_on.unwrap_or_default(),
+        lo_id: Some(lo_id),
+        team_id,
+        original_value_cents: original_value,
+        paid_off_on,
+        payoff_reason,
+        opted_out,
+    }))
+}
+
+/// Imports closed loans (added, or updated by loan number).
+pub async fn import_loans<R: Read + Send>(
+    state: &AppState,
+    input: R,
+    skip_bad: bool,
+    actor: &CurrentUser,
+) -> AppResult<ImportReport> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let mut report = ImportReport::default();
+    let map = match header_map(&mut rdr, &LOAN_COLUMNS_REQUIRED) {
+        Ok(m) => m,
+        Err(e) => {
+            report.errors.push(e);
+            return Ok(report);
+        }
+    };
+    let mut tx = state.db.begin().await?;
+    let mut los = HashMap::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut rec = csv::StringRecord::new();
+    loop {
+        let line = rdr.position().line();
+        match rdr.read_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                report
+                    .errors
+                    .push(RowError { line: e.position().map(|p| p.line()).unwrap_or(line), message: e.to_string() });
+                if e.position().is_none() {
+                    break;
+                }
+                continue;
+            }
+        }
+        let line = rec.position().map(|p| p.line()).unwrap_or(line);
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let row = Row { rec: &rec, map: &map };
+        match parse_loan_row(&mut tx, &row, &mut los).await? {
+            Err(msgs) => report.errors.push(RowError { line, message: msgs.join("; ") }),
+            Ok(loan) => {
+                if let Some(first) = seen.insert(loan.loan_number.clone(), line) {
+                    report.errors.push(RowError {
+                        line,
+                        message: format!("loan_number: {} already appears on line {first}", loan.loan_number),
+                    });
+                    continue;
+                }
+                if !report.errors.is_empty() && !skip_bad {
+                    continue; // keep validating to report every bad row; nothing will be saved
+                }
+                let (_, inserted) = store::upsert_loan(&mut tx, &loan).await?;
+                if inserted {
+                    report.added += 1;
+                } else {
+                    report.updated += 1;
+                }
+            }
+        }
+    }
+    if !report.errors.is_empty() && !skip_bad {
+        tx.rollback().await?;
+        report.added = 0;
+        report.updated = 0;
+        return Ok(report);
+    }
+    Entry::new(Some(actor), "portfolio.import", "portfolio_loans", "")
+        .after(serde_json::json!({ "added": report.added, "updated": report.updated, "bad_rows": report.errors.len() }))
+        .write(&mut *tx)
+        .await?;
+    super::ensure_rate_watch_scheduled(state, &mut tx, state.clock.now()).await?;
+    tx.commit().await?;
+    report.committed = true;
+    Ok(report)
+}
+
+/// The market-rate import columns.
+pub const RATE_COLUMNS: [&str; 3] = ["product", "rate", "effective_on"];
+
+/// Imports market rates (`product,rate,effective_on`); all or nothing. A product and day already entered is
+/// replaced.
+pub async fn import_market_rates<R: Read + Send>(
+    state: &AppState,
+    input: R,
+    actor: &CurrentUser,
+) -> AppResult<ImportReport> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let mut report = ImportReport::default();
+    let map = match header_map(&mut rdr, &RATE_COLUMNS) {
+        Ok(m) => m,
+        Err(e) => {
+            report.errors.push(e);
+            return Ok(report);
+        }
+    };
+    let mut tx = state.db.begin().await?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        let line = rdr.position().line();
+        match rdr.read_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                report
+                    .errors
+                    .push(RowError { line: e.position().map(|p| p.line()).unwrap_or(line), message: e.to_string() });
+                if e.position().is_none() {
+                    break;
+                }
+                continue;
+            }
+        }
+        let line = rec.position().map(|p| p.line()).unwrap_or(line);
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let row = Row { rec: &rec, map: &map };
+        let mut errs = Vec::new();
+        let product = row.get("product").map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+        if !PRODUCTS.contains(&product.as_str()) {
+            errs.push(format!("product: must be one of {}", PRODUCTS.join(", ")));
+        }
+        let rate = row.get("rate").and_then(|s| parse_rate_milli(&s));
+        if rate.is_none() {
+            errs.push("rate: must be a percent like 6.125".to_string());
+        }
+        let day = row.get("effective_on").and_then(|s| parse_date(&s));
+        if day.is_none() {
+            errs.push("effective_on: must be a date (YYYY-MM-DD)".to_string());
+        }
+        match (rate, day) {
+            (Some(rate), Some(day)) if errs.is_empty() => {
+                if report.errors.is_empty() {
+                    store::set_market_rate(&mut tx, &product, rate, day, actor.id).await?;
+                    report.added += 1;
+                }
+            }
+            _ => report.errors.push(RowError { line, message: errs.join("; ") }),
+        }
+    }
+    if !report.errors.is_empty() {
+        tx.rollback().await?;
+        report.added = 0;
+        return Ok(report);
+    }
+    Entry::new(Some(actor), "market_rate.imported", "market_rate", "")
+        .after(serde_json::json!({ "rates": report.added }))
+        .write(&mut *tx)
+        .await?;
+    super::ensure_rate_watch_scheduled(state, &mut tx, state.clock.now()).await?;
+    tx.commit().await?;
+    report.committed = true;
+    Ok(report)
+}
+
+/// What an LOS status update did.
+#[derive(Debug, Clone, Serialize)]
+pub struct LosOutcome {
+    pub lead_id: Uuid,
+    pub from_stage: String,
+    pub stage: String,
+    pub changed: bool,
+}
+
+/// Parses `at`: RFC 3339, `YYYY-MM-DD HH:MM[:SS]` or a date (midnight in the organisation's time zone).
+pub fn parse_at(s: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return tz.from_local_datetime(&t).earliest().map(|t| t.with_timezone(&Utc));
+        }
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).earliest().map(|t| t.with_timezone(&Utc))
+}
+
+/// Moves the lead with `loan_number` to the LOS `status`, inside the caller's transaction.
+///
+/// Idempotent and forward-only: a status at or behind the lead's current stage changes nothing, so
+/// replaying an LOS file (or an older row after a newer one) is harmless. A lead that is lost or in nurture
+/// moves, because the LOS says the loan is alive. Reaching `funded` adds the loan to the portfolio.
+pub async fn apply_los_status(
+    tx: &mut Transaction<'_, Postgres>,
+    loan_number: &str,
+    status: &str,
+    at: DateTime<Utc>,
+    actor: &CurrentUser,
+) -> AppResult<LosOutcome> {
+    if !LOS_STATUSES.contains(&status) {
+        return Err(AppError::invalid("status", format!("must be one of {}", LOS_STATUSES.join(", "))));
+    }
+    let lead = sqlx::query!(
+        r#"SELECT l.id, l.stage, l.pipeline_id, l.assigned_lo_id, s.position, s.kind
+           FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+           WHERE l.loan_number = $1 FOR UPDATE OF l"#,
+        loan_number
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| AppError::invalid("loan_number", "no lead has this loan number"))?;
+    let target = sqlx::query_scalar!(
+        "SELECT position FROM stages WHERE pipeline_id = $1 AND key = $2",
+        lead.pipeline_id,
+        status
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| AppError::invalid("status", "this lead's pipeline has no such stage"))?;
+    let reopen = matches!(lead.kind.as_str(), "lost" | "nurture");
+    let moves = lead.stage != status && (reopen || target > lead.position);
+    if !moves {
+        return Ok(LosOutcome { lead_id: lead.id, from_stage: lead.stage.clone(), stage: lead.stage, changed: false });
+    }
+    sqlx::query!(
+        "UPDATE leads SET stage = $2, stage_changed_at = $3, version = version + 1, updated_at = now(),
+                lost_reason = NULL WHERE id = $1",
+        lead.id,
+        status,
+        at
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, origin, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'los', $6)",
+        lead.id,
+        lead.stage,
+        status,
+        lead.assigned_lo_id,
+        actor.id,
+        at
+    )
+    .execute(&mut **tx)
+    .await?;
+    Entry::new(Some(actor), "lead.stage_changed", "lead", lead.id)
+        .before(serde_json::json!({ "stage": lead.stage }))
+        .after(serde_json::json!({ "stage": status, "origin": "los", "loan_number": loan_number, "at": at }))
+        .write(&mut **tx)
+        .await?;
+    crate::webhooks::emit(
+        tx,
+        "lead.stage_changed",
+        serde_json::json!({ "lead_id": lead.id, "loan_number": loan_number, "from": lead.stage, "to": status, "at": at, "origin": "los" }),
+    )
+    .await?;
+    if status == "funded" {
+        super::on_lead_funded(tx, lead.id).await?;
+        crate::webhooks::emit(
+            tx,
+            "lead.funded",
+            serde_json::json!({ "lead_id": lead.id, "loan_number": loan_number, "at": at }),
+        )
+        .await?;
+    }
+    Ok(LosOutcome { lead_id: lead.id, from_stage: lead.stage, stage: status.to_string(), changed: true })
+}
+
+/// Applies an LOS status file.
+pub async fn import_los_status<R: Read + Send>(
+    state: &AppState,
+    input: R,
+    skip_bad: bool,
+    actor: &CurrentUser,
+) -> AppResult<ImportReport> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let mut report = ImportReport::default();
+    let map = match header_map(&mut rdr, &LOS_COLUMNS) {
+        Ok(m) => m,
+        Err(e) => {
+            report.errors.push(e);
+            return Ok(report);
+        }
+    };
+    let tz = state.config.timezone;
+    let mut tx = state.db.begin().await?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        let line = rdr.position().line();
+        match rdr.read_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                report
+                    .errors
+                    .push(RowError { line: e.position().map(|p| p.line()).unwrap_or(line), message: e.to_string() });
+                if e.position().is_none() {
+                    break;
+                }
+                continue;
+            }
+        }
+        let line = rec.position().map(|p| p.line()).unwrap_or(line);
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let row = Row { rec: &rec, map: &map };
+        let loan_number = row.get("loan_number").unwrap_or_default();
+        let status = row.get("status").map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+        let Some(at) = row.get("at").and_then(|s| parse_at(&s, tz)) else {
+            report.errors.push(RowError { line, message: "at: must be a date or date and time".into() });
+            continue;
+        };
+        if !report.errors.is_empty() && !skip_bad {
+            // Still check the status so every bad row is reported.
+            if !LOS_STATUSES.contains(&status.as_str()) {
+                report
+                    .errors
+                    .push(RowError { line, message: format!("status: must be one of {}", LOS_STATUSES.join(", ")) });
+            }
+            continue;
+        }
+        // A savepoint per row so a bad row does not poison the transaction.
+        let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+        match apply_los_status(&mut sp, &loan_number, &status, at, actor).await {
+            Ok(o) => {
+                sp.commit().await?;
+                if o.changed {
+                    report.updated += 1;
+                } else {
+                    report.unchanged += 1;
+                }
+            }
+            Err(AppError::Validation(fe)) => {
+                sp.rollback().await?;
+                let msg = fe.0.iter().map(|(f, m)| format!("{f}: {}", m.join(", "))).collect::<Vec<_>>().join("; ");
+                report.errors.push(RowError { line, message: msg });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if !report.errors.is_empty() && !skip_bad {
+        tx.rollback().await?;
+        report.updated = 0;
+        report.unchanged = 0;
+        return Ok(report);
+    }
+    tx.commit().await?;
+    report.committed = true;
+    Ok(report)
+}

@@ -1,0 +1,651 @@
+//! SQL for the portfolio: loans, market rates, the appreciation index, retention settings, opportunities
+//! and their skips. Loan and opportunity lists compose the one scoping rule (`Scope::binds`) as
+//! `($1 OR x.lo_id = $2 OR x.team_id = ANY($3))`.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+
+/// A loan to add or update from an import (by loan number).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewLoan {
+    pub loan_number: String,
+    pub borrower_name: String,
+    pub co_borrower_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub property_state: Option<String>,
+    pub property_zip: Option<String>,
+    pub loan_amount_cents: Option<i64>,
+    pub note_rate_milli: Option<i64>,
+    pub term_months: i32,
+    pub product: String,
+    pub arm_reset_on: Option<NaiveDate>,
+    pub closed_on: NaiveDate,
+    pub lo_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub original_value_cents: Option<i64>,
+    pub paid_off_on: Option<NaiveDate>,
+    pub payoff_reason: Option<String>,
+    pub opted_out: bool,
+}
+
+/// Adds the loan or updates the one with the same loan number; returns (id, whether it was new).
+pub async fn upsert_loan(tx: &mut Transaction<'_, Postgres>, l: &NewLoan) -> sqlx::Result<(Uuid, bool)> {
+    let r = sqlx::query!(
+        r#"INSERT INTO portfolio_loans (id, loan_number, borrower_name, co_borrower_name, email, phone, property_state,
+               property_zip, loan_amount_cents, note_rate, term_months, product, arm_reset_on, closed_on, lo_id, team_id,
+               original_value_cents, paid_off_on, payoff_reason, opted_out)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::int8::numeric / 1000, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+           ON CONFLICT (loan_number) DO UPDATE SET borrower_name = EXCLUDED.borrower_name,
+               co_borrower_name = EXCLUDED.co_borrower_name, email = EXCLUDED.email, phone = EXCLUDED.phone,
+               property_state = EXCLUDED.property_state, property_zip = EXCLUDED.property_zip,
+               loan_amount_cents = EXCLUDED.loan_amount_cents, note_rate = EXCLUDED.note_rate,
+               term_months = EXCLUDED.term_months, product = EXCLUDED.product, arm_reset_on = EXCLUDED.arm_reset_on,
+               closed_on = EXCLUDED.closed_on, lo_id = EXCLUDED.lo_id, team_id = EXCLUDED.team_id,
+               original_value_cents = EXCLUDED.original_value_cents, paid_off_on = EXCLUDED.paid_off_on,
+               payoff_reason = EXCLUDED.payoff_reason, opted_out = EXCLUDED.opted_out, updated_at = now()
+           RETURNING id, (xmax = 0) AS "inserted!""#,
+        Uuid::new_v4(),
+        l.loan_number,
+        l.borrower_name,
+        l.co_borrower_name,
+        l.email,
+        l.phone,
+        l.property_state,
+        l.property_zip,
+        l.loan_amount_cents,
+        l.note_rate_milli,
+        l.term_months,
+        l.product,
+        l.arm_reset_on,
+        l.closed_on,
+        l.lo_id,
+        l.team_id,
+        l.original_value_cents,
+        l.paid_off_on,
+        l.payoff_reason,
+        l.opted_out
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((r.id, r.inserted))
+}
+
+/// An LO (any role that can own loans) by email: (id, team, active).
+pub async fn user_by_email(
+    tx: &mut Transaction<'_, Postgres>,
+    email: &str,
+) -> sqlx::Result<Option<(Uuid, Option<Uuid>, bool)>> {
+    let r = sqlx::query!("SELECT id, team_id, active FROM users WHERE lower(email) = lower($1)", email.trim())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(r.map(|r| (r.id, r.team_id, r.active)))
+}
+
+/// Makes a funded lead a portfolio loan (once; a second call changes nothing).
+pub async fn loan_from_lead(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid) -> AppResult<Option<Uuid>> {
+    let lead = sqlx::query!(
+        r#"SELECT first_name, last_name, email, phone, property_state, property_zip, loan_amount_cents,
+                  (rate_quoted * 1000)::int8 AS rate_milli, property_value_cents, assigned_lo_id, team_id, loan_number,
+                  stage_changed_at
+           FROM leads WHERE id = $1"#,
+        lead_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let loan_number = lead.loan_number.clone().unwrap_or_else(|| format!("LF-{}", &lead_id.simple().to_string()[..12]));
+    let name = format!("{} {}", lead.first_name, lead.last_name).trim().to_string();
+    let rate = lead.rate_milli.filter(|r| *r > 0 && *r < 30_000);
+    let id = sqlx::query_scalar!(
+        r#"INSERT INTO portfolio_loans (id, loan_number, borrower_name, email, phone, property_state, property_zip,
+               loan_amount_cents, note_rate, product, closed_on, lo_id, team_id, lead_id, original_value_cents)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::int8::numeric / 1000, 'conventional', $10, $11,
+                   COALESCE($12, (SELECT team_id FROM users WHERE id = $11)), $13, $14)
+           ON CONFLICT DO NOTHING
+           RETURNING id"#,
+        Uuid::new_v4(),
+        loan_number,
+        if name.is_empty() { "(no name)".to_string() } else { name },
+        lead.email,
+        lead.phone,
+        lead.property_state,
+        lead.property_zip,
+        lead.loan_amount_cents.filter(|a| *a > 0),
+        rate,
+        lead.stage_changed_at.date_naive(),
+        lead.assigned_lo_id,
+        lead.team_id,
+        lead_id,
+        lead.property_value_cents.filter(|v| *v > 0)
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Retention settings (the single row).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Settings {
+    pub threshold_bps: i32,
+    pub closing_cost_cents: i64,
+    pub cooldown_days: i32,
+}
+
+pub async fn settings<'e, E: sqlx::Executor<'e, Database = Postgres>>(db: E) -> sqlx::Result<Settings> {
+    sqlx::query_as!(
+        Settings,
+        "SELECT threshold_bps, closing_cost_cents, cooldown_days FROM retention_settings WHERE id"
+    )
+    .fetch_one(db)
+    .await
+}
+
+pub async fn update_settings(tx: &mut Transaction<'_, Postgres>, s: &Settings) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE retention_settings SET threshold_bps = $1, closing_cost_cents = $2, cooldown_days = $3, updated_at = now() WHERE id",
+        s.threshold_bps,
+        s.closing_cost_cents,
+        s.cooldown_days
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The latest market rate per product effective on or before `today` (milli-percent).
+pub async fn current_market_rates<'e, E: sqlx::Executor<'e, Database = Postgres>>(
+    db: E,
+    today: NaiveDate,
+) -> sqlx::Result<HashMap<String, i64>> {
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT ON (product) product, (rate * 1000)::int8 AS "rate!"
+           FROM market_rates WHERE effective_on <= $1 ORDER BY product, effective_on DESC"#,
+        today
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.product, r.rate)).collect())
+}
+
+#[derive(Debug, Clone)]
+pub struct MarketRateRow {
+    pub product: String,
+    pub rate_milli: i64,
+    pub effective_on: NaiveDate,
+    pub entered_by: Option<String>,
+}
+
+pub async fn recent_market_rates(db: &PgPool) -> sqlx::Result<Vec<MarketRateRow>> {
+    sqlx::query_as!(
+        MarketRateRow,
+        r#"SELECT m.product, (m.rate * 1000)::int8 AS "rate_milli!", m.effective_on, u.name AS "entered_by?"
+           FROM market_rates m LEFT JOIN users u ON u.id = m.entered_by
+           ORDER BY m.effective_on DESC, m.product LIMIT 60"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Sets the market rate for a product and day (a second entry the same day replaces the first).
+pub async fn set_market_rate(
+    tx: &mut Transaction<'_, Postgres>,
+    product: &str,
+    rate_milli: i64,
+    effective_on: NaiveDate,
+    by: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO market_rates (product, rate, effective_on, entered_by) VALUES ($1, $2::int8::numeric / 1000, $3, $4)
+         ON CONFLICT (product, effective_on) DO UPDATE SET rate = EXCLUDED.rate, entered_by = EXCLUDED.entered_by",
+        product,
+        rate_milli,
+        effective_on,
+        by
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct AppreciationRow {
+    pub state: String,
+    pub annual_milli: i64,
+}
+
+pub async fn appreciation_index(db: &PgPool) -> sqlx::Result<Vec<AppreciationRow>> {
+    sqlx::query_as!(
+        AppreciationRow,
+        r#"SELECT state, (annual_pct * 1000)::int8 AS "annual_milli!" FROM appreciation_index ORDER BY state"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub async fn set_appreciation(
+    tx: &mut Transaction<'_, Postgres>,
+    state: &str,
+    annual_milli: i64,
+    by: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO appreciation_index (state, annual_pct, updated_by) VALUES ($1, $2::int8::numeric / 1000, $3)
+         ON CONFLICT (state) DO UPDATE SET annual_pct = EXCLUDED.annual_pct, updated_by = EXCLUDED.updated_by, updated_at = now()",
+        state,
+        annual_milli,
+        by
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One active loan as the scan sees it.
+#[derive(Debug, Clone)]
+pub struct ScanLoan {
+    pub id: Uuid,
+    pub loan_number: String,
+    pub borrower_name: String,
+    pub loan_amount_cents: Option<i64>,
+    pub note_rate_milli: Option<i64>,
+    pub term_months: i32,
+    pub product: String,
+    pub arm_reset_on: Option<NaiveDate>,
+    pub closed_on: NaiveDate,
+    pub original_value_cents: Option<i64>,
+    pub appreciation_milli: i64,
+    pub lo_id: Option<Uuid>,
+    pub lo_active: Option<bool>,
+    pub team_id: Option<Uuid>,
+    pub opted_out: bool,
+}
+
+pub async fn scan_loans(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Vec<ScanLoan>> {
+    sqlx::query_as!(
+        ScanLoan,
+        r#"SELECT p.id, p.loan_number, p.borrower_name, p.loan_amount_cents, (p.note_rate * 1000)::int8 AS note_rate_milli,
+                  p.term_months, p.product, p.arm_reset_on, p.closed_on, p.original_value_cents,
+                  COALESCE((a.annual_pct * 1000)::int8, 0) AS "appreciation_milli!",
+                  p.lo_id, u.active AS "lo_active?", COALESCE(p.team_id, u.team_id) AS team_id,
+                  (p.opted_out OR EXISTS (SELECT 1 FROM lead_opt_outs o WHERE o.lead_id = p.lead_id AND o.channel = 'all')) AS "opted_out!"
+           FROM portfolio_loans p
+           LEFT JOIN users u ON u.id = p.lo_id
+           LEFT JOIN appreciation_index a ON a.state = p.property_state
+           WHERE p.paid_off_on IS NULL
+           ORDER BY p.closed_on, p.id"#
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// (loan, kind) pairs that must not fire again now: an open opportunity, or any created since `since`.
+pub async fn cooling_down(
+    tx: &mut Transaction<'_, Postgres>,
+    since: DateTime<Utc>,
+) -> sqlx::Result<HashSet<(Uuid, String)>> {
+    let rows = sqlx::query!(
+        "SELECT DISTINCT loan_id, kind FROM opportunities WHERE status = 'open' OR created_at >= $1",
+        since
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.loan_id, r.kind)).collect())
+}
+
+/// (loan, kind) pairs whose skip was already recorded since `since` (so nightly scans do not repeat it).
+pub async fn recent_skips(
+    tx: &mut Transaction<'_, Postgres>,
+    since: DateTime<Utc>,
+) -> sqlx::Result<HashSet<(Uuid, String)>> {
+    let rows = sqlx::query!("SELECT DISTINCT loan_id, kind FROM opportunity_skips WHERE created_at >= $1", since)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.loan_id, r.kind)).collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_opportunity(
+    tx: &mut Transaction<'_, Postgres>,
+    loan_id: Uuid,
+    kind: &str,
+    why: &str,
+    numbers: &serde_json::Value,
+    lo_id: Option<Uuid>,
+    team_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!(
+        "INSERT INTO opportunities (id, loan_id, kind, why, numbers, lo_id, team_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (loan_id, kind) WHERE status = 'open' DO NOTHING RETURNING id",
+        Uuid::new_v4(),
+        loan_id,
+        kind,
+        why,
+        numbers,
+        lo_id,
+        team_id,
+        now
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn insert_skip(
+    tx: &mut Transaction<'_, Postgres>,
+    loan_id: Uuid,
+    kind: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO opportunity_skips (loan_id, kind, reason, created_at) VALUES ($1, $2, $3, $4)",
+        loan_id,
+        kind,
+        reason,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A loan in a list or on its page.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoanRow {
+    pub id: Uuid,
+    pub loan_number: String,
+    pub borrower_name: String,
+    pub co_borrower_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub property_state: Option<String>,
+    pub property_zip: Option<String>,
+    pub loan_amount_cents: Option<i64>,
+    pub note_rate_milli: Option<i64>,
+    pub term_months: i32,
+    pub product: String,
+    pub arm_reset_on: Option<NaiveDate>,
+    pub closed_on: NaiveDate,
+    pub lo_id: Option<Uuid>,
+    pub lo_name: Option<String>,
+    pub team_id: Option<Uuid>,
+    pub original_value_cents: Option<i64>,
+    pub paid_off_on: Option<NaiveDate>,
+    pub payoff_reason: Option<String>,
+    pub opted_out: bool,
+}
+
+/// Loans the user may see, by loan number after `after` (keyset), at most `limit`.
+pub async fn visible_loans(db: &PgPool, user: &CurrentUser, after: &str, limit: i64) -> sqlx::Result<Vec<LoanRow>> {
+    let (all, lo, teams, _) = user.scope().binds();
+    sqlx::query_as!(
+        LoanRow,
+        r#"SELECT p.id, p.loan_number, p.borrower_name, p.co_borrower_name, p.email, p.phone, p.property_state,
+                  p.property_zip, p.loan_amount_cents, (p.note_rate * 1000)::int8 AS note_rate_milli, p.term_months,
+                  p.product, p.arm_reset_on, p.closed_on, p.lo_id, u.name AS "lo_name?", p.team_id,
+                  p.original_value_cents, p.paid_off_on, p.payoff_reason, p.opted_out
+           FROM portfolio_loans p LEFT JOIN users u ON u.id = p.lo_id
+           WHERE ($1 OR p.lo_id = $2 OR p.team_id = ANY($3)) AND p.loan_number > $4
+           ORDER BY p.loan_number LIMIT $5"#,
+        all,
+        lo,
+        &teams,
+        after,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One loan the user may see, or NotFound.
+pub async fn visible_loan(db: &PgPool, user: &CurrentUser, id: Uuid) -> AppResult<LoanRow> {
+    let (all, lo, teams, _) = user.scope().binds();
+    let row = sqlx::query_as!(
+        LoanRow,
+        r#"SELECT p.id, p.loan_number, p.borrower_name, p.co_borrower_name, p.email, p.phone, p.property_state,
+                  p.property_zip, p.loan_amount_cents, (p.note_rate * 1000)::int8 AS note_rate_milli, p.term_months,
+                  p.product, p.arm_reset_on, p.closed_on, p.lo_id, u.name AS "lo_name?", p.team_id,
+                  p.original_value_cents, p.paid_off_on, p.payoff_reason, p.opted_out
+           FROM portfolio_loans p LEFT JOIN users u ON u.id = p.lo_id
+           WHERE p.id = $4 AND ($1 OR p.lo_id = $2 OR p.team_id = ANY($3))"#,
+        all,
+        lo,
+        &teams,
+        id
+    )
+    .fetch_optional(db)
+    .await?;
+    match row {
+        Some(r) => Ok(r),
+        None => {
+            crate::audit::record_event(db, Some(user.id), "access_refused", &format!("portfolio loan {id}")).await;
+            Err(AppError::NotFound)
+        }
+    }
+}
+
+pub async fn record_payoff(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    paid_off_on: Option<NaiveDate>,
+    reason: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE portfolio_loans SET paid_off_on = $2, payoff_reason = $3, updated_at = now() WHERE id = $1",
+        id,
+        paid_off_on,
+        reason
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// An opportunity in a list.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OpportunityRow {
+    pub id: Uuid,
+    pub loan_id: Uuid,
+    pub loan_number: String,
+    pub borrower_name: String,
+    pub kind: String,
+    pub why: String,
+    pub numbers: serde_json::Value,
+    pub lo_id: Option<Uuid>,
+    pub lo_name: Option<String>,
+    pub team_id: Option<Uuid>,
+    pub team_name: Option<String>,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Opportunities the user may see (an LO: their own; a manager: their teams'; an admin: all).
+pub async fn visible_opportunities(
+    db: &PgPool,
+    user: &CurrentUser,
+    status: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<OpportunityRow>> {
+    let (all, lo, teams, _) = user.scope().binds();
+    sqlx::query_as!(
+        OpportunityRow,
+        r#"SELECT o.id, o.loan_id, p.loan_number, p.borrower_name, o.kind, o.why, o.numbers, o.lo_id,
+                  u.name AS "lo_name?", o.team_id, t.name AS "team_name?", o.status, o.created_at
+           FROM opportunities o
+           JOIN portfolio_loans p ON p.id = o.loan_id
+           LEFT JOIN users u ON u.id = o.lo_id
+           LEFT JOIN teams t ON t.id = o.team_id
+           WHERE ($1 OR o.lo_id = $2 OR o.team_id = ANY($3)) AND ($4::text IS NULL OR o.status = $4)
+           ORDER BY o.created_at DESC, o.id LIMIT $5"#,
+        all,
+        lo,
+        &teams,
+        status,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub async fn loan_opportunities(db: &PgPool, loan_id: Uuid) -> sqlx::Result<Vec<OpportunityRow>> {
+    sqlx::query_as!(
+        OpportunityRow,
+        r#"SELECT o.id, o.loan_id, p.loan_number, p.borrower_name, o.kind, o.why, o.numbers, o.lo_id,
+                  u.name AS "lo_name?", o.team_id, t.name AS "team_name?", o.status, o.created_at
+           FROM opportunities o
+           JOIN portfolio_loans p ON p.id = o.loan_id
+           LEFT JOIN users u ON u.id = o.lo_id
+           LEFT JOIN teams t ON t.id = o.team_id
+           WHERE o.loan_id = $1 ORDER BY o.created_at DESC"#,
+        loan_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Locks an opportunity the user may see: (status, lo_id, team_id), or NotFound.
+pub async fn lock_visible_opportunity(
+    tx: &mut Transaction<'_, Postgres>,
+    user: &CurrentUser,
+    id: Uuid,
+) -> AppResult<String> {
+    let (all, lo, teams, _) = user.scope().binds();
+    sqlx::query_scalar!(
+        "SELECT status FROM opportunities o WHERE o.id = $4 AND ($1 OR o.lo_id = $2 OR o.team_id = ANY($3)) FOR UPDATE",
+        all,
+        lo,
+        &teams,
+        id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+pub async fn set_opportunity_status(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    status: &str,
+    by: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE opportunities SET status = $2, status_changed_at = $4, status_changed_by = $3 WHERE id = $1",
+        id,
+        status,
+        by,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SkipRow {
+    pub loan_id: Uuid,
+    pub loan_number: String,
+    pub borrower_name: String,
+    pub kind: String,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Recorded skips on loans the user may see, newest first.
+pub async fn visible_skips(db: &PgPool, user: &CurrentUser, limit: i64) -> sqlx::Result<Vec<SkipRow>> {
+    let (all, lo, teams, _) = user.scope().binds();
+    sqlx::query_as!(
+        SkipRow,
+        r#"SELECT s.loan_id, p.loan_number, p.borrower_name, s.kind, s.reason, s.created_at
+           FROM opportunity_skips s JOIN portfolio_loans p ON p.id = s.loan_id
+           WHERE ($1 OR p.lo_id = $2 OR p.team_id = ANY($3))
+           ORDER BY s.created_at DESC, s.id DESC LIMIT $4"#,
+        all,
+        lo,
+        &teams,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Retention totals over the loans the user may see.
+pub struct RetentionTotals {
+    pub portfolio_size: i64,
+    pub paid_off_12m: i64,
+    pub refinanced_with_us: i64,
+    pub paid_off_with_reason: i64,
+    pub lost_to_competitor: i64,
+    pub referrals: i64,
+    pub referrals_funded: i64,
+}
+
+pub async fn retention_totals(db: &PgPool, user: &CurrentUser, today: NaiveDate) -> sqlx::Result<RetentionTotals> {
+    let (all, lo, teams, _) = user.scope().binds();
+    let r = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE p.paid_off_on IS NULL) AS "size!",
+                  count(*) FILTER (WHERE p.paid_off_on > $4::date - 365) AS "runoff!",
+                  count(*) FILTER (WHERE p.payoff_reason = 'refinanced_with_us') AS "refi_us!",
+                  count(*) FILTER (WHERE p.paid_off_on IS NOT NULL AND p.payoff_reason IS NOT NULL) AS "with_reason!",
+                  count(*) FILTER (WHERE p.payoff_reason = 'lost_to_competitor') AS "lost!",
+                  COALESCE(sum(r.n), 0)::int8 AS "referrals!",
+                  COALESCE(sum(r.funded), 0)::int8 AS "funded!"
+           FROM portfolio_loans p
+           LEFT JOIN LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE l.stage = 'funded') AS funded
+                              FROM leads l WHERE l.referred_by_loan_id = p.id) r ON true
+           WHERE ($1 OR p.lo_id = $2 OR p.team_id = ANY($3))"#,
+        all,
+        lo,
+        &teams,
+        today
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(RetentionTotals {
+        portfolio_size: r.size,
+        paid_off_12m: r.runoff,
+        refinanced_with_us: r.refi_us,
+        paid_off_with_reason: r.with_reason,
+        lost_to_competitor: r.lost,
+        referrals: r.referrals,
+        referrals_funded: r.funded,
+    })
+}
+
+/// Opportunities per LO (team-queue ones under "Team queue").
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoOpportunityCounts {
+    pub lo_name: String,
+    pub open: i64,
+    pub worked: i64,
+    pub converted: i64,
+    pub dismissed: i64,
+}
+
+pub async fn opportunities_per_lo(db: &PgPool, user: &CurrentUser) -> sqlx::Result<Vec<LoOpportunityCounts>> {
+    let (all, lo, teams, _) = user.scope().binds();
+    sqlx::query_as!(
+        LoOpportunityCounts,
+        r#"SELECT COALESCE(u.name, 'Team queue') AS "lo_name!",
+                  count(*) FILTER (WHERE o.status = 'open') AS "open!",
+                  count(*) FILTER (WHERE o.status IN ('worked', 'converted')) AS "worked!",
+                  count(*) FILTER (WHERE o.status = 'converted') AS "converted!",
+                  count(*) FILTER (WHERE o.status = 'dismissed') AS "dismissed!"
+           FROM opportunities o LEFT JOIN users u ON u.id = o.lo_id
+           WHERE ($1 OR o.lo_id = $2 OR o.team_id = ANY($3))
+           GROUP BY u.name ORDER BY 1"#,
+        all,
+        lo,
+        &teams
+    )
+    .fetch_all(db)
+    .await
+}
