@@ -1,4 +1,11 @@
-//! lossmit
+//! Loss-mitigation casework: delinquent loans worked against the Regulation X clocks (12 CFR 1024.39–41).
+//!
+//! `calendar` (business days), `clocks` (deadlines and the dual-tracking guard) and `options` (the workout
+//! arithmetic) are pure; `store` holds the SQL; `handlers` the pages and the API.
+pub mod calendar;
+pub mod clocks;
+pub mod options;
+
 use crate::web::Routes;
 
 pub fn router() -> Routes {
