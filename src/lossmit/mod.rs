@@ -2,14 +2,25 @@
 //!
 //! `calendar` (business days), `clocks` (deadlines and the dual-tracking guard) and `options` (the workout
 //! arithmetic) are pure; `store` holds the SQL; `handlers` the pages and the API.
+pub mod api;
 pub mod calendar;
 pub mod clocks;
+pub mod handlers;
+pub mod model;
 pub mod options;
+pub mod store;
+pub mod workout;
+
+use axum::routing::{get, post};
 
 use crate::web::Routes;
 
 pub fn router() -> Routes {
-    Routes::new()
+    handlers::router()
+        .route("/api/v1/lossmit/cases", &["POST"], post(api::create))
+        .route("/api/v1/lossmit/cases/{id}", &["GET"], get(api::show))
+        .route("/api/v1/lossmit/cases/{id}/application", &["POST"], post(api::application))
+        .route("/api/v1/lossmit/cases/{id}/foreclosure-steps", &["POST"], post(api::foreclosure_step))
 }
 
 /// Runs a job of kind `lossmit.*`.
