@@ -503,3 +503,49 @@ async fn new_case_form_validates_and_opens_the_case() {
     assert_eq!(deadline(&c, "written_notice")["due_on"], "2026-09-14");
     assert_eq!(deadline(&c, "first_filing_earliest")["due_on"], "2026-11-29");
 }
+
+#[tokio::test]
+async fn a_sale_scheduled_close_to_the_application_removes_the_protection() {
+    let t = team().await;
+    let case = create(&t, "LN-8001").await;
+    let id = case["id"].as_str().unwrap().to_string();
+    let version = case["version"].as_i64().unwrap().to_string();
+    // Sale on 2026-11-21; the application is complete on 10-15, 37 days before: no evaluation clock and no
+    // dual-tracking protection, so the sale may be recorded.
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/sale-date")))
+        .form(&[("sale_date", "2026-11-21"), ("version", version.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/application")))
+        .json(&json!({"received_on": "2026-10-01", "complete_on": "2026-10-15"}))
+        .send()
+        .await
+        .unwrap();
+    let c: Value = res.json().await.unwrap();
+    assert_eq!(c["sale_date"], "2026-11-21");
+    assert_eq!(deadline(&c, "acknowledgment")["due_on"], "2026-10-08"); // received 51 days before the sale
+    assert!(c["deadlines"].as_array().unwrap().iter().all(|d| d["key"] != "evaluation"));
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/foreclosure-steps")))
+        .json(&json!({"step": "sale", "on": "2026-11-21"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // A stale version of the sale-date form is refused.
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/sale-date")))
+        .form(&[("sale_date", ""), ("version", version.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+}

@@ -48,6 +48,7 @@ pub fn router() -> Routes {
         .route("/lossmit/cases/{id}/appeal-decision", &["POST"], post(add_appeal_decision))
         .route("/lossmit/cases/{id}/foreclosure-steps", &["POST"], post(add_foreclosure_step))
         .route("/lossmit/cases/{id}/stage", &["POST"], post(change_stage))
+        .route("/lossmit/cases/{id}/sale-date", &["POST"], post(set_sale_date))
         .route("/lossmit/cases/{id}/reassign", &["POST"], post(reassign))
         .route("/lossmit/cases/{id}/letters/acknowledgment", &["GET"], get(letter_acknowledgment))
         .route("/lossmit/cases/{id}/letters/decision", &["GET"], get(letter_decision))
@@ -790,6 +791,18 @@ case_form!(change_stage, |state, user, case, m, e, today| {
     let Some(stage) = stage else { return Err(AppError::Validation(e)) };
     store::change_stage(&state.db, &user, case.id, stage, resolution, version, today).await?;
     Ok(format!("Stage set to {}.", stage.label()))
+});
+
+case_form!(set_sale_date, |state, user, case, m, e, today| {
+    let _ = today;
+    let sale = opt_date(&m, "sale_date", &mut e);
+    e.into_result()?;
+    let version = val(&m, "version").parse::<i32>().unwrap_or(-1);
+    store::set_sale_date(&state.db, &user, &case, sale, version).await?;
+    Ok(match sale {
+        Some(d) => format!("Foreclosure sale scheduled for {d}."),
+        None => "Foreclosure sale date cleared.".into(),
+    })
 });
 
 // ---------------------------------------------------------------- letters

@@ -91,10 +91,11 @@ pub fn ratios(housing_payment_cents: i64, other_debts_cents: i64, gross_income_c
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RepaymentPlan {
     pub months: i32,
-    /// Arrears added to each month's payment (the last month takes the remainder).
+    /// Arrears added to each month's payment: the arrears divided by the months, rounded down to the cent.
     pub installment_cents: i64,
+    /// The last month takes the remainder (at most `months - 1` cents more than the others).
     pub last_installment_cents: i64,
-    /// Contractual payment plus the installment.
+    /// Contractual payment plus the largest installment.
     pub plan_payment_cents: i64,
     /// Plan payment as a share of the contractual payment.
     pub payment_ratio_bps: i64,
@@ -110,9 +111,9 @@ pub fn repayment_plan(contractual_payment_cents: i64, arrears_cents: i64, months
         return None;
     }
     let m = i64::from(months);
-    let installment = (arrears_cents + m - 1) / m;
+    let installment = arrears_cents / m;
     let last = arrears_cents - installment * (m - 1);
-    let plan_payment = contractual_payment_cents + installment;
+    let plan_payment = contractual_payment_cents + last.max(installment);
     Some(RepaymentPlan {
         months,
         installment_cents: installment,
@@ -384,9 +385,13 @@ mod tests {
         assert_eq!(p.plan_payment_cents, 240_000);
         assert_eq!(p.payment_ratio_bps, 16_000);
         assert!(p.flag_payment_over_150);
-        // $1,000.00 over 3 months: 333.34, 333.34, last 333.32 (1000.00 - 666.68).
+        // $1,000.00 over 3 months: 333.33, 333.33, last 333.34 (1000.00 - 666.66); plan payment uses the largest.
         let p = repayment_plan(150_000, 100_000, 3).unwrap();
-        assert_eq!((p.installment_cents, p.last_installment_cents), (33_334, 33_332));
+        assert_eq!((p.installment_cents, p.last_installment_cents), (33_333, 33_334));
+        assert_eq!(p.plan_payment_cents, 183_334);
+        // One cent over three months: 0, 0, 0.01 (never a negative installment).
+        let p = repayment_plan(150_000, 1, 3).unwrap();
+        assert_eq!((p.installment_cents, p.last_installment_cents), (0, 1));
         // 13 months: term flag.
         assert!(repayment_plan(150_000, 130_000, 13).unwrap().flag_term_over_12);
         assert!(repayment_plan(150_000, 130_000, 0).is_none());
@@ -513,5 +518,43 @@ mod tests {
         assert_eq!(d.shortfall_cents, 1_500_000);
         assert!(d.eligible);
         assert!(!deed_in_lieu(21_000_000, 19_500_000, 0, false).eligible);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plan_installments_add_up_to_the_arrears(arrears in 0i64..50_000_000, months in 1i32..60) {
+            let p = repayment_plan(150_000, arrears, months).unwrap();
+            proptest::prop_assert_eq!(p.installment_cents * i64::from(months - 1) + p.last_installment_cents, arrears);
+            proptest::prop_assert!(p.installment_cents >= 0 && p.last_installment_cents >= p.installment_cents);
+            proptest::prop_assert!(p.last_installment_cents - p.installment_cents < i64::from(months));
+        }
+
+        #[test]
+        fn principal_for_payment_is_the_exact_inverse(payment in 1_000i64..2_000_000, rate in 0.0f64..15.0, months in 12i32..481) {
+            let p = principal_for_payment_cents(payment, rate, months);
+            proptest::prop_assert!(monthly_payment_cents(p, rate, months) <= payment);
+            proptest::prop_assert!(monthly_payment_cents(p + 1, rate, months) > payment || rate == 0.0);
+        }
+
+        #[test]
+        fn modification_never_raises_the_payment_and_respects_the_limits(
+            upb in 5_000_000i64..80_000_000, arrears in 0i64..5_000_000, note in 2.0f64..10.0,
+            term in 60i32..360, market in 2.0f64..10.0,
+        ) {
+            let pi = monthly_payment_cents(upb, note, term);
+            let m = modification(&ModificationInput {
+                upb_cents: upb, arrears_cents: arrears, note_rate_percent: note, remaining_term_months: term,
+                current_pi_cents: pi, monthly_escrow_cents: 0, modification_rate_percent: market,
+                gross_income_cents: 0, other_debts_cents: 0,
+            }, FLEX);
+            proptest::prop_assert!(m.rate_percent <= note);
+            proptest::prop_assert!(m.forborne_principal_cents <= m.capitalised_upb_cents * 3 / 10);
+            proptest::prop_assert_eq!(m.interest_bearing_upb_cents + m.forborne_principal_cents, upb + arrears);
+            proptest::prop_assert_eq!(m.target_met, m.new_pi_cents <= m.target_pi_cents);
+            // Each waterfall step lowers (or keeps) the payment.
+            for w in m.steps.windows(2) {
+                proptest::prop_assert!(w[1].pi_cents <= w[0].pi_cents);
+            }
+        }
     }
 }

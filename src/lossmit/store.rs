@@ -834,6 +834,39 @@ pub async fn change_stage(
     Ok(())
 }
 
+/// Sets or clears the scheduled foreclosure sale date (it decides which protections an application gets);
+/// stale versions get 409.
+pub async fn set_sale_date(
+    db: &PgPool,
+    user: &CurrentUser,
+    case: &CaseRow,
+    sale_date: Option<NaiveDate>,
+    version: i32,
+) -> AppResult<()> {
+    if sale_date.is_some_and(|s| s <= case.first_unpaid_due_date) {
+        return Err(AppError::invalid("sale_date", "A sale date must come after the first unpaid due date."));
+    }
+    let mut tx = db.begin().await?;
+    let (_, current_version) = lock_case(&mut tx, case.id).await?;
+    if current_version != version {
+        return Err(AppError::conflict("This case changed since you opened it. Reload and try again."));
+    }
+    sqlx::query!(
+        "UPDATE lossmit_cases SET sale_date = $2, version = version + 1, updated_at = now() WHERE id = $1",
+        case.id,
+        sale_date
+    )
+    .execute(&mut *tx)
+    .await?;
+    Entry::new(Some(user), "lossmit.case.sale_date", "lossmit_case", case.id)
+        .before(serde_json::json!({"sale_date": case.sale_date}))
+        .after(serde_json::json!({"sale_date": sale_date}))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// One line of the case's record, for the timeline, the letters and the export.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordLine {
