@@ -549,3 +549,45 @@ async fn a_sale_scheduled_close_to_the_application_removes_the_protection() {
         .unwrap();
     assert_eq!(res.status(), 409);
 }
+
+#[tokio::test]
+async fn assignment_notifies_and_the_daily_digest_reports_breaches() {
+    let t = team().await;
+    create(&t, "LN-9101").await;
+    let spec: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'pat.spec@example.com'")
+        .fetch_one(t.app.db())
+        .await
+        .unwrap();
+    let titles: Vec<String> = sqlx::query_scalar("SELECT title FROM notifications WHERE user_id = $1 ORDER BY id")
+        .bind(spec)
+        .fetch_all(t.app.db())
+        .await
+        .unwrap();
+    assert_eq!(titles, vec!["Loss-mitigation case LN-9101 (Dana Whitfield) assigned to you".to_string()]);
+    // A second case does not schedule a second digest for the same day.
+    create(&t, "LN-9102").await;
+    let queued: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'lossmit.deadline_digest' AND status = 'queued'")
+            .fetch_one(t.app.db())
+            .await
+            .unwrap();
+    assert_eq!(queued, 1);
+    // Run it a day later: each case has live contact, written notice and continuity breached (3 x 2 = 6).
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    loanfloor::jobs::run_due(&t.app.state, later, "test").await.unwrap();
+    let digest: String =
+        sqlx::query_scalar("SELECT title FROM notifications WHERE user_id = $1 AND kind = 'lossmit.digest'")
+            .bind(spec)
+            .fetch_one(t.app.db())
+            .await
+            .unwrap();
+    assert!(digest.ends_with("6 breached"), "{digest}");
+    let next: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE kind = 'lossmit.deadline_digest' AND status = 'queued' AND run_at > $1",
+    )
+    .bind(later)
+    .fetch_one(t.app.db())
+    .await
+    .unwrap();
+    assert_eq!(next, 1, "the digest schedules itself for the next day");
+}

@@ -21,6 +21,11 @@ pub fn today(state: &AppState) -> NaiveDate {
     state.clock.now().with_timezone(&state.config.timezone).date_naive()
 }
 
+/// When the next daily deadline digest runs.
+pub fn next_digest(state: &AppState) -> chrono::DateTime<chrono::Utc> {
+    store::next_digest_at(state.clock.now(), state.config.timezone)
+}
+
 #[derive(Serialize)]
 pub struct ApplicationJson {
     pub status: &'static str,
@@ -110,7 +115,7 @@ pub async fn create(
 ) -> AppResult<impl IntoResponse> {
     user.require(&store::SUPERVISOR_ROLES)?;
     let input = body(input)?;
-    let id = store::create_case(&state.db, &user, input, today(&state)).await?;
+    let id = store::create_case(&state.db, &user, input, today(&state), next_digest(&state)).await?;
     Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
 }
 

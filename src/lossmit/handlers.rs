@@ -15,7 +15,7 @@ use chrono::{Duration, NaiveDate};
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::api::{CaseJson, today};
+use super::api::{CaseJson, next_digest, today};
 use super::clocks::{self, ClockStatus, Deadline, ForeclosureStep};
 use super::model::{
     self, ContactChannel, Document, Hardship, LossMitOption, NoticeKind, Resolution, Stage, parse_money,
@@ -397,7 +397,9 @@ async fn create(
     user.require(&store::SUPERVISOR_ROLES)?;
     let (case, errors) = parse_new_case(&m);
     let result = match case {
-        Some(c) if errors.is_empty() => store::create_case(&state.db, &user, c, today(&state)).await,
+        Some(c) if errors.is_empty() => {
+            store::create_case(&state.db, &user, c, today(&state), next_digest(&state)).await
+        }
         _ => Err(AppError::Validation(errors)),
     };
     match result {

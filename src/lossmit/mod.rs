@@ -24,10 +24,22 @@ pub fn router() -> Routes {
 }
 
 /// Runs a job of kind `lossmit.*`.
+///
+/// `lossmit.deadline_digest`: notifies each specialist of deadlines due within two days and breaches, then
+/// schedules itself for the same time tomorrow.
 pub async fn run_job(
-    _state: &crate::state::AppState,
+    state: &crate::state::AppState,
     job: &crate::jobs::Job,
-    _now: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
-    anyhow::bail!("unknown job kind {}", job.kind)
+    match job.kind.as_str() {
+        store::DIGEST_JOB => {
+            let today = now.with_timezone(&state.config.timezone).date_naive();
+            store::send_deadline_digest(&state.db, today, store::next_digest_at(now, state.config.timezone))
+                .await
+                .map_err(|e| anyhow::anyhow!("deadline digest: {e}"))?;
+            Ok(())
+        }
+        other => anyhow::bail!("unknown job kind {other}"),
+    }
 }

@@ -192,7 +192,13 @@ async fn is_specialist(db: &PgPool, id: Uuid) -> AppResult<bool> {
 }
 
 /// Opens a case (supervisors and admins), assigning the specialist if given.
-pub async fn create_case(db: &PgPool, user: &CurrentUser, mut input: NewCase, today: NaiveDate) -> AppResult<Uuid> {
+pub async fn create_case(
+    db: &PgPool,
+    user: &CurrentUser,
+    mut input: NewCase,
+    today: NaiveDate,
+    digest_at: DateTime<Utc>,
+) -> AppResult<Uuid> {
     user.require(&SUPERVISOR_ROLES)?;
     let mut errors = input.normalise_and_validate();
     let mut specialist = None;
@@ -256,7 +262,12 @@ pub async fn create_case(db: &PgPool, user: &CurrentUser, mut input: NewCase, to
         )
         .execute(&mut *tx)
         .await?;
+        let title = format!("Loss-mitigation case {} ({}) assigned to you", input.loan_number, input.borrower_name);
+        crate::notifications::notify(&mut tx, s, "lossmit.assigned", &title, &format!("/lossmit/cases/{id}")).await?;
     }
+    // The daily deadline digest keeps itself scheduled once any case exists (one job per day: the dedupe key
+    // carries the date).
+    crate::jobs::enqueue(&mut tx, DIGEST_JOB, serde_json::json!({}), digest_at, Some(&digest_key(digest_at))).await?;
     Entry::new(Some(user), "lossmit.case.create", "lossmit_case", id).after(&input).write(&mut *tx).await?;
     tx.commit().await?;
     Ok(id)
@@ -775,6 +786,11 @@ pub async fn reassign(
     )
     .execute(&mut *tx)
     .await?;
+    let title = format!(
+        "Loss-mitigation case reassigned to you{}",
+        if reason.trim().is_empty() { String::new() } else { format!(": {}", reason.trim()) }
+    );
+    crate::notifications::notify(&mut tx, to, "lossmit.assigned", &title, &format!("/lossmit/cases/{case_id}")).await?;
     Entry::new(Some(user), "lossmit.case.reassign", "lossmit_case", case_id)
         .before(serde_json::json!({"specialist_id": from}))
         .after(serde_json::json!({"specialist_id": to, "reason": reason}))
@@ -865,6 +881,64 @@ pub async fn set_sale_date(
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The job that tells each specialist, once a day, about deadlines due within two days and breaches.
+pub const DIGEST_JOB: &str = "lossmit.deadline_digest";
+
+fn digest_key(at: DateTime<Utc>) -> String {
+    format!("{DIGEST_JOB}:{}", at.date_naive())
+}
+
+/// The next 07:00 in the organisation's time zone strictly after `now`.
+pub fn next_digest_at(now: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let local = now.with_timezone(&tz);
+    let mut day = local.date_naive();
+    loop {
+        let at = day.and_hms_opt(7, 0, 0).and_then(|t| tz.from_local_datetime(&t).earliest());
+        if let Some(at) = at.map(|a| a.with_timezone(&Utc)).filter(|a| *a > now) {
+            return at;
+        }
+        day = day.succ_opt().unwrap_or(day);
+    }
+}
+
+/// Sends the digest for `today` and schedules the next one a day later. Returns the notifications sent.
+pub async fn send_deadline_digest(db: &PgPool, today: NaiveDate, next_run: DateTime<Utc>) -> AppResult<usize> {
+    let cases =
+        select_cases!("WHERE c.stage <> 'resolved' AND c.specialist_id IS NOT NULL ORDER BY c.specialist_id, c.id")
+            .fetch_all(db)
+            .await?;
+    let mut per: std::collections::BTreeMap<Uuid, (usize, usize)> = std::collections::BTreeMap::new();
+    for c in &cases {
+        let Some(s) = c.specialist_id else { continue };
+        let e = per.entry(s).or_default();
+        for d in c.deadlines(today) {
+            match d.status {
+                clocks::ClockStatus::Due
+                    if d.key != "first_filing_earliest" && d.due_on <= today + chrono::Duration::days(2) =>
+                {
+                    e.0 += 1
+                }
+                clocks::ClockStatus::Breached => e.1 += 1,
+                _ => {}
+            }
+        }
+    }
+    let mut tx = db.begin().await?;
+    let mut sent = 0;
+    for (specialist, (due, breached)) in per {
+        if due == 0 && breached == 0 {
+            continue;
+        }
+        let title = format!("Loss mitigation: {due} deadline(s) due within 2 days, {breached} breached");
+        crate::notifications::notify(&mut tx, specialist, "lossmit.digest", &title, "/lossmit").await?;
+        sent += 1;
+    }
+    crate::jobs::enqueue(&mut tx, DIGEST_JOB, serde_json::json!({}), next_run, Some(&digest_key(next_run))).await?;
+    tx.commit().await?;
+    Ok(sent)
 }
 
 /// One line of the case's record, for the timeline, the letters and the export.
@@ -975,4 +1049,19 @@ pub async fn report_facts(db: &PgPool) -> AppResult<ReportFacts> {
     .fetch_all(db)
     .await?;
     Ok(ReportFacts { decisions, reopened_after_cure, ever_cured_or_modified })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn digest_runs_at_seven_in_the_organisations_time_zone() {
+        let tz = chrono_tz::America::Chicago; // CST = UTC-6 in November
+        let at = |h, m| Utc.with_ymd_and_hms(2026, 11, 23, h, m, 0).unwrap();
+        assert_eq!(next_digest_at(at(12, 0), tz), at(13, 0));
+        assert_eq!(next_digest_at(at(13, 0), tz), Utc.with_ymd_and_hms(2026, 11, 24, 13, 0, 0).unwrap());
+        assert_eq!(digest_key(at(13, 0)), "lossmit.deadline_digest:2026-11-23");
+    }
 }
