@@ -197,6 +197,19 @@ async fn dual_tracking_is_refused_through_the_api_with_the_rule_and_logged() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
+    // The decision letter states the reason and the appeal rights (14 days: by November 3, 2026).
+    let letter = t
+        .specialist
+        .get(t.app.url(&format!("/lossmit/cases/{id}/letters/decision")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(letter.contains("Income insufficient for the target payment"));
+    assert!(letter.contains("id=\"appeal-rights\""), "appeal rights are stated");
+    assert!(letter.contains("<strong>November 3, 2026</strong>"), "{letter}");
     assert_eq!(step("first_filing", "2026-11-03").await.unwrap().status(), 409);
     let res = step("first_filing", "2026-11-04").await.unwrap();
     assert_eq!(res.status(), 201);

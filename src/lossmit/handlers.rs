@@ -904,6 +904,11 @@ async fn letter_decision(
 
 // ---------------------------------------------------------------- export
 
+/// A text cell a spreadsheet will not run as a formula (leading `=`, `+`, `-`, `@`, tab or CR get a `'`).
+pub fn spreadsheet_safe(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() }
+}
+
 #[derive(serde::Deserialize, Default)]
 struct FormatQuery {
     #[serde(default)]
@@ -930,7 +935,7 @@ async fn export(
             "case",
             &case.created_at.date_naive().to_string(),
             &case.stage,
-            &format!("{} / {}", case.loan_number, case.borrower_name),
+            &spreadsheet_safe(&format!("{} / {}", case.loan_number, case.borrower_name)),
             "",
             "",
             &case.created_at.to_rfc3339(),
@@ -945,9 +950,9 @@ async fn export(
                 r.record.as_str(),
                 &r.on.to_string(),
                 &r.kind,
-                &r.detail,
+                &spreadsheet_safe(&r.detail),
                 if r.flag { "yes" } else { "no" },
-                r.actor.as_deref().unwrap_or(""),
+                &spreadsheet_safe(r.actor.as_deref().unwrap_or("")),
                 &r.created_at.to_rfc3339(),
             ])
             .map_err(csv_err)?;
@@ -1122,7 +1127,7 @@ async fn reports(
         for r in &page.clocks {
             w.write_record([
                 "deadlines_per_specialist",
-                &r.name,
+                &spreadsheet_safe(&r.name),
                 &r.met.to_string(),
                 &r.breached.to_string(),
                 &r.due.to_string(),
@@ -1175,4 +1180,16 @@ async fn reports(
             .into_response());
     }
     Ok(page.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn csv_cells_cannot_be_formulas() {
+        assert_eq!(spreadsheet_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(spreadsheet_safe("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(spreadsheet_safe("Called borrower"), "Called borrower");
+    }
 }
