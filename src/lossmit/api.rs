@@ -165,7 +165,7 @@ pub async fn foreclosure_step(
     let input = body(input)?;
     let step = ForeclosureStep::parse(&input.step)
         .ok_or_else(|| AppError::invalid("step", "Use first_filing, motion_for_judgment or sale."))?;
-    if input.on > today(&state) {
+    if input.on > today(&state) || !model::plausible_date(input.on) {
         return Err(AppError::invalid("on", "The date cannot be in the future."));
     }
     store::record_foreclosure_step(&state.db, &user, case.id, step, input.on).await?;

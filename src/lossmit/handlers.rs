@@ -61,8 +61,8 @@ fn val<'a>(m: &'a Input, k: &str) -> &'a str {
 
 fn req_date(m: &Input, k: &str, e: &mut FieldErrors) -> Option<NaiveDate> {
     match NaiveDate::parse_from_str(val(m, k), "%Y-%m-%d") {
-        Ok(d) => Some(d),
-        Err(_) => {
+        Ok(d) if model::plausible_date(d) => Some(d),
+        _ => {
             e.add(k, "Enter a date (YYYY-MM-DD).");
             None
         }

@@ -127,6 +127,14 @@ pub fn arrears_cents(first_unpaid_due_date: NaiveDate, today: NaiveDate, pi_cent
     payments_past_due(first_unpaid_due_date, today) * (pi_cents + escrow_cents)
 }
 
+/// The largest amount accepted anywhere ($1 billion), so sums of amounts can never overflow.
+pub const MAX_MONEY_CENTS: i64 = 100_000_000_000;
+
+/// Dates outside 1970–2100 are typing mistakes (and would overflow date arithmetic at the extremes).
+pub fn plausible_date(d: NaiveDate) -> bool {
+    (1970..=2100).contains(&d.year())
+}
+
 /// Parses dollars typed into a form ("1,234.56", "$1234", "1234.5") into cents.
 pub fn parse_money(s: &str) -> Option<i64> {
     let t: String = s.trim().chars().filter(|c| *c != ',' && *c != '$' && *c != ' ').collect();
@@ -142,7 +150,7 @@ pub fn parse_money(s: &str) -> Option<i64> {
     }
     let w: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
     let f: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().ok()? };
-    w.checked_mul(100)?.checked_add(f)
+    w.checked_mul(100)?.checked_add(f).filter(|c| *c <= MAX_MONEY_CENTS)
 }
 
 /// Cents as a plain dollar amount for form inputs ("1234.56").
@@ -198,8 +206,8 @@ impl NewCase {
         if Investor::parse(&self.investor).is_none() {
             e.add("investor", "Choose the investor or insurer.");
         }
-        if self.upb_cents <= 0 {
-            e.add("upb_cents", "The unpaid principal balance must be positive.");
+        if self.upb_cents <= 0 || self.upb_cents > MAX_MONEY_CENTS {
+            e.add("upb_cents", "The unpaid principal balance must be positive (and under $1 billion).");
         }
         if !(0.0..30.0).contains(&self.note_rate) || !self.note_rate.is_finite() {
             e.add("note_rate", "The note rate is a percent between 0 and 30.");
@@ -207,14 +215,19 @@ impl NewCase {
         if !(1..=600).contains(&self.remaining_term_months) {
             e.add("remaining_term_months", "The remaining term is 1 to 600 months.");
         }
-        if self.monthly_pi_cents <= 0 {
+        if self.monthly_pi_cents <= 0 || self.monthly_pi_cents > MAX_MONEY_CENTS {
             e.add("monthly_pi_cents", "The monthly P&I must be positive.");
         }
-        if self.monthly_escrow_cents < 0 {
+        if !(0..=MAX_MONEY_CENTS).contains(&self.monthly_escrow_cents) {
             e.add("monthly_escrow_cents", "Escrow cannot be negative.");
         }
+        if !plausible_date(self.first_unpaid_due_date) {
+            e.add("first_unpaid_due_date", "Enter a due date between 1970 and 2100.");
+        }
         if let Some(s) = self.sale_date {
-            if s <= self.first_unpaid_due_date {
+            if !plausible_date(s) {
+                e.add("sale_date", "Enter a sale date between 1970 and 2100.");
+            } else if s <= self.first_unpaid_due_date {
                 e.add("sale_date", "A sale date must come after the first unpaid due date.");
             }
         }
@@ -254,6 +267,9 @@ mod tests {
         assert_eq!(parse_money("1.234"), None);
         assert_eq!(parse_money("abc"), None);
         assert_eq!(parse_money(""), None);
+        assert_eq!(parse_money("1000000000"), Some(MAX_MONEY_CENTS));
+        assert_eq!(parse_money("1000000000.01"), None);
+        assert_eq!(parse_money("99999999999999999999"), None);
         assert_eq!(cents_input(123_456), "1234.56");
     }
 

@@ -326,6 +326,9 @@ pub async fn record_application(
     complete_on: Option<NaiveDate>,
     today: NaiveDate,
 ) -> AppResult<()> {
+    if !model::plausible_date(received_on) || complete_on.is_some_and(|c| !model::plausible_date(c)) {
+        return Err(AppError::invalid("received_on", "Enter dates between 1970 and 2100."));
+    }
     if complete_on.is_some_and(|c| c < received_on) {
         return Err(AppError::invalid("complete_on", "An application cannot be complete before it was received."));
     }
@@ -859,6 +862,9 @@ pub async fn set_sale_date(
     sale_date: Option<NaiveDate>,
     version: i32,
 ) -> AppResult<()> {
+    if sale_date.is_some_and(|s| !model::plausible_date(s)) {
+        return Err(AppError::invalid("sale_date", "Enter a sale date between 1970 and 2100."));
+    }
     if sale_date.is_some_and(|s| s <= case.first_unpaid_due_date) {
         return Err(AppError::invalid("sale_date", "A sale date must come after the first unpaid due date."));
     }
