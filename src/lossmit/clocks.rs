@@ -77,6 +77,9 @@ pub struct CaseFacts {
     pub decision: Option<DecisionFacts>,
     pub appeal: Option<AppealFacts>,
     pub first_filing_on: Option<NaiveDate>,
+    /// An approved option is on offer or in its trial/plan period (the case is at stage `offer` or
+    /// `trial_plan`); moving the case on records the borrower's rejection or failure to perform.
+    pub offer_open: bool,
 }
 
 pub const RULE_LIVE_CONTACT: &str = "12 CFR 1024.39(a)";
@@ -275,7 +278,7 @@ pub struct Refusal {
 
 /// Whether a complete application is pending under the rule on `on`: complete more than 37 days before a
 /// sale (or none), and not yet decided, or denied with the appeal window still open or an appeal undecided, or
-/// approved with the offer outstanding (the borrower has not been recorded as rejecting it).
+/// approved (on appeal too) with the offer still open or the borrower in the trial or plan (`offer_open`).
 pub fn application_pending(f: &CaseFacts, on: NaiveDate) -> bool {
     let Some(complete) = f.application.complete_on else { return false };
     if complete > on || !evaluation_applies(complete, f.sale_date) {
@@ -284,7 +287,7 @@ pub fn application_pending(f: &CaseFacts, on: NaiveDate) -> bool {
     match f.decision {
         None => true,
         Some(d) if d.decided_on > on => true,
-        Some(d) if d.approved => true,
+        Some(d) if d.approved => f.offer_open,
         Some(d) => {
             if !appeal_applies(complete, f.sale_date) {
                 return false;
@@ -294,7 +297,7 @@ pub fn application_pending(f: &CaseFacts, on: NaiveDate) -> bool {
                 Some(a) if a.filed_on <= window_end => match a.decided_on {
                     None => true,
                     Some(x) if x > on => true,
-                    Some(_) => a.granted,
+                    Some(_) => a.granted && f.offer_open,
                 },
                 _ => on <= window_end,
             }
@@ -493,6 +496,7 @@ mod tests {
         f.appeal = Some(AppealFacts { filed_on: d(2026, 8, 1), decided_on: Some(d(2026, 8, 25)), granted: false });
         assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 8, 26)).is_ok());
         f.appeal = Some(AppealFacts { filed_on: d(2026, 8, 1), decided_on: Some(d(2026, 8, 25)), granted: true });
+        f.offer_open = true;
         assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 8, 26)).is_err());
     }
 
@@ -505,9 +509,13 @@ mod tests {
         f.application.complete_on = Some(d(2026, 7, 1));
         f.sale_date = Some(d(2026, 8, 7));
         assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 8, 7)).is_ok());
-        // Approved offer outstanding: still protected when the application came in time.
+        // Approved offer outstanding (or trial/plan under way): still protected when the application came in
+        // time; once the borrower rejects or fails the plan (the case moves on), the protection ends.
         f.sale_date = None;
         f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 15), approved: true });
+        f.offer_open = true;
         assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 9, 1)).is_err());
+        f.offer_open = false;
+        assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 9, 1)).is_ok());
     }
 }

@@ -74,6 +74,7 @@ impl CaseRow {
                 granted: self.appeal_granted.unwrap_or(false),
             }),
             first_filing_on: self.first_filing_on,
+            offer_open: matches!(self.stage.as_str(), "offer" | "trial_plan"),
         }
     }
     pub fn deadlines(&self, today: NaiveDate) -> Vec<Deadline> {
@@ -694,6 +695,9 @@ pub async fn record_appeal_decision(
     .execute(&mut *tx)
     .await?;
     touch(&mut tx, case.id).await?;
+    if granted {
+        advance_stage(&mut tx, user, case.id, Stage::Offer, today).await?;
+    }
     Entry::new(Some(user), "lossmit.appeal.decide", "lossmit_case", case.id)
         .after(serde_json::json!({"decided_on": decided_on, "granted": granted}))
         .write(&mut *tx)
