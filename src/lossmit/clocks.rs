@@ -1,0 +1,521 @@
+//! The Regulation X clocks (12 CFR 1024.39–1024.41) of one case, computed from its dated facts and "today".
+//!
+//! Day counting: delinquency begins on the first unpaid due date, which is **day 1**; day N is therefore
+//! `first_unpaid_due_date + (N - 1)` calendar days (due 2026-03-01: day 36 = 2026-04-05, day 45 = 2026-04-14,
+//! day 121 = 2026-06-29). Calendar-day periods after an event (30 days to evaluate, 14 days to appeal) run from
+//! the day after the event. The acknowledgment is counted in business days (see [`super::calendar`]).
+
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+
+use super::calendar::add_business_days;
+
+/// Whether a deadline was met, is still open, or was missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockStatus {
+    Met,
+    Due,
+    Breached,
+}
+
+impl ClockStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockStatus::Met => "met",
+            ClockStatus::Due => "due",
+            ClockStatus::Breached => "breached",
+        }
+    }
+}
+
+/// One dated deadline with the rule it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deadline {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub rule: &'static str,
+    pub due_on: NaiveDate,
+    pub status: ClockStatus,
+    /// When the obligation was performed, if it was.
+    pub done_on: Option<NaiveDate>,
+}
+
+/// The facts of an application for loss mitigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ApplicationFacts {
+    pub received_on: Option<NaiveDate>,
+    pub complete_on: Option<NaiveDate>,
+    pub acknowledged_on: Option<NaiveDate>,
+}
+
+/// The first decision on the complete application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecisionFacts {
+    pub decided_on: NaiveDate,
+    pub approved: bool,
+}
+
+/// A borrower's appeal of a denial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppealFacts {
+    pub filed_on: NaiveDate,
+    pub decided_on: Option<NaiveDate>,
+    /// The appeal decision granted an option (the borrower then has an offer outstanding).
+    pub granted: bool,
+}
+
+/// Everything the clocks need to know about a case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseFacts {
+    pub first_unpaid_due_date: NaiveDate,
+    pub sale_date: Option<NaiveDate>,
+    pub first_live_contact_on: Option<NaiveDate>,
+    pub written_notice_on: Option<NaiveDate>,
+    pub specialist_assigned_on: Option<NaiveDate>,
+    pub application: ApplicationFacts,
+    pub decision: Option<DecisionFacts>,
+    pub appeal: Option<AppealFacts>,
+    pub first_filing_on: Option<NaiveDate>,
+    /// An approved option is on offer or in its trial/plan period (the case is at stage `offer` or
+    /// `trial_plan`); moving the case on records the borrower's rejection or failure to perform.
+    pub offer_open: bool,
+}
+
+pub const RULE_LIVE_CONTACT: &str = "12 CFR 1024.39(a)";
+pub const RULE_WRITTEN_NOTICE: &str = "12 CFR 1024.39(b)";
+pub const RULE_CONTINUITY: &str = "12 CFR 1024.40(a)";
+pub const RULE_ACKNOWLEDGMENT: &str = "12 CFR 1024.41(b)(2)(i)(B)";
+pub const RULE_EVALUATION: &str = "12 CFR 1024.41(c)(1)";
+pub const RULE_FIRST_FILING_120: &str = "12 CFR 1024.41(f)(1)";
+pub const RULE_FIRST_FILING_PENDING: &str = "12 CFR 1024.41(f)(2)";
+pub const RULE_DUAL_TRACKING: &str = "12 CFR 1024.41(g)";
+pub const RULE_APPEAL: &str = "12 CFR 1024.41(h)";
+
+/// Day `n` of delinquency (day 1 is the first unpaid due date).
+pub fn delinquency_day(first_unpaid_due_date: NaiveDate, n: i64) -> NaiveDate {
+    first_unpaid_due_date + Duration::days(n - 1)
+}
+
+/// Days delinquent on `today` (the due date itself is day 1; 0 before it).
+pub fn days_delinquent(first_unpaid_due_date: NaiveDate, today: NaiveDate) -> i64 {
+    ((today - first_unpaid_due_date).num_days() + 1).max(0)
+}
+
+/// A deadline an action must meet: met if done on or before the due date, breached if done later or not done
+/// once the due date has passed, due otherwise.
+fn status_of(due_on: NaiveDate, done_on: Option<NaiveDate>, today: NaiveDate) -> ClockStatus {
+    match done_on {
+        Some(d) if d <= due_on => ClockStatus::Met,
+        Some(_) => ClockStatus::Breached,
+        None if today > due_on => ClockStatus::Breached,
+        None => ClockStatus::Due,
+    }
+}
+
+fn days_before(event: NaiveDate, sale: Option<NaiveDate>) -> Option<i64> {
+    sale.map(|s| (s - event).num_days())
+}
+
+/// Whether the acknowledgment duty applies: application received 45 or more days before a sale, or none.
+pub fn acknowledgment_applies(received_on: NaiveDate, sale: Option<NaiveDate>) -> bool {
+    days_before(received_on, sale).is_none_or(|d| d >= 45)
+}
+
+/// Whether the evaluation duty and the dual-tracking protections apply: a complete application more than
+/// 37 days before a sale, or none scheduled.
+pub fn evaluation_applies(complete_on: NaiveDate, sale: Option<NaiveDate>) -> bool {
+    days_before(complete_on, sale).is_none_or(|d| d > 37)
+}
+
+/// Whether a denial may be appealed: complete application 90 or more days before a sale, or none.
+pub fn appeal_applies(complete_on: NaiveDate, sale: Option<NaiveDate>) -> bool {
+    days_before(complete_on, sale).is_none_or(|d| d >= 90)
+}
+
+/// All the clocks of a case on `today`, in a stable order.
+pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
+    let mut out = Vec::new();
+    let day36 = delinquency_day(f.first_unpaid_due_date, 36);
+    let day45 = delinquency_day(f.first_unpaid_due_date, 45);
+    out.push(Deadline {
+        key: "live_contact",
+        label: "Good-faith live contact (day 36)",
+        rule: RULE_LIVE_CONTACT,
+        due_on: day36,
+        status: status_of(day36, f.first_live_contact_on, today),
+        done_on: f.first_live_contact_on,
+    });
+    out.push(Deadline {
+        key: "written_notice",
+        label: "Written early-intervention notice (day 45)",
+        rule: RULE_WRITTEN_NOTICE,
+        due_on: day45,
+        status: status_of(day45, f.written_notice_on, today),
+        done_on: f.written_notice_on,
+    });
+    out.push(Deadline {
+        key: "continuity_personnel",
+        label: "Continuity-of-contact personnel assigned (day 45)",
+        rule: RULE_CONTINUITY,
+        due_on: day45,
+        status: status_of(day45, f.specialist_assigned_on, today),
+        done_on: f.specialist_assigned_on,
+    });
+    if let Some(received) = f.application.received_on {
+        if acknowledgment_applies(received, f.sale_date) {
+            let due = add_business_days(received, 5);
+            out.push(Deadline {
+                key: "acknowledgment",
+                label: "Acknowledge the application (5 business days)",
+                rule: RULE_ACKNOWLEDGMENT,
+                due_on: due,
+                status: status_of(due, f.application.acknowledged_on, today),
+                done_on: f.application.acknowledged_on,
+            });
+        }
+    }
+    if let Some(complete) = f.application.complete_on {
+        if evaluation_applies(complete, f.sale_date) {
+            let due = complete + Duration::days(30);
+            let done = f.decision.map(|d| d.decided_on);
+            out.push(Deadline {
+                key: "evaluation",
+                label: "Evaluate the complete application (30 days)",
+                rule: RULE_EVALUATION,
+                due_on: due,
+                status: status_of(due, done, today),
+                done_on: done,
+            });
+        }
+    }
+    let day121 = delinquency_day(f.first_unpaid_due_date, 121);
+    out.push(Deadline {
+        key: "first_filing_earliest",
+        label: "Earliest first foreclosure filing (day 121)",
+        rule: RULE_FIRST_FILING_120,
+        due_on: day121,
+        status: match f.first_filing_on {
+            Some(d) if d < day121 => ClockStatus::Breached,
+            Some(_) => ClockStatus::Met,
+            None if today >= day121 => ClockStatus::Met,
+            None => ClockStatus::Due,
+        },
+        done_on: f.first_filing_on,
+    });
+    if let (Some(complete), Some(decision)) = (f.application.complete_on, f.decision) {
+        if !decision.approved && appeal_applies(complete, f.sale_date) {
+            let window_end = decision.decided_on + Duration::days(14);
+            let filed = f.appeal.map(|a| a.filed_on);
+            // The borrower's window: met once an appeal is filed in time or the window has closed.
+            let status = match filed {
+                Some(d) if d <= window_end => ClockStatus::Met,
+                Some(_) => ClockStatus::Breached,
+                None if today > window_end => ClockStatus::Met,
+                None => ClockStatus::Due,
+            };
+            out.push(Deadline {
+                key: "appeal",
+                label: "Borrower's window to appeal the denial (14 days)",
+                rule: RULE_APPEAL,
+                due_on: window_end,
+                status,
+                done_on: filed,
+            });
+            if let Some(appeal) = f.appeal.filter(|a| a.filed_on <= window_end) {
+                let due = appeal.filed_on + Duration::days(30);
+                out.push(Deadline {
+                    key: "appeal_decision",
+                    label: "Decide the appeal (30 days)",
+                    rule: RULE_APPEAL,
+                    due_on: due,
+                    status: status_of(due, appeal.decided_on, today),
+                    done_on: appeal.decided_on,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The steps of a foreclosure the servicer records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForeclosureStep {
+    FirstFiling,
+    MotionForJudgment,
+    Sale,
+}
+
+impl ForeclosureStep {
+    pub const ALL: [ForeclosureStep; 3] =
+        [ForeclosureStep::FirstFiling, ForeclosureStep::MotionForJudgment, ForeclosureStep::Sale];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForeclosureStep::FirstFiling => "first_filing",
+            ForeclosureStep::MotionForJudgment => "motion_for_judgment",
+            ForeclosureStep::Sale => "sale",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            ForeclosureStep::FirstFiling => "First notice or filing",
+            ForeclosureStep::MotionForJudgment => "Motion for judgment or order of sale",
+            ForeclosureStep::Sale => "Foreclosure sale",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// Why a foreclosure step may not be recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub rule: &'static str,
+    pub message: String,
+}
+
+/// Whether a complete application is pending under the rule on `on`: complete more than 37 days before a
+/// sale (or none), and not yet decided, or denied with the appeal window still open or an appeal undecided, or
+/// approved (on appeal too) with the offer still open or the borrower in the trial or plan (`offer_open`).
+pub fn application_pending(f: &CaseFacts, on: NaiveDate) -> bool {
+    let Some(complete) = f.application.complete_on else { return false };
+    if complete > on || !evaluation_applies(complete, f.sale_date) {
+        return false;
+    }
+    match f.decision {
+        None => true,
+        Some(d) if d.decided_on > on => true,
+        Some(d) if d.approved => f.offer_open,
+        Some(d) => {
+            if !appeal_applies(complete, f.sale_date) {
+                return false;
+            }
+            let window_end = d.decided_on + Duration::days(14);
+            match f.appeal {
+                Some(a) if a.filed_on <= window_end => match a.decided_on {
+                    None => true,
+                    Some(x) if x > on => true,
+                    Some(_) => a.granted && f.offer_open,
+                },
+                _ => on <= window_end,
+            }
+        }
+    }
+}
+
+/// The dual-tracking guard: may `step` be recorded on `on`? Refuses a first filing before day 121
+/// (1024.41(f)(1)) or while a complete application is pending (1024.41(f)(2)), and a motion for judgment or a
+/// sale while a complete application is pending (1024.41(g)).
+pub fn check_foreclosure_step(f: &CaseFacts, step: ForeclosureStep, on: NaiveDate) -> Result<(), Refusal> {
+    if step == ForeclosureStep::FirstFiling {
+        let day121 = delinquency_day(f.first_unpaid_due_date, 121);
+        if on < day121 {
+            return Err(Refusal {
+                rule: RULE_FIRST_FILING_120,
+                message: format!(
+                    "Refused under {RULE_FIRST_FILING_120}: no first notice or filing until the loan is more than 120 days delinquent (day 121 is {day121}; {on} is day {}).",
+                    days_delinquent(f.first_unpaid_due_date, on)
+                ),
+            });
+        }
+    }
+    if application_pending(f, on) {
+        let rule = if step == ForeclosureStep::FirstFiling { RULE_FIRST_FILING_PENDING } else { RULE_DUAL_TRACKING };
+        return Err(Refusal {
+            rule,
+            message: format!(
+                "Refused under {rule} (dual tracking): a complete loss-mitigation application is pending, so no {} may be recorded until it is decided and any appeal is over.",
+                step.label().to_lowercase()
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn facts() -> CaseFacts {
+        CaseFacts { first_unpaid_due_date: d(2026, 3, 1), ..Default::default() }
+    }
+
+    fn get(list: &[Deadline], key: &str) -> Deadline {
+        list.iter().find(|x| x.key == key).cloned().unwrap_or_else(|| panic!("no {key}"))
+    }
+
+    #[test]
+    fn day_counting_starts_at_day_one() {
+        let due = d(2026, 3, 1);
+        assert_eq!(delinquency_day(due, 1), due);
+        assert_eq!(delinquency_day(due, 36), d(2026, 4, 5)); // a Sunday: calendar days, not moved
+        assert_eq!(delinquency_day(due, 45), d(2026, 4, 14));
+        assert_eq!(delinquency_day(due, 121), d(2026, 6, 29));
+        assert_eq!(days_delinquent(due, d(2026, 4, 5)), 36);
+        assert_eq!(days_delinquent(due, d(2026, 2, 27)), 0);
+    }
+
+    #[test]
+    fn early_intervention_clocks() {
+        let mut f = facts();
+        // Before day 36 nothing is breached.
+        let l = deadlines(&f, d(2026, 4, 5));
+        assert_eq!(get(&l, "live_contact").due_on, d(2026, 4, 5));
+        assert_eq!(get(&l, "live_contact").status, ClockStatus::Due);
+        assert_eq!(get(&l, "written_notice").due_on, d(2026, 4, 14));
+        assert_eq!(get(&l, "continuity_personnel").due_on, d(2026, 4, 14));
+        // Day 37 with no contact: breached.
+        assert_eq!(get(&deadlines(&f, d(2026, 4, 6)), "live_contact").status, ClockStatus::Breached);
+        // Contact on day 36 exactly: met; notice on day 46: breached; specialist on day 10: met.
+        f.first_live_contact_on = Some(d(2026, 4, 5));
+        f.written_notice_on = Some(d(2026, 4, 15));
+        f.specialist_assigned_on = Some(d(2026, 3, 10));
+        let l = deadlines(&f, d(2026, 4, 6));
+        assert_eq!(get(&l, "live_contact").status, ClockStatus::Met);
+        assert_eq!(get(&l, "written_notice").status, ClockStatus::Breached);
+        assert_eq!(get(&l, "continuity_personnel").status, ClockStatus::Met);
+        assert!(l.iter().all(|x| x.key != "acknowledgment" && x.key != "evaluation" && x.key != "appeal"));
+    }
+
+    #[test]
+    fn acknowledgment_in_five_business_days_over_thanksgiving() {
+        let mut f = CaseFacts { first_unpaid_due_date: d(2026, 9, 1), ..Default::default() };
+        f.application.received_on = Some(d(2026, 11, 20)); // Friday
+        let l = deadlines(&f, d(2026, 11, 30));
+        assert_eq!(get(&l, "acknowledgment").due_on, d(2026, 11, 30));
+        assert_eq!(get(&l, "acknowledgment").status, ClockStatus::Due);
+        assert_eq!(get(&deadlines(&f, d(2026, 12, 1)), "acknowledgment").status, ClockStatus::Breached);
+        f.application.acknowledged_on = Some(d(2026, 11, 27));
+        assert_eq!(get(&deadlines(&f, d(2026, 12, 1)), "acknowledgment").status, ClockStatus::Met);
+    }
+
+    #[test]
+    fn acknowledgment_over_observed_independence_day() {
+        // Received Wednesday 2026-07-01: Thu 2 (1), Fri 3 observed holiday, Mon 6 (2), Tue 7 (3), Wed 8 (4), Thu 9 (5).
+        let mut f = facts();
+        f.application.received_on = Some(d(2026, 7, 1));
+        assert_eq!(get(&deadlines(&f, d(2026, 7, 1)), "acknowledgment").due_on, d(2026, 7, 9));
+    }
+
+    #[test]
+    fn acknowledgment_only_45_or_more_days_before_a_sale() {
+        let mut f = facts();
+        f.application.received_on = Some(d(2026, 8, 3));
+        f.sale_date = Some(d(2026, 9, 17)); // 45 days after: applies
+        assert!(deadlines(&f, d(2026, 8, 3)).iter().any(|x| x.key == "acknowledgment"));
+        f.sale_date = Some(d(2026, 9, 16)); // 44 days: does not
+        assert!(deadlines(&f, d(2026, 8, 3)).iter().all(|x| x.key != "acknowledgment"));
+    }
+
+    #[test]
+    fn evaluation_thirty_days_from_complete_and_the_37_day_line() {
+        let mut f = facts();
+        f.application.received_on = Some(d(2026, 5, 1));
+        f.application.complete_on = Some(d(2026, 5, 15));
+        let l = deadlines(&f, d(2026, 6, 14));
+        assert_eq!(get(&l, "evaluation").due_on, d(2026, 6, 14)); // 15 May + 30 days (a Sunday: not moved)
+        assert_eq!(get(&l, "evaluation").status, ClockStatus::Due);
+        assert_eq!(get(&deadlines(&f, d(2026, 6, 15)), "evaluation").status, ClockStatus::Breached);
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 6, 12), approved: true });
+        assert_eq!(get(&deadlines(&f, d(2026, 6, 15)), "evaluation").status, ClockStatus::Met);
+        // Complete exactly 37 days before the sale: no evaluation clock; 38 days: there is one.
+        f.sale_date = Some(d(2026, 6, 21));
+        assert!(deadlines(&f, d(2026, 5, 15)).iter().all(|x| x.key != "evaluation"));
+        f.sale_date = Some(d(2026, 6, 22));
+        assert!(deadlines(&f, d(2026, 5, 15)).iter().any(|x| x.key == "evaluation"));
+    }
+
+    #[test]
+    fn first_filing_earliest_is_day_121() {
+        let mut f = facts();
+        let l = deadlines(&f, d(2026, 6, 28));
+        assert_eq!(get(&l, "first_filing_earliest").due_on, d(2026, 6, 29));
+        assert_eq!(get(&l, "first_filing_earliest").status, ClockStatus::Due);
+        assert_eq!(get(&deadlines(&f, d(2026, 6, 29)), "first_filing_earliest").status, ClockStatus::Met);
+        f.first_filing_on = Some(d(2026, 6, 28));
+        assert_eq!(get(&deadlines(&f, d(2026, 7, 1)), "first_filing_earliest").status, ClockStatus::Breached);
+    }
+
+    #[test]
+    fn appeal_window_and_appeal_decision() {
+        let mut f = facts();
+        f.application.complete_on = Some(d(2026, 5, 1));
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 5, 20), approved: false });
+        let l = deadlines(&f, d(2026, 5, 21));
+        assert_eq!(get(&l, "appeal").due_on, d(2026, 6, 3)); // 20 May + 14
+        assert_eq!(get(&l, "appeal").status, ClockStatus::Due);
+        assert_eq!(get(&deadlines(&f, d(2026, 6, 4)), "appeal").status, ClockStatus::Met); // window closed
+        f.appeal = Some(AppealFacts { filed_on: d(2026, 6, 1), decided_on: None, granted: false });
+        let l = deadlines(&f, d(2026, 7, 1));
+        assert_eq!(get(&l, "appeal_decision").due_on, d(2026, 7, 1)); // 1 June + 30
+        assert_eq!(get(&l, "appeal_decision").status, ClockStatus::Due);
+        assert_eq!(get(&deadlines(&f, d(2026, 7, 2)), "appeal_decision").status, ClockStatus::Breached);
+        // A sale scheduled 89 days after completion: no appeal right.
+        f.sale_date = Some(d(2026, 7, 29));
+        assert!(deadlines(&f, d(2026, 5, 21)).iter().all(|x| x.key != "appeal"));
+        f.sale_date = Some(d(2026, 7, 30)); // 90 days: appeal applies
+        assert!(deadlines(&f, d(2026, 5, 21)).iter().any(|x| x.key == "appeal"));
+    }
+
+    #[test]
+    fn first_filing_refused_before_day_121() {
+        let f = facts();
+        let r = check_foreclosure_step(&f, ForeclosureStep::FirstFiling, d(2026, 6, 28)).unwrap_err();
+        assert_eq!(r.rule, "12 CFR 1024.41(f)(1)");
+        assert!(r.message.contains("day 120"), "{}", r.message);
+        assert!(check_foreclosure_step(&f, ForeclosureStep::FirstFiling, d(2026, 6, 29)).is_ok());
+    }
+
+    #[test]
+    fn dual_tracking_refuses_while_complete_application_pending() {
+        let mut f = facts();
+        f.application.complete_on = Some(d(2026, 7, 1));
+        let on = d(2026, 7, 10);
+        assert_eq!(
+            check_foreclosure_step(&f, ForeclosureStep::FirstFiling, on).unwrap_err().rule,
+            RULE_FIRST_FILING_PENDING
+        );
+        assert_eq!(
+            check_foreclosure_step(&f, ForeclosureStep::MotionForJudgment, on).unwrap_err().rule,
+            RULE_DUAL_TRACKING
+        );
+        assert_eq!(check_foreclosure_step(&f, ForeclosureStep::Sale, on).unwrap_err().rule, RULE_DUAL_TRACKING);
+        // Denied on 20 July: still blocked during the 14-day appeal window (to 3 August), free after.
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: false });
+        assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 8, 3)).is_err());
+        assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 8, 4)).is_ok());
+        // An appeal filed in time blocks until decided; a denied appeal frees, a granted one does not.
+        f.appeal = Some(AppealFacts { filed_on: d(2026, 8, 1), decided_on: None, granted: false });
+        assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 8, 20)).is_err());
+        f.appeal = Some(AppealFacts { filed_on: d(2026, 8, 1), decided_on: Some(d(2026, 8, 25)), granted: false });
+        assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 8, 26)).is_ok());
+        f.appeal = Some(AppealFacts { filed_on: d(2026, 8, 1), decided_on: Some(d(2026, 8, 25)), granted: true });
+        f.offer_open = true;
+        assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 8, 26)).is_err());
+    }
+
+    #[test]
+    fn no_protection_for_late_or_incomplete_applications() {
+        let mut f = facts();
+        f.application.received_on = Some(d(2026, 7, 1)); // incomplete: no guard
+        assert!(check_foreclosure_step(&f, ForeclosureStep::MotionForJudgment, d(2026, 7, 10)).is_ok());
+        // Complete 37 days before the sale: not protected under (g).
+        f.application.complete_on = Some(d(2026, 7, 1));
+        f.sale_date = Some(d(2026, 8, 7));
+        assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 8, 7)).is_ok());
+        // Approved offer outstanding (or trial/plan under way): still protected when the application came in
+        // time; once the borrower rejects or fails the plan (the case moves on), the protection ends.
+        f.sale_date = None;
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 15), approved: true });
+        f.offer_open = true;
+        assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 9, 1)).is_err());
+        f.offer_open = false;
+        assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 9, 1)).is_ok());
+    }
+}

@@ -1,0 +1,606 @@
+//! Loss mitigation through HTTP: cases and their Regulation X deadlines from the API, the dual-tracking
+//! refusal through the API and the case page, scoping by role, the document checklist, the assessment
+//! ratios and reassignment with history.
+
+mod common;
+
+use common::TestApp;
+use loanfloor::auth::Role;
+use serde_json::{Value, json};
+
+fn case_body(loan: &str, specialist: Option<&str>) -> Value {
+    json!({
+        "loan_number": loan,
+        "borrower_name": "Dana Whitfield",
+        "property_state": "TX",
+        "investor": "fannie_mae",
+        "upb_cents": 18_000_000,
+        "note_rate": 7.5,
+        "remaining_term_months": 300,
+        "monthly_pi_cents": 133_018,
+        "monthly_escrow_cents": 35_000,
+        "first_unpaid_due_date": "2026-03-01",
+        "specialist_email": specialist,
+    })
+}
+
+fn deadline<'a>(case: &'a Value, key: &str) -> &'a Value {
+    case["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == key)
+        .unwrap_or_else(|| panic!("no deadline {key} in {case}"))
+}
+
+struct Team {
+    app: TestApp,
+    supervisor: reqwest::Client,
+    specialist: reqwest::Client,
+}
+
+async fn team() -> Team {
+    let app = TestApp::spawn().await;
+    let (_, supervisor) = app.login_as(Role::LossmitSupervisor, "sam.super@example.com", None, &[]).await;
+    let (_, specialist) = app.login_as(Role::Lossmit, "pat.spec@example.com", None, &[]).await;
+    Team { app, supervisor, specialist }
+}
+
+async fn create(t: &Team, loan: &str) -> Value {
+    let res = t
+        .supervisor
+        .post(t.app.url("/api/v1/lossmit/cases"))
+        .json(&case_body(loan, Some("pat.spec@example.com")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn api_creates_a_case_with_its_regulation_x_deadlines() {
+    let t = team().await;
+    let sup_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'sam.super@example.com'")
+        .fetch_one(t.app.db())
+        .await
+        .unwrap();
+    let token = t.app.token_for(sup_id).await;
+    let api = t.app.api(&token);
+    let res = api
+        .post(t.app.url("/api/v1/lossmit/cases"))
+        .json(&case_body("LN-1001", Some("pat.spec@example.com")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let case: Value = res.json().await.unwrap();
+    // Day 1 = 2026-03-01: day 36 = 04-05, day 45 = 04-14, day 121 = 06-29.
+    assert_eq!(deadline(&case, "live_contact")["due_on"], "2026-04-05");
+    assert_eq!(deadline(&case, "written_notice")["due_on"], "2026-04-14");
+    assert_eq!(deadline(&case, "continuity_personnel")["due_on"], "2026-04-14");
+    assert_eq!(deadline(&case, "first_filing_earliest")["due_on"], "2026-06-29");
+    // Nothing was done by day 36 / 45 (the case was opened months later): breached.
+    assert_eq!(deadline(&case, "live_contact")["status"], "breached");
+    assert_eq!(deadline(&case, "continuity_personnel")["status"], "breached");
+    assert_eq!(deadline(&case, "first_filing_earliest")["status"], "met");
+    assert_eq!(case["stage"], "early_intervention");
+    assert_eq!(case["application"]["status"], "none");
+    let id = case["id"].as_str().unwrap().to_string();
+
+    // Application received Friday 2026-11-20: acknowledgment due Monday 11-30 (Thanksgiving 11-26 skipped).
+    let res = api
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/application")))
+        .json(&json!({"received_on": "2026-11-20"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let case: Value = res.json().await.unwrap();
+    assert_eq!(deadline(&case, "acknowledgment")["due_on"], "2026-11-30");
+    assert_eq!(case["application"]["status"], "incomplete");
+    assert_eq!(case["stage"], "application");
+    assert!(case["deadlines"].as_array().unwrap().iter().all(|d| d["key"] != "evaluation"));
+
+    // Complete on 11-21: evaluation due 30 days later, 12-21.
+    let res = api
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/application")))
+        .json(&json!({"received_on": "2026-11-20", "complete_on": "2026-11-21"}))
+        .send()
+        .await
+        .unwrap();
+    let case: Value = res.json().await.unwrap();
+    assert_eq!(deadline(&case, "evaluation")["due_on"], "2026-12-21");
+    assert_eq!(case["application"]["status"], "complete");
+    assert_eq!(case["stage"], "evaluation");
+
+    let got: Value =
+        api.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["loan_number"], "LN-1001");
+    assert_eq!(deadline(&got, "evaluation")["due_on"], "2026-12-21");
+
+    // A duplicate loan number and a bad investor are validation errors.
+    let res = api.post(t.app.url("/api/v1/lossmit/cases")).json(&case_body("LN-1001", None)).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let mut bad = case_body("LN-1002", None);
+    bad["investor"] = json!("hud");
+    let res = api.post(t.app.url("/api/v1/lossmit/cases")).json(&bad).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["errors"]["investor"].is_array(), "{body}");
+
+    // Specialists do not create cases.
+    let res =
+        t.specialist.post(t.app.url("/api/v1/lossmit/cases")).json(&case_body("LN-1003", None)).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+#[tokio::test]
+async fn dual_tracking_is_refused_through_the_api_with_the_rule_and_logged() {
+    let t = team().await;
+    let case = create(&t, "LN-2001").await;
+    let id = case["id"].as_str().unwrap().to_string();
+    let step = |step: &str, on: &str| {
+        t.specialist
+            .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/foreclosure-steps")))
+            .json(&json!({"step": step, "on": on}))
+            .send()
+    };
+    // Before day 121 (2026-06-28 is day 120): refused under 1024.41(f)(1).
+    let res = step("first_filing", "2026-06-28").await.unwrap();
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("12 CFR 1024.41(f)(1)"), "{body}");
+
+    // A complete application (received 10-01, complete 10-15) is pending: first filing and sale refused.
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/application")))
+        .json(&json!({"received_on": "2026-10-01", "complete_on": "2026-10-15"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = step("first_filing", "2026-11-02").await.unwrap();
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("12 CFR 1024.41(f)(2)"), "{body}");
+    let res = step("sale", "2026-11-02").await.unwrap();
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("12 CFR 1024.41(g)"), "{body}");
+
+    let refusals: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'lossmit.foreclosure_step.refused' AND entity_id = $1",
+    )
+    .bind(&id)
+    .fetch_one(t.app.db())
+    .await
+    .unwrap();
+    assert_eq!(refusals, 3);
+    let steps: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM lossmit_foreclosure_steps").fetch_one(t.app.db()).await.unwrap();
+    assert_eq!(steps, 0);
+
+    // Denied on 10-20 through the page; the 14-day appeal window ends 11-03. On 11-03 still refused, on 11-04
+    // the first filing is recorded.
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/decisions")))
+        .form(&[
+            ("option", "modification"),
+            ("outcome", "denied"),
+            ("decided_on", "2026-10-20"),
+            ("reason", "Income insufficient for the target payment"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    // The decision letter states the reason and the appeal rights (14 days: by November 3, 2026).
+    let letter = t
+        .specialist
+        .get(t.app.url(&format!("/lossmit/cases/{id}/letters/decision")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(letter.contains("Income insufficient for the target payment"));
+    assert!(letter.contains("id=\"appeal-rights\""), "appeal rights are stated");
+    assert!(letter.contains("<strong>November 3, 2026</strong>"), "{letter}");
+    assert_eq!(step("first_filing", "2026-11-03").await.unwrap().status(), 409);
+    let res = step("first_filing", "2026-11-04").await.unwrap();
+    assert_eq!(res.status(), 201);
+    let case: Value = res.json().await.unwrap();
+    assert_eq!(deadline(&case, "evaluation")["status"], "met"); // decided 10-20, due 11-14
+    assert_eq!(deadline(&case, "appeal")["due_on"], "2026-11-03");
+    assert_eq!(deadline(&case, "first_filing_earliest")["status"], "met");
+    let bad = step("eviction", "2026-11-04").await.unwrap();
+    assert_eq!(bad.status(), 422);
+}
+
+#[tokio::test]
+async fn the_case_page_shows_the_dual_tracking_refusal() {
+    let t = team().await;
+    let case = create(&t, "LN-3001").await;
+    let id = case["id"].as_str().unwrap().to_string();
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/application")))
+        .form(&[("received_on", "2026-10-01"), ("complete_on", "2026-10-15")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/foreclosure-steps")))
+        .form(&[("step", "motion_for_judgment"), ("step_on", "2026-11-02")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"refusal\""), "the refusal is shown on the case page");
+    assert!(html.contains("Refused under 12 CFR 1024.41(g) (dual tracking)"), "{html}");
+    assert!(html.contains("Case LN-3001"), "the case page is re-rendered with the refusal");
+    // The form keeps what was typed.
+    assert!(html.contains("value=\"2026-11-02\""));
+    // Invalid input: 422 with the message.
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/foreclosure-steps")))
+        .form(&[("step", "sale"), ("step_on", "soon")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("Enter a date"));
+}
+
+#[tokio::test]
+async fn specialists_see_only_their_cases_and_other_roles_are_refused() {
+    let t = team().await;
+    let case = create(&t, "LN-4001").await;
+    let id = case["id"].as_str().unwrap().to_string();
+    let (_, other) = t.app.login_as(Role::Lossmit, "other.spec@example.com", None, &[]).await;
+    let (_, lo) = t.app.login_as(Role::Lo, "lee.lo@example.com", Some("North"), &["TX"]).await;
+
+    assert_eq!(t.specialist.get(t.app.url(&format!("/lossmit/cases/{id}"))).send().await.unwrap().status(), 200);
+    assert_eq!(other.get(t.app.url(&format!("/lossmit/cases/{id}"))).send().await.unwrap().status(), 404);
+    assert_eq!(other.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().status(), 404);
+    assert_eq!(other.get(t.app.url(&format!("/lossmit/cases/{id}/export"))).send().await.unwrap().status(), 404);
+    let res = other
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/foreclosure-steps")))
+        .json(&json!({"step": "sale", "on": "2026-11-02"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let queue = other.get(t.app.url("/lossmit")).send().await.unwrap().text().await.unwrap();
+    assert!(!queue.contains("LN-4001"));
+    let queue = t.specialist.get(t.app.url("/lossmit")).send().await.unwrap().text().await.unwrap();
+    assert!(queue.contains("LN-4001"));
+
+    for path in [
+        "/lossmit",
+        "/lossmit/board",
+        "/lossmit/reports",
+        &format!("/lossmit/cases/{id}"),
+        &format!("/api/v1/lossmit/cases/{id}"),
+    ] {
+        assert_eq!(lo.get(t.app.url(path)).send().await.unwrap().status(), 403, "{path}");
+    }
+    // Specialists are not supervisors.
+    assert_eq!(t.specialist.get(t.app.url("/lossmit/board")).send().await.unwrap().status(), 403);
+    assert_eq!(t.specialist.get(t.app.url("/lossmit/cases/new")).send().await.unwrap().status(), 403);
+}
+
+#[tokio::test]
+async fn checklist_completes_the_application_and_assessment_shows_ratios() {
+    let t = team().await;
+    let case = create(&t, "LN-5001").await;
+    let id = case["id"].as_str().unwrap().to_string();
+    let post = |path: &'static str, form: Vec<(&'static str, &'static str)>| {
+        t.specialist.post(t.app.url(&format!("/lossmit/cases/{id}/{path}"))).form(&form).send()
+    };
+    assert_eq!(post("application", vec![("received_on", "2026-11-02")]).await.unwrap().status(), 303);
+    for (doc, on) in [
+        ("assistance_form", "2026-11-02"),
+        ("income", "2026-11-05"),
+        ("tax_return", "2026-11-09"),
+        ("bank_statements", "2026-11-06"),
+    ] {
+        assert_eq!(
+            post("documents", vec![("document", doc), ("document_received_on", on)]).await.unwrap().status(),
+            303
+        );
+    }
+    let ack = t
+        .specialist
+        .get(t.app.url(&format!("/lossmit/cases/{id}/letters/acknowledgment")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ack.contains("Hardship letter") && !ack.contains("Two most recent bank statements"),
+        "only the hardship letter is missing"
+    );
+    let c: Value =
+        t.specialist.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(c["application"]["status"], "incomplete");
+    // The last required document, received 11-10, completes the application on that date.
+    assert_eq!(
+        post("documents", vec![("document", "hardship_letter"), ("document_received_on", "2026-11-10")])
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    let c: Value =
+        t.specialist.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(c["application"]["status"], "complete");
+    assert_eq!(c["application"]["complete_on"], "2026-11-10");
+    assert_eq!(deadline(&c, "evaluation")["due_on"], "2026-12-10");
+    // Acknowledgment of 11-02 (Monday): due Monday 11-09 (Wednesday 11-11 is not in range); sent 11-04: met.
+    assert_eq!(deadline(&c, "acknowledgment")["due_on"], "2026-11-09");
+    assert_eq!(
+        post("notices", vec![("kind", "acknowledgment"), ("sent_on", "2026-11-04")]).await.unwrap().status(),
+        303
+    );
+    let c: Value =
+        t.specialist.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(deadline(&c, "acknowledgment")["status"], "met");
+
+    // Income $6,000.00, other debts $600.00. PITI = 1,330.18 + 350.00 = 1,680.18:
+    // housing 1,680.18 / 6,000.00 = 28.0030% -> 28.00%; DTI 2,280.18 / 6,000.00 = 38.0030% -> 38.00%.
+    let res = post(
+        "assessment",
+        vec![
+            ("wages", "6,000.00"),
+            ("other_debts", "600"),
+            ("hardship_reason", "reduced_income"),
+            ("hardship_duration", "temporary"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let page = t.specialist.get(t.app.url(&format!("/lossmit/cases/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<dt>Housing ratio</dt><dd>28.00%</dd>"), "housing ratio shown");
+    assert!(page.contains("<dt>DTI</dt><dd>38.00%</dd>"), "DTI shown");
+    let res = post(
+        "assessment",
+        vec![("wages", "lots"), ("hardship_reason", "reduced_income"), ("hardship_duration", "temporary")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("value=\"lots\""), "the form keeps the input");
+
+    // The records are immutable in the database.
+    let err = sqlx::query("UPDATE lossmit_documents SET received_on = '2026-01-01'").execute(t.app.db()).await;
+    assert!(err.is_err(), "documents cannot be changed");
+    let err = sqlx::query("DELETE FROM lossmit_applications").execute(t.app.db()).await;
+    assert!(err.is_err(), "applications cannot be deleted");
+
+    // The export carries the records.
+    let export: Value =
+        t.specialist.get(t.app.url(&format!("/lossmit/cases/{id}/export"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(export["records"].as_array().unwrap().iter().filter(|r| r["record"] == "document").count(), 5);
+    let csv = t
+        .specialist
+        .get(t.app.url(&format!("/lossmit/cases/{id}/export?format=csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("record,on,kind,detail,flag,actor,recorded_at"));
+    assert!(csv.contains("deadline,2026-12-10,evaluation,12 CFR 1024.41(c)(1)"));
+}
+
+#[tokio::test]
+async fn supervisor_reassigns_with_history_and_sees_the_board_and_reports() {
+    let t = team().await;
+    let case = create(&t, "LN-6001").await;
+    let id = case["id"].as_str().unwrap().to_string();
+    let other_id = t.app.create_user(Role::Lossmit, "quinn.spec@example.com", None, &[]).await;
+    let board = t.supervisor.get(t.app.url("/lossmit/board")).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains("LN-6001") && board.contains("pat spec"));
+    let version = case["version"].as_i64().unwrap().to_string();
+    let res = t
+        .supervisor
+        .post(t.app.url(&format!("/lossmit/cases/{id}/reassign")))
+        .form(&[
+            ("specialist_id", other_id.to_string().as_str()),
+            ("version", version.as_str()),
+            ("reason", "Leave cover"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    // The same (now stale) version again: 409.
+    let res = t
+        .supervisor
+        .post(t.app.url(&format!("/lossmit/cases/{id}/reassign")))
+        .form(&[("specialist_id", other_id.to_string().as_str()), ("version", version.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    // The first specialist no longer sees it.
+    assert_eq!(t.specialist.get(t.app.url(&format!("/lossmit/cases/{id}"))).send().await.unwrap().status(), 404);
+    let history: Vec<(Option<uuid::Uuid>, uuid::Uuid, String)> = sqlx::query_as(
+        "SELECT from_specialist_id, to_specialist_id, reason FROM lossmit_assignments WHERE case_id = $1::uuid ORDER BY id",
+    )
+    .bind(&id)
+    .fetch_all(t.app.db())
+    .await
+    .unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].1, other_id);
+    assert_eq!(history[1].2, "Leave cover");
+    assert_eq!(Some(history[0].1), history[1].0);
+
+    // Resolve as cured, then reopen: a re-default on the report.
+    let v: Value =
+        t.supervisor.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    let v1 = v["version"].as_i64().unwrap().to_string();
+    let res = t
+        .supervisor
+        .post(t.app.url(&format!("/lossmit/cases/{id}/stage")))
+        .form(&[("stage", "resolved"), ("resolution", "cured"), ("version", v1.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let report = t.supervisor.get(t.app.url("/lossmit/reports")).send().await.unwrap().text().await.unwrap();
+    assert!(report.contains("Cure rate: 1 of 1 resolved cases cured (100.00%)"), "{report}");
+    let v2 = (v["version"].as_i64().unwrap() + 1).to_string();
+    let res = t
+        .supervisor
+        .post(t.app.url(&format!("/lossmit/cases/{id}/stage")))
+        .form(&[("stage", "early_intervention"), ("resolution", ""), ("version", v2.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let report = t.supervisor.get(t.app.url("/lossmit/reports")).send().await.unwrap().text().await.unwrap();
+    assert!(report.contains("Re-default rate: 1 of 1 cases cured or modified were reopened (100.00%)"), "{report}");
+    let csv = t.supervisor.get(t.app.url("/lossmit/reports?format=csv")).send().await.unwrap().text().await.unwrap();
+    assert!(csv.contains("redefault_rate,reopened/cured_or_modified,1,1,100.00%"), "{csv}");
+}
+
+#[tokio::test]
+async fn new_case_form_validates_and_opens_the_case() {
+    let t = team().await;
+    let page = t.supervisor.get(t.app.url("/lossmit/cases/new")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let mut form = vec![
+        ("loan_number", "LN-7001"),
+        ("borrower_name", "Robin Vale"),
+        ("property_state", "tx"),
+        ("investor", "fha"),
+        ("upb", "150,000.00"),
+        ("note_rate", "6.25"),
+        ("remaining_term_months", "320"),
+        ("monthly_pi", "abc"),
+        ("monthly_escrow", "300"),
+        ("first_unpaid_due_date", "2026-08-01"),
+        ("specialist_email", "pat.spec@example.com"),
+    ];
+    let res = t.supervisor.post(t.app.url("/lossmit/cases")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Enter an amount in dollars") && html.contains("value=\"Robin Vale\""));
+    form[7] = ("monthly_pi", "1,000.00");
+    let res = t.supervisor.post(t.app.url("/lossmit/cases")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let loc = res.headers()["location"].to_str().unwrap().to_string();
+    let id = loc.trim_start_matches("/lossmit/cases/");
+    let c: Value =
+        t.specialist.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(c["upb_cents"], 15_000_000);
+    assert_eq!(c["monthly_pi_cents"], 100_000);
+    assert_eq!(c["property_state"], "TX");
+    // Due 2026-08-01: day 36 = 09-05, day 45 = 09-14, day 121 = 11-29.
+    assert_eq!(deadline(&c, "live_contact")["due_on"], "2026-09-05");
+    assert_eq!(deadline(&c, "written_notice")["due_on"], "2026-09-14");
+    assert_eq!(deadline(&c, "first_filing_earliest")["due_on"], "2026-11-29");
+}
+
+#[tokio::test]
+async fn a_sale_scheduled_close_to_the_application_removes_the_protection() {
+    let t = team().await;
+    let case = create(&t, "LN-8001").await;
+    let id = case["id"].as_str().unwrap().to_string();
+    let version = case["version"].as_i64().unwrap().to_string();
+    // Sale on 2026-11-21; the application is complete on 10-15, 37 days before: no evaluation clock and no
+    // dual-tracking protection, so the sale may be recorded.
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/sale-date")))
+        .form(&[("sale_date", "2026-11-21"), ("version", version.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/application")))
+        .json(&json!({"received_on": "2026-10-01", "complete_on": "2026-10-15"}))
+        .send()
+        .await
+        .unwrap();
+    let c: Value = res.json().await.unwrap();
+    assert_eq!(c["sale_date"], "2026-11-21");
+    assert_eq!(deadline(&c, "acknowledgment")["due_on"], "2026-10-08"); // received 51 days before the sale
+    assert!(c["deadlines"].as_array().unwrap().iter().all(|d| d["key"] != "evaluation"));
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/foreclosure-steps")))
+        .json(&json!({"step": "sale", "on": "2026-11-21"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // A stale version of the sale-date form is refused.
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/sale-date")))
+        .form(&[("sale_date", ""), ("version", version.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+}
+
+#[tokio::test]
+async fn assignment_notifies_and_the_daily_digest_reports_breaches() {
+    let t = team().await;
+    create(&t, "LN-9101").await;
+    let spec: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'pat.spec@example.com'")
+        .fetch_one(t.app.db())
+        .await
+        .unwrap();
+    let titles: Vec<String> = sqlx::query_scalar("SELECT title FROM notifications WHERE user_id = $1 ORDER BY id")
+        .bind(spec)
+        .fetch_all(t.app.db())
+        .await
+        .unwrap();
+    assert_eq!(titles, vec!["Loss-mitigation case LN-9101 (Dana Whitfield) assigned to you".to_string()]);
+    // A second case does not schedule a second digest for the same day.
+    create(&t, "LN-9102").await;
+    let queued: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'lossmit.deadline_digest' AND status = 'queued'")
+            .fetch_one(t.app.db())
+            .await
+            .unwrap();
+    assert_eq!(queued, 1);
+    // Run it a day later: each case has live contact, written notice and continuity breached (3 x 2 = 6).
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    loanfloor::jobs::run_due(&t.app.state, later, "test").await.unwrap();
+    let digest: String =
+        sqlx::query_scalar("SELECT title FROM notifications WHERE user_id = $1 AND kind = 'lossmit.digest'")
+            .bind(spec)
+            .fetch_one(t.app.db())
+            .await
+            .unwrap();
+    assert!(digest.ends_with("6 breached"), "{digest}");
+    let next: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE kind = 'lossmit.deadline_digest' AND status = 'queued' AND run_at > $1",
+    )
+    .bind(later)
+    .fetch_one(t.app.db())
+    .await
+    .unwrap();
+    assert_eq!(next, 1, "the digest schedules itself for the next day");
+}
