@@ -26,7 +26,7 @@ pub use distribute::{Outcome, Trigger};
 pub use reassign::Destination;
 
 pub fn router() -> Routes {
-    Routes::new()
+    handlers::router()
 }
 
 /// Routes a newly created, unassigned lead inside the creating transaction. Returns the chosen LO, or None
