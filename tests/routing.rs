@@ -540,3 +540,297 @@ async fn offboarding_to_a_named_lo_or_a_team_queue() {
     assert_eq!(n, 2);
     assert_eq!(assigned(&app, b).await, (None, Some(west)));
 }
+
+#[tokio::test]
+async fn the_api_assigns_a_lead_and_explains_the_routing_within_scope() {
+    let app = TestApp::spawn().await;
+    let maria = lo(&app, "maria.api@x.test", Some("Dallas"), &["TX"]).await;
+    let jose = lo(&app, "jose.api@x.test", Some("Dallas"), &["TX"]).await;
+    let carl = lo(&app, "carl.api@x.test", Some("West"), &["CA", "TX"]).await;
+    set_profile(&app, carl, "status = 'away'").await;
+    let (lead, first) = new_lead(&app, "TX").await;
+    let first = first.unwrap();
+    let other = if first == maria { jose } else { maria };
+    let manager = app.create_user(Role::Manager, "boss.api@x.test", Some("Dallas"), &[]).await;
+    let api = app.api(&app.token_for(manager).await);
+
+    // The stored decision: who got it and why the others did not.
+    let res = api.get(app.url(&format!("/api/v1/leads/{lead}/routing"))).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["decision"]["chosen_lo_id"], first.to_string());
+    assert_eq!(body["decision"]["outcome"], "assigned");
+    assert_eq!(reasons_of(&body["decision"]["candidates"], carl), vec!["status is away"]);
+
+    // A reason is required.
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&serde_json::json!({"lo_id": other}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["errors"]["reason"].is_array(), "{body}");
+    // A manager cannot hand a Dallas lead to a West LO.
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&serde_json::json!({"lo_email": "carl.api@x.test", "reason": "covering"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    // Within the team it works, and the lead JSON shows the new LO.
+    let other_email = if other == maria { "maria.api@x.test" } else { "jose.api@x.test" };
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&serde_json::json!({"lo_email": other_email.to_uppercase(), "reason": "Borrower asked for a Spanish speaker", "version": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["id"], lead.to_string());
+    assert_eq!(body["stage"], "new");
+    assert_eq!(body["version"], 3);
+    assert_eq!(body["assigned_lo"]["id"], other.to_string());
+    assert_eq!(body["assigned_lo"]["email"], other_email);
+    // A stale version is a conflict, not an overwrite.
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&serde_json::json!({"lo_id": first, "reason": "back", "version": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    // The LO who lost the lead no longer sees it; an LO cannot reassign.
+    let lo_api = app.api(&app.token_for(first).await);
+    let res = lo_api.get(app.url(&format!("/api/v1/leads/{lead}/routing"))).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let new_lo_api = app.api(&app.token_for(other).await);
+    let res = new_lo_api
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&serde_json::json!({"lo_id": first, "reason": "swap"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // The lead page panel: history with reasons and the routing explanation.
+    let user = current_user(&app, manager).await;
+    let html = routing::lead_panel(&app.state, &user, lead).await.unwrap();
+    let first_name = if first == maria { "maria api" } else { "jose api" };
+    assert!(html.contains(&format!("Why did this lead go to {first_name}?")), "{html}");
+    assert!(html.contains("status is away"), "{html}");
+    assert!(html.contains("Borrower asked for a Spanish speaker"), "{html}");
+    assert!(html.contains("Routed: Went to"), "{html}");
+    // Out of scope: a West manager gets NotFound.
+    let west = current_user(&app, app.create_user(Role::Manager, "west.api@x.test", Some("West"), &[]).await).await;
+    assert!(routing::lead_panel(&app.state, &west, lead).await.is_err());
+}
+
+#[tokio::test]
+async fn a_bulk_reassignment_of_ten_thousand_leads_runs_as_a_job_and_is_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let from = lo(&app, "bulk.from@x.test", Some("Dallas"), &["TX"]).await;
+    let to = lo(&app, "bulk.to@x.test", Some("Dallas"), &["TX"]).await;
+    let admin = app.create_user(Role::Admin, "bulk.admin@x.test", None, &[]).await;
+    sqlx::query(
+        "INSERT INTO leads (id, pipeline_id, stage, property_state, assigned_lo_id)
+         SELECT gen_random_uuid(), $1::uuid, 'new', 'TX', $2 FROM generate_series(1, 10000)",
+    )
+    .bind(PIPELINE)
+    .bind(from)
+    .execute(app.db())
+    .await
+    .unwrap();
+    let client = app.login("bulk.admin@x.test").await;
+    // Without a reason: 422 and the form again.
+    let res = client
+        .post(app.url("/leads/reassign"))
+        .form(&[
+            ("from_lo", from.to_string()),
+            ("select_all", "on".into()),
+            ("to", format!("lo:{to}")),
+            ("reason", "".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("Give a reason"));
+    let res = client
+        .post(app.url("/leads/reassign"))
+        .form(&[
+            ("from_lo", from.to_string()),
+            ("select_all", "on".into()),
+            ("to", format!("lo:{to}")),
+            ("reason", "Book of business moves to Dallas senior LO".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with("/leads/reassign/jobs/"), "{location}");
+    // One lead becomes unlicensed for the target before the job runs: the whole run must change nothing.
+    set_profile(&app, to, "licensed_states = '{TX}'").await;
+    sqlx::query("UPDATE leads SET property_state = 'CA' WHERE id = (SELECT id FROM leads ORDER BY id DESC LIMIT 1)")
+        .execute(app.db())
+        .await
+        .unwrap();
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    let moved: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id = $1")
+        .bind(to)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(moved, 0, "a failed bulk run changes nothing");
+    let page = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("failed"), "{page}");
+    // Fix the lead and run it again: all 10,000 move, with history and progress.
+    sqlx::query("UPDATE leads SET property_state = 'TX'").execute(app.db()).await.unwrap();
+    let res = client
+        .post(app.url("/leads/reassign"))
+        .form(&[
+            ("from_lo", from.to_string()),
+            ("select_all", "on".into()),
+            ("to", format!("lo:{to}")),
+            ("reason", "Book of business moves to Dallas senior LO".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    let moved: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id = $1")
+        .bind(to)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(moved, 10_000);
+    let history: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM assignments WHERE to_lo_id = $1 AND from_lo_id = $2 AND actor_id = $3",
+    )
+    .bind(to)
+    .bind(from)
+    .bind(admin)
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(history, 10_000);
+    let page = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("10000 of 10000 leads"), "{page}");
+}
+
+#[tokio::test]
+async fn admins_manage_rules_and_managers_run_the_availability_board() {
+    let app = TestApp::spawn().await;
+    let maria = lo(&app, "maria.web@x.test", Some("Dallas"), &["TX"]).await;
+    let admin = app.login_as(Role::Admin, "web.admin@x.test", None, &[]).await.1;
+    // Invalid rule: 422 with the input kept.
+    let res = admin
+        .post(app.url("/routing/rules"))
+        .form(&[
+            ("name", "Texas <purchase>"),
+            ("states", "TX, ZZ"),
+            ("method", "round_robin"),
+            ("fallback_method", "round_robin"),
+            ("claim_minutes", "10"),
+            ("sla_minutes", "5"),
+            ("sla_action", "reassign"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("ZZ is not a US state code."), "{body}");
+    assert!(body.contains("Texas &lt;purchase&gt;") || body.contains("Texas &#60;purchase&#62;"), "escaped input kept");
+    let res = admin
+        .post(app.url("/routing/rules"))
+        .form(&[
+            ("name", "Texas purchase"),
+            ("states", "tx"),
+            ("team_ids", "not-a-team"),
+            ("method", "round_robin"),
+            ("fallback_method", "round_robin"),
+            ("claim_minutes", "10"),
+            ("sla_minutes", "5"),
+            ("sla_action", "reassign"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let dallas: Uuid =
+        sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Dallas'").fetch_one(app.db()).await.unwrap();
+    let dallas_s = dallas.to_string();
+    let res = admin
+        .post(app.url("/routing/rules"))
+        .form(&[
+            ("name", "Texas purchase"),
+            ("states", "tx"),
+            ("team_ids", dallas_s.as_str()),
+            ("method", "weighted_round_robin"),
+            ("fallback_method", "round_robin"),
+            ("claim_minutes", "10"),
+            ("sla_minutes", "7"),
+            ("sla_action", "escalate"),
+            ("require_working_hours", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (states, teams, sla): (Vec<String>, Vec<Uuid>, i32) =
+        sqlx::query_as("SELECT states, team_ids, sla_minutes FROM routing_rules WHERE name = 'Texas purchase'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!((states, teams, sla), (vec!["TX".to_string()], vec![dallas], 7));
+    let list = admin.get(app.url("/routing/rules")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("Texas purchase") && list.contains("team Dallas"), "{list}");
+    let (lead, chosen) = new_lead(&app, "TX").await;
+    assert_eq!(chosen, Some(maria));
+    let log = admin.get(app.url("/routing/log")).send().await.unwrap().text().await.unwrap();
+    assert!(log.contains(&lead.to_string()) && log.contains("Texas purchase"), "{log}");
+    // LOs and managers cannot edit rules.
+    let (_, manager) = app.login_as(Role::Manager, "web.boss@x.test", Some("Dallas"), &[]).await;
+    assert_eq!(manager.get(app.url("/routing/rules")).send().await.unwrap().status(), 403);
+    // The manager sees the board and sets Maria away; the next TX lead waits in the Dallas queue.
+    let board = manager.get(app.url("/availability")).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains("maria web") && board.contains("1 / 50"), "{board}");
+    let res = manager
+        .post(app.url(&format!("/availability/{maria}/status")))
+        .form(&[("status", "away")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let board = manager.get(app.url("/availability")).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains("Away with new leads waiting"), "{board}");
+    let (queued, none) = new_lead(&app, "TX").await;
+    assert_eq!(none, None);
+    assert_eq!(assigned(&app, queued).await, (None, Some(dallas)));
+    let queue = manager.get(app.url("/routing/queue")).send().await.unwrap().text().await.unwrap();
+    assert!(queue.contains(&queued.to_string()), "{queue}");
+    // Assign from the queue (single reassignment form).
+    let res = manager
+        .post(app.url(&format!("/leads/{queued}/reassign")))
+        .form(&[("to", format!("lo:{maria}")), ("reason", "Maria is back after lunch".to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(assigned(&app, queued).await.0, Some(maria));
+    // Nobody outside Dallas may touch it.
+    let (_, west) = app.login_as(Role::Manager, "web.west@x.test", Some("West"), &[]).await;
+    let res = west
+        .post(app.url(&format!("/leads/{queued}/reassign")))
+        .form(&[("to", format!("lo:{maria}")), ("reason", "mine".to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
