@@ -834,3 +834,49 @@ async fn admins_manage_rules_and_managers_run_the_availability_board() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn a_claim_rule_offers_the_lead_to_the_pool_and_falls_back_when_nobody_claims() {
+    let app = TestApp::spawn().await;
+    let (a, a_client) = app.login_as(Role::Lo, "claim.a@x.test", None, &["TX"]).await;
+    let (b, b_client) = app.login_as(Role::Lo, "claim.b@x.test", None, &["TX"]).await;
+    for id in [a, b] {
+        set_profile(&app, id, "work_start = '00:00', work_end = '00:00', work_days = '{1,2,3,4,5,6,7}'").await;
+    }
+    sqlx::query("INSERT INTO routing_rules (id, position, name, method, claim_minutes, fallback_method) VALUES ($1, 1, 'Pool', 'claim', 10, 'round_robin')")
+        .bind(Uuid::new_v4())
+        .execute(app.db())
+        .await
+        .unwrap();
+    let (lead, chosen) = new_lead(&app, "TX").await;
+    assert_eq!(chosen, None);
+    let offer: i64 = sqlx::query_scalar("SELECT id FROM claim_offers WHERE lead_id = $1")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    let queue = b_client.get(app.url("/routing/queue")).send().await.unwrap().text().await.unwrap();
+    assert!(queue.contains(&format!("/routing/offers/{offer}/claim")), "{queue}");
+    let res = b_client.post(app.url(&format!("/routing/offers/{offer}/claim"))).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(assigned(&app, lead).await.0, Some(b));
+    let res = a_client.post(app.url(&format!("/routing/offers/{offer}/claim"))).send().await.unwrap();
+    assert_eq!(res.status(), 409, "the first claim wins");
+    // Nobody claims the next one: after the window the fallback round robin assigns it.
+    let (lead2, chosen) = new_lead(&app, "TX").await;
+    assert_eq!(chosen, None);
+    app.state.clock.advance(Duration::minutes(9));
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    assert_eq!(assigned(&app, lead2).await.0, None);
+    app.state.clock.advance(Duration::minutes(2));
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    let owner = assigned(&app, lead2).await.0;
+    assert!(owner == Some(a) || owner == Some(b), "{owner:?}");
+    let trigger: String =
+        sqlx::query_scalar("SELECT trigger FROM routing_decisions WHERE lead_id = $1 ORDER BY id DESC LIMIT 1")
+            .bind(lead2)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(trigger, "claim_expired");
+}
