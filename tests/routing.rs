@@ -791,6 +791,28 @@ async fn admins_manage_rules_and_managers_run_the_availability_board() {
     assert_eq!((states, teams, sla), (vec!["TX".to_string()], vec![dallas], 7));
     let list = admin.get(app.url("/routing/rules")).send().await.unwrap().text().await.unwrap();
     assert!(list.contains("Texas purchase") && list.contains("team Dallas"), "{list}");
+    assert!(list.contains("0-5, 30-60, 60-120, 1440-2880, 2880-4320, 5760-7200, 10080-11520, 18720-20160"), "{list}");
+    // The cadence is configurable; nonsense is refused with the input kept.
+    let res = admin
+        .post(app.url("/routing/settings"))
+        .form(&[("default_sla_minutes", "5"), ("attempts", "0-5, soon"), ("max_voicemails", "2")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("0-5, soon"));
+    let res = admin
+        .post(app.url("/routing/settings"))
+        .form(&[("default_sla_minutes", "3"), ("attempts", "0-5, 60-90"), ("max_voicemails", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cadence: serde_json::Value = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'routing.cadence'")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(cadence, serde_json::json!({"attempts": [[0, 5], [60, 90]], "max_voicemails": 1}));
     let (lead, chosen) = new_lead(&app, "TX").await;
     assert_eq!(chosen, Some(maria));
     let log = admin.get(app.url("/routing/log")).send().await.unwrap().text().await.unwrap();

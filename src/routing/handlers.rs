@@ -83,6 +83,7 @@ pub fn router() -> Routes {
         .route("/routing/rules/{id}", &["GET", "POST"], get(rule_edit).post(rule_update))
         .route("/routing/rules/{id}/move", &["POST"], post(rule_move))
         .route("/routing/rules/{id}/active", &["POST"], post(rule_toggle))
+        .route("/routing/settings", &["POST"], post(settings_update))
         .route("/routing/log", &["GET"], get(log_page))
         .route("/routing/queue", &["GET"], get(queue_page))
         .route("/routing/offers/{id}/claim", &["POST"], post(claim_offer))
@@ -191,6 +192,113 @@ pub struct RuleView {
 struct RulesPage {
     ctx: PageCtx,
     rules: Vec<RuleView>,
+    s: SettingsForm,
+    errors: FieldErrors,
+}
+
+/// The speed-to-lead and cadence settings as typed.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    pub default_sla_minutes: String,
+    #[serde(default)]
+    pub attempts: String,
+    #[serde(default)]
+    pub max_voicemails: String,
+}
+
+async fn current_settings(db: &sqlx::PgPool) -> AppResult<SettingsForm> {
+    let cadence = super::model::Cadence::from_setting(rstore::setting(db, "routing.cadence").await?.as_ref());
+    let sla = rstore::setting(db, "routing.default_sla_minutes").await?.and_then(|v| v.as_i64()).unwrap_or(5);
+    Ok(SettingsForm {
+        default_sla_minutes: sla.to_string(),
+        attempts: super::model::format_windows(&cadence.attempts),
+        max_voicemails: cadence.max_voicemails.to_string(),
+    })
+}
+
+async fn render_rules(
+    state: &AppState,
+    ctx: PageCtx,
+    s: Option<SettingsForm>,
+    errors: FieldErrors,
+) -> AppResult<Response> {
+    let (teams, los) = teams_and_los(&state.db).await?;
+    let rules = rstore::list_rules(&state.db)
+        .await?
+        .into_iter()
+        .map(|rule| {
+            let mut names: Vec<String> =
+                teams.iter().filter(|t| rule.team_ids.contains(&t.id)).map(|t| format!("team {}", t.label)).collect();
+            names.extend(los.iter().filter(|l| rule.lo_ids.contains(&l.id)).map(|l| l.label.clone()));
+            let target = if names.is_empty() { "every LO".to_string() } else { names.join(", ") };
+            let filters = describe_filters(&rule);
+            RuleView { rule, target, filters }
+        })
+        .collect();
+    let s = match s {
+        Some(s) => s,
+        None => current_settings(&state.db).await?,
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((status, RulesPage { ctx, rules, s, errors }).into_response())
+}
+
+async fn settings_update(
+    user: CurrentUser,
+    ctx: PageCtx,
+    session: Session,
+    State(state): State<AppState>,
+    Form(f): Form<SettingsForm>,
+) -> AppResult<Response> {
+    user.require(&[Role::Admin])?;
+    let mut errors = FieldErrors::new();
+    let sla = match f.default_sla_minutes.trim().parse::<i64>() {
+        Ok(m) if (1..=10_080).contains(&m) => m,
+        _ => {
+            errors.add("default_sla_minutes", "Speed-to-lead limit is 1 to 10,080 minutes.");
+            5
+        }
+    };
+    let voicemails = f.max_voicemails.trim().parse::<i32>().unwrap_or(-1);
+    let cadence = match super::model::parse_windows(&f.attempts) {
+        Ok(attempts) => {
+            let c = super::model::Cadence { attempts, max_voicemails: voicemails };
+            if let Err(m) = c.validate() {
+                errors.add(if voicemails < 0 { "max_voicemails" } else { "attempts" }, m);
+            }
+            c
+        }
+        Err(m) => {
+            errors.add("attempts", m);
+            super::model::Cadence::default()
+        }
+    };
+    if voicemails < 0 && errors.get("max_voicemails").is_none() {
+        errors.add("max_voicemails", "Enter 0 or more.");
+    }
+    if !errors.is_empty() {
+        return render_rules(&state, ctx, Some(f), errors).await;
+    }
+    let before = current_settings(&state.db).await?;
+    let mut tx = state.db.begin().await?;
+    let value = serde_json::to_value(&cadence).map_err(anyhow::Error::from)?;
+    sqlx::query!(
+        "INSERT INTO settings (key, value) VALUES ('routing.cadence', $1), ('routing.default_sla_minutes', $2)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+        value,
+        json!(sla)
+    )
+    .execute(&mut *tx)
+    .await?;
+    Entry::new(Some(&user), "routing.settings", "settings", "routing")
+        .before(json!({"attempts": before.attempts, "max_voicemails": before.max_voicemails, "default_sla_minutes": before.default_sla_minutes}))
+        .after(json!({"cadence": value, "default_sla_minutes": sla}))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Flash::push(&session, "success", "Speed-to-lead and cadence settings saved.").await;
+    Ok(Redirect::to("/routing/rules").into_response())
 }
 
 fn describe_filters(r: &RuleRow) -> String {
@@ -216,22 +324,9 @@ fn describe_filters(r: &RuleRow) -> String {
     if parts.is_empty() { "every lead".into() } else { parts.join("; ") }
 }
 
-async fn rules_page(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<impl IntoResponse> {
+async fn rules_page(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<Response> {
     user.require(&[Role::Admin])?;
-    let (teams, los) = teams_and_los(&state.db).await?;
-    let rules = rstore::list_rules(&state.db)
-        .await?
-        .into_iter()
-        .map(|rule| {
-            let mut names: Vec<String> =
-                teams.iter().filter(|t| rule.team_ids.contains(&t.id)).map(|t| format!("team {}", t.label)).collect();
-            names.extend(los.iter().filter(|l| rule.lo_ids.contains(&l.id)).map(|l| l.label.clone()));
-            let target = if names.is_empty() { "every LO".to_string() } else { names.join(", ") };
-            let filters = describe_filters(&rule);
-            RuleView { rule, target, filters }
-        })
-        .collect();
-    Ok(RulesPage { ctx, rules })
+    render_rules(&state, ctx, None, FieldErrors::new()).await
 }
 
 /// The rule form's values as typed, for re-rendering.

@@ -387,6 +387,23 @@ impl Cadence {
     }
 }
 
+/// Parses attempt windows written as "0-5, 30-60, 1440-2880" (minutes after assignment).
+pub fn parse_windows(s: &str) -> Result<Vec<(i64, i64)>, String> {
+    let mut out = Vec::new();
+    for part in s.split([',', '\n']).map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let from = a.trim().parse::<i64>().map_err(|_| format!("\"{part}\" is not a window like 30-60."))?;
+        let to = b.trim().parse::<i64>().map_err(|_| format!("\"{part}\" is not a window like 30-60."))?;
+        out.push((from, to));
+    }
+    Ok(out)
+}
+
+/// Writes windows back as "0-5, 30-60".
+pub fn format_windows(w: &[(i64, i64)]) -> String {
+    w.iter().map(|(a, b)| format!("{a}-{b}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Parses "TX, ca ,NM" into ["TX", "CA", "NM"] (trimmed, upper-cased, no empties, no duplicates).
 pub fn parse_list(s: &str, upper: bool) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -620,6 +637,13 @@ mod tests {
         assert_eq!(Cadence::from_setting(Some(&serde_json::json!({"nonsense": 1}))), Cadence::default());
         assert_eq!(c.task_title(0, 0), "Call attempt 1 of 8 — voicemail allowed");
         assert_eq!(c.task_title(4, 2), "Call attempt 5 of 8 — no voicemail (limit reached)");
+    }
+
+    #[test]
+    fn cadence_windows_round_trip() {
+        assert_eq!(parse_windows("0-5, 30-60,1440"), Ok(vec![(0, 5), (30, 60), (1440, 1440)]));
+        assert!(parse_windows("soon").is_err());
+        assert_eq!(format_windows(&Cadence::default().attempts[..2]), "0-5, 30-60");
     }
 
     #[test]
