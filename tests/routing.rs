@@ -688,6 +688,7 @@ async fn a_bulk_reassignment_of_ten_thousand_leads_runs_as_a_job_and_is_all_or_n
     assert_eq!(moved, 0, "a failed bulk run changes nothing");
     let page = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("failed"), "{page}");
+    assert!(page.contains("not licensed for 1 of the selected leads; nothing was changed"), "{page}");
     // Fix the lead and run it again: all 10,000 move, with history and progress.
     sqlx::query("UPDATE leads SET property_state = 'TX'").execute(app.db()).await.unwrap();
     let res = client

@@ -114,7 +114,13 @@ pub async fn run_job(state: &AppState, job: &Job, now: DateTime<Utc>) -> anyhow:
             })
             .await
             .map(|_| ())
-            .map_err(|e| anyhow::anyhow!("{}", e.public_message()))
+            .map_err(|e| match e {
+                AppError::Internal(e) => e,
+                AppError::Validation(fields) => {
+                    anyhow::anyhow!("{}", fields.0.values().flatten().cloned().collect::<Vec<_>>().join(" "))
+                }
+                other => anyhow::anyhow!("{}", other.public_message()),
+            })
         }
         other => anyhow::bail!("unknown job kind {other}"),
     }
