@@ -903,3 +903,39 @@ async fn a_claim_rule_offers_the_lead_to_the_pool_and_falls_back_when_nobody_cla
             .unwrap();
     assert_eq!(trigger, "claim_expired");
 }
+
+#[tokio::test]
+async fn weights_are_honoured_and_an_lo_back_from_time_off_gets_no_catch_up_burst() {
+    let app = TestApp::spawn().await;
+    let senior = lo(&app, "senior@x.test", None, &["TX"]).await;
+    let junior = lo(&app, "junior@x.test", None, &["TX"]).await;
+    let third = lo(&app, "third@x.test", None, &["TX"]).await;
+    set_profile(&app, senior, "routing_weight = 2").await;
+    sqlx::query("INSERT INTO routing_rules (id, position, name, method, require_working_hours) VALUES ($1, 1, 'Weighted', 'weighted_round_robin', false)")
+        .bind(Uuid::new_v4())
+        .execute(app.db())
+        .await
+        .unwrap();
+    let tally = |leads: Vec<Option<Uuid>>| {
+        let mut t = [0; 3];
+        for l in leads {
+            let i = [senior, junior, third].iter().position(|x| Some(*x) == l).unwrap();
+            t[i] += 1;
+        }
+        t
+    };
+    // `third` is away: 30 leads split 2:1.
+    set_profile(&app, third, "status = 'away'").await;
+    let mut got = Vec::new();
+    for _ in 0..30 {
+        got.push(new_lead(&app, "TX").await.1);
+    }
+    assert_eq!(tally(got), [20, 10, 0]);
+    // `third` comes back: over the next 8 leads the shares are 2:1:1 — no burst of catch-up leads.
+    set_profile(&app, third, "status = 'available'").await;
+    let mut got = Vec::new();
+    for _ in 0..8 {
+        got.push(new_lead(&app, "TX").await.1);
+    }
+    assert_eq!(tally(got), [4, 2, 2]);
+}

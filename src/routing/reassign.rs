@@ -356,6 +356,11 @@ pub async fn hand_over(
                         now,
                     )
                     .await?;
+                    Entry::new(Some(actor), "lead.assign", "lead", lead.id)
+                        .before(json!({"assigned_lo_id": lo_id}))
+                        .after(json!({"assigned_lo_id": null, "team_id": leaving.team_id, "reason": reason}))
+                        .write(&mut **tx)
+                        .await?;
                 }
             }
         }
