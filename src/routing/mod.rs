@@ -1,33 +1,66 @@
 //! Lead distribution, speed-to-lead and reassignment.
+//!
+//! New leads are routed inside the transaction that creates them ([`route_new_lead`]): the first matching
+//! rule (or the default round robin) picks an eligible LO — active, licensed in the property's state, under
+//! capacity, available — with the rotation kept in Postgres under a row lock, and the decision is stored
+//! with every candidate's reasons. Assignment starts the speed-to-lead check and the contact cadence.
+
+pub mod distribute;
+pub mod handlers;
+pub mod model;
+pub mod reassign;
+pub mod speed_to_lead;
+pub mod store;
 
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::jobs::Job;
 use crate::state::AppState;
 use crate::web::Routes;
 
+pub use distribute::{Outcome, Trigger};
+pub use reassign::Destination;
+
 pub fn router() -> Routes {
-    Routes::new()
+    handlers::router()
 }
 
 /// Routes a newly created, unassigned lead inside the creating transaction. Returns the chosen LO, or None
-/// when the lead waits in the unassigned queue. (Until routing lands: always the queue.)
+/// when the lead waits in a queue (managers are notified) or is offered to a claim pool.
 pub async fn route_new_lead(
-    _state: &AppState,
-    _tx: &mut Transaction<'_, Postgres>,
-    _lead_id: Uuid,
-    _actor: Option<&CurrentUser>,
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    lead_id: Uuid,
+    actor: Option<&CurrentUser>,
 ) -> AppResult<Option<Uuid>> {
-    Ok(None)
+    let lead = store::lock_lead(tx, lead_id).await?.ok_or(AppError::NotFound)?;
+    if let Some(lo) = lead.assigned_lo_id {
+        return Ok(Some(lo)); // Already routed: never assign twice.
+    }
+    let opts = distribute::RouteOptions {
+        trigger: Trigger::NewLead,
+        actor,
+        exclude: vec![],
+        queue_when_none: true,
+        queue_team: None,
+    };
+    match distribute::route(state, tx, &lead, &opts).await? {
+        Outcome::Assigned(lo) => Ok(Some(lo)),
+        _ => Ok(None),
+    }
 }
 
 /// HTML for the lead page: assignment history and "why did this lead go to …".
-pub async fn lead_panel(_state: &AppState, _user: &CurrentUser, _lead_id: Uuid) -> AppResult<String> {
-    Ok(String::new())
+pub async fn lead_panel(state: &AppState, user: &CurrentUser, lead_id: Uuid) -> AppResult<String> {
+    crate::leads::store::visible_lead(&state.db, user, lead_id).await?;
+    let history = store::history(&state.db, lead_id).await?;
+    let decisions = store::decisions_for_lead(&state.db, lead_id).await?;
+    let panel = handlers::LeadPanel::new(history, decisions, user.is_manager_or_admin(), lead_id);
+    Ok(askama::Template::render(&panel).map_err(anyhow::Error::from)?)
 }
 
 /// Where an offboarded LO's open leads go.
@@ -43,16 +76,52 @@ pub enum HandOver {
 
 /// Moves every open lead of `lo_id` according to `to`, recording assignment history. Returns how many moved.
 pub async fn hand_over_open_leads(
-    _state: &AppState,
-    _tx: &mut Transaction<'_, Postgres>,
-    _actor: &CurrentUser,
-    _lo_id: Uuid,
-    _to: HandOver,
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    actor: &CurrentUser,
+    lo_id: Uuid,
+    to: HandOver,
 ) -> AppResult<u64> {
-    Ok(0)
+    reassign::hand_over(state, tx, actor, lo_id, to).await
 }
 
 /// Runs a job of kind `routing.*`.
-pub async fn run_job(_state: &AppState, job: &Job, _now: DateTime<Utc>) -> anyhow::Result<()> {
-    anyhow::bail!("unknown job kind {}", job.kind)
+pub async fn run_job(state: &AppState, job: &Job, now: DateTime<Utc>) -> anyhow::Result<()> {
+    match job.kind.as_str() {
+        "routing.sla_check" => {
+            speed_to_lead::run_sla_check(state, serde_json::from_value(job.payload.clone())?, now).await
+        }
+        "routing.cadence_step" => {
+            speed_to_lead::run_cadence_step(state, serde_json::from_value(job.payload.clone())?, now, false).await
+        }
+        "routing.cadence_end" => {
+            speed_to_lead::run_cadence_step(state, serde_json::from_value(job.payload.clone())?, now, true).await
+        }
+        "routing.claim_expire" => {
+            let id = job.payload.get("offer_id").and_then(|v| v.as_i64()).unwrap_or_default();
+            speed_to_lead::run_claim_expire(state, id, now).await
+        }
+        "routing.bulk_reassign" => {
+            let p: reassign::BulkPayload = serde_json::from_value(job.payload.clone())?;
+            let actor = crate::auth::store::find_user(&state.db, p.actor_id)
+                .await?
+                .filter(|u| u.active)
+                .ok_or_else(|| anyhow::anyhow!("the user who started this bulk reassignment is gone"))?
+                .into_current(false);
+            let ctx = crate::web::RequestCtx { request_id: format!("job-{}", job.id), ..Default::default() };
+            crate::web::with_request_ctx(ctx, async {
+                reassign::reassign_many(state, &actor, &p.lead_ids, p.dest, &p.reason, Some(job.id)).await
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                AppError::Internal(e) => e,
+                AppError::Validation(fields) => {
+                    anyhow::anyhow!("{}", fields.0.values().flatten().cloned().collect::<Vec<_>>().join(" "))
+                }
+                other => anyhow::anyhow!("{}", other.public_message()),
+            })
+        }
+        other => anyhow::bail!("unknown job kind {other}"),
+    }
 }

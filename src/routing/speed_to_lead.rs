@@ -1,0 +1,487 @@
+//! Speed to lead: the SLA check after each assignment, the contact cadence (due call tasks, then nurture),
+//! and claim offers. All timed work is a row in the job queue, so it survives restarts and runs once.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::distribute::{self, Outcome, RouteOptions, Sla, Trigger};
+use super::model::{Cadence, SlaAction};
+use super::store::{self, LeadRow};
+use crate::audit::Entry;
+use crate::error::AppResult;
+use crate::jobs::enqueue;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SlaPayload {
+    pub lead_id: Uuid,
+    pub lo_id: Uuid,
+    pub assignment_id: i64,
+    pub minutes: i64,
+    pub action: String,
+}
+
+/// Queues the speed-to-lead check for an assignment, `minutes` of the LO's working time from now.
+pub async fn schedule_sla(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    lead_id: Uuid,
+    lo: Uuid,
+    assignment_id: i64,
+    sla: Sla,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let hours =
+        sqlx::query!("SELECT work_start, work_end, work_days, timezone FROM lo_profiles WHERE user_id = $1", lo)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let due = match hours {
+        Some(h) => {
+            super::model::WorkHours::new(h.work_start, h.work_end, h.work_days, &h.timezone, state.config.timezone)
+                .due_after(now, sla.minutes)
+        }
+        None => now + Duration::minutes(sla.minutes),
+    };
+    let payload =
+        SlaPayload { lead_id, lo_id: lo, assignment_id, minutes: sla.minutes, action: sla.action.as_str().into() };
+    enqueue(tx, "routing.sla_check", serde_json::to_value(&payload).map_err(anyhow::Error::from)?, due, None).await?;
+    Ok(())
+}
+
+/// Whether the LO logged a call attempt on the lead since `since`.
+async fn called_since(
+    tx: &mut Transaction<'_, Postgres>,
+    lead: &LeadRow,
+    lo: Uuid,
+    since: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    if lead.first_call_at.is_some_and(|t| t >= since) {
+        return Ok(true);
+    }
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM activities WHERE lead_id = $1 AND kind = 'call' AND actor_id = $2 AND occurred_at >= $3) AS "x!""#,
+        lead.id,
+        lo,
+        since
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// The SLA check: if the assignment still stands and the LO has not called, reassign by the rule (when
+/// someone else is eligible) or escalate to the managers.
+pub async fn run_sla_check(state: &AppState, payload: SlaPayload, _now: DateTime<Utc>) -> anyhow::Result<()> {
+    let mut tx = state.db.begin().await?;
+    let Some(lead) = store::lock_lead(&mut tx, payload.lead_id).await? else {
+        return Ok(());
+    };
+    let latest =
+        sqlx::query_scalar!("SELECT max(id) FROM assignments WHERE lead_id = $1", lead.id).fetch_one(&mut *tx).await?;
+    let Some(assigned_at) = lead.assigned_at else {
+        return Ok(());
+    };
+    if lead.assigned_lo_id != Some(payload.lo_id) || latest != Some(payload.assignment_id) {
+        return Ok(()); // Superseded by a later assignment.
+    }
+    if called_since(&mut tx, &lead, payload.lo_id, assigned_at).await? {
+        return Ok(());
+    }
+    let lo_name = store::lo_by_id(&mut *tx, payload.lo_id).await?.map(|l| l.name).unwrap_or_else(|| "the LO".into());
+    let mut escalate = SlaAction::parse(&payload.action) == Some(SlaAction::Escalate);
+    if !escalate {
+        let opts = RouteOptions {
+            trigger: Trigger::Sla,
+            actor: None,
+            exclude: vec![(
+                payload.lo_id,
+                format!("missed the speed-to-lead SLA ({} min without a call)", payload.minutes),
+            )],
+            queue_when_none: false,
+            queue_team: None,
+        };
+        match distribute::route(state, &mut tx, &lead, &opts).await.map_err(app_to_anyhow)? {
+            Outcome::Assigned(_) => {
+                crate::notifications::notify(
+                    &mut tx,
+                    payload.lo_id,
+                    "lead_reassigned",
+                    &format!("{} was reassigned: no call within {} minutes", lead.display_name(), payload.minutes),
+                    "/leads",
+                )
+                .await?;
+            }
+            _ => escalate = true,
+        }
+    }
+    if escalate {
+        let title = format!(
+            "Speed-to-lead missed: {} has not been called by {} within {} minutes",
+            lead.display_name(),
+            lo_name,
+            payload.minutes
+        );
+        for m in store::managers_for(&mut tx, lead.team_id).await? {
+            crate::notifications::notify(&mut tx, m, "sla_escalated", &title, &format!("/leads/{}", lead.id)).await?;
+        }
+        Entry::new(None, "lead.sla_escalated", "lead", lead.id)
+            .after(json!({"lo_id": payload.lo_id, "minutes": payload.minutes}))
+            .write(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn app_to_anyhow(e: crate::error::AppError) -> anyhow::Error {
+    match e {
+        crate::error::AppError::Internal(e) => e,
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+pub async fn cadence(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Cadence> {
+    Ok(Cadence::from_setting(store::setting(&mut **tx, "routing.cadence").await?.as_ref()))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CadencePayload {
+    pub lead_id: Uuid,
+    pub step: i32,
+}
+
+/// Starts the contact cadence when a lead first gets an LO (later reassignments hand the cadence over).
+pub async fn start_cadence(
+    _state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    lead: &LeadRow,
+    lo: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let started = sqlx::query_scalar!(
+        "INSERT INTO lead_cadences (lead_id, lo_id, started_at) VALUES ($1, $2, $3)
+         ON CONFLICT (lead_id) DO NOTHING RETURNING lead_id",
+        lead.id,
+        lo,
+        now
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    if started.is_none() {
+        sqlx::query!("UPDATE lead_cadences SET lo_id = $2, updated_at = $3 WHERE lead_id = $1", lead.id, lo, now)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(());
+    }
+    if lead.first_contact_at.is_some() || lead.stage != "new" {
+        sqlx::query!("UPDATE lead_cadences SET status = 'contacted' WHERE lead_id = $1", lead.id)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(());
+    }
+    let c = cadence(tx).await?;
+    create_attempt_task(tx, lead.id, lo, &c, 0, now, now).await?;
+    schedule_next(tx, lead.id, &c, 1, now).await?;
+    Ok(())
+}
+
+async fn create_attempt_task(
+    tx: &mut Transaction<'_, Postgres>,
+    lead_id: Uuid,
+    lo: Uuid,
+    c: &Cadence,
+    step: usize,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let voicemails = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM activities WHERE lead_id = $1 AND outcome = 'voicemail' AND occurred_at >= $2"#,
+        lead_id,
+        started
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let due = started + Duration::minutes(c.attempts[step].0);
+    sqlx::query!(
+        "INSERT INTO tasks (lead_id, owner_id, kind, title, due_at, created_at) VALUES ($1, $2, 'cadence', $3, $4, $5)",
+        lead_id,
+        lo,
+        c.task_title(step, voicemails),
+        due,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn schedule_next(
+    tx: &mut Transaction<'_, Postgres>,
+    lead_id: Uuid,
+    c: &Cadence,
+    next_step: usize,
+    started: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    if next_step < c.attempts.len() {
+        let at = started + Duration::minutes(c.attempts[next_step].0);
+        let payload = json!({"lead_id": lead_id, "step": next_step});
+        enqueue(tx, "routing.cadence_step", payload, at, None).await?;
+    } else {
+        let last = c.attempts.last().map(|a| a.1).unwrap_or(0);
+        let payload = json!({"lead_id": lead_id, "step": next_step});
+        enqueue(tx, "routing.cadence_end", payload, started + Duration::minutes(last), None).await?;
+    }
+    Ok(())
+}
+
+/// Whether anyone reached the borrower (or the lead moved on) since the cadence started.
+async fn contacted(tx: &mut Transaction<'_, Postgres>, lead: &LeadRow, since: DateTime<Utc>) -> sqlx::Result<bool> {
+    if lead.first_contact_at.is_some() || lead.stage != "new" {
+        return Ok(true);
+    }
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM activities WHERE lead_id = $1 AND outcome = 'contacted' AND occurred_at >= $2) AS "x!""#,
+        lead.id,
+        since
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Closes cadence tasks the LO has made a call for since the task was due to start.
+async fn close_called_tasks(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE tasks t SET done_at = c.at
+         FROM (SELECT t2.id, min(a.occurred_at) AS at FROM tasks t2
+               JOIN activities a ON a.lead_id = t2.lead_id AND a.kind = 'call' AND a.actor_id = t2.owner_id
+                                AND a.occurred_at >= t2.created_at
+               WHERE t2.lead_id = $1 AND t2.kind = 'cadence' AND t2.done_at IS NULL GROUP BY t2.id) c
+         WHERE t.id = c.id",
+        lead_id
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One cadence step: stop if the borrower was reached, otherwise put the next attempt in the LO's queue.
+pub async fn run_cadence_step(
+    state: &AppState,
+    p: CadencePayload,
+    now: DateTime<Utc>,
+    end: bool,
+) -> anyhow::Result<()> {
+    let _ = state;
+    let mut tx = state.db.begin().await?;
+    let Some(lead) = store::lock_lead(&mut tx, p.lead_id).await? else {
+        return Ok(());
+    };
+    let Some(cad) = sqlx::query!(
+        "SELECT lo_id, started_at, step, status FROM lead_cadences WHERE lead_id = $1 FOR UPDATE",
+        p.lead_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(());
+    };
+    if cad.status != "active" || p.step != cad.step + 1 {
+        return Ok(());
+    }
+    close_called_tasks(&mut tx, lead.id).await?;
+    if contacted(&mut tx, &lead, cad.started_at).await? {
+        sqlx::query!("UPDATE lead_cadences SET status = 'contacted', updated_at = $2 WHERE lead_id = $1", lead.id, now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    let Some(lo) = lead.assigned_lo_id else {
+        sqlx::query!("UPDATE lead_cadences SET status = 'stopped', updated_at = $2 WHERE lead_id = $1", lead.id, now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(());
+    };
+    let c = cadence(&mut tx).await?;
+    if end {
+        // The schedule ran out with no contact: the lead goes to nurture, with the reason on record.
+        let attempts = c.attempts.len();
+        let reason = format!("Moved to nurture: no contact after the {attempts}-attempt cadence");
+        sqlx::query!(
+            "UPDATE leads SET stage = 'nurture', stage_changed_at = $2, version = version + 1, updated_at = $2 WHERE id = $1",
+            lead.id,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, origin, created_at)
+             VALUES ($1, $2, 'nurture', $3, 'cadence', $4)",
+            lead.id,
+            lead.stage,
+            lo,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "INSERT INTO activities (lead_id, kind, body, occurred_at, created_at) VALUES ($1, 'note', $2, $3, $3)",
+            lead.id,
+            reason,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "UPDATE lead_cadences SET status = 'completed', step = $2, updated_at = $3 WHERE lead_id = $1",
+            lead.id,
+            p.step,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        Entry::new(None, "lead.stage", "lead", lead.id)
+            .before(json!({"stage": lead.stage}))
+            .after(json!({"stage": "nurture", "reason": reason}))
+            .write(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    let step = p.step as usize;
+    if step >= c.attempts.len() {
+        // The schedule was shortened since this step was queued: finish now.
+        schedule_next(&mut tx, lead.id, &c, c.attempts.len(), cad.started_at).await?;
+    } else {
+        create_attempt_task(&mut tx, lead.id, lo, &c, step, cad.started_at, now).await?;
+        schedule_next(&mut tx, lead.id, &c, step + 1, cad.started_at).await?;
+    }
+    sqlx::query!("UPDATE lead_cadences SET step = $2, updated_at = $3 WHERE lead_id = $1", lead.id, p.step, now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Offers a lead to a pool of LOs until `expires_at`, then the rule's fallback method decides.
+pub async fn offer(
+    _state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    lead: &LeadRow,
+    rule_id: Option<Uuid>,
+    pool: &[Uuid],
+    expires_at: DateTime<Utc>,
+) -> AppResult<()> {
+    let id = sqlx::query_scalar!(
+        "INSERT INTO claim_offers (lead_id, rule_id, lo_ids, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        lead.id,
+        rule_id,
+        pool,
+        expires_at
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    for lo in pool {
+        crate::notifications::notify(
+            tx,
+            *lo,
+            "lead_offered",
+            &format!("Lead up for grabs: {} — first to claim gets it", lead.display_name()),
+            "/routing/queue",
+        )
+        .await?;
+    }
+    enqueue(tx, "routing.claim_expire", json!({"offer_id": id}), expires_at, None).await?;
+    Entry::new(None, "lead.offer", "lead", lead.id)
+        .after(json!({"offer_id": id, "lo_ids": pool, "expires_at": expires_at}))
+        .write(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// An LO claims an open offer; the first claim wins, later ones get a conflict.
+pub async fn claim(state: &AppState, user: &crate::auth::CurrentUser, offer_id: i64) -> AppResult<Uuid> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let offer = sqlx::query!(
+        "SELECT lead_id, rule_id, lo_ids, expires_at, resolution FROM claim_offers WHERE id = $1 FOR UPDATE",
+        offer_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .filter(|o| o.lo_ids.contains(&user.id))
+    .ok_or(crate::error::AppError::NotFound)?;
+    if offer.resolution.is_some() || offer.expires_at <= now {
+        return Err(crate::error::AppError::conflict("Someone else claimed this lead, or the offer has expired."));
+    }
+    let lead = store::lock_lead(&mut tx, offer.lead_id).await?.ok_or(crate::error::AppError::NotFound)?;
+    let rule = match offer.rule_id {
+        Some(r) => store::find_rule(&mut *tx, r).await?,
+        None => None,
+    };
+    let sla = match &rule {
+        Some(r) => Sla {
+            minutes: i64::from(r.sla_minutes),
+            action: SlaAction::parse(&r.sla_action).unwrap_or(SlaAction::Reassign),
+        },
+        None => distribute::default_sla(&mut tx).await?,
+    };
+    sqlx::query!(
+        "UPDATE claim_offers SET resolution = 'claimed', claimed_by = $2, resolved_at = $3 WHERE id = $1",
+        offer_id,
+        user.id,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    distribute::assign(
+        state,
+        &mut tx,
+        &lead,
+        Some(user.id),
+        user.team_id,
+        Some(user),
+        "Claimed from the offer pool",
+        offer.rule_id,
+        Some(sla),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(lead.id)
+}
+
+/// An offer nobody claimed in time: the rule's fallback method routes the lead.
+pub async fn run_claim_expire(state: &AppState, offer_id: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let mut tx = state.db.begin().await?;
+    let Some(offer) = sqlx::query!("SELECT lead_id, resolution FROM claim_offers WHERE id = $1 FOR UPDATE", offer_id)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(());
+    };
+    if offer.resolution.is_some() {
+        return Ok(());
+    }
+    sqlx::query!("UPDATE claim_offers SET resolution = 'expired', resolved_at = $2 WHERE id = $1", offer_id, now)
+        .execute(&mut *tx)
+        .await?;
+    let Some(lead) = store::lock_lead(&mut tx, offer.lead_id).await? else {
+        return Ok(());
+    };
+    if lead.assigned_lo_id.is_none() {
+        let opts = RouteOptions {
+            trigger: Trigger::ClaimExpired,
+            actor: None,
+            exclude: vec![],
+            queue_when_none: true,
+            queue_team: None,
+        };
+        distribute::route(state, &mut tx, &lead, &opts).await.map_err(app_to_anyhow)?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

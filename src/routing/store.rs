@@ -1,0 +1,521 @@
+//! SQL for routing: rules, the locked rotation, candidates, decisions, assignments, offers and cadences.
+
+use chrono::{DateTime, NaiveTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::model::{LeadFacts, RuleFilters, Slot};
+
+/// A routing rule as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleRow {
+    pub id: Uuid,
+    pub position: i32,
+    pub name: String,
+    pub active: bool,
+    pub sources: Vec<String>,
+    pub campaigns: Vec<String>,
+    pub states: Vec<String>,
+    pub purposes: Vec<String>,
+    pub min_amount_cents: Option<i64>,
+    pub max_amount_cents: Option<i64>,
+    pub credit_bands: Vec<String>,
+    pub zip_prefixes: Vec<String>,
+    pub team_ids: Vec<Uuid>,
+    pub lo_ids: Vec<Uuid>,
+    pub method: String,
+    pub claim_minutes: i32,
+    pub fallback_method: String,
+    pub require_working_hours: bool,
+    pub sla_minutes: i32,
+    pub sla_action: String,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl RuleRow {
+    pub fn filters(&self) -> RuleFilters {
+        RuleFilters {
+            sources: self.sources.clone(),
+            campaigns: self.campaigns.clone(),
+            states: self.states.clone(),
+            purposes: self.purposes.clone(),
+            min_amount_cents: self.min_amount_cents,
+            max_amount_cents: self.max_amount_cents,
+            credit_bands: self.credit_bands.clone(),
+            zip_prefixes: self.zip_prefixes.clone(),
+        }
+    }
+}
+
+/// Every rule in order (active first by position).
+pub async fn list_rules(db: &PgPool) -> sqlx::Result<Vec<RuleRow>> {
+    sqlx::query_as!(
+        RuleRow,
+        "SELECT id, position, name, active, sources, campaigns, states, purposes, min_amount_cents, max_amount_cents,
+                credit_bands, zip_prefixes, team_ids, lo_ids, method, claim_minutes, fallback_method,
+                require_working_hours, sla_minutes, sla_action, version, created_at
+         FROM routing_rules ORDER BY active DESC, position, created_at"
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub async fn active_rules(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Vec<RuleRow>> {
+    sqlx::query_as!(
+        RuleRow,
+        "SELECT id, position, name, active, sources, campaigns, states, purposes, min_amount_cents, max_amount_cents,
+                credit_bands, zip_prefixes, team_ids, lo_ids, method, claim_minutes, fallback_method,
+                require_working_hours, sla_minutes, sla_action, version, created_at
+         FROM routing_rules WHERE active ORDER BY position, created_at"
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+pub async fn find_rule<'e, E: sqlx::Executor<'e, Database = Postgres>>(
+    db: E,
+    id: Uuid,
+) -> sqlx::Result<Option<RuleRow>> {
+    sqlx::query_as!(
+        RuleRow,
+        "SELECT id, position, name, active, sources, campaigns, states, purposes, min_amount_cents, max_amount_cents,
+                credit_bands, zip_prefixes, team_ids, lo_ids, method, claim_minutes, fallback_method,
+                require_working_hours, sla_minutes, sla_action, version, created_at
+         FROM routing_rules WHERE id = $1",
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The lead's routing facts, locked for the rest of the transaction so it is routed once.
+#[derive(Debug, Clone)]
+pub struct LeadRow {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub stage: String,
+    pub source: String,
+    pub campaign: Option<String>,
+    pub property_state: Option<String>,
+    pub property_zip: Option<String>,
+    pub loan_purpose: Option<String>,
+    pub loan_amount_cents: Option<i64>,
+    pub credit_band: Option<String>,
+    pub assigned_lo_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub first_call_at: Option<DateTime<Utc>>,
+    pub first_contact_at: Option<DateTime<Utc>>,
+    pub version: i32,
+}
+
+impl LeadRow {
+    pub fn facts(&self) -> LeadFacts {
+        LeadFacts {
+            source: self.source.clone(),
+            campaign: self.campaign.clone(),
+            state: self.property_state.clone(),
+            purpose: self.loan_purpose.clone(),
+            amount_cents: self.loan_amount_cents,
+            credit_band: self.credit_band.clone(),
+            zip: self.property_zip.clone(),
+        }
+    }
+    pub fn display_name(&self) -> String {
+        let n = format!("{} {}", self.first_name.trim(), self.last_name.trim());
+        if n.trim().is_empty() { "Lead".to_string() } else { n.trim().to_string() }
+    }
+}
+
+pub async fn lock_lead(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<LeadRow>> {
+    sqlx::query_as!(
+        LeadRow,
+        "SELECT id, first_name, last_name, email, phone, stage, source, campaign, property_state, property_zip,
+                loan_purpose, loan_amount_cents, credit_band, assigned_lo_id, team_id, assigned_at, first_call_at,
+                first_contact_at, version
+         FROM leads WHERE id = $1 FOR UPDATE",
+        id
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// An LO with what routing needs to judge them.
+#[derive(Debug, Clone)]
+pub struct CandidateRow {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub active: bool,
+    pub team_id: Option<Uuid>,
+    pub licensed_states: Vec<String>,
+    pub capacity: i32,
+    pub status: String,
+    pub work_start: NaiveTime,
+    pub work_end: NaiveTime,
+    pub work_days: Vec<i32>,
+    pub timezone: String,
+    pub routing_weight: i32,
+    pub open_leads: i64,
+}
+
+/// LOs in the target (every active LO when `everyone`; otherwise members of `team_ids` and the named
+/// `lo_ids`), with their open-lead counts. Inactive named LOs are listed so the decision can say why.
+pub async fn candidates(
+    tx: &mut Transaction<'_, Postgres>,
+    everyone: bool,
+    team_ids: &[Uuid],
+    lo_ids: &[Uuid],
+) -> sqlx::Result<Vec<CandidateRow>> {
+    sqlx::query_as!(
+        CandidateRow,
+        r#"SELECT u.id, u.name, u.email, u.active, u.team_id, p.licensed_states, p.capacity, p.status,
+                  p.work_start, p.work_end, p.work_days, p.timezone, p.routing_weight,
+                  (SELECT count(*) FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+                   WHERE l.assigned_lo_id = u.id AND s.kind = 'open') AS "open_leads!"
+           FROM users u JOIN lo_profiles p ON p.user_id = u.id
+           WHERE u.role = 'lo'
+             AND (($1 AND u.active) OR u.team_id = ANY($2) OR u.id = ANY($3))
+           ORDER BY u.id"#,
+        everyone,
+        team_ids,
+        lo_ids
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Leads assigned and won per LO over the window, for performance weighting.
+pub async fn performance(
+    tx: &mut Transaction<'_, Postgres>,
+    lo_ids: &[Uuid],
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<(Uuid, i64, i64)>> {
+    let rows = sqlx::query!(
+        r#"SELECT a.to_lo_id AS "lo!", count(DISTINCT a.lead_id) AS "assigned!",
+                  count(DISTINCT a.lead_id) FILTER (WHERE s.kind = 'won' AND l.assigned_lo_id = a.to_lo_id) AS "won!"
+           FROM assignments a JOIN leads l ON l.id = a.lead_id
+           JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+           WHERE a.to_lo_id = ANY($1) AND a.created_at >= $2
+           GROUP BY a.to_lo_id"#,
+        lo_ids,
+        since
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.lo, r.assigned, r.won)).collect())
+}
+
+/// The LO of the most recent other lead with the same email or phone, if that LO is an active LO.
+pub async fn returning_borrower_lo(
+    tx: &mut Transaction<'_, Postgres>,
+    lead_id: Uuid,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> sqlx::Result<Option<Uuid>> {
+    let email = email.map(str::trim).filter(|e| !e.is_empty());
+    let phone = phone.map(str::trim).filter(|p| !p.is_empty());
+    if email.is_none() && phone.is_none() {
+        return Ok(None);
+    }
+    sqlx::query_scalar!(
+        r#"SELECT l.assigned_lo_id AS "lo!" FROM leads l JOIN users u ON u.id = l.assigned_lo_id
+           WHERE l.id <> $1 AND u.active AND u.role = 'lo'
+             AND ((lower(l.email) = lower($2) AND $2 IS NOT NULL) OR (l.phone = $3 AND $3 IS NOT NULL))
+           ORDER BY l.created_at DESC LIMIT 1"#,
+        lead_id,
+        email,
+        phone
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Takes the rotation's row lock (creating the row on first use) and returns its decision count.
+pub async fn lock_position(tx: &mut Transaction<'_, Postgres>, key: &str) -> sqlx::Result<i64> {
+    sqlx::query!("INSERT INTO rule_positions (rule_key) VALUES ($1) ON CONFLICT (rule_key) DO NOTHING", key)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query_scalar!("SELECT seq FROM rule_positions WHERE rule_key = $1 FOR UPDATE", key).fetch_one(&mut **tx).await
+}
+
+/// Stored credits for these LOs in the rotation: (lo, credit, last_seq).
+pub async fn counters(
+    tx: &mut Transaction<'_, Postgres>,
+    key: &str,
+    lo_ids: &[Uuid],
+) -> sqlx::Result<Vec<(Uuid, i64, i64)>> {
+    let rows = sqlx::query!(
+        "SELECT lo_id, credit, last_seq FROM routing_counters WHERE rule_key = $1 AND lo_id = ANY($2)",
+        key,
+        lo_ids
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.lo_id, r.credit, r.last_seq)).collect())
+}
+
+/// Saves one turn: every eligible LO's credit, the chosen LO's count, and the rotation's new position.
+pub async fn save_turn(
+    tx: &mut Transaction<'_, Postgres>,
+    key: &str,
+    seq: i64,
+    slots: &[Slot],
+    chosen: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let ids: Vec<Uuid> = slots.iter().map(|s| s.lo_id).collect();
+    let credits: Vec<i64> = slots.iter().map(|s| s.credit).collect();
+    sqlx::query!(
+        "INSERT INTO routing_counters (rule_key, lo_id, credit, assigned, last_seq)
+         SELECT $1, t.lo, t.credit, CASE WHEN t.lo = $4 THEN 1 ELSE 0 END, $5
+         FROM unnest($2::uuid[], $3::bigint[]) AS t(lo, credit)
+         ON CONFLICT (rule_key, lo_id) DO UPDATE
+           SET credit = EXCLUDED.credit, last_seq = EXCLUDED.last_seq,
+               assigned = routing_counters.assigned + EXCLUDED.assigned",
+        key,
+        &ids,
+        &credits,
+        chosen,
+        seq
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE rule_positions SET seq = $2, last_lo_id = $3, updated_at = $4 WHERE rule_key = $1",
+        key,
+        seq,
+        chosen,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Points the lead at its new owner (or queue) and writes the assignment history row. Returns the row id.
+#[allow(clippy::too_many_arguments)]
+pub async fn write_assignment(
+    tx: &mut Transaction<'_, Postgres>,
+    lead_id: Uuid,
+    from_lo: Option<Uuid>,
+    to_lo: Option<Uuid>,
+    to_team: Option<Uuid>,
+    actor: Option<Uuid>,
+    reason: &str,
+    rule_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<i64> {
+    sqlx::query!(
+        "UPDATE leads SET assigned_lo_id = $2, team_id = $3, assigned_at = CASE WHEN $2::uuid IS NULL THEN NULL ELSE $4::timestamptz END,
+                version = version + 1, updated_at = $4
+         WHERE id = $1",
+        lead_id,
+        to_lo,
+        to_team,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query_scalar!(
+        "INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, rule_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        lead_id,
+        from_lo,
+        to_lo,
+        to_team,
+        actor,
+        reason,
+        rule_id,
+        now
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub struct NewDecision<'a> {
+    pub lead_id: Uuid,
+    pub rule_id: Option<Uuid>,
+    pub rule_name: &'a str,
+    pub method: &'a str,
+    pub trigger: &'a str,
+    pub outcome: &'a str,
+    pub chosen_lo_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub candidates: serde_json::Value,
+    pub summary: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn insert_decision(tx: &mut Transaction<'_, Postgres>, d: &NewDecision<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "INSERT INTO routing_decisions (lead_id, rule_id, rule_name, method, trigger, outcome, chosen_lo_id, team_id,
+                                        candidates, summary, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        d.lead_id,
+        d.rule_id,
+        d.rule_name,
+        d.method,
+        d.trigger,
+        d.outcome,
+        d.chosen_lo_id,
+        d.team_id,
+        d.candidates,
+        d.summary,
+        d.now
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// A stored decision, for the lead page, the API and the routing log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DecisionRow {
+    pub id: i64,
+    pub lead_id: Uuid,
+    pub rule_id: Option<Uuid>,
+    pub rule_name: String,
+    pub method: String,
+    pub trigger: String,
+    pub outcome: String,
+    pub chosen_lo_id: Option<Uuid>,
+    pub chosen_lo_name: Option<String>,
+    pub team_id: Option<Uuid>,
+    pub candidates: serde_json::Value,
+    pub summary: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn decisions_for_lead(db: &PgPool, lead_id: Uuid) -> sqlx::Result<Vec<DecisionRow>> {
+    sqlx::query_as!(
+        DecisionRow,
+        r#"SELECT d.id, d.lead_id, d.rule_id, d.rule_name, d.method, d.trigger, d.outcome, d.chosen_lo_id,
+                  u.name AS "chosen_lo_name?", d.team_id, d.candidates, d.summary, d.created_at
+           FROM routing_decisions d LEFT JOIN users u ON u.id = d.chosen_lo_id
+           WHERE d.lead_id = $1 ORDER BY d.created_at DESC, d.id DESC LIMIT 20"#,
+        lead_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The routing log, newest first, keyset-paginated on id.
+pub async fn recent_decisions(
+    db: &PgPool,
+    before: Option<i64>,
+    outcome: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<DecisionRow>> {
+    sqlx::query_as!(
+        DecisionRow,
+        r#"SELECT d.id, d.lead_id, d.rule_id, d.rule_name, d.method, d.trigger, d.outcome, d.chosen_lo_id,
+                  u.name AS "chosen_lo_name?", d.team_id, d.candidates, d.summary, d.created_at
+           FROM routing_decisions d LEFT JOIN users u ON u.id = d.chosen_lo_id
+           WHERE ($1::bigint IS NULL OR d.id < $1) AND ($2::text IS NULL OR d.outcome = $2)
+           ORDER BY d.id DESC LIMIT $3"#,
+        before,
+        outcome,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One line of a lead's assignment history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub from_name: Option<String>,
+    pub to_name: Option<String>,
+    pub to_team_name: Option<String>,
+    pub actor_name: Option<String>,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn history(db: &PgPool, lead_id: Uuid) -> sqlx::Result<Vec<HistoryRow>> {
+    sqlx::query_as!(
+        HistoryRow,
+        r#"SELECT a.id, f.name AS "from_name?", t.name AS "to_name?", tm.name AS "to_team_name?",
+                  ac.name AS "actor_name?", a.reason, a.created_at
+           FROM assignments a
+           LEFT JOIN users f ON f.id = a.from_lo_id
+           LEFT JOIN users t ON t.id = a.to_lo_id
+           LEFT JOIN teams tm ON tm.id = a.to_team_id
+           LEFT JOIN users ac ON ac.id = a.actor_id
+           WHERE a.lead_id = $1 ORDER BY a.created_at DESC, a.id DESC LIMIT 50"#,
+        lead_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Who hears about a lead that needs a person: the team's managers, or every active manager when the lead
+/// has no team or the team has none.
+pub async fn managers_for(tx: &mut Transaction<'_, Postgres>, team: Option<Uuid>) -> sqlx::Result<Vec<Uuid>> {
+    let mut ids =
+        match team {
+            Some(t) => sqlx::query_scalar!(
+                "SELECT u.id FROM team_managers m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1 AND u.active",
+                t
+            )
+            .fetch_all(&mut **tx)
+            .await?,
+            None => vec![],
+        };
+    if ids.is_empty() {
+        ids = sqlx::query_scalar!("SELECT id FROM users WHERE role = 'manager' AND active ORDER BY id")
+            .fetch_all(&mut **tx)
+            .await?;
+    }
+    Ok(ids)
+}
+
+/// A user by id, as a routing target or actor.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoRef {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub active: bool,
+    pub team_id: Option<Uuid>,
+    pub licensed_states: Option<Vec<String>>,
+}
+
+pub async fn lo_by_id<'e, E: sqlx::Executor<'e, Database = Postgres>>(db: E, id: Uuid) -> sqlx::Result<Option<LoRef>> {
+    sqlx::query_as!(
+        LoRef,
+        r#"SELECT u.id, u.email, u.name, u.role, u.active, u.team_id, p.licensed_states AS "licensed_states?"
+           FROM users u LEFT JOIN lo_profiles p ON p.user_id = u.id WHERE u.id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn lo_by_email<'e, E: sqlx::Executor<'e, Database = Postgres>>(
+    db: E,
+    email: &str,
+) -> sqlx::Result<Option<LoRef>> {
+    sqlx::query_as!(
+        LoRef,
+        r#"SELECT u.id, u.email, u.name, u.role, u.active, u.team_id, p.licensed_states AS "licensed_states?"
+           FROM users u LEFT JOIN lo_profiles p ON p.user_id = u.id WHERE lower(u.email) = lower($1)"#,
+        email.trim()
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A JSON setting, if present.
+pub async fn setting<'e, E: sqlx::Executor<'e, Database = Postgres>>(
+    db: E,
+    key: &str,
+) -> sqlx::Result<Option<serde_json::Value>> {
+    sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", key).fetch_optional(db).await
+}

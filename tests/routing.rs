@@ -1,0 +1,941 @@
+//! Lead distribution: who gets a new lead and why, fairness under concurrency, speed-to-lead, the contact
+//! cadence, reassignment and offboarding.
+
+mod common;
+
+use chrono::Duration;
+use common::TestApp;
+use loanfloor::auth::{CurrentUser, Role};
+use loanfloor::routing::{self, HandOver};
+use loanfloor::state::AppState;
+use uuid::Uuid;
+
+const PIPELINE: &str = "00000000-0000-0000-0000-000000000001";
+
+/// An LO who works around the clock (so tests do not depend on the hour they run at).
+async fn lo(app: &TestApp, email: &str, team: Option<&str>, states: &[&str]) -> Uuid {
+    let id = app.create_user(Role::Lo, email, team, states).await;
+    sqlx::query(
+        "UPDATE lo_profiles SET work_start = '00:00', work_end = '00:00', work_days = '{1,2,3,4,5,6,7}' WHERE user_id = $1",
+    )
+    .bind(id)
+    .execute(app.db())
+    .await
+    .unwrap();
+    id
+}
+
+async fn set_profile(app: &TestApp, lo: Uuid, sql_set: &str) {
+    sqlx::query(&format!("UPDATE lo_profiles SET {sql_set} WHERE user_id = $1"))
+        .bind(lo)
+        .execute(app.db())
+        .await
+        .unwrap();
+}
+
+async fn insert_lead(
+    db: &sqlx::PgPool,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    state: &str,
+    email: Option<&str>,
+) -> Uuid {
+    let _ = db;
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, property_state, email, source)
+         VALUES ($1, $2::uuid, 'new', 'Pat', 'Borrower', $3, $4, 'direct')",
+    )
+    .bind(id)
+    .bind(PIPELINE)
+    .bind(state)
+    .bind(email)
+    .execute(&mut **tx)
+    .await
+    .unwrap();
+    id
+}
+
+/// Creates a lead as the intake API would and routes it in the same transaction.
+async fn new_lead_on(state: &AppState, prop_state: &str, email: Option<&str>) -> (Uuid, Option<Uuid>) {
+    let mut tx = state.db.begin().await.unwrap();
+    let id = insert_lead(&state.db, &mut tx, prop_state, email).await;
+    let lo = routing::route_new_lead(state, &mut tx, id, None).await.unwrap();
+    tx.commit().await.unwrap();
+    (id, lo)
+}
+
+async fn new_lead(app: &TestApp, prop_state: &str) -> (Uuid, Option<Uuid>) {
+    new_lead_on(&app.state, prop_state, None).await
+}
+
+async fn current_user(app: &TestApp, id: Uuid) -> CurrentUser {
+    loanfloor::auth::store::find_user(app.db(), id).await.unwrap().unwrap().into_current(false)
+}
+
+async fn assigned(app: &TestApp, lead: Uuid) -> (Option<Uuid>, Option<Uuid>) {
+    sqlx::query_as("SELECT assigned_lo_id, team_id FROM leads WHERE id = $1")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap()
+}
+
+async fn decision(app: &TestApp, lead: Uuid) -> serde_json::Value {
+    sqlx::query_scalar("SELECT candidates FROM routing_decisions WHERE lead_id = $1 ORDER BY id DESC LIMIT 1")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap()
+}
+
+fn reasons_of(candidates: &serde_json::Value, lo: Uuid) -> Vec<String> {
+    candidates
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["lo_id"] == lo.to_string())
+        .map(|c| c["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect())
+        .unwrap_or_else(|| panic!("{lo} is not among the candidates: {candidates}"))
+}
+
+#[tokio::test]
+async fn a_texas_lead_goes_to_the_available_lo_licensed_in_texas() {
+    let app = TestApp::spawn().await;
+    let maria = lo(&app, "maria@x.test", Some("Dallas"), &["TX", "OK"]).await;
+    let carl = lo(&app, "carl@x.test", Some("West"), &["CA"]).await;
+    let (lead, chosen) = new_lead(&app, "TX").await;
+    assert_eq!(chosen, Some(maria));
+    let dallas: Uuid =
+        sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Dallas'").fetch_one(app.db()).await.unwrap();
+    assert_eq!(assigned(&app, lead).await, (Some(maria), Some(dallas)), "the lead takes the LO's team");
+    let (version, at_set): (i32, bool) =
+        sqlx::query_as("SELECT version, assigned_at IS NOT NULL FROM leads WHERE id = $1")
+            .bind(lead)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!((version, at_set), (2, true));
+    // History, decision, audit, SLA check and the first cadence task.
+    let (to, reason): (Option<Uuid>, String) =
+        sqlx::query_as("SELECT to_lo_id, reason FROM assignments WHERE lead_id = $1")
+            .bind(lead)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(to, Some(maria));
+    assert!(reason.contains("maria"), "{reason}");
+    let c = decision(&app, lead).await;
+    assert!(reasons_of(&c, maria).is_empty());
+    assert_eq!(reasons_of(&c, carl), vec!["not licensed in TX"]);
+    let audits: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'lead.assign' AND entity_id = $1")
+            .bind(lead.to_string())
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(audits, 1);
+    let sla: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'routing.sla_check' AND payload->>'lead_id' = $1")
+            .bind(lead.to_string())
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(sla, 1);
+    let task: (Option<Uuid>, String) =
+        sqlx::query_as("SELECT owner_id, title FROM tasks WHERE lead_id = $1 AND kind = 'cadence'")
+            .bind(lead)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(task.0, Some(maria));
+    assert!(task.1.starts_with("Call attempt 1 of 8"), "{}", task.1);
+    // Routing twice never assigns twice.
+    let mut tx = app.db().begin().await.unwrap();
+    assert_eq!(routing::route_new_lead(&app.state, &mut tx, lead, None).await.unwrap(), Some(maria));
+    tx.commit().await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM assignments WHERE lead_id = $1")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn thirty_texas_leads_split_fifteen_fifteen_and_the_california_lo_gets_none() {
+    let app = TestApp::spawn().await;
+    let a = lo(&app, "tx.one@x.test", None, &["TX"]).await;
+    let b = lo(&app, "tx.two@x.test", None, &["TX", "LA"]).await;
+    let ca = lo(&app, "ca.only@x.test", None, &["CA"]).await;
+    for _ in 0..30 {
+        new_lead(&app, "TX").await;
+    }
+    let count = |lo: Uuid| {
+        let db = app.db().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM leads WHERE assigned_lo_id = $1")
+                .bind(lo)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!((count(a).await, count(b).await, count(ca).await), (15, 15, 0));
+}
+
+#[tokio::test]
+async fn away_full_and_off_shift_los_are_skipped_with_the_reason_stored() {
+    let app = TestApp::spawn().await;
+    let away = lo(&app, "away@x.test", None, &["TX"]).await;
+    let full = lo(&app, "full@x.test", None, &["TX"]).await;
+    let off = lo(&app, "offshift@x.test", None, &["TX"]).await;
+    let ok = lo(&app, "ok@x.test", None, &["TX"]).await;
+    set_profile(&app, away, "status = 'away'").await;
+    set_profile(&app, full, "capacity = 1").await;
+    set_profile(&app, off, "work_days = '{}'").await;
+    // `full` already holds one open lead.
+    let mut tx = app.db().begin().await.unwrap();
+    let held = insert_lead(app.db(), &mut tx, "TX", None).await;
+    sqlx::query("UPDATE leads SET assigned_lo_id = $1 WHERE id = $2")
+        .bind(full)
+        .bind(held)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // A rule that respects working hours, for Texas.
+    sqlx::query(
+        "INSERT INTO routing_rules (id, position, name, states, method) VALUES ($1, 1, 'Texas', '{TX}', 'round_robin')",
+    )
+    .bind(Uuid::new_v4())
+    .execute(app.db())
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        let (lead, chosen) = new_lead(&app, "TX").await;
+        assert_eq!(chosen, Some(ok));
+        let c = decision(&app, lead).await;
+        assert_eq!(reasons_of(&c, away), vec!["status is away"]);
+        assert_eq!(reasons_of(&c, full), vec!["at capacity (1 of 1 open leads)"]);
+        assert_eq!(reasons_of(&c, off), vec!["outside working hours"]);
+    }
+    // When nobody is eligible the lead waits in the queue and managers hear about it.
+    let manager = app.create_user(Role::Manager, "boss@x.test", Some("Dallas"), &[]).await;
+    set_profile(&app, ok, "status = 'offline'").await;
+    let (lead, chosen) = new_lead(&app, "TX").await;
+    assert_eq!(chosen, None);
+    assert_eq!(assigned(&app, lead).await, (None, None));
+    let outcome: String = sqlx::query_scalar("SELECT outcome FROM routing_decisions WHERE lead_id = $1")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(outcome, "queued");
+    let alerts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM notifications WHERE user_id = $1 AND kind = 'lead_unassigned'")
+            .bind(manager)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(alerts, 1);
+}
+
+#[tokio::test]
+async fn a_returning_borrower_goes_back_to_their_lo() {
+    let app = TestApp::spawn().await;
+    let x = lo(&app, "first@x.test", None, &["TX"]).await;
+    let y = lo(&app, "second@x.test", None, &["TX"]).await;
+    let (_, first) = new_lead_on(&app.state, "TX", Some("sam@borrower.test")).await;
+    let a = first.unwrap();
+    let b = if a == x { y } else { x };
+    // Round robin would give the next lead to b; the same borrower goes back to a.
+    let (lead, again) = new_lead_on(&app.state, "TX", Some("SAM@borrower.test")).await;
+    assert_eq!(again, Some(a));
+    let summary: String = sqlx::query_scalar("SELECT summary FROM routing_decisions WHERE lead_id = $1")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert!(summary.contains("returning borrower"), "{summary}");
+    // The rotation was not consumed: b is next.
+    assert_eq!(new_lead(&app, "TX").await.1, Some(b));
+}
+
+#[tokio::test]
+async fn the_sla_reassigns_an_uncalled_lead_and_leaves_a_called_one() {
+    let app = TestApp::spawn().await;
+    let x = lo(&app, "slow@x.test", None, &["TX"]).await;
+    let y = lo(&app, "fast@x.test", None, &["TX"]).await;
+    let (uncalled, first) = new_lead(&app, "TX").await;
+    let a = first.unwrap();
+    let b = if a == x { y } else { x };
+    let (called, second) = new_lead(&app, "TX").await;
+    assert_eq!(second, Some(b));
+    // b calls their lead within a minute.
+    app.state.clock.advance(Duration::minutes(1));
+    sqlx::query("INSERT INTO activities (lead_id, actor_id, kind, direction, outcome, occurred_at) VALUES ($1, $2, 'call', 'outbound', 'no_answer', $3)")
+        .bind(called)
+        .bind(b)
+        .bind(app.state.clock.now())
+        .execute(app.db())
+        .await
+        .unwrap();
+    // Four minutes in nothing is due yet.
+    app.state.clock.advance(Duration::minutes(3));
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    assert_eq!(assigned(&app, uncalled).await.0, Some(a));
+    // Past five minutes: the uncalled lead moves to b, the called one stays.
+    app.state.clock.advance(Duration::minutes(2));
+    let ran = loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    assert!(ran >= 2, "both SLA checks ran ({ran})");
+    assert_eq!(assigned(&app, uncalled).await.0, Some(b));
+    assert_eq!(assigned(&app, called).await.0, Some(b));
+    let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM assignments WHERE lead_id = $1 ORDER BY id")
+        .bind(uncalled)
+        .fetch_all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(reasons.len(), 2);
+    assert!(reasons[1].starts_with("Speed-to-lead missed"), "{}", reasons[1]);
+    let c = decision(&app, uncalled).await;
+    assert_eq!(reasons_of(&c, a), vec!["missed the speed-to-lead SLA (5 min without a call)"]);
+    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status <> 'done' AND run_at <= $1")
+        .bind(app.state.clock.now())
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(failed, 0);
+}
+
+#[tokio::test]
+async fn the_sla_escalates_to_the_manager_when_configured() {
+    let app = TestApp::spawn().await;
+    lo(&app, "esc.lo@x.test", Some("Dallas"), &["TX"]).await;
+    lo(&app, "esc.other@x.test", Some("Dallas"), &["TX"]).await;
+    let manager = app.create_user(Role::Manager, "esc.boss@x.test", Some("Dallas"), &[]).await;
+    sqlx::query("INSERT INTO routing_rules (id, position, name, method, sla_minutes, sla_action, require_working_hours) VALUES ($1, 1, 'All', 'round_robin', 10, 'escalate', false)")
+        .bind(Uuid::new_v4())
+        .execute(app.db())
+        .await
+        .unwrap();
+    let (lead, chosen) = new_lead(&app, "TX").await;
+    let a = chosen.unwrap();
+    app.state.clock.advance(Duration::minutes(9));
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    let alerts = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM notifications WHERE user_id = $1 AND kind = 'sla_escalated'")
+            .bind(manager)
+            .fetch_one(app.db())
+            .await
+            .unwrap()
+    };
+    assert_eq!(alerts().await, 0);
+    app.state.clock.advance(Duration::minutes(2));
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    assert_eq!(alerts().await, 1);
+    assert_eq!(assigned(&app, lead).await.0, Some(a), "escalation keeps the LO");
+}
+
+#[tokio::test]
+async fn the_cadence_puts_attempts_in_the_queue_then_moves_an_unreached_lead_to_nurture() {
+    let app = TestApp::spawn().await;
+    let a = lo(&app, "cadence@x.test", None, &["TX"]).await;
+    let (lead, _) = new_lead(&app, "TX").await;
+    let tasks = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM tasks WHERE lead_id = $1 AND kind = 'cadence' AND owner_id = $2",
+        )
+        .bind(lead)
+        .bind(a)
+        .fetch_one(app.db())
+        .await
+        .unwrap()
+    };
+    assert_eq!(tasks().await, 1);
+    app.state.clock.advance(Duration::minutes(31));
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    assert_eq!(tasks().await, 2, "the 30–60 minute attempt is due");
+    // Over the next fortnight (a day at a time) every attempt lands, then the lead goes to nurture.
+    for _ in 0..15 {
+        app.state.clock.advance(Duration::days(1));
+        loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    }
+    assert_eq!(tasks().await, 8);
+    let stage: String =
+        sqlx::query_scalar("SELECT stage FROM leads WHERE id = $1").bind(lead).fetch_one(app.db()).await.unwrap();
+    assert_eq!(stage, "nurture");
+    let origin: String =
+        sqlx::query_scalar("SELECT origin FROM stage_changes WHERE lead_id = $1 AND to_stage = 'nurture'")
+            .bind(lead)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(origin, "cadence");
+    let note: String = sqlx::query_scalar("SELECT body FROM activities WHERE lead_id = $1 AND kind = 'note'")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(note, "Moved to nurture: no contact after the 8-attempt cadence");
+}
+
+#[tokio::test]
+async fn a_reached_borrower_stops_the_cadence() {
+    let app = TestApp::spawn().await;
+    let a = lo(&app, "reach@x.test", None, &["TX"]).await;
+    let (lead, _) = new_lead(&app, "TX").await;
+    app.state.clock.advance(Duration::minutes(2));
+    sqlx::query("INSERT INTO activities (lead_id, actor_id, kind, outcome, occurred_at) VALUES ($1, $2, 'call', 'contacted', $3)")
+        .bind(lead)
+        .bind(a)
+        .bind(app.state.clock.now())
+        .execute(app.db())
+        .await
+        .unwrap();
+    for _ in 0..16 {
+        app.state.clock.advance(Duration::days(1));
+        loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    }
+    let (stage, tasks, done): (String, i64, i64) = sqlx::query_as(
+        "SELECT l.stage, count(t.id), count(t.done_at) FROM leads l LEFT JOIN tasks t ON t.lead_id = l.id AND t.kind = 'cadence'
+         WHERE l.id = $1 GROUP BY l.stage",
+    )
+    .bind(lead)
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!((stage.as_str(), tasks, done), ("new", 1, 1), "one attempt, made; no more tasks, no nurture");
+}
+
+/// A second application instance (its own pool and server) on the same database.
+async fn second_instance(app: &TestApp) -> AppState {
+    let config = (*app.state.config).clone();
+    let url = config.database_url.clone().expect("tests run against a database URL");
+    let pool = loanfloor::db::connect(&url, 6).await.unwrap();
+    let state = AppState::new(pool, config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let s = state.clone();
+    tokio::spawn(async move { loanfloor::serve(listener, s, std::future::pending()).await.unwrap() });
+    state
+}
+
+#[tokio::test]
+async fn two_instances_routing_a_thousand_leads_at_once_assign_each_exactly_once_and_fairly() {
+    let app = TestApp::spawn().await;
+    let mut los = Vec::new();
+    for i in 0..4 {
+        let id = lo(&app, &format!("busy{i}@x.test"), None, &["TX"]).await;
+        set_profile(&app, id, "capacity = 5000").await;
+        los.push(id);
+    }
+    let other = second_instance(&app).await;
+    let mut handles = Vec::new();
+    for task in 0..40 {
+        let state = if task % 2 == 0 { app.state.clone() } else { other.clone() };
+        handles.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..25 {
+                got.push(new_lead_on(&state, "TX", None).await);
+            }
+            got
+        }));
+    }
+    let mut routed = 0;
+    for h in handles {
+        for (_, lo) in h.await.unwrap() {
+            assert!(lo.is_some());
+            routed += 1;
+        }
+    }
+    assert_eq!(routed, 1000);
+    let per_lead: Vec<i64> =
+        sqlx::query_scalar("SELECT count(*) FROM assignments GROUP BY lead_id").fetch_all(app.db()).await.unwrap();
+    assert_eq!(per_lead.len(), 1000);
+    assert!(per_lead.iter().all(|n| *n == 1), "every lead assigned exactly once");
+    let decisions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM routing_decisions").fetch_one(app.db()).await.unwrap();
+    assert_eq!(decisions, 1000);
+    for lo in &los {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id = $1")
+            .bind(lo)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+        assert!((249..=251).contains(&n), "LO {lo} got {n} of 1000 leads; the fair share is 250");
+    }
+}
+
+#[tokio::test]
+async fn offboarding_leaves_no_open_lead_without_an_owner_or_queue() {
+    let app = TestApp::spawn().await;
+    let leaving = lo(&app, "leaving@x.test", Some("Dallas"), &["TX", "CA"]).await;
+    let stays = lo(&app, "stays@x.test", Some("Dallas"), &["TX"]).await;
+    let admin = app.create_user(Role::Admin, "admin@x.test", None, &[]).await;
+    let admin = current_user(&app, admin).await;
+    // Only `leaving` can take leads while `stays` is away: 6 TX leads and 2 CA leads, one of them funded.
+    set_profile(&app, stays, "status = 'away'").await;
+    let mut leads = Vec::new();
+    for st in ["TX", "TX", "TX", "TX", "TX", "TX", "CA", "CA"] {
+        let (id, lo) = new_lead(&app, st).await;
+        assert_eq!(lo, Some(leaving));
+        leads.push(id);
+    }
+    sqlx::query("UPDATE leads SET stage = 'funded' WHERE id = $1").bind(leads[7]).execute(app.db()).await.unwrap();
+    set_profile(&app, stays, "status = 'available'").await;
+    let mut tx = app.db().begin().await.unwrap();
+    let moved =
+        routing::hand_over_open_leads(&app.state, &mut tx, &admin, leaving, HandOver::Redistribute).await.unwrap();
+    sqlx::query("UPDATE users SET active = false WHERE id = $1").bind(leaving).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(moved, 7, "6 TX leads and 1 open CA lead; the funded one stays in history");
+    let dallas: Uuid =
+        sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Dallas'").fetch_one(app.db()).await.unwrap();
+    for id in &leads[..6] {
+        assert_eq!(assigned(&app, *id).await, (Some(stays), Some(dallas)));
+    }
+    // Nobody else is licensed in CA: that lead waits in the Dallas queue, owned by the team.
+    assert_eq!(assigned(&app, leads[6]).await, (None, Some(dallas)));
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+         WHERE s.kind IN ('open', 'nurture') AND (l.assigned_lo_id = $1 OR (l.assigned_lo_id IS NULL AND l.team_id IS NULL))",
+    )
+    .bind(leaving)
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0);
+    // Open tasks moved with the leads.
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks WHERE owner_id = $1 AND done_at IS NULL")
+        .bind(leaving)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(left, 1, "only the funded lead's task stays with the leaver");
+}
+
+#[tokio::test]
+async fn offboarding_to_a_named_lo_or_a_team_queue() {
+    let app = TestApp::spawn().await;
+    let leaving = lo(&app, "quit@x.test", Some("Dallas"), &["TX"]).await;
+    let heir = lo(&app, "heir@x.test", Some("Dallas"), &["TX"]).await;
+    let admin = current_user(&app, app.create_user(Role::Admin, "adm@x.test", None, &[]).await).await;
+    set_profile(&app, heir, "status = 'away'").await;
+    let (a, _) = new_lead(&app, "TX").await;
+    let (b, _) = new_lead(&app, "TX").await;
+    let mut tx = app.db().begin().await.unwrap();
+    let n = routing::hand_over_open_leads(&app.state, &mut tx, &admin, leaving, HandOver::ToLo(heir)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(assigned(&app, a).await.0, Some(heir));
+    let west = {
+        let mut tx = app.db().begin().await.unwrap();
+        let t = loanfloor::accounts::store::ensure_team(&mut tx, "West").await.unwrap();
+        tx.commit().await.unwrap();
+        t
+    };
+    let mut tx = app.db().begin().await.unwrap();
+    let n =
+        routing::hand_over_open_leads(&app.state, &mut tx, &admin, heir, HandOver::ToTeamQueue(west)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(assigned(&app, b).await, (None, Some(west)));
+}
+
+#[tokio::test]
+async fn the_api_assigns_a_lead_and_explains_the_routing_within_scope() {
+    let app = TestApp::spawn().await;
+    let maria = lo(&app, "maria.api@x.test", Some("Dallas"), &["TX"]).await;
+    let jose = lo(&app, "jose.api@x.test", Some("Dallas"), &["TX"]).await;
+    let carl = lo(&app, "carl.api@x.test", Some("West"), &["CA", "TX"]).await;
+    set_profile(&app, carl, "status = 'away'").await;
+    let (lead, first) = new_lead(&app, "TX").await;
+    let first = first.unwrap();
+    let other = if first == maria { jose } else { maria };
+    let manager = app.create_user(Role::Manager, "boss.api@x.test", Some("Dallas"), &[]).await;
+    let api = app.api(&app.token_for(manager).await);
+
+    // The stored decision: who got it and why the others did not.
+    let res = api.get(app.url(&format!("/api/v1/leads/{lead}/routing"))).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["decision"]["chosen_lo_id"], first.to_string());
+    assert_eq!(body["decision"]["outcome"], "assigned");
+    assert_eq!(reasons_of(&body["decision"]["candidates"], carl), vec!["status is away"]);
+
+    // A reason is required.
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&serde_json::json!({"lo_id": other}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["errors"]["reason"].is_array(), "{body}");
+    // A manager cannot hand a Dallas lead to a West LO.
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&serde_json::json!({"lo_email": "carl.api@x.test", "reason": "covering"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    // Within the team it works, and the lead JSON shows the new LO.
+    let other_email = if other == maria { "maria.api@x.test" } else { "jose.api@x.test" };
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&serde_json::json!({"lo_email": other_email.to_uppercase(), "reason": "Borrower asked for a Spanish speaker", "version": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["id"], lead.to_string());
+    assert_eq!(body["stage"], "new");
+    assert_eq!(body["version"], 3);
+    assert_eq!(body["assigned_lo"]["id"], other.to_string());
+    assert_eq!(body["assigned_lo"]["email"], other_email);
+    // A stale version is a conflict, not an overwrite.
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&serde_json::json!({"lo_id": first, "reason": "back", "version": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    // The LO who lost the lead no longer sees it; an LO cannot reassign.
+    let lo_api = app.api(&app.token_for(first).await);
+    let res = lo_api.get(app.url(&format!("/api/v1/leads/{lead}/routing"))).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let new_lo_api = app.api(&app.token_for(other).await);
+    let res = new_lo_api
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&serde_json::json!({"lo_id": first, "reason": "swap"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // The lead page panel: history with reasons and the routing explanation.
+    let user = current_user(&app, manager).await;
+    let html = routing::lead_panel(&app.state, &user, lead).await.unwrap();
+    let first_name = if first == maria { "maria api" } else { "jose api" };
+    assert!(html.contains(&format!("Why did this lead go to {first_name}?")), "{html}");
+    assert!(html.contains("status is away"), "{html}");
+    assert!(html.contains("Borrower asked for a Spanish speaker"), "{html}");
+    assert!(html.contains("Routed: Went to"), "{html}");
+    // Out of scope: a West manager gets NotFound.
+    let west = current_user(&app, app.create_user(Role::Manager, "west.api@x.test", Some("West"), &[]).await).await;
+    assert!(routing::lead_panel(&app.state, &west, lead).await.is_err());
+}
+
+#[tokio::test]
+async fn a_bulk_reassignment_of_ten_thousand_leads_runs_as_a_job_and_is_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let from = lo(&app, "bulk.from@x.test", Some("Dallas"), &["TX"]).await;
+    let to = lo(&app, "bulk.to@x.test", Some("Dallas"), &["TX"]).await;
+    let admin = app.create_user(Role::Admin, "bulk.admin@x.test", None, &[]).await;
+    sqlx::query(
+        "INSERT INTO leads (id, pipeline_id, stage, property_state, assigned_lo_id)
+         SELECT gen_random_uuid(), $1::uuid, 'new', 'TX', $2 FROM generate_series(1, 10000)",
+    )
+    .bind(PIPELINE)
+    .bind(from)
+    .execute(app.db())
+    .await
+    .unwrap();
+    let client = app.login("bulk.admin@x.test").await;
+    // Without a reason: 422 and the form again.
+    let res = client
+        .post(app.url("/leads/reassign"))
+        .form(&[
+            ("from_lo", from.to_string()),
+            ("select_all", "on".into()),
+            ("to", format!("lo:{to}")),
+            ("reason", "".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("Give a reason"));
+    let res = client
+        .post(app.url("/leads/reassign"))
+        .form(&[
+            ("from_lo", from.to_string()),
+            ("select_all", "on".into()),
+            ("to", format!("lo:{to}")),
+            ("reason", "Book of business moves to Dallas senior LO".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with("/leads/reassign/jobs/"), "{location}");
+    // One lead becomes unlicensed for the target before the job runs: the whole run must change nothing.
+    set_profile(&app, to, "licensed_states = '{TX}'").await;
+    sqlx::query("UPDATE leads SET property_state = 'CA' WHERE id = (SELECT id FROM leads ORDER BY id DESC LIMIT 1)")
+        .execute(app.db())
+        .await
+        .unwrap();
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    let moved: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id = $1")
+        .bind(to)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(moved, 0, "a failed bulk run changes nothing");
+    let page = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("failed"), "{page}");
+    assert!(page.contains("not licensed for 1 of the selected leads; nothing was changed"), "{page}");
+    // Fix the lead and run it again: all 10,000 move, with history and progress.
+    sqlx::query("UPDATE leads SET property_state = 'TX'").execute(app.db()).await.unwrap();
+    let res = client
+        .post(app.url("/leads/reassign"))
+        .form(&[
+            ("from_lo", from.to_string()),
+            ("select_all", "on".into()),
+            ("to", format!("lo:{to}")),
+            ("reason", "Book of business moves to Dallas senior LO".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    let moved: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id = $1")
+        .bind(to)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(moved, 10_000);
+    let history: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM assignments WHERE to_lo_id = $1 AND from_lo_id = $2 AND actor_id = $3",
+    )
+    .bind(to)
+    .bind(from)
+    .bind(admin)
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(history, 10_000);
+    let page = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("10000 of 10000 leads"), "{page}");
+}
+
+#[tokio::test]
+async fn admins_manage_rules_and_managers_run_the_availability_board() {
+    let app = TestApp::spawn().await;
+    let maria = lo(&app, "maria.web@x.test", Some("Dallas"), &["TX"]).await;
+    let admin = app.login_as(Role::Admin, "web.admin@x.test", None, &[]).await.1;
+    // Invalid rule: 422 with the input kept.
+    let res = admin
+        .post(app.url("/routing/rules"))
+        .form(&[
+            ("name", "Texas <purchase>"),
+            ("states", "TX, ZZ"),
+            ("method", "round_robin"),
+            ("fallback_method", "round_robin"),
+            ("claim_minutes", "10"),
+            ("sla_minutes", "5"),
+            ("sla_action", "reassign"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("ZZ is not a US state code."), "{body}");
+    assert!(body.contains("Texas &lt;purchase&gt;") || body.contains("Texas &#60;purchase&#62;"), "escaped input kept");
+    let res = admin
+        .post(app.url("/routing/rules"))
+        .form(&[
+            ("name", "Texas purchase"),
+            ("states", "tx"),
+            ("team_ids", "not-a-team"),
+            ("method", "round_robin"),
+            ("fallback_method", "round_robin"),
+            ("claim_minutes", "10"),
+            ("sla_minutes", "5"),
+            ("sla_action", "reassign"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let dallas: Uuid =
+        sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Dallas'").fetch_one(app.db()).await.unwrap();
+    let dallas_s = dallas.to_string();
+    let res = admin
+        .post(app.url("/routing/rules"))
+        .form(&[
+            ("name", "Texas purchase"),
+            ("states", "tx"),
+            ("team_ids", dallas_s.as_str()),
+            ("method", "weighted_round_robin"),
+            ("fallback_method", "round_robin"),
+            ("claim_minutes", "10"),
+            ("sla_minutes", "7"),
+            ("sla_action", "escalate"),
+            ("require_working_hours", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (states, teams, sla): (Vec<String>, Vec<Uuid>, i32) =
+        sqlx::query_as("SELECT states, team_ids, sla_minutes FROM routing_rules WHERE name = 'Texas purchase'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!((states, teams, sla), (vec!["TX".to_string()], vec![dallas], 7));
+    let list = admin.get(app.url("/routing/rules")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("Texas purchase") && list.contains("team Dallas"), "{list}");
+    assert!(list.contains("0-5, 30-60, 60-120, 1440-2880, 2880-4320, 5760-7200, 10080-11520, 18720-20160"), "{list}");
+    // The cadence is configurable; nonsense is refused with the input kept.
+    let res = admin
+        .post(app.url("/routing/settings"))
+        .form(&[("default_sla_minutes", "5"), ("attempts", "0-5, soon"), ("max_voicemails", "2")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("0-5, soon"));
+    let res = admin
+        .post(app.url("/routing/settings"))
+        .form(&[("default_sla_minutes", "3"), ("attempts", "0-5, 60-90"), ("max_voicemails", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cadence: serde_json::Value = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'routing.cadence'")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(cadence, serde_json::json!({"attempts": [[0, 5], [60, 90]], "max_voicemails": 1}));
+    let (lead, chosen) = new_lead(&app, "TX").await;
+    assert_eq!(chosen, Some(maria));
+    let log = admin.get(app.url("/routing/log")).send().await.unwrap().text().await.unwrap();
+    assert!(log.contains(&lead.to_string()) && log.contains("Texas purchase"), "{log}");
+    // LOs and managers cannot edit rules.
+    let (_, manager) = app.login_as(Role::Manager, "web.boss@x.test", Some("Dallas"), &[]).await;
+    assert_eq!(manager.get(app.url("/routing/rules")).send().await.unwrap().status(), 403);
+    // The manager sees the board and sets Maria away; the next TX lead waits in the Dallas queue.
+    let board = manager.get(app.url("/availability")).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains("maria web") && board.contains("1 / 50"), "{board}");
+    let res = manager
+        .post(app.url(&format!("/availability/{maria}/status")))
+        .form(&[("status", "away")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let board = manager.get(app.url("/availability")).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains("Away with new leads waiting"), "{board}");
+    let (queued, none) = new_lead(&app, "TX").await;
+    assert_eq!(none, None);
+    assert_eq!(assigned(&app, queued).await, (None, Some(dallas)));
+    let queue = manager.get(app.url("/routing/queue")).send().await.unwrap().text().await.unwrap();
+    assert!(queue.contains(&queued.to_string()), "{queue}");
+    // Assign from the queue (single reassignment form).
+    let res = manager
+        .post(app.url(&format!("/leads/{queued}/reassign")))
+        .form(&[("to", format!("lo:{maria}")), ("reason", "Maria is back after lunch".to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(assigned(&app, queued).await.0, Some(maria));
+    // Nobody outside Dallas may touch it.
+    let (_, west) = app.login_as(Role::Manager, "web.west@x.test", Some("West"), &[]).await;
+    let res = west
+        .post(app.url(&format!("/leads/{queued}/reassign")))
+        .form(&[("to", format!("lo:{maria}")), ("reason", "mine".to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn a_claim_rule_offers_the_lead_to_the_pool_and_falls_back_when_nobody_claims() {
+    let app = TestApp::spawn().await;
+    let (a, a_client) = app.login_as(Role::Lo, "claim.a@x.test", None, &["TX"]).await;
+    let (b, b_client) = app.login_as(Role::Lo, "claim.b@x.test", None, &["TX"]).await;
+    for id in [a, b] {
+        set_profile(&app, id, "work_start = '00:00', work_end = '00:00', work_days = '{1,2,3,4,5,6,7}'").await;
+    }
+    sqlx::query("INSERT INTO routing_rules (id, position, name, method, claim_minutes, fallback_method) VALUES ($1, 1, 'Pool', 'claim', 10, 'round_robin')")
+        .bind(Uuid::new_v4())
+        .execute(app.db())
+        .await
+        .unwrap();
+    let (lead, chosen) = new_lead(&app, "TX").await;
+    assert_eq!(chosen, None);
+    let offer: i64 = sqlx::query_scalar("SELECT id FROM claim_offers WHERE lead_id = $1")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    let queue = b_client.get(app.url("/routing/queue")).send().await.unwrap().text().await.unwrap();
+    assert!(queue.contains(&format!("/routing/offers/{offer}/claim")), "{queue}");
+    let res = b_client.post(app.url(&format!("/routing/offers/{offer}/claim"))).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(assigned(&app, lead).await.0, Some(b));
+    let res = a_client.post(app.url(&format!("/routing/offers/{offer}/claim"))).send().await.unwrap();
+    assert_eq!(res.status(), 409, "the first claim wins");
+    // Nobody claims the next one: after the window the fallback round robin assigns it.
+    let (lead2, chosen) = new_lead(&app, "TX").await;
+    assert_eq!(chosen, None);
+    app.state.clock.advance(Duration::minutes(9));
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    assert_eq!(assigned(&app, lead2).await.0, None);
+    app.state.clock.advance(Duration::minutes(2));
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    let owner = assigned(&app, lead2).await.0;
+    assert!(owner == Some(a) || owner == Some(b), "{owner:?}");
+    let trigger: String =
+        sqlx::query_scalar("SELECT trigger FROM routing_decisions WHERE lead_id = $1 ORDER BY id DESC LIMIT 1")
+            .bind(lead2)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(trigger, "claim_expired");
+}
+
+#[tokio::test]
+async fn weights_are_honoured_and_an_lo_back_from_time_off_gets_no_catch_up_burst() {
+    let app = TestApp::spawn().await;
+    let senior = lo(&app, "senior@x.test", None, &["TX"]).await;
+    let junior = lo(&app, "junior@x.test", None, &["TX"]).await;
+    let third = lo(&app, "third@x.test", None, &["TX"]).await;
+    set_profile(&app, senior, "routing_weight = 2").await;
+    sqlx::query("INSERT INTO routing_rules (id, position, name, method, require_working_hours) VALUES ($1, 1, 'Weighted', 'weighted_round_robin', false)")
+        .bind(Uuid::new_v4())
+        .execute(app.db())
+        .await
+        .unwrap();
+    let tally = |leads: Vec<Option<Uuid>>| {
+        let mut t = [0; 3];
+        for l in leads {
+            let i = [senior, junior, third].iter().position(|x| Some(*x) == l).unwrap();
+            t[i] += 1;
+        }
+        t
+    };
+    // `third` is away: 30 leads split 2:1.
+    set_profile(&app, third, "status = 'away'").await;
+    let mut got = Vec::new();
+    for _ in 0..30 {
+        got.push(new_lead(&app, "TX").await.1);
+    }
+    assert_eq!(tally(got), [20, 10, 0]);
+    // `third` comes back: over the next 8 leads the shares are 2:1:1 — no burst of catch-up leads.
+    set_profile(&app, third, "status = 'available'").await;
+    let mut got = Vec::new();
+    for _ in 0..8 {
+        got.push(new_lead(&app, "TX").await.1);
+    }
+    assert_eq!(tally(got), [4, 2, 2]);
+}
