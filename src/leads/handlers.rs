@@ -1,0 +1,7 @@
+//! Pages of the LO workspace.
+
+use crate::web::Routes;
+
+pub fn router() -> Routes {
+    Routes::new()
+}
