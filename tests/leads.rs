@@ -354,3 +354,29 @@ async fn an_lo_creates_a_lead_from_the_form_and_owns_it() {
         sqlx::query_as("SELECT assigned_lo_id, loan_amount_cents FROM leads").fetch_one(app.db()).await.unwrap();
     assert_eq!((owner, amount), (lo, 40_000_000));
 }
+
+/// 100k rows through the import path (run with `cargo test --release --test leads -- --ignored`).
+#[tokio::test]
+#[ignore]
+async fn importing_100k_rows_is_fast() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(Role::Admin, "admin@example.com", None, &[]).await;
+    let user = current_user(&app, admin).await;
+    let mut csv = String::from(
+        "first_name,last_name,phone,email,property_state,loan_purpose,loan_amount_cents,credit_band,source,external_id,consent_channel\n",
+    );
+    for i in 0..100_000u32 {
+        csv.push_str(&format!(
+            "First{i},Last{i},512{:07},p{i}@example.com,TX,purchase,{},good,bulk,B{i},call\n",
+            2_000_000 + i,
+            25_000_000 + i as i64
+        ));
+    }
+    let started = std::time::Instant::now();
+    let report = loanfloor::leads::import::import_leads(&app.state, &user, csv.as_bytes(), false).await.unwrap();
+    let took = started.elapsed();
+    eprintln!("imported {} rows in {:.2} s", report.imported, took.as_secs_f64());
+    assert!(report.committed, "{:?}", report.bad.first());
+    assert_eq!(report.imported, 100_000);
+    assert_eq!(lead_count(&app).await, 100_000);
+}

@@ -211,38 +211,49 @@ async fn write_batch(
         return Ok(());
     }
     let now = state.clock.now();
-    // Earlier imports of the same (source, external_id).
+    // Each lookup probes one index with up to BATCH keys (the partial indexes need their IS NOT NULL spelled
+    // out). The statements are not kept prepared: a cached generic plan made while the table was small would
+    // keep scanning it whole as the import grows it; planned each time, they stay on the indexes.
     let (srcs, exts): (Vec<String>, Vec<String>) =
         batch.iter().filter_map(|r| r.fields.external_id.clone().map(|e| (r.fields.source.clone(), e))).unzip();
-    let known: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT source, external_id FROM leads WHERE (source, external_id) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))",
+    let known: Vec<(String, String)> = sqlx::query_as(
+        "SELECT l.source, l.external_id FROM leads l
+         WHERE l.external_id IS NOT NULL AND l.external_id = ANY($2) AND l.source = ANY($1)",
     )
     .bind(&srcs)
     .bind(&exts)
+    .persistent(false)
     .fetch_all(&mut **tx)
     .await?;
-    let known: std::collections::HashSet<(String, String)> =
-        known.into_iter().filter_map(|(s, e)| e.map(|e| (s, e))).collect();
+    let known: std::collections::HashSet<(String, String)> = known.into_iter().collect();
     // Open leads with the same phone or email.
     let phones: Vec<String> = batch.iter().filter_map(|r| r.fields.phone.clone()).collect();
     let emails: Vec<String> = batch.iter().filter_map(|r| r.fields.email.clone()).collect();
-    let open: Vec<(Uuid, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT l.id, l.phone, lower(l.email) FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
-         WHERE s.kind = 'open' AND l.duplicate_of IS NULL AND (l.phone = ANY($1) OR lower(l.email) = ANY($2))",
+    let by_phone: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT l.id, l.phone FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+         WHERE l.phone IS NOT NULL AND l.phone = ANY($1) AND s.kind = 'open' AND l.duplicate_of IS NULL
+         ORDER BY l.created_at",
     )
     .bind(&phones)
+    .persistent(false)
+    .fetch_all(&mut **tx)
+    .await?;
+    let by_email: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT l.id, lower(l.email) FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+         WHERE l.email IS NOT NULL AND lower(l.email) = ANY($1) AND s.kind = 'open' AND l.duplicate_of IS NULL
+         ORDER BY l.created_at",
+    )
     .bind(&emails)
+    .persistent(false)
     .fetch_all(&mut **tx)
     .await?;
     let mut open_phone: HashMap<String, Uuid> = HashMap::new();
     let mut open_email: HashMap<String, Uuid> = HashMap::new();
-    for (id, p, e) in open {
-        if let Some(p) = p {
-            open_phone.entry(p).or_insert(id);
-        }
-        if let Some(e) = e {
-            open_email.entry(e).or_insert(id);
-        }
+    for (id, p) in by_phone {
+        open_phone.entry(p).or_insert(id);
+    }
+    for (id, e) in by_email {
+        open_email.entry(e).or_insert(id);
     }
     let mut new_rows: Vec<(Uuid, &LeadFields)> = Vec::with_capacity(batch.len());
     let mut notes: Vec<(Uuid, String)> = Vec::new();
