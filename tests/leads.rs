@@ -380,3 +380,22 @@ async fn importing_100k_rows_is_fast() {
     assert_eq!(report.imported, 100_000);
     assert_eq!(lead_count(&app).await, 100_000);
 }
+
+#[tokio::test]
+async fn every_workspace_page_renders_for_its_roles() {
+    let app = TestApp::spawn().await;
+    let (lo, client) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let id = create_via_api(&app, lo, lead("Ana", "Reyes", "512-555-0142")).await;
+    for path in ["/my-day", "/leads", "/leads/new", "/leads/import", "/pipeline", "/tasks", "/tasks?view=overdue"] {
+        assert_eq!(client.get(app.url(path)).send().await.unwrap().status(), 200, "{path}");
+    }
+    for path in [format!("/leads/{id}"), format!("/leads/{id}/edit")] {
+        assert_eq!(client.get(app.url(&path)).send().await.unwrap().status(), 200, "{path}");
+    }
+    let (_, mgr) = app.login_as(Role::Manager, "mgr@example.com", Some("North"), &[]).await;
+    assert_eq!(mgr.get(app.url(&format!("/leads/{id}/merge"))).send().await.unwrap().status(), 200);
+    assert_eq!(mgr.get(app.url("/leads?queue=unassigned&age=7d&sort=oldest")).send().await.unwrap().status(), 200);
+    let (_, lossmit) = app.login_as(Role::Lossmit, "lm@example.com", None, &[]).await;
+    assert_eq!(lossmit.get(app.url("/my-day")).send().await.unwrap().status(), 403);
+    assert_eq!(lossmit.get(app.url(&format!("/leads/{id}"))).send().await.unwrap().status(), 404);
+}

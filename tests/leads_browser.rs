@@ -9,6 +9,23 @@ use fantoccini::Locator;
 use loanfloor::auth::Role;
 use serde_json::json;
 
+/// Polls until the element exists and contains `needle` (the page after a form post has loaded).
+async fn wait_for_text(b: &Browser, css: &str, needle: &str) {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(el) = b.client.find(Locator::Css(css)).await {
+            if let Ok(t) = el.text().await {
+                if t.contains(needle) {
+                    return;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed {needle:?} (last: {last:?})");
+}
+
 #[tokio::test]
 async fn an_lo_works_a_lead_from_the_call_queue_and_the_manager_sees_it_in_application() {
     let app = TestApp::spawn().await;
@@ -37,12 +54,11 @@ async fn an_lo_works_a_lead_from_the_call_queue_and_the_manager_sees_it_in_appli
     b.client.find(Locator::Css("#outcome option[value=contacted]")).await.unwrap().click().await.unwrap();
     b.client.find(Locator::Id("talk_time")).await.unwrap().send_keys("4:30").await.unwrap();
     b.client.find(Locator::Id("log-call-submit")).await.unwrap().click().await.unwrap();
-    b.client.wait().for_element(Locator::Css(".flash-success")).await.unwrap();
-    assert!(b.text(".flash-success").await.contains("Call logged (4:30)"));
+    wait_for_text(&b, ".flash-success", "Call logged (4:30)").await;
 
     b.client.find(Locator::Css("#to-stage option[value=application]")).await.unwrap().click().await.unwrap();
     b.client.find(Locator::Id("stage-submit")).await.unwrap().click().await.unwrap();
-    b.client.wait().for_element(Locator::Css(".flash-success")).await.unwrap();
+    wait_for_text(&b, ".flash-success", "Moved to application").await;
     assert_eq!(b.text("#stage").await, "Application");
     assert!(b.text(".timeline").await.contains("contacted"), "the call is on the timeline");
 
