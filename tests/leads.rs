@@ -399,3 +399,58 @@ async fn every_workspace_page_renders_for_its_roles() {
     assert_eq!(lossmit.get(app.url("/my-day")).send().await.unwrap().status(), 403);
     assert_eq!(lossmit.get(app.url(&format!("/leads/{id}"))).send().await.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn an_admin_configures_stale_days_and_the_lost_reason_list() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.login_as(Role::Admin, "admin@example.com", None, &[]).await;
+    let (lo, lo_client) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    assert_eq!(lo_client.get(app.url("/admin/pipeline")).send().await.unwrap().status(), 403);
+    assert_eq!(admin.get(app.url("/admin/pipeline")).send().await.unwrap().status(), 200);
+    let res = admin
+        .post(app.url("/admin/pipeline/stages/contacted"))
+        .form(&[("label", "Reached"), ("stale_after_days", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let res = admin
+        .post(app.url("/admin/pipeline/stages/contacted"))
+        .form(&[("label", "Reached"), ("stale_after_days", "5")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (label, days): (String, Option<i32>) =
+        sqlx::query_as("SELECT label, stale_after_days FROM stages WHERE key = 'contacted'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!((label.as_str(), days), ("Reached", Some(5)));
+    let res = admin
+        .post(app.url("/admin/pipeline/lost-reasons"))
+        .form(&[("key", "appraisal_gap"), ("label", "Appraisal gap"), ("active", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    // Deactivate "rate": no longer accepted for new lost moves.
+    admin
+        .post(app.url("/admin/pipeline/lost-reasons"))
+        .form(&[("key", "rate"), ("label", "Rate")])
+        .send()
+        .await
+        .unwrap();
+    let id = create_via_api(&app, lo, lead("Ana", "Reyes", "512-555-0142")).await;
+    let api = app.api(&app.token_for(lo).await);
+    let url = app.url(&format!("/api/v1/leads/{id}/stage"));
+    let res = api.post(&url).json(&json!({"stage": "lost", "lost_reason": "rate", "version": 1})).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let res = api
+        .post(&url)
+        .json(&json!({"stage": "lost", "lost_reason": "appraisal_gap", "version": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}

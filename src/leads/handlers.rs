@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::model::{self, LeadDraft};
+use super::model::{self, LeadDraft, StageDef};
 use super::store::{self, ActivityInput, CreateOutcome, Lead, LeadFilter, Saved};
 use crate::auth::{CurrentUser, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -42,6 +42,9 @@ pub fn router() -> Routes {
         .route("/pipeline", &["GET"], get(pipeline))
         .route("/tasks", &["GET"], get(tasks))
         .route("/tasks/{id}/done", &["POST"], post(task_done))
+        .route("/admin/pipeline", &["GET"], get(pipeline_admin))
+        .route("/admin/pipeline/stages/{key}", &["POST"], post(pipeline_stage_save))
+        .route("/admin/pipeline/lost-reasons", &["POST"], post(lost_reason_save))
 }
 
 /// An `<option>` of a select.
@@ -731,6 +734,96 @@ async fn merge(
             let lead = store::lead(&state.db, &user, id).await?;
             let candidates = store::possible_duplicates(&state, &user, &lead).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, MergePage { ctx, lead, candidates, errors }).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+// ---------- Pipeline configuration (admins) ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "leads/pipeline_admin.html")]
+struct PipelineAdminPage {
+    ctx: PageCtx,
+    stages: Vec<StageDef>,
+    reasons: Vec<(String, String, bool)>,
+    errors: FieldErrors,
+}
+
+async fn render_pipeline_admin(state: &AppState, ctx: PageCtx, errors: FieldErrors) -> AppResult<PipelineAdminPage> {
+    let stages = store::stages(&state.db, store::DEFAULT_PIPELINE).await?;
+    let reasons = store::all_lost_reasons(&state.db).await?;
+    Ok(PipelineAdminPage { ctx, stages, reasons, errors })
+}
+
+async fn pipeline_admin(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+) -> AppResult<impl IntoResponse> {
+    user.require(&[Role::Admin])?;
+    render_pipeline_admin(&state, ctx, FieldErrors::new()).await
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct StageConfigForm {
+    pub label: String,
+    pub stale_after_days: String,
+}
+
+async fn pipeline_stage_save(
+    user: CurrentUser,
+    ctx: PageCtx,
+    session: Session,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Form(form): Form<StageConfigForm>,
+) -> AppResult<Response> {
+    user.require(&[Role::Admin])?;
+    let days = match form.stale_after_days.trim() {
+        "" => Ok(None),
+        d => d.parse::<i32>().map(Some).map_err(|_| AppError::invalid("stale_after_days", "a whole number of days")),
+    };
+    let result = match days {
+        Ok(days) => store::update_stage(&state, &user, &key, &form.label, days).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            Flash::push(&session, "success", "Stage saved.").await;
+            Ok(Redirect::to("/admin/pipeline").into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render_pipeline_admin(&state, ctx, errors).await?).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct LostReasonForm {
+    pub key: String,
+    pub label: String,
+    pub active: String,
+}
+
+async fn lost_reason_save(
+    user: CurrentUser,
+    ctx: PageCtx,
+    session: Session,
+    State(state): State<AppState>,
+    Form(form): Form<LostReasonForm>,
+) -> AppResult<Response> {
+    user.require(&[Role::Admin])?;
+    match store::save_lost_reason(&state, &user, &form.key, &form.label, !form.active.is_empty()).await {
+        Ok(()) => {
+            Flash::push(&session, "success", "Lost reason saved.").await;
+            Ok(Redirect::to("/admin/pipeline").into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render_pipeline_admin(&state, ctx, errors).await?).into_response())
         }
         Err(e) => Err(e),
     }

@@ -1218,3 +1218,94 @@ pub async fn visible_los(db: &sqlx::PgPool, user: &CurrentUser) -> sqlx::Result<
 pub async fn lead_unscoped(db: &sqlx::PgPool, id: Uuid) -> AppResult<Lead> {
     fetch_lead(db, id, false).await?.ok_or(AppError::NotFound)
 }
+
+/// An admin's change to a stage: its label and when leads in it go stale.
+pub async fn update_stage(
+    state: &AppState,
+    user: &CurrentUser,
+    key: &str,
+    label: &str,
+    stale_after_days: Option<i32>,
+) -> AppResult<()> {
+    user.require(&[Role::Admin])?;
+    let mut e = FieldErrors::new();
+    if label.trim().is_empty() || label.len() > 60 {
+        e.add("label", "a label of 1 to 60 characters");
+    }
+    if stale_after_days.is_some_and(|d| !(1..=365).contains(&d)) {
+        e.add("stale_after_days", "between 1 and 365 days, or empty for never");
+    }
+    e.into_result()?;
+    let mut tx = state.db.begin().await?;
+    let before = sqlx::query!(
+        "SELECT label, stale_after_days FROM stages WHERE pipeline_id = $1 AND key = $2 FOR UPDATE",
+        DEFAULT_PIPELINE,
+        key
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    sqlx::query!(
+        "UPDATE stages SET label = $3, stale_after_days = $4 WHERE pipeline_id = $1 AND key = $2",
+        DEFAULT_PIPELINE,
+        key,
+        label.trim(),
+        stale_after_days
+    )
+    .execute(&mut *tx)
+    .await?;
+    Entry::new(Some(user), "update", "stage", key)
+        .before(serde_json::json!({"label": before.label, "stale_after_days": before.stale_after_days}))
+        .after(serde_json::json!({"label": label.trim(), "stale_after_days": stale_after_days}))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every lost reason, active or not (key, label, active), for the admin page.
+pub async fn all_lost_reasons(db: &sqlx::PgPool) -> sqlx::Result<Vec<(String, String, bool)>> {
+    let rows = sqlx::query!("SELECT key, label, active FROM lost_reasons ORDER BY position").fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.key, r.label, r.active)).collect())
+}
+
+/// Adds a lost reason to the managed list, or renames and (de)activates an existing one. Reasons are never
+/// deleted: past stage changes refer to them.
+pub async fn save_lost_reason(
+    state: &AppState,
+    user: &CurrentUser,
+    key: &str,
+    label: &str,
+    active: bool,
+) -> AppResult<()> {
+    user.require(&[Role::Admin])?;
+    let key = key.trim().to_lowercase();
+    let mut e = FieldErrors::new();
+    if key.is_empty()
+        || key.len() > 40
+        || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        e.add("key", "a short key: lower-case letters, digits and _");
+    }
+    if label.trim().is_empty() || label.len() > 80 {
+        e.add("label", "a label of 1 to 80 characters");
+    }
+    e.into_result()?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query!(
+        "INSERT INTO lost_reasons (key, label, position, active)
+         VALUES ($1, $2, (SELECT COALESCE(max(position), 0) + 1 FROM lost_reasons), $3)
+         ON CONFLICT (key) DO UPDATE SET label = EXCLUDED.label, active = EXCLUDED.active",
+        key,
+        label.trim(),
+        active
+    )
+    .execute(&mut *tx)
+    .await?;
+    Entry::new(Some(user), "save", "lost_reason", &key)
+        .after(serde_json::json!({"label": label.trim(), "active": active}))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
