@@ -454,3 +454,26 @@ async fn an_admin_configures_stale_days_and_the_lost_reason_list() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn the_import_command_fails_on_bad_rows_and_commits_the_rest_with_skip_bad() {
+    let app = TestApp::spawn().await;
+    app.create_user(Role::Admin, "admin@example.com", None, &[]).await;
+    let path = std::env::temp_dir().join(format!("lf-leads-{}.csv", Uuid::new_v4().simple()));
+    std::fs::write(&path, MESSY).unwrap();
+    let args = |skip_bad| loanfloor::config::ImportArgs { file: path.clone(), skip_bad, as_email: None };
+    let kind = loanfloor::leads::import::Kind::Leads;
+    let err = loanfloor::leads::import::cli(&app.state, kind, &args(false)).await.unwrap_err().to_string();
+    assert!(err.contains("Nothing imported: 4 of 7 rows are bad"), "{err}");
+    assert!(err.contains("line 3: phone:"), "{err}");
+    assert_eq!(lead_count(&app).await, 0);
+    let out = loanfloor::leads::import::cli(&app.state, kind, &args(true)).await.unwrap();
+    assert!(out.starts_with("7 rows read: 3 imported"), "{out}");
+    assert_eq!(lead_count(&app).await, 3);
+    let unassigned: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id IS NULL")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(unassigned, 3, "an admin's import goes to routing (the unassigned queue until rules exist)");
+    let _ = std::fs::remove_file(&path);
+}
