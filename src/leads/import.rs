@@ -1,7 +1,28 @@
-//! CSV imports (leads, stage changes, activities).
+//! CSV imports of leads (browser upload and `loanfloor import leads FILE [--skip-bad]`).
+//!
+//! The file is read as a stream (the `csv` crate over a file, never whole in memory), header-mapped by the
+//! API's field names, checked row by row with the same rules as the API, and written in batches with
+//! `UNNEST` arrays inside one transaction: all or nothing by default, or the good rows with `--skip-bad`.
+//! Every bad row is reported with its line number and reason.
 
+use std::collections::HashMap;
+use std::io::Read;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::model::{self, LeadDraft, LeadFields};
+use crate::audit::Entry;
+use crate::auth::{CurrentUser, Role};
 use crate::config::ImportArgs;
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::web::PageCtx;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
@@ -10,6 +31,517 @@ pub enum Kind {
     Activities,
 }
 
-pub async fn cli(_state: &AppState, _kind: Kind, _args: &ImportArgs) -> anyhow::Result<String> {
-    anyhow::bail!("import is not available yet")
+/// A row that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BadRow {
+    /// The line in the file (the header is line 1).
+    pub line: u64,
+    pub reason: String,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ImportReport {
+    /// Data rows read.
+    pub rows: u64,
+    pub imported: u64,
+    /// Rows matching an open lead (phone or email): recorded on that lead, not created twice.
+    pub duplicates: u64,
+    /// Rows whose (source, external_id) was imported before: skipped.
+    pub already_imported: u64,
+    pub bad: Vec<BadRow>,
+    /// False when bad rows made the all-or-nothing import roll back.
+    pub committed: bool,
+}
+
+impl ImportReport {
+    pub fn summary(&self) -> String {
+        let mut s = if self.committed {
+            format!(
+                "{} rows read: {} imported, {} duplicates of open leads (noted on them), {} already imported, {} bad",
+                self.rows,
+                self.imported,
+                self.duplicates,
+                self.already_imported,
+                self.bad.len()
+            )
+        } else {
+            format!(
+                "Nothing imported: {} of {} rows are bad (fix them, or import with --skip-bad to commit the rest)",
+                self.bad.len(),
+                self.rows
+            )
+        };
+        for b in self.bad.iter().take(1000) {
+            s.push_str(&format!("\nline {}: {}", b.line, b.reason));
+        }
+        if self.bad.len() > 1000 {
+            s.push_str(&format!("\n… and {} more", self.bad.len() - 1000));
+        }
+        s
+    }
+
+    /// The bad rows as a CSV report (line, reason).
+    pub fn bad_rows_csv(&self) -> Vec<u8> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(["line", "reason"]);
+        for b in &self.bad {
+            let _ = w.write_record([b.line.to_string(), model::neutralize_cell(&b.reason).into_owned()]);
+        }
+        w.into_inner().unwrap_or_default()
+    }
+}
+
+const BATCH: usize = 2000;
+
+struct GoodRow {
+    line: u64,
+    fields: LeadFields,
+}
+
+/// Imports leads from CSV `input` as `user`. An LO's imported leads are theirs; anyone else's go to routing.
+pub async fn import_leads<R: Read>(
+    state: &AppState,
+    user: &CurrentUser,
+    input: R,
+    skip_bad: bool,
+) -> anyhow::Result<ImportReport> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(input);
+    let mut report = ImportReport::default();
+    let headers: Vec<String> = match rdr.headers() {
+        Ok(h) => h.iter().map(|c| c.trim_start_matches('\u{feff}').trim().to_lowercase()).collect(),
+        Err(e) => {
+            report.bad.push(BadRow { line: 1, reason: format!("cannot read the header row: {e}") });
+            return Ok(report);
+        }
+    };
+    let unknown: Vec<&String> = headers.iter().filter(|h| !model::CSV_COLUMNS.contains(&h.as_str())).collect();
+    if !unknown.is_empty() {
+        let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+        report.bad.push(BadRow { line: 1, reason: format!("unknown column(s): {}", names.join(", ")) });
+        return Ok(report);
+    }
+    let mut tx = state.db.begin().await?;
+    let mut seen = Seen::default();
+    let mut batch: Vec<GoodRow> = Vec::with_capacity(BATCH);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line_hint = rdr.position().line();
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                report.rows += 1;
+                let line = e.position().map(|p| p.line()).unwrap_or(line_hint);
+                report.bad.push(BadRow { line, reason: format!("unreadable row: {e}") });
+                continue;
+            }
+        }
+        report.rows += 1;
+        let line = record.position().map(|p| p.line()).unwrap_or(line_hint);
+        if record.len() != headers.len() {
+            report.bad.push(BadRow {
+                line,
+                reason: format!("has {} columns, the header has {}", record.len(), headers.len()),
+            });
+            continue;
+        }
+        let mut draft = LeadDraft::default();
+        for (h, v) in headers.iter().zip(record.iter()) {
+            draft.set(h, v.to_string());
+        }
+        if draft.consent.as_ref().is_some_and(|c| c.channel.as_deref().unwrap_or("").is_empty()) {
+            draft.consent = None;
+        }
+        match draft.validate() {
+            Ok(fields) => batch.push(GoodRow { line, fields }),
+            Err(errors) => {
+                let reason = errors
+                    .0
+                    .iter()
+                    .map(|(f, msgs)| format!("{f}: {}", msgs.join("; ")))
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                report.bad.push(BadRow { line, reason });
+            }
+        }
+        if batch.len() >= BATCH {
+            write_batch(state, &mut tx, user, std::mem::take(&mut batch), &mut seen, &mut report).await?;
+        }
+    }
+    write_batch(state, &mut tx, user, batch, &mut seen, &mut report).await?;
+    report.bad.sort_by_key(|b| b.line);
+    if !report.bad.is_empty() && !skip_bad {
+        tx.rollback().await?;
+        report.imported = 0;
+        report.duplicates = 0;
+        report.already_imported = 0;
+        report.committed = false;
+        return Ok(report);
+    }
+    Entry::new(Some(user), "import", "leads", "csv")
+        .after(serde_json::json!({
+            "rows": report.rows, "imported": report.imported, "duplicates": report.duplicates,
+            "already_imported": report.already_imported, "bad": report.bad.len(), "skip_bad": skip_bad,
+        }))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    report.committed = true;
+    Ok(report)
+}
+
+/// What this import has already written, to catch repeats within the file.
+#[derive(Default)]
+struct Seen {
+    external: HashMap<(String, String), u64>,
+    phone: HashMap<String, Uuid>,
+    email: HashMap<String, Uuid>,
+}
+
+async fn write_batch(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    user: &CurrentUser,
+    batch: Vec<GoodRow>,
+    seen: &mut Seen,
+    report: &mut ImportReport,
+) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let now = state.clock.now();
+    // Each lookup probes one index with up to BATCH keys (the partial indexes need their IS NOT NULL spelled
+    // out). The statements are not kept prepared: a cached generic plan made while the table was small would
+    // keep scanning it whole as the import grows it; planned each time, they stay on the indexes.
+    let (srcs, exts): (Vec<String>, Vec<String>) =
+        batch.iter().filter_map(|r| r.fields.external_id.clone().map(|e| (r.fields.source.clone(), e))).unzip();
+    let known: Vec<(String, String)> = sqlx::query_as(
+        "SELECT l.source, l.external_id FROM leads l
+         WHERE l.external_id IS NOT NULL AND l.external_id = ANY($2) AND l.source = ANY($1)",
+    )
+    .bind(&srcs)
+    .bind(&exts)
+    .persistent(false)
+    .fetch_all(&mut **tx)
+    .await?;
+    let known: std::collections::HashSet<(String, String)> = known.into_iter().collect();
+    // Open leads with the same phone or email.
+    let phones: Vec<String> = batch.iter().filter_map(|r| r.fields.phone.clone()).collect();
+    let emails: Vec<String> = batch.iter().filter_map(|r| r.fields.email.clone()).collect();
+    let by_phone: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT l.id, l.phone FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+         WHERE l.phone IS NOT NULL AND l.phone = ANY($1) AND s.kind = 'open' AND l.duplicate_of IS NULL
+         ORDER BY l.created_at",
+    )
+    .bind(&phones)
+    .persistent(false)
+    .fetch_all(&mut **tx)
+    .await?;
+    let by_email: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT l.id, lower(l.email) FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+         WHERE l.email IS NOT NULL AND lower(l.email) = ANY($1) AND s.kind = 'open' AND l.duplicate_of IS NULL
+         ORDER BY l.created_at",
+    )
+    .bind(&emails)
+    .persistent(false)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut open_phone: HashMap<String, Uuid> = HashMap::new();
+    let mut open_email: HashMap<String, Uuid> = HashMap::new();
+    for (id, p) in by_phone {
+        open_phone.entry(p).or_insert(id);
+    }
+    for (id, e) in by_email {
+        open_email.entry(e).or_insert(id);
+    }
+    let mut new_rows: Vec<(Uuid, &LeadFields)> = Vec::with_capacity(batch.len());
+    let mut notes: Vec<(Uuid, String)> = Vec::new();
+    for r in &batch {
+        let f = &r.fields;
+        if let Some(ext) = &f.external_id {
+            let key = (f.source.clone(), ext.clone());
+            if known.contains(&key) {
+                report.already_imported += 1;
+                continue;
+            }
+            if let Some(first) = seen.external.get(&key) {
+                report.bad.push(BadRow {
+                    line: r.line,
+                    reason: format!("external_id: same source and external_id as line {first}"),
+                });
+                continue;
+            }
+            seen.external.insert(key, r.line);
+        }
+        let dup = f
+            .phone
+            .as_ref()
+            .and_then(|p| open_phone.get(p).or_else(|| seen.phone.get(p)))
+            .or_else(|| f.email.as_ref().and_then(|e| open_email.get(e).or_else(|| seen.email.get(e))))
+            .copied();
+        if let Some(existing) = dup {
+            report.duplicates += 1;
+            notes.push((
+                existing,
+                format!(
+                    "Duplicate submission (CSV import line {}) from source {}: {} {}, {} {}",
+                    r.line,
+                    f.source,
+                    f.first_name,
+                    f.last_name,
+                    f.phone.as_deref().unwrap_or(""),
+                    f.email.as_deref().unwrap_or("")
+                ),
+            ));
+            continue;
+        }
+        let id = Uuid::new_v4();
+        if let Some(p) = &f.phone {
+            seen.phone.insert(p.clone(), id);
+        }
+        if let Some(e) = &f.email {
+            seen.email.insert(e.clone(), id);
+        }
+        new_rows.push((id, f));
+    }
+    insert_leads(tx, user, &new_rows, now).await?;
+    if !notes.is_empty() {
+        let (ids, bodies): (Vec<Uuid>, Vec<String>) = notes.into_iter().unzip();
+        sqlx::query(
+            "INSERT INTO activities (lead_id, actor_id, kind, body, occurred_at)
+             SELECT t.lead_id, $3, 'note', t.body, $4 FROM UNNEST($1::uuid[], $2::text[]) AS t(lead_id, body)",
+        )
+        .bind(&ids)
+        .bind(&bodies)
+        .bind(user.id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if user.role != Role::Lo {
+        for (id, _) in &new_rows {
+            crate::routing::route_new_lead(state, tx, *id, Some(user)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    report.imported += new_rows.len() as u64;
+    Ok(())
+}
+
+/// Writes leads, their first stage change, consents and (for an LO) assignments, a few statements per batch.
+async fn insert_leads(
+    tx: &mut Transaction<'_, Postgres>,
+    user: &CurrentUser,
+    rows: &[(Uuid, &LeadFields)],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    macro_rules! col {
+        ($f:ident) => {
+            rows.iter().map(|r| r.1.$f.clone()).collect::<Vec<_>>()
+        };
+    }
+    let (lo, team) = if user.role == Role::Lo { (Some(user.id), user.team_id) } else { (None, None) };
+    let assigned_at = lo.map(|_| now);
+    sqlx::query(
+        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, email, phone, property_state, property_zip,
+             loan_purpose, loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_quoted,
+             source, campaign, vendor, cost_cents, external_id, assigned_lo_id, team_id, assigned_at,
+             stage_changed_at, created_at, updated_at)
+         SELECT t.id, $20, 'new', t.first_name, t.last_name, t.email, t.phone, t.property_state, t.property_zip,
+             t.loan_purpose, t.loan_amount_cents, t.property_value_cents, t.credit_band, t.occupancy, t.property_type,
+             t.rate_milli / 1000.0, t.source, t.campaign, t.vendor, t.cost_cents, t.external_id, $21, $22, $23, $24, $24, $24
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                     $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::int4[], $15::text[],
+                     $16::text[], $17::text[], $18::bigint[], $19::text[])
+           AS t(id, first_name, last_name, email, phone, property_state, property_zip, loan_purpose,
+                loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_milli, source,
+                campaign, vendor, cost_cents, external_id)",
+    )
+    .bind(&ids)
+    .bind(col!(first_name))
+    .bind(col!(last_name))
+    .bind(col!(email))
+    .bind(col!(phone))
+    .bind(col!(property_state))
+    .bind(col!(property_zip))
+    .bind(col!(loan_purpose))
+    .bind(col!(loan_amount_cents))
+    .bind(col!(property_value_cents))
+    .bind(col!(credit_band))
+    .bind(col!(occupancy))
+    .bind(col!(property_type))
+    .bind(col!(rate_quoted_milli))
+    .bind(col!(source))
+    .bind(col!(campaign))
+    .bind(col!(vendor))
+    .bind(col!(cost_cents))
+    .bind(col!(external_id))
+    .bind(super::store::DEFAULT_PIPELINE)
+    .bind(lo)
+    .bind(team)
+    .bind(assigned_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, actor_id, origin, created_at)
+         SELECT id, NULL, 'new', $2, 'import', $3 FROM UNNEST($1::uuid[]) AS t(id)",
+    )
+    .bind(&ids)
+    .bind(user.id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if let Some(lo) = lo {
+        sqlx::query(
+            "INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, created_at)
+             SELECT id, NULL, $2, $3, $2, 'imported by the loan officer', $4 FROM UNNEST($1::uuid[]) AS t(id)",
+        )
+        .bind(&ids)
+        .bind(lo)
+        .bind(team)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let with_consent: Vec<(Uuid, &model::Consent)> =
+        rows.iter().filter_map(|(id, f)| f.consent.as_ref().map(|c| (*id, c))).collect();
+    if !with_consent.is_empty() {
+        let cid: Vec<Uuid> = with_consent.iter().map(|c| c.0).collect();
+        let channel: Vec<String> = with_consent.iter().map(|c| c.1.channel.clone()).collect();
+        let text: Vec<String> = with_consent.iter().map(|c| c.1.text.clone()).collect();
+        let at: Vec<Option<chrono::DateTime<chrono::Utc>>> = with_consent.iter().map(|c| c.1.captured_at).collect();
+        let page: Vec<Option<String>> = with_consent.iter().map(|c| c.1.source_page.clone()).collect();
+        let token: Vec<Option<String>> = with_consent.iter().map(|c| c.1.token.clone()).collect();
+        sqlx::query(
+            "INSERT INTO lead_consents (lead_id, channel, consent_text, captured_at, source_page, token)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])",
+        )
+        .bind(&cid)
+        .bind(&channel)
+        .bind(&text)
+        .bind(&at)
+        .bind(&page)
+        .bind(&token)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// `loanfloor import leads|stage-changes|activities FILE [--skip-bad] [--as-email E]`.
+pub async fn cli(state: &AppState, kind: Kind, args: &ImportArgs) -> anyhow::Result<String> {
+    match kind {
+        Kind::Leads => {}
+        Kind::StageChanges | Kind::Activities => {
+            anyhow::bail!("history import (stage changes, activities) is not available in this build yet")
+        }
+    }
+    let user = match &args.as_email {
+        Some(email) => crate::auth::store::find_user_by_email(&state.db, email)
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(|| anyhow::anyhow!("no active user {email}"))?,
+        None => {
+            let id: Option<Uuid> =
+                sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin' AND active ORDER BY created_at LIMIT 1")
+                    .fetch_optional(&state.db)
+                    .await?;
+            let id = id.ok_or_else(|| anyhow::anyhow!("no admin user to import as; pass --as-email"))?;
+            crate::auth::store::find_user(&state.db, id).await?.ok_or_else(|| anyhow::anyhow!("admin vanished"))?
+        }
+    }
+    .into_current(false);
+    let file =
+        std::fs::File::open(&args.file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file.display()))?;
+    let started = std::time::Instant::now();
+    let report = import_leads(state, &user, std::io::BufReader::with_capacity(1 << 16, file), args.skip_bad).await?;
+    if !report.committed {
+        anyhow::bail!("{}", report.summary());
+    }
+    Ok(format!("{} ({:.1} s)", report.summary(), started.elapsed().as_secs_f64()))
+}
+
+// ---------- Browser upload ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "leads/import.html")]
+struct ImportPage {
+    ctx: PageCtx,
+    report: Option<ImportReport>,
+    report_token: Option<String>,
+    columns: Vec<&'static str>,
+}
+
+pub async fn page(user: CurrentUser, ctx: PageCtx) -> AppResult<impl IntoResponse> {
+    user.require(&[Role::Lo, Role::Manager, Role::Admin])?;
+    Ok(ImportPage { ctx, report: None, report_token: None, columns: model::CSV_COLUMNS.to_vec() })
+}
+
+fn report_path(user: Uuid, token: Uuid) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("loanfloor-import-{}-{}.csv", user.simple(), token.simple()))
+}
+
+/// `POST /leads/import` (multipart: `file`, optional `skip_bad`): streams the upload to a temporary file, then
+/// imports it. 200 when committed, 422 when bad rows rolled the import back.
+pub async fn upload(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    mut form: Multipart,
+) -> AppResult<Response> {
+    user.require(&[Role::Lo, Role::Manager, Role::Admin])?;
+    let upload_path = std::env::temp_dir().join(format!("loanfloor-upload-{}.csv", Uuid::new_v4().simple()));
+    let mut got_file = false;
+    let mut skip_bad = false;
+    let bad_upload = |e: axum::extract::multipart::MultipartError| AppError::BadRequest(format!("upload failed: {e}"));
+    let result: AppResult<()> = async {
+        while let Some(mut field) = form.next_field().await.map_err(bad_upload)? {
+            match field.name() {
+                Some("file") => {
+                    use tokio::io::AsyncWriteExt;
+                    let mut out = tokio::fs::File::create(&upload_path).await.map_err(anyhow::Error::from)?;
+                    while let Some(chunk) = field.chunk().await.map_err(bad_upload)? {
+                        out.write_all(&chunk).await.map_err(anyhow::Error::from)?;
+                    }
+                    out.flush().await.map_err(anyhow::Error::from)?;
+                    got_file = true;
+                }
+                Some("skip_bad") => skip_bad = !field.text().await.map_err(bad_upload)?.is_empty(),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let outcome = match result {
+        Ok(()) if got_file => match std::fs::File::open(&upload_path) {
+            Ok(f) => import_leads(&state, &user, std::io::BufReader::new(f), skip_bad).await.map_err(AppError::from),
+            Err(e) => Err(AppError::Internal(e.into())),
+        },
+        Ok(()) => Err(AppError::invalid("file", "choose a CSV file to import")),
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_file(&upload_path).await;
+    let report = outcome?;
+    let report_token = if report.bad.is_empty() {
+        None
+    } else {
+        let token = Uuid::new_v4();
+        tokio::fs::write(report_path(user.id, token), report.bad_rows_csv()).await.map_err(anyhow::Error::from)?;
+        Some(token.simple().to_string())
+    };
+    let status = if report.committed { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let page = ImportPage { ctx, report: Some(report), report_token, columns: model::CSV_COLUMNS.to_vec() };
+    Ok((status, page).into_response())
+}
+
+/// `GET /leads/import/report/{token}`: the bad-row report of the user's own upload.
+pub async fn report(user: CurrentUser, Path(token): Path<Uuid>) -> AppResult<Response> {
+    let body = tokio::fs::read(report_path(user.id, token)).await.map_err(|_| AppError::NotFound)?;
+    Ok(super::handlers::csv_attachment("import-bad-rows.csv", body))
 }

@@ -1,14 +1,26 @@
-//! Leads, pipelines and the LO workspace.
+//! Leads, pipelines and the LO workspace: the lead record and its history (stage changes, assignments,
+//! activities, tasks), the LO's call queue, the lead list and board, CSV import and export, and the JSON API.
 
+pub mod api;
+pub mod export;
+pub mod handlers;
 pub mod import;
 pub mod model;
 pub mod seed;
 pub mod store;
 
+use axum::routing::{get, post};
+
 use crate::web::Routes;
 
 pub fn router() -> Routes {
     Routes::new()
+        .route("/api/v1/leads", &["GET", "POST"], get(api::list).post(api::create))
+        .route("/api/v1/leads.csv", &["GET"], get(export::download))
+        .route("/api/v1/leads/{id}", &["GET", "PATCH"], get(api::show).patch(api::patch))
+        .route("/api/v1/leads/{id}/stage", &["POST"], post(api::stage))
+        .route("/api/v1/leads/{id}/activities", &["POST"], post(api::activity))
+        .merge(handlers::router())
 }
 
 /// Runs a job of kind `leads.*`.

@@ -1,9 +1,21 @@
 //! SQL for leads. Other capabilities read leads only through the scoped functions here.
+//!
+//! Every write runs in one transaction with its audit entry; every edit checks the version it was based on
+//! (under a row lock), so a stale edit is refused instead of silently overwriting a colleague's change.
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
-use crate::auth::CurrentUser;
-use crate::error::{AppError, AppResult};
+use super::model::{self, LeadDraft, LeadFields, QueueReason, StageDef};
+use crate::audit::Entry;
+use crate::auth::{CurrentUser, Role};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::state::AppState;
+
+/// The default mortgage pipeline (migration 0003).
+pub const DEFAULT_PIPELINE: Uuid = Uuid::from_u128(1);
 
 /// The fields other capabilities need about a lead (routing, escalations, metrics drill-downs).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -39,4 +51,1261 @@ pub async fn visible_lead(db: &sqlx::PgPool, user: &CurrentUser, id: Uuid) -> Ap
         return Err(AppError::NotFound);
     }
     Ok(lead)
+}
+
+/// The whole lead, with its assigned LO's name.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Lead {
+    pub id: Uuid,
+    pub pipeline_id: Uuid,
+    pub stage: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub property_state: Option<String>,
+    pub property_zip: Option<String>,
+    pub loan_purpose: Option<String>,
+    pub loan_amount_cents: Option<i64>,
+    pub property_value_cents: Option<i64>,
+    pub credit_band: Option<String>,
+    pub occupancy: Option<String>,
+    pub property_type: Option<String>,
+    pub rate_quoted_milli: Option<i32>,
+    pub source: String,
+    pub campaign: Option<String>,
+    pub vendor: Option<String>,
+    pub cost_cents: i64,
+    pub external_id: Option<String>,
+    pub assigned_lo_id: Option<Uuid>,
+    pub assigned_lo_name: Option<String>,
+    pub assigned_lo_email: Option<String>,
+    pub team_id: Option<Uuid>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub lost_reason: Option<String>,
+    pub duplicate_of: Option<Uuid>,
+    pub first_call_at: Option<DateTime<Utc>>,
+    pub first_contact_at: Option<DateTime<Utc>>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+    pub stage_changed_at: DateTime<Utc>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const LEAD_SELECT: &str = "SELECT l.id, l.pipeline_id, l.stage, l.first_name, l.last_name, l.email, l.phone,
+    l.property_state, l.property_zip, l.loan_purpose, l.loan_amount_cents, l.property_value_cents, l.credit_band,
+    l.occupancy, l.property_type, (l.rate_quoted * 1000)::int4 AS rate_quoted_milli, l.source, l.campaign, l.vendor,
+    l.cost_cents, l.external_id, l.assigned_lo_id, u.name AS assigned_lo_name, u.email AS assigned_lo_email,
+    l.team_id, l.assigned_at, l.lost_reason, l.duplicate_of, l.first_call_at, l.first_contact_at,
+    l.last_activity_at, l.stage_changed_at, l.version, l.created_at, l.updated_at
+    FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id";
+
+impl Lead {
+    pub fn name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name).trim().to_string()
+    }
+    pub fn ltv_bps(&self) -> Option<i64> {
+        model::ltv_bps(self.loan_amount_cents, self.property_value_cents)
+    }
+    /// The lead as an editable draft (what the edit form and PATCH start from).
+    pub fn draft(&self) -> LeadDraft {
+        let dollars = |c: Option<i64>| {
+            c.map(|c| if c % 100 == 0 { (c / 100).to_string() } else { format!("{}.{:02}", c / 100, c % 100) })
+                .unwrap_or_default()
+        };
+        LeadDraft {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: self.email.clone().unwrap_or_default(),
+            phone: self.phone.clone().unwrap_or_default(),
+            property_state: self.property_state.clone().unwrap_or_default(),
+            property_zip: self.property_zip.clone().unwrap_or_default(),
+            loan_purpose: self.loan_purpose.clone().unwrap_or_default(),
+            loan_amount: dollars(self.loan_amount_cents),
+            property_value: dollars(self.property_value_cents),
+            credit_band: self.credit_band.clone().unwrap_or_default(),
+            occupancy: self.occupancy.clone().unwrap_or_default(),
+            property_type: self.property_type.clone().unwrap_or_default(),
+            rate_quoted: self.rate_quoted_milli.map(model::format_rate).unwrap_or_default(),
+            source: self.source.clone(),
+            campaign: self.campaign.clone().unwrap_or_default(),
+            vendor: self.vendor.clone().unwrap_or_default(),
+            cost_cents: self.cost_cents.to_string(),
+            external_id: self.external_id.clone().unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+    /// The API representation (`*_cents` money, rate as a decimal percent, RFC 3339 times).
+    pub fn to_json(&self) -> serde_json::Value {
+        let rate = self
+            .rate_quoted_milli
+            .and_then(|m| model::format_rate(m).parse::<serde_json::Number>().ok())
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null);
+        let lo = match (self.assigned_lo_id, &self.assigned_lo_email, &self.assigned_lo_name) {
+            (Some(id), Some(email), Some(name)) => serde_json::json!({"id": id, "email": email, "name": name}),
+            _ => serde_json::Value::Null,
+        };
+        serde_json::json!({
+            "id": self.id,
+            "stage": self.stage,
+            "version": self.version,
+            "assigned_lo": lo,
+            "team_id": self.team_id,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "email": self.email,
+            "phone": self.phone,
+            "property_state": self.property_state,
+            "property_zip": self.property_zip,
+            "loan_purpose": self.loan_purpose,
+            "loan_amount_cents": self.loan_amount_cents,
+            "property_value_cents": self.property_value_cents,
+            "ltv_bps": self.ltv_bps(),
+            "credit_band": self.credit_band,
+            "occupancy": self.occupancy,
+            "property_type": self.property_type,
+            "rate_quoted": rate,
+            "source": self.source,
+            "campaign": self.campaign,
+            "vendor": self.vendor,
+            "cost_cents": self.cost_cents,
+            "external_id": self.external_id,
+            "lost_reason": self.lost_reason,
+            "duplicate_of": self.duplicate_of,
+            "first_call_at": self.first_call_at,
+            "first_contact_at": self.first_contact_at,
+            "last_activity_at": self.last_activity_at,
+            "stage_changed_at": self.stage_changed_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+async fn fetch_lead<'e, E: sqlx::Executor<'e, Database = Postgres>>(
+    db: E,
+    id: Uuid,
+    for_update: bool,
+) -> sqlx::Result<Option<Lead>> {
+    let sql = format!("{LEAD_SELECT} WHERE l.id = $1{}", if for_update { " FOR UPDATE OF l" } else { "" });
+    sqlx::query_as::<_, Lead>(&sql).bind(id).fetch_optional(db).await
+}
+
+/// The whole lead if the user may see it; NotFound otherwise (and the refusal is audited).
+pub async fn lead(db: &sqlx::PgPool, user: &CurrentUser, id: Uuid) -> AppResult<Lead> {
+    let lead = fetch_lead(db, id, false).await?.ok_or(AppError::NotFound)?;
+    if !user.scope().allows_lead(lead.assigned_lo_id, lead.team_id) {
+        crate::audit::record_event(db, Some(user.id), "access_refused", &format!("lead {id}")).await;
+        return Err(AppError::NotFound);
+    }
+    Ok(lead)
+}
+
+/// The lead for a write: locked for the rest of the transaction, scoped, NotFound when out of scope.
+async fn lock_lead(tx: &mut Transaction<'_, Postgres>, user: &CurrentUser, id: Uuid) -> AppResult<Lead> {
+    let lead = fetch_lead(&mut **tx, id, true).await?.ok_or(AppError::NotFound)?;
+    if !user.scope().allows_lead(lead.assigned_lo_id, lead.team_id) {
+        return Err(AppError::NotFound);
+    }
+    Ok(lead)
+}
+
+/// The stages of a pipeline, in order.
+pub async fn stages(db: &sqlx::PgPool, pipeline_id: Uuid) -> sqlx::Result<Vec<StageDef>> {
+    sqlx::query_as!(
+        StageDef,
+        "SELECT key, label, position, kind, stale_after_days FROM stages WHERE pipeline_id = $1 ORDER BY position",
+        pipeline_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The managed lost reasons (key, label), active ones only.
+pub async fn lost_reasons(db: &sqlx::PgPool) -> sqlx::Result<Vec<(String, String)>> {
+    let rows = sqlx::query!("SELECT key, label FROM lost_reasons WHERE active ORDER BY position").fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.key, r.label)).collect())
+}
+
+/// What happened to a create request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// A new lead (201).
+    Created,
+    /// The same request again (Idempotency-Key or source + external_id): the earlier lead (200).
+    Replayed,
+    /// The same person as an open lead: recorded on that lead, not created twice (200).
+    Duplicate,
+}
+
+/// An open lead with the same normalised phone or email, if any.
+pub async fn find_open_duplicate(
+    tx: &mut Transaction<'_, Postgres>,
+    phone: Option<&str>,
+    email: Option<&str>,
+) -> sqlx::Result<Option<Uuid>> {
+    if phone.is_none() && email.is_none() {
+        return Ok(None);
+    }
+    sqlx::query_scalar!(
+        "SELECT l.id FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+         WHERE s.kind = 'open' AND l.duplicate_of IS NULL
+           AND ((l.phone IS NOT NULL AND l.phone = $1) OR (l.email IS NOT NULL AND lower(l.email) = lower($2)))
+         ORDER BY l.created_at LIMIT 1",
+        phone,
+        email
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+async fn replay_of(
+    tx: &mut Transaction<'_, Postgres>,
+    user: &CurrentUser,
+    idempotency_key: Option<&str>,
+    fields: &LeadFields,
+) -> sqlx::Result<Option<Uuid>> {
+    if let Some(key) = idempotency_key {
+        let hit =
+            sqlx::query_scalar!("SELECT lead_id FROM idempotency_keys WHERE user_id = $1 AND key = $2", user.id, key)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if hit.is_some() {
+            return Ok(hit);
+        }
+    }
+    if let Some(ext) = &fields.external_id {
+        return sqlx::query_scalar!("SELECT id FROM leads WHERE source = $1 AND external_id = $2", fields.source, ext)
+            .fetch_optional(&mut **tx)
+            .await;
+    }
+    Ok(None)
+}
+
+/// Creates a lead (or recognises a replay or a duplicate). An LO's new lead is theirs; anyone else's goes
+/// to routing in the same transaction. Returns the lead's id and what happened.
+pub async fn create_lead(
+    state: &AppState,
+    user: &CurrentUser,
+    fields: &LeadFields,
+    idempotency_key: Option<&str>,
+) -> AppResult<(Uuid, CreateOutcome)> {
+    if let Some(k) = idempotency_key {
+        if k.is_empty() || k.len() > 200 {
+            return Err(AppError::invalid("idempotency_key", "an Idempotency-Key has 1 to 200 characters"));
+        }
+    }
+    // Two attempts: a concurrent identical request can win the unique index; the retry then sees its lead.
+    for attempt in 0..2 {
+        match try_create(state, user, fields, idempotency_key).await {
+            Err(AppError::Internal(e)) if attempt == 0 && is_unique_violation(&e) => continue,
+            other => return other,
+        }
+    }
+    Err(AppError::conflict("The lead was being created by another request; try again."))
+}
+
+fn is_unique_violation(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<sqlx::Error>()
+        .and_then(|e| e.as_database_error())
+        .is_some_and(|d| d.code().as_deref() == Some("23505"))
+}
+
+async fn try_create(
+    state: &AppState,
+    user: &CurrentUser,
+    fields: &LeadFields,
+    idempotency_key: Option<&str>,
+) -> AppResult<(Uuid, CreateOutcome)> {
+    let mut tx = state.db.begin().await?;
+    if let Some(id) = replay_of(&mut tx, user, idempotency_key, fields).await? {
+        return Ok((id, CreateOutcome::Replayed));
+    }
+    let now = state.clock.now();
+    if let Some(existing) = find_open_duplicate(&mut tx, fields.phone.as_deref(), fields.email.as_deref()).await? {
+        let note = format!(
+            "Duplicate submission from source {}{}: {} {}, {} {}",
+            fields.source,
+            fields.external_id.as_deref().map(|x| format!(" (external id {x})")).unwrap_or_default(),
+            fields.first_name,
+            fields.last_name,
+            fields.phone.as_deref().unwrap_or(""),
+            fields.email.as_deref().unwrap_or("")
+        );
+        sqlx::query!(
+            "INSERT INTO activities (lead_id, actor_id, kind, body, occurred_at) VALUES ($1, $2, 'note', $3, $4)",
+            existing,
+            user.id,
+            note,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+        if let Some(key) = idempotency_key {
+            sqlx::query!(
+                "INSERT INTO idempotency_keys (user_id, key, lead_id) VALUES ($1, $2, $3)",
+                user.id,
+                key,
+                existing
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        Entry::new(Some(user), "duplicate_submission", "lead", existing).after(fields).write(&mut *tx).await?;
+        tx.commit().await?;
+        return Ok((existing, CreateOutcome::Duplicate));
+    }
+    let id = Uuid::new_v4();
+    insert_lead(&mut tx, id, fields, now, user.id, "app").await?;
+    if user.role == Role::Lo {
+        assign_to_creator(&mut tx, id, user, now).await?;
+    } else {
+        crate::routing::route_new_lead(state, &mut tx, id, Some(user)).await?;
+    }
+    if let Some(key) = idempotency_key {
+        sqlx::query!("INSERT INTO idempotency_keys (user_id, key, lead_id) VALUES ($1, $2, $3)", user.id, key, id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Entry::new(Some(user), "create", "lead", id).after(fields).write(&mut *tx).await?;
+    tx.commit().await?;
+    Ok((id, CreateOutcome::Created))
+}
+
+async fn insert_lead(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    f: &LeadFields,
+    now: DateTime<Utc>,
+    actor: Uuid,
+    origin: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, email, phone, property_state, property_zip,
+             loan_purpose, loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_quoted,
+             source, campaign, vendor, cost_cents, external_id, stage_changed_at, created_at, updated_at)
+         VALUES ($1, $2, 'new', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, ($15::int4 / 1000.0),
+             $16, $17, $18, $19, $20, $21, $21, $21)",
+        id,
+        DEFAULT_PIPELINE,
+        f.first_name,
+        f.last_name,
+        f.email,
+        f.phone,
+        f.property_state,
+        f.property_zip,
+        f.loan_purpose,
+        f.loan_amount_cents,
+        f.property_value_cents,
+        f.credit_band,
+        f.occupancy,
+        f.property_type,
+        f.rate_quoted_milli,
+        f.source,
+        f.campaign,
+        f.vendor,
+        f.cost_cents,
+        f.external_id,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, actor_id, origin, created_at)
+         VALUES ($1, NULL, 'new', $2, $3, $4)",
+        id,
+        actor,
+        origin,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    if let Some(c) = &f.consent {
+        sqlx::query!(
+            "INSERT INTO lead_consents (lead_id, channel, consent_text, captured_at, source_page, token)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            id,
+            c.channel,
+            c.text,
+            c.captured_at,
+            c.source_page,
+            c.token
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn assign_to_creator(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    lo: &CurrentUser,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE leads SET assigned_lo_id = $2, team_id = $3, assigned_at = $4 WHERE id = $1",
+        id,
+        lo.id,
+        lo.team_id,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, created_at)
+         VALUES ($1, NULL, $2, $3, $2, 'created by the loan officer', $4)",
+        id,
+        lo.id,
+        lo.team_id,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The outcome of an edit based on a version.
+#[derive(Debug)]
+pub enum Saved {
+    Ok(Box<Lead>),
+    /// Someone else changed the lead first: the current record, for showing next to the attempted change.
+    Stale(Box<Lead>),
+}
+
+/// Saves an edit of the lead's fields, if `version` is still current.
+pub async fn update_lead(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    version: i32,
+    fields: &LeadFields,
+) -> AppResult<Saved> {
+    let mut tx = state.db.begin().await?;
+    let before = lock_lead(&mut tx, user, id).await?;
+    if before.version != version {
+        return Ok(Saved::Stale(Box::new(before)));
+    }
+    let r = sqlx::query!(
+        "UPDATE leads SET first_name = $2, last_name = $3, email = $4, phone = $5, property_state = $6,
+             property_zip = $7, loan_purpose = $8, loan_amount_cents = $9, property_value_cents = $10,
+             credit_band = $11, occupancy = $12, property_type = $13, rate_quoted = ($14::int4 / 1000.0),
+             source = $15, campaign = $16, vendor = $17, cost_cents = $18, external_id = $19,
+             version = version + 1, updated_at = $20
+         WHERE id = $1",
+        id,
+        fields.first_name,
+        fields.last_name,
+        fields.email,
+        fields.phone,
+        fields.property_state,
+        fields.property_zip,
+        fields.loan_purpose,
+        fields.loan_amount_cents,
+        fields.property_value_cents,
+        fields.credit_band,
+        fields.occupancy,
+        fields.property_type,
+        fields.rate_quoted_milli,
+        fields.source,
+        fields.campaign,
+        fields.vendor,
+        fields.cost_cents,
+        fields.external_id,
+        state.clock.now()
+    )
+    .execute(&mut *tx)
+    .await;
+    if let Err(e) = r {
+        return Err(crate::error::on_constraint(
+            e,
+            &[("leads_source_external_idx", || {
+                AppError::invalid("external_id", "another lead from this source has this external id")
+            })],
+        ));
+    }
+    if let Some(c) = &fields.consent {
+        sqlx::query!(
+            "INSERT INTO lead_consents (lead_id, channel, consent_text, captured_at, source_page, token)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            id,
+            c.channel,
+            c.text,
+            c.captured_at,
+            c.source_page,
+            c.token
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Entry::new(Some(user), "update", "lead", id).before(before.draft()).after(fields).write(&mut *tx).await?;
+    let after = fetch_lead(&mut *tx, id, false).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok(Saved::Ok(Box::new(after)))
+}
+
+/// Moves a lead to another stage (a `lost` move needs a reason), recording the fact.
+pub async fn change_stage(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    version: i32,
+    to: &str,
+    lost_reason: Option<&str>,
+) -> AppResult<Saved> {
+    let mut tx = state.db.begin().await?;
+    let before = lock_lead(&mut tx, user, id).await?;
+    let stage_list = stages(&state.db, before.pipeline_id).await?;
+    let reasons: Vec<String> = lost_reasons(&state.db).await?.into_iter().map(|(k, _)| k).collect();
+    model::check_transition(&stage_list, &before.stage, to, lost_reason, &reasons).map_err(AppError::Validation)?;
+    if before.version != version {
+        return Ok(Saved::Stale(Box::new(before)));
+    }
+    let is_lost = stage_list.iter().any(|s| s.key == to && s.kind == "lost");
+    let reason = if is_lost { lost_reason.map(str::trim) } else { None };
+    let now = state.clock.now();
+    sqlx::query!(
+        "UPDATE leads SET stage = $2, lost_reason = $3, stage_changed_at = $4, updated_at = $4, version = version + 1
+         WHERE id = $1",
+        id,
+        to,
+        reason,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, lost_reason, origin, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'app', $7)",
+        id,
+        before.stage,
+        to,
+        before.assigned_lo_id,
+        user.id,
+        reason,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    Entry::new(Some(user), "stage_change", "lead", id)
+        .before(serde_json::json!({"stage": before.stage}))
+        .after(serde_json::json!({"stage": to, "lost_reason": reason}))
+        .write(&mut *tx)
+        .await?;
+    let after = fetch_lead(&mut *tx, id, false).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok(Saved::Ok(Box::new(after)))
+}
+
+/// A call, email, text, note or meeting, as logged by the LO or an integration.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActivityInput {
+    pub kind: String,
+    pub direction: Option<String>,
+    pub outcome: Option<String>,
+    pub talk_seconds: i32,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub body: String,
+    /// Schedules a callback task (the one-step call log form).
+    pub callback_at: Option<DateTime<Utc>>,
+}
+
+impl ActivityInput {
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::new();
+        if !model::ACTIVITY_KINDS.contains(&self.kind.as_str()) {
+            e.add("kind", "must be one of: call, email, text, note, meeting");
+        }
+        match (&self.outcome, self.kind.as_str()) {
+            (Some(o), "call") if !model::CALL_OUTCOMES.iter().any(|(k, _)| k == o) => {
+                e.add("outcome", "must be one of: contacted, no_answer, voicemail, bad_number, do_not_call")
+            }
+            (None, "call") => e.add("outcome", "choose the call's outcome"),
+            (Some(_), k) if k != "call" => e.add("outcome", "only calls have an outcome"),
+            _ => {}
+        }
+        if let Some(d) = &self.direction {
+            if d != "outbound" && d != "inbound" {
+                e.add("direction", "must be outbound or inbound");
+            }
+        }
+        if !(0..=86_400).contains(&self.talk_seconds) {
+            e.add("talk_seconds", "between 0 and 86400 seconds");
+        }
+        if self.kind == "note" && self.body.trim().is_empty() {
+            e.add("body", "write the note");
+        }
+        if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+}
+
+/// Logs an activity and keeps the lead's speed-to-lead facts current (first call, first contact, last
+/// activity); a `do_not_call` outcome records a call opt-out; a callback time creates a task.
+pub async fn log_activity(state: &AppState, user: &CurrentUser, id: Uuid, a: &ActivityInput) -> AppResult<i64> {
+    a.validate().map_err(AppError::Validation)?;
+    let mut tx = state.db.begin().await?;
+    let lead = lock_lead(&mut tx, user, id).await?;
+    let now = state.clock.now();
+    let at = a.occurred_at.unwrap_or(now);
+    let direction = a.direction.clone().or_else(|| (a.kind == "call").then(|| "outbound".to_string()));
+    let activity_id = sqlx::query_scalar!(
+        "INSERT INTO activities (lead_id, actor_id, kind, direction, outcome, talk_seconds, body, occurred_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        id,
+        user.id,
+        a.kind,
+        direction,
+        a.outcome,
+        a.talk_seconds,
+        a.body.trim(),
+        at,
+        now
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let is_call = a.kind == "call";
+    let contacted = is_call && a.outcome.as_deref() == Some("contacted");
+    sqlx::query!(
+        "UPDATE leads SET
+             first_call_at = CASE WHEN $2 THEN LEAST(COALESCE(first_call_at, $4), $4) ELSE first_call_at END,
+             first_contact_at = CASE WHEN $3 THEN LEAST(COALESCE(first_contact_at, $4), $4) ELSE first_contact_at END,
+             last_activity_at = GREATEST(COALESCE(last_activity_at, $4), $4)
+         WHERE id = $1",
+        id,
+        is_call,
+        contacted,
+        at
+    )
+    .execute(&mut *tx)
+    .await?;
+    if a.outcome.as_deref() == Some("do_not_call") {
+        sqlx::query!(
+            "INSERT INTO lead_opt_outs (lead_id, channel, created_at) VALUES ($1, 'call', $2) ON CONFLICT DO NOTHING",
+            id,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(due) = a.callback_at {
+        let owner = lead.assigned_lo_id.unwrap_or(user.id);
+        sqlx::query!(
+            "INSERT INTO tasks (lead_id, owner_id, kind, title, due_at, created_at) VALUES ($1, $2, 'callback', $3, $4, $5)",
+            id,
+            owner,
+            format!("Call back {}", lead.name()),
+            due,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Entry::new(Some(user), "log_activity", "lead", id).after(a).write(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(activity_id)
+}
+
+/// Marks a task done (the owner, or anyone who may see its lead).
+pub async fn complete_task(state: &AppState, user: &CurrentUser, task_id: i64) -> AppResult<Uuid> {
+    let mut tx = state.db.begin().await?;
+    let t = sqlx::query!("SELECT lead_id, owner_id FROM tasks WHERE id = $1 AND done_at IS NULL FOR UPDATE", task_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if t.owner_id != Some(user.id) {
+        lock_lead(&mut tx, user, t.lead_id).await?;
+    }
+    sqlx::query!("UPDATE tasks SET done_at = $2 WHERE id = $1", task_id, state.clock.now()).execute(&mut *tx).await?;
+    Entry::new(Some(user), "complete_task", "task", task_id).write(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(t.lead_id)
+}
+
+/// One entry of the lead page's timeline.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct TimelineItem {
+    pub at: DateTime<Utc>,
+    /// `stage`, `assignment`, `call`, `email`, `text`, `note`, `meeting`, `task`.
+    pub kind: String,
+    pub title: String,
+    pub detail: String,
+    pub who: Option<String>,
+}
+
+/// Everything that happened to a lead, newest first (stage changes, assignments, activities, tasks).
+pub async fn timeline(db: &sqlx::PgPool, id: Uuid) -> sqlx::Result<Vec<TimelineItem>> {
+    sqlx::query_as::<_, TimelineItem>(
+        "SELECT * FROM (
+           SELECT sc.created_at AS at, 'stage' AS kind,
+                  COALESCE(sc.from_stage, '—') || ' → ' || sc.to_stage AS title,
+                  COALESCE('lost: ' || lr.label, '') || CASE WHEN sc.origin <> 'app' THEN ' (' || sc.origin || ')' ELSE '' END AS detail,
+                  u.name AS who
+           FROM stage_changes sc LEFT JOIN users u ON u.id = sc.actor_id LEFT JOIN lost_reasons lr ON lr.key = sc.lost_reason
+           WHERE sc.lead_id = $1
+           UNION ALL
+           SELECT a.created_at, 'assignment', 'Assigned to ' || COALESCE(t.name, 'the unassigned queue'),
+                  COALESCE('from ' || f.name || '. ', '') || a.reason, u.name
+           FROM assignments a LEFT JOIN users t ON t.id = a.to_lo_id LEFT JOIN users f ON f.id = a.from_lo_id
+                LEFT JOIN users u ON u.id = a.actor_id
+           WHERE a.lead_id = $1
+           UNION ALL
+           SELECT ac.occurred_at, ac.kind,
+                  initcap(ac.kind) || COALESCE(': ' || replace(ac.outcome, '_', ' '), ''),
+                  CASE WHEN ac.kind = 'call' THEN 'talk time ' || (ac.talk_seconds / 60) || ':' || lpad((ac.talk_seconds % 60)::text, 2, '0') || ' ' ELSE '' END || ac.body,
+                  u.name
+           FROM activities ac LEFT JOIN users u ON u.id = ac.actor_id WHERE ac.lead_id = $1
+           UNION ALL
+           SELECT tk.due_at, 'task', tk.title,
+                  CASE WHEN tk.done_at IS NOT NULL THEN 'done ' || to_char(tk.done_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') ELSE 'due' END,
+                  u.name
+           FROM tasks tk LEFT JOIN users u ON u.id = tk.owner_id WHERE tk.lead_id = $1
+         ) x ORDER BY at DESC LIMIT 500",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ConsentRow {
+    pub channel: String,
+    pub consent_text: String,
+    pub captured_at: Option<DateTime<Utc>>,
+    pub source_page: Option<String>,
+    pub token: Option<String>,
+}
+
+/// Consents and opt-outs of a lead.
+pub async fn consents(db: &sqlx::PgPool, id: Uuid) -> sqlx::Result<(Vec<ConsentRow>, Vec<String>)> {
+    let c = sqlx::query_as!(
+        ConsentRow,
+        "SELECT channel, consent_text, captured_at, source_page, token FROM lead_consents WHERE lead_id = $1 ORDER BY id",
+        id
+    )
+    .fetch_all(db)
+    .await?;
+    let o = sqlx::query_scalar!("SELECT channel FROM lead_opt_outs WHERE lead_id = $1 ORDER BY channel", id)
+        .fetch_all(db)
+        .await?;
+    Ok((c, o))
+}
+
+/// Filters of the lead list, the CSV export and `GET /api/v1/leads`.
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
+#[serde(default)]
+pub struct LeadFilter {
+    pub stage: String,
+    pub source: String,
+    /// `today`, `7d`, `30d` (created within) or `older` (created more than 30 days ago).
+    pub age: String,
+    pub state: String,
+    pub purpose: String,
+    /// An LO's id.
+    pub lo: String,
+    /// Name (last name prefix, or "first last"), phone or email.
+    pub q: String,
+    /// `newest` (default) or `oldest`.
+    pub sort: String,
+    /// `unassigned`: only leads waiting for an LO.
+    pub queue: String,
+    /// Keyset cursor from the previous page.
+    pub after: String,
+    pub limit: Option<i64>,
+}
+
+impl LeadFilter {
+    /// The filter as a query string (without `after`), for pagination and export links.
+    pub fn query_string(&self) -> String {
+        let pairs = [
+            ("stage", &self.stage),
+            ("source", &self.source),
+            ("age", &self.age),
+            ("state", &self.state),
+            ("purpose", &self.purpose),
+            ("lo", &self.lo),
+            ("q", &self.q),
+            ("sort", &self.sort),
+            ("queue", &self.queue),
+        ];
+        pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", crate::error::urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+    fn oldest_first(&self) -> bool {
+        self.sort == "oldest"
+    }
+}
+
+/// A row of the lead list.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct LeadRow {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub stage: String,
+    pub source: String,
+    pub property_state: Option<String>,
+    pub loan_purpose: Option<String>,
+    pub loan_amount_cents: Option<i64>,
+    pub assigned_lo_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}_{}", at.timestamp_micros(), id.simple())
+}
+
+fn decode_cursor(s: &str) -> Result<(DateTime<Utc>, Uuid), AppError> {
+    let bad = || AppError::invalid("after", "not a cursor from this list");
+    let (t, id) = s.split_once('_').ok_or_else(bad)?;
+    let micros: i64 = t.parse().map_err(|_| bad())?;
+    Ok((DateTime::from_timestamp_micros(micros).ok_or_else(bad)?, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+/// Appends the filter's WHERE conditions (after `WHERE true` and the scope) for table alias `l`.
+fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &LeadFilter, now: DateTime<Utc>) -> AppResult<()> {
+    if !f.stage.is_empty() {
+        qb.push(" AND l.stage = ").push_bind(f.stage.clone());
+    }
+    if !f.source.is_empty() {
+        qb.push(" AND l.source = ").push_bind(f.source.to_lowercase());
+    }
+    if !f.state.is_empty() {
+        qb.push(" AND l.property_state = ").push_bind(f.state.to_uppercase());
+    }
+    if !f.purpose.is_empty() {
+        qb.push(" AND l.loan_purpose = ").push_bind(f.purpose.clone());
+    }
+    if !f.lo.is_empty() {
+        let lo = Uuid::parse_str(f.lo.trim()).map_err(|_| AppError::invalid("lo", "not an LO id"))?;
+        qb.push(" AND l.assigned_lo_id = ").push_bind(lo);
+    }
+    match f.queue.as_str() {
+        "" => {}
+        "unassigned" => {
+            qb.push(" AND l.assigned_lo_id IS NULL");
+        }
+        _ => return Err(AppError::invalid("queue", "must be unassigned")),
+    }
+    match f.age.as_str() {
+        "" => {}
+        "today" => {
+            qb.push(" AND l.created_at >= ").push_bind(now - chrono::Duration::days(1));
+        }
+        "7d" => {
+            qb.push(" AND l.created_at >= ").push_bind(now - chrono::Duration::days(7));
+        }
+        "30d" => {
+            qb.push(" AND l.created_at >= ").push_bind(now - chrono::Duration::days(30));
+        }
+        "older" => {
+            qb.push(" AND l.created_at < ").push_bind(now - chrono::Duration::days(30));
+        }
+        _ => return Err(AppError::invalid("age", "must be today, 7d, 30d or older")),
+    }
+    let q = f.q.trim();
+    if !q.is_empty() {
+        if q.contains('@') {
+            qb.push(" AND lower(l.email) = lower(").push_bind(q.to_string()).push(")");
+        } else if let Ok(phone) = model::normalize_phone(q) {
+            qb.push(" AND l.phone = ").push_bind(phone);
+        } else {
+            let like = |s: &str| {
+                format!("{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+            };
+            match q.split_once(' ') {
+                Some((first, last)) => {
+                    qb.push(" AND lower(l.first_name) LIKE ").push_bind(like(first.trim()));
+                    qb.push(" AND lower(l.last_name) LIKE ").push_bind(like(last.trim()));
+                }
+                None => {
+                    qb.push(" AND lower(l.last_name) LIKE ").push_bind(like(q));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One page of the leads the user may see, newest (or oldest) first, with the cursor of the next page.
+pub async fn list_leads(
+    state: &AppState,
+    user: &CurrentUser,
+    f: &LeadFilter,
+) -> AppResult<(Vec<LeadRow>, Option<String>)> {
+    let limit = f.limit.unwrap_or(50).clamp(1, 200);
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.stage, l.source, l.property_state,
+                l.loan_purpose, l.loan_amount_cents, u.name AS assigned_lo_name, l.created_at
+         FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id WHERE true",
+    );
+    user.scope().push_lead_predicate(&mut qb, "l");
+    push_filter(&mut qb, f, state.clock.now())?;
+    let (cmp, dir) = if f.oldest_first() { (">", "ASC") } else { ("<", "DESC") };
+    if !f.after.is_empty() {
+        let (at, id) = decode_cursor(&f.after)?;
+        qb.push(format_args!(" AND (l.created_at, l.id) {cmp} (")).push_bind(at).push(", ").push_bind(id).push(")");
+    }
+    qb.push(format_args!(" ORDER BY l.created_at {dir}, l.id {dir} LIMIT ")).push_bind(limit + 1);
+    let mut rows: Vec<LeadRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_cursor(r.created_at, r.id))
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// All leads matching the filter that the user may see, streamed in pages (for the CSV export).
+pub async fn export_page(
+    state: &AppState,
+    user: &CurrentUser,
+    f: &LeadFilter,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> AppResult<Vec<Lead>> {
+    let mut qb = QueryBuilder::<Postgres>::new(LEAD_SELECT);
+    qb.push(" WHERE true");
+    user.scope().push_lead_predicate(&mut qb, "l");
+    push_filter(&mut qb, f, state.clock.now())?;
+    if let Some((at, id)) = after {
+        qb.push(" AND (l.created_at, l.id) < (").push_bind(at).push(", ").push_bind(id).push(")");
+    }
+    qb.push(" ORDER BY l.created_at DESC, l.id DESC LIMIT ").push_bind(limit);
+    Ok(qb.build_query_as().fetch_all(&state.db).await?)
+}
+
+/// One entry of the LO's call queue.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct QueueEntry {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub stage: String,
+    pub source: String,
+    pub loan_purpose: Option<String>,
+    /// When this entry started waiting: created (new), due (callback), last touched (stale).
+    pub since: DateTime<Utc>,
+    #[sqlx(skip)]
+    pub reason: Option<QueueReason>,
+}
+
+/// The LO's call queue: new uncontacted leads oldest first, then due callbacks, then stale leads.
+pub async fn call_queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<QueueEntry>> {
+    let now = state.clock.now();
+    let mut out: Vec<QueueEntry> = Vec::new();
+    let fresh: Vec<QueueEntry> = sqlx::query_as(
+        "SELECT l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose, l.created_at AS since
+         FROM leads l WHERE l.assigned_lo_id = $1 AND l.stage = 'new' AND l.first_contact_at IS NULL
+         ORDER BY l.created_at LIMIT 100",
+    )
+    .bind(user.id)
+    .fetch_all(&state.db)
+    .await?;
+    out.extend(fresh.into_iter().map(|e| QueueEntry { reason: Some(QueueReason::NewUncontacted), ..e }));
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT DISTINCT ON (l.id) l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose,
+                t.due_at AS since
+         FROM tasks t JOIN leads l ON l.id = t.lead_id
+         WHERE t.done_at IS NULL AND t.owner_id = ",
+    );
+    qb.push_bind(user.id).push(" AND t.due_at <= ").push_bind(now);
+    user.scope().push_lead_predicate(&mut qb, "l");
+    qb.push(" ORDER BY l.id, t.due_at LIMIT 100");
+    let due: Vec<QueueEntry> = qb.build_query_as().fetch_all(&state.db).await?;
+    out.extend(due.into_iter().map(|e| QueueEntry { reason: Some(QueueReason::CallbackDue), ..e }));
+    let stale: Vec<QueueEntry> = sqlx::query_as(
+        "SELECT l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose,
+                GREATEST(l.stage_changed_at, COALESCE(l.last_activity_at, l.created_at)) AS since
+         FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+         WHERE l.assigned_lo_id = $1 AND s.kind = 'open' AND s.stale_after_days IS NOT NULL
+           AND GREATEST(l.stage_changed_at, COALESCE(l.last_activity_at, l.created_at))
+               < $2 - make_interval(days => s.stale_after_days)
+         ORDER BY since LIMIT 100",
+    )
+    .bind(user.id)
+    .bind(now)
+    .fetch_all(&state.db)
+    .await?;
+    out.extend(stale.into_iter().map(|e| QueueEntry { reason: Some(QueueReason::Stale), ..e }));
+    model::order_queue(&mut out, |e| (e.reason.unwrap_or(QueueReason::Stale), e.since));
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|e| seen.insert(e.id));
+    Ok(out)
+}
+
+/// An open task of the user's.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct TaskRow {
+    pub id: i64,
+    pub lead_id: Uuid,
+    pub lead_name: String,
+    pub title: String,
+    pub kind: String,
+    pub due_at: DateTime<Utc>,
+}
+
+/// The user's open tasks, soonest first; only overdue ones when `overdue_only`.
+pub async fn open_tasks(state: &AppState, user: &CurrentUser, overdue_only: bool) -> AppResult<Vec<TaskRow>> {
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT t.id, t.lead_id, trim(l.first_name || ' ' || l.last_name) AS lead_name, t.title, t.kind, t.due_at
+         FROM tasks t JOIN leads l ON l.id = t.lead_id WHERE t.done_at IS NULL AND t.owner_id = ",
+    );
+    qb.push_bind(user.id);
+    if overdue_only {
+        qb.push(" AND t.due_at < ").push_bind(state.clock.now());
+    }
+    user.scope().push_lead_predicate(&mut qb, "l");
+    qb.push(" ORDER BY t.due_at LIMIT 500");
+    Ok(qb.build_query_as().fetch_all(&state.db).await?)
+}
+
+/// A card on the pipeline board.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct BoardCard {
+    pub stage: String,
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub loan_amount_cents: Option<i64>,
+    pub assigned_lo_name: Option<String>,
+    pub stage_changed_at: DateTime<Utc>,
+}
+
+/// Counts per stage and the most recently moved `per_stage` cards of each, scoped.
+pub async fn board(
+    state: &AppState,
+    user: &CurrentUser,
+    per_stage: i64,
+) -> AppResult<(Vec<StageDef>, Vec<(String, i64)>, Vec<BoardCard>)> {
+    let stage_list = stages(&state.db, DEFAULT_PIPELINE).await?;
+    let mut qb = QueryBuilder::<Postgres>::new("SELECT l.stage, count(*) FROM leads l WHERE l.pipeline_id = ");
+    qb.push_bind(DEFAULT_PIPELINE);
+    user.scope().push_lead_predicate(&mut qb, "l");
+    qb.push(" GROUP BY l.stage");
+    let counts: Vec<(String, i64)> = qb.build_query_as().fetch_all(&state.db).await?;
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT s.key AS stage, x.id, x.first_name, x.last_name, x.loan_amount_cents, x.assigned_lo_name, x.stage_changed_at
+         FROM stages s CROSS JOIN LATERAL (
+           SELECT l.id, l.first_name, l.last_name, l.loan_amount_cents, u.name AS assigned_lo_name, l.stage_changed_at
+           FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id
+           WHERE l.pipeline_id = s.pipeline_id AND l.stage = s.key",
+    );
+    user.scope().push_lead_predicate(&mut qb, "l");
+    qb.push(" ORDER BY l.stage_changed_at DESC LIMIT ").push_bind(per_stage);
+    qb.push(") x WHERE s.pipeline_id = ")
+        .push_bind(DEFAULT_PIPELINE)
+        .push(" ORDER BY s.position, x.stage_changed_at DESC");
+    let cards: Vec<BoardCard> = qb.build_query_as().fetch_all(&state.db).await?;
+    Ok((stage_list, counts, cards))
+}
+
+/// Leads that look like the same borrower as `lead` (same phone or email), visible to the user.
+pub async fn possible_duplicates(state: &AppState, user: &CurrentUser, lead: &Lead) -> AppResult<Vec<LeadRow>> {
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.stage, l.source, l.property_state,
+                l.loan_purpose, l.loan_amount_cents, u.name AS assigned_lo_name, l.created_at
+         FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id WHERE l.id <> ",
+    );
+    qb.push_bind(lead.id);
+    qb.push(" AND l.duplicate_of IS NULL AND (l.phone = ").push_bind(lead.phone.clone());
+    qb.push(" OR lower(l.email) = lower(").push_bind(lead.email.clone()).push("))");
+    user.scope().push_lead_predicate(&mut qb, "l");
+    qb.push(" ORDER BY l.created_at LIMIT 20");
+    Ok(qb.build_query_as().fetch_all(&state.db).await?)
+}
+
+/// A manager merges `other` into `keep`: activities, tasks, consents and opt-outs move to `keep`; `other` is
+/// linked (`duplicate_of`) and closed as lost/duplicate with its history intact.
+pub async fn merge(state: &AppState, user: &CurrentUser, keep: Uuid, other: Uuid) -> AppResult<()> {
+    user.require(&[Role::Manager, Role::Admin])?;
+    if keep == other {
+        return Err(AppError::invalid("other", "choose a different lead to merge"));
+    }
+    let mut tx = state.db.begin().await?;
+    // Lock in id order so two opposite merges cannot deadlock.
+    let (a, b) = if keep < other { (keep, other) } else { (other, keep) };
+    let first = lock_lead(&mut tx, user, a).await?;
+    let second = lock_lead(&mut tx, user, b).await?;
+    let dup = if first.id == other { first } else { second };
+    if dup.duplicate_of.is_some() {
+        return Err(AppError::invalid("other", "that lead is already merged"));
+    }
+    let now = state.clock.now();
+    sqlx::query!("UPDATE activities SET lead_id = $1 WHERE lead_id = $2", keep, other).execute(&mut *tx).await?;
+    sqlx::query!("UPDATE tasks SET lead_id = $1 WHERE lead_id = $2", keep, other).execute(&mut *tx).await?;
+    sqlx::query!("UPDATE lead_consents SET lead_id = $1 WHERE lead_id = $2", keep, other).execute(&mut *tx).await?;
+    sqlx::query!(
+        "INSERT INTO lead_opt_outs (lead_id, channel, created_at) SELECT $1, channel, created_at FROM lead_opt_outs
+         WHERE lead_id = $2 ON CONFLICT DO NOTHING",
+        keep,
+        other
+    )
+    .execute(&mut *tx)
+    .await?;
+    let lost_kind = sqlx::query_scalar!(
+        "SELECT key FROM stages WHERE pipeline_id = $1 AND kind = 'lost' ORDER BY position LIMIT 1",
+        dup.pipeline_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let to = lost_kind.unwrap_or_else(|| dup.stage.clone());
+    sqlx::query!(
+        "UPDATE leads SET duplicate_of = $2, stage = $3, lost_reason = 'duplicate', stage_changed_at = $4,
+             updated_at = $4, version = version + 1 WHERE id = $1",
+        other,
+        keep,
+        to,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    if to != dup.stage {
+        sqlx::query!(
+            "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, lost_reason, origin, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'duplicate', 'merge', $6)",
+            other,
+            dup.stage,
+            to,
+            dup.assigned_lo_id,
+            user.id,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query!(
+        "INSERT INTO activities (lead_id, actor_id, kind, body, occurred_at) VALUES ($1, $2, 'note', $3, $4)",
+        keep,
+        user.id,
+        format!("Merged duplicate lead {} ({}) into this lead", dup.name(), other),
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("UPDATE leads SET version = version + 1, updated_at = $2 WHERE id = $1", keep, now)
+        .execute(&mut *tx)
+        .await?;
+    Entry::new(Some(user), "merge", "lead", keep).after(serde_json::json!({"merged": other})).write(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Active LOs the user may filter by (their team's for managers, all for admins, themselves for LOs).
+pub async fn visible_los(db: &sqlx::PgPool, user: &CurrentUser) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let s = user.scope();
+    let rows = sqlx::query!(
+        "SELECT id, name FROM users WHERE role = 'lo' AND active AND ($1 OR id = $2 OR team_id = ANY($3)) ORDER BY name",
+        s.all,
+        s.lo_id,
+        &s.team_ids
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}
+
+/// The whole lead without a scope check: only for answering the caller about the lead it just created.
+pub async fn lead_unscoped(db: &sqlx::PgPool, id: Uuid) -> AppResult<Lead> {
+    fetch_lead(db, id, false).await?.ok_or(AppError::NotFound)
+}
+
+/// An admin's change to a stage: its label and when leads in it go stale.
+pub async fn update_stage(
+    state: &AppState,
+    user: &CurrentUser,
+    key: &str,
+    label: &str,
+    stale_after_days: Option<i32>,
+) -> AppResult<()> {
+    user.require(&[Role::Admin])?;
+    let mut e = FieldErrors::new();
+    if label.trim().is_empty() || label.len() > 60 {
+        e.add("label", "a label of 1 to 60 characters");
+    }
+    if stale_after_days.is_some_and(|d| !(1..=365).contains(&d)) {
+        e.add("stale_after_days", "between 1 and 365 days, or empty for never");
+    }
+    e.into_result()?;
+    let mut tx = state.db.begin().await?;
+    let before = sqlx::query!(
+        "SELECT label, stale_after_days FROM stages WHERE pipeline_id = $1 AND key = $2 FOR UPDATE",
+        DEFAULT_PIPELINE,
+        key
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    sqlx::query!(
+        "UPDATE stages SET label = $3, stale_after_days = $4 WHERE pipeline_id = $1 AND key = $2",
+        DEFAULT_PIPELINE,
+        key,
+        label.trim(),
+        stale_after_days
+    )
+    .execute(&mut *tx)
+    .await?;
+    Entry::new(Some(user), "update", "stage", key)
+        .before(serde_json::json!({"label": before.label, "stale_after_days": before.stale_after_days}))
+        .after(serde_json::json!({"label": label.trim(), "stale_after_days": stale_after_days}))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every lost reason, active or not (key, label, active), for the admin page.
+pub async fn all_lost_reasons(db: &sqlx::PgPool) -> sqlx::Result<Vec<(String, String, bool)>> {
+    let rows = sqlx::query!("SELECT key, label, active FROM lost_reasons ORDER BY position").fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.key, r.label, r.active)).collect())
+}
+
+/// Adds a lost reason to the managed list, or renames and (de)activates an existing one. Reasons are never
+/// deleted: past stage changes refer to them.
+pub async fn save_lost_reason(
+    state: &AppState,
+    user: &CurrentUser,
+    key: &str,
+    label: &str,
+    active: bool,
+) -> AppResult<()> {
+    user.require(&[Role::Admin])?;
+    let key = key.trim().to_lowercase();
+    let mut e = FieldErrors::new();
+    if key.is_empty()
+        || key.len() > 40
+        || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        e.add("key", "a short key: lower-case letters, digits and _");
+    }
+    if label.trim().is_empty() || label.len() > 80 {
+        e.add("label", "a label of 1 to 80 characters");
+    }
+    e.into_result()?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query!(
+        "INSERT INTO lost_reasons (key, label, position, active)
+         VALUES ($1, $2, (SELECT COALESCE(max(position), 0) + 1 FROM lost_reasons), $3)
+         ON CONFLICT (key) DO UPDATE SET label = EXCLUDED.label, active = EXCLUDED.active",
+        key,
+        label.trim(),
+        active
+    )
+    .execute(&mut *tx)
+    .await?;
+    Entry::new(Some(user), "save", "lost_reason", &key)
+        .after(serde_json::json!({"label": label.trim(), "active": active}))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

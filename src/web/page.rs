@@ -83,6 +83,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             ("/dashboard", "Dashboard"),
             ("/leads", "Leads"),
             ("/routing/rules", "Routing"),
+            ("/admin/pipeline", "Pipeline"),
             ("/escalations", "Approvals"),
             ("/admin/users", "Users"),
             ("/admin/teams", "Teams"),

@@ -1,0 +1,252 @@
+//! JSON API v1 for leads: the same domain functions as the pages, rendered as JSON.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::model::{ConsentInput, LeadDraft};
+use super::store::{self, ActivityInput, CreateOutcome, LeadFilter, Saved};
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::state::AppState;
+
+const LEAD_FIELDS: [&str; 20] = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "property_state",
+    "property_zip",
+    "loan_purpose",
+    "loan_amount_cents",
+    "property_value_cents",
+    "credit_band",
+    "occupancy",
+    "property_type",
+    "rate_quoted",
+    "source",
+    "campaign",
+    "vendor",
+    "cost_cents",
+    "external_id",
+    "loan_amount",
+    "property_value",
+];
+
+fn parse_body(body: &Bytes) -> AppResult<serde_json::Map<String, Value>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(AppError::BadRequest("The body must be a JSON object.".into())),
+        Err(e) => Err(AppError::BadRequest(format!("The body is not valid JSON: {e}"))),
+    }
+}
+
+fn text_of(v: &Value) -> Result<String, &'static str> {
+    match v {
+        Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err("must be a string or a number"),
+    }
+}
+
+/// Applies the lead fields of a JSON body onto `draft`; `skip` names fields handled by the caller.
+fn apply_fields(
+    draft: &mut LeadDraft,
+    body: &serde_json::Map<String, Value>,
+    skip: &[&str],
+) -> Result<(), FieldErrors> {
+    let mut e = FieldErrors::new();
+    for (k, v) in body {
+        if skip.contains(&k.as_str()) {
+            continue;
+        }
+        if k == "consent" {
+            match v {
+                Value::Null => draft.consent = None,
+                Value::Object(_) => match serde_json::from_value::<ConsentInput>(v.clone()) {
+                    Ok(c) => draft.consent = Some(c),
+                    Err(_) => e.add("consent", "channel, text, captured_at, token and source_page are strings"),
+                },
+                _ => e.add("consent", "must be an object"),
+            }
+            continue;
+        }
+        if !LEAD_FIELDS.contains(&k.as_str()) {
+            e.add(k, "unknown field");
+            continue;
+        }
+        match text_of(v) {
+            Ok(s) => {
+                draft.set(k, s);
+            }
+            Err(m) => e.add(k, m),
+        }
+    }
+    if e.is_empty() { Ok(()) } else { Err(e) }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim().to_string()))
+            .map_err(|_| AppError::invalid("idempotency_key", "the Idempotency-Key header must be plain text")),
+    }
+}
+
+/// `POST /api/v1/leads`: 201 for a new lead, 200 for a replay or a duplicate of an open lead.
+pub async fn create(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    let body = parse_body(&body)?;
+    let mut draft = LeadDraft::default();
+    apply_fields(&mut draft, &body, &[]).map_err(AppError::Validation)?;
+    let fields = draft.validate().map_err(AppError::Validation)?;
+    let key = idempotency_key(&headers)?;
+    let (id, outcome) = store::create_lead(&state, &user, &fields, key.as_deref()).await?;
+    let status = if outcome == CreateOutcome::Created { StatusCode::CREATED } else { StatusCode::OK };
+    let mut out = if outcome == CreateOutcome::Duplicate {
+        // The existing lead may belong to someone else: show it only within the caller's scope.
+        match store::lead(&state.db, &user, id).await {
+            Ok(l) => l.to_json(),
+            Err(AppError::NotFound) => json!({"id": id}),
+            Err(e) => return Err(e),
+        }
+    } else {
+        // The caller made this lead (or replays its own request): show what it created, even if routing sent
+        // it out of the caller's scope (an intake integration sees no leads otherwise).
+        store::lead_unscoped(&state.db, id).await?.to_json()
+    };
+    out["duplicate"] = json!(outcome == CreateOutcome::Duplicate);
+    out["replayed"] = json!(outcome == CreateOutcome::Replayed);
+    Ok((status, Json(out)).into_response())
+}
+
+/// `GET /api/v1/leads`
+pub async fn list(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(f): Query<LeadFilter>,
+) -> AppResult<Json<Value>> {
+    let (rows, next) = store::list_leads(&state, &user, &f).await?;
+    Ok(Json(json!({"items": rows, "next": next})))
+}
+
+/// `GET /api/v1/leads/{id}`
+pub async fn show(user: CurrentUser, State(state): State<AppState>, Path(id): Path<Uuid>) -> AppResult<Json<Value>> {
+    Ok(Json(store::lead(&state.db, &user, id).await?.to_json()))
+}
+
+fn version_of(body: &serde_json::Map<String, Value>) -> AppResult<i32> {
+    body.get("version")
+        .and_then(Value::as_i64)
+        .and_then(|v| i32::try_from(v).ok())
+        .ok_or_else(|| AppError::invalid("version", "send the version the change is based on"))
+}
+
+/// 409: the current record next to the attempted change.
+fn stale(current: &store::Lead, attempted: &serde_json::Map<String, Value>) -> Response {
+    let body = json!({
+        "error": {
+            "code": "conflict",
+            "message": "The lead was changed by someone else since you loaded it. Nothing was saved.",
+            "request_id": crate::web::request_ctx().request_id,
+        },
+        "current": current.to_json(),
+        "attempted": attempted,
+    });
+    (StatusCode::CONFLICT, Json(body)).into_response()
+}
+
+/// `PATCH /api/v1/leads/{id}` with `version`.
+pub async fn patch(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let body = parse_body(&body)?;
+    let version = version_of(&body)?;
+    let current = store::lead(&state.db, &user, id).await?;
+    let mut draft = current.draft();
+    // Money from the API is in cents: start from the stored cents, not the form's dollars.
+    draft.loan_amount.clear();
+    draft.property_value.clear();
+    draft.loan_amount_cents = current.loan_amount_cents.map(|c| c.to_string()).unwrap_or_default();
+    draft.property_value_cents = current.property_value_cents.map(|c| c.to_string()).unwrap_or_default();
+    apply_fields(&mut draft, &body, &["version"]).map_err(AppError::Validation)?;
+    let fields = draft.validate().map_err(AppError::Validation)?;
+    match store::update_lead(&state, &user, id, version, &fields).await? {
+        Saved::Ok(l) => Ok(Json(l.to_json()).into_response()),
+        Saved::Stale(l) => Ok(stale(&l, &body)),
+    }
+}
+
+/// `POST /api/v1/leads/{id}/stage` `{"stage", "lost_reason"?, "version"}`
+pub async fn stage(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let body = parse_body(&body)?;
+    let version = version_of(&body)?;
+    let to = body.get("stage").and_then(Value::as_str).unwrap_or("").to_string();
+    let reason = body.get("lost_reason").and_then(Value::as_str).map(str::to_string);
+    match store::change_stage(&state, &user, id, version, &to, reason.as_deref()).await? {
+        Saved::Ok(l) => Ok(Json(l.to_json()).into_response()),
+        Saved::Stale(l) => Ok(stale(&l, &body)),
+    }
+}
+
+/// `POST /api/v1/leads/{id}/activities` → 201 `{"id"}`
+pub async fn activity(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let body = parse_body(&body)?;
+    let mut e = FieldErrors::new();
+    let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
+    let time =
+        |e: &mut FieldErrors, k: &str| s(k).and_then(|t| super::model::parse_time(&t).map_err(|m| e.add(k, m)).ok());
+    let talk_seconds = match body.get("talk_seconds") {
+        None | Some(Value::Null) => 0,
+        Some(v) => match v.as_i64().and_then(|n| i32::try_from(n).ok()) {
+            Some(n) => n,
+            None => {
+                e.add("talk_seconds", "a whole number of seconds");
+                0
+            }
+        },
+    };
+    let input = ActivityInput {
+        kind: s("kind").unwrap_or_default(),
+        direction: s("direction"),
+        outcome: s("outcome"),
+        talk_seconds,
+        occurred_at: time(&mut e, "occurred_at"),
+        body: s("body").unwrap_or_default(),
+        callback_at: time(&mut e, "callback_at"),
+    };
+    if let Err(more) = input.validate() {
+        for (k, msgs) in more.0 {
+            for m in msgs {
+                e.add(&k, m);
+            }
+        }
+    }
+    e.into_result()?;
+    let activity_id = store::log_activity(&state, &user, id, &input).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": activity_id, "lead_id": id}))).into_response())
+}

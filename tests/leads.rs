@@ -1,0 +1,479 @@
+//! The LO workspace pages: scoping, the call queue, the call log and stage forms, stale edits, the board, tasks,
+//! merge, and CSV import (function and browser upload).
+
+mod common;
+
+use common::TestApp;
+use loanfloor::auth::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+async fn create_via_api(app: &TestApp, lo: Uuid, body: Value) -> Uuid {
+    let api = app.api(&app.token_for(lo).await);
+    let res = api.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let v: Value = res.json().await.unwrap();
+    v["id"].as_str().unwrap().parse().unwrap()
+}
+
+fn lead(first: &str, last: &str, phone: &str) -> Value {
+    json!({"first_name": first, "last_name": last, "phone": phone, "loan_purpose": "purchase", "property_state": "TX"})
+}
+
+async fn current_user(app: &TestApp, id: Uuid) -> loanfloor::auth::CurrentUser {
+    loanfloor::auth::store::find_user(app.db(), id).await.unwrap().unwrap().into_current(false)
+}
+
+async fn lead_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM leads").fetch_one(app.db()).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_lo_gets_404_for_another_los_lead_page_and_forms() {
+    let app = TestApp::spawn().await;
+    let one = app.create_user(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let (_, two) = app.login_as(Role::Lo, "lo.two@example.com", Some("North"), &["TX"]).await;
+    let id = create_via_api(&app, one, lead("Ana", "Reyes", "512-555-0142")).await;
+    assert_eq!(two.get(app.url(&format!("/leads/{id}"))).send().await.unwrap().status(), 404);
+    assert_eq!(two.get(app.url(&format!("/leads/{id}/edit"))).send().await.unwrap().status(), 404);
+    let res = two
+        .post(app.url(&format!("/leads/{id}/stage")))
+        .form(&[("stage", "contacted"), ("version", "1"), ("lost_reason", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = two
+        .post(app.url(&format!("/leads/{id}/calls")))
+        .form(&[("outcome", "contacted"), ("talk_time", "1:00")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = two
+        .post(app.url(&format!("/leads/{id}/edit")))
+        .form(&[("version", "1"), ("first_name", "Mallory"), ("phone", "512-555-0142")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let list = two.get(app.url("/leads")).send().await.unwrap().text().await.unwrap();
+    assert!(!list.contains("Reyes"));
+    let (stage, first): (String, String) =
+        sqlx::query_as("SELECT stage, first_name FROM leads").fetch_one(app.db()).await.unwrap();
+    assert_eq!((stage.as_str(), first.as_str()), ("new", "Ana"));
+    let acts: i64 = sqlx::query_scalar("SELECT count(*) FROM activities").fetch_one(app.db()).await.unwrap();
+    assert_eq!(acts, 0);
+}
+
+#[tokio::test]
+async fn a_manager_sees_their_teams_leads_only() {
+    let app = TestApp::spawn().await;
+    let north = app.create_user(Role::Lo, "lo.north@example.com", Some("North"), &["TX"]).await;
+    let south = app.create_user(Role::Lo, "lo.south@example.com", Some("South"), &["TX"]).await;
+    create_via_api(&app, north, lead("Ana", "Northfield", "512-555-0142")).await;
+    let s = create_via_api(&app, south, lead("Bo", "Southgate", "512-555-0143")).await;
+    let (_, mgr) = app.login_as(Role::Manager, "mgr@example.com", Some("North"), &[]).await;
+    let list = mgr.get(app.url("/leads")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("Northfield"));
+    assert!(!list.contains("Southgate"));
+    assert_eq!(mgr.get(app.url(&format!("/leads/{s}"))).send().await.unwrap().status(), 404);
+    let board = mgr.get(app.url("/pipeline")).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains("Northfield") && !board.contains("Southgate"));
+    let csv = mgr.get(app.url("/leads/export.csv")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(csv.lines().count(), 2, "header + the team's one lead: {csv}");
+}
+
+#[tokio::test]
+async fn my_day_orders_new_leads_then_due_callbacks_then_stale_leads() {
+    let app = TestApp::spawn().await;
+    let (lo, client) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let young = create_via_api(&app, lo, lead("Young", "New", "512-555-0101")).await;
+    let old = create_via_api(&app, lo, lead("Old", "New", "512-555-0102")).await;
+    let callback = create_via_api(&app, lo, lead("Call", "Back", "512-555-0103")).await;
+    let stale = create_via_api(&app, lo, lead("Gone", "Quiet", "512-555-0104")).await;
+    let fresh = create_via_api(&app, lo, lead("Just", "Worked", "512-555-0105")).await;
+    let db = app.db();
+    sqlx::query("UPDATE leads SET created_at = now() - interval '3 hours' WHERE id = $1")
+        .bind(old)
+        .execute(db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE leads SET created_at = now() - interval '1 hour' WHERE id = $1")
+        .bind(young)
+        .execute(db)
+        .await
+        .unwrap();
+    // Contacted, with a callback due 10 minutes ago.
+    sqlx::query(
+        "UPDATE leads SET stage = 'contacted', first_contact_at = now(), last_activity_at = now() WHERE id = $1",
+    )
+    .bind(callback)
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO tasks (lead_id, owner_id, title, due_at) VALUES ($1, $2, 'Call back', now() - interval '10 minutes')")
+        .bind(callback)
+        .bind(lo)
+        .execute(db)
+        .await
+        .unwrap();
+    // Contacted 5 days ago and nothing since: stale (contacted goes stale after 3 days).
+    sqlx::query(
+        "UPDATE leads SET stage = 'contacted', first_contact_at = now() - interval '5 days',
+         last_activity_at = now() - interval '5 days', stage_changed_at = now() - interval '5 days' WHERE id = $1",
+    )
+    .bind(stale)
+    .execute(db)
+    .await
+    .unwrap();
+    // Contacted today: not in the queue at all.
+    sqlx::query(
+        "UPDATE leads SET stage = 'contacted', first_contact_at = now(), last_activity_at = now() WHERE id = $1",
+    )
+    .bind(fresh)
+    .execute(db)
+    .await
+    .unwrap();
+    let html = client.get(app.url("/my-day")).send().await.unwrap().text().await.unwrap();
+    let pos = |id: Uuid| html.find(&format!("/leads/{id}\"")).unwrap_or(usize::MAX);
+    let order = [pos(old), pos(young), pos(callback), pos(stale)];
+    assert!(order.iter().all(|p| *p != usize::MAX), "all four are queued: {order:?}");
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "old new, young new, callback, stale: {order:?}");
+    assert_eq!(pos(fresh), usize::MAX, "a lead worked today is not in the queue");
+}
+
+#[tokio::test]
+async fn the_call_form_logs_talk_time_and_a_callback_and_lost_needs_a_reason() {
+    let app = TestApp::spawn().await;
+    let (lo, client) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let id = create_via_api(&app, lo, lead("Ana", "Reyes", "512-555-0142")).await;
+    let res = client
+        .post(app.url(&format!("/leads/{id}/calls")))
+        .form(&[("outcome", "contacted"), ("talk_time", "4:30"), ("callback_at", "2030-01-02T15:00"), ("note", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (talk, due): (i32, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "SELECT a.talk_seconds, t.due_at FROM activities a JOIN tasks t ON t.lead_id = a.lead_id WHERE a.lead_id = $1",
+    )
+    .bind(id)
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(talk, 270);
+    assert_eq!(due.to_rfc3339(), "2030-01-02T15:00:00+00:00");
+    let res = client
+        .post(app.url(&format!("/leads/{id}/calls")))
+        .form(&[("outcome", "contacted"), ("talk_time", "4:99")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("seconds must be below 60"));
+    let res = client
+        .post(app.url(&format!("/leads/{id}/stage")))
+        .form(&[("stage", "lost"), ("version", "1"), ("lost_reason", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("choose why the lead was lost"));
+    let page = client.get(app.url(&format!("/leads/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("talk time 4:30"), "the timeline shows the call");
+    let tasks = client.get(app.url("/tasks")).send().await.unwrap().text().await.unwrap();
+    assert!(tasks.contains("Call back Ana Reyes"));
+}
+
+#[tokio::test]
+async fn a_stale_edit_form_gets_a_409_page_with_both_versions() {
+    let app = TestApp::spawn().await;
+    let (lo, client) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let id = create_via_api(&app, lo, lead("Ana", "Reyes", "512-555-0142")).await;
+    let form = |name: &'static str| {
+        [("version", "1"), ("first_name", name), ("last_name", "Reyes"), ("phone", "512-555-0142")]
+    };
+    let res = client.post(app.url(&format!("/leads/{id}/edit"))).form(&form("Anabel")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let res = client.post(app.url(&format!("/leads/{id}/edit"))).form(&form("Annie")).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Anabel") && html.contains("Annie"), "current next to attempted");
+    let (first, version): (String, i32) = sqlx::query_as("SELECT first_name, version FROM leads WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!((first.as_str(), version), ("Anabel", 2));
+}
+
+#[tokio::test]
+async fn a_manager_merges_a_duplicate() {
+    let app = TestApp::spawn().await;
+    let lo = app.create_user(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let keep = create_via_api(&app, lo, lead("Ana", "Reyes", "512-555-0142")).await;
+    let other =
+        create_via_api(&app, lo, json!({"first_name": "Ana", "last_name": "R", "email": "ana@example.com"})).await;
+    let api = app.api(&app.token_for(lo).await);
+    api.post(app.url(&format!("/api/v1/leads/{other}/activities")))
+        .json(&json!({"kind": "note", "body": "prefers evenings"}))
+        .send()
+        .await
+        .unwrap();
+    let (_, lo_client) = (0, app.login("lo.one@example.com").await);
+    assert_eq!(lo_client.get(app.url(&format!("/leads/{keep}/merge"))).send().await.unwrap().status(), 403);
+    let (_, mgr) = app.login_as(Role::Manager, "mgr@example.com", Some("North"), &[]).await;
+    let res = mgr
+        .post(app.url(&format!("/leads/{keep}/merge")))
+        .form(&[("other", other.to_string()), ("other_id", String::new())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (dup_of, stage, reason): (Option<Uuid>, String, Option<String>) =
+        sqlx::query_as("SELECT duplicate_of, stage, lost_reason FROM leads WHERE id = $1")
+            .bind(other)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!((dup_of, stage.as_str(), reason.as_deref()), (Some(keep), "lost", Some("duplicate")));
+    let notes: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM activities WHERE lead_id = $1 AND body = 'prefers evenings'")
+            .bind(keep)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(notes, 1);
+}
+
+const MESSY: &str = "\u{feff}first_name,last_name,phone,email,property_state,loan_purpose,loan_amount,source,external_id\n\
+Ana,Reyes,(512) 555-0142,ana@example.com,TX,purchase,\"$400,000\",zillow,Z1\n\
+Bo,Bad,555-0142,,TX,purchase,,zillow,Z2\n\
+Cy,Cole,512-555-0144,cy@example.com,TX,refinance,250000,zillow,Z3\n\
+Di,Dee,512-555-0145,,ZZ,purchase,,zillow,Z4\n\
+Ed,Short,512-555-0146\n\
+Flo,Fine,512-555-0147,,CA,cash-out,\"300,000.00\",zillow,Z6\n\
+Gus,Again,512-555-0148,,TX,purchase,,zillow,Z1\n";
+
+#[tokio::test]
+async fn a_messy_import_reports_bad_rows_by_line_and_is_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let lo = app.create_user(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let user = current_user(&app, lo).await;
+    let report = loanfloor::leads::import::import_leads(&app.state, &user, MESSY.as_bytes(), false).await.unwrap();
+    assert!(!report.committed);
+    assert_eq!(report.rows, 7);
+    let lines: Vec<u64> = report.bad.iter().map(|b| b.line).collect();
+    assert_eq!(lines, [3, 5, 6, 8]);
+    assert!(report.bad[0].reason.starts_with("phone:"), "{:?}", report.bad[0]);
+    assert!(report.bad[1].reason.starts_with("property_state:"));
+    assert!(report.bad[2].reason.contains("columns"));
+    assert!(report.bad[3].reason.contains("line 2"));
+    assert_eq!(lead_count(&app).await, 0, "all or nothing leaves the database unchanged");
+
+    let report = loanfloor::leads::import::import_leads(&app.state, &user, MESSY.as_bytes(), true).await.unwrap();
+    assert!(report.committed);
+    assert_eq!(report.imported, 3);
+    assert_eq!(report.bad.len(), 4);
+    assert_eq!(lead_count(&app).await, 3);
+    let (amount, purpose, lo_id): (i64, String, Uuid) =
+        sqlx::query_as("SELECT loan_amount_cents, loan_purpose, assigned_lo_id FROM leads WHERE external_id = 'Z6'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!((amount, purpose.as_str(), lo_id), (30_000_000, "cash_out", lo));
+    let assignments: i64 = sqlx::query_scalar("SELECT count(*) FROM assignments").fetch_one(app.db()).await.unwrap();
+    assert_eq!(assignments, 3);
+
+    // Importing the same file again creates nothing new: the external ids were imported before.
+    let again = loanfloor::leads::import::import_leads(&app.state, &user, MESSY.as_bytes(), true).await.unwrap();
+    assert_eq!((again.imported, again.already_imported), (0, 4), "Z1, Z3, Z6 and the repeat of Z1");
+    assert_eq!(lead_count(&app).await, 3);
+}
+
+#[tokio::test]
+async fn the_browser_upload_reports_bad_rows_and_offers_a_report() {
+    let app = TestApp::spawn().await;
+    let (_, client) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(MESSY.as_bytes().to_vec()).file_name("leads.csv"));
+    let res = client.post(app.url("/leads/import")).multipart(form).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Nothing was imported"));
+    assert_eq!(lead_count(&app).await, 0);
+
+    let form = reqwest::multipart::Form::new()
+        .text("skip_bad", "1")
+        .part("file", reqwest::multipart::Part::bytes(MESSY.as_bytes().to_vec()).file_name("leads.csv"));
+    let res = client.post(app.url("/leads/import")).multipart(form).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Imported 3 of 7 rows"), "{html}");
+    assert_eq!(lead_count(&app).await, 3);
+    let start = html.find("/leads/import/report/").unwrap();
+    let href: String = html[start..].chars().take_while(|c| *c != '"').collect();
+    let report = client.get(app.url(&href)).send().await.unwrap();
+    assert_eq!(report.status(), 200);
+    let csv = report.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(lines, ["line", "3", "5", "6", "8"]);
+    // Another user cannot fetch this report.
+    let (_, other) = app.login_as(Role::Lo, "lo.two@example.com", Some("North"), &["TX"]).await;
+    assert_eq!(other.get(app.url(&href)).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn an_lo_creates_a_lead_from_the_form_and_owns_it() {
+    let app = TestApp::spawn().await;
+    let (lo, client) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let res = client
+        .post(app.url("/leads/new"))
+        .form(&[("first_name", "Ana"), ("last_name", "Reyes"), ("phone", "12"), ("loan_amount", "$400,000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("value=\"$400,000\""), "the form keeps the input");
+    let res = client
+        .post(app.url("/leads/new"))
+        .form(&[
+            ("first_name", "Ana"),
+            ("last_name", "Reyes"),
+            ("phone", "512 555 0142"),
+            ("loan_amount", "$400,000"),
+            ("consent_channel", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (owner, amount): (Uuid, i64) =
+        sqlx::query_as("SELECT assigned_lo_id, loan_amount_cents FROM leads").fetch_one(app.db()).await.unwrap();
+    assert_eq!((owner, amount), (lo, 40_000_000));
+}
+
+/// 100k rows through the import path (run with `cargo test --release --test leads -- --ignored`).
+#[tokio::test]
+#[ignore]
+async fn importing_100k_rows_is_fast() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(Role::Admin, "admin@example.com", None, &[]).await;
+    let user = current_user(&app, admin).await;
+    let mut csv = String::from(
+        "first_name,last_name,phone,email,property_state,loan_purpose,loan_amount_cents,credit_band,source,external_id,consent_channel\n",
+    );
+    for i in 0..100_000u32 {
+        csv.push_str(&format!(
+            "First{i},Last{i},512{:07},p{i}@example.com,TX,purchase,{},good,bulk,B{i},call\n",
+            2_000_000 + i,
+            25_000_000 + i as i64
+        ));
+    }
+    let started = std::time::Instant::now();
+    let report = loanfloor::leads::import::import_leads(&app.state, &user, csv.as_bytes(), false).await.unwrap();
+    let took = started.elapsed();
+    eprintln!("imported {} rows in {:.2} s", report.imported, took.as_secs_f64());
+    assert!(report.committed, "{:?}", report.bad.first());
+    assert_eq!(report.imported, 100_000);
+    assert_eq!(lead_count(&app).await, 100_000);
+}
+
+#[tokio::test]
+async fn every_workspace_page_renders_for_its_roles() {
+    let app = TestApp::spawn().await;
+    let (lo, client) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let id = create_via_api(&app, lo, lead("Ana", "Reyes", "512-555-0142")).await;
+    for path in ["/my-day", "/leads", "/leads/new", "/leads/import", "/pipeline", "/tasks", "/tasks?view=overdue"] {
+        assert_eq!(client.get(app.url(path)).send().await.unwrap().status(), 200, "{path}");
+    }
+    for path in [format!("/leads/{id}"), format!("/leads/{id}/edit")] {
+        assert_eq!(client.get(app.url(&path)).send().await.unwrap().status(), 200, "{path}");
+    }
+    let (_, mgr) = app.login_as(Role::Manager, "mgr@example.com", Some("North"), &[]).await;
+    assert_eq!(mgr.get(app.url(&format!("/leads/{id}/merge"))).send().await.unwrap().status(), 200);
+    assert_eq!(mgr.get(app.url("/leads?queue=unassigned&age=7d&sort=oldest")).send().await.unwrap().status(), 200);
+    let (_, lossmit) = app.login_as(Role::Lossmit, "lm@example.com", None, &[]).await;
+    assert_eq!(lossmit.get(app.url("/my-day")).send().await.unwrap().status(), 403);
+    assert_eq!(lossmit.get(app.url(&format!("/leads/{id}"))).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn an_admin_configures_stale_days_and_the_lost_reason_list() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.login_as(Role::Admin, "admin@example.com", None, &[]).await;
+    let (lo, lo_client) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    assert_eq!(lo_client.get(app.url("/admin/pipeline")).send().await.unwrap().status(), 403);
+    assert_eq!(admin.get(app.url("/admin/pipeline")).send().await.unwrap().status(), 200);
+    let res = admin
+        .post(app.url("/admin/pipeline/stages/contacted"))
+        .form(&[("label", "Reached"), ("stale_after_days", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let res = admin
+        .post(app.url("/admin/pipeline/stages/contacted"))
+        .form(&[("label", "Reached"), ("stale_after_days", "5")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (label, days): (String, Option<i32>) =
+        sqlx::query_as("SELECT label, stale_after_days FROM stages WHERE key = 'contacted'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!((label.as_str(), days), ("Reached", Some(5)));
+    let res = admin
+        .post(app.url("/admin/pipeline/lost-reasons"))
+        .form(&[("key", "appraisal_gap"), ("label", "Appraisal gap"), ("active", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    // Deactivate "rate": no longer accepted for new lost moves.
+    admin
+        .post(app.url("/admin/pipeline/lost-reasons"))
+        .form(&[("key", "rate"), ("label", "Rate")])
+        .send()
+        .await
+        .unwrap();
+    let id = create_via_api(&app, lo, lead("Ana", "Reyes", "512-555-0142")).await;
+    let api = app.api(&app.token_for(lo).await);
+    let url = app.url(&format!("/api/v1/leads/{id}/stage"));
+    let res = api.post(&url).json(&json!({"stage": "lost", "lost_reason": "rate", "version": 1})).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let res = api
+        .post(&url)
+        .json(&json!({"stage": "lost", "lost_reason": "appraisal_gap", "version": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn the_import_command_fails_on_bad_rows_and_commits_the_rest_with_skip_bad() {
+    let app = TestApp::spawn().await;
+    app.create_user(Role::Admin, "admin@example.com", None, &[]).await;
+    let path = std::env::temp_dir().join(format!("lf-leads-{}.csv", Uuid::new_v4().simple()));
+    std::fs::write(&path, MESSY).unwrap();
+    let args = |skip_bad| loanfloor::config::ImportArgs { file: path.clone(), skip_bad, as_email: None };
+    let kind = loanfloor::leads::import::Kind::Leads;
+    let err = loanfloor::leads::import::cli(&app.state, kind, &args(false)).await.unwrap_err().to_string();
+    assert!(err.contains("Nothing imported: 4 of 7 rows are bad"), "{err}");
+    assert!(err.contains("line 3: phone:"), "{err}");
+    assert_eq!(lead_count(&app).await, 0);
+    let out = loanfloor::leads::import::cli(&app.state, kind, &args(true)).await.unwrap();
+    assert!(out.starts_with("7 rows read: 3 imported"), "{out}");
+    assert_eq!(lead_count(&app).await, 3);
+    let unassigned: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id IS NULL")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(unassigned, 3, "an admin's import goes to routing (the unassigned queue until rules exist)");
+    let _ = std::fs::remove_file(&path);
+}

@@ -1,0 +1,350 @@
+//! The leads JSON API: scoped by the caller's token, idempotent creates, versioned edits, 422 shapes.
+
+mod common;
+
+use common::TestApp;
+use loanfloor::auth::Role;
+use serde_json::{Value, json};
+
+async fn lo_api(app: &TestApp, email: &str, team: &str) -> (uuid::Uuid, reqwest::Client) {
+    let id = app.create_user(Role::Lo, email, Some(team), &["TX"]).await;
+    let token = app.token_for(id).await;
+    (id, app.api(&token))
+}
+
+fn ana() -> Value {
+    json!({
+        "first_name": "Ana", "last_name": "Reyes", "email": "Ana.Reyes@Example.com", "phone": "(512) 555-0142",
+        "property_state": "tx", "property_zip": "78701", "loan_purpose": "purchase",
+        "loan_amount_cents": 32000000, "property_value_cents": 40000000, "credit_band": "good",
+        "source": "zillow", "campaign": "spring", "external_id": "Z-1001",
+        "consent": {"channel": "call", "text": "I agree to be called", "captured_at": "2026-03-01T14:30:00Z", "token": "tf-123"}
+    })
+}
+
+#[tokio::test]
+async fn an_lo_creates_a_lead_they_own_and_a_replay_returns_the_same_lead() {
+    let app = TestApp::spawn().await;
+    let (lo, api) = lo_api(&app, "lo.one@example.com", "North").await;
+    let res = api.post(app.url("/api/v1/leads")).header("Idempotency-Key", "abc-1").json(&ana()).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["stage"], "new");
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["phone"], "+15125550142");
+    assert_eq!(body["email"], "ana.reyes@example.com");
+    assert_eq!(body["property_state"], "TX");
+    assert_eq!(body["ltv_bps"], 8000);
+    assert_eq!(body["assigned_lo"]["id"], lo.to_string());
+    assert_eq!(body["assigned_lo"]["email"], "lo.one@example.com");
+    let id = body["id"].as_str().unwrap().to_string();
+
+    // Same Idempotency-Key: 200, same lead.
+    let res = api.post(app.url("/api/v1/leads")).header("Idempotency-Key", "abc-1").json(&ana()).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let again: Value = res.json().await.unwrap();
+    assert_eq!(again["id"], id.as_str());
+    // No key, but the same (source, external_id): 200, same lead.
+    let res = api.post(app.url("/api/v1/leads")).json(&ana()).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["id"], id.as_str());
+
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM leads").fetch_one(app.db()).await.unwrap();
+    assert_eq!(n, 1);
+    let (stage_rows, assignment_rows, consents): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM stage_changes), (SELECT count(*) FROM assignments), (SELECT count(*) FROM lead_consents)",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!((stage_rows, assignment_rows, consents), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn the_same_borrower_as_an_open_lead_is_flagged_not_created_twice() {
+    let app = TestApp::spawn().await;
+    let (_, api) = lo_api(&app, "lo.one@example.com", "North").await;
+    let res = api.post(app.url("/api/v1/leads")).json(&ana()).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let first: Value = res.json().await.unwrap();
+    let mut other = ana();
+    other["external_id"] = json!("LT-9");
+    other["source"] = json!("lendingtree");
+    other["email"] = json!("someone.else@example.com");
+    let res = api.post(app.url("/api/v1/leads")).json(&other).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let dup: Value = res.json().await.unwrap();
+    assert_eq!(dup["duplicate"], true);
+    assert_eq!(dup["id"], first["id"]);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM leads").fetch_one(app.db()).await.unwrap();
+    assert_eq!(n, 1);
+    let notes: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM activities WHERE kind = 'note' AND body LIKE '%lendingtree%'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(notes, 1);
+}
+
+#[tokio::test]
+async fn invalid_input_is_422_with_errors_per_field() {
+    let app = TestApp::spawn().await;
+    let (_, api) = lo_api(&app, "lo.one@example.com", "North").await;
+    let res = api
+        .post(app.url("/api/v1/leads"))
+        .json(&json!({"first_name": "Bo", "phone": "555-0142", "property_state": "ZZ", "credit_band": "great", "colour": "red"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"]["colour"][0], "unknown field");
+    let res = api
+        .post(app.url("/api/v1/leads"))
+        .json(&json!({"first_name": "Bo", "phone": "555-0142", "property_state": "ZZ", "credit_band": "great"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    let errors = body["errors"].as_object().unwrap();
+    let mut keys: Vec<&String> = errors.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["credit_band", "phone", "property_state"]);
+    assert!(errors["phone"][0].as_str().unwrap().contains("10 digits"));
+}
+
+#[tokio::test]
+async fn an_lo_cannot_see_or_change_another_los_lead() {
+    let app = TestApp::spawn().await;
+    let (_, one) = lo_api(&app, "lo.one@example.com", "North").await;
+    let (_, two) = lo_api(&app, "lo.two@example.com", "North").await;
+    let created: Value = one.post(app.url("/api/v1/leads")).json(&ana()).send().await.unwrap().json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let res = two.get(app.url(&format!("/api/v1/leads/{id}"))).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let res = two
+        .patch(app.url(&format!("/api/v1/leads/{id}")))
+        .json(&json!({"version": 1, "first_name": "Mallory"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = two
+        .post(app.url(&format!("/api/v1/leads/{id}/stage")))
+        .json(&json!({"version": 1, "stage": "contacted"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = two
+        .post(app.url(&format!("/api/v1/leads/{id}/activities")))
+        .json(&json!({"kind": "note", "body": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let list: Value = two.get(app.url("/api/v1/leads")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    let csv = two.get(app.url("/api/v1/leads.csv")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
+    let unchanged: String = sqlx::query_scalar("SELECT first_name FROM leads").fetch_one(app.db()).await.unwrap();
+    assert_eq!(unchanged, "Ana");
+}
+
+#[tokio::test]
+async fn two_concurrent_stale_patches_give_exactly_one_409_and_lose_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, api) = lo_api(&app, "lo.one@example.com", "North").await;
+    let created: Value = api.post(app.url("/api/v1/leads")).json(&ana()).send().await.unwrap().json().await.unwrap();
+    let url = app.url(&format!("/api/v1/leads/{}", created["id"].as_str().unwrap()));
+    let a = api.patch(&url).json(&json!({"version": 1, "campaign": "tab-a"})).send();
+    let b = api.patch(&url).json(&json!({"version": 1, "rate_quoted": 6.875})).send();
+    let (a, b) = tokio::join!(a, b);
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    let (winner, loser) = if a.status() == 200 { (a, b) } else { (b, a) };
+    let winner: Value = winner.json().await.unwrap();
+    let loser: Value = loser.json().await.unwrap();
+    assert_eq!(winner["version"], 2);
+    assert_eq!(loser["current"]["version"], 2, "the 409 shows the current record");
+    assert!(loser["attempted"].is_object(), "and the attempted change");
+    let now: Value = api.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(now["version"], 2);
+    // The winner's change is there; the loser's is not silently applied.
+    if winner["campaign"] == "tab-a" {
+        assert_eq!(now["campaign"], "tab-a");
+        assert_eq!(now["rate_quoted"], Value::Null);
+    } else {
+        assert_eq!(now["rate_quoted"], 6.875);
+        assert_eq!(now["campaign"], "spring");
+    }
+    // A retry based on the current version succeeds.
+    let res = api.patch(&url).json(&json!({"version": 2, "campaign": "retry"})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["version"], 3);
+}
+
+#[tokio::test]
+async fn stage_changes_are_recorded_and_lost_needs_a_reason() {
+    let app = TestApp::spawn().await;
+    let (lo, api) = lo_api(&app, "lo.one@example.com", "North").await;
+    let created: Value = api.post(app.url("/api/v1/leads")).json(&ana()).send().await.unwrap().json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let url = app.url(&format!("/api/v1/leads/{id}/stage"));
+    let res = api.post(&url).json(&json!({"stage": "lost", "version": 1})).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"]["lost_reason"][0], "choose why the lead was lost");
+    let res = api.post(&url).json(&json!({"stage": "contacted", "version": 1})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["version"], 2);
+    let res = api.post(&url).json(&json!({"stage": "application", "version": 1})).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    let res = api.post(&url).json(&json!({"stage": "lost", "lost_reason": "rate", "version": 2})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let lead: Value = res.json().await.unwrap();
+    assert_eq!(lead["stage"], "lost");
+    assert_eq!(lead["lost_reason"], "rate");
+    type StageRow = (Option<String>, String, Option<uuid::Uuid>, Option<String>);
+    let rows: Vec<StageRow> =
+        sqlx::query_as("SELECT from_stage, to_stage, lo_id, lost_reason FROM stage_changes ORDER BY id")
+            .fetch_all(app.db())
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (None, "new".to_string(), None, None),
+            (Some("new".into()), "contacted".into(), Some(lo), None),
+            (Some("contacted".into()), "lost".into(), Some(lo), Some("rate".into())),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_call_sets_speed_to_lead_facts_and_do_not_call_opts_out() {
+    let app = TestApp::spawn().await;
+    let (_, api) = lo_api(&app, "lo.one@example.com", "North").await;
+    let created: Value = api.post(app.url("/api/v1/leads")).json(&ana()).send().await.unwrap().json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let url = app.url(&format!("/api/v1/leads/{id}/activities"));
+    let res = api
+        .post(&url)
+        .json(
+            &json!({"kind": "call", "outcome": "no_answer", "talk_seconds": 0, "occurred_at": "2026-03-02T10:00:00Z"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = api
+        .post(&url)
+        .json(&json!({"kind": "call", "outcome": "contacted", "talk_seconds": 270, "occurred_at": "2026-03-02T11:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = api.post(&url).json(&json!({"kind": "call", "outcome": "hung_up"})).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let lead: Value = api.get(app.url(&format!("/api/v1/leads/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(lead["first_call_at"], "2026-03-02T10:00:00Z");
+    assert_eq!(lead["first_contact_at"], "2026-03-02T11:00:00Z");
+    assert_eq!(lead["version"], 1, "logging activity does not make open edit forms stale");
+    let res = api.post(&url).json(&json!({"kind": "call", "outcome": "do_not_call"})).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let opt_outs: i64 = sqlx::query_scalar("SELECT count(*) FROM lead_opt_outs WHERE channel = 'call'")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(opt_outs, 1);
+}
+
+#[tokio::test]
+async fn an_intake_tokens_lead_waits_in_the_unassigned_queue_and_managers_see_their_team_only() {
+    let app = TestApp::spawn().await;
+    let intake = app.create_user(Role::Intake, "vendor@example.com", None, &[]).await;
+    let vendor = app.api(&app.token_for(intake).await);
+    let res = vendor.post(app.url("/api/v1/leads")).json(&ana()).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["assigned_lo"], Value::Null);
+    // An intake token sees no leads in lists.
+    let list: Value = vendor.get(app.url("/api/v1/leads")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+
+    let (_, north_lo) = lo_api(&app, "lo.north@example.com", "North").await;
+    let (_, south_lo) = lo_api(&app, "lo.south@example.com", "South").await;
+    let mut b = ana();
+    b["phone"] = json!("512-555-0199");
+    b["email"] = json!("b@example.com");
+    b["external_id"] = json!("N-1");
+    let n: Value = north_lo.post(app.url("/api/v1/leads")).json(&b).send().await.unwrap().json().await.unwrap();
+    b["phone"] = json!("512-555-0177");
+    b["email"] = json!("c@example.com");
+    b["external_id"] = json!("S-1");
+    let s: Value = south_lo.post(app.url("/api/v1/leads")).json(&b).send().await.unwrap().json().await.unwrap();
+
+    let manager = app.create_user(Role::Manager, "mgr.north@example.com", Some("North"), &[]).await;
+    let mgr = app.api(&app.token_for(manager).await);
+    let list: Value = mgr.get(app.url("/api/v1/leads")).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = list["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&n["id"].as_str().unwrap()), "team lead");
+    assert!(ids.contains(&body["id"].as_str().unwrap()), "unassigned queue");
+    assert!(!ids.contains(&s["id"].as_str().unwrap()), "not the other team's");
+    assert_eq!(ids.len(), 2);
+    let res = mgr.get(app.url(&format!("/api/v1/leads/{}", s["id"].as_str().unwrap()))).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn the_list_pages_by_keyset_and_filters() {
+    let app = TestApp::spawn().await;
+    let (_, api) = lo_api(&app, "lo.one@example.com", "North").await;
+    for i in 0..5 {
+        let body = json!({"first_name": format!("B{i}"), "last_name": if i % 2 == 0 { "Smith" } else { "Jones" },
+                          "phone": format!("512-555-01{i:02}"), "loan_purpose": if i < 2 { "refinance" } else { "purchase" }});
+        assert_eq!(api.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap().status(), 201);
+    }
+    let p1: Value = api.get(app.url("/api/v1/leads?limit=2")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(p1["items"].as_array().unwrap().len(), 2);
+    assert_eq!(p1["items"][0]["first_name"], "B4", "newest first");
+    let next = p1["next"].as_str().unwrap();
+    let p2: Value =
+        api.get(app.url(&format!("/api/v1/leads?limit=2&after={next}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(p2["items"][0]["first_name"], "B2");
+    let next = p2["next"].as_str().unwrap();
+    let p3: Value =
+        api.get(app.url(&format!("/api/v1/leads?limit=2&after={next}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(p3["items"].as_array().unwrap().len(), 1);
+    assert_eq!(p3["next"], Value::Null);
+    let smiths: Value = api.get(app.url("/api/v1/leads?q=smi")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(smiths["items"].as_array().unwrap().len(), 3);
+    let refi: Value = api.get(app.url("/api/v1/leads?purpose=refinance")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(refi["items"].as_array().unwrap().len(), 2);
+    let by_phone: Value =
+        api.get(app.url("/api/v1/leads?q=(512)%20555-0103")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(by_phone["items"][0]["first_name"], "B3");
+}
+
+#[tokio::test]
+async fn exported_csv_neutralises_formulas() {
+    let app = TestApp::spawn().await;
+    let (_, api) = lo_api(&app, "lo.one@example.com", "North").await;
+    let body = json!({"first_name": "=cmd()", "last_name": "@SUM(A1)", "phone": "512-555-0142", "campaign": "-2+3"});
+    assert_eq!(api.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap().status(), 201);
+    let res = api.get(app.url("/api/v1/leads.csv")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = res.text().await.unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let headers = rdr.headers().unwrap().clone();
+    let rec = rdr.records().next().unwrap().unwrap();
+    let col = |name: &str| rec.get(headers.iter().position(|h| h == name).unwrap()).unwrap().to_string();
+    assert_eq!(col("first_name"), "'=cmd()");
+    assert_eq!(col("last_name"), "'@SUM(A1)");
+    assert_eq!(col("campaign"), "'-2+3");
+    assert_eq!(col("phone"), "'+15125550142");
+}
