@@ -371,6 +371,15 @@ pub async fn decide(
     );
     crate::notifications::notify(&mut tx, requester, "escalation.decided", &title, &format!("/escalations/{id}"))
         .await?;
+    crate::webhooks::emit(
+        &mut tx,
+        "escalation.decided",
+        serde_json::json!({
+            "escalation_id": id, "lead_id": row.lead_id, "kind": row.kind, "decision": decision.as_str(),
+            "status": to.as_str(), "granted_bps": granted, "decided_by": user.email,
+        }),
+    )
+    .await?;
     tx.commit().await?;
     store::find(&state.db, id).await?.ok_or(AppError::NotFound)
 }

@@ -370,6 +370,7 @@ async fn try_create(
             .await?;
     }
     Entry::new(Some(user), "create", "lead", id).after(fields).write(&mut *tx).await?;
+    crate::webhooks::emit(&mut tx, "lead.created", serde_json::json!({ "lead_id": id, "lead": fields })).await?;
     tx.commit().await?;
     Ok((id, CreateOutcome::Created))
 }
@@ -594,6 +595,13 @@ pub async fn change_stage(
         .after(serde_json::json!({"stage": to, "lost_reason": reason}))
         .write(&mut *tx)
         .await?;
+    let event = serde_json::json!({"lead_id": id, "from": before.stage, "to": to, "lost_reason": reason, "at": now});
+    crate::webhooks::emit(&mut tx, "lead.stage_changed", event.clone()).await?;
+    if to == "funded" {
+        // A funded lead becomes a past client in the portfolio, in the same transaction.
+        crate::portfolio::on_lead_funded(&mut tx, id).await?;
+        crate::webhooks::emit(&mut tx, "lead.funded", event).await?;
+    }
     let after = fetch_lead(&mut *tx, id, false).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok(Saved::Ok(Box::new(after)))
