@@ -60,7 +60,7 @@ async fn an_lo_works_a_lead_from_the_call_queue_and_the_manager_sees_it_in_appli
     b.client.find(Locator::Id("stage-submit")).await.unwrap().click().await.unwrap();
     wait_for_text(&b, ".flash-success", "Moved to application").await;
     assert_eq!(b.text("#stage").await, "Application");
-    assert!(b.text(".timeline").await.contains("contacted"), "the call is on the timeline");
+    assert!(b.text("#lead-timeline").await.contains("contacted"), "the call is on the timeline");
 
     b.client.delete_all_cookies().await.unwrap();
     b.sign_in(&base, "mgr.north@example.com", PASSWORD).await;
