@@ -1,5 +1,7 @@
 //! Leads, pipelines and the LO workspace.
 
+pub mod csv_report;
+pub mod history_import;
 pub mod import;
 pub mod model;
 pub mod seed;

@@ -374,9 +374,9 @@ fn one_lead(
     // When it arrived.
     let created = match scenario {
         Scenario::History => arrival(rng, now, plan.history_days),
-        Scenario::Fresh(_) => now - rng.gen_range(5 * MIN..3 * HOUR),
+        Scenario::Fresh(_) => now - rng.gen_range(5 * MIN..170 * MIN),
         Scenario::CallbackDue(_) => now - rng.gen_range(DAY..6 * DAY),
-        Scenario::Unassigned => now - rng.gen_range(2 * MIN..2 * HOUR),
+        Scenario::Unassigned => now - rng.gen_range(2 * MIN..110 * MIN),
     };
 
     // Who they are and what they want.
@@ -679,7 +679,12 @@ fn work_lead(
 ) -> (usize, bool) {
     let reachable = force_contact || rng.gen_bool((source.contact * skill).min(0.98));
     let speed_secs = (lognormal(rng, 12.0 * MIN as f64 * slowness, 1.2) as i64).clamp(30, 3 * DAY);
-    let mut t = business_time(rng, assigned + speed_secs);
+    // A demo callback lead was reached soon after it arrived, whatever the hour.
+    let mut t = if force_contact {
+        assigned + rng.gen_range(5 * MIN..2 * HOUR)
+    } else {
+        business_time(rng, assigned + speed_secs)
+    };
     let fast = t - assigned <= 5 * MIN;
     let attempts = 5 + rng.gen_range(0..5);
     let mut contacted_at = None;
