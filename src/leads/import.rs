@@ -437,9 +437,7 @@ async fn insert_leads(
 pub async fn cli(state: &AppState, kind: Kind, args: &ImportArgs) -> anyhow::Result<String> {
     match kind {
         Kind::Leads => {}
-        Kind::StageChanges | Kind::Activities => {
-            anyhow::bail!("history import (stage changes, activities) is not available in this build yet")
-        }
+        Kind::StageChanges | Kind::Activities => return super::history_import::cli(state, kind, args).await,
     }
     let user = match &args.as_email {
         Some(email) => crate::auth::store::find_user_by_email(&state.db, email)

@@ -4,6 +4,8 @@
 pub mod api;
 pub mod export;
 pub mod handlers;
+pub mod csv_report;
+pub mod history_import;
 pub mod import;
 pub mod model;
 pub mod seed;

@@ -1,0 +1,211 @@
+//! What every CSV import shares: opening a file (UTF-8, with or without a byte-order mark), mapping columns by
+//! header name, and the report — each bad row with its line number and reason, and whether anything was
+//! committed (all or nothing by default; `--skip-bad` commits the good rows).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Serialize;
+
+/// One rejected row: the line it starts on (the header is line 1) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    pub line: u64,
+    /// The column at fault, when there is one.
+    pub column: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(c) => write!(f, "line {}: {}: {}", self.line, c, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+/// The outcome of one import.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    /// What was imported, plural ("leads", "stage changes", "activities").
+    pub what: String,
+    /// Data rows read (the header excluded).
+    pub rows: u64,
+    /// Rows written (0 when the import was refused as a whole).
+    pub imported: u64,
+    pub errors: Vec<RowError>,
+    pub skip_bad: bool,
+    /// Whether anything was committed.
+    pub committed: bool,
+    /// The file as a whole is unusable (unreadable header, missing or unknown columns).
+    pub file_error: bool,
+}
+
+impl ImportReport {
+    pub fn new(what: &str, skip_bad: bool) -> Self {
+        Self { what: what.to_string(), skip_bad, ..Self::default() }
+    }
+
+    /// Records a bad row.
+    pub fn reject(&mut self, line: u64, column: Option<&str>, message: impl Into<String>) {
+        self.errors.push(RowError { line, column: column.map(str::to_string), message: message.into() });
+    }
+
+    /// Refuses the whole file (a header problem): reported on line 1, nothing imported even with --skip-bad.
+    pub fn reject_file(&mut self, message: impl Into<String>) {
+        self.file_error = true;
+        self.reject(1, None, message);
+    }
+
+    pub fn bad_rows(&self) -> u64 {
+        let mut lines: Vec<u64> = self.errors.iter().map(|e| e.line).collect();
+        lines.dedup();
+        lines.len() as u64
+    }
+
+    /// True when nothing may be committed: bad rows in all-or-nothing mode.
+    pub fn refused(&self) -> bool {
+        self.file_error || (!self.errors.is_empty() && !self.skip_bad)
+    }
+
+    /// The one-line outcome.
+    pub fn summary(&self) -> String {
+        let bad = self.bad_rows();
+        if self.file_error {
+            "The file was not imported: its header is not usable.".to_string()
+        } else if self.refused() {
+            format!(
+                "{} rows read, {} bad: nothing imported (all or nothing; fix the file, or use --skip-bad to import \
+                 the {} good rows).",
+                self.rows,
+                bad,
+                self.rows.saturating_sub(bad)
+            )
+        } else if bad > 0 {
+            format!("{} rows read: {} {} imported, {} bad rows skipped.", self.rows, self.imported, self.what, bad)
+        } else {
+            format!("{} rows read: {} {} imported.", self.rows, self.imported, self.what)
+        }
+    }
+
+    /// The bad rows as CSV (`line,column,error`), for a downloadable report.
+    pub fn errors_csv(&self) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(["line", "column", "error"]);
+        for e in &self.errors {
+            let _ = w.write_record([e.line.to_string(), e.column.clone().unwrap_or_default(), e.message.clone()]);
+        }
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.summary())?;
+        for e in &self.errors {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A CSV reader for imports: headers on line 1, rows of any length (short rows are reported, not fatal),
+/// leading whitespace kept as data. The csv crate drops a UTF-8 byte-order mark before the header.
+pub fn reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(input)
+}
+
+/// Columns found by header name (case-insensitive, surrounding spaces ignored).
+#[derive(Debug, Clone)]
+pub struct Columns {
+    index: HashMap<String, usize>,
+    width: usize,
+}
+
+impl Columns {
+    /// Maps the header; fails (naming every problem) when a required column is missing or a column is unknown.
+    pub fn new(headers: &csv::StringRecord, required: &[&str], optional: &[&str]) -> Result<Self, String> {
+        let mut index = HashMap::new();
+        let mut problems = Vec::new();
+        for (i, h) in headers.iter().enumerate() {
+            let name = h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
+            if name.is_empty() {
+                continue;
+            }
+            if !required.contains(&name.as_str()) && !optional.contains(&name.as_str()) {
+                problems.push(format!("unknown column {name:?}"));
+            } else if index.insert(name.clone(), i).is_some() {
+                problems.push(format!("column {name:?} appears twice"));
+            }
+        }
+        for r in required {
+            if !index.contains_key(*r) {
+                problems.push(format!("missing column {r:?}"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self { index, width: headers.len() })
+        } else {
+            let mut expected: Vec<&str> = required.to_vec();
+            expected.extend_from_slice(optional);
+            Err(format!("{} (columns: {})", problems.join("; "), expected.join(", ")))
+        }
+    }
+
+    /// The trimmed value of a column in a row; empty when the column is absent or the row is short.
+    pub fn get<'r>(&self, row: &'r csv::StringRecord, name: &str) -> &'r str {
+        self.index.get(name).and_then(|&i| row.get(i)).map(str::trim).unwrap_or("")
+    }
+
+    /// The value, or None when empty.
+    pub fn opt<'r>(&self, row: &'r csv::StringRecord, name: &str) -> Option<&'r str> {
+        Some(self.get(row, name)).filter(|v| !v.is_empty())
+    }
+
+    /// The number of header fields (a row with more fields has stray data).
+    pub fn width(&self) -> usize {
+        self.width
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_byte_order_mark_does_not_hide_the_first_column() {
+        let data = "\u{feff}External_ID , to_stage\nA-1,contacted\n";
+        let mut r = reader(data.as_bytes());
+        let cols = Columns::new(r.headers().unwrap(), &["external_id", "to_stage"], &[]).unwrap();
+        let row = r.records().next().unwrap().unwrap();
+        assert_eq!(cols.get(&row, "external_id"), "A-1");
+        assert_eq!(row.position().unwrap().line(), 2);
+    }
+
+    #[test]
+    fn header_problems_are_named() {
+        let mut r = reader("external_id,colour\n".as_bytes());
+        let err = Columns::new(r.headers().unwrap(), &["external_id", "to_stage"], &["source"]).unwrap_err();
+        assert!(err.contains("unknown column \"colour\""), "{err}");
+        assert!(err.contains("missing column \"to_stage\""), "{err}");
+    }
+
+    #[test]
+    fn reports_say_what_happened() {
+        let mut r = ImportReport::new("activities", false);
+        r.rows = 5;
+        r.reject(3, Some("occurred_at"), "not a time");
+        assert!(r.refused());
+        assert_eq!(
+            r.to_string(),
+            "5 rows read, 1 bad: nothing imported (all or nothing; fix the file, or use --skip-bad to import the 4 good rows).\n  line 3: occurred_at: not a time"
+        );
+        assert_eq!(r.errors_csv(), "line,column,error\n3,occurred_at,not a time\n");
+        let mut ok = ImportReport::new("activities", true);
+        ok.rows = 5;
+        ok.imported = 4;
+        ok.reject(3, None, "bad");
+        assert_eq!(ok.summary(), "5 rows read: 4 activities imported, 1 bad rows skipped.");
+    }
+}
