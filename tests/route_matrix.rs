@@ -5,6 +5,11 @@
 //! integration. Bravo's LO owns a lead (borrower "Quillfeather"). Every signed-in role except admin is outside
 //! Bravo, so no route may show or change Bravo's records for them. The Alpha LO is also tried on a teammate's
 //! lead (borrower "Thistlewood"): same team, still not theirs.
+//!
+//! Every record kind a route takes by id has a foreign record here: Bravo's escalation (with an attachment),
+//! closed loan and retention opportunity (the Alpha LO gets their teammate's instead), a loss-mitigation case
+//! worked by another specialist (borrower "Marchbank": only supervisors and admins see every case), and a
+//! webhook endpoint (admins only). A route whose parameter is not classified in `PARAM_KINDS` fails the test.
 
 mod common;
 
@@ -30,10 +35,20 @@ enum Kind {
     Team,
     Token,
     Notification,
+    Escalation,
+    Attachment,
+    Case,
+    Loan,
+    Opportunity,
+    Webhook,
 }
 
+/// The loss-mitigation case's borrower: every case is visible to supervisors (and admins), nobody else.
+const CASE_BORROWER: &str = "Marchbank";
+
 /// Path parameter names (and, for a bare `{id}`, the collection segment before it) → record kind.
-/// Parameters not listed get the foreign lead's id: the most sensitive record, and a 404 for any other kind.
+/// A parameter not listed fails the test (a new route must say what it takes), except a bare `{id}` under
+/// `/leads` (or `/api/v1/leads`), which is a lead.
 const PARAM_KINDS: &[(&str, Kind)] = &[
     ("lead_id", Kind::Lead),
     ("leads/{id}", Kind::Lead),
@@ -46,6 +61,12 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("token_id", Kind::Token),
     ("tokens/{id}", Kind::Token),
     ("notifications/{id}", Kind::Notification),
+    ("escalations/{id}", Kind::Escalation),
+    ("attachment_id", Kind::Attachment),
+    ("cases/{id}", Kind::Case),
+    ("loans/{id}", Kind::Loan),
+    ("opportunities/{id}", Kind::Opportunity),
+    ("webhooks/{id}", Kind::Webhook),
 ];
 
 struct World {
@@ -56,6 +77,16 @@ struct World {
     team_b: Uuid,
     token_b: Uuid,
     notification_b: i64,
+    /// Bravo's escalation and its attachment; the Alpha LO's teammate's escalation and its attachment.
+    escalation_b: (Uuid, Uuid),
+    teammate_escalation: (Uuid, Uuid),
+    /// A case worked by another specialist.
+    case: Uuid,
+    loan_b: Uuid,
+    teammate_loan: Uuid,
+    opportunity_b: Uuid,
+    teammate_opportunity: Uuid,
+    webhook: Uuid,
     clients: Vec<(Role, reqwest::Client)>,
 }
 
@@ -67,7 +98,13 @@ fn kind_of(path: &str, param: &str) -> Kind {
         .iter()
         .find(|(k, _)| *k == param || Some(k.to_string()) == collection)
         .map(|(_, kind)| *kind)
-        .unwrap_or(Kind::Lead)
+        .or_else(|| {
+            let under_leads = path.starts_with("/leads/") || path.starts_with("/api/v1/leads/");
+            (under_leads && param == "id").then_some(Kind::Lead)
+        })
+        .unwrap_or_else(|| {
+            panic!("{path}: parameter {{{param}}} names no known record kind; classify it in PARAM_KINDS")
+        })
 }
 
 fn params(path: &str) -> Vec<&str> {
@@ -132,7 +169,50 @@ impl World {
         let mut tx = app.db().begin().await.unwrap();
         let (token_b, _) = loanfloor::auth::store::create_token(&mut tx, lo_b, "bravo feed").await.unwrap();
         tx.commit().await.unwrap();
-        World { app, lead, teammate_lead, lo_b, team_b, token_b, notification_b, clients }
+        let escalation_b = insert_escalation(&app, lead, lo_b).await;
+        let teammate_escalation = insert_escalation(&app, teammate_lead, teammate).await;
+        let other_specialist = app.create_user(Role::Lossmit, "lossmit.other@org.test", None, &[]).await;
+        let case = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO lossmit_cases (id, loan_number, borrower_name, property_state, investor, upb_cents, note_rate,
+                                        remaining_term_months, monthly_pi_cents, first_unpaid_due_date, specialist_id)
+             VALUES ($1, 'LM-BRAVO-1', $2, 'CA', 'fannie_mae', 25000000, 6.5, 300, 180000, '2026-08-01', $3)",
+        )
+        .bind(case)
+        .bind(format!("Olive {CASE_BORROWER}"))
+        .bind(other_specialist)
+        .execute(app.db())
+        .await
+        .unwrap();
+        let (loan_b, opportunity_b) = insert_loan(&app, "PL-BRAVO-1", &format!("Wendell {BORROWER}"), lo_b).await;
+        let (teammate_loan, teammate_opportunity) =
+            insert_loan(&app, "PL-ALPHA-2", &format!("Ada {TEAMMATE_BORROWER}"), teammate).await;
+        let webhook = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO webhook_endpoints (id, url, secret, events) VALUES ($1, 'https://hooks.bravo.test/in', 's3cret', '{lead.created}')",
+        )
+        .bind(webhook)
+        .execute(app.db())
+        .await
+        .unwrap();
+        World {
+            app,
+            lead,
+            teammate_lead,
+            lo_b,
+            team_b,
+            token_b,
+            notification_b,
+            escalation_b,
+            teammate_escalation,
+            case,
+            loan_b,
+            teammate_loan,
+            opportunity_b,
+            teammate_opportunity,
+            webhook,
+            clients,
+        }
     }
 
     /// The record of `kind` that `role` must not see: for an LO, their teammate's lead; for everyone else,
@@ -145,7 +225,23 @@ impl World {
             Kind::Team => self.team_b.to_string(),
             Kind::Token => self.token_b.to_string(),
             Kind::Notification => self.notification_b.to_string(),
+            Kind::Escalation if role == Role::Lo => self.teammate_escalation.0.to_string(),
+            Kind::Escalation => self.escalation_b.0.to_string(),
+            Kind::Attachment if role == Role::Lo => self.teammate_escalation.1.to_string(),
+            Kind::Attachment => self.escalation_b.1.to_string(),
+            Kind::Case => self.case.to_string(),
+            Kind::Loan if role == Role::Lo => self.teammate_loan.to_string(),
+            Kind::Loan => self.loan_b.to_string(),
+            Kind::Opportunity if role == Role::Lo => self.teammate_opportunity.to_string(),
+            Kind::Opportunity => self.opportunity_b.to_string(),
+            Kind::Webhook => self.webhook.to_string(),
         }
+    }
+
+    /// Whether `role` may legitimately see every record of the kinds in `path` (supervisors see every case).
+    fn entitled(role: Role, path: &str) -> bool {
+        let kinds: Vec<Kind> = params(path).into_iter().map(|p| kind_of(path, p)).collect();
+        role == Role::LossmitSupervisor && !kinds.is_empty() && kinds.iter().all(|k| *k == Kind::Case)
     }
 
     fn fill(&self, role: Role, path: &str) -> String {
@@ -171,7 +267,26 @@ impl World {
                 (SELECT count(*)::text FROM assignments WHERE lead_id = $1),
                 (SELECT count(*)::text FROM stage_changes WHERE lead_id = $1),
                 (SELECT count(*)::text FROM activities WHERE lead_id = $1),
-                (SELECT count(*)::text FROM tasks WHERE lead_id = $1))",
+                (SELECT count(*)::text FROM tasks WHERE lead_id = $1),
+                (SELECT string_agg(row_to_json(e)::text, ',' ORDER BY e.id) FROM escalations e WHERE id = ANY($7)),
+                (SELECT count(*)::text FROM escalation_events WHERE escalation_id = ANY($7)),
+                (SELECT count(*)::text FROM escalation_attachments WHERE escalation_id = ANY($7)),
+                (SELECT count(*)::text FROM coaching_reviews),
+                (SELECT count(*)::text FROM approver_limits),
+                (SELECT row_to_json(c)::text FROM lossmit_cases c WHERE id = $8),
+                (SELECT count(*)::text FROM lossmit_contact_attempts WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_notices WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_documents WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_applications WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_assessments WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_decisions WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_appeals WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_foreclosure_steps WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_assignments WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_stage_changes WHERE case_id = $8),
+                (SELECT string_agg(row_to_json(p)::text, ',' ORDER BY p.id) FROM portfolio_loans p WHERE id = ANY($9)),
+                (SELECT string_agg(row_to_json(o)::text, ',' ORDER BY o.id) FROM opportunities o WHERE id = ANY($10)),
+                (SELECT row_to_json(w)::text FROM webhook_endpoints w WHERE id = $11))",
         )
         .bind(self.lead)
         .bind(self.lo_b)
@@ -179,11 +294,76 @@ impl World {
         .bind(self.token_b)
         .bind(self.notification_b)
         .bind(self.teammate_lead)
+        .bind(vec![self.escalation_b.0, self.teammate_escalation.0])
+        .bind(self.case)
+        .bind(vec![self.loan_b, self.teammate_loan])
+        .bind(vec![self.opportunity_b, self.teammate_opportunity])
+        .bind(self.webhook)
         .fetch_one(self.app.db())
         .await
         .unwrap();
         row.0
     }
+}
+
+/// An escalation on `lead` filed by `requester` (in the lead's team), with one attachment: (escalation, attachment).
+async fn insert_escalation(app: &TestApp, lead: Uuid, requester: Uuid) -> (Uuid, Uuid) {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO escalations (id, lead_id, requester_id, team_id, kind, priority, concession_bps, note,
+                                 required_level, current_level, due_at)
+         VALUES ($1, $2, $3, (SELECT team_id FROM leads WHERE id = $2), 'pricing_exception', 'high', 20,
+                 'match the competitor', 'manager', 'manager', now() + interval '4 hours')",
+    )
+    .bind(id)
+    .bind(lead)
+    .bind(requester)
+    .execute(app.db())
+    .await
+    .unwrap();
+    let attachment = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO escalation_attachments (id, escalation_id, file_name, content_type, size_bytes, bytes, uploaded_by)
+         VALUES ($1, $2, 'competitor-quote.pdf', 'application/pdf', 4, '\\x25504446', $3)",
+    )
+    .bind(attachment)
+    .bind(id)
+    .bind(requester)
+    .execute(app.db())
+    .await
+    .unwrap();
+    (id, attachment)
+}
+
+/// A closed loan of `lo` (in their team) with one open retention opportunity: (loan, opportunity).
+async fn insert_loan(app: &TestApp, number: &str, borrower: &str, lo: Uuid) -> (Uuid, Uuid) {
+    let loan = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO portfolio_loans (id, loan_number, borrower_name, property_state, loan_amount_cents, note_rate,
+                                      product, closed_on, lo_id, team_id)
+         VALUES ($1, $2, $3, 'CA', 40000000, 7.25, 'conventional', '2024-03-15', $4,
+                 (SELECT team_id FROM users WHERE id = $4))",
+    )
+    .bind(loan)
+    .bind(number)
+    .bind(borrower)
+    .bind(lo)
+    .execute(app.db())
+    .await
+    .unwrap();
+    let opportunity = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO opportunities (id, loan_id, kind, why, lo_id, team_id)
+         VALUES ($1, $2, 'rate_watch', 'Market rate 1.1 points below the note rate', $3,
+                 (SELECT team_id FROM users WHERE id = $3))",
+    )
+    .bind(opportunity)
+    .bind(loan)
+    .bind(lo)
+    .execute(app.db())
+    .await
+    .unwrap();
+    (loan, opportunity)
 }
 
 /// Fields a hostile form would carry: enough for most forms to parse, so the handler's own check is reached.
@@ -269,10 +449,17 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
         for r in routes.iter().filter(|r| r.access == Access::Authenticated) {
             let has_params = r.path.contains('{');
             let is_write = WRITES.contains(&r.method);
-            let admin_only = r.path == "/admin" || r.path.starts_with("/admin/");
+            let admin_only = r.path == "/admin"
+                || r.path.starts_with("/admin/")
+                || r.path == "/escalations/settings"
+                || r.path.starts_with("/escalations/settings/");
             if is_write && !has_params && !admin_only {
                 // Writes without a record in the path are the caller's own (status, password…); the
                 // cross-site test covers them.
+                continue;
+            }
+            if World::entitled(*role, r.path) {
+                // The record is theirs to see (a supervisor and any case); the role's own tests cover it.
                 continue;
             }
             let path = w.fill(*role, r.path);
@@ -283,6 +470,9 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
             let teammate_leak = *role == Role::Lo && body.contains(TEAMMATE_BORROWER);
             if body.contains(BORROWER) || body.contains(BORROWER_EMAIL) || teammate_leak {
                 failures.push(format!("{label}: shows the out-of-scope borrower"));
+            }
+            if *role != Role::LossmitSupervisor && body.contains(CASE_BORROWER) {
+                failures.push(format!("{label}: shows another specialist's case"));
             }
             if status.is_server_error() {
                 failures.push(format!("{label}: server error"));
@@ -313,6 +503,27 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
         }
     }
     assert!(shown >= 1, "the admin can open the records the other roles were refused");
+    for path in [
+        format!("/escalations/{}", w.escalation_b.0),
+        format!("/escalations/{}/attachments/{}", w.escalation_b.0, w.escalation_b.1),
+        format!("/escalations/{}", w.teammate_escalation.0),
+        format!("/lossmit/cases/{}", w.case),
+        format!("/portfolio/loans/{}", w.loan_b),
+        format!("/portfolio/loans/{}", w.teammate_loan),
+        format!("/coaching/lo/{}", w.lo_b),
+    ] {
+        let status = admin.get(w.app.url(&path)).send().await.unwrap().status();
+        assert_eq!(status, StatusCode::OK, "the admin opens {path}");
+    }
+    let opportunities = admin.get(w.app.url("/portfolio/opportunities")).send().await.unwrap().text().await.unwrap();
+    assert!(opportunities.contains(BORROWER) && opportunities.contains(TEAMMATE_BORROWER));
+    let webhooks = admin.get(w.app.url("/admin/webhooks")).send().await.unwrap().text().await.unwrap();
+    assert!(webhooks.contains("hooks.bravo.test"));
+    // The supervisor skipped above does see the case: the case id is real for them too.
+    let sup = &w.clients.iter().find(|(r, _)| *r == Role::LossmitSupervisor).unwrap().1;
+    let res = sup.get(w.app.url(&format!("/lossmit/cases/{}", w.case))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains(CASE_BORROWER));
 }
 
 #[tokio::test]
@@ -321,7 +532,25 @@ async fn kinds_come_from_parameter_names_and_collections() {
     assert_eq!(kind_of("/admin/teams/{id}", "id"), Kind::Team);
     assert_eq!(kind_of("/leads/{id}", "id"), Kind::Lead);
     assert_eq!(kind_of("/x/{lead_id}/y/{user_id}", "user_id"), Kind::User);
-    assert_eq!(kind_of("/lossmit/cases/{id}", "id"), Kind::Lead);
+    assert_eq!(kind_of("/lossmit/cases/{id}", "id"), Kind::Case);
+    assert_eq!(kind_of("/api/v1/escalations/{id}/decision", "id"), Kind::Escalation);
+    assert_eq!(kind_of("/escalations/{id}/attachments/{attachment_id}", "attachment_id"), Kind::Attachment);
+    assert_eq!(kind_of("/portfolio/loans/{id}/payoff", "id"), Kind::Loan);
+    assert_eq!(kind_of("/api/v1/portfolio/opportunities/{id}", "id"), Kind::Opportunity);
+    assert_eq!(kind_of("/admin/webhooks/{id}", "id"), Kind::Webhook);
+    assert_eq!(kind_of("/coaching/lo/{lo_id}", "lo_id"), Kind::User);
+    // A bare id under /leads stays a lead (pages still being built).
+    assert_eq!(kind_of("/leads/{id}/tasks", "id"), Kind::Lead);
+    assert_eq!(kind_of("/api/v1/leads/{id}", "id"), Kind::Lead);
+    // Anything else must be classified before the route can land.
+    assert!(std::panic::catch_unwind(|| kind_of("/widgets/{id}", "id")).is_err());
+    assert!(std::panic::catch_unwind(|| kind_of("/leads/{id}/calls/{call_id}", "call_id")).is_err());
+    // Every route of the application is classified.
+    for r in table() {
+        for p in params(r.path) {
+            kind_of(r.path, p);
+        }
+    }
     assert_eq!(params("/a/{x}/b/{y}"), vec!["x", "y"]);
 }
 
