@@ -238,6 +238,18 @@ impl World {
         }
     }
 
+    /// A query string naming foreign records under the filter and prefill names pages use.
+    fn hostile_query(&self, role: Role) -> String {
+        let lead = self.foreign(role, Kind::Lead);
+        let lo = self.lo_b;
+        let team = self.team_b;
+        let (case, loan) = (self.case, self.foreign(role, Kind::Loan));
+        format!(
+            "?lead_id={lead}&lead={lead}&lo={lo}&lo_id={lo}&user_id={lo}&team={team}&team_id={team}&case_id={case}\
+             &loan_id={loan}"
+        )
+    }
+
     /// Whether `role` may legitimately see every record of the kinds in `path` (supervisors see every case).
     fn entitled(role: Role, path: &str) -> bool {
         let kinds: Vec<Kind> = params(path).into_iter().map(|p| kind_of(path, p)).collect();
@@ -380,18 +392,37 @@ const HOSTILE_FORM: &[(&str, &str)] = &[
     ("note", "hijacked"),
 ];
 
+/// The same hostile form with values the record routes accept (an opportunity status, a case stage, a
+/// decision), so a route that validates its input before its scope check is tried past the validation too.
+const HOSTILE_VALID_FORM: &[(&str, &str)] = &[
+    ("name", "Hijacked"),
+    ("status", "dismissed"),
+    ("stage", "evaluation"),
+    ("decision", "approve"),
+    ("note", "hijacked"),
+    ("comment", "hijacked"),
+    ("body", "hijacked"),
+    ("version", "1"),
+    ("paid_off_on", "2026-01-15"),
+    ("payoff_reason", "lost_to_competitor"),
+];
+
 /// Sends a request; writes carry a hostile body (JSON for the API, a form otherwise).
 async fn send(client: &reqwest::Client, method: &str, url: &str) -> reqwest::Response {
+    send_form(client, method, url, HOSTILE_FORM).await
+}
+
+async fn send_form(client: &reqwest::Client, method: &str, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
     let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let req = client.request(m, url);
     let req = if !WRITES.contains(&method) {
         req
     } else if url.contains("/api/") {
         let body: serde_json::Map<String, serde_json::Value> =
-            HOSTILE_FORM.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+            form.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
         req.json(&body)
     } else {
-        req.form(HOSTILE_FORM)
+        req.form(form)
     };
     req.send().await.unwrap()
 }
@@ -463,28 +494,37 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
                 continue;
             }
             let path = w.fill(*role, r.path);
-            let res = send(client, r.method, &w.app.url(&path)).await;
-            let status = res.status();
-            let body = res.text().await.unwrap_or_default();
-            let label = format!("{} as {}: {} {path}", status, role.as_str(), r.method);
-            let teammate_leak = *role == Role::Lo && body.contains(TEAMMATE_BORROWER);
-            if body.contains(BORROWER) || body.contains(BORROWER_EMAIL) || teammate_leak {
-                failures.push(format!("{label}: shows the out-of-scope borrower"));
+            // Reads: plain, then with filters and prefills naming foreign records (a foreign id in the query
+            // must not reveal it either). Writes: the hostile form, then one that passes the usual validation.
+            let tries = if is_write {
+                vec![(path.clone(), HOSTILE_FORM), (path.clone(), HOSTILE_VALID_FORM)]
+            } else {
+                vec![(path.clone(), HOSTILE_FORM), (format!("{path}{}", w.hostile_query(*role)), HOSTILE_FORM)]
+            };
+            for (path, form) in tries {
+                let res = send_form(client, r.method, &w.app.url(&path), form).await;
+                let status = res.status();
+                let body = res.text().await.unwrap_or_default();
+                let label = format!("{} as {}: {} {path}", status, role.as_str(), r.method);
+                let teammate_leak = *role == Role::Lo && body.contains(TEAMMATE_BORROWER);
+                if body.contains(BORROWER) || body.contains(BORROWER_EMAIL) || teammate_leak {
+                    failures.push(format!("{label}: shows the out-of-scope borrower"));
+                }
+                if *role != Role::LossmitSupervisor && body.contains(CASE_BORROWER) {
+                    failures.push(format!("{label}: shows another specialist's case"));
+                }
+                if status.is_server_error() {
+                    failures.push(format!("{label}: server error"));
+                }
+                if admin_only && status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND {
+                    failures.push(format!("{label}: admin pages refuse other roles"));
+                } else if has_params && !is_write && !matches!(status.as_u16(), 403 | 404) {
+                    failures.push(format!("{label}: expected 403/404 for another team's record"));
+                } else if has_params && is_write && !matches!(status.as_u16(), 400 | 403 | 404 | 415 | 422) {
+                    failures.push(format!("{label}: expected a refusal for another team's record"));
+                }
+                *checked.entry(role.as_str()).or_default() += 1;
             }
-            if *role != Role::LossmitSupervisor && body.contains(CASE_BORROWER) {
-                failures.push(format!("{label}: shows another specialist's case"));
-            }
-            if status.is_server_error() {
-                failures.push(format!("{label}: server error"));
-            }
-            if admin_only && status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND {
-                failures.push(format!("{label}: admin pages refuse other roles"));
-            } else if has_params && !is_write && !matches!(status.as_u16(), 403 | 404) {
-                failures.push(format!("{label}: expected 403/404 for another team's record"));
-            } else if has_params && is_write && !matches!(status.as_u16(), 400 | 403 | 404 | 415 | 422) {
-                failures.push(format!("{label}: expected a refusal for another team's record"));
-            }
-            *checked.entry(role.as_str()).or_default() += 1;
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
