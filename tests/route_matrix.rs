@@ -107,6 +107,22 @@ fn kind_of(path: &str, param: &str) -> Kind {
         })
 }
 
+/// Admin pages and actions outside `/admin`: portfolio data and settings, escalation approval settings.
+const ADMIN_ONLY: &[(&str, &str)] = &[
+    ("POST", "/portfolio/rates"),
+    ("POST", "/portfolio/rates/import"),
+    ("POST", "/portfolio/appreciation"),
+    ("POST", "/portfolio/settings"),
+    ("POST", "/portfolio/rate-watch"),
+    ("GET", "/portfolio/import"),
+    ("POST", "/portfolio/import"),
+];
+
+fn is_admin_only(r: &RouteInfo) -> bool {
+    let under = |prefix: &str| r.path == prefix || r.path.starts_with(&format!("{prefix}/"));
+    under("/admin") || under("/escalations/settings") || ADMIN_ONLY.contains(&(r.method, r.path))
+}
+
 fn params(path: &str) -> Vec<&str> {
     path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect()
 }
@@ -298,7 +314,14 @@ impl World {
                 (SELECT count(*)::text FROM lossmit_stage_changes WHERE case_id = $8),
                 (SELECT string_agg(row_to_json(p)::text, ',' ORDER BY p.id) FROM portfolio_loans p WHERE id = ANY($9)),
                 (SELECT string_agg(row_to_json(o)::text, ',' ORDER BY o.id) FROM opportunities o WHERE id = ANY($10)),
-                (SELECT row_to_json(w)::text FROM webhook_endpoints w WHERE id = $11))",
+                (SELECT row_to_json(w)::text FROM webhook_endpoints w WHERE id = $11),
+                (SELECT count(*)::text FROM portfolio_loans),
+                (SELECT count(*)::text FROM opportunities),
+                (SELECT count(*)::text FROM market_rates),
+                (SELECT count(*)::text FROM appreciation_index),
+                (SELECT row_to_json(r)::text FROM (SELECT threshold_bps, closing_cost_cents, cooldown_days
+                                                   FROM retention_settings) r),
+                (SELECT count(*)::text FROM webhook_endpoints))",
         )
         .bind(self.lead)
         .bind(self.lo_b)
@@ -412,11 +435,17 @@ async fn send(client: &reqwest::Client, method: &str, url: &str) -> reqwest::Res
     send_form(client, method, url, HOSTILE_FORM).await
 }
 
+/// Marks a try that sends its form as multipart, with a small CSV file (the upload routes read nothing else).
+const MULTIPART: &[(&str, &str)] = &[("file", "loan_number,borrower_name\nPL-EVIL-1,Hijacked\n")];
+
 async fn send_form(client: &reqwest::Client, method: &str, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
     let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let req = client.request(m, url);
     let req = if !WRITES.contains(&method) {
         req
+    } else if std::ptr::eq(form, MULTIPART) {
+        let part = reqwest::multipart::Part::text(MULTIPART[0].1).file_name("hijack.csv").mime_str("text/csv").unwrap();
+        req.multipart(reqwest::multipart::Form::new().part("file", part))
     } else if url.contains("/api/") {
         let body: serde_json::Map<String, serde_json::Value> =
             form.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
@@ -480,10 +509,7 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
         for r in routes.iter().filter(|r| r.access == Access::Authenticated) {
             let has_params = r.path.contains('{');
             let is_write = WRITES.contains(&r.method);
-            let admin_only = r.path == "/admin"
-                || r.path.starts_with("/admin/")
-                || r.path == "/escalations/settings"
-                || r.path.starts_with("/escalations/settings/");
+            let admin_only = is_admin_only(r);
             if is_write && !has_params && !admin_only {
                 // Writes without a record in the path are the caller's own (status, password…); the
                 // cross-site test covers them.
@@ -495,12 +521,16 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
             }
             let path = w.fill(*role, r.path);
             // Reads: plain, then with filters and prefills naming foreign records (a foreign id in the query
-            // must not reveal it either). Writes: the hostile form, then one that passes the usual validation.
+            // must not reveal it either). Writes: the hostile form, one that passes the usual validation, and a
+            // multipart upload. A write some body cannot reach (400/415: the body was not even read) must still
+            // be refused by the role or scope check with a body that does reach it.
             let tries = if is_write {
-                vec![(path.clone(), HOSTILE_FORM), (path.clone(), HOSTILE_VALID_FORM)]
+                vec![(path.clone(), HOSTILE_FORM), (path.clone(), HOSTILE_VALID_FORM), (path.clone(), MULTIPART)]
             } else {
                 vec![(path.clone(), HOSTILE_FORM), (format!("{path}{}", w.hostile_query(*role)), HOSTILE_FORM)]
             };
+            let mut refused = false;
+            let mut unparsed = Vec::new();
             for (path, form) in tries {
                 let res = send_form(client, r.method, &w.app.url(&path), form).await;
                 let status = res.status();
@@ -516,7 +546,10 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
                 if status.is_server_error() {
                     failures.push(format!("{label}: server error"));
                 }
-                if admin_only && status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND {
+                refused |= matches!(status.as_u16(), 403 | 404);
+                if is_write && matches!(status.as_u16(), 400 | 415) {
+                    unparsed.push(label);
+                } else if admin_only && status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND {
                     failures.push(format!("{label}: admin pages refuse other roles"));
                 } else if has_params && !is_write && !matches!(status.as_u16(), 403 | 404) {
                     failures.push(format!("{label}: expected 403/404 for another team's record"));
@@ -524,6 +557,11 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
                     failures.push(format!("{label}: expected a refusal for another team's record"));
                 }
                 *checked.entry(role.as_str()).or_default() += 1;
+            }
+            if (admin_only || has_params) && !refused {
+                let what =
+                    if admin_only { "admin actions refuse other roles" } else { "no try reached the scope check" };
+                failures.push(format!("{} {} as {}: {what} ({unparsed:?})", r.method, r.path, role.as_str()));
             }
         }
     }
@@ -584,6 +622,11 @@ async fn kinds_come_from_parameter_names_and_collections() {
     assert_eq!(kind_of("/api/v1/leads/{id}", "id"), Kind::Lead);
     // Anything else must be classified before the route can land.
     assert!(std::panic::catch_unwind(|| kind_of("/widgets/{id}", "id")).is_err());
+    // Every admin-only route listed is served (a renamed route must not silently drop out of the check).
+    let routes = table();
+    for (method, path) in ADMIN_ONLY {
+        assert!(routes.iter().any(|r| r.method == *method && r.path == *path), "{method} {path} is served");
+    }
     assert!(std::panic::catch_unwind(|| kind_of("/leads/{id}/calls/{call_id}", "call_id")).is_err());
     // Every route of the application is classified.
     for r in table() {
