@@ -681,3 +681,33 @@ async fn a_cross_site_request_is_refused_on_every_state_changing_route() {
     // The admin's session still works: the refusals did not sign anyone out.
     assert_eq!(admin.get(app.url("/admin/users")).send().await.unwrap().status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_own_request_does_not_open_another_teams_attachment() {
+    let w = World::build().await;
+    let (role, lo) = w.clients.iter().find(|(r, _)| *r == Role::Lo).unwrap();
+    let lo_id: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'lo.alpha@org.test'")
+        .fetch_one(w.app.db())
+        .await
+        .unwrap();
+    let own_lead = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, assigned_lo_id, team_id, assigned_at)
+         VALUES ($1, '00000000-0000-0000-0000-000000000001', 'new', 'Own', 'Borrower', $2,
+                 (SELECT team_id FROM users WHERE id = $2), now())",
+    )
+    .bind(own_lead)
+    .bind(lo_id)
+    .execute(w.app.db())
+    .await
+    .unwrap();
+    let (own, own_attachment) = insert_escalation(&w.app, own_lead, lo_id).await;
+    // Control: the LO opens their own attachment.
+    let res = lo.get(w.app.url(&format!("/escalations/{own}/attachments/{own_attachment}"))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{role:?} opens their own attachment");
+    // Their own request as the door, another team's (or a teammate's) attachment behind it: 404.
+    for foreign in [w.escalation_b.1, w.teammate_escalation.1] {
+        let res = lo.get(w.app.url(&format!("/escalations/{own}/attachments/{foreign}"))).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+}
