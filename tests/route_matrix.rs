@@ -10,6 +10,8 @@
 //! closed loan and retention opportunity (the Alpha LO gets their teammate's instead), a loss-mitigation case
 //! worked by another specialist (borrower "Marchbank": only supervisors and admins see every case), and a
 //! webhook endpoint (admins only). A route whose parameter is not classified in `PARAM_KINDS` fails the test.
+//! Admin pages (also the portfolio data and escalation settings ones) refuse every other role, and loss-mitigation
+//! pages refuse everyone outside loss mitigation, writes without a record in the path included.
 
 mod common;
 
@@ -121,6 +123,10 @@ const ADMIN_ONLY: &[(&str, &str)] = &[
 fn is_admin_only(r: &RouteInfo) -> bool {
     let under = |prefix: &str| r.path == prefix || r.path.starts_with(&format!("{prefix}/"));
     under("/admin") || under("/escalations/settings") || ADMIN_ONLY.contains(&(r.method, r.path))
+}
+
+fn is_lossmit_route(r: &RouteInfo) -> bool {
+    r.path == "/lossmit" || r.path.starts_with("/lossmit/") || r.path.starts_with("/api/v1/lossmit/")
 }
 
 fn params(path: &str) -> Vec<&str> {
@@ -509,7 +515,9 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
         for r in routes.iter().filter(|r| r.access == Access::Authenticated) {
             let has_params = r.path.contains('{');
             let is_write = WRITES.contains(&r.method);
-            let admin_only = is_admin_only(r);
+            // Admin pages refuse every other role; loss-mitigation pages refuse everyone outside loss mitigation.
+            let admin_only =
+                is_admin_only(r) || (is_lossmit_route(r) && !matches!(role, Role::Lossmit | Role::LossmitSupervisor));
             if is_write && !has_params && !admin_only {
                 // Writes without a record in the path are the caller's own (status, password…); the
                 // cross-site test covers them.
@@ -550,7 +558,7 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
                 if is_write && matches!(status.as_u16(), 400 | 415) {
                     unparsed.push(label);
                 } else if admin_only && status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND {
-                    failures.push(format!("{label}: admin pages refuse other roles"));
+                    failures.push(format!("{label}: admin and loss-mitigation pages refuse other roles"));
                 } else if has_params && !is_write && !matches!(status.as_u16(), 403 | 404) {
                     failures.push(format!("{label}: expected 403/404 for another team's record"));
                 } else if has_params && is_write && !matches!(status.as_u16(), 400 | 403 | 404 | 415 | 422) {
@@ -559,8 +567,11 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
                 *checked.entry(role.as_str()).or_default() += 1;
             }
             if (admin_only || has_params) && !refused {
-                let what =
-                    if admin_only { "admin actions refuse other roles" } else { "no try reached the scope check" };
+                let what = if admin_only {
+                    "admin and loss-mitigation actions refuse other roles"
+                } else {
+                    "no try reached the scope check"
+                };
                 failures.push(format!("{} {} as {}: {what} ({unparsed:?})", r.method, r.path, role.as_str()));
             }
         }
