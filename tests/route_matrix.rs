@@ -5,6 +5,13 @@
 //! integration. Bravo's LO owns a lead (borrower "Quillfeather"). Every signed-in role except admin is outside
 //! Bravo, so no route may show or change Bravo's records for them. The Alpha LO is also tried on a teammate's
 //! lead (borrower "Thistlewood"): same team, still not theirs.
+//!
+//! Every record kind a route takes by id has a foreign record here: Bravo's escalation (with an attachment),
+//! closed loan and retention opportunity (the Alpha LO gets their teammate's instead), a loss-mitigation case
+//! worked by another specialist (borrower "Marchbank": only supervisors and admins see every case), and a
+//! webhook endpoint (admins only). A route whose parameter is not classified in `PARAM_KINDS` fails the test.
+//! Admin pages (also the portfolio data and escalation settings ones) refuse every other role, and loss-mitigation
+//! pages refuse everyone outside loss mitigation, writes without a record in the path included.
 
 mod common;
 
@@ -30,10 +37,20 @@ enum Kind {
     Team,
     Token,
     Notification,
+    Escalation,
+    Attachment,
+    Case,
+    Loan,
+    Opportunity,
+    Webhook,
 }
 
+/// The loss-mitigation case's borrower: every case is visible to supervisors (and admins), nobody else.
+const CASE_BORROWER: &str = "Marchbank";
+
 /// Path parameter names (and, for a bare `{id}`, the collection segment before it) → record kind.
-/// Parameters not listed get the foreign lead's id: the most sensitive record, and a 404 for any other kind.
+/// A parameter not listed fails the test (a new route must say what it takes), except a bare `{id}` under
+/// `/leads` (or `/api/v1/leads`), which is a lead.
 const PARAM_KINDS: &[(&str, Kind)] = &[
     ("lead_id", Kind::Lead),
     ("leads/{id}", Kind::Lead),
@@ -46,6 +63,12 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("token_id", Kind::Token),
     ("tokens/{id}", Kind::Token),
     ("notifications/{id}", Kind::Notification),
+    ("escalations/{id}", Kind::Escalation),
+    ("attachment_id", Kind::Attachment),
+    ("cases/{id}", Kind::Case),
+    ("loans/{id}", Kind::Loan),
+    ("opportunities/{id}", Kind::Opportunity),
+    ("webhooks/{id}", Kind::Webhook),
 ];
 
 struct World {
@@ -56,6 +79,16 @@ struct World {
     team_b: Uuid,
     token_b: Uuid,
     notification_b: i64,
+    /// Bravo's escalation and its attachment; the Alpha LO's teammate's escalation and its attachment.
+    escalation_b: (Uuid, Uuid),
+    teammate_escalation: (Uuid, Uuid),
+    /// A case worked by another specialist.
+    case: Uuid,
+    loan_b: Uuid,
+    teammate_loan: Uuid,
+    opportunity_b: Uuid,
+    teammate_opportunity: Uuid,
+    webhook: Uuid,
     clients: Vec<(Role, reqwest::Client)>,
 }
 
@@ -67,7 +100,33 @@ fn kind_of(path: &str, param: &str) -> Kind {
         .iter()
         .find(|(k, _)| *k == param || Some(k.to_string()) == collection)
         .map(|(_, kind)| *kind)
-        .unwrap_or(Kind::Lead)
+        .or_else(|| {
+            let under_leads = path.starts_with("/leads/") || path.starts_with("/api/v1/leads/");
+            (under_leads && param == "id").then_some(Kind::Lead)
+        })
+        .unwrap_or_else(|| {
+            panic!("{path}: parameter {{{param}}} names no known record kind; classify it in PARAM_KINDS")
+        })
+}
+
+/// Admin pages and actions outside `/admin`: portfolio data and settings, escalation approval settings.
+const ADMIN_ONLY: &[(&str, &str)] = &[
+    ("POST", "/portfolio/rates"),
+    ("POST", "/portfolio/rates/import"),
+    ("POST", "/portfolio/appreciation"),
+    ("POST", "/portfolio/settings"),
+    ("POST", "/portfolio/rate-watch"),
+    ("GET", "/portfolio/import"),
+    ("POST", "/portfolio/import"),
+];
+
+fn is_admin_only(r: &RouteInfo) -> bool {
+    let under = |prefix: &str| r.path == prefix || r.path.starts_with(&format!("{prefix}/"));
+    under("/admin") || under("/escalations/settings") || ADMIN_ONLY.contains(&(r.method, r.path))
+}
+
+fn is_lossmit_route(r: &RouteInfo) -> bool {
+    r.path == "/lossmit" || r.path.starts_with("/lossmit/") || r.path.starts_with("/api/v1/lossmit/")
 }
 
 fn params(path: &str) -> Vec<&str> {
@@ -132,7 +191,50 @@ impl World {
         let mut tx = app.db().begin().await.unwrap();
         let (token_b, _) = loanfloor::auth::store::create_token(&mut tx, lo_b, "bravo feed").await.unwrap();
         tx.commit().await.unwrap();
-        World { app, lead, teammate_lead, lo_b, team_b, token_b, notification_b, clients }
+        let escalation_b = insert_escalation(&app, lead, lo_b).await;
+        let teammate_escalation = insert_escalation(&app, teammate_lead, teammate).await;
+        let other_specialist = app.create_user(Role::Lossmit, "lossmit.other@org.test", None, &[]).await;
+        let case = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO lossmit_cases (id, loan_number, borrower_name, property_state, investor, upb_cents, note_rate,
+                                        remaining_term_months, monthly_pi_cents, first_unpaid_due_date, specialist_id)
+             VALUES ($1, 'LM-BRAVO-1', $2, 'CA', 'fannie_mae', 25000000, 6.5, 300, 180000, '2026-08-01', $3)",
+        )
+        .bind(case)
+        .bind(format!("Olive {CASE_BORROWER}"))
+        .bind(other_specialist)
+        .execute(app.db())
+        .await
+        .unwrap();
+        let (loan_b, opportunity_b) = insert_loan(&app, "PL-BRAVO-1", &format!("Wendell {BORROWER}"), lo_b).await;
+        let (teammate_loan, teammate_opportunity) =
+            insert_loan(&app, "PL-ALPHA-2", &format!("Ada {TEAMMATE_BORROWER}"), teammate).await;
+        let webhook = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO webhook_endpoints (id, url, secret, events) VALUES ($1, 'https://hooks.bravo.test/in', 's3cret', '{lead.created}')",
+        )
+        .bind(webhook)
+        .execute(app.db())
+        .await
+        .unwrap();
+        World {
+            app,
+            lead,
+            teammate_lead,
+            lo_b,
+            team_b,
+            token_b,
+            notification_b,
+            escalation_b,
+            teammate_escalation,
+            case,
+            loan_b,
+            teammate_loan,
+            opportunity_b,
+            teammate_opportunity,
+            webhook,
+            clients,
+        }
     }
 
     /// The record of `kind` that `role` must not see: for an LO, their teammate's lead; for everyone else,
@@ -145,7 +247,35 @@ impl World {
             Kind::Team => self.team_b.to_string(),
             Kind::Token => self.token_b.to_string(),
             Kind::Notification => self.notification_b.to_string(),
+            Kind::Escalation if role == Role::Lo => self.teammate_escalation.0.to_string(),
+            Kind::Escalation => self.escalation_b.0.to_string(),
+            Kind::Attachment if role == Role::Lo => self.teammate_escalation.1.to_string(),
+            Kind::Attachment => self.escalation_b.1.to_string(),
+            Kind::Case => self.case.to_string(),
+            Kind::Loan if role == Role::Lo => self.teammate_loan.to_string(),
+            Kind::Loan => self.loan_b.to_string(),
+            Kind::Opportunity if role == Role::Lo => self.teammate_opportunity.to_string(),
+            Kind::Opportunity => self.opportunity_b.to_string(),
+            Kind::Webhook => self.webhook.to_string(),
         }
+    }
+
+    /// A query string naming foreign records under the filter and prefill names pages use.
+    fn hostile_query(&self, role: Role) -> String {
+        let lead = self.foreign(role, Kind::Lead);
+        let lo = self.lo_b;
+        let team = self.team_b;
+        let (case, loan) = (self.case, self.foreign(role, Kind::Loan));
+        format!(
+            "?lead_id={lead}&lead={lead}&lo={lo}&lo_id={lo}&user_id={lo}&team={team}&team_id={team}&case_id={case}\
+             &loan_id={loan}"
+        )
+    }
+
+    /// Whether `role` may legitimately see every record of the kinds in `path` (supervisors see every case).
+    fn entitled(role: Role, path: &str) -> bool {
+        let kinds: Vec<Kind> = params(path).into_iter().map(|p| kind_of(path, p)).collect();
+        role == Role::LossmitSupervisor && !kinds.is_empty() && kinds.iter().all(|k| *k == Kind::Case)
     }
 
     fn fill(&self, role: Role, path: &str) -> String {
@@ -171,7 +301,33 @@ impl World {
                 (SELECT count(*)::text FROM assignments WHERE lead_id = $1),
                 (SELECT count(*)::text FROM stage_changes WHERE lead_id = $1),
                 (SELECT count(*)::text FROM activities WHERE lead_id = $1),
-                (SELECT count(*)::text FROM tasks WHERE lead_id = $1))",
+                (SELECT count(*)::text FROM tasks WHERE lead_id = $1),
+                (SELECT string_agg(row_to_json(e)::text, ',' ORDER BY e.id) FROM escalations e WHERE id = ANY($7)),
+                (SELECT count(*)::text FROM escalation_events WHERE escalation_id = ANY($7)),
+                (SELECT count(*)::text FROM escalation_attachments WHERE escalation_id = ANY($7)),
+                (SELECT count(*)::text FROM coaching_reviews),
+                (SELECT count(*)::text FROM approver_limits),
+                (SELECT row_to_json(c)::text FROM lossmit_cases c WHERE id = $8),
+                (SELECT count(*)::text FROM lossmit_contact_attempts WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_notices WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_documents WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_applications WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_assessments WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_decisions WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_appeals WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_foreclosure_steps WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_assignments WHERE case_id = $8),
+                (SELECT count(*)::text FROM lossmit_stage_changes WHERE case_id = $8),
+                (SELECT string_agg(row_to_json(p)::text, ',' ORDER BY p.id) FROM portfolio_loans p WHERE id = ANY($9)),
+                (SELECT string_agg(row_to_json(o)::text, ',' ORDER BY o.id) FROM opportunities o WHERE id = ANY($10)),
+                (SELECT row_to_json(w)::text FROM webhook_endpoints w WHERE id = $11),
+                (SELECT count(*)::text FROM portfolio_loans),
+                (SELECT count(*)::text FROM opportunities),
+                (SELECT count(*)::text FROM market_rates),
+                (SELECT count(*)::text FROM appreciation_index),
+                (SELECT row_to_json(r)::text FROM (SELECT threshold_bps, closing_cost_cents, cooldown_days
+                                                   FROM retention_settings) r),
+                (SELECT count(*)::text FROM webhook_endpoints))",
         )
         .bind(self.lead)
         .bind(self.lo_b)
@@ -179,11 +335,76 @@ impl World {
         .bind(self.token_b)
         .bind(self.notification_b)
         .bind(self.teammate_lead)
+        .bind(vec![self.escalation_b.0, self.teammate_escalation.0])
+        .bind(self.case)
+        .bind(vec![self.loan_b, self.teammate_loan])
+        .bind(vec![self.opportunity_b, self.teammate_opportunity])
+        .bind(self.webhook)
         .fetch_one(self.app.db())
         .await
         .unwrap();
         row.0
     }
+}
+
+/// An escalation on `lead` filed by `requester` (in the lead's team), with one attachment: (escalation, attachment).
+async fn insert_escalation(app: &TestApp, lead: Uuid, requester: Uuid) -> (Uuid, Uuid) {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO escalations (id, lead_id, requester_id, team_id, kind, priority, concession_bps, note,
+                                 required_level, current_level, due_at)
+         VALUES ($1, $2, $3, (SELECT team_id FROM leads WHERE id = $2), 'pricing_exception', 'high', 20,
+                 'match the competitor', 'manager', 'manager', now() + interval '4 hours')",
+    )
+    .bind(id)
+    .bind(lead)
+    .bind(requester)
+    .execute(app.db())
+    .await
+    .unwrap();
+    let attachment = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO escalation_attachments (id, escalation_id, file_name, content_type, size_bytes, bytes, uploaded_by)
+         VALUES ($1, $2, 'competitor-quote.pdf', 'application/pdf', 4, '\\x25504446', $3)",
+    )
+    .bind(attachment)
+    .bind(id)
+    .bind(requester)
+    .execute(app.db())
+    .await
+    .unwrap();
+    (id, attachment)
+}
+
+/// A closed loan of `lo` (in their team) with one open retention opportunity: (loan, opportunity).
+async fn insert_loan(app: &TestApp, number: &str, borrower: &str, lo: Uuid) -> (Uuid, Uuid) {
+    let loan = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO portfolio_loans (id, loan_number, borrower_name, property_state, loan_amount_cents, note_rate,
+                                      product, closed_on, lo_id, team_id)
+         VALUES ($1, $2, $3, 'CA', 40000000, 7.25, 'conventional', '2024-03-15', $4,
+                 (SELECT team_id FROM users WHERE id = $4))",
+    )
+    .bind(loan)
+    .bind(number)
+    .bind(borrower)
+    .bind(lo)
+    .execute(app.db())
+    .await
+    .unwrap();
+    let opportunity = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO opportunities (id, loan_id, kind, why, lo_id, team_id)
+         VALUES ($1, $2, 'rate_watch', 'Market rate 1.1 points below the note rate', $3,
+                 (SELECT team_id FROM users WHERE id = $3))",
+    )
+    .bind(opportunity)
+    .bind(loan)
+    .bind(lo)
+    .execute(app.db())
+    .await
+    .unwrap();
+    (loan, opportunity)
 }
 
 /// Fields a hostile form would carry: enough for most forms to parse, so the handler's own check is reached.
@@ -200,18 +421,43 @@ const HOSTILE_FORM: &[(&str, &str)] = &[
     ("note", "hijacked"),
 ];
 
+/// The same hostile form with values the record routes accept (an opportunity status, a case stage, a
+/// decision), so a route that validates its input before its scope check is tried past the validation too.
+const HOSTILE_VALID_FORM: &[(&str, &str)] = &[
+    ("name", "Hijacked"),
+    ("status", "dismissed"),
+    ("stage", "evaluation"),
+    ("decision", "approve"),
+    ("note", "hijacked"),
+    ("comment", "hijacked"),
+    ("body", "hijacked"),
+    ("version", "1"),
+    ("paid_off_on", "2026-01-15"),
+    ("payoff_reason", "lost_to_competitor"),
+];
+
 /// Sends a request; writes carry a hostile body (JSON for the API, a form otherwise).
 async fn send(client: &reqwest::Client, method: &str, url: &str) -> reqwest::Response {
+    send_form(client, method, url, HOSTILE_FORM).await
+}
+
+/// Marks a try that sends its form as multipart, with a small CSV file (the upload routes read nothing else).
+const MULTIPART: &[(&str, &str)] = &[("file", "loan_number,borrower_name\nPL-EVIL-1,Hijacked\n")];
+
+async fn send_form(client: &reqwest::Client, method: &str, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
     let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let req = client.request(m, url);
     let req = if !WRITES.contains(&method) {
         req
+    } else if std::ptr::eq(form, MULTIPART) {
+        let part = reqwest::multipart::Part::text(MULTIPART[0].1).file_name("hijack.csv").mime_str("text/csv").unwrap();
+        req.multipart(reqwest::multipart::Form::new().part("file", part))
     } else if url.contains("/api/") {
         let body: serde_json::Map<String, serde_json::Value> =
-            HOSTILE_FORM.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+            form.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
         req.json(&body)
     } else {
-        req.form(HOSTILE_FORM)
+        req.form(form)
     };
     req.send().await.unwrap()
 }
@@ -269,32 +515,65 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
         for r in routes.iter().filter(|r| r.access == Access::Authenticated) {
             let has_params = r.path.contains('{');
             let is_write = WRITES.contains(&r.method);
-            let admin_only = r.path == "/admin" || r.path.starts_with("/admin/");
+            // Admin pages refuse every other role; loss-mitigation pages refuse everyone outside loss mitigation.
+            let admin_only =
+                is_admin_only(r) || (is_lossmit_route(r) && !matches!(role, Role::Lossmit | Role::LossmitSupervisor));
             if is_write && !has_params && !admin_only {
                 // Writes without a record in the path are the caller's own (status, password…); the
                 // cross-site test covers them.
                 continue;
             }
+            if World::entitled(*role, r.path) {
+                // The record is theirs to see (a supervisor and any case); the role's own tests cover it.
+                continue;
+            }
             let path = w.fill(*role, r.path);
-            let res = send(client, r.method, &w.app.url(&path)).await;
-            let status = res.status();
-            let body = res.text().await.unwrap_or_default();
-            let label = format!("{} as {}: {} {path}", status, role.as_str(), r.method);
-            let teammate_leak = *role == Role::Lo && body.contains(TEAMMATE_BORROWER);
-            if body.contains(BORROWER) || body.contains(BORROWER_EMAIL) || teammate_leak {
-                failures.push(format!("{label}: shows the out-of-scope borrower"));
+            // Reads: plain, then with filters and prefills naming foreign records (a foreign id in the query
+            // must not reveal it either). Writes: the hostile form, one that passes the usual validation, and a
+            // multipart upload. A write some body cannot reach (400/415: the body was not even read) must still
+            // be refused by the role or scope check with a body that does reach it.
+            let tries = if is_write {
+                vec![(path.clone(), HOSTILE_FORM), (path.clone(), HOSTILE_VALID_FORM), (path.clone(), MULTIPART)]
+            } else {
+                vec![(path.clone(), HOSTILE_FORM), (format!("{path}{}", w.hostile_query(*role)), HOSTILE_FORM)]
+            };
+            let mut refused = false;
+            let mut unparsed = Vec::new();
+            for (path, form) in tries {
+                let res = send_form(client, r.method, &w.app.url(&path), form).await;
+                let status = res.status();
+                let body = res.text().await.unwrap_or_default();
+                let label = format!("{} as {}: {} {path}", status, role.as_str(), r.method);
+                let teammate_leak = *role == Role::Lo && body.contains(TEAMMATE_BORROWER);
+                if body.contains(BORROWER) || body.contains(BORROWER_EMAIL) || teammate_leak {
+                    failures.push(format!("{label}: shows the out-of-scope borrower"));
+                }
+                if *role != Role::LossmitSupervisor && body.contains(CASE_BORROWER) {
+                    failures.push(format!("{label}: shows another specialist's case"));
+                }
+                if status.is_server_error() {
+                    failures.push(format!("{label}: server error"));
+                }
+                refused |= matches!(status.as_u16(), 403 | 404);
+                if is_write && matches!(status.as_u16(), 400 | 415) {
+                    unparsed.push(label);
+                } else if admin_only && status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND {
+                    failures.push(format!("{label}: admin and loss-mitigation pages refuse other roles"));
+                } else if has_params && !is_write && !matches!(status.as_u16(), 403 | 404) {
+                    failures.push(format!("{label}: expected 403/404 for another team's record"));
+                } else if has_params && is_write && !matches!(status.as_u16(), 400 | 403 | 404 | 415 | 422) {
+                    failures.push(format!("{label}: expected a refusal for another team's record"));
+                }
+                *checked.entry(role.as_str()).or_default() += 1;
             }
-            if status.is_server_error() {
-                failures.push(format!("{label}: server error"));
+            if (admin_only || has_params) && !refused {
+                let what = if admin_only {
+                    "admin and loss-mitigation actions refuse other roles"
+                } else {
+                    "no try reached the scope check"
+                };
+                failures.push(format!("{} {} as {}: {what} ({unparsed:?})", r.method, r.path, role.as_str()));
             }
-            if admin_only && status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND {
-                failures.push(format!("{label}: admin pages refuse other roles"));
-            } else if has_params && !is_write && !matches!(status.as_u16(), 403 | 404) {
-                failures.push(format!("{label}: expected 403/404 for another team's record"));
-            } else if has_params && is_write && !matches!(status.as_u16(), 400 | 403 | 404 | 415 | 422) {
-                failures.push(format!("{label}: expected a refusal for another team's record"));
-            }
-            *checked.entry(role.as_str()).or_default() += 1;
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
@@ -313,6 +592,27 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
         }
     }
     assert!(shown >= 1, "the admin can open the records the other roles were refused");
+    for path in [
+        format!("/escalations/{}", w.escalation_b.0),
+        format!("/escalations/{}/attachments/{}", w.escalation_b.0, w.escalation_b.1),
+        format!("/escalations/{}", w.teammate_escalation.0),
+        format!("/lossmit/cases/{}", w.case),
+        format!("/portfolio/loans/{}", w.loan_b),
+        format!("/portfolio/loans/{}", w.teammate_loan),
+        format!("/coaching/lo/{}", w.lo_b),
+    ] {
+        let status = admin.get(w.app.url(&path)).send().await.unwrap().status();
+        assert_eq!(status, StatusCode::OK, "the admin opens {path}");
+    }
+    let opportunities = admin.get(w.app.url("/portfolio/opportunities")).send().await.unwrap().text().await.unwrap();
+    assert!(opportunities.contains(BORROWER) && opportunities.contains(TEAMMATE_BORROWER));
+    let webhooks = admin.get(w.app.url("/admin/webhooks")).send().await.unwrap().text().await.unwrap();
+    assert!(webhooks.contains("hooks.bravo.test"));
+    // The supervisor skipped above does see the case: the case id is real for them too.
+    let sup = &w.clients.iter().find(|(r, _)| *r == Role::LossmitSupervisor).unwrap().1;
+    let res = sup.get(w.app.url(&format!("/lossmit/cases/{}", w.case))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains(CASE_BORROWER));
 }
 
 #[tokio::test]
@@ -321,7 +621,30 @@ async fn kinds_come_from_parameter_names_and_collections() {
     assert_eq!(kind_of("/admin/teams/{id}", "id"), Kind::Team);
     assert_eq!(kind_of("/leads/{id}", "id"), Kind::Lead);
     assert_eq!(kind_of("/x/{lead_id}/y/{user_id}", "user_id"), Kind::User);
-    assert_eq!(kind_of("/lossmit/cases/{id}", "id"), Kind::Lead);
+    assert_eq!(kind_of("/lossmit/cases/{id}", "id"), Kind::Case);
+    assert_eq!(kind_of("/api/v1/escalations/{id}/decision", "id"), Kind::Escalation);
+    assert_eq!(kind_of("/escalations/{id}/attachments/{attachment_id}", "attachment_id"), Kind::Attachment);
+    assert_eq!(kind_of("/portfolio/loans/{id}/payoff", "id"), Kind::Loan);
+    assert_eq!(kind_of("/api/v1/portfolio/opportunities/{id}", "id"), Kind::Opportunity);
+    assert_eq!(kind_of("/admin/webhooks/{id}", "id"), Kind::Webhook);
+    assert_eq!(kind_of("/coaching/lo/{lo_id}", "lo_id"), Kind::User);
+    // A bare id under /leads stays a lead (pages still being built).
+    assert_eq!(kind_of("/leads/{id}/tasks", "id"), Kind::Lead);
+    assert_eq!(kind_of("/api/v1/leads/{id}", "id"), Kind::Lead);
+    // Anything else must be classified before the route can land.
+    assert!(std::panic::catch_unwind(|| kind_of("/widgets/{id}", "id")).is_err());
+    // Every admin-only route listed is served (a renamed route must not silently drop out of the check).
+    let routes = table();
+    for (method, path) in ADMIN_ONLY {
+        assert!(routes.iter().any(|r| r.method == *method && r.path == *path), "{method} {path} is served");
+    }
+    assert!(std::panic::catch_unwind(|| kind_of("/leads/{id}/calls/{call_id}", "call_id")).is_err());
+    // Every route of the application is classified.
+    for r in table() {
+        for p in params(r.path) {
+            kind_of(r.path, p);
+        }
+    }
     assert_eq!(params("/a/{x}/b/{y}"), vec!["x", "y"]);
 }
 
@@ -368,4 +691,34 @@ async fn a_cross_site_request_is_refused_on_every_state_changing_route() {
     assert_eq!(refused, sent, "every refusal is logged");
     // The admin's session still works: the refusals did not sign anyone out.
     assert_eq!(admin.get(app.url("/admin/users")).send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_own_request_does_not_open_another_teams_attachment() {
+    let w = World::build().await;
+    let (role, lo) = w.clients.iter().find(|(r, _)| *r == Role::Lo).unwrap();
+    let lo_id: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'lo.alpha@org.test'")
+        .fetch_one(w.app.db())
+        .await
+        .unwrap();
+    let own_lead = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, assigned_lo_id, team_id, assigned_at)
+         VALUES ($1, '00000000-0000-0000-0000-000000000001', 'new', 'Own', 'Borrower', $2,
+                 (SELECT team_id FROM users WHERE id = $2), now())",
+    )
+    .bind(own_lead)
+    .bind(lo_id)
+    .execute(w.app.db())
+    .await
+    .unwrap();
+    let (own, own_attachment) = insert_escalation(&w.app, own_lead, lo_id).await;
+    // Control: the LO opens their own attachment.
+    let res = lo.get(w.app.url(&format!("/escalations/{own}/attachments/{own_attachment}"))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{role:?} opens their own attachment");
+    // Their own request as the door, another team's (or a teammate's) attachment behind it: 404.
+    for foreign in [w.escalation_b.1, w.teammate_escalation.1] {
+        let res = lo.get(w.app.url(&format!("/escalations/{own}/attachments/{foreign}"))).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
 }

@@ -5,6 +5,7 @@
 pub mod csrf;
 pub mod metrics;
 pub mod page;
+pub mod statements;
 
 use std::net::SocketAddr;
 
@@ -74,9 +75,12 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
     req.extensions_mut().insert(ctx.clone());
     // `path` is logged as a structured field, so user input cannot forge log lines.
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %path);
-    let mut response = REQUEST_CTX.scope(ctx, next.run(req)).instrument(span).await;
+    let (mut response, statements) = statements::counting(REQUEST_CTX.scope(ctx, next.run(req))).instrument(span).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
+    }
+    if statements::header_enabled() {
+        response.headers_mut().insert(statements::HEADER, HeaderValue::from(statements));
     }
     response
 }
