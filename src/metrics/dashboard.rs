@@ -618,17 +618,17 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     flag_rows(&mut speeds);
     let sort = p.sort.clone().unwrap_or_else(|| "name".into());
     match sort.as_str() {
-        "assigned" => speeds.sort_by(|a, b| b.assigned.cmp(&a.assigned)),
+        "assigned" => speeds.sort_by_key(|s| std::cmp::Reverse(s.assigned)),
         "contact" => {
             speeds.sort_by(|a, b| b.contact_rate_pct.unwrap_or(-1.0).total_cmp(&a.contact_rate_pct.unwrap_or(-1.0)))
         }
         "conversion" => speeds
             .sort_by(|a, b| b.application_rate_pct.unwrap_or(-1.0).total_cmp(&a.application_rate_pct.unwrap_or(-1.0))),
-        "funded" => speeds.sort_by(|a, b| b.funded.cmp(&a.funded)),
+        "funded" => speeds.sort_by_key(|s| std::cmp::Reverse(s.funded)),
         "speed" => speeds.sort_by(|a, b| {
             a.median_bucket_max_seconds.unwrap_or(i64::MAX).cmp(&b.median_bucket_max_seconds.unwrap_or(i64::MAX))
         }),
-        "talk" => speeds.sort_by(|a, b| b.talk_per_lead_seconds.cmp(&a.talk_per_lead_seconds)),
+        "talk" => speeds.sort_by_key(|s| std::cmp::Reverse(s.talk_per_lead_seconds)),
         _ => speeds.sort_by(|a, b| a.label.cmp(&b.label)),
     }
     let los = speeds
