@@ -706,3 +706,20 @@ async fn rollups_equal_base_tables_after_concurrent_writes() {
     assert_eq!(before, after);
     assert!(before.n > 100);
 }
+
+/// The bench's measuring path on a tiny hand-written dataset (the 1M-lead seed is the seed generator's).
+#[tokio::test]
+async fn bench_measures_on_a_tiny_dataset() {
+    let app = TestApp::spawn().await;
+    hand_dataset(&app).await;
+    loanfloor::metrics::rebuild_rollups(app.db()).await.unwrap();
+    let report = loanfloor::metrics::bench::measure_app(&app.state, 1).await.unwrap();
+    assert_eq!(report.leads, 7);
+    assert!(report.dashboard.ok > 0 && report.dashboard.failed == 0, "{report:?}");
+    assert!(report.dashboard_base.ok > 0 && report.dashboard_base.failed == 0, "{report:?}");
+    assert!(report.bare.ok > 0, "{report:?}");
+    assert!(report.rss_mb > 1.0);
+    let table = report.to_markdown();
+    assert!(table.contains("| (a) Dashboard from rollups"), "{table}");
+    assert!(table.contains("≥ 1,000 leads/s"));
+}
