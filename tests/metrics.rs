@@ -472,7 +472,7 @@ fn reference(
         let mut calls: Vec<_> = l.calls.iter().collect();
         calls.sort_by_key(|c| c.3);
         calls_tally(&calls, &mut t);
-        by_team.entry(format!("{}|{}|{}", day(l.created), l.team, l.source)).or_default().add(&t);
+        by_team.entry(format!("{}|{}|{}|{}", day(l.created), l.team, l.source, l.lo)).or_default().add(&t);
         // Assignment cohort rows.
         for (i, (lo, _, at)) in l.assignments.iter().enumerate() {
             let until = l.assignments.get(i + 1).map(|a| a.2);
@@ -651,11 +651,22 @@ async fn rollups_equal_base_tables_after_concurrent_writes() {
                     .unwrap(),
             );
             let ref_team_nodays: HashMap<String, Tally> = ref_team.iter().fold(HashMap::new(), |mut m, (k, v)| {
-                let k = k.split('|').skip(1).collect::<Vec<_>>().join("|");
+                let k = k.split('|').skip(1).take(2).collect::<Vec<_>>().join("|");
                 m.entry(k).or_default().add(v);
                 m
             });
             assert_eq!(team, ref_team_nodays, "team cohort, {path:?}, seed {seed}");
+            // The finest grain: one source, by current LO.
+            let web = Filters { source: Some("web".into()), ..filters.clone() };
+            let web_by_lo = key_map(store::tally(&db, tz, path, Kind::Lead, &web, &all, &[GroupBy::Lo]).await.unwrap());
+            let ref_web: HashMap<String, Tally> = ref_team.iter().fold(HashMap::new(), |mut m, (k, v)| {
+                let parts: Vec<&str> = k.split('|').collect();
+                if parts[2] == "web" {
+                    m.entry(parts[3].to_string()).or_default().add(v);
+                }
+                m
+            });
+            assert_eq!(web_by_lo, ref_web, "web leads by LO (fine grain), {path:?}, seed {seed}");
             let lo =
                 key_map(store::tally(&db, tz, path, Kind::Assignment, &filters, &all, &[GroupBy::Lo]).await.unwrap());
             let ref_lo_nodays: HashMap<String, Tally> = ref_lo.iter().fold(HashMap::new(), |mut m, (k, v)| {

@@ -38,14 +38,12 @@ async fn manager_sees_the_dashboard_with_the_funnel_chart() {
             .await
             .unwrap();
     }
-    sqlx::query(
-        "INSERT INTO stage_changes (lead_id, to_stage, lo_id, created_at) VALUES ($1, 'contacted', $2, now())",
-    )
-    .bind(uuid::Uuid::from_u128(0xb000))
-    .bind(lo)
-    .execute(app.db())
-    .await
-    .unwrap();
+    sqlx::query("INSERT INTO stage_changes (lead_id, to_stage, lo_id, created_at) VALUES ($1, 'contacted', $2, now())")
+        .bind(uuid::Uuid::from_u128(0xb000))
+        .bind(lo)
+        .execute(app.db())
+        .await
+        .unwrap();
 
     let b = Browser::start().await;
     b.sign_in(&app.url(""), "boss@example.com", common::PASSWORD).await;

@@ -686,8 +686,10 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
             link: format!("/leads?stage={}", WON_PATH[k].0),
         })
         .collect();
-    let hist_to = today(state) + chrono::Duration::days(1);
-    let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(365)), to: Some(hist_to), ..f.clone() };
+    // Stage-to-funded rates from cohorts 30 to 120 days old: old enough to have funded, recent enough to
+    // reflect today's team.
+    let hist_to = today(state) - chrono::Duration::days(30);
+    let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() };
     let history = store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await?;
     let expected_funded = model::dollars(model::expected_funded_cents(&open_volume, &history));
     let stale = store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await?;

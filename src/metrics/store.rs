@@ -106,10 +106,15 @@ const MEASURES: [&str; 26] = [
     "h8",
 ];
 
-fn grain_for(f: &Filters, group: &[GroupBy]) -> i16 {
+/// The coarsest rollup grain that still has every column the filters, grouping and scope need.
+fn grain_for(f: &Filters, group: &[GroupBy], scope: &Scope) -> i16 {
     let fine = f.campaign.is_some() || f.state.is_some() || f.purpose.is_some() || group.contains(&GroupBy::Campaign);
     let by_source = f.source.is_some() || group.contains(&GroupBy::Source);
-    let by_lo = f.lo.is_some() || group.contains(&GroupBy::Lo);
+    // Grain 2 has no LO column: use it only when neither filters, grouping nor scope need the LO.
+    let by_lo = f.lo.is_some() || group.contains(&GroupBy::Lo) || (!scope.all && scope.lo_id.is_some());
+    if !fine && !by_lo {
+        return 2;
+    }
     if fine || (by_source && by_lo) {
         0
     } else if by_source {
@@ -196,7 +201,7 @@ pub async fn tally(
     match path {
         Path::Rollup => {
             qb.push(format_args!("SELECT {cols} FROM metrics_daily WHERE grain = "))
-                .push_bind(grain_for(filters, group));
+                .push_bind(grain_for(filters, group, scope));
             push_filters(&mut qb, kind, filters, scope);
             qb.push(format_args!(" UNION ALL SELECT {cols} FROM metrics_deltas WHERE true"));
             push_filters(&mut qb, kind, filters, scope);
