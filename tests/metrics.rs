@@ -734,3 +734,37 @@ async fn bench_measures_on_a_tiny_dataset() {
     assert!(table.contains("| (a) Dashboard from rollups"), "{table}");
     assert!(table.contains("≥ 1,000 leads/s"));
 }
+
+#[tokio::test]
+async fn admin_monthly_spend_feeds_source_roi() {
+    let app = TestApp::spawn().await;
+    hand_dataset(&app).await;
+    let (_, admin) = app.login_as(Role::Admin, "admin@example.com", None, &[]).await;
+    let bad = admin
+        .post(app.url("/reports/spend"))
+        .form(&[("source", "web"), ("month", "November"), ("amount", "=1+1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let ok = admin
+        .post(app.url("/reports/spend"))
+        .form(&[("source", "web"), ("month", "2026-11"), ("amount", "3,000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 303);
+    // November has 30 days; the range covers 7: $3,000 × 7/30 = $700, plus 5 web leads × $50.
+    let roi = get_json(&admin, app.url(&format!("/api/v1/metrics/roi?{RANGE}"))).await;
+    let web = roi["rows"].as_array().unwrap().iter().find(|r| r["source"] == "web").unwrap();
+    assert_eq!(web["leads"], 5);
+    assert_eq!(web["spend_cents"], 95_000);
+    assert_eq!(web["cost_per_funded_cents"], 95_000);
+    let audit: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'source_spend.set'")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(audit, 1);
+    let ma = app.login("ma@example.com").await;
+    assert_eq!(ma.get(app.url("/reports/spend")).send().await.unwrap().status(), 403);
+}

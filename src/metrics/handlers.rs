@@ -356,3 +356,102 @@ pub async fn api_roi(
     let range = p.validate(dashboard::today(&state))?;
     Ok(Json(serde_json::json!({"from": range.from, "to": range.to, "rows": rows})))
 }
+
+#[derive(Template, WebTemplate)]
+#[template(path = "metrics/spend.html")]
+pub struct SpendPage {
+    pub ctx: PageCtx,
+    pub entries: Vec<super::store::SourceSpend>,
+    pub sources: Vec<(String, String, i64)>,
+    pub form: SpendForm,
+    pub errors: crate::error::FieldErrors,
+}
+
+impl SpendPage {
+    fn money(&self, v: &i64) -> String {
+        model::dollars(*v)
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SpendForm {
+    pub source: String,
+    /// YYYY-MM
+    pub month: String,
+    /// Dollars, e.g. 12500 or 12500.50
+    pub amount: String,
+}
+
+fn parse_cents(s: &str) -> Option<i64> {
+    let s = s.trim().trim_start_matches('$').replace(',', "");
+    let (whole, frac) = s.split_once('.').unwrap_or((s.as_str(), ""));
+    if whole.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let cents = format!("{frac:0<2}").parse::<i64>().ok()?;
+    whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)
+}
+
+async fn spend_page(
+    state: &AppState,
+    ctx: PageCtx,
+    form: SpendForm,
+    errors: crate::error::FieldErrors,
+) -> AppResult<SpendPage> {
+    Ok(SpendPage {
+        ctx,
+        entries: super::store::list_spend(&state.db).await?,
+        sources: super::store::sources(&state.db).await?,
+        form,
+        errors,
+    })
+}
+
+/// Admins enter monthly spend per source (used in source ROI on top of per-lead costs).
+pub async fn spend_form(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<SpendPage> {
+    user.require(&[Role::Admin])?;
+    spend_page(&state, ctx, SpendForm::default(), crate::error::FieldErrors::new()).await
+}
+
+pub async fn spend_save(
+    user: CurrentUser,
+    ctx: PageCtx,
+    session: tower_sessions::Session,
+    State(state): State<AppState>,
+    axum::Form(form): axum::Form<SpendForm>,
+) -> AppResult<Response> {
+    user.require(&[Role::Admin])?;
+    let mut errors = crate::error::FieldErrors::new();
+    let sources = super::store::sources(&state.db).await?;
+    if !sources.iter().any(|(k, _, _)| *k == form.source) {
+        errors.add("source", "Choose a lead source.");
+    }
+    let month = chrono::NaiveDate::parse_from_str(&format!("{}-01", form.month.trim()), "%Y-%m-%d").ok();
+    if month.is_none() {
+        errors.add("month", "Use a month like 2026-11.");
+    }
+    let cents = parse_cents(&form.amount);
+    if cents.is_none() {
+        errors.add("amount", "Enter an amount in dollars, like 12500 or 12500.50.");
+    }
+    let (Some(month), Some(cents), true) = (month, cents, errors.is_empty()) else {
+        let mut page = spend_page(&state, ctx, form, errors).await?.into_response();
+        *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(page);
+    };
+    let mut tx = state.db.begin().await?;
+    let before = super::store::upsert_spend(&mut tx, &form.source, month, cents).await?;
+    crate::audit::Entry::new(Some(&user), "source_spend.set", "source_spend", format!("{}:{month}", form.source))
+        .before(before)
+        .after(cents)
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    crate::web::Flash::push(&session, "success", format!("Spend for {} in {} saved.", form.source, form.month.trim()))
+        .await;
+    Ok(axum::response::Redirect::to("/reports/spend").into_response())
+}

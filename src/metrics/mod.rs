@@ -19,6 +19,7 @@ pub fn router() -> Routes {
         .route("/dashboard/export", &["GET"], get(handlers::export))
         .route("/me/metrics", &["GET"], get(handlers::my_numbers))
         .route("/reports", &["GET"], get(handlers::reports))
+        .route("/reports/spend", &["GET", "POST"], get(handlers::spend_form).post(handlers::spend_save))
         .route("/api/v1/metrics/funnel", &["GET"], get(handlers::api_funnel))
         .route("/api/v1/metrics/speed-to-lead", &["GET"], get(handlers::api_speed))
         .route("/api/v1/metrics/lost-reasons", &["GET"], get(handlers::api_lost))

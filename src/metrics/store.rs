@@ -399,3 +399,46 @@ pub async fn stale_leads(db: &PgPool, scope: &Scope, now: DateTime<Utc>, cap: i6
     qb.push(" LIMIT ").push_bind(cap).push(") x");
     qb.build_query_scalar().fetch_one(db).await
 }
+
+/// One month's spend on a source.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct SourceSpend {
+    pub source: String,
+    pub label: String,
+    pub month: NaiveDate,
+    pub spend_cents: i64,
+}
+
+pub async fn list_spend(db: &PgPool) -> sqlx::Result<Vec<SourceSpend>> {
+    sqlx::query_as(
+        "SELECT m.source, s.label, m.month, m.spend_cents FROM metrics_source_spend m
+         JOIN lead_sources s ON s.key = m.source ORDER BY m.month DESC, s.label LIMIT 500",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Sets a source's spend for a month; returns the previous amount.
+pub async fn upsert_spend(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    source: &str,
+    month: NaiveDate,
+    spend_cents: i64,
+) -> sqlx::Result<Option<i64>> {
+    let before: Option<i64> =
+        sqlx::query_scalar("SELECT spend_cents FROM metrics_source_spend WHERE source = $1 AND month = $2 FOR UPDATE")
+            .bind(source)
+            .bind(month)
+            .fetch_optional(&mut **tx)
+            .await?;
+    sqlx::query(
+        "INSERT INTO metrics_source_spend (source, month, spend_cents) VALUES ($1, $2, $3)
+         ON CONFLICT (source, month) DO UPDATE SET spend_cents = excluded.spend_cents, updated_at = now()",
+    )
+    .bind(source)
+    .bind(month)
+    .bind(spend_cents)
+    .execute(&mut **tx)
+    .await?;
+    Ok(before)
+}
