@@ -519,7 +519,7 @@ pub struct Dashboard {
     pub sort: String,
 }
 
-const STALE_CAP: i64 = 10_000;
+const STALE_CAP: i64 = 1_000;
 const FOLD_WHEN_PENDING: i64 = 2_000;
 
 fn fmt_pct(v: Option<f64>) -> String {

@@ -215,14 +215,15 @@ pub async fn tally(
             let upper = filters.to.map(|d| day_start(tz, d) + pad);
             if kind != Kind::Open && (lower.is_some() || upper.is_some()) {
                 let (table, col) = if kind == Kind::Assignment { ("assignments", "lead_id") } else { ("leads", "id") };
-                qb.push(format_args!(" AND lead_id IN (SELECT {col} FROM {table} WHERE true"));
+                // `= ANY(ARRAY(...))` lets the planner evaluate the view per candidate lead through the indexes.
+                qb.push(format_args!(" AND lead_id = ANY(ARRAY(SELECT {col} FROM {table} WHERE true"));
                 if let Some(l) = lower {
                     qb.push(" AND created_at >= ").push_bind(l);
                 }
                 if let Some(u) = upper {
                     qb.push(" AND created_at < ").push_bind(u);
                 }
-                qb.push(")");
+                qb.push("))");
             }
         }
     }
