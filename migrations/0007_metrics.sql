@@ -1,7 +1,7 @@
 -- Metrics: incremental rollups for the dashboards.
 --
 -- Design: every fact (leads, stage_changes, assignments, activities) fires a trigger IN THE SAME TRANSACTION
--- that recomputes the affected lead's contribution rows from the base tables (view metrics_contributions,
+-- (deferred to its commit, once per lead per transaction) that recomputes the affected lead's contribution rows from the base tables (view metrics_contributions,
 -- the one SQL statement of the definitions), compares them with the stored contribution of that lead
 -- (metrics_lead_contrib) and appends the difference to metrics_deltas (append-only: no hot rows, so
 -- concurrent intake does not serialise on a shared counter row). metrics_fold() moves deltas into
@@ -32,6 +32,8 @@ $$;
 -- One lead's contribution rows (kind 'lead', 'assignment', 'lost', 'open'), as last computed.
 CREATE TABLE metrics_lead_contrib (
     lead_id     uuid NOT NULL,
+    -- The transaction that computed these rows: a lead is recomputed once per transaction.
+    tx          xid8 NOT NULL DEFAULT pg_current_xact_id(),
     kind        text NOT NULL,
     day         date NOT NULL,
     team_id     uuid,
@@ -297,6 +299,11 @@ BEGIN
     IF p_lead IS NULL OR coalesce(current_setting('loanfloor.metrics_triggers', true), '') = 'off' THEN
         RETURN;
     END IF;
+    -- Triggers are deferred to commit, when all of this transaction's facts are in place: the first
+    -- recomputation of a lead covers them all, later ones in the same transaction have nothing to add.
+    IF EXISTS (SELECT 1 FROM metrics_lead_contrib WHERE lead_id = p_lead AND tx = pg_current_xact_id()) THEN
+        RETURN;
+    END IF;
     PERFORM pg_advisory_xact_lock(727008, hashtext(p_lead::text));
     WITH old AS (DELETE FROM metrics_lead_contrib WHERE lead_id = p_lead RETURNING kind, day, team_id, lo_id, source, campaign, state, purpose, detail, reached_pos, n, r1, r2, r3, r4, r5, r6, r7, r8, called, called_twice, contacted, attempts, attempts_to_contact, talk_seconds, volume_cents, cost_cents, h0, h1, h2, h3, h4, h5, h6, h7, h8),
     new AS (INSERT INTO metrics_lead_contrib (lead_id, kind, day, team_id, lo_id, source, campaign, state, purpose, detail, reached_pos, n, r1, r2, r3, r4, r5, r6, r7, r8, called, called_twice, contacted, attempts, attempts_to_contact, talk_seconds, volume_cents, cost_cents, h0, h1, h2, h3, h4, h5, h6, h7, h8)
@@ -327,21 +334,22 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER metrics_leads_ins AFTER INSERT ON leads FOR EACH ROW EXECUTE FUNCTION metrics_fact_trigger();
-CREATE TRIGGER metrics_leads_upd AFTER UPDATE OF team_id, assigned_lo_id, source, campaign, property_state,
-    loan_purpose, loan_amount_cents, cost_cents, created_at, stage ON leads FOR EACH ROW
+CREATE CONSTRAINT TRIGGER metrics_leads_ins AFTER INSERT ON leads DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION metrics_fact_trigger();
+CREATE CONSTRAINT TRIGGER metrics_leads_upd AFTER UPDATE OF team_id, assigned_lo_id, source, campaign,
+    property_state, loan_purpose, loan_amount_cents, cost_cents, created_at, stage ON leads
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN ((OLD.team_id, OLD.assigned_lo_id, OLD.source, OLD.campaign, OLD.property_state, OLD.loan_purpose,
            OLD.loan_amount_cents, OLD.cost_cents, OLD.created_at, OLD.stage)
           IS DISTINCT FROM (NEW.team_id, NEW.assigned_lo_id, NEW.source, NEW.campaign, NEW.property_state,
            NEW.loan_purpose, NEW.loan_amount_cents, NEW.cost_cents, NEW.created_at, NEW.stage))
     EXECUTE FUNCTION metrics_fact_trigger();
-CREATE TRIGGER metrics_leads_del AFTER DELETE ON leads FOR EACH ROW EXECUTE FUNCTION metrics_fact_trigger();
-CREATE TRIGGER metrics_stage_changes AFTER INSERT OR UPDATE OR DELETE ON stage_changes
-    FOR EACH ROW EXECUTE FUNCTION metrics_fact_trigger();
-CREATE TRIGGER metrics_assignments AFTER INSERT OR UPDATE OR DELETE ON assignments
-    FOR EACH ROW EXECUTE FUNCTION metrics_fact_trigger();
-CREATE TRIGGER metrics_activities AFTER INSERT OR UPDATE OF kind, outcome, talk_seconds, occurred_at, actor_id, lead_id
-    OR DELETE ON activities FOR EACH ROW EXECUTE FUNCTION metrics_fact_trigger();
+CREATE CONSTRAINT TRIGGER metrics_leads_del AFTER DELETE ON leads DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION metrics_fact_trigger();
+CREATE CONSTRAINT TRIGGER metrics_stage_changes AFTER INSERT OR UPDATE OR DELETE ON stage_changes
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION metrics_fact_trigger();
+CREATE CONSTRAINT TRIGGER metrics_assignments AFTER INSERT OR UPDATE OR DELETE ON assignments
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION metrics_fact_trigger();
+CREATE CONSTRAINT TRIGGER metrics_activities AFTER INSERT OR UPDATE OF kind, outcome, talk_seconds, occurred_at,
+    actor_id, lead_id OR DELETE ON activities DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION metrics_fact_trigger();
 
 -- Folds up to max_rows deltas into metrics_daily; one folder at a time (others return 0 at once).
 CREATE FUNCTION metrics_fold(max_rows int) RETURNS bigint LANGUAGE plpgsql AS $$
