@@ -141,10 +141,19 @@ impl Range {
     }
 }
 
-/// Who may read metrics, and over which leads. Loss-mitigation and intake users are refused.
+/// Who may read metrics, and over which leads: admins everything, managers their teams
+/// (`managed_team_ids`), LOs only themselves. Loss-mitigation and intake users are refused. Narrower than
+/// the lead-list scope for managers (no personal leads outside their teams, no organisation-wide queue), so
+/// team figures can be read from the team-level rollups.
 pub fn metrics_scope(user: &CurrentUser) -> AppResult<Scope> {
     user.require(&[Role::Admin, Role::Manager, Role::Lo])?;
-    Ok(user.scope())
+    Ok(match user.role {
+        Role::Admin => Scope { all: true, lo_id: None, team_ids: vec![], unassigned_queue: true },
+        Role::Manager => {
+            Scope { all: false, lo_id: None, team_ids: user.managed_team_ids.clone(), unassigned_queue: false }
+        }
+        _ => Scope { all: false, lo_id: Some(user.id), team_ids: vec![], unassigned_queue: false },
+    })
 }
 
 /// Today in the organisation's time zone.
@@ -536,7 +545,7 @@ fn change(a: Option<f64>, b: Option<f64>, unit: &str) -> String {
 /// Builds the whole dashboard for a manager (their teams) or an admin (everything).
 pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Dashboard> {
     user.require(&[Role::Admin, Role::Manager])?;
-    let scope = user.scope();
+    let scope = metrics_scope(user)?;
     let range = p.validate(today(state))?;
     let path = effective_path(state, range.path).await?;
     let db = &state.db;
