@@ -729,6 +729,7 @@ async fn bench_measures_on_a_tiny_dataset() {
     assert!(report.dashboard.ok > 0 && report.dashboard.failed == 0, "{report:?}");
     assert!(report.dashboard_base.ok > 0 && report.dashboard_base.failed == 0, "{report:?}");
     assert!(report.bare.ok > 0, "{report:?}");
+    assert!(report.figures_rollup.ok > 0 && report.figures_base.ok > 0, "{report:?}");
     assert!(report.rss_mb > 1.0);
     let table = report.to_markdown();
     assert!(table.contains("| (a) Dashboard from rollups"), "{table}");
