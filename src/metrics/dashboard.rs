@@ -640,20 +640,17 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         "talk" => speeds.sort_by_key(|s| std::cmp::Reverse(s.talk_per_lead_seconds)),
         _ => speeds.sort_by(|a, b| a.label.cmp(&b.label)),
     }
+    let mut weekly: HashMap<&str, [i64; 8]> = HashMap::new();
+    for g in &spark {
+        let week: Option<usize> = g.key[1].as_deref().and_then(|w| w.parse().ok());
+        if let (Some(lo), Some(w)) = (g.key[0].as_deref(), week.filter(|w| *w < 8)) {
+            weekly.entry(lo).or_insert([0; 8])[w] += g.tally.n;
+        }
+    }
     let los = speeds
         .into_iter()
         .map(|s| {
-            let series: Vec<i64> = (0..8)
-                .map(|w| {
-                    spark
-                        .iter()
-                        .filter(|g| {
-                            g.key[0].as_deref() == Some(s.key.as_str()) && g.key[1].as_deref() == Some(&w.to_string())
-                        })
-                        .map(|g| g.tally.n)
-                        .sum()
-                })
-                .collect();
+            let series: Vec<i64> = weekly.get(s.key.as_str()).copied().unwrap_or([0; 8]).to_vec();
             LoRow {
                 sparkline: model::sparkline_svg(&series, &format!("Leads assigned per week, last 8 weeks: {series:?}")),
                 link: range.leads_link(&[("lo", s.key.clone())]),
