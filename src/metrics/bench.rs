@@ -1,7 +1,490 @@
-//! `loanfloor bench`.
+//! `loanfloor bench`: seeds a large organisation in its own data directory (or `DATABASE_URL`) when absent,
+//! serves the app in-process and measures, in one run: (a) the manager dashboard from rollups vs the same
+//! page computed from the base tables, (b) the LO lead list vs a bare axum+sqlx+askama page reading 50 rows,
+//! (c) API lead intake with routing, (d) the process's resident memory. Prints a markdown table.
 
-use crate::config::{BenchArgs, GlobalArgs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-pub async fn run(_global: &GlobalArgs, _args: &BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("the benchmark is not available yet")
+use anyhow::Context;
+use askama::Template;
+use axum::extract::State;
+use axum::response::Html;
+use sqlx::PgPool;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::config::{BenchArgs, Config, GlobalArgs, SeedArgs, ServeArgs};
+use crate::db::Database;
+use crate::state::AppState;
+
+const PASSWORD: &str = "bench-password-for-loanfloor";
+const CONCURRENCY: usize = 8;
+
+/// Latencies and throughput of one measured endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    pub ok: u64,
+    pub failed: u64,
+    pub seconds: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+}
+
+impl Measured {
+    pub fn per_second(&self) -> f64 {
+        if self.seconds > 0.0 { self.ok as f64 / self.seconds } else { 0.0 }
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Runs `CONCURRENCY` workers calling `request` until `seconds` pass (each worker finishes its request in
+/// flight, so slow paths still get at least one sample each).
+async fn measure<F, Fut>(seconds: u64, request: F) -> Measured
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let request = Arc::new(request);
+    let stop = Arc::new(AtomicBool::new(false));
+    let counter = Arc::new(AtomicU64::new(0));
+    let samples = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let failed = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (request, stop, counter, samples, failed) =
+            (request.clone(), stop.clone(), counter.clone(), samples.clone(), failed.clone());
+        handles.push(tokio::spawn(async move {
+            let mut local = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let i = counter.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                if request(i).await {
+                    local.push(t.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            samples.lock().await.extend(local);
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut s = samples.lock().await.clone();
+    s.sort_by(|a, b| a.total_cmp(b));
+    Measured {
+        ok: s.len() as u64,
+        failed: failed.load(Ordering::Relaxed),
+        seconds: elapsed,
+        p50_ms: percentile(&s, 0.5),
+        p95_ms: percentile(&s, 0.95),
+    }
+}
+
+/// Resident and peak memory of this process (server and load generator share it), in MB.
+pub fn memory_mb() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0)
+}
+
+// The bare comparison page: axum + sqlx + askama, 50 rows.
+#[derive(Template)]
+#[template(
+    source = "<!doctype html><html><head><title>Leads</title></head><body><table>{% for r in rows %}<tr><td>{{ r.1 }} {{ r.2 }}</td><td>{{ r.3 }}</td><td>{{ r.4 }}</td></tr>{% endfor %}</table></body></html>",
+    ext = "html"
+)]
+struct BarePage {
+    rows: Vec<(Uuid, String, String, String, chrono::DateTime<chrono::Utc>)>,
+}
+
+async fn bare_list(State(db): State<PgPool>) -> Result<Html<String>, String> {
+    let rows = sqlx::query_as(
+        "SELECT id, first_name, last_name, stage, created_at FROM leads ORDER BY created_at DESC, id DESC LIMIT 50",
+    )
+    .fetch_all(&db)
+    .await
+    .map_err(|e| e.to_string())?;
+    BarePage { rows }.render().map(Html).map_err(|e| e.to_string())
+}
+
+/// Seeds when the bench database holds fewer than half the requested leads, then rebuilds the rollups.
+async fn ensure_seeded(state: &AppState, args: &BenchArgs) -> anyhow::Result<()> {
+    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM leads").fetch_one(&state.db).await?;
+    if have < (args.leads / 2) as i64 {
+        eprintln!("seeding {} leads and {} LOs (this takes a while)…", args.leads, args.los);
+        let t = Instant::now();
+        crate::leads::seed::run(state, &SeedArgs { leads: args.leads, los: args.los, seed: 42 })
+            .await
+            .context("seeding the bench database")?;
+        eprintln!("seeded in {:.0} s; rebuilding rollups…", t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        super::rebuild_rollups(&state.db).await?;
+        eprintln!("rollups rebuilt in {:.0} s", t.elapsed().as_secs_f64());
+    }
+    super::store::ensure_timezone(&state.db, state.config.timezone).await?;
+    super::fold_rollups(&state.db).await?;
+    sqlx::query("ANALYZE").execute(&state.db).await?;
+    Ok(())
+}
+
+/// The bench's users: a manager of every team, the busiest LO (password reset to the bench's), an intake
+/// integration with a token.
+async fn bench_users(db: &PgPool) -> anyhow::Result<(String, String, String)> {
+    let hash = crate::auth::password::hash(PASSWORD)?;
+    let mut tx = db.begin().await?;
+    let manager = "bench.manager@loanfloor.test";
+    let manager_id: Uuid = match sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = $1")
+        .bind(manager)
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        Some(id) => id,
+        None => {
+            let id = Uuid::new_v4();
+            sqlx::query("INSERT INTO users (id, email, name, role, password_hash) VALUES ($1, $2, 'Bench Manager', 'manager', $3)")
+                .bind(id)
+                .bind(manager)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+            id
+        }
+    };
+    sqlx::query("INSERT INTO team_managers (team_id, user_id) SELECT id, $1 FROM teams ON CONFLICT DO NOTHING")
+        .bind(manager_id)
+        .execute(&mut *tx)
+        .await?;
+    let lo: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT u.id, u.email FROM users u WHERE u.role = 'lo' AND u.active
+         ORDER BY (SELECT count(*) FROM leads l WHERE l.assigned_lo_id = u.id) DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (lo_id, lo_email) = lo.context("the seeded data has no loan officers")?;
+    sqlx::query("UPDATE users SET password_hash = $2, mfa_enabled = false WHERE id = $1")
+        .bind(lo_id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+    let intake = "bench.intake@loanfloor.test";
+    let intake_id: Uuid = match sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = $1")
+        .bind(intake)
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        Some(id) => id,
+        None => {
+            let id = Uuid::new_v4();
+            sqlx::query(
+                "INSERT INTO users (id, email, name, role, password_hash) VALUES ($1, $2, 'Bench Intake', $3, $4)",
+            )
+            .bind(id)
+            .bind(intake)
+            .bind(Role::Intake.as_str())
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+            id
+        }
+    };
+    let (_, token) = crate::auth::store::create_token(&mut tx, intake_id, "bench").await?;
+    tx.commit().await?;
+    Ok((manager.to_string(), lo_email, token))
+}
+
+fn client(base: &str) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, base.parse()?);
+    Ok(reqwest::Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(CONCURRENCY * 2)
+        .build()?)
+}
+
+async fn sign_in(base: &str, email: &str) -> anyhow::Result<reqwest::Client> {
+    let c = client(base)?;
+    let res = c.post(format!("{base}/login")).form(&[("email", email), ("password", PASSWORD)]).send().await?;
+    anyhow::ensure!(res.status().as_u16() == 303, "sign-in as {email} answered {}", res.status());
+    Ok(c)
+}
+
+async fn get_ok(c: &reqwest::Client, url: &str) -> bool {
+    match c.get(url).send().await {
+        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+        _ => false,
+    }
+}
+
+/// What one bench run measured.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub leads: i64,
+    pub seconds: u64,
+    pub dashboard: Measured,
+    pub dashboard_base: Measured,
+    /// The dashboard's figures computed by direct calls (no HTTP, no request timeout), rollups and base.
+    pub figures_rollup: Measured,
+    pub figures_base: Measured,
+    pub list: Measured,
+    pub bare: Measured,
+    pub intake: Measured,
+    pub rss_mb: f64,
+    pub peak_mb: f64,
+}
+
+impl Report {
+    /// The results as a markdown table, with the targets and whether each was met.
+    pub fn to_markdown(&self) -> String {
+        let (dash, dash_base, list, bare_m, intake) =
+            (&self.dashboard, &self.dashboard_base, &self.list, &self.bare, &self.intake);
+        let (fr, fb) = (&self.figures_rollup, &self.figures_base);
+        let speedup = fb.p95_ms / fr.p95_ms;
+        let list_ratio = list.per_second() / bare_m.per_second();
+        let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+        let mut out = format!(
+            "## loanfloor bench ({} leads, {} s per measurement, concurrency {CONCURRENCY})\n\n",
+            self.leads, self.seconds
+        );
+        out.push_str("| Measure | Result | Target | |\n|---|---|---|---|\n");
+        out.push_str(&format!(
+            "| (a) Dashboard from rollups: p50 / p95 / req/s | {:.1} ms / {:.1} ms / {:.1} ({} ok, {} failed) | p95 ≤ 50 ms | {} |\n",
+            dash.p50_ms,
+            dash.p95_ms,
+            dash.per_second(),
+            dash.ok,
+            dash.failed,
+            verdict(dash.p95_ms <= 50.0 && dash.failed == 0)
+        ));
+        out.push_str(&format!(
+            "| (a) Dashboard from base tables: p50 / p95 / req/s | {:.1} ms / {:.1} ms / {:.2} ({} ok, {} failed) | | |\n",
+            dash_base.p50_ms,
+            dash_base.p95_ms,
+            dash_base.per_second(),
+            dash_base.ok,
+            dash_base.failed
+        ));
+        out.push_str(&format!(
+            "| (a) Dashboard figures by direct call, rollups: p50 / p95 / calls/s | {:.1} ms / {:.1} ms / {:.1} ({} ok, {} failed) | | |\n",
+            fr.p50_ms,
+            fr.p95_ms,
+            fr.per_second(),
+            fr.ok,
+            fr.failed
+        ));
+        out.push_str(&format!(
+            "| (a) Dashboard figures by direct call, base tables: p50 / p95 / calls/s | {:.1} ms / {:.1} ms / {:.3} ({} ok, {} failed) | | |\n",
+            fb.p50_ms,
+            fb.p95_ms,
+            fb.per_second(),
+            fb.ok,
+            fb.failed
+        ));
+        out.push_str(&format!(
+            "| (a) Rollups vs base (direct calls): p95 ratio / throughput ratio | {:.1}× / {:.1}× | ≥ 10× | {} |\n",
+            speedup,
+            fr.per_second() / fb.per_second().max(f64::MIN_POSITIVE),
+            verdict(speedup >= 10.0 && fb.ok > 0)
+        ));
+        out.push_str(&format!(
+            "| (b) LO lead list /leads req/s (p95) | {:.1} ({:.1} ms; {} failed) | | |\n",
+            list.per_second(),
+            list.p95_ms,
+            list.failed
+        ));
+        out.push_str(&format!(
+            "| (b) Bare axum+sqlx+askama 50 rows req/s (p95) | {:.1} ({:.1} ms) | | |\n",
+            bare_m.per_second(),
+            bare_m.p95_ms
+        ));
+        out.push_str(&format!(
+            "| (b) List vs bare | {:.2}× | ≥ 0.5× | {} |\n",
+            list_ratio,
+            verdict(list_ratio >= 0.5 && list.failed == 0)
+        ));
+        out.push_str(&format!(
+            "| (c) API intake with routing | {:.0} leads/s ({} ok, {} failed, p95 {:.1} ms) | ≥ 1,000 leads/s | {} |\n",
+            intake.per_second(),
+            intake.ok,
+            intake.failed,
+            intake.p95_ms,
+            verdict(intake.per_second() >= 1000.0 && intake.failed == 0)
+        ));
+        out.push_str(&format!(
+            "| (d) Process RSS now / peak (server + load generator) | {:.0} MB / {:.0} MB | ≤ 200 MB | {} |\n",
+            self.rss_mb,
+            self.peak_mb,
+            verdict(self.peak_mb <= 200.0)
+        ));
+        out
+    }
+}
+
+pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<()> {
+    let serve = ServeArgs {
+        addr: "127.0.0.1:0".parse()?,
+        no_demo: true,
+        enforce_mfa: false,
+        worker: false,
+        db_pool_size: 16,
+        ..ServeArgs::default()
+    };
+    let bench_global = GlobalArgs { data_dir: args.bench_dir.clone(), ..global.clone() };
+    let config = Config::from_args(&bench_global, &serve)?;
+    let database = Database::open(&config).await?;
+    crate::db::migrate(&database.pool).await?;
+    let state = AppState::new(database.pool.clone(), config);
+    ensure_seeded(&state, args).await?;
+    let report = measure_app(&state, args.seconds).await?;
+    println!("\n{}", report.to_markdown());
+    state.db.close().await;
+    database.shutdown().await?;
+    Ok(())
+}
+
+/// Serves the app in-process on a seeded database and measures everything (the bench without seeding;
+/// tests call it on a tiny hand-written dataset).
+pub async fn measure_app(state: &AppState, secs: u64) -> anyhow::Result<Report> {
+    let leads: i64 = sqlx::query_scalar("SELECT count(*) FROM leads").fetch_one(&state.db).await?;
+    let (manager, lo, token) = bench_users(&state.db).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server_state = state.clone();
+    let server = tokio::spawn(async move {
+        let _ = crate::serve(listener, server_state, async move {
+            let _ = stop_rx.await;
+        })
+        .await;
+    });
+    let bare_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let bare_base = format!("http://{}", bare_listener.local_addr()?);
+    let bare_app = axum::Router::new().route("/bare", axum::routing::get(bare_list)).with_state(state.db.clone());
+    let bare = tokio::spawn(async move {
+        let _ = axum::serve(bare_listener, bare_app).await;
+    });
+
+    let manager_client = sign_in(&base, &manager).await?;
+    let lo_client = sign_in(&base, &lo).await?;
+
+    // (a) Dashboard from rollups vs from the base tables (same page, same figures).
+    let dash_url = format!("{base}/dashboard");
+    let warm = manager_client.get(&dash_url).send().await?;
+    anyhow::ensure!(warm.status().is_success(), "the dashboard answered {}", warm.status());
+    eprintln!("measuring the dashboard (rollups)…");
+    let (c, u) = (manager_client.clone(), dash_url.clone());
+    let dash = measure(secs, move |_| {
+        let (c, u) = (c.clone(), u.clone());
+        async move { get_ok(&c, &u).await }
+    })
+    .await;
+    eprintln!("measuring the dashboard (base tables)…");
+    let (c, u) = (manager_client.clone(), format!("{dash_url}?figures=base"));
+    let dash_base = measure(secs, move |_| {
+        let (c, u) = (c.clone(), u.clone());
+        async move { get_ok(&c, &u).await }
+    })
+    .await;
+
+    // (a') The same figures by direct calls (the HTTP request timeout would cut the base path short).
+    let manager_user = crate::auth::store::find_user_by_email(&state.db, &manager)
+        .await?
+        .context("the bench manager exists")?
+        .into_current(false);
+    let mut direct = Vec::new();
+    for figures in [None, Some("base".to_string())] {
+        eprintln!("measuring dashboard figures by direct call ({})…", figures.as_deref().unwrap_or("rollups"));
+        let (st, user) = (state.clone(), manager_user.clone());
+        let params = super::dashboard::Params { figures, ..Default::default() };
+        direct.push(
+            measure(secs, move |_| {
+                let (st, user, params) = (st.clone(), user.clone(), params.clone());
+                async move { super::dashboard::dashboard(&st, &user, &params).await.is_ok() }
+            })
+            .await,
+        );
+    }
+    let figures_base = direct.pop().unwrap_or_default();
+    let figures_rollup = direct.pop().unwrap_or_default();
+
+    // (b) The LO lead list vs the bare page.
+    eprintln!("measuring the lead list…");
+    let (c, u) = (lo_client.clone(), format!("{base}/leads"));
+    let list = measure(secs, move |_| {
+        let (c, u) = (c.clone(), u.clone());
+        async move { get_ok(&c, &u).await }
+    })
+    .await;
+    let bare_client = client(&bare_base)?;
+    let u = format!("{bare_base}/bare");
+    let bare_m = measure(secs, move |_| {
+        let (c, u) = (bare_client.clone(), u.clone());
+        async move { get_ok(&c, &u).await }
+    })
+    .await;
+
+    // (c) Lead intake through the API, with routing.
+    eprintln!("measuring API intake…");
+    let api = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY * 2).build()?;
+    let intake_url = format!("{base}/api/v1/leads");
+    let run_id = Uuid::new_v4().simple().to_string();
+    let states = ["TX", "CA", "FL", "NY", "IL", "GA", "NC", "AZ"];
+    let intake = measure(secs, move |i| {
+        let (api, url, token, run_id) = (api.clone(), intake_url.clone(), token.clone(), run_id.clone());
+        async move {
+            let body = serde_json::json!({
+                "first_name": "Bench", "last_name": format!("Lead{i}"),
+                "email": format!("bench.{run_id}.{i}@example.com"), "phone": format!("+1555{:07}", i % 10_000_000),
+                "property_state": states[(i % 8) as usize], "loan_purpose": if i % 2 == 0 { "purchase" } else { "refinance" },
+                "loan_amount_cents": 35_000_000, "source": "direct", "external_id": format!("bench-{run_id}-{i}"),
+            });
+            match api.post(&url).bearer_auth(&token).json(&body).send().await {
+                Ok(r) => r.status().is_success(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+
+    let (rss, peak) = memory_mb();
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    bare.abort();
+
+    Ok(Report {
+        leads,
+        seconds: secs,
+        dashboard: dash,
+        dashboard_base: dash_base,
+        figures_rollup,
+        figures_base,
+        list,
+        bare: bare_m,
+        intake,
+        rss_mb: rss,
+        peak_mb: peak,
+    })
 }

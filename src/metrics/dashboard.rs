@@ -1,0 +1,845 @@
+//! The figures behind the manager dashboard, the LO's own numbers and the metrics API: one path through the
+//! definitions, rendered as HTML, CSV or JSON by the handlers.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::model::{self, FunnelStep, Roi, Tally, WON_PATH};
+use super::store::{self, Filters, GroupBy, Kind, Path};
+use crate::auth::{CurrentUser, Role, Scope};
+use crate::error::{AppError, AppResult, urlencode};
+use crate::state::AppState;
+
+/// URL parameters shared by the dashboard, its CSV exports and the API.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Params {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub team: Option<String>,
+    pub lo: Option<String>,
+    pub source: Option<String>,
+    pub campaign: Option<String>,
+    pub state: Option<String>,
+    pub purpose: Option<String>,
+    pub sort: Option<String>,
+    pub group_by: Option<String>,
+    /// `base` computes straight from the base tables (checking and benchmarking).
+    pub figures: Option<String>,
+    pub table: Option<String>,
+}
+
+/// Validated parameters.
+#[derive(Debug, Clone)]
+pub struct Range {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub filters: Filters,
+    pub path: Path,
+}
+
+fn opt_text(v: &Option<String>) -> Option<String> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty() && s.len() <= 100).map(str::to_string)
+}
+
+impl Params {
+    /// Checks dates and ids; the default range is the last 30 days (to = tomorrow, exclusive).
+    pub fn validate(&self, today: NaiveDate) -> AppResult<Range> {
+        let mut errors = crate::error::FieldErrors::new();
+        let date = |field: &str, v: &Option<String>, errors: &mut crate::error::FieldErrors| match opt_text(v) {
+            None => None,
+            Some(s) => match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    errors.add(field, "Use a date like 2026-01-31.");
+                    None
+                }
+            },
+        };
+        let uuid = |field: &str, v: &Option<String>, errors: &mut crate::error::FieldErrors| match opt_text(v) {
+            None => None,
+            Some(s) => match Uuid::parse_str(&s) {
+                Ok(u) => Some(u),
+                Err(_) => {
+                    errors.add(field, "Unknown value.");
+                    None
+                }
+            },
+        };
+        let to = date("to", &self.to, &mut errors).unwrap_or(today + chrono::Duration::days(1));
+        let from = date("from", &self.from, &mut errors).unwrap_or(to - chrono::Duration::days(30));
+        if from >= to {
+            errors.add("from", "The start date must be before the end date.");
+        }
+        if (to - from).num_days() > 3660 {
+            errors.add("from", "Choose a range of at most ten years.");
+        }
+        let team = uuid("team", &self.team, &mut errors);
+        let lo = uuid("lo", &self.lo, &mut errors);
+        errors.into_result()?;
+        Ok(Range {
+            from,
+            to,
+            filters: Filters {
+                from: Some(from),
+                to: Some(to),
+                team,
+                lo,
+                source: opt_text(&self.source),
+                campaign: opt_text(&self.campaign),
+                state: opt_text(&self.state),
+                purpose: opt_text(&self.purpose),
+            },
+            path: if self.figures.as_deref() == Some("base") { Path::Base } else { Path::Rollup },
+        })
+    }
+}
+
+impl Range {
+    /// The query string of these filters (for links that keep them).
+    pub fn query(&self) -> String {
+        let f = &self.filters;
+        let mut q = format!("from={}&to={}", self.from, self.to);
+        if let Some(t) = f.team {
+            q.push_str(&format!("&team={t}"));
+        }
+        if let Some(l) = f.lo {
+            q.push_str(&format!("&lo={l}"));
+        }
+        for (k, v) in [("source", &f.source), ("campaign", &f.campaign), ("state", &f.state), ("purpose", &f.purpose)] {
+            if let Some(v) = v {
+                q.push_str(&format!("&{k}={}", urlencode(v)));
+            }
+        }
+        q
+    }
+
+    /// A link to the lead list behind a number (the leads page's filters: stage, source, lo, from, to,
+    /// state, purpose). `extra` pairs override.
+    pub fn leads_link(&self, extra: &[(&str, String)]) -> String {
+        let f = &self.filters;
+        let mut pairs: Vec<(&str, String)> = vec![("from", self.from.to_string()), ("to", self.to.to_string())];
+        if let Some(l) = f.lo {
+            pairs.push(("lo", l.to_string()));
+        }
+        if let Some(t) = f.team {
+            pairs.push(("team", t.to_string()));
+        }
+        for (k, v) in [("source", &f.source), ("campaign", &f.campaign), ("state", &f.state), ("purpose", &f.purpose)] {
+            if let Some(v) = v {
+                pairs.push((k, v.clone()));
+            }
+        }
+        for (k, v) in extra {
+            pairs.retain(|(pk, _)| pk != k);
+            pairs.push((k, v.clone()));
+        }
+        let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
+        format!("/leads?{}", q.join("&"))
+    }
+}
+
+/// Who may read metrics, and over which leads: admins everything, managers their teams
+/// (`managed_team_ids`), LOs only themselves. Loss-mitigation and intake users are refused. Narrower than
+/// the lead-list scope for managers (no personal leads outside their teams, no organisation-wide queue), so
+/// team figures can be read from the team-level rollups.
+pub fn metrics_scope(user: &CurrentUser) -> AppResult<Scope> {
+    user.require(&[Role::Admin, Role::Manager, Role::Lo])?;
+    Ok(match user.role {
+        Role::Admin => Scope { all: true, lo_id: None, team_ids: vec![], unassigned_queue: true },
+        Role::Manager => {
+            Scope { all: false, lo_id: None, team_ids: user.managed_team_ids.clone(), unassigned_queue: false }
+        }
+        _ => Scope { all: false, lo_id: Some(user.id), team_ids: vec![], unassigned_queue: false },
+    })
+}
+
+/// Today in the organisation's time zone.
+pub fn today(state: &AppState) -> NaiveDate {
+    state.clock.now().with_timezone(&state.config.timezone).date_naive()
+}
+
+/// Chooses the base path when the rollups were computed in another time zone than the one configured.
+async fn effective_path(state: &AppState, requested: Path) -> AppResult<Path> {
+    if requested == Path::Base {
+        return Ok(Path::Base);
+    }
+    let tz = store::rollup_timezone(&state.db).await?;
+    Ok(if tz.as_deref() == Some(state.config.timezone.name()) { Path::Rollup } else { Path::Base })
+}
+
+/// One row of a grouped funnel (API and the per-LO table).
+#[derive(Debug, Clone, Serialize)]
+pub struct FunnelRow {
+    pub key: String,
+    pub label: String,
+    pub cohort: i64,
+    pub reached: HashMap<&'static str, i64>,
+    pub conversion: HashMap<&'static str, Conversion>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Conversion {
+    pub step: Option<f64>,
+    pub cumulative: Option<f64>,
+    pub cumulative_low: Option<f64>,
+    pub cumulative_high: Option<f64>,
+}
+
+fn funnel_row(key: String, label: String, t: &Tally) -> FunnelRow {
+    let steps = t.funnel();
+    FunnelRow {
+        key,
+        label,
+        cohort: t.n,
+        reached: steps.iter().map(|s| (s.stage, s.reached)).collect(),
+        conversion: steps
+            .iter()
+            .map(|s| {
+                (
+                    s.stage,
+                    Conversion {
+                        step: s.step_rate,
+                        cumulative: s.cumulative_rate,
+                        cumulative_low: s.cumulative_interval.map(|i| i.0),
+                        cumulative_high: s.cumulative_interval.map(|i| i.1),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+async fn names_for(state: &AppState, ids: &[Uuid], teams: bool) -> AppResult<HashMap<Uuid, String>> {
+    let rows = if teams { store::team_names(&state.db, ids).await? } else { store::user_names(&state.db, ids).await? };
+    Ok(rows.into_iter().collect())
+}
+
+fn parse_ids(groups: &[store::Group], i: usize) -> Vec<Uuid> {
+    groups.iter().filter_map(|g| g.key[i].as_deref().and_then(|s| Uuid::parse_str(s).ok())).collect()
+}
+
+/// The funnel grouped by team (team cohort), LO (per-LO assignment cohort) or source (team cohort).
+pub async fn funnel_rows(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Vec<FunnelRow>> {
+    let scope = metrics_scope(user)?;
+    let range = p.validate(today(state))?;
+    let path = effective_path(state, range.path).await?;
+    let tz = state.config.timezone;
+    let (kind, group) = match p.group_by.as_deref().unwrap_or("team") {
+        "team" => (Kind::Lead, GroupBy::Team),
+        "lo" => (Kind::Assignment, GroupBy::Lo),
+        "source" => (Kind::Lead, GroupBy::Source),
+        _ => return Err(AppError::invalid("group_by", "Use team, lo or source.")),
+    };
+    let mut groups = store::tally(&state.db, tz, path, kind, &range.filters, &scope, &[group]).await?;
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
+    let labels: HashMap<String, String> = match group {
+        GroupBy::Source => store::sources(&state.db).await?.into_iter().map(|(k, l, _)| (k, l)).collect(),
+        _ => names_for(state, &parse_ids(&groups, 0), group == GroupBy::Team)
+            .await?
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    };
+    Ok(groups
+        .into_iter()
+        .filter(|g| g.tally.n != 0)
+        .map(|g| {
+            let key = g.key[0].clone().unwrap_or_default();
+            let label = labels
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| if key.is_empty() { "(none)".to_string() } else { key.clone() });
+            funnel_row(key, label, &g.tally)
+        })
+        .collect())
+}
+
+/// Speed-to-lead, contact and talk figures for one LO (or a whole cohort).
+#[derive(Debug, Clone, Serialize)]
+pub struct SpeedRow {
+    pub key: String,
+    pub label: String,
+    pub assigned: i64,
+    pub called: i64,
+    pub median: String,
+    pub p90: String,
+    pub median_bucket_max_seconds: Option<i64>,
+    pub p90_bucket_max_seconds: Option<i64>,
+    pub within_5_min_pct: Option<f64>,
+    pub contact_rate_pct: Option<f64>,
+    pub attempts_before_contact: Option<f64>,
+    pub never_called_twice_pct: Option<f64>,
+    pub talk_seconds: i64,
+    pub talk_per_lead_seconds: Option<i64>,
+    pub talk_per_funded_seconds: Option<i64>,
+    pub application_rate_pct: Option<f64>,
+    pub funded: i64,
+    pub flagged: bool,
+}
+
+fn bucket_max(b: Option<usize>) -> Option<i64> {
+    b.and_then(|i| model::LATENCY_EDGES.get(i).copied())
+}
+
+fn speed_row(key: String, label: String, t: &Tally) -> SpeedRow {
+    SpeedRow {
+        key,
+        label,
+        assigned: t.n,
+        called: t.called,
+        median: model::latency_label(t.speed_median()),
+        p90: model::latency_label(t.speed_p90()),
+        median_bucket_max_seconds: bucket_max(t.speed_median()),
+        p90_bucket_max_seconds: bucket_max(t.speed_p90()),
+        within_5_min_pct: t.within_5_min_rate(),
+        contact_rate_pct: t.contact_rate(),
+        attempts_before_contact: t.attempts_before_contact(),
+        never_called_twice_pct: t.never_called_twice_rate(),
+        talk_seconds: t.talk_seconds,
+        talk_per_lead_seconds: t.talk_per_lead(),
+        talk_per_funded_seconds: t.talk_per_funded(),
+        application_rate_pct: model::percent(t.applications(), t.n),
+        funded: t.funded(),
+        flagged: false,
+    }
+}
+
+fn flag_rows(rows: &mut [SpeedRow]) {
+    let pairs: Vec<(Option<f64>, Option<f64>)> =
+        rows.iter().map(|r| (r.talk_per_lead_seconds.map(|s| s as f64), r.application_rate_pct)).collect();
+    for (r, f) in rows.iter_mut().zip(model::talk_time_flags(&pairs)) {
+        r.flagged = f;
+    }
+}
+
+/// Speed-to-lead per LO (assignment cohort) plus the total.
+pub async fn speed_rows(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<(SpeedRow, Vec<SpeedRow>)> {
+    let scope = metrics_scope(user)?;
+    let range = p.validate(today(state))?;
+    let path = effective_path(state, range.path).await?;
+    let groups =
+        store::tally(&state.db, state.config.timezone, path, Kind::Assignment, &range.filters, &scope, &[GroupBy::Lo])
+            .await?;
+    let names = names_for(state, &parse_ids(&groups, 0), false).await?;
+    let mut total = Tally::default();
+    let mut rows: Vec<SpeedRow> = groups
+        .iter()
+        .filter(|g| g.tally.n != 0)
+        .map(|g| {
+            total.add(&g.tally);
+            let key = g.key[0].clone().unwrap_or_default();
+            let label = Uuid::parse_str(&key).ok().and_then(|u| names.get(&u).cloned()).unwrap_or_else(|| key.clone());
+            speed_row(key, label, &g.tally)
+        })
+        .collect();
+    rows.sort_by(|a, b| a.label.cmp(&b.label));
+    flag_rows(&mut rows);
+    Ok((speed_row("all".into(), "All".into(), &total), rows))
+}
+
+/// Lost leads by reason and the furthest stage they had reached, and by LO.
+#[derive(Debug, Clone, Serialize)]
+pub struct LostRow {
+    pub reason: String,
+    pub label: String,
+    pub total: i64,
+    /// Count by furthest won-path stage reached before the loss (index = won-path position - 1).
+    pub by_stage: Vec<i64>,
+    /// Count by LO id (the LO assigned when the lead was marked lost).
+    pub by_lo: HashMap<String, i64>,
+}
+
+pub async fn lost_rows(
+    state: &AppState,
+    user: &CurrentUser,
+    p: &Params,
+) -> AppResult<(Vec<LostRow>, HashMap<String, String>)> {
+    let scope = metrics_scope(user)?;
+    let range = p.validate(today(state))?;
+    let path = effective_path(state, range.path).await?;
+    let groups = store::tally(
+        &state.db,
+        state.config.timezone,
+        path,
+        Kind::Lost,
+        &range.filters,
+        &scope,
+        &[GroupBy::Detail, GroupBy::ReachedPos, GroupBy::Lo],
+    )
+    .await?;
+    let labels: HashMap<String, String> = sqlx::query_as::<_, (String, String)>("SELECT key, label FROM lost_reasons")
+        .fetch_all(&state.db)
+        .await?
+        .into_iter()
+        .collect();
+    let lo_names = names_for(state, &parse_ids(&groups, 2), false).await?;
+    let mut by_reason: HashMap<String, LostRow> = HashMap::new();
+    for g in groups.iter().filter(|g| g.tally.n != 0) {
+        let reason = g.key[0].clone().unwrap_or_else(|| "unspecified".into());
+        let pos: usize = g.key[1].as_deref().and_then(|s| s.parse().ok()).unwrap_or(1);
+        let row = by_reason.entry(reason.clone()).or_insert_with(|| LostRow {
+            label: labels.get(&reason).cloned().unwrap_or_else(|| reason.clone()),
+            reason: reason.clone(),
+            total: 0,
+            by_stage: vec![0; 8],
+            by_lo: HashMap::new(),
+        });
+        row.total += g.tally.n;
+        row.by_stage[pos.clamp(1, 8) - 1] += g.tally.n;
+        *row.by_lo.entry(g.key[2].clone().unwrap_or_default()).or_insert(0) += g.tally.n;
+    }
+    let mut rows: Vec<LostRow> = by_reason.into_values().collect();
+    rows.sort_by(|a, b| b.total.cmp(&a.total).then(a.reason.cmp(&b.reason)));
+    let names = lo_names.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    Ok((rows, names))
+}
+
+/// ROI per source.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoiRow {
+    pub source: String,
+    pub label: String,
+    #[serde(flatten)]
+    pub roi: Roi,
+    #[serde(skip)]
+    pub links: [String; 3],
+}
+
+pub async fn roi_rows(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Vec<RoiRow>> {
+    let scope = metrics_scope(user)?;
+    let range = p.validate(today(state))?;
+    let path = effective_path(state, range.path).await?;
+    roi_for(state, &scope, &range, path).await
+}
+
+async fn roi_for(state: &AppState, scope: &Scope, range: &Range, path: Path) -> AppResult<Vec<RoiRow>> {
+    let groups =
+        store::tally(&state.db, state.config.timezone, path, Kind::Lead, &range.filters, scope, &[GroupBy::Source])
+            .await?;
+    let labels: HashMap<String, String> =
+        store::sources(&state.db).await?.into_iter().map(|(k, l, _)| (k, l)).collect();
+    // Monthly spend is organisation-wide: only admins see it added (a team's share is not defined).
+    let monthly: HashMap<String, i64> = if scope.all {
+        store::monthly_spend(&state.db, range.from, range.to).await?.into_iter().collect()
+    } else {
+        HashMap::new()
+    };
+    let mut rows: Vec<RoiRow> = groups
+        .into_iter()
+        .filter(|g| g.tally.n != 0)
+        .map(|g| {
+            let source = g.key[0].clone().unwrap_or_default();
+            let spend = g.tally.cost_cents + monthly.get(&source).copied().unwrap_or(0);
+            RoiRow {
+                label: labels.get(&source).cloned().unwrap_or_else(|| source.clone()),
+                roi: model::roi(&g.tally, spend),
+                links: [
+                    range.leads_link(&[("source", source.clone())]),
+                    range.leads_link(&[
+                        ("source", source.clone()),
+                        ("stage", "application".into()),
+                        ("reached", "1".into()),
+                    ]),
+                    range.leads_link(&[("source", source.clone()), ("stage", "funded".into())]),
+                ],
+                source,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.roi.leads.cmp(&a.roi.leads).then(a.source.cmp(&b.source)));
+    Ok(rows)
+}
+
+/// Week-over-week: the last 7 days of the range against the 7 before.
+#[derive(Debug, Clone, Serialize)]
+pub struct WowRow {
+    pub label: &'static str,
+    pub this_week: String,
+    pub last_week: String,
+    pub change: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoRow {
+    pub speed: SpeedRow,
+    pub sparkline: String,
+    pub link: String,
+    pub application_link: String,
+    pub funded_link: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineRow {
+    pub stage: &'static str,
+    pub label: &'static str,
+    pub count: i64,
+    pub volume: String,
+    pub volume_cents: i64,
+    pub link: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CapacityRow {
+    pub lo: String,
+    pub open: i64,
+    pub capacity: i32,
+    pub utilisation_pct: Option<f64>,
+    pub cost: String,
+    pub funded_volume: String,
+    pub cost_per_funded_volume_pct: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BandRow {
+    pub band: &'static str,
+    pub los: i64,
+    pub assigned: i64,
+    pub application_rate_pct: Option<f64>,
+    pub funded_rate_pct: Option<f64>,
+}
+
+/// Everything the manager dashboard shows.
+pub struct Dashboard {
+    pub range: Range,
+    pub team: Tally,
+    pub funnel: Vec<FunnelStep>,
+    pub funnel_links: Vec<String>,
+    pub funnel_svg: String,
+    pub wow: Vec<WowRow>,
+    pub los: Vec<LoRow>,
+    pub speed_total: SpeedRow,
+    pub lost: Vec<LostRow>,
+    pub lost_lo_names: HashMap<String, String>,
+    pub roi: Vec<RoiRow>,
+    pub pipeline: Vec<PipelineRow>,
+    pub stale: i64,
+    pub stale_capped: bool,
+    pub expected_funded: String,
+    pub capacity: Vec<CapacityRow>,
+    pub unassigned: i64,
+    pub bands: Vec<BandRow>,
+    pub escalations_waiting: i64,
+    pub as_of: Option<DateTime<Utc>>,
+    pub pending: i64,
+    pub path: Path,
+    pub sort: String,
+}
+
+const STALE_CAP: i64 = 1_000;
+const FOLD_WHEN_PENDING: i64 = 2_000;
+
+fn fmt_pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "—".into())
+}
+
+fn change(a: Option<f64>, b: Option<f64>, unit: &str) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => format!("{:+.1}{unit}", a - b),
+        _ => "—".into(),
+    }
+}
+
+/// Builds the whole dashboard for a manager (their teams) or an admin (everything).
+pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Dashboard> {
+    user.require(&[Role::Admin, Role::Manager])?;
+    let scope = metrics_scope(user)?;
+    let range = p.validate(today(state))?;
+    let path = effective_path(state, range.path).await?;
+    let db = &state.db;
+    let tz = state.config.timezone;
+    let f = &range.filters;
+
+    // Team cohort funnel.
+    let team = store::total(db, tz, path, Kind::Lead, f, &scope).await?;
+    let funnel = team.funnel();
+    let funnel_links =
+        funnel.iter().map(|s| range.leads_link(&[("stage", s.stage.to_string()), ("reached", "1".into())])).collect();
+    let funnel_svg = model::funnel_svg(&funnel, team.n);
+
+    // Week over week: the last 7 days before `to` against the 7 before that.
+    let wow_from = range.to - chrono::Duration::days(14);
+    let mut wf = f.clone();
+    wf.from = Some(wow_from);
+    let weeks = store::tally(db, tz, path, Kind::Lead, &wf, &scope, &[GroupBy::WeekSince(wow_from)]).await?;
+    let week = |k: &str| weeks.iter().find(|g| g.key[0].as_deref() == Some(k)).map(|g| g.tally).unwrap_or_default();
+    let (last, this) = (week("0"), week("1"));
+    let count_change =
+        |a: i64, b: i64| if b == 0 { "—".to_string() } else { format!("{:+.1}%", 100.0 * (a - b) as f64 / b as f64) };
+    let wow = vec![
+        WowRow {
+            label: "Leads",
+            this_week: this.n.to_string(),
+            last_week: last.n.to_string(),
+            change: count_change(this.n, last.n),
+        },
+        WowRow {
+            label: "Contact rate",
+            this_week: fmt_pct(this.contact_rate()),
+            last_week: fmt_pct(last.contact_rate()),
+            change: change(this.contact_rate(), last.contact_rate(), " pts"),
+        },
+        WowRow {
+            label: "Applications",
+            this_week: this.applications().to_string(),
+            last_week: last.applications().to_string(),
+            change: count_change(this.applications(), last.applications()),
+        },
+        WowRow {
+            label: "Funded",
+            this_week: this.funded().to_string(),
+            last_week: last.funded().to_string(),
+            change: count_change(this.funded(), last.funded()),
+        },
+    ];
+
+    // Per-LO table (assignment cohort) with 8-week sparklines of assigned leads.
+    let groups = store::tally(db, tz, path, Kind::Assignment, f, &scope, &[GroupBy::Lo]).await?;
+    let spark_from = range.to - chrono::Duration::days(56);
+    let mut sf = f.clone();
+    sf.from = Some(spark_from);
+    let spark =
+        store::tally(db, tz, path, Kind::Assignment, &sf, &scope, &[GroupBy::Lo, GroupBy::WeekSince(spark_from)])
+            .await?;
+    let mut lo_ids = parse_ids(&groups, 0);
+    let profiles = store::lo_profiles(db, &scope).await?;
+    lo_ids.extend(profiles.iter().map(|p| p.user_id));
+    let open_groups = store::tally(db, tz, path, Kind::Open, f, &scope, &[GroupBy::Lo, GroupBy::Detail]).await?;
+    lo_ids.extend(parse_ids(&open_groups, 0));
+    lo_ids.sort();
+    lo_ids.dedup();
+    let names = names_for(state, &lo_ids, false).await?;
+    let name_of = |key: &str| {
+        Uuid::parse_str(key).ok().and_then(|u| names.get(&u).cloned()).unwrap_or_else(|| "(unassigned)".into())
+    };
+    let mut speed_total = Tally::default();
+    let mut speeds: Vec<SpeedRow> = groups
+        .iter()
+        .filter(|g| g.tally.n != 0 && g.key[0].is_some())
+        .map(|g| {
+            speed_total.add(&g.tally);
+            let key = g.key[0].clone().unwrap_or_default();
+            speed_row(key.clone(), name_of(&key), &g.tally)
+        })
+        .collect();
+    flag_rows(&mut speeds);
+    let sort = p.sort.clone().unwrap_or_else(|| "name".into());
+    match sort.as_str() {
+        "assigned" => speeds.sort_by_key(|s| std::cmp::Reverse(s.assigned)),
+        "contact" => {
+            speeds.sort_by(|a, b| b.contact_rate_pct.unwrap_or(-1.0).total_cmp(&a.contact_rate_pct.unwrap_or(-1.0)))
+        }
+        "conversion" => speeds
+            .sort_by(|a, b| b.application_rate_pct.unwrap_or(-1.0).total_cmp(&a.application_rate_pct.unwrap_or(-1.0))),
+        "funded" => speeds.sort_by_key(|s| std::cmp::Reverse(s.funded)),
+        "speed" => speeds.sort_by(|a, b| {
+            a.median_bucket_max_seconds.unwrap_or(i64::MAX).cmp(&b.median_bucket_max_seconds.unwrap_or(i64::MAX))
+        }),
+        "talk" => speeds.sort_by_key(|s| std::cmp::Reverse(s.talk_per_lead_seconds)),
+        _ => speeds.sort_by(|a, b| a.label.cmp(&b.label)),
+    }
+    let mut weekly: HashMap<&str, [i64; 8]> = HashMap::new();
+    for g in &spark {
+        let week: Option<usize> = g.key[1].as_deref().and_then(|w| w.parse().ok());
+        if let (Some(lo), Some(w)) = (g.key[0].as_deref(), week.filter(|w| *w < 8)) {
+            weekly.entry(lo).or_insert([0; 8])[w] += g.tally.n;
+        }
+    }
+    let los = speeds
+        .into_iter()
+        .map(|s| {
+            let series: Vec<i64> = weekly.get(s.key.as_str()).copied().unwrap_or([0; 8]).to_vec();
+            LoRow {
+                sparkline: model::sparkline_svg(&series, &format!("Leads assigned per week, last 8 weeks: {series:?}")),
+                link: range.leads_link(&[("lo", s.key.clone())]),
+                application_link: range.leads_link(&[
+                    ("lo", s.key.clone()),
+                    ("stage", "application".into()),
+                    ("reached", "1".into()),
+                ]),
+                funded_link: range.leads_link(&[("lo", s.key.clone()), ("stage", "funded".into())]),
+                speed: s,
+            }
+        })
+        .collect();
+
+    let (lost, lost_lo_names) = lost_rows(state, user, p).await?;
+    let roi = roi_for(state, &scope, &range, path).await?;
+
+    // Pipeline now and capacity.
+    let mut open_count = [0i64; 8];
+    let mut open_volume = [0i64; 8];
+    let mut open_by_lo: HashMap<String, i64> = HashMap::new();
+    let mut unassigned = 0;
+    for g in &open_groups {
+        let pos = WON_PATH.iter().position(|(k, _)| Some(*k) == g.key[1].as_deref()).unwrap_or(0);
+        open_count[pos] += g.tally.n;
+        open_volume[pos] += g.tally.volume_cents;
+        match &g.key[0] {
+            Some(lo) => *open_by_lo.entry(lo.clone()).or_insert(0) += g.tally.n,
+            None => unassigned += g.tally.n,
+        }
+    }
+    let pipeline = (0..model::FUNDED)
+        .map(|k| PipelineRow {
+            stage: WON_PATH[k].0,
+            label: WON_PATH[k].1,
+            count: open_count[k],
+            volume: model::dollars(open_volume[k]),
+            volume_cents: open_volume[k],
+            link: format!("/leads?stage={}", WON_PATH[k].0),
+        })
+        .collect();
+    // Stage-to-funded rates from cohorts 30 to 120 days old: old enough to have funded, recent enough to
+    // reflect today's team.
+    let hist_to = today(state) - chrono::Duration::days(30);
+    let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() };
+    let history = store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await?;
+    let expected_funded = model::dollars(model::expected_funded_cents(&open_volume, &history));
+    let stale = store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await?;
+
+    let months = (range.to - range.from).num_days() as f64 / 30.4375;
+    let funded_by_lo: HashMap<String, i64> =
+        groups.iter().filter_map(|g| g.key[0].clone().map(|k| (k, g.tally.volume_cents))).collect();
+    let capacity = profiles
+        .iter()
+        .map(|pr| {
+            let key = pr.user_id.to_string();
+            let open = open_by_lo.get(&key).copied().unwrap_or(0);
+            let cost = (pr.monthly_cost_cents as f64 * months).round() as i64;
+            let vol = funded_by_lo.get(&key).copied().unwrap_or(0);
+            CapacityRow {
+                lo: pr.name.clone(),
+                open,
+                capacity: pr.capacity,
+                utilisation_pct: model::percent(open, pr.capacity as i64),
+                cost: model::dollars(cost),
+                funded_volume: model::dollars(vol),
+                cost_per_funded_volume_pct: if vol > 0 {
+                    Some(model::round1(100.0 * cost as f64 / vol as f64))
+                } else {
+                    None
+                },
+            }
+        })
+        .collect();
+
+    // Conversion by leads-per-LO band (assigned leads per 30 days in the range).
+    let bands_def: [(&str, f64, f64); 4] = [
+        ("Under 50 a month", 0.0, 50.0),
+        ("50–99 a month", 50.0, 100.0),
+        ("100–149 a month", 100.0, 150.0),
+        ("150 or more a month", 150.0, f64::MAX),
+    ];
+    let per_month = |n: i64| if months > 0.0 { n as f64 / months } else { 0.0 };
+    let bands = bands_def
+        .iter()
+        .map(|(label, lo, hi)| {
+            let mut t = Tally::default();
+            let mut count = 0;
+            for g in groups.iter().filter(|g| g.key[0].is_some()) {
+                let m = per_month(g.tally.n);
+                if m >= *lo && m < *hi && g.tally.n > 0 {
+                    t.add(&g.tally);
+                    count += 1;
+                }
+            }
+            BandRow {
+                band: label,
+                los: count,
+                assigned: t.n,
+                application_rate_pct: model::percent(t.applications(), t.n),
+                funded_rate_pct: model::percent(t.funded(), t.n),
+            }
+        })
+        .collect();
+
+    let escalations_waiting = crate::escalations::waiting_count(state, user).await?;
+    let (mut as_of, mut pending) = store::as_of(db).await?;
+    if pending > FOLD_WHEN_PENDING {
+        // Keep the delta table small; figures above already include the deltas.
+        store::fold(db, 50_000).await?;
+        (as_of, pending) = store::as_of(db).await?;
+    }
+    Ok(Dashboard {
+        range,
+        team,
+        funnel,
+        funnel_links,
+        funnel_svg,
+        wow,
+        los,
+        speed_total: speed_row("all".into(), "All".into(), &speed_total),
+        lost,
+        lost_lo_names,
+        roi,
+        pipeline,
+        stale,
+        stale_capped: stale >= STALE_CAP,
+        expected_funded,
+        capacity,
+        unassigned,
+        bands,
+        escalations_waiting,
+        as_of,
+        pending,
+        path,
+        sort,
+    })
+}
+
+/// The LO's own numbers next to the team's medians.
+pub struct MyNumbers {
+    pub range: Range,
+    pub mine: SpeedRow,
+    pub funnel: Vec<FunnelStep>,
+    pub team_median_contact: Option<f64>,
+    pub team_median_application: Option<f64>,
+    pub team_median_within_5: Option<f64>,
+    pub team_median_speed: String,
+    pub team_los: usize,
+}
+
+pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<MyNumbers> {
+    user.require(&[Role::Lo, Role::Manager])?;
+    let mut range = p.validate(today(state))?;
+    range.filters = Filters { from: range.filters.from, to: range.filters.to, ..Filters::default() };
+    let path = effective_path(state, range.path).await?;
+    let tz = state.config.timezone;
+    let own = Scope { all: false, lo_id: Some(user.id), team_ids: vec![], unassigned_queue: false };
+    let mut mine_f = range.filters.clone();
+    mine_f.lo = Some(user.id);
+    let mine = store::total(&state.db, tz, path, Kind::Assignment, &mine_f, &own).await?;
+    // Team medians: computed over the team's LOs, only the medians are shown.
+    let mut team_rows = Vec::new();
+    if let Some(team) = user.team_id {
+        let team_scope = Scope { all: false, lo_id: None, team_ids: vec![team], unassigned_queue: false };
+        let mut tf = range.filters.clone();
+        tf.team = Some(team);
+        team_rows = store::tally(&state.db, tz, path, Kind::Assignment, &tf, &team_scope, &[GroupBy::Lo])
+            .await?
+            .into_iter()
+            .filter(|g| g.key[0].is_some() && g.tally.n > 0)
+            .map(|g| g.tally)
+            .collect();
+    }
+    let med = |f: &dyn Fn(&Tally) -> Option<f64>| model::median(&team_rows.iter().filter_map(f).collect::<Vec<_>>());
+    let speed_med = med(&|t: &Tally| t.speed_median().map(|b| b as f64));
+    Ok(MyNumbers {
+        funnel: mine.funnel(),
+        mine: speed_row(user.id.to_string(), user.name.clone(), &mine),
+        team_median_contact: med(&|t: &Tally| t.contact_rate()),
+        team_median_application: med(&|t: &Tally| model::percent(t.applications(), t.n)),
+        team_median_within_5: med(&|t: &Tally| t.within_5_min_rate()).map(model::round1),
+        team_median_speed: model::latency_label(speed_med.map(|b| b.floor() as usize)),
+        team_los: team_rows.len(),
+        range,
+    })
+}
+
+/// The first day of the month of `d` (for the monthly spend form).
+pub fn month_start(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).unwrap_or(d)
+}

@@ -1,0 +1,457 @@
+//! Metrics pages, CSV exports and API: extract, authorise, call `dashboard`, render.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::dashboard::{self, Dashboard, MyNumbers, Params};
+use super::model::{self, WON_PATH, csv_cell};
+use super::store::Path;
+use crate::auth::{CurrentUser, Role};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::web::PageCtx;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "metrics/dashboard.html")]
+pub struct DashboardPage {
+    pub ctx: PageCtx,
+    pub d: Dashboard,
+    pub query: String,
+    pub as_of: String,
+    pub base: bool,
+    pub lost_stage_labels: Vec<&'static str>,
+}
+
+impl DashboardPage {
+    fn pct(&self, v: &Option<f64>) -> String {
+        v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "—".into())
+    }
+    fn interval(&self, v: &Option<(f64, f64)>) -> String {
+        v.map(|(a, b)| format!("{a:.1}–{b:.1}%")).unwrap_or_else(|| "—".into())
+    }
+    fn secs(&self, v: &Option<i64>) -> String {
+        v.map(|s| format!("{}:{:02}", s / 60, s % 60)).unwrap_or_else(|| "—".into())
+    }
+    fn money(&self, v: &i64) -> String {
+        model::dollars(*v)
+    }
+    fn money_opt(&self, v: &Option<i64>) -> String {
+        v.map(model::dollars).unwrap_or_else(|| "—".into())
+    }
+    fn lo_name(&self, id: &str) -> String {
+        self.d.lost_lo_names.get(id).cloned().unwrap_or_else(|| "(unassigned)".into())
+    }
+    fn sort_link(&self, key: &str) -> String {
+        format!("/dashboard?{}&sort={key}", self.query)
+    }
+}
+
+fn as_of_text(state: &AppState, d: &Dashboard) -> String {
+    match (d.path, d.as_of) {
+        (Path::Base, _) => "computed now from the base tables".into(),
+        (Path::Rollup, at) => {
+            let folded = at
+                .map(|t| t.with_timezone(&state.config.timezone).format("%Y-%m-%d %H:%M %Z").to_string())
+                .unwrap_or_else(|| "never".into());
+            format!("live: rollups last folded {folded}, plus {} newer fact change(s) added at read time", d.pending)
+        }
+    }
+}
+
+pub async fn dashboard_page(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Query(p): Query<Params>,
+) -> AppResult<DashboardPage> {
+    let d = dashboard::dashboard(&state, &user, &p).await?;
+    let mut query = d.range.query();
+    if d.path == Path::Base {
+        query.push_str("&figures=base");
+    }
+    Ok(DashboardPage {
+        as_of: as_of_text(&state, &d),
+        base: d.path == Path::Base,
+        ctx,
+        d,
+        query,
+        lost_stage_labels: WON_PATH.iter().map(|(_, l)| *l).collect(),
+    })
+}
+
+fn csv_response(name: &str, header_row: &[&str], rows: Vec<Vec<String>>) -> AppResult<Response> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header_row).map_err(anyhow::Error::from)?;
+    for r in rows {
+        w.write_record(r.iter().map(|c| csv_cell(c))).map_err(anyhow::Error::from)?;
+    }
+    let body = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn o<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// CSV of any dashboard table: `?table=funnel|los|lost|roi|pipeline|capacity|bands|wow` plus the filters.
+pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): Query<Params>) -> AppResult<Response> {
+    let d = dashboard::dashboard(&state, &user, &p).await?;
+    let table = p.table.clone().unwrap_or_else(|| "funnel".into());
+    let name = format!("{table}-{}-{}", d.range.from, d.range.to);
+    match table.as_str() {
+        "funnel" => csv_response(
+            &name,
+            &[
+                "stage",
+                "reached",
+                "step_conversion_pct",
+                "cumulative_conversion_pct",
+                "cumulative_low_pct",
+                "cumulative_high_pct",
+            ],
+            d.funnel
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.label.to_string(),
+                        s.reached.to_string(),
+                        o(s.step_rate),
+                        o(s.cumulative_rate),
+                        o(s.cumulative_interval.map(|i| i.0)),
+                        o(s.cumulative_interval.map(|i| i.1)),
+                    ]
+                })
+                .collect(),
+        ),
+        "los" => csv_response(
+            &name,
+            &[
+                "loan_officer",
+                "assigned",
+                "contact_rate_pct",
+                "application_rate_pct",
+                "funded",
+                "speed_to_lead_median",
+                "speed_to_lead_p90",
+                "within_5_min_pct",
+                "attempts_before_contact",
+                "never_called_twice_pct",
+                "talk_seconds",
+                "talk_per_lead_seconds",
+                "talk_per_funded_seconds",
+                "flag_talks_more_converts_less",
+            ],
+            d.los
+                .iter()
+                .map(|r| {
+                    let s = &r.speed;
+                    vec![
+                        s.label.clone(),
+                        s.assigned.to_string(),
+                        o(s.contact_rate_pct),
+                        o(s.application_rate_pct),
+                        s.funded.to_string(),
+                        s.median.clone(),
+                        s.p90.clone(),
+                        o(s.within_5_min_pct),
+                        o(s.attempts_before_contact),
+                        o(s.never_called_twice_pct),
+                        s.talk_seconds.to_string(),
+                        o(s.talk_per_lead_seconds),
+                        o(s.talk_per_funded_seconds),
+                        s.flagged.to_string(),
+                    ]
+                })
+                .collect(),
+        ),
+        "lost" => {
+            let mut header: Vec<&str> = vec!["reason", "total"];
+            header.extend(WON_PATH.iter().map(|(k, _)| *k));
+            csv_response(
+                &name,
+                &header,
+                d.lost
+                    .iter()
+                    .map(|r| {
+                        let mut row = vec![r.label.clone(), r.total.to_string()];
+                        row.extend(r.by_stage.iter().map(|n| n.to_string()));
+                        row
+                    })
+                    .collect(),
+            )
+        }
+        "roi" => csv_response(
+            &name,
+            &[
+                "source",
+                "spend_cents",
+                "leads",
+                "contact_rate_pct",
+                "applications",
+                "funded",
+                "funded_volume_cents",
+                "cost_per_funded_cents",
+                "pull_through_pct",
+            ],
+            d.roi
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.label.clone(),
+                        r.roi.spend_cents.to_string(),
+                        r.roi.leads.to_string(),
+                        o(r.roi.contact_rate),
+                        r.roi.applications.to_string(),
+                        r.roi.funded.to_string(),
+                        r.roi.funded_volume_cents.to_string(),
+                        o(r.roi.cost_per_funded_cents),
+                        o(r.roi.pull_through),
+                    ]
+                })
+                .collect(),
+        ),
+        "pipeline" => csv_response(
+            &name,
+            &["stage", "open_leads", "volume_cents"],
+            d.pipeline
+                .iter()
+                .map(|r| vec![r.label.to_string(), r.count.to_string(), r.volume_cents.to_string()])
+                .collect(),
+        ),
+        "capacity" => csv_response(
+            &name,
+            &["loan_officer", "open_leads", "capacity", "utilisation_pct", "cost", "funded_volume"],
+            d.capacity
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.lo.clone(),
+                        r.open.to_string(),
+                        r.capacity.to_string(),
+                        o(r.utilisation_pct),
+                        r.cost.clone(),
+                        r.funded_volume.clone(),
+                    ]
+                })
+                .collect(),
+        ),
+        "bands" => csv_response(
+            &name,
+            &["leads_per_lo_band", "los", "assigned", "application_rate_pct", "funded_rate_pct"],
+            d.bands
+                .iter()
+                .map(|b| {
+                    vec![
+                        b.band.to_string(),
+                        b.los.to_string(),
+                        b.assigned.to_string(),
+                        o(b.application_rate_pct),
+                        o(b.funded_rate_pct),
+                    ]
+                })
+                .collect(),
+        ),
+        "wow" => csv_response(
+            &name,
+            &["measure", "this_week", "last_week", "change"],
+            d.wow
+                .iter()
+                .map(|w| vec![w.label.to_string(), w.this_week.clone(), w.last_week.clone(), w.change.clone()])
+                .collect(),
+        ),
+        _ => Err(AppError::invalid("table", "Unknown table.")),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "metrics/me.html")]
+pub struct MyNumbersPage {
+    pub ctx: PageCtx,
+    pub m: MyNumbers,
+}
+
+impl MyNumbersPage {
+    fn pct(&self, v: &Option<f64>) -> String {
+        v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "—".into())
+    }
+}
+
+pub async fn my_numbers(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Query(p): Query<Params>,
+) -> AppResult<MyNumbersPage> {
+    let m = dashboard::my_numbers(&state, &user, &p).await?;
+    Ok(MyNumbersPage { ctx, m })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "metrics/reports.html")]
+pub struct ReportsPage {
+    pub ctx: PageCtx,
+}
+
+pub async fn reports(user: CurrentUser, ctx: PageCtx) -> AppResult<ReportsPage> {
+    user.require(&[Role::Admin, Role::Manager])?;
+    Ok(ReportsPage { ctx })
+}
+
+pub async fn api_funnel(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(p): Query<Params>,
+) -> AppResult<Json<serde_json::Value>> {
+    let rows = dashboard::funnel_rows(&state, &user, &p).await?;
+    let range = p.validate(dashboard::today(&state))?;
+    Ok(Json(serde_json::json!({
+        "from": range.from, "to": range.to,
+        "group_by": p.group_by.as_deref().unwrap_or("team"),
+        "stages": WON_PATH.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        "rows": rows,
+    })))
+}
+
+pub async fn api_speed(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(p): Query<Params>,
+) -> AppResult<Json<serde_json::Value>> {
+    let (total, rows) = dashboard::speed_rows(&state, &user, &p).await?;
+    let range = p.validate(dashboard::today(&state))?;
+    Ok(Json(serde_json::json!({"from": range.from, "to": range.to, "total": total, "rows": rows})))
+}
+
+pub async fn api_lost(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(p): Query<Params>,
+) -> AppResult<Json<serde_json::Value>> {
+    let (rows, names) = dashboard::lost_rows(&state, &user, &p).await?;
+    let range = p.validate(dashboard::today(&state))?;
+    Ok(Json(serde_json::json!({
+        "from": range.from, "to": range.to,
+        "stages": WON_PATH.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        "rows": rows, "lo_names": names,
+    })))
+}
+
+pub async fn api_roi(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(p): Query<Params>,
+) -> AppResult<Json<serde_json::Value>> {
+    let rows = dashboard::roi_rows(&state, &user, &p).await?;
+    let range = p.validate(dashboard::today(&state))?;
+    Ok(Json(serde_json::json!({"from": range.from, "to": range.to, "rows": rows})))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "metrics/spend.html")]
+pub struct SpendPage {
+    pub ctx: PageCtx,
+    pub entries: Vec<super::store::SourceSpend>,
+    pub sources: Vec<(String, String, i64)>,
+    pub form: SpendForm,
+    pub errors: crate::error::FieldErrors,
+}
+
+impl SpendPage {
+    fn money(&self, v: &i64) -> String {
+        model::dollars(*v)
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SpendForm {
+    pub source: String,
+    /// YYYY-MM
+    pub month: String,
+    /// Dollars, e.g. 12500 or 12500.50
+    pub amount: String,
+}
+
+fn parse_cents(s: &str) -> Option<i64> {
+    let s = s.trim().trim_start_matches('$').replace(',', "");
+    let (whole, frac) = s.split_once('.').unwrap_or((s.as_str(), ""));
+    if whole.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let cents = format!("{frac:0<2}").parse::<i64>().ok()?;
+    whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)
+}
+
+async fn spend_page(
+    state: &AppState,
+    ctx: PageCtx,
+    form: SpendForm,
+    errors: crate::error::FieldErrors,
+) -> AppResult<SpendPage> {
+    Ok(SpendPage {
+        ctx,
+        entries: super::store::list_spend(&state.db).await?,
+        sources: super::store::sources(&state.db).await?,
+        form,
+        errors,
+    })
+}
+
+/// Admins enter monthly spend per source (used in source ROI on top of per-lead costs).
+pub async fn spend_form(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<SpendPage> {
+    user.require(&[Role::Admin])?;
+    spend_page(&state, ctx, SpendForm::default(), crate::error::FieldErrors::new()).await
+}
+
+pub async fn spend_save(
+    user: CurrentUser,
+    ctx: PageCtx,
+    session: tower_sessions::Session,
+    State(state): State<AppState>,
+    axum::Form(form): axum::Form<SpendForm>,
+) -> AppResult<Response> {
+    user.require(&[Role::Admin])?;
+    let mut errors = crate::error::FieldErrors::new();
+    let sources = super::store::sources(&state.db).await?;
+    if !sources.iter().any(|(k, _, _)| *k == form.source) {
+        errors.add("source", "Choose a lead source.");
+    }
+    let month = chrono::NaiveDate::parse_from_str(&format!("{}-01", form.month.trim()), "%Y-%m-%d").ok();
+    if month.is_none() {
+        errors.add("month", "Use a month like 2026-11.");
+    }
+    let cents = parse_cents(&form.amount);
+    if cents.is_none() {
+        errors.add("amount", "Enter an amount in dollars, like 12500 or 12500.50.");
+    }
+    let (Some(month), Some(cents), true) = (month, cents, errors.is_empty()) else {
+        let mut page = spend_page(&state, ctx, form, errors).await?.into_response();
+        *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(page);
+    };
+    let mut tx = state.db.begin().await?;
+    let before = super::store::upsert_spend(&mut tx, &form.source, month, cents).await?;
+    crate::audit::Entry::new(Some(&user), "source_spend.set", "source_spend", format!("{}:{month}", form.source))
+        .before(before)
+        .after(cents)
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    crate::web::Flash::push(&session, "success", format!("Spend for {} in {} saved.", form.source, form.month.trim()))
+        .await;
+    Ok(axum::response::Redirect::to("/reports/spend").into_response())
+}

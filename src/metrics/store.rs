@@ -1,0 +1,445 @@
+//! SQL for metrics. Every figure is a sum over contribution rows (see migration 0007): from the rollups
+//! (`metrics_daily` plus not-yet-folded `metrics_deltas`, exact at any moment) or, for comparison and
+//! checking, straight from the base tables through the `metrics_contributions` view. Both paths share the
+//! same filters, scope predicate and grouping, so they return the same answer.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+
+use super::model::Tally;
+use crate::auth::Scope;
+
+/// Which kind of contribution rows to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One row per lead, by creation day (team cohort funnel, ROI).
+    Lead,
+    /// One row per assignment to an LO, by assignment day (per-LO funnel, speed-to-lead, talk time).
+    Assignment,
+    /// One row per change to lost, by the lead's creation day.
+    Lost,
+    /// One row per lead now in an open won-path stage (pipeline now).
+    Open,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Lead => "lead",
+            Kind::Assignment => "assignment",
+            Kind::Lost => "lost",
+            Kind::Open => "open",
+        }
+    }
+}
+
+/// Where figures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    Rollup,
+    /// Straight from leads, stage_changes, assignments and activities (no rollups).
+    Base,
+}
+
+/// A grouping column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Team,
+    Lo,
+    Source,
+    Campaign,
+    /// Lost reason, or current stage for the pipeline.
+    Detail,
+    ReachedPos,
+    /// Whole weeks since this date (sparklines, week-over-week).
+    WeekSince(NaiveDate),
+}
+
+/// Filters from the URL, already validated. Dates are in the organisation's time zone; `to` is exclusive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub team: Option<Uuid>,
+    pub lo: Option<Uuid>,
+    pub source: Option<String>,
+    pub campaign: Option<String>,
+    pub state: Option<String>,
+    pub purpose: Option<String>,
+}
+
+/// One grouped answer: the group's key values (as text) and its sums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub key: Vec<Option<String>>,
+    pub tally: Tally,
+}
+
+const DIMS: &str = "kind, day, team_id, lo_id, source, campaign, state, purpose, detail, reached_pos";
+const MEASURES: [&str; 26] = [
+    "n",
+    "r1",
+    "r2",
+    "r3",
+    "r4",
+    "r5",
+    "r6",
+    "r7",
+    "r8",
+    "called",
+    "called_twice",
+    "contacted",
+    "attempts",
+    "attempts_to_contact",
+    "talk_seconds",
+    "volume_cents",
+    "cost_cents",
+    "h0",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "h7",
+    "h8",
+];
+
+/// The coarsest rollup grain that still has every column the filters, grouping and scope need.
+fn grain_for(f: &Filters, group: &[GroupBy], scope: &Scope) -> i16 {
+    let fine = f.campaign.is_some() || f.state.is_some() || f.purpose.is_some() || group.contains(&GroupBy::Campaign);
+    let by_source = f.source.is_some() || group.contains(&GroupBy::Source);
+    // Grain 2 has no LO column: use it only when neither filters, grouping nor scope need the LO.
+    let by_lo = f.lo.is_some() || group.contains(&GroupBy::Lo) || (!scope.all && scope.lo_id.is_some());
+    if !fine && !by_lo {
+        return 2;
+    }
+    if fine || (by_source && by_lo) {
+        0
+    } else if by_source {
+        2
+    } else {
+        1
+    }
+}
+
+fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, kind: Kind, f: &Filters, scope: &Scope) {
+    qb.push(" AND kind = ").push_bind(kind.as_str());
+    if kind != Kind::Open {
+        if let Some(from) = f.from {
+            qb.push(" AND day >= ").push_bind(from);
+        }
+        if let Some(to) = f.to {
+            qb.push(" AND day < ").push_bind(to);
+        }
+    }
+    if let Some(v) = f.team {
+        qb.push(" AND team_id = ").push_bind(v);
+    }
+    if let Some(v) = f.lo {
+        qb.push(" AND lo_id = ").push_bind(v);
+    }
+    for (col, v) in [("source", &f.source), ("campaign", &f.campaign), ("state", &f.state), ("purpose", &f.purpose)] {
+        if let Some(v) = v {
+            qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
+        }
+    }
+    push_scope(qb, scope);
+}
+
+/// The lead scoping rule applied to contribution rows (their team and LO columns).
+fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, scope: &Scope) {
+    if scope.all {
+        return;
+    }
+    qb.push(" AND (false");
+    if let Some(lo) = scope.lo_id {
+        qb.push(" OR lo_id = ").push_bind(lo);
+    }
+    if !scope.team_ids.is_empty() {
+        qb.push(" OR team_id = ANY(").push_bind(scope.team_ids.clone()).push(")");
+    }
+    if scope.unassigned_queue {
+        qb.push(" OR (lo_id IS NULL AND team_id IS NULL)");
+    }
+    qb.push(")");
+}
+
+/// Midnight of `day` in `tz`, in UTC.
+pub fn day_start(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
+    let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| naive.and_utc())
+}
+
+/// Sums `kind` contribution rows under `filters` and `scope`, grouped by `group`.
+pub async fn tally(
+    db: &PgPool,
+    tz: chrono_tz::Tz,
+    path: Path,
+    kind: Kind,
+    filters: &Filters,
+    scope: &Scope,
+    group: &[GroupBy],
+) -> sqlx::Result<Vec<Group>> {
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT ");
+    for g in group {
+        match g {
+            GroupBy::Team => qb.push("team_id::text, "),
+            GroupBy::Lo => qb.push("lo_id::text, "),
+            GroupBy::Source => qb.push("source, "),
+            GroupBy::Campaign => qb.push("campaign, "),
+            GroupBy::Detail => qb.push("detail, "),
+            GroupBy::ReachedPos => qb.push("reached_pos::text, "),
+            GroupBy::WeekSince(d) => qb.push("floor((day - ").push_bind(*d).push(")::numeric / 7)::text, "),
+        };
+    }
+    let sums: Vec<String> = MEASURES.iter().map(|m| format!("coalesce(sum({m}), 0)::bigint")).collect();
+    qb.push(sums.join(", "));
+    let cols = format!("{DIMS}, {}", MEASURES.join(", "));
+    qb.push(format_args!(" FROM ("));
+    match path {
+        Path::Rollup => {
+            qb.push(format_args!("SELECT {cols} FROM metrics_daily WHERE grain = "))
+                .push_bind(grain_for(filters, group, scope));
+            push_filters(&mut qb, kind, filters, scope);
+            qb.push(format_args!(" UNION ALL SELECT {cols} FROM metrics_deltas WHERE true"));
+            push_filters(&mut qb, kind, filters, scope);
+        }
+        Path::Base => {
+            qb.push(format_args!("SELECT {cols} FROM metrics_contributions WHERE true"));
+            push_filters(&mut qb, kind, filters, scope);
+            // Narrow the base scan with the indexed timestamps (a day either side covers any time zone).
+            let pad = chrono::Duration::days(1);
+            let lower = filters.from.map(|d| day_start(tz, d) - pad);
+            let upper = filters.to.map(|d| day_start(tz, d) + pad);
+            if kind != Kind::Open && (lower.is_some() || upper.is_some()) {
+                let (table, col) = if kind == Kind::Assignment { ("assignments", "lead_id") } else { ("leads", "id") };
+                // `= ANY(ARRAY(...))` lets the planner evaluate the view per candidate lead through the indexes.
+                qb.push(format_args!(" AND lead_id = ANY(ARRAY(SELECT {col} FROM {table} WHERE true"));
+                if let Some(l) = lower {
+                    qb.push(" AND created_at >= ").push_bind(l);
+                }
+                if let Some(u) = upper {
+                    qb.push(" AND created_at < ").push_bind(u);
+                }
+                qb.push("))");
+            }
+        }
+    }
+    qb.push(") x");
+    if !group.is_empty() {
+        qb.push(" GROUP BY ");
+        let idx: Vec<String> = (1..=group.len()).map(|i| i.to_string()).collect();
+        qb.push(idx.join(", "));
+    }
+    let rows = qb.build().fetch_all(db).await?;
+    let m = group.len();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut key = Vec::with_capacity(m);
+        for i in 0..m {
+            key.push(row.try_get::<Option<String>, _>(i)?);
+        }
+        let v = |i: usize| -> sqlx::Result<i64> { row.try_get::<i64, _>(m + i) };
+        let mut t = Tally { n: v(0)?, ..Tally::default() };
+        for k in 0..8 {
+            t.reached[k] = v(1 + k)?;
+        }
+        t.called = v(9)?;
+        t.called_twice = v(10)?;
+        t.contacted = v(11)?;
+        t.attempts = v(12)?;
+        t.attempts_to_contact = v(13)?;
+        t.talk_seconds = v(14)?;
+        t.volume_cents = v(15)?;
+        t.cost_cents = v(16)?;
+        for k in 0..9 {
+            t.latency[k] = v(17 + k)?;
+        }
+        out.push(Group { key, tally: t });
+    }
+    Ok(out)
+}
+
+/// One ungrouped tally.
+pub async fn total(
+    db: &PgPool,
+    tz: chrono_tz::Tz,
+    path: Path,
+    kind: Kind,
+    filters: &Filters,
+    scope: &Scope,
+) -> sqlx::Result<Tally> {
+    Ok(tally(db, tz, path, kind, filters, scope, &[]).await?.into_iter().next().map(|g| g.tally).unwrap_or_default())
+}
+
+/// Moves pending deltas into the daily rollups; returns how many delta rows were folded.
+pub async fn fold(db: &PgPool, max_rows: i32) -> sqlx::Result<i64> {
+    let moved: Option<i64> = sqlx::query_scalar("SELECT metrics_fold($1)").bind(max_rows).fetch_one(db).await?;
+    Ok(moved.unwrap_or(0))
+}
+
+/// When the rollups last took in new facts (fold or rebuild), and how many facts wait unfolded
+/// (they are still counted: readers add them).
+pub async fn as_of(db: &PgPool) -> sqlx::Result<(Option<DateTime<Utc>>, i64)> {
+    let row = sqlx::query(
+        "SELECT (SELECT max(value) FROM metrics_state WHERE key IN ('folded_at', 'rebuilt_at')) AS at,
+                (SELECT count(*) FROM (SELECT 1 FROM metrics_deltas LIMIT 100000) d) AS pending",
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.try_get("at")?, row.try_get("pending")?))
+}
+
+/// The time zone the rollup days were computed in.
+pub async fn rollup_timezone(db: &PgPool) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT metrics_tz()").fetch_one(db).await
+}
+
+/// Sets the rollup time zone and rebuilds when it changed.
+pub async fn ensure_timezone(db: &PgPool, tz: chrono_tz::Tz) -> anyhow::Result<()> {
+    let current = rollup_timezone(db).await?;
+    if current.as_deref() != Some(tz.name()) {
+        sqlx::query(
+            "UPDATE settings SET value = to_jsonb($1::text), updated_at = now() WHERE key = 'metrics_timezone'",
+        )
+        .bind(tz.name())
+        .execute(db)
+        .await?;
+        rebuild(db).await?;
+    }
+    Ok(())
+}
+
+/// Rebuilds every rollup from the base tables.
+pub async fn rebuild(db: &PgPool) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL work_mem = '256MB'").execute(&mut *tx).await?;
+    sqlx::query("SELECT metrics_rebuild()").execute(&mut *tx).await?;
+    tx.commit().await?;
+    sqlx::query("ANALYZE metrics_daily").execute(db).await?;
+    Ok(())
+}
+
+/// Names of users (LOs) by id.
+pub async fn user_names(db: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    sqlx::query_as("SELECT id, name FROM users WHERE id = ANY($1)").bind(ids).fetch_all(db).await
+}
+
+/// Team names by id.
+pub async fn team_names(db: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    sqlx::query_as("SELECT id, name FROM teams WHERE id = ANY($1)").bind(ids).fetch_all(db).await
+}
+
+/// Lead source labels and per-lead cost.
+pub async fn sources(db: &PgPool) -> sqlx::Result<Vec<(String, String, i64)>> {
+    sqlx::query_as("SELECT key, label, cost_per_lead_cents FROM lead_sources ORDER BY label").fetch_all(db).await
+}
+
+/// Admin-entered monthly spend per source overlapping [from, to), prorated by days, in cents.
+pub async fn monthly_spend(db: &PgPool, from: NaiveDate, to: NaiveDate) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT source, coalesce(sum(
+            (spend_cents::numeric * greatest(0, least($2::date, (month + interval '1 month')::date) - greatest($1::date, month))
+             / ((month + interval '1 month')::date - month))::bigint), 0)::bigint
+         FROM metrics_source_spend
+         WHERE month < $2 AND (month + interval '1 month')::date > $1
+         GROUP BY source",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await
+}
+
+/// An LO's capacity and monthly cost.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LoProfile {
+    pub user_id: Uuid,
+    pub name: String,
+    pub team_id: Option<Uuid>,
+    pub capacity: i32,
+    pub monthly_cost_cents: i64,
+}
+
+/// Active LOs the scope covers (managers: their teams and themselves; LOs: themselves).
+pub async fn lo_profiles(db: &PgPool, scope: &Scope) -> sqlx::Result<Vec<LoProfile>> {
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+        "SELECT u.id AS user_id, u.name, u.team_id, coalesce(p.capacity, 0) AS capacity,
+                coalesce(p.monthly_cost_cents, 0) AS monthly_cost_cents
+         FROM users u LEFT JOIN lo_profiles p ON p.user_id = u.id
+         WHERE u.role = 'lo' AND u.active",
+    );
+    if !scope.all {
+        qb.push(" AND (false");
+        if let Some(lo) = scope.lo_id {
+            qb.push(" OR u.id = ").push_bind(lo);
+        }
+        if !scope.team_ids.is_empty() {
+            qb.push(" OR u.team_id = ANY(").push_bind(scope.team_ids.clone()).push(")");
+        }
+        qb.push(")");
+    }
+    qb.push(" ORDER BY u.name");
+    qb.build_query_as().fetch_all(db).await
+}
+
+/// Leads sitting in an open stage longer than the stage's `stale_after_days`, counted up to `cap`.
+pub async fn stale_leads(db: &PgPool, scope: &Scope, now: DateTime<Utc>, cap: i64) -> sqlx::Result<i64> {
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+        "SELECT count(*) FROM (SELECT 1 FROM stages s JOIN leads l ON l.stage = s.key AND l.pipeline_id = s.pipeline_id
+           AND l.stage_changed_at < ",
+    );
+    qb.push_bind(now).push(
+        " - make_interval(days => s.stale_after_days)
+         WHERE s.kind = 'open' AND s.stale_after_days IS NOT NULL",
+    );
+    scope.push_lead_predicate(&mut qb, "l");
+    qb.push(" LIMIT ").push_bind(cap).push(") x");
+    qb.build_query_scalar().fetch_one(db).await
+}
+
+/// One month's spend on a source.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct SourceSpend {
+    pub source: String,
+    pub label: String,
+    pub month: NaiveDate,
+    pub spend_cents: i64,
+}
+
+pub async fn list_spend(db: &PgPool) -> sqlx::Result<Vec<SourceSpend>> {
+    sqlx::query_as(
+        "SELECT m.source, s.label, m.month, m.spend_cents FROM metrics_source_spend m
+         JOIN lead_sources s ON s.key = m.source ORDER BY m.month DESC, s.label LIMIT 500",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Sets a source's spend for a month; returns the previous amount.
+pub async fn upsert_spend(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    source: &str,
+    month: NaiveDate,
+    spend_cents: i64,
+) -> sqlx::Result<Option<i64>> {
+    let before: Option<i64> =
+        sqlx::query_scalar("SELECT spend_cents FROM metrics_source_spend WHERE source = $1 AND month = $2 FOR UPDATE")
+            .bind(source)
+            .bind(month)
+            .fetch_optional(&mut **tx)
+            .await?;
+    sqlx::query(
+        "INSERT INTO metrics_source_spend (source, month, spend_cents) VALUES ($1, $2, $3)
+         ON CONFLICT (source, month) DO UPDATE SET spend_cents = excluded.spend_cents, updated_at = now()",
+    )
+    .bind(source)
+    .bind(month)
+    .bind(spend_cents)
+    .execute(&mut **tx)
+    .await?;
+    Ok(before)
+}
