@@ -2,9 +2,9 @@
 //! activities, tasks), the LO's call queue, the lead list and board, CSV import and export, and the JSON API.
 
 pub mod api;
+pub mod csv_report;
 pub mod export;
 pub mod handlers;
-pub mod csv_report;
 pub mod history_import;
 pub mod import;
 pub mod model;

@@ -74,7 +74,7 @@ impl std::fmt::Display for SeedSummary {
         let secs = self.total.as_secs_f64().max(0.001);
         write!(
             f,
-            "Took {:.1} s ({:.0} leads/s): generating {:.1} s (on its own thread), writing {:.1} s, analyze {:.1} s.",
+            "Took {:.1} s ({:.0} leads/s): generating {:.1} s (on its own thread), writing {:.1} s, analyze and metric rollups {:.1} s.",
             secs,
             self.leads as f64 / secs,
             self.generate.as_secs_f64(),
@@ -122,6 +122,8 @@ pub async fn seed_at(
 
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+    // Rollups are rebuilt once after the load instead of per row (see metrics::rebuild_rollups).
+    sqlx::query("SET LOCAL loanfloor.metrics_triggers = 'off'").execute(&mut *tx).await?;
     // The generator builds every reference itself (tests check them with anti-joins), so as a superuser it
     // skips the per-row foreign-key triggers, as pg_restore --disable-triggers does: they would triple the time.
     let superuser: bool =
@@ -160,6 +162,8 @@ pub async fn seed_at(
     sqlx::query("ANALYZE leads, activities, stage_changes, assignments, tasks, lead_consents")
         .execute(&mut *conn)
         .await?;
+    drop(conn);
+    crate::metrics::rebuild_rollups(&state.db).await?;
     summary.analyze = analyzed.elapsed();
     summary.teams = staff.teams.len() as u64;
     summary.los = staff.los.len() as u64;
@@ -209,8 +213,11 @@ pub async fn demo_leads(state: &AppState, n: u64) -> anyhow::Result<()> {
     };
     let roster = Roster::new(los, plan.seed);
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query("SET LOCAL loanfloor.metrics_triggers = 'off'").execute(&mut *tx).await?;
     write_leads(&mut tx, plan, roster, ChaCha8Rng::from_entropy(), None).await?;
     tx.commit().await?;
+    drop(conn);
+    crate::metrics::rebuild_rollups(&state.db).await?;
     Ok(())
 }
 
