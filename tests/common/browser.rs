@@ -96,8 +96,21 @@ impl Browser {
         self.client.find(Locator::Css("button[type=submit].primary")).await.unwrap().click().await.unwrap();
     }
 
+    /// The text of the first element matching `css`, retrying for up to 10 s while the page is still loading
+    /// after a click (the element may not exist yet, or may go stale as the next page replaces it).
     pub async fn text(&self, css: &str) -> String {
-        self.client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+        let mut last = String::new();
+        for _ in 0..100 {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(el) => match el.text().await {
+                    Ok(t) => return t,
+                    Err(e) => last = e.to_string(),
+                },
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no readable element {css}: {last}")
     }
 
     pub async fn close(self) {
