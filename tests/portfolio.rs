@@ -609,3 +609,17 @@ async fn pages_render_for_the_roles_that_use_them_and_refuse_the_rest() {
         .unwrap();
     assert_eq!(res.status(), 422);
 }
+
+#[tokio::test]
+async fn retention_metrics_show_on_the_manager_dashboard() {
+    let app = TestApp::spawn().await;
+    let o = org(&app).await;
+    import_and_rate(&app, &o).await;
+    // A North manager sees North's five loans (L1–L5); South's L6 is not theirs.
+    let (_, manager) = app.login_as(Role::Manager, "mia.manager@lender.test", Some("North"), &[]).await;
+    let page = manager.get(app.url("/dashboard")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Past clients and retention"), "{page}");
+    assert!(page.contains("<span class=\"num\">5</span> loans in the portfolio"), "{page}");
+    let page = o.admin.get(app.url("/dashboard")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<span class=\"num\">6</span> loans in the portfolio"), "{page}");
+}

@@ -24,6 +24,8 @@ pub struct DashboardPage {
     pub as_of: String,
     pub base: bool,
     pub lost_stage_labels: Vec<&'static str>,
+    /// Past-client retention (portfolio), scoped like the rest of the dashboard.
+    pub retention: crate::portfolio::RetentionSummary,
 }
 
 impl DashboardPage {
@@ -69,6 +71,7 @@ pub async fn dashboard_page(
     Query(p): Query<Params>,
 ) -> AppResult<DashboardPage> {
     let d = dashboard::dashboard(&state, &user, &p).await?;
+    let retention = crate::portfolio::retention_summary(&state, &user).await?;
     let mut query = d.range.query();
     if d.path == Path::Base {
         query.push_str("&figures=base");
@@ -80,6 +83,7 @@ pub async fn dashboard_page(
         d,
         query,
         lost_stage_labels: WON_PATH.iter().map(|(_, l)| *l).collect(),
+        retention,
     })
 }
 
