@@ -9,8 +9,10 @@
 //! Every record kind a route takes by id has a foreign record here: Bravo's escalation (with an attachment),
 //! closed loan and retention opportunity (the Alpha LO gets their teammate's instead), a loss-mitigation case
 //! worked by another specialist (borrower "Marchbank": only supervisors and admins see every case), and a
-//! webhook endpoint (admins only). A route whose parameter is not classified in `PARAM_KINDS` fails the test.
-//! Admin pages (also the portfolio data and escalation settings ones) refuse every other role, and loss-mitigation
+//! webhook endpoint (admins only), Bravo's task and claim offer (the Alpha LO gets their teammate's), a routing
+//! rule (admins only), a bulk reassignment job started by Bravo's manager and the Bravo LO's import report. A route
+//! whose parameter is not classified in `PARAM_KINDS` fails the test.
+//! Admin pages (also the portfolio data, escalation settings and routing rules/settings/log ones) refuse every other role, and loss-mitigation
 //! pages refuse everyone outside loss mitigation, writes without a record in the path included.
 
 mod common;
@@ -43,6 +45,18 @@ enum Kind {
     Loan,
     Opportunity,
     Webhook,
+    /// A lead task (callback) owned by another LO.
+    Task,
+    /// A routing rule (admin pages only).
+    Rule,
+    /// A claim offer made to other LOs.
+    Offer,
+    /// A bulk reassignment job started by another manager.
+    BulkJob,
+    /// A CSV import's bad-rows report, belonging to the user who imported.
+    ImportReport,
+    /// A pipeline stage key (admin pages only).
+    Stage,
 }
 
 /// The loss-mitigation case's borrower: every case is visible to supervisors (and admins), nobody else.
@@ -69,6 +83,13 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("loans/{id}", Kind::Loan),
     ("opportunities/{id}", Kind::Opportunity),
     ("webhooks/{id}", Kind::Webhook),
+    ("tasks/{id}", Kind::Task),
+    ("rules/{id}", Kind::Rule),
+    ("offers/{id}", Kind::Offer),
+    // Before the bare-`{id}`-under-/leads fallback: `/leads/reassign/jobs/{id}` is a job, not a lead.
+    ("jobs/{id}", Kind::BulkJob),
+    ("report/{token}", Kind::ImportReport),
+    ("stages/{key}", Kind::Stage),
 ];
 
 struct World {
@@ -89,6 +110,17 @@ struct World {
     opportunity_b: Uuid,
     teammate_opportunity: Uuid,
     webhook: Uuid,
+    /// Bravo LO's task on Bravo's lead; the Alpha LO's teammate's task on the teammate's lead.
+    task_b: i64,
+    teammate_task: i64,
+    rule: Uuid,
+    /// A claim offer on Bravo's lead to the Bravo LO; one on the teammate's lead to the teammate only.
+    offer_b: i64,
+    teammate_offer: i64,
+    /// A bulk reassignment job started by Bravo's manager.
+    bulk_job: i64,
+    /// The Bravo LO's import report (a file under the temp dir, listing the borrower).
+    report_b: Uuid,
     clients: Vec<(Role, reqwest::Client)>,
 }
 
@@ -109,7 +141,8 @@ fn kind_of(path: &str, param: &str) -> Kind {
         })
 }
 
-/// Admin pages and actions outside `/admin`: portfolio data and settings, escalation approval settings.
+/// Admin pages and actions outside `/admin`: portfolio data and settings, escalation approval settings, routing
+/// rules, settings and log.
 const ADMIN_ONLY: &[(&str, &str)] = &[
     ("POST", "/portfolio/rates"),
     ("POST", "/portfolio/rates/import"),
@@ -118,6 +151,17 @@ const ADMIN_ONLY: &[(&str, &str)] = &[
     ("POST", "/portfolio/rate-watch"),
     ("GET", "/portfolio/import"),
     ("POST", "/portfolio/import"),
+    // Routing configuration: rules, speed-to-lead settings and the routing log are admin pages (managers use
+    // the availability board, the queue and reassignment within their teams).
+    ("GET", "/routing/rules"),
+    ("POST", "/routing/rules"),
+    ("GET", "/routing/rules/new"),
+    ("GET", "/routing/rules/{id}"),
+    ("POST", "/routing/rules/{id}"),
+    ("POST", "/routing/rules/{id}/move"),
+    ("POST", "/routing/rules/{id}/active"),
+    ("POST", "/routing/settings"),
+    ("GET", "/routing/log"),
 ];
 
 fn is_admin_only(r: &RouteInfo) -> bool {
@@ -148,7 +192,7 @@ impl World {
             let (_, c) = app.login_as(role, email, team, &["TX"]).await;
             clients.push((role, c));
         }
-        app.create_user(Role::Manager, "mgr.bravo@org.test", Some("Bravo Branch"), &[]).await;
+        let mgr_b = app.create_user(Role::Manager, "mgr.bravo@org.test", Some("Bravo Branch"), &[]).await;
         let lo_b = app.create_user(Role::Lo, "lo.bravo@org.test", Some("Bravo Branch"), &["CA"]).await;
         let team_b: Uuid =
             sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Bravo Branch'").fetch_one(app.db()).await.unwrap();
@@ -217,8 +261,41 @@ impl World {
         .execute(app.db())
         .await
         .unwrap();
+        let task_b = insert_task(&app, lead, lo_b).await;
+        let teammate_task = insert_task(&app, teammate_lead, teammate).await;
+        let rule = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO routing_rules (id, position, name, states, team_ids) VALUES ($1, 1, 'Bravo California', '{CA}', $2)",
+        )
+        .bind(rule)
+        .bind(vec![team_b])
+        .execute(app.db())
+        .await
+        .unwrap();
+        let offer_b = insert_offer(&app, lead, lo_b).await;
+        let teammate_offer = insert_offer(&app, teammate_lead, teammate).await;
+        let bulk_job: i64 = sqlx::query_scalar(
+            "INSERT INTO jobs (kind, payload, status, total) VALUES ('routing.bulk_reassign', $1, 'done', 1) RETURNING id",
+        )
+        .bind(serde_json::json!({ "actor_id": mgr_b.to_string(), "lead_ids": [lead.to_string()] }))
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+        let report_b = Uuid::new_v4();
+        std::fs::write(
+            std::env::temp_dir().join(format!("loanfloor-import-{}-{}.csv", lo_b.simple(), report_b.simple())),
+            format!("row,first_name,last_name,email,error\n2,Wendell,{BORROWER},{BORROWER_EMAIL},duplicate\n"),
+        )
+        .unwrap();
         World {
             app,
+            task_b,
+            teammate_task,
+            rule,
+            offer_b,
+            teammate_offer,
+            bulk_job,
+            report_b,
             lead,
             teammate_lead,
             lo_b,
@@ -257,6 +334,14 @@ impl World {
             Kind::Opportunity if role == Role::Lo => self.teammate_opportunity.to_string(),
             Kind::Opportunity => self.opportunity_b.to_string(),
             Kind::Webhook => self.webhook.to_string(),
+            Kind::Task if role == Role::Lo => self.teammate_task.to_string(),
+            Kind::Task => self.task_b.to_string(),
+            Kind::Rule => self.rule.to_string(),
+            Kind::Offer if role == Role::Lo => self.teammate_offer.to_string(),
+            Kind::Offer => self.offer_b.to_string(),
+            Kind::BulkJob => self.bulk_job.to_string(),
+            Kind::ImportReport => self.report_b.to_string(),
+            Kind::Stage => "contacted".to_string(),
         }
     }
 
@@ -327,7 +412,18 @@ impl World {
                 (SELECT count(*)::text FROM appreciation_index),
                 (SELECT row_to_json(r)::text FROM (SELECT threshold_bps, closing_cost_cents, cooldown_days
                                                    FROM retention_settings) r),
-                (SELECT count(*)::text FROM webhook_endpoints))",
+                (SELECT count(*)::text FROM webhook_endpoints),
+                (SELECT string_agg(row_to_json(t)::text, ',' ORDER BY t.id) FROM tasks t WHERE id = ANY($12)),
+                (SELECT row_to_json(r)::text FROM routing_rules r WHERE id = $13),
+                (SELECT count(*)::text FROM routing_rules),
+                (SELECT string_agg(row_to_json(o)::text, ',' ORDER BY o.id) FROM claim_offers o WHERE id = ANY($14)),
+                (SELECT count(*)::text FROM routing_decisions WHERE lead_id = ANY($15)),
+                (SELECT row_to_json(j)::text FROM (SELECT id, status, payload, progress, total FROM jobs WHERE id = $16) j),
+                (SELECT count(*)::text FROM jobs WHERE kind LIKE 'routing.%'),
+                (SELECT string_agg(row_to_json(s)::text, ',' ORDER BY s.key) FROM stages s),
+                (SELECT string_agg(key || '=' || value::text, ',' ORDER BY key) FROM settings WHERE key LIKE 'routing.%'),
+                (SELECT string_agg(row_to_json(p)::text, ',' ORDER BY p.user_id) FROM
+                    (SELECT user_id, status FROM lo_profiles WHERE user_id = $2) p))",
         )
         .bind(self.lead)
         .bind(self.lo_b)
@@ -340,6 +436,11 @@ impl World {
         .bind(vec![self.loan_b, self.teammate_loan])
         .bind(vec![self.opportunity_b, self.teammate_opportunity])
         .bind(self.webhook)
+        .bind(vec![self.task_b, self.teammate_task])
+        .bind(self.rule)
+        .bind(vec![self.offer_b, self.teammate_offer])
+        .bind(vec![self.lead, self.teammate_lead])
+        .bind(self.bulk_job)
         .fetch_one(self.app.db())
         .await
         .unwrap();
@@ -374,6 +475,32 @@ async fn insert_escalation(app: &TestApp, lead: Uuid, requester: Uuid) -> (Uuid,
     .await
     .unwrap();
     (id, attachment)
+}
+
+/// An open callback task on `lead` owned by `owner`.
+async fn insert_task(app: &TestApp, lead: Uuid, owner: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO tasks (lead_id, owner_id, title, due_at) VALUES ($1, $2, 'Call back', now() + interval '1 hour')
+         RETURNING id",
+    )
+    .bind(lead)
+    .bind(owner)
+    .fetch_one(app.db())
+    .await
+    .unwrap()
+}
+
+/// An open claim offer on `lead` to `lo` only, expiring in ten minutes.
+async fn insert_offer(app: &TestApp, lead: Uuid, lo: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO claim_offers (lead_id, lo_ids, expires_at) VALUES ($1, $2, now() + interval '10 minutes')
+         RETURNING id",
+    )
+    .bind(lead)
+    .bind(vec![lo])
+    .fetch_one(app.db())
+    .await
+    .unwrap()
 }
 
 /// A closed loan of `lo` (in their team) with one open retention opportunity: (loan, opportunity).
@@ -419,6 +546,7 @@ const HOSTILE_FORM: &[(&str, &str)] = &[
     ("version", "1"),
     ("stage", "lost"),
     ("note", "hijacked"),
+    ("direction", "up"),
 ];
 
 /// The same hostile form with values the record routes accept (an opportunity status, a case stage, a
@@ -434,6 +562,9 @@ const HOSTILE_VALID_FORM: &[(&str, &str)] = &[
     ("version", "1"),
     ("paid_off_on", "2026-01-15"),
     ("payoff_reason", "lost_to_competitor"),
+    ("kind", "call"),
+    ("outcome", "no_answer"),
+    ("direction", "outbound"),
 ];
 
 /// Sends a request; writes carry a hostile body (JSON for the API, a form otherwise).
@@ -454,12 +585,17 @@ async fn send_form(client: &reqwest::Client, method: &str, url: &str, form: &[(&
         req.multipart(reqwest::multipart::Form::new().part("file", part))
     } else if url.contains("/api/") {
         let body: serde_json::Map<String, serde_json::Value> =
-            form.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+            form.iter().map(|(k, v)| (k.to_string(), json_value(v))).collect();
         req.json(&body)
     } else {
         req.form(form)
     };
     req.send().await.unwrap()
+}
+
+/// A form value as JSON: whole numbers (a `version`) as numbers, as the API expects them; the rest as text.
+fn json_value(v: &str) -> serde_json::Value {
+    v.parse::<i64>().map(serde_json::Value::from).unwrap_or_else(|_| serde_json::Value::from(v))
 }
 
 fn location(res: &reqwest::Response) -> String {
@@ -600,6 +736,8 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
         format!("/portfolio/loans/{}", w.loan_b),
         format!("/portfolio/loans/{}", w.teammate_loan),
         format!("/coaching/lo/{}", w.lo_b),
+        format!("/routing/rules/{}", w.rule),
+        format!("/leads/reassign/jobs/{}", w.bulk_job),
     ] {
         let status = admin.get(w.app.url(&path)).send().await.unwrap().status();
         assert_eq!(status, StatusCode::OK, "the admin opens {path}");
@@ -608,6 +746,24 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
     assert!(opportunities.contains(BORROWER) && opportunities.contains(TEAMMATE_BORROWER));
     let webhooks = admin.get(w.app.url("/admin/webhooks")).send().await.unwrap().text().await.unwrap();
     assert!(webhooks.contains("hooks.bravo.test"));
+    let rule = admin.get(w.app.url(&format!("/routing/rules/{}", w.rule))).send().await.unwrap().text().await.unwrap();
+    assert!(rule.contains("Bravo California"), "the admin sees the rule the other roles were refused");
+    // The owners see their own records: the Bravo LO opens their import report and claims their offer, whose
+    // id the other roles were refused.
+    let lo_b = w.app.login("lo.bravo@org.test").await;
+    let res = lo_b.get(w.app.url(&format!("/leads/import/report/{}", w.report_b))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains(BORROWER_EMAIL));
+    let res = lo_b.post(w.app.url(&format!("/routing/offers/{}/claim", w.offer_b))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the Bravo LO claims the offer made to them");
+    let claimed: Option<Uuid> = sqlx::query_scalar("SELECT claimed_by FROM claim_offers WHERE id = $1")
+        .bind(w.offer_b)
+        .fetch_one(w.app.db())
+        .await
+        .unwrap();
+    assert_eq!(claimed, Some(w.lo_b));
+    let res = lo_b.post(w.app.url(&format!("/tasks/{}/done", w.task_b))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the Bravo LO completes their own task");
     // The supervisor skipped above does see the case: the case id is real for them too.
     let sup = &w.clients.iter().find(|(r, _)| *r == Role::LossmitSupervisor).unwrap().1;
     let res = sup.get(w.app.url(&format!("/lossmit/cases/{}", w.case))).send().await.unwrap();
@@ -638,13 +794,32 @@ async fn kinds_come_from_parameter_names_and_collections() {
     for (method, path) in ADMIN_ONLY {
         assert!(routes.iter().any(|r| r.method == *method && r.path == *path), "{method} {path} is served");
     }
+    // Leads and routing records taken by id.
+    assert_eq!(kind_of("/tasks/{id}/done", "id"), Kind::Task);
+    assert_eq!(kind_of("/routing/rules/{id}/move", "id"), Kind::Rule);
+    assert_eq!(kind_of("/routing/offers/{id}/claim", "id"), Kind::Offer);
+    assert_eq!(kind_of("/leads/reassign/jobs/{id}", "id"), Kind::BulkJob, "a job under /leads is not a lead");
+    assert_eq!(kind_of("/leads/import/report/{token}", "token"), Kind::ImportReport);
+    assert_eq!(kind_of("/availability/{lo_id}/status", "lo_id"), Kind::User);
+    assert_eq!(kind_of("/admin/pipeline/stages/{key}", "key"), Kind::Stage);
+    assert_eq!(kind_of("/leads/{id}/reassign", "id"), Kind::Lead);
+    // A new record under a lead (a call, say) must be classified too: only a bare `{id}` defaults to the lead.
     assert!(std::panic::catch_unwind(|| kind_of("/leads/{id}/calls/{call_id}", "call_id")).is_err());
-    // Every route of the application is classified.
-    for r in table() {
+    assert!(std::panic::catch_unwind(|| kind_of("/routing/widgets/{id}", "id")).is_err());
+    // Every route of the application is classified (leads and routing ones included).
+    let mut classified = 0;
+    for r in &routes {
         for p in params(r.path) {
             kind_of(r.path, p);
+            classified += 1;
         }
     }
+    for served in
+        ["/tasks/{id}/done", "/routing/offers/{id}/claim", "/leads/reassign/jobs/{id}", "/leads/import/report/{token}"]
+    {
+        assert!(routes.iter().any(|r| r.path == served), "{served} is served and so was classified above");
+    }
+    assert!(classified >= 60, "{classified} parameters classified");
     assert_eq!(params("/a/{x}/b/{y}"), vec!["x", "y"]);
 }
 
