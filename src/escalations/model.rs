@@ -595,10 +595,7 @@ fn tally<'a>(rows: impl Iterator<Item = &'a ReportRow>) -> Tally {
 
 /// Neutralises spreadsheet formulas: a cell starting with = + - @ tab or CR gets a leading apostrophe.
 pub fn csv_cell(s: &str) -> String {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-        _ => s.to_string(),
-    }
+    crate::web::csv::safe_cell(s).into_owned()
 }
 
 /// Attachments: at most 5 MB, of the kinds a competitor's quote comes in.

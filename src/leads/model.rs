@@ -200,14 +200,8 @@ pub fn format_talk_time(secs: i32) -> String {
     format!("{}:{:02}", secs / 60, secs % 60)
 }
 
-/// A spreadsheet-safe cell: one starting with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'`, so Excel and
-/// Sheets show it as text instead of running it as a formula.
-pub fn neutralize_cell(s: &str) -> std::borrow::Cow<'_, str> {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => std::borrow::Cow::Owned(format!("'{s}")),
-        _ => std::borrow::Cow::Borrowed(s),
-    }
-}
+/// A spreadsheet-safe cell (the one rule lives in `web::csv`).
+pub use crate::web::csv::safe_cell as neutralize_cell;
 
 /// A stage of a pipeline, as configured by admins.
 #[derive(Debug, Clone, Serialize)]

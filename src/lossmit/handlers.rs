@@ -906,7 +906,7 @@ async fn letter_decision(
 
 /// A text cell a spreadsheet will not run as a formula (leading `=`, `+`, `-`, `@`, tab or CR get a `'`).
 pub fn spreadsheet_safe(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() }
+    crate::web::csv::safe_cell(s).into_owned()
 }
 
 #[derive(serde::Deserialize, Default)]

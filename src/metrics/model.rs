@@ -280,10 +280,7 @@ pub fn expected_funded_cents(open_volume: &[i64; 8], history: &Tally) -> i64 {
 
 /// Spreadsheet-safe CSV cell: a leading = + - @ tab or CR is neutralised with a quote.
 pub fn csv_cell(s: &str) -> String {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-        _ => s.to_string(),
-    }
+    crate::web::csv::safe_cell(s).into_owned()
 }
 
 /// "$1,234" from cents.

@@ -3,6 +3,7 @@
 //! used by the route-by-role test, and the page context every template gets.
 
 pub mod csrf;
+pub mod csv;
 pub mod metrics;
 pub mod page;
 pub mod statements;
