@@ -1002,7 +1002,7 @@ async fn availability_page(
     let rows = sqlx::query!(
         r#"SELECT u.id, u.name, p.status, p.capacity,
              (SELECT count(*) FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
-               WHERE l.assigned_lo_id = u.id AND s.kind = 'open') AS "open_leads!",
+               WHERE l.assigned_lo_id = u.id AND l.stage NOT IN ('funded', 'lost', 'nurture') AND s.kind = 'open') AS "open_leads!",
              (SELECT count(*) FROM leads l WHERE l.assigned_lo_id = u.id AND l.stage = 'new' AND l.first_contact_at IS NULL) AS "new_waiting!",
              (SELECT min(l.assigned_at) FROM leads l WHERE l.assigned_lo_id = u.id AND l.stage = 'new' AND l.first_contact_at IS NULL) AS oldest,
              (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.due_at <= $3 AND t.due_at > $3 - interval '30 days') AS "due!",

@@ -176,7 +176,7 @@ pub async fn candidates(
         r#"SELECT u.id, u.name, u.email, u.active, u.team_id, p.licensed_states, p.capacity, p.status,
                   p.work_start, p.work_end, p.work_days, p.timezone, p.routing_weight,
                   (SELECT count(*) FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
-                   WHERE l.assigned_lo_id = u.id AND s.kind = 'open') AS "open_leads!"
+                   WHERE l.assigned_lo_id = u.id AND l.stage NOT IN ('funded', 'lost', 'nurture') AND s.kind = 'open') AS "open_leads!"
            FROM users u JOIN lo_profiles p ON p.user_id = u.id
            WHERE u.role = 'lo'
              AND (($1 AND u.active) OR u.team_id = ANY($2) OR u.id = ANY($3))
