@@ -250,10 +250,14 @@ pub async fn find_open_duplicate(
         return Ok(None);
     }
     sqlx::query_scalar!(
-        "SELECT l.id FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
-         WHERE s.kind = 'open' AND l.duplicate_of IS NULL
-           AND ((l.phone IS NOT NULL AND l.phone = $1) OR (l.email IS NOT NULL AND lower(l.email) = lower($2)))
-         ORDER BY l.created_at LIMIT 1",
+        // The matches come from the phone and email indexes first (a materialised CTE), so the planner never
+        // walks the created_at index through a million leads looking for a borrower who isn't there.
+        r#"WITH m AS MATERIALIZED (
+             SELECT l.id, l.created_at, l.pipeline_id, l.stage FROM leads l
+             WHERE l.duplicate_of IS NULL
+               AND ((l.phone IS NOT NULL AND l.phone = $1) OR (l.email IS NOT NULL AND lower(l.email) = lower($2))))
+           SELECT m.id AS "id!" FROM m JOIN stages s ON s.pipeline_id = m.pipeline_id AND s.key = m.stage
+           WHERE s.kind = 'open' ORDER BY m.created_at LIMIT 1"#,
         phone,
         email
     )

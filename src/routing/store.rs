@@ -223,10 +223,14 @@ pub async fn returning_borrower_lo(
         return Ok(None);
     }
     sqlx::query_scalar!(
-        r#"SELECT l.assigned_lo_id AS "lo!" FROM leads l JOIN users u ON u.id = l.assigned_lo_id
-           WHERE l.id <> $1 AND u.active AND u.role = 'lo'
-             AND ((lower(l.email) = lower($2) AND $2 IS NOT NULL) OR (l.phone = $3 AND $3 IS NOT NULL))
-           ORDER BY l.created_at DESC LIMIT 1"#,
+        // Matches come from the email and phone indexes first (materialised), never from a walk of all leads.
+        r#"WITH m AS MATERIALIZED (
+             SELECT l.assigned_lo_id, l.created_at FROM leads l
+             WHERE l.id <> $1 AND l.assigned_lo_id IS NOT NULL
+               AND ((l.email IS NOT NULL AND lower(l.email) = lower($2) AND $2 IS NOT NULL)
+                    OR (l.phone IS NOT NULL AND l.phone = $3 AND $3 IS NOT NULL)))
+           SELECT m.assigned_lo_id AS "lo!" FROM m JOIN users u ON u.id = m.assigned_lo_id
+           WHERE u.active AND u.role = 'lo' ORDER BY m.created_at DESC LIMIT 1"#,
         lead_id,
         email,
         phone
