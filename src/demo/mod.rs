@@ -49,6 +49,14 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
     }
     tx.commit().await?;
     crate::leads::seed::demo_leads(state, 300).await?;
+    // The generator writes with COPY, so its funded leads become past clients here, as a stage change would.
+    let mut tx = state.db.begin().await?;
+    let funded: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM leads WHERE stage = 'funded'").fetch_all(&mut *tx).await?;
+    for id in funded {
+        crate::portfolio::on_lead_funded(&mut tx, id).await.map_err(|e| anyhow::anyhow!("demo portfolio: {e:?}"))?;
+    }
+    tx.commit().await?;
     let mut out = String::from("Demo organisation created. Sign in with password ");
     out.push_str(DEMO_PASSWORD);
     out.push_str(" as:\n");
