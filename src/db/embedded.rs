@@ -87,7 +87,9 @@ impl EmbeddedPostgres {
         }
         let log = self.data_dir.parent().unwrap_or(Path::new(".")).join("postgres.log");
         let opts = format!(
-            "-c listen_addresses='' -c unix_socket_directories='{}' -c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=off",
+            // max_locks_per_transaction: the metric triggers take one advisory lock per lead a transaction
+            // touches, so an all-or-nothing import of 100k leads needs a large lock table.
+            "-c listen_addresses='' -c unix_socket_directories='{}' -c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=off -c max_locks_per_transaction=1024 -c jit=off",
             self.socket_dir.display()
         );
         let status = self

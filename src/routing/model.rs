@@ -652,8 +652,10 @@ mod tests {
     }
 
     proptest! {
-        /// With a fixed eligible set, after every decision each LO's count is within one lead of its weighted
-        /// share.
+        /// With a fixed eligible set, every full cycle (as many leads as the weights add up to) gives each LO
+        /// exactly its weight, and in between no LO drifts a whole lead per LO from its share. (Smooth weighted
+        /// round robin is NOT always within one lead mid-cycle: weights [9,9,3,1,3,9,9] after 24 leads give an
+        /// LO 4 against a share of 5.02; proptest found that.)
         #[test]
         fn every_lo_gets_its_weighted_share_within_one_lead(
             weights in proptest::collection::vec(1i64..=10, 1..8),
@@ -667,7 +669,10 @@ mod tests {
                 counts[i] += 1;
                 for (j, w) in weights.iter().enumerate() {
                     let share = seq as f64 * *w as f64 / total as f64;
-                    prop_assert!((counts[j] as f64 - share).abs() < 1.0 + 1e-9,
+                    if seq % total == 0 {
+                        prop_assert_eq!(counts[j], seq / total * *w, "after {} leads LO {} is off its exact share", seq, j);
+                    }
+                    prop_assert!((counts[j] as f64 - share).abs() < weights.len() as f64,
                         "after {} leads LO {} has {} but its share is {:.2}", seq, j, counts[j], share);
                 }
             }
