@@ -202,6 +202,9 @@ pub struct BenchArgs {
     /// Data directory for the bench cluster.
     #[arg(long, default_value = ".loanfloor-bench")]
     pub bench_dir: PathBuf,
+    /// Measure only these parts (comma-separated: dashboard, base, list, intake); all by default.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 /// The validated configuration a running process uses.

@@ -939,3 +939,116 @@ async fn weights_are_honoured_and_an_lo_back_from_time_off_gets_no_catch_up_burs
     }
     assert_eq!(tally(got), [4, 2, 2]);
 }
+
+/// LOs whose stored open-lead count differs from a recount: (lo, stored, actual).
+async fn count_drift(app: &TestApp) -> Vec<(Uuid, i64, i64)> {
+    sqlx::query_as(
+        "WITH truth AS (SELECT l.assigned_lo_id AS lo, count(*) AS n FROM leads l
+                        JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+                        WHERE s.kind = 'open' AND l.assigned_lo_id IS NOT NULL GROUP BY 1)
+         SELECT coalesce(t.lo, c.lo_id), coalesce(c.open_leads, 0), coalesce(t.n, 0)
+         FROM truth t FULL JOIN lo_open_leads c ON c.lo_id = t.lo
+         WHERE coalesce(c.open_leads, 0) <> coalesce(t.n, 0)",
+    )
+    .fetch_all(app.db())
+    .await
+    .unwrap()
+}
+
+async fn open_count(app: &TestApp, lo: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT coalesce((SELECT open_leads FROM lo_open_leads WHERE lo_id = $1), 0)")
+        .bind(lo)
+        .fetch_one(app.db())
+        .await
+        .unwrap()
+}
+
+/// The per-LO open-lead counts routing reads (kept by triggers) equal a recount after creating, routing,
+/// moving stages, reassigning and offboarding.
+#[tokio::test]
+async fn open_lead_counts_stay_equal_to_a_recount() {
+    let app = TestApp::spawn().await;
+    let a = lo(&app, "count.a@x.test", Some("Count Team"), &["TX"]).await;
+    let b = lo(&app, "count.b@x.test", Some("Count Team"), &["TX"]).await;
+    let mut leads = Vec::new();
+    for _ in 0..12 {
+        leads.push(new_lead(&app, "TX").await.0);
+    }
+    assert_eq!(open_count(&app, a).await + open_count(&app, b).await, 12);
+    assert_eq!(count_drift(&app).await, vec![]);
+    // Stage changes out of and back into open stages, in one statement and singly.
+    sqlx::query("UPDATE leads SET stage = 'lost' WHERE id = ANY($1)")
+        .bind(&leads[..4])
+        .execute(app.db())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE leads SET stage = 'contacted' WHERE id = $1").bind(leads[0]).execute(app.db()).await.unwrap();
+    sqlx::query("UPDATE leads SET first_name = 'Renamed' WHERE id = ANY($1)")
+        .bind(&leads)
+        .execute(app.db())
+        .await
+        .unwrap();
+    assert_eq!(count_drift(&app).await, vec![]);
+    assert_eq!(open_count(&app, a).await + open_count(&app, b).await, 9);
+    // Reassignment and offboarding move counts between LOs.
+    sqlx::query("UPDATE leads SET assigned_lo_id = $1 WHERE id = ANY($2)")
+        .bind(b)
+        .bind(&leads[4..])
+        .execute(app.db())
+        .await
+        .unwrap();
+    assert_eq!(open_count(&app, a).await, 1);
+    let admin = app.create_user(Role::Admin, "count.admin@x.test", None, &[]).await;
+    let admin = current_user(&app, admin).await;
+    let mut tx = app.db().begin().await.unwrap();
+    routing::hand_over_open_leads(&app.state, &mut tx, &admin, b, HandOver::ToLo(a)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(open_count(&app, b).await, 0);
+    assert_eq!(open_count(&app, a).await, 9);
+    assert_eq!(count_drift(&app).await, vec![]);
+}
+
+/// A created lead whose routing never committed (the process stopped in between) is routed by its
+/// safety-net job; a lead routed at once leaves no job behind.
+#[tokio::test]
+async fn a_lead_left_unrouted_is_routed_by_its_safety_net_job() {
+    let app = TestApp::spawn().await;
+    let tx_lo = lo(&app, "net.tx@x.test", None, &["TX"]).await;
+    let mut tx = app.db().begin().await.unwrap();
+    let orphan = insert_lead(app.db(), &mut tx, "TX", None).await;
+    routing::queue_routing(&mut tx, orphan, app.state.clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(assigned(&app, orphan).await.0, None);
+    // Not yet due.
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    assert_eq!(assigned(&app, orphan).await.0, None);
+    app.state.clock.advance(Duration::minutes(2));
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    assert_eq!(assigned(&app, orphan).await.0, Some(tx_lo));
+    let outcome: String = sqlx::query_scalar("SELECT outcome FROM routing_decisions WHERE lead_id = $1")
+        .bind(orphan)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(outcome, "assigned");
+
+    // Routed at once: the job is gone, and running it again (a late duplicate) changes nothing.
+    let mut tx = app.db().begin().await.unwrap();
+    let routed = insert_lead(app.db(), &mut tx, "TX", None).await;
+    routing::queue_routing(&mut tx, routed, app.state.clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(routing::route_created_lead(&app.state, routed, None).await.unwrap(), Some(tx_lo));
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'routing.route_lead' AND status = 'queued'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(routing::route_created_lead(&app.state, routed, None).await.unwrap(), Some(tx_lo));
+    let decisions: i64 = sqlx::query_scalar("SELECT count(*) FROM routing_decisions WHERE lead_id = $1")
+        .bind(routed)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(decisions, 1);
+}

@@ -164,6 +164,7 @@ pub async fn seed_at(
         .await?;
     drop(conn);
     crate::metrics::rebuild_rollups(&state.db).await?;
+    crate::routing::store::rebuild_open_counts(&state.db).await?;
     summary.analyze = analyzed.elapsed();
     summary.teams = staff.teams.len() as u64;
     summary.los = staff.los.len() as u64;
@@ -218,6 +219,7 @@ pub async fn demo_leads(state: &AppState, n: u64) -> anyhow::Result<()> {
     tx.commit().await?;
     drop(conn);
     crate::metrics::rebuild_rollups(&state.db).await?;
+    crate::routing::store::rebuild_open_counts(&state.db).await?;
     Ok(())
 }
 

@@ -363,10 +363,11 @@ async fn try_create(
     }
     let id = Uuid::new_v4();
     insert_lead(&mut tx, id, fields, now, user.id, "app").await?;
-    if user.role == Role::Lo {
-        assign_to_creator(&mut tx, id, user, now).await?;
+    let route_after_commit = user.role != Role::Lo;
+    if route_after_commit {
+        crate::routing::queue_routing(&mut tx, id, now).await?;
     } else {
-        crate::routing::route_new_lead(state, &mut tx, id, Some(user)).await?;
+        assign_to_creator(&mut tx, id, user, now).await?;
     }
     if let Some(key) = idempotency_key {
         sqlx::query!("INSERT INTO idempotency_keys (user_id, key, lead_id) VALUES ($1, $2, $3)", user.id, key, id)
@@ -376,6 +377,12 @@ async fn try_create(
     Entry::new(Some(user), "create", "lead", id).after(fields).write(&mut *tx).await?;
     crate::webhooks::emit(&mut tx, "lead.created", serde_json::json!({ "lead_id": id, "lead": fields })).await?;
     tx.commit().await?;
+    if route_after_commit {
+        // The lead is saved; if routing fails now, its safety-net job routes it shortly.
+        if let Err(e) = crate::routing::route_created_lead(state, id, Some(user)).await {
+            tracing::warn!(lead = %id, error = %e.public_message(), "routing a new lead failed; its job will retry");
+        }
+    }
     Ok((id, CreateOutcome::Created))
 }
 

@@ -355,7 +355,7 @@ pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<()> {
     crate::db::migrate(&database.pool).await?;
     let state = AppState::new(database.pool.clone(), config);
     ensure_seeded(&state, args).await?;
-    let report = measure_app(&state, args.seconds).await?;
+    let report = measure_app(&state, args.seconds, &args.only).await?;
     println!("\n{}", report.to_markdown());
     state.db.close().await;
     database.shutdown().await?;
@@ -364,7 +364,9 @@ pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<()> {
 
 /// Serves the app in-process on a seeded database and measures everything (the bench without seeding;
 /// tests call it on a tiny hand-written dataset).
-pub async fn measure_app(state: &AppState, secs: u64) -> anyhow::Result<Report> {
+/// `only` names the parts to measure (dashboard, base, list, intake); empty means all.
+pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow::Result<Report> {
+    let wanted = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
     let leads: i64 = sqlx::query_scalar("SELECT count(*) FROM leads").fetch_one(&state.db).await?;
     let (manager, lo, token) = bench_users(&state.db).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -391,20 +393,26 @@ pub async fn measure_app(state: &AppState, secs: u64) -> anyhow::Result<Report> 
     let dash_url = format!("{base}/dashboard");
     let warm = manager_client.get(&dash_url).send().await?;
     anyhow::ensure!(warm.status().is_success(), "the dashboard answered {}", warm.status());
-    eprintln!("measuring the dashboard (rollups)…");
-    let (c, u) = (manager_client.clone(), dash_url.clone());
-    let dash = measure(secs, move |_| {
-        let (c, u) = (c.clone(), u.clone());
-        async move { get_ok(&c, &u).await }
-    })
-    .await;
-    eprintln!("measuring the dashboard (base tables)…");
-    let (c, u) = (manager_client.clone(), format!("{dash_url}?figures=base"));
-    let dash_base = measure(secs, move |_| {
-        let (c, u) = (c.clone(), u.clone());
-        async move { get_ok(&c, &u).await }
-    })
-    .await;
+    let mut dash = Measured::default();
+    if wanted("dashboard") {
+        eprintln!("measuring the dashboard (rollups)…");
+        let (c, u) = (manager_client.clone(), dash_url.clone());
+        dash = measure(secs, move |_| {
+            let (c, u) = (c.clone(), u.clone());
+            async move { get_ok(&c, &u).await }
+        })
+        .await;
+    }
+    let mut dash_base = Measured::default();
+    if wanted("base") {
+        eprintln!("measuring the dashboard (base tables)…");
+        let (c, u) = (manager_client.clone(), format!("{dash_url}?figures=base"));
+        dash_base = measure(secs, move |_| {
+            let (c, u) = (c.clone(), u.clone());
+            async move { get_ok(&c, &u).await }
+        })
+        .await;
+    }
 
     // (a') The same figures by direct calls (the HTTP request timeout would cut the base path short).
     let manager_user = crate::auth::store::find_user_by_email(&state.db, &manager)
@@ -412,7 +420,8 @@ pub async fn measure_app(state: &AppState, secs: u64) -> anyhow::Result<Report> 
         .context("the bench manager exists")?
         .into_current(false);
     let mut direct = Vec::new();
-    for figures in [None, Some("base".to_string())] {
+    let paths = [("dashboard", None), ("base", Some("base".to_string()))];
+    for (_, figures) in paths.into_iter().filter(|(part, _)| wanted(part)) {
         eprintln!("measuring dashboard figures by direct call ({})…", figures.as_deref().unwrap_or("rollups"));
         let (st, user) = (state.clone(), manager_user.clone());
         let params = super::dashboard::Params { figures, ..Default::default() };
@@ -424,32 +433,37 @@ pub async fn measure_app(state: &AppState, secs: u64) -> anyhow::Result<Report> 
             .await,
         );
     }
-    let figures_base = direct.pop().unwrap_or_default();
+    let figures_base = if wanted("base") { direct.pop().unwrap_or_default() } else { Measured::default() };
     let figures_rollup = direct.pop().unwrap_or_default();
 
     // (b) The LO lead list vs the bare page.
-    eprintln!("measuring the lead list…");
-    let (c, u) = (lo_client.clone(), format!("{base}/leads"));
-    let list = measure(secs, move |_| {
-        let (c, u) = (c.clone(), u.clone());
-        async move { get_ok(&c, &u).await }
-    })
-    .await;
-    let bare_client = client(&bare_base)?;
-    let u = format!("{bare_base}/bare");
-    let bare_m = measure(secs, move |_| {
-        let (c, u) = (bare_client.clone(), u.clone());
-        async move { get_ok(&c, &u).await }
-    })
-    .await;
+    let (mut list, mut bare_m) = (Measured::default(), Measured::default());
+    if wanted("list") {
+        eprintln!("measuring the lead list…");
+        let (c, u) = (lo_client.clone(), format!("{base}/leads"));
+        list = measure(secs, move |_| {
+            let (c, u) = (c.clone(), u.clone());
+            async move { get_ok(&c, &u).await }
+        })
+        .await;
+        let bare_client = client(&bare_base)?;
+        let u = format!("{bare_base}/bare");
+        bare_m = measure(secs, move |_| {
+            let (c, u) = (bare_client.clone(), u.clone());
+            async move { get_ok(&c, &u).await }
+        })
+        .await;
+    }
 
     // (c) Lead intake through the API, with routing.
-    eprintln!("measuring API intake…");
-    let api = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY * 2).build()?;
-    let intake_url = format!("{base}/api/v1/leads");
-    let run_id = Uuid::new_v4().simple().to_string();
-    let states = ["TX", "CA", "FL", "NY", "IL", "GA", "NC", "AZ"];
-    let intake = measure(secs, move |i| {
+    let mut intake = Measured::default();
+    if wanted("intake") {
+        eprintln!("measuring API intake…");
+        let api = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY * 2).build()?;
+        let intake_url = format!("{base}/api/v1/leads");
+        let run_id = Uuid::new_v4().simple().to_string();
+        let states = ["TX", "CA", "FL", "NY", "IL", "GA", "NC", "AZ"];
+        intake = measure(secs, move |i| {
         let (api, url, token, run_id) = (api.clone(), intake_url.clone(), token.clone(), run_id.clone());
         async move {
             let body = serde_json::json!({
@@ -465,6 +479,7 @@ pub async fn measure_app(state: &AppState, secs: u64) -> anyhow::Result<Report> 
         }
     })
     .await;
+    }
 
     let (rss, peak) = memory_mb();
     let _ = stop_tx.send(());

@@ -135,11 +135,12 @@ pub async fn route(
     };
     let rule_id = rule.as_ref().map(|r| r.id);
 
-    // The rotation lock comes before reading loads, so capacity and turns are read fresh and in order.
-    let seq = store::lock_position(tx, &rule_key).await?;
     let returning = store::returning_borrower_lo(tx, lead.id, lead.email.as_deref(), lead.phone.as_deref())
         .await?
         .filter(|lo| Some(*lo) != lead.assigned_lo_id && !opts.exclude.iter().any(|(x, _)| x == lo));
+    // The rotation lock comes before reading loads, so capacity and turns are read fresh and in order. It is
+    // held to commit: everything that needs no fresh load is done above.
+    let seq = store::lock_position(tx, &rule_key).await?;
     let mut rows = store::candidates(tx, everyone, &team_ids, &lo_ids).await?;
     if let Some(r) = returning {
         if !rows.iter().any(|c| c.id == r) {

@@ -292,6 +292,9 @@ pub async fn hand_over(
     to: HandOver,
 ) -> AppResult<u64> {
     let now = state.clock.now();
+    if matches!(to, HandOver::Redistribute) {
+        store::lock_all_rotations(tx).await?;
+    }
     let leaving = store::lo_by_id(&mut **tx, lo_id).await?.ok_or(AppError::NotFound)?;
     let ids = sqlx::query_scalar!(
         "SELECT l.id FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage

@@ -175,9 +175,8 @@ pub async fn candidates(
         CandidateRow,
         r#"SELECT u.id, u.name, u.email, u.active, u.team_id, p.licensed_states, p.capacity, p.status,
                   p.work_start, p.work_end, p.work_days, p.timezone, p.routing_weight,
-                  (SELECT count(*) FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
-                   WHERE l.assigned_lo_id = u.id AND l.stage NOT IN ('funded', 'lost', 'nurture') AND s.kind = 'open') AS "open_leads!"
-           FROM users u JOIN lo_profiles p ON p.user_id = u.id
+                  coalesce(o.open_leads, 0) AS "open_leads!"
+           FROM users u JOIN lo_profiles p ON p.user_id = u.id LEFT JOIN lo_open_leads o ON o.lo_id = u.id
            WHERE u.role = 'lo'
              AND (($1 AND u.active) OR u.team_id = ANY($2) OR u.id = ANY($3))
            ORDER BY u.id"#,
@@ -239,12 +238,32 @@ pub async fn returning_borrower_lo(
     .await
 }
 
+/// Whether the lead has been through routing before (assigned, queued or offered).
+pub async fn has_decision(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM routing_decisions WHERE lead_id = $1) AS "x!""#, lead_id)
+        .fetch_one(&mut **tx)
+        .await
+}
+
 /// Takes the rotation's row lock (creating the row on first use) and returns its decision count.
 pub async fn lock_position(tx: &mut Transaction<'_, Postgres>, key: &str) -> sqlx::Result<i64> {
     sqlx::query!("INSERT INTO rule_positions (rule_key) VALUES ($1) ON CONFLICT (rule_key) DO NOTHING", key)
         .execute(&mut **tx)
         .await?;
     sqlx::query_scalar!("SELECT seq FROM rule_positions WHERE rule_key = $1 FOR UPDATE", key).fetch_one(&mut **tx).await
+}
+
+/// Recounts every LO's open leads (after a bulk load that ran with triggers off).
+pub async fn rebuild_open_counts(db: &PgPool) -> sqlx::Result<()> {
+    sqlx::query!("SELECT lo_open_leads_rebuild()").execute(db).await?;
+    Ok(())
+}
+
+/// Takes every rotation's row lock, in key order. Transactions that route many leads call this first, so they
+/// hold the rotations before any per-LO open-lead count (see migration 0012 on lock order).
+pub async fn lock_all_rotations(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<()> {
+    sqlx::query!("SELECT rule_key FROM rule_positions ORDER BY rule_key FOR UPDATE").fetch_all(&mut **tx).await?;
+    Ok(())
 }
 
 /// Stored credits for these LOs in the rotation: (lo, credit, last_seq).
