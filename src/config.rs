@@ -89,6 +89,9 @@ pub struct ServeArgs {
     /// Run the background job worker in this instance.
     #[arg(long, env = "LOANFLOOR_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub worker: bool,
+    /// Seconds a computed manager dashboard is reused for the same user and filters (0: compute every time).
+    #[arg(long, env = "LOANFLOOR_DASHBOARD_CACHE_SECONDS", default_value_t = 30)]
+    pub dashboard_cache_seconds: u64,
 }
 
 impl Default for ServeArgs {
@@ -104,6 +107,7 @@ impl Default for ServeArgs {
             body_limit: 1024 * 1024,
             db_pool_size: 20,
             worker: true,
+            dashboard_cache_seconds: 30,
         }
     }
 }
@@ -223,6 +227,8 @@ pub struct Config {
     pub body_limit: usize,
     pub db_pool_size: u32,
     pub worker: bool,
+    /// How long a computed manager dashboard is reused (zero: never).
+    pub dashboard_cache: std::time::Duration,
     /// True when cookies may be sent over plain http (loopback only).
     pub insecure_cookies: bool,
 }
@@ -249,6 +255,7 @@ impl Config {
             body_limit: serve.body_limit,
             db_pool_size: serve.db_pool_size,
             worker: serve.worker,
+            dashboard_cache: std::time::Duration::from_secs(serve.dashboard_cache_seconds),
             insecure_cookies: serve.addr.ip().is_loopback(),
         })
     }

@@ -15,11 +15,14 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub http_metrics: Arc<HttpMetrics>,
+    /// Recently computed manager dashboards (a per-instance convenience; losing it changes nothing).
+    pub dashboards: crate::metrics::cache::DashboardCache,
 }
 
 impl AppState {
     pub fn new(db: PgPool, config: Config) -> Self {
-        Self { db, config: Arc::new(config), clock: Clock::default(), http_metrics: Arc::default() }
+        let dashboards = crate::metrics::cache::DashboardCache::new(config.dashboard_cache);
+        Self { db, config: Arc::new(config), clock: Clock::default(), http_metrics: Arc::default(), dashboards }
     }
 }
 

@@ -769,3 +769,53 @@ async fn admin_monthly_spend_feeds_source_roi() {
     let ma = app.login("ma@example.com").await;
     assert_eq!(ma.get(app.url("/reports/spend")).send().await.unwrap().status(), 403);
 }
+
+fn cohort_on(html: &str) -> i64 {
+    let end = html.find(" in the cohort)").expect("the cohort size is on the page");
+    let start = html[..end].rfind('(').expect("opening parenthesis") + 1;
+    html[start..end].parse().expect("a number")
+}
+
+/// The dashboard page reuses a computed snapshot for the same user and filters, says when it was computed,
+/// recomputes on "refresh now", and never shares figures between users or skips the access check.
+#[tokio::test]
+async fn the_dashboard_reuses_recent_figures_per_user_and_refreshes_on_request() {
+    let app = TestApp::spawn_with(|c| c.dashboard_cache = std::time::Duration::from_secs(300)).await;
+    let org = hand_dataset(&app).await;
+    let ma = app.login("ma@example.com").await;
+    let mb = app.login("mb@example.com").await;
+    let page = |c: reqwest::Client, q: String| {
+        let url = app.url(&format!("/dashboard?{RANGE}{q}"));
+        async move {
+            let res = c.get(url).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+    let first = page(ma.clone(), String::new()).await;
+    let before = cohort_on(&first);
+    assert!(first.contains("Computed at ") && first.contains("refresh=1"), "the page says when and offers a refresh");
+    let team_a = team_id(app.db(), "Team A").await;
+    insert_lead(
+        app.db(),
+        &Lead {
+            id: Uuid::new_v4(),
+            team: Some(team_a),
+            lo: Some(org.lo1),
+            source: "web",
+            cost: 0,
+            amount: 10_000_000,
+            stage: "new",
+            created: t("2026-11-03T15:00:00Z"),
+        },
+    )
+    .await;
+    assert_eq!(cohort_on(&page(ma.clone(), String::new()).await), before, "reused within the time to live");
+    assert_eq!(cohort_on(&page(ma.clone(), "&refresh=1".into()).await), before + 1, "refresh recomputes");
+    assert_eq!(cohort_on(&page(ma.clone(), String::new()).await), before + 1, "and keeps the new figures");
+    // Manager B's dashboard is their own, not manager A's snapshot.
+    assert_eq!(cohort_on(&page(mb.clone(), String::new()).await), 1);
+    // The access check runs on every request, cached figures or not.
+    let lo = app.login("lo.one@example.com").await;
+    assert_eq!(lo.get(app.url(&format!("/dashboard?{RANGE}"))).send().await.unwrap().status(), 403);
+}

@@ -7,6 +7,11 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::cache::Snapshot;
 use super::dashboard::{self, Dashboard, MyNumbers, Params};
 use super::model::{self, WON_PATH, csv_cell};
 use super::store::Path;
@@ -19,13 +24,16 @@ use crate::web::PageCtx;
 #[template(path = "metrics/dashboard.html")]
 pub struct DashboardPage {
     pub ctx: PageCtx,
-    pub d: Dashboard,
+    /// The figures (possibly reused from a few seconds ago: see `computed_at`).
+    pub snapshot: Arc<Snapshot>,
     pub query: String,
     pub as_of: String,
+    /// When the figures were computed, in the organisation's time zone.
+    pub computed_at: String,
+    /// How long computed figures are reused (0: never).
+    pub cache_seconds: u64,
     pub base: bool,
     pub lost_stage_labels: Vec<&'static str>,
-    /// Past-client retention (portfolio), scoped like the rest of the dashboard.
-    pub retention: crate::portfolio::RetentionSummary,
 }
 
 impl DashboardPage {
@@ -45,7 +53,7 @@ impl DashboardPage {
         v.map(model::dollars).unwrap_or_else(|| "—".into())
     }
     fn lo_name(&self, id: &str) -> String {
-        self.d.lost_lo_names.get(id).cloned().unwrap_or_else(|| "(unassigned)".into())
+        self.snapshot.dashboard.lost_lo_names.get(id).cloned().unwrap_or_else(|| "(unassigned)".into())
     }
     fn sort_link(&self, key: &str) -> String {
         format!("/dashboard?{}&sort={key}", self.query)
@@ -64,26 +72,48 @@ fn as_of_text(state: &AppState, d: &Dashboard) -> String {
     }
 }
 
+/// `?refresh=1` recomputes a dashboard kept in the short-lived cache.
+#[derive(Debug, Default, Deserialize)]
+pub struct Refresh {
+    pub refresh: Option<String>,
+}
+
 pub async fn dashboard_page(
     user: CurrentUser,
     ctx: PageCtx,
     State(state): State<AppState>,
-    Query(p): Query<Params>,
+    Query(mut p): Query<Params>,
+    Query(r): Query<Refresh>,
 ) -> AppResult<DashboardPage> {
-    let d = dashboard::dashboard(&state, &user, &p).await?;
-    let retention = crate::portfolio::retention_summary(&state, &user).await?;
+    // Who may see it and whether the filters are valid are checked on every request, cached or not.
+    user.require(&[Role::Admin, Role::Manager])?;
+    p.validate(dashboard::today(&state))?;
+    p.table = None;
+    let base = p.figures.as_deref() == Some("base");
+    let refresh = base || r.refresh.as_deref().is_some_and(|v| !v.is_empty() && v != "0");
+    let snapshot = state
+        .dashboards
+        .get_or_compute(user.id, &p, refresh, async {
+            let computed_at = state.clock.now();
+            let dashboard = dashboard::dashboard(&state, &user, &p).await?;
+            let retention = crate::portfolio::retention_summary(&state, &user).await?;
+            Ok(Snapshot { dashboard, retention, computed_at })
+        })
+        .await?;
+    let d = &snapshot.dashboard;
     let mut query = d.range.query();
     if d.path == Path::Base {
         query.push_str("&figures=base");
     }
     Ok(DashboardPage {
-        as_of: as_of_text(&state, &d),
+        as_of: as_of_text(&state, d),
+        computed_at: snapshot.computed_at.with_timezone(&state.config.timezone).format("%H:%M:%S").to_string(),
+        cache_seconds: state.config.dashboard_cache.as_secs(),
         base: d.path == Path::Base,
         ctx,
-        d,
         query,
         lost_stage_labels: WON_PATH.iter().map(|(_, l)| *l).collect(),
-        retention,
+        snapshot,
     })
 }
 

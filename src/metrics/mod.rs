@@ -3,6 +3,7 @@
 //! `metrics_contributions` view), the arithmetic in `model`. Figures are read from incremental rollups kept
 //! by triggers in the same transaction as the facts.
 pub mod bench;
+pub mod cache;
 pub mod dashboard;
 pub mod handlers;
 pub mod model;

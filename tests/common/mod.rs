@@ -159,6 +159,8 @@ impl TestApp {
             enforce_mfa: false,
             db_pool_size: 6,
             worker: false,
+            // Tests check figures right after writing them; the cache has its own test.
+            dashboard_cache_seconds: 0,
             ..ServeArgs::default()
         };
         let mut config = Config::from_args(&global, &serve).unwrap();
