@@ -461,14 +461,17 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
         eprintln!("measuring API intake…");
         let api = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY * 2).build()?;
         let intake_url = format!("{base}/api/v1/leads");
-        let run_id = Uuid::new_v4().simple().to_string();
+        let run = Uuid::new_v4();
+        let run_id = run.simple().to_string();
+        // A fresh area code per run, so this run's leads are not duplicates of an earlier run's open leads.
+        let area = 200 + (run.as_u128() % 800) as u64;
         let states = ["TX", "CA", "FL", "NY", "IL", "GA", "NC", "AZ"];
         intake = measure(secs, move |i| {
         let (api, url, token, run_id) = (api.clone(), intake_url.clone(), token.clone(), run_id.clone());
         async move {
             let body = serde_json::json!({
                 "first_name": "Bench", "last_name": format!("Lead{i}"),
-                "email": format!("bench.{run_id}.{i}@example.com"), "phone": format!("+1555{:07}", i % 10_000_000),
+                "email": format!("bench.{run_id}.{i}@example.com"), "phone": format!("+1{area}{:07}", i % 10_000_000),
                 "property_state": states[(i % 8) as usize], "loan_purpose": if i % 2 == 0 { "purchase" } else { "refinance" },
                 "loan_amount_cents": 35_000_000, "source": "direct", "external_id": format!("bench-{run_id}-{i}"),
             });

@@ -47,6 +47,29 @@ pub async fn notify(
     Ok(())
 }
 
+/// The same notification for several users, in one statement.
+pub async fn notify_all(
+    tx: &mut Transaction<'_, Postgres>,
+    user_ids: &[Uuid],
+    kind: &str,
+    title: &str,
+    link: &str,
+) -> sqlx::Result<()> {
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "INSERT INTO notifications (user_id, kind, title, link) SELECT u, $2, $3, $4 FROM unnest($1::uuid[]) AS u",
+        user_ids,
+        kind,
+        title,
+        link
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 pub struct NotificationRow {
     pub id: i64,
     pub title: String,

@@ -420,15 +420,14 @@ pub async fn send_to_queue(
             .write(&mut **tx)
             .await?;
     }
-    for m in store::managers_for(tx, team).await? {
-        crate::notifications::notify(
-            tx,
-            m,
-            "lead_unassigned",
-            &format!("Lead waiting for an LO: {} (no eligible LO)", lead.display_name()),
-            "/routing/queue",
-        )
-        .await?;
-    }
+    let managers = store::managers_for(tx, team).await?;
+    crate::notifications::notify_all(
+        tx,
+        &managers,
+        "lead_unassigned",
+        &format!("Lead waiting for an LO: {} (no eligible LO)", lead.display_name()),
+        "/routing/queue",
+    )
+    .await?;
     Ok(())
 }

@@ -182,7 +182,8 @@ pub async fn start_cadence(
         return Ok(());
     }
     let c = cadence(tx).await?;
-    create_attempt_task(tx, lead.id, lo, &c, 0, now, now).await?;
+    // The cadence starts now, so no voicemail has been left within it yet.
+    insert_attempt_task(tx, lead.id, lo, &c, 0, 0, now, now).await?;
     schedule_next(tx, lead.id, &c, 1, now).await?;
     Ok(())
 }
@@ -203,6 +204,20 @@ async fn create_attempt_task(
     )
     .fetch_one(&mut **tx)
     .await?;
+    insert_attempt_task(tx, lead_id, lo, c, step, voicemails, started, now).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_attempt_task(
+    tx: &mut Transaction<'_, Postgres>,
+    lead_id: Uuid,
+    lo: Uuid,
+    c: &Cadence,
+    step: usize,
+    voicemails: i64,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     let due = started + Duration::minutes(c.attempts[step].0);
     sqlx::query!(
         "INSERT INTO tasks (lead_id, owner_id, kind, title, due_at, created_at) VALUES ($1, $2, 'cadence', $3, $4, $5)",

@@ -247,10 +247,14 @@ pub async fn has_decision(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid) -> 
 
 /// Takes the rotation's row lock (creating the row on first use) and returns its decision count.
 pub async fn lock_position(tx: &mut Transaction<'_, Postgres>, key: &str) -> sqlx::Result<i64> {
-    sqlx::query!("INSERT INTO rule_positions (rule_key) VALUES ($1) ON CONFLICT (rule_key) DO NOTHING", key)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query_scalar!("SELECT seq FROM rule_positions WHERE rule_key = $1 FOR UPDATE", key).fetch_one(&mut **tx).await
+    // One round trip: the upsert creates the row on first use and row-locks it either way.
+    sqlx::query_scalar!(
+        "INSERT INTO rule_positions (rule_key) VALUES ($1)
+         ON CONFLICT (rule_key) DO UPDATE SET seq = rule_positions.seq RETURNING seq",
+        key
+    )
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Recounts every LO's open leads (after a bulk load that ran with triggers off).
