@@ -193,11 +193,15 @@ async fn list(
     State(state): State<AppState>,
     Query(f): Query<LeadFilter>,
 ) -> AppResult<impl IntoResponse> {
-    let (rows, next) = store::list_leads(&state, &user, &f).await?;
-    let stage_list: Vec<(String, String)> =
-        store::stages(&state.db, store::DEFAULT_PIPELINE).await?.into_iter().map(|s| (s.key, s.label)).collect();
-    let los: Vec<(String, String)> =
-        store::visible_los(&state.db, &user).await?.into_iter().map(|(id, n)| (id.to_string(), n)).collect();
+    // Independent reads, run side by side.
+    let (listed, stages, los) = tokio::try_join!(
+        store::list_leads(&state, &user, &f),
+        async { Ok(store::stages(&state.db, store::DEFAULT_PIPELINE).await?) },
+        async { Ok(store::visible_los(&state.db, &user).await?) },
+    )?;
+    let (rows, next) = listed;
+    let stage_list: Vec<(String, String)> = stages.into_iter().map(|s| (s.key, s.label)).collect();
+    let los: Vec<(String, String)> = los.into_iter().map(|(id, n)| (id.to_string(), n)).collect();
     Ok(ListPage {
         ctx,
         query: f.query_string(),

@@ -1222,6 +1222,10 @@ pub async fn merge(state: &AppState, user: &CurrentUser, keep: Uuid, other: Uuid
 /// Active LOs the user may filter by (their team's for managers, all for admins, themselves for LOs).
 pub async fn visible_los(db: &sqlx::PgPool, user: &CurrentUser) -> sqlx::Result<Vec<(Uuid, String)>> {
     let s = user.scope();
+    if !s.all && s.team_ids.is_empty() {
+        // An LO's scope holds only themselves (signed in, so active): no query needed.
+        return Ok(s.lo_id.filter(|id| *id == user.id).map(|id| vec![(id, user.name.clone())]).unwrap_or_default());
+    }
     let rows = sqlx::query!(
         "SELECT id, name FROM users WHERE role = 'lo' AND active AND ($1 OR id = $2 OR team_id = ANY($3)) ORDER BY name",
         s.all,

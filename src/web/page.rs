@@ -106,7 +106,10 @@ impl FromRequestParts<AppState> for PageCtx {
         let session = Session::from_request_parts(parts, state).await.ok();
         let mut flash = Vec::new();
         if let Some(s) = &session {
-            if let Ok(Some(list)) = s.remove::<Vec<Flash>>(FLASH_KEY).await {
+            // Read first and remove only when there is something: a removal marks the session changed, and
+            // a changed session is written back to Postgres at the end of the request.
+            if let Ok(Some(list)) = s.get::<Vec<Flash>>(FLASH_KEY).await {
+                let _ = s.remove::<Vec<Flash>>(FLASH_KEY).await;
                 flash = list;
             }
         }
