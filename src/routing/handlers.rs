@@ -67,7 +67,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::model::{Method, parse_list};
+use super::model::{Method, RuleInput, parse_list};
 use super::reassign::{self, Destination};
 use super::store::{self as rstore, RuleRow};
 use crate::audit::Entry;
@@ -419,28 +419,6 @@ impl RuleForm {
     }
 }
 
-/// A validated rule.
-struct RuleInput {
-    name: String,
-    position: Option<i32>,
-    sources: Vec<String>,
-    campaigns: Vec<String>,
-    states: Vec<String>,
-    purposes: Vec<String>,
-    min_amount_cents: Option<i64>,
-    max_amount_cents: Option<i64>,
-    credit_bands: Vec<String>,
-    zip_prefixes: Vec<String>,
-    team_ids: Vec<Uuid>,
-    lo_ids: Vec<Uuid>,
-    method: String,
-    claim_minutes: i32,
-    fallback_method: String,
-    require_working_hours: bool,
-    sla_minutes: i32,
-    sla_action: String,
-}
-
 fn parse_dollars(s: &str, field: &str, errors: &mut FieldErrors) -> Option<i64> {
     let t = s.trim().replace([',', '$'], "");
     if t.is_empty() {
@@ -603,41 +581,7 @@ async fn rule_create(
     };
     let id = Uuid::new_v4();
     let mut tx = state.db.begin().await?;
-    let position = match input.position {
-        Some(p) => p,
-        None => {
-            sqlx::query_scalar!(r#"SELECT coalesce(max(position), 0) + 1 AS "p!" FROM routing_rules"#)
-                .fetch_one(&mut *tx)
-                .await?
-        }
-    };
-    sqlx::query!(
-        "INSERT INTO routing_rules (id, position, name, sources, campaigns, states, purposes, min_amount_cents,
-            max_amount_cents, credit_bands, zip_prefixes, team_ids, lo_ids, method, claim_minutes, fallback_method,
-            require_working_hours, sla_minutes, sla_action)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-        id,
-        position,
-        input.name,
-        &input.sources,
-        &input.campaigns,
-        &input.states,
-        &input.purposes,
-        input.min_amount_cents,
-        input.max_amount_cents,
-        &input.credit_bands,
-        &input.zip_prefixes,
-        &input.team_ids,
-        &input.lo_ids,
-        input.method,
-        input.claim_minutes,
-        input.fallback_method,
-        input.require_working_hours,
-        input.sla_minutes,
-        input.sla_action
-    )
-    .execute(&mut *tx)
-    .await?;
+    rstore::insert_rule(&mut tx, id, &input).await?;
     let after = rstore::find_rule(&mut *tx, id).await?;
     Entry::new(Some(&user), "routing_rule.create", "routing_rule", id).after(&after).write(&mut *tx).await?;
     tx.commit().await?;
@@ -662,36 +606,8 @@ async fn rule_update(
     let version: i32 = f.version.trim().parse().map_err(|_| AppError::BadRequest("missing version".into()))?;
     let mut tx = state.db.begin().await?;
     let before = rstore::find_rule(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
-    let updated = sqlx::query!(
-        "UPDATE routing_rules SET position = coalesce($3, position), name = $4, sources = $5, campaigns = $6, states = $7,
-            purposes = $8, min_amount_cents = $9, max_amount_cents = $10, credit_bands = $11, zip_prefixes = $12,
-            team_ids = $13, lo_ids = $14, method = $15, claim_minutes = $16, fallback_method = $17,
-            require_working_hours = $18, sla_minutes = $19, sla_action = $20, version = version + 1, updated_at = now()
-         WHERE id = $1 AND version = $2",
-        id,
-        version,
-        input.position,
-        input.name,
-        &input.sources,
-        &input.campaigns,
-        &input.states,
-        &input.purposes,
-        input.min_amount_cents,
-        input.max_amount_cents,
-        &input.credit_bands,
-        &input.zip_prefixes,
-        &input.team_ids,
-        &input.lo_ids,
-        input.method,
-        input.claim_minutes,
-        input.fallback_method,
-        input.require_working_hours,
-        input.sla_minutes,
-        input.sla_action
-    )
-    .execute(&mut *tx)
-    .await?;
-    if updated.rows_affected() == 0 {
+    let updated = rstore::update_rule(&mut tx, id, version, &input).await?;
+    if !updated {
         return Err(AppError::conflict("Someone changed this rule since you opened it. Reload and try again."));
     }
     let after = rstore::find_rule(&mut *tx, id).await?;

@@ -420,6 +420,28 @@ pub fn parse_list(s: &str, upper: bool) -> Vec<String> {
     out
 }
 
+/// A validated rule.
+pub struct RuleInput {
+    pub name: String,
+    pub position: Option<i32>,
+    pub sources: Vec<String>,
+    pub campaigns: Vec<String>,
+    pub states: Vec<String>,
+    pub purposes: Vec<String>,
+    pub min_amount_cents: Option<i64>,
+    pub max_amount_cents: Option<i64>,
+    pub credit_bands: Vec<String>,
+    pub zip_prefixes: Vec<String>,
+    pub team_ids: Vec<Uuid>,
+    pub lo_ids: Vec<Uuid>,
+    pub method: String,
+    pub claim_minutes: i32,
+    pub fallback_method: String,
+    pub require_working_hours: bool,
+    pub sla_minutes: i32,
+    pub sla_action: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::model::{LeadFacts, RuleFilters, Slot};
+use super::model::{LeadFacts, RuleFilters, RuleInput, Slot};
 
 /// A routing rule as stored.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -87,6 +87,85 @@ pub async fn find_rule<'e, E: sqlx::Executor<'e, Database = Postgres>>(
     )
     .fetch_optional(db)
     .await
+}
+
+/// Adds a rule (at the end of the list unless a position is given).
+pub async fn insert_rule(tx: &mut Transaction<'_, Postgres>, id: Uuid, input: &RuleInput) -> sqlx::Result<()> {
+    let position = match input.position {
+        Some(p) => p,
+        None => {
+            sqlx::query_scalar!(r#"SELECT coalesce(max(position), 0) + 1 AS "p!" FROM routing_rules"#)
+                .fetch_one(&mut **tx)
+                .await?
+        }
+    };
+    sqlx::query!(
+        "INSERT INTO routing_rules (id, position, name, sources, campaigns, states, purposes, min_amount_cents,
+            max_amount_cents, credit_bands, zip_prefixes, team_ids, lo_ids, method, claim_minutes, fallback_method,
+            require_working_hours, sla_minutes, sla_action)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+        id,
+        position,
+        input.name,
+        &input.sources,
+        &input.campaigns,
+        &input.states,
+        &input.purposes,
+        input.min_amount_cents,
+        input.max_amount_cents,
+        &input.credit_bands,
+        &input.zip_prefixes,
+        &input.team_ids,
+        &input.lo_ids,
+        input.method,
+        input.claim_minutes,
+        input.fallback_method,
+        input.require_working_hours,
+        input.sla_minutes,
+        input.sla_action
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Saves an edited rule if it is still at `version`; false when someone changed it meanwhile.
+pub async fn update_rule(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    version: i32,
+    input: &RuleInput,
+) -> sqlx::Result<bool> {
+    let updated = sqlx::query!(
+        "UPDATE routing_rules SET position = coalesce($3, position), name = $4, sources = $5, campaigns = $6, states = $7,
+            purposes = $8, min_amount_cents = $9, max_amount_cents = $10, credit_bands = $11, zip_prefixes = $12,
+            team_ids = $13, lo_ids = $14, method = $15, claim_minutes = $16, fallback_method = $17,
+            require_working_hours = $18, sla_minutes = $19, sla_action = $20, version = version + 1, updated_at = now()
+         WHERE id = $1 AND version = $2",
+        id,
+        version,
+        input.position,
+        input.name,
+        &input.sources,
+        &input.campaigns,
+        &input.states,
+        &input.purposes,
+        input.min_amount_cents,
+        input.max_amount_cents,
+        &input.credit_bands,
+        &input.zip_prefixes,
+        &input.team_ids,
+        &input.lo_ids,
+        input.method,
+        input.claim_minutes,
+        input.fallback_method,
+        input.require_working_hours,
+        input.sla_minutes,
+        input.sla_action
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }
 
 /// The lead's routing facts, locked for the rest of the transaction so it is routed once.
