@@ -69,7 +69,7 @@ pub fn app(state: AppState) -> Router {
     let (router, _) = routes().into_parts();
     let store = auth::session_store::PgSessionStore::new(state.db.clone());
     let sessions = SessionManagerLayer::new(store)
-        .with_name("loanfloor_session")
+        .with_name(auth::session::COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(!state.config.insecure_cookies)

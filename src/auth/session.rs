@@ -73,6 +73,21 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, Res
         };
     }
     let session = Session::from_request_parts(parts, state).await.map_err(|e| e.into_response())?;
+    if let Some(id) = session_cookie(parts) {
+        match fast_session(state, &id).await {
+            Ok(Some((user, hints, touch))) => {
+                if touch {
+                    // Sliding idle expiry: mark the session changed so it is saved with a new expiry and
+                    // cookie; at most every few minutes, so most page views write nothing.
+                    let _ = session.insert(TOUCHED_KEY, state.clock.now().timestamp()).await;
+                }
+                parts.extensions.insert(hints);
+                return Ok(user);
+            }
+            Ok(None) => {}
+            Err(e) => return Err(AppError::from(e).into_response()),
+        }
+    }
     match session_state(&session, state).await.map_err(IntoResponse::into_response)? {
         SessionState::Complete(user) => Ok(user),
         SessionState::None => Err(AppError::Unauthorized.into_response()),
@@ -87,6 +102,57 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, Res
             }
         }
     }
+}
+
+/// The session cookie's name.
+pub const COOKIE: &str = "loanfloor_session";
+const TOUCHED_KEY: &str = "touched_at";
+/// A session's idle expiry is pushed forward when less than its full idle time minus this remains.
+const TOUCH_EVERY_MINUTES: i64 = 5;
+
+/// What the page header needs, learnt while reading the session (so pages need no extra queries for it).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionHints {
+    pub unread: i64,
+    pub has_flash: bool,
+}
+
+fn session_cookie(parts: &Parts) -> Option<String> {
+    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
+        |c| {
+            let (name, value) = c.trim().split_once('=')?;
+            (name == COOKIE && !value.is_empty()).then(|| value.to_string())
+        },
+    )
+}
+
+/// The common case in one query: a live session of an active user whose sign-in is complete. Anything else
+/// (no such session, expired, deactivated, superseded, too old, second factor pending) returns None and
+/// goes through [`session_state`], which ends the session or asks for the second factor. Returns the user,
+/// the page hints and whether the idle expiry is due to be pushed forward.
+async fn fast_session(state: &AppState, id: &str) -> sqlx::Result<Option<(CurrentUser, SessionHints, bool)>> {
+    let Some(row) = store::session_with_user(&state.db, id).await? else { return Ok(None) };
+    let Some(auth) = row.data.get(SESSION_KEY).and_then(|v| serde_json::from_value::<SessionAuth>(v.clone()).ok())
+    else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let too_old = now.timestamp() - auth.signed_in_at > state.config.session_max_hours * 3600;
+    let u = &row.user;
+    if auth.user_id != u.id || !u.active || u.auth_epoch != auth.epoch || too_old {
+        return Ok(None);
+    }
+    if !auth.mfa_ok {
+        let required = state.config.enforce_mfa
+            && row.mfa_roles.as_ref().is_some_and(|v| crate::accounts::model::mfa_required(v, u.role));
+        if u.mfa_enabled || required {
+            return Ok(None);
+        }
+    }
+    let idle = chrono::Duration::minutes(state.config.session_idle_minutes);
+    let touch = row.expires_at < now + idle - chrono::Duration::minutes(TOUCH_EVERY_MINUTES);
+    let hints = SessionHints { unread: row.unread, has_flash: row.data.get("flash").is_some() };
+    Ok(Some((row.user.into_current(false), hints, touch)))
 }
 
 /// Reads and validates the session: expired, deactivated or superseded sessions are ended here.

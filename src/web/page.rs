@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
+use crate::auth::session::SessionHints;
 use crate::auth::{CurrentUser, Role};
 use crate::state::AppState;
 use crate::web::request_ctx;
@@ -103,9 +104,12 @@ impl FromRequestParts<AppState> for PageCtx {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let user = CurrentUser::from_request_parts(parts, state).await.ok();
+        let hints = parts.extensions.get::<SessionHints>().copied();
         let session = Session::from_request_parts(parts, state).await.ok();
         let mut flash = Vec::new();
-        if let Some(s) = &session {
+        // Reading the session costs a query; the sign-in check already told us whether a flash is waiting.
+        let flash_waiting = hints.is_none_or(|h| h.has_flash);
+        if let Some(s) = session.as_ref().filter(|_| flash_waiting) {
             // Read first and remove only when there is something: a removal marks the session changed, and
             // a changed session is written back to Postgres at the end of the request.
             if let Ok(Some(list)) = s.get::<Vec<Flash>>(FLASH_KEY).await {
@@ -113,9 +117,10 @@ impl FromRequestParts<AppState> for PageCtx {
                 flash = list;
             }
         }
-        let unread = match &user {
-            Some(u) => crate::notifications::unread_count(&state.db, u.id).await.unwrap_or(0),
-            None => 0,
+        let unread = match (&user, hints) {
+            (Some(_), Some(h)) => h.unread,
+            (Some(u), None) => crate::notifications::unread_count(&state.db, u.id).await.unwrap_or(0),
+            (None, _) => 0,
         };
         let path = parts.uri.path().to_string();
         let nav = user
