@@ -732,7 +732,7 @@ async fn bench_measures_on_a_tiny_dataset() {
     assert!(report.figures_rollup.ok > 0 && report.figures_base.ok > 0, "{report:?}");
     assert!(report.rss_mb > 1.0);
     let table = report.to_markdown();
-    assert!(table.contains("| (a) Dashboard from rollups"), "{table}");
+    assert!(table.contains("| (a) Dashboard page from rollups (figures reused up to 0 s"), "{table}");
     assert!(table.contains("≥ 1,000 leads/s"));
 }
 

@@ -552,18 +552,45 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let tz = state.config.timezone;
     let f = &range.filters;
 
+    // Every figure below comes from these independent reads, run side by side (a cache miss is then about
+    // as slow as the slowest read, not the sum of them).
+    let wow_from = range.to - chrono::Duration::days(14);
+    let mut wf = f.clone();
+    wf.from = Some(wow_from);
+    let spark_from = range.to - chrono::Duration::days(56);
+    let mut sf = f.clone();
+    sf.from = Some(spark_from);
+    // Stage-to-funded rates from cohorts 30 to 120 days old: old enough to have funded, recent enough to
+    // reflect today's team.
+    let hist_to = today(state) - chrono::Duration::days(30);
+    let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() };
+    let sql = |e: sqlx::Error| AppError::from(e);
+    let (team, weeks, groups, spark, profiles, open_groups, (lost, lost_lo_names), roi, history, stale) = tokio::try_join!(
+        async { store::total(db, tz, path, Kind::Lead, f, &scope).await.map_err(sql) },
+        async {
+            store::tally(db, tz, path, Kind::Lead, &wf, &scope, &[GroupBy::WeekSince(wow_from)]).await.map_err(sql)
+        },
+        async { store::tally(db, tz, path, Kind::Assignment, f, &scope, &[GroupBy::Lo]).await.map_err(sql) },
+        async {
+            store::tally(db, tz, path, Kind::Assignment, &sf, &scope, &[GroupBy::Lo, GroupBy::WeekSince(spark_from)])
+                .await
+                .map_err(sql)
+        },
+        async { store::lo_profiles(db, &scope).await.map_err(sql) },
+        async { store::tally(db, tz, path, Kind::Open, f, &scope, &[GroupBy::Lo, GroupBy::Detail]).await.map_err(sql) },
+        lost_rows(state, user, p),
+        roi_for(state, &scope, &range, path),
+        async { store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await.map_err(sql) },
+        async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) },
+    )?;
+
     // Team cohort funnel.
-    let team = store::total(db, tz, path, Kind::Lead, f, &scope).await?;
     let funnel = team.funnel();
     let funnel_links =
         funnel.iter().map(|s| range.leads_link(&[("stage", s.stage.to_string()), ("reached", "1".into())])).collect();
     let funnel_svg = model::funnel_svg(&funnel, team.n);
 
     // Week over week: the last 7 days before `to` against the 7 before that.
-    let wow_from = range.to - chrono::Duration::days(14);
-    let mut wf = f.clone();
-    wf.from = Some(wow_from);
-    let weeks = store::tally(db, tz, path, Kind::Lead, &wf, &scope, &[GroupBy::WeekSince(wow_from)]).await?;
     let week = |k: &str| weeks.iter().find(|g| g.key[0].as_deref() == Some(k)).map(|g| g.tally).unwrap_or_default();
     let (last, this) = (week("0"), week("1"));
     let count_change =
@@ -596,17 +623,8 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     ];
 
     // Per-LO table (assignment cohort) with 8-week sparklines of assigned leads.
-    let groups = store::tally(db, tz, path, Kind::Assignment, f, &scope, &[GroupBy::Lo]).await?;
-    let spark_from = range.to - chrono::Duration::days(56);
-    let mut sf = f.clone();
-    sf.from = Some(spark_from);
-    let spark =
-        store::tally(db, tz, path, Kind::Assignment, &sf, &scope, &[GroupBy::Lo, GroupBy::WeekSince(spark_from)])
-            .await?;
     let mut lo_ids = parse_ids(&groups, 0);
-    let profiles = store::lo_profiles(db, &scope).await?;
     lo_ids.extend(profiles.iter().map(|p| p.user_id));
-    let open_groups = store::tally(db, tz, path, Kind::Open, f, &scope, &[GroupBy::Lo, GroupBy::Detail]).await?;
     lo_ids.extend(parse_ids(&open_groups, 0));
     lo_ids.sort();
     lo_ids.dedup();
@@ -665,9 +683,6 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         })
         .collect();
 
-    let (lost, lost_lo_names) = lost_rows(state, user, p).await?;
-    let roi = roi_for(state, &scope, &range, path).await?;
-
     // Pipeline now and capacity.
     let mut open_count = [0i64; 8];
     let mut open_volume = [0i64; 8];
@@ -692,13 +707,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
             link: format!("/leads?stage={}", WON_PATH[k].0),
         })
         .collect();
-    // Stage-to-funded rates from cohorts 30 to 120 days old: old enough to have funded, recent enough to
-    // reflect today's team.
-    let hist_to = today(state) - chrono::Duration::days(30);
-    let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() };
-    let history = store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await?;
     let expected_funded = model::dollars(model::expected_funded_cents(&open_volume, &history));
-    let stale = store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await?;
 
     let months = (range.to - range.from).num_days() as f64 / 30.4375;
     let funded_by_lo: HashMap<String, i64> =
