@@ -144,6 +144,16 @@ async fn an_lo_cannot_see_or_change_another_los_lead() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
+    // Invalid input about someone else's lead is still just "not found": nothing is said about the lead.
+    for (path, body) in [
+        (format!("/api/v1/leads/{id}/stage"), json!({})),
+        (format!("/api/v1/leads/{id}/activities"), json!({"kind": "carrier pigeon"})),
+    ] {
+        let res = two.post(app.url(&path)).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+    let res = two.patch(app.url(&format!("/api/v1/leads/{id}"))).json(&json!({})).send().await.unwrap();
+    assert_eq!(res.status(), 404);
     let list: Value = two.get(app.url("/api/v1/leads")).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
     let csv = two.get(app.url("/api/v1/leads.csv")).send().await.unwrap().text().await.unwrap();

@@ -175,8 +175,9 @@ pub async fn patch(
     body: Bytes,
 ) -> AppResult<Response> {
     let body = parse_body(&body)?;
-    let version = version_of(&body)?;
+    // Out of scope answers 404 before anything about the input is said.
     let current = store::lead(&state.db, &user, id).await?;
+    let version = version_of(&body)?;
     let mut draft = current.draft();
     // Money from the API is in cents: start from the stored cents, not the form's dollars.
     draft.loan_amount.clear();
@@ -199,6 +200,7 @@ pub async fn stage(
     body: Bytes,
 ) -> AppResult<Response> {
     let body = parse_body(&body)?;
+    store::visible_lead(&state.db, &user, id).await?;
     let version = version_of(&body)?;
     let to = body.get("stage").and_then(Value::as_str).unwrap_or("").to_string();
     let reason = body.get("lost_reason").and_then(Value::as_str).map(str::to_string);
@@ -216,6 +218,7 @@ pub async fn activity(
     body: Bytes,
 ) -> AppResult<Response> {
     let body = parse_body(&body)?;
+    store::visible_lead(&state.db, &user, id).await?;
     let mut e = FieldErrors::new();
     let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
     let time =
