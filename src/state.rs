@@ -17,12 +17,24 @@ pub struct AppState {
     pub http_metrics: Arc<HttpMetrics>,
     /// Recently computed manager dashboards (a per-instance convenience; losing it changes nothing).
     pub dashboards: crate::metrics::cache::DashboardCache,
+    /// Pipeline stage lists for list filters, kept up to a minute (an admin's edit clears this instance's
+    /// copy at once; other instances pick it up within the minute).
+    pub stage_lists: moka::future::Cache<uuid::Uuid, Arc<Vec<crate::leads::model::StageDef>>>,
 }
 
 impl AppState {
     pub fn new(db: PgPool, config: Config) -> Self {
         let dashboards = crate::metrics::cache::DashboardCache::new(config.dashboard_cache);
-        Self { db, config: Arc::new(config), clock: Clock::default(), http_metrics: Arc::default(), dashboards }
+        let stage_lists =
+            moka::future::Cache::builder().max_capacity(64).time_to_live(std::time::Duration::from_secs(60)).build();
+        Self {
+            db,
+            config: Arc::new(config),
+            clock: Clock::default(),
+            http_metrics: Arc::default(),
+            dashboards,
+            stage_lists,
+        }
     }
 }
 

@@ -196,11 +196,11 @@ async fn list(
     // Independent reads, run side by side.
     let (listed, stages, los) = tokio::try_join!(
         store::list_leads(&state, &user, &f),
-        async { Ok(store::stages(&state.db, store::DEFAULT_PIPELINE).await?) },
+        store::stage_list(&state, store::DEFAULT_PIPELINE),
         async { Ok(store::visible_los(&state.db, &user).await?) },
     )?;
     let (rows, next) = listed;
-    let stage_list: Vec<(String, String)> = stages.into_iter().map(|s| (s.key, s.label)).collect();
+    let stage_list: Vec<(String, String)> = stages.iter().map(|s| (s.key.clone(), s.label.clone())).collect();
     let los: Vec<(String, String)> = los.into_iter().map(|(id, n)| (id.to_string(), n)).collect();
     Ok(ListPage {
         ctx,

@@ -223,6 +223,15 @@ pub async fn stages(db: &sqlx::PgPool, pipeline_id: Uuid) -> sqlx::Result<Vec<St
     .await
 }
 
+/// The pipeline's stages for list filters and boards, from this instance's copy of at most a minute ago.
+pub async fn stage_list(state: &AppState, pipeline_id: Uuid) -> AppResult<std::sync::Arc<Vec<StageDef>>> {
+    state
+        .stage_lists
+        .try_get_with(pipeline_id, async { stages(&state.db, pipeline_id).await.map(std::sync::Arc::new) })
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("loading the pipeline's stages: {e}")))
+}
+
 /// The managed lost reasons (key, label), active ones only.
 pub async fn lost_reasons(db: &sqlx::PgPool) -> sqlx::Result<Vec<(String, String)>> {
     let rows = sqlx::query!("SELECT key, label FROM lost_reasons WHERE active ORDER BY position").fetch_all(db).await?;
@@ -1283,6 +1292,7 @@ pub async fn update_stage(
         .write(&mut *tx)
         .await?;
     tx.commit().await?;
+    state.stage_lists.invalidate(&DEFAULT_PIPELINE).await;
     Ok(())
 }
 
