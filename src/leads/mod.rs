@@ -2,7 +2,6 @@
 //! activities, tasks), the LO's call queue, the lead list and board, CSV import and export, and the JSON API.
 
 pub mod api;
-pub mod csv_report;
 pub mod export;
 pub mod handlers;
 pub mod history_import;
