@@ -114,8 +114,17 @@ impl fmt::Display for ImportReport {
 
 /// A CSV reader for imports: headers on line 1, rows of any length (short rows are reported, not fatal),
 /// leading whitespace kept as data. The csv crate drops a UTF-8 byte-order mark before the header.
+///
+/// Rows end at a line feed only: with the default CR/LF terminator the csv crate reports a row of a CRLF file
+/// (what Excel writes) one line too early, because the row's position is taken before the LF left over from
+/// the previous row is skipped. The CR then ends the last field, and every import trims its fields; a line
+/// with nothing but a CR (a blank line) is passed over by `CsvRows`.
 fn reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(input)
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_reader(input)
 }
 
 /// A row that could not be read (not UTF-8, a broken quote), with the line it starts on.
@@ -171,6 +180,7 @@ impl<R: std::io::Read> CsvRows<R> {
             let line_hint = self.reader.position().line();
             match self.reader.read_record(&mut self.record) {
                 Ok(false) => self.ended = true,
+                Ok(true) if self.record.len() == 1 && self.record[0] == *"\r" => {} // a blank CRLF line
                 Ok(true) if self.skip_blank && self.record.iter().all(|f| f.trim().is_empty()) => {}
                 Ok(true) => {
                     let line = self.record.position().map(|p| p.line()).unwrap_or(line_hint);
@@ -267,6 +277,21 @@ mod tests {
         }
         assert_eq!(seen, [(2, "Ana".to_string()), (7, "Cy".to_string())], "Ana spans lines 2-3; 5 and 6 are blank");
         assert_eq!(bad, [(4, "the row is not valid UTF-8".to_string())]);
+    }
+
+    #[test]
+    fn lines_are_right_in_a_crlf_file_and_its_blank_lines_are_passed_over() {
+        let data = "external_id,to_stage\r\nA-1,contacted\r\n\r\nA-2,\"lost\r\nfor good\"\r\nA-3,new\r\n";
+        let mut rows = CsvRows::open(data.as_bytes()).unwrap();
+        let cols = Columns::new(rows.headers(), &["external_id", "to_stage"], &[]).unwrap();
+        let mut seen = Vec::new();
+        while let Some((line, row)) = rows.next_row(|u| panic!("{u:?}")) {
+            seen.push((line, cols.get(row, "external_id").to_string(), cols.get(row, "to_stage").to_string()));
+        }
+        let want = [(2, "A-1", "contacted"), (4, "A-2", "lost\r\nfor good"), (6, "A-3", "new")];
+        let want: Vec<(u64, String, String)> =
+            want.iter().map(|(l, a, b)| (*l, a.to_string(), b.to_string())).collect();
+        assert_eq!(seen, want);
     }
 
     #[test]
