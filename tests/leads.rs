@@ -577,3 +577,27 @@ async fn an_admins_import_is_routed_after_the_commit_and_the_rollups_stay_equal_
         sqlx::query_scalar("SELECT count(*) FROM routing_decisions").fetch_one(app.db()).await.unwrap();
     assert_eq!(decisions, 3);
 }
+
+#[tokio::test]
+async fn a_repeated_external_id_is_a_bad_row_even_batches_apart_and_crlf_lines_are_numbered_right() {
+    let app = TestApp::spawn().await;
+    let lo = app.create_user(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let user = current_user(&app, lo).await;
+    // 2,001 rows (more than one write batch of 2,000), Excel line ends; the last repeats line 2's external id.
+    let mut csv = String::from("first_name,last_name,phone,property_state,source,external_id\r\n");
+    for i in 0..2000u32 {
+        csv.push_str(&format!("F{i},L{i},512{:07},TX,bulk,E{i}\r\n", 3_000_000 + i));
+    }
+    csv.push_str("Again,Zero,5129999999,TX,bulk,E0\r\n");
+    let report = loanfloor::leads::import::import_leads(&app.state, &user, csv.as_bytes(), false).await.unwrap();
+    assert!(!report.committed);
+    assert_eq!(report.rows, 2001);
+    assert_eq!(
+        report.bad,
+        [loanfloor::leads::import::BadRow {
+            line: 2002,
+            reason: "external_id: same source and external_id as line 2".into()
+        }]
+    );
+    assert_eq!(lead_count(&app).await, 0);
+}

@@ -266,15 +266,17 @@ async fn write_batch(
         let f = &r.fields;
         if let Some(ext) = &f.external_id {
             let key = (f.source.clone(), ext.clone());
-            if known.contains(&key) {
-                report.already_imported += 1;
-                continue;
-            }
+            // A repeat within the file is a bad row wherever it stands (the lookup below also finds the rows
+            // that earlier batches of this import wrote); a key imported by an earlier import is skipped.
             if let Some(first) = seen.external.get(&key) {
                 report.bad.push(BadRow {
                     line: r.line,
                     reason: format!("external_id: same source and external_id as line {first}"),
                 });
+                continue;
+            }
+            if known.contains(&key) {
+                report.already_imported += 1;
                 continue;
             }
             seen.external.insert(key, r.line);
