@@ -373,7 +373,8 @@ async fn importing_100k_rows_is_fast() {
         ));
     }
     let started = std::time::Instant::now();
-    let report = loanfloor::leads::import::import_leads(&app.state, &user, csv.as_bytes(), false).await.unwrap();
+    let report =
+        loanfloor::leads::import::import_leads(&app.state, &user, std::io::Cursor::new(csv), false).await.unwrap();
     let took = started.elapsed();
     eprintln!("imported {} rows in {:.2} s", report.imported, took.as_secs_f64());
     assert!(report.committed, "{:?}", report.bad.first());
@@ -589,7 +590,8 @@ async fn a_repeated_external_id_is_a_bad_row_even_batches_apart_and_crlf_lines_a
         csv.push_str(&format!("F{i},L{i},512{:07},TX,bulk,E{i}\r\n", 3_000_000 + i));
     }
     csv.push_str("Again,Zero,5129999999,TX,bulk,E0\r\n");
-    let report = loanfloor::leads::import::import_leads(&app.state, &user, csv.as_bytes(), false).await.unwrap();
+    let report =
+        loanfloor::leads::import::import_leads(&app.state, &user, std::io::Cursor::new(csv), false).await.unwrap();
     assert!(!report.committed);
     assert_eq!(report.rows, 2001);
     assert_eq!(

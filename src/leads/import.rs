@@ -1,7 +1,8 @@
 //! CSV imports of leads (browser upload and `loanfloor import leads FILE [--skip-bad]`).
 //!
-//! The file is read as a stream (the `csv` crate over a file, never whole in memory), header-mapped by the
-//! API's field names, checked row by row with the same rules as the API, and written in batches with
+//! The file is read as a stream (the `csv` crate over a file, never whole in memory, on a blocking thread a
+//! batch ahead of the writes), header-mapped by the API's field names, checked row by row with the same rules
+//! as the API, and written in batches with
 //! `UNNEST` arrays inside one transaction: all or nothing by default, or the good rows with `--skip-bad`.
 //! Every bad row is reported with its line number and reason.
 //!
@@ -113,15 +114,65 @@ struct GoodRow {
     fields: LeadFields,
 }
 
+/// One batch of the file, read and checked: the good rows to write and the bad ones to report.
+#[derive(Default)]
+struct Checked {
+    rows: u64,
+    good: Vec<GoodRow>,
+    bad: Vec<BadRow>,
+}
+
+/// Reads and checks the rows (on a blocking thread), sending them on in batches of `BATCH` good rows. Stops
+/// when the receiver is gone (the import failed).
+fn check_rows<R: Read>(mut rows: CsvRows<R>, headers: &[String], batches: &tokio::sync::mpsc::Sender<Checked>) {
+    let mut part = Checked::default();
+    while let Some((line, record)) = rows.next_row(|u| {
+        part.rows += 1;
+        part.bad.push(BadRow { line: u.line, reason: format!("unreadable row: {}", u.error) });
+    }) {
+        part.rows += 1;
+        if record.len() != headers.len() {
+            part.bad.push(BadRow {
+                line,
+                reason: format!("has {} columns, the header has {}", record.len(), headers.len()),
+            });
+            continue;
+        }
+        let mut draft = LeadDraft::default();
+        for (h, v) in headers.iter().zip(record.iter()) {
+            draft.set(h, v.trim().to_string());
+        }
+        if draft.consent.as_ref().is_some_and(|c| c.channel.as_deref().unwrap_or("").is_empty()) {
+            draft.consent = None;
+        }
+        match draft.validate() {
+            Ok(fields) => part.good.push(GoodRow { line, fields }),
+            Err(errors) => {
+                let reason = errors
+                    .0
+                    .iter()
+                    .map(|(f, msgs)| format!("{f}: {}", msgs.join("; ")))
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                part.bad.push(BadRow { line, reason });
+            }
+        }
+        if part.good.len() >= BATCH && batches.blocking_send(std::mem::take(&mut part)).is_err() {
+            return;
+        }
+    }
+    let _ = batches.blocking_send(part);
+}
+
 /// Imports leads from CSV `input` as `user`. An LO's imported leads are theirs; anyone else's go to routing.
-pub async fn import_leads<R: Read>(
+pub async fn import_leads<R: Read + Send + 'static>(
     state: &AppState,
     user: &CurrentUser,
     input: R,
     skip_bad: bool,
 ) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
-    let mut rows = match CsvRows::open(input) {
+    let rows = match CsvRows::open(input) {
         Ok(rows) => rows,
         Err(e) => {
             report.bad.push(BadRow { line: 1, reason: format!("cannot read the header row: {e}") });
@@ -140,43 +191,16 @@ pub async fn import_leads<R: Read>(
     // The imported leads' rollups are added in one step at the end (see the module comment).
     sqlx::query("SELECT set_config('loanfloor.metrics_triggers', 'off', true)").execute(&mut *tx).await?;
     let mut seen = Seen::default();
-    let mut batch: Vec<GoodRow> = Vec::with_capacity(BATCH);
-    while let Some((line, record)) = rows.next_row(|u| {
-        report.rows += 1;
-        report.bad.push(BadRow { line: u.line, reason: format!("unreadable row: {}", u.error) });
-    }) {
-        report.rows += 1;
-        if record.len() != headers.len() {
-            report.bad.push(BadRow {
-                line,
-                reason: format!("has {} columns, the header has {}", record.len(), headers.len()),
-            });
-            continue;
-        }
-        let mut draft = LeadDraft::default();
-        for (h, v) in headers.iter().zip(record.iter()) {
-            draft.set(h, v.trim().to_string());
-        }
-        if draft.consent.as_ref().is_some_and(|c| c.channel.as_deref().unwrap_or("").is_empty()) {
-            draft.consent = None;
-        }
-        match draft.validate() {
-            Ok(fields) => batch.push(GoodRow { line, fields }),
-            Err(errors) => {
-                let reason = errors
-                    .0
-                    .iter()
-                    .map(|(f, msgs)| format!("{f}: {}", msgs.join("; ")))
-                    .collect::<Vec<_>>()
-                    .join(" | ");
-                report.bad.push(BadRow { line, reason });
-            }
-        }
-        if batch.len() >= BATCH {
-            write_batch(state, &mut tx, user, std::mem::take(&mut batch), &mut seen, &mut report).await?;
-        }
+    // The file is read and checked on a blocking thread, a batch ahead of the writes: parsing and validating
+    // the next batch overlaps with PostgreSQL writing this one (two cores, not one).
+    let (batches, mut checked) = tokio::sync::mpsc::channel::<Checked>(2);
+    let reading = tokio::task::spawn_blocking(move || check_rows(rows, &headers, &batches));
+    while let Some(part) = checked.recv().await {
+        report.rows += part.rows;
+        report.bad.extend(part.bad);
+        write_batch(state, &mut tx, user, part.good, &mut seen, &mut report).await?;
     }
-    write_batch(state, &mut tx, user, batch, &mut seen, &mut report).await?;
+    reading.await?;
     report.bad.sort_by_key(|b| b.line);
     if !report.bad.is_empty() && !skip_bad {
         tx.rollback().await?;
