@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod escalations;
 pub mod home;
+pub mod imports;
 pub mod jobs;
 pub mod leads;
 pub mod lossmit;

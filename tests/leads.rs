@@ -373,7 +373,8 @@ async fn importing_100k_rows_is_fast() {
         ));
     }
     let started = std::time::Instant::now();
-    let report = loanfloor::leads::import::import_leads(&app.state, &user, csv.as_bytes(), false).await.unwrap();
+    let report =
+        loanfloor::leads::import::import_leads(&app.state, &user, std::io::Cursor::new(csv), false).await.unwrap();
     let took = started.elapsed();
     eprintln!("imported {} rows in {:.2} s", report.imported, took.as_secs_f64());
     assert!(report.committed, "{:?}", report.bad.first());
@@ -476,4 +477,129 @@ async fn the_import_command_fails_on_bad_rows_and_commits_the_rest_with_skip_bad
         .unwrap();
     assert_eq!(unassigned, 3, "an admin's import goes to routing (the unassigned queue until rules exist)");
     let _ = std::fs::remove_file(&path);
+}
+
+/// Rows of the rollups (folded and not yet folded) that differ from the definitions computed straight from the
+/// base tables, at the finest grain.
+async fn rollup_differences(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "WITH rolled AS (
+             SELECT kind, day, team_id, lo_id, source, campaign, state, purpose, detail, reached_pos,
+                    sum(n) AS n, sum(r1) AS r1, sum(called) AS called, sum(volume_cents) AS volume, sum(cost_cents) AS cost,
+                    sum(h0 + h1 + h2 + h3 + h4 + h5 + h6 + h7 + h8) AS h
+             FROM (SELECT * FROM metrics_daily WHERE grain = 0
+                   UNION ALL SELECT 0::smallint, kind, day, team_id, lo_id, source, campaign, state, purpose, detail,
+                                    reached_pos, n, r1, r2, r3, r4, r5, r6, r7, r8, called, called_twice, contacted,
+                                    attempts, attempts_to_contact, talk_seconds, volume_cents, cost_cents,
+                                    h0, h1, h2, h3, h4, h5, h6, h7, h8, created_at, created_at FROM metrics_deltas) x
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 HAVING sum(n) <> 0),
+         base AS (
+             SELECT kind, day, team_id, lo_id, source, campaign, state, purpose, detail, reached_pos,
+                    sum(n), sum(r1), sum(called), sum(volume_cents), sum(cost_cents), sum(h0 + h1 + h2 + h3 + h4 + h5 + h6 + h7 + h8)
+             FROM metrics_contributions GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+         SELECT count(*) FROM ((SELECT * FROM rolled EXCEPT SELECT * FROM base)
+                               UNION ALL (SELECT * FROM base EXCEPT SELECT * FROM rolled)) d",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap()
+}
+
+/// The count of a kind of contribution in the rollups (folded or not).
+async fn rolled_up(app: &TestApp, kind: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(n), 0)::bigint FROM (SELECT n FROM metrics_daily WHERE grain = 0 AND kind = $1
+                                                  UNION ALL SELECT n FROM metrics_deltas WHERE kind = $1) x",
+    )
+    .bind(kind)
+    .fetch_one(app.db())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_admins_import_is_routed_after_the_commit_and_the_rollups_stay_equal_to_the_base_tables() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(Role::Admin, "admin@example.com", None, &[]).await;
+    let lo1 = app.create_user(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    app.create_user(Role::Lo, "lo.two@example.com", Some("North"), &["TX"]).await;
+    let existing = create_via_api(&app, lo1, lead("Old", "Lead", "512-555-0100")).await;
+    let user = current_user(&app, admin).await;
+    let csv = "first_name,last_name,phone,property_state,loan_purpose,loan_amount_cents,source,external_id\n\
+               Ana,One,512-555-0101,TX,purchase,30000000,zillow,A1\n\
+               Bo,Two,512-555-0100,TX,purchase,20000000,zillow,A2\n\
+               Cy,Three,512-555-0103,TX,refinance,10000000,zillow,A3\n\
+               Di,Four,512-555-0101,TX,purchase,,zillow,A4\n\
+               Ed,Five,512-555-0105,TX,purchase,,zillow,A5\n";
+    let report = loanfloor::leads::import::import_leads(&app.state, &user, csv.as_bytes(), false).await.unwrap();
+    assert!(report.committed, "{:?}", report.bad);
+    assert_eq!((report.imported, report.duplicates, report.routing), (3, 2, 3));
+    let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM activities WHERE lead_id = $1 AND kind = 'note'")
+        .bind(existing)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(notes, 1, "Bo is noted on the open lead with his phone");
+    // Committed, counted in the rollups, not yet routed.
+    assert_eq!(rollup_differences(&app).await, 0);
+    assert_eq!(rolled_up(&app, "lead").await, 4, "the earlier lead and the three imported ones");
+    let unassigned: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id IS NULL")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(unassigned, 3);
+
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    let per_lo: Vec<i64> = sqlx::query_scalar(
+        "SELECT count(*) FROM leads WHERE external_id IS NOT NULL GROUP BY assigned_lo_id ORDER BY 1",
+    )
+    .fetch_all(app.db())
+    .await
+    .unwrap();
+    assert_eq!(per_lo, [1, 2], "round robin over the two LOs, nobody left unassigned");
+    assert_eq!(rollup_differences(&app).await, 0);
+    let earlier: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM assignments WHERE lead_id = $1 AND to_lo_id IS NOT NULL")
+            .bind(existing)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(rolled_up(&app, "assignment").await, earlier + 3, "the three routed leads count for their LOs");
+
+    // Running the job again (a retry) routes nobody twice.
+    let payload: Value = sqlx::query_scalar("SELECT payload FROM jobs WHERE kind = 'leads.route_imported'")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    let job =
+        loanfloor::jobs::Job { id: 0, kind: "leads.route_imported".into(), payload, attempts: 2, max_attempts: 5 };
+    loanfloor::leads::import::route_imported(&app.state, &job).await.unwrap();
+    let decisions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM routing_decisions").fetch_one(app.db()).await.unwrap();
+    assert_eq!(decisions, 3);
+}
+
+#[tokio::test]
+async fn a_repeated_external_id_is_a_bad_row_even_batches_apart_and_crlf_lines_are_numbered_right() {
+    let app = TestApp::spawn().await;
+    let lo = app.create_user(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let user = current_user(&app, lo).await;
+    // 2,001 rows (more than one write batch of 2,000), Excel line ends; the last repeats line 2's external id.
+    let mut csv = String::from("first_name,last_name,phone,property_state,source,external_id\r\n");
+    for i in 0..2000u32 {
+        csv.push_str(&format!("F{i},L{i},512{:07},TX,bulk,E{i}\r\n", 3_000_000 + i));
+    }
+    csv.push_str("Again,Zero,5129999999,TX,bulk,E0\r\n");
+    let report =
+        loanfloor::leads::import::import_leads(&app.state, &user, std::io::Cursor::new(csv), false).await.unwrap();
+    assert!(!report.committed);
+    assert_eq!(report.rows, 2001);
+    assert_eq!(
+        report.bad,
+        [loanfloor::leads::import::BadRow {
+            line: 2002,
+            reason: "external_id: same source and external_id as line 2".into()
+        }]
+    );
+    assert_eq!(lead_count(&app).await, 0);
 }

@@ -30,7 +30,8 @@ pub fn router() -> Routes {
             &["GET", "POST"],
             get(super::import::page)
                 .post(super::import::upload)
-                .layer(axum::extract::DefaultBodyLimit::max(50 * 1024 * 1024)),
+                // The upload is streamed to a file; the app-wide limit for uploads (50 × --body-limit) applies.
+                .layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/leads/import/report/{token}", &["GET"], get(super::import::report))
         .route("/leads/{id}", &["GET"], get(show))

@@ -14,11 +14,11 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::csv_report::{Columns, ImportReport, reader};
 use super::import::Kind;
 use crate::audit::Entry;
 use crate::auth::{CurrentUser, Role};
 use crate::config::ImportArgs;
+use crate::imports::{Columns, CsvRows, ImportReport};
 use crate::state::AppState;
 
 const CHUNK: usize = 2_000;
@@ -103,9 +103,8 @@ pub async fn import<R: std::io::Read>(
     actor: Option<&CurrentUser>,
 ) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::new(history.what(), skip_bad);
-    let mut csv = reader(input);
-    let headers = match csv.headers() {
-        Ok(h) => h.clone(),
+    let mut rows = match CsvRows::open(input) {
+        Ok(rows) => rows,
         Err(e) => {
             report.reject_file(format!("cannot read the header: {e}"));
             return Ok(report);
@@ -115,7 +114,7 @@ pub async fn import<R: std::io::Read>(
         History::StageChanges => (STAGE_CHANGE_COLUMNS, STAGE_CHANGE_OPTIONAL),
         History::Activities => (ACTIVITY_COLUMNS, ACTIVITY_OPTIONAL),
     };
-    let columns = match Columns::new(&headers, required, optional) {
+    let columns = match Columns::new(rows.headers(), required, optional) {
         Ok(c) => c,
         Err(msg) => {
             report.reject_file(msg);
@@ -128,29 +127,15 @@ pub async fn import<R: std::io::Read>(
     let now = state.clock.now();
     let mut touched: HashSet<Uuid> = HashSet::new();
     let mut chunk: Vec<(u64, csv::StringRecord)> = Vec::with_capacity(CHUNK);
-    let mut records = csv.into_records();
-    let mut next_line = 2;
     loop {
-        let next = records.next();
-        let done = next.is_none();
-        if let Some(rec) = next {
+        let next = rows.next_row(|u| {
             report.rows += 1;
-            match rec {
-                Ok(row) => {
-                    let line = row.position().map(|p| p.line()).unwrap_or(next_line);
-                    next_line = line + 1;
-                    chunk.push((line, row));
-                }
-                Err(e) => {
-                    let line = e.position().map(|p| p.line()).unwrap_or(next_line);
-                    next_line = line + 1;
-                    let msg = match e.kind() {
-                        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_string(),
-                        _ => format!("unreadable row: {e}"),
-                    };
-                    report.reject(line, None, msg);
-                }
-            }
+            report.reject(u.line, None, u.message());
+        });
+        let done = next.is_none();
+        if let Some((line, row)) = next {
+            report.rows += 1;
+            chunk.push((line, row.clone()));
         }
         if chunk.len() >= CHUNK || (done && !chunk.is_empty()) {
             let write = !report.refused();

@@ -2,7 +2,6 @@
 //! activities, tasks), the LO's call queue, the lead list and board, CSV import and export, and the JSON API.
 
 pub mod api;
-pub mod csv_report;
 pub mod export;
 pub mod handlers;
 pub mod history_import;
@@ -27,9 +26,12 @@ pub fn router() -> Routes {
 
 /// Runs a job of kind `leads.*`.
 pub async fn run_job(
-    _state: &crate::state::AppState,
+    state: &crate::state::AppState,
     job: &crate::jobs::Job,
     _now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
-    anyhow::bail!("unknown job kind {}", job.kind)
+    match job.kind.as_str() {
+        import::ROUTE_JOB => import::route_imported(state, job).await,
+        other => anyhow::bail!("unknown job kind {other}"),
+    }
 }

@@ -16,6 +16,7 @@ use super::store::{self, NewLoan};
 use crate::audit::Entry;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::imports::{CsvRows, Unreadable};
 use crate::state::AppState;
 
 /// The documented loan import columns (required ones first).
@@ -79,16 +80,32 @@ fn bom_free(s: &str) -> String {
     s.trim_start_matches('\u{feff}').trim().to_ascii_lowercase()
 }
 
-/// Reads the header row: column name → index, or a line-1 error listing the missing columns.
-fn header_map<R: Read>(rdr: &mut csv::Reader<R>, required: &[&str]) -> Result<HashMap<String, usize>, RowError> {
-    let headers =
-        rdr.headers().map_err(|e| RowError { line: 1, message: format!("cannot read the header row: {e}") })?;
-    let map: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (bom_free(h), i)).collect();
+/// Opens an LOS file (blank rows passed over) and maps its header: column name → index. A header that cannot
+/// be read or lacks a required column is reported on line 1, and there is nothing to import.
+fn open_file<R: Read>(
+    input: R,
+    required: &[&str],
+    report: &mut ImportReport,
+) -> Option<(CsvRows<R>, HashMap<String, usize>)> {
+    let rows = match CsvRows::open(input) {
+        Ok(rows) => rows.skipping_blank_rows(),
+        Err(e) => {
+            report.errors.push(RowError { line: 1, message: format!("cannot read the header row: {e}") });
+            return None;
+        }
+    };
+    let map: HashMap<String, usize> = rows.headers().iter().enumerate().map(|(i, h)| (bom_free(h), i)).collect();
     let missing: Vec<&str> = required.iter().copied().filter(|c| !map.contains_key(*c)).collect();
     if !missing.is_empty() {
-        return Err(RowError { line: 1, message: format!("missing columns: {}", missing.join(", ")) });
+        report.errors.push(RowError { line: 1, message: format!("missing columns: {}", missing.join(", ")) });
+        return None;
     }
-    Ok(map)
+    Some((rows, map))
+}
+
+/// An unreadable row, as these imports report it.
+fn unreadable(u: Unreadable) -> RowError {
+    RowError { line: u.line, message: u.error.to_string() }
 }
 
 struct Row<'a> {
@@ -246,39 +263,15 @@ pub async fn import_loans<R: Read + Send>(
     skip_bad: bool,
     actor: &CurrentUser,
 ) -> AppResult<ImportReport> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let mut report = ImportReport::default();
-    let map = match header_map(&mut rdr, &LOAN_COLUMNS_REQUIRED) {
-        Ok(m) => m,
-        Err(e) => {
-            report.errors.push(e);
-            return Ok(report);
-        }
+    let Some((mut rows, map)) = open_file(input, &LOAN_COLUMNS_REQUIRED, &mut report) else {
+        return Ok(report);
     };
     let mut tx = state.db.begin().await?;
     let mut los = HashMap::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut rec = csv::StringRecord::new();
-    loop {
-        let line = rdr.position().line();
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                report
-                    .errors
-                    .push(RowError { line: e.position().map(|p| p.line()).unwrap_or(line), message: e.to_string() });
-                if e.position().is_none() {
-                    break;
-                }
-                continue;
-            }
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(line);
-        if rec.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let row = Row { rec: &rec, map: &map };
+    while let Some((line, rec)) = rows.next_row(|u| report.errors.push(unreadable(u))) {
+        let row = Row { rec, map: &map };
         match parse_loan_row(&mut tx, &row, &mut los).await? {
             Err(msgs) => report.errors.push(RowError { line, message: msgs.join("; ") }),
             Ok(loan) => {
@@ -327,37 +320,13 @@ pub async fn import_market_rates<R: Read + Send>(
     input: R,
     actor: &CurrentUser,
 ) -> AppResult<ImportReport> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let mut report = ImportReport::default();
-    let map = match header_map(&mut rdr, &RATE_COLUMNS) {
-        Ok(m) => m,
-        Err(e) => {
-            report.errors.push(e);
-            return Ok(report);
-        }
+    let Some((mut rows, map)) = open_file(input, &RATE_COLUMNS, &mut report) else {
+        return Ok(report);
     };
     let mut tx = state.db.begin().await?;
-    let mut rec = csv::StringRecord::new();
-    loop {
-        let line = rdr.position().line();
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                report
-                    .errors
-                    .push(RowError { line: e.position().map(|p| p.line()).unwrap_or(line), message: e.to_string() });
-                if e.position().is_none() {
-                    break;
-                }
-                continue;
-            }
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(line);
-        if rec.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let row = Row { rec: &rec, map: &map };
+    while let Some((line, rec)) = rows.next_row(|u| report.errors.push(unreadable(u))) {
+        let row = Row { rec, map: &map };
         let mut errs = Vec::new();
         let product = row.get("product").map(|s| s.to_ascii_lowercase()).unwrap_or_default();
         if !PRODUCTS.contains(&product.as_str()) {
@@ -508,38 +477,14 @@ pub async fn import_los_status<R: Read + Send>(
     skip_bad: bool,
     actor: &CurrentUser,
 ) -> AppResult<ImportReport> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let mut report = ImportReport::default();
-    let map = match header_map(&mut rdr, &LOS_COLUMNS) {
-        Ok(m) => m,
-        Err(e) => {
-            report.errors.push(e);
-            return Ok(report);
-        }
+    let Some((mut rows, map)) = open_file(input, &LOS_COLUMNS, &mut report) else {
+        return Ok(report);
     };
     let tz = state.config.timezone;
     let mut tx = state.db.begin().await?;
-    let mut rec = csv::StringRecord::new();
-    loop {
-        let line = rdr.position().line();
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                report
-                    .errors
-                    .push(RowError { line: e.position().map(|p| p.line()).unwrap_or(line), message: e.to_string() });
-                if e.position().is_none() {
-                    break;
-                }
-                continue;
-            }
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(line);
-        if rec.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let row = Row { rec: &rec, map: &map };
+    while let Some((line, rec)) = rows.next_row(|u| report.errors.push(unreadable(u))) {
+        let row = Row { rec, map: &map };
         let loan_number = row.get("loan_number").unwrap_or_default();
         let status = row.get("status").map(|s| s.to_ascii_lowercase()).unwrap_or_default();
         let Some(at) = row.get("at").and_then(|s| parse_at(&s, tz)) else {

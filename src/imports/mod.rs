@@ -1,6 +1,8 @@
-//! What every CSV import shares: opening a file (UTF-8, with or without a byte-order mark), mapping columns by
-//! header name, and the report — each bad row with its line number and reason, and whether anything was
-//! committed (all or nothing by default; `--skip-bad` commits the good rows).
+//! What every CSV import shares (leads, lead history, closed loans, LOS status updates, market rates): reading
+//! the file as a stream (UTF-8, with or without a byte-order mark) row by row with the line each row starts on,
+//! reporting unreadable rows by line without stopping, mapping columns by header name, and the report — each
+//! bad row with its line number and reason, and whether anything was committed (all or nothing by default;
+//! `--skip-bad` commits the good rows).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -112,8 +114,88 @@ impl fmt::Display for ImportReport {
 
 /// A CSV reader for imports: headers on line 1, rows of any length (short rows are reported, not fatal),
 /// leading whitespace kept as data. The csv crate drops a UTF-8 byte-order mark before the header.
-pub fn reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(input)
+///
+/// Rows end at a line feed only: with the default CR/LF terminator the csv crate reports a row of a CRLF file
+/// (what Excel writes) one line too early, because the row's position is taken before the LF left over from
+/// the previous row is skipped. The CR then ends the last field, and every import trims its fields; a line
+/// with nothing but a CR (a blank line) is passed over by `CsvRows`.
+fn reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_reader(input)
+}
+
+/// A row that could not be read (not UTF-8, a broken quote), with the line it starts on.
+#[derive(Debug)]
+pub struct Unreadable {
+    pub line: u64,
+    pub error: csv::Error,
+}
+
+impl Unreadable {
+    /// The reason in words.
+    pub fn message(&self) -> String {
+        match self.error.kind() {
+            csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_string(),
+            _ => format!("unreadable row: {}", self.error),
+        }
+    }
+}
+
+/// An import file read row by row (streamed, never whole in memory): the header row, then each data row with
+/// the line it starts on (the header is line 1; a quoted field may span lines). An unreadable row is handed
+/// to the caller's `on_unreadable` with its line and reading goes on; an I/O error ends the file after being
+/// reported once.
+pub struct CsvRows<R> {
+    reader: csv::Reader<R>,
+    headers: csv::StringRecord,
+    record: csv::StringRecord,
+    skip_blank: bool,
+    ended: bool,
+}
+
+impl<R: std::io::Read> CsvRows<R> {
+    /// Reads the header row; the error is the reason the header cannot be read.
+    pub fn open(input: R) -> Result<Self, csv::Error> {
+        let mut reader = reader(input);
+        let headers = reader.headers()?.clone();
+        Ok(Self { reader, headers, record: csv::StringRecord::new(), skip_blank: false, ended: false })
+    }
+
+    /// Passes over rows whose fields are all blank (spreadsheets leave them at the end of an export).
+    pub fn skipping_blank_rows(mut self) -> Self {
+        self.skip_blank = true;
+        self
+    }
+
+    pub fn headers(&self) -> &csv::StringRecord {
+        &self.headers
+    }
+
+    /// The next readable row and its line; None at the end of the file.
+    pub fn next_row(&mut self, mut on_unreadable: impl FnMut(Unreadable)) -> Option<(u64, &csv::StringRecord)> {
+        while !self.ended {
+            let line_hint = self.reader.position().line();
+            match self.reader.read_record(&mut self.record) {
+                Ok(false) => self.ended = true,
+                Ok(true) if self.record.len() == 1 && self.record[0] == *"\r" => {} // a blank CRLF line
+                Ok(true) if self.skip_blank && self.record.iter().all(|f| f.trim().is_empty()) => {}
+                Ok(true) => {
+                    let line = self.record.position().map(|p| p.line()).unwrap_or(line_hint);
+                    return Some((line, &self.record));
+                }
+                Err(error) => {
+                    // Without a position the error is the input's (I/O), not a row's: nothing more to read.
+                    self.ended = error.position().is_none();
+                    let line = error.position().map(|p| p.line()).unwrap_or(line_hint);
+                    on_unreadable(Unreadable { line, error });
+                }
+            }
+        }
+        None
+    }
 }
 
 /// Columns found by header name (case-insensitive, surrounding spaces ignored).
@@ -181,6 +263,35 @@ mod tests {
         let row = r.records().next().unwrap().unwrap();
         assert_eq!(cols.get(&row, "external_id"), "A-1");
         assert_eq!(row.position().unwrap().line(), 2);
+    }
+
+    #[test]
+    fn rows_come_with_the_line_they_start_on_and_unreadable_rows_do_not_stop_the_file() {
+        let mut data = b"name,note\nAna,\"two\nlines\"\n".to_vec();
+        data.extend_from_slice(b"Bo,\xff\xfe\n,\n  , \nCy,ok\n");
+        let mut rows = CsvRows::open(data.as_slice()).unwrap().skipping_blank_rows();
+        let mut bad = Vec::new();
+        let mut seen = Vec::new();
+        while let Some((line, row)) = rows.next_row(|u| bad.push((u.line, u.message()))) {
+            seen.push((line, row.get(0).unwrap_or("").to_string()));
+        }
+        assert_eq!(seen, [(2, "Ana".to_string()), (7, "Cy".to_string())], "Ana spans lines 2-3; 5 and 6 are blank");
+        assert_eq!(bad, [(4, "the row is not valid UTF-8".to_string())]);
+    }
+
+    #[test]
+    fn lines_are_right_in_a_crlf_file_and_its_blank_lines_are_passed_over() {
+        let data = "external_id,to_stage\r\nA-1,contacted\r\n\r\nA-2,\"lost\r\nfor good\"\r\nA-3,new\r\n";
+        let mut rows = CsvRows::open(data.as_bytes()).unwrap();
+        let cols = Columns::new(rows.headers(), &["external_id", "to_stage"], &[]).unwrap();
+        let mut seen = Vec::new();
+        while let Some((line, row)) = rows.next_row(|u| panic!("{u:?}")) {
+            seen.push((line, cols.get(row, "external_id").to_string(), cols.get(row, "to_stage").to_string()));
+        }
+        let want = [(2, "A-1", "contacted"), (4, "A-2", "lost\r\nfor good"), (6, "A-3", "new")];
+        let want: Vec<(u64, String, String)> =
+            want.iter().map(|(l, a, b)| (*l, a.to_string(), b.to_string())).collect();
+        assert_eq!(seen, want);
     }
 
     #[test]
