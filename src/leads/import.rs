@@ -381,21 +381,12 @@ pub async fn route_imported(state: &AppState, job: &crate::jobs::Job) -> anyhow:
     let actor = crate::auth::store::find_user(&state.db, payload.actor_id).await?.map(|u| u.into_current(false));
     let total = payload.lead_ids.len() as i64;
     for (done, id) in payload.lead_ids.iter().enumerate() {
-        let mut tx = state.db.begin().await?;
-        let routed = sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM routing_decisions WHERE lead_id = $1) AS "routed!""#,
-            id
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if !routed {
-            match crate::routing::route_new_lead(state, &mut tx, *id, actor.as_ref()).await {
-                Ok(_) | Err(AppError::NotFound) => {}
-                Err(AppError::Internal(e)) => return Err(e.context(format!("routing imported lead {id}"))),
-                Err(e) => anyhow::bail!("routing imported lead {id}: {}", e.public_message()),
-            }
+        // One transaction per lead, as for API intake; a lead routed before (a retried job) is left alone.
+        match crate::routing::route_created_lead(state, *id, actor.as_ref()).await {
+            Ok(_) | Err(AppError::NotFound) => {}
+            Err(AppError::Internal(e)) => return Err(e.context(format!("routing imported lead {id}"))),
+            Err(e) => anyhow::bail!("routing imported lead {id}: {}", e.public_message()),
         }
-        tx.commit().await?;
         if done % 250 == 249 {
             crate::jobs::set_progress(state, job.id, done as i64 + 1, total).await?;
         }
