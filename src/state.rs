@@ -24,7 +24,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: PgPool, config: Config) -> Self {
-        let dashboards = crate::metrics::cache::DashboardCache::new(config.dashboard_cache);
+        let dashboards = crate::metrics::cache::DashboardCache::new(config.dashboard_cache, config.db_pool_size);
         let stage_lists =
             moka::future::Cache::builder().max_capacity(64).time_to_live(std::time::Duration::from_secs(60)).build();
         Self {

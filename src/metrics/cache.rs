@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use moka::future::Cache;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use super::dashboard::{Dashboard, Params};
@@ -29,13 +30,23 @@ pub struct Snapshot {
 #[derive(Clone)]
 pub struct DashboardCache {
     snapshots: Option<Cache<String, Arc<Snapshot>>>,
+    /// Dashboard reads running at once in this instance: a computation runs its reads side by side, but all
+    /// dashboards together never hold more than this many pool connections, so other pages keep theirs.
+    reads: Arc<Semaphore>,
 }
 
 impl DashboardCache {
-    /// A cache keeping snapshots for `ttl` (none when `ttl` is zero).
-    pub fn new(ttl: Duration) -> Self {
+    /// A cache keeping snapshots for `ttl` (none when `ttl` is zero); dashboards may use a quarter of the
+    /// `pool_size` connections (at least two) at once.
+    pub fn new(ttl: Duration, pool_size: u32) -> Self {
         let snapshots = (!ttl.is_zero()).then(|| Cache::builder().max_capacity(1_000).time_to_live(ttl).build());
-        Self { snapshots }
+        Self { snapshots, reads: Arc::new(Semaphore::new((pool_size as usize / 4).max(2))) }
+    }
+
+    /// Runs one dashboard read when a read slot is free.
+    pub async fn read<T>(&self, read: impl Future<Output = AppResult<T>>) -> AppResult<T> {
+        let _slot = self.reads.acquire().await.map_err(anyhow::Error::from)?;
+        read.await
     }
 
     /// The snapshot for this user and these filters: a fresh one when `refresh` is set, when none is kept or

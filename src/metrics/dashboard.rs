@@ -566,22 +566,30 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() };
     let sql = |e: sqlx::Error| AppError::from(e);
     let (team, weeks, groups, spark, profiles, open_groups, (lost, lost_lo_names), roi, history, stale) = tokio::try_join!(
-        async { store::total(db, tz, path, Kind::Lead, f, &scope).await.map_err(sql) },
-        async {
+        state.dashboards.read(async { store::total(db, tz, path, Kind::Lead, f, &scope).await.map_err(sql) }),
+        state.dashboards.read(async {
             store::tally(db, tz, path, Kind::Lead, &wf, &scope, &[GroupBy::WeekSince(wow_from)]).await.map_err(sql)
-        },
-        async { store::tally(db, tz, path, Kind::Assignment, f, &scope, &[GroupBy::Lo]).await.map_err(sql) },
-        async {
+        }),
+        state
+            .dashboards
+            .read(async { store::tally(db, tz, path, Kind::Assignment, f, &scope, &[GroupBy::Lo]).await.map_err(sql) }),
+        state.dashboards.read(async {
             store::tally(db, tz, path, Kind::Assignment, &sf, &scope, &[GroupBy::Lo, GroupBy::WeekSince(spark_from)])
                 .await
                 .map_err(sql)
-        },
-        async { store::lo_profiles(db, &scope).await.map_err(sql) },
-        async { store::tally(db, tz, path, Kind::Open, f, &scope, &[GroupBy::Lo, GroupBy::Detail]).await.map_err(sql) },
-        lost_rows(state, user, p),
-        roi_for(state, &scope, &range, path),
-        async { store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await.map_err(sql) },
-        async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) },
+        }),
+        state.dashboards.read(async { store::lo_profiles(db, &scope).await.map_err(sql) }),
+        state.dashboards.read(async {
+            store::tally(db, tz, path, Kind::Open, f, &scope, &[GroupBy::Lo, GroupBy::Detail]).await.map_err(sql)
+        }),
+        state.dashboards.read(lost_rows(state, user, p)),
+        state.dashboards.read(roi_for(state, &scope, &range, path)),
+        state
+            .dashboards
+            .read(async { store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await.map_err(sql) }),
+        state
+            .dashboards
+            .read(async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) }),
     )?;
 
     // Team cohort funnel.
