@@ -39,6 +39,15 @@ pub async fn route_new_lead(
     actor: Option<&CurrentUser>,
 ) -> AppResult<Option<Uuid>> {
     let lead = store::lock_lead(tx, lead_id).await?.ok_or(AppError::NotFound)?;
+    route_locked(state, tx, &lead, actor).await
+}
+
+async fn route_locked(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    lead: &store::LeadRow,
+    actor: Option<&CurrentUser>,
+) -> AppResult<Option<Uuid>> {
     if let Some(lo) = lead.assigned_lo_id {
         return Ok(Some(lo)); // Already routed: never assign twice.
     }
@@ -49,7 +58,7 @@ pub async fn route_new_lead(
         queue_when_none: true,
         queue_team: None,
     };
-    match distribute::route(state, tx, &lead, &opts).await? {
+    match distribute::route(state, tx, lead, &opts).await? {
         Outcome::Assigned(lo) => Ok(Some(lo)),
         _ => Ok(None),
     }
@@ -92,10 +101,12 @@ pub async fn route_created_lead(
 ) -> AppResult<Option<Uuid>> {
     let mut tx = state.db.begin().await?;
     sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+    // Locked first, so a late safety-net job and the request cannot both route it.
+    let lead = store::lock_lead(&mut tx, lead_id).await?.ok_or(AppError::NotFound)?;
     let routed = if store::has_decision(&mut tx, lead_id).await? {
-        store::lock_lead(&mut tx, lead_id).await?.and_then(|l| l.assigned_lo_id)
+        lead.assigned_lo_id
     } else {
-        route_new_lead(state, &mut tx, lead_id, actor).await?
+        route_locked(state, &mut tx, &lead, actor).await?
     };
     sqlx::query!("DELETE FROM jobs WHERE dedupe_key = $1 AND status = 'queued'", route_job_key(lead_id))
         .execute(&mut *tx)
@@ -150,13 +161,11 @@ pub async fn run_job(state: &AppState, job: &Job, now: DateTime<Utc>) -> anyhow:
         ROUTE_LEAD_JOB => {
             let id = job.payload.get("lead_id").and_then(|v| v.as_str()).and_then(|v| Uuid::parse_str(v).ok());
             let id = id.ok_or_else(|| anyhow::anyhow!("routing.route_lead without a lead id"))?;
-            let mut tx = state.db.begin().await?;
-            let pending = !store::has_decision(&mut tx, id).await?;
-            tx.rollback().await?;
-            if pending {
-                route_created_lead(state, id, None).await.map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
+            match route_created_lead(state, id, None).await {
+                // Routed already (does nothing), or merged away meanwhile: nothing left to do.
+                Ok(_) | Err(AppError::NotFound) => Ok(()),
+                Err(e) => Err(anyhow::anyhow!("{}", e.public_message())),
             }
-            Ok(())
         }
         "routing.claim_expire" => {
             let id = job.payload.get("offer_id").and_then(|v| v.as_i64()).unwrap_or_default();
