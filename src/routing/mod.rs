@@ -103,14 +103,15 @@ pub async fn route_created_lead(
     sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
     // Locked first, so a late safety-net job and the request cannot both route it.
     let lead = store::lock_lead(&mut tx, lead_id).await?.ok_or(AppError::NotFound)?;
+    // The safety net goes with this transaction (before the rotation lock, which is held to the commit).
+    sqlx::query!("DELETE FROM jobs WHERE dedupe_key = $1 AND status = 'queued'", route_job_key(lead_id))
+        .execute(&mut *tx)
+        .await?;
     let routed = if store::has_decision(&mut tx, lead_id).await? {
         lead.assigned_lo_id
     } else {
         route_locked(state, &mut tx, &lead, actor).await?
     };
-    sqlx::query!("DELETE FROM jobs WHERE dedupe_key = $1 AND status = 'queued'", route_job_key(lead_id))
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     Ok(routed)
 }

@@ -376,26 +376,21 @@ pub async fn save_turn(
 ) -> sqlx::Result<()> {
     let ids: Vec<Uuid> = slots.iter().map(|s| s.lo_id).collect();
     let credits: Vec<i64> = slots.iter().map(|s| s.credit).collect();
+    // One round trip (it runs under the rotation lock).
     sqlx::query!(
-        "INSERT INTO routing_counters (rule_key, lo_id, credit, assigned, last_seq)
-         SELECT $1, t.lo, t.credit, CASE WHEN t.lo = $4 THEN 1 ELSE 0 END, $5
-         FROM unnest($2::uuid[], $3::bigint[]) AS t(lo, credit)
-         ON CONFLICT (rule_key, lo_id) DO UPDATE
-           SET credit = EXCLUDED.credit, last_seq = EXCLUDED.last_seq,
-               assigned = routing_counters.assigned + EXCLUDED.assigned",
+        "WITH credits AS (
+             INSERT INTO routing_counters (rule_key, lo_id, credit, assigned, last_seq)
+             SELECT $1, t.lo, t.credit, CASE WHEN t.lo = $4 THEN 1 ELSE 0 END, $5
+             FROM unnest($2::uuid[], $3::bigint[]) AS t(lo, credit)
+             ON CONFLICT (rule_key, lo_id) DO UPDATE
+               SET credit = EXCLUDED.credit, last_seq = EXCLUDED.last_seq,
+                   assigned = routing_counters.assigned + EXCLUDED.assigned)
+         UPDATE rule_positions SET seq = $5, last_lo_id = $4, updated_at = $6 WHERE rule_key = $1",
         key,
         &ids,
         &credits,
         chosen,
-        seq
-    )
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query!(
-        "UPDATE rule_positions SET seq = $2, last_lo_id = $3, updated_at = $4 WHERE rule_key = $1",
-        key,
         seq,
-        chosen,
         now
     )
     .execute(&mut **tx)
