@@ -855,18 +855,7 @@ async fn assignable_teams(db: &sqlx::PgPool, user: &CurrentUser) -> AppResult<Ve
 
 // ---- Availability board -------------------------------------------------------------------------------------
 
-pub struct BoardRow {
-    pub id: Uuid,
-    pub name: String,
-    pub status: String,
-    pub capacity: i32,
-    pub open_leads: i64,
-    pub new_waiting: i64,
-    pub oldest_uncontacted: Option<chrono::DateTime<chrono::Utc>>,
-    pub cadence_due: i64,
-    pub cadence_done: i64,
-    pub cadence_overdue: i64,
-}
+pub use super::store::BoardRow;
 
 impl BoardRow {
     pub fn compliance(&self) -> String {
@@ -915,48 +904,8 @@ async fn availability_page(
     user.require(&[Role::Admin, Role::Manager])?;
     let now = state.clock.now();
     let all = user.is_admin();
-    let rows = sqlx::query!(
-        r#"SELECT u.id, u.name, p.status, p.capacity,
-             (SELECT count(*) FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
-               WHERE l.assigned_lo_id = u.id AND l.stage NOT IN ('funded', 'lost', 'nurture') AND s.kind = 'open') AS "open_leads!",
-             (SELECT count(*) FROM leads l WHERE l.assigned_lo_id = u.id AND l.stage = 'new' AND l.first_contact_at IS NULL) AS "new_waiting!",
-             (SELECT min(l.assigned_at) FROM leads l WHERE l.assigned_lo_id = u.id AND l.stage = 'new' AND l.first_contact_at IS NULL) AS oldest,
-             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.due_at <= $3 AND t.due_at > $3 - interval '30 days') AS "due!",
-             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.due_at <= $3 AND t.due_at > $3 - interval '30 days' AND t.done_at IS NOT NULL) AS "done!",
-             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.done_at IS NULL AND t.due_at < $3 - interval '1 hour') AS "overdue!"
-           FROM users u JOIN lo_profiles p ON p.user_id = u.id
-           WHERE u.role = 'lo' AND u.active AND ($1 OR u.team_id = ANY($2))
-           ORDER BY u.name"#,
-        all,
-        &user.managed_team_ids,
-        now
-    )
-    .fetch_all(&state.db)
-    .await?
-    .into_iter()
-    .map(|r| BoardRow {
-        id: r.id,
-        name: r.name,
-        status: r.status,
-        capacity: r.capacity,
-        open_leads: r.open_leads,
-        new_waiting: r.new_waiting,
-        oldest_uncontacted: r.oldest,
-        cadence_due: r.due,
-        cadence_done: r.done,
-        cadence_overdue: r.overdue,
-    })
-    .collect();
-    let (all, _lo, teams, queue) = user.scope().binds();
-    let queue_waiting = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM leads l WHERE l.assigned_lo_id IS NULL
-             AND ($1 OR l.team_id = ANY($2) OR ($3 AND l.team_id IS NULL))"#,
-        all,
-        &teams,
-        queue
-    )
-    .fetch_one(&state.db)
-    .await?;
+    let rows = rstore::availability_board(&state.db, all, &user.managed_team_ids, now).await?;
+    let queue_waiting = rstore::queue_waiting(&state.db, &user.scope()).await?;
     Ok(AvailabilityPage { ctx, rows, queue_waiting, now })
 }
 

@@ -620,3 +620,72 @@ pub async fn setting<'e, E: sqlx::Executor<'e, Database = Postgres>>(
 ) -> sqlx::Result<Option<serde_json::Value>> {
     sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", key).fetch_optional(db).await
 }
+
+/// One LO's line on the availability board.
+pub struct BoardRow {
+    pub id: Uuid,
+    pub name: String,
+    pub status: String,
+    pub capacity: i32,
+    pub open_leads: i64,
+    pub new_waiting: i64,
+    pub oldest_uncontacted: Option<chrono::DateTime<chrono::Utc>>,
+    pub cadence_due: i64,
+    pub cadence_done: i64,
+    pub cadence_overdue: i64,
+}
+
+/// The availability board: every active LO in scope with status, capacity used (from `lo_open_leads`), new
+/// leads waiting for a first contact, the oldest of them, and cadence compliance over 30 days.
+pub async fn availability_board(
+    db: &PgPool,
+    all: bool,
+    team_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<BoardRow>> {
+    let rows = sqlx::query!(
+        r#"SELECT u.id, u.name, p.status, p.capacity, coalesce(o.open_leads, 0) AS "open_leads!",
+             (SELECT count(*) FROM leads l WHERE l.assigned_lo_id = u.id AND l.stage = 'new' AND l.first_contact_at IS NULL) AS "new_waiting!",
+             (SELECT min(l.assigned_at) FROM leads l WHERE l.assigned_lo_id = u.id AND l.stage = 'new' AND l.first_contact_at IS NULL) AS oldest,
+             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.due_at <= $3 AND t.due_at > $3 - interval '30 days') AS "due!",
+             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.due_at <= $3 AND t.due_at > $3 - interval '30 days' AND t.done_at IS NOT NULL) AS "done!",
+             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.done_at IS NULL AND t.due_at < $3 - interval '1 hour') AS "overdue!"
+           FROM users u JOIN lo_profiles p ON p.user_id = u.id LEFT JOIN lo_open_leads o ON o.lo_id = u.id
+           WHERE u.role = 'lo' AND u.active AND ($1 OR u.team_id = ANY($2))
+           ORDER BY u.name"#,
+        all,
+        team_ids,
+        now
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| BoardRow {
+            id: r.id,
+            name: r.name,
+            status: r.status,
+            capacity: r.capacity,
+            open_leads: r.open_leads,
+            new_waiting: r.new_waiting,
+            oldest_uncontacted: r.oldest,
+            cadence_due: r.due,
+            cadence_done: r.done,
+            cadence_overdue: r.overdue,
+        })
+        .collect())
+}
+
+/// Leads waiting without an LO in the caller's queues (their teams', and the organisation's for admins).
+pub async fn queue_waiting(db: &PgPool, scope: &crate::auth::Scope) -> sqlx::Result<i64> {
+    let (all, _lo, teams, queue) = scope.binds();
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM leads l WHERE l.assigned_lo_id IS NULL
+             AND ($1 OR l.team_id = ANY($2) OR ($3 AND l.team_id IS NULL))"#,
+        all,
+        &teams,
+        queue
+    )
+    .fetch_one(db)
+    .await
+}
