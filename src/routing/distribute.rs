@@ -230,11 +230,20 @@ pub async fn route(
         let mut slots: Vec<Slot> = eligible
             .iter()
             .map(|j| {
-                let (credit, last_seq) = stored.iter().find(|s| s.0 == j.row.id).map(|s| (s.1, s.2)).unwrap_or((0, -1));
-                Slot { lo_id: j.row.id, weight: j.weight, credit, last_seq }
+                let (credit, last_seq, era, last_assigned) =
+                    stored.iter().find(|s| s.0 == j.row.id).map(|s| (s.1, s.2, s.3, s.4)).unwrap_or((0, -1, 0, -1));
+                Slot { lo_id: j.row.id, weight: j.weight, credit, last_seq, era, last_assigned }
             })
             .collect();
-        if let Some(i) = model::take_turn(&mut slots, seq + 1) {
+        // Fixed weights take turns by the quota method (within one lead of each share); weights that move
+        // with every decision (spare capacity, recent conversion) by smooth weighted round robin.
+        let turn = match method {
+            Method::RoundRobin | Method::WeightedRoundRobin | Method::Claim => {
+                model::take_quota_turn(&mut slots, seq + 1)
+            }
+            Method::AvailabilityFirst | Method::PerformanceWeighted => model::take_turn(&mut slots, seq + 1),
+        };
+        if let Some(i) = turn {
             let lo = slots[i].lo_id;
             store::save_turn(tx, &rule_key, seq + 1, &slots, lo, now).await?;
             chosen = Some(lo);

@@ -349,20 +349,21 @@ pub async fn lock_all_rotations(tx: &mut Transaction<'_, Postgres>) -> sqlx::Res
     Ok(())
 }
 
-/// Stored credits for these LOs in the rotation: (lo, credit, last_seq).
+/// Stored rotation state for these LOs: (lo, credit, last_seq, era_assigned, last_assigned_seq).
 pub async fn counters(
     tx: &mut Transaction<'_, Postgres>,
     key: &str,
     lo_ids: &[Uuid],
-) -> sqlx::Result<Vec<(Uuid, i64, i64)>> {
+) -> sqlx::Result<Vec<(Uuid, i64, i64, i64, i64)>> {
     let rows = sqlx::query!(
-        "SELECT lo_id, credit, last_seq FROM routing_counters WHERE rule_key = $1 AND lo_id = ANY($2)",
+        "SELECT lo_id, credit, last_seq, era_assigned, last_assigned_seq FROM routing_counters
+         WHERE rule_key = $1 AND lo_id = ANY($2)",
         key,
         lo_ids
     )
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.lo_id, r.credit, r.last_seq)).collect())
+    Ok(rows.into_iter().map(|r| (r.lo_id, r.credit, r.last_seq, r.era_assigned, r.last_assigned_seq)).collect())
 }
 
 /// Saves one turn: every eligible LO's credit, the chosen LO's count, and the rotation's new position.
@@ -376,14 +377,17 @@ pub async fn save_turn(
 ) -> sqlx::Result<()> {
     let ids: Vec<Uuid> = slots.iter().map(|s| s.lo_id).collect();
     let credits: Vec<i64> = slots.iter().map(|s| s.credit).collect();
+    let eras: Vec<i64> = slots.iter().map(|s| s.era).collect();
+    let last_assigned: Vec<i64> = slots.iter().map(|s| s.last_assigned).collect();
     // One round trip (it runs under the rotation lock).
     sqlx::query!(
         "WITH credits AS (
-             INSERT INTO routing_counters (rule_key, lo_id, credit, assigned, last_seq)
-             SELECT $1, t.lo, t.credit, CASE WHEN t.lo = $4 THEN 1 ELSE 0 END, $5
-             FROM unnest($2::uuid[], $3::bigint[]) AS t(lo, credit)
+             INSERT INTO routing_counters (rule_key, lo_id, credit, assigned, last_seq, era_assigned, last_assigned_seq)
+             SELECT $1, t.lo, t.credit, CASE WHEN t.lo = $4 THEN 1 ELSE 0 END, $5, t.era, t.last_assigned
+             FROM unnest($2::uuid[], $3::bigint[], $7::bigint[], $8::bigint[]) AS t(lo, credit, era, last_assigned)
              ON CONFLICT (rule_key, lo_id) DO UPDATE
-               SET credit = EXCLUDED.credit, last_seq = EXCLUDED.last_seq,
+               SET credit = EXCLUDED.credit, last_seq = EXCLUDED.last_seq, era_assigned = EXCLUDED.era_assigned,
+                   last_assigned_seq = EXCLUDED.last_assigned_seq,
                    assigned = routing_counters.assigned + EXCLUDED.assigned)
          UPDATE rule_positions SET seq = $5, last_lo_id = $4, updated_at = $6 WHERE rule_key = $1",
         key,
@@ -391,7 +395,9 @@ pub async fn save_turn(
         &credits,
         chosen,
         seq,
-        now
+        now,
+        &eras,
+        &last_assigned
     )
     .execute(&mut **tx)
     .await?;
