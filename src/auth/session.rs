@@ -136,10 +136,8 @@ async fn fast_session(state: &AppState, id: &str) -> sqlx::Result<Option<(Curren
     else {
         return Ok(None);
     };
-    let now = state.clock.now();
-    let too_old = now.timestamp() - auth.signed_in_at > state.config.session_max_hours * 3600;
     let u = &row.user;
-    if auth.user_id != u.id || !u.active || u.auth_epoch != auth.epoch || too_old {
+    if !auth.opens(u, state) {
         return Ok(None);
     }
     if !auth.mfa_ok {
@@ -150,7 +148,7 @@ async fn fast_session(state: &AppState, id: &str) -> sqlx::Result<Option<(Curren
         }
     }
     let idle = chrono::Duration::minutes(state.config.session_idle_minutes);
-    let touch = row.expires_at < now + idle - chrono::Duration::minutes(TOUCH_EVERY_MINUTES);
+    let touch = row.expires_at < state.clock.now() + idle - chrono::Duration::minutes(TOUCH_EVERY_MINUTES);
     let hints = SessionHints { unread: row.unread, has_flash: row.data.get("flash").is_some() };
     Ok(Some((row.user.into_current(false), hints, touch)))
 }
@@ -160,10 +158,8 @@ pub async fn session_state(session: &Session, state: &AppState) -> Result<Sessio
     let Some(auth) = session.get::<SessionAuth>(SESSION_KEY).await.map_err(|e| anyhow::anyhow!(e))? else {
         return Ok(SessionState::None);
     };
-    let max_age = state.config.session_max_hours * 3600;
-    let too_old = state.clock.now().timestamp() - auth.signed_in_at > max_age;
     let user = store::find_user(&state.db, auth.user_id).await?;
-    let Some(user) = user.filter(|u| u.active && u.auth_epoch == auth.epoch && !too_old) else {
+    let Some(user) = user.filter(|u| auth.opens(u, state)) else {
         session.flush().await.map_err(|e| anyhow::anyhow!(e))?;
         return Ok(SessionState::None);
     };
@@ -174,6 +170,15 @@ pub async fn session_state(session: &Session, state: &AppState) -> Result<Sessio
         }
     }
     Ok(SessionState::Complete(user.into_current(false)))
+}
+
+impl SessionAuth {
+    /// Whether this sign-in still opens `user`'s account: the same user, still active, not superseded (a
+    /// deactivation or password reset bumps the epoch) and within the absolute session lifetime.
+    fn opens(&self, user: &store::UserRow, state: &AppState) -> bool {
+        let too_old = state.clock.now().timestamp() - self.signed_in_at > state.config.session_max_hours * 3600;
+        self.user_id == user.id && user.active && user.auth_epoch == self.epoch && !too_old
+    }
 }
 
 /// A role check as an extractor guard, e.g. `let user = require_role(user, &[Role::Admin])?`.
