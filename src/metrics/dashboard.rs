@@ -360,13 +360,22 @@ pub async fn lost_rows(
     let scope = metrics_scope(user)?;
     let range = p.validate(today(state))?;
     let path = effective_path(state, range.path).await?;
+    lost_for(state, &scope, &range, path).await
+}
+
+async fn lost_for(
+    state: &AppState,
+    scope: &Scope,
+    range: &Range,
+    path: Path,
+) -> AppResult<(Vec<LostRow>, HashMap<String, String>)> {
     let groups = store::tally(
         &state.db,
         state.config.timezone,
         path,
         Kind::Lost,
         &range.filters,
-        &scope,
+        scope,
         &[GroupBy::Detail, GroupBy::ReachedPos, GroupBy::Lo],
     )
     .await?;
@@ -582,7 +591,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         state.dashboards.read(async {
             store::tally(db, tz, path, Kind::Open, f, &scope, &[GroupBy::Lo, GroupBy::Detail]).await.map_err(sql)
         }),
-        state.dashboards.read(lost_rows(state, user, p)),
+        state.dashboards.read(lost_for(state, &scope, &range, path)),
         state.dashboards.read(roi_for(state, &scope, &range, path)),
         state
             .dashboards
