@@ -55,7 +55,7 @@ async fn each_role_signs_in_to_its_own_home_page() {
             // The header shows who is signed in, and sign-out works from any page.
             let who = b.text(".who .user").await;
             assert!(!who.is_empty());
-            b.client.find(fantoccini::Locator::Css(".who button[type=submit]")).await.unwrap().click().await.unwrap();
+            b.submit(".who button[type=submit]").await;
             assert_eq!(path_after_navigation(&b, "/login").await, "/login", "{} signed out", role.as_str());
         }
         // Make sure the next person starts signed out.
@@ -85,13 +85,13 @@ async fn an_admin_adds_a_loan_officer_in_the_browser_and_a_weak_password_is_expl
     fill("email", "dana.kim@demo.test").await;
     fill("states", "TX, NM").await;
     fill("password", "password1234").await;
-    b.client.find(fantoccini::Locator::Css("form button.primary")).await.unwrap().click().await.unwrap();
+    b.submit("form button.primary").await;
     let body = b.text("main").await;
     assert!(body.contains("commonly used passwords"), "{body}");
     let name = b.client.find(fantoccini::Locator::Id("name")).await.unwrap().prop("value").await.unwrap();
     assert_eq!(name.as_deref(), Some("Dana Kim"), "the form keeps what was typed");
     fill("password", "Escrow-Shortage-Analysis").await;
-    b.client.find(fantoccini::Locator::Css("form button.primary")).await.unwrap().click().await.unwrap();
+    b.submit("form button.primary").await;
     let mut h1 = String::new();
     for _ in 0..50 {
         h1 = b.text("h1").await;

@@ -45,7 +45,7 @@ async fn lo_files_an_exception_and_the_manager_approves_it_in_the_browser() {
     b.client.find(Locator::Css("#reason option[value=competitor_match]")).await.unwrap().click().await.unwrap();
     b.client.find(Locator::Id("competitor_name")).await.unwrap().send_keys("Keystone Lending").await.unwrap();
     b.client.find(Locator::Id("note")).await.unwrap().send_keys("Written quote in hand.").await.unwrap();
-    b.client.find(Locator::Css("#escalation-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    b.submit("#escalation-form button[type=submit]").await;
     b.client.wait().for_element(Locator::Id("status")).await.unwrap();
     assert_eq!(b.text("#status").await, "Requested");
     assert_eq!(b.text("#concession").await, "25 bps · $1,000.00");
@@ -57,11 +57,11 @@ async fn lo_files_an_exception_and_the_manager_approves_it_in_the_browser() {
     b.client.goto(&app.url("/escalations")).await.unwrap();
     let queue = b.text("#queue").await;
     assert!(queue.contains("Rosa Diaz") && queue.contains("$1,000.00") && queue.contains("due in"), "{queue}");
-    b.client.find(Locator::Css("#queue tbody a")).await.unwrap().click().await.unwrap();
+    b.submit("#queue tbody a").await;
     b.client.wait().for_element(Locator::Id("decide-form")).await.unwrap();
     b.client.find(Locator::Id("decision-approve")).await.unwrap().click().await.unwrap();
     b.client.find(Locator::Id("decision-note")).await.unwrap().send_keys("Match it.").await.unwrap();
-    b.client.find(Locator::Id("decide")).await.unwrap().click().await.unwrap();
+    b.submit("#decide").await;
     b.client.wait().for_element(Locator::Css(".flash-success")).await.unwrap();
     assert_eq!(b.text("#status").await, "Approved");
     assert!(b.text("#history").await.contains("Decision: approve"));

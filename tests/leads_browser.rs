@@ -47,17 +47,17 @@ async fn an_lo_works_a_lead_from_the_call_queue_and_the_manager_sees_it_in_appli
     b.client.wait().for_element(Locator::Css("table.call-queue")).await.unwrap();
     assert_eq!(b.client.current_url().await.unwrap().path(), "/my-day");
     assert!(b.text("table.call-queue tbody tr").await.contains("Ana Reyes"));
-    b.client.find(Locator::Css("table.call-queue tbody a")).await.unwrap().click().await.unwrap();
+    b.submit("table.call-queue tbody a").await;
     b.client.wait().for_element(Locator::Id("log-call-submit")).await.unwrap();
     assert_eq!(b.client.current_url().await.unwrap().path(), format!("/leads/{id}"));
 
     b.client.find(Locator::Css("#outcome option[value=contacted]")).await.unwrap().click().await.unwrap();
     b.client.find(Locator::Id("talk_time")).await.unwrap().send_keys("4:30").await.unwrap();
-    b.client.find(Locator::Id("log-call-submit")).await.unwrap().click().await.unwrap();
+    b.submit("#log-call-submit").await;
     wait_for_text(&b, ".flash-success", "Call logged (4:30)").await;
 
     b.client.find(Locator::Css("#to-stage option[value=application]")).await.unwrap().click().await.unwrap();
-    b.client.find(Locator::Id("stage-submit")).await.unwrap().click().await.unwrap();
+    b.submit("#stage-submit").await;
     wait_for_text(&b, ".flash-success", "Moved to application").await;
     assert_eq!(b.text("#stage").await, "Application");
     assert!(b.text("#lead-timeline").await.contains("contacted"), "the call is on the timeline");

@@ -26,25 +26,12 @@ async fn click(b: &Browser, css: &str) {
     b.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
 }
 
-/// Clicks a submit button and waits until the next page has replaced this one.
-async fn submit(b: &Browser, css: &str) {
-    let old = b.client.find(Locator::Css("html")).await.unwrap();
-    click(b, css).await;
-    for _ in 0..200 {
-        if old.tag_name().await.is_err() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    wait(b, "footer").await;
-}
-
 async fn wait(b: &Browser, css: &str) {
     b.client.wait().for_element(Locator::Css(css)).await.unwrap();
 }
 
 async fn sign_out(b: &Browser) {
-    submit(b, "form[action='/logout'] button").await;
+    b.submit("form[action='/logout'] button").await;
     wait(b, "#email").await;
 }
 
@@ -73,7 +60,7 @@ async fn specialist_works_a_case_and_supervisor_sees_the_board() {
     }
     set(&b, "#first_unpaid_due_date", "2026-03-01").await;
     set(&b, "#specialist_email", "pat.spec@example.com").await;
-    submit(&b, "#new-case button[type=submit]").await;
+    b.submit("#new-case button[type=submit]").await;
     wait(&b, "#deadlines").await;
     assert!(b.text("h1").await.contains("LN-9001"));
     sign_out(&b).await;
@@ -82,7 +69,7 @@ async fn specialist_works_a_case_and_supervisor_sees_the_board() {
     b.sign_in(&app.url(""), "pat.spec@example.com", PASSWORD).await;
     wait(&b, "#queue").await;
     assert!(b.text("#queue").await.contains("Dana Whitfield"));
-    submit(&b, "#queue a").await;
+    b.submit("#queue a").await;
     wait(&b, "#deadlines").await;
     let deadlines = b.text("#deadlines").await;
     assert!(deadlines.contains("2026-04-05") && deadlines.contains("2026-06-29"), "{deadlines}");
@@ -90,7 +77,7 @@ async fn specialist_works_a_case_and_supervisor_sees_the_board() {
     // Application received 11-02 and complete 11-10.
     set(&b, "#application-form input[name=received_on]", "2026-11-02").await;
     set(&b, "#application-form input[name=complete_on]", "2026-11-10").await;
-    submit(&b, "#application-form button").await;
+    b.submit("#application-form button").await;
     wait(&b, ".flash-success").await;
     assert_eq!(b.text("#application-status").await, "complete");
     assert!(b.text("#deadlines").await.contains("2026-12-10"), "evaluation due 30 days after completion");
@@ -99,7 +86,7 @@ async fn specialist_works_a_case_and_supervisor_sees_the_board() {
     type_into(&b, "#wages", "6000").await;
     type_into(&b, "#other_debts", "600").await;
     set(&b, "#hardship_reason", "reduced_income").await;
-    submit(&b, "#save-assessment").await;
+    b.submit("#save-assessment").await;
     wait(&b, "#ratios").await;
     let ratios = b.text("#ratios").await;
     assert!(ratios.contains("28.00%") && ratios.contains("38.00%"), "{ratios}");
@@ -111,7 +98,7 @@ async fn specialist_works_a_case_and_supervisor_sees_the_board() {
     set(&b, "#decision_option", "modification").await;
     click(&b, "#outcome_approved").await;
     set(&b, "#decided_on", "2026-11-20").await;
-    submit(&b, "#record-decision").await;
+    b.submit("#record-decision").await;
     wait(&b, ".flash-success").await;
     let decisions = b.text("#decisions").await;
     assert!(decisions.contains("Modification") && decisions.contains("approved"), "{decisions}");

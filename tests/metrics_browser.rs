@@ -60,7 +60,7 @@ async fn manager_sees_the_dashboard_with_the_funnel_chart() {
     let href = contacted.attr("href").await.unwrap().unwrap_or_default();
     assert!(href.starts_with("/leads?") && href.contains("stage=contacted"), "drill-down: {href}");
     assert!(b.text("#lo-table tbody").await.contains("ann lo"));
-    b.client.find(Locator::LinkText("Assigned")).await.unwrap().click().await.unwrap();
+    b.follow("Assigned").await;
     let url = b.client.current_url().await.unwrap();
     assert!(url.query().unwrap_or("").contains("sort=assigned"), "sorting is in the URL: {url}");
     assert!(b.client.find(Locator::Css("svg.sparkline")).await.is_ok());

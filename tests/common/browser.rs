@@ -93,7 +93,45 @@ impl Browser {
         self.client.goto(&format!("{base}/login")).await.unwrap();
         self.client.find(Locator::Id("email")).await.unwrap().send_keys(email).await.unwrap();
         self.client.find(Locator::Id("password")).await.unwrap().send_keys(password).await.unwrap();
-        self.client.find(Locator::Css("button[type=submit].primary")).await.unwrap().click().await.unwrap();
+        self.submit("button[type=submit].primary").await;
+    }
+
+    /// Clicks `css` (a submit button or a link) and waits until the next page has replaced this one and has
+    /// loaded, so what the test reads next is the answer to the click, never the page it clicked on.
+    pub async fn submit(&self, css: &str) {
+        self.click_to_next_page(Locator::Css(css)).await;
+    }
+
+    /// Follows the link with exactly this text and waits for the next page.
+    pub async fn follow(&self, link_text: &str) {
+        self.click_to_next_page(Locator::LinkText(link_text)).await;
+    }
+
+    async fn click_to_next_page(&self, target: Locator<'_>) {
+        let old = self.client.find(Locator::Css("html")).await.unwrap();
+        self.client.find(target).await.unwrap().click().await.unwrap();
+        let mut replaced = false;
+        for _ in 0..200 {
+            if old.tag_name().await.is_err() {
+                replaced = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(replaced, "the click did not load another page within 10 s");
+        self.loaded().await;
+    }
+
+    /// Waits until the current document has finished loading.
+    async fn loaded(&self) {
+        for _ in 0..200 {
+            let state = self.client.execute("return document.readyState", vec![]).await;
+            if matches!(state, Ok(serde_json::Value::String(s)) if s == "complete") {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the page did not finish loading within 10 s");
     }
 
     /// The text of the first element matching `css`, retrying for up to 10 s while the page is still loading
