@@ -2,9 +2,10 @@
 //! mortgage leads with full histories (routing and reassignments, call attempts, stage changes with drop-off,
 //! lost reasons, callbacks) using COPY; the demo organisation gets a few hundred leads from the same simulator.
 //!
-//! Rows are generated on a blocking thread and streamed, one batch of COPY buffers at a time, through a
-//! bounded channel to one connection that writes them in a single transaction: the data appears all at once or
-//! not at all. Row identities are fresh random UUIDs, so seeding twice appends; everything else is
+//! Rows are generated on a blocking thread and streamed, one batch of COPY buffers at a time, through bounded
+//! channels to writer connections: one per core when connected as a superuser (each its own transaction,
+//! committed only once every writer has finished without error), otherwise one connection and a single
+//! transaction. Row identities are fresh random UUIDs, so seeding twice appends; everything else is
 //! deterministic for a seed and a point in time.
 
 mod catalog;
@@ -121,17 +122,20 @@ pub async fn seed_at(
     let staff = Staff::generate(args.seed, args.los, now.timestamp(), &taken_emails, &taken_teams, &mut ids);
 
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-    // Rollups are rebuilt once after the load instead of per row (see metrics::rebuild_rollups).
-    sqlx::query("SET LOCAL loanfloor.metrics_triggers = 'off'").execute(&mut *tx).await?;
-    // The generator builds every reference itself (tests check them with anti-joins), so as a superuser it
-    // skips the per-row foreign-key triggers, as pg_restore --disable-triggers does: they would triple the time.
-    let superuser: bool =
-        sqlx::query_scalar!(r#"SELECT current_setting('is_superuser') = 'on' AS "su!""#).fetch_one(&mut *tx).await?;
-    if superuser {
-        sqlx::query!("SET LOCAL session_replication_role = replica").execute(&mut *tx).await?;
-    }
+    let superuser = bulk_load_settings(&mut tx).await?;
     staff.write(&mut tx, &password_hash).await?;
+    // The single PostgreSQL backend doing COPY is the bottleneck, so as a superuser (no per-row foreign-key
+    // checks, see bulk_load_settings) batches go to one writer connection per core, each in its own
+    // transaction. Without that, one writer keeps every reference checkable inside one transaction.
+    let mut extra = Vec::new();
+    if superuser {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+        for _ in 1..cores {
+            let mut writer = state.db.begin().await?;
+            bulk_load_settings(&mut writer).await?;
+            extra.push(writer);
+        }
+    }
     let plan = Plan {
         seed: args.seed,
         leads: args.leads,
@@ -153,8 +157,14 @@ pub async fn seed_at(
         );
         bar
     });
-    let mut summary = write_leads(&mut tx, plan, roster, ids, bar.as_ref()).await?;
+    let mut writers: Vec<&mut PgConnection> = vec![&mut *tx];
+    writers.extend(extra.iter_mut().map(|w| &mut **w));
+    let mut summary = write_leads(writers, plan, roster, ids, bar.as_ref()).await?;
+    // Every writer has finished without error before the first commit; the staff (in the first) go first.
     tx.commit().await?;
+    for writer in extra {
+        writer.commit().await?;
+    }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -215,7 +225,7 @@ pub async fn demo_leads(state: &AppState, n: u64) -> anyhow::Result<()> {
     let roster = Roster::new(los, plan.seed);
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     sqlx::query("SET LOCAL loanfloor.metrics_triggers = 'off'").execute(&mut *tx).await?;
-    write_leads(&mut tx, plan, roster, ChaCha8Rng::from_entropy(), None).await?;
+    write_leads(vec![&mut *tx], plan, roster, ChaCha8Rng::from_entropy(), None).await?;
     tx.commit().await?;
     drop(conn);
     crate::metrics::rebuild_rollups(&state.db).await?;
@@ -223,37 +233,79 @@ pub async fn demo_leads(state: &AppState, n: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Generates the plan's batches on a blocking thread and COPYs them as they arrive.
+/// Settings of a bulk-load transaction; returns whether the connection is a superuser's (then the per-row
+/// foreign-key triggers are skipped).
+async fn bulk_load_settings(conn: &mut PgConnection) -> anyhow::Result<bool> {
+    sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *conn).await?;
+    // Rollups are rebuilt once after the load instead of per row (see metrics::rebuild_rollups).
+    sqlx::query("SET LOCAL loanfloor.metrics_triggers = 'off'").execute(&mut *conn).await?;
+    // The generator builds every reference itself (tests check them with anti-joins), so as a superuser it
+    // skips the per-row foreign-key triggers, as pg_restore --disable-triggers does: they would triple the time.
+    let superuser: bool =
+        sqlx::query_scalar!(r#"SELECT current_setting('is_superuser') = 'on' AS "su!""#).fetch_one(&mut *conn).await?;
+    if superuser {
+        sqlx::query!("SET LOCAL session_replication_role = replica").execute(&mut *conn).await?;
+    }
+    Ok(superuser)
+}
+
+/// Generates the plan's batches on a blocking thread and COPYs them as they arrive, batch i to writer
+/// i mod writers. A batch holds whole leads with all their history, so each writer's rows are complete.
 async fn write_leads(
-    conn: &mut PgConnection,
+    writers: Vec<&mut PgConnection>,
     plan: Plan,
     roster: Roster,
     mut ids: ChaCha8Rng,
     bar: Option<&indicatif::ProgressBar>,
 ) -> anyhow::Result<SeedSummary> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        (0..writers.len()).map(|_| tokio::sync::mpsc::channel::<Batch>(2)).unzip();
     let generator = tokio::task::spawn_blocking(move || {
         let mut busy = Duration::ZERO;
         for index in 0..plan.batches() {
             let t = Instant::now();
             let batch = history::generate_batch(&plan, &roster, index, &mut ids);
             busy += t.elapsed();
-            if tx.blocking_send(batch).is_err() {
-                break; // the writer failed; its error is reported
+            if senders[(index as usize) % senders.len()].blocking_send(batch).is_err() {
+                break; // a writer failed; its error is reported
             }
         }
         busy
     });
-    let mut summary = SeedSummary::default();
-    let mut writing = Duration::ZERO;
-    let mut result = Ok(());
-    while let Some(batch) = rx.recv().await {
-        let t = Instant::now();
-        if let Err(e) = write_batch(conn, &batch).await {
-            result = Err(e);
-            break;
+    let results = futures_util::future::join_all(
+        writers.into_iter().zip(receivers).map(|(conn, rx)| write_received(conn, rx, bar)),
+    )
+    .await;
+    let generate = generator.await.context("the generator thread failed")?;
+    let mut summary = SeedSummary { generate, ..SeedSummary::default() };
+    for part in results {
+        let part = part?;
+        summary.leads += part.leads;
+        summary.activities += part.activities;
+        summary.stage_changes += part.stage_changes;
+        summary.assignments += part.assignments;
+        summary.tasks += part.tasks;
+        summary.consents += part.consents;
+        for (total, n) in summary.by_stage.iter_mut().zip(part.by_stage) {
+            *total += n;
         }
-        writing += t.elapsed();
+        // Writers run side by side: the slowest one is the time spent writing.
+        summary.write = summary.write.max(part.write);
+    }
+    Ok(summary)
+}
+
+/// One writer: COPYs the batches it receives until the generator is done or a write fails (then it stops
+/// receiving, which stops the generator and so the other writers).
+async fn write_received(
+    conn: &mut PgConnection,
+    mut rx: tokio::sync::mpsc::Receiver<Batch>,
+    bar: Option<&indicatif::ProgressBar>,
+) -> anyhow::Result<SeedSummary> {
+    let mut summary = SeedSummary::default();
+    let started = Instant::now();
+    while let Some(batch) = rx.recv().await {
+        write_batch(conn, &batch).await?;
         summary.leads += batch.leads.rows;
         summary.activities += batch.activities.rows;
         summary.stage_changes += batch.stage_changes.rows;
@@ -267,10 +319,8 @@ async fn write_leads(
             bar.inc(batch.leads.rows);
         }
     }
-    drop(rx);
-    summary.generate = generator.await.context("the generator thread failed")?;
-    summary.write = writing;
-    result.map(|_| summary)
+    summary.write = started.elapsed();
+    Ok(summary)
 }
 
 async fn write_batch(conn: &mut PgConnection, batch: &Batch) -> anyhow::Result<()> {
