@@ -427,3 +427,33 @@ async fn a_file_with_wrong_columns_is_refused_at_line_one() {
     assert!(msg.contains("line 1: unknown column \"colour\"; missing column \"to_stage\""), "{msg}");
     let _ = std::fs::remove_file(file);
 }
+
+/// The rollups as one fingerprint (every grain, every figure), to compare two rebuilds.
+async fn rollups(db: &sqlx::PgPool) -> (i64, String) {
+    sqlx::query_as(
+        "SELECT count(*), coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '')
+         FROM (SELECT grain, kind, day, team_id, lo_id, source, campaign, state, purpose, detail, reached_pos, n, r1,
+                      r2, r3, r4, r5, r6, r7, r8, called, called_twice, contacted, attempts, attempts_to_contact,
+                      talk_seconds, volume_cents, cost_cents, h0, h1, h2, h3, h4, h5, h6, h7, h8
+               FROM metrics_daily) r",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_parallel_rollup_rebuild_equals_the_single_statement_rebuild() {
+    let app = TestApp::spawn().await;
+    seed::run(&app.state, &args(1_200, 8, 11)).await.unwrap();
+    loanfloor::metrics::store::rebuild_with(app.db(), 1).await.unwrap();
+    let single = rollups(app.db()).await;
+    assert!(single.0 > 1_000, "the seed gives the rollups something to hold: {single:?}");
+    for workers in [2, 3] {
+        loanfloor::metrics::store::rebuild_with(app.db(), workers).await.unwrap();
+        assert_eq!(rollups(app.db()).await, single, "{workers} workers");
+    }
+    let staged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM metrics_rebuild_stage").fetch_one(app.db()).await.unwrap();
+    assert_eq!(staged, 0, "the staging rows are gone after the swap");
+}

@@ -312,12 +312,64 @@ pub async fn ensure_timezone(db: &PgPool, tz: chrono_tz::Tz) -> anyhow::Result<(
     Ok(())
 }
 
-/// Rebuilds every rollup from the base tables.
+/// Rebuilds every rollup from the base tables, on every core (see [`rebuild_with`]).
 pub async fn rebuild(db: &PgPool) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    rebuild_with(db, cores.clamp(1, 4)).await
+}
+
+/// How many chunks of lead ids a parallel rebuild splits the work into (more than workers, so a worker that
+/// draws a slow chunk does not hold up the others).
+const REBUILD_CHUNKS: u128 = 8;
+
+/// Rebuilds every rollup from the base tables with `workers` connections computing contributions side by side
+/// (one backend computing a million leads' contributions was the slow part of seeding). The coordinating
+/// transaction first takes the rebuild lock and locks `metrics_lead_contrib` against writes, so no fact can
+/// commit while the workers read (a fact's trigger writes there at commit); the workers then compute chunks of
+/// lead ids into a staging table, and the coordinator swaps the rollups in one transaction. With one worker it
+/// is the single statement `metrics_rebuild()`.
+pub async fn rebuild_with(db: &PgPool, workers: usize) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
     sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await?;
     sqlx::query("SET LOCAL work_mem = '256MB'").execute(&mut *tx).await?;
-    sqlx::query("SELECT metrics_rebuild()").execute(&mut *tx).await?;
+    if workers <= 1 {
+        sqlx::query("SELECT metrics_rebuild()").execute(&mut *tx).await?;
+    } else {
+        sqlx::query("SELECT pg_advisory_xact_lock(727008, 0)").execute(&mut *tx).await?;
+        sqlx::query("LOCK TABLE metrics_lead_contrib IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+        let run = Uuid::new_v4();
+        let step = u128::MAX / REBUILD_CHUNKS + 1;
+        let bounds: Vec<(Uuid, Option<Uuid>)> = (0..REBUILD_CHUNKS)
+            .map(|i| {
+                let hi = (i + 1 < REBUILD_CHUNKS).then(|| Uuid::from_u128((i + 1) * step));
+                (Uuid::from_u128(i * step), hi)
+            })
+            .collect();
+        let queue = std::sync::Mutex::new(bounds.into_iter());
+        let worker = || async {
+            let mut conn = db.acquire().await?;
+            sqlx::query("SET statement_timeout = 0").execute(&mut *conn).await?;
+            loop {
+                let next = queue.lock().map_err(|_| anyhow::anyhow!("rebuild queue poisoned"))?.next();
+                let Some((lo, hi)) = next else { break };
+                sqlx::query("SELECT metrics_rebuild_chunk($1, $2, $3)")
+                    .bind(run)
+                    .bind(lo)
+                    .bind(hi)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            sqlx::query("RESET statement_timeout").execute(&mut *conn).await?;
+            anyhow::Ok(())
+        };
+        let results = futures_util::future::join_all((0..workers).map(|_| worker())).await;
+        if let Some(err) = results.into_iter().find_map(Result::err) {
+            drop(tx);
+            sqlx::query("DELETE FROM metrics_rebuild_stage WHERE run = $1").bind(run).execute(db).await?;
+            return Err(err.context("rebuilding the metric rollups"));
+        }
+        sqlx::query("SELECT metrics_rebuild_swap($1)").bind(run).execute(&mut *tx).await?;
+    }
     tx.commit().await?;
     sqlx::query("ANALYZE metrics_daily").execute(db).await?;
     Ok(())
