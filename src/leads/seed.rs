@@ -56,6 +56,21 @@ pub struct SeedSummary {
     pub total: Duration,
 }
 
+impl SeedSummary {
+    /// Adds another part's row counts (not its timings).
+    fn add_rows(&mut self, o: &SeedSummary) {
+        self.leads += o.leads;
+        self.activities += o.activities;
+        self.stage_changes += o.stage_changes;
+        self.assignments += o.assignments;
+        self.tasks += o.tasks;
+        self.consents += o.consents;
+        for (total, n) in self.by_stage.iter_mut().zip(o.by_stage) {
+            *total += n;
+        }
+    }
+}
+
 impl std::fmt::Display for SeedSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
@@ -280,15 +295,7 @@ async fn write_leads(
     let mut summary = SeedSummary { generate, ..SeedSummary::default() };
     for part in results {
         let part = part?;
-        summary.leads += part.leads;
-        summary.activities += part.activities;
-        summary.stage_changes += part.stage_changes;
-        summary.assignments += part.assignments;
-        summary.tasks += part.tasks;
-        summary.consents += part.consents;
-        for (total, n) in summary.by_stage.iter_mut().zip(part.by_stage) {
-            *total += n;
-        }
+        summary.add_rows(&part);
         // Writers run side by side: the slowest one is the time spent writing.
         summary.write = summary.write.max(part.write);
     }
@@ -306,15 +313,16 @@ async fn write_received(
     let started = Instant::now();
     while let Some(batch) = rx.recv().await {
         write_batch(conn, &batch).await?;
-        summary.leads += batch.leads.rows;
-        summary.activities += batch.activities.rows;
-        summary.stage_changes += batch.stage_changes.rows;
-        summary.assignments += batch.assignments.rows;
-        summary.tasks += batch.tasks.rows;
-        summary.consents += batch.consents.rows;
-        for (total, n) in summary.by_stage.iter_mut().zip(batch.by_stage) {
-            *total += n;
-        }
+        summary.add_rows(&SeedSummary {
+            leads: batch.leads.rows,
+            activities: batch.activities.rows,
+            stage_changes: batch.stage_changes.rows,
+            assignments: batch.assignments.rows,
+            tasks: batch.tasks.rows,
+            consents: batch.consents.rows,
+            by_stage: batch.by_stage,
+            ..SeedSummary::default()
+        });
         if let Some(bar) = bar {
             bar.inc(batch.leads.rows);
         }
