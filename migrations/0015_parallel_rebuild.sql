@@ -92,7 +92,9 @@ BEGIN
     DROP INDEX metrics_lead_contrib_lead_idx;
     INSERT INTO metrics_lead_contrib (lead_id, kind, day, team_id, lo_id, source, campaign, state, purpose, detail, reached_pos, n, r1, r2, r3, r4, r5, r6, r7, r8, called, called_twice, contacted, attempts, attempts_to_contact, talk_seconds, volume_cents, cost_cents, h0, h1, h2, h3, h4, h5, h6, h7, h8)
     SELECT lead_id, kind, day, team_id, lo_id, source, campaign, state, purpose, detail, reached_pos, n, r1, r2, r3, r4, r5, r6, r7, r8, called, called_twice, contacted, attempts, attempts_to_contact, talk_seconds, volume_cents, cost_cents, h0, h1, h2, h3, h4, h5, h6, h7, h8 FROM metrics_rebuild_stage WHERE run = p_run;
-    DELETE FROM metrics_rebuild_stage WHERE run = p_run;
+    -- Only one rebuild runs at a time (the caller holds the rebuild lock): rows of another run are leftovers
+    -- of a rebuild that died before its swap.
+    TRUNCATE metrics_rebuild_stage;
     CREATE INDEX metrics_lead_contrib_lead_idx ON metrics_lead_contrib (lead_id);
     PERFORM metrics_rebuild_daily();
     UPDATE metrics_state SET value = now() WHERE key IN ('rebuilt_at', 'folded_at');
