@@ -145,7 +145,9 @@ pub async fn seed_at(
     let mut extra = Vec::new();
     if superuser {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
-        for _ in 1..cores {
+        // Never more writers than the pool has connections (the first writer holds one already).
+        let writers = cores.min(state.db.options().get_max_connections() as usize);
+        for _ in 1..writers {
             let mut writer = state.db.begin().await?;
             bulk_load_settings(&mut writer).await?;
             extra.push(writer);

@@ -329,10 +329,20 @@ const REBUILD_CHUNKS: u128 = 8;
 /// lead ids into a staging table, and the coordinator swaps the rollups in one transaction. With one worker it
 /// is the single statement `metrics_rebuild()`.
 pub async fn rebuild_with(db: &PgPool, workers: usize) -> anyhow::Result<()> {
+    // Every connection is taken before anything is locked: requests that write facts wait on the lock below
+    // while holding pool connections, so a worker that had to get one later could wait for a free one in vain.
+    // The coordinator needs a connection of its own besides the workers'.
+    let workers = workers.min(db.options().get_max_connections().saturating_sub(1) as usize);
+    let mut conns = Vec::with_capacity(workers);
+    if workers > 1 {
+        for _ in 0..workers {
+            conns.push(db.acquire().await?);
+        }
+    }
     let mut tx = db.begin().await?;
     sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await?;
     sqlx::query("SET LOCAL work_mem = '256MB'").execute(&mut *tx).await?;
-    if workers <= 1 {
+    if conns.is_empty() {
         sqlx::query("SELECT metrics_rebuild()").execute(&mut *tx).await?;
     } else {
         sqlx::query("SELECT pg_advisory_xact_lock(727008, 0)").execute(&mut *tx).await?;
@@ -346,23 +356,25 @@ pub async fn rebuild_with(db: &PgPool, workers: usize) -> anyhow::Result<()> {
             })
             .collect();
         let queue = std::sync::Mutex::new(bounds.into_iter());
-        let worker = || async {
-            let mut conn = db.acquire().await?;
-            sqlx::query("SET statement_timeout = 0").execute(&mut *conn).await?;
-            loop {
-                let next = queue.lock().map_err(|_| anyhow::anyhow!("rebuild queue poisoned"))?.next();
-                let Some((lo, hi)) = next else { break };
-                sqlx::query("SELECT metrics_rebuild_chunk($1, $2, $3)")
-                    .bind(run)
-                    .bind(lo)
-                    .bind(hi)
-                    .execute(&mut *conn)
-                    .await?;
+        let worker = |mut conn: sqlx::pool::PoolConnection<Postgres>| {
+            let queue = &queue;
+            async move {
+                sqlx::query("SET statement_timeout = 0").execute(&mut *conn).await?;
+                loop {
+                    let next = queue.lock().map_err(|_| anyhow::anyhow!("rebuild queue poisoned"))?.next();
+                    let Some((lo, hi)) = next else { break };
+                    sqlx::query("SELECT metrics_rebuild_chunk($1, $2, $3)")
+                        .bind(run)
+                        .bind(lo)
+                        .bind(hi)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                sqlx::query("RESET statement_timeout").execute(&mut *conn).await?;
+                anyhow::Ok(())
             }
-            sqlx::query("RESET statement_timeout").execute(&mut *conn).await?;
-            anyhow::Ok(())
         };
-        let results = futures_util::future::join_all((0..workers).map(|_| worker())).await;
+        let results = futures_util::future::join_all(conns.into_iter().map(worker)).await;
         if let Some(err) = results.into_iter().find_map(Result::err) {
             drop(tx);
             sqlx::query("DELETE FROM metrics_rebuild_stage WHERE run = $1").bind(run).execute(db).await?;
