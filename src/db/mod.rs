@@ -72,6 +72,14 @@ impl Database {
     }
 }
 
+/// How many connections a bulk job (the seed's COPY writers, the rollup rebuild's workers) runs side by side:
+/// one per core, at most four, and never more than `pool` can give besides the `reserved` connections the
+/// job already holds.
+pub fn bulk_connections(pool: &PgPool, reserved: usize) -> usize {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+    cores.min((pool.options().get_max_connections() as usize).saturating_sub(reserved)).max(1)
+}
+
 /// Opens a pool with the settings every Loanfloor process uses.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;

@@ -144,10 +144,8 @@ pub async fn seed_at(
     // transaction. Without that, one writer keeps every reference checkable inside one transaction.
     let mut extra = Vec::new();
     if superuser {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
-        // Never more writers than the pool has connections (the first writer holds one already).
-        let writers = cores.min(state.db.options().get_max_connections() as usize);
-        for _ in 1..writers {
+        // The first writer's connection is one of the pool's, so it counts among the writers.
+        for _ in 1..crate::db::bulk_connections(&state.db, 0) {
             let mut writer = state.db.begin().await?;
             bulk_load_settings(&mut writer).await?;
             extra.push(writer);

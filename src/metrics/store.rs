@@ -314,8 +314,8 @@ pub async fn ensure_timezone(db: &PgPool, tz: chrono_tz::Tz) -> anyhow::Result<(
 
 /// Rebuilds every rollup from the base tables, on every core (see [`rebuild_with`]).
 pub async fn rebuild(db: &PgPool) -> anyhow::Result<()> {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    rebuild_with(db, cores.clamp(1, 4)).await
+    // The coordinator holds a connection of its own besides the workers'.
+    rebuild_with(db, crate::db::bulk_connections(db, 1)).await
 }
 
 /// How many chunks of lead ids a parallel rebuild splits the work into (more than workers, so a worker that
@@ -331,7 +331,7 @@ const REBUILD_CHUNKS: u128 = 8;
 pub async fn rebuild_with(db: &PgPool, workers: usize) -> anyhow::Result<()> {
     // Every connection is taken before anything is locked: requests that write facts wait on the lock below
     // while holding pool connections, so a worker that had to get one later could wait for a free one in vain.
-    // The coordinator needs a connection of its own besides the workers'.
+    // The coordinator needs a connection of its own besides the workers' (for callers naming a count).
     let workers = workers.min(db.options().get_max_connections().saturating_sub(1) as usize);
     let mut conns = Vec::with_capacity(workers);
     if workers > 1 {
