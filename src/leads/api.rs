@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::model::{ConsentInput, LeadDraft};
 use super::store::{self, ActivityInput, CreateOutcome, LeadFilter, Saved};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
 
@@ -107,6 +107,9 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
+    // Loss-mitigation staff work servicing cases, not leads: they may not create them (nor learn, through a
+    // duplicate answer, whether a borrower is somebody's lead).
+    user.require(&[Role::Lo, Role::Manager, Role::Admin, Role::Intake])?;
     let body = parse_body(&body)?;
     let mut draft = LeadDraft::default();
     apply_fields(&mut draft, &body, &[]).map_err(AppError::Validation)?;
@@ -114,17 +117,22 @@ pub async fn create(
     let key = idempotency_key(&headers)?;
     let (id, outcome) = store::create_lead(&state, &user, &fields, key.as_deref()).await?;
     let status = if outcome == CreateOutcome::Created { StatusCode::CREATED } else { StatusCode::OK };
-    let mut out = if outcome == CreateOutcome::Duplicate {
-        // The existing lead may belong to someone else: show it only within the caller's scope.
-        match store::lead(&state.db, &user, id).await {
+    let mut out = match outcome {
+        // The caller made this lead just now: show what it created, even if routing sent it out of the
+        // caller's scope (an intake integration sees no leads otherwise).
+        CreateOutcome::Created => store::lead_unscoped(&state.db, id).await?.to_json(),
+        // A replay or a duplicate answers through the caller's scope. Out of scope, a replay returns only
+        // what the caller sent and the id it was given; a duplicate returns nothing of the other lead.
+        CreateOutcome::Replayed | CreateOutcome::Duplicate => match store::lead(&state.db, &user, id).await {
             Ok(l) => l.to_json(),
-            Err(AppError::NotFound) => json!({"id": id}),
+            Err(AppError::NotFound) if outcome == CreateOutcome::Replayed => {
+                let mut sent = serde_json::to_value(&fields).map_err(anyhow::Error::from)?;
+                sent["id"] = json!(id);
+                sent
+            }
+            Err(AppError::NotFound) => json!({}),
             Err(e) => return Err(e),
-        }
-    } else {
-        // The caller made this lead (or replays its own request): show what it created, even if routing sent
-        // it out of the caller's scope (an intake integration sees no leads otherwise).
-        store::lead_unscoped(&state.db, id).await?.to_json()
+        },
     };
     out["duplicate"] = json!(outcome == CreateOutcome::Duplicate);
     out["replayed"] = json!(outcome == CreateOutcome::Replayed);

@@ -263,7 +263,10 @@ async fn create(
     let msg = match outcome {
         CreateOutcome::Created => "Lead created.",
         CreateOutcome::Replayed => "This lead already exists (same source and external id).",
-        CreateOutcome::Duplicate => "This borrower matches an open lead; the submission was recorded on it.",
+        CreateOutcome::Duplicate => {
+            "This borrower matches an existing lead (same phone, email, or source and external id); the submission \
+             was recorded on it."
+        }
     };
     Flash::push(&session, if outcome == CreateOutcome::Created { "success" } else { "info" }, msg).await;
     // The existing lead may be out of the user's scope: only go there if they may see it.

@@ -243,9 +243,12 @@ pub async fn lost_reasons(db: &sqlx::PgPool) -> sqlx::Result<Vec<(String, String
 pub enum CreateOutcome {
     /// A new lead (201).
     Created,
-    /// The same request again (Idempotency-Key or source + external_id): the earlier lead (200).
+    /// The same request again from the caller that made it (its Idempotency-Key, or the `(source,
+    /// external_id)` of a lead it created): the earlier lead (200).
     Replayed,
-    /// The same person as an open lead: recorded on that lead, not created twice (200).
+    /// The same person as an open lead, or the `(source, external_id)` of a lead someone else created:
+    /// recorded on that lead, not created twice (200). The lead may be outside the caller's scope: answers
+    /// show it only through the caller's scope.
     Duplicate,
 }
 
@@ -274,25 +277,50 @@ pub async fn find_open_duplicate(
     .await
 }
 
-async fn replay_of(
+/// An earlier lead a create request matches by its Idempotency-Key or its `(source, external_id)`.
+enum Prior {
+    /// The caller created it: the request is a replay.
+    Mine(Uuid),
+    /// The caller's Idempotency-Key answered "duplicate" before: the same answer again, noted once.
+    AnsweredDuplicate(Uuid),
+    /// Somebody else's lead with the same `(source, external_id)`: the request is a duplicate, answered
+    /// without anything of that lead unless the caller may see it.
+    Theirs(Uuid),
+}
+
+/// Replays belong to the caller that made them: its own Idempotency-Key, or a `(source, external_id)` of a
+/// lead it created (the lead's first stage row names its creator). Any other match is a duplicate.
+async fn prior_lead(
     tx: &mut Transaction<'_, Postgres>,
     user: &CurrentUser,
     idempotency_key: Option<&str>,
     fields: &LeadFields,
-) -> sqlx::Result<Option<Uuid>> {
+) -> sqlx::Result<Option<Prior>> {
     if let Some(key) = idempotency_key {
         let hit =
-            sqlx::query_scalar!("SELECT lead_id FROM idempotency_keys WHERE user_id = $1 AND key = $2", user.id, key)
+            sqlx::query!("SELECT lead_id, outcome FROM idempotency_keys WHERE user_id = $1 AND key = $2", user.id, key)
                 .fetch_optional(&mut **tx)
                 .await?;
-        if hit.is_some() {
-            return Ok(hit);
+        if let Some(h) = hit {
+            return Ok(Some(if h.outcome == "created" {
+                Prior::Mine(h.lead_id)
+            } else {
+                Prior::AnsweredDuplicate(h.lead_id)
+            }));
         }
     }
     if let Some(ext) = &fields.external_id {
-        return sqlx::query_scalar!("SELECT id FROM leads WHERE source = $1 AND external_id = $2", fields.source, ext)
-            .fetch_optional(&mut **tx)
-            .await;
+        let hit = sqlx::query!(
+            r#"SELECT l.id, EXISTS (SELECT 1 FROM stage_changes sc
+                                    WHERE sc.lead_id = l.id AND sc.from_stage IS NULL AND sc.actor_id = $3) AS "mine!"
+               FROM leads l WHERE l.source = $1 AND l.external_id = $2"#,
+            fields.source,
+            ext,
+            user.id
+        )
+        .fetch_optional(&mut **tx)
+        .await?;
+        return Ok(hit.map(|h| if h.mine { Prior::Mine(h.id) } else { Prior::Theirs(h.id) }));
     }
     Ok(None)
 }
@@ -333,11 +361,14 @@ async fn try_create(
     idempotency_key: Option<&str>,
 ) -> AppResult<(Uuid, CreateOutcome)> {
     let mut tx = state.db.begin().await?;
-    if let Some(id) = replay_of(&mut tx, user, idempotency_key, fields).await? {
-        return Ok((id, CreateOutcome::Replayed));
-    }
     let now = state.clock.now();
-    if let Some(existing) = find_open_duplicate(&mut tx, fields.phone.as_deref(), fields.email.as_deref()).await? {
+    let existing = match prior_lead(&mut tx, user, idempotency_key, fields).await? {
+        Some(Prior::Mine(id)) => return Ok((id, CreateOutcome::Replayed)),
+        Some(Prior::AnsweredDuplicate(id)) => return Ok((id, CreateOutcome::Duplicate)),
+        Some(Prior::Theirs(id)) => Some(id),
+        None => find_open_duplicate(&mut tx, fields.phone.as_deref(), fields.email.as_deref()).await?,
+    };
+    if let Some(existing) = existing {
         let note = format!(
             "Duplicate submission from source {}{}: {} {}, {} {}",
             fields.source,
@@ -358,7 +389,7 @@ async fn try_create(
         .await?;
         if let Some(key) = idempotency_key {
             sqlx::query!(
-                "INSERT INTO idempotency_keys (user_id, key, lead_id) VALUES ($1, $2, $3)",
+                "INSERT INTO idempotency_keys (user_id, key, lead_id, outcome) VALUES ($1, $2, $3, 'duplicate')",
                 user.id,
                 key,
                 existing

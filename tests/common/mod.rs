@@ -82,7 +82,7 @@ fn migrations_hash() -> String {
     hex::encode(h.finalize())
 }
 
-fn replace_db(url: &str, db: &str) -> String {
+pub fn replace_db(url: &str, db: &str) -> String {
     let (head, query) = match url.split_once('?') {
         Some((h, q)) => (h, Some(q)),
         None => (url, None),
@@ -147,7 +147,11 @@ impl TestApp {
             }
         }
         admin.close().await;
-        let url = replace_db(base, &db_name);
+        Self::serve_database(replace_db(base, &db_name), db_name, tweak).await
+    }
+
+    /// Serves the application on a random port against an existing, migrated database.
+    pub async fn serve_database(url: String, db_name: String, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let global = GlobalArgs {
             data_dir: "/nonexistent".into(),
             database_url: Some(url.clone()),
