@@ -75,11 +75,15 @@ async fn api_creates_a_case_with_its_regulation_x_deadlines() {
         .unwrap();
     assert_eq!(res.status(), 201);
     let case: Value = res.json().await.unwrap();
-    // Day 1 = 2026-03-01: day 36 = 04-05, day 45 = 04-14, day 121 = 06-29.
-    assert_eq!(deadline(&case, "live_contact")["due_on"], "2026-04-05");
-    assert_eq!(deadline(&case, "written_notice")["due_on"], "2026-04-14");
-    assert_eq!(deadline(&case, "continuity_personnel")["due_on"], "2026-04-14");
-    assert_eq!(deadline(&case, "first_filing_earliest")["due_on"], "2026-06-29");
+    // Day N is the due date plus N (comment 39(a)-1): due 2026-03-01, live contact by 04-06, written notice and
+    // continuity personnel by 04-15, first filing once more than 120 days delinquent, from 06-30.
+    assert_eq!(deadline(&case, "live_contact")["due_on"], "2026-04-06");
+    assert_eq!(deadline(&case, "written_notice")["due_on"], "2026-04-15");
+    assert_eq!(deadline(&case, "continuity_personnel")["due_on"], "2026-04-15");
+    assert_eq!(deadline(&case, "first_filing_earliest")["due_on"], "2026-06-30");
+    let today = t.app.state.clock.now().with_timezone(&t.app.state.config.timezone).date_naive();
+    let due = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    assert_eq!(case["days_delinquent"], (today - due).num_days(), "today minus the first unpaid due date");
     // Nothing was done by day 36 / 45 (the case was opened months later): breached.
     assert_eq!(deadline(&case, "live_contact")["status"], "breached");
     assert_eq!(deadline(&case, "continuity_personnel")["status"], "breached");
@@ -136,6 +140,60 @@ async fn api_creates_a_case_with_its_regulation_x_deadlines() {
 }
 
 #[tokio::test]
+async fn records_dated_before_the_delinquency_began_satisfy_none_of_its_clocks() {
+    let t = team().await;
+    let case = create(&t, "LN-1101").await; // first unpaid due date 2026-03-01
+    let id = case["id"].as_str().unwrap().to_string();
+    let post = |path: &'static str, form: Vec<(&'static str, &'static str)>| {
+        t.specialist.post(t.app.url(&format!("/lossmit/cases/{id}/{path}"))).form(&form).send()
+    };
+    let get = || async {
+        let v: Value = t
+            .specialist
+            .get(t.app.url(&format!("/api/v1/lossmit/cases/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v
+    };
+    // A live call and the written notice two days before the payment was missed.
+    let contact = vec![("occurred_on", "2026-02-27"), ("channel", "phone"), ("live_contact", "on")];
+    assert_eq!(post("contacts", contact).await.unwrap().status(), 303);
+    let notice = vec![("kind", "early_intervention"), ("sent_on", "2026-02-27")];
+    assert_eq!(post("notices", notice).await.unwrap().status(), 303);
+    let c = get().await;
+    assert_eq!(deadline(&c, "live_contact")["status"], "breached", "{c}");
+    assert_eq!(deadline(&c, "live_contact")["done_on"], Value::Null);
+    assert_eq!(deadline(&c, "written_notice")["status"], "breached");
+    // Documents received before the delinquency began do not complete an application.
+    assert_eq!(post("application", vec![("received_on", "2026-02-20")]).await.unwrap().status(), 303);
+    for doc in ["assistance_form", "income", "tax_return", "bank_statements", "hardship_letter"] {
+        let form = vec![("document", doc), ("document_received_on", "2026-02-20")];
+        assert_eq!(post("documents", form).await.unwrap().status(), 303);
+    }
+    assert_eq!(get().await["application"]["status"], "incomplete");
+    let page = t.specialist.get(t.app.url(&format!("/lossmit/cases/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<p>5 required document(s) missing.</p>"), "the checklist ignores them");
+    // A live contact on the due date itself and the notice on day 45 (2026-04-15) count.
+    let contact = vec![("occurred_on", "2026-03-01"), ("channel", "phone"), ("live_contact", "on")];
+    assert_eq!(post("contacts", contact).await.unwrap().status(), 303);
+    let notice = vec![("kind", "early_intervention"), ("sent_on", "2026-04-15")];
+    assert_eq!(post("notices", notice).await.unwrap().status(), 303);
+    let c = get().await;
+    assert_eq!(deadline(&c, "live_contact")["status"], "met");
+    assert_eq!(deadline(&c, "live_contact")["done_on"], "2026-03-01");
+    assert_eq!(deadline(&c, "written_notice")["status"], "met");
+    assert_eq!(deadline(&c, "written_notice")["done_on"], "2026-04-15");
+    // The case page counts days delinquent as today minus the due date.
+    let today = t.app.state.clock.now().with_timezone(&t.app.state.config.timezone).date_naive();
+    let days = (today - chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()).num_days();
+    assert!(page.contains(&format!("<span id=\"days-delinquent\">{days}</span> days delinquent today")));
+}
+
+#[tokio::test]
 async fn dual_tracking_is_refused_through_the_api_with_the_rule_and_logged() {
     let t = team().await;
     let case = create(&t, "LN-2001").await;
@@ -146,8 +204,8 @@ async fn dual_tracking_is_refused_through_the_api_with_the_rule_and_logged() {
             .json(&json!({"step": step, "on": on}))
             .send()
     };
-    // Before day 121 (2026-06-28 is day 120): refused under 1024.41(f)(1).
-    let res = step("first_filing", "2026-06-28").await.unwrap();
+    // On 2026-06-29 the loan is 120 days delinquent, not more: refused under 1024.41(f)(1).
+    let res = step("first_filing", "2026-06-29").await.unwrap();
     assert_eq!(res.status(), 409);
     let body: Value = res.json().await.unwrap();
     assert!(body["error"]["message"].as_str().unwrap().contains("12 CFR 1024.41(f)(1)"), "{body}");
@@ -511,10 +569,10 @@ async fn new_case_form_validates_and_opens_the_case() {
     assert_eq!(c["upb_cents"], 15_000_000);
     assert_eq!(c["monthly_pi_cents"], 100_000);
     assert_eq!(c["property_state"], "TX");
-    // Due 2026-08-01: day 36 = 09-05, day 45 = 09-14, day 121 = 11-29.
-    assert_eq!(deadline(&c, "live_contact")["due_on"], "2026-09-05");
-    assert_eq!(deadline(&c, "written_notice")["due_on"], "2026-09-14");
-    assert_eq!(deadline(&c, "first_filing_earliest")["due_on"], "2026-11-29");
+    // Due 2026-08-01: live contact by 09-06, written notice by 09-15, first filing from 11-30.
+    assert_eq!(deadline(&c, "live_contact")["due_on"], "2026-09-06");
+    assert_eq!(deadline(&c, "written_notice")["due_on"], "2026-09-15");
+    assert_eq!(deadline(&c, "first_filing_earliest")["due_on"], "2026-11-30");
 }
 
 #[tokio::test]

@@ -72,7 +72,7 @@ async fn specialist_works_a_case_and_supervisor_sees_the_board() {
     b.submit("#queue a").await;
     wait(&b, "#deadlines").await;
     let deadlines = b.text("#deadlines").await;
-    assert!(deadlines.contains("2026-04-05") && deadlines.contains("2026-06-29"), "{deadlines}");
+    assert!(deadlines.contains("2026-04-06") && deadlines.contains("2026-06-30"), "{deadlines}");
 
     // Application received 11-02 and complete 11-10.
     set(&b, "#application-form input[name=received_on]", "2026-11-02").await;

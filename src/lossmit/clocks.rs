@@ -1,9 +1,16 @@
 //! The Regulation X clocks (12 CFR 1024.39–1024.41) of one case, computed from its dated facts and "today".
 //!
-//! Day counting: delinquency begins on the first unpaid due date, which is **day 1**; day N is therefore
-//! `first_unpaid_due_date + (N - 1)` calendar days (due 2026-03-01: day 36 = 2026-04-05, day 45 = 2026-04-14,
-//! day 121 = 2026-06-29). Calendar-day periods after an event (30 days to evaluate, 14 days to appeal) run from
-//! the day after the event. The acknowledgment is counted in business days (see [`super::calendar`]).
+//! Day counting, as the Bureau counts (12 CFR 1024.31 "delinquency" and its comment; comment 39(a)-1): the
+//! delinquency begins on the first unpaid due date, and day N of the delinquency is that date **plus N**
+//! calendar days. With January 1 unpaid the borrower is 30 days delinquent on January 31, and live contact is
+//! due "not later than 36 days after January 1 — i.e., on or before February 6". So `days_delinquent` is
+//! `today − first unpaid due date`; for a payment due 2026-03-01 live contact is due by 2026-04-06, the written
+//! notice and continuity personnel by 2026-04-15, and a first notice or filing needs *more than* 120 days of
+//! delinquency, i.e. not before 2026-06-30. Calendar-day periods after an event (30 days to evaluate, 14 days
+//! to appeal) run from the day after the event. Business-day periods use [`super::calendar`].
+//!
+//! A record dated before the event that starts a clock never satisfies it: a live contact or written notice
+//! dated before the delinquency began, an acknowledgment before the application was received.
 
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
@@ -92,14 +99,27 @@ pub const RULE_FIRST_FILING_PENDING: &str = "12 CFR 1024.41(f)(2)";
 pub const RULE_DUAL_TRACKING: &str = "12 CFR 1024.41(g)";
 pub const RULE_APPEAL: &str = "12 CFR 1024.41(h)";
 
-/// Day `n` of delinquency (day 1 is the first unpaid due date).
+/// The date on which the borrower is `n` days delinquent: the first unpaid due date plus `n` days (the due
+/// date itself is day 0; comment 39(a)-1: 36 days after January 1 is February 6).
 pub fn delinquency_day(first_unpaid_due_date: NaiveDate, n: i64) -> NaiveDate {
-    first_unpaid_due_date + Duration::days(n - 1)
+    first_unpaid_due_date + Duration::days(n)
 }
 
-/// Days delinquent on `today` (the due date itself is day 1; 0 before it).
+/// Days delinquent on `today`: `today − first unpaid due date` (comment 31: January 1 unpaid, January 31 is 30
+/// days delinquent); 0 on the due date and before it.
 pub fn days_delinquent(first_unpaid_due_date: NaiveDate, today: NaiveDate) -> i64 {
-    ((today - first_unpaid_due_date).num_days() + 1).max(0)
+    (today - first_unpaid_due_date).num_days().max(0)
+}
+
+/// The first day a first notice or filing is allowed: the day the loan is more than 120 days delinquent,
+/// i.e. 121 days after the first unpaid due date (1024.41(f)(1)(i)).
+pub fn first_filing_allowed_from(first_unpaid_due_date: NaiveDate) -> NaiveDate {
+    delinquency_day(first_unpaid_due_date, 121)
+}
+
+/// A record of the delinquency's duties counts only from the day the delinquency began.
+fn since_delinquency(f: &CaseFacts, done: Option<NaiveDate>) -> Option<NaiveDate> {
+    done.filter(|d| *d >= f.first_unpaid_due_date)
 }
 
 /// A deadline an action must meet: met if done on or before the due date, breached if done later or not done
@@ -138,40 +158,45 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
     let mut out = Vec::new();
     let day36 = delinquency_day(f.first_unpaid_due_date, 36);
     let day45 = delinquency_day(f.first_unpaid_due_date, 45);
+    let contact = since_delinquency(f, f.first_live_contact_on);
     out.push(Deadline {
         key: "live_contact",
-        label: "Good-faith live contact (day 36)",
+        label: "Good-faith live contact (36 days after the due date)",
         rule: RULE_LIVE_CONTACT,
         due_on: day36,
-        status: status_of(day36, f.first_live_contact_on, today),
-        done_on: f.first_live_contact_on,
+        status: status_of(day36, contact, today),
+        done_on: contact,
     });
+    let notice = since_delinquency(f, f.written_notice_on);
     out.push(Deadline {
         key: "written_notice",
-        label: "Written early-intervention notice (day 45)",
+        label: "Written early-intervention notice (45 days after the due date)",
         rule: RULE_WRITTEN_NOTICE,
         due_on: day45,
-        status: status_of(day45, f.written_notice_on, today),
-        done_on: f.written_notice_on,
+        status: status_of(day45, notice, today),
+        done_on: notice,
     });
+    // Personnel assigned before the delinquency began are in place on its first day.
+    let assigned = f.specialist_assigned_on.map(|a| a.max(f.first_unpaid_due_date));
     out.push(Deadline {
         key: "continuity_personnel",
-        label: "Continuity-of-contact personnel assigned (day 45)",
+        label: "Continuity-of-contact personnel assigned (45 days after the due date)",
         rule: RULE_CONTINUITY,
         due_on: day45,
-        status: status_of(day45, f.specialist_assigned_on, today),
-        done_on: f.specialist_assigned_on,
+        status: status_of(day45, assigned, today),
+        done_on: assigned,
     });
     if let Some(received) = f.application.received_on {
         if acknowledgment_applies(received, f.sale_date) {
             let due = add_business_days(received, 5);
+            let acknowledged = f.application.acknowledged_on.filter(|a| *a >= received);
             out.push(Deadline {
                 key: "acknowledgment",
                 label: "Acknowledge the application (5 business days)",
                 rule: RULE_ACKNOWLEDGMENT,
                 due_on: due,
-                status: status_of(due, f.application.acknowledged_on, today),
-                done_on: f.application.acknowledged_on,
+                status: status_of(due, acknowledged, today),
+                done_on: acknowledged,
             });
         }
     }
@@ -189,16 +214,16 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
             });
         }
     }
-    let day121 = delinquency_day(f.first_unpaid_due_date, 121);
+    let earliest = first_filing_allowed_from(f.first_unpaid_due_date);
     out.push(Deadline {
         key: "first_filing_earliest",
-        label: "Earliest first foreclosure filing (day 121)",
+        label: "Earliest first notice or filing (more than 120 days delinquent)",
         rule: RULE_FIRST_FILING_120,
-        due_on: day121,
+        due_on: earliest,
         status: match f.first_filing_on {
-            Some(d) if d < day121 => ClockStatus::Breached,
+            Some(d) if d < earliest => ClockStatus::Breached,
             Some(_) => ClockStatus::Met,
-            None if today >= day121 => ClockStatus::Met,
+            None if today >= earliest => ClockStatus::Met,
             None => ClockStatus::Due,
         },
         done_on: f.first_filing_on,
@@ -305,18 +330,18 @@ pub fn application_pending(f: &CaseFacts, on: NaiveDate) -> bool {
     }
 }
 
-/// The dual-tracking guard: may `step` be recorded on `on`? Refuses a first filing before day 121
-/// (1024.41(f)(1)) or while a complete application is pending (1024.41(f)(2)), and a motion for judgment or a
+/// The dual-tracking guard: may `step` be recorded on `on`? Refuses a first filing unless the loan is more
+/// than 120 days delinquent on `on` (1024.41(f)(1)) or while a complete application is pending (1024.41(f)(2)), and a motion for judgment or a
 /// sale while a complete application is pending (1024.41(g)).
 pub fn check_foreclosure_step(f: &CaseFacts, step: ForeclosureStep, on: NaiveDate) -> Result<(), Refusal> {
     if step == ForeclosureStep::FirstFiling {
-        let day121 = delinquency_day(f.first_unpaid_due_date, 121);
-        if on < day121 {
+        let days = days_delinquent(f.first_unpaid_due_date, on);
+        if days <= 120 {
+            let earliest = first_filing_allowed_from(f.first_unpaid_due_date);
             return Err(Refusal {
                 rule: RULE_FIRST_FILING_120,
                 message: format!(
-                    "Refused under {RULE_FIRST_FILING_120}: no first notice or filing until the loan is more than 120 days delinquent (day 121 is {day121}; {on} is day {}).",
-                    days_delinquent(f.first_unpaid_due_date, on)
+                    "Refused under {RULE_FIRST_FILING_120}: no first notice or filing until the loan is more than 120 days delinquent (on {on} it is {days} days delinquent; the earliest date is {earliest})."
                 ),
             });
         }
@@ -351,36 +376,110 @@ mod tests {
     }
 
     #[test]
-    fn day_counting_starts_at_day_one() {
+    fn the_bureaus_own_examples() {
+        // Comment 31 (delinquency): a payment due January 1 unpaid, "on January 31 the borrower is 30 days
+        // delinquent". Comment 39(a)-1: live contact "not later than 36 days after January 1 — i.e., on or
+        // before February 6".
+        let jan1 = d(2026, 1, 1);
+        assert_eq!(days_delinquent(jan1, d(2026, 1, 31)), 30);
+        assert_eq!(delinquency_day(jan1, 30), d(2026, 1, 31));
+        let l = deadlines(&CaseFacts { first_unpaid_due_date: jan1, ..Default::default() }, jan1);
+        assert_eq!(get(&l, "live_contact").due_on, d(2026, 2, 6));
+        assert_eq!(get(&l, "written_notice").due_on, d(2026, 2, 15));
+        assert_eq!(get(&l, "continuity_personnel").due_on, d(2026, 2, 15));
+        // More than 120 days delinquent: 121 days after January 1 (2026 is not a leap year) is May 2.
+        assert_eq!(get(&l, "first_filing_earliest").due_on, d(2026, 5, 2));
+        assert_eq!(days_delinquent(jan1, d(2026, 5, 1)), 120);
+    }
+
+    #[test]
+    fn day_n_is_the_due_date_plus_n() {
         let due = d(2026, 3, 1);
-        assert_eq!(delinquency_day(due, 1), due);
-        assert_eq!(delinquency_day(due, 36), d(2026, 4, 5)); // a Sunday: calendar days, not moved
-        assert_eq!(delinquency_day(due, 45), d(2026, 4, 14));
-        assert_eq!(delinquency_day(due, 121), d(2026, 6, 29));
-        assert_eq!(days_delinquent(due, d(2026, 4, 5)), 36);
+        assert_eq!(delinquency_day(due, 0), due);
+        assert_eq!(delinquency_day(due, 36), d(2026, 4, 6));
+        assert_eq!(delinquency_day(due, 45), d(2026, 4, 15));
+        assert_eq!(first_filing_allowed_from(due), d(2026, 6, 30));
+        assert_eq!(days_delinquent(due, due), 0);
+        assert_eq!(days_delinquent(due, d(2026, 3, 2)), 1);
+        assert_eq!(days_delinquent(due, d(2026, 4, 6)), 36);
+        assert_eq!(days_delinquent(due, d(2026, 6, 29)), 120);
+        assert_eq!(days_delinquent(due, d(2026, 6, 30)), 121);
         assert_eq!(days_delinquent(due, d(2026, 2, 27)), 0);
+    }
+
+    #[test]
+    fn month_ends_leap_day_and_year_end_by_hand() {
+        // (due date, day 36, day 45, first day more than 120 days delinquent), counted on a calendar by hand.
+        let cases = [
+            // 31 Jan + 28 = 28 Feb (2026 is not a leap year), + 8 = 8 Mar; + 17 = 17 Mar; 28+31+30+31 = 120 on
+            // 31 May, so 121 on 1 June.
+            (d(2026, 1, 31), d(2026, 3, 8), d(2026, 3, 17), d(2026, 6, 1)),
+            // 2028 is a leap year: 31 Jan + 29 = 29 Feb, + 36 = 7 Mar, + 45 = 16 Mar; 29+31+30+31 = 121 on 31 May.
+            (d(2028, 1, 31), d(2028, 3, 7), d(2028, 3, 16), d(2028, 5, 31)),
+            // Due on the leap day itself: 31 days to 31 Mar, + 5 = 5 Apr (36), 14 Apr (45); 31+30+31 = 92 on
+            // 31 May, + 29 = 121 on 29 June.
+            (d(2028, 2, 29), d(2028, 4, 5), d(2028, 4, 14), d(2028, 6, 29)),
+            // Across the year end: 1 Dec + 30 = 31 Dec, + 36 = 6 Jan, + 45 = 15 Jan; 30+31+28+31 = 120 on 31 Mar.
+            (d(2026, 12, 1), d(2027, 1, 6), d(2027, 1, 15), d(2027, 4, 1)),
+        ];
+        for (due, day36, day45, filing) in cases {
+            let l = deadlines(&CaseFacts { first_unpaid_due_date: due, ..Default::default() }, due);
+            assert_eq!(get(&l, "live_contact").due_on, day36, "{due}");
+            assert_eq!(get(&l, "written_notice").due_on, day45, "{due}");
+            assert_eq!(get(&l, "first_filing_earliest").due_on, filing, "{due}");
+            assert_eq!(days_delinquent(due, filing), 121, "{due}");
+        }
+        assert_eq!(days_delinquent(d(2028, 1, 31), d(2028, 2, 29)), 29);
+        assert_eq!(days_delinquent(d(2028, 2, 29), d(2028, 3, 31)), 31);
+        assert_eq!(days_delinquent(d(2026, 1, 31), d(2026, 2, 28)), 28);
     }
 
     #[test]
     fn early_intervention_clocks() {
         let mut f = facts();
-        // Before day 36 nothing is breached.
-        let l = deadlines(&f, d(2026, 4, 5));
-        assert_eq!(get(&l, "live_contact").due_on, d(2026, 4, 5));
-        assert_eq!(get(&l, "live_contact").status, ClockStatus::Due);
-        assert_eq!(get(&l, "written_notice").due_on, d(2026, 4, 14));
-        assert_eq!(get(&l, "continuity_personnel").due_on, d(2026, 4, 14));
-        // Day 37 with no contact: breached.
-        assert_eq!(get(&deadlines(&f, d(2026, 4, 6)), "live_contact").status, ClockStatus::Breached);
-        // Contact on day 36 exactly: met; notice on day 46: breached; specialist on day 10: met.
-        f.first_live_contact_on = Some(d(2026, 4, 5));
-        f.written_notice_on = Some(d(2026, 4, 15));
-        f.specialist_assigned_on = Some(d(2026, 3, 10));
+        // On day 36 nothing is breached.
         let l = deadlines(&f, d(2026, 4, 6));
+        assert_eq!(get(&l, "live_contact").due_on, d(2026, 4, 6));
+        assert_eq!(get(&l, "live_contact").status, ClockStatus::Due);
+        assert_eq!(get(&l, "written_notice").due_on, d(2026, 4, 15));
+        assert_eq!(get(&l, "continuity_personnel").due_on, d(2026, 4, 15));
+        // Day 37 with no contact: breached.
+        assert_eq!(get(&deadlines(&f, d(2026, 4, 7)), "live_contact").status, ClockStatus::Breached);
+        // Contact on day 36 exactly: met; notice on day 46: breached; specialist on day 10: met.
+        f.first_live_contact_on = Some(d(2026, 4, 6));
+        f.written_notice_on = Some(d(2026, 4, 16));
+        f.specialist_assigned_on = Some(d(2026, 3, 11));
+        let l = deadlines(&f, d(2026, 4, 7));
         assert_eq!(get(&l, "live_contact").status, ClockStatus::Met);
         assert_eq!(get(&l, "written_notice").status, ClockStatus::Breached);
         assert_eq!(get(&l, "continuity_personnel").status, ClockStatus::Met);
         assert!(l.iter().all(|x| x.key != "acknowledgment" && x.key != "evaluation" && x.key != "appeal"));
+        // Notice on day 45 exactly: met.
+        f.written_notice_on = Some(d(2026, 4, 15));
+        assert_eq!(get(&deadlines(&f, d(2026, 4, 16)), "written_notice").status, ClockStatus::Met);
+    }
+
+    #[test]
+    fn records_dated_before_the_delinquency_began_never_satisfy_a_clock() {
+        let mut f = facts(); // due 2026-03-01
+        f.first_live_contact_on = Some(d(2026, 2, 27));
+        f.written_notice_on = Some(d(2026, 2, 28));
+        let l = deadlines(&f, d(2026, 4, 20));
+        assert_eq!(get(&l, "live_contact").status, ClockStatus::Breached);
+        assert_eq!(get(&l, "live_contact").done_on, None);
+        assert_eq!(get(&l, "written_notice").status, ClockStatus::Breached);
+        // On the due date itself the delinquency has begun: it counts.
+        f.first_live_contact_on = Some(d(2026, 3, 1));
+        assert_eq!(get(&deadlines(&f, d(2026, 4, 20)), "live_contact").status, ClockStatus::Met);
+        // A specialist assigned before the delinquency is in place from its first day.
+        f.specialist_assigned_on = Some(d(2026, 2, 1));
+        let l = deadlines(&f, d(2026, 4, 20));
+        assert_eq!(get(&l, "continuity_personnel").status, ClockStatus::Met);
+        assert_eq!(get(&l, "continuity_personnel").done_on, Some(d(2026, 3, 1)));
+        // An acknowledgment sent before the application was received does not acknowledge it.
+        f.application.received_on = Some(d(2026, 4, 1));
+        f.application.acknowledged_on = Some(d(2026, 3, 30));
+        assert_eq!(get(&deadlines(&f, d(2026, 4, 20)), "acknowledgment").status, ClockStatus::Breached);
     }
 
     #[test]
@@ -432,13 +531,13 @@ mod tests {
     }
 
     #[test]
-    fn first_filing_earliest_is_day_121() {
+    fn first_filing_earliest_when_more_than_120_days_delinquent() {
         let mut f = facts();
-        let l = deadlines(&f, d(2026, 6, 28));
-        assert_eq!(get(&l, "first_filing_earliest").due_on, d(2026, 6, 29));
+        let l = deadlines(&f, d(2026, 6, 29));
+        assert_eq!(get(&l, "first_filing_earliest").due_on, d(2026, 6, 30));
         assert_eq!(get(&l, "first_filing_earliest").status, ClockStatus::Due);
-        assert_eq!(get(&deadlines(&f, d(2026, 6, 29)), "first_filing_earliest").status, ClockStatus::Met);
-        f.first_filing_on = Some(d(2026, 6, 28));
+        assert_eq!(get(&deadlines(&f, d(2026, 6, 30)), "first_filing_earliest").status, ClockStatus::Met);
+        f.first_filing_on = Some(d(2026, 6, 29));
         assert_eq!(get(&deadlines(&f, d(2026, 7, 1)), "first_filing_earliest").status, ClockStatus::Breached);
     }
 
@@ -464,12 +563,13 @@ mod tests {
     }
 
     #[test]
-    fn first_filing_refused_before_day_121() {
+    fn first_filing_refused_until_more_than_120_days_delinquent() {
         let f = facts();
-        let r = check_foreclosure_step(&f, ForeclosureStep::FirstFiling, d(2026, 6, 28)).unwrap_err();
+        // 2026-06-29 is exactly 120 days after 2026-03-01: not *more than* 120.
+        let r = check_foreclosure_step(&f, ForeclosureStep::FirstFiling, d(2026, 6, 29)).unwrap_err();
         assert_eq!(r.rule, "12 CFR 1024.41(f)(1)");
-        assert!(r.message.contains("day 120"), "{}", r.message);
-        assert!(check_foreclosure_step(&f, ForeclosureStep::FirstFiling, d(2026, 6, 29)).is_ok());
+        assert!(r.message.contains("it is 120 days delinquent; the earliest date is 2026-06-30"), "{}", r.message);
+        assert!(check_foreclosure_step(&f, ForeclosureStep::FirstFiling, d(2026, 6, 30)).is_ok());
     }
 
     #[test]

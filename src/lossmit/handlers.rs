@@ -525,7 +525,7 @@ async fn case_page(
 ) -> AppResult<CasePage> {
     let today = today(state);
     let records = store::records(&state.db, case.id).await?;
-    let received = store::documents_received(&state.db, case.id).await?;
+    let received = store::documents_received(&state.db, &case).await?;
     let assessment = store::latest_assessment(&state.db, case.id).await?;
     let decisions = store::decisions(&state.db, case.id).await?;
     let checklist: Vec<DocLine> = model::REQUIRED_DOCUMENTS
@@ -831,11 +831,12 @@ async fn letter_acknowledgment(
     let Some(received_on) = case.app_received_on else {
         return Err(AppError::conflict("No application has been received on this case yet."));
     };
-    let received = store::documents_received(&state.db, case.id).await?;
+    let received = store::documents_received(&state.db, &case).await?;
     let docs: Vec<Document> = received.iter().map(|(d, _)| *d).collect();
     let missing = model::missing_documents(&docs).into_iter().map(Document::label).collect();
     // 1024.41(b)(2)(ii): a reasonable date to complete the application — here the earliest of 30 days, the
-    // 120th day of delinquency (while still ahead) and 38 days before a scheduled sale.
+    // 120th day of delinquency (120 days after the first unpaid due date, while still ahead) and 38 days before
+    // a scheduled sale.
     let mut respond_by = today + Duration::days(30);
     let day120 = clocks::delinquency_day(case.first_unpaid_due_date, 120);
     if day120 > today + Duration::days(7) {
@@ -1013,7 +1014,7 @@ struct ReportsPage {
     redefault_rate: String,
 }
 
-const AGE_BUCKETS: [&str; 5] = ["1–30", "31–60", "61–90", "91–120", "121+"];
+const AGE_BUCKETS: [&str; 5] = ["0–30", "31–60", "61–90", "91–120", "121+"];
 
 fn rate(n: usize, d: usize) -> String {
     if d == 0 { "—".into() } else { format_bps(((n as i64) * 10_000 * 2 + d as i64) / (2 * d as i64)) }

@@ -390,9 +390,12 @@ pub async fn record_document(
     )
     .execute(&mut *tx)
     .await?;
+    // A document received before the delinquency began does not count towards completing the application.
     let received = sqlx::query!(
-        r#"SELECT document, min(received_on) AS "first!" FROM lossmit_documents WHERE case_id = $1 GROUP BY document"#,
-        case.id
+        r#"SELECT document, min(received_on) AS "first!" FROM lossmit_documents WHERE case_id = $1 AND received_on >= $2
+           GROUP BY document"#,
+        case.id,
+        case.first_unpaid_due_date
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -1019,11 +1022,14 @@ pub async fn decisions(db: &PgPool, case_id: Uuid) -> AppResult<Vec<DecisionRow>
     .await?)
 }
 
-/// The documents received (first receipt of each), for the checklist.
-pub async fn documents_received(db: &PgPool, case_id: Uuid) -> AppResult<Vec<(Document, NaiveDate)>> {
+/// The documents received since the delinquency began (first receipt of each), for the checklist; one
+/// received earlier never counts.
+pub async fn documents_received(db: &PgPool, case: &CaseRow) -> AppResult<Vec<(Document, NaiveDate)>> {
     let rows = sqlx::query!(
-        r#"SELECT document, min(received_on) AS "first!" FROM lossmit_documents WHERE case_id = $1 GROUP BY document ORDER BY document"#,
-        case_id
+        r#"SELECT document, min(received_on) AS "first!" FROM lossmit_documents WHERE case_id = $1 AND received_on >= $2
+           GROUP BY document ORDER BY document"#,
+        case.id,
+        case.first_unpaid_due_date
     )
     .fetch_all(db)
     .await?;
