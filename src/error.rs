@@ -49,6 +49,10 @@ pub enum AppError {
     Conflict(String),
     #[error("invalid input")]
     Validation(FieldErrors),
+    /// A value that must be unique is already on another record (409). `other` describes that record only
+    /// when the caller may see it; forms show `message` beside `field`.
+    #[error("{field} is taken")]
+    Taken { field: &'static str, message: String, other: Option<serde_json::Value> },
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
     #[error("bad request: {0}")]
@@ -85,7 +89,7 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::Taken { .. } => StatusCode::CONFLICT,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -98,7 +102,7 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::Forbidden(_) => "forbidden",
             AppError::Unauthorized => "unauthorized",
-            AppError::Conflict(_) => "conflict",
+            AppError::Conflict(_) | AppError::Taken { .. } => "conflict",
             AppError::Validation(_) => "invalid",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::BadRequest(_) => "bad_request",
@@ -113,7 +117,7 @@ impl AppError {
             AppError::Forbidden(m) if !m.is_empty() => m.clone(),
             AppError::Forbidden(_) => "You do not have permission to do that.".into(),
             AppError::Unauthorized => "Please sign in.".into(),
-            AppError::Conflict(m) => m.clone(),
+            AppError::Conflict(m) | AppError::Taken { message: m, .. } => m.clone(),
             AppError::Validation(_) => "Some fields need attention.".into(),
             AppError::RateLimited { retry_after_secs } => {
                 format!("Too many attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60).max(1))
@@ -143,6 +147,13 @@ impl IntoResponse for AppError {
         let mut response = if ctx.is_api {
             let body = match &self {
                 AppError::Validation(errors) => serde_json::json!({ "errors": errors }),
+                AppError::Taken { field, message, other } => serde_json::json!({ "error": {
+                    "code": self.code(),
+                    "field": field,
+                    "message": message,
+                    "other": other,
+                    "request_id": ctx.request_id,
+                }}),
                 _ => serde_json::json!({ "error": {
                     "code": self.code(),
                     "message": self.public_message(),

@@ -293,6 +293,62 @@ async fn a_messy_import_reports_bad_rows_by_line_and_is_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn an_import_sets_loan_numbers_once_and_referrers_by_past_client() {
+    let app = TestApp::spawn().await;
+    let one = app.create_user(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let two = app.create_user(Role::Lo, "lo.two@example.com", Some("North"), &["TX"]).await;
+    let mut held = lead("Ana", "Held", "512-555-0100");
+    held["loan_number"] = json!("LN-7");
+    create_via_api(&app, one, held).await;
+    // A past client to name as the referrer: a lead of LO two that funds becomes a portfolio loan.
+    let mut client = lead("Pat", "Past", "512-555-0109");
+    client["loan_number"] = json!("LN-PAST");
+    let past = create_via_api(&app, two, client).await;
+    let res = app
+        .api(&app.token_for(two).await)
+        .post(app.url(&format!("/api/v1/leads/{past}/stage")))
+        .json(&json!({"stage": "funded", "version": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let csv = "first_name,last_name,phone,loan_number,referred_by_loan_number
+               Bo,New,512-555-0101,LN-8,LN-PAST
+               Cy,Taken,512-555-0102,LN-7,
+               Di,Again,512-555-0103,LN-8,
+               Ed,Unknown,512-555-0104,,LN-NONE
+";
+    let user = current_user(&app, two).await;
+    let report = loanfloor::leads::import::import_leads(&app.state, &user, csv.as_bytes(), true).await.unwrap();
+    assert!(report.committed);
+    let bad: Vec<(u64, &str)> = report.bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
+    assert_eq!(
+        bad,
+        [
+            (3, "loan_number: already on another lead"),
+            (4, "loan_number: the same loan number as line 2"),
+            (5, "referred_by_loan_number: no past client has this loan number"),
+        ],
+        "LO two may not see LO one's lead: the report says nothing of it"
+    );
+    let (number, referrer): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT l.loan_number, p.loan_number FROM leads l LEFT JOIN portfolio_loans p ON p.id = l.referred_by_loan_id
+         WHERE l.last_name = 'New'",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!((number.as_deref(), referrer.as_deref()), (Some("LN-8"), Some("LN-PAST")));
+    // LO one, who may see the lead, is told whose lead has the number.
+    let user = current_user(&app, one).await;
+    let csv = "first_name,last_name,phone,loan_number
+Fay,Taken,512-555-0105,LN-7
+";
+    let report = loanfloor::leads::import::import_leads(&app.state, &user, csv.as_bytes(), false).await.unwrap();
+    assert!(report.bad[0].reason.starts_with("loan_number: already on the lead of Ana Held"), "{:?}", report.bad);
+}
+
+#[tokio::test]
 async fn the_browser_upload_reports_bad_rows_and_offers_a_report() {
     let app = TestApp::spawn().await;
     let (_, client) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;

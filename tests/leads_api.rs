@@ -61,6 +61,116 @@ async fn an_lo_creates_a_lead_they_own_and_a_replay_returns_the_same_lead() {
 }
 
 #[tokio::test]
+async fn an_idempotency_key_alone_replays_its_lead_whatever_the_body() {
+    let app = TestApp::spawn().await;
+    let (_, api) = lo_api(&app, "lo.one@example.com", "North").await;
+    // No external_id: only the key can recognise the retry.
+    let mut first = ana();
+    first.as_object_mut().unwrap().remove("external_id");
+    let post = |body: Value, key: Option<&'static str>| {
+        let mut req = api.post(app.url("/api/v1/leads")).json(&body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        req.send()
+    };
+    let res = post(first.clone(), Some("retry-7")).await.unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    // The retry under the same key is the same request, even though nothing else in it matches the lead (another
+    // borrower's phone and email): the earlier lead, marked as a replay, and nothing created.
+    let mut retry = first.clone();
+    retry["phone"] = json!("(214) 555-0199");
+    retry["email"] = json!("someone.else@example.com");
+    let res = post(retry.clone(), Some("retry-7")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let again: Value = res.json().await.unwrap();
+    assert_eq!(again["id"], created["id"]);
+    assert_eq!((again["replayed"].clone(), again["duplicate"].clone()), (json!(true), json!(false)));
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM leads").fetch_one(app.db()).await.unwrap();
+    assert_eq!(n, 1);
+    // Without the key the same body is a new lead: the key, not the body, made the replay.
+    let res = post(retry, None).await.unwrap();
+    assert_eq!(res.status(), 201);
+    // A new key with the first body is not a replay either: the borrower matches an open lead (a duplicate).
+    let res = post(first, Some("retry-8")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let dup: Value = res.json().await.unwrap();
+    assert_eq!((dup["replayed"].clone(), dup["duplicate"].clone()), (json!(false), json!(true)));
+}
+
+#[tokio::test]
+async fn a_loan_number_belongs_to_one_lead_and_the_409_names_the_other_lead_only_in_scope() {
+    let app = TestApp::spawn().await;
+    let (_, one) = lo_api(&app, "lo.one@example.com", "North").await;
+    let (_, two) = lo_api(&app, "lo.two@example.com", "North").await;
+    let mut a = ana();
+    a["loan_number"] = json!(" LN-2026-0001 ");
+    let res = one.post(app.url("/api/v1/leads")).json(&a).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let first: Value = res.json().await.unwrap();
+    assert_eq!(first["loan_number"], "LN-2026-0001");
+    let borrower = |n: u32| {
+        json!({"first_name": "Bo", "last_name": format!("Park{n}"), "phone": format!("(214) 555-01{n:02}"),
+               "loan_number": "LN-2026-0001"})
+    };
+    // The same LO: 409 naming the lead that has the number.
+    let res = one.post(app.url("/api/v1/leads")).json(&borrower(1)).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "conflict");
+    assert_eq!(body["error"]["field"], "loan_number");
+    assert_eq!(body["error"]["other"]["id"], first["id"]);
+    assert!(body["error"]["message"].as_str().unwrap().contains("Ana Reyes"), "{body}");
+    // Another LO, who may not see that lead: 409 without anything of it.
+    let res = two.post(app.url("/api/v1/leads")).json(&borrower(2)).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    let text = res.text().await.unwrap();
+    assert!(!text.contains("Ana") && !text.contains(first["id"].as_str().unwrap()), "{text}");
+    assert!(text.contains("already on another lead"), "{text}");
+    // PATCH: a taken number is refused the same way, a free one is saved; a bad one is a 422.
+    let mut mine = borrower(3);
+    mine["loan_number"] = json!(null);
+    let created: Value = one.post(app.url("/api/v1/leads")).json(&mine).send().await.unwrap().json().await.unwrap();
+    let url = app.url(&format!("/api/v1/leads/{}", created["id"].as_str().unwrap()));
+    let res = one.patch(&url).json(&json!({"version": 1, "loan_number": "LN-2026-0001"})).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"]["other"]["id"], first["id"]);
+    let res = one.patch(&url).json(&json!({"version": 1, "loan_number": "=cmd()"})).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let res = one.patch(&url).json(&json!({"version": 1, "loan_number": "LN-2026-0002"})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let shown: Value = one.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["loan_number"], "LN-2026-0002");
+    let holders: Vec<String> =
+        sqlx::query_scalar("SELECT loan_number FROM leads WHERE loan_number IS NOT NULL ORDER BY loan_number")
+            .fetch_all(app.db())
+            .await
+            .unwrap();
+    assert_eq!(holders, ["LN-2026-0001", "LN-2026-0002"], "the refused requests wrote nothing");
+
+    // The lead page's edit form: a taken number is shown beside the field, with what the LO typed, at 409.
+    let page = app.login("lo.one@example.com").await;
+    let form = [
+        ("version", "2"),
+        ("first_name", "Bo"),
+        ("last_name", "Park3"),
+        ("phone", "(214) 555-0103"),
+        ("loan_number", "LN-2026-0001"),
+    ];
+    let res = page.post(format!("{url}/edit").replace("/api/v1", "")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("already on the lead of Ana Reyes") && body.contains("value=\"LN-2026-0001\""), "{body}");
+    let mut form = form;
+    form[4].1 = "LN-2026-0003";
+    let res = page.post(format!("{url}/edit").replace("/api/v1", "")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let shown = page.get(format!("{url}").replace("/api/v1", "")).send().await.unwrap().text().await.unwrap();
+    assert!(shown.contains("<dd id=\"loan-number\">LN-2026-0003</dd>"), "{shown}");
+}
+
+#[tokio::test]
 async fn the_same_borrower_as_an_open_lead_is_flagged_not_created_twice() {
     let app = TestApp::spawn().await;
     let (_, api) = lo_api(&app, "lo.one@example.com", "North").await;

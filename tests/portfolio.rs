@@ -14,8 +14,6 @@ use loanfloor::config::ImportArgs;
 use sha2::Sha256;
 use uuid::Uuid;
 
-const PIPELINE: &str = "00000000-0000-0000-0000-000000000001";
-
 fn today(app: &TestApp) -> chrono::NaiveDate {
     app.state.clock.now().with_timezone(&app.state.config.timezone).date_naive()
 }
@@ -287,12 +285,34 @@ async fn loan_officers_see_only_their_own_loans_and_opportunities() {
     assert_eq!((ann_row.open, ann_row.worked, ann_row.converted), (1, 1, 1));
     assert_eq!(summary.referrals, 0);
 
-    // A past client (L3) refers a lead that funds: one referral, one funded.
-    let referred = lead(&app, "LN-REF", "funded", o.lo2).await;
-    let l3 = loan_id(&app, "L3").await;
-    let mut tx = app.db().begin().await.unwrap();
-    loanfloor::portfolio::record_referral(&mut tx, None, referred, l3).await.unwrap();
-    tx.commit().await.unwrap();
+    // A past client (L3) refers a borrower: Bob names L3 on the new-lead form, and the lead funds.
+    let bob = app.login("bob.lo@lender.test").await;
+    let form = [
+        ("first_name", "Kim"),
+        ("last_name", "Referred"),
+        ("email", "kim.referred@example.com"),
+        ("referred_by_loan_number", "L404"),
+    ];
+    let res = bob.post(app.url("/leads/new")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 422, "an unknown past client is refused on the form");
+    let body = res.text().await.unwrap();
+    assert!(body.contains("No past client has this loan number") && body.contains("value=\"L404\""), "{body}");
+    let mut form = form;
+    form[3].1 = "L3";
+    let res = bob.post(app.url("/leads/new")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let referred: Uuid = res.headers()["location"].to_str().unwrap().trim_start_matches("/leads/").parse().unwrap();
+    let bob_api = app.api(&app.token_for(o.lo2).await);
+    let shown: serde_json::Value =
+        bob_api.get(app.url(&format!("/api/v1/leads/{referred}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["referred_by_loan_number"], "L3");
+    let res = bob_api
+        .post(app.url(&format!("/api/v1/leads/{referred}/stage")))
+        .json(&serde_json::json!({ "stage": "funded", "version": shown["version"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     let page = mia.get(app.url("/portfolio")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("<span class=\"num\">1</span> referrals from past clients (1 funded)"), "{page}");
     // Ann does not see Bob's past client's referral.
@@ -351,20 +371,27 @@ async fn cli_import_reports_bad_rows_by_line_and_tolerates_a_bom() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A lead the LO enters through the API with its LOS loan number, then moves to `stage` through the API.
 async fn lead(app: &TestApp, loan_number: &str, stage: &str, lo: Uuid) -> Uuid {
-    let id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, loan_number, assigned_lo_id, loan_amount_cents, rate_quoted, property_state)
-         VALUES ($1, $2::uuid, $3, 'Kim', 'Lee', $4, $5, 25000000, 6.250, 'TX')",
-    )
-    .bind(id)
-    .bind(PIPELINE)
-    .bind(stage)
-    .bind(loan_number)
-    .bind(lo)
-    .execute(app.db())
-    .await
-    .unwrap();
+    let api = app.api(&app.token_for(lo).await);
+    let body = serde_json::json!({
+        "first_name": "Kim", "last_name": "Lee", "email": format!("kim.{}@example.com", loan_number.to_lowercase()),
+        "loan_number": loan_number, "loan_amount_cents": 25_000_000, "rate_quoted": "6.250", "property_state": "TX",
+    });
+    let res = api.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let created: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(created["loan_number"], loan_number);
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    if stage != "new" {
+        let res = api
+            .post(app.url(&format!("/api/v1/leads/{id}/stage")))
+            .json(&serde_json::json!({ "stage": stage, "version": created["version"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
     id
 }
 
@@ -377,7 +404,18 @@ async fn los_status_file_moves_leads_idempotently() {
     let app = TestApp::spawn().await;
     let o = org(&app).await;
     let a = lead(&app, "LN-1", "application", o.lo1).await;
-    let b = lead(&app, "LN-2", "processing", o.lo1).await;
+    // The LO corrects the second lead's loan number with PATCH: the LOS file finds it by the new number.
+    let b = lead(&app, "LN-2-TYPO", "processing", o.lo1).await;
+    let ann = app.api(&app.token_for(o.lo1).await);
+    let current: serde_json::Value =
+        ann.get(app.url(&format!("/api/v1/leads/{b}"))).send().await.unwrap().json().await.unwrap();
+    let res = ann
+        .patch(app.url(&format!("/api/v1/leads/{b}")))
+        .json(&serde_json::json!({ "loan_number": "LN-2", "version": current["version"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     let dir = std::env::temp_dir().join(format!("lf-los-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("los.csv");
@@ -387,9 +425,10 @@ async fn los_status_file_moves_leads_idempotently() {
     )
     .unwrap();
     let args = ImportArgs { file: file.clone(), skip_bad: false, as_email: Some("admin@lender.test".into()) };
+    let before = count(&app, "SELECT count(*) FROM stage_changes").await;
     let err = loanfloor::portfolio::los_status_cli(&app.state, &args).await.unwrap_err().to_string();
     assert!(err.contains("line 5: loan_number"), "{err}");
-    assert_eq!(count(&app, "SELECT count(*) FROM stage_changes").await, 0, "all or nothing");
+    assert_eq!(count(&app, "SELECT count(*) FROM stage_changes").await, before, "all or nothing");
     let args = ImportArgs { skip_bad: true, ..args };
     loanfloor::portfolio::los_status_cli(&app.state, &args).await.unwrap();
     assert_eq!(stage(&app, a).await, "underwriting");
@@ -436,6 +475,8 @@ fn secret_in(page: &str) -> String {
 async fn webhooks_are_signed_retried_after_a_failure_and_logged() {
     let app = TestApp::spawn().await;
     let o = org(&app).await;
+    // The LO's lead reaches underwriting before the endpoint exists (those changes are not delivered to it).
+    let lead_id = lead(&app, "LN-100", "underwriting", o.lo1).await;
     let (port, got) = receiver().await;
     let url = format!("http://127.0.0.1:{port}/hook");
     let res = o
@@ -455,7 +496,6 @@ async fn webhooks_are_signed_retried_after_a_failure_and_logged() {
     let page = o.admin.get(app.url("/admin/webhooks")).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains(&secret), "the secret is not shown again");
 
-    let lead_id = lead(&app, "LN-100", "underwriting", o.lo1).await;
     let intake = app.create_user(Role::Intake, "los@lender.test", None, &[]).await;
     let api = app.api(&app.token_for(intake).await);
     let body = serde_json::json!({ "loan_number": "LN-100", "status": "clear_to_close", "at": "2026-11-20T15:00:00Z" });
@@ -542,6 +582,7 @@ async fn deliveries_to_loopback_are_refused_without_the_override() {
         assert_eq!(res.status(), 422, "{url}");
         assert!(res.text().await.unwrap().contains("loopback"));
     }
+    lead(&app, "LN-200", "processing", o.lo1).await;
     // A host name that resolves to loopback passes registration but is refused at delivery time.
     let url = format!("http://localhost:{port}/hook");
     let res = o
@@ -552,7 +593,6 @@ async fn deliveries_to_loopback_are_refused_without_the_override() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    lead(&app, "LN-200", "processing", o.lo1).await;
     let mut tx = app.db().begin().await.unwrap();
     let admin = loanfloor::auth::store::find_user(app.db(), o.admin_id).await.unwrap().unwrap().into_current(false);
     loanfloor::portfolio::import::apply_los_status(&mut tx, "LN-200", "underwriting", app.state.clock.now(), &admin)

@@ -14,7 +14,7 @@ use crate::auth::{CurrentUser, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
 
-const LEAD_FIELDS: [&str; 20] = [
+const LEAD_FIELDS: [&str; 22] = [
     "first_name",
     "last_name",
     "email",
@@ -33,6 +33,8 @@ const LEAD_FIELDS: [&str; 20] = [
     "vendor",
     "cost_cents",
     "external_id",
+    "loan_number",
+    "referred_by_loan_number",
     "loan_amount",
     "property_value",
 ];

@@ -259,7 +259,14 @@ async fn create(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let (id, outcome) = store::create_lead(&state, &user, &fields, None).await?;
+    let (id, outcome) = match store::create_lead(&state, &user, &fields, None).await {
+        Ok(done) => done,
+        Err(e) => {
+            let (status, errors) = form_errors(e)?;
+            let page = NewPage { ctx, o: LeadFormOptions::for_draft(&draft), draft, errors };
+            return Ok((status, page).into_response());
+        }
+    };
     let msg = match outcome {
         CreateOutcome::Created => "Lead created.",
         CreateOutcome::Replayed => "This lead already exists (same source and external id).",
@@ -587,11 +594,25 @@ async fn edit(
             let attempted = pairs.into_iter().filter(|(k, _)| k != "version").collect();
             Ok(conflict_page(ctx, &current, attempted).into_response())
         }
-        Err(AppError::Validation(errors)) => {
+        Err(e) => {
+            let (status, errors) = form_errors(e)?;
             let page = EditPage { ctx, id, version, o: LeadFormOptions::for_draft(&draft), draft, errors };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            Ok((status, page).into_response())
         }
-        Err(e) => Err(e),
+    }
+}
+
+/// An error the lead form shows beside its fields (422 for a bad value, 409 for a loan number another lead
+/// has), or the error itself for anything else.
+fn form_errors(e: AppError) -> AppResult<(StatusCode, FieldErrors)> {
+    match e {
+        AppError::Validation(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, errors)),
+        AppError::Taken { field, message, .. } => {
+            let mut errors = FieldErrors::new();
+            errors.add(field, message);
+            Ok((StatusCode::CONFLICT, errors))
+        }
+        e => Err(e),
     }
 }
 

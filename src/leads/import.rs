@@ -240,6 +240,8 @@ struct Seen {
     external: HashMap<(String, String), u64>,
     phone: HashMap<String, Uuid>,
     email: HashMap<String, Uuid>,
+    /// Loan numbers this import gave a lead, and the line that did.
+    loan_numbers: HashMap<String, u64>,
     /// Leads this import created.
     created: Vec<Uuid>,
     /// Leads this import added a duplicate note to (created before it, or by it).
@@ -284,10 +286,38 @@ async fn write_batch(
     let emails: Vec<String> = batch.iter().filter_map(|r| r.fields.email.clone()).collect();
     let open_phone = open_leads_by(tx, BY_PHONE, phones).await?;
     let open_email = open_leads_by(tx, BY_EMAIL, emails).await?;
-    let mut new_rows: Vec<(Uuid, &LeadFields)> = Vec::with_capacity(batch.len());
+    let taken = loan_numbers_taken(tx, user, &batch).await?;
+    let referrers = past_clients(tx, &batch).await?;
+    let mut new_rows: Vec<NewRow> = Vec::with_capacity(batch.len());
     let mut notes: Vec<(Uuid, String)> = Vec::new();
     for r in &batch {
         let f = &r.fields;
+        // A loan number belongs to one lead, and a referrer must be a past client: either is a bad row.
+        if let Some(n) = &f.loan_number {
+            let problem = match (seen.loan_numbers.get(n), taken.get(n)) {
+                (Some(first), _) => Some(format!("loan_number: the same loan number as line {first}")),
+                (None, Some(Some((id, name)))) => {
+                    Some(format!("loan_number: already on the lead of {name} (/leads/{id})"))
+                }
+                (None, Some(None)) => Some("loan_number: already on another lead".to_string()),
+                (None, None) => None,
+            };
+            if let Some(reason) = problem {
+                report.bad.push(BadRow { line: r.line, reason });
+                continue;
+            }
+        }
+        let referred_by = match &f.referred_by_loan_number {
+            Some(n) => match referrers.get(n) {
+                Some(id) => Some(*id),
+                None => {
+                    let reason = "referred_by_loan_number: no past client has this loan number".to_string();
+                    report.bad.push(BadRow { line: r.line, reason });
+                    continue;
+                }
+            },
+            None => None,
+        };
         if let Some(ext) = &f.external_id {
             let key = (f.source.clone(), ext.clone());
             // A repeat within the file is a bad row wherever it stands (the lookup below also finds the rows
@@ -335,7 +365,10 @@ async fn write_batch(
         if let Some(e) = &f.email {
             seen.email.insert(e.clone(), id);
         }
-        new_rows.push((id, f));
+        if let Some(n) = &f.loan_number {
+            seen.loan_numbers.insert(n.clone(), r.line);
+        }
+        new_rows.push(NewRow { id, fields: f, referred_by });
     }
     insert_leads(tx, user, &new_rows, now).await?;
     if !notes.is_empty() {
@@ -351,7 +384,7 @@ async fn write_batch(
         .execute(&mut **tx)
         .await?;
     }
-    let ids: Vec<Uuid> = new_rows.iter().map(|r| r.0).collect();
+    let ids: Vec<Uuid> = new_rows.iter().map(|r| r.id).collect();
     if user.role != Role::Lo && !ids.is_empty() {
         let payload = RouteImported { actor_id: user.id, lead_ids: ids.clone() };
         crate::jobs::enqueue(tx, ROUTE_JOB, serde_json::to_value(&payload)?, now, None).await?;
@@ -360,6 +393,51 @@ async fn write_batch(
     seen.created.extend(ids);
     report.imported += new_rows.len() as u64;
     Ok(())
+}
+
+/// A row to write as a new lead, with its referrer resolved to a portfolio loan.
+struct NewRow<'a> {
+    id: Uuid,
+    fields: &'a LeadFields,
+    referred_by: Option<Uuid>,
+}
+
+/// The batch's loan numbers that leads already have: the lead's id and name when `user` may see it.
+async fn loan_numbers_taken(
+    tx: &mut Transaction<'_, Postgres>,
+    user: &CurrentUser,
+    batch: &[GoodRow],
+) -> anyhow::Result<HashMap<String, Option<(Uuid, String)>>> {
+    let numbers: Vec<String> = batch.iter().filter_map(|r| r.fields.loan_number.clone()).collect();
+    if numbers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found: Vec<(String, Uuid, String, Option<Uuid>, Option<Uuid>)> = sqlx::query_as(
+        "SELECT l.loan_number, l.id, trim(l.first_name || ' ' || l.last_name), l.assigned_lo_id, l.team_id
+         FROM leads l WHERE l.loan_number = ANY($1::text[])",
+    )
+    .bind(&numbers)
+    .fetch_all(&mut **tx)
+    .await?;
+    let scope = user.scope();
+    Ok(found
+        .into_iter()
+        .map(|(n, id, name, lo, team)| (n, scope.allows_lead(lo, team).then_some((id, name))))
+        .collect())
+}
+
+/// The portfolio loans the batch names as referrers, by loan number.
+async fn past_clients(tx: &mut Transaction<'_, Postgres>, batch: &[GoodRow]) -> anyhow::Result<HashMap<String, Uuid>> {
+    let numbers: Vec<String> = batch.iter().filter_map(|r| r.fields.referred_by_loan_number.clone()).collect();
+    if numbers.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found: Vec<(String, Uuid)> =
+        sqlx::query_as("SELECT loan_number, id FROM portfolio_loans WHERE loan_number = ANY($1::text[])")
+            .bind(&numbers)
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(found.into_iter().collect())
 }
 
 /// The job that routes one batch of imported leads.
@@ -427,34 +505,36 @@ async fn open_leads_by(
 async fn insert_leads(
     tx: &mut Transaction<'_, Postgres>,
     user: &CurrentUser,
-    rows: &[(Uuid, &LeadFields)],
+    rows: &[NewRow<'_>],
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     macro_rules! col {
         ($f:ident) => {
-            rows.iter().map(|r| r.1.$f.clone()).collect::<Vec<_>>()
+            rows.iter().map(|r| r.fields.$f.clone()).collect::<Vec<_>>()
         };
     }
+    let referred_by: Vec<Option<Uuid>> = rows.iter().map(|r| r.referred_by).collect();
     let (lo, team) = if user.role == Role::Lo { (Some(user.id), user.team_id) } else { (None, None) };
     let assigned_at = lo.map(|_| now);
     sqlx::query(
         "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, email, phone, property_state, property_zip,
              loan_purpose, loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_quoted,
-             source, campaign, vendor, cost_cents, external_id, assigned_lo_id, team_id, assigned_at,
-             stage_changed_at, created_at, updated_at)
+             source, campaign, vendor, cost_cents, external_id, loan_number, referred_by_loan_id, assigned_lo_id,
+             team_id, assigned_at, stage_changed_at, created_at, updated_at)
          SELECT t.id, $20, 'new', t.first_name, t.last_name, t.email, t.phone, t.property_state, t.property_zip,
              t.loan_purpose, t.loan_amount_cents, t.property_value_cents, t.credit_band, t.occupancy, t.property_type,
-             t.rate_milli / 1000.0, t.source, t.campaign, t.vendor, t.cost_cents, t.external_id, $21, $22, $23, $24, $24, $24
+             t.rate_milli / 1000.0, t.source, t.campaign, t.vendor, t.cost_cents, t.external_id, t.loan_number,
+             t.referred_by, $21, $22, $23, $24, $24, $24
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                      $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::int4[], $15::text[],
-                     $16::text[], $17::text[], $18::bigint[], $19::text[])
+                     $16::text[], $17::text[], $18::bigint[], $19::text[], $25::text[], $26::uuid[])
            AS t(id, first_name, last_name, email, phone, property_state, property_zip, loan_purpose,
                 loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_milli, source,
-                campaign, vendor, cost_cents, external_id)",
+                campaign, vendor, cost_cents, external_id, loan_number, referred_by)",
     )
     .bind(&ids)
     .bind(col!(first_name))
@@ -480,6 +560,8 @@ async fn insert_leads(
     .bind(team)
     .bind(assigned_at)
     .bind(now)
+    .bind(col!(loan_number))
+    .bind(&referred_by)
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -504,7 +586,7 @@ async fn insert_leads(
         .await?;
     }
     let with_consent: Vec<(Uuid, &model::Consent)> =
-        rows.iter().filter_map(|(id, f)| f.consent.as_ref().map(|c| (*id, c))).collect();
+        rows.iter().filter_map(|r| r.fields.consent.as_ref().map(|c| (r.id, c))).collect();
     if !with_consent.is_empty() {
         let cid: Vec<Uuid> = with_consent.iter().map(|c| c.0).collect();
         let channel: Vec<String> = with_consent.iter().map(|c| c.1.channel.clone()).collect();

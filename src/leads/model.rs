@@ -272,6 +272,11 @@ pub struct LeadDraft {
     pub vendor: String,
     pub cost_cents: String,
     pub external_id: String,
+    /// The loan's number in the lender's LOS, set by the LO or the LOS once an application exists; the LOS
+    /// status import and API find the lead by it.
+    pub loan_number: String,
+    /// The past client who referred this borrower, by the loan number of their loan in the portfolio.
+    pub referred_by_loan_number: String,
     pub consent: Option<ConsentInput>,
 }
 
@@ -297,6 +302,10 @@ pub struct LeadFields {
     pub vendor: Option<String>,
     pub cost_cents: i64,
     pub external_id: Option<String>,
+    /// Unique across the organisation's leads (`leads_loan_number_idx`); checked when stored.
+    pub loan_number: Option<String>,
+    /// Must name a portfolio loan; resolved when stored.
+    pub referred_by_loan_number: Option<String>,
     pub consent: Option<Consent>,
 }
 
@@ -336,6 +345,20 @@ pub fn parse_time(raw: &str) -> Result<DateTime<Utc>, String> {
         return Ok(n.and_utc());
     }
     Err("use an RFC 3339 time like 2026-03-01T14:30:00Z".into())
+}
+
+/// A loan number as the LOS writes it: 1 to 64 letters, digits and `- _ . /`, starting with a letter or digit
+/// (so it can never be read as a formula or an option).
+pub fn check_loan_number(raw: &str) -> Result<Option<String>, String> {
+    let Some(n) = opt(raw) else { return Ok(None) };
+    let ok = n.len() <= 64
+        && n.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if ok {
+        Ok(Some(n))
+    } else {
+        Err("a loan number has up to 64 letters, digits and - _ . / (like LN-2026-0042)".into())
+    }
 }
 
 fn keyed(e: &mut FieldErrors, field: &str, raw: &str, list: &[(&str, &str)]) -> Option<String> {
@@ -426,6 +449,14 @@ impl LeadDraft {
         if external_id.as_ref().is_some_and(|x| x.len() > 128) {
             e.add("external_id", "at most 128 characters");
         }
+        let loan_number = check_loan_number(&self.loan_number).map_err(|m| e.add("loan_number", m)).ok().flatten();
+        let referred_by_loan_number = check_loan_number(&self.referred_by_loan_number)
+            .map_err(|m| e.add("referred_by_loan_number", m))
+            .ok()
+            .flatten();
+        if loan_number.is_some() && loan_number == referred_by_loan_number {
+            e.add("referred_by_loan_number", "a loan cannot refer itself");
+        }
         let consent = match &self.consent {
             Some(c) if c != &ConsentInput::default() => {
                 let channel = opt(c.channel.as_deref().unwrap_or("")).map(|s| s.to_lowercase());
@@ -476,6 +507,8 @@ impl LeadDraft {
             vendor: opt(&self.vendor),
             cost_cents,
             external_id,
+            loan_number,
+            referred_by_loan_number,
             consent,
         })
     }
@@ -503,6 +536,8 @@ impl LeadDraft {
             "vendor" => &mut self.vendor,
             "cost_cents" => &mut self.cost_cents,
             "external_id" => &mut self.external_id,
+            "loan_number" => &mut self.loan_number,
+            "referred_by_loan_number" => &mut self.referred_by_loan_number,
             _ => {
                 let c = self.consent.get_or_insert_with(ConsentInput::default);
                 let slot = match field {
@@ -523,7 +558,7 @@ impl LeadDraft {
 }
 
 /// The lead fields a CSV import understands (API names), plus flattened consent columns.
-pub const CSV_COLUMNS: [&str; 25] = [
+pub const CSV_COLUMNS: [&str; 27] = [
     "first_name",
     "last_name",
     "email",
@@ -544,6 +579,8 @@ pub const CSV_COLUMNS: [&str; 25] = [
     "vendor",
     "cost_cents",
     "external_id",
+    "loan_number",
+    "referred_by_loan_number",
     "consent_channel",
     "consent_text",
     "consent_captured_at",
@@ -727,6 +764,23 @@ mod tests {
         assert_eq!(ok.loan_amount_cents, Some(30_000_000));
         assert_eq!(ok.property_state.as_deref(), Some("TX"));
         assert_eq!(ltv_bps(ok.loan_amount_cents, ok.property_value_cents), Some(7500));
+    }
+
+    #[test]
+    fn loan_numbers_are_short_plain_keys() {
+        assert_eq!(check_loan_number(" LN-2026/0042 "), Ok(Some("LN-2026/0042".into())));
+        assert_eq!(check_loan_number("  "), Ok(None));
+        for bad in ["=HYPERLINK(1)", "-5", "LN 1", &"9".repeat(65)] {
+            assert!(check_loan_number(bad).is_err(), "{bad}");
+        }
+        let d = LeadDraft {
+            last_name: "Lee".into(),
+            phone: "512-555-0142".into(),
+            loan_number: "LN-1".into(),
+            referred_by_loan_number: "LN-1".into(),
+            ..Default::default()
+        };
+        assert!(d.validate().unwrap_err().get("referred_by_loan_number").is_some());
     }
 
     #[test]

@@ -77,6 +77,10 @@ pub struct Lead {
     pub vendor: Option<String>,
     pub cost_cents: i64,
     pub external_id: Option<String>,
+    /// The LOS loan number (unique among leads).
+    pub loan_number: Option<String>,
+    /// The portfolio loan number of the past client who referred the borrower.
+    pub referred_by_loan_number: Option<String>,
     pub assigned_lo_id: Option<Uuid>,
     pub assigned_lo_name: Option<String>,
     pub assigned_lo_email: Option<String>,
@@ -96,7 +100,9 @@ pub struct Lead {
 const LEAD_SELECT: &str = "SELECT l.id, l.pipeline_id, l.stage, l.first_name, l.last_name, l.email, l.phone,
     l.property_state, l.property_zip, l.loan_purpose, l.loan_amount_cents, l.property_value_cents, l.credit_band,
     l.occupancy, l.property_type, (l.rate_quoted * 1000)::int4 AS rate_quoted_milli, l.source, l.campaign, l.vendor,
-    l.cost_cents, l.external_id, l.assigned_lo_id, u.name AS assigned_lo_name, u.email AS assigned_lo_email,
+    l.cost_cents, l.external_id, l.loan_number,
+    (SELECT rp.loan_number FROM portfolio_loans rp WHERE rp.id = l.referred_by_loan_id) AS referred_by_loan_number,
+    l.assigned_lo_id, u.name AS assigned_lo_name, u.email AS assigned_lo_email,
     l.team_id, l.assigned_at, l.lost_reason, l.duplicate_of, l.first_call_at, l.first_contact_at,
     l.last_activity_at, l.stage_changed_at, l.version, l.created_at, l.updated_at
     FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id";
@@ -133,6 +139,8 @@ impl Lead {
             vendor: self.vendor.clone().unwrap_or_default(),
             cost_cents: self.cost_cents.to_string(),
             external_id: self.external_id.clone().unwrap_or_default(),
+            loan_number: self.loan_number.clone().unwrap_or_default(),
+            referred_by_loan_number: self.referred_by_loan_number.clone().unwrap_or_default(),
             ..Default::default()
         }
     }
@@ -172,6 +180,8 @@ impl Lead {
             "vendor": self.vendor,
             "cost_cents": self.cost_cents,
             "external_id": self.external_id,
+            "loan_number": self.loan_number,
+            "referred_by_loan_number": self.referred_by_loan_number,
             "lost_reason": self.lost_reason,
             "duplicate_of": self.duplicate_of,
             "first_call_at": self.first_call_at,
@@ -401,8 +411,14 @@ async fn try_create(
         tx.commit().await?;
         return Ok((existing, CreateOutcome::Duplicate));
     }
+    if let Some(n) = &fields.loan_number {
+        loan_number_free(&mut tx, user, n, None).await?;
+    }
     let id = Uuid::new_v4();
     insert_lead(&mut tx, id, fields, now, user.id, "app").await?;
+    if fields.referred_by_loan_number.is_some() {
+        crate::portfolio::record_referral(&mut tx, Some(user), id, fields.referred_by_loan_number.as_deref()).await?;
+    }
     let route_after_commit = user.role != Role::Lo;
     if route_after_commit {
         crate::routing::queue_routing(&mut tx, id, now).await?;
@@ -437,9 +453,9 @@ async fn insert_lead(
     sqlx::query!(
         "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, email, phone, property_state, property_zip,
              loan_purpose, loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_quoted,
-             source, campaign, vendor, cost_cents, external_id, stage_changed_at, created_at, updated_at)
+             source, campaign, vendor, cost_cents, external_id, loan_number, stage_changed_at, created_at, updated_at)
          VALUES ($1, $2, 'new', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, ($15::int4 / 1000.0),
-             $16, $17, $18, $19, $20, $21, $21, $21)",
+             $16, $17, $18, $19, $20, $22, $21, $21, $21)",
         id,
         DEFAULT_PIPELINE,
         f.first_name,
@@ -460,7 +476,8 @@ async fn insert_lead(
         f.vendor,
         f.cost_cents,
         f.external_id,
-        now
+        now,
+        f.loan_number
     )
     .execute(&mut **tx)
     .await?;
@@ -540,12 +557,15 @@ pub async fn update_lead(
     if before.version != version {
         return Ok(Saved::Stale(Box::new(before)));
     }
+    if fields.loan_number.is_some() && fields.loan_number != before.loan_number {
+        loan_number_free(&mut tx, user, fields.loan_number.as_deref().unwrap_or_default(), Some(id)).await?;
+    }
     let r = sqlx::query!(
         "UPDATE leads SET first_name = $2, last_name = $3, email = $4, phone = $5, property_state = $6,
              property_zip = $7, loan_purpose = $8, loan_amount_cents = $9, property_value_cents = $10,
              credit_band = $11, occupancy = $12, property_type = $13, rate_quoted = ($14::int4 / 1000.0),
              source = $15, campaign = $16, vendor = $17, cost_cents = $18, external_id = $19,
-             version = version + 1, updated_at = $20
+             loan_number = $21, version = version + 1, updated_at = $20
          WHERE id = $1",
         id,
         fields.first_name,
@@ -566,17 +586,25 @@ pub async fn update_lead(
         fields.vendor,
         fields.cost_cents,
         fields.external_id,
-        state.clock.now()
+        state.clock.now(),
+        fields.loan_number
     )
     .execute(&mut *tx)
     .await;
     if let Err(e) = r {
         return Err(crate::error::on_constraint(
             e,
-            &[("leads_source_external_idx", || {
-                AppError::invalid("external_id", "another lead from this source has this external id")
-            })],
+            &[
+                ("leads_source_external_idx", || {
+                    AppError::invalid("external_id", "another lead from this source has this external id")
+                }),
+                // Another request set the same loan number between the check above and this write.
+                ("leads_loan_number_idx", || loan_number_taken(None)),
+            ],
         ));
+    }
+    if fields.referred_by_loan_number != before.referred_by_loan_number {
+        crate::portfolio::record_referral(&mut tx, Some(user), id, fields.referred_by_loan_number.as_deref()).await?;
     }
     if let Some(c) = &fields.consent {
         sqlx::query!(
@@ -596,6 +624,45 @@ pub async fn update_lead(
     let after = fetch_lead(&mut *tx, id, false).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok(Saved::Ok(Box::new(after)))
+}
+
+/// The 409 for a loan number that is already on another lead: that lead's name and id when the caller may see
+/// it, nothing about it otherwise.
+fn loan_number_taken(other: Option<(Uuid, String)>) -> AppError {
+    match other {
+        Some((id, name)) => AppError::Taken {
+            field: "loan_number",
+            message: format!("This loan number is already on the lead of {name} (/leads/{id}); a loan has one lead."),
+            other: Some(serde_json::json!({ "id": id, "name": name })),
+        },
+        None => AppError::Taken {
+            field: "loan_number",
+            message: "This loan number is already on another lead.".into(),
+            other: None,
+        },
+    }
+}
+
+/// Refuses a loan number another lead already has (`leads_loan_number_idx`), naming that lead only through
+/// the caller's scope.
+async fn loan_number_free(
+    tx: &mut Transaction<'_, Postgres>,
+    user: &CurrentUser,
+    loan_number: &str,
+    except: Option<Uuid>,
+) -> AppResult<()> {
+    let other = sqlx::query!(
+        "SELECT id, first_name, last_name, assigned_lo_id, team_id FROM leads
+         WHERE loan_number = $1 AND id IS DISTINCT FROM $2",
+        loan_number,
+        except
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(o) = other else { return Ok(()) };
+    let shown = user.scope().allows_lead(o.assigned_lo_id, o.team_id);
+    let name = format!("{} {}", o.first_name, o.last_name).trim().to_string();
+    Err(loan_number_taken(shown.then_some((o.id, name))))
 }
 
 /// Moves a lead to another stage (a `lost` move needs a reason), recording the fact.

@@ -38,18 +38,40 @@ pub async fn on_lead_funded(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid) -
     Ok(())
 }
 
-/// Records that a lead was referred by a past client (the lead form calls this inside its transaction), so
-/// referrals count in the retention metrics.
+/// Records which past client referred a lead, by the loan number of their portfolio loan (None clears it), so
+/// referrals count in the retention metrics. The lead form and `POST`/`PATCH /api/v1/leads`
+/// (`referred_by_loan_number`) call this inside the transaction that writes the lead.
 pub async fn record_referral(
     tx: &mut Transaction<'_, Postgres>,
     actor: Option<&CurrentUser>,
     lead_id: Uuid,
-    loan_id: Uuid,
+    loan_number: Option<&str>,
 ) -> AppResult<()> {
     let before = sqlx::query_scalar!("SELECT referred_by_loan_id FROM leads WHERE id = $1 FOR UPDATE", lead_id)
         .fetch_optional(&mut **tx)
         .await?
         .ok_or(crate::error::AppError::NotFound)?;
+    let loan_id = match loan_number {
+        None => None,
+        Some(n) => {
+            let loan = sqlx::query!("SELECT id, lead_id FROM portfolio_loans WHERE loan_number = $1", n)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| {
+                    crate::error::AppError::invalid("referred_by_loan_number", "No past client has this loan number.")
+                })?;
+            if loan.lead_id == Some(lead_id) {
+                return Err(crate::error::AppError::invalid(
+                    "referred_by_loan_number",
+                    "This is the lead's own loan: a borrower cannot refer themselves.",
+                ));
+            }
+            Some(loan.id)
+        }
+    };
+    if before == loan_id {
+        return Ok(());
+    }
     sqlx::query!("UPDATE leads SET referred_by_loan_id = $2, updated_at = now() WHERE id = $1", lead_id, loan_id)
         .execute(&mut **tx)
         .await
@@ -57,13 +79,13 @@ pub async fn record_referral(
             crate::error::on_constraint(
                 e,
                 &[("leads_referred_by_loan_id_fkey", || {
-                    crate::error::AppError::invalid("referred_by_loan_id", "No such past client.")
+                    crate::error::AppError::invalid("referred_by_loan_number", "No such past client.")
                 })],
             )
         })?;
     Entry::new(actor, "lead.referral_recorded", "lead", lead_id)
         .before(serde_json::json!({ "referred_by_loan_id": before }))
-        .after(serde_json::json!({ "referred_by_loan_id": loan_id }))
+        .after(serde_json::json!({ "referred_by_loan_id": loan_id, "loan_number": loan_number }))
         .write(&mut **tx)
         .await?;
     Ok(())
