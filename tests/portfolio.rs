@@ -487,6 +487,7 @@ async fn webhooks_are_signed_retried_after_a_failure_and_logged() {
             ("events", "lead.stage_changed"),
             ("events", "lead.funded"),
             ("allowed_host", "127.0.0.1"),
+            ("plain_http_host", "127.0.0.1"),
         ])
         .send()
         .await
@@ -528,10 +529,13 @@ async fn webhooks_are_signed_retried_after_a_failure_and_logged() {
         let list = got.lock().unwrap();
         assert_eq!(list.len(), 2);
         let (headers, body) = &list[1];
+        let header = headers["x-loanfloor-signature"].to_str().unwrap();
+        let t = header.strip_prefix("t=").and_then(|h| h.split(',').next()).unwrap();
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{t}.").as_bytes());
         mac.update(body);
-        let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-        assert_eq!(headers["x-loanfloor-signature"].to_str().unwrap(), expected);
+        let expected = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(header, expected);
         assert_eq!(headers["x-loanfloor-event"], "lead.stage_changed");
         let payload: serde_json::Value = serde_json::from_slice(body).unwrap();
         assert_eq!(headers["x-loanfloor-delivery"].to_str().unwrap(), payload["id"].as_str().unwrap());
@@ -588,7 +592,7 @@ async fn deliveries_to_loopback_are_refused_without_the_override() {
     let res = o
         .admin
         .post(app.url("/admin/webhooks"))
-        .form(&[("url", url.as_str()), ("events", "lead.stage_changed")])
+        .form(&[("url", url.as_str()), ("events", "lead.stage_changed"), ("plain_http_host", "localhost")])
         .send()
         .await
         .unwrap();

@@ -376,7 +376,7 @@ pub async fn decide(
         "escalation.decided",
         serde_json::json!({
             "escalation_id": id, "lead_id": row.lead_id, "kind": row.kind, "decision": decision.as_str(),
-            "status": to.as_str(), "granted_bps": granted, "decided_by": user.email,
+            "status": to.as_str(), "granted_bps": granted, "decided_by": user.id,
         }),
     )
     .await?;

@@ -1,4 +1,5 @@
-//! `/admin/webhooks`: register endpoints, see each secret once, allow a private host, read the delivery log.
+//! `/admin/webhooks`: register endpoints, see each secret once, allow a private host or plain HTTP for a named
+//! host, opt an endpoint in to the borrower's contact details, read the delivery log.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -12,8 +13,7 @@ use uuid::Uuid;
 
 use super::model::{self, event_label};
 use super::store::{self, DeliveryRow, EndpointRow};
-use super::{NewEndpoint, register};
-use crate::audit::Entry;
+use super::{NewEndpoint, Settings, normalise_host, register};
 use crate::auth::{CurrentUser, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
@@ -48,6 +48,9 @@ struct AdminPage {
 impl AdminPage {
     fn allowed_value(&self) -> &str {
         self.form.allowed_host.as_deref().unwrap_or("")
+    }
+    fn plain_http_value(&self) -> &str {
+        self.form.plain_http_host.as_deref().unwrap_or("")
     }
 }
 
@@ -86,6 +89,8 @@ fn endpoint_from_pairs(pairs: &[(String, String)]) -> NewEndpoint {
             "url" => e.url = v.clone(),
             "events" => e.events.push(v.clone()),
             "allowed_host" => e.allowed_host = Some(v.clone()).filter(|s| !s.trim().is_empty()),
+            "plain_http_host" => e.plain_http_host = Some(v.clone()).filter(|s| !s.trim().is_empty()),
+            "include_contact" => e.include_contact = true,
             _ => {}
         }
     }
@@ -114,7 +119,8 @@ async fn create(
     }
 }
 
-/// Turns an endpoint on or off and sets (or clears) the host allowed despite a private address.
+/// Turns an endpoint on or off, sets (or clears) the host allowed despite a private address and the host plain
+/// HTTP is allowed for, and opts the endpoint in or out of the borrower's contact details.
 async fn update(
     user: CurrentUser,
     session: Session,
@@ -123,23 +129,14 @@ async fn update(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     user.require(&[Role::Admin])?;
-    let active = pairs.iter().any(|(k, _)| k == "active");
-    let allowed = pairs
-        .iter()
-        .find(|(k, _)| k == "allowed_host")
-        .map(|(_, v)| v.trim().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
-        .filter(|s| !s.is_empty());
-    if allowed.as_deref().is_some_and(|h| h.len() > 253 || h.contains('/') || h.contains(' ')) {
-        return Err(AppError::invalid("allowed_host", "Enter a host name or IP address only."));
-    }
-    let mut tx = state.db.begin().await?;
-    let before = store::update_endpoint(&mut tx, id, active, allowed.as_deref()).await?.ok_or(AppError::NotFound)?;
-    Entry::new(Some(&user), "webhook.updated", "webhook_endpoint", id)
-        .before(serde_json::json!({ "active": before.0, "allowed_host": before.1 }))
-        .after(serde_json::json!({ "active": active, "allowed_host": allowed }))
-        .write(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    let value = |name: &str| normalise_host(pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()));
+    let settings = Settings {
+        active: pairs.iter().any(|(k, _)| k == "active"),
+        allowed_host: value("allowed_host"),
+        plain_http_host: value("plain_http_host"),
+        include_contact: pairs.iter().any(|(k, _)| k == "include_contact"),
+    };
+    super::update(&state, &user, id, settings).await?;
     Flash::push(&session, "success", "Webhook endpoint saved.").await;
     Ok(Redirect::to("/admin/webhooks").into_response())
 }

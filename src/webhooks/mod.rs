@@ -1,7 +1,10 @@
 //! Outbound webhooks for the LOS and marketing tools: admins register endpoints for events; every event
 //! queues one signed delivery per subscribed endpoint, sent by the job worker with retries and backoff.
-//! Deliveries never reach loopback, private, link-local or unspecified addresses unless an admin allowed
-//! that host on the endpoint.
+//!
+//! The rules (issue 15, item 7): HTTPS only, unless an admin allows plain HTTP for the endpoint's host; never a
+//! loopback, private or otherwise special address (see [`model::forbidden_reason`]) unless an admin allowed
+//! that host; no redirects followed; proxy environment variables ignored; every body signed with a timestamp;
+//! payloads carry ids, stages and amounts, and the borrower's contact details only where an admin opted in.
 //!
 //! Interface for other capabilities: [`emit`].
 
@@ -20,17 +23,22 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
 use crate::web::Routes;
 
+pub use store::Settings;
+
 pub fn router() -> Routes {
     handlers::router()
 }
 
 /// Queues one delivery job per active endpoint subscribed to `event`, inside the caller's transaction (so a
-/// delivery exists exactly when the change does). `event` is one of [`model::EVENTS`].
+/// delivery exists exactly when the change does). `event` is one of [`model::EVENTS`]; `payload` may hold
+/// everything the caller knows: each endpoint's delivery stores only what [`model::event_data`] lets out.
 pub async fn emit(tx: &mut Transaction<'_, Postgres>, event: &str, payload: serde_json::Value) -> AppResult<()> {
     if !model::EVENTS.contains(&event) {
         return Err(AppError::Internal(anyhow::anyhow!("unknown webhook event {event}")));
     }
-    let ids = store::insert_deliveries(tx, event, &payload).await?;
+    let without_contact = model::event_data(event, &payload, false);
+    let with_contact = model::event_data(event, &payload, true);
+    let ids = store::insert_deliveries(tx, event, &without_contact, &with_contact).await?;
     for id in ids {
         crate::jobs::enqueue(tx, "webhooks.deliver", serde_json::json!({ "delivery_id": id }), Utc::now(), None)
             .await?;
@@ -44,25 +52,71 @@ pub struct NewEndpoint {
     pub url: String,
     pub events: Vec<String>,
     pub allowed_host: Option<String>,
+    pub plain_http_host: Option<String>,
+    pub include_contact: bool,
 }
 
-fn normalise_host(h: Option<&str>) -> Option<String> {
+/// A host as entered or as in a URL: IPv6 without brackets, lower case, None when empty.
+pub fn normalise_host(h: Option<&str>) -> Option<String> {
     h.map(|s| s.trim().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()).filter(|s| !s.is_empty())
 }
 
-/// The URL's host as compared with an endpoint's allowed host (IPv6 without brackets, lower case).
+/// The URL's host as compared with an endpoint's allowed hosts.
 fn url_host(url: &reqwest::Url) -> Option<String> {
     normalise_host(url.host_str())
 }
 
-/// Checks an endpoint: an http(s) URL with a host; a literal private address needs the allowed-host override.
-pub fn validate_endpoint(e: &NewEndpoint) -> Result<(reqwest::Url, Vec<String>, Option<String>), FieldErrors> {
+/// Checks a host an admin typed (a name or an IP address, nothing else).
+fn check_host_field(errors: &mut FieldErrors, field: &str, host: Option<&str>) {
+    if host.is_some_and(|h| h.len() > 253 || h.contains(['/', ' ', '@', '?', '#'])) {
+        errors.add(field, "Enter a host name or IP address only.");
+    }
+}
+
+/// Checks an endpoint's settings against its address: plain HTTP only for the named host, which must be the
+/// address's own; a literal special address only when that host is allowed.
+pub fn check_settings(url: &reqwest::Url, s: &Settings) -> FieldErrors {
     let mut errors = FieldErrors::new();
-    let allowed = normalise_host(e.allowed_host.as_deref());
+    check_host_field(&mut errors, "allowed_host", s.allowed_host.as_deref());
+    check_host_field(&mut errors, "plain_http_host", s.plain_http_host.as_deref());
+    let host = url_host(url);
+    if let Some(plain) = s.plain_http_host.as_deref() {
+        if Some(plain) != host.as_deref() {
+            errors.add("plain_http_host", "Plain HTTP can be allowed only for the address's own host.");
+        }
+    }
+    if url.scheme() == "http" && s.plain_http_host.as_deref() != host.as_deref() {
+        errors.add(
+            "url",
+            "Use https://. Plain HTTP sends borrower data unencrypted; to use it anyway, allow plain HTTP for this \
+             host below.",
+        );
+    }
+    let literal: Option<IpAddr> = host.as_deref().and_then(|h| h.parse().ok());
+    if let Some(reason) = literal.and_then(model::forbidden_reason) {
+        if s.allowed_host.as_deref() != host.as_deref() {
+            errors.add(
+                "url",
+                format!("This is a {reason} address; deliveries go there only if you allow this host below."),
+            );
+        }
+    }
+    errors
+}
+
+/// Checks an endpoint: an https (or allowed http) URL with a host and no credentials, and at least one event.
+pub fn validate_endpoint(e: &NewEndpoint) -> Result<(reqwest::Url, Vec<String>, Settings), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let settings = Settings {
+        active: true,
+        allowed_host: normalise_host(e.allowed_host.as_deref()),
+        plain_http_host: normalise_host(e.plain_http_host.as_deref()),
+        include_contact: e.include_contact,
+    };
     let url = match reqwest::Url::parse(e.url.trim()) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
         _ => {
-            errors.add("url", "Enter an http:// or https:// address.");
+            errors.add("url", "Enter an https:// address.");
             None
         }
     };
@@ -70,16 +124,9 @@ pub fn validate_endpoint(e: &NewEndpoint) -> Result<(reqwest::Url, Vec<String>, 
         if !u.username().is_empty() || u.password().is_some() {
             errors.add("url", "Put credentials in the signature secret, not in the address.");
         }
-        let host = url_host(u);
-        let literal: Option<IpAddr> = host.as_deref().and_then(|h| h.parse().ok());
-        if let Some(ip) = literal {
-            if let Some(reason) = model::forbidden_reason(ip) {
-                if allowed.as_deref() != host.as_deref() {
-                    errors.add(
-                        "url",
-                        format!("This is a {reason} address; deliveries go there only if you allow this host below."),
-                    );
-                }
+        for (field, messages) in check_settings(u, &settings).0 {
+            for m in messages {
+                errors.add(&field, m);
             }
         }
     }
@@ -90,7 +137,7 @@ pub fn validate_endpoint(e: &NewEndpoint) -> Result<(reqwest::Url, Vec<String>, 
         errors.add("events", "Choose at least one event.");
     }
     match (errors.is_empty(), url) {
-        (true, Some(u)) => Ok((u, events, allowed)),
+        (true, Some(u)) => Ok((u, events, settings)),
         _ => Err(errors),
     }
 }
@@ -98,7 +145,7 @@ pub fn validate_endpoint(e: &NewEndpoint) -> Result<(reqwest::Url, Vec<String>, 
 /// Registers an endpoint; returns (id, secret). The secret is shown to the admin once.
 pub async fn register(state: &AppState, user: &crate::auth::CurrentUser, e: &NewEndpoint) -> AppResult<(Uuid, String)> {
     user.require(&[crate::auth::Role::Admin])?;
-    let (url, events, allowed) = validate_endpoint(e).map_err(AppError::Validation)?;
+    let (url, events, settings) = validate_endpoint(e).map_err(AppError::Validation)?;
     let secret = {
         use rand::RngCore;
         let mut b = [0u8; 32];
@@ -106,13 +153,34 @@ pub async fn register(state: &AppState, user: &crate::auth::CurrentUser, e: &New
         format!("whsec_{}", hex::encode(b))
     };
     let mut tx = state.db.begin().await?;
-    let id = store::insert_endpoint(&mut tx, url.as_str(), &secret, &events, allowed.as_deref(), user.id).await?;
+    let id = store::insert_endpoint(&mut tx, url.as_str(), &secret, &events, &settings, user.id).await?;
     crate::audit::Entry::new(Some(user), "webhook.registered", "webhook_endpoint", id)
-        .after(serde_json::json!({ "url": url.as_str(), "events": events, "allowed_host": allowed }))
+        .after(serde_json::json!({ "url": url.as_str(), "events": events, "settings": settings }))
         .write(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok((id, secret))
+}
+
+/// Changes an endpoint's settings (active, allowed private host, plain-HTTP host, contact details), audited
+/// with the values before and after.
+pub async fn update(state: &AppState, user: &crate::auth::CurrentUser, id: Uuid, s: Settings) -> AppResult<()> {
+    user.require(&[crate::auth::Role::Admin])?;
+    let mut tx = state.db.begin().await?;
+    let (url, before) = store::lock_endpoint(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let url = reqwest::Url::parse(&url).map_err(|e| AppError::Internal(e.into()))?;
+    let mut errors = check_settings(&url, &s);
+    // The address is not changing: what it needs is checked again at every delivery.
+    errors.0.remove("url");
+    errors.into_result()?;
+    store::update_endpoint(&mut tx, id, &s).await?;
+    crate::audit::Entry::new(Some(user), "webhook.updated", "webhook_endpoint", id)
+        .before(serde_json::to_value(&before).map_err(anyhow::Error::from)?)
+        .after(serde_json::to_value(&s).map_err(anyhow::Error::from)?)
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Why a send did not succeed.
@@ -140,7 +208,7 @@ pub async fn deliver(state: &AppState, job: &crate::jobs::Job, now: DateTime<Utc
         store::record_attempt(&state.db, id, "failed", None, Some("endpoint deactivated"), None, now).await?;
         return Ok(());
     }
-    match send(&d).await {
+    match send(&d, now).await {
         Ok(code) => {
             store::record_attempt(&state.db, id, "delivered", Some(code), None, None, now).await?;
             Ok(())
@@ -160,9 +228,25 @@ pub async fn deliver(state: &AppState, job: &crate::jobs::Job, now: DateTime<Utc
     }
 }
 
-async fn send(d: &store::Outgoing) -> Result<i32, Failure> {
+/// Where a delivery may go: its URL and the addresses to connect to, or why not. Plain HTTP only to the host
+/// an admin allowed it for; every address the host resolves to is checked, and the connection is made only to
+/// those checked addresses (no second lookup that could answer differently).
+async fn destination(d: &store::Outgoing) -> Result<(reqwest::Url, String, Vec<SocketAddr>), Failure> {
     let url = reqwest::Url::parse(&d.url).map_err(|e| Failure::Refused(format!("bad URL: {e}")))?;
     let host = url_host(&url).ok_or_else(|| Failure::Refused("URL without a host".into()))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if normalise_host(d.plain_http_host.as_deref()).as_deref() == Some(host.as_str()) => {}
+        "http" => {
+            return Err(Failure::Refused(format!(
+                "plain HTTP to {host} is not allowed; use https:// or allow plain HTTP for {host} on the endpoint"
+            )));
+        }
+        other => return Err(Failure::Refused(format!("unsupported scheme {other}"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Failure::Refused("credentials in the URL".into()));
+    }
     let port = url.port_or_known_default().ok_or_else(|| Failure::Refused("URL without a port".into()))?;
     let allowed = normalise_host(d.allowed_host.as_deref()).as_deref() == Some(host.as_str());
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
@@ -185,25 +269,39 @@ async fn send(d: &store::Outgoing) -> Result<i32, Failure> {
             }
         }
     }
-    let body = serde_json::to_vec(&serde_json::json!({
-        "id": d.id, "event": d.event, "created_at": d.created_at, "data": d.payload,
-    }))
-    .map_err(|e| Failure::Retry { code: None, error: e.to_string() })?;
-    // Connect only to the addresses just checked (no second lookup that could answer differently), and never
-    // follow redirects (a redirect could point anywhere).
+    Ok((url, host, addrs))
+}
+
+/// The HTTP client for one delivery: connects only to `addrs` for `host`, follows no redirect (a redirect
+/// could point anywhere, past the address guard), and ignores proxy environment variables (`HTTP_PROXY`,
+/// `HTTPS_PROXY`, `ALL_PROXY`: a proxy would make the connection the guard never saw).
+fn client(host: &str, addrs: &[SocketAddr]) -> reqwest::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         .user_agent("Loanfloor-Webhooks/1");
     if host.parse::<IpAddr>().is_err() {
-        builder = builder.resolve_to_addrs(&host, &addrs);
+        builder = builder.resolve_to_addrs(host, addrs);
     }
-    let client = builder.build().map_err(|e| Failure::Retry { code: None, error: e.to_string() })?;
+    builder.build()
+}
+
+async fn send(d: &store::Outgoing, now: DateTime<Utc>) -> Result<i32, Failure> {
+    let (url, host, addrs) = destination(d).await?;
+    // Filtered again at sending: a delivery queued before an admin withdrew the contact-details opt-in (or
+    // before a field left the event's list) carries only what the endpoint may receive now.
+    let data = model::event_data(&d.event, &d.payload, d.include_contact);
+    let body = serde_json::to_vec(&serde_json::json!({
+        "id": d.id, "event": d.event, "created_at": d.created_at, "data": data,
+    }))
+    .map_err(|e| Failure::Retry { code: None, error: e.to_string() })?;
+    let client = client(&host, &addrs).map_err(|e| Failure::Retry { code: None, error: e.to_string() })?;
     let res = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header("X-Loanfloor-Signature", model::signature(&d.secret, &body))
+        .header("X-Loanfloor-Signature", model::signature(&d.secret, now.timestamp(), &body))
         .header("X-Loanfloor-Event", &d.event)
         .header("X-Loanfloor-Delivery", d.id.to_string())
         .body(body)
@@ -213,6 +311,8 @@ async fn send(d: &store::Outgoing) -> Result<i32, Failure> {
     let code = i32::from(res.status().as_u16());
     if res.status().is_success() {
         Ok(code)
+    } else if res.status().is_redirection() {
+        Err(Failure::Retry { code: Some(code), error: format!("receiver answered {code}; redirects are not followed") })
     } else {
         Err(Failure::Retry { code: Some(code), error: format!("receiver answered {code}") })
     }

@@ -11,16 +11,31 @@ pub struct EndpointRow {
     pub events: Vec<String>,
     pub active: bool,
     pub allowed_host: Option<String>,
+    pub plain_http_host: Option<String>,
+    pub include_contact: bool,
     pub created_at: DateTime<Utc>,
 }
 
 pub async fn endpoints(db: &PgPool) -> sqlx::Result<Vec<EndpointRow>> {
     sqlx::query_as!(
         EndpointRow,
-        "SELECT id, url, events, active, allowed_host, created_at FROM webhook_endpoints ORDER BY created_at, id"
+        "SELECT id, url, events, active, allowed_host, plain_http_host, include_contact, created_at
+         FROM webhook_endpoints ORDER BY created_at, id"
     )
     .fetch_all(db)
     .await
+}
+
+/// What an admin decides about an endpoint besides its address and events (each change is audited).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Settings {
+    pub active: bool,
+    /// A loopback or private host deliveries may reach anyway (a receiver inside the lender's own network).
+    pub allowed_host: Option<String>,
+    /// The one host plain HTTP may be used for (otherwise HTTPS only).
+    pub plain_http_host: Option<String>,
+    /// Whether payloads carry the borrower's contact details.
+    pub include_contact: bool,
 }
 
 pub async fn insert_endpoint(
@@ -28,17 +43,22 @@ pub async fn insert_endpoint(
     url: &str,
     secret: &str,
     events: &[String],
-    allowed_host: Option<&str>,
+    settings: &Settings,
     by: Uuid,
 ) -> sqlx::Result<Uuid> {
     let id = Uuid::new_v4();
     sqlx::query!(
-        "INSERT INTO webhook_endpoints (id, url, secret, events, allowed_host, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO webhook_endpoints (id, url, secret, events, active, allowed_host, plain_http_host, include_contact,
+                                        created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         id,
         url,
         secret,
         events,
-        allowed_host,
+        settings.active,
+        settings.allowed_host,
+        settings.plain_http_host,
+        settings.include_contact,
         by
     )
     .execute(&mut **tx)
@@ -46,40 +66,58 @@ pub async fn insert_endpoint(
     Ok(id)
 }
 
-/// Updates whether an endpoint is active and its allowed host; returns the previous values, or None.
-pub async fn update_endpoint(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    active: bool,
-    allowed_host: Option<&str>,
-) -> sqlx::Result<Option<(bool, Option<String>)>> {
-    let before = sqlx::query!("SELECT active, allowed_host FROM webhook_endpoints WHERE id = $1 FOR UPDATE", id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let Some(before) = before else { return Ok(None) };
+/// Locks an endpoint for a change: its address and current settings, or None.
+pub async fn lock_endpoint(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<(String, Settings)>> {
+    let row = sqlx::query!(
+        "SELECT url, active, allowed_host, plain_http_host, include_contact FROM webhook_endpoints WHERE id = $1
+         FOR UPDATE",
+        id
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| {
+        let settings = Settings {
+            active: r.active,
+            allowed_host: r.allowed_host,
+            plain_http_host: r.plain_http_host,
+            include_contact: r.include_contact,
+        };
+        (r.url, settings)
+    }))
+}
+
+pub async fn update_endpoint(tx: &mut Transaction<'_, Postgres>, id: Uuid, s: &Settings) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE webhook_endpoints SET active = $2, allowed_host = $3, updated_at = now() WHERE id = $1",
+        "UPDATE webhook_endpoints SET active = $2, allowed_host = $3, plain_http_host = $4, include_contact = $5,
+                updated_at = now()
+         WHERE id = $1",
         id,
-        active,
-        allowed_host
+        s.active,
+        s.allowed_host,
+        s.plain_http_host,
+        s.include_contact
     )
     .execute(&mut **tx)
     .await?;
-    Ok(Some((before.active, before.allowed_host)))
+    Ok(())
 }
 
-/// Adds a pending delivery for each active endpoint subscribed to `event`; returns their ids.
+/// Adds a pending delivery for each active endpoint subscribed to `event`, with `with_contact` for endpoints
+/// opted in to the borrower's contact details and `without_contact` for the rest; returns their ids.
 pub async fn insert_deliveries(
     tx: &mut Transaction<'_, Postgres>,
     event: &str,
-    payload: &serde_json::Value,
+    without_contact: &serde_json::Value,
+    with_contact: &serde_json::Value,
 ) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(
         r#"INSERT INTO webhook_deliveries (id, endpoint_id, event, payload)
-           SELECT gen_random_uuid(), e.id, $1, $2 FROM webhook_endpoints e WHERE e.active AND $1 = ANY(e.events)
+           SELECT gen_random_uuid(), e.id, $1, CASE WHEN e.include_contact THEN $3::jsonb ELSE $2::jsonb END
+           FROM webhook_endpoints e WHERE e.active AND $1 = ANY(e.events)
            RETURNING id"#,
         event,
-        payload
+        without_contact,
+        with_contact
     )
     .fetch_all(&mut **tx)
     .await
@@ -97,12 +135,15 @@ pub struct Outgoing {
     pub secret: String,
     pub active: bool,
     pub allowed_host: Option<String>,
+    pub plain_http_host: Option<String>,
+    pub include_contact: bool,
 }
 
 pub async fn outgoing(db: &PgPool, id: Uuid) -> sqlx::Result<Option<Outgoing>> {
     sqlx::query_as!(
         Outgoing,
-        "SELECT d.id, d.event, d.payload, d.status, d.created_at, e.url, e.secret, e.active, e.allowed_host
+        "SELECT d.id, d.event, d.payload, d.status, d.created_at, e.url, e.secret, e.active, e.allowed_host,
+                e.plain_http_host, e.include_contact
          FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1",
         id
     )
