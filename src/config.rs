@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
 
 /// Loanfloor: a CRM for mortgage production managers and their loan officers.
 ///
@@ -66,7 +67,7 @@ pub struct ServeArgs {
     #[arg(long, env = "LOANFLOOR_NO_DEMO")]
     pub no_demo: bool,
     /// Idle session expiry in minutes.
-    #[arg(long, env = "LOANFLOOR_SESSION_IDLE_MINUTES", default_value_t = 480)]
+    #[arg(long, env = "LOANFLOOR_SESSION_IDLE_MINUTES", default_value_t = 30)]
     pub session_idle_minutes: i64,
     /// Absolute session lifetime in hours, however active.
     #[arg(long, env = "LOANFLOOR_SESSION_MAX_HOURS", default_value_t = 12)]
@@ -77,9 +78,15 @@ pub struct ServeArgs {
     /// The organisation's time zone, used for dates on pages and metric ranges.
     #[arg(long, env = "LOANFLOOR_TIMEZONE", default_value = "America/Chicago")]
     pub timezone: chrono_tz::Tz,
-    /// Trust the first address in X-Forwarded-For (only behind your own load balancer).
-    #[arg(long, env = "LOANFLOOR_TRUST_PROXY")]
-    pub trust_proxy: bool,
+    /// Your own proxies or load balancers, as addresses or CIDRs (comma-separated, e.g. 127.0.0.1,10.0.0.0/8).
+    /// Only a connection from one of them has its X-Forwarded-For and X-Forwarded-Proto believed; the client is
+    /// the right-most X-Forwarded-For entry that is not one of them.
+    #[arg(long, env = "LOANFLOOR_TRUST_PROXY", value_delimiter = ',', value_parser = parse_trusted_proxy)]
+    pub trust_proxy: Vec<IpNet>,
+    /// Send the session cookie without `Secure` (and without the `__Host-` prefix), for plain-HTTP development
+    /// only; the start-up log and every page say so.
+    #[arg(long, env = "LOANFLOOR_INSECURE_COOKIES")]
+    pub insecure_cookies: bool,
     /// Maximum request body in bytes (uploads allow 50x this).
     #[arg(long, env = "LOANFLOOR_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
@@ -99,11 +106,12 @@ impl Default for ServeArgs {
         Self {
             addr: "127.0.0.1:8080".parse().expect("valid address"),
             no_demo: false,
-            session_idle_minutes: 480,
+            session_idle_minutes: 30,
             session_max_hours: 12,
             enforce_mfa: true,
             timezone: chrono_tz::America::Chicago,
-            trust_proxy: false,
+            trust_proxy: Vec::new(),
+            insecure_cookies: false,
             body_limit: 1024 * 1024,
             db_pool_size: 20,
             worker: true,
@@ -223,14 +231,18 @@ pub struct Config {
     pub session_max_hours: i64,
     pub enforce_mfa: bool,
     pub timezone: chrono_tz::Tz,
-    pub trust_proxy: bool,
+    /// Proxies whose forwarding headers are believed (see `web::client`).
+    pub trust_proxy: Vec<IpNet>,
     pub body_limit: usize,
     pub db_pool_size: u32,
     pub worker: bool,
     /// How long a computed manager dashboard is reused (zero: never).
     pub dashboard_cache: std::time::Duration,
-    /// True when cookies may be sent over plain http (loopback only).
+    /// `--insecure-cookies`: the session cookie may go over plain HTTP (see [`Config::plain_http_cookies`]).
     pub insecure_cookies: bool,
+    /// The database holds the demo organisation (learnt at start-up): every page says that sign-in may run
+    /// without a second factor there.
+    pub demo_organisation: bool,
 }
 
 impl Config {
@@ -251,12 +263,35 @@ impl Config {
             session_max_hours: serve.session_max_hours,
             enforce_mfa: serve.enforce_mfa,
             timezone: serve.timezone,
-            trust_proxy: serve.trust_proxy,
+            trust_proxy: serve.trust_proxy.clone(),
             body_limit: serve.body_limit,
             db_pool_size: serve.db_pool_size,
             worker: serve.worker,
             dashboard_cache: std::time::Duration::from_secs(serve.dashboard_cache_seconds),
-            insecure_cookies: serve.addr.ip().is_loopback(),
+            insecure_cookies: serve.insecure_cookies,
+            demo_organisation: false,
         })
     }
+
+    /// Why the session cookie goes without `Secure` and the `__Host-` prefix, or None when it has both (the
+    /// default, whatever address the server binds: a TLS proxy on the same host talks to 127.0.0.1). The only
+    /// exceptions are the demo organisation on a loopback address and an explicit `--insecure-cookies`.
+    pub fn plain_http_cookies(&self) -> Option<&'static str> {
+        if self.insecure_cookies {
+            Some("--insecure-cookies")
+        } else if self.demo_organisation && self.addr.ip().is_loopback() {
+            Some("the demo organisation on a loopback address")
+        } else {
+            None
+        }
+    }
+}
+
+/// `--trust-proxy` entries: an address (one host) or a CIDR.
+fn parse_trusted_proxy(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map(|n| n.trunc())
+        .map_err(|_| format!("'{s}' is not an IP address or CIDR (e.g. 127.0.0.1 or 10.0.0.0/8)"))
 }

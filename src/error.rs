@@ -135,6 +135,7 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
     request_id: &'a str,
+    insecure_cookies: bool,
 }
 
 impl IntoResponse for AppError {
@@ -172,7 +173,13 @@ impl IntoResponse for AppError {
         } else {
             let title = status.canonical_reason().unwrap_or("Error");
             let message = self.public_message();
-            let page = ErrorPage { status: status.as_u16(), title, message: &message, request_id: &ctx.request_id };
+            let page = ErrorPage {
+                status: status.as_u16(),
+                title,
+                message: &message,
+                request_id: &ctx.request_id,
+                insecure_cookies: ctx.insecure_cookies,
+            };
             let html = page.render().unwrap_or_else(|_| message.clone());
             (status, Html(html)).into_response()
         };

@@ -70,10 +70,10 @@ pub fn app(state: AppState) -> Router {
     let (router, _) = routes().into_parts();
     let store = auth::session_store::PgSessionStore::new(state.db.clone());
     let sessions = SessionManagerLayer::new(store)
-        .with_name(auth::session::COOKIE)
+        .with_name(auth::session::cookie_name(&state.config))
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_secure(!state.config.insecure_cookies)
+        .with_secure(state.config.plain_http_cookies().is_none())
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.config.session_idle_minutes)));
     let body_limit = state.config.body_limit;
     let static_files =
@@ -112,6 +112,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Some(why) = state.config.plain_http_cookies() {
+        tracing::warn!(
+            reason = why,
+            "insecure cookies: the session cookie is sent over plain HTTP (no Secure, no __Host- prefix); for development only"
+        );
+    }
     let app = app(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

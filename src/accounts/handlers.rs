@@ -15,11 +15,11 @@ use uuid::Uuid;
 use super::model::{self, FormFields, UserForm};
 use super::store::{self, NewUser, TeamRow, TokenRow, UserDetail, UserFilter, UserListRow};
 use crate::audit::Entry;
-use crate::auth::{CurrentUser, Role, password};
+use crate::auth::{CurrentUser, Role, password, throttle};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::routing::HandOver;
 use crate::state::AppState;
-use crate::web::{Flash, PageCtx, Routes};
+use crate::web::{Flash, PageCtx, Routes, request_ctx};
 
 pub fn router() -> Routes {
     Routes::new()
@@ -836,12 +836,25 @@ async fn change_own_password(
     Form(form): Form<PasswordForm>,
 ) -> AppResult<Response> {
     let row = crate::auth::store::find_user(&state.db, user.id).await?.ok_or(AppError::Unauthorized)?;
+    // The current password is guessed against the same counters as sign-in: a stolen session gets no extra
+    // guesses here, and a locked account or address is locked here too.
+    let now = state.clock.now();
+    let acct = throttle::account_key(&user.email);
+    let addr = throttle::address_key(&request_ctx().client_addr);
+    if let Err(e) = throttle::check(&state.db, &[acct.clone(), addr.clone()], now).await {
+        Entry::new(Some(&user), "password_change_throttled", "user", user.id).write(&state.db).await?;
+        return Err(e);
+    }
     let mut errors = FieldErrors::new();
     let phc = row.password_hash.clone();
     let current = form.current_password.clone();
     let ok =
         tokio::task::spawn_blocking(move || password::verify(&current, &phc)).await.map_err(|e| anyhow::anyhow!(e))?;
-    if !ok {
+    if ok {
+        throttle::succeed(&state.db, &acct).await?;
+    } else {
+        throttle::fail(&state.db, &acct, &addr, now).await?;
+        Entry::new(Some(&user), "password_change_failed", "user", user.id).write(&state.db).await?;
         errors.add("current_password", "Your current password is not correct.");
     }
     if let Some(msg) = password::policy_violation(&form.password, &user.email) {

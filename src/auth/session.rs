@@ -10,10 +10,13 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
+use tower_sessions::session::Id;
 use uuid::Uuid;
 
 use super::model::{CurrentUser, Role};
+use super::session_store::stored_id;
 use super::store;
+use crate::config::Config;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::RequestCtx;
@@ -73,7 +76,7 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, Res
         };
     }
     let session = Session::from_request_parts(parts, state).await.map_err(|e| e.into_response())?;
-    if let Some(id) = session_cookie(parts) {
+    if let Some(id) = session_cookie(parts, cookie_name(&state.config)) {
         match fast_session(state, &id).await {
             Ok(Some((user, hints, touch))) => {
                 if touch {
@@ -104,8 +107,11 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, Res
     }
 }
 
-/// The session cookie's name.
-pub const COOKIE: &str = "loanfloor_session";
+/// The session cookie's name: with the `__Host-` prefix whenever the cookie is `Secure`, so a browser takes it
+/// only from this exact origin over TLS, for path `/`, and no sibling subdomain can set or shadow it.
+pub fn cookie_name(config: &Config) -> &'static str {
+    if config.plain_http_cookies().is_some() { "loanfloor_session" } else { "__Host-loanfloor_session" }
+}
 const TOUCHED_KEY: &str = "touched_at";
 /// A session's idle expiry is pushed forward when less than its full idle time minus this remains.
 const TOUCH_EVERY_MINUTES: i64 = 5;
@@ -117,11 +123,12 @@ pub struct SessionHints {
     pub has_flash: bool,
 }
 
-fn session_cookie(parts: &Parts) -> Option<String> {
+/// The session id in the request's cookie, if it is one (the form tower-sessions gives ids).
+fn session_cookie(parts: &Parts, cookie: &str) -> Option<Id> {
     parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
         |c| {
             let (name, value) = c.trim().split_once('=')?;
-            (name == COOKIE && !value.is_empty()).then(|| value.to_string())
+            if name == cookie { value.parse().ok() } else { None }
         },
     )
 }
@@ -130,8 +137,8 @@ fn session_cookie(parts: &Parts) -> Option<String> {
 /// (no such session, expired, deactivated, superseded, too old, second factor pending) returns None and
 /// goes through [`session_state`], which ends the session or asks for the second factor. Returns the user,
 /// the page hints and whether the idle expiry is due to be pushed forward.
-async fn fast_session(state: &AppState, id: &str) -> sqlx::Result<Option<(CurrentUser, SessionHints, bool)>> {
-    let Some(row) = store::session_with_user(&state.db, id).await? else { return Ok(None) };
+async fn fast_session(state: &AppState, id: &Id) -> sqlx::Result<Option<(CurrentUser, SessionHints, bool)>> {
+    let Some(row) = store::session_with_user(&state.db, &stored_id(id)).await? else { return Ok(None) };
     let Some(auth) = row.data.get(SESSION_KEY).and_then(|v| serde_json::from_value::<SessionAuth>(v.clone()).ok())
     else {
         return Ok(None);

@@ -3,7 +3,8 @@
 //! Written here rather than taken from tower-sessions-sqlx-store: that crate turns on sqlx's `time` feature,
 //! which makes every compile-checked query map `timestamptz` to `time` instead of the `chrono` types the rest
 //! of Loanfloor uses. The store is small; the user id is kept in a column so an admin can end a user's
-//! sessions directly.
+//! sessions directly. Only the SHA-256 of a session id is stored ([`stored_id`]), and a save never re-inserts
+//! a session that has been deleted.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -36,14 +37,20 @@ fn user_of(record: &Record) -> Option<uuid::Uuid> {
     record.data.get(SESSION_KEY).and_then(|v| serde_json::from_value::<SessionAuth>(v.clone()).ok()).map(|a| a.user_id)
 }
 
+/// What the `sessions` table keeps of a session id: its SHA-256. The id is a bearer secret like an API token,
+/// so a copy of the table (a backup, a replica, a leaked dump) opens no session; only the cookie carries it.
+pub fn stored_id(id: &Id) -> String {
+    super::store::token_hash(&id.to_string())
+}
+
 #[async_trait]
 impl SessionStore for PgSessionStore {
     async fn create(&self, record: &mut Record) -> Result<()> {
         loop {
             let data = serde_json::to_value(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
             let inserted = sqlx::query!(
-                "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-                record.id.to_string(),
+                "INSERT INTO sessions (id_hash, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id_hash) DO NOTHING",
+                stored_id(&record.id),
                 user_of(record),
                 data,
                 expiry(record)
@@ -58,12 +65,14 @@ impl SessionStore for PgSessionStore {
         }
     }
 
+    /// Updates a live session and never inserts one: tower-sessions saves only a record it loaded or created,
+    /// so a missing row means the session ended while this request was in flight (sign-out, deactivation,
+    /// expiry), and writing it back would bring it back to life.
     async fn save(&self, record: &Record) -> Result<()> {
         let data = serde_json::to_value(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-        sqlx::query!(
-            "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, data = EXCLUDED.data, expires_at = EXCLUDED.expires_at",
-            record.id.to_string(),
+        let updated = sqlx::query!(
+            "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id_hash = $1 AND expires_at > now()",
+            stored_id(&record.id),
             user_of(record),
             data,
             expiry(record)
@@ -71,15 +80,20 @@ impl SessionStore for PgSessionStore {
         .execute(&self.db)
         .await
         .map_err(backend)?;
+        if updated.rows_affected() == 0 {
+            tracing::info!("a session ended while a request on it was in flight; not saved");
+        }
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
-        let row =
-            sqlx::query!("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > now()", id.to_string())
-                .fetch_optional(&self.db)
-                .await
-                .map_err(backend)?;
+        let row = sqlx::query!(
+            "SELECT data, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > now()",
+            stored_id(id)
+        )
+        .fetch_optional(&self.db)
+        .await
+        .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
         let data = serde_json::from_value(row.data).map_err(|e| Error::Decode(e.to_string()))?;
         let expiry_date = time::OffsetDateTime::from_unix_timestamp(row.expires_at.timestamp())
@@ -88,7 +102,10 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        sqlx::query!("DELETE FROM sessions WHERE id = $1", id.to_string()).execute(&self.db).await.map_err(backend)?;
+        sqlx::query!("DELETE FROM sessions WHERE id_hash = $1", stored_id(id))
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 }

@@ -99,7 +99,8 @@ pub struct SessionWithUser {
     pub mfa_roles: Option<serde_json::Value>,
 }
 
-pub async fn session_with_user(db: &PgPool, session_id: &str) -> sqlx::Result<Option<SessionWithUser>> {
+/// `id_hash` is the session id as stored (`session_store::stored_id`).
+pub async fn session_with_user(db: &PgPool, id_hash: &str) -> sqlx::Result<Option<SessionWithUser>> {
     let row = sqlx::query!(
         r#"SELECT s.data, s.expires_at,
                   u.id, u.email, u.name, u.role AS "role: Role", u.active, u.password_hash, u.team_id,
@@ -108,8 +109,8 @@ pub async fn session_with_user(db: &PgPool, session_id: &str) -> sqlx::Result<Op
                   (SELECT count(*) FROM notifications n WHERE n.user_id = u.id AND n.read_at IS NULL) AS "unread!",
                   (SELECT value FROM settings WHERE key = 'mfa_required_roles') AS "mfa_roles?"
            FROM sessions s JOIN users u ON u.id = s.user_id
-           WHERE s.id = $1 AND s.expires_at > now()"#,
-        session_id
+           WHERE s.id_hash = $1 AND s.expires_at > now()"#,
+        id_hash
     )
     .fetch_optional(db)
     .await?;

@@ -2,6 +2,7 @@
 //! caller is the JSON API), security headers, cross-site request refusal, Prometheus metrics, the route table
 //! used by the route-by-role test, and the page context every template gets.
 
+pub mod client;
 pub mod csrf;
 pub mod csv;
 pub mod metrics;
@@ -11,7 +12,7 @@ pub mod statements;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::MethodRouter;
@@ -29,6 +30,9 @@ pub struct RequestCtx {
     pub is_api: bool,
     pub path_and_query: String,
     pub method_is_get: bool,
+    /// The session cookie may go over plain HTTP (`Config::plain_http_cookies`): every page says so, error
+    /// pages included.
+    pub insecure_cookies: bool,
 }
 
 tokio::task_local! {
@@ -45,7 +49,9 @@ pub async fn with_request_ctx<F: std::future::Future>(ctx: RequestCtx, f: F) -> 
     REQUEST_CTX.scope(ctx, f).await
 }
 
-/// Outermost middleware: assigns the request id, records the client address, opens the tracing span.
+/// Outermost middleware: assigns the request id, records the client address (`client::client_addr`), opens
+/// the tracing span; on the way out marks every answer but static files `Cache-Control: no-store` (pages, API
+/// answers and downloads carry borrower data) and adds HSTS to requests that came over TLS.
 pub async fn request_context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let request_id = req
         .headers()
@@ -54,34 +60,36 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
         .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let forwarded = if state.config.trust_proxy {
-        req.headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|s| s.trim().to_string())
-            .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
-    } else {
-        None
-    };
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let trusted = &state.config.trust_proxy;
+    let client = peer.map(|p| client::client_addr(p, req.headers(), trusted));
+    let over_tls = peer.is_some_and(|p| client::came_over_tls(p, req.headers(), trusted));
     let path = req.uri().path().to_string();
     let ctx = RequestCtx {
         request_id: request_id.clone(),
-        client_addr: forwarded.or(peer).unwrap_or_else(|| "unknown".into()),
+        client_addr: client.map_or_else(|| "unknown".into(), |a| a.to_string()),
         is_api: path.starts_with("/api/"),
         path_and_query: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or(path.clone()),
         method_is_get: req.method() == Method::GET,
+        insecure_cookies: state.config.plain_http_cookies().is_some(),
     };
     req.extensions_mut().insert(ctx.clone());
     // `path` is logged as a structured field, so user input cannot forge log lines.
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %path);
     let (mut response, statements) = statements::counting(REQUEST_CTX.scope(ctx, next.run(req))).instrument(span).await;
+    let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", v);
+        headers.insert("x-request-id", v);
+    }
+    if !path.starts_with("/static/") {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if over_tls {
+        headers
+            .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
     if statements::header_enabled() {
-        response.headers_mut().insert(statements::HEADER, HeaderValue::from(statements));
+        headers.insert(statements::HEADER, HeaderValue::from(statements));
     }
     response
 }

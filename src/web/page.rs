@@ -44,6 +44,10 @@ pub struct PageCtx {
     pub request_id: String,
     pub path: String,
     pub nav: Vec<NavItem>,
+    /// The demo organisation, where sign-in may run without a second factor: every page says so.
+    pub demo_organisation: bool,
+    /// The session cookie may go over plain HTTP (`--insecure-cookies`, or the demo on loopback): every page says so.
+    pub insecure_cookies: bool,
 }
 
 impl PageCtx {
@@ -136,6 +140,16 @@ impl FromRequestParts<AppState> for PageCtx {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(PageCtx { user, flash, unread, request_id: request_ctx().request_id, path, nav })
+        let request = request_ctx();
+        Ok(PageCtx {
+            user,
+            flash,
+            unread,
+            request_id: request.request_id,
+            path,
+            nav,
+            demo_organisation: state.config.demo_organisation,
+            insecure_cookies: request.insecure_cookies,
+        })
     }
 }

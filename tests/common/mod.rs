@@ -119,6 +119,8 @@ async fn start_cluster() -> String {
 }
 
 pub struct TestApp {
+    /// The database's URL (for running the binary against it).
+    pub url: String,
     pub addr: SocketAddr,
     pub state: AppState,
     pub db_name: String,
@@ -165,6 +167,8 @@ impl TestApp {
             worker: false,
             // Tests check figures right after writing them; the cache has its own test.
             dashboard_cache_seconds: 0,
+            // The harness speaks plain HTTP on 127.0.0.1; tests/security_sessions.rs checks the Secure default.
+            insecure_cookies: true,
             ..ServeArgs::default()
         };
         let mut config = Config::from_args(&global, &serve).unwrap();
@@ -177,7 +181,7 @@ impl TestApp {
         tokio::spawn(async move {
             loanfloor::serve(listener, s, std::future::pending()).await.unwrap();
         });
-        TestApp { addr, state, db_name }
+        TestApp { url, addr, state, db_name }
     }
 
     pub fn url(&self, path: &str) -> String {
