@@ -146,21 +146,34 @@ async fn a_replayed_cookie_after_logout_is_refused() {
 #[tokio::test]
 async fn the_session_id_changes_at_sign_in() {
     let app = TestApp::spawn().await;
-    app.create_user(Role::Lo, "lo@branch.test", None, &[]).await;
+    app.create_user(Role::Lo, "victim@branch.test", None, &[]).await;
+    app.create_user(Role::Lo, "attacker@branch.test", None, &[]).await;
     let c = bare(&app);
-    // A planted session (e.g. from a login page visit with a flash) must not survive sign-in.
-    let first =
-        c.post(app.url("/login")).form(&[("email", "lo@branch.test"), ("password", WRONG)]).send().await.unwrap();
-    let planted = session_cookie(&first);
+    // The attacker gets a real, stored session from the server (their own sign-in) and plants its cookie in the
+    // victim's browser; the victim then signs in with that cookie.
+    let res = attempt(&app, "attacker@branch.test", PASSWORD).await;
+    let planted = session_cookie(&res).expect("a session cookie at the attacker's sign-in");
+    let me = c.get(app.url("/api/v1/me")).header("cookie", &planted).send().await.unwrap();
+    assert_eq!(me.json::<serde_json::Value>().await.unwrap()["email"], "attacker@branch.test", "the session is real");
     let res = c
         .post(app.url("/login"))
-        .header("cookie", planted.clone().unwrap_or_default())
-        .form(&[("email", "lo@branch.test"), ("password", PASSWORD)])
+        .header("cookie", &planted)
+        .form(&[("email", "victim@branch.test"), ("password", PASSWORD)])
         .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let fresh = session_cookie(&res).expect("a new session cookie");
-    assert_ne!(Some(fresh), planted);
+    assert_ne!(fresh, planted, "the victim's sign-in gets a new session id");
+    let me = c.get(app.url("/api/v1/me")).header("cookie", &fresh).send().await.unwrap();
+    assert_eq!(me.json::<serde_json::Value>().await.unwrap()["email"], "victim@branch.test");
+    // The attacker's copy of the planted cookie does not open the victim's account.
+    let me = c.get(app.url("/api/v1/me")).header("cookie", &planted).send().await.unwrap();
+    if me.status() == StatusCode::OK {
+        assert_ne!(me.json::<serde_json::Value>().await.unwrap()["email"], "victim@branch.test");
+    } else {
+        assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    }
 }
 
 async fn admin_and_lo(app: &TestApp) -> (reqwest::Client, Uuid, reqwest::Client) {

@@ -555,6 +555,17 @@ mod tests {
             for w in m.steps.windows(2) {
                 proptest::prop_assert!(w[1].pi_cents <= w[0].pi_cents);
             }
+            // Never above today's P&I: whenever the forbearance limit (30% of the capitalised balance) can absorb
+            // the capitalised arrears (arrears at most 3/7 of the UPB), the rate (never above the note rate) and
+            // the longer term bring the P&I to or below the current one; beyond that, never above the payment
+            // with the arrears capitalised.
+            if arrears * 7 <= upb * 3 {
+                proptest::prop_assert!(m.new_pi_cents <= pi, "new P&I {} above the current {}", m.new_pi_cents, pi);
+            }
+            proptest::prop_assert!(m.new_pi_cents <= m.steps[0].pi_cents);
+            if m.target_met {
+                proptest::prop_assert!(m.new_pi_cents < pi);
+            }
         }
     }
 }

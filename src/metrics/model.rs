@@ -430,6 +430,57 @@ mod tests {
         t
     }
 
+    /// One lead's facts as the rollups see them.
+    #[derive(Debug, Clone)]
+    struct LeadFacts {
+        maxpos: usize,
+        attempts: i64,
+        /// The attempt that first reached the borrower, if any.
+        contacted_on: Option<i64>,
+        talk_seconds: i64,
+        volume_cents: i64,
+        cost_cents: i64,
+        latency_bucket: usize,
+    }
+
+    impl LeadFacts {
+        fn tally(&self) -> Tally {
+            let mut t = Tally {
+                n: 1,
+                called: (self.attempts >= 1) as i64,
+                called_twice: (self.attempts >= 2) as i64,
+                contacted: self.contacted_on.is_some() as i64,
+                attempts: self.attempts,
+                attempts_to_contact: self.contacted_on.unwrap_or(0),
+                talk_seconds: self.talk_seconds,
+                volume_cents: self.volume_cents,
+                cost_cents: self.cost_cents,
+                ..Tally::default()
+            };
+            for k in 0..self.maxpos {
+                t.reached[k] = 1;
+            }
+            if self.attempts >= 1 {
+                t.latency[self.latency_bucket] = 1;
+            }
+            t
+        }
+    }
+
+    fn lead_facts() -> impl Strategy<Value = LeadFacts> {
+        (1usize..=8, 0i64..6, 0i64..6, 0i64..3_600, 0i64..100_000_000, 0i64..50_000, 0usize..9).prop_map(
+            |(maxpos, attempts, first_contact, talk_seconds, volume_cents, cost_cents, latency_bucket)| LeadFacts {
+                maxpos,
+                attempts,
+                contacted_on: (first_contact >= 1 && first_contact <= attempts).then_some(first_contact),
+                talk_seconds,
+                volume_cents,
+                cost_cents,
+                latency_bucket,
+            },
+        )
+    }
+
     proptest! {
         #[test]
         fn funnel_is_monotone(maxpos in proptest::collection::vec(1usize..=8, 0..200)) {
@@ -450,12 +501,33 @@ mod tests {
         }
 
         #[test]
-        fn rollups_add_up(parts in proptest::collection::vec(proptest::collection::vec(1usize..=8, 0..30), 1..10)) {
-            // Summing per-day tallies equals the tally of all leads at once (the rollup arithmetic).
+        fn rollups_add_up(days in proptest::collection::vec(proptest::collection::vec(lead_facts(), 0..30), 1..10)) {
+            // Per-lead tallies summed into per-day rollups, then the days summed (the rollup arithmetic), equal
+            // every figure counted straight from the leads, field by field, without `Tally::add`.
             let mut sum = Tally::default();
-            for p in &parts { sum.add(&tally_from(p)); }
-            let all: Vec<usize> = parts.concat();
-            prop_assert_eq!(sum, tally_from(&all));
+            for day in &days {
+                let mut d = Tally::default();
+                for l in day { d.add(&l.tally()); }
+                sum.add(&d);
+            }
+            let all: Vec<&LeadFacts> = days.iter().flatten().collect();
+            let count = |f: &dyn Fn(&LeadFacts) -> bool| all.iter().filter(|l| f(l)).count() as i64;
+            let total = |f: &dyn Fn(&LeadFacts) -> i64| all.iter().map(|l| f(l)).sum::<i64>();
+            prop_assert_eq!(sum.n, all.len() as i64);
+            for k in 0..8 {
+                prop_assert_eq!(sum.reached[k], count(&|l| l.maxpos > k));
+            }
+            prop_assert_eq!(sum.called, count(&|l| l.attempts >= 1));
+            prop_assert_eq!(sum.called_twice, count(&|l| l.attempts >= 2));
+            prop_assert_eq!(sum.contacted, count(&|l| l.contacted_on.is_some()));
+            prop_assert_eq!(sum.attempts, total(&|l| l.attempts));
+            prop_assert_eq!(sum.attempts_to_contact, total(&|l| l.contacted_on.unwrap_or(0)));
+            prop_assert_eq!(sum.talk_seconds, total(&|l| l.talk_seconds));
+            prop_assert_eq!(sum.volume_cents, total(&|l| l.volume_cents));
+            prop_assert_eq!(sum.cost_cents, total(&|l| l.cost_cents));
+            for b in 0..9 {
+                prop_assert_eq!(sum.latency[b], count(&|l| l.attempts >= 1 && l.latency_bucket == b));
+            }
         }
 
         #[test]
