@@ -86,9 +86,14 @@ async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
     let addr = config.addr;
     let demo = config.demo;
     let worker_enabled = config.worker;
+    let metrics_addr = config.metrics_addr;
     let state = AppState::new(database.pool.clone(), config);
     let demo_logins = if demo { crate::demo::ensure(&state).await? } else { None };
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let metrics_listener = match metrics_addr {
+        Some(a) => Some(tokio::net::TcpListener::bind(a).await.with_context(|| format!("cannot listen on {a}"))?),
+        None => None,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = worker_enabled.then(|| crate::jobs::spawn_worker(state.clone(), stop_rx.clone()));
     let mut out = std::io::stdout();
@@ -102,6 +107,20 @@ async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = signal_tx.send(true);
     });
+    if let Some(l) = metrics_listener {
+        let _ = writeln!(out, "Prometheus metrics at http://{}/metrics", l.local_addr()?);
+        let _ = out.flush();
+        let mut stop = signal_rx.clone();
+        let s = state.clone();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|v| *v).await;
+            };
+            if let Err(e) = crate::serve_metrics(l, s, stopped).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     let mut graceful_rx = signal_rx.clone();
     let server = crate::serve(listener, state, async move {
         let _ = graceful_rx.wait_for(|v| *v).await;

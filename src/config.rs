@@ -99,6 +99,10 @@ pub struct ServeArgs {
     /// Seconds a computed manager dashboard is reused for the same user and filters (0: compute every time).
     #[arg(long, env = "LOANFLOOR_DASHBOARD_CACHE_SECONDS", default_value_t = 30)]
     pub dashboard_cache_seconds: u64,
+    /// Serve Prometheus `/metrics` on this separate address (off by default; on the main address only API tokens
+    /// allowed to read metrics get it). Bind it where only your monitoring can reach it.
+    #[arg(long, env = "LOANFLOOR_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for ServeArgs {
@@ -116,6 +120,7 @@ impl Default for ServeArgs {
             db_pool_size: 20,
             worker: true,
             dashboard_cache_seconds: 30,
+            metrics_addr: None,
         }
     }
 }
@@ -236,6 +241,8 @@ pub struct Config {
     pub body_limit: usize,
     pub db_pool_size: u32,
     pub worker: bool,
+    /// The separate listener for Prometheus `/metrics` (None: not served there).
+    pub metrics_addr: Option<SocketAddr>,
     /// How long a computed manager dashboard is reused (zero: never).
     pub dashboard_cache: std::time::Duration,
     /// `--insecure-cookies`: the session cookie may go over plain HTTP (see [`Config::plain_http_cookies`]).
@@ -253,6 +260,9 @@ impl Config {
         if serve.db_pool_size < 2 {
             anyhow::bail!("--db-pool-size must be at least 2");
         }
+        if serve.metrics_addr.is_some_and(|m| m == serve.addr) {
+            anyhow::bail!("--metrics-addr must differ from --addr (metrics are not served to the public listener)");
+        }
         Ok(Self {
             data_dir: global.data_dir.clone(),
             database_url: global.database_url.clone().filter(|s| !s.trim().is_empty()),
@@ -267,6 +277,7 @@ impl Config {
             body_limit: serve.body_limit,
             db_pool_size: serve.db_pool_size,
             worker: serve.worker,
+            metrics_addr: serve.metrics_addr,
             dashboard_cache: std::time::Duration::from_secs(serve.dashboard_cache_seconds),
             insecure_cookies: serve.insecure_cookies,
             demo_organisation: false,

@@ -118,6 +118,10 @@ impl AppError {
             AppError::Forbidden(_) => "You do not have permission to do that.".into(),
             AppError::Unauthorized => "Please sign in.".into(),
             AppError::Conflict(m) | AppError::Taken { message: m, .. } => m.clone(),
+            AppError::Validation(errors) if !errors.is_empty() => {
+                let fields: Vec<String> = errors.0.iter().map(|(f, m)| format!("{f}: {}", m.join(" "))).collect();
+                format!("Some fields need attention. {}", fields.join(" "))
+            }
             AppError::Validation(_) => "Some fields need attention.".into(),
             AppError::RateLimited { retry_after_secs } => {
                 format!("Too many attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60).max(1))

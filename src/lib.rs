@@ -87,8 +87,8 @@ pub fn app(state: AppState) -> Router {
         .layer(sessions)
         .merge(static_files)
         .route("/healthz", axum::routing::get(home::healthz))
-        .route("/metrics", axum::routing::get(web::metrics::prometheus))
         .fallback(|| async { AppError::NotFound })
+        .layer(middleware::from_fn_with_state(state.clone(), web::input::refuse_bad_text))
         .layer(RequestBodyLimitLayer::new(body_limit * 50))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(CompressionLayer::new())
@@ -122,6 +122,15 @@ pub async fn serve(
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Serves Prometheus `/metrics` alone on its own listener (`--metrics-addr`) until `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, web::metrics::listener_app(state)).with_graceful_shutdown(shutdown).await
 }
 
 pub use cli::run;

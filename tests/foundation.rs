@@ -71,7 +71,11 @@ async fn unknown_pages_get_a_404_page_and_api_gets_json() {
 async fn metrics_are_prometheus_text() {
     let app = TestApp::spawn().await;
     reqwest::get(app.url("/login")).await.unwrap();
-    let body = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    // Served on the `--metrics-addr` listener (tests/security_outbound.rs: and nowhere else but to metrics tokens).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics = format!("http://{}/metrics", listener.local_addr().unwrap());
+    tokio::spawn(loanfloor::serve_metrics(listener, app.state.clone(), std::future::pending()));
+    let body = reqwest::get(metrics).await.unwrap().text().await.unwrap();
     assert!(body.contains("loanfloor_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"} 1"), "{body}");
     assert!(body.contains("loanfloor_db_pool_connections"));
 }

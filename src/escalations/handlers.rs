@@ -227,7 +227,8 @@ async fn read_request_form(req: Request, state: &AppState) -> AppResult<(Request
             }
             continue;
         }
-        let text = field.text().await.map_err(|e| AppError::BadRequest(e.body_text()))?;
+        let bytes = field.bytes().await.map_err(|e| AppError::BadRequest(e.body_text()))?;
+        let text = crate::web::input::text_field(&name, &bytes)?;
         match name.as_str() {
             "lead_id" => input.lead_id = text,
             "kind" => input.kind = text,

@@ -1,4 +1,5 @@
-//! The front door: `/` sends each role to its home page; the `/admin` landing page (the account page lives in accounts); health.
+//! The front door: `/` sends each role to its home page; the `/admin` landing page (the account page lives in accounts); health;
+//! Prometheus metrics for API tokens.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -9,12 +10,28 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::auth::{CurrentUser, Role};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::{PageCtx, Routes};
 
 pub fn router() -> Routes {
-    Routes::new().public("/", &["GET"], get(root)).route("/admin", &["GET"], get(admin_home))
+    Routes::new().public("/", &["GET"], get(root)).route("/admin", &["GET"], get(admin_home)).route(
+        "/metrics",
+        &["GET"],
+        get(metrics_for_tokens),
+    )
+}
+
+/// `GET /metrics` on the main listener: for an API token only (a scraper), never a browser session — people and
+/// dashboards use the `--metrics-addr` listener. The token extractor admits a token here only when its scopes
+/// include `metrics`; the token must also be an admin's.
+async fn metrics_for_tokens(user: CurrentUser, state: State<AppState>) -> AppResult<Response> {
+    if !user.via_token || user.role != Role::Admin {
+        return Err(AppError::forbidden(
+            "Metrics are served on the --metrics-addr listener, or here to an admin's API token with the metrics scope.",
+        ));
+    }
+    Ok(crate::web::metrics::prometheus(state).await.into_response())
 }
 
 async fn root(ctx: PageCtx) -> Response {

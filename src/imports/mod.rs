@@ -127,19 +127,49 @@ fn reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
         .from_reader(input)
 }
 
-/// A row that could not be read (not UTF-8, a broken quote), with the line it starts on.
+/// A row that could not be read (a field that is not UTF-8 or holds a NUL byte, a broken quote), with the line
+/// it starts on.
 #[derive(Debug)]
 pub struct Unreadable {
     pub line: u64,
-    pub error: csv::Error,
+    pub error: RowProblem,
+}
+
+/// Why a row could not be read. A field's text problem names the column: PostgreSQL refuses NUL in text, and
+/// a field that is not UTF-8 would be stored garbled.
+#[derive(Debug)]
+pub enum RowProblem {
+    /// A field that is not valid UTF-8 or holds a NUL byte, by its column's name.
+    Text { column: String, nul: bool },
+    /// Anything else the CSV reader refused (a broken quote, an I/O error).
+    Csv(csv::Error),
+}
+
+impl fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowProblem::Text { column, nul: true } => write!(f, "{column}: contains a NUL byte"),
+            RowProblem::Text { column, nul: false } => write!(f, "{column}: not valid UTF-8"),
+            RowProblem::Csv(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 impl Unreadable {
+    /// The column at fault, when one is.
+    pub fn column(&self) -> Option<&str> {
+        match &self.error {
+            RowProblem::Text { column, .. } => Some(column),
+            RowProblem::Csv(_) => None,
+        }
+    }
+
     /// The reason in words.
     pub fn message(&self) -> String {
-        match self.error.kind() {
-            csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_string(),
-            _ => format!("unreadable row: {}", self.error),
+        match &self.error {
+            RowProblem::Text { nul: true, .. } => "contains a NUL byte".to_string(),
+            RowProblem::Text { nul: false, .. } => "not valid UTF-8".to_string(),
+            RowProblem::Csv(e) => format!("unreadable row: {e}"),
         }
     }
 }
@@ -174,6 +204,14 @@ impl<R: std::io::Read> CsvRows<R> {
         &self.headers
     }
 
+    /// The name of column `i` (its position when the header has no name there).
+    fn column(&self, i: usize) -> String {
+        match self.headers.get(i).map(|h| h.trim_start_matches('\u{feff}').trim()) {
+            Some(h) if !h.is_empty() => h.to_string(),
+            _ => format!("column {}", i + 1),
+        }
+    }
+
     /// The next readable row and its line; None at the end of the file.
     pub fn next_row(&mut self, mut on_unreadable: impl FnMut(Unreadable)) -> Option<(u64, &csv::StringRecord)> {
         while !self.ended {
@@ -184,12 +222,25 @@ impl<R: std::io::Read> CsvRows<R> {
                 Ok(true) if self.skip_blank && self.record.iter().all(|f| f.trim().is_empty()) => {}
                 Ok(true) => {
                     let line = self.record.position().map(|p| p.line()).unwrap_or(line_hint);
+                    if let Some(i) = self.record.iter().position(|f| f.contains('\0')) {
+                        on_unreadable(Unreadable {
+                            line,
+                            error: RowProblem::Text { column: self.column(i), nul: true },
+                        });
+                        continue;
+                    }
                     return Some((line, &self.record));
                 }
                 Err(error) => {
                     // Without a position the error is the input's (I/O), not a row's: nothing more to read.
                     self.ended = error.position().is_none();
                     let line = error.position().map(|p| p.line()).unwrap_or(line_hint);
+                    let error = match error.kind() {
+                        csv::ErrorKind::Utf8 { err, .. } => {
+                            RowProblem::Text { column: self.column(err.field()), nul: false }
+                        }
+                        _ => RowProblem::Csv(error),
+                    };
                     on_unreadable(Unreadable { line, error });
                 }
             }
@@ -268,15 +319,19 @@ mod tests {
     #[test]
     fn rows_come_with_the_line_they_start_on_and_unreadable_rows_do_not_stop_the_file() {
         let mut data = b"name,note\nAna,\"two\nlines\"\n".to_vec();
-        data.extend_from_slice(b"Bo,\xff\xfe\n,\n  , \nCy,ok\n");
+        data.extend_from_slice(b"Bo,\xff\xfe\n,\n  , \nCy,ok\nDi\x00,ok\nEd,fine\n");
         let mut rows = CsvRows::open(data.as_slice()).unwrap().skipping_blank_rows();
         let mut bad = Vec::new();
         let mut seen = Vec::new();
-        while let Some((line, row)) = rows.next_row(|u| bad.push((u.line, u.message()))) {
+        while let Some((line, row)) = rows.next_row(|u| bad.push((u.line, u.column().map(str::to_string), u.message())))
+        {
             seen.push((line, row.get(0).unwrap_or("").to_string()));
         }
-        assert_eq!(seen, [(2, "Ana".to_string()), (7, "Cy".to_string())], "Ana spans lines 2-3; 5 and 6 are blank");
-        assert_eq!(bad, [(4, "the row is not valid UTF-8".to_string())]);
+        let good = [(2, "Ana".to_string()), (7, "Cy".to_string()), (9, "Ed".to_string())];
+        assert_eq!(seen, good, "Ana spans lines 2-3; 5 and 6 are blank");
+        let bad_note = (4, Some("note".to_string()), "not valid UTF-8".to_string());
+        let bad_name = (8, Some("name".to_string()), "contains a NUL byte".to_string());
+        assert_eq!(bad, [bad_note, bad_name], "each names its column");
     }
 
     #[test]

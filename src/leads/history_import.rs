@@ -130,7 +130,7 @@ pub async fn import<R: std::io::Read>(
     loop {
         let next = rows.next_row(|u| {
             report.rows += 1;
-            report.reject(u.line, None, u.message());
+            report.reject(u.line, u.column(), u.message());
         });
         let done = next.is_none();
         if let Some((line, row)) = next {

@@ -1,5 +1,9 @@
 //! Prometheus text metrics: requests and latency by route, and pool usage. Per instance by nature
 //! (Prometheus scrapes each instance), so in-process state is right here.
+//!
+//! Served on the separate `--metrics-addr` listener ([`listener_app`], off by default) and, on the main
+//! listener, only to API tokens allowed to read metrics (the route lives with the other signed-in routes in
+//! `home`). Route names and pool figures tell an attacker what the application is and how busy it is.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -83,6 +87,15 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let response = next.run(req).await;
     state.http_metrics.observe(&method, &route, response.status().as_u16(), start.elapsed().as_secs_f64());
     response
+}
+
+/// The `--metrics-addr` listener's whole application: `GET /metrics`, nothing else, no sign-in (so bind it where
+/// only monitoring reaches it).
+pub fn listener_app(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(prometheus))
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+        .with_state(state)
 }
 
 pub async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {

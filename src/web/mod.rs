@@ -5,6 +5,7 @@
 pub mod client;
 pub mod csrf;
 pub mod csv;
+pub mod input;
 pub mod metrics;
 pub mod page;
 pub mod statements;
