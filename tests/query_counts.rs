@@ -13,6 +13,14 @@ use uuid::Uuid;
 /// context included).
 const BUDGET: u32 = 12;
 
+/// The manager dashboard composes some twenty panels, one statement each (rollups, scope, retention, lost
+/// reasons…): its own fixed budget, still the same with 5 rows as with 30.
+const DASHBOARD_BUDGET: u32 = 24;
+
+fn budget(page: &str) -> u32 {
+    if page.ends_with(" /dashboard") { DASHBOARD_BUDGET } else { BUDGET }
+}
+
 struct People {
     admin: reqwest::Client,
     manager: reqwest::Client,
@@ -58,11 +66,26 @@ async fn seed(app: &TestApp, p: &People, from: i32, to: i32) {
          SELECT md5('mgr' || g)::uuid, 'mgr' || g || '@org.test', 'user.updated', 'users', md5('lo' || g)::text FROM k",
     )
     .await;
-    // Leads of the Alpha LO, each with a pricing exception carrying a comment and an attachment.
+    // Leads of the Alpha LO, each with a pricing exception carrying a comment and an attachment, a stage
+    // change, a call, and a callback task now due; and as many leads waiting unassigned in the routing queue.
     run("INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, property_state, assigned_lo_id, team_id,
-                            assigned_at)
-         SELECT md5('lead' || g)::uuid, '00000000-0000-0000-0000-000000000001', 'contacted', 'Borrower', 'No ' || g,
-                'TX', $3, (SELECT team_id FROM users WHERE id = $3), now()
+                            assigned_at, loan_amount_cents, source)
+         SELECT md5('lead' || g)::uuid, '00000000-0000-0000-0000-000000000001'::uuid, 'contacted', 'Borrower', 'No ' || g,
+                'TX', $3, (SELECT team_id FROM users WHERE id = $3), now(), 30000000, 'src' || g
+         FROM k
+         UNION ALL
+         SELECT md5('queued' || g)::uuid, '00000000-0000-0000-0000-000000000001'::uuid, 'new', 'Waiting', 'No ' || g, 'TX',
+                NULL::uuid, NULL::uuid, NULL::timestamptz, 20000000, 'src' || g
+         FROM k")
+    .await;
+    run("INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, origin)
+         SELECT md5('lead' || g)::uuid, 'new', 'contacted', $3, $3, 'app' FROM k")
+    .await;
+    run("INSERT INTO activities (lead_id, actor_id, kind, direction, outcome, talk_seconds, occurred_at)
+         SELECT md5('lead' || g)::uuid, $3, 'call', 'outbound', 'contacted', 60 + g, now() - interval '1 hour' FROM k")
+    .await;
+    run("INSERT INTO tasks (lead_id, owner_id, kind, title, due_at)
+         SELECT md5('lead' || g)::uuid, $3, 'callback', 'Call back borrower ' || g, now() - interval '10 minutes'
          FROM k")
     .await;
     run("INSERT INTO escalations (id, lead_id, requester_id, team_id, kind, priority, concession_bps, loan_amount_cents,
@@ -134,6 +157,16 @@ fn pages(p: &People) -> Vec<(&'static str, &reqwest::Client, &'static str)> {
         ("admin", &p.admin, "/escalations/reports"),
         ("admin", &p.admin, "/coaching"),
         ("supervisor", &p.supervisor, "/lossmit/reports"),
+        // The pages people use most (issue 27).
+        ("lo", &p.lo, "/leads"),
+        ("manager", &p.manager, "/leads"),
+        ("lo", &p.lo, "/my-day"),
+        ("lo", &p.lo, "/pipeline"),
+        ("lo", &p.lo, "/tasks"),
+        ("manager", &p.manager, "/dashboard"),
+        ("admin", &p.admin, "/dashboard"),
+        ("manager", &p.manager, "/routing/queue"),
+        ("admin", &p.admin, "/availability"),
     ]
 }
 
@@ -174,8 +207,8 @@ async fn list_pages_run_the_same_statements_for_5_rows_as_for_30() {
         if few != many {
             failures.push(format!("{page}: {few} statements with 5 rows, {many} with 30 (N+1)"));
         }
-        if *many > BUDGET {
-            failures.push(format!("{page}: {many} statements, over the budget of {BUDGET}"));
+        if *many > budget(page) {
+            failures.push(format!("{page}: {many} statements, over the budget of {}", budget(page)));
         }
         if *few == 0 {
             failures.push(format!("{page}: no statements counted (is the counter installed?)"));
