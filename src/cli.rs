@@ -47,8 +47,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Add(args)) => crate::accounts::cli::user_add(&state, &args).await,
-        Command::Token(TokenCommand::Add { email, label }) => {
-            crate::accounts::cli::token_add(&state, &email, &label).await
+        Command::Token(TokenCommand::Add { email, label, scopes, days }) => {
+            crate::accounts::cli::token_add(&state, &email, &label, &scopes, days).await
         }
         Command::Seed(args) => crate::leads::seed::run(&state, &args).await.map(|_| ()),
         Command::Import(cmd) => run_import(&state, cmd).await,
@@ -87,8 +87,23 @@ async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
     let demo = config.demo;
     let worker_enabled = config.worker;
     let metrics_addr = config.metrics_addr;
+    let demo_logins = if demo {
+        crate::demo::ensure(&AppState::new(database.pool.clone(), config.clone())).await?
+    } else {
+        None
+    };
+    let mut config = config;
+    config.demo_organisation = crate::auth::store::is_demo_organisation(&database.pool).await?;
+    if !config.enforce_mfa && !config.demo_organisation {
+        anyhow::bail!(
+            "--enforce-mfa=false is refused: this database holds a real organisation, whose people must sign in with \
+             a second factor (only the demo organisation may run without one)"
+        );
+    }
+    if config.demo_organisation {
+        tracing::warn!("this is the demo organisation: sign-in does not require a second factor");
+    }
     let state = AppState::new(database.pool.clone(), config);
-    let demo_logins = if demo { crate::demo::ensure(&state).await? } else { None };
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let metrics_listener = match metrics_addr {
         Some(a) => Some(tokio::net::TcpListener::bind(a).await.with_context(|| format!("cannot listen on {a}"))?),

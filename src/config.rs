@@ -163,6 +163,12 @@ pub enum TokenCommand {
         /// A label to recognise the token by.
         #[arg(long, default_value = "cli")]
         label: String,
+        /// What the token may do: leads:write (a lead vendor), read, full, metrics (repeat or comma-separate).
+        #[arg(long = "scope", value_delimiter = ',', default_value = "leads:write")]
+        scopes: Vec<String>,
+        /// Days until it expires (1–365).
+        #[arg(long, default_value_t = 365)]
+        days: i64,
     },
 }
 

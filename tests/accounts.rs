@@ -239,12 +239,14 @@ async fn the_user_list_filters_by_role_team_status_and_mfa() {
 
 #[tokio::test]
 async fn api_tokens_are_shown_once_act_as_their_user_and_can_be_revoked() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
+    // Issuing a token needs a second factor passed in the last 15 minutes (tests/security_tokens.rs).
+    let app = TestApp::spawn_with(|c| c.enforce_mfa = true).await;
+    app.create_user(Role::Admin, "admin@branch.test", None, &[]).await;
+    let (admin, _) = app.enrol_mfa("admin@branch.test").await;
     let feed = app.create_user(Role::Intake, "feed@vendor.test", None, &[]).await;
     let res = admin
         .post(app.url(&format!("/admin/users/{feed}/tokens")))
-        .form(&[("label", "Zillow feed")])
+        .form(&[("label", "Zillow feed"), ("scope", "read")])
         .send()
         .await
         .unwrap();
@@ -312,6 +314,11 @@ async fn teams_are_created_renamed_and_given_managers() {
 #[tokio::test]
 async fn the_admin_sets_who_needs_two_step_sign_in_and_can_reset_a_lost_factor() {
     let app = TestApp::spawn_with(|c| c.enforce_mfa = true).await;
+    // A real organisation requires a second factor of everyone (tests/security_mfa.rs); the demo starts with
+    // nobody required, which lets this test start from signed-in people.
+    let mut tx = app.db().begin().await.unwrap();
+    loanfloor::auth::store::mark_organisation(&mut tx, true).await.unwrap();
+    tx.commit().await.unwrap();
     let (_, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
     let (lo, lo_client) = app.login_as(Role::Lo, "lo@branch.test", Some("Dallas"), &["TX"]).await;
     let res = admin.post(app.url("/admin/security")).form(&[("scope", "roles"), ("roles", "lo")]).send().await.unwrap();
@@ -420,6 +427,8 @@ const NOT_200_FOR_AN_ADMIN: &[(&str, u16)] = &[
     ("/escalations/reports.csv", 400),
     // An LO's own figures: an admin has none.
     ("/me/metrics", 403),
+    // Prometheus metrics: on the --metrics-addr listener, or to a metrics token; never to a browser session.
+    ("/metrics", 403),
 ];
 
 #[tokio::test]

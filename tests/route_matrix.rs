@@ -233,7 +233,14 @@ impl World {
         .await
         .unwrap();
         let mut tx = app.db().begin().await.unwrap();
-        let (token_b, _) = loanfloor::auth::store::create_token(&mut tx, lo_b, "bravo feed").await.unwrap();
+        let new = loanfloor::auth::store::NewToken {
+            user_id: lo_b,
+            label: "bravo feed",
+            scopes: vec!["full".into()],
+            expires_at: chrono::Utc::now() + chrono::Duration::days(365),
+            issued_by: None,
+        };
+        let (token_b, _) = loanfloor::auth::store::create_token(&mut tx, &new).await.unwrap();
         tx.commit().await.unwrap();
         let escalation_b = insert_escalation(&app, lead, lo_b).await;
         let teammate_escalation = insert_escalation(&app, teammate_lead, teammate).await;

@@ -25,6 +25,36 @@ impl FormFields {
     }
 }
 
+/// The scopes and lifetime asked for a new API token: at least one known scope (none chosen: `leads:write`,
+/// the narrowest, which is what a lead vendor needs), and 1–365 days (empty: 365).
+pub fn token_request(scopes: &[String], days: &str) -> Result<(Vec<String>, i64), FieldErrors> {
+    let mut e = FieldErrors::new();
+    let mut chosen: Vec<String> = Vec::new();
+    for s in scopes {
+        if crate::auth::model::TOKEN_SCOPES.contains(&s.as_str()) {
+            if !chosen.contains(s) {
+                chosen.push(s.clone());
+            }
+        } else {
+            e.add("scope", format!("unknown scope {s:?}: use leads:write, read, full or metrics"));
+        }
+    }
+    if chosen.is_empty() {
+        chosen.push("leads:write".into());
+    }
+    let days = match days.trim() {
+        "" => crate::auth::store::TOKEN_DAYS,
+        d => match d.parse::<i64>() {
+            Ok(n) if (1..=crate::auth::store::TOKEN_DAYS).contains(&n) => n,
+            _ => {
+                e.add("days", "a token lasts 1 to 365 days");
+                0
+            }
+        },
+    };
+    if e.is_empty() { Ok((chosen, days)) } else { Err(e) }
+}
+
 /// Parses a dollar amount as typed by a person ("$4,500", "4500.5", "4500.50") into cents, without floats.
 pub fn dollars_to_cents(input: &str) -> Option<i64> {
     let s: String = input.trim().trim_start_matches('$').chars().filter(|c| *c != ',' && *c != ' ').collect();

@@ -314,6 +314,10 @@ pub async fn set_active(tx: &mut Transaction<'_, Postgres>, id: Uuid, active: bo
     .execute(&mut **tx)
     .await?;
     if !active {
+        // Reactivating a person does not bring back the tokens they had.
+        sqlx::query!("UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", id)
+            .execute(&mut **tx)
+            .await?;
         sqlx::query!(
             "UPDATE lo_profiles SET status = 'offline', status_changed_at = now(), updated_at = now()
              WHERE user_id = $1 AND status <> 'offline'",
@@ -466,13 +470,27 @@ pub struct TokenRow {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<String>,
+    pub expires_at: DateTime<Utc>,
+    /// Who issued it (None: an operator on the command line, or before issuers were recorded).
+    pub issued_by_email: Option<String>,
+}
+
+impl TokenRow {
+    pub fn scope_list(&self) -> String {
+        self.scopes.join(", ")
+    }
+    pub fn expired(&self) -> bool {
+        self.expires_at <= Utc::now()
+    }
 }
 
 pub async fn list_tokens(db: &PgPool, user_id: Option<Uuid>) -> sqlx::Result<Vec<TokenRow>> {
     sqlx::query_as!(
         TokenRow,
-        r#"SELECT k.id, k.user_id, u.email AS user_email, k.label, k.created_at, k.last_used_at, k.revoked_at
-           FROM api_tokens k JOIN users u ON u.id = k.user_id
+        r#"SELECT k.id, k.user_id, u.email AS user_email, k.label, k.created_at, k.last_used_at, k.revoked_at,
+                  k.scopes, k.expires_at, i.email AS "issued_by_email?"
+           FROM api_tokens k JOIN users u ON u.id = k.user_id LEFT JOIN users i ON i.id = k.issued_by
            WHERE ($1::uuid IS NULL OR k.user_id = $1)
            ORDER BY k.revoked_at IS NOT NULL, k.created_at DESC LIMIT 500"#,
         user_id
@@ -481,19 +499,28 @@ pub async fn list_tokens(db: &PgPool, user_id: Option<Uuid>) -> sqlx::Result<Vec
     .await
 }
 
-/// Revokes a token; returns it as it was, or None when there is no such token.
-pub async fn revoke_token(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<TokenRow>> {
+/// Revokes a token (of `owner` only, when given); returns it as it was, or None when there is no such token.
+pub async fn revoke_token(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    owner: Option<Uuid>,
+) -> sqlx::Result<Option<TokenRow>> {
     let before = sqlx::query_as!(
         TokenRow,
-        r#"SELECT k.id, k.user_id, u.email AS user_email, k.label, k.created_at, k.last_used_at, k.revoked_at
-           FROM api_tokens k JOIN users u ON u.id = k.user_id WHERE k.id = $1 FOR UPDATE OF k"#,
-        id
+        r#"SELECT k.id, k.user_id, u.email AS user_email, k.label, k.created_at, k.last_used_at, k.revoked_at,
+                  k.scopes, k.expires_at, i.email AS "issued_by_email?"
+           FROM api_tokens k JOIN users u ON u.id = k.user_id LEFT JOIN users i ON i.id = k.issued_by
+           WHERE k.id = $1 AND ($2::uuid IS NULL OR k.user_id = $2) FOR UPDATE OF k"#,
+        id,
+        owner
     )
     .fetch_optional(&mut **tx)
     .await?;
-    sqlx::query!("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1", id)
-        .execute(&mut **tx)
-        .await?;
+    if before.is_some() {
+        sqlx::query!("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1", id)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(before)
 }
 

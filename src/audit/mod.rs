@@ -50,9 +50,12 @@ impl<'a> Entry<'a> {
             Some(u) => (Some(u.id), u.email.clone()),
             None => (None, "system".to_string()),
         };
+        // An action taken with an API token names the token and who issued it.
+        let token = self.actor.and_then(|u| u.token.as_ref());
         sqlx::query!(
-            "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after, request_id, client_addr)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after, request_id,
+                                    client_addr, token_id, token_issued_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             actor_id,
             label,
             self.action,
@@ -61,7 +64,9 @@ impl<'a> Entry<'a> {
             self.before,
             self.after,
             ctx.request_id,
-            ctx.client_addr
+            ctx.client_addr,
+            token.map(|t| t.id),
+            token.and_then(|t| t.issued_by)
         )
         .execute(db)
         .await?;

@@ -107,7 +107,7 @@ async fn login(
     throttle::succeed(&state.db, &acct).await?;
     // A new session id at sign-in defeats session fixation.
     session.cycle_id().await.map_err(|e| anyhow::anyhow!(e))?;
-    let auth = SessionAuth { user_id: user.id, epoch: user.auth_epoch, signed_in_at: now.timestamp(), mfa_ok: false };
+    let auth = SessionAuth { user_id: user.id, epoch: user.auth_epoch, signed_in_at: now.timestamp(), mfa_ok: false, mfa_at: None };
     session.insert(SESSION_KEY, &auth).await.map_err(|e| anyhow::anyhow!(e))?;
     store::record_login(&state.db, user.id).await?;
     let current = user.clone().into_current(false);
@@ -132,10 +132,11 @@ async fn finish_or_second_factor(state: &AppState, session: &Session) -> AppResu
     }
 }
 
-async fn mark_mfa_ok(session: &Session) -> AppResult<()> {
+async fn mark_mfa_ok(session: &Session, now: i64) -> AppResult<()> {
     let mut auth: SessionAuth =
         session.get(SESSION_KEY).await.map_err(|e| anyhow::anyhow!(e))?.ok_or(AppError::Unauthorized)?;
     auth.mfa_ok = true;
+    auth.mfa_at = Some(now);
     session.cycle_id().await.map_err(|e| anyhow::anyhow!(e))?;
     session.insert(SESSION_KEY, &auth).await.map_err(|e| anyhow::anyhow!(e))?;
     Ok(())
@@ -182,6 +183,8 @@ async fn mfa_verify(
     let acct = throttle::account_key(&user.email);
     let addr = throttle::address_key(&request_ctx().client_addr);
     throttle::check(&state.db, &[acct.clone(), addr.clone()], now).await?;
+    // Counted before the code is checked, on the second factor's own key (see throttle::SECOND_FACTOR_LIMIT).
+    throttle::take_second_factor_attempt(&state.db, user.id, now).await?;
     let secret = user.mfa_secret.clone().unwrap_or_default();
     let step = mfa::matching_step(&secret, &user.email, &form.code, now.timestamp().max(0) as u64);
     let mut ok = match step {
@@ -217,8 +220,9 @@ async fn mfa_verify(
             .into_response());
     }
     throttle::succeed(&state.db, &acct).await?;
+    throttle::succeed(&state.db, &throttle::second_factor_key(user.id)).await?;
     Entry::new(Some(&current), "mfa_passed", "user", user.id).write(&state.db).await?;
-    mark_mfa_ok(&session).await?;
+    mark_mfa_ok(&session, state.clock.now().timestamp()).await?;
     finish_or_second_factor(&state, &session).await
 }
 
@@ -303,7 +307,7 @@ async fn mfa_setup(
     Entry::new(Some(&current), "mfa_enrolled", "user", user.id).write(&mut *tx).await?;
     tx.commit().await?;
     let _ = session.remove::<String>(PENDING_SECRET).await;
-    mark_mfa_ok(&session).await?;
+    mark_mfa_ok(&session, state.clock.now().timestamp()).await?;
     Ok(MfaSetupPage { ctx, secret: String::new(), qr_svg: String::new(), error: None, recovery_codes: codes }
         .into_response())
 }

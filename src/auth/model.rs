@@ -66,6 +66,42 @@ pub struct CurrentUser {
     /// Teams this user manages (managers; empty otherwise).
     pub managed_team_ids: Vec<Uuid>,
     pub via_token: bool,
+    /// The API token the request came with (None for a browser session or a job).
+    pub token: Option<TokenGrant>,
+}
+
+/// The scopes a token can carry.
+pub const TOKEN_SCOPES: [&str; 4] = ["leads:write", "read", "full", "metrics"];
+
+/// What an API token may do. A token acts as its person, inside that person's scope, and only where its own
+/// scopes allow: `leads:write` (a lead vendor: create leads), `read` (GET the API), `full` (the whole API),
+/// `metrics` (`GET /metrics`). It never opens an HTML page.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub id: Uuid,
+    pub scopes: Vec<String>,
+    /// Who issued it (None for tokens older than issuers being recorded).
+    pub issued_by: Option<Uuid>,
+}
+
+impl TokenGrant {
+    /// Whether this token may make `method path`.
+    pub fn allows(&self, method: &axum::http::Method, path: &str) -> bool {
+        use axum::http::Method;
+        let read = *method == Method::GET || *method == Method::HEAD;
+        if path == "/metrics" {
+            return read && self.scopes.iter().any(|s| s == "metrics");
+        }
+        if !path.starts_with("/api/") {
+            return false;
+        }
+        self.scopes.iter().any(|s| match s.as_str() {
+            "full" => true,
+            "read" => read,
+            "leads:write" => (*method == Method::POST && path == "/api/v1/leads") || (read && path == "/api/v1/me"),
+            _ => false,
+        })
+    }
 }
 
 /// What a user may see and change. Built in one place ([`CurrentUser::scope`]) and rendered both as a Rust
@@ -174,7 +210,33 @@ mod tests {
             team_id: None,
             managed_team_ids: teams,
             via_token: false,
+            token: None,
         }
+    }
+
+    #[test]
+    fn a_token_opens_only_what_its_scopes_name_and_never_a_page() {
+        use axum::http::Method;
+        let grant = |s: &[&str]| TokenGrant {
+            id: Uuid::from_u128(7),
+            scopes: s.iter().map(|x| x.to_string()).collect(),
+            issued_by: None,
+        };
+        let vendor = grant(&["leads:write"]);
+        assert!(vendor.allows(&Method::POST, "/api/v1/leads"));
+        assert!(!vendor.allows(&Method::GET, "/api/v1/leads"));
+        assert!(!vendor.allows(&Method::PATCH, "/api/v1/leads/x"));
+        let read = grant(&["read"]);
+        assert!(read.allows(&Method::GET, "/api/v1/leads"));
+        assert!(!read.allows(&Method::POST, "/api/v1/leads"));
+        let full = grant(&["full"]);
+        assert!(full.allows(&Method::PATCH, "/api/v1/leads/x"));
+        for t in [&vendor, &read, &full] {
+            assert!(!t.allows(&Method::GET, "/leads"), "never an HTML page");
+            assert!(!t.allows(&Method::GET, "/metrics"));
+        }
+        assert!(grant(&["metrics"]).allows(&Method::GET, "/metrics"));
+        assert!(!grant(&["metrics"]).allows(&Method::GET, "/api/v1/leads"));
     }
 
     #[test]

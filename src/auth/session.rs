@@ -32,6 +32,24 @@ pub struct SessionAuth {
     pub signed_in_at: i64,
     /// True once the second factor is passed (or none is needed).
     pub mfa_ok: bool,
+    /// Unix seconds when the second factor was last passed in this session (creating an API token in the
+    /// browser needs one within the last 15 minutes).
+    #[serde(default)]
+    pub mfa_at: Option<i64>,
+}
+
+/// How recent a second factor must be for sensitive actions (creating an API token).
+pub const RECENT_MFA_SECS: i64 = 15 * 60;
+
+/// Whether this session passed its second factor within [`RECENT_MFA_SECS`] of `now`.
+pub async fn has_recent_mfa(session: &Session, now: i64) -> bool {
+    session
+        .get::<SessionAuth>(SESSION_KEY)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|a| a.mfa_at)
+        .is_some_and(|t| now - t <= RECENT_MFA_SECS && t <= now)
 }
 
 /// Where a session stands, for the pages that run before sign-in is complete.
@@ -70,7 +88,25 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, Res
         .map(|t| t.trim().to_string());
     if let Some(token) = bearer {
         return match store::user_for_token(&state.db, &token).await {
-            Ok(Some(user)) => Ok(user),
+            Ok(Some(user)) => {
+                let path = parts
+                    .extensions
+                    .get::<axum::extract::OriginalUri>()
+                    .map(|u| u.0.path().to_string())
+                    .unwrap_or_else(|| parts.uri.path().to_string());
+                if user.token.as_ref().is_some_and(|g| g.allows(&parts.method, &path)) {
+                    Ok(user)
+                } else {
+                    // Audited as a refusal with its actor (audit::record_refusals).
+                    if let Some(slot) = parts.extensions.get::<crate::audit::ActorSlot>() {
+                        slot.set(user.id);
+                    }
+                    Err(AppError::forbidden(
+                        "This API token's scopes do not allow this request; tokens never open pages.",
+                    )
+                    .into_response())
+                }
+            }
             Ok(None) => Err(AppError::Unauthorized.into_response()),
             Err(e) => Err(AppError::from(e).into_response()),
         };

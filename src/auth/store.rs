@@ -32,6 +32,7 @@ impl UserRow {
             team_id: self.team_id,
             managed_team_ids: self.managed_team_ids,
             via_token,
+            token: None,
         }
     }
 }
@@ -66,26 +67,44 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
-/// The active user behind an unrevoked API token, recording its use.
-/// The active user behind an API token, in one round trip. "Last used" is recorded to the minute: a token
-/// used again within a minute writes nothing, so an integration posting leads does not pay a disk flush per
-/// request for it.
+/// The active user behind an unrevoked, unexpired API token, with the token's grant, in one round trip.
+/// "Last used" is recorded to the minute: a token used again within a minute writes nothing, so an
+/// integration posting leads does not pay a disk flush per request for it.
 pub async fn user_for_token(db: &PgPool, token: &str) -> sqlx::Result<Option<CurrentUser>> {
     let hash = token_hash(token);
-    let user = sqlx::query_as!(
-        UserRow,
-        r#"WITH t AS (SELECT id, user_id, last_used_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL),
+    let row = sqlx::query!(
+        r#"WITH t AS (SELECT id, user_id, last_used_at, scopes, issued_by FROM api_tokens
+                      WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()),
                 touched AS (UPDATE api_tokens a SET last_used_at = now() FROM t
                             WHERE a.id = t.id AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
            SELECT u.id, u.email, u.name, u.role AS "role: Role", u.active, u.password_hash, u.team_id,
                   u.auth_epoch, u.mfa_enabled, u.mfa_secret,
-                  COALESCE(ARRAY(SELECT tm.team_id FROM team_managers tm WHERE tm.user_id = u.id), '{}') AS "managed_team_ids!"
+                  COALESCE(ARRAY(SELECT tm.team_id FROM team_managers tm WHERE tm.user_id = u.id), '{}') AS "managed_team_ids!",
+                  t.id AS token_id, t.scopes, t.issued_by
            FROM t JOIN users u ON u.id = t.user_id"#,
         hash
     )
     .fetch_optional(db)
     .await?;
-    Ok(user.filter(|u| u.active).map(|u| u.into_current(true)))
+    Ok(row.filter(|r| r.active).map(|r| {
+        let grant = super::model::TokenGrant { id: r.token_id, scopes: r.scopes, issued_by: r.issued_by };
+        let mut user = UserRow {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+            role: r.role,
+            active: r.active,
+            password_hash: r.password_hash,
+            team_id: r.team_id,
+            auth_epoch: r.auth_epoch,
+            mfa_enabled: r.mfa_enabled,
+            mfa_secret: r.mfa_secret,
+            managed_team_ids: r.managed_team_ids,
+        }
+        .into_current(true);
+        user.token = Some(grant);
+        user
+    }))
 }
 
 /// A browser session with its user, in one round trip: what most requests need to know who is calling.
@@ -135,27 +154,75 @@ pub async fn session_with_user(db: &PgPool, id_hash: &str) -> sqlx::Result<Optio
     }))
 }
 
-/// Creates a token and returns its secret (shown once; only the hash is stored).
-pub async fn create_token(
-    tx: &mut Transaction<'_, Postgres>,
-    user_id: Uuid,
-    label: &str,
-) -> sqlx::Result<(Uuid, String)> {
+/// A token to issue.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub user_id: Uuid,
+    pub label: &'a str,
+    pub scopes: Vec<String>,
+    pub expires_at: DateTime<Utc>,
+    /// Who issues it (None: an operator on the command line).
+    pub issued_by: Option<Uuid>,
+}
+
+/// The default lifetime of a token.
+pub const TOKEN_DAYS: i64 = 365;
+
+/// Creates a token and returns its id and secret (shown once; only the hash is stored).
+pub async fn create_token(tx: &mut Transaction<'_, Postgres>, t: &NewToken<'_>) -> sqlx::Result<(Uuid, String)> {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = format!("lf_{}", hex::encode(bytes));
     let id = Uuid::new_v4();
     sqlx::query!(
-        "INSERT INTO api_tokens (id, user_id, label, token_hash) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO api_tokens (id, user_id, label, token_hash, scopes, expires_at, issued_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         id,
-        user_id,
-        label,
-        token_hash(&secret)
+        t.user_id,
+        t.label,
+        token_hash(&secret),
+        &t.scopes,
+        t.expires_at,
+        t.issued_by
     )
     .execute(&mut **tx)
     .await?;
     Ok((id, secret))
+}
+
+/// Whether the database holds the demo organisation, which may run without a second factor (migration 0018).
+pub async fn is_demo_organisation(db: &PgPool) -> sqlx::Result<bool> {
+    let kind = sqlx::query_scalar!("SELECT value FROM settings WHERE key = 'organisation_kind'").fetch_optional(db).await?;
+    Ok(kind.is_some_and(|v| v == serde_json::json!("demo")))
+}
+
+/// Marks the organisation as the demo (created by the program on an empty database: no second factor
+/// required) or as real (a person added with `loanfloor user add`): a demo that becomes real starts
+/// requiring a second factor of every role.
+pub async fn mark_organisation(tx: &mut Transaction<'_, Postgres>, demo: bool) -> sqlx::Result<()> {
+    if demo {
+        sqlx::query!("UPDATE settings SET value = '[]', updated_at = now() WHERE key = 'mfa_required_roles'")
+            .execute(&mut **tx)
+            .await?;
+    } else {
+        sqlx::query!(
+            r#"UPDATE settings SET value = '"all"', updated_at = now()
+               WHERE key = 'mfa_required_roles'
+                 AND (SELECT value FROM settings WHERE key = 'organisation_kind') = '"demo"'::jsonb"#
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    let kind = serde_json::json!(if demo { "demo" } else { "real" });
+    sqlx::query!(
+        "INSERT INTO settings (key, value) VALUES ('organisation_kind', $1)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+        kind
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 pub async fn mfa_required_for(db: &PgPool, role: Role) -> sqlx::Result<bool> {
@@ -195,6 +262,38 @@ pub async fn throttle_fail(db: &PgPool, key: &str, now: DateTime<Utc>) -> sqlx::
         now
     )
     .fetch_one(db)
+    .await
+}
+
+/// Counts one attempt before it is checked, in one statement, so parallel attempts cannot pass the limit:
+/// None while the key is locked; otherwise the attempt's number, and the key is locked for `lock_secs` from
+/// the attempt that reaches `limit`. An expired lock, or a day without attempts, starts the count afresh.
+pub async fn throttle_take(
+    db: &PgPool,
+    key: &str,
+    limit: i32,
+    lock_secs: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar!(
+        r#"INSERT INTO login_throttle (key, failures, last_failure_at) VALUES ($1, 1, $2)
+           ON CONFLICT (key) DO UPDATE SET
+             failures = CASE WHEN login_throttle.locked_until IS NOT NULL
+                               OR login_throttle.last_failure_at < $2::timestamptz - interval '1 day' THEN 1
+                             ELSE login_throttle.failures + 1 END,
+             locked_until = CASE WHEN login_throttle.locked_until IS NULL
+                                  AND login_throttle.last_failure_at >= $2::timestamptz - interval '1 day'
+                                  AND login_throttle.failures + 1 >= $3
+                                 THEN $2::timestamptz + make_interval(secs => $4::float8) END,
+             last_failure_at = $2
+           WHERE login_throttle.locked_until IS NULL OR login_throttle.locked_until <= $2
+           RETURNING failures"#,
+        key,
+        now,
+        limit,
+        lock_secs as f64
+    )
+    .fetch_optional(db)
     .await
 }
 

@@ -41,6 +41,25 @@ pub async fn fail(db: &PgPool, account: &str, address: &str, now: DateTime<Utc>)
     Ok(())
 }
 
+/// Second-factor codes allowed per lock period, counted per user on their own key: a correct password does
+/// not reset it, so someone holding the password gets five codes every 15 minutes, not five per sign-in.
+pub const SECOND_FACTOR_LIMIT: i32 = 5;
+
+pub fn second_factor_key(user: uuid::Uuid) -> String {
+    format!("mfa:{user}")
+}
+
+/// Takes one second-factor attempt (counted before the code is checked, in one statement): 429 while the
+/// user's second factor is locked. A correct code clears the count with [`succeed`].
+pub async fn take_second_factor_attempt(db: &PgPool, user: uuid::Uuid, now: DateTime<Utc>) -> Result<(), AppError> {
+    let key = second_factor_key(user);
+    if store::throttle_take(db, &key, SECOND_FACTOR_LIMIT, LOCK_SECS, now).await?.is_some() {
+        return Ok(());
+    }
+    let until = store::throttle_get(db, &key).await?.and_then(|t| t.locked_until).unwrap_or(now);
+    Err(AppError::RateLimited { retry_after_secs: (until - now).num_seconds().max(1) as u64 })
+}
+
 pub async fn succeed(db: &PgPool, account: &str) -> Result<(), AppError> {
     store::throttle_clear(db, account).await?;
     Ok(())

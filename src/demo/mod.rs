@@ -47,6 +47,7 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
         };
         create_user(&mut tx, &u).await.map_err(|e| anyhow::anyhow!("demo user {email}: {e:?}"))?;
     }
+    crate::auth::store::mark_organisation(&mut tx, true).await?;
     tx.commit().await?;
     crate::leads::seed::demo_leads(state, 300).await?;
     // The generator writes with COPY, so its funded leads become past clients here, as a stage change would.

@@ -629,6 +629,7 @@ mod tests {
             team_id: None,
             managed_team_ids: teams,
             via_token: false,
+            token: None,
         }
     }
 

@@ -88,6 +88,7 @@ pub async fn acting_user(db: &sqlx::PgPool, email: Option<&str>) -> anyhow::Resu
             team_id: r.team_id,
             managed_team_ids: Vec::new(),
             via_token: false,
+            token: None,
         })),
     }
 }

@@ -218,7 +218,14 @@ async fn bench_users(db: &PgPool) -> anyhow::Result<(String, String, String)> {
             id
         }
     };
-    let (_, token) = crate::auth::store::create_token(&mut tx, intake_id, "bench").await?;
+    let new = crate::auth::store::NewToken {
+        user_id: intake_id,
+        label: "bench",
+        scopes: vec!["leads:write".into()],
+        expires_at: chrono::Utc::now() + chrono::Duration::days(1),
+        issued_by: None,
+    };
+    let (_, token) = crate::auth::store::create_token(&mut tx, &new).await?;
     tx.commit().await?;
     Ok((manager.to_string(), lo_email, token))
 }

@@ -247,12 +247,42 @@ impl TestApp {
         (id, self.login(email).await)
     }
 
-    /// An API token for a user.
+    /// An API token with the whole API (`full`) for a user.
     pub async fn token_for(&self, user_id: Uuid) -> String {
+        self.token_with(user_id, &["full"]).await
+    }
+
+    /// An API token with these scopes for a user, valid for a year, issued by an operator.
+    pub async fn token_with(&self, user_id: Uuid, scopes: &[&str]) -> String {
         let mut tx = self.db().begin().await.unwrap();
-        let (_, secret) = loanfloor::auth::store::create_token(&mut tx, user_id, "test").await.unwrap();
+        let new = loanfloor::auth::store::NewToken {
+            user_id,
+            label: "test",
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            expires_at: chrono::Utc::now() + chrono::Duration::days(365),
+            issued_by: None,
+        };
+        let (_, secret) = loanfloor::auth::store::create_token(&mut tx, &new).await.unwrap();
         tx.commit().await.unwrap();
         secret
+    }
+
+    /// Signs in with the password and enrols a second factor through the product's own pages (the server must
+    /// require one: `enforce_mfa`). Returns the signed-in client, whose session has just passed the factor,
+    /// and the TOTP secret.
+    pub async fn enrol_mfa(&self, email: &str) -> (reqwest::Client, String) {
+        let c = self.client();
+        let res = c.post(self.url("/login")).form(&[("email", email), ("password", PASSWORD)]).send().await.unwrap();
+        assert_eq!(res.status(), 303, "{email}: the password is right");
+        let page = c.get(self.url("/login/mfa/setup")).send().await.unwrap().text().await.unwrap();
+        let marker = "<code class=\"secret\">";
+        let start = page.find(marker).expect("the setup page shows the secret") + marker.len();
+        let secret = page[start..start + page[start..].find("</code>").unwrap()].to_string();
+        let code =
+            loanfloor::auth::mfa::current_code(&secret, email, self.state.clock.now().timestamp() as u64).unwrap();
+        let res = c.post(self.url("/login/mfa/setup")).form(&[("code", code.as_str())]).send().await.unwrap();
+        assert!(res.status().is_success() || res.status() == 303, "enrolment accepted: {}", res.status());
+        (c, secret)
     }
 
     /// A client that authenticates with a bearer token (no cookies).
