@@ -187,6 +187,7 @@ async fn run_server(app: &TestApp, args: &[&str], email: &str, password: &str) -
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    let page = page.expect("the server starts");
     let res = client
         .post(format!("http://{addr}/login"))
         .header("origin", format!("http://{addr}"))
@@ -203,7 +204,7 @@ async fn run_server(app: &TestApp, args: &[&str], email: &str, password: &str) -
         .map(str::to_string);
     let _ = child.start_kill();
     let out = child.wait_with_output().await.unwrap();
-    (page.expect("the server starts"), cookie, String::from_utf8_lossy(&out.stderr).into_owned())
+    (page, cookie, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[tokio::test]
