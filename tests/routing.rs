@@ -1053,3 +1053,57 @@ async fn a_lead_left_unrouted_is_routed_by_its_safety_net_job() {
         .unwrap();
     assert_eq!(decisions, 1);
 }
+
+/// The real intake path over HTTP: an integration's `POST /api/v1/leads` commits the lead, then routes it in
+/// its own transaction; the answer already names the LO, who finds the lead in their list and call queue.
+/// With the job worker running beside the request, the lead is still routed exactly once (the safety-net job
+/// is cleared, not run a second time).
+#[tokio::test]
+async fn a_lead_posted_to_the_api_reaches_an_lo_with_the_job_worker_off_and_on() {
+    for worker_on in [false, true] {
+        let app = TestApp::spawn().await;
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = worker_on.then(|| loanfloor::jobs::spawn_worker(app.state.clone(), stop_rx));
+        let maria = lo(&app, "maria.intake@x.test", Some("Dallas"), &["TX"]).await;
+        lo(&app, "carl.intake@x.test", Some("West"), &["CA"]).await;
+        let intake = app.create_user(Role::Intake, "vendor@x.test", None, &[]).await;
+        let vendor = app.api(&app.token_for(intake).await);
+        let body = serde_json::json!({
+            "first_name": "Iris", "last_name": "Intake", "phone": "(512) 555-0177", "property_state": "TX",
+            "loan_purpose": "purchase", "source": "zillow", "external_id": format!("Z-{worker_on}"),
+        });
+        let res = vendor.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 201, "worker on: {worker_on}");
+        let created: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(created["assigned_lo"]["id"], maria.to_string(), "worker on: {worker_on}: routed before the answer");
+        let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+        // Maria sees it through her own token and on her call queue; the CA LO does not.
+        let maria_api = app.api(&app.token_for(maria).await);
+        let shown: serde_json::Value =
+            maria_api.get(app.url(&format!("/api/v1/leads/{id}"))).send().await.unwrap().json().await.unwrap();
+        assert_eq!(shown["first_name"], "Iris");
+        let day = app.login("maria.intake@x.test").await.get(app.url("/my-day")).send().await.unwrap();
+        assert!(day.text().await.unwrap().contains("Iris Intake"), "worker on: {worker_on}");
+        let carl = app.login("carl.intake@x.test").await;
+        assert_eq!(carl.get(app.url(&format!("/leads/{id}"))).send().await.unwrap().status(), 404);
+        // Whatever the worker does meanwhile (and once the safety net would be due), one assignment, one
+        // decision, no routing job left.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app.state.clock.advance(Duration::minutes(5));
+        loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+        let (assignments, decisions, queued): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM assignments WHERE lead_id = $1),
+                    (SELECT count(*) FROM routing_decisions WHERE lead_id = $1),
+                    (SELECT count(*) FROM jobs WHERE kind = 'routing.route_lead' AND status = 'queued')",
+        )
+        .bind(id)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+        assert_eq!((assignments, decisions, queued), (1, 1, 0), "worker on: {worker_on}");
+        let _ = stop.send(true);
+        if let Some(w) = worker {
+            w.await.unwrap();
+        }
+    }
+}
