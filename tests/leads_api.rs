@@ -166,7 +166,7 @@ async fn a_loan_number_belongs_to_one_lead_and_the_409_names_the_other_lead_only
     form[4].1 = "LN-2026-0003";
     let res = page.post(format!("{url}/edit").replace("/api/v1", "")).form(&form).send().await.unwrap();
     assert_eq!(res.status(), 303);
-    let shown = page.get(format!("{url}").replace("/api/v1", "")).send().await.unwrap().text().await.unwrap();
+    let shown = page.get(url.replace("/api/v1", "")).send().await.unwrap().text().await.unwrap();
     assert!(shown.contains("<dd id=\"loan-number\">LN-2026-0003</dd>"), "{shown}");
 }
 

@@ -412,7 +412,9 @@ async fn loan_numbers_taken(
     if numbers.is_empty() {
         return Ok(HashMap::new());
     }
-    let found: Vec<(String, Uuid, String, Option<Uuid>, Option<Uuid>)> = sqlx::query_as(
+    /// (loan number, lead id, name, assigned LO, team)
+    type Holder = (String, Uuid, String, Option<Uuid>, Option<Uuid>);
+    let found: Vec<Holder> = sqlx::query_as(
         "SELECT l.loan_number, l.id, trim(l.first_name || ' ' || l.last_name), l.assigned_lo_id, l.team_id
          FROM leads l WHERE l.loan_number = ANY($1::text[])",
     )
