@@ -19,7 +19,7 @@ use std::time::Duration;
 use clap::Parser;
 use common::{PASSWORD, TestApp};
 use loanfloor::auth::Role;
-use loanfloor::config::{Cli, Command, Config, GlobalArgs, LogFormat, ServeArgs};
+use loanfloor::config::{Cli, Command, Config, ServeArgs};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use sha2::Digest;
@@ -260,12 +260,8 @@ async fn sessions_idle_out_after_30_minutes_and_end_12_hours_after_sign_in_by_de
     assert_eq!((defaults.session_idle_minutes, defaults.session_max_hours), (30, 12));
     let tuned = config(&["loanfloor", "serve", "--session-idle-minutes", "10", "--session-max-hours", "8"]);
     assert_eq!((tuned.session_idle_minutes, tuned.session_max_hours), (10, 8));
-    let harness = Config::from_args(
-        &GlobalArgs { data_dir: "/nonexistent".into(), database_url: None, log_format: LogFormat::Human },
-        &ServeArgs::default(),
-    )
-    .unwrap();
-    assert_eq!((harness.session_idle_minutes, harness.session_max_hours), (30, 12));
+    let built_in = ServeArgs::default();
+    assert_eq!((built_in.session_idle_minutes, built_in.session_max_hours), (30, 12));
 
     let app = TestApp::spawn().await;
     let lo = app.create_user(Role::Lo, "lo@branch.test", Some("Dallas"), &["TX"]).await;
