@@ -83,12 +83,13 @@ pub fn app(state: AppState) -> Router {
     router
         .route_layer(middleware::from_fn_with_state(state.clone(), web::metrics::track))
         .route_layer(middleware::from_fn_with_state(state.clone(), audit::record_refusals))
+        // After the cross-site refusal (which is audited), before any handler reads a field.
+        .layer(middleware::from_fn_with_state(state.clone(), web::input::refuse_bad_text))
         .layer(middleware::from_fn_with_state(state.clone(), web::csrf::refuse_cross_site))
         .layer(sessions)
         .merge(static_files)
         .route("/healthz", axum::routing::get(home::healthz))
         .fallback(|| async { AppError::NotFound })
-        .layer(middleware::from_fn_with_state(state.clone(), web::input::refuse_bad_text))
         .layer(RequestBodyLimitLayer::new(body_limit * 50))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(CompressionLayer::new())

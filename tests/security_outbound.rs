@@ -328,7 +328,7 @@ async fn deliveries_ignore_proxy_environment_variables() {
 }
 
 #[tokio::test]
-async fn metrics_are_served_on_their_own_listener_and_not_to_browsers_on_the_main_one() {
+async fn metrics_are_served_on_their_own_listener_and_on_the_main_one_only_to_a_metrics_token() {
     let app = TestApp::spawn().await;
     let (admin_id, admin) = app.login_as(Role::Admin, "admin@lender.test", None, &[]).await;
     let lo = app.create_user(Role::Lo, "ann.lo@lender.test", Some("North"), &["TX"]).await;
@@ -360,17 +360,25 @@ async fn metrics_are_served_on_their_own_listener_and_not_to_browsers_on_the_mai
     let res = reqwest::get(format!("http://{metrics_addr}/login")).await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "the metrics listener serves nothing else");
 
-    // The main listener: not to anonymous callers, not to a signed-in admin's browser, not to a token without
-    // the metrics scope.
+    // The main listener: not to anonymous callers, not to a signed-in admin's browser.
     let anonymous = app.client().get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
     let res = admin.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(!res.text().await.unwrap().contains("loanfloor_http_requests_total"));
-    let res = app.api(&app.token_for(lo).await).get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::FORBIDDEN, "an LO's token");
-    assert!(!res.text().await.unwrap().contains("loanfloor_http_requests_total"));
-    let _ = admin_id;
+    // Not to a token without the metrics scope, nor to one of someone other than an admin.
+    for token in
+        [app.token_for(admin_id).await, app.token_with(lo, &["read"]).await, app.token_with(lo, &["metrics"]).await]
+    {
+        let res = app.api(&token).get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(!res.text().await.unwrap().contains("loanfloor_http_requests_total"));
+    }
+    // An admin's token with the metrics scope (the scraper's) reads them.
+    let scraper = app.api(&app.token_with(admin_id, &["metrics"]).await);
+    let res = scraper.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("loanfloor_http_requests_total"));
 }
 
 /// The 422 answer names `field` (JSON for the API, the error page for browsers).

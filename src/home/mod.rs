@@ -22,11 +22,12 @@ pub fn router() -> Routes {
     )
 }
 
-/// `GET /metrics` on the main listener: for an API token only (a scraper), never a browser session — people and
-/// dashboards use the `--metrics-addr` listener. The token extractor admits a token here only when its scopes
-/// include `metrics`; the token must also be an admin's.
+/// `GET /metrics` on the main listener: for an admin's API token with the `metrics` scope only (a scraper), never
+/// a browser session — people and dashboards use the `--metrics-addr` listener. (The token extractor admits a
+/// token here only with that scope; it is checked again here, so this route stays closed if that rule moves.)
 async fn metrics_for_tokens(user: CurrentUser, state: State<AppState>) -> AppResult<Response> {
-    if !user.via_token || user.role != Role::Admin {
+    let metrics_scope = user.token.as_ref().is_some_and(|t| t.scopes.iter().any(|s| s == "metrics"));
+    if !metrics_scope || user.role != Role::Admin {
         return Err(AppError::forbidden(
             "Metrics are served on the --metrics-addr listener, or here to an admin's API token with the metrics scope.",
         ));
