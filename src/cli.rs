@@ -7,7 +7,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::config::{Cli, Command, Config, GlobalArgs, ImportCommand, LogFormat, ServeArgs, TokenCommand, UserCommand};
-use crate::db::{self, Database};
+use crate::db::Database;
 use crate::state::AppState;
 
 pub fn init_tracing(format: LogFormat) {
@@ -26,7 +26,7 @@ pub async fn open_for_command(global: &GlobalArgs) -> anyhow::Result<(Database, 
     let serve = ServeArgs { db_pool_size: 8, ..ServeArgs::default() };
     let config = Config::from_args(global, &serve)?;
     let database = Database::open(&config, false).await?;
-    db::migrate(&database.pool).await?;
+    database.migrate().await?;
     let state = AppState::new(database.pool.clone(), config);
     Ok((database, state))
 }
@@ -50,7 +50,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(TokenCommand::Add { email, label, scopes, days }) => {
             crate::accounts::cli::token_add(&state, &email, &label, &scopes, days).await
         }
-        Command::Seed(args) => crate::leads::seed::run(&state, &args).await.map(|_| ()),
+        Command::Seed(args) => {
+            // A bulk load of the schema's tables: as their owner, not as the application.
+            let owner = AppState::new(database.owner_pool(state.config.db_pool_size).await?, (*state.config).clone());
+            crate::leads::seed::run(&owner, &args).await.map(|_| ())
+        }
         Command::Import(cmd) => run_import(&state, cmd).await,
     };
     database.shutdown().await?;
@@ -82,16 +86,13 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
-    db::migrate(&database.pool).await?;
+    database.migrate().await?;
     let addr = config.addr;
     let demo = config.demo;
     let worker_enabled = config.worker;
     let metrics_addr = config.metrics_addr;
-    let demo_logins = if demo {
-        crate::demo::ensure(&AppState::new(database.pool.clone(), config.clone())).await?
-    } else {
-        None
-    };
+    let demo_logins =
+        if demo { crate::demo::ensure(&AppState::new(database.pool.clone(), config.clone())).await? } else { None };
     let mut config = config;
     config.demo_organisation = crate::auth::store::is_demo_organisation(&database.pool).await?;
     if !config.enforce_mfa && !config.demo_organisation {

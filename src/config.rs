@@ -26,6 +26,10 @@ pub struct GlobalArgs {
     /// Use this PostgreSQL server instead of the embedded one; several instances may share it.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+    /// With DATABASE_URL: connect as this role (the schema's owner) for migrations and the seed generator, so
+    /// the application's own role need not own the tables (see the README, "Least privilege").
+    #[arg(long, env = "LOANFLOOR_OWNER_DATABASE_URL", global = true, hide_env_values = true)]
+    pub owner_database_url: Option<String>,
     /// Log format.
     #[arg(long, env = "LOANFLOOR_LOG_FORMAT", default_value = "human", global = true)]
     pub log_format: LogFormat,
@@ -235,6 +239,8 @@ pub struct BenchArgs {
 pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
+    /// The schema owner's URL for migrations and the seed (with `database_url`; None: the same role).
+    pub owner_database_url: Option<String>,
     pub log_format: LogFormat,
     pub addr: SocketAddr,
     pub demo: bool,
@@ -272,6 +278,7 @@ impl Config {
         Ok(Self {
             data_dir: global.data_dir.clone(),
             database_url: global.database_url.clone().filter(|s| !s.trim().is_empty()),
+            owner_database_url: global.owner_database_url.clone().filter(|s| !s.trim().is_empty()),
             log_format: global.log_format,
             addr: serve.addr,
             demo: !serve.no_demo,

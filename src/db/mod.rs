@@ -17,7 +17,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// A connected database and, when we run it ourselves, the cluster behind it.
 pub struct Database {
+    /// The application's connections (the embedded cluster's `loanfloor_app`: no superuser, owns nothing).
     pub pool: PgPool,
+    /// Where migrations and the seed generator connect, as the schema's owner; None: the same as `pool`.
+    pub owner_url: Option<String>,
     /// Present when this process started the embedded cluster and must stop it on shutdown.
     pub owned_cluster: Option<EmbeddedPostgres>,
 }
@@ -27,8 +30,8 @@ impl Database {
     /// With `adopt`, a cluster found already running (e.g. left behind by a server killed with `kill -9`) is
     /// stopped at shutdown too, unless other processes are still connected to it.
     pub async fn open(config: &Config, adopt: bool) -> anyhow::Result<Self> {
-        let (url, owned_cluster) = match &config.database_url {
-            Some(url) => (url.clone(), None),
+        let (url, owner_url, owned_cluster) = match &config.database_url {
+            Some(url) => (url.clone(), config.owner_database_url.clone(), None),
             None => {
                 let cluster = EmbeddedPostgres::new(&config.data_dir)?;
                 let started = tokio::task::spawn_blocking({
@@ -37,11 +40,42 @@ impl Database {
                 })
                 .await??;
                 ensure_database(&cluster.url("postgres"), "loanfloor").await?;
-                (cluster.url("loanfloor"), (started || adopt).then_some(cluster))
+                ensure_roles(&cluster, "loanfloor").await?;
+                (
+                    cluster.app_url("loanfloor"),
+                    Some(cluster.owner_url("loanfloor")),
+                    (started || adopt).then_some(cluster),
+                )
             }
         };
         let pool = connect(&url, config.db_pool_size).await?;
-        Ok(Self { pool, owned_cluster })
+        Ok(Self { pool, owner_url, owned_cluster })
+    }
+
+    /// Applies pending migrations as the schema's owner and gives the application's role what it may do.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let Some(owner_url) = &self.owner_url else { return migrate(&self.pool).await };
+        let owner = connect(owner_url, 2).await?;
+        let result = async {
+            migrate(&owner).await?;
+            let app_role: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(&self.pool).await?;
+            let owner_role: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(&owner).await?;
+            if app_role != owner_role {
+                grant_app_role(&owner, &app_role).await?;
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        owner.close().await;
+        result
+    }
+
+    /// A pool connected as the schema's owner (the seed generator's bulk loads).
+    pub async fn owner_pool(&self, max_connections: u32) -> anyhow::Result<PgPool> {
+        match &self.owner_url {
+            Some(url) => connect(url, max_connections).await,
+            None => Ok(self.pool.clone()),
+        }
     }
 
     /// Stops the embedded cluster if this process owns it and no other process is still using it
@@ -111,6 +145,93 @@ pub async fn ensure_database(admin_url: &str, name: &str) -> anyhow::Result<()> 
         }
     }
     admin.close().await;
+    Ok(())
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Creates the embedded cluster's owner and application roles (or resets their passwords to the ones in the
+/// data directory), gives the database and everything in its schema to the owner, and lets the owner skip
+/// foreign-key triggers during the seed generator's bulk load (PostgreSQL 15+).
+async fn ensure_roles(cluster: &EmbeddedPostgres, database: &str) -> anyhow::Result<()> {
+    let admin = connect(&cluster.url(database), 1).await?;
+    let passwords = cluster.role_passwords();
+    let result = async {
+        // Two processes may start at once: one at a time.
+        let mut tx = admin.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(727009)").execute(&mut *tx).await?;
+        for (role, password) in &passwords {
+            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+                .bind(role)
+                .fetch_one(&mut *tx)
+                .await?;
+            // Role names are ours and passwords hex: nothing user-supplied is spliced in.
+            let verb = if exists { "ALTER" } else { "CREATE" };
+            sqlx::query(&format!(
+                "{verb} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{password}'",
+                quote_ident(role)
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let owner = quote_ident(embedded::OWNER_ROLE);
+        sqlx::query(&format!("ALTER DATABASE {} OWNER TO {owner}", quote_ident(database))).execute(&mut *tx).await?;
+        sqlx::query(&format!("ALTER SCHEMA public OWNER TO {owner}")).execute(&mut *tx).await?;
+        // Databases made before these roles existed: what the superuser created moves to the owner.
+        sqlx::query(&format!(
+            r#"DO $$
+            DECLARE r record;
+            BEGIN
+                FOR r IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S', 'v', 'm')
+                           AND pg_get_userbyid(c.relowner) = 'postgres'
+                           AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d
+                                    WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+                LOOP
+                    EXECUTE format('ALTER %s %I OWNER TO {owner}',
+                                   CASE r.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                                                  WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.relname);
+                END LOOP;
+                FOR r IN SELECT p.oid::regprocedure AS f FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                         WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) = 'postgres'
+                LOOP
+                    EXECUTE format('ALTER FUNCTION %s OWNER TO {owner}', r.f);
+                END LOOP;
+            END $$"#
+        ))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if let Err(e) =
+            sqlx::query(&format!("GRANT SET ON PARAMETER session_replication_role TO {owner}")).execute(&admin).await
+        {
+            tracing::info!(error = %e, "the seed generator will keep foreign-key triggers on (PostgreSQL before 15)");
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    admin.close().await;
+    result
+}
+
+/// What the application's role may do, given by the owner after every migration: read and write the data,
+/// use the sequences, and on `audit_log` only INSERT and SELECT, so "append-only" holds even against the
+/// application itself. Functions that rebuild derived tables run as their owner (SECURITY DEFINER).
+pub async fn grant_app_role(owner: &PgPool, app_role: &str) -> anyhow::Result<()> {
+    let app = quote_ident(app_role);
+    let mut tx = owner.begin().await?;
+    for sql in [
+        format!("GRANT USAGE ON SCHEMA public TO {app}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app}"),
+        format!("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {app}"),
+        format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {app}"),
+        format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON _sqlx_migrations FROM {app}"),
+    ] {
+        sqlx::query(&sql).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

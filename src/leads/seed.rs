@@ -256,8 +256,17 @@ async fn bulk_load_settings(conn: &mut PgConnection) -> anyhow::Result<bool> {
     sqlx::query("SET LOCAL loanfloor.metrics_triggers = 'off'").execute(&mut *conn).await?;
     // The generator builds every reference itself (tests check them with anti-joins), so as a superuser it
     // skips the per-row foreign-key triggers, as pg_restore --disable-triggers does: they would triple the time.
+    // The schema's owner may be granted this setting alone (PostgreSQL 15+: GRANT SET ON PARAMETER).
     let superuser: bool =
         sqlx::query_scalar!(r#"SELECT current_setting('is_superuser') = 'on' AS "su!""#).fetch_one(&mut *conn).await?;
+    let version: i32 =
+        sqlx::query_scalar("SELECT current_setting('server_version_num')::int").fetch_one(&mut *conn).await?;
+    let granted = !superuser
+        && version >= 150_000
+        && sqlx::query_scalar::<_, bool>("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+            .fetch_one(&mut *conn)
+            .await?;
+    let superuser = superuser || granted;
     if superuser {
         sqlx::query!("SET LOCAL session_replication_role = replica").execute(&mut *conn).await?;
     }

@@ -374,9 +374,11 @@ pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<()> {
     let bench_global = GlobalArgs { data_dir: args.bench_dir.clone(), ..global.clone() };
     let config = Config::from_args(&bench_global, &serve)?;
     let database = Database::open(&config, true).await?;
-    crate::db::migrate(&database.pool).await?;
+    database.migrate().await?;
+    // The bulk load runs as the schema's owner; the measurements as the application.
+    let owner = AppState::new(database.owner_pool(config.db_pool_size).await?, config.clone());
+    ensure_seeded(&owner, args).await?;
     let state = AppState::new(database.pool.clone(), config);
-    ensure_seeded(&state, args).await?;
     reset_peak_rss();
     let report = measure_app(&state, args.seconds, &args.only).await?;
     println!("\n{}", report.to_markdown());

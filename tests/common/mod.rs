@@ -157,6 +157,7 @@ impl TestApp {
         let global = GlobalArgs {
             data_dir: "/nonexistent".into(),
             database_url: Some(url.clone()),
+            owner_database_url: None,
             log_format: LogFormat::Human,
         };
         let serve = ServeArgs {
