@@ -6,3 +6,7 @@ ALTER FUNCTION metrics_rebuild_daily() SECURITY DEFINER SET search_path = public
 ALTER FUNCTION metrics_rebuild_chunk(uuid, uuid, uuid) SECURITY DEFINER SET search_path = public, pg_temp;
 ALTER FUNCTION metrics_rebuild_swap(uuid) SECURITY DEFINER SET search_path = public, pg_temp;
 ALTER FUNCTION lo_open_leads_rebuild() SECURITY DEFINER SET search_path = public, pg_temp;
+
+-- Fresh statistics after a rebuild (ANALYZE, too, is the owner's).
+CREATE FUNCTION metrics_analyze() RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp
+AS $$ ANALYZE metrics_daily $$;

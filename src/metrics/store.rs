@@ -383,7 +383,7 @@ pub async fn rebuild_with(db: &PgPool, workers: usize) -> anyhow::Result<()> {
         sqlx::query("SELECT metrics_rebuild_swap($1)").bind(run).execute(&mut *tx).await?;
     }
     tx.commit().await?;
-    sqlx::query("ANALYZE metrics_daily").execute(db).await?;
+    sqlx::query("SELECT metrics_analyze()").execute(db).await?;
     Ok(())
 }
 
