@@ -8,7 +8,7 @@ use loanfloor::auth::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// A lead created directly (the leads pages are built elsewhere), assigned to the LO on the LO's team.
+/// A lead the LO enters through the API (theirs, on their team), with the API's credit-band keys.
 async fn lead_for(
     app: &TestApp,
     lo: Uuid,
@@ -18,24 +18,27 @@ async fn lead_for(
     credit: &str,
     purpose: &str,
 ) -> Uuid {
-    let id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, loan_amount_cents, property_state, credit_band,
-                            loan_purpose, assigned_lo_id, team_id)
-         SELECT $1, '00000000-0000-0000-0000-000000000001', 'new', $2, 'Borrower', $3, $4, $5, $6, $7, team_id
-         FROM users WHERE id = $7",
-    )
-    .bind(id)
-    .bind(name)
-    .bind(amount_cents)
-    .bind(state)
-    .bind(credit)
-    .bind(purpose)
-    .bind(lo)
-    .execute(app.db())
-    .await
-    .unwrap();
-    id
+    let api = app.api(&app.token_for(lo).await);
+    let body = json!({
+        "first_name": name, "last_name": "Borrower", "email": format!("{}.{lo}@example.com", name.to_lowercase()),
+        "loan_amount_cents": amount_cents, "property_state": state, "credit_band": credit, "loan_purpose": purpose,
+    });
+    let res = api.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let created: Value = res.json().await.unwrap();
+    created["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// Moves a lead to `stage` through the API as `api`'s user.
+async fn move_to(app: &TestApp, api: &reqwest::Client, lead: Uuid, stage: &str) {
+    let current: Value = api.get(app.url(&format!("/api/v1/leads/{lead}"))).send().await.unwrap().json().await.unwrap();
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{lead}/stage")))
+        .json(&json!({"stage": stage, "version": current["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 }
 
 fn location(res: &reqwest::Response) -> String {
@@ -58,7 +61,7 @@ async fn pricing_exception_goes_through_the_managers_queue_and_past_their_author
     let (_, other_manager) = app.login_as(Role::Manager, "sam.south@example.com", Some("South"), &[]).await;
     let (_, admin) = app.login_as(Role::Admin, "ada.admin@example.com", None, &[]).await;
     let (desk_id, desk) = app.login_as(Role::Manager, "pat.desk@example.com", None, &[]).await;
-    let lead = lead_for(&app, lo_id, "Rosa", 40_000_000, "TX", "740+", "purchase").await;
+    let lead = lead_for(&app, lo_id, "Rosa", 40_000_000, "TX", "excellent", "purchase").await;
 
     // The admin makes Pat the pricing desk, up to 100 bps.
     let res = admin
@@ -304,7 +307,7 @@ async fn sla_breach_notifies_the_approver_once() {
     let app = TestApp::spawn().await;
     let (lo_id, _) = app.login_as(Role::Lo, "ann.lo@example.com", Some("North"), &["TX"]).await;
     let manager_id = app.create_user(Role::Manager, "mona.manager@example.com", Some("North"), &[]).await;
-    let lead = lead_for(&app, lo_id, "Rosa", 40_000_000, "TX", "740+", "purchase").await;
+    let lead = lead_for(&app, lo_id, "Rosa", 40_000_000, "TX", "excellent", "purchase").await;
     let lo_api = app.api(&app.token_for(lo_id).await);
     let res = lo_api
         .post(app.url("/api/v1/escalations"))
@@ -348,12 +351,12 @@ async fn concession_reports_match_hand_computed_numbers_and_csv_is_safe() {
 
     // (LO, amount, state, credit, bps, decision)
     let cases: [Case; 6] = [
-        (ann, 40_000_000, "TX", "740+", 25, Some(("approve", None))),
-        (ann, 40_000_000, "TX", "740+", 20, Some(("deny", None))),
-        (ann, 20_000_000, "CA", "740+", 10, Some(("approve", None))),
-        (bob, 30_000_000, "CA", "680-719", 30, Some(("counter", Some(15)))),
-        (bob, 50_000_000, "CA", "740+", 12, Some(("approve", None))),
-        (bob, 25_000_000, "TX", "740+", 40, None),
+        (ann, 40_000_000, "TX", "excellent", 25, Some(("approve", None))),
+        (ann, 40_000_000, "TX", "excellent", 20, Some(("deny", None))),
+        (ann, 20_000_000, "CA", "excellent", 10, Some(("approve", None))),
+        (bob, 30_000_000, "CA", "good", 30, Some(("counter", Some(15)))),
+        (bob, 50_000_000, "CA", "excellent", 12, Some(("approve", None))),
+        (bob, 25_000_000, "TX", "excellent", 40, None),
     ];
     let mut filed = Vec::new();
     for (i, (lo, amount, state, credit, bps, decision)) in cases.iter().enumerate() {
@@ -370,7 +373,7 @@ async fn concession_reports_match_hand_computed_numbers_and_csv_is_safe() {
         filed.push((body["id"].as_str().unwrap().to_string(), lead, *decision));
     }
     // The first loan funds.
-    sqlx::query("UPDATE leads SET stage = 'funded' WHERE id = $1").bind(filed[0].1).execute(app.db()).await.unwrap();
+    move_to(&app, &ann_api, filed[0].1, "funded").await;
     // Decisions come exactly two hours after filing.
     app.state.clock.advance(chrono::Duration::hours(2));
     for (id, _, decision) in &filed {
@@ -424,15 +427,15 @@ async fn concession_reports_match_hand_computed_numbers_and_csv_is_safe() {
 
     // Fair-lending: TX 1 of 2 granted (50%) vs CA 3 of 3 (100%): both flagged (50 > 30 points).
     // $400k–$749k: 2 of 3 (66.7%) vs $200k–$399k 2 of 2: flagged (33.3 > 30).
-    // Credit 680-719: 1 of 1 (100%, 15 bps) vs the rest 3 of 4 (75%, 15.7 bps): not flagged.
+    // Credit good (700–739): 1 of 1 (100%, 15 bps) vs the rest 3 of 4 (75%, 15.7 bps): not flagged.
     let screen = csv("fair_lending").await;
     for line in [
         "Property state,CA,3,3,100.0,50.0,12.3,25.0,yes",
         "Property state,TX,2,1,50.0,100.0,25.0,12.3,yes",
         "Loan amount,$200k to $399k,2,2,100.0,66.7,12.5,18.5,yes",
         "Loan amount,$400k to $749k,3,2,66.7,100.0,18.5,12.5,yes",
-        "Credit band,680-719,1,1,100.0,75.0,15.0,15.7,no",
-        "Credit band,740+,4,3,75.0,100.0,15.7,15.0,no",
+        "Credit band,good,1,1,100.0,75.0,15.0,15.7,no",
+        "Credit band,excellent,4,3,75.0,100.0,15.7,15.0,no",
         "Loan purpose,purchase,5,4,80.0,,15.5,,no",
     ] {
         assert!(screen.lines().any(|l| l == line), "missing {line} in\n{screen}");
@@ -450,28 +453,19 @@ async fn coaching_review_keeps_the_numbers_and_shows_on_the_lo_profile() {
     let (lo_id, lo) = app.login_as(Role::Lo, "ann.lo@example.com", Some("North"), &["TX"]).await;
     let (_, manager) = app.login_as(Role::Manager, "mona.manager@example.com", Some("North"), &[]).await;
     let (_, other) = app.login_as(Role::Manager, "sam.south@example.com", Some("South"), &[]).await;
-    let lead = lead_for(&app, lo_id, "Rosa", 40_000_000, "TX", "740+", "purchase").await;
-    // 4 calls, 2 contacted, 50 minutes of talk; 1 application from 1 lead worked.
+    let lead = lead_for(&app, lo_id, "Rosa", 40_000_000, "TX", "excellent", "purchase").await;
+    // 4 calls, 2 contacted, 50 minutes of talk; 1 application from 1 lead worked (logged through the API).
+    let lo_api = app.api(&app.token_for(lo_id).await);
     for (outcome, secs) in [("contacted", 1200), ("contacted", 1800), ("no_answer", 0), ("voicemail", 0)] {
-        sqlx::query(
-            "INSERT INTO activities (lead_id, actor_id, kind, outcome, talk_seconds) VALUES ($1, $2, 'call', $3, $4)",
-        )
-        .bind(lead)
-        .bind(lo_id)
-        .bind(outcome)
-        .bind(secs)
-        .execute(app.db())
-        .await
-        .unwrap();
+        let res = lo_api
+            .post(app.url(&format!("/api/v1/leads/{lead}/activities")))
+            .json(&json!({"kind": "call", "outcome": outcome, "talk_seconds": secs}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
     }
-    sqlx::query(
-        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id) VALUES ($1, 'new', 'application', $2)",
-    )
-    .bind(lead)
-    .bind(lo_id)
-    .execute(app.db())
-    .await
-    .unwrap();
+    move_to(&app, &lo_api, lead, "application").await;
     let page = manager.get(app.url("/coaching")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("ann lo"));
     let res = manager

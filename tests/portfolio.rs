@@ -91,7 +91,14 @@ async fn import_and_rate(app: &TestApp, o: &Org) {
     assert!(body.contains("6 added, 0 updated"), "{body}");
     assert_eq!(count(app, "SELECT count(*) FROM portfolio_loans").await, 6);
     // The LO of L6 leaves.
-    sqlx::query("UPDATE users SET active = false WHERE id = $1").bind(o.lo3).execute(app.db()).await.unwrap();
+    let res = o
+        .admin
+        .post(app.url(&format!("/admin/users/{}/deactivate", o.lo3)))
+        .form(&[("hand_over", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "an LO without open leads is deactivated directly");
     let res = o
         .admin
         .post(app.url("/portfolio/rates"))

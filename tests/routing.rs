@@ -470,24 +470,46 @@ async fn offboarding_leaves_no_open_lead_without_an_owner_or_queue() {
     let app = TestApp::spawn().await;
     let leaving = lo(&app, "leaving@x.test", Some("Dallas"), &["TX", "CA"]).await;
     let stays = lo(&app, "stays@x.test", Some("Dallas"), &["TX"]).await;
-    let admin = app.create_user(Role::Admin, "admin@x.test", None, &[]).await;
-    let admin = current_user(&app, admin).await;
-    // Only `leaving` can take leads while `stays` is away: 6 TX leads and 2 CA leads, one of them funded.
-    set_profile(&app, stays, "status = 'away'").await;
+    let (_, admin) = app.login_as(Role::Admin, "admin@x.test", None, &[]).await;
+    // Only `leaving` can take leads while `stays` is away (set on the account page): 6 TX leads and 2 CA leads,
+    // one of them funded by its LO through the API.
+    let stays_page = app.login("stays@x.test").await;
+    let set_status = |status: &'static str| {
+        let req = stays_page.post(app.url("/account/status")).form(&[("status", status)]);
+        async move { assert_eq!(req.send().await.unwrap().status(), 303, "{status}") }
+    };
+    set_status("away").await;
     let mut leads = Vec::new();
     for st in ["TX", "TX", "TX", "TX", "TX", "TX", "CA", "CA"] {
         let (id, lo) = new_lead(&app, st).await;
         assert_eq!(lo, Some(leaving));
         leads.push(id);
     }
-    sqlx::query("UPDATE leads SET stage = 'funded' WHERE id = $1").bind(leads[7]).execute(app.db()).await.unwrap();
-    set_profile(&app, stays, "status = 'available'").await;
-    let mut tx = app.db().begin().await.unwrap();
-    let moved =
-        routing::hand_over_open_leads(&app.state, &mut tx, &admin, leaving, HandOver::Redistribute).await.unwrap();
-    sqlx::query("UPDATE users SET active = false WHERE id = $1").bind(leaving).execute(&mut *tx).await.unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(moved, 7, "6 TX leads and 1 open CA lead; the funded one stays in history");
+    let leaving_api = app.api(&app.token_for(leaving).await);
+    let lead7: serde_json::Value =
+        leaving_api.get(app.url(&format!("/api/v1/leads/{}", leads[7]))).send().await.unwrap().json().await.unwrap();
+    let res = leaving_api
+        .post(app.url(&format!("/api/v1/leads/{}/stage", leads[7])))
+        .json(&serde_json::json!({"stage": "funded", "version": lead7["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    set_status("available").await;
+    // The admin deactivates the leaver, spreading the open leads through the routing rules.
+    let res = admin
+        .post(app.url(&format!("/admin/users/{leaving}/deactivate")))
+        .form(&[("hand_over", "redistribute")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let handed: serde_json::Value =
+        sqlx::query_scalar("SELECT after FROM audit_log WHERE action = 'open_leads_handed_over'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(handed["moved"], 7, "6 TX leads and 1 open CA lead; the funded one stays in history");
     let dallas: Uuid =
         sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Dallas'").fetch_one(app.db()).await.unwrap();
     for id in &leads[..6] {
