@@ -138,9 +138,12 @@ async fn turning_the_second_factor_off_is_refused_for_a_real_organisation() {
     let app = TestApp::spawn().await;
     app.create_user(Role::Admin, "admin@branch.test", None, &[]).await;
     let url = database_url(&app);
-    let (status, _, err) =
-        run_binary(&["serve", "--no-demo", "--enforce-mfa=false", "--addr", "127.0.0.1:0"], &url, Duration::from_secs(60))
-            .await;
+    let (status, _, err) = run_binary(
+        &["serve", "--no-demo", "--enforce-mfa=false", "--addr", "127.0.0.1:0"],
+        &url,
+        Duration::from_secs(60),
+    )
+    .await;
     assert!(matches!(status, Some(code) if code != 0), "the server must not start: {status:?} {err}");
     assert!(err.contains("--enforce-mfa=false is refused"), "one clear sentence says why: {err}");
 }
@@ -171,7 +174,9 @@ async fn the_demo_organisation_says_on_every_page_that_it_runs_without_a_second_
     let _ = child.start_kill();
     let page = page.expect("the demo server starts");
     assert!(page.contains("Demo organisation: sign-in here does not require a second factor"), "{page}");
-    let kind: serde_json::Value =
-        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'organisation_kind'").fetch_one(app.db()).await.unwrap();
+    let kind: serde_json::Value = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'organisation_kind'")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
     assert_eq!(kind, serde_json::json!("demo"));
 }

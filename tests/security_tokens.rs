@@ -17,7 +17,11 @@ fn lead(n: u32) -> Value {
 }
 
 async fn audit_count(app: &TestApp, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1").bind(action).fetch_one(app.db()).await.unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_one(app.db())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -173,7 +177,12 @@ async fn reactivating_a_person_does_not_bring_back_their_tokens() {
     let token = app.token_with(vendor, &["leads:write"]).await;
     let api = app.api(&token);
     assert_eq!(api.post(app.url("/api/v1/leads")).json(&lead(1)).send().await.unwrap().status(), 201);
-    let res = admin.post(app.url(&format!("/admin/users/{vendor}/deactivate"))).form(&[("reason", "contract ended")]).send().await.unwrap();
+    let res = admin
+        .post(app.url(&format!("/admin/users/{vendor}/deactivate")))
+        .form(&[("reason", "contract ended")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(api.post(app.url("/api/v1/leads")).json(&lead(2)).send().await.unwrap().status(), 401);
     let res = admin.post(app.url(&format!("/admin/users/{vendor}/reactivate"))).send().await.unwrap();

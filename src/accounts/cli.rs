@@ -56,13 +56,7 @@ pub async fn user_add(state: &AppState, args: &UserAddArgs) -> anyhow::Result<()
     Ok(())
 }
 
-pub async fn token_add(
-    state: &AppState,
-    email: &str,
-    label: &str,
-    scopes: &[String],
-    days: i64,
-) -> anyhow::Result<()> {
+pub async fn token_add(state: &AppState, email: &str, label: &str, scopes: &[String], days: i64) -> anyhow::Result<()> {
     let (scopes, days) = crate::accounts::model::token_request(scopes, &days.to_string()).map_err(|errors| {
         let msgs: Vec<String> = errors.0.iter().flat_map(|(f, m)| m.iter().map(move |m| format!("{f}: {m}"))).collect();
         anyhow::anyhow!("{}", msgs.join("; "))
@@ -73,14 +67,19 @@ pub async fn token_add(
         .ok_or_else(|| anyhow::anyhow!("no active user with email {email}"))?;
     let expires_at = state.clock.now() + chrono::Duration::days(days);
     let mut tx = state.db.begin().await?;
-    let new = crate::auth::store::NewToken { user_id: user.id, label, scopes: scopes.clone(), expires_at, issued_by: None };
+    let new =
+        crate::auth::store::NewToken { user_id: user.id, label, scopes: scopes.clone(), expires_at, issued_by: None };
     let (id, secret) = crate::auth::store::create_token(&mut tx, &new).await?;
     Entry::new(None, "token_created", "api_token", id)
         .after(serde_json::json!({ "user": email, "label": label, "scopes": scopes, "expires_at": expires_at, "via": "cli" }))
         .write(&mut *tx)
         .await?;
     tx.commit().await?;
-    eprintln!("API token for {email}, scopes {}, expires {} (shown once; store it safely):", scopes.join(", "), expires_at.format("%Y-%m-%d"));
+    eprintln!(
+        "API token for {email}, scopes {}, expires {} (shown once; store it safely):",
+        scopes.join(", "),
+        expires_at.format("%Y-%m-%d")
+    );
     println!("{secret}");
     Ok(())
 }

@@ -593,12 +593,7 @@ async fn revoke_own_token(
     Ok(Redirect::to("/account").into_response())
 }
 
-async fn revoke(
-    state: &AppState,
-    user: &CurrentUser,
-    id: Uuid,
-    owner: Option<Uuid>,
-) -> AppResult<store::TokenRow> {
+async fn revoke(state: &AppState, user: &CurrentUser, id: Uuid, owner: Option<Uuid>) -> AppResult<store::TokenRow> {
     let mut tx = state.db.begin().await?;
     let before = store::revoke_token(&mut tx, id, owner).await?.ok_or(AppError::NotFound)?;
     if before.revoked_at.is_none() {

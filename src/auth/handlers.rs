@@ -107,7 +107,13 @@ async fn login(
     throttle::succeed(&state.db, &acct).await?;
     // A new session id at sign-in defeats session fixation.
     session.cycle_id().await.map_err(|e| anyhow::anyhow!(e))?;
-    let auth = SessionAuth { user_id: user.id, epoch: user.auth_epoch, signed_in_at: now.timestamp(), mfa_ok: false, mfa_at: None };
+    let auth = SessionAuth {
+        user_id: user.id,
+        epoch: user.auth_epoch,
+        signed_in_at: now.timestamp(),
+        mfa_ok: false,
+        mfa_at: None,
+    };
     session.insert(SESSION_KEY, &auth).await.map_err(|e| anyhow::anyhow!(e))?;
     store::record_login(&state.db, user.id).await?;
     let current = user.clone().into_current(false);

@@ -193,7 +193,8 @@ pub async fn create_token(tx: &mut Transaction<'_, Postgres>, t: &NewToken<'_>) 
 
 /// Whether the database holds the demo organisation, which may run without a second factor (migration 0018).
 pub async fn is_demo_organisation(db: &PgPool) -> sqlx::Result<bool> {
-    let kind = sqlx::query_scalar!("SELECT value FROM settings WHERE key = 'organisation_kind'").fetch_optional(db).await?;
+    let kind =
+        sqlx::query_scalar!("SELECT value FROM settings WHERE key = 'organisation_kind'").fetch_optional(db).await?;
     Ok(kind.is_some_and(|v| v == serde_json::json!("demo")))
 }
 
