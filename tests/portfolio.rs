@@ -674,3 +674,110 @@ async fn retention_metrics_show_on_the_manager_dashboard() {
     let page = o.admin.get(app.url("/dashboard")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("<span class=\"num\">6</span> loans in the portfolio"), "{page}");
 }
+
+/// A receiver on 127.0.0.1 that answers 200 to everything.
+async fn accepting_receiver() -> (u16, Received) {
+    let got: Received = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let g = g.clone();
+            async move {
+                g.lock().unwrap().push((headers, body.to_vec()));
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (port, got)
+}
+
+#[tokio::test]
+async fn a_lead_funded_on_the_page_or_through_the_api_becomes_a_past_client_and_sends_both_events() {
+    let app = TestApp::spawn().await;
+    let o = org(&app).await;
+    let (port, got) = accepting_receiver().await;
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let res = o
+        .admin
+        .post(app.url("/admin/webhooks"))
+        .form(&[
+            ("url", url.as_str()),
+            ("events", "lead.stage_changed"),
+            ("events", "lead.funded"),
+            ("allowed_host", "127.0.0.1"),
+            ("plain_http_host", "127.0.0.1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let secret = secret_in(&res.text().await.unwrap());
+    // Ann's two leads reach clear to close; she funds one on the lead page and the other through the API.
+    let on_page = lead(&app, "LN-PAGE", "clear_to_close", o.lo1).await;
+    let by_api = lead(&app, "LN-API", "clear_to_close", o.lo1).await;
+    let ann = app.login("ann.lo@lender.test").await;
+    let ann_api = app.api(&app.token_for(o.lo1).await);
+    let version = |id: Uuid| {
+        let req = ann_api.get(app.url(&format!("/api/v1/leads/{id}")));
+        async move { req.send().await.unwrap().json::<serde_json::Value>().await.unwrap()["version"].clone() }
+    };
+    let v = version(on_page).await.to_string();
+    let res = ann
+        .post(app.url(&format!("/leads/{on_page}/stage")))
+        .form(&[("version", v.as_str()), ("stage", "funded"), ("lost_reason", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = ann_api
+        .post(app.url(&format!("/api/v1/leads/{by_api}/stage")))
+        .json(&serde_json::json!({ "stage": "funded", "version": version(by_api).await }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Each is a portfolio loan under its LOS loan number, Ann's, at the quoted rate.
+    let loans: Vec<(String, Option<Uuid>, Option<Uuid>, i64)> = sqlx::query_as(
+        "SELECT loan_number, lead_id, lo_id, (note_rate * 1000)::int8 FROM portfolio_loans ORDER BY loan_number",
+    )
+    .fetch_all(app.db())
+    .await
+    .unwrap();
+    assert_eq!(
+        loans,
+        vec![
+            ("LN-API".to_string(), Some(by_api), Some(o.lo1), 6250),
+            ("LN-PAGE".to_string(), Some(on_page), Some(o.lo1), 6250)
+        ]
+    );
+    // Delivered and signed: a stage change to funded and a funded event for each lead (the setup's moves to
+    // clear_to_close were delivered too; they are not counted here).
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "t").await.unwrap();
+    let list = got.lock().unwrap().clone();
+    let mut funded_events = Vec::new();
+    for (headers, body) in &list {
+        let header = headers["x-loanfloor-signature"].to_str().unwrap();
+        let t: i64 = header.strip_prefix("t=").and_then(|h| h.split(',').next()).unwrap().parse().unwrap();
+        assert!(loanfloor::webhooks::model::verify(&secret, header, body, t, 300), "signed: {header}");
+        let payload: serde_json::Value = serde_json::from_slice(body).unwrap();
+        let event = headers["x-loanfloor-event"].to_str().unwrap().to_string();
+        let lead_id: Uuid = payload["data"]["lead_id"].as_str().unwrap().parse().unwrap();
+        if event == "lead.funded" || payload["data"]["to"] == "funded" {
+            funded_events.push((lead_id, event));
+        }
+    }
+    funded_events.sort();
+    let mut expected = vec![
+        (on_page, "lead.funded".to_string()),
+        (on_page, "lead.stage_changed".to_string()),
+        (by_api, "lead.funded".to_string()),
+        (by_api, "lead.stage_changed".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(funded_events, expected);
+}
