@@ -123,7 +123,7 @@ async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = signal_tx.send(true);
     });
-    if let Some(l) = metrics_listener.filter(|_| false) {
+    if let Some(l) = metrics_listener {
         let _ = writeln!(out, "Prometheus metrics at http://{}/metrics", l.local_addr()?);
         let _ = out.flush();
         let mut stop = signal_rx.clone();
