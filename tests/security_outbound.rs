@@ -381,6 +381,46 @@ async fn metrics_are_served_on_their_own_listener_and_on_the_main_one_only_to_a_
     assert!(res.text().await.unwrap().contains("loanfloor_http_requests_total"));
 }
 
+/// Two free ports on 127.0.0.1 (bound, then released for the server to take).
+async fn free_addrs() -> (String, String) {
+    let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    (a.local_addr().unwrap().to_string(), b.local_addr().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn the_server_started_with_metrics_addr_serves_metrics_there_and_not_to_anonymous_callers() {
+    let app = TestApp::spawn().await;
+    let (addr, metrics_addr) = free_addrs().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_loanfloor"))
+        .args(["serve", "--addr", &addr, "--metrics-addr", &metrics_addr, "--worker", "false", "--no-demo"])
+        .env("DATABASE_URL", &app.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut scraped = None;
+    for _ in 0..240 {
+        if let Ok(res) = client.get(format!("http://{metrics_addr}/metrics")).send().await {
+            scraped = Some((res.status(), res.text().await.unwrap()));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let main = client.get(format!("http://{addr}/metrics")).send().await;
+    let other = client.get(format!("http://{metrics_addr}/login")).send().await;
+    let _ = child.start_kill();
+    let (status, body) = scraped.expect("the metrics listener answers");
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("loanfloor_db_pool_connections"), "{body}");
+    let main = main.unwrap();
+    assert_eq!(main.status(), StatusCode::SEE_OTHER, "the public listener asks an anonymous caller to sign in");
+    assert!(!main.text().await.unwrap().contains("loanfloor_db_pool_connections"));
+    assert_eq!(other.unwrap().status(), StatusCode::NOT_FOUND);
+}
+
 /// The 422 answer names `field` (JSON for the API, the error page for browsers).
 async fn assert_named(res: reqwest::Response, field: &str, what: &str) {
     let status = res.status();
