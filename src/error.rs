@@ -93,6 +93,7 @@ impl AppError {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Internal(e) if database_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,6 +107,7 @@ impl AppError {
             AppError::Validation(_) => "invalid",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::BadRequest(_) => "bad_request",
+            AppError::Internal(e) if database_unavailable(e) => "unavailable",
             AppError::Internal(_) => "internal",
         }
     }
@@ -127,6 +129,9 @@ impl AppError {
                 format!("Too many attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60).max(1))
             }
             AppError::BadRequest(m) => m.clone(),
+            AppError::Internal(e) if database_unavailable(e) => {
+                "The database cannot be reached right now. Nothing was saved; try again in a few seconds.".into()
+            }
             AppError::Internal(_) => "Something went wrong on our side. It has been logged.".into(),
         }
     }
@@ -192,8 +197,25 @@ impl IntoResponse for AppError {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         response
     }
+}
+
+/// Whether an error only says the database could not be reached (down, restarting, or no connection free in
+/// time): the request did nothing and may succeed when retried, so it is answered 503 with `Retry-After`
+/// instead of 500.
+pub fn database_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| match cause.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)) => true,
+        // 08: connection exceptions; 57P01-57P03: the server is shutting down, crashed or starting.
+        Some(sqlx::Error::Database(d)) => {
+            d.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03"))
+        }
+        _ => false,
+    })
 }
 
 /// Percent-encodes a query value.

@@ -32,7 +32,6 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_sessions::cookie::SameSite;
@@ -76,10 +75,9 @@ pub fn app(state: AppState) -> Router {
         .with_secure(state.config.plain_http_cookies().is_none())
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.config.session_idle_minutes)));
     let body_limit = state.config.body_limit;
-    let static_files =
-        Router::new().nest_service("/static", ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))).layer(
-            SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
-        );
+    let static_files = Router::new().route("/static/{*file}", axum::routing::get(web::assets::serve)).layer(
+        SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+    );
     router
         .route_layer(middleware::from_fn_with_state(state.clone(), web::metrics::track))
         .route_layer(middleware::from_fn_with_state(state.clone(), audit::record_refusals))
@@ -89,6 +87,7 @@ pub fn app(state: AppState) -> Router {
         .layer(sessions)
         .merge(static_files)
         .route("/healthz", axum::routing::get(home::healthz))
+        .route("/readyz", axum::routing::get(home::readyz))
         .fallback(|| async { AppError::NotFound })
         .layer(RequestBodyLimitLayer::new(body_limit * 50))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))

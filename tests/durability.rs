@@ -112,6 +112,22 @@ async fn every_lead_answered_201_survives_a_kill_9_of_postgres() {
     }
     assert!(acknowledged.len() >= 20, "the load created leads before the crash ({} did)", acknowledged.len());
 
+    // While PostgreSQL is down: writes answer 503 with Retry-After (nothing was saved, try again), readiness
+    // says unavailable, and the process itself is healthy.
+    let api = app.api(&token);
+    let res = api
+        .post(app.url("/api/v1/leads"))
+        .json(&json!({"first_name": "During", "last_name": "Outage", "phone": "5125550000", "source": "web"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503, "a database outage is 503, not 500");
+    assert_eq!(res.headers()["retry-after"], "5");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert_eq!(reqwest::get(app.url("/readyz")).await.unwrap().status(), 503);
+    assert_eq!(reqwest::get(app.url("/healthz")).await.unwrap().status(), 200);
+
     // Restart (crash recovery replays the WAL) and look for every acknowledged lead.
     let restarted = cluster.clone();
     let started = tokio::task::spawn_blocking(move || {
@@ -127,6 +143,23 @@ async fn every_lead_answered_201_survives_a_kill_9_of_postgres() {
     .await
     .unwrap();
     started.expect("the cluster restarts after the crash");
+    // The running server recovers by itself within 5 s of PostgreSQL coming back.
+    let back = std::time::Instant::now();
+    let mut recovered = false;
+    while back.elapsed() < Duration::from_secs(5) {
+        let res = api
+            .post(app.url("/api/v1/leads"))
+            .json(&json!({"first_name": "After", "last_name": "Outage", "phone": "5125550001", "source": "web"}))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 201 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(recovered, "the server serves again within 5 s of PostgreSQL restarting");
     let pool = loanfloor::db::connect(&url, 2).await.unwrap();
     let ids: Vec<uuid::Uuid> = acknowledged.iter().map(|s| s.parse().unwrap()).collect();
     let found: i64 =

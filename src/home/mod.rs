@@ -43,12 +43,37 @@ async fn root(ctx: PageCtx) -> Response {
 }
 
 /// 200 when the database answers, 503 otherwise; the server keeps running and recovers by itself.
-pub async fn healthz(State(state): State<AppState>) -> Response {
-    let ok = tokio::time::timeout(std::time::Duration::from_secs(2), sqlx::query("SELECT 1").execute(&state.db)).await;
-    match ok {
-        Ok(Ok(_)) => Json(serde_json::json!({"status": "ok"})).into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable"}))).into_response(),
+/// `GET /healthz`: the process is alive (for a supervisor deciding whether to restart it). It does not ask
+/// the database: a database outage is not cured by restarting the application.
+pub async fn healthz() -> Response {
+    Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+/// `GET /readyz`: this instance can serve (for a load balancer): the database answers within 2 seconds and
+/// its schema has every migration this binary knows. 503 otherwise, with the reason.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let expected = crate::db::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        sqlx::query_scalar::<_, Option<i64>>("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&state.db),
+    )
+    .await;
+    let (ready, reason) = match applied {
+        Ok(Ok(Some(v))) if v >= expected => (true, "ok".to_string()),
+        Ok(Ok(v)) => {
+            (false, format!("migrations behind: database at {}, this binary needs {expected}", v.unwrap_or(0)))
+        }
+        Ok(Err(_)) | Err(_) => (false, "database unreachable".to_string()),
+    };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut res =
+        (status, Json(serde_json::json!({"status": if ready { "ready" } else { "unavailable" }, "reason": reason})))
+            .into_response();
+    if !ready {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
     }
+    res
 }
 
 #[derive(Template, WebTemplate)]

@@ -2,6 +2,7 @@
 //! caller is the JSON API), security headers, cross-site request refusal, Prometheus metrics, the route table
 //! used by the route-by-role test, and the page context every template gets.
 
+pub mod assets;
 pub mod client;
 pub mod csrf;
 pub mod csv;
