@@ -505,3 +505,78 @@ async fn coaching_review_keeps_the_numbers_and_shows_on_the_lo_profile() {
         .unwrap();
     assert_eq!(audited, 1);
 }
+
+#[tokio::test]
+async fn a_decision_is_delivered_signed_to_the_escalation_decided_webhook() {
+    let app = TestApp::spawn().await;
+    let (lo_id, _) = app.login_as(Role::Lo, "ann.lo@example.com", Some("North"), &["TX"]).await;
+    let (admin_id, admin) = app.login_as(Role::Admin, "ada.admin@example.com", None, &[]).await;
+    // A receiver on this machine, allowed by the admin for plain HTTP.
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>> = Default::default();
+    let g = got.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let g = g.clone();
+            async move {
+                g.lock().unwrap().push((headers, body.to_vec()));
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let res = admin
+        .post(app.url("/admin/webhooks"))
+        .form(&[
+            ("url", url.as_str()),
+            ("events", "escalation.decided"),
+            ("allowed_host", "127.0.0.1"),
+            ("plain_http_host", "127.0.0.1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let page = res.text().await.unwrap();
+    let at = page.find("whsec_").expect("the secret is shown once");
+    let secret = page[at..at + 6 + 64].to_string();
+
+    let lead = lead_for(&app, lo_id, "Rosa", 40_000_000, "TX", "excellent", "purchase").await;
+    let lo_api = app.api(&app.token_for(lo_id).await);
+    let res = lo_api
+        .post(app.url("/api/v1/escalations"))
+        .json(
+            &json!({"lead_id": lead, "kind": "pricing_exception", "concession_bps": 20, "reason": "competitor_match"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let res = app
+        .api(&app.token_for(admin_id).await)
+        .post(app.url(&format!("/api/v1/escalations/{id}/decision")))
+        .json(&json!({"decision": "counter", "counter_bps": 12, "note": "meet halfway"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "t").await.unwrap();
+    let list = got.lock().unwrap().clone();
+    assert_eq!(list.len(), 1, "one delivery: the filing is not subscribed");
+    let (headers, body) = &list[0];
+    assert_eq!(headers["x-loanfloor-event"], "escalation.decided");
+    let header = headers["x-loanfloor-signature"].to_str().unwrap();
+    let t: i64 = header.strip_prefix("t=").and_then(|h| h.split(',').next()).unwrap().parse().unwrap();
+    assert!(loanfloor::webhooks::model::verify(&secret, header, body, t, 300), "signed with the secret: {header}");
+    assert!(!loanfloor::webhooks::model::verify("whsec_wrong", header, body, t, 300));
+    let payload: Value = serde_json::from_slice(body).unwrap();
+    let data = &payload["data"];
+    assert_eq!(data["escalation_id"], id.as_str());
+    assert_eq!(data["lead_id"], lead.to_string());
+    assert_eq!((data["decision"].clone(), data["granted_bps"].clone()), (json!("counter"), json!(12)));
+    assert_eq!(data["decided_by"], admin_id.to_string());
+    assert!(!String::from_utf8_lossy(body).contains("Rosa"), "no borrower name without the contact opt-in");
+}
