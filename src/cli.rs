@@ -39,9 +39,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Bench(args) = &command {
         return crate::metrics::bench::run(&cli.global, args).await;
     }
+    if let Command::Restore { file } = &command {
+        // Into an empty database: nothing may be migrated before the backup's own schema arrives.
+        let serve = ServeArgs { db_pool_size: 2, ..ServeArgs::default() };
+        let config = Config::from_args(&cli.global, &serve)?;
+        let database = Database::open(&config, false).await?;
+        let result = crate::db::backup::restore(&database, file).await;
+        let stopped = database.shutdown().await;
+        return result.and(stopped);
+    }
     let (database, state) = open_for_command(&cli.global).await?;
     let result = match command {
-        Command::Serve(_) | Command::Bench(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Bench(_) | Command::Restore { .. } => unreachable!("handled above"),
+        Command::Backup { file } => crate::db::backup::backup(&database, &file).await,
         Command::Migrate => {
             println!("migrations applied");
             Ok(())

@@ -47,6 +47,16 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
+    /// Write a backup of the whole database to FILE (pg_dump's custom format), as the schema's owner.
+    Backup {
+        /// Where to write the backup.
+        file: PathBuf,
+    },
+    /// Restore a backup made with `loanfloor backup` into an empty database (all or nothing).
+    Restore {
+        /// The backup to read.
+        file: PathBuf,
+    },
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),

@@ -126,6 +126,11 @@ impl EmbeddedPostgres {
         format!("postgres://{role}:{password}@localhost/{database}?host={}", self.socket_dir.display())
     }
 
+    /// The path of one of the server's client programs (pg_dump, pg_restore), run as the calling user.
+    pub fn program(&self, name: &str) -> PathBuf {
+        self.bin_dir.join(name)
+    }
+
     /// The owner's and the application's role names and passwords.
     pub(crate) fn role_passwords(&self) -> [(&'static str, String); 2] {
         [(OWNER_ROLE, self.credentials.owner.clone()), (APP_ROLE, self.credentials.app.clone())]
@@ -347,7 +352,7 @@ impl EmbeddedPostgres {
     }
 }
 
-fn find_bin_dir() -> Option<PathBuf> {
+pub(crate) fn find_bin_dir() -> Option<PathBuf> {
     let has_all = |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| dir.join(b).is_file());
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {

@@ -1,5 +1,6 @@
 //! Database access: the pool, the embedded PostgreSQL supervisor and migrations.
 
+pub mod backup;
 pub mod embedded;
 
 use std::time::Duration;
@@ -23,6 +24,10 @@ pub struct Database {
     pub owner_url: Option<String>,
     /// Present when this process started the embedded cluster and must stop it on shutdown.
     pub owned_cluster: Option<EmbeddedPostgres>,
+    /// The embedded cluster in use, whether this process started it or joined it.
+    pub cluster: Option<EmbeddedPostgres>,
+    /// The application's URL (what `pool` connects to).
+    pub url: String,
 }
 
 impl Database {
@@ -30,8 +35,8 @@ impl Database {
     /// With `adopt`, a cluster found already running (e.g. left behind by a server killed with `kill -9`) is
     /// stopped at shutdown too, unless other processes are still connected to it.
     pub async fn open(config: &Config, adopt: bool) -> anyhow::Result<Self> {
-        let (url, owner_url, owned_cluster) = match &config.database_url {
-            Some(url) => (url.clone(), config.owner_database_url.clone(), None),
+        let (url, owner_url, cluster, owned) = match &config.database_url {
+            Some(url) => (url.clone(), config.owner_database_url.clone(), None, false),
             None => {
                 let cluster = EmbeddedPostgres::new(&config.data_dir)?;
                 let started = tokio::task::spawn_blocking({
@@ -41,15 +46,12 @@ impl Database {
                 .await??;
                 ensure_database(&cluster.url("postgres"), "loanfloor").await?;
                 ensure_roles(&cluster, "loanfloor").await?;
-                (
-                    cluster.app_url("loanfloor"),
-                    Some(cluster.owner_url("loanfloor")),
-                    (started || adopt).then_some(cluster),
-                )
+                (cluster.app_url("loanfloor"), Some(cluster.owner_url("loanfloor")), Some(cluster), started || adopt)
             }
         };
         let pool = connect(&url, config.db_pool_size).await?;
-        Ok(Self { pool, owner_url, owned_cluster })
+        let owned_cluster = cluster.clone().filter(|_| owned);
+        Ok(Self { pool, owner_url, owned_cluster, cluster, url })
     }
 
     /// Applies pending migrations as the schema's owner and gives the application's role what it may do.
