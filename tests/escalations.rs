@@ -506,13 +506,16 @@ async fn coaching_review_keeps_the_numbers_and_shows_on_the_lo_profile() {
     assert_eq!(audited, 1);
 }
 
+/// What a webhook receiver got: headers and body of each request.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>;
+
 #[tokio::test]
 async fn a_decision_is_delivered_signed_to_the_escalation_decided_webhook() {
     let app = TestApp::spawn().await;
     let (lo_id, _) = app.login_as(Role::Lo, "ann.lo@example.com", Some("North"), &["TX"]).await;
     let (admin_id, admin) = app.login_as(Role::Admin, "ada.admin@example.com", None, &[]).await;
     // A receiver on this machine, allowed by the admin for plain HTTP.
-    let got: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>> = Default::default();
+    let got: Received = Default::default();
     let g = got.clone();
     let receiver = axum::Router::new().route(
         "/hook",
