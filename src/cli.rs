@@ -155,18 +155,32 @@ async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
     tokio::select! {
         r = &mut server => r?,
         _ = signal_rx.wait_for(|v| *v) => {
-            tracing::info!("shutting down: finishing in-flight requests");
-            if tokio::time::timeout(std::time::Duration::from_secs(6), &mut server).await.is_err() {
-                tracing::warn!("requests still running after 6 s; closing them");
+            // SIGTERM/SIGINT: stop accepting, let in-flight requests and the running job finish, all within
+            // one 30-second budget (a job cut off here is picked up again by another instance: jobs run at
+            // least once and their handlers are idempotent).
+            tracing::info!("shutting down: finishing in-flight requests and the running job (30 s at most)");
+            let deadline = tokio::time::Instant::now() + SHUTDOWN_BUDGET;
+            let _ = stop_tx.send(true);
+            if tokio::time::timeout_at(deadline, &mut server).await.is_err() {
+                tracing::warn!("requests still running after 30 s; closing them");
             }
+            if let Some(w) = worker {
+                if tokio::time::timeout_at(deadline, w).await.is_err() {
+                    tracing::warn!("a job was still running after 30 s; it will be run again");
+                }
+            }
+            return Ok(());
         }
     }
     let _ = stop_tx.send(true);
     if let Some(w) = worker {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), w).await;
+        let _ = tokio::time::timeout(SHUTDOWN_BUDGET, w).await;
     }
     Ok(())
 }
+
+/// How long a stopping server waits for in-flight requests and the running job.
+const SHUTDOWN_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

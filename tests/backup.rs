@@ -122,6 +122,11 @@ async fn a_backup_restores_into_a_fresh_data_directory_with_everything_in_it() {
     // SIGTERM: the server stops its cluster on the way out.
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(server.id().unwrap() as i32, libc::SIGTERM) };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(40), server.wait()).await;
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(35), server.wait()).await;
+    assert!(
+        matches!(stopped, Ok(Ok(ref status)) if status.success()),
+        "SIGTERM stops the server cleanly within 30 s: {stopped:?}"
+    );
+    assert!(!loanfloor::db::EmbeddedPostgres::new(&b).unwrap().is_running(), "and its PostgreSQL with it");
     assert_eq!(signed_in, Some((303, Some("/login/mfa/setup".to_string()))), "the restored password signs in");
 }
