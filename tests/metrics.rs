@@ -819,3 +819,65 @@ async fn the_dashboard_reuses_recent_figures_per_user_and_refreshes_on_request()
     let lo = app.login("lo.one@example.com").await;
     assert_eq!(lo.get(app.url(&format!("/dashboard?{RANGE}"))).send().await.unwrap().status(), 403);
 }
+
+/// The dashboard's other figures by value, each worked out by hand from the hand-checked dataset (manager A,
+/// 2 to 9 November, the clock set to 4 December so the history window is fixed).
+#[tokio::test]
+async fn dashboard_figures_by_value() {
+    let app = TestApp::spawn().await;
+    hand_dataset(&app).await;
+    app.state.clock.advance(t("2026-12-04T18:00:00Z") - app.state.clock.now());
+    let ma = loanfloor::auth::store::find_user_by_email(app.db(), "ma@example.com").await.unwrap().unwrap();
+    let ma = ma.into_current(false);
+    let p = loanfloor::metrics::dashboard::Params {
+        from: Some("2026-11-02".into()),
+        to: Some("2026-11-09".into()),
+        ..Default::default()
+    };
+    let d = loanfloor::metrics::dashboard::dashboard(&app.state, &ma, &p).await.unwrap();
+    // Week over week: team A's five leads of the range (L1–L4, L7) fall in its last 7 days; L6 (20 October)
+    // is before the 14 days compared. 3 of 5 contacted (L1, L2, L7), 3 applications (L1, L2, L7), 1 funded.
+    let wow: Vec<(&str, &str, &str, &str)> =
+        d.wow.iter().map(|w| (w.label, w.this_week.as_str(), w.last_week.as_str(), w.change.as_str())).collect();
+    assert_eq!(
+        wow,
+        [
+            ("Leads", "5", "0", "—"),
+            ("Contact rate", "60.0%", "—", "—"),
+            ("Applications", "3", "0", "—"),
+            ("Funded", "1", "0", "—")
+        ]
+    );
+    // Pipeline now: team A's open leads whatever the range: L4 ($150,000) and L6 (1 cent) new, L7 ($400,000)
+    // in application; L1 funded and L2, L3 lost are not open.
+    let pipeline: Vec<(&str, i64, i64)> =
+        d.pipeline.iter().filter(|p| p.count > 0).map(|p| (p.stage, p.count, p.volume_cents)).collect();
+    assert_eq!(pipeline, [("new", 2, 15_000_001), ("application", 1, 40_000_000)]);
+    assert_eq!(d.unassigned, 0);
+    // Expected funded volume: the share of the history cohorts (created 6 August to 4 November: L1, L2, L6)
+    // that funded from each stage, times the open volume there: new 1 of 3 × $150,000.01 + application
+    // 1 of 2 (L1, L2) × $400,000 = $50,000 + $200,000.
+    assert_eq!(d.expected_funded, "$250,000");
+    // Capacity: lo one holds L6 open, lo two L4 and L7, of 50 each; no monthly cost entered.
+    let capacity: Vec<(&str, i64, Option<f64>, &str, &str)> = d
+        .capacity
+        .iter()
+        .map(|c| (c.lo.as_str(), c.open, c.utilisation_pct, c.cost.as_str(), c.funded_volume.as_str()))
+        .collect();
+    assert_eq!(capacity, [("lo one", 1, Some(2.0), "$0", "$300,000"), ("lo two", 2, Some(4.0), "$0", "$0")]);
+    // Conversion by leads-per-LO band: both LOs had 3 assignments in 7 days (under 50 a month); 3 of the 6
+    // assignments reached application while assigned (lo one L1, L2; lo two L7), 1 funded.
+    let band = &d.bands[0];
+    assert_eq!((band.band, band.los, band.assigned), ("Under 50 a month", 2, 6));
+    assert_eq!((band.application_rate_pct, band.funded_rate_pct), (Some(50.0), Some(16.7)));
+    assert!(d.bands[1..].iter().all(|b| b.los == 0 && b.assigned == 0));
+    // Per-LO rows by name: talk per lead 1000 s / 3 and 200 s / 3, application rates 2 of 3 and 1 of 3.
+    let los: Vec<(&str, i64, Option<i64>, Option<f64>)> = d
+        .los
+        .iter()
+        .map(|l| {
+            (l.speed.label.as_str(), l.speed.assigned, l.speed.talk_per_lead_seconds, l.speed.application_rate_pct)
+        })
+        .collect();
+    assert_eq!(los, [("lo one", 3, Some(333), Some(66.7)), ("lo two", 3, Some(67), Some(33.3))]);
+}
