@@ -124,6 +124,16 @@ impl Scope {
         Scope { all: false, lo_id: None, team_ids: vec![], unassigned_queue: false }
     }
 
+    /// One LO's own records only (a person's own numbers, whatever their role).
+    pub fn own(lo: Uuid) -> Self {
+        Scope { all: false, lo_id: Some(lo), team_ids: vec![], unassigned_queue: false }
+    }
+
+    /// One team's records only (team medians shown to its members).
+    pub fn team(team: Uuid) -> Self {
+        Scope { all: false, lo_id: None, team_ids: vec![team], unassigned_queue: false }
+    }
+
     pub fn allows_lead(&self, assigned_lo: Option<Uuid>, team_id: Option<Uuid>) -> bool {
         self.all
             || (assigned_lo.is_some() && assigned_lo == self.lo_id)
@@ -131,28 +141,89 @@ impl Scope {
             || (self.unassigned_queue && assigned_lo.is_none() && team_id.is_none())
     }
 
-    /// Appends ` AND (<who may see the lead>)` for the lead table aliased `alias`.
-    pub fn push_lead_predicate(&self, qb: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, alias: &str) {
+    /// Whether a portfolio loan or opportunity owned by `lo` in `team` is visible: the lead rule without the
+    /// organisation-wide queue (a closed loan always belongs to someone or to a team).
+    pub fn allows_loan(&self, lo: Option<Uuid>, team_id: Option<Uuid>) -> bool {
+        self.all || (lo.is_some() && lo == self.lo_id) || team_id.is_some_and(|t| self.team_ids.contains(&t))
+    }
+
+    /// "Manages this LO's team": the team is one the scope covers by management (admins: every team). An LO's
+    /// own scope covers no team, so this is false for LOs, loss-mitigation and intake users.
+    pub fn covers_team(&self, team: Option<Uuid>) -> bool {
+        self.all || self.manages_team(team)
+    }
+
+    /// Whether `team` is one of the teams this scope manages (not merely seen through the admin's `all`).
+    pub fn manages_team(&self, team: Option<Uuid>) -> bool {
+        team.is_some_and(|t| self.team_ids.contains(&t))
+    }
+
+    /// Renders `AND (<owner predicate>)` over any pair of owner columns; every public renderer is one use of it.
+    fn push_owner_predicate(
+        &self,
+        qb: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>,
+        lo_col: &str,
+        team_col: &str,
+        with_queue: bool,
+    ) {
         if self.all {
             return;
         }
         qb.push(" AND (false");
         if let Some(lo) = self.lo_id {
-            qb.push(format_args!(" OR {alias}.assigned_lo_id = ")).push_bind(lo);
+            qb.push(format_args!(" OR {lo_col} = ")).push_bind(lo);
         }
         if !self.team_ids.is_empty() {
-            qb.push(format_args!(" OR {alias}.team_id = ANY(")).push_bind(self.team_ids.clone()).push(")");
+            qb.push(format_args!(" OR {team_col} = ANY(")).push_bind(self.team_ids.clone()).push(")");
         }
-        if self.unassigned_queue {
-            qb.push(format_args!(" OR ({alias}.assigned_lo_id IS NULL AND {alias}.team_id IS NULL)"));
+        if with_queue && self.unassigned_queue {
+            qb.push(format_args!(" OR ({lo_col} IS NULL AND {team_col} IS NULL)"));
         }
         qb.push(")");
     }
 
-    /// The scope as bind values for compile-checked queries, which use the canonical predicate
-    /// `($1 OR l.assigned_lo_id = $2 OR l.team_id = ANY($3) OR ($4 AND l.assigned_lo_id IS NULL AND l.team_id IS NULL))`.
+    /// Appends ` AND (<who may see the lead>)` for the lead table aliased `alias`.
+    pub fn push_lead_predicate(&self, qb: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, alias: &str) {
+        self.push_owner_predicate(qb, &format!("{alias}.assigned_lo_id"), &format!("{alias}.team_id"), true);
+    }
+
+    /// The lead rule over metrics contribution rows (columns `lo_id`, `team_id`), so every figure a user reads
+    /// counts exactly the leads the same scope would list.
+    pub fn push_contribution_predicate(&self, qb: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>) {
+        self.push_owner_predicate(qb, "lo_id", "team_id", true);
+    }
+
+    /// Appends ` AND (<who may see it>)` for a portfolio loan or opportunity aliased `alias` (columns `lo_id`,
+    /// `team_id`): the SQL form of [`Scope::allows_loan`].
+    pub fn push_loan_predicate(&self, qb: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, alias: &str) {
+        self.push_owner_predicate(qb, &format!("{alias}.lo_id"), &format!("{alias}.team_id"), false);
+    }
+
+    /// Appends ` AND (<the people this scope covers>)` for the users table aliased `alias`: the user themself and
+    /// the members of the teams they manage (admins: everyone) — "manages this LO's team" in SQL.
+    pub fn push_roster_predicate(&self, qb: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, alias: &str) {
+        self.push_owner_predicate(qb, &format!("{alias}.id"), &format!("{alias}.team_id"), false);
+    }
+
+    /// The scope as bind values for compile-checked lead queries, which use the canonical predicate
+    /// `($1 OR l.assigned_lo_id = $2 OR l.team_id = ANY($3) OR ($4 AND l.assigned_lo_id IS NULL AND l.team_id IS NULL))`
+    /// (parameter numbers shifted as the query needs, text otherwise verbatim; `tests/architecture_scope.rs`
+    /// accepts only these canonical forms outside `src/auth`).
     pub fn binds(&self) -> (bool, Option<Uuid>, Vec<Uuid>, bool) {
         (self.all, self.lo_id, self.team_ids.clone(), self.unassigned_queue)
+    }
+
+    /// Bind values for compile-checked queries over the unassigned queues the scope sees (its teams' queues, and
+    /// the organisation's when `unassigned_queue`), canonical predicate
+    /// `l.assigned_lo_id IS NULL AND ($1 OR l.team_id = ANY($2) OR ($3 AND l.team_id IS NULL))`.
+    pub fn queue_binds(&self) -> (bool, Vec<Uuid>, bool) {
+        (self.all, self.team_ids.clone(), self.unassigned_queue)
+    }
+
+    /// Bind values for compile-checked queries over the people the scope covers (see
+    /// [`Scope::push_roster_predicate`]), canonical predicate `($1 OR u.id = $2 OR u.team_id = ANY($3))`.
+    pub fn roster_binds(&self) -> (bool, Option<Uuid>, Vec<Uuid>) {
+        (self.all, self.lo_id, self.team_ids.clone())
     }
 }
 
@@ -170,6 +241,24 @@ impl CurrentUser {
             Role::Lo => Scope { all: false, lo_id: Some(self.id), team_ids: vec![], unassigned_queue: false },
             Role::Lossmit | Role::LossmitSupervisor | Role::Intake => Scope::nothing(),
         }
+    }
+
+    /// Who may read metrics, and over which leads: admins everything, managers their teams only, LOs only
+    /// themselves; loss-mitigation and intake users are refused. Narrower than [`CurrentUser::scope`] for
+    /// managers (no personal leads outside their teams, no organisation-wide queue), so team figures can be read
+    /// from the team-level rollups.
+    pub fn metrics_scope(&self) -> Result<Scope, crate::error::AppError> {
+        self.require(&[Role::Admin, Role::Manager, Role::Lo])?;
+        let s = self.scope();
+        Ok(match self.role {
+            Role::Manager => Scope { all: false, lo_id: None, team_ids: s.team_ids, unassigned_queue: false },
+            _ => s,
+        })
+    }
+
+    /// "Manages this LO's team" (admins: every team): who may direct, coach or reassign to an LO of `team`.
+    pub fn manages_team_of(&self, team: Option<Uuid>) -> bool {
+        self.scope().covers_team(team)
     }
 
     /// Whether this user may see a loss-mitigation case assigned to `specialist`.
@@ -262,5 +351,78 @@ mod tests {
         for r in [Role::Lossmit, Role::LossmitSupervisor, Role::Intake] {
             assert!(!user(r, vec![]).scope().allows_lead(None, None));
         }
+    }
+
+    fn rendered(f: impl Fn(&mut sqlx::QueryBuilder<'_, sqlx::Postgres>)) -> String {
+        let mut qb = sqlx::QueryBuilder::new("SELECT 1 WHERE true");
+        f(&mut qb);
+        qb.sql().to_string()
+    }
+
+    #[test]
+    fn metrics_scope_is_narrower_for_managers_and_refuses_other_roles() {
+        let t = Uuid::from_u128(9);
+        let m = user(Role::Manager, vec![t]).metrics_scope().unwrap();
+        assert_eq!(m, Scope::team(t), "a manager's figures: their teams only, no personal leads, no org queue");
+        assert!(!m.allows_lead(Some(Uuid::from_u128(1)), None));
+        assert!(!m.allows_lead(None, None));
+        assert_eq!(user(Role::Lo, vec![]).metrics_scope().unwrap(), Scope::own(Uuid::from_u128(1)));
+        assert!(user(Role::Admin, vec![]).metrics_scope().unwrap().all);
+        for r in [Role::Lossmit, Role::LossmitSupervisor, Role::Intake] {
+            assert!(user(r, vec![]).metrics_scope().is_err());
+        }
+    }
+
+    #[test]
+    fn manages_this_los_team() {
+        let (t, other) = (Uuid::from_u128(9), Uuid::from_u128(8));
+        let m = user(Role::Manager, vec![t]);
+        assert!(m.manages_team_of(Some(t)));
+        assert!(!m.manages_team_of(Some(other)));
+        assert!(!m.manages_team_of(None));
+        assert!(user(Role::Admin, vec![]).manages_team_of(Some(other)));
+        assert!(!user(Role::Admin, vec![]).scope().manages_team(Some(other)), "admins see all but manage none");
+        for r in [Role::Lo, Role::Lossmit, Role::LossmitSupervisor, Role::Intake] {
+            assert!(!user(r, vec![t]).manages_team_of(Some(t)), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn loans_follow_the_lead_rule_without_the_queue() {
+        let t = Uuid::from_u128(9);
+        let m = user(Role::Manager, vec![t]).scope();
+        assert!(m.allows_loan(None, Some(t)));
+        assert!(m.allows_loan(Some(Uuid::from_u128(1)), None));
+        assert!(!m.allows_loan(None, None), "no organisation-wide queue for loans");
+        let lo = user(Role::Lo, vec![]).scope();
+        assert!(lo.allows_loan(Some(Uuid::from_u128(1)), Some(t)));
+        assert!(!lo.allows_loan(Some(Uuid::from_u128(2)), Some(t)));
+    }
+
+    #[test]
+    fn predicates_render_the_same_rule_over_their_columns() {
+        let t = Uuid::from_u128(9);
+        let m = user(Role::Manager, vec![t]).scope();
+        assert_eq!(
+            rendered(|qb| m.push_lead_predicate(qb, "l")),
+            "SELECT 1 WHERE true AND (false OR l.assigned_lo_id = $1 OR l.team_id = ANY($2) \
+             OR (l.assigned_lo_id IS NULL AND l.team_id IS NULL))"
+        );
+        assert_eq!(
+            rendered(|qb| m.push_loan_predicate(qb, "p")),
+            "SELECT 1 WHERE true AND (false OR p.lo_id = $1 OR p.team_id = ANY($2))"
+        );
+        assert_eq!(
+            rendered(|qb| m.push_roster_predicate(qb, "u")),
+            "SELECT 1 WHERE true AND (false OR u.id = $1 OR u.team_id = ANY($2))"
+        );
+        let metrics = user(Role::Manager, vec![t]).metrics_scope().unwrap();
+        assert_eq!(
+            rendered(|qb| metrics.push_contribution_predicate(qb)),
+            "SELECT 1 WHERE true AND (false OR team_id = ANY($1))"
+        );
+        let admin = user(Role::Admin, vec![]).scope();
+        assert_eq!(rendered(|qb| admin.push_lead_predicate(qb, "l")), "SELECT 1 WHERE true");
+        assert_eq!(rendered(|qb| Scope::nothing().push_loan_predicate(qb, "o")), "SELECT 1 WHERE true AND (false)");
     }
 }

@@ -942,7 +942,7 @@ async fn coaching(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>
 
 /// Whether the user coaches this LO: their manager, or an admin.
 fn coaches(user: &CurrentUser, lo_team: Option<Uuid>) -> bool {
-    user.is_admin() || (user.role == Role::Manager && lo_team.is_some_and(|t| user.managed_team_ids.contains(&t)))
+    user.manages_team_of(lo_team)
 }
 
 async fn open_coaching(

@@ -326,7 +326,7 @@ pub fn may_decide(user: &CurrentUser, auth: Option<&Authority>, r: &RequestFacts
     let Some(a) = auth else {
         return Err(AppError::forbidden("Only managers and approvers with approval authority can decide requests."));
     };
-    let own_team = r.team_id.is_some_and(|t| user.managed_team_ids.contains(&t));
+    let own_team = user.scope().manages_team(r.team_id);
     if !own_team && !(a.all_teams && (a.level == Level::Admin || r.level != Level::Manager)) {
         return Err(AppError::forbidden(if a.all_teams {
             "This request is within the team manager's authority; it waits on them."

@@ -139,13 +139,15 @@ pub async fn list(
 
 /// Open requests this user may decide: not their own, within their authority, on their teams (managers).
 pub async fn waiting_count(db: &PgPool, user: &CurrentUser, a: &model::Authority) -> sqlx::Result<i64> {
+    // Decision authority, not visibility: the teams are the ones the scope manages (`Scope::manages_team`).
+    let managed = user.scope().team_ids;
     sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM escalations e JOIN leads l ON l.id = e.lead_id
            WHERE e.status IN ('requested', 'in_review') AND e.requester_id <> $1
              AND (l.team_id = ANY($3) OR ($2 AND ($5 OR e.current_level <> 'manager'))) AND e.concession_bps <= $4"#,
         user.id,
         a.all_teams,
-        &user.managed_team_ids,
+        &managed,
         a.max_bps.unwrap_or(i32::MAX),
         a.level == Level::Admin
     )
@@ -665,6 +667,7 @@ pub async fn lo_metrics(
     only: Option<Uuid>,
     since: DateTime<Utc>,
 ) -> sqlx::Result<Vec<LoMetrics>> {
+    let (all, lo, teams) = user.scope().roster_binds();
     let rows = sqlx::query!(
         r#"SELECT u.id, u.name,
                   coalesce(a.calls, 0) AS "calls!", coalesce(a.talk, 0)::int8 AS "talk!", coalesce(a.contacted, 0) AS "contacted!",
@@ -676,12 +679,13 @@ pub async fn lo_metrics(
                       FROM activities WHERE occurred_at >= $3 GROUP BY actor_id) a ON a.actor_id = u.id
            LEFT JOIN (SELECT lo_id, count(DISTINCT lead_id) AS apps FROM stage_changes
                       WHERE to_stage = 'application' AND created_at >= $3 GROUP BY lo_id) s ON s.lo_id = u.id
-           WHERE u.role = 'lo' AND u.active AND ($1 OR u.team_id = ANY($2)) AND ($4::uuid IS NULL OR u.id = $4)
+           WHERE u.role = 'lo' AND u.active AND ($1 OR u.id = $5 OR u.team_id = ANY($2)) AND ($4::uuid IS NULL OR u.id = $4)
            ORDER BY u.name"#,
-        user.is_admin(),
-        &user.managed_team_ids,
+        all,
+        &teams,
         since,
-        only
+        only,
+        lo
     )
     .fetch_all(db)
     .await?;
@@ -756,20 +760,18 @@ pub async fn filter_choices(
     db: &PgPool,
     user: &CurrentUser,
 ) -> sqlx::Result<(Vec<(Uuid, String)>, Vec<(Uuid, String)>)> {
-    let teams = sqlx::query!(
-        "SELECT id, name FROM teams WHERE $1 OR id = ANY($2) ORDER BY name",
-        user.is_admin(),
-        &user.managed_team_ids
-    )
+    let (all, lo, scope_teams) = user.scope().roster_binds();
+    let teams = sqlx::query!("SELECT id, name FROM teams WHERE $1 OR id = ANY($2) ORDER BY name", all, &scope_teams)
     .fetch_all(db)
     .await?
     .into_iter()
     .map(|r| (r.id, r.name))
     .collect();
     let los = sqlx::query!(
-        "SELECT id, name FROM users WHERE role = 'lo' AND ($1 OR team_id = ANY($2)) ORDER BY name",
-        user.is_admin(),
-        &user.managed_team_ids
+        "SELECT u.id, u.name FROM users u WHERE u.role = 'lo' AND ($1 OR u.id = $2 OR u.team_id = ANY($3)) ORDER BY u.name",
+        all,
+        lo,
+        &scope_teams
     )
     .fetch_all(db)
     .await?

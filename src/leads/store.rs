@@ -1333,11 +1333,13 @@ pub async fn visible_los(db: &sqlx::PgPool, user: &CurrentUser) -> sqlx::Result<
         // An LO's scope holds only themselves (signed in, so active): no query needed.
         return Ok(s.lo_id.filter(|id| *id == user.id).map(|id| vec![(id, user.name.clone())]).unwrap_or_default());
     }
+    let (all, lo, teams) = s.roster_binds();
     let rows = sqlx::query!(
-        "SELECT id, name FROM users WHERE role = 'lo' AND active AND ($1 OR id = $2 OR team_id = ANY($3)) ORDER BY name",
-        s.all,
-        s.lo_id,
-        &s.team_ids
+        "SELECT u.id, u.name FROM users u WHERE u.role = 'lo' AND u.active AND ($1 OR u.id = $2 OR u.team_id = ANY($3))
+         ORDER BY u.name",
+        all,
+        lo,
+        &teams
     )
     .fetch_all(db)
     .await?;

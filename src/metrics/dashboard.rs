@@ -141,21 +141,6 @@ impl Range {
     }
 }
 
-/// Who may read metrics, and over which leads: admins everything, managers their teams
-/// (`managed_team_ids`), LOs only themselves. Loss-mitigation and intake users are refused. Narrower than
-/// the lead-list scope for managers (no personal leads outside their teams, no organisation-wide queue), so
-/// team figures can be read from the team-level rollups.
-pub fn metrics_scope(user: &CurrentUser) -> AppResult<Scope> {
-    user.require(&[Role::Admin, Role::Manager, Role::Lo])?;
-    Ok(match user.role {
-        Role::Admin => Scope { all: true, lo_id: None, team_ids: vec![], unassigned_queue: true },
-        Role::Manager => {
-            Scope { all: false, lo_id: None, team_ids: user.managed_team_ids.clone(), unassigned_queue: false }
-        }
-        _ => Scope { all: false, lo_id: Some(user.id), team_ids: vec![], unassigned_queue: false },
-    })
-}
-
 /// Today in the organisation's time zone.
 pub fn today(state: &AppState) -> NaiveDate {
     state.clock.now().with_timezone(&state.config.timezone).date_naive()
@@ -223,7 +208,7 @@ fn parse_ids(groups: &[store::Group], i: usize) -> Vec<Uuid> {
 
 /// The funnel grouped by team (team cohort), LO (per-LO assignment cohort) or source (team cohort).
 pub async fn funnel_rows(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Vec<FunnelRow>> {
-    let scope = metrics_scope(user)?;
+    let scope = user.metrics_scope()?;
     let range = p.validate(today(state))?;
     let path = effective_path(state, range.path).await?;
     let tz = state.config.timezone;
@@ -317,7 +302,7 @@ fn flag_rows(rows: &mut [SpeedRow]) {
 
 /// Speed-to-lead per LO (assignment cohort) plus the total.
 pub async fn speed_rows(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<(SpeedRow, Vec<SpeedRow>)> {
-    let scope = metrics_scope(user)?;
+    let scope = user.metrics_scope()?;
     let range = p.validate(today(state))?;
     let path = effective_path(state, range.path).await?;
     let groups =
@@ -357,7 +342,7 @@ pub async fn lost_rows(
     user: &CurrentUser,
     p: &Params,
 ) -> AppResult<(Vec<LostRow>, HashMap<String, String>)> {
-    let scope = metrics_scope(user)?;
+    let scope = user.metrics_scope()?;
     let range = p.validate(today(state))?;
     let path = effective_path(state, range.path).await?;
     lost_for(state, &scope, &range, path).await
@@ -418,7 +403,7 @@ pub struct RoiRow {
 }
 
 pub async fn roi_rows(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Vec<RoiRow>> {
-    let scope = metrics_scope(user)?;
+    let scope = user.metrics_scope()?;
     let range = p.validate(today(state))?;
     let path = effective_path(state, range.path).await?;
     roi_for(state, &scope, &range, path).await
@@ -554,7 +539,7 @@ fn change(a: Option<f64>, b: Option<f64>, unit: &str) -> String {
 /// Builds the whole dashboard for a manager (their teams) or an admin (everything).
 pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Dashboard> {
     user.require(&[Role::Admin, Role::Manager])?;
-    let scope = metrics_scope(user)?;
+    let scope = user.metrics_scope()?;
     let range = p.validate(today(state))?;
     let path = effective_path(state, range.path).await?;
     let db = &state.db;
@@ -834,14 +819,14 @@ pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> App
     range.filters = Filters { from: range.filters.from, to: range.filters.to, ..Filters::default() };
     let path = effective_path(state, range.path).await?;
     let tz = state.config.timezone;
-    let own = Scope { all: false, lo_id: Some(user.id), team_ids: vec![], unassigned_queue: false };
+    let own = Scope::own(user.id);
     let mut mine_f = range.filters.clone();
     mine_f.lo = Some(user.id);
     let mine = store::total(&state.db, tz, path, Kind::Assignment, &mine_f, &own).await?;
     // Team medians: computed over the team's LOs, only the medians are shown.
     let mut team_rows = Vec::new();
     if let Some(team) = user.team_id {
-        let team_scope = Scope { all: false, lo_id: None, team_ids: vec![team], unassigned_queue: false };
+        let team_scope = Scope::team(team);
         let mut tf = range.filters.clone();
         tf.team = Some(team);
         team_rows = store::tally(&state.db, tz, path, Kind::Assignment, &tf, &team_scope, &[GroupBy::Lo])

@@ -145,25 +145,7 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, kind: Kind, f: &Filters, sc
             qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
         }
     }
-    push_scope(qb, scope);
-}
-
-/// The lead scoping rule applied to contribution rows (their team and LO columns).
-fn push_scope(qb: &mut QueryBuilder<'_, Postgres>, scope: &Scope) {
-    if scope.all {
-        return;
-    }
-    qb.push(" AND (false");
-    if let Some(lo) = scope.lo_id {
-        qb.push(" OR lo_id = ").push_bind(lo);
-    }
-    if !scope.team_ids.is_empty() {
-        qb.push(" OR team_id = ANY(").push_bind(scope.team_ids.clone()).push(")");
-    }
-    if scope.unassigned_queue {
-        qb.push(" OR (lo_id IS NULL AND team_id IS NULL)");
-    }
-    qb.push(")");
+    scope.push_contribution_predicate(qb);
 }
 
 /// Midnight of `day` in `tz`, in UTC.
@@ -436,16 +418,7 @@ pub async fn lo_profiles(db: &PgPool, scope: &Scope) -> sqlx::Result<Vec<LoProfi
          FROM users u LEFT JOIN lo_profiles p ON p.user_id = u.id
          WHERE u.role = 'lo' AND u.active",
     );
-    if !scope.all {
-        qb.push(" AND (false");
-        if let Some(lo) = scope.lo_id {
-            qb.push(" OR u.id = ").push_bind(lo);
-        }
-        if !scope.team_ids.is_empty() {
-            qb.push(" OR u.team_id = ANY(").push_bind(scope.team_ids.clone()).push(")");
-        }
-        qb.push(")");
-    }
+    scope.push_roster_predicate(&mut qb, "u");
     qb.push(" ORDER BY u.name");
     qb.build_query_as().fetch_all(db).await
 }

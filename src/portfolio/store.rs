@@ -1,11 +1,11 @@
 //! SQL for the portfolio: loans, market rates, the appreciation index, retention settings, opportunities
-//! and their skips. Loan and opportunity lists compose the one scoping rule (`Scope::binds`) as
-//! `($1 OR x.lo_id = $2 OR x.team_id = ANY($3))`.
+//! and their skips. Loan and opportunity lists compose the one scoping rule through
+//! `Scope::push_loan_predicate` (src/auth/model.rs); no query here writes the visibility predicate itself.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
@@ -358,7 +358,7 @@ pub async fn insert_skip(
 }
 
 /// A loan in a list or on its page.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct LoanRow {
     pub id: Uuid,
     pub loan_number: String,
@@ -385,44 +385,27 @@ pub struct LoanRow {
 
 /// Loans the user may see, by loan number after `after` (keyset), at most `limit`.
 pub async fn visible_loans(db: &PgPool, user: &CurrentUser, after: &str, limit: i64) -> sqlx::Result<Vec<LoanRow>> {
-    let (all, lo, teams, _) = user.scope().binds();
-    sqlx::query_as!(
-        LoanRow,
-        r#"SELECT p.id, p.loan_number, p.borrower_name, p.co_borrower_name, p.email, p.phone, p.property_state,
-                  p.property_zip, p.loan_amount_cents, (p.note_rate * 1000)::int8 AS note_rate_milli, p.term_months,
-                  p.product, p.arm_reset_on, p.closed_on, p.lo_id, u.name AS "lo_name?", p.team_id,
-                  p.original_value_cents, p.paid_off_on, p.payoff_reason, p.opted_out
-           FROM portfolio_loans p LEFT JOIN users u ON u.id = p.lo_id
-           WHERE ($1 OR p.lo_id = $2 OR p.team_id = ANY($3)) AND p.loan_number > $4
-           ORDER BY p.loan_number LIMIT $5"#,
-        all,
-        lo,
-        &teams,
-        after,
-        limit
-    )
-    .fetch_all(db)
-    .await
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(LOAN_SELECT);
+    user.scope().push_loan_predicate(&mut qb, "p");
+    qb.push(" AND p.loan_number > ").push_bind(after.to_string());
+    qb.push(" ORDER BY p.loan_number LIMIT ").push_bind(limit);
+    qb.build_query_as().fetch_all(db).await
 }
+
+/// The columns of a [`LoanRow`], for queries that add the scope and their own conditions.
+const LOAN_SELECT: &str =
+    "SELECT p.id, p.loan_number, p.borrower_name, p.co_borrower_name, p.email, p.phone, p.property_state,
+                p.property_zip, p.loan_amount_cents, (p.note_rate * 1000)::int8 AS note_rate_milli, p.term_months,
+                p.product, p.arm_reset_on, p.closed_on, p.lo_id, u.name AS lo_name, p.team_id,
+                p.original_value_cents, p.paid_off_on, p.payoff_reason, p.opted_out
+         FROM portfolio_loans p LEFT JOIN users u ON u.id = p.lo_id WHERE true";
 
 /// One loan the user may see, or NotFound.
 pub async fn visible_loan(db: &PgPool, user: &CurrentUser, id: Uuid) -> AppResult<LoanRow> {
-    let (all, lo, teams, _) = user.scope().binds();
-    let row = sqlx::query_as!(
-        LoanRow,
-        r#"SELECT p.id, p.loan_number, p.borrower_name, p.co_borrower_name, p.email, p.phone, p.property_state,
-                  p.property_zip, p.loan_amount_cents, (p.note_rate * 1000)::int8 AS note_rate_milli, p.term_months,
-                  p.product, p.arm_reset_on, p.closed_on, p.lo_id, u.name AS "lo_name?", p.team_id,
-                  p.original_value_cents, p.paid_off_on, p.payoff_reason, p.opted_out
-           FROM portfolio_loans p LEFT JOIN users u ON u.id = p.lo_id
-           WHERE p.id = $4 AND ($1 OR p.lo_id = $2 OR p.team_id = ANY($3))"#,
-        all,
-        lo,
-        &teams,
-        id
-    )
-    .fetch_optional(db)
-    .await?;
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(LOAN_SELECT);
+    qb.push(" AND p.id = ").push_bind(id);
+    user.scope().push_loan_predicate(&mut qb, "p");
+    let row: Option<LoanRow> = qb.build_query_as().fetch_optional(db).await?;
     match row {
         Some(r) => Ok(r),
         None => {
@@ -450,7 +433,7 @@ pub async fn record_payoff(
 }
 
 /// An opportunity in a list.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct OpportunityRow {
     pub id: Uuid,
     pub loan_id: Uuid,
@@ -474,25 +457,21 @@ pub async fn visible_opportunities(
     status: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<OpportunityRow>> {
-    let (all, lo, teams, _) = user.scope().binds();
-    sqlx::query_as!(
-        OpportunityRow,
-        r#"SELECT o.id, o.loan_id, p.loan_number, p.borrower_name, o.kind, o.why, o.numbers, o.lo_id,
-                  u.name AS "lo_name?", o.team_id, t.name AS "team_name?", o.status, o.created_at
-           FROM opportunities o
-           JOIN portfolio_loans p ON p.id = o.loan_id
-           LEFT JOIN users u ON u.id = o.lo_id
-           LEFT JOIN teams t ON t.id = o.team_id
-           WHERE ($1 OR o.lo_id = $2 OR o.team_id = ANY($3)) AND ($4::text IS NULL OR o.status = $4)
-           ORDER BY o.created_at DESC, o.id LIMIT $5"#,
-        all,
-        lo,
-        &teams,
-        status,
-        limit
-    )
-    .fetch_all(db)
-    .await
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+        "SELECT o.id, o.loan_id, p.loan_number, p.borrower_name, o.kind, o.why, o.numbers, o.lo_id,
+                u.name AS lo_name, o.team_id, t.name AS team_name, o.status, o.created_at
+         FROM opportunities o
+         JOIN portfolio_loans p ON p.id = o.loan_id
+         LEFT JOIN users u ON u.id = o.lo_id
+         LEFT JOIN teams t ON t.id = o.team_id
+         WHERE true",
+    );
+    user.scope().push_loan_predicate(&mut qb, "o");
+    if let Some(status) = status {
+        qb.push(" AND o.status = ").push_bind(status.to_string());
+    }
+    qb.push(" ORDER BY o.created_at DESC, o.id LIMIT ").push_bind(limit);
+    qb.build_query_as().fetch_all(db).await
 }
 
 pub async fn loan_opportunities(db: &PgPool, loan_id: Uuid) -> sqlx::Result<Vec<OpportunityRow>> {
@@ -517,17 +496,11 @@ pub async fn lock_visible_opportunity(
     user: &CurrentUser,
     id: Uuid,
 ) -> AppResult<String> {
-    let (all, lo, teams, _) = user.scope().binds();
-    sqlx::query_scalar!(
-        "SELECT status FROM opportunities o WHERE o.id = $4 AND ($1 OR o.lo_id = $2 OR o.team_id = ANY($3)) FOR UPDATE",
-        all,
-        lo,
-        &teams,
-        id
-    )
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(AppError::NotFound)
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT status FROM opportunities o WHERE o.id = ");
+    qb.push_bind(id);
+    user.scope().push_loan_predicate(&mut qb, "o");
+    qb.push(" FOR UPDATE");
+    qb.build_query_scalar().fetch_optional(&mut **tx).await?.ok_or(AppError::NotFound)
 }
 
 pub async fn set_opportunity_status(
@@ -549,7 +522,7 @@ pub async fn set_opportunity_status(
     Ok(())
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct SkipRow {
     pub loan_id: Uuid,
     pub loan_number: String,
@@ -561,23 +534,17 @@ pub struct SkipRow {
 
 /// Recorded skips on loans the user may see, newest first.
 pub async fn visible_skips(db: &PgPool, user: &CurrentUser, limit: i64) -> sqlx::Result<Vec<SkipRow>> {
-    let (all, lo, teams, _) = user.scope().binds();
-    sqlx::query_as!(
-        SkipRow,
-        r#"SELECT s.loan_id, p.loan_number, p.borrower_name, s.kind, s.reason, s.created_at
-           FROM opportunity_skips s JOIN portfolio_loans p ON p.id = s.loan_id
-           WHERE ($1 OR p.lo_id = $2 OR p.team_id = ANY($3))
-           ORDER BY s.created_at DESC, s.id DESC LIMIT $4"#,
-        all,
-        lo,
-        &teams,
-        limit
-    )
-    .fetch_all(db)
-    .await
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+        "SELECT s.loan_id, p.loan_number, p.borrower_name, s.kind, s.reason, s.created_at
+         FROM opportunity_skips s JOIN portfolio_loans p ON p.id = s.loan_id WHERE true",
+    );
+    user.scope().push_loan_predicate(&mut qb, "p");
+    qb.push(" ORDER BY s.created_at DESC, s.id DESC LIMIT ").push_bind(limit);
+    qb.build_query_as().fetch_all(db).await
 }
 
 /// Retention totals over the loans the user may see.
+#[derive(sqlx::FromRow)]
 pub struct RetentionTotals {
     pub portfolio_size: i64,
     pub paid_off_12m: i64,
@@ -589,39 +556,28 @@ pub struct RetentionTotals {
 }
 
 pub async fn retention_totals(db: &PgPool, user: &CurrentUser, today: NaiveDate) -> sqlx::Result<RetentionTotals> {
-    let (all, lo, teams, _) = user.scope().binds();
-    let r = sqlx::query!(
-        r#"SELECT count(*) FILTER (WHERE p.paid_off_on IS NULL) AS "size!",
-                  count(*) FILTER (WHERE p.paid_off_on > $4::date - 365) AS "runoff!",
-                  count(*) FILTER (WHERE p.payoff_reason = 'refinanced_with_us') AS "refi_us!",
-                  count(*) FILTER (WHERE p.paid_off_on IS NOT NULL AND p.payoff_reason IS NOT NULL) AS "with_reason!",
-                  count(*) FILTER (WHERE p.payoff_reason = 'lost_to_competitor') AS "lost!",
-                  COALESCE(sum(r.n), 0)::int8 AS "referrals!",
-                  COALESCE(sum(r.funded), 0)::int8 AS "funded!"
-           FROM portfolio_loans p
-           LEFT JOIN LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE l.stage = 'funded') AS funded
-                              FROM leads l WHERE l.referred_by_loan_id = p.id) r ON true
-           WHERE ($1 OR p.lo_id = $2 OR p.team_id = ANY($3))"#,
-        all,
-        lo,
-        &teams,
-        today
-    )
-    .fetch_one(db)
-    .await?;
-    Ok(RetentionTotals {
-        portfolio_size: r.size,
-        paid_off_12m: r.runoff,
-        refinanced_with_us: r.refi_us,
-        paid_off_with_reason: r.with_reason,
-        lost_to_competitor: r.lost,
-        referrals: r.referrals,
-        referrals_funded: r.funded,
-    })
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+        "SELECT count(*) FILTER (WHERE p.paid_off_on IS NULL) AS portfolio_size,
+                count(*) FILTER (WHERE p.paid_off_on > ",
+    );
+    qb.push_bind(today).push(
+        "::date - 365) AS paid_off_12m,
+                count(*) FILTER (WHERE p.payoff_reason = 'refinanced_with_us') AS refinanced_with_us,
+                count(*) FILTER (WHERE p.paid_off_on IS NOT NULL AND p.payoff_reason IS NOT NULL) AS paid_off_with_reason,
+                count(*) FILTER (WHERE p.payoff_reason = 'lost_to_competitor') AS lost_to_competitor,
+                COALESCE(sum(r.n), 0)::int8 AS referrals,
+                COALESCE(sum(r.funded), 0)::int8 AS referrals_funded
+         FROM portfolio_loans p
+         LEFT JOIN LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE l.stage = 'funded') AS funded
+                            FROM leads l WHERE l.referred_by_loan_id = p.id) r ON true
+         WHERE true",
+    );
+    user.scope().push_loan_predicate(&mut qb, "p");
+    qb.build_query_as().fetch_one(db).await
 }
 
 /// Opportunities per LO (team-queue ones under "Team queue").
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct LoOpportunityCounts {
     pub lo_name: String,
     pub open: i64,
@@ -631,21 +587,15 @@ pub struct LoOpportunityCounts {
 }
 
 pub async fn opportunities_per_lo(db: &PgPool, user: &CurrentUser) -> sqlx::Result<Vec<LoOpportunityCounts>> {
-    let (all, lo, teams, _) = user.scope().binds();
-    sqlx::query_as!(
-        LoOpportunityCounts,
-        r#"SELECT COALESCE(u.name, 'Team queue') AS "lo_name!",
-                  count(*) FILTER (WHERE o.status = 'open') AS "open!",
-                  count(*) FILTER (WHERE o.status IN ('worked', 'converted')) AS "worked!",
-                  count(*) FILTER (WHERE o.status = 'converted') AS "converted!",
-                  count(*) FILTER (WHERE o.status = 'dismissed') AS "dismissed!"
-           FROM opportunities o LEFT JOIN users u ON u.id = o.lo_id
-           WHERE ($1 OR o.lo_id = $2 OR o.team_id = ANY($3))
-           GROUP BY u.name ORDER BY 1"#,
-        all,
-        lo,
-        &teams
-    )
-    .fetch_all(db)
-    .await
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+        "SELECT COALESCE(u.name, 'Team queue') AS lo_name,
+                count(*) FILTER (WHERE o.status = 'open') AS open,
+                count(*) FILTER (WHERE o.status IN ('worked', 'converted')) AS worked,
+                count(*) FILTER (WHERE o.status = 'converted') AS converted,
+                count(*) FILTER (WHERE o.status = 'dismissed') AS dismissed
+         FROM opportunities o LEFT JOIN users u ON u.id = o.lo_id WHERE true",
+    );
+    user.scope().push_loan_predicate(&mut qb, "o");
+    qb.push(" GROUP BY u.name ORDER BY 1");
+    qb.build_query_as().fetch_all(db).await
 }

@@ -791,7 +791,7 @@ async fn queue_page(user: CurrentUser, ctx: PageCtx, State(state): State<AppStat
     let mut leads = Vec::new();
     let mut los = Vec::new();
     if is_manager {
-        let (all, _lo, teams, queue) = user.scope().binds();
+        let (all, teams, queue) = user.scope().queue_binds();
         leads = sqlx::query!(
             r#"SELECT l.id, l.first_name, l.last_name, l.property_state, l.source, t.name AS "team?", l.created_at
                FROM leads l LEFT JOIN teams t ON t.id = l.team_id
@@ -833,11 +833,13 @@ async fn claim_offer(
 
 /// LOs this user may assign to: all active LOs (admins) or those in the teams they manage.
 async fn assignable_los(db: &sqlx::PgPool, user: &CurrentUser) -> AppResult<Vec<Choice>> {
-    let all = user.is_admin();
+    let (all, lo, teams) = user.scope().roster_binds();
     let rows = sqlx::query!(
-        "SELECT id, name, email FROM users WHERE role = 'lo' AND active AND ($1 OR team_id = ANY($2)) ORDER BY name",
+        "SELECT u.id, u.name, u.email FROM users u WHERE u.role = 'lo' AND u.active
+           AND ($1 OR u.id = $2 OR u.team_id = ANY($3)) ORDER BY u.name",
         all,
-        &user.managed_team_ids
+        lo,
+        &teams
     )
     .fetch_all(db)
     .await?;
@@ -845,11 +847,10 @@ async fn assignable_los(db: &sqlx::PgPool, user: &CurrentUser) -> AppResult<Vec<
 }
 
 async fn assignable_teams(db: &sqlx::PgPool, user: &CurrentUser) -> AppResult<Vec<Choice>> {
-    let all = user.is_admin();
-    let rows =
-        sqlx::query!("SELECT id, name FROM teams WHERE $1 OR id = ANY($2) ORDER BY name", all, &user.managed_team_ids)
-            .fetch_all(db)
-            .await?;
+    let (all, _, teams) = user.scope().roster_binds();
+    let rows = sqlx::query!("SELECT id, name FROM teams WHERE $1 OR id = ANY($2) ORDER BY name", all, &teams)
+        .fetch_all(db)
+        .await?;
     Ok(rows.into_iter().map(|r| Choice { id: r.id, label: r.name }).collect())
 }
 
@@ -903,8 +904,7 @@ async fn availability_page(
 ) -> AppResult<impl IntoResponse> {
     user.require(&[Role::Admin, Role::Manager])?;
     let now = state.clock.now();
-    let all = user.is_admin();
-    let rows = rstore::availability_board(&state.db, all, &user.managed_team_ids, now).await?;
+    let rows = rstore::availability_board(&state.db, &user.scope(), now).await?;
     let queue_waiting = rstore::queue_waiting(&state.db, &user.scope()).await?;
     Ok(AvailabilityPage { ctx, rows, queue_waiting, now })
 }
@@ -926,7 +926,7 @@ async fn set_status(
         return Err(AppError::invalid("status", "Choose available, away or offline."));
     }
     let lo = rstore::lo_by_id(&state.db, lo_id).await?.filter(|l| l.role == "lo").ok_or(AppError::NotFound)?;
-    if !user.is_admin() && !lo.team_id.is_some_and(|t| user.managed_team_ids.contains(&t)) {
+    if !user.manages_team_of(lo.team_id) {
         return Err(AppError::NotFound);
     }
     let now = state.clock.now();

@@ -45,7 +45,7 @@ pub async fn check_destination(
             if !lo.active {
                 return Err(AppError::invalid("to", format!("{} is inactive.", lo.name)));
             }
-            if actor.role == Role::Manager && !lo.team_id.is_some_and(|t| actor.managed_team_ids.contains(&t)) {
+            if !actor.manages_team_of(lo.team_id) {
                 return Err(AppError::invalid("to", "You can reassign only to LOs in the teams you manage."));
             }
             let team = lo.team_id;
@@ -57,7 +57,7 @@ pub async fn check_destination(
             if exists.is_none() {
                 return Err(AppError::invalid("to", "Choose a team."));
             }
-            if actor.role == Role::Manager && !actor.managed_team_ids.contains(&team) {
+            if !actor.manages_team_of(Some(team)) {
                 return Err(AppError::invalid("to", "You can send leads only to the queues of teams you manage."));
             }
             Ok(Target { lo: None, team: Some(team) })

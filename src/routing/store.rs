@@ -645,22 +645,23 @@ pub struct BoardRow {
 /// leads waiting for a first contact, the oldest of them, and cadence compliance over 30 days.
 pub async fn availability_board(
     db: &PgPool,
-    all: bool,
-    team_ids: &[Uuid],
+    scope: &crate::auth::Scope,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<BoardRow>> {
+    let (all, lo, teams) = scope.roster_binds();
     let rows = sqlx::query!(
         r#"SELECT u.id, u.name, p.status, p.capacity, coalesce(o.open_leads, 0) AS "open_leads!",
              (SELECT count(*) FROM leads l WHERE l.assigned_lo_id = u.id AND l.stage = 'new' AND l.first_contact_at IS NULL) AS "new_waiting!",
              (SELECT min(l.assigned_at) FROM leads l WHERE l.assigned_lo_id = u.id AND l.stage = 'new' AND l.first_contact_at IS NULL) AS oldest,
-             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.due_at <= $3 AND t.due_at > $3 - interval '30 days') AS "due!",
-             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.due_at <= $3 AND t.due_at > $3 - interval '30 days' AND t.done_at IS NOT NULL) AS "done!",
-             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.done_at IS NULL AND t.due_at < $3 - interval '1 hour') AS "overdue!"
+             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.due_at <= $4 AND t.due_at > $4 - interval '30 days') AS "due!",
+             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.due_at <= $4 AND t.due_at > $4 - interval '30 days' AND t.done_at IS NOT NULL) AS "done!",
+             (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.done_at IS NULL AND t.due_at < $4 - interval '1 hour') AS "overdue!"
            FROM users u JOIN lo_profiles p ON p.user_id = u.id LEFT JOIN lo_open_leads o ON o.lo_id = u.id
-           WHERE u.role = 'lo' AND u.active AND ($1 OR u.team_id = ANY($2))
+           WHERE u.role = 'lo' AND u.active AND ($1 OR u.id = $2 OR u.team_id = ANY($3))
            ORDER BY u.name"#,
         all,
-        team_ids,
+        lo,
+        &teams,
         now
     )
     .fetch_all(db)
@@ -684,7 +685,7 @@ pub async fn availability_board(
 
 /// Leads waiting without an LO in the caller's queues (their teams', and the organisation's for admins).
 pub async fn queue_waiting(db: &PgPool, scope: &crate::auth::Scope) -> sqlx::Result<i64> {
-    let (all, _lo, teams, queue) = scope.binds();
+    let (all, teams, queue) = scope.queue_binds();
     sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM leads l WHERE l.assigned_lo_id IS NULL
              AND ($1 OR l.team_id = ANY($2) OR ($3 AND l.team_id IS NULL))"#,
