@@ -6,6 +6,7 @@ pub mod embedded;
 use std::time::Duration;
 
 use anyhow::Context;
+use sqlx::ConnectOptions;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -116,10 +117,14 @@ pub fn bulk_connections(pool: &PgPool, reserved: usize) -> usize {
     cores.min((pool.options().get_max_connections() as usize).saturating_sub(reserved)).max(1)
 }
 
+/// A statement slower than this is logged as a warning.
+pub const SLOW_STATEMENT: Duration = Duration::from_millis(200);
+
 /// Opens a pool with the settings every Loanfloor process uses.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
-    let options = options.application_name("loanfloor");
+    // Statements slower than 200 ms are logged at WARN, inside the request's span (so with its request id).
+    let options = options.application_name("loanfloor").log_slow_statements(log::LevelFilter::Warn, SLOW_STATEMENT);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
