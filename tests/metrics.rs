@@ -880,4 +880,28 @@ async fn dashboard_figures_by_value() {
         })
         .collect();
     assert_eq!(los, [("lo one", 3, Some(333), Some(66.7)), ("lo two", 3, Some(67), Some(33.3))]);
+
+    // Stale: nothing yet (the dataset's rows were written after the clock's 4 December). Lo one enters a lead
+    // through the API now; a day and an hour later it has sat in `new` past its one day and is stale, and
+    // moving it on makes it fresh again.
+    assert_eq!(d.stale, 0);
+    let lo_one = sqlx::query_scalar("SELECT id FROM users WHERE email = 'lo.one@example.com'")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    let api = app.api(&app.token_for(lo_one).await);
+    let body = serde_json::json!({"first_name": "Sid", "last_name": "Stale", "phone": "512-555-0190"});
+    let created: Value = api.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap().json().await.unwrap();
+    app.state.clock.advance(Duration::hours(25));
+    let d = loanfloor::metrics::dashboard::dashboard(&app.state, &ma, &p).await.unwrap();
+    assert_eq!(d.stale, 1);
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{}/stage", created["id"].as_str().unwrap())))
+        .json(&serde_json::json!({"stage": "contacted", "version": created["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let d = loanfloor::metrics::dashboard::dashboard(&app.state, &ma, &p).await.unwrap();
+    assert_eq!(d.stale, 0);
 }
