@@ -101,7 +101,9 @@ const LEAD_SELECT: &str = "SELECT l.id, l.pipeline_id, l.stage, l.first_name, l.
     l.property_state, l.property_zip, l.loan_purpose, l.loan_amount_cents, l.property_value_cents, l.credit_band,
     l.occupancy, l.property_type, (l.rate_quoted * 1000)::int4 AS rate_quoted_milli, l.source, l.campaign, l.vendor,
     l.cost_cents, l.external_id, l.loan_number,
-    (SELECT rp.loan_number FROM portfolio_loans rp WHERE rp.id = l.referred_by_loan_id) AS referred_by_loan_number,
+    CASE WHEN l.referred_by_loan_id IS NOT NULL
+         THEN (SELECT rp.loan_number FROM portfolio_loans rp WHERE rp.id = l.referred_by_loan_id) END
+        AS referred_by_loan_number,
     l.assigned_lo_id, u.name AS assigned_lo_name, u.email AS assigned_lo_email,
     l.team_id, l.assigned_at, l.lost_reason, l.duplicate_of, l.first_call_at, l.first_contact_at,
     l.last_activity_at, l.stage_changed_at, l.version, l.created_at, l.updated_at
