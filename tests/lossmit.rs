@@ -194,6 +194,48 @@ async fn records_dated_before_the_delinquency_began_satisfy_none_of_its_clocks()
 }
 
 #[tokio::test]
+async fn the_observed_holiday_setting_decides_the_business_days() {
+    let t = team().await;
+    let case = create(&t, "LN-1201").await;
+    let id = case["id"].as_str().unwrap().to_string();
+    // Received Wednesday 2026-07-01. July 4 is a Saturday; Friday July 3 is observed in lieu of it. By default
+    // it is a business day (the earlier deadline): acknowledgment due Wednesday 07-08.
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/application")))
+        .json(&json!({"received_on": "2026-07-01"}))
+        .send()
+        .await
+        .unwrap();
+    let c: Value = res.json().await.unwrap();
+    assert_eq!(deadline(&c, "acknowledgment")["due_on"], "2026-07-08", "{c}");
+    let board = t.supervisor.get(t.app.url("/lossmit/board")).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains("<strong>is a business day</strong> (the default"), "the board states the setting");
+    assert!(!board.contains("id=\"calendar-form\""), "only admins change it");
+    // Supervisors may not change the organisation's calendar; admins may.
+    let form = [("observed_in_lieu", "holiday")];
+    let res = t.supervisor.post(t.app.url("/lossmit/settings")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let (_, admin) = t.app.login_as(Role::Admin, "ada.admin@example.com", None, &[]).await;
+    let board = admin.get(t.app.url("/lossmit/board")).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains("id=\"calendar-form\""));
+    let res = admin.post(t.app.url("/lossmit/settings")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let c: Value =
+        t.specialist.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(deadline(&c, "acknowledgment")["due_on"], "2026-07-09", "Friday 07-03 no longer counts");
+    let changed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'setting_changed' AND entity_id = 'lossmit.observed_holidays_are_business_days'",
+    )
+    .fetch_one(t.app.db())
+    .await
+    .unwrap();
+    assert_eq!(changed, 1);
+    let res = admin.post(t.app.url("/lossmit/settings")).form(&[("observed_in_lieu", "maybe")]).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+}
+
+#[tokio::test]
 async fn dual_tracking_is_refused_through_the_api_with_the_rule_and_logged() {
     let t = team().await;
     let case = create(&t, "LN-2001").await;

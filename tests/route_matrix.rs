@@ -162,6 +162,8 @@ const ADMIN_ONLY: &[(&str, &str)] = &[
     ("POST", "/routing/rules/{id}/active"),
     ("POST", "/routing/settings"),
     ("GET", "/routing/log"),
+    // The loss-mitigation business-day calendar is an organisation setting.
+    ("POST", "/lossmit/settings"),
 ];
 
 fn is_admin_only(r: &RouteInfo) -> bool {

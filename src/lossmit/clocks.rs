@@ -15,7 +15,7 @@
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 
-use super::calendar::add_business_days;
+use super::calendar::Calendar;
 
 /// Whether a deadline was met, is still open, or was missed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -87,6 +87,8 @@ pub struct CaseFacts {
     /// An approved option is on offer or in its trial/plan period (the case is at stage `offer` or
     /// `trial_plan`); moving the case on records the borrower's rejection or failure to perform.
     pub offer_open: bool,
+    /// The organisation's business days.
+    pub calendar: Calendar,
 }
 
 pub const RULE_LIVE_CONTACT: &str = "12 CFR 1024.39(a)";
@@ -188,7 +190,7 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
     });
     if let Some(received) = f.application.received_on {
         if acknowledgment_applies(received, f.sale_date) {
-            let due = add_business_days(received, 5);
+            let due = f.calendar.add_business_days(received, 5);
             let acknowledged = f.application.acknowledged_on.filter(|a| *a >= received);
             out.push(Deadline {
                 key: "acknowledgment",
@@ -496,9 +498,13 @@ mod tests {
 
     #[test]
     fn acknowledgment_over_observed_independence_day() {
-        // Received Wednesday 2026-07-01: Thu 2 (1), Fri 3 observed holiday, Mon 6 (2), Tue 7 (3), Wed 8 (4), Thu 9 (5).
+        // Received Wednesday 2026-07-01; July 4 is a Saturday, observed Friday 3 July. By default the Friday is
+        // a business day (the earlier deadline): Thu 2 (1), Fri 3 (2), Mon 6 (3), Tue 7 (4), Wed 8 (5).
         let mut f = facts();
         f.application.received_on = Some(d(2026, 7, 1));
+        assert_eq!(get(&deadlines(&f, d(2026, 7, 1)), "acknowledgment").due_on, d(2026, 7, 8));
+        // An organisation that treats it as a holiday: Thu 2 (1), Mon 6 (2), Tue 7 (3), Wed 8 (4), Thu 9 (5).
+        f.calendar = Calendar { observed_in_lieu_is_business_day: false };
         assert_eq!(get(&deadlines(&f, d(2026, 7, 1)), "acknowledgment").due_on, d(2026, 7, 9));
     }
 

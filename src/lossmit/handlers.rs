@@ -16,6 +16,7 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::api::{CaseJson, next_digest, today};
+use super::calendar::Calendar;
 use super::clocks::{self, ClockStatus, Deadline, ForeclosureStep};
 use super::model::{
     self, ContactChannel, Document, Hardship, LossMitOption, NoticeKind, Resolution, Stage, parse_money,
@@ -23,7 +24,7 @@ use super::model::{
 use super::options::{format_bps, format_cents, ratios};
 use super::store::{self, Assessment, CaseRow, DecisionRow, RecordLine, Specialist};
 use super::workout::{self, OptionCard, Scenario};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
 use crate::web::{Flash, PageCtx, Routes};
@@ -35,6 +36,7 @@ pub fn router() -> Routes {
         .route("/lossmit", &["GET"], get(queue))
         .route("/lossmit/board", &["GET"], get(board))
         .route("/lossmit/reports", &["GET"], get(reports))
+        .route("/lossmit/settings", &["POST"], post(set_calendar))
         .route("/lossmit/cases", &["POST"], post(create))
         .route("/lossmit/cases/new", &["GET"], get(new_case))
         .route("/lossmit/cases/{id}", &["GET"], get(show))
@@ -191,6 +193,8 @@ struct BoardPage {
     specialists: Vec<Specialist>,
     errors: FieldErrors,
     error_case: Option<Uuid>,
+    calendar: Calendar,
+    admin: bool,
 }
 
 async fn board_page(
@@ -266,11 +270,32 @@ async fn board_page(
         specialists,
         errors,
         error_case,
+        calendar: store::calendar(&state.db).await?,
+        admin: user.role == Role::Admin,
     })
 }
 
 async fn board(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<impl IntoResponse> {
     board_page(&state, &user, ctx, FieldErrors::new(), None).await
+}
+
+/// `POST /lossmit/settings` (admins): whether days observed in lieu of a weekend legal public holiday are
+/// business days.
+async fn set_calendar(
+    user: CurrentUser,
+    session: Session,
+    State(state): State<AppState>,
+    Form(m): Form<Input>,
+) -> AppResult<Response> {
+    user.require(&[Role::Admin])?;
+    let observed_in_lieu_is_business_day = match val(&m, "observed_in_lieu") {
+        "business_day" => true,
+        "holiday" => false,
+        _ => return Err(AppError::invalid("observed_in_lieu", "Choose business day or holiday.")),
+    };
+    store::set_calendar(&state.db, &user, Calendar { observed_in_lieu_is_business_day }).await?;
+    Flash::push(&session, "success", "Business-day calendar saved.").await;
+    Ok(Redirect::to("/lossmit/board").into_response())
 }
 
 async fn reassign(

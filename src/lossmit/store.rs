@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::calendar::{self, Calendar};
 use super::clocks::{self, AppealFacts, ApplicationFacts, CaseFacts, Deadline, DecisionFacts, ForeclosureStep};
 use super::model::{self, Document, NewCase, Resolution, Stage};
 use crate::audit::Entry;
@@ -50,6 +51,8 @@ pub struct CaseRow {
     pub appeal_decided_on: Option<NaiveDate>,
     pub appeal_granted: Option<bool>,
     pub first_filing_on: Option<NaiveDate>,
+    /// The organisation setting [`Calendar::observed_in_lieu_is_business_day`].
+    pub observed_in_lieu_is_business_day: bool,
 }
 
 impl CaseRow {
@@ -75,6 +78,7 @@ impl CaseRow {
             }),
             first_filing_on: self.first_filing_on,
             offer_open: matches!(self.stage.as_str(), "offer" | "trial_plan"),
+            calendar: Calendar { observed_in_lieu_is_business_day: self.observed_in_lieu_is_business_day },
         }
     }
     pub fn deadlines(&self, today: NaiveDate) -> Vec<Deadline> {
@@ -114,7 +118,10 @@ macro_rules! select_cases {
                   c.version, c.created_at,
                   f.first_live_contact_on, f.written_notice_on, f.specialist_assigned_on, f.app_received_on,
                   f.app_complete_on, f.acknowledged_on, f.decided_on, f.decision_approved, f.appeal_filed_on,
-                  f.appeal_decided_on, f.appeal_granted, f.first_filing_on
+                  f.appeal_decided_on, f.appeal_granted, f.first_filing_on,
+                  COALESCE((SELECT (s.value #>> '{}')::boolean FROM settings s
+                            WHERE s.key = 'lossmit.observed_holidays_are_business_days'), true)
+                    AS "observed_in_lieu_is_business_day!"
                FROM lossmit_cases c
                JOIN lossmit_case_facts f ON f.case_id = c.id
                LEFT JOIN users u ON u.id = c.specialist_id "# + $where
@@ -890,6 +897,41 @@ pub async fn set_sale_date(
     Entry::new(Some(user), "lossmit.case.sale_date", "lossmit_case", case.id)
         .before(serde_json::json!({"sale_date": case.sale_date}))
         .after(serde_json::json!({"sale_date": sale_date}))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The organisation's business-day calendar (the setting [`calendar::SETTING_OBSERVED_IN_LIEU`]; the default
+/// when never set).
+pub async fn calendar(db: &PgPool) -> AppResult<Calendar> {
+    let v = sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", calendar::SETTING_OBSERVED_IN_LIEU)
+        .fetch_optional(db)
+        .await?;
+    Ok(match v.and_then(|v| v.as_bool()) {
+        Some(b) => Calendar { observed_in_lieu_is_business_day: b },
+        None => Calendar::default(),
+    })
+}
+
+/// Sets whether days observed in lieu of a weekend legal public holiday are business days (admins only),
+/// audit-logged in the same transaction.
+pub async fn set_calendar(db: &PgPool, user: &CurrentUser, cal: Calendar) -> AppResult<()> {
+    user.require(&[Role::Admin])?;
+    let before = calendar(db).await?;
+    let mut tx = db.begin().await?;
+    sqlx::query!(
+        "INSERT INTO settings (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+        calendar::SETTING_OBSERVED_IN_LIEU,
+        serde_json::json!(cal.observed_in_lieu_is_business_day)
+    )
+    .execute(&mut *tx)
+    .await?;
+    Entry::new(Some(user), "setting_changed", "setting", calendar::SETTING_OBSERVED_IN_LIEU)
+        .before(serde_json::json!(before.observed_in_lieu_is_business_day))
+        .after(serde_json::json!(cal.observed_in_lieu_is_business_day))
         .write(&mut *tx)
         .await?;
     tx.commit().await?;
