@@ -54,7 +54,11 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("src/leads/store.rs", "WHERE l.assigned_lo_id = $ AND s.kind = 'open' AND s.stale_after_days", "My day: stale"),
     // Routing targets, not visibility.
     ("src/routing/store.rs", "OR u.team_id = ANY($) OR u.id = ANY($)", "the LOs a routing rule targets"),
-    ("src/escalations/store.rs", "WHERE c.lo_id = $ ORDER BY c.created_at DESC", "one LO's coaching reviews, after `manages_team_of`"),
+    (
+        "src/escalations/store.rs",
+        "WHERE c.lo_id = $ ORDER BY c.created_at DESC",
+        "one LO's coaching reviews, after `manages_team_of`",
+    ),
     ("src/escalations/store.rs", "AND ($::uuid IS NULL OR u.id = $)", "the optional one-LO filter inside the roster"),
     // Decision authority over escalations, bound from `Scope::team_ids`.
     ("src/escalations/store.rs", "AND (l.team_id = ANY($) OR ($ AND ($ OR e.current_level", "approval authority"),
@@ -118,7 +122,8 @@ fn offences(rel: &str, text: &str) -> Vec<String> {
 #[test]
 fn no_visibility_predicate_is_written_outside_auth() {
     // SCOPE_CHECK_ROOT points the check at another checkout (e.g. an older commit, to watch it fail there).
-    let root = std::env::var("SCOPE_CHECK_ROOT").map(PathBuf::from).unwrap_or(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let root =
+        std::env::var("SCOPE_CHECK_ROOT").map(PathBuf::from).unwrap_or(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     let root = root.as_path();
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
@@ -167,7 +172,10 @@ fn the_rivals_this_replaced_would_be_caught() {
         ("src/portfolio/store.rs", "WHERE ($1 OR o.lo_id = $2 OR o.team_id = ANY($3))"),
         ("src/metrics/store.rs", r#"qb.push(" OR lo_id = ").push_bind(lo);"#),
         ("src/metrics/store.rs", r#"qb.push(" OR u.team_id = ANY(").push_bind(scope.team_ids.clone()).push(")");"#),
-        ("src/routing/handlers.rs", "if !user.is_admin() && !lo.team_id.is_some_and(|t| user.managed_team_ids.contains(&t)) {"),
+        (
+            "src/routing/handlers.rs",
+            "if !user.is_admin() && !lo.team_id.is_some_and(|t| user.managed_team_ids.contains(&t)) {",
+        ),
         ("src/escalations/store.rs", "WHERE u.role = 'lo' AND u.active AND ($1 OR u.team_id = ANY($2))"),
         ("src/leads/store.rs", "SELECT id FROM leads l WHERE l.assigned_lo_id = $1 OR l.team_id = ANY($2)"),
     ];

@@ -762,11 +762,11 @@ pub async fn filter_choices(
 ) -> sqlx::Result<(Vec<(Uuid, String)>, Vec<(Uuid, String)>)> {
     let (all, lo, scope_teams) = user.scope().roster_binds();
     let teams = sqlx::query!("SELECT id, name FROM teams WHERE $1 OR id = ANY($2) ORDER BY name", all, &scope_teams)
-    .fetch_all(db)
-    .await?
-    .into_iter()
-    .map(|r| (r.id, r.name))
-    .collect();
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
     let los = sqlx::query!(
         "SELECT u.id, u.name FROM users u WHERE u.role = 'lo' AND ($1 OR u.id = $2 OR u.team_id = ANY($3)) ORDER BY u.name",
         all,
