@@ -236,6 +236,80 @@ async fn the_observed_holiday_setting_decides_the_business_days() {
 }
 
 #[tokio::test]
+async fn complete_notice_acceptance_and_appeal_decision_clocks() {
+    let t = team().await;
+    let get = |id: String| {
+        let c = &t.specialist;
+        let url = t.app.url(&format!("/api/v1/lossmit/cases/{id}"));
+        async move {
+            let v: Value = c.get(url).send().await.unwrap().json().await.unwrap();
+            v
+        }
+    };
+    let post = |id: String, path: &'static str, form: Vec<(&'static str, &'static str)>| {
+        t.specialist.post(t.app.url(&format!("/lossmit/cases/{id}/{path}"))).form(&form).send()
+    };
+    // No sale scheduled. Complete Friday 2026-11-20: the complete-application notice is due in 5 business days
+    // (Thanksgiving skipped), Monday 11-30; sent 11-24.
+    let id = create(&t, "LN-1301").await["id"].as_str().unwrap().to_string();
+    let app = vec![("received_on", "2026-11-02"), ("complete_on", "2026-11-20")];
+    assert_eq!(post(id.clone(), "application", app).await.unwrap().status(), 303);
+    let c = get(id.clone()).await;
+    assert_eq!(deadline(&c, "complete_notice")["due_on"], "2026-11-30");
+    assert_eq!(deadline(&c, "complete_notice")["rule"], "12 CFR 1024.41(c)(3)");
+    let notice = vec![("kind", "complete_application"), ("sent_on", "2026-11-24")];
+    assert_eq!(post(id.clone(), "notices", notice).await.unwrap().status(), 303);
+    let c = get(id.clone()).await;
+    assert_eq!(deadline(&c, "complete_notice")["status"], "met");
+    assert_eq!(deadline(&c, "complete_notice")["done_on"], "2026-11-24");
+    assert!(c["deadlines"].as_array().unwrap().iter().all(|d| d["key"] != "acceptance"));
+    // Approved 11-25: the borrower has 14 days, to 12-09, to accept or reject (1024.41(e)).
+    let decision = vec![("option", "modification"), ("outcome", "approved"), ("decided_on", "2026-11-25")];
+    assert_eq!(post(id.clone(), "decisions", decision).await.unwrap().status(), 303);
+    let c = get(id.clone()).await;
+    assert_eq!(deadline(&c, "acceptance")["due_on"], "2026-12-09");
+    assert_eq!(deadline(&c, "acceptance")["rule"], "12 CFR 1024.41(e)");
+
+    // A sale on 2027-01-20 and an application complete 61 days before it: 7 days to accept.
+    let mut body = case_body("LN-1302", Some("pat.spec@example.com"));
+    body["sale_date"] = json!("2027-01-20");
+    let res = t.supervisor.post(t.app.url("/api/v1/lossmit/cases")).json(&body).send().await.unwrap();
+    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let app = vec![("received_on", "2026-11-02"), ("complete_on", "2026-11-20")];
+    assert_eq!(post(id.clone(), "application", app).await.unwrap().status(), 303);
+    let decision = vec![("option", "repayment_plan"), ("outcome", "approved"), ("decided_on", "2026-11-25")];
+    assert_eq!(post(id.clone(), "decisions", decision).await.unwrap().status(), 303);
+    let c = get(id.clone()).await;
+    assert_eq!(deadline(&c, "acceptance")["due_on"], "2026-12-02");
+    let letter = t.specialist.get(t.app.url(&format!("/lossmit/cases/{id}/letters/decision"))).send().await.unwrap();
+    assert!(letter.text().await.unwrap().contains("December 2, 2026"), "the letter gives the 7-day window");
+
+    // Denied 10-20, appealed 10-25: the appeal must be decided within 30 days, by 11-24; granted on 11-10,
+    // it opens a 14-day acceptance window to 11-24.
+    let id = create(&t, "LN-1303").await["id"].as_str().unwrap().to_string();
+    let app = vec![("received_on", "2026-10-01"), ("complete_on", "2026-10-15")];
+    assert_eq!(post(id.clone(), "application", app).await.unwrap().status(), 303);
+    let decision =
+        vec![("option", "modification"), ("outcome", "denied"), ("decided_on", "2026-10-20"), ("reason", "DTI")];
+    assert_eq!(post(id.clone(), "decisions", decision).await.unwrap().status(), 303);
+    assert_eq!(post(id.clone(), "appeals", vec![("filed_on", "2026-10-25")]).await.unwrap().status(), 303);
+    let c = get(id.clone()).await;
+    assert_eq!(deadline(&c, "appeal_decision")["due_on"], "2026-11-24");
+    assert_eq!(deadline(&c, "appeal_decision")["rule"], "12 CFR 1024.41(h)(4)");
+    assert_eq!(deadline(&c, "appeal_decision")["status"], "breached", "not decided by 11-24");
+    let decided = vec![("appeal_decided_on", "2026-11-10"), ("appeal_outcome", "granted")];
+    assert_eq!(post(id.clone(), "appeal-decision", decided).await.unwrap().status(), 303);
+    let c = get(id.clone()).await;
+    assert_eq!(deadline(&c, "appeal_decision")["status"], "met");
+    assert_eq!(deadline(&c, "acceptance")["due_on"], "2026-11-24");
+    // No complete-application notice was sent; the decision on 10-20, within 5 business days of 10-15 (Fri 16,
+    // Mon 19, Tue 20, Wed 21, Thu 22), stands in for it (1024.41(c)(3)(ii)).
+    assert_eq!(deadline(&c, "complete_notice")["due_on"], "2026-10-22");
+    assert_eq!(deadline(&c, "complete_notice")["status"], "met");
+    assert_eq!(deadline(&c, "complete_notice")["done_on"], "2026-10-20");
+}
+
+#[tokio::test]
 async fn dual_tracking_is_refused_through_the_api_with_the_rule_and_logged() {
     let t = team().await;
     let case = create(&t, "LN-2001").await;

@@ -54,6 +54,8 @@ pub struct ApplicationFacts {
     pub received_on: Option<NaiveDate>,
     pub complete_on: Option<NaiveDate>,
     pub acknowledged_on: Option<NaiveDate>,
+    /// When the notice that the application is complete (1024.41(c)(3)) was sent.
+    pub complete_notice_on: Option<NaiveDate>,
 }
 
 /// The first decision on the complete application.
@@ -100,6 +102,9 @@ pub const RULE_FIRST_FILING_120: &str = "12 CFR 1024.41(f)(1)";
 pub const RULE_FIRST_FILING_PENDING: &str = "12 CFR 1024.41(f)(2)";
 pub const RULE_DUAL_TRACKING: &str = "12 CFR 1024.41(g)";
 pub const RULE_APPEAL: &str = "12 CFR 1024.41(h)";
+pub const RULE_COMPLETE_NOTICE: &str = "12 CFR 1024.41(c)(3)";
+pub const RULE_ACCEPTANCE: &str = "12 CFR 1024.41(e)";
+pub const RULE_APPEAL_DECISION: &str = "12 CFR 1024.41(h)(4)";
 
 /// The date on which the borrower is `n` days delinquent: the first unpaid due date plus `n` days (the due
 /// date itself is day 0; comment 39(a)-1: 36 days after January 1 is February 6).
@@ -155,6 +160,33 @@ pub fn appeal_applies(complete_on: NaiveDate, sale: Option<NaiveDate>) -> bool {
     days_before(complete_on, sale).is_none_or(|d| d >= 90)
 }
 
+/// How long the borrower has to accept or reject an offer (1024.41(e)(1)): at least 14 days when the complete
+/// application was received 90 days or more before a sale (or none is scheduled), 7 days when less than 90
+/// but more than 37 days before it; `None` when 37 days or less before it (no such minimum).
+pub fn acceptance_days(complete_on: NaiveDate, sale: Option<NaiveDate>) -> Option<i64> {
+    match days_before(complete_on, sale) {
+        None => Some(14),
+        Some(d) if d >= 90 => Some(14),
+        Some(d) if d > 37 => Some(7),
+        Some(_) => None,
+    }
+}
+
+/// The last day of the borrower's window to accept or reject the offer outstanding on the case, if any: 14
+/// or 7 days after an approval (1024.41(e)(1)), 14 days after an appeal granted an option (1024.41(h)(4)).
+/// The servicer may not treat the offer as rejected before it ends.
+pub fn acceptance_window_end(f: &CaseFacts) -> Option<NaiveDate> {
+    let complete = f.application.complete_on?;
+    let decision = f.decision?;
+    if decision.approved {
+        return acceptance_days(complete, f.sale_date).map(|n| decision.decided_on + Duration::days(n));
+    }
+    match f.appeal {
+        Some(a) if a.granted && appeal_applies(complete, f.sale_date) => a.decided_on.map(|on| on + Duration::days(14)),
+        _ => None,
+    }
+}
+
 /// All the clocks of a case on `today`, in a stable order.
 pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
     let mut out = Vec::new();
@@ -201,6 +233,23 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
                 done_on: acknowledged,
             });
         }
+    }
+    if let Some(complete) = f.application.complete_on.filter(|c| evaluation_applies(*c, f.sale_date)) {
+        // 1024.41(c)(3)(i): within 5 days (excluding legal public holidays, Saturdays and Sundays) after
+        // receiving a complete application more than 37 days before a sale, tell the borrower it is complete;
+        // (c)(3)(ii): not needed once the decision on it has been given, which then satisfies the clock.
+        let due = f.calendar.add_business_days(complete, 5);
+        let notice = f.application.complete_notice_on.filter(|n| *n >= complete);
+        let decided = f.decision.map(|d| d.decided_on);
+        let done = [notice, decided].into_iter().flatten().min();
+        out.push(Deadline {
+            key: "complete_notice",
+            label: "Notify the borrower the application is complete (5 business days)",
+            rule: RULE_COMPLETE_NOTICE,
+            due_on: due,
+            status: status_of(due, done, today),
+            done_on: done,
+        });
     }
     if let Some(complete) = f.application.complete_on {
         if evaluation_applies(complete, f.sale_date) {
@@ -253,14 +302,31 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
                 let due = appeal.filed_on + Duration::days(30);
                 out.push(Deadline {
                     key: "appeal_decision",
-                    label: "Decide the appeal (30 days)",
-                    rule: RULE_APPEAL,
+                    label: "Decide the appeal and notify the borrower (30 days after the appeal)",
+                    rule: RULE_APPEAL_DECISION,
                     due_on: due,
                     status: status_of(due, appeal.decided_on, today),
                     done_on: appeal.decided_on,
                 });
             }
         }
+    }
+    if let Some(end) = acceptance_window_end(f) {
+        // The borrower's window: open until its last day, after which the offer may be treated as rejected.
+        let seven = f.decision.is_some_and(|d| d.approved)
+            && f.application.complete_on.and_then(|c| acceptance_days(c, f.sale_date)) == Some(7);
+        out.push(Deadline {
+            key: "acceptance",
+            label: if seven {
+                "Borrower's window to accept or reject the offer (7 days)"
+            } else {
+                "Borrower's window to accept or reject the offer (14 days)"
+            },
+            rule: RULE_ACCEPTANCE,
+            due_on: end,
+            status: if today > end { ClockStatus::Met } else { ClockStatus::Due },
+            done_on: None,
+        });
     }
     out
 }
@@ -305,7 +371,8 @@ pub struct Refusal {
 
 /// Whether a complete application is pending under the rule on `on`: complete more than 37 days before a
 /// sale (or none), and not yet decided, or denied with the appeal window still open or an appeal undecided, or
-/// approved (on appeal too) with the offer still open or the borrower in the trial or plan (`offer_open`).
+/// approved (on appeal too) with the offer still open or the borrower in the trial or plan (`offer_open`), and
+/// in any case until the borrower's acceptance window has ended (1024.41(e)).
 pub fn application_pending(f: &CaseFacts, on: NaiveDate) -> bool {
     let Some(complete) = f.application.complete_on else { return false };
     if complete > on || !evaluation_applies(complete, f.sale_date) {
@@ -314,7 +381,7 @@ pub fn application_pending(f: &CaseFacts, on: NaiveDate) -> bool {
     match f.decision {
         None => true,
         Some(d) if d.decided_on > on => true,
-        Some(d) if d.approved => f.offer_open,
+        Some(d) if d.approved => f.offer_open || acceptance_window_end(f).is_some_and(|end| on <= end),
         Some(d) => {
             if !appeal_applies(complete, f.sale_date) {
                 return false;
@@ -324,7 +391,7 @@ pub fn application_pending(f: &CaseFacts, on: NaiveDate) -> bool {
                 Some(a) if a.filed_on <= window_end => match a.decided_on {
                     None => true,
                     Some(x) if x > on => true,
-                    Some(_) => a.granted && f.offer_open,
+                    Some(_) => a.granted && (f.offer_open || acceptance_window_end(f).is_some_and(|end| on <= end)),
                 },
                 _ => on <= window_end,
             }
@@ -566,6 +633,70 @@ mod tests {
         assert!(deadlines(&f, d(2026, 5, 21)).iter().all(|x| x.key != "appeal"));
         f.sale_date = Some(d(2026, 7, 30)); // 90 days: appeal applies
         assert!(deadlines(&f, d(2026, 5, 21)).iter().any(|x| x.key == "appeal"));
+    }
+
+    #[test]
+    fn complete_application_notice_in_five_business_days() {
+        let mut f = CaseFacts { first_unpaid_due_date: d(2026, 9, 1), ..Default::default() };
+        f.application.received_on = Some(d(2026, 11, 2));
+        // Complete Friday 2026-11-20: Mon 23, Tue 24, Wed 25, (Thanksgiving), Fri 27, Mon 30.
+        f.application.complete_on = Some(d(2026, 11, 20));
+        let l = deadlines(&f, d(2026, 11, 30));
+        assert_eq!(get(&l, "complete_notice").due_on, d(2026, 11, 30));
+        assert_eq!(get(&l, "complete_notice").rule, "12 CFR 1024.41(c)(3)");
+        assert_eq!(get(&l, "complete_notice").status, ClockStatus::Due);
+        assert_eq!(get(&deadlines(&f, d(2026, 12, 1)), "complete_notice").status, ClockStatus::Breached);
+        // A notice dated before the application became complete does not count; one on the due date does.
+        f.application.complete_notice_on = Some(d(2026, 11, 19));
+        assert_eq!(get(&deadlines(&f, d(2026, 12, 1)), "complete_notice").status, ClockStatus::Breached);
+        f.application.complete_notice_on = Some(d(2026, 11, 30));
+        assert_eq!(get(&deadlines(&f, d(2026, 12, 1)), "complete_notice").status, ClockStatus::Met);
+        // (c)(3)(ii): a decision given first satisfies it.
+        f.application.complete_notice_on = None;
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 11, 25), approved: false });
+        assert_eq!(get(&deadlines(&f, d(2026, 12, 1)), "complete_notice").status, ClockStatus::Met);
+        // Complete 37 days or less before a sale: no such notice is owed.
+        f.sale_date = Some(d(2026, 12, 27));
+        assert!(deadlines(&f, d(2026, 11, 20)).iter().all(|x| x.key != "complete_notice"));
+        f.sale_date = Some(d(2026, 12, 28)); // 38 days
+        assert!(deadlines(&f, d(2026, 11, 20)).iter().any(|x| x.key == "complete_notice"));
+    }
+
+    #[test]
+    fn acceptance_window_14_or_7_days_by_the_sale_thresholds() {
+        // Sale 2026-09-30. Complete on 07-02 (90 days before): 14 days; 07-03 (89): 7; 08-23 (38): 7;
+        // 08-24 (37): no minimum window.
+        let sale = Some(d(2026, 9, 30));
+        assert_eq!(acceptance_days(d(2026, 7, 2), sale), Some(14));
+        assert_eq!(acceptance_days(d(2026, 7, 3), sale), Some(7));
+        assert_eq!(acceptance_days(d(2026, 8, 23), sale), Some(7));
+        assert_eq!(acceptance_days(d(2026, 8, 24), sale), None);
+        assert_eq!(acceptance_days(d(2026, 8, 24), None), Some(14), "no sale: as if more than 90 days");
+        let mut f = facts();
+        f.sale_date = sale;
+        f.application.complete_on = Some(d(2026, 7, 2));
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: true });
+        let l = deadlines(&f, d(2026, 7, 20));
+        assert_eq!(get(&l, "acceptance").due_on, d(2026, 8, 3));
+        assert_eq!(get(&l, "acceptance").rule, "12 CFR 1024.41(e)");
+        assert_eq!(get(&l, "acceptance").status, ClockStatus::Due);
+        assert_eq!(get(&deadlines(&f, d(2026, 8, 4)), "acceptance").status, ClockStatus::Met);
+        f.application.complete_on = Some(d(2026, 7, 3));
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: true });
+        let l = deadlines(&f, d(2026, 7, 20));
+        assert_eq!(get(&l, "acceptance").due_on, d(2026, 7, 27));
+        assert!(get(&l, "acceptance").label.contains("7 days"));
+        // Within the window the offer stands even if the case was moved on: the sale is refused until 07-27.
+        f.offer_open = false;
+        assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 7, 27)).is_err());
+        assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 7, 28)).is_ok());
+        // A denial has no acceptance window; an appeal that grants an option opens one of 14 days.
+        f.application.complete_on = Some(d(2026, 5, 1));
+        f.sale_date = None;
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 5, 20), approved: false });
+        assert!(deadlines(&f, d(2026, 5, 20)).iter().all(|x| x.key != "acceptance"));
+        f.appeal = Some(AppealFacts { filed_on: d(2026, 5, 25), decided_on: Some(d(2026, 6, 10)), granted: true });
+        assert_eq!(get(&deadlines(&f, d(2026, 6, 10)), "acceptance").due_on, d(2026, 6, 24));
     }
 
     #[test]

@@ -924,7 +924,9 @@ async fn letter_decision(
         _ => vec![],
     };
     let option_label = LossMitOption::parse(&decision.option).map(LossMitOption::label).unwrap_or("");
-    let accept_by = decision.decided_on + Duration::days(14);
+    // 1024.41(e)(1): 14 days, or 7 when the complete application came less than 90 days before a sale.
+    let accept_days = case.app_complete_on.and_then(|c| clocks::acceptance_days(c, case.sale_date)).unwrap_or(14);
+    let accept_by = decision.decided_on + Duration::days(accept_days);
     Ok(DecisionLetter { ctx, case, today, option_label, appeal_by, accept_by, terms, decision }.into_response())
 }
 

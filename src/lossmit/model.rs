@@ -95,6 +95,7 @@ vocabulary!(ContactChannel {
 vocabulary!(NoticeKind {
     EarlyIntervention => "early_intervention", "Early-intervention written notice (1024.39(b))";
     Acknowledgment => "acknowledgment", "Application acknowledgment (1024.41(b)(2))";
+    CompleteApplication => "complete_application", "Notice that the application is complete (1024.41(c)(3))";
     Decision => "decision", "Evaluation decision (1024.41(c)(1))";
     AppealDecision => "appeal_decision", "Appeal decision (1024.41(h))";
     Other => "other", "Other notice";

@@ -51,6 +51,7 @@ pub struct CaseRow {
     pub appeal_decided_on: Option<NaiveDate>,
     pub appeal_granted: Option<bool>,
     pub first_filing_on: Option<NaiveDate>,
+    pub complete_notice_on: Option<NaiveDate>,
     /// The organisation setting [`Calendar::observed_in_lieu_is_business_day`].
     pub observed_in_lieu_is_business_day: bool,
 }
@@ -67,6 +68,7 @@ impl CaseRow {
                 received_on: self.app_received_on,
                 complete_on: self.app_complete_on,
                 acknowledged_on: self.acknowledged_on,
+                complete_notice_on: self.complete_notice_on,
             },
             decision: self
                 .decided_on
@@ -118,7 +120,7 @@ macro_rules! select_cases {
                   c.version, c.created_at,
                   f.first_live_contact_on, f.written_notice_on, f.specialist_assigned_on, f.app_received_on,
                   f.app_complete_on, f.acknowledged_on, f.decided_on, f.decision_approved, f.appeal_filed_on,
-                  f.appeal_decided_on, f.appeal_granted, f.first_filing_on,
+                  f.appeal_decided_on, f.appeal_granted, f.first_filing_on, f.complete_notice_on,
                   COALESCE((SELECT (s.value #>> '{}')::boolean FROM settings s
                             WHERE s.key = 'lossmit.observed_holidays_are_business_days'), true)
                     AS "observed_in_lieu_is_business_day!"
