@@ -956,7 +956,8 @@ async fn api_tokens_of_every_scope_open_no_page_and_nothing_outside_their_scope(
                     // An admin's full token may change any record: that is its job, not a leak.
                     continue;
                 }
-                if is_api && !is_write && scope != "leads:write" && scope != "metrics" && World::entitled(role, r.path) {
+                if is_api && !is_write && scope != "leads:write" && scope != "metrics" && World::entitled(role, r.path)
+                {
                     continue;
                 }
                 let path = w.fill(role, r.path);
@@ -981,7 +982,10 @@ async fn api_tokens_of_every_scope_open_no_page_and_nothing_outside_their_scope(
                 if !allowed_by_scope && status != StatusCode::FORBIDDEN {
                     failures.push(format!("{label}: outside the token's scopes, expected 403"));
                 }
-                if allowed_by_scope && is_api && r.path.contains('{') && role != Role::Admin
+                if allowed_by_scope
+                    && is_api
+                    && r.path.contains('{')
+                    && role != Role::Admin
                     && !matches!(status.as_u16(), 400 | 403 | 404 | 405 | 415 | 422)
                 {
                     failures.push(format!("{label}: another team's record must be refused"));

@@ -16,8 +16,7 @@ async fn two_instances_on_one_database_route_every_lead_once() {
     let one = TestApp::spawn().await;
     let two = TestApp::serve_database(one.url.clone(), one.db_name.clone(), |_| {}).await;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let workers =
-        [one.state.clone(), two.state.clone()].map(|s| loanfloor::jobs::spawn_worker(s, stop_rx.clone()));
+    let workers = [one.state.clone(), two.state.clone()].map(|s| loanfloor::jobs::spawn_worker(s, stop_rx.clone()));
 
     // Four Texas LOs on the same team, available around the clock (set through the admin's rule and profile).
     let mut los = Vec::new();
@@ -73,12 +72,11 @@ async fn two_instances_on_one_database_route_every_lead_once() {
 
     // Let both workers drain what is due.
     for _ in 0..100 {
-        let due: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running') AND run_at <= now()",
-        )
-        .fetch_one(one.db())
-        .await
-        .unwrap();
+        let due: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running') AND run_at <= now()")
+                .fetch_one(one.db())
+                .await
+                .unwrap();
         if due == 0 {
             break;
         }
@@ -92,19 +90,17 @@ async fn two_instances_on_one_database_route_every_lead_once() {
     let db = one.db();
     let leads: i64 = sqlx::query_scalar("SELECT count(*) FROM leads").fetch_one(db).await.unwrap();
     assert_eq!(leads, 200);
-    let twice: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
-        "SELECT lead_id, count(*) FROM assignments GROUP BY lead_id HAVING count(*) <> 1",
-    )
-    .fetch_all(db)
-    .await
-    .unwrap();
+    let twice: Vec<(uuid::Uuid, i64)> =
+        sqlx::query_as("SELECT lead_id, count(*) FROM assignments GROUP BY lead_id HAVING count(*) <> 1")
+            .fetch_all(db)
+            .await
+            .unwrap();
     assert!(twice.is_empty(), "every lead assigned exactly once: {twice:?}");
-    let decided: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
-        "SELECT lead_id, count(*) FROM routing_decisions GROUP BY lead_id HAVING count(*) <> 1",
-    )
-    .fetch_all(db)
-    .await
-    .unwrap();
+    let decided: Vec<(uuid::Uuid, i64)> =
+        sqlx::query_as("SELECT lead_id, count(*) FROM routing_decisions GROUP BY lead_id HAVING count(*) <> 1")
+            .fetch_all(db)
+            .await
+            .unwrap();
     assert!(decided.is_empty(), "one routing decision per lead: {decided:?}");
     let per_lo: Vec<i64> = sqlx::query_scalar(
         "SELECT count(*) FROM leads WHERE assigned_lo_id = ANY($1) GROUP BY assigned_lo_id ORDER BY 1",
@@ -115,11 +111,10 @@ async fn two_instances_on_one_database_route_every_lead_once() {
     .unwrap();
     assert_eq!(per_lo.iter().sum::<i64>(), 200, "every lead reached an LO: {per_lo:?}");
     assert!(per_lo.len() == 4 && per_lo[3] - per_lo[0] <= 1, "the rotation is fair across instances: {per_lo:?}");
-    let rerun: Vec<(String, i32, String)> = sqlx::query_as(
-        "SELECT kind, attempts, status FROM jobs WHERE attempts > 1 OR status = 'failed'",
-    )
-    .fetch_all(db)
-    .await
-    .unwrap();
+    let rerun: Vec<(String, i32, String)> =
+        sqlx::query_as("SELECT kind, attempts, status FROM jobs WHERE attempts > 1 OR status = 'failed'")
+            .fetch_all(db)
+            .await
+            .unwrap();
     assert!(rerun.is_empty(), "every job ran once: {rerun:?}");
 }

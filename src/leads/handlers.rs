@@ -67,7 +67,7 @@ fn owned_opts(list: &[(String, String)], current: &str, blank: &str) -> Vec<Opt>
 }
 
 fn fmt_time(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    crate::web::format::local_time(t)
 }
 
 fn money(c: &Option<i64>) -> String {
@@ -144,15 +144,21 @@ struct QueueView {
 async fn my_day(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<impl IntoResponse> {
     user.require(&[Role::Lo, Role::Manager, Role::Admin])?;
     let now = state.clock.now();
-    let queue = store::call_queue(&state, &user)
-        .await?
+    let (entries, stages, sources) = tokio::try_join!(
+        store::call_queue(&state, &user),
+        store::stage_list(&state, store::DEFAULT_PIPELINE),
+        async { Ok(store::source_labels(&state.db).await?) },
+    )?;
+    let stage_label =
+        |k: &str| stages.iter().find(|s| s.key == k).map(|s| s.label.clone()).unwrap_or_else(|| k.to_string());
+    let queue = entries
         .into_iter()
         .map(|e| QueueView {
             id: e.id,
             name: format!("{} {}", e.first_name, e.last_name).trim().to_string(),
             phone: e.phone.unwrap_or_default(),
-            stage: e.stage,
-            source: e.source,
+            stage: stage_label(&e.stage),
+            source: sources.get(&e.source).cloned().unwrap_or(e.source),
             purpose: e.loan_purpose.map(|p| model::label_of(&model::LOAN_PURPOSES, &p).to_string()).unwrap_or_default(),
             reason: e.reason.map(|r| r.label()).unwrap_or(""),
             waiting: age(&e.since, now),
@@ -184,7 +190,7 @@ impl ListPage {
         money(c)
     }
     fn when(&self, t: &DateTime<Utc>) -> String {
-        t.format("%Y-%m-%d").to_string()
+        crate::web::format::local_date(t)
     }
 }
 
@@ -454,7 +460,11 @@ async fn log_call(
     });
     let callback_at = match form.callback_at.trim() {
         "" => None,
-        t => model::parse_time(t).map_err(|m| errors.add("callback_at", m)).ok(),
+        // The form's datetime-local is the organisation's wall clock; an RFC 3339 time is taken as written.
+        t => match chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M") {
+            Ok(naive) => Some(crate::web::format::from_local(naive, state.config.timezone)),
+            Err(_) => model::parse_time(t).map_err(|m| errors.add("callback_at", m)).ok(),
+        },
     };
     let input = ActivityInput {
         kind: "call".into(),

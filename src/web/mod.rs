@@ -6,6 +6,7 @@ pub mod assets;
 pub mod client;
 pub mod csrf;
 pub mod csv;
+pub mod format;
 pub mod input;
 pub mod metrics;
 pub mod page;
@@ -35,6 +36,8 @@ pub struct RequestCtx {
     /// The session cookie may go over plain HTTP (`Config::plain_http_cookies`): every page says so, error
     /// pages included.
     pub insecure_cookies: bool,
+    /// The organisation's time zone: every time a person reads or types is in it (`web::format`).
+    pub timezone: Option<chrono_tz::Tz>,
 }
 
 tokio::task_local! {
@@ -74,6 +77,7 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
         path_and_query: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or(path.clone()),
         method_is_get: req.method() == Method::GET,
         insecure_cookies: state.config.plain_http_cookies().is_some(),
+        timezone: Some(state.config.timezone),
     };
     req.extensions_mut().insert(ctx.clone());
     // `path` is logged as a structured field, so user input cannot forge log lines.
