@@ -163,7 +163,8 @@ async fn the_call_form_logs_talk_time_and_a_callback_and_lost_needs_a_reason() {
     .await
     .unwrap();
     assert_eq!(talk, 270);
-    assert_eq!(due.to_rfc3339(), "2030-01-02T15:00:00+00:00");
+    // The form's time is the organisation's wall clock (America/Chicago, UTC-6 in January).
+    assert_eq!(due.to_rfc3339(), "2030-01-02T21:00:00+00:00");
     let res = client
         .post(app.url(&format!("/leads/{id}/calls")))
         .form(&[("outcome", "contacted"), ("talk_time", "4:99")])
