@@ -75,17 +75,26 @@ async fn api_creates_a_case_with_its_regulation_x_deadlines() {
         .unwrap();
     assert_eq!(res.status(), 201);
     let case: Value = res.json().await.unwrap();
-    // Day N is the due date plus N (comment 39(a)-1): due 2026-03-01, live contact by 04-06, written notice and
-    // continuity personnel by 04-15, first filing once more than 120 days delinquent, from 06-30.
-    assert_eq!(deadline(&case, "live_contact")["due_on"], "2026-04-06");
-    assert_eq!(deadline(&case, "written_notice")["due_on"], "2026-04-15");
+    // Day N is the due date plus N (comment 39(a)-1): due 2026-03-01, continuity personnel by 04-15, first
+    // filing once more than 120 days delinquent, from 06-30. Live contact and the written notice repeat after
+    // each later due date: the case shows the current cycle (the earliest still open) and the latest missed.
     assert_eq!(deadline(&case, "continuity_personnel")["due_on"], "2026-04-15");
     assert_eq!(deadline(&case, "first_filing_earliest")["due_on"], "2026-06-30");
     let today = t.app.state.clock.now().with_timezone(&t.app.state.config.timezone).date_naive();
     let due = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
     assert_eq!(case["days_delinquent"], (today - due).num_days(), "today minus the first unpaid due date");
-    // Nothing was done by day 36 / 45 (the case was opened months later): breached.
-    assert_eq!(deadline(&case, "live_contact")["status"], "breached");
+    let date = |v: &Value| chrono::NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d").unwrap();
+    for (key, days) in [("live_contact", 36), ("written_notice", 45)] {
+        let d = deadline(&case, key);
+        let cycle = date(&d["cycle_due_on"]);
+        assert_eq!(date(&d["due_on"]), cycle + chrono::Duration::days(days), "{key}");
+        assert!(cycle <= today && date(&d["due_on"]) >= today, "{key}: the current cycle is still open");
+        assert_eq!(d["status"], "due");
+        // Nothing was done in any earlier cycle (the case was opened months later): missed.
+        let missed = deadline(&case, &format!("{key}_missed"));
+        assert_eq!(missed["status"], "breached");
+        assert!(d["missed_cycles"].as_i64().unwrap() >= 8, "{d}");
+    }
     assert_eq!(deadline(&case, "continuity_personnel")["status"], "breached");
     assert_eq!(deadline(&case, "first_filing_earliest")["status"], "met");
     assert_eq!(case["stage"], "early_intervention");
@@ -165,9 +174,12 @@ async fn records_dated_before_the_delinquency_began_satisfy_none_of_its_clocks()
     let notice = vec![("kind", "early_intervention"), ("sent_on", "2026-02-27")];
     assert_eq!(post("notices", notice).await.unwrap().status(), 303);
     let c = get().await;
-    assert_eq!(deadline(&c, "live_contact")["status"], "breached", "{c}");
-    assert_eq!(deadline(&c, "live_contact")["done_on"], Value::Null);
-    assert_eq!(deadline(&c, "written_notice")["status"], "breached");
+    // The earliest cycle (due 03-01) is missed whatever was done before it: all earlier cycles count as missed.
+    let missed_contacts = deadline(&c, "live_contact")["missed_cycles"].as_i64().unwrap();
+    let missed_notices = deadline(&c, "written_notice")["missed_cycles"].as_i64().unwrap();
+    assert!(missed_contacts >= 8, "{c}");
+    assert_eq!(deadline(&c, "live_contact_missed")["status"], "breached");
+    assert_eq!(deadline(&c, "live_contact_missed")["done_on"], Value::Null);
     // Documents received before the delinquency began do not complete an application.
     assert_eq!(post("application", vec![("received_on", "2026-02-20")]).await.unwrap().status(), 303);
     for doc in ["assistance_form", "income", "tax_return", "bank_statements", "hardship_letter"] {
@@ -183,10 +195,10 @@ async fn records_dated_before_the_delinquency_began_satisfy_none_of_its_clocks()
     let notice = vec![("kind", "early_intervention"), ("sent_on", "2026-04-15")];
     assert_eq!(post("notices", notice).await.unwrap().status(), 303);
     let c = get().await;
-    assert_eq!(deadline(&c, "live_contact")["status"], "met");
-    assert_eq!(deadline(&c, "live_contact")["done_on"], "2026-03-01");
-    assert_eq!(deadline(&c, "written_notice")["status"], "met");
-    assert_eq!(deadline(&c, "written_notice")["done_on"], "2026-04-15");
+    // The contact covers the 03-01 cycle (one fewer missed); the notice covers every cycle whose day 45 is
+    // fewer than 180 days after it (03-01 to 08-01: six fewer missed).
+    assert_eq!(deadline(&c, "live_contact")["missed_cycles"].as_i64().unwrap(), missed_contacts - 1, "{c}");
+    assert_eq!(deadline(&c, "written_notice")["missed_cycles"].as_i64().unwrap(), missed_notices - 6, "{c}");
     // The case page counts days delinquent as today minus the due date.
     let today = t.app.state.clock.now().with_timezone(&t.app.state.config.timezone).date_naive();
     let days = (today - chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()).num_days();
@@ -685,9 +697,8 @@ async fn new_case_form_validates_and_opens_the_case() {
     assert_eq!(c["upb_cents"], 15_000_000);
     assert_eq!(c["monthly_pi_cents"], 100_000);
     assert_eq!(c["property_state"], "TX");
-    // Due 2026-08-01: live contact by 09-06, written notice by 09-15, first filing from 11-30.
-    assert_eq!(deadline(&c, "live_contact")["due_on"], "2026-09-06");
-    assert_eq!(deadline(&c, "written_notice")["due_on"], "2026-09-15");
+    // Due 2026-08-01: continuity personnel by 09-15, first filing from 11-30.
+    assert_eq!(deadline(&c, "continuity_personnel")["due_on"], "2026-09-15");
     assert_eq!(deadline(&c, "first_filing_earliest")["due_on"], "2026-11-30");
 }
 

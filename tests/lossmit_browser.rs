@@ -72,7 +72,9 @@ async fn specialist_works_a_case_and_supervisor_sees_the_board() {
     b.submit("#queue a").await;
     wait(&b, "#deadlines").await;
     let deadlines = b.text("#deadlines").await;
-    assert!(deadlines.contains("2026-04-06") && deadlines.contains("2026-06-30"), "{deadlines}");
+    // Continuity personnel by 04-15, first filing from 06-30; the repeating duties show their current cycle.
+    assert!(deadlines.contains("2026-04-15") && deadlines.contains("2026-06-30"), "{deadlines}");
+    assert!(deadlines.contains("payment due"), "{deadlines}");
 
     // Application received 11-02 and complete 11-10.
     set(&b, "#application-form input[name=received_on]", "2026-11-02").await;

@@ -12,7 +12,7 @@
 //! A record dated before the event that starts a clock never satisfies it: a live contact or written notice
 //! dated before the delinquency began, an acknowledgment before the application was received.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, Months, NaiveDate};
 use serde::Serialize;
 
 use super::calendar::Calendar;
@@ -46,6 +46,17 @@ pub struct Deadline {
     pub status: ClockStatus,
     /// When the obligation was performed, if it was.
     pub done_on: Option<NaiveDate>,
+    /// For a duty that repeats after each payment due date while the borrower stays delinquent (live contact,
+    /// written notice): the due date whose cycle this is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cycle_due_on: Option<NaiveDate>,
+    /// Earlier cycles of the same duty that were missed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missed_cycles: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The facts of an application for loss mitigation.
@@ -81,6 +92,11 @@ pub struct CaseFacts {
     pub sale_date: Option<NaiveDate>,
     pub first_live_contact_on: Option<NaiveDate>,
     pub written_notice_on: Option<NaiveDate>,
+    /// Every live contact and every early-intervention notice since the delinquency began (the duties repeat).
+    pub live_contacts: Vec<NaiveDate>,
+    pub early_notices: Vec<NaiveDate>,
+    /// The day the delinquency ended (the case was resolved), if it did: no cycle starts on or after it.
+    pub delinquency_ended_on: Option<NaiveDate>,
     pub specialist_assigned_on: Option<NaiveDate>,
     pub application: ApplicationFacts,
     pub decision: Option<DecisionFacts>,
@@ -124,9 +140,13 @@ pub fn first_filing_allowed_from(first_unpaid_due_date: NaiveDate) -> NaiveDate 
     delinquency_day(first_unpaid_due_date, 121)
 }
 
-/// A record of the delinquency's duties counts only from the day the delinquency began.
-fn since_delinquency(f: &CaseFacts, done: Option<NaiveDate>) -> Option<NaiveDate> {
-    done.filter(|d| *d >= f.first_unpaid_due_date)
+/// The records of a repeating duty (all of them and the first, as the facts give them), sorted, each counted
+/// only from the day the delinquency began.
+fn records_since_delinquency(f: &CaseFacts, all: &[NaiveDate], first: Option<NaiveDate>) -> Vec<NaiveDate> {
+    let mut v: Vec<NaiveDate> = all.iter().copied().chain(first).filter(|d| *d >= f.first_unpaid_due_date).collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// A deadline an action must meet: met if done on or before the due date, breached if done later or not done
@@ -187,29 +207,129 @@ pub fn acceptance_window_end(f: &CaseFacts) -> Option<NaiveDate> {
     }
 }
 
+/// The payment due dates of the delinquency up to `until`: the first unpaid due date and each monthly due date
+/// after it (the 29th–31st clamped to the month's end, always counted from the first), at least the first.
+pub fn due_dates(first_unpaid_due_date: NaiveDate, until: NaiveDate) -> Vec<NaiveDate> {
+    let mut out = vec![first_unpaid_due_date];
+    for k in 1..=1200u32 {
+        match first_unpaid_due_date.checked_add_months(Months::new(k)) {
+            Some(d) if d <= until => out.push(d),
+            _ => break,
+        }
+    }
+    out
+}
+
+/// One cycle of a repeating duty.
+struct Cycle {
+    due: NaiveDate,
+    deadline: NaiveDate,
+    done: Option<NaiveDate>,
+    status: ClockStatus,
+}
+
+/// Evaluates a duty owed `after` days after each due date while the borrower stays delinquent, and picks the
+/// cycle to show: the earliest one still open, else the latest; with the latest earlier cycle that was missed
+/// and how many were.
+/// `covered(due, deadline)` is the record that satisfies a cycle; `records` are all of them (a late one is
+/// shown as done late).
+fn repeating(
+    f: &CaseFacts,
+    today: NaiveDate,
+    after: i64,
+    records: &[NaiveDate],
+    covered: impl Fn(NaiveDate, NaiveDate) -> Option<NaiveDate>,
+) -> (Cycle, Option<Cycle>, usize) {
+    let until = match f.delinquency_ended_on {
+        Some(end) => today.min(end - Duration::days(1)),
+        None => today,
+    };
+    let cycles: Vec<Cycle> = due_dates(f.first_unpaid_due_date, until)
+        .into_iter()
+        .map(|due| {
+            let deadline = due + Duration::days(after);
+            match covered(due, deadline) {
+                Some(done) => Cycle { due, deadline, done: Some(done), status: ClockStatus::Met },
+                None => {
+                    let late = records.iter().copied().find(|r| *r > deadline);
+                    let status = if today > deadline { ClockStatus::Breached } else { ClockStatus::Due };
+                    Cycle { due, deadline, done: late, status }
+                }
+            }
+        })
+        .collect();
+    let pick = cycles.iter().position(|c| c.status == ClockStatus::Due).unwrap_or(cycles.len() - 1);
+    let missed = cycles[..pick].iter().filter(|c| c.status == ClockStatus::Breached).count();
+    let mut cycles = cycles;
+    let last_missed = cycles[..pick].iter().rposition(|c| c.status == ClockStatus::Breached);
+    let current = cycles.swap_remove(pick);
+    (current, last_missed.map(|i| cycles.swap_remove(i)), missed)
+}
+
+/// The latest missed cycle of a repeating duty, kept on the case (and the board's breaches) once a later cycle
+/// is the current one.
+fn missed_deadline(key: &'static str, label: &'static str, rule: &'static str, m: Cycle, count: usize) -> Deadline {
+    Deadline {
+        key,
+        label,
+        rule,
+        due_on: m.deadline,
+        status: ClockStatus::Breached,
+        done_on: m.done,
+        cycle_due_on: Some(m.due),
+        missed_cycles: count,
+    }
+}
+
 /// All the clocks of a case on `today`, in a stable order.
 pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
     let mut out = Vec::new();
-    let day36 = delinquency_day(f.first_unpaid_due_date, 36);
     let day45 = delinquency_day(f.first_unpaid_due_date, 45);
-    let contact = since_delinquency(f, f.first_live_contact_on);
+    // 1024.39(a): live contact no later than 36 days after each payment due date while delinquent; a contact
+    // made on or after that due date and by the deadline satisfies the cycle.
+    let contacts = records_since_delinquency(f, &f.live_contacts, f.first_live_contact_on);
+    let (c, c_missed, missed) = repeating(f, today, 36, &contacts, |due, deadline| {
+        contacts.iter().copied().find(|x| *x >= due && *x <= deadline)
+    });
     out.push(Deadline {
         key: "live_contact",
         label: "Good-faith live contact (36 days after the due date)",
         rule: RULE_LIVE_CONTACT,
-        due_on: day36,
-        status: status_of(day36, contact, today),
-        done_on: contact,
+        due_on: c.deadline,
+        status: c.status,
+        done_on: c.done,
+        cycle_due_on: Some(c.due),
+        missed_cycles: missed,
     });
-    let notice = since_delinquency(f, f.written_notice_on);
+    if let Some(m) = c_missed {
+        out.push(missed_deadline(
+            "live_contact_missed",
+            "Good-faith live contact missed",
+            RULE_LIVE_CONTACT,
+            m,
+            missed,
+        ));
+    }
+    // 1024.39(b)(1): the written notice no later than 45 days after each payment due date while delinquent,
+    // but not more than once in any 180-day period: a notice sent since the delinquency began, by the
+    // deadline and fewer than 180 days before it, covers the cycle.
+    let notices = records_since_delinquency(f, &f.early_notices, f.written_notice_on);
+    let (n, n_missed, missed) = repeating(f, today, 45, &notices, |_, deadline| {
+        notices.iter().copied().rev().find(|x| *x <= deadline && (deadline - *x).num_days() < 180)
+    });
     out.push(Deadline {
         key: "written_notice",
-        label: "Written early-intervention notice (45 days after the due date)",
+        label: "Written early-intervention notice (45 days after the due date, at most once in 180 days)",
         rule: RULE_WRITTEN_NOTICE,
-        due_on: day45,
-        status: status_of(day45, notice, today),
-        done_on: notice,
+        due_on: n.deadline,
+        status: n.status,
+        done_on: n.done,
+        cycle_due_on: Some(n.due),
+        missed_cycles: missed,
     });
+    if let Some(m) = n_missed {
+        out.push(missed_deadline("written_notice_missed", "Written notice missed", RULE_WRITTEN_NOTICE, m, missed));
+    }
     // Personnel assigned before the delinquency began are in place on its first day.
     let assigned = f.specialist_assigned_on.map(|a| a.max(f.first_unpaid_due_date));
     out.push(Deadline {
@@ -219,6 +339,8 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
         due_on: day45,
         status: status_of(day45, assigned, today),
         done_on: assigned,
+        cycle_due_on: None,
+        missed_cycles: 0,
     });
     if let Some(received) = f.application.received_on {
         if acknowledgment_applies(received, f.sale_date) {
@@ -231,6 +353,8 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
                 due_on: due,
                 status: status_of(due, acknowledged, today),
                 done_on: acknowledged,
+                cycle_due_on: None,
+                missed_cycles: 0,
             });
         }
     }
@@ -249,6 +373,8 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
             due_on: due,
             status: status_of(due, done, today),
             done_on: done,
+            cycle_due_on: None,
+            missed_cycles: 0,
         });
     }
     if let Some(complete) = f.application.complete_on {
@@ -262,6 +388,8 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
                 due_on: due,
                 status: status_of(due, done, today),
                 done_on: done,
+                cycle_due_on: None,
+                missed_cycles: 0,
             });
         }
     }
@@ -278,6 +406,8 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
             None => ClockStatus::Due,
         },
         done_on: f.first_filing_on,
+        cycle_due_on: None,
+        missed_cycles: 0,
     });
     if let (Some(complete), Some(decision)) = (f.application.complete_on, f.decision) {
         if !decision.approved && appeal_applies(complete, f.sale_date) {
@@ -297,6 +427,8 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
                 due_on: window_end,
                 status,
                 done_on: filed,
+                cycle_due_on: None,
+                missed_cycles: 0,
             });
             if let Some(appeal) = f.appeal.filter(|a| a.filed_on <= window_end) {
                 let due = appeal.filed_on + Duration::days(30);
@@ -307,6 +439,8 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
                     due_on: due,
                     status: status_of(due, appeal.decided_on, today),
                     done_on: appeal.decided_on,
+                    cycle_due_on: None,
+                    missed_cycles: 0,
                 });
             }
         }
@@ -326,6 +460,8 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
             due_on: end,
             status: if today > end { ClockStatus::Met } else { ClockStatus::Due },
             done_on: None,
+            cycle_due_on: None,
+            missed_cycles: 0,
         });
     }
     out
@@ -504,6 +640,54 @@ mod tests {
     }
 
     #[test]
+    fn duties_repeat_after_each_due_date_while_delinquent() {
+        // Monthly due dates counted from the first, month ends clamped.
+        assert_eq!(
+            due_dates(d(2026, 1, 31), d(2026, 4, 30)),
+            vec![d(2026, 1, 31), d(2026, 2, 28), d(2026, 3, 31), d(2026, 4, 30)]
+        );
+        assert_eq!(due_dates(d(2028, 1, 31), d(2028, 3, 1)), vec![d(2028, 1, 31), d(2028, 2, 29)]);
+        // Live contact: one on 04-05 covers the 03-01 cycle (to 04-06) and the 04-01 one (to 05-07).
+        let mut f = facts();
+        f.live_contacts = vec![d(2026, 4, 5)];
+        let l = deadlines(&f, d(2026, 5, 8));
+        let c = get(&l, "live_contact");
+        assert_eq!((c.cycle_due_on, c.due_on, c.status), (Some(d(2026, 5, 1)), d(2026, 6, 6), ClockStatus::Due));
+        assert!(l.iter().all(|x| x.key != "live_contact_missed"));
+        // No contact in the 05-01 cycle by 06-06: missed; the current cycle is 06-01's, due 07-07.
+        let l = deadlines(&f, d(2026, 6, 7));
+        assert_eq!(get(&l, "live_contact").due_on, d(2026, 7, 7));
+        assert_eq!(get(&l, "live_contact_missed").due_on, d(2026, 6, 6));
+        assert_eq!(get(&l, "live_contact_missed").cycle_due_on, Some(d(2026, 5, 1)));
+        // Resolved on 05-15: no cycle starts after; the last one stays as it ended.
+        f.delinquency_ended_on = Some(d(2026, 5, 15));
+        let l = deadlines(&f, d(2026, 7, 1));
+        assert_eq!(get(&l, "live_contact").cycle_due_on, Some(d(2026, 5, 1)));
+        assert_eq!(get(&l, "live_contact").status, ClockStatus::Breached);
+    }
+
+    #[test]
+    fn written_notice_not_more_than_once_in_180_days() {
+        // Sent 04-10 for the 03-01 cycle. It covers every cycle whose day 45 is fewer than 180 days later
+        // (04-10 + 180 = 10-07): the 08-01 cycle (09-15, 158 days) is covered, the 09-01 one (10-16, 189) is not.
+        let mut f = facts();
+        f.early_notices = vec![d(2026, 4, 10)];
+        let l = deadlines(&f, d(2026, 10, 10));
+        let n = get(&l, "written_notice");
+        assert_eq!((n.cycle_due_on, n.due_on, n.status), (Some(d(2026, 9, 1)), d(2026, 10, 16), ClockStatus::Due));
+        assert!(l.iter().all(|x| x.key != "written_notice_missed"));
+        let l = deadlines(&f, d(2026, 10, 17));
+        assert_eq!(get(&l, "written_notice_missed").due_on, d(2026, 10, 16));
+        assert_eq!(get(&l, "written_notice").cycle_due_on, Some(d(2026, 10, 1)));
+        assert_eq!(get(&l, "written_notice").due_on, d(2026, 11, 15));
+        // Sent again on 10-16: that cycle is met and the next 180 days are covered.
+        f.early_notices.push(d(2026, 10, 16));
+        let l = deadlines(&f, d(2026, 11, 20));
+        assert_eq!(get(&l, "written_notice").status, ClockStatus::Met);
+        assert!(l.iter().all(|x| x.key != "written_notice_missed"));
+    }
+
+    #[test]
     fn early_intervention_clocks() {
         let mut f = facts();
         // On day 36 nothing is breached.
@@ -512,20 +696,30 @@ mod tests {
         assert_eq!(get(&l, "live_contact").status, ClockStatus::Due);
         assert_eq!(get(&l, "written_notice").due_on, d(2026, 4, 15));
         assert_eq!(get(&l, "continuity_personnel").due_on, d(2026, 4, 15));
-        // Day 37 with no contact: breached.
-        assert_eq!(get(&deadlines(&f, d(2026, 4, 7)), "live_contact").status, ClockStatus::Breached);
-        // Contact on day 36 exactly: met; notice on day 46: breached; specialist on day 10: met.
+        // Day 37 with no contact: the first cycle is missed; the current one is the 04-01 due date's (05-07).
+        let l = deadlines(&f, d(2026, 4, 7));
+        assert_eq!(get(&l, "live_contact_missed").status, ClockStatus::Breached);
+        assert_eq!(get(&l, "live_contact_missed").due_on, d(2026, 4, 6));
+        assert_eq!(get(&l, "live_contact").due_on, d(2026, 5, 7));
+        assert_eq!(get(&l, "live_contact").cycle_due_on, Some(d(2026, 4, 1)));
+        assert_eq!(get(&l, "live_contact").missed_cycles, 1);
+        // Contact on day 36 exactly: met (for both cycles); notice on day 46: the first cycle missed, done late;
+        // specialist on day 10: met.
         f.first_live_contact_on = Some(d(2026, 4, 6));
         f.written_notice_on = Some(d(2026, 4, 16));
         f.specialist_assigned_on = Some(d(2026, 3, 11));
-        let l = deadlines(&f, d(2026, 4, 7));
+        let l = deadlines(&f, d(2026, 4, 16));
         assert_eq!(get(&l, "live_contact").status, ClockStatus::Met);
-        assert_eq!(get(&l, "written_notice").status, ClockStatus::Breached);
+        assert!(l.iter().all(|x| x.key != "live_contact_missed"));
+        assert_eq!(get(&l, "written_notice_missed").status, ClockStatus::Breached);
+        assert_eq!(get(&l, "written_notice_missed").done_on, Some(d(2026, 4, 16)));
         assert_eq!(get(&l, "continuity_personnel").status, ClockStatus::Met);
         assert!(l.iter().all(|x| x.key != "acknowledgment" && x.key != "evaluation" && x.key != "appeal"));
         // Notice on day 45 exactly: met.
         f.written_notice_on = Some(d(2026, 4, 15));
-        assert_eq!(get(&deadlines(&f, d(2026, 4, 16)), "written_notice").status, ClockStatus::Met);
+        let l = deadlines(&f, d(2026, 4, 16));
+        assert_eq!(get(&l, "written_notice").status, ClockStatus::Met);
+        assert!(l.iter().all(|x| x.key != "written_notice_missed"));
     }
 
     #[test]
@@ -534,12 +728,13 @@ mod tests {
         f.first_live_contact_on = Some(d(2026, 2, 27));
         f.written_notice_on = Some(d(2026, 2, 28));
         let l = deadlines(&f, d(2026, 4, 20));
-        assert_eq!(get(&l, "live_contact").status, ClockStatus::Breached);
-        assert_eq!(get(&l, "live_contact").done_on, None);
-        assert_eq!(get(&l, "written_notice").status, ClockStatus::Breached);
+        assert_eq!(get(&l, "live_contact_missed").status, ClockStatus::Breached);
+        assert_eq!(get(&l, "live_contact_missed").done_on, None);
+        assert_eq!(get(&l, "live_contact_missed").cycle_due_on, Some(d(2026, 3, 1)));
+        assert_eq!(get(&l, "written_notice_missed").status, ClockStatus::Breached);
         // On the due date itself the delinquency has begun: it counts.
         f.first_live_contact_on = Some(d(2026, 3, 1));
-        assert_eq!(get(&deadlines(&f, d(2026, 4, 20)), "live_contact").status, ClockStatus::Met);
+        assert!(deadlines(&f, d(2026, 4, 20)).iter().all(|x| x.key != "live_contact_missed"));
         // A specialist assigned before the delinquency is in place from its first day.
         f.specialist_assigned_on = Some(d(2026, 2, 1));
         let l = deadlines(&f, d(2026, 4, 20));

@@ -157,6 +157,8 @@ pub struct DeadlineRow {
     pub label: &'static str,
     pub rule: &'static str,
     pub due_on: NaiveDate,
+    /// The payment due date whose cycle this is (the duties that repeat).
+    pub cycle_due_on: Option<NaiveDate>,
 }
 
 pub struct BoardCase {
@@ -232,6 +234,7 @@ async fn board_page(
                 label: d.label,
                 rule: d.rule,
                 due_on: d.due_on,
+                cycle_due_on: d.cycle_due_on,
             };
             match d.status {
                 ClockStatus::Due if d.due_on <= week_end => {

@@ -52,6 +52,8 @@ pub struct CaseRow {
     pub appeal_granted: Option<bool>,
     pub first_filing_on: Option<NaiveDate>,
     pub complete_notice_on: Option<NaiveDate>,
+    pub live_contacts: Vec<NaiveDate>,
+    pub early_notices: Vec<NaiveDate>,
     /// The organisation setting [`Calendar::observed_in_lieu_is_business_day`].
     pub observed_in_lieu_is_business_day: bool,
 }
@@ -63,6 +65,9 @@ impl CaseRow {
             sale_date: self.sale_date,
             first_live_contact_on: self.first_live_contact_on,
             written_notice_on: self.written_notice_on,
+            live_contacts: self.live_contacts.clone(),
+            early_notices: self.early_notices.clone(),
+            delinquency_ended_on: self.resolved_on,
             specialist_assigned_on: self.specialist_assigned_on,
             application: ApplicationFacts {
                 received_on: self.app_received_on,
@@ -121,6 +126,7 @@ macro_rules! select_cases {
                   f.first_live_contact_on, f.written_notice_on, f.specialist_assigned_on, f.app_received_on,
                   f.app_complete_on, f.acknowledged_on, f.decided_on, f.decision_approved, f.appeal_filed_on,
                   f.appeal_decided_on, f.appeal_granted, f.first_filing_on, f.complete_notice_on,
+                  f.live_contacts AS "live_contacts!", f.early_notices AS "early_notices!",
                   COALESCE((SELECT (s.value #>> '{}')::boolean FROM settings s
                             WHERE s.key = 'lossmit.observed_holidays_are_business_days'), true)
                     AS "observed_in_lieu_is_business_day!"
