@@ -822,6 +822,7 @@ pub async fn log_activity(state: &AppState, user: &CurrentUser, id: Uuid, a: &Ac
         )
         .execute(&mut *tx)
         .await?;
+        stop_calls(&mut tx, id, now).await?;
     }
     if let Some(due) = a.callback_at {
         let owner = lead.assigned_lo_id.unwrap_or(user.id);
@@ -1133,15 +1134,50 @@ pub struct QueueEntry {
     pub reason: Option<QueueReason>,
 }
 
-/// The LO's call queue: new uncontacted leads oldest first, then due callbacks, then stale leads.
+/// The consent rule for calls, over the lead aliased `l`: no opt-out of calls (`call` or `all`, from a call
+/// outcome, the API or an import). The call queue, the cadence and anything else that asks for a call use it.
+pub const MAY_CALL: &str =
+    "NOT EXISTS (SELECT 1 FROM lead_opt_outs o WHERE o.lead_id = l.id AND o.channel IN ('call', 'all'))";
+
+/// Whether the borrower may be called (see [`MAY_CALL`]).
+pub async fn may_call(tx: &mut Transaction<'_, Postgres>, lead: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(&format!("SELECT {MAY_CALL} FROM leads l WHERE l.id = $1"))
+        .bind(lead)
+        .fetch_optional(&mut **tx)
+        .await
+        .map(|v| v.unwrap_or(false))
+}
+
+/// A borrower who may no longer be called: their open call tasks (callbacks and cadence attempts) are closed
+/// and their contact cadence stops, in the transaction that recorded the opt-out.
+pub async fn stop_calls(tx: &mut Transaction<'_, Postgres>, lead: Uuid, now: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE tasks SET done_at = $2 WHERE lead_id = $1 AND done_at IS NULL AND kind IN ('callback', 'cadence')",
+    )
+    .bind(lead)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE lead_cadences SET status = 'stopped', updated_at = $2 WHERE lead_id = $1 AND status = 'active'",
+    )
+    .bind(lead)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The LO's call queue: new uncontacted leads oldest first, then due callbacks, then stale leads. A borrower
+/// who opted out of calls is never in it.
 pub async fn call_queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<QueueEntry>> {
     let now = state.clock.now();
     let mut out: Vec<QueueEntry> = Vec::new();
-    let fresh: Vec<QueueEntry> = sqlx::query_as(
+    let fresh: Vec<QueueEntry> = sqlx::query_as(&format!(
         "SELECT l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose, l.created_at AS since
-         FROM leads l WHERE l.assigned_lo_id = $1 AND l.stage = 'new' AND l.first_contact_at IS NULL
-         ORDER BY l.created_at LIMIT 100",
-    )
+         FROM leads l WHERE l.assigned_lo_id = $1 AND l.stage = 'new' AND l.first_contact_at IS NULL AND {MAY_CALL}
+         ORDER BY l.created_at LIMIT 100"
+    ))
     .bind(user.id)
     .fetch_all(&state.db)
     .await?;
@@ -1152,20 +1188,20 @@ pub async fn call_queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<Q
          FROM tasks t JOIN leads l ON l.id = t.lead_id
          WHERE t.done_at IS NULL AND t.owner_id = ",
     );
-    qb.push_bind(user.id).push(" AND t.due_at <= ").push_bind(now);
+    qb.push_bind(user.id).push(" AND t.due_at <= ").push_bind(now).push(" AND ").push(MAY_CALL);
     user.scope().push_lead_predicate(&mut qb, "l");
     qb.push(" ORDER BY l.id, t.due_at LIMIT 100");
     let due: Vec<QueueEntry> = qb.build_query_as().fetch_all(&state.db).await?;
     out.extend(due.into_iter().map(|e| QueueEntry { reason: Some(QueueReason::CallbackDue), ..e }));
-    let stale: Vec<QueueEntry> = sqlx::query_as(
+    let stale: Vec<QueueEntry> = sqlx::query_as(&format!(
         "SELECT l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose,
                 GREATEST(l.stage_changed_at, COALESCE(l.last_activity_at, l.created_at)) AS since
          FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
          WHERE l.assigned_lo_id = $1 AND s.kind = 'open' AND s.stale_after_days IS NOT NULL
            AND GREATEST(l.stage_changed_at, COALESCE(l.last_activity_at, l.created_at))
-               < $2 - make_interval(days => s.stale_after_days)
-         ORDER BY since LIMIT 100",
-    )
+               < $2 - make_interval(days => s.stale_after_days) AND {MAY_CALL}
+         ORDER BY since LIMIT 100"
+    ))
     .bind(user.id)
     .bind(now)
     .fetch_all(&state.db)

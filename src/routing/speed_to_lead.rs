@@ -181,6 +181,11 @@ pub async fn start_cadence(
             .await?;
         return Ok(());
     }
+    if !crate::leads::store::may_call(tx, lead.id).await? {
+        // Opted out of calls before an LO got the lead: no call attempts are scheduled.
+        crate::leads::store::stop_calls(tx, lead.id, now).await?;
+        return Ok(());
+    }
     let c = cadence(tx).await?;
     // The cadence starts now, so no voicemail has been left within it yet.
     insert_attempt_task(tx, lead.id, lo, &c, 0, 0, now, now).await?;
@@ -303,6 +308,12 @@ pub async fn run_cadence_step(
         return Ok(());
     };
     if cad.status != "active" || p.step != cad.step + 1 {
+        return Ok(());
+    }
+    if !crate::leads::store::may_call(&mut tx, lead.id).await? {
+        // The borrower opted out of calls since the last step: the cadence stops, no further attempt.
+        crate::leads::store::stop_calls(&mut tx, lead.id, now).await?;
+        tx.commit().await?;
         return Ok(());
     }
     close_called_tasks(&mut tx, lead.id).await?;
