@@ -322,6 +322,93 @@ async fn complete_notice_acceptance_and_appeal_decision_clocks() {
 }
 
 #[tokio::test]
+async fn protections_are_fixed_when_the_application_became_complete() {
+    let t = team().await;
+    let api_case = |id: String| {
+        let c = &t.specialist;
+        let url = t.app.url(&format!("/api/v1/lossmit/cases/{id}"));
+        async move {
+            let v: Value = c.get(url).send().await.unwrap().json().await.unwrap();
+            v
+        }
+    };
+    // No sale scheduled when the application became complete (10-15): as if more than 90 days before any sale.
+    let id = create(&t, "LN-1401").await["id"].as_str().unwrap().to_string();
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/application")))
+        .json(&json!({"received_on": "2026-10-01", "complete_on": "2026-10-15"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    // A sale scheduled afterwards for 11-10, 26 days after completion, takes no protection away.
+    let version = api_case(id.clone()).await["version"].as_i64().unwrap().to_string();
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/sale-date")))
+        .form(&[("sale_date", "2026-11-10"), ("version", version.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let c = api_case(id.clone()).await;
+    assert_eq!(c["sale_date"], "2026-11-10");
+    assert_eq!(deadline(&c, "evaluation")["due_on"], "2026-11-14");
+    assert_eq!(deadline(&c, "acknowledgment")["due_on"], "2026-10-08");
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/foreclosure-steps")))
+        .json(&json!({"step": "sale", "on": "2026-11-10"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("12 CFR 1024.41(g)"), "{body}");
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/foreclosure-steps")))
+        .form(&[("step", "motion_for_judgment"), ("step_on", "2026-11-02")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("Refused under 12 CFR 1024.41(g) (dual tracking)"));
+    // Denied 10-20: appeal rights stay (the application counts as complete 90+ days before the sale).
+    let form = [("option", "modification"), ("outcome", "denied"), ("decided_on", "2026-10-20"), ("reason", "DTI")];
+    let res = t.specialist.post(t.app.url(&format!("/lossmit/cases/{id}/decisions"))).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(deadline(&api_case(id.clone()).await, "appeal")["due_on"], "2026-11-03");
+
+    // The other way round: a sale 37 days after completion when it became complete, moved later afterwards,
+    // gives no protection back.
+    let mut body = case_body("LN-1402", Some("pat.spec@example.com"));
+    body["sale_date"] = json!("2026-11-21");
+    let res = t.supervisor.post(t.app.url("/api/v1/lossmit/cases")).json(&body).send().await.unwrap();
+    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/application")))
+        .json(&json!({"received_on": "2026-10-01", "complete_on": "2026-10-15"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let version = api_case(id.clone()).await["version"].as_i64().unwrap().to_string();
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/sale-date")))
+        .form(&[("sale_date", "2027-03-01"), ("version", version.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let c = api_case(id.clone()).await;
+    assert!(c["deadlines"].as_array().unwrap().iter().all(|d| d["key"] != "evaluation"), "{c}");
+}
+
+#[tokio::test]
 async fn dual_tracking_is_refused_through_the_api_with_the_rule_and_logged() {
     let t = team().await;
     let case = create(&t, "LN-2001").await;

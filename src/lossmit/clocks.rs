@@ -107,6 +107,24 @@ pub struct CaseFacts {
     pub offer_open: bool,
     /// The organisation's business days.
     pub calendar: Calendar,
+    /// The sale date as it stood when the application was received, and when it became complete, if it has
+    /// changed since (`None`: unchanged, the current `sale_date` is it). The protections are fixed then
+    /// (1024.41(b)(3)): a sale scheduled later takes none of them away.
+    pub sale_date_at_receipt: Option<Option<NaiveDate>>,
+    pub sale_date_at_completion: Option<Option<NaiveDate>>,
+}
+
+/// The sale date the acknowledgment's 45-day line is measured against: as it stood when the application was
+/// received.
+pub fn sale_at_receipt(f: &CaseFacts) -> Option<NaiveDate> {
+    f.sale_date_at_receipt.unwrap_or(f.sale_date)
+}
+
+/// The sale date the 37- and 90-day lines (evaluation, complete-application notice, dual tracking, appeal,
+/// acceptance window) are measured against: as it stood when the complete application was received; none
+/// then means "more than 90 days before any sale" (1024.41(b)(3)).
+pub fn sale_at_completion(f: &CaseFacts) -> Option<NaiveDate> {
+    f.sale_date_at_completion.unwrap_or(f.sale_date)
 }
 
 pub const RULE_LIVE_CONTACT: &str = "12 CFR 1024.39(a)";
@@ -199,10 +217,12 @@ pub fn acceptance_window_end(f: &CaseFacts) -> Option<NaiveDate> {
     let complete = f.application.complete_on?;
     let decision = f.decision?;
     if decision.approved {
-        return acceptance_days(complete, f.sale_date).map(|n| decision.decided_on + Duration::days(n));
+        return acceptance_days(complete, sale_at_completion(f)).map(|n| decision.decided_on + Duration::days(n));
     }
     match f.appeal {
-        Some(a) if a.granted && appeal_applies(complete, f.sale_date) => a.decided_on.map(|on| on + Duration::days(14)),
+        Some(a) if a.granted && appeal_applies(complete, sale_at_completion(f)) => {
+            a.decided_on.map(|on| on + Duration::days(14))
+        }
         _ => None,
     }
 }
@@ -343,7 +363,7 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
         missed_cycles: 0,
     });
     if let Some(received) = f.application.received_on {
-        if acknowledgment_applies(received, f.sale_date) {
+        if acknowledgment_applies(received, sale_at_receipt(f)) {
             let due = f.calendar.add_business_days(received, 5);
             let acknowledged = f.application.acknowledged_on.filter(|a| *a >= received);
             out.push(Deadline {
@@ -358,7 +378,7 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
             });
         }
     }
-    if let Some(complete) = f.application.complete_on.filter(|c| evaluation_applies(*c, f.sale_date)) {
+    if let Some(complete) = f.application.complete_on.filter(|c| evaluation_applies(*c, sale_at_completion(f))) {
         // 1024.41(c)(3)(i): within 5 days (excluding legal public holidays, Saturdays and Sundays) after
         // receiving a complete application more than 37 days before a sale, tell the borrower it is complete;
         // (c)(3)(ii): not needed once the decision on it has been given, which then satisfies the clock.
@@ -378,7 +398,7 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
         });
     }
     if let Some(complete) = f.application.complete_on {
-        if evaluation_applies(complete, f.sale_date) {
+        if evaluation_applies(complete, sale_at_completion(f)) {
             let due = complete + Duration::days(30);
             let done = f.decision.map(|d| d.decided_on);
             out.push(Deadline {
@@ -410,7 +430,7 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
         missed_cycles: 0,
     });
     if let (Some(complete), Some(decision)) = (f.application.complete_on, f.decision) {
-        if !decision.approved && appeal_applies(complete, f.sale_date) {
+        if !decision.approved && appeal_applies(complete, sale_at_completion(f)) {
             let window_end = decision.decided_on + Duration::days(14);
             let filed = f.appeal.map(|a| a.filed_on);
             // The borrower's window: met once an appeal is filed in time or the window has closed.
@@ -448,7 +468,7 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
     if let Some(end) = acceptance_window_end(f) {
         // The borrower's window: open until its last day, after which the offer may be treated as rejected.
         let seven = f.decision.is_some_and(|d| d.approved)
-            && f.application.complete_on.and_then(|c| acceptance_days(c, f.sale_date)) == Some(7);
+            && f.application.complete_on.and_then(|c| acceptance_days(c, sale_at_completion(f))) == Some(7);
         out.push(Deadline {
             key: "acceptance",
             label: if seven {
@@ -511,7 +531,7 @@ pub struct Refusal {
 /// in any case until the borrower's acceptance window has ended (1024.41(e)).
 pub fn application_pending(f: &CaseFacts, on: NaiveDate) -> bool {
     let Some(complete) = f.application.complete_on else { return false };
-    if complete > on || !evaluation_applies(complete, f.sale_date) {
+    if complete > on || !evaluation_applies(complete, sale_at_completion(f)) {
         return false;
     }
     match f.decision {
@@ -519,7 +539,7 @@ pub fn application_pending(f: &CaseFacts, on: NaiveDate) -> bool {
         Some(d) if d.decided_on > on => true,
         Some(d) if d.approved => f.offer_open || acceptance_window_end(f).is_some_and(|end| on <= end),
         Some(d) => {
-            if !appeal_applies(complete, f.sale_date) {
+            if !appeal_applies(complete, sale_at_completion(f)) {
                 return false;
             }
             let window_end = d.decided_on + Duration::days(14);
@@ -892,6 +912,38 @@ mod tests {
         assert!(deadlines(&f, d(2026, 5, 20)).iter().all(|x| x.key != "acceptance"));
         f.appeal = Some(AppealFacts { filed_on: d(2026, 5, 25), decided_on: Some(d(2026, 6, 10)), granted: true });
         assert_eq!(get(&deadlines(&f, d(2026, 6, 10)), "acceptance").due_on, d(2026, 6, 24));
+    }
+
+    #[test]
+    fn protections_are_fixed_when_the_application_became_complete() {
+        // Complete 2026-07-01 with no sale scheduled: as if more than 90 days before any sale. A sale
+        // scheduled afterwards for 08-01 (31 days later) takes no protection away.
+        let mut f = facts();
+        f.application.received_on = Some(d(2026, 6, 20));
+        f.application.complete_on = Some(d(2026, 7, 1));
+        f.sale_date = Some(d(2026, 8, 1));
+        f.sale_date_at_receipt = Some(None);
+        f.sale_date_at_completion = Some(None);
+        let l = deadlines(&f, d(2026, 7, 10));
+        assert!(l.iter().any(|x| x.key == "evaluation") && l.iter().any(|x| x.key == "complete_notice"));
+        assert!(l.iter().any(|x| x.key == "acknowledgment"));
+        assert_eq!(
+            check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 7, 10)).unwrap_err().rule,
+            RULE_DUAL_TRACKING
+        );
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: false });
+        assert_eq!(get(&deadlines(&f, d(2026, 7, 21)), "appeal").due_on, d(2026, 8, 3), "appeal rights kept");
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: true });
+        assert_eq!(get(&deadlines(&f, d(2026, 7, 21)), "acceptance").due_on, d(2026, 8, 3), "14 days kept");
+        // Without the snapshot (the sale as it stands now) the same facts would lose them all.
+        f.sale_date_at_completion = None;
+        f.sale_date_at_receipt = None;
+        let l = deadlines(&f, d(2026, 7, 10));
+        assert!(l.iter().all(|x| x.key != "evaluation" && x.key != "acknowledgment"));
+        // A sale 60 days after completion when it became complete: 7 days to accept even if later moved away.
+        f.sale_date = None;
+        f.sale_date_at_completion = Some(Some(d(2026, 8, 30)));
+        assert_eq!(get(&deadlines(&f, d(2026, 7, 21)), "acceptance").due_on, d(2026, 7, 27));
     }
 
     #[test]

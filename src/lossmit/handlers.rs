@@ -906,7 +906,7 @@ async fn letter_decision(
         .next()
         .ok_or_else(|| AppError::conflict("No decision has been recorded on this case yet."))?;
     let appeal_by = match (decision.approved, case.app_complete_on) {
-        (false, Some(complete)) if clocks::appeal_applies(complete, case.sale_date) => {
+        (false, Some(complete)) if clocks::appeal_applies(complete, clocks::sale_at_completion(&case.facts())) => {
             Some(decision.decided_on + Duration::days(14))
         }
         _ => None,
@@ -928,7 +928,10 @@ async fn letter_decision(
     };
     let option_label = LossMitOption::parse(&decision.option).map(LossMitOption::label).unwrap_or("");
     // 1024.41(e)(1): 14 days, or 7 when the complete application came less than 90 days before a sale.
-    let accept_days = case.app_complete_on.and_then(|c| clocks::acceptance_days(c, case.sale_date)).unwrap_or(14);
+    let accept_days = case
+        .app_complete_on
+        .and_then(|c| clocks::acceptance_days(c, clocks::sale_at_completion(&case.facts())))
+        .unwrap_or(14);
     let accept_by = decision.decided_on + Duration::days(accept_days);
     Ok(DecisionLetter { ctx, case, today, option_label, appeal_by, accept_by, terms, decision }.into_response())
 }

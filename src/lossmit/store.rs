@@ -54,6 +54,12 @@ pub struct CaseRow {
     pub complete_notice_on: Option<NaiveDate>,
     pub live_contacts: Vec<NaiveDate>,
     pub early_notices: Vec<NaiveDate>,
+    /// Whether the sale date was changed after the application was received / became complete (recorded),
+    /// and what it was before the first such change (from the audit log, which nothing can alter).
+    pub sale_changed_since_receipt: Option<bool>,
+    pub sale_date_at_receipt: Option<NaiveDate>,
+    pub sale_changed_since_completion: Option<bool>,
+    pub sale_date_at_completion: Option<NaiveDate>,
     /// The organisation setting [`Calendar::observed_in_lieu_is_business_day`].
     pub observed_in_lieu_is_business_day: bool,
 }
@@ -86,6 +92,11 @@ impl CaseRow {
             first_filing_on: self.first_filing_on,
             offer_open: matches!(self.stage.as_str(), "offer" | "trial_plan"),
             calendar: Calendar { observed_in_lieu_is_business_day: self.observed_in_lieu_is_business_day },
+            sale_date_at_receipt: self.sale_changed_since_receipt.filter(|c| *c).map(|_| self.sale_date_at_receipt),
+            sale_date_at_completion: self
+                .sale_changed_since_completion
+                .filter(|c| *c)
+                .map(|_| self.sale_date_at_completion),
         }
     }
     pub fn deadlines(&self, today: NaiveDate) -> Vec<Deadline> {
@@ -127,11 +138,27 @@ macro_rules! select_cases {
                   f.app_complete_on, f.acknowledged_on, f.decided_on, f.decision_approved, f.appeal_filed_on,
                   f.appeal_decided_on, f.appeal_granted, f.first_filing_on, f.complete_notice_on,
                   f.live_contacts AS "live_contacts!", f.early_notices AS "early_notices!",
+                  sr.changed AS "sale_changed_since_receipt?", sr.sale_date AS "sale_date_at_receipt?",
+                  sc.changed AS "sale_changed_since_completion?", sc.sale_date AS "sale_date_at_completion?",
                   COALESCE((SELECT (s.value #>> '{}')::boolean FROM settings s
                             WHERE s.key = 'lossmit.observed_holidays_are_business_days'), true)
                     AS "observed_in_lieu_is_business_day!"
                FROM lossmit_cases c
                JOIN lossmit_case_facts f ON f.case_id = c.id
+               -- 1024.41(b)(3): the sale date as it stood when the application was received and when it became
+               -- complete (the first change recorded after that, read back from the audit log).
+               LEFT JOIN LATERAL (
+                   SELECT true AS changed, (l.before ->> 'sale_date')::date AS sale_date FROM audit_log l
+                   WHERE l.entity = 'lossmit_case' AND l.entity_id = c.id::text AND l.action = 'lossmit.case.sale_date'
+                     AND l.created_at > (SELECT min(a.created_at) FROM lossmit_applications a
+                                         WHERE a.case_id = c.id AND a.received_on = f.app_received_on)
+                   ORDER BY l.created_at, l.id LIMIT 1) sr ON true
+               LEFT JOIN LATERAL (
+                   SELECT true AS changed, (l.before ->> 'sale_date')::date AS sale_date FROM audit_log l
+                   WHERE l.entity = 'lossmit_case' AND l.entity_id = c.id::text AND l.action = 'lossmit.case.sale_date'
+                     AND l.created_at > (SELECT min(a.created_at) FROM lossmit_applications a
+                                         WHERE a.case_id = c.id AND a.complete_on = f.app_complete_on)
+                   ORDER BY l.created_at, l.id LIMIT 1) sc ON true
                LEFT JOIN users u ON u.id = c.specialist_id "# + $where
             $(, $arg)*
         )
