@@ -27,7 +27,7 @@ pub async fn open_for_command(global: &GlobalArgs) -> anyhow::Result<(Database, 
     let config = Config::from_args(global, &serve)?;
     let database = Database::open(&config, false).await?;
     database.migrate().await?;
-    let state = AppState::new(database.pool.clone(), config);
+    let state = crate::state(database.pool.clone(), config);
     Ok((database, state))
 }
 
@@ -62,7 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed(args) => {
             // A bulk load of the schema's tables: as their owner, not as the application.
-            let owner = AppState::new(database.owner_pool(state.config.db_pool_size).await?, (*state.config).clone());
+            let owner = crate::state(database.owner_pool(state.config.db_pool_size).await?, (*state.config).clone());
             crate::leads::seed::run(&owner, &args).await.map(|_| ())
         }
         Command::Import(cmd) => run_import(&state, cmd).await,
@@ -102,7 +102,7 @@ async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
     let worker_enabled = config.worker;
     let metrics_addr = config.metrics_addr;
     let demo_logins =
-        if demo { crate::demo::ensure(&AppState::new(database.pool.clone(), config.clone())).await? } else { None };
+        if demo { crate::demo::ensure(&crate::state(database.pool.clone(), config.clone())).await? } else { None };
     let mut config = config;
     config.demo_organisation = crate::auth::store::is_demo_organisation(&database.pool).await?;
     if !config.enforce_mfa && !config.demo_organisation {
@@ -114,7 +114,7 @@ async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
     if config.demo_organisation {
         tracing::warn!("this is the demo organisation: sign-in does not require a second factor");
     }
-    let state = AppState::new(database.pool.clone(), config);
+    let state = crate::state(database.pool.clone(), config);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let metrics_listener = match metrics_addr {
         Some(a) => Some(tokio::net::TcpListener::bind(a).await.with_context(|| format!("cannot listen on {a}"))?),

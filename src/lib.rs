@@ -59,6 +59,27 @@ pub fn routes() -> Routes {
         .merge(webhooks::router())
 }
 
+/// The application's state: the foundation's `AppState` with every capability's job kinds registered.
+/// Everything that serves or runs jobs builds its state here.
+pub fn state(db: sqlx::PgPool, config: Config) -> AppState {
+    AppState::new(db, config).with_jobs(job_kinds())
+}
+
+/// The job kinds by namespace: the queue (`jobs`) imports no capability, the composition root wires them.
+pub fn job_kinds() -> jobs::Registry {
+    jobs::Registry::new()
+        .register("sessions", |state, _, _| {
+            Box::pin(async move { auth::session_store::purge_expired(&state.db).await.map(|_| ()).map_err(Into::into) })
+        })
+        .register("leads", |state, job, now| Box::pin(leads::run_job(state, job, now)))
+        .register("routing", |state, job, now| Box::pin(routing::run_job(state, job, now)))
+        .register("escalations", |state, job, now| Box::pin(escalations::run_job(state, job, now)))
+        .register("metrics", |state, job, now| Box::pin(metrics::run_job(state, job, now)))
+        .register("lossmit", |state, job, now| Box::pin(lossmit::run_job(state, job, now)))
+        .register("portfolio", |state, job, now| Box::pin(portfolio::run_job(state, job, now)))
+        .register("webhooks", |state, job, now| Box::pin(webhooks::run_job(state, job, now)))
+}
+
 /// The route table (method, path, access) of the whole application, for the route-by-role test.
 pub fn route_table() -> Vec<RouteInfo> {
     routes().into_parts().1

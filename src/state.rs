@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::config::Config;
+use crate::jobs::Registry;
 use crate::web::metrics::HttpMetrics;
 
 #[derive(Clone)]
@@ -15,6 +16,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub http_metrics: Arc<HttpMetrics>,
+    /// The job kinds this application runs (filled in by the composition root, `crate::state`).
+    pub jobs: Arc<Registry>,
     /// Recently computed manager dashboards (a per-instance convenience; losing it changes nothing).
     pub dashboards: crate::metrics::cache::DashboardCache,
     /// Pipeline stage lists for list filters, kept up to a minute (an admin's edit clears this instance's
@@ -23,6 +26,8 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A state that runs no job kinds but `noop`: the application builds its state with `crate::state`,
+    /// which registers every capability's kinds.
     pub fn new(db: PgPool, config: Config) -> Self {
         let dashboards = crate::metrics::cache::DashboardCache::new(config.dashboard_cache, config.db_pool_size);
         let stage_lists =
@@ -32,9 +37,17 @@ impl AppState {
             config: Arc::new(config),
             clock: Clock::default(),
             http_metrics: Arc::default(),
+            jobs: Arc::default(),
             dashboards,
             stage_lists,
         }
+    }
+}
+
+impl AppState {
+    /// This state with `jobs` as its job kinds.
+    pub fn with_jobs(self, jobs: Registry) -> Self {
+        Self { jobs: Arc::new(jobs), ..self }
     }
 }
 

@@ -412,7 +412,7 @@ async fn second_instance(app: &TestApp) -> AppState {
     let config = (*app.state.config).clone();
     let url = config.database_url.clone().expect("tests run against a database URL");
     let pool = loanfloor::db::connect(&url, 6).await.unwrap();
-    let state = AppState::new(pool, config);
+    let state = loanfloor::state(pool, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let s = state.clone();
     tokio::spawn(async move { loanfloor::serve(listener, s, std::future::pending()).await.unwrap() });

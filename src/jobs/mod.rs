@@ -1,6 +1,13 @@
 //! The job queue: timed and background work as rows in Postgres. Workers in any number of instances claim
 //! due jobs with `FOR UPDATE SKIP LOCKED`; a job survives restarts, and failures retry with backoff.
+//!
+//! The queue knows no capability: each job kind's namespace (the part of `kind` before the first `.`, e.g.
+//! `routing` for `routing.sla_check`) is mapped to a handler in a [`Registry`], which the composition root
+//! (`crate::job_kinds` in `lib.rs`) fills in and [`AppState`] carries.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +25,44 @@ pub struct Job {
     pub payload: Value,
     pub attempts: i32,
     pub max_attempts: i32,
+}
+
+/// What a job handler returns: boxed so handlers of every capability fit one table.
+pub type JobFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+
+/// Runs one claimed job of a registered namespace at `now`.
+pub type Handler = for<'a> fn(&'a AppState, &'a Job, DateTime<Utc>) -> JobFuture<'a>;
+
+/// Job kinds by namespace → the handler that runs them. Built once at start (see `crate::job_kinds`), shared
+/// by every clone of the state; `noop` is built in.
+#[derive(Default)]
+pub struct Registry {
+    handlers: HashMap<&'static str, Handler>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends every job whose kind starts with `namespace.` (or is exactly `namespace`) to `handler`.
+    /// Registering a namespace twice is a wiring mistake and panics at start.
+    pub fn register(mut self, namespace: &'static str, handler: Handler) -> Self {
+        let previous = self.handlers.insert(namespace, handler);
+        assert!(previous.is_none(), "job namespace {namespace} registered twice");
+        self
+    }
+
+    /// The registered namespaces, sorted (for tests and diagnostics).
+    pub fn namespaces(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.handlers.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+
+    fn handler(&self, kind: &str) -> Option<Handler> {
+        self.handlers.get(kind.split('.').next().unwrap_or("")).copied()
+    }
 }
 
 /// Queues a job inside the caller's transaction. With a `dedupe_key`, a second queued job with the same key
@@ -106,20 +151,14 @@ pub async fn run_due(state: &AppState, now: DateTime<Utc>, worker: &str) -> anyh
     Ok(ran)
 }
 
-/// Sends a job to the capability that owns its kind.
+/// Sends a job to the handler registered for its kind's namespace.
 async fn dispatch(state: &AppState, job: &Job, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let prefix = job.kind.split('.').next().unwrap_or("");
-    match prefix {
-        "noop" => Ok(()),
-        "sessions" => crate::auth::session_store::purge_expired(&state.db).await.map(|_| ()).map_err(Into::into),
-        "leads" => crate::leads::run_job(state, job, now).await,
-        "routing" => crate::routing::run_job(state, job, now).await,
-        "escalations" => crate::escalations::run_job(state, job, now).await,
-        "metrics" => crate::metrics::run_job(state, job, now).await,
-        "lossmit" => crate::lossmit::run_job(state, job, now).await,
-        "portfolio" => crate::portfolio::run_job(state, job, now).await,
-        "webhooks" => crate::webhooks::run_job(state, job, now).await,
-        other => anyhow::bail!("unknown job kind {other}"),
+    if job.kind.split('.').next() == Some("noop") {
+        return Ok(());
+    }
+    match state.jobs.handler(&job.kind) {
+        Some(handler) => handler(state, job, now).await,
+        None => anyhow::bail!("unknown job kind {}", job.kind),
     }
 }
 

@@ -175,7 +175,7 @@ impl TestApp {
         let mut config = Config::from_args(&global, &serve).unwrap();
         tweak(&mut config);
         let pool = loanfloor::db::connect(&url, config.db_pool_size).await.unwrap();
-        let state = AppState::new(pool, config);
+        let state = loanfloor::state(pool, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let s = state.clone();
