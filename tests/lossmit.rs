@@ -876,3 +876,92 @@ async fn assignment_notifies_and_the_daily_digest_reports_breaches() {
     .unwrap();
     assert_eq!(next, 1, "the digest schedules itself for the next day");
 }
+
+/// Notices of error and requests for information (12 CFR 1024.35, 1024.36): recorded through the API, their
+/// clocks appear among the case's deadlines (`error_ack`, `error_response`), a payoff request is due in 7
+/// business days and cannot be extended, a general request may be extended once before it is due.
+#[tokio::test]
+async fn borrower_requests_run_their_own_clocks() {
+    let app = TestApp::spawn().await;
+    let sup = app.create_user(Role::LossmitSupervisor, "sup.requests@servicer.test", None, &[]).await;
+    let api = app.api(&app.token_for(sup).await);
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::America::Chicago).date_naive();
+    let due = today - chrono::Duration::days(40);
+    let res = api
+        .post(app.url("/api/v1/lossmit/cases"))
+        .json(&serde_json::json!({
+            "loan_number": "REQ-1", "borrower_name": "Rita Requester", "property_state": "TX",
+            "investor": "fannie_mae", "upb_cents": 20000000, "note_rate": 6.5, "remaining_term_months": 300,
+            "monthly_pi_cents": 150000, "monthly_escrow_cents": 0, "first_unpaid_due_date": due.to_string()
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let case: serde_json::Value = res.json().await.unwrap();
+    let id = case["id"].as_str().unwrap().to_string();
+    let url = app.url(&format!("/api/v1/lossmit/cases/{id}/borrower-requests"));
+    let received = today - chrono::Duration::days(2);
+    for (kind, category) in [("information_request", "payoff_statement"), ("information_request", "escrow")] {
+        let res = api
+            .post(&url)
+            .json(&serde_json::json!({"kind": kind, "category": category, "channel": "mail",
+                                      "received_on": received.to_string(), "summary": "Borrower letter"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    // A bad category is a 422 naming it.
+    let res = api
+        .post(&url)
+        .json(&serde_json::json!({"kind": "notice_of_error", "category": "weather", "channel": "mail",
+                                  "received_on": received.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("category"));
+
+    let list: Vec<serde_json::Value> = api.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list.len(), 2);
+    let cal = loanfloor::lossmit::calendar::Calendar::default();
+    let ack_due = cal.add_business_days(received, 5);
+    assert_eq!(list[0]["deadlines"][0]["key"], "error_ack");
+    assert_eq!(list[0]["deadlines"][0]["due_on"], ack_due.to_string());
+    // A payoff statement: 7 business days (Regulation Z 1026.36(c)(3)), never extended.
+    assert_eq!(list[0]["deadlines"][1]["due_on"], cal.add_business_days(received, 7).to_string());
+    let payoff = list[0]["id"].as_i64().unwrap();
+    let res = api
+        .post(app.url(&format!("/api/v1/lossmit/cases/{id}/borrower-requests/progress")))
+        .json(&serde_json::json!({"request_id": payoff, "step": "extended", "on": today.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409, "a payoff statement's clock cannot be extended");
+
+    // The case's own clocks list them.
+    let case: serde_json::Value =
+        api.get(app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    let keys: Vec<&str> = case["deadlines"].as_array().unwrap().iter().filter_map(|d| d["key"].as_str()).collect();
+    assert_eq!(keys.iter().filter(|k| **k == "error_response").count(), 2, "{keys:?}");
+    assert!(keys.contains(&"error_ack") && keys.contains(&"live_contact"));
+
+    // Extend the escrow request once, then answer it; a second extension is refused.
+    let progress = app.url(&format!("/api/v1/lossmit/cases/{id}/borrower-requests/progress"));
+    let rid = list[1]["id"].as_i64().unwrap();
+    let step = |s: &str| serde_json::json!({"request_id": rid, "step": s, "on": today.to_string()});
+    assert_eq!(api.post(&progress).json(&step("extended")).send().await.unwrap().status(), 200);
+    assert_eq!(api.post(&progress).json(&step("extended")).send().await.unwrap().status(), 409);
+    let after: Vec<serde_json::Value> =
+        api.post(&progress).json(&step("responded")).send().await.unwrap().json().await.unwrap();
+    let extended_due = cal.add_business_days(cal.add_business_days(received, 30), 15);
+    assert_eq!(after[1]["deadlines"][1]["due_on"], extended_due.to_string());
+    assert_eq!(after[1]["deadlines"][1]["status"], "met");
+    assert_eq!(after[1]["deadlines"][0]["status"], "met", "an answer within 5 business days covers the acknowledgment");
+
+    // A specialist who does not work the case sees none of it.
+    let other = app.create_user(Role::Lossmit, "other.spec@servicer.test", None, &[]).await;
+    let other_api = app.api(&app.token_for(other).await);
+    assert_eq!(other_api.get(&url).send().await.unwrap().status(), 404);
+}

@@ -104,7 +104,10 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> AppResult<T> {
 
 async fn case_json(state: &AppState, user: &CurrentUser, id: Uuid) -> AppResult<Json<CaseJson>> {
     let c = store::visible_case(&state.db, user, id).await?;
-    Ok(Json(CaseJson::from_row(&c, today(state))))
+    let mut json = CaseJson::from_row(&c, today(state));
+    // Notices of error and requests for information add their clocks (error_ack, error_response).
+    json.deadlines.extend(super::requests::case_deadlines(state, &c, today(state)).await?);
+    Ok(Json(json))
 }
 
 /// `POST /api/v1/lossmit/cases` (supervisors and admins).

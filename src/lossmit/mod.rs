@@ -8,6 +8,7 @@ pub mod clocks;
 pub mod handlers;
 pub mod model;
 pub mod options;
+pub mod requests;
 pub mod store;
 pub mod workout;
 
@@ -21,6 +22,12 @@ pub fn router() -> Routes {
         .route("/api/v1/lossmit/cases/{id}", &["GET"], get(api::show))
         .route("/api/v1/lossmit/cases/{id}/application", &["POST"], post(api::application))
         .route("/api/v1/lossmit/cases/{id}/foreclosure-steps", &["POST"], post(api::foreclosure_step))
+        .route(
+            "/api/v1/lossmit/cases/{id}/borrower-requests",
+            &["GET", "POST"],
+            get(requests::index).post(requests::create),
+        )
+        .route("/api/v1/lossmit/cases/{id}/borrower-requests/progress", &["POST"], post(requests::progress))
 }
 
 /// Runs a job of kind `lossmit.*`.
