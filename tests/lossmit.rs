@@ -960,6 +960,20 @@ async fn borrower_requests_run_their_own_clocks() {
     assert_eq!(after[1]["deadlines"][1]["status"], "met");
     assert_eq!(after[1]["deadlines"][0]["status"], "met", "an answer within 5 business days covers the acknowledgment");
 
+    // A notice of error left unacknowledged for weeks is a breach on the supervisor's board.
+    let old = today - chrono::Duration::days(20);
+    let res = api
+        .post(&url)
+        .json(&serde_json::json!({"kind": "notice_of_error", "category": "fees", "channel": "email",
+                                  "received_on": old.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let board = app.login("sup.requests@servicer.test").await;
+    let page = board.get(app.url("/lossmit/board")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Acknowledge the notice of error (5 business days)"), "the breach is on the board");
+
     // A specialist who does not work the case sees none of it.
     let other = app.create_user(Role::Lossmit, "other.spec@servicer.test", None, &[]).await;
     let other_api = app.api(&app.token_for(other).await);

@@ -216,6 +216,8 @@ async fn board_page(
         .map(|s| (s.name.clone(), CaseloadRow { name: s.name.clone(), open: 0, due_this_week: 0, breached: 0 }))
         .collect();
     let (mut due_week, mut breaches) = (Vec::new(), Vec::new());
+    // Unanswered notices of error and information requests run their own clocks beside the case's.
+    let mut requests = super::requests::open_deadlines(&state.db, &cases.iter().collect::<Vec<_>>(), today).await?;
     for c in &cases {
         let name = c.specialist_name.clone().unwrap_or_else(|| "Unassigned".into());
         let row = load.entry(name.clone()).or_insert_with(|| CaseloadRow {
@@ -225,7 +227,7 @@ async fn board_page(
             breached: 0,
         });
         row.open += 1;
-        for d in c.deadlines(today) {
+        for d in c.deadlines(today).into_iter().chain(requests.remove(&c.id).unwrap_or_default()) {
             let line = || DeadlineRow {
                 case_id: c.id,
                 loan_number: c.loan_number.clone(),

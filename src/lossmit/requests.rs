@@ -167,6 +167,30 @@ pub async fn list(db: &PgPool, case_id: Uuid) -> sqlx::Result<Vec<BorrowerReques
     .await
 }
 
+/// The clocks of the unanswered requests of these cases, by case (one query, for the supervisor's board).
+pub async fn open_deadlines(
+    db: &PgPool,
+    cases: &[&store::CaseRow],
+    today: NaiveDate,
+) -> sqlx::Result<std::collections::HashMap<Uuid, Vec<Deadline>>> {
+    let ids: Vec<Uuid> = cases.iter().map(|c| c.id).collect();
+    let rows: Vec<BorrowerRequest> = sqlx::query_as(
+        "SELECT id, case_id, kind, category, channel, received_on, summary, acknowledged_on, extended_on, responded_on
+         FROM lossmit_borrower_requests WHERE case_id = ANY($1) AND responded_on IS NULL ORDER BY received_on, id",
+    )
+    .bind(&ids)
+    .fetch_all(db)
+    .await?;
+    let mut out: std::collections::HashMap<Uuid, Vec<Deadline>> = std::collections::HashMap::new();
+    for r in rows {
+        if let Some(c) = cases.iter().find(|c| c.id == r.case_id) {
+            let cal = Calendar { observed_in_lieu_is_business_day: c.observed_in_lieu_is_business_day };
+            out.entry(r.case_id).or_default().extend(deadlines(&r, c.sale_date, &cal, today));
+        }
+    }
+    Ok(out)
+}
+
 /// The deadlines of every request on a case, for the case's clocks.
 pub async fn case_deadlines(state: &AppState, c: &store::CaseRow, today: NaiveDate) -> AppResult<Vec<Deadline>> {
     let cal = Calendar { observed_in_lieu_is_business_day: c.observed_in_lieu_is_business_day };
