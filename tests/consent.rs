@@ -14,21 +14,7 @@ async fn do_not_call_takes_the_borrower_out_of_every_call_queue() {
     let api = app.api(&app.token_for(lo).await);
     // Leads arrive from a vendor and are routed to the LO, which starts their contact cadence.
     let (_, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
-    let res = admin
-        .post(app.url("/routing/rules"))
-        .form(&[
-            ("name", "Texas"),
-            ("states", "TX"),
-            ("method", "round_robin"),
-            ("fallback_method", "round_robin"),
-            ("claim_minutes", "10"),
-            ("sla_minutes", "600"),
-            ("sla_action", "reassign"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    app.add_texas_rule(&admin, "600").await;
     let vendor = app.create_user(Role::Intake, "vendor@feed.test", None, &[]).await;
     let feed = app.api(&app.token_with(vendor, &["leads:write"]).await);
     let mut ids = Vec::new();

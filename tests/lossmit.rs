@@ -886,17 +886,7 @@ async fn borrower_requests_run_their_own_clocks() {
     let sup = app.create_user(Role::LossmitSupervisor, "sup.requests@servicer.test", None, &[]).await;
     let api = app.api(&app.token_for(sup).await);
     let today = chrono::Utc::now().with_timezone(&chrono_tz::America::Chicago).date_naive();
-    let due = today - chrono::Duration::days(40);
-    let res = api
-        .post(app.url("/api/v1/lossmit/cases"))
-        .json(&serde_json::json!({
-            "loan_number": "REQ-1", "borrower_name": "Rita Requester", "property_state": "TX",
-            "investor": "fannie_mae", "upb_cents": 20000000, "note_rate": 6.5, "remaining_term_months": 300,
-            "monthly_pi_cents": 150000, "monthly_escrow_cents": 0, "first_unpaid_due_date": due.to_string()
-        }))
-        .send()
-        .await
-        .unwrap();
+    let res = api.post(app.url("/api/v1/lossmit/cases")).json(&case_body("REQ-1", None)).send().await.unwrap();
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     let case: serde_json::Value = res.json().await.unwrap();
     let id = case["id"].as_str().unwrap().to_string();

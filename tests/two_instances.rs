@@ -24,21 +24,7 @@ async fn two_instances_on_one_database_route_every_lead_once() {
         los.push(one.create_user(Role::Lo, &format!("lo{i}@branch.test"), Some("Dallas"), &["TX"]).await);
     }
     let (_, admin) = one.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
-    let res = admin
-        .post(one.url("/routing/rules"))
-        .form(&[
-            ("name", "Texas"),
-            ("states", "TX"),
-            ("method", "round_robin"),
-            ("fallback_method", "round_robin"),
-            ("claim_minutes", "10"),
-            ("sla_minutes", "60"),
-            ("sla_action", "reassign"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "the rule is saved");
+    one.add_texas_rule(&admin, "60").await;
     let vendor = one.create_user(Role::Intake, "vendor@feed.test", None, &[]).await;
     let token = one.token_with(vendor, &["leads:write"]).await;
 

@@ -286,6 +286,25 @@ impl TestApp {
         (c, secret)
     }
 
+    /// An admin saves a round-robin routing rule for Texas leads through the rules page.
+    pub async fn add_texas_rule(&self, admin: &reqwest::Client, sla_minutes: &str) {
+        let res = admin
+            .post(self.url("/routing/rules"))
+            .form(&[
+                ("name", "Texas"),
+                ("states", "TX"),
+                ("method", "round_robin"),
+                ("fallback_method", "round_robin"),
+                ("claim_minutes", "10"),
+                ("sla_minutes", sla_minutes),
+                ("sla_action", "reassign"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "the rule is saved");
+    }
+
     /// A client that authenticates with a bearer token (no cookies).
     pub fn api(&self, token: &str) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();
