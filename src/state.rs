@@ -1,7 +1,9 @@
 //! Application state shared by every handler.
 
-use std::sync::Arc;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -18,28 +20,21 @@ pub struct AppState {
     pub http_metrics: Arc<HttpMetrics>,
     /// The job kinds this application runs (filled in by the composition root, `crate::state`).
     pub jobs: Arc<Registry>,
-    /// Recently computed manager dashboards (a per-instance convenience; losing it changes nothing).
-    pub dashboards: crate::metrics::cache::DashboardCache,
-    /// Pipeline stage lists for list filters, kept up to a minute (an admin's edit clears this instance's
-    /// copy at once; other instances pick it up within the minute).
-    pub stage_lists: moka::future::Cache<uuid::Uuid, Arc<Vec<crate::leads::model::StageDef>>>,
+    /// Per-instance values that capabilities own (their caches), one per type, made on first use.
+    pub extensions: Extensions,
 }
 
 impl AppState {
     /// A state that runs no job kinds but `noop`: the application builds its state with `crate::state`,
     /// which registers every capability's kinds.
     pub fn new(db: PgPool, config: Config) -> Self {
-        let dashboards = crate::metrics::cache::DashboardCache::new(config.dashboard_cache, config.db_pool_size);
-        let stage_lists =
-            moka::future::Cache::builder().max_capacity(64).time_to_live(std::time::Duration::from_secs(60)).build();
         Self {
             db,
             config: Arc::new(config),
             clock: Clock::default(),
             http_metrics: Arc::default(),
             jobs: Arc::default(),
-            dashboards,
-            stage_lists,
+            extensions: Extensions::default(),
         }
     }
 }
@@ -48,6 +43,21 @@ impl AppState {
     /// This state with `jobs` as its job kinds.
     pub fn with_jobs(self, jobs: Registry) -> Self {
         Self { jobs: Arc::new(jobs), ..self }
+    }
+}
+
+/// A typed slot per state for values a capability owns, such as the dashboard cache (`metrics::cache`) or
+/// the pipeline stage lists (`leads::store`): the foundation holds them without knowing their types. Each
+/// value is made on first use and shared by every clone of the state; another `AppState` has its own.
+#[derive(Clone, Default)]
+pub struct Extensions(Arc<Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>>);
+
+impl Extensions {
+    /// This state's `T`, made with `init` the first time it is asked for.
+    pub fn get_or_insert_with<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let mut values = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let value = values.entry(TypeId::of::<T>()).or_insert_with(|| Arc::new(init())).clone();
+        value.downcast::<T>().unwrap_or_else(|_| unreachable!("extensions are keyed by their type"))
     }
 }
 

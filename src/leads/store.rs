@@ -235,10 +235,22 @@ pub async fn stages(db: &sqlx::PgPool, pipeline_id: Uuid) -> sqlx::Result<Vec<St
     .await
 }
 
+/// Pipeline stage lists for list filters, kept up to a minute (an admin's edit clears this instance's copy at
+/// once; other instances pick it up within the minute). Kept in the state's extensions.
+struct StageLists(moka::future::Cache<Uuid, std::sync::Arc<Vec<StageDef>>>);
+
+fn stage_lists(state: &AppState) -> std::sync::Arc<StageLists> {
+    state.extensions.get_or_insert_with(|| {
+        StageLists(
+            moka::future::Cache::builder().max_capacity(64).time_to_live(std::time::Duration::from_secs(60)).build(),
+        )
+    })
+}
+
 /// The pipeline's stages for list filters and boards, from this instance's copy of at most a minute ago.
 pub async fn stage_list(state: &AppState, pipeline_id: Uuid) -> AppResult<std::sync::Arc<Vec<StageDef>>> {
-    state
-        .stage_lists
+    stage_lists(state)
+        .0
         .try_get_with(pipeline_id, async { stages(&state.db, pipeline_id).await.map(std::sync::Arc::new) })
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("loading the pipeline's stages: {e}")))
@@ -1436,7 +1448,7 @@ pub async fn update_stage(
         .write(&mut *tx)
         .await?;
     tx.commit().await?;
-    state.stage_lists.invalidate(&DEFAULT_PIPELINE).await;
+    stage_lists(state).0.invalidate(&DEFAULT_PIPELINE).await;
     Ok(())
 }
 

@@ -19,6 +19,13 @@ use uuid::Uuid;
 use super::dashboard::{Dashboard, Params};
 use crate::error::{AppError, AppResult};
 use crate::portfolio::RetentionSummary;
+use crate::state::AppState;
+
+/// This instance's dashboard cache (kept in the state's extensions; a per-instance convenience, losing it
+/// changes nothing).
+pub fn dashboards(state: &AppState) -> Arc<DashboardCache> {
+    state.extensions.get_or_insert_with(|| DashboardCache::new(state.config.dashboard_cache, state.config.db_pool_size))
+}
 
 /// One computed dashboard page's figures.
 pub struct Snapshot {

@@ -559,31 +559,27 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let hist_to = today(state) - chrono::Duration::days(30);
     let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() };
     let sql = |e: sqlx::Error| AppError::from(e);
+    let dashboards = super::cache::dashboards(state);
     let (team, weeks, groups, spark, profiles, open_groups, (lost, lost_lo_names), roi, history, stale) = tokio::try_join!(
-        state.dashboards.read(async { store::total(db, tz, path, Kind::Lead, f, &scope).await.map_err(sql) }),
-        state.dashboards.read(async {
+        dashboards.read(async { store::total(db, tz, path, Kind::Lead, f, &scope).await.map_err(sql) }),
+        dashboards.read(async {
             store::tally(db, tz, path, Kind::Lead, &wf, &scope, &[GroupBy::WeekSince(wow_from)]).await.map_err(sql)
         }),
-        state
-            .dashboards
+        dashboards
             .read(async { store::tally(db, tz, path, Kind::Assignment, f, &scope, &[GroupBy::Lo]).await.map_err(sql) }),
-        state.dashboards.read(async {
+        dashboards.read(async {
             store::tally(db, tz, path, Kind::Assignment, &sf, &scope, &[GroupBy::Lo, GroupBy::WeekSince(spark_from)])
                 .await
                 .map_err(sql)
         }),
-        state.dashboards.read(async { store::lo_profiles(db, &scope).await.map_err(sql) }),
-        state.dashboards.read(async {
+        dashboards.read(async { store::lo_profiles(db, &scope).await.map_err(sql) }),
+        dashboards.read(async {
             store::tally(db, tz, path, Kind::Open, f, &scope, &[GroupBy::Lo, GroupBy::Detail]).await.map_err(sql)
         }),
-        state.dashboards.read(lost_for(state, &scope, &range, path)),
-        state.dashboards.read(roi_for(state, &scope, &range, path)),
-        state
-            .dashboards
-            .read(async { store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await.map_err(sql) }),
-        state
-            .dashboards
-            .read(async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) }),
+        dashboards.read(lost_for(state, &scope, &range, path)),
+        dashboards.read(roi_for(state, &scope, &range, path)),
+        dashboards.read(async { store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await.map_err(sql) }),
+        dashboards.read(async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) }),
     )?;
 
     // Team cohort funnel.

@@ -91,8 +91,7 @@ pub async fn dashboard_page(
     p.table = None;
     let base = p.figures.as_deref() == Some("base");
     let refresh = base || r.refresh.as_deref().is_some_and(|v| !v.is_empty() && v != "0");
-    let snapshot = state
-        .dashboards
+    let snapshot = super::cache::dashboards(&state)
         .get_or_compute(user.id, &p, refresh, async {
             let computed_at = state.clock.now();
             let dashboard = dashboard::dashboard(&state, &user, &p).await?;
