@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::model::{self, FormFields, UserForm};
 use super::store::{self, NewUser, TeamRow, TokenRow, UserDetail, UserFilter, UserListRow};
 use crate::audit::Entry;
-use crate::auth::{CurrentUser, Role, password, throttle};
+use crate::auth::{CurrentUser, Role, mfa_policy, password, throttle};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::routing::HandOver;
 use crate::state::AppState;
@@ -759,16 +759,16 @@ impl SecurityPage {
 }
 
 fn required_roles(setting: &serde_json::Value) -> (bool, Vec<&'static str>) {
-    let all = model::mfa_required(setting, Role::Admin) && Role::ALL.iter().all(|r| model::mfa_required(setting, *r));
+    let all = mfa_policy::required(setting, Role::Admin) && Role::ALL.iter().all(|r| mfa_policy::required(setting, *r));
     let listed_all = matches!(setting, serde_json::Value::String(s) if s == "all")
         || setting.as_array().is_some_and(|a| a.iter().any(|v| v == "all"));
-    let roles = Role::ALL.iter().filter(|r| model::mfa_required(setting, **r)).map(|r| r.as_str()).collect();
+    let roles = Role::ALL.iter().filter(|r| mfa_policy::required(setting, **r)).map(|r| r.as_str()).collect();
     (all && listed_all, roles)
 }
 
 async fn security_page(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<impl IntoResponse> {
     admin(&user)?;
-    let setting = store::mfa_setting(&state.db).await?;
+    let setting = mfa_policy::setting(&state.db).await?;
     let (all, required) = required_roles(&setting);
     Ok(SecurityPage { ctx, all, required, roles: Role::ALL, enforced: state.config.enforce_mfa })
 }
@@ -789,8 +789,8 @@ async fn update_security(
         serde_json::json!(roles)
     };
     let mut tx = state.db.begin().await?;
-    let before = store::mfa_setting(&mut *tx).await?;
-    store::set_mfa_setting(&mut tx, &value).await?;
+    let before = mfa_policy::setting(&mut *tx).await?;
+    mfa_policy::set_setting(&mut tx, &value).await?;
     Entry::new(Some(&user), "setting_changed", "setting", "mfa_required_roles")
         .before(before)
         .after(&value)

@@ -305,17 +305,6 @@ pub fn check_user_form(f: &UserForm) -> Result<UserEdit, FieldErrors> {
     })
 }
 
-/// The `mfa_required_roles` setting: `"all"`, or a list of role names (which may contain "all").
-pub fn mfa_required(setting: &serde_json::Value, role: Role) -> bool {
-    match setting {
-        serde_json::Value::String(s) => s == "all" || s == role.as_str(),
-        serde_json::Value::Array(list) => {
-            list.iter().any(|v| v.as_str().is_some_and(|r| r == "all" || r == role.as_str()))
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,15 +381,5 @@ mod tests {
         assert_eq!(check_user_form(&f).unwrap().managed_team_ids.len(), 1);
         f.role = "admin".into();
         assert!(check_user_form(&f).unwrap().managed_team_ids.is_empty());
-    }
-
-    #[test]
-    fn mfa_setting_accepts_all_or_roles() {
-        use serde_json::json;
-        assert!(mfa_required(&json!("all"), Role::Lo));
-        assert!(mfa_required(&json!(["all"]), Role::Intake));
-        assert!(mfa_required(&json!(["admin", "manager"]), Role::Manager));
-        assert!(!mfa_required(&json!(["admin"]), Role::Lo));
-        assert!(!mfa_required(&json!([]), Role::Admin));
     }
 }

@@ -524,24 +524,6 @@ pub async fn revoke_token(
     Ok(before)
 }
 
-pub async fn mfa_setting<'e, E: Executor<'e, Database = Postgres>>(db: E) -> sqlx::Result<serde_json::Value> {
-    Ok(sqlx::query_scalar!("SELECT value FROM settings WHERE key = 'mfa_required_roles'")
-        .fetch_optional(db)
-        .await?
-        .unwrap_or_else(|| serde_json::json!([])))
-}
-
-pub async fn set_mfa_setting(tx: &mut Transaction<'_, Postgres>, value: &serde_json::Value) -> sqlx::Result<()> {
-    sqlx::query!(
-        "INSERT INTO settings (key, value) VALUES ('mfa_required_roles', $1)
-         ON CONFLICT (key) DO UPDATE SET value = $1, updated_at = now()",
-        value
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// Why a hand-over target cannot take an offboarded LO's leads, or None when it can.
 pub async fn hand_over_target_problem<'e, E: Executor<'e, Database = Postgres>>(
     db: E,

@@ -2,6 +2,7 @@
 
 pub mod handlers;
 pub mod mfa;
+pub mod mfa_policy;
 pub mod model;
 pub mod password;
 pub mod session;

@@ -184,8 +184,8 @@ async fn fast_session(state: &AppState, id: &Id) -> sqlx::Result<Option<(Current
         return Ok(None);
     }
     if !auth.mfa_ok {
-        let required = state.config.enforce_mfa
-            && row.mfa_roles.as_ref().is_some_and(|v| crate::accounts::model::mfa_required(v, u.role));
+        let required =
+            state.config.enforce_mfa && row.mfa_roles.as_ref().is_some_and(|v| super::mfa_policy::required(v, u.role));
         if u.mfa_enabled || required {
             return Ok(None);
         }
@@ -207,7 +207,7 @@ pub async fn session_state(session: &Session, state: &AppState) -> Result<Sessio
         return Ok(SessionState::None);
     };
     if !auth.mfa_ok {
-        let required = state.config.enforce_mfa && store::mfa_required_for(&state.db, user.role).await?;
+        let required = state.config.enforce_mfa && super::mfa_policy::required_for(&state.db, user.role).await?;
         if user.mfa_enabled || required {
             return Ok(SessionState::NeedsMfa { user_id: user.id, enrolled: user.mfa_enabled });
         }

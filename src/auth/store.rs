@@ -226,13 +226,6 @@ pub async fn mark_organisation(tx: &mut Transaction<'_, Postgres>, demo: bool) -
     Ok(())
 }
 
-pub async fn mfa_required_for(db: &PgPool, role: Role) -> sqlx::Result<bool> {
-    let roles =
-        sqlx::query_scalar!("SELECT value FROM settings WHERE key = 'mfa_required_roles'").fetch_optional(db).await?;
-    // The setting is `"all"` or a list of role names; either form is honoured.
-    Ok(roles.is_some_and(|v| crate::accounts::model::mfa_required(&v, role)))
-}
-
 pub async fn record_login(db: &PgPool, user_id: Uuid) -> sqlx::Result<()> {
     sqlx::query!("UPDATE users SET last_login_at = now() WHERE id = $1", user_id).execute(db).await?;
     Ok(())
