@@ -1,0 +1,306 @@
+//! Imports run downward only (issue 16; CONVENTIONS.md "Layers"). Every `use crate::…` and `crate::…::` path
+//! in `src/` is read (comments and string literals skipped), each file is placed in a layer, and an import that
+//! runs upward, or sideways between two capabilities, fails this test unless `KNOWN_VIOLATIONS` lists it. A
+//! listed violation that no longer exists fails it too, so the list only shrinks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// One layer of the house, lowest first. A file may import its own component and any lower layer; within a
+/// layer, components may import each other only when `sideways` is true.
+struct Layer {
+    name: &'static str,
+    components: &'static [&'static str],
+    sideways: bool,
+}
+
+/// The rules, written once. A component is a top-level module of `src/` (`lib` is `lib.rs` and the items it
+/// defines, such as `crate::state` and `crate::job_kinds`), or `developer_tools` (see below).
+const LAYERS: &[Layer] = &[
+    Layer {
+        name: "foundation",
+        components: &["config", "error", "db", "state", "web", "jobs", "audit", "imports", "events"],
+        sideways: true,
+    },
+    Layer { name: "auth", components: &["auth"], sideways: false },
+    Layer { name: "accounts", components: &["accounts"], sideways: false },
+    Layer { name: "leads", components: &["leads"], sideways: false },
+    Layer {
+        name: "capabilities",
+        components: &["routing", "escalations", "lossmit", "portfolio", "webhooks", "notifications"],
+        sideways: false,
+    },
+    Layer { name: "metrics", components: &["metrics"], sideways: false },
+    Layer { name: "top", components: &["lib", "cli", "main", "home", "demo", "developer_tools"], sideways: true },
+];
+
+/// Files (or folders, as paths under `src/` without `.rs`) that belong to the developer tools of the top layer
+/// though they still sit inside a capability's folder: the seed generator and `loanfloor bench`.
+const DEVELOPER_TOOLS: &[&str] = &["leads/seed", "metrics/bench"];
+
+/// Imports that break the rules today: (file under `src/`, component it imports, why it is still there).
+/// Remove a line when its import goes; never add one.
+const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
+    ("web/page.rs", "auth", "the page frame reads the signed-in user and session hints"),
+    ("web/page.rs", "notifications", "the page frame shows the unread-notification count"),
+    ("audit/mod.rs", "auth", "audit entries and refusals name the CurrentUser"),
+    ("audit/handlers.rs", "auth", "the audit log page is an admin page living in the foundation"),
+    ("accounts/model.rs", "leads", "US state validation lives in leads::model, not the foundation"),
+    ("accounts/store.rs", "leads", "US state validation lives in leads::model, not the foundation"),
+    ("accounts/handlers.rs", "routing", "offboarding hands an LO's open leads over through routing"),
+    ("accounts/store.rs", "routing", "offboarding stores the routing::HandOver choice"),
+    ("leads/handlers.rs", "routing", "the lead page shows the routing panel (page composition belongs on top)"),
+    ("leads/handlers.rs", "escalations", "the lead page shows the escalations panel (page composition belongs on top)"),
+    ("leads/store.rs", "routing", "creating a lead queues and runs routing directly instead of a wired-in function"),
+    ("leads/import.rs", "routing", "imported leads are routed by a direct call instead of a domain event"),
+    ("leads/store.rs", "portfolio", "referrals and funding call portfolio directly instead of a domain event"),
+    ("leads/store.rs", "webhooks", "lead created/stage changed/funded emit webhooks directly instead of an event"),
+    ("routing/distribute.rs", "notifications", "assignment notifies the LO by a direct call"),
+    ("routing/reassign.rs", "notifications", "bulk reassignment notifies by a direct call"),
+    ("routing/speed_to_lead.rs", "notifications", "SLA escalation notifies managers by a direct call"),
+    ("escalations/mod.rs", "notifications", "requests and decisions notify by a direct call"),
+    ("escalations/handlers.rs", "notifications", "the escalation thread notifies by a direct call"),
+    ("escalations/mod.rs", "webhooks", "escalation.decided is emitted by a direct call"),
+    ("lossmit/store.rs", "notifications", "case assignment and the digest notify by a direct call"),
+    ("portfolio/mod.rs", "notifications", "rate-watch opportunities notify by a direct call"),
+    ("portfolio/import.rs", "webhooks", "the servicing import emits loan webhooks by a direct call"),
+];
+
+/// The component a file (path under `src/`, with `/`) or a module path (`a/b/c`) belongs to.
+fn component(path: &str) -> String {
+    let path = path.strip_suffix(".rs").unwrap_or(path);
+    let path = path.strip_suffix("/mod").unwrap_or(path);
+    if DEVELOPER_TOOLS.iter().any(|t| path == *t || path.starts_with(&format!("{t}/"))) {
+        return "developer_tools".into();
+    }
+    path.split('/').next().unwrap_or_default().to_string()
+}
+
+/// The layer index of a component and whether it may import others of its layer.
+fn layer_of(component: &str) -> Option<(usize, &'static Layer)> {
+    LAYERS.iter().enumerate().find(|(_, l)| l.components.contains(&component))
+}
+
+/// The source with comments, string literals and char literals blanked out (lifetimes are kept).
+fn code_only(src: &str) -> String {
+    let b = src.as_bytes();
+    let (mut out, mut i) = (String::with_capacity(src.len()), 0);
+    let word_before = |i: usize| i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+    while i < b.len() {
+        if b[i..].starts_with(b"//") {
+            i = src[i..].find('\n').map_or(b.len(), |j| i + j);
+        } else if b[i..].starts_with(b"/*") {
+            i = src[i + 2..].find("*/").map_or(b.len(), |j| i + 2 + j + 2);
+            out.push(' ');
+        } else if (b[i] == b'r' || b[i..].starts_with(b"br")) && !word_before(i) && {
+            let s = if b[i] == b'b' { i + 2 } else { i + 1 };
+            let hashes = b[s..].iter().take_while(|c| **c == b'#').count();
+            b.get(s + hashes) == Some(&b'"')
+        } {
+            let s = if b[i] == b'b' { i + 2 } else { i + 1 };
+            let hashes = b[s..].iter().take_while(|c| **c == b'#').count();
+            let end = format!("\"{}", "#".repeat(hashes));
+            let from = s + hashes + 1;
+            i = src[from..].find(&end).map_or(b.len(), |j| from + j + end.len());
+            out.push_str("\"\"");
+        } else if b[i] == b'"' {
+            let mut j = i + 1;
+            while j < b.len() && b[j] != b'"' {
+                j += if b[j] == b'\\' { 2 } else { 1 };
+            }
+            i = j + 1;
+            out.push_str("\"\"");
+        } else if b[i] == b'\'' {
+            // A char literal ('x', '\n', '\u{..}', '"'); otherwise a lifetime or label.
+            let len = if b.get(i + 1) == Some(&b'\\') {
+                src[i + 3..].find('\'').map(|j| j + 4).filter(|l| *l <= 12)
+            } else {
+                src[i + 1..]
+                    .chars()
+                    .next()
+                    .filter(|c| src[i + 1 + c.len_utf8()..].starts_with('\''))
+                    .map(|c| c.len_utf8() + 2)
+            };
+            match len {
+                Some(l) => {
+                    out.push_str("' '");
+                    i += l;
+                }
+                None => {
+                    out.push('\'');
+                    i += 1;
+                }
+            }
+        } else {
+            let c = src[i..].chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Expands a use tree (`a::{b, c::{d, e}}`) into its paths.
+fn expand(tree: &str, prefix: &[String], out: &mut Vec<Vec<String>>) {
+    let segments = |s: &str| -> Vec<String> {
+        s.split("::").filter(|p| !p.is_empty() && *p != "self" && *p != "*").map(str::to_string).collect()
+    };
+    let Some(open) = tree.find('{') else {
+        let mut path = prefix.to_vec();
+        path.extend(segments(&tree));
+        out.push(path);
+        return;
+    };
+    let mut head = prefix.to_vec();
+    head.extend(segments(&tree[..open]));
+    let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
+    let (mut depth, mut start) = (0, 0);
+    for (k, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                expand(&inner[start..k], &head, out);
+                start = k + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < inner.len() {
+        expand(&inner[start..], &head, out);
+    }
+}
+
+/// A use tree without whitespace and without its renames (`X as Y` → `X`).
+fn without_renames(tree: &str) -> String {
+    let mut out = String::new();
+    let mut words = tree.split_whitespace();
+    while let Some(word) = words.next() {
+        if word == "as" {
+            let renamed = words.next().unwrap_or_default();
+            out.push_str(renamed.trim_start_matches(is_ident));
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
+/// Every crate path a file names: `use crate::…` trees and `crate::a::b` paths in code.
+fn crate_paths(code: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(k) = rest.find("crate::") {
+        let before = rest[..k].chars().next_back();
+        let after = &rest[k + "crate::".len()..];
+        if before.is_some_and(|c| is_ident(c) || c == ':') {
+            rest = after;
+            continue;
+        }
+        let is_use = rest[..k].trim_end().ends_with("use");
+        if is_use {
+            let end = after.find(';').unwrap_or(after.len());
+            expand(&without_renames(&after[..end]), &[], &mut out);
+            rest = &after[end..];
+        } else {
+            let end = after.find(|c: char| !(is_ident(c) || c == ':')).unwrap_or(after.len());
+            out.push(after[..end].split("::").filter(|s| !s.is_empty()).map(str::to_string).collect());
+            rest = &after[end..];
+        }
+    }
+    out
+}
+
+/// The component a crate path points into: a module of `src/`, or an item of `lib.rs`.
+fn target(src: &Path, path: &[String]) -> Option<String> {
+    let first = path.first()?;
+    if !src.join(format!("{first}.rs")).exists() && !src.join(first).is_dir() {
+        return Some("lib".into());
+    }
+    Some(component(&path.join("/")))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// (file, imported component) → the first offending path, for every import that breaks the rules.
+fn violations(src: &Path) -> BTreeMap<(String, String), String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut found = BTreeMap::new();
+    for file in files {
+        let rel = file.strip_prefix(src).unwrap().to_string_lossy().replace('\\', "/");
+        let from = component(&rel);
+        let (from_rank, from_layer) = layer_of(&from).unwrap_or_else(|| panic!("src/{rel}: {from} is in no layer"));
+        let code = code_only(&std::fs::read_to_string(&file).unwrap());
+        for path in crate_paths(&code) {
+            let Some(to) = target(src, &path) else { continue };
+            let (to_rank, _) =
+                layer_of(&to).unwrap_or_else(|| panic!("src/{rel}: crate::{} is in no layer", path.join("::")));
+            let allowed = to == from || to_rank < from_rank || (to_rank == from_rank && from_layer.sideways);
+            if !allowed {
+                found.entry((rel.clone(), to)).or_insert_with(|| format!("crate::{}", path.join("::")));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn imports_run_downward_only() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = violations(&src);
+    let known: BTreeSet<(String, String)> =
+        KNOWN_VIOLATIONS.iter().map(|(f, c, _)| (f.to_string(), c.to_string())).collect();
+    assert_eq!(known.len(), KNOWN_VIOLATIONS.len(), "KNOWN_VIOLATIONS lists a pair twice");
+    let layer = |c: &str| layer_of(c).map_or("?", |(_, l)| l.name);
+    let new: Vec<String> = found
+        .iter()
+        .filter(|(k, _)| !known.contains(*k))
+        .map(|((file, to), path)| {
+            format!("src/{file} ({}) imports {path} ({}, layer {})", layer(&component(file)), to, layer(to))
+        })
+        .collect();
+    let gone: Vec<String> =
+        known.iter().filter(|k| !found.contains_key(*k)).map(|(f, c)| format!("src/{f} → {c}")).collect();
+    assert!(
+        new.is_empty(),
+        "imports that run upward or sideways between capabilities (move the code down, or wire it from lib.rs):\n  {}",
+        new.join("\n  ")
+    );
+    assert!(
+        gone.is_empty(),
+        "fixed violations still listed in KNOWN_VIOLATIONS — remove them:\n  {}",
+        gone.join("\n  ")
+    );
+}
+
+#[test]
+fn the_scanner_reads_use_trees_and_skips_comments_and_strings() {
+    let code = code_only(
+        "use crate::{config::Config, leads::{model, store::X as Y}};\n// crate::metrics::x\n/// see crate::routing\n\
+         let s = \"crate::webhooks::emit\"; let r = r#\"crate::portfolio\"#; let c = '\"'; fn f<'a>(x: &'a str) {}\n\
+         crate::notifications::notify(); Foo::<crate::auth::Role>::new(); super::crate_like::x();",
+    );
+    let paths: Vec<String> = crate_paths(&code).iter().map(|p| p.join("::")).collect();
+    assert_eq!(
+        paths,
+        ["config::Config", "leads::model", "leads::store::X", "notifications::notify", "auth::Role"],
+        "{code}"
+    );
+    assert_eq!(component("leads/seed/names.rs"), "developer_tools");
+    assert_eq!(component("metrics/bench.rs"), "developer_tools");
+    assert_eq!(component("leads/store.rs"), "leads");
+}
