@@ -151,7 +151,7 @@ fn expand(tree: &str, prefix: &[String], out: &mut Vec<Vec<String>>) {
     };
     let Some(open) = tree.find('{') else {
         let mut path = prefix.to_vec();
-        path.extend(segments(&tree));
+        path.extend(segments(tree));
         out.push(path);
         return;
     };
