@@ -52,6 +52,7 @@ impl Drop for Cleanup {
                 }
             }
             let _ = std::fs::remove_dir_all(d);
+            let _ = std::fs::remove_file(d);
         }
     }
 }
