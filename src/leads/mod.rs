@@ -6,6 +6,7 @@ pub mod export;
 pub mod handlers;
 pub mod history_import;
 pub mod import;
+pub mod lifecycle;
 pub mod model;
 pub mod seed;
 pub mod store;

@@ -705,41 +705,17 @@ pub async fn change_stage(
     let is_lost = stage_list.iter().any(|s| s.key == to && s.kind == "lost");
     let reason = if is_lost { lost_reason.map(str::trim) } else { None };
     let now = state.clock.now();
-    sqlx::query!(
-        "UPDATE leads SET stage = $2, lost_reason = $3, stage_changed_at = $4, updated_at = $4, version = version + 1
-         WHERE id = $1",
-        id,
+    let change = super::lifecycle::StageChange {
+        lead_id: id,
+        from: &before.stage,
         to,
-        reason,
-        now
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, lost_reason, origin, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'app', $7)",
-        id,
-        before.stage,
-        to,
-        before.assigned_lo_id,
-        user.id,
-        reason,
-        now
-    )
-    .execute(&mut *tx)
-    .await?;
-    Entry::new(Some(user), "stage_change", "lead", id)
-        .before(serde_json::json!({"stage": before.stage}))
-        .after(serde_json::json!({"stage": to, "lost_reason": reason}))
-        .write(&mut *tx)
-        .await?;
-    let event = serde_json::json!({"lead_id": id, "from": before.stage, "to": to, "lost_reason": reason, "at": now});
-    crate::webhooks::emit(&mut tx, "lead.stage_changed", event.clone()).await?;
-    if to == "funded" {
-        // A funded lead becomes a past client in the portfolio, in the same transaction.
-        crate::portfolio::on_lead_funded(&mut tx, id).await?;
-        crate::webhooks::emit(&mut tx, "lead.funded", event).await?;
-    }
+        lo_id: before.assigned_lo_id,
+        lost_reason: reason,
+        origin: "app",
+        at: now,
+        note: serde_json::Value::Null,
+    };
+    super::lifecycle::change_stage(&mut tx, Some(user), change, now).await?;
     let after = fetch_lead(&mut *tx, id, false).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok(Saved::Ok(Box::new(after)))

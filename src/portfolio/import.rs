@@ -426,47 +426,17 @@ pub async fn apply_los_status(
     if !moves {
         return Ok(LosOutcome { lead_id: lead.id, from_stage: lead.stage.clone(), stage: lead.stage, changed: false });
     }
-    sqlx::query!(
-        "UPDATE leads SET stage = $2, stage_changed_at = $3, version = version + 1, updated_at = now(),
-                lost_reason = NULL WHERE id = $1",
-        lead.id,
-        status,
-        at
-    )
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query!(
-        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, origin, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'los', $6)",
-        lead.id,
-        lead.stage,
-        status,
-        lead.assigned_lo_id,
-        actor.id,
-        at
-    )
-    .execute(&mut **tx)
-    .await?;
-    Entry::new(Some(actor), "lead.stage_changed", "lead", lead.id)
-        .before(serde_json::json!({ "stage": lead.stage }))
-        .after(serde_json::json!({ "stage": status, "origin": "los", "loan_number": loan_number, "at": at }))
-        .write(&mut **tx)
-        .await?;
-    crate::webhooks::emit(
-        tx,
-        "lead.stage_changed",
-        serde_json::json!({ "lead_id": lead.id, "loan_number": loan_number, "from": lead.stage, "to": status, "at": at, "origin": "los" }),
-    )
-    .await?;
-    if status == "funded" {
-        super::on_lead_funded(tx, lead.id).await?;
-        crate::webhooks::emit(
-            tx,
-            "lead.funded",
-            serde_json::json!({ "lead_id": lead.id, "loan_number": loan_number, "at": at }),
-        )
-        .await?;
-    }
+    let change = crate::leads::lifecycle::StageChange {
+        lead_id: lead.id,
+        from: &lead.stage,
+        to: status,
+        lo_id: lead.assigned_lo_id,
+        lost_reason: None,
+        origin: "los",
+        at,
+        note: serde_json::json!({ "loan_number": loan_number }),
+    };
+    crate::leads::lifecycle::change_stage(tx, Some(actor), change, chrono::Utc::now()).await?;
     Ok(LosOutcome { lead_id: lead.id, from_stage: lead.stage, stage: status.to_string(), changed: true })
 }
 

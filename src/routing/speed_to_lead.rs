@@ -336,23 +336,17 @@ pub async fn run_cadence_step(
         // The schedule ran out with no contact: the lead goes to nurture, with the reason on record.
         let attempts = c.attempts.len();
         let reason = format!("Moved to nurture: no contact after the {attempts}-attempt cadence");
-        sqlx::query!(
-            "UPDATE leads SET stage = 'nurture', stage_changed_at = $2, version = version + 1, updated_at = $2 WHERE id = $1",
-            lead.id,
-            now
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query!(
-            "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, origin, created_at)
-             VALUES ($1, $2, 'nurture', $3, 'cadence', $4)",
-            lead.id,
-            lead.stage,
-            lo,
-            now
-        )
-        .execute(&mut *tx)
-        .await?;
+        let change = crate::leads::lifecycle::StageChange {
+            lead_id: lead.id,
+            from: &lead.stage,
+            to: "nurture",
+            lo_id: Some(lo),
+            lost_reason: None,
+            origin: "cadence",
+            at: now,
+            note: json!({ "reason": reason }),
+        };
+        crate::leads::lifecycle::change_stage(&mut tx, None, change, now).await?;
         sqlx::query!(
             "INSERT INTO activities (lead_id, kind, body, occurred_at, created_at) VALUES ($1, 'note', $2, $3, $3)",
             lead.id,
@@ -369,11 +363,6 @@ pub async fn run_cadence_step(
         )
         .execute(&mut *tx)
         .await?;
-        Entry::new(None, "lead.stage", "lead", lead.id)
-            .before(json!({"stage": lead.stage}))
-            .after(json!({"stage": "nurture", "reason": reason}))
-            .write(&mut *tx)
-            .await?;
         tx.commit().await?;
         return Ok(());
     }

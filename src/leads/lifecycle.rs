@@ -1,0 +1,91 @@
+//! The one lead lifecycle: every live stage change — the lead page and the API, the cadence's move to nurture,
+//! the LOS status import — and funding (the change to `funded`) go through [`change_stage`], in the caller's
+//! transaction. It writes the lead's new stage, the `stage_changes` history row, one audit entry with the one
+//! action name [`STAGE_CHANGED`], and the `lead.stage_changed` webhook event (plus `lead.funded` and the
+//! portfolio loan when the lead is funded). Callers decide whether the move is allowed by their own rule
+//! (the page's transition check, the LOS's forward-only rule, the cadence's end) before calling it.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::audit::Entry;
+use crate::auth::CurrentUser;
+use crate::error::AppResult;
+
+/// The audit action every stage change writes, whatever its origin (the history import uses it too).
+pub const STAGE_CHANGED: &str = "lead.stage_changed";
+
+/// One stage change, as its caller saw it.
+#[derive(Debug, Clone)]
+pub struct StageChange<'a> {
+    pub lead_id: Uuid,
+    pub from: &'a str,
+    pub to: &'a str,
+    /// The LO the lead is with at the time of the change (the history row's `lo_id`).
+    pub lo_id: Option<Uuid>,
+    /// Only for a move to a `lost` stage.
+    pub lost_reason: Option<&'a str>,
+    /// `app` (page and API), `cadence`, `los`.
+    pub origin: &'a str,
+    /// When the change happened (the LOS may report a past time).
+    pub at: DateTime<Utc>,
+    /// Extra facts for the audit entry and the webhook payload (e.g. the LOS's loan number, the cadence's reason).
+    pub note: serde_json::Value,
+}
+
+/// Moves a lead to another stage and records it: lead row, history row, audit entry, webhook event; a move to
+/// `funded` also makes the portfolio loan and emits `lead.funded`. `actor` is `None` for the system (the cadence).
+pub async fn change_stage(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Option<&CurrentUser>,
+    change: StageChange<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let c = &change;
+    sqlx::query(
+        "UPDATE leads SET stage = $2, lost_reason = $3, stage_changed_at = $4, updated_at = $5, version = version + 1
+         WHERE id = $1",
+    )
+    .bind(c.lead_id)
+    .bind(c.to)
+    .bind(c.lost_reason)
+    .bind(c.at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, lost_reason, origin, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(c.lead_id)
+    .bind(c.from)
+    .bind(c.to)
+    .bind(c.lo_id)
+    .bind(actor.map(|a| a.id))
+    .bind(c.lost_reason)
+    .bind(c.origin)
+    .bind(c.at)
+    .execute(&mut **tx)
+    .await?;
+    Entry::new(actor, STAGE_CHANGED, "lead", c.lead_id)
+        .before(serde_json::json!({"stage": c.from}))
+        .after(serde_json::json!({"stage": c.to, "lost_reason": c.lost_reason, "origin": c.origin, "note": c.note}))
+        .write(&mut **tx)
+        .await?;
+    let mut event = serde_json::json!({
+        "lead_id": c.lead_id, "from": c.from, "to": c.to, "lost_reason": c.lost_reason, "at": c.at, "origin": c.origin,
+    });
+    if let (Some(obj), serde_json::Value::Object(extra)) = (event.as_object_mut(), &c.note) {
+        for (k, v) in extra {
+            obj.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    crate::webhooks::emit(tx, "lead.stage_changed", event.clone()).await?;
+    if c.to == "funded" {
+        // A funded lead becomes a past client in the portfolio, in the same transaction.
+        crate::portfolio::on_lead_funded(tx, c.lead_id).await?;
+        crate::webhooks::emit(tx, "lead.funded", event).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! One lead lifecycle: a stage change leaves the same traces whichever path made it — the API, the cadence's
+//! move to nurture, the LOS status import: a `stage_changes` row, the one audit action `lead.stage_changed`,
+//! and the `lead.stage_changed` webhook event (plus `lead.funded` for funding).
+
+mod common;
+
+use chrono::Duration;
+use common::TestApp;
+use loanfloor::auth::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The traces a stage change left for one lead: (history origin, audit action, webhook event) per move to `to`.
+async fn traces(app: &TestApp, lead: Uuid, to: &str) -> (i64, Vec<String>, Vec<String>) {
+    let history: i64 = sqlx::query_scalar("SELECT count(*) FROM stage_changes WHERE lead_id = $1 AND to_stage = $2")
+        .bind(lead)
+        .bind(to)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    let audit: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE entity = 'lead' AND entity_id = $1 AND after->>'stage' = $2 ORDER BY id",
+    )
+    .bind(lead.to_string())
+    .bind(to)
+    .fetch_all(app.db())
+    .await
+    .unwrap();
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT event FROM webhook_deliveries WHERE payload->>'lead_id' = $1 AND payload->>'to' = $2
+         ORDER BY event",
+    )
+    .bind(lead.to_string())
+    .bind(to)
+    .fetch_all(app.db())
+    .await
+    .unwrap();
+    (history, audit, events)
+}
+
+#[tokio::test]
+async fn every_path_of_a_stage_change_leaves_the_same_traces() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
+    let res = admin
+        .post(app.url("/admin/webhooks"))
+        .form(&[
+            ("url", "http://127.0.0.1:9/hook"),
+            ("events", "lead.stage_changed"),
+            ("events", "lead.funded"),
+            ("allowed_host", "127.0.0.1"),
+            ("plain_http_host", "127.0.0.1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    app.add_texas_rule(&admin, "600").await;
+    let lo = app.create_user(Role::Lo, "lo@branch.test", None, &["TX"]).await;
+    sqlx::query(
+        "UPDATE lo_profiles SET work_start = '00:00', work_end = '00:00', work_days = '{1,2,3,4,5,6,7}' WHERE user_id = $1",
+    )
+    .bind(lo)
+    .execute(app.db())
+    .await
+    .unwrap();
+
+    // 1. The API: the LO moves their lead to contacted.
+    let lo_api = app.api(&app.token_for(lo).await);
+    let res = lo_api
+        .post(app.url("/api/v1/leads"))
+        .json(&json!({"first_name": "Pat", "last_name": "Api", "email": "pat@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let by_api: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let res = lo_api
+        .post(app.url(&format!("/api/v1/leads/{by_api}/stage")))
+        .json(&json!({"stage": "contacted", "version": created["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    // 2. The cadence: a vendor lead routed to the LO and never reached goes to nurture when the schedule ends.
+    let vendor = app.create_user(Role::Intake, "vendor@feed.test", None, &[]).await;
+    let feed = app.api(&app.token_with(vendor, &["leads:write"]).await);
+    let res = feed
+        .post(app.url("/api/v1/leads"))
+        .json(&json!({"first_name": "Opal", "last_name": "Cadence", "phone": "512-555-0101", "source": "direct",
+                      "property_state": "TX"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let by_cadence: Uuid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+    app.state.clock.advance(Duration::minutes(31));
+    loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    for _ in 0..15 {
+        app.state.clock.advance(Duration::days(1));
+        loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+    }
+
+    let one = |audit: &str, event: &str| (1i64, vec![audit.to_string()], vec![event.to_string()]);
+    assert_eq!(traces(&app, by_api, "contacted").await, one("lead.stage_changed", "lead.stage_changed"), "API");
+    assert_eq!(
+        traces(&app, by_cadence, "nurture").await,
+        one("lead.stage_changed", "lead.stage_changed"),
+        "the cadence's move to nurture"
+    );
+}
