@@ -103,6 +103,21 @@ async fn every_path_of_a_stage_change_leaves_the_same_traces() {
         loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
     }
 
+    // 3. The LOS status import funds the API lead (given its loan number through the API).
+    let current: Value =
+        lo_api.get(app.url(&format!("/api/v1/leads/{by_api}"))).send().await.unwrap().json().await.unwrap();
+    let res = lo_api
+        .patch(app.url(&format!("/api/v1/leads/{by_api}")))
+        .json(&json!({"loan_number": "LN-7", "version": current["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let los = app.api(&app.token_for(vendor).await);
+    let body = json!({ "loan_number": "LN-7", "status": "funded", "at": "2026-11-20T15:00:00Z" });
+    let res = los.post(app.url("/api/v1/los/status")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
     let one = |audit: &str, event: &str| (1i64, vec![audit.to_string()], vec![event.to_string()]);
     assert_eq!(traces(&app, by_api, "contacted").await, one("lead.stage_changed", "lead.stage_changed"), "API");
     assert_eq!(
@@ -110,4 +125,13 @@ async fn every_path_of_a_stage_change_leaves_the_same_traces() {
         one("lead.stage_changed", "lead.stage_changed"),
         "the cadence's move to nurture"
     );
+    let funded =
+        (1i64, vec!["lead.stage_changed".to_string()], vec!["lead.funded".into(), "lead.stage_changed".into()]);
+    assert_eq!(traces(&app, by_api, "funded").await, funded, "the LOS status import, funding");
+    let loans: i64 = sqlx::query_scalar("SELECT count(*) FROM portfolio_loans WHERE lead_id = $1")
+        .bind(by_api)
+        .fetch_one(app.db())
+        .await
+        .unwrap_or(-1);
+    assert_eq!(loans, 1, "a funded lead becomes a portfolio loan");
 }
