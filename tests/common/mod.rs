@@ -108,8 +108,10 @@ async fn start_cluster() -> String {
         use std::os::fd::AsRawFd;
         // SAFETY: flock on a file descriptor we own.
         unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
-        let cluster =
-            loanfloor::db::EmbeddedPostgres::new(&root).expect("PostgreSQL server binaries are needed for the tests");
+        // Cloning a database writes it to the WAL: checkpoint after 1 GB, not the 8 GB sized for seeding.
+        let cluster = loanfloor::db::EmbeddedPostgres::new(&root)
+            .expect("PostgreSQL server binaries are needed for the tests")
+            .with_max_wal_size("1GB");
         cluster.start().expect("the test cluster starts");
         drop(lock);
         cluster.url("postgres")
@@ -124,6 +126,33 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AppState,
     pub db_name: String,
+    /// Dropped with the TestApp when it was cloned for this test (not for a database the test brought).
+    owns_database: bool,
+}
+
+impl Drop for TestApp {
+    /// Drops the test's database when the test ends: a full run clones hundreds of them, and leaving them
+    /// (with the WAL that cloning writes) filled a CI machine's disk before the last tests ran.
+    fn drop(&mut self) {
+        if !self.owns_database {
+            return;
+        }
+        let admin = replace_db(&self.url, "postgres");
+        let name = self.db_name.clone();
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let pool = loanfloor::db::connect(&admin, 1).await.ok()?;
+                let r = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&pool).await;
+                pool.close().await;
+                r.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("note: test database {} was not dropped; the next run drops it after two hours", self.db_name);
+        }
+    }
 }
 
 impl TestApp {
@@ -149,7 +178,9 @@ impl TestApp {
             }
         }
         admin.close().await;
-        Self::serve_database(replace_db(base, &db_name), db_name, tweak).await
+        let mut app = Self::serve_database(replace_db(base, &db_name), db_name, tweak).await;
+        app.owns_database = true;
+        app
     }
 
     /// Serves the application on a random port against an existing, migrated database.
@@ -182,7 +213,7 @@ impl TestApp {
         tokio::spawn(async move {
             loanfloor::serve(listener, s, std::future::pending()).await.unwrap();
         });
-        TestApp { url, addr, state, db_name }
+        TestApp { url, addr, state, db_name, owns_database: false }
     }
 
     pub fn url(&self, path: &str) -> String {
