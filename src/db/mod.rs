@@ -86,14 +86,24 @@ impl Database {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.pool.close().await;
         if let Some(cluster) = self.owned_cluster {
+            // Our own pool's backends can still be listed for a moment after their connections closed (more so
+            // on a loaded machine), so a count above zero is read again for up to two seconds before another
+            // client is assumed.
             let others = match connect(&cluster.url("postgres"), 1).await {
                 Ok(pool) => {
-                    let n: i64 = sqlx::query_scalar(
-                        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
-                    )
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap_or(0);
+                    let mut n = 0;
+                    for _ in 0..20 {
+                        n = sqlx::query_scalar::<_, i64>(
+                            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                        )
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                     pool.close().await;
                     n
                 }
