@@ -39,6 +39,28 @@ struct Team {
     specialist: reqwest::Client,
 }
 
+/// The case page's evaluation form: every option decided on `on`, those in `approved` approved and the others
+/// denied for `reason`.
+fn evaluation(on: &'static str, approved: &[&str], reason: &'static str) -> Vec<(&'static str, &'static str)> {
+    const OPTIONS: [(&str, &str, &str); 5] = [
+        ("modification", "outcome_modification", "reason_modification"),
+        ("forbearance", "outcome_forbearance", "reason_forbearance"),
+        ("repayment_plan", "outcome_repayment_plan", "reason_repayment_plan"),
+        ("short_sale", "outcome_short_sale", "reason_short_sale"),
+        ("deed_in_lieu", "outcome_deed_in_lieu", "reason_deed_in_lieu"),
+    ];
+    let mut form = vec![("decided_on", on)];
+    for (option, outcome, why) in OPTIONS {
+        if approved.contains(&option) {
+            form.push((outcome, "approved"));
+        } else {
+            form.push((outcome, "denied"));
+            form.push((why, reason));
+        }
+    }
+    form
+}
+
 async fn team() -> Team {
     let app = TestApp::spawn().await;
     let (_, supervisor) = app.login_as(Role::LossmitSupervisor, "sam.super@example.com", None, &[]).await;
@@ -276,7 +298,7 @@ async fn complete_notice_acceptance_and_appeal_decision_clocks() {
     assert_eq!(deadline(&c, "complete_notice")["done_on"], "2026-11-24");
     assert!(c["deadlines"].as_array().unwrap().iter().all(|d| d["key"] != "acceptance"));
     // Approved 11-25: the borrower has 14 days, to 12-09, to accept or reject (1024.41(e)).
-    let decision = vec![("option", "modification"), ("outcome", "approved"), ("decided_on", "2026-11-25")];
+    let decision = evaluation("2026-11-25", &["modification"], "Not needed once the modification is approved");
     assert_eq!(post(id.clone(), "decisions", decision).await.unwrap().status(), 303);
     let c = get(id.clone()).await;
     assert_eq!(deadline(&c, "acceptance")["due_on"], "2026-12-09");
@@ -289,7 +311,7 @@ async fn complete_notice_acceptance_and_appeal_decision_clocks() {
     let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     let app = vec![("received_on", "2026-11-02"), ("complete_on", "2026-11-20")];
     assert_eq!(post(id.clone(), "application", app).await.unwrap().status(), 303);
-    let decision = vec![("option", "repayment_plan"), ("outcome", "approved"), ("decided_on", "2026-11-25")];
+    let decision = evaluation("2026-11-25", &["repayment_plan"], "Investor guidelines");
     assert_eq!(post(id.clone(), "decisions", decision).await.unwrap().status(), 303);
     let c = get(id.clone()).await;
     assert_eq!(deadline(&c, "acceptance")["due_on"], "2026-12-02");
@@ -301,8 +323,7 @@ async fn complete_notice_acceptance_and_appeal_decision_clocks() {
     let id = create(&t, "LN-1303").await["id"].as_str().unwrap().to_string();
     let app = vec![("received_on", "2026-10-01"), ("complete_on", "2026-10-15")];
     assert_eq!(post(id.clone(), "application", app).await.unwrap().status(), 303);
-    let decision =
-        vec![("option", "modification"), ("outcome", "denied"), ("decided_on", "2026-10-20"), ("reason", "DTI")];
+    let decision = evaluation("2026-10-20", &[], "DTI");
     assert_eq!(post(id.clone(), "decisions", decision).await.unwrap().status(), 303);
     assert_eq!(post(id.clone(), "appeals", vec![("filed_on", "2026-10-25")]).await.unwrap().status(), 303);
     let c = get(id.clone()).await;
@@ -376,7 +397,7 @@ async fn protections_are_fixed_when_the_application_became_complete() {
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("Refused under 12 CFR 1024.41(g) (dual tracking)"));
     // Denied 10-20: appeal rights stay (the application counts as complete 90+ days before the sale).
-    let form = [("option", "modification"), ("outcome", "denied"), ("decided_on", "2026-10-20"), ("reason", "DTI")];
+    let form = evaluation("2026-10-20", &[], "DTI");
     let res = t.specialist.post(t.app.url(&format!("/lossmit/cases/{id}/decisions"))).form(&form).send().await.unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(deadline(&api_case(id.clone()).await, "appeal")["due_on"], "2026-11-03");
@@ -460,12 +481,7 @@ async fn dual_tracking_is_refused_through_the_api_with_the_rule_and_logged() {
     let res = t
         .specialist
         .post(t.app.url(&format!("/lossmit/cases/{id}/decisions")))
-        .form(&[
-            ("option", "modification"),
-            ("outcome", "denied"),
-            ("decided_on", "2026-10-20"),
-            ("reason", "Income insufficient for the target payment"),
-        ])
+        .form(&evaluation("2026-10-20", &[], "Income insufficient for the target payment"))
         .send()
         .await
         .unwrap();
@@ -968,4 +984,171 @@ async fn borrower_requests_run_their_own_clocks() {
     let other = app.create_user(Role::Lossmit, "other.spec@servicer.test", None, &[]).await;
     let other_api = app.api(&app.token_for(other).await);
     assert_eq!(other_api.get(&url).send().await.unwrap().status(), 404);
+}
+
+/// Issue 18 item 4 (1024.41(c)(1), (d), (g), (h)): an evaluation decides every option; a denied modification
+/// while another option is on offer ends nothing; only a modification denial may be appealed; the letter gives
+/// each denied option's reason.
+#[tokio::test]
+async fn each_option_is_decided_and_a_denial_beside_an_open_offer_ends_nothing() {
+    let t = team().await;
+    let id = create(&t, "LN-4001").await["id"].as_str().unwrap().to_string();
+    let api = |path: &'static str, body: Value| {
+        t.specialist.post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/{path}"))).json(&body).send()
+    };
+    let app = json!({"received_on": "2026-10-01", "complete_on": "2026-10-15"});
+    assert_eq!(api("application", app).await.unwrap().status(), 201);
+    // An evaluation that leaves options undecided, or denies without a reason, is refused naming each.
+    let partial = json!({"decided_on": "2026-10-20", "decisions": [
+        {"option": "modification", "outcome": "denied"}]});
+    let res = api("evaluation", partial).await.unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    for field in ["outcome_forbearance", "outcome_deed_in_lieu", "reason_modification"] {
+        assert!(body.contains(field), "{field} is named: {body}");
+    }
+    // Modification denied, repayment plan approved, the rest and the investor's own program denied.
+    let full = json!({"decided_on": "2026-10-20", "decisions": [
+        {"option": "modification", "outcome": "denied", "reason": "Payment reduction below the investor's 10% target"},
+        {"option": "repayment_plan", "outcome": "approved"},
+        {"option": "forbearance", "outcome": "denied", "reason": "The hardship is permanent"},
+        {"option": "short_sale", "outcome": "denied", "reason": "The borrower wants to keep the home"},
+        {"option": "deed_in_lieu", "outcome": "denied", "reason": "The borrower wants to keep the home"},
+        {"option": "investor_program", "program": "Flex Modification", "outcome": "denied", "reason": "Not owner-occupied per the file"}]});
+    let res = api("evaluation", full).await.unwrap();
+    assert_eq!(res.status(), 201);
+    let case: Value = res.json().await.unwrap();
+    assert_eq!(case["evaluation"]["approved"], true);
+    assert_eq!(case["evaluation"]["modification_denied"], true);
+    assert_eq!(case["stage"], "offer");
+    assert_eq!(deadline(&case, "evaluation")["status"], "met");
+    // Long after the appeal and acceptance windows (11-03), the plan is still on offer: the bar holds.
+    let step = |step: &'static str, on: &'static str| {
+        t.specialist
+            .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/foreclosure-steps")))
+            .json(&json!({"step": step, "on": on}))
+            .send()
+    };
+    let res = step("motion_for_judgment", "2026-11-20").await.unwrap();
+    assert_eq!(res.status(), 409, "a denial of one option while another offer is open ends nothing");
+    assert!(res.text().await.unwrap().contains("12 CFR 1024.41(g)"));
+    // The letter: every option, each denial's reason, the appeal rights for the modification only.
+    let letter = t
+        .specialist
+        .get(t.app.url(&format!("/lossmit/cases/{id}/letters/decision")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for text in [
+        "Payment reduction below the investor&#39;s 10% target",
+        "The hardship is permanent",
+        "Investor program: Flex Modification",
+        "Not owner-occupied per the file",
+        "id=\"appeal-rights\"",
+        "loan modification decision",
+    ] {
+        assert!(letter.contains(text), "{text}: {letter}");
+    }
+    assert_eq!(api("appeal", json!({"filed_on": "2026-10-25"})).await.unwrap().status(), 201);
+
+    // A modification approved with other options denied: nothing may be appealed (1024.41(h)).
+    let id2 = create(&t, "LN-4002").await["id"].as_str().unwrap().to_string();
+    let api2 = |path: &'static str, body: Value| {
+        t.specialist.post(t.app.url(&format!("/api/v1/lossmit/cases/{id2}/{path}"))).json(&body).send()
+    };
+    let app = json!({"received_on": "2026-10-01", "complete_on": "2026-10-15"});
+    assert_eq!(api2("application", app).await.unwrap().status(), 201);
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id2}/decisions")))
+        .form(&evaluation("2026-10-20", &["modification"], "A modification serves the hardship better"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = api2("appeal", json!({"filed_on": "2026-10-25"})).await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("1024.41(h)"));
+    let case: Value = t
+        .specialist
+        .get(t.app.url(&format!("/api/v1/lossmit/cases/{id2}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(case["deadlines"].as_array().unwrap().iter().all(|d| d["key"] != "appeal"), "no appeal window");
+}
+
+/// Issue 18 item 5 (1024.41(i)): a later incomplete application never displaces a complete undecided one; a
+/// second complete application in the same delinquency is duplicative; after the borrower is brought current a
+/// new complete application protects again. Through the API and the case page.
+#[tokio::test]
+async fn several_applications_protect_from_the_first_complete_one_of_the_delinquency() {
+    let t = team().await;
+    let id = create(&t, "LN-5001").await["id"].as_str().unwrap().to_string();
+    let api = |path: &'static str, body: Value| {
+        t.specialist.post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/{path}"))).json(&body).send()
+    };
+    let step = |step: &'static str, on: &'static str| {
+        t.specialist
+            .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/foreclosure-steps")))
+            .json(&json!({"step": step, "on": on}))
+            .send()
+    };
+    let res = api("application", json!({"received_on": "2026-10-01", "complete_on": "2026-10-15"})).await.unwrap();
+    assert_eq!(res.status(), 201);
+    // A later, incomplete application: the complete one still protects.
+    let res = api("application", json!({"received_on": "2026-10-25"})).await.unwrap();
+    let case: Value = res.json().await.unwrap();
+    assert_eq!(case["application"]["number"], 1);
+    assert_eq!(case["application"]["complete_on"], "2026-10-15");
+    assert_eq!(case["application"]["status"], "complete");
+    assert_eq!(step("first_filing", "2026-11-02").await.unwrap().status(), 409, "the complete one is pending");
+    // A second complete application in the same delinquency is duplicative.
+    let res = api("application", json!({"received_on": "2026-11-01", "complete_on": "2026-11-01"})).await.unwrap();
+    let case: Value = res.json().await.unwrap();
+    assert_eq!(case["application"]["number"], 1);
+    let statuses: Vec<&str> =
+        case["application"]["all"].as_array().unwrap().iter().map(|a| a["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["protecting", "superseded", "duplicative"]);
+    // Everything denied on 11-05; the appeal window ends 11-19; the duplicative application restarts nothing.
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/decisions")))
+        .form(&evaluation("2026-11-05", &[], "Income insufficient"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(step("first_filing", "2026-11-19").await.unwrap().status(), 409);
+    assert_eq!(step("first_filing", "2026-11-20").await.unwrap().status(), 201);
+    // Brought current on 11-21, delinquent again, a new complete application on 11-22: it protects.
+    assert_eq!(api("reinstatement", json!({"current_on": "2026-11-21"})).await.unwrap().status(), 201);
+    let res = api("application", json!({"received_on": "2026-11-22", "complete_on": "2026-11-22"})).await.unwrap();
+    let case: Value = res.json().await.unwrap();
+    assert_eq!(case["application"]["number"], 4);
+    assert!(case["evaluation"].is_null(), "the new application is undecided");
+    let res = step("motion_for_judgment", "2026-11-25").await.unwrap();
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("12 CFR 1024.41(g)"));
+    // The case page says which application the protections come from, and refuses the step the same way.
+    let page = t.specialist.get(t.app.url(&format!("/lossmit/cases/{id}"))).send().await.unwrap().text().await.unwrap();
+    let row4 = page.split("data-application=\"4\"").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row4.contains("protections come from this application"), "{row4}");
+    let row1 = page.split("data-application=\"1\"").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row1.contains("earlier delinquency"), "{row1}");
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/foreclosure-steps")))
+        .form(&[("step", "motion_for_judgment"), ("step_on", "2026-11-25")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("Refused under 12 CFR 1024.41(g) (dual tracking)"));
 }

@@ -97,8 +97,12 @@ async fn specialist_works_a_case_and_supervisor_sees_the_board() {
     let modification = b.text("#option-modification").await;
     assert!(modification.contains("New P&I") && modification.contains("480 months"), "{modification}");
     assert!(b.text("#option-repayment_plan").await.contains("Plan payment"));
-    set(&b, "#decision_option", "modification").await;
-    click(&b, "#outcome_approved").await;
+    // The evaluation decides every option: the modification approved, the others denied with a reason.
+    click(&b, "#outcome_modification_approved").await;
+    for option in ["forbearance", "repayment_plan", "short_sale", "deed_in_lieu"] {
+        click(&b, &format!("#outcome_{option}_denied")).await;
+        set(&b, &format!("#reason_{option}"), "A modification serves the borrower's long-term hardship").await;
+    }
     set(&b, "#decided_on", "2026-11-20").await;
     b.submit("#record-decision").await;
     wait(&b, ".flash-success").await;

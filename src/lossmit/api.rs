@@ -29,8 +29,21 @@ pub fn next_digest(state: &AppState) -> chrono::DateTime<chrono::Utc> {
 #[derive(Serialize)]
 pub struct ApplicationJson {
     pub status: &'static str,
+    /// The application the protections come from (1024.41(i)), by its number on the case.
+    pub number: Option<i32>,
     pub received_on: Option<NaiveDate>,
     pub complete_on: Option<NaiveDate>,
+    /// Every application on the case and what the rule makes of it (`protecting`, `duplicative`, ...).
+    pub all: Vec<store::ApplicationLine>,
+}
+
+#[derive(Serialize)]
+pub struct EvaluationJson {
+    pub decided_on: NaiveDate,
+    /// At least one option was approved.
+    pub approved: bool,
+    /// A loan modification was denied (the only denial that may be appealed).
+    pub modification_denied: bool,
 }
 
 /// A case as the API returns it, with its clocks.
@@ -56,6 +69,7 @@ pub struct CaseJson {
     pub stage: String,
     pub resolution: Option<String>,
     pub application: ApplicationJson,
+    pub evaluation: Option<EvaluationJson>,
     pub deadlines: Vec<Deadline>,
     pub version: i32,
 }
@@ -89,9 +103,16 @@ impl CaseJson {
             resolution: c.resolution.clone(),
             application: ApplicationJson {
                 status: c.application_status(),
+                number: c.app_no,
                 received_on: c.app_received_on,
                 complete_on: c.app_complete_on,
+                all: vec![],
             },
+            evaluation: c.decided_on.map(|d| EvaluationJson {
+                decided_on: d,
+                approved: c.decision_approved.unwrap_or(false),
+                modification_denied: c.modification_denied.unwrap_or(false),
+            }),
             deadlines: c.deadlines(today),
             version: c.version,
         }
@@ -105,6 +126,7 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> AppResult<T> {
 async fn case_json(state: &AppState, user: &CurrentUser, id: Uuid) -> AppResult<Json<CaseJson>> {
     let c = store::visible_case(&state.db, user, id).await?;
     let mut json = CaseJson::from_row(&c, today(state));
+    json.application.all = store::applications(&state.db, &c).await?;
     // Notices of error and requests for information add their clocks (error_ack, error_response).
     json.deadlines.extend(super::requests::case_deadlines(state, &c, today(state)).await?);
     Ok(Json(json))
@@ -172,5 +194,94 @@ pub async fn foreclosure_step(
         return Err(AppError::invalid("on", "The date cannot be in the future."));
     }
     store::record_foreclosure_step(&state.db, &user, case.id, step, input.on).await?;
+    Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct OptionDecisionInput {
+    /// `modification`, `forbearance`, `repayment_plan`, `short_sale`, `deed_in_lieu` or `investor_program`.
+    pub option: String,
+    /// `approved` or `denied`.
+    pub outcome: String,
+    #[serde(default)]
+    pub reason: String,
+    /// The investor program's name (for `investor_program`).
+    #[serde(default)]
+    pub program: String,
+}
+
+#[derive(Deserialize)]
+pub struct EvaluationInput {
+    pub decided_on: NaiveDate,
+    pub decisions: Vec<OptionDecisionInput>,
+}
+
+/// `POST /api/v1/lossmit/cases/{id}/evaluation`: every standard option decided (422 naming any missing one,
+/// or a denial without its reason); the same rules as the case page's form.
+pub async fn evaluation(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    input: Result<Json<EvaluationInput>, JsonRejection>,
+) -> AppResult<impl IntoResponse> {
+    let case = store::visible_case(&state.db, &user, id).await?;
+    let input = body(input)?;
+    let mut form = std::collections::HashMap::new();
+    for d in &input.decisions {
+        if d.option == "investor_program" {
+            form.insert("program_name".to_string(), d.program.clone());
+            form.insert("program_outcome".to_string(), d.outcome.clone());
+            form.insert("program_reason".to_string(), d.reason.clone());
+        } else if model::LossMitOption::parse(&d.option).is_some() {
+            form.insert(format!("outcome_{}", d.option), d.outcome.clone());
+            form.insert(format!("reason_{}", d.option), d.reason.clone());
+        } else {
+            return Err(AppError::invalid("option", format!("Unknown option {:?}.", d.option)));
+        }
+    }
+    let today = today(&state);
+    let assessment = store::latest_assessment(&state.db, case.id).await?;
+    let mut errors = crate::error::FieldErrors::new();
+    let decisions = super::handlers::parse_evaluation(&case, assessment.as_ref(), &form, &mut errors, today);
+    errors.into_result()?;
+    store::record_evaluation(&state.db, &user, &case, input.decided_on, decisions, today).await?;
+    Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct AppealInput {
+    pub filed_on: NaiveDate,
+}
+
+/// `POST /api/v1/lossmit/cases/{id}/appeal`: 422 unless a loan modification was denied (1024.41(h)).
+pub async fn appeal(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    input: Result<Json<AppealInput>, JsonRejection>,
+) -> AppResult<impl IntoResponse> {
+    let case = store::visible_case(&state.db, &user, id).await?;
+    let input = body(input)?;
+    store::record_appeal(&state.db, &user, &case, input.filed_on, today(&state)).await?;
+    Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct ReinstatementInput {
+    pub current_on: NaiveDate,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// `POST /api/v1/lossmit/cases/{id}/reinstatement`: the borrower was brought current (1024.41(i)).
+pub async fn reinstatement(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    input: Result<Json<ReinstatementInput>, JsonRejection>,
+) -> AppResult<impl IntoResponse> {
+    let case = store::visible_case(&state.db, &user, id).await?;
+    let input = body(input)?;
+    store::record_reinstatement(&state.db, &user, &case, input.current_on, &input.note, today(&state)).await?;
     Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
 }

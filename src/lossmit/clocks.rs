@@ -69,11 +69,14 @@ pub struct ApplicationFacts {
     pub complete_notice_on: Option<NaiveDate>,
 }
 
-/// The first decision on the complete application.
+/// The first evaluation of the complete application: every option decided on one day (1024.41(c)(1)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecisionFacts {
     pub decided_on: NaiveDate,
+    /// At least one option was approved (an offer is outstanding).
     pub approved: bool,
+    /// A trial or permanent loan modification was denied: the only denial the borrower may appeal (1024.41(h)).
+    pub modification_denied: bool,
 }
 
 /// A borrower's appeal of a denial.
@@ -216,15 +219,19 @@ pub fn acceptance_days(complete_on: NaiveDate, sale: Option<NaiveDate>) -> Optio
 pub fn acceptance_window_end(f: &CaseFacts) -> Option<NaiveDate> {
     let complete = f.application.complete_on?;
     let decision = f.decision?;
-    if decision.approved {
-        return acceptance_days(complete, sale_at_completion(f)).map(|n| decision.decided_on + Duration::days(n));
-    }
-    match f.appeal {
-        Some(a) if a.granted && appeal_applies(complete, sale_at_completion(f)) => {
+    let sale = sale_at_completion(f);
+    let approval = if decision.approved {
+        acceptance_days(complete, sale).map(|n| decision.decided_on + Duration::days(n))
+    } else {
+        None
+    };
+    let appeal = match f.appeal {
+        Some(a) if a.granted && decision.modification_denied && appeal_applies(complete, sale) => {
             a.decided_on.map(|on| on + Duration::days(14))
         }
         _ => None,
-    }
+    };
+    approval.max(appeal)
 }
 
 /// The payment due dates of the delinquency up to `until`: the first unpaid due date and each monthly due date
@@ -430,7 +437,7 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
         missed_cycles: 0,
     });
     if let (Some(complete), Some(decision)) = (f.application.complete_on, f.decision) {
-        if !decision.approved && appeal_applies(complete, sale_at_completion(f)) {
+        if decision.modification_denied && appeal_applies(complete, sale_at_completion(f)) {
             let window_end = decision.decided_on + Duration::days(14);
             let filed = f.appeal.map(|a| a.filed_on);
             // The borrower's window: met once an appeal is filed in time or the window has closed.
@@ -534,24 +541,28 @@ pub fn application_pending(f: &CaseFacts, on: NaiveDate) -> bool {
     if complete > on || !evaluation_applies(complete, sale_at_completion(f)) {
         return false;
     }
-    match f.decision {
-        None => true,
-        Some(d) if d.decided_on > on => true,
-        Some(d) if d.approved => f.offer_open || acceptance_window_end(f).is_some_and(|end| on <= end),
-        Some(d) => {
-            if !appeal_applies(complete, sale_at_completion(f)) {
-                return false;
-            }
-            let window_end = d.decided_on + Duration::days(14);
-            match f.appeal {
-                Some(a) if a.filed_on <= window_end => match a.decided_on {
-                    None => true,
-                    Some(x) if x > on => true,
-                    Some(_) => a.granted && (f.offer_open || acceptance_window_end(f).is_some_and(|end| on <= end)),
-                },
-                _ => on <= window_end,
-            }
-        }
+    let Some(d) = f.decision.filter(|d| d.decided_on <= on) else { return true };
+    // 1024.41(g): the bar ends only when the borrower is not eligible for any option and the appeal is over or
+    // was not taken in time, or rejects every offer, or fails to perform. A denial of one option while another
+    // is on offer ends nothing.
+    let offer_open = f.offer_open || acceptance_window_end(f).is_some_and(|end| on <= end);
+    (d.approved && offer_open) || appeal_pending(f, d, complete, on, offer_open)
+}
+
+/// Whether the appeal of a denied loan modification still holds the bar on `on`: its 14-day window is open,
+/// or an appeal filed in time is undecided, or it was granted and the offer is open (1024.41(h)).
+fn appeal_pending(f: &CaseFacts, d: DecisionFacts, complete: NaiveDate, on: NaiveDate, offer_open: bool) -> bool {
+    if !d.modification_denied || !appeal_applies(complete, sale_at_completion(f)) {
+        return false;
+    }
+    let window_end = d.decided_on + Duration::days(14);
+    match f.appeal {
+        Some(a) if a.filed_on <= window_end => match a.decided_on {
+            None => true,
+            Some(x) if x > on => true,
+            Some(_) => a.granted && offer_open,
+        },
+        _ => on <= window_end,
     }
 }
 
@@ -809,7 +820,7 @@ mod tests {
         assert_eq!(get(&l, "evaluation").due_on, d(2026, 6, 14)); // 15 May + 30 days (a Sunday: not moved)
         assert_eq!(get(&l, "evaluation").status, ClockStatus::Due);
         assert_eq!(get(&deadlines(&f, d(2026, 6, 15)), "evaluation").status, ClockStatus::Breached);
-        f.decision = Some(DecisionFacts { decided_on: d(2026, 6, 12), approved: true });
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 6, 12), approved: true, modification_denied: false });
         assert_eq!(get(&deadlines(&f, d(2026, 6, 15)), "evaluation").status, ClockStatus::Met);
         // Complete exactly 37 days before the sale: no evaluation clock; 38 days: there is one.
         f.sale_date = Some(d(2026, 6, 21));
@@ -833,7 +844,7 @@ mod tests {
     fn appeal_window_and_appeal_decision() {
         let mut f = facts();
         f.application.complete_on = Some(d(2026, 5, 1));
-        f.decision = Some(DecisionFacts { decided_on: d(2026, 5, 20), approved: false });
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 5, 20), approved: false, modification_denied: true });
         let l = deadlines(&f, d(2026, 5, 21));
         assert_eq!(get(&l, "appeal").due_on, d(2026, 6, 3)); // 20 May + 14
         assert_eq!(get(&l, "appeal").status, ClockStatus::Due);
@@ -848,6 +859,41 @@ mod tests {
         assert!(deadlines(&f, d(2026, 5, 21)).iter().all(|x| x.key != "appeal"));
         f.sale_date = Some(d(2026, 7, 30)); // 90 days: appeal applies
         assert!(deadlines(&f, d(2026, 5, 21)).iter().any(|x| x.key == "appeal"));
+    }
+
+    #[test]
+    fn decisions_per_option_end_the_bar_only_when_nothing_is_left() {
+        // 1024.41(g), (h): complete 2026-05-01, no sale, evaluated 2026-05-20.
+        let mut f = facts();
+        f.application.complete_on = Some(d(2026, 5, 1));
+        let motion = ForeclosureStep::MotionForJudgment;
+        // Modification denied, repayment plan approved and on offer: the denial ends nothing.
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 5, 20), approved: true, modification_denied: true });
+        f.offer_open = true;
+        assert!(check_foreclosure_step(&f, motion, d(2026, 8, 1)).is_err(), "another option is on offer");
+        // The borrower rejects the plan (the case moves on): the bar holds through the acceptance and appeal
+        // windows (both 14 days, to 06-03) and ends after them, no appeal having been taken.
+        f.offer_open = false;
+        assert!(check_foreclosure_step(&f, motion, d(2026, 6, 3)).is_err());
+        assert!(check_foreclosure_step(&f, motion, d(2026, 6, 4)).is_ok());
+        // Only a modification denial may be appealed: a plan denied and a modification approved gives no appeal.
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 5, 20), approved: true, modification_denied: false });
+        assert!(deadlines(&f, d(2026, 5, 21)).iter().all(|x| x.key != "appeal"));
+        // Everything denied except the modification, which was not: nothing on offer, no appeal, bar ends.
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 5, 20), approved: false, modification_denied: false });
+        assert!(check_foreclosure_step(&f, motion, d(2026, 5, 21)).is_ok());
+        // Everything denied: the appeal window (14 days) holds the bar, an appeal filed in time holds it until
+        // decided, a granted appeal holds it while its offer is open.
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 5, 20), approved: false, modification_denied: true });
+        assert!(check_foreclosure_step(&f, motion, d(2026, 6, 3)).is_err());
+        assert!(check_foreclosure_step(&f, motion, d(2026, 6, 4)).is_ok(), "no appeal taken in time");
+        f.appeal = Some(AppealFacts { filed_on: d(2026, 6, 1), decided_on: None, granted: false });
+        assert!(check_foreclosure_step(&f, motion, d(2026, 9, 1)).is_err(), "appeal undecided");
+        f.appeal = Some(AppealFacts { filed_on: d(2026, 6, 1), decided_on: Some(d(2026, 6, 20)), granted: false });
+        assert!(check_foreclosure_step(&f, motion, d(2026, 6, 21)).is_ok(), "appeal denied");
+        f.appeal = Some(AppealFacts { filed_on: d(2026, 6, 1), decided_on: Some(d(2026, 6, 20)), granted: true });
+        assert!(check_foreclosure_step(&f, motion, d(2026, 7, 4)).is_err(), "14 days to accept after a granted appeal");
+        assert!(check_foreclosure_step(&f, motion, d(2026, 7, 5)).is_ok());
     }
 
     #[test]
@@ -868,7 +914,7 @@ mod tests {
         assert_eq!(get(&deadlines(&f, d(2026, 12, 1)), "complete_notice").status, ClockStatus::Met);
         // (c)(3)(ii): a decision given first satisfies it.
         f.application.complete_notice_on = None;
-        f.decision = Some(DecisionFacts { decided_on: d(2026, 11, 25), approved: false });
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 11, 25), approved: false, modification_denied: true });
         assert_eq!(get(&deadlines(&f, d(2026, 12, 1)), "complete_notice").status, ClockStatus::Met);
         // Complete 37 days or less before a sale: no such notice is owed.
         f.sale_date = Some(d(2026, 12, 27));
@@ -890,14 +936,14 @@ mod tests {
         let mut f = facts();
         f.sale_date = sale;
         f.application.complete_on = Some(d(2026, 7, 2));
-        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: true });
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: true, modification_denied: false });
         let l = deadlines(&f, d(2026, 7, 20));
         assert_eq!(get(&l, "acceptance").due_on, d(2026, 8, 3));
         assert_eq!(get(&l, "acceptance").rule, "12 CFR 1024.41(e)");
         assert_eq!(get(&l, "acceptance").status, ClockStatus::Due);
         assert_eq!(get(&deadlines(&f, d(2026, 8, 4)), "acceptance").status, ClockStatus::Met);
         f.application.complete_on = Some(d(2026, 7, 3));
-        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: true });
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: true, modification_denied: false });
         let l = deadlines(&f, d(2026, 7, 20));
         assert_eq!(get(&l, "acceptance").due_on, d(2026, 7, 27));
         assert!(get(&l, "acceptance").label.contains("7 days"));
@@ -908,7 +954,7 @@ mod tests {
         // A denial has no acceptance window; an appeal that grants an option opens one of 14 days.
         f.application.complete_on = Some(d(2026, 5, 1));
         f.sale_date = None;
-        f.decision = Some(DecisionFacts { decided_on: d(2026, 5, 20), approved: false });
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 5, 20), approved: false, modification_denied: true });
         assert!(deadlines(&f, d(2026, 5, 20)).iter().all(|x| x.key != "acceptance"));
         f.appeal = Some(AppealFacts { filed_on: d(2026, 5, 25), decided_on: Some(d(2026, 6, 10)), granted: true });
         assert_eq!(get(&deadlines(&f, d(2026, 6, 10)), "acceptance").due_on, d(2026, 6, 24));
@@ -931,9 +977,9 @@ mod tests {
             check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 7, 10)).unwrap_err().rule,
             RULE_DUAL_TRACKING
         );
-        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: false });
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: false, modification_denied: true });
         assert_eq!(get(&deadlines(&f, d(2026, 7, 21)), "appeal").due_on, d(2026, 8, 3), "appeal rights kept");
-        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: true });
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: true, modification_denied: false });
         assert_eq!(get(&deadlines(&f, d(2026, 7, 21)), "acceptance").due_on, d(2026, 8, 3), "14 days kept");
         // Without the snapshot (the sale as it stands now) the same facts would lose them all.
         f.sale_date_at_completion = None;
@@ -971,7 +1017,7 @@ mod tests {
         );
         assert_eq!(check_foreclosure_step(&f, ForeclosureStep::Sale, on).unwrap_err().rule, RULE_DUAL_TRACKING);
         // Denied on 20 July: still blocked during the 14-day appeal window (to 3 August), free after.
-        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: false });
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 20), approved: false, modification_denied: true });
         assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 8, 3)).is_err());
         assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 8, 4)).is_ok());
         // An appeal filed in time blocks until decided; a denied appeal frees, a granted one does not.
@@ -996,7 +1042,7 @@ mod tests {
         // Approved offer outstanding (or trial/plan under way): still protected when the application came in
         // time; once the borrower rejects or fails the plan (the case moves on), the protection ends.
         f.sale_date = None;
-        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 15), approved: true });
+        f.decision = Some(DecisionFacts { decided_on: d(2026, 7, 15), approved: true, modification_denied: false });
         f.offer_open = true;
         assert!(check_foreclosure_step(&f, ForeclosureStep::Sale, d(2026, 9, 1)).is_err());
         f.offer_open = false;

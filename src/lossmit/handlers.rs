@@ -46,6 +46,7 @@ pub fn router() -> Routes {
         .route("/lossmit/cases/{id}/application", &["POST"], post(add_application))
         .route("/lossmit/cases/{id}/assessment", &["POST"], post(add_assessment))
         .route("/lossmit/cases/{id}/decisions", &["POST"], post(add_decision))
+        .route("/lossmit/cases/{id}/reinstatement", &["POST"], post(add_reinstatement))
         .route("/lossmit/cases/{id}/appeals", &["POST"], post(add_appeal))
         .route("/lossmit/cases/{id}/appeal-decision", &["POST"], post(add_appeal_decision))
         .route("/lossmit/cases/{id}/foreclosure-steps", &["POST"], post(add_foreclosure_step))
@@ -470,6 +471,7 @@ struct CasePage {
     scenario: Scenario,
     cards: Vec<OptionCard>,
     decisions: Vec<DecisionRow>,
+    applications: Vec<store::ApplicationLine>,
     errors: FieldErrors,
     input: Input,
     alert: Option<String>,
@@ -514,8 +516,15 @@ impl CasePage {
     fn hardships(&self) -> &'static [Hardship] {
         Hardship::ALL
     }
-    fn option_kinds(&self) -> &'static [LossMitOption] {
-        LossMitOption::ALL
+    fn option_kinds(&self) -> [LossMitOption; 5] {
+        LossMitOption::STANDARD
+    }
+    /// The evaluation form's choice for an option: what was typed, else nothing.
+    fn outcome_is(&self, option: &LossMitOption, outcome: &str) -> bool {
+        self.input.get(&format!("outcome_{}", option.as_str())).is_some_and(|v| v == outcome)
+    }
+    fn err(&self, key: &str) -> String {
+        self.errors.get(key).map(|m| m.to_string()).unwrap_or_default()
     }
     fn stages(&self) -> &'static [Stage] {
         Stage::ALL
@@ -558,6 +567,7 @@ async fn case_page(
     let received = store::documents_received(&state.db, &case).await?;
     let assessment = store::latest_assessment(&state.db, case.id).await?;
     let decisions = store::decisions(&state.db, case.id).await?;
+    let applications = store::applications(&state.db, &case).await?;
     let checklist: Vec<DocLine> = model::REQUIRED_DOCUMENTS
         .iter()
         .map(|d| DocLine {
@@ -618,6 +628,7 @@ async fn case_page(
         scenario,
         cards,
         decisions,
+        applications,
         errors,
         input,
         alert,
@@ -758,32 +769,74 @@ case_form!(add_assessment, |state, user, case, m, e, today| {
     Ok("Financial assessment recorded.".into())
 });
 
+/// The evaluation's decisions from a form or a JSON body: `outcome_<option>` (`approved`/`denied`) and
+/// `reason_<option>` for every standard option, and optionally `program_name`, `program_outcome`,
+/// `program_reason` for an investor program.
+pub fn parse_evaluation(
+    case: &CaseRow,
+    assessment: Option<&Assessment>,
+    m: &Input,
+    e: &mut FieldErrors,
+    today: NaiveDate,
+) -> Vec<store::NewDecision> {
+    let cards = workout::run(case, assessment, &Scenario::from_input(case, m), today);
+    let mut out = Vec::new();
+    for o in LossMitOption::STANDARD {
+        let approved = match val(m, &format!("outcome_{}", o.as_str())) {
+            "approved" => true,
+            "denied" => false,
+            _ => {
+                e.add(&format!("outcome_{}", o.as_str()), "Approved or denied?");
+                continue;
+            }
+        };
+        let reason = val(m, &format!("reason_{}", o.as_str()));
+        if !approved && reason.trim().is_empty() {
+            e.add(&format!("reason_{}", o.as_str()), "A denial needs the specific reason (it goes into the letter).");
+        }
+        out.push(store::NewDecision {
+            option: o,
+            program: String::new(),
+            approved,
+            reason: reason.into(),
+            terms: if approved { workout::terms_for(&cards, o) } else { serde_json::json!({}) },
+        });
+    }
+    let program = val(m, "program_name").trim();
+    let program_outcome = val(m, "program_outcome");
+    if !program.is_empty() || !program_outcome.is_empty() {
+        match program_outcome {
+            "approved" | "denied" => out.push(store::NewDecision {
+                option: LossMitOption::InvestorProgram,
+                program: program.into(),
+                approved: program_outcome == "approved",
+                reason: val(m, "program_reason").into(),
+                terms: serde_json::json!({}),
+            }),
+            _ => e.add("program_outcome", "Approved or denied?"),
+        }
+    }
+    out
+}
+
 case_form!(add_decision, |state, user, case, m, e, today| {
     let on = req_date(&m, "decided_on", &mut e);
-    let option = LossMitOption::parse(val(&m, "option"));
-    if option.is_none() {
-        e.add("option", "Choose the option decided.");
-    }
-    let approved = match val(&m, "outcome") {
-        "approved" => Some(true),
-        "denied" => Some(false),
-        _ => {
-            e.add("outcome", "Approved or denied?");
-            None
-        }
-    };
-    let (Some(on), Some(option), Some(approved)) = (on, option, approved) else { return Err(AppError::Validation(e)) };
     let assessment = store::latest_assessment(&state.db, case.id).await?;
-    let cards = workout::run(&case, assessment.as_ref(), &Scenario::from_input(&case, &m), today);
-    let d = store::NewDecision {
-        option,
-        approved,
-        decided_on: on,
-        reason: val(&m, "reason").into(),
-        terms: workout::terms_for(&cards, option),
-    };
-    store::record_decision(&state.db, &user, &case, d, today).await?;
-    Ok(format!("{} {}.", option.label(), if approved { "approved" } else { "denied" }))
+    let decisions = parse_evaluation(&case, assessment.as_ref(), &m, &mut e, today);
+    let Some(on) = on.filter(|_| e.is_empty()) else { return Err(AppError::Validation(e)) };
+    let approved: Vec<&str> = decisions.iter().filter(|d| d.approved).map(|d| d.option.label()).collect();
+    store::record_evaluation(&state.db, &user, &case, on, decisions, today).await?;
+    Ok(if approved.is_empty() {
+        "Evaluation recorded: every option denied.".to_string()
+    } else {
+        format!("Evaluation recorded: {} approved.", approved.join(", "))
+    })
+});
+
+case_form!(add_reinstatement, |state, user, case, m, e, today| {
+    let Some(on) = req_date(&m, "current_on", &mut e) else { return Err(AppError::Validation(e)) };
+    store::record_reinstatement(&state.db, &user, &case, on, val(&m, "reinstatement_note"), today).await?;
+    Ok("Recorded: the borrower was brought current.".into())
 });
 
 case_form!(add_appeal, |state, user, case, m, e, today| {
@@ -881,39 +934,16 @@ async fn letter_acknowledgment(
     Ok(AckLetter { ctx, case, today, received_on, missing, respond_by }.into_response())
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "lossmit/letter_decision.html")]
-struct DecisionLetter {
-    ctx: PageCtx,
-    case: CaseRow,
-    today: NaiveDate,
-    decision: DecisionRow,
-    option_label: &'static str,
-    appeal_by: Option<NaiveDate>,
-    accept_by: NaiveDate,
-    terms: Vec<(String, String)>,
+/// One option in a decision letter.
+pub struct LetterOption {
+    pub label: String,
+    pub approved: bool,
+    pub reason: String,
+    pub terms: Vec<(String, String)>,
 }
 
-async fn letter_decision(
-    user: CurrentUser,
-    ctx: PageCtx,
-    State(state): State<AppState>,
-    Path(id): Path<Uuid>,
-) -> AppResult<Response> {
-    let case = store::visible_case(&state.db, &user, id).await?;
-    let today = today(&state);
-    let decision = store::decisions(&state.db, case.id)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| AppError::conflict("No decision has been recorded on this case yet."))?;
-    let appeal_by = match (decision.approved, case.app_complete_on) {
-        (false, Some(complete)) if clocks::appeal_applies(complete, clocks::sale_at_completion(&case.facts())) => {
-            Some(decision.decided_on + Duration::days(14))
-        }
-        _ => None,
-    };
-    let terms = match &decision.terms {
+fn shown_terms(terms: &serde_json::Value) -> Vec<(String, String)> {
+    match terms {
         serde_json::Value::Object(o) => o
             .iter()
             .filter(|(_, v)| v.is_number() || v.is_boolean())
@@ -927,15 +957,80 @@ async fn letter_decision(
             })
             .collect(),
         _ => vec![],
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "lossmit/letter_decision.html")]
+struct DecisionLetter {
+    ctx: PageCtx,
+    case: CaseRow,
+    today: NaiveDate,
+    decided_on: NaiveDate,
+    options: Vec<LetterOption>,
+    any_approved: bool,
+    modification_denied: bool,
+    appeal_by: Option<NaiveDate>,
+    accept_by: NaiveDate,
+}
+
+/// The decision letter for the latest evaluation: every option decided, each denial with its reason
+/// (1024.41(d)), the terms of each approval and the acceptance date (1024.41(e)), and appeal rights only for a
+/// denied loan modification (1024.41(h)).
+async fn letter_decision(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> AppResult<Response> {
+    let case = store::visible_case(&state.db, &user, id).await?;
+    let today = today(&state);
+    let all = store::decisions(&state.db, case.id).await?;
+    let latest = all.first().ok_or_else(|| AppError::conflict("No decision has been recorded on this case yet."))?;
+    let (decided_on, app_no) = (latest.decided_on, latest.application_no);
+    let evaluation: Vec<&DecisionRow> =
+        all.iter().filter(|d| d.decided_on == decided_on && d.application_no == app_no).collect();
+    let modification_denied = evaluation.iter().any(|d| d.option == "modification" && !d.approved);
+    let appeal_by = match case.app_complete_on {
+        Some(complete)
+            if modification_denied && clocks::appeal_applies(complete, clocks::sale_at_completion(&case.facts())) =>
+        {
+            Some(decided_on + Duration::days(14))
+        }
+        _ => None,
     };
-    let option_label = LossMitOption::parse(&decision.option).map(LossMitOption::label).unwrap_or("");
+    let options: Vec<LetterOption> = evaluation
+        .iter()
+        .map(|d| LetterOption {
+            label: match LossMitOption::parse(&d.option) {
+                Some(LossMitOption::InvestorProgram) => format!("Investor program: {}", d.program),
+                Some(o) => o.label().to_string(),
+                None => d.option.clone(),
+            },
+            approved: d.approved,
+            reason: d.reason.clone(),
+            terms: shown_terms(&d.terms),
+        })
+        .collect();
     // 1024.41(e)(1): 14 days, or 7 when the complete application came less than 90 days before a sale.
     let accept_days = case
         .app_complete_on
         .and_then(|c| clocks::acceptance_days(c, clocks::sale_at_completion(&case.facts())))
         .unwrap_or(14);
-    let accept_by = decision.decided_on + Duration::days(accept_days);
-    Ok(DecisionLetter { ctx, case, today, option_label, appeal_by, accept_by, terms, decision }.into_response())
+    let any_approved = options.iter().any(|o| o.approved);
+    let accept_by = decided_on + Duration::days(accept_days);
+    Ok(DecisionLetter {
+        ctx,
+        case,
+        today,
+        decided_on,
+        options,
+        any_approved,
+        modification_denied,
+        appeal_by,
+        accept_by,
+    }
+    .into_response())
 }
 
 // ---------------------------------------------------------------- export

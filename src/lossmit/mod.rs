@@ -22,6 +22,9 @@ pub fn router() -> Routes {
         .route("/api/v1/lossmit/cases/{id}", &["GET"], get(api::show))
         .route("/api/v1/lossmit/cases/{id}/application", &["POST"], post(api::application))
         .route("/api/v1/lossmit/cases/{id}/foreclosure-steps", &["POST"], post(api::foreclosure_step))
+        .route("/api/v1/lossmit/cases/{id}/evaluation", &["POST"], post(api::evaluation))
+        .route("/api/v1/lossmit/cases/{id}/appeal", &["POST"], post(api::appeal))
+        .route("/api/v1/lossmit/cases/{id}/reinstatement", &["POST"], post(api::reinstatement))
         .route(
             "/api/v1/lossmit/cases/{id}/borrower-requests",
             &["GET", "POST"],

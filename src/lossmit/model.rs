@@ -71,7 +71,20 @@ vocabulary!(LossMitOption {
     Modification => "modification", "Modification";
     ShortSale => "short_sale", "Short sale";
     DeedInLieu => "deed_in_lieu", "Deed-in-lieu";
+    InvestorProgram => "investor_program", "Investor program";
 });
+
+impl LossMitOption {
+    /// The options every evaluation decides (1024.41(c)(1): all options available to the borrower); the
+    /// investor's own programs are decided by name beside them.
+    pub const STANDARD: [LossMitOption; 5] = [
+        LossMitOption::Modification,
+        LossMitOption::Forbearance,
+        LossMitOption::RepaymentPlan,
+        LossMitOption::ShortSale,
+        LossMitOption::DeedInLieu,
+    ];
+}
 
 vocabulary!(Hardship {
     Unemployment => "unemployment", "Unemployment";

@@ -54,6 +54,12 @@ pub struct CaseRow {
     pub complete_notice_on: Option<NaiveDate>,
     pub live_contacts: Vec<NaiveDate>,
     pub early_notices: Vec<NaiveDate>,
+    /// The application the protections come from (1024.41(i)), by its number on the case.
+    pub app_no: Option<i32>,
+    /// The first evaluation denied a loan modification (the only denial that may be appealed).
+    pub modification_denied: Option<bool>,
+    /// The last day the borrower was brought current (applications before it belong to an earlier delinquency).
+    pub brought_current_on: Option<NaiveDate>,
     /// Whether the sale date was changed after the application was received / became complete (recorded),
     /// and what it was before the first such change (from the audit log, which nothing can alter).
     pub sale_changed_since_receipt: Option<bool>,
@@ -81,9 +87,11 @@ impl CaseRow {
                 acknowledged_on: self.acknowledged_on,
                 complete_notice_on: self.complete_notice_on,
             },
-            decision: self
-                .decided_on
-                .map(|d| DecisionFacts { decided_on: d, approved: self.decision_approved.unwrap_or(false) }),
+            decision: self.decided_on.map(|d| DecisionFacts {
+                decided_on: d,
+                approved: self.decision_approved.unwrap_or(false),
+                modification_denied: self.modification_denied.unwrap_or(false),
+            }),
             appeal: self.appeal_filed_on.map(|f| AppealFacts {
                 filed_on: f,
                 decided_on: self.appeal_decided_on,
@@ -138,6 +146,7 @@ macro_rules! select_cases {
                   f.app_complete_on, f.acknowledged_on, f.decided_on, f.decision_approved, f.appeal_filed_on,
                   f.appeal_decided_on, f.appeal_granted, f.first_filing_on, f.complete_notice_on,
                   f.live_contacts AS "live_contacts!", f.early_notices AS "early_notices!",
+                  f.app_no, f.modification_denied, f.brought_current_on,
                   sr.changed AS "sale_changed_since_receipt?", sr.sale_date AS "sale_date_at_receipt?",
                   sc.changed AS "sale_changed_since_completion?", sc.sale_date AS "sale_date_at_completion?",
                   COALESCE((SELECT (s.value #>> '{}')::boolean FROM settings s
@@ -151,13 +160,14 @@ macro_rules! select_cases {
                    SELECT true AS changed, (l.before ->> 'sale_date')::date AS sale_date FROM audit_log l
                    WHERE l.entity = 'lossmit_case' AND l.entity_id = c.id::text AND l.action = 'lossmit.case.sale_date'
                      AND l.created_at > (SELECT min(a.created_at) FROM lossmit_applications a
-                                         WHERE a.case_id = c.id AND a.received_on = f.app_received_on)
+                                         WHERE a.case_id = c.id AND a.application_no = f.app_no)
                    ORDER BY l.created_at, l.id LIMIT 1) sr ON true
                LEFT JOIN LATERAL (
                    SELECT true AS changed, (l.before ->> 'sale_date')::date AS sale_date FROM audit_log l
                    WHERE l.entity = 'lossmit_case' AND l.entity_id = c.id::text AND l.action = 'lossmit.case.sale_date'
                      AND l.created_at > (SELECT min(a.created_at) FROM lossmit_applications a
-                                         WHERE a.case_id = c.id AND a.complete_on = f.app_complete_on)
+                                         WHERE a.case_id = c.id AND a.application_no = f.app_no
+                                           AND a.complete_on = f.app_complete_on)
                    ORDER BY l.created_at, l.id LIMIT 1) sc ON true
                LEFT JOIN users u ON u.id = c.specialist_id "# + $where
             $(, $arg)*
@@ -360,7 +370,8 @@ async fn advance_stage(
 }
 
 /// Records an application as received (and, if known, complete). Each call appends the application as now
-/// known; the latest row is current.
+/// known (the latest row of an application is current); a received date not seen before on the case is another
+/// application (1024.41(i): which one the protections come from is decided by the facts view).
 pub async fn record_application(
     db: &PgPool,
     user: &CurrentUser,
@@ -380,9 +391,21 @@ pub async fn record_application(
     }
     let mut tx = db.begin().await?;
     lock_case(&mut tx, case.id).await?;
-    sqlx::query!(
-        "INSERT INTO lossmit_applications (case_id, received_on, complete_on, actor_id) VALUES ($1, $2, $3, $4)",
+    // The same received date is the same application as now known; another date is another application.
+    let number = sqlx::query_scalar!(
+        r#"SELECT COALESCE((SELECT application_no FROM lossmit_applications WHERE case_id = $1 AND received_on = $2
+                            ORDER BY id DESC LIMIT 1),
+                           (SELECT max(application_no) + 1 FROM lossmit_applications WHERE case_id = $1), 1) AS "n!""#,
         case.id,
+        received_on
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO lossmit_applications (case_id, application_no, received_on, complete_on, actor_id)
+         VALUES ($1, $2, $3, $4, $5)",
+        case.id,
+        number,
         received_on,
         complete_on,
         user.id
@@ -442,8 +465,14 @@ pub async fn record_document(
     .fetch_all(&mut *tx)
     .await?;
     let docs: Vec<Document> = received.iter().filter_map(|r| Document::parse(&r.document)).collect();
+    // The application this completes: the latest received one of the current delinquency still incomplete.
     let app = sqlx::query!(
-        "SELECT received_on, complete_on FROM lossmit_applications WHERE case_id = $1 ORDER BY id DESC LIMIT 1",
+        r#"SELECT v.application_no AS "application_no!", v.received_on AS "received_on!", v.complete_on
+           FROM (SELECT DISTINCT ON (application_no) application_no, received_on, complete_on
+                   FROM lossmit_applications WHERE case_id = $1 ORDER BY application_no, id DESC) v
+           WHERE v.received_on > COALESCE((SELECT max(current_on) FROM lossmit_reinstatements WHERE case_id = $1),
+                                          '-infinity'::date)
+           ORDER BY (v.complete_on IS NULL) DESC, v.received_on DESC, v.application_no DESC LIMIT 1"#,
         case.id
     )
     .fetch_optional(&mut *tx)
@@ -459,8 +488,10 @@ pub async fn record_document(
                 .unwrap_or(received_on)
                 .max(app.received_on);
             sqlx::query!(
-                "INSERT INTO lossmit_applications (case_id, received_on, complete_on, actor_id) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO lossmit_applications (case_id, application_no, received_on, complete_on, actor_id)
+                 VALUES ($1, $2, $3, $4, $5)",
                 case.id,
+                app.application_no,
                 app.received_on,
                 last,
                 user.id
@@ -621,57 +652,164 @@ pub async fn latest_assessment(db: &PgPool, case_id: Uuid) -> AppResult<Option<A
     .await?)
 }
 
+/// One option's decision in an evaluation.
 pub struct NewDecision {
     pub option: model::LossMitOption,
+    /// The investor's program, by name, for [`model::LossMitOption::InvestorProgram`].
+    pub program: String,
     pub approved: bool,
-    pub decided_on: NaiveDate,
     pub reason: String,
     pub terms: serde_json::Value,
 }
 
-pub async fn record_decision(
+/// Records an evaluation of the protecting application: every standard option decided on one day, with the
+/// investor's own programs, each denial with its reason (1024.41(c)(1), (d)). Approving any option puts the
+/// case on offer.
+pub async fn record_evaluation(
     db: &PgPool,
     user: &CurrentUser,
     case: &CaseRow,
-    d: NewDecision,
+    decided_on: NaiveDate,
+    decisions: Vec<NewDecision>,
     today: NaiveDate,
 ) -> AppResult<()> {
     let mut errors = crate::error::FieldErrors::new();
-    if d.decided_on > today {
+    if decided_on > today {
         errors.add("decided_on", "The date cannot be in the future.");
     }
-    if !d.approved && d.reason.trim().is_empty() {
-        errors.add("reason", "A denial needs the specific reason (it goes into the decision letter).");
+    for d in &decisions {
+        if !d.approved && d.reason.trim().is_empty() {
+            errors.add(
+                &format!("reason_{}", d.option.as_str()),
+                "A denial needs the specific reason (it goes into the decision letter).",
+            );
+        }
+        if d.option == model::LossMitOption::InvestorProgram && d.program.trim().is_empty() {
+            errors.add("program_name", "Name the investor's program.");
+        }
     }
-    if case.app_received_on.is_none() {
-        errors.add("option", "Record the borrower's application before deciding on it.");
+    for o in model::LossMitOption::STANDARD {
+        if !decisions.iter().any(|d| d.option == o) {
+            errors.add(&format!("outcome_{}", o.as_str()), "Decide this option (approved or denied).");
+        }
     }
+    let Some(app_no) = case.app_no else {
+        errors.add("decided_on", "Record the borrower's application before deciding on it.");
+        return Err(AppError::Validation(errors));
+    };
     errors.into_result()?;
+    let evaluation = Uuid::new_v4();
     let mut tx = db.begin().await?;
     lock_case(&mut tx, case.id).await?;
-    sqlx::query!(
-        "INSERT INTO lossmit_decisions (case_id, option, approved, decided_on, reason, terms, actor_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        case.id,
-        d.option.as_str(),
-        d.approved,
-        d.decided_on,
-        d.reason.trim(),
-        d.terms,
-        user.id
-    )
-    .execute(&mut *tx)
-    .await?;
-    if d.approved {
+    for d in &decisions {
+        sqlx::query!(
+            "INSERT INTO lossmit_decisions (case_id, option, program, approved, decided_on, reason, terms, actor_id,
+                                            evaluation_id, application_no)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            case.id,
+            d.option.as_str(),
+            d.program.trim(),
+            d.approved,
+            decided_on,
+            d.reason.trim(),
+            d.terms,
+            user.id,
+            evaluation,
+            app_no
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    if decisions.iter().any(|d| d.approved) {
         advance_stage(&mut tx, user, case.id, Stage::Offer, today).await?;
     }
     touch(&mut tx, case.id).await?;
-    Entry::new(Some(user), "lossmit.decision.record", "lossmit_case", case.id)
-        .after(serde_json::json!({"option": d.option.as_str(), "approved": d.approved, "decided_on": d.decided_on, "reason": d.reason, "terms": d.terms}))
+    let summary: Vec<serde_json::Value> = decisions
+        .iter()
+        .map(|d| serde_json::json!({"option": d.option.as_str(), "program": d.program, "approved": d.approved, "reason": d.reason, "terms": d.terms}))
+        .collect();
+    Entry::new(Some(user), "lossmit.evaluation.record", "lossmit_case", case.id)
+        .after(serde_json::json!({"evaluation": evaluation, "application": app_no, "decided_on": decided_on, "decisions": summary}))
         .write(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Records that the borrower was brought current on `current_on`: the delinquency ended, and applications
+/// received before it no longer protect the loan (1024.41(i)).
+pub async fn record_reinstatement(
+    db: &PgPool,
+    user: &CurrentUser,
+    case: &CaseRow,
+    current_on: NaiveDate,
+    note: &str,
+    today: NaiveDate,
+) -> AppResult<()> {
+    if current_on > today {
+        return Err(AppError::invalid("current_on", "The date cannot be in the future."));
+    }
+    if current_on < case.first_unpaid_due_date {
+        return Err(AppError::invalid(
+            "current_on",
+            "The borrower cannot be brought current before the delinquency began.",
+        ));
+    }
+    let mut tx = db.begin().await?;
+    lock_case(&mut tx, case.id).await?;
+    sqlx::query!(
+        "INSERT INTO lossmit_reinstatements (case_id, current_on, note, actor_id) VALUES ($1, $2, $3, $4)",
+        case.id,
+        current_on,
+        note.trim(),
+        user.id
+    )
+    .execute(&mut *tx)
+    .await?;
+    touch(&mut tx, case.id).await?;
+    Entry::new(Some(user), "lossmit.reinstatement.record", "lossmit_case", case.id)
+        .after(serde_json::json!({"current_on": current_on, "note": note.trim()}))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One application on a case as now known, and what the rule makes of it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApplicationLine {
+    pub number: i32,
+    pub received_on: NaiveDate,
+    pub complete_on: Option<NaiveDate>,
+    /// `protecting`, `duplicative` (a later complete application in the same delinquency), `superseded` (an
+    /// incomplete one beside the protecting one) or `earlier_delinquency` (received before the borrower was
+    /// brought current).
+    pub status: &'static str,
+}
+
+pub async fn applications(db: &PgPool, case: &CaseRow) -> AppResult<Vec<ApplicationLine>> {
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT ON (application_no) application_no, received_on, complete_on
+           FROM lossmit_applications WHERE case_id = $1 ORDER BY application_no, id DESC"#,
+        case.id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let status = if Some(r.application_no) == case.app_no {
+                "protecting"
+            } else if case.brought_current_on.is_some_and(|c| r.received_on <= c) {
+                "earlier_delinquency"
+            } else if r.complete_on.is_some() {
+                "duplicative"
+            } else {
+                "superseded"
+            };
+            ApplicationLine { number: r.application_no, received_on: r.received_on, complete_on: r.complete_on, status }
+        })
+        .collect())
 }
 
 pub async fn record_appeal(
@@ -684,8 +822,11 @@ pub async fn record_appeal(
     if filed_on > today {
         return Err(AppError::invalid("filed_on", "The date cannot be in the future."));
     }
-    if case.decided_on.is_none() || case.decision_approved == Some(true) {
-        return Err(AppError::invalid("filed_on", "Only a denial of a complete application can be appealed."));
+    if case.decided_on.is_none() || case.modification_denied != Some(true) {
+        return Err(AppError::invalid(
+            "filed_on",
+            "Only the denial of a loan modification on a complete application can be appealed (12 CFR 1024.41(h)).",
+        ));
     }
     let mut tx = db.begin().await?;
     lock_case(&mut tx, case.id).await?;
@@ -1083,6 +1224,8 @@ pub async fn records(db: &PgPool, case_id: Uuid) -> AppResult<Vec<RecordLine>> {
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionRow {
     pub option: String,
+    pub program: String,
+    pub application_no: i32,
     pub approved: bool,
     pub decided_on: NaiveDate,
     pub reason: String,
@@ -1092,7 +1235,8 @@ pub struct DecisionRow {
 pub async fn decisions(db: &PgPool, case_id: Uuid) -> AppResult<Vec<DecisionRow>> {
     Ok(sqlx::query_as!(
         DecisionRow,
-        "SELECT option, approved, decided_on, reason, terms FROM lossmit_decisions WHERE case_id = $1 ORDER BY decided_on DESC, id DESC",
+        "SELECT option, program, application_no, approved, decided_on, reason, terms FROM lossmit_decisions
+         WHERE case_id = $1 ORDER BY decided_on DESC, id",
         case_id
     )
     .fetch_all(db)
