@@ -1152,3 +1152,115 @@ async fn several_applications_protect_from_the_first_complete_one_of_the_delinqu
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("Refused under 12 CFR 1024.41(g) (dual tracking)"));
 }
+
+/// Issue 18 item 9: the early-intervention notice with the content 1024.39(b)(2) requires, the complete-application
+/// notice and the per-option decision letter are rendered for print and filed on the case as records nothing
+/// can change; filing records the notice (and so satisfies its clock).
+#[tokio::test]
+async fn letters_are_filed_as_records_that_cannot_change() {
+    let t = team().await;
+    let id = create(&t, "LN-9001").await["id"].as_str().unwrap().to_string();
+    let letter =
+        |slug: &'static str| t.specialist.get(t.app.url(&format!("/lossmit/cases/{id}/letters/{slug}"))).send();
+    // Without the servicer's telephone number the notice cannot be written.
+    let res = letter("early-intervention").await.unwrap();
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("1024.39(b)(2)(ii)"));
+    // The supervisor sets it on the board; a number without an area code is refused with the input kept.
+    let bad = [("name", "Loanfloor Servicing"), ("phone", "555-0100"), ("hours", "8-6 CT"), ("address", "")];
+    let res = t.supervisor.post(t.app.url("/lossmit/settings/servicer")).form(&bad).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("area code") && page.contains("value=\"555-0100\""), "{page}");
+    let good = [
+        ("name", "Loanfloor Servicing"),
+        ("phone", "(512) 555-0100"),
+        ("hours", "8-6 CT"),
+        ("address", "PO Box 1, Austin TX"),
+    ];
+    let res = t.supervisor.post(t.app.url("/lossmit/settings/servicer")).form(&good).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let res = t.specialist.post(t.app.url("/lossmit/settings/servicer")).form(&good).send().await.unwrap();
+    assert_eq!(res.status(), 403, "specialists do not set the organisation's contact");
+
+    // The notice: servicer contact, the assigned person, options, how to apply, housing counselors.
+    let res = letter("early-intervention").await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    for text in [
+        "(512) 555-0100",
+        "id=\"contact-personnel\"",
+        "id=\"options\"",
+        "Repayment plan",
+        "Deed-in-lieu",
+        "id=\"how-to-apply\"",
+        "Borrower assistance form",
+        "www.consumerfinance.gov/find-a-housing-counselor",
+        "1-800-569-4287",
+        "12 CFR 1024.39(b)",
+    ] {
+        assert!(html.contains(text), "{text}: {html}");
+    }
+    // Filing stores it and records the notice in one step.
+    let res =
+        t.specialist.post(t.app.url(&format!("/lossmit/cases/{id}/letters/early-intervention"))).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], format!("/lossmit/cases/{id}/letters/filed"));
+    let notices: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM lossmit_notices WHERE case_id = $1::uuid AND kind = 'early_intervention'",
+    )
+    .bind(&id)
+    .fetch_one(t.app.db())
+    .await
+    .unwrap();
+    assert_eq!(notices, 1);
+    let (stored, sha): (String, String) =
+        sqlx::query_as("SELECT html, sha256 FROM lossmit_letters WHERE case_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(t.app.db())
+            .await
+            .unwrap();
+    use sha2::Digest;
+    assert_eq!(sha, hex::encode(sha2::Sha256::digest(stored.as_bytes())));
+    let filed = t.specialist.get(t.app.url(&format!("/lossmit/cases/{id}/letters/filed"))).send().await.unwrap();
+    let filed = filed.text().await.unwrap();
+    assert!(filed.contains(&sha) && filed.contains("1-800-569-4287"), "{filed}");
+    // A filed letter is a record: the database refuses to change or remove it.
+    let change = sqlx::query("UPDATE lossmit_letters SET html = 'changed' WHERE case_id = $1::uuid")
+        .bind(&id)
+        .execute(t.app.db())
+        .await;
+    assert!(change.unwrap_err().to_string().contains("cannot be changed"));
+    assert!(sqlx::query("DELETE FROM lossmit_letters").execute(t.app.db()).await.is_err());
+
+    // The complete-application notice exists once the application is complete, with the evaluation date.
+    assert_eq!(letter("complete-application").await.unwrap().status(), 409);
+    let app = json!({"received_on": "2026-11-02", "complete_on": "2026-11-20"});
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/application")))
+        .json(&app)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let html = letter("complete-application").await.unwrap().text().await.unwrap();
+    assert!(html.contains("November 20, 2026") && html.contains("<strong>December 20, 2026</strong>"), "{html}");
+    assert!(html.contains("id=\"protections\""));
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/letters/complete-application")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let case: Value =
+        t.specialist.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert!(deadline(&case, "complete_notice")["done_on"].is_string(), "filing recorded the notice: {case}");
+    let letters: i64 = sqlx::query_scalar("SELECT count(*) FROM lossmit_letters WHERE case_id = $1::uuid")
+        .bind(&id)
+        .fetch_one(t.app.db())
+        .await
+        .unwrap();
+    assert_eq!(letters, 2);
+}

@@ -739,9 +739,10 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
         // once the case has reached them (409 until then).
         let expected = match r.path {
             "/leads/import/report/{token}" => StatusCode::NOT_FOUND,
-            "/lossmit/cases/{id}/letters/acknowledgment" | "/lossmit/cases/{id}/letters/decision" => {
-                StatusCode::CONFLICT
-            }
+            "/lossmit/cases/{id}/letters/acknowledgment"
+            | "/lossmit/cases/{id}/letters/decision"
+            | "/lossmit/cases/{id}/letters/complete-application"
+            | "/lossmit/cases/{id}/letters/early-intervention" => StatusCode::CONFLICT,
             _ => StatusCode::OK,
         };
         if status != expected {

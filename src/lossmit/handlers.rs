@@ -53,8 +53,6 @@ pub fn router() -> Routes {
         .route("/lossmit/cases/{id}/stage", &["POST"], post(change_stage))
         .route("/lossmit/cases/{id}/sale-date", &["POST"], post(set_sale_date))
         .route("/lossmit/cases/{id}/reassign", &["POST"], post(reassign))
-        .route("/lossmit/cases/{id}/letters/acknowledgment", &["GET"], get(letter_acknowledgment))
-        .route("/lossmit/cases/{id}/letters/decision", &["GET"], get(letter_decision))
         .route("/lossmit/cases/{id}/export", &["GET"], get(export))
 }
 
@@ -197,16 +195,19 @@ struct BoardPage {
     errors: FieldErrors,
     error_case: Option<Uuid>,
     calendar: Calendar,
+    servicer: super::letters::ServicerContact,
     admin: bool,
 }
 
-async fn board_page(
+/// The board; `servicer_input` is the servicer contact as typed when its form was refused.
+pub(super) async fn board_page(
     state: &AppState,
     user: &CurrentUser,
     ctx: PageCtx,
     errors: FieldErrors,
     error_case: Option<Uuid>,
-) -> AppResult<BoardPage> {
+    servicer_input: Option<super::letters::ServicerContact>,
+) -> AppResult<impl IntoResponse + use<>> {
     user.require(&store::SUPERVISOR_ROLES)?;
     let cases = store::visible_cases(&state.db, user, false).await?;
     let specialists = store::specialists(&state.db).await?;
@@ -277,12 +278,16 @@ async fn board_page(
         errors,
         error_case,
         calendar: store::calendar(&state.db).await?,
+        servicer: match servicer_input {
+            Some(typed) => typed,
+            None => super::letters::servicer_contact(&state.db).await?,
+        },
         admin: user.role == Role::Admin,
     })
 }
 
 async fn board(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<impl IntoResponse> {
-    board_page(&state, &user, ctx, FieldErrors::new(), None).await
+    board_page(&state, &user, ctx, FieldErrors::new(), None, None).await
 }
 
 /// `POST /lossmit/settings` (admins): whether days observed in lieu of a weekend legal public holiday are
@@ -332,7 +337,7 @@ async fn reassign(
             Ok(Redirect::to("/lossmit/board").into_response())
         }
         Err(AppError::Validation(e)) => {
-            let page = board_page(&state, &user, ctx, e, Some(id)).await?;
+            let page = board_page(&state, &user, ctx, e, Some(id), None).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e),
@@ -889,149 +894,6 @@ case_form!(set_sale_date, |state, user, case, m, e, today| {
         None => "Foreclosure sale date cleared.".into(),
     })
 });
-
-// ---------------------------------------------------------------- letters
-
-#[derive(Template, WebTemplate)]
-#[template(path = "lossmit/letter_acknowledgment.html")]
-struct AckLetter {
-    ctx: PageCtx,
-    case: CaseRow,
-    today: NaiveDate,
-    received_on: NaiveDate,
-    missing: Vec<&'static str>,
-    respond_by: NaiveDate,
-}
-
-async fn letter_acknowledgment(
-    user: CurrentUser,
-    ctx: PageCtx,
-    State(state): State<AppState>,
-    Path(id): Path<Uuid>,
-) -> AppResult<Response> {
-    let case = store::visible_case(&state.db, &user, id).await?;
-    let today = today(&state);
-    let Some(received_on) = case.app_received_on else {
-        return Err(AppError::conflict("No application has been received on this case yet."));
-    };
-    let received = store::documents_received(&state.db, &case).await?;
-    let docs: Vec<Document> = received.iter().map(|(d, _)| *d).collect();
-    let missing = model::missing_documents(&docs).into_iter().map(Document::label).collect();
-    // 1024.41(b)(2)(ii): a reasonable date to complete the application — here the earliest of 30 days, the
-    // 120th day of delinquency (120 days after the first unpaid due date, while still ahead) and 38 days before
-    // a scheduled sale.
-    let mut respond_by = today + Duration::days(30);
-    let day120 = clocks::delinquency_day(case.first_unpaid_due_date, 120);
-    if day120 > today + Duration::days(7) {
-        respond_by = respond_by.min(day120);
-    }
-    if let Some(sale) = case.sale_date {
-        let d = sale - Duration::days(38);
-        if d > today {
-            respond_by = respond_by.min(d);
-        }
-    }
-    Ok(AckLetter { ctx, case, today, received_on, missing, respond_by }.into_response())
-}
-
-/// One option in a decision letter.
-pub struct LetterOption {
-    pub label: String,
-    pub approved: bool,
-    pub reason: String,
-    pub terms: Vec<(String, String)>,
-}
-
-fn shown_terms(terms: &serde_json::Value) -> Vec<(String, String)> {
-    match terms {
-        serde_json::Value::Object(o) => o
-            .iter()
-            .filter(|(_, v)| v.is_number() || v.is_boolean())
-            .map(|(k, v)| {
-                let shown = match v.as_i64() {
-                    Some(n) if k.ends_with("_cents") => format_cents(n),
-                    Some(n) if k.ends_with("_bps") => format_bps(n),
-                    _ => v.to_string(),
-                };
-                (k.trim_end_matches("_cents").trim_end_matches("_bps").replace('_', " "), shown)
-            })
-            .collect(),
-        _ => vec![],
-    }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "lossmit/letter_decision.html")]
-struct DecisionLetter {
-    ctx: PageCtx,
-    case: CaseRow,
-    today: NaiveDate,
-    decided_on: NaiveDate,
-    options: Vec<LetterOption>,
-    any_approved: bool,
-    modification_denied: bool,
-    appeal_by: Option<NaiveDate>,
-    accept_by: NaiveDate,
-}
-
-/// The decision letter for the latest evaluation: every option decided, each denial with its reason
-/// (1024.41(d)), the terms of each approval and the acceptance date (1024.41(e)), and appeal rights only for a
-/// denied loan modification (1024.41(h)).
-async fn letter_decision(
-    user: CurrentUser,
-    ctx: PageCtx,
-    State(state): State<AppState>,
-    Path(id): Path<Uuid>,
-) -> AppResult<Response> {
-    let case = store::visible_case(&state.db, &user, id).await?;
-    let today = today(&state);
-    let all = store::decisions(&state.db, case.id).await?;
-    let latest = all.first().ok_or_else(|| AppError::conflict("No decision has been recorded on this case yet."))?;
-    let (decided_on, app_no) = (latest.decided_on, latest.application_no);
-    let evaluation: Vec<&DecisionRow> =
-        all.iter().filter(|d| d.decided_on == decided_on && d.application_no == app_no).collect();
-    let modification_denied = evaluation.iter().any(|d| d.option == "modification" && !d.approved);
-    let appeal_by = match case.app_complete_on {
-        Some(complete)
-            if modification_denied && clocks::appeal_applies(complete, clocks::sale_at_completion(&case.facts())) =>
-        {
-            Some(decided_on + Duration::days(14))
-        }
-        _ => None,
-    };
-    let options: Vec<LetterOption> = evaluation
-        .iter()
-        .map(|d| LetterOption {
-            label: match LossMitOption::parse(&d.option) {
-                Some(LossMitOption::InvestorProgram) => format!("Investor program: {}", d.program),
-                Some(o) => o.label().to_string(),
-                None => d.option.clone(),
-            },
-            approved: d.approved,
-            reason: d.reason.clone(),
-            terms: shown_terms(&d.terms),
-        })
-        .collect();
-    // 1024.41(e)(1): 14 days, or 7 when the complete application came less than 90 days before a sale.
-    let accept_days = case
-        .app_complete_on
-        .and_then(|c| clocks::acceptance_days(c, clocks::sale_at_completion(&case.facts())))
-        .unwrap_or(14);
-    let any_approved = options.iter().any(|o| o.approved);
-    let accept_by = decided_on + Duration::days(accept_days);
-    Ok(DecisionLetter {
-        ctx,
-        case,
-        today,
-        decided_on,
-        options,
-        any_approved,
-        modification_denied,
-        appeal_by,
-        accept_by,
-    }
-    .into_response())
-}
 
 // ---------------------------------------------------------------- export
 

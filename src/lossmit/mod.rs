@@ -6,6 +6,7 @@ pub mod api;
 pub mod calendar;
 pub mod clocks;
 pub mod handlers;
+pub mod letters;
 pub mod model;
 pub mod options;
 pub mod requests;
@@ -18,6 +19,7 @@ use crate::web::Routes;
 
 pub fn router() -> Routes {
     handlers::router()
+        .merge(letters::router())
         .route("/api/v1/lossmit/cases", &["POST"], post(api::create))
         .route("/api/v1/lossmit/cases/{id}", &["GET"], get(api::show))
         .route("/api/v1/lossmit/cases/{id}/application", &["POST"], post(api::application))

@@ -564,7 +564,21 @@ pub async fn record_notice(
         return Err(AppError::invalid("sent_on", "The date cannot be in the future."));
     }
     let mut tx = db.begin().await?;
-    lock_case(&mut tx, case.id).await?;
+    insert_notice(&mut tx, user, case, kind, sent_on, note).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records a notice as sent in the caller's transaction (locks the case, audit-logs it).
+pub async fn insert_notice(
+    tx: &mut Transaction<'_, Postgres>,
+    user: &CurrentUser,
+    case: &CaseRow,
+    kind: model::NoticeKind,
+    sent_on: NaiveDate,
+    note: &str,
+) -> AppResult<()> {
+    lock_case(tx, case.id).await?;
     sqlx::query!(
         "INSERT INTO lossmit_notices (case_id, kind, sent_on, note, actor_id) VALUES ($1, $2, $3, $4, $5)",
         case.id,
@@ -573,14 +587,13 @@ pub async fn record_notice(
         note.trim(),
         user.id
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    touch(&mut tx, case.id).await?;
+    touch(tx, case.id).await?;
     Entry::new(Some(user), "lossmit.notice.send", "lossmit_case", case.id)
         .after(serde_json::json!({"kind": kind.as_str(), "sent_on": sent_on}))
-        .write(&mut *tx)
+        .write(&mut **tx)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 
