@@ -959,8 +959,12 @@ async fn borrower_requests_run_their_own_clocks() {
     let step = |s: &str| serde_json::json!({"request_id": rid, "step": s, "on": today.to_string()});
     assert_eq!(api.post(&progress).json(&step("extended")).send().await.unwrap().status(), 200);
     assert_eq!(api.post(&progress).json(&step("extended")).send().await.unwrap().status(), 409);
-    let after: Vec<serde_json::Value> =
-        api.post(&progress).json(&step("responded")).send().await.unwrap().json().await.unwrap();
+    // An answer must say what it is: refused without an outcome and its text.
+    assert_eq!(api.post(&progress).json(&step("responded")).send().await.unwrap().status(), 422);
+    let mut answer = step("responded");
+    answer["outcome"] = serde_json::json!("provided");
+    answer["explanation"] = serde_json::json!("Your 2026 escrow analysis is enclosed: taxes rose by $412.");
+    let after: Vec<serde_json::Value> = api.post(&progress).json(&answer).send().await.unwrap().json().await.unwrap();
     let extended_due = cal.add_business_days(cal.add_business_days(received, 30), 15);
     assert_eq!(after[1]["deadlines"][1]["due_on"], extended_due.to_string());
     assert_eq!(after[1]["deadlines"][1]["status"], "met");
@@ -979,6 +983,16 @@ async fn borrower_requests_run_their_own_clocks() {
     let board = app.login("sup.requests@servicer.test").await;
     let page = board.get(app.url("/lossmit/board")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Acknowledge the notice of error (5 business days)"), "the breach is on the board");
+    // ... and in the reports' overdue table, which does not list the answered escrow request.
+    let reports = board.get(app.url("/lossmit/reports")).send().await.unwrap().text().await.unwrap();
+    let overdue = reports.split("id=\"overdue-requests\"").nth(1).unwrap().split("</table>").next().unwrap();
+    assert!(overdue.contains("Acknowledge the notice of error (5 business days)"), "{overdue}");
+    assert!(!overdue.contains("Provide the information"), "answered in time: {overdue}");
+    // The answer was filed as a letter with its text.
+    let filed =
+        board.get(app.url(&format!("/lossmit/cases/{id}/letters/filed"))).send().await.unwrap().text().await.unwrap();
+    assert!(filed.contains("Our answer to your request for information"), "{filed}");
+    assert!(filed.contains("taxes rose by $412"), "{filed}");
 
     // A specialist who does not work the case sees none of it.
     let other = app.create_user(Role::Lossmit, "other.spec@servicer.test", None, &[]).await;
@@ -1263,4 +1277,60 @@ async fn letters_are_filed_as_records_that_cannot_change() {
         .await
         .unwrap();
     assert_eq!(letters, 2);
+}
+
+/// Issue 18 item 8 through the case page: a notice of error recorded and answered by a specialist, the answer
+/// refused without its text (422 with the input kept), then filed as the response letter.
+#[tokio::test]
+async fn the_case_page_records_and_answers_a_notice_of_error() {
+    let t = team().await;
+    let id = create(&t, "LN-8001").await["id"].as_str().unwrap().to_string();
+    let form = |path: &'static str, f: Vec<(&'static str, &'static str)>| {
+        t.specialist.post(t.app.url(&format!("/lossmit/cases/{id}/{path}"))).form(&f).send()
+    };
+    let record = vec![
+        ("request_kind", "notice_of_error"),
+        ("request_category", "fees"),
+        ("request_channel", "mail"),
+        ("request_received_on", "2026-11-02"),
+        ("request_summary", "A $50 inspection fee was charged twice"),
+    ];
+    assert_eq!(form("requests", record).await.unwrap().status(), 303);
+    let page = t.specialist.get(t.app.url(&format!("/lossmit/cases/{id}"))).send().await.unwrap().text().await.unwrap();
+    let table = page.split("id=\"requests\"").nth(1).unwrap().split("</table>").next().unwrap();
+    // Received Monday 11-02: acknowledge in 5 business days (11-09), answer in 30 (Veterans Day and
+    // Thanksgiving skipped: 12-16).
+    assert!(table.contains("A $50 inspection fee was charged twice") && table.contains("2026-11-09"), "{table}");
+    assert!(table.contains("2026-12-16"), "{table}");
+    let request_id = page.split("data-request=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let rid: &'static str = Box::leak(request_id.into_boxed_str());
+    let answer =
+        vec![("request_id", rid), ("step", "responded"), ("progress_on", "2026-11-20"), ("outcome", "corrected")];
+    let res = form("requests/progress", answer).await.unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("goes into the letter") && html.contains("value=\"2026-11-20\""), "{html}");
+    let answer = vec![
+        ("request_id", rid),
+        ("step", "responded"),
+        ("progress_on", "2026-11-20"),
+        ("outcome", "no_error"),
+        ("explanation", "The second charge was a property preservation visit on 10-14, not a duplicate."),
+    ];
+    assert_eq!(form("requests/progress", answer).await.unwrap().status(), 303);
+    let filed = t.specialist.get(t.app.url(&format!("/lossmit/cases/{id}/letters/filed"))).send().await.unwrap();
+    let filed = filed.text().await.unwrap();
+    for text in [
+        "Our answer to your notice of error",
+        "No error occurred",
+        "preservation visit",
+        "id=\"documents-right\"",
+        "12 CFR 1024.35(e)",
+    ] {
+        assert!(filed.contains(text), "{text}: {filed}");
+    }
+    let case: Value =
+        t.specialist.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    let answer = case["deadlines"].as_array().unwrap().iter().find(|d| d["key"] == "error_response").unwrap();
+    assert_eq!((answer["status"].as_str(), answer["done_on"].as_str()), (Some("met"), Some("2026-11-20")));
 }

@@ -22,6 +22,7 @@ use super::model::{
     self, ContactChannel, Document, Hardship, LossMitOption, NoticeKind, Resolution, Stage, parse_money,
 };
 use super::options::{format_bps, format_cents, ratios};
+use super::requests;
 use super::store::{self, Assessment, CaseRow, DecisionRow, RecordLine, Specialist};
 use super::workout::{self, OptionCard, Scenario};
 use crate::auth::{CurrentUser, Role};
@@ -47,6 +48,8 @@ pub fn router() -> Routes {
         .route("/lossmit/cases/{id}/assessment", &["POST"], post(add_assessment))
         .route("/lossmit/cases/{id}/decisions", &["POST"], post(add_decision))
         .route("/lossmit/cases/{id}/reinstatement", &["POST"], post(add_reinstatement))
+        .route("/lossmit/cases/{id}/requests", &["POST"], post(add_request))
+        .route("/lossmit/cases/{id}/requests/progress", &["POST"], post(add_request_progress))
         .route("/lossmit/cases/{id}/appeals", &["POST"], post(add_appeal))
         .route("/lossmit/cases/{id}/appeal-decision", &["POST"], post(add_appeal_decision))
         .route("/lossmit/cases/{id}/foreclosure-steps", &["POST"], post(add_foreclosure_step))
@@ -459,6 +462,16 @@ pub struct DocLine {
     pub received_on: Option<NaiveDate>,
 }
 
+/// A notice of error or request for information on the case page, with its two clocks.
+pub struct RequestLine {
+    pub request: requests::BorrowerRequest,
+    pub kind: &'static str,
+    pub category: &'static str,
+    pub outcome: &'static str,
+    pub ack: Deadline,
+    pub answer: Deadline,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "lossmit/case.html")]
 struct CasePage {
@@ -477,6 +490,7 @@ struct CasePage {
     cards: Vec<OptionCard>,
     decisions: Vec<DecisionRow>,
     applications: Vec<store::ApplicationLine>,
+    requests: Vec<RequestLine>,
     errors: FieldErrors,
     input: Input,
     alert: Option<String>,
@@ -531,6 +545,18 @@ impl CasePage {
     fn err(&self, key: &str) -> String {
         self.errors.get(key).map(|m| m.to_string()).unwrap_or_default()
     }
+    fn request_kinds(&self) -> &'static [(&'static str, &'static str)] {
+        &requests::KINDS
+    }
+    fn request_categories(&self) -> &'static [(&'static str, &'static str)] {
+        &requests::CATEGORIES
+    }
+    fn request_channels(&self) -> &'static [&'static str] {
+        &requests::CHANNELS
+    }
+    fn request_outcomes(&self) -> &'static [(&'static str, &'static str)] {
+        &requests::OUTCOMES
+    }
     fn stages(&self) -> &'static [Stage] {
         Stage::ALL
     }
@@ -573,6 +599,22 @@ async fn case_page(
     let assessment = store::latest_assessment(&state.db, case.id).await?;
     let decisions = store::decisions(&state.db, case.id).await?;
     let applications = store::applications(&state.db, &case).await?;
+    let cal = Calendar { observed_in_lieu_is_business_day: case.observed_in_lieu_is_business_day };
+    let requests: Vec<RequestLine> = requests::list(&state.db, case.id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let [ack, answer] = requests::deadlines(&r, case.sale_date, &cal, today);
+            RequestLine {
+                kind: requests::label_of(&requests::KINDS, &r.kind),
+                category: requests::label_of(&requests::CATEGORIES, &r.category),
+                outcome: requests::label_of(&requests::OUTCOMES, r.response_outcome.as_deref().unwrap_or("")),
+                request: r,
+                ack,
+                answer,
+            }
+        })
+        .collect();
     let checklist: Vec<DocLine> = model::REQUIRED_DOCUMENTS
         .iter()
         .map(|d| DocLine {
@@ -634,6 +676,7 @@ async fn case_page(
         cards,
         decisions,
         applications,
+        requests,
         errors,
         input,
         alert,
@@ -838,6 +881,43 @@ case_form!(add_decision, |state, user, case, m, e, today| {
     })
 });
 
+case_form!(add_request, |state, user, case, m, e, today| {
+    let on = req_date(&m, "request_received_on", &mut e);
+    let Some(on) = on else { return Err(AppError::Validation(e)) };
+    let r = requests::NewRequest {
+        kind: val(&m, "request_kind").into(),
+        category: val(&m, "request_category").into(),
+        channel: val(&m, "request_channel").into(),
+        received_on: on,
+        summary: val(&m, "request_summary").into(),
+    };
+    requests::record(&state.db, &user, &case, &r, today).await?;
+    Ok(format!("{} recorded.", requests::label_of(&requests::KINDS, &r.kind)))
+});
+
+case_form!(add_request_progress, |state, user, case, m, e, today| {
+    let _ = today;
+    let on = req_date(&m, "progress_on", &mut e);
+    let id = val(&m, "request_id").parse::<i64>().ok();
+    if id.is_none() {
+        e.add("request_id", "Choose the request.");
+    }
+    let (Some(on), Some(request_id)) = (on, id) else { return Err(AppError::Validation(e)) };
+    let p = requests::Progress {
+        request_id,
+        step: val(&m, "step").into(),
+        on,
+        outcome: val(&m, "outcome").into(),
+        explanation: val(&m, "explanation").into(),
+    };
+    requests::record_progress(&state, &user, &case, &p).await?;
+    Ok(match p.step.as_str() {
+        "responded" => "Answer recorded and its letter filed.".to_string(),
+        "extended" => "Extension recorded.".to_string(),
+        _ => "Acknowledgment recorded.".to_string(),
+    })
+});
+
 case_form!(add_reinstatement, |state, user, case, m, e, today| {
     let Some(on) = req_date(&m, "current_on", &mut e) else { return Err(AppError::Validation(e)) };
     store::record_reinstatement(&state.db, &user, &case, on, val(&m, "reinstatement_note"), today).await?;
@@ -1004,6 +1084,7 @@ struct ReportsPage {
     cured_or_modified: usize,
     redefaulted: usize,
     redefault_rate: String,
+    overdue_requests: Vec<DeadlineRow>,
 }
 
 const AGE_BUCKETS: [&str; 5] = ["0–30", "31–60", "61–90", "91–120", "121+"];
@@ -1094,6 +1175,30 @@ async fn reports(
     let cured = cases.iter().filter(|c| c.resolution.as_deref() == Some("cured")).count();
     let ever: std::collections::HashSet<Uuid> = facts.ever_cured_or_modified.iter().copied().collect();
     let redefaulted = facts.reopened_after_cure.len();
+    // Notices of error and requests for information past their acknowledgment or answer date, still not done.
+    let open: Vec<&CaseRow> = cases.iter().filter(|c| c.is_open()).collect();
+    let request_clocks = requests::open_deadlines(&state.db, &open, today).await?;
+    let mut overdue_requests: Vec<DeadlineRow> = open
+        .iter()
+        .flat_map(|c| {
+            request_clocks
+                .get(&c.id)
+                .into_iter()
+                .flatten()
+                .filter(|d| d.status == ClockStatus::Breached && d.done_on.is_none())
+                .map(|d| DeadlineRow {
+                    case_id: c.id,
+                    loan_number: c.loan_number.clone(),
+                    borrower_name: c.borrower_name.clone(),
+                    specialist: c.specialist_name.clone().unwrap_or_default(),
+                    label: d.label,
+                    rule: d.rule,
+                    due_on: d.due_on,
+                    cycle_due_on: None,
+                })
+        })
+        .collect();
+    overdue_requests.sort_by_key(|d| d.due_on);
     let page = ReportsPage {
         ctx,
         by_stage,
@@ -1108,6 +1213,7 @@ async fn reports(
         cured_or_modified: ever.len(),
         redefaulted,
         redefault_rate: rate(redefaulted, ever.len()),
+        overdue_requests,
     };
     if q.format == "csv" {
         let mut w = csv::Writer::from_writer(Vec::new());

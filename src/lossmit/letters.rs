@@ -335,8 +335,68 @@ pub struct FiledLetter {
 
 impl FiledLetter {
     pub fn label(&self) -> &'static str {
+        if self.kind == RESPONSE_KIND {
+            return "Answer to a notice of error or request for information";
+        }
         LetterKind::ALL.into_iter().find(|k| k.notice().as_str() == self.kind).map(LetterKind::label).unwrap_or("")
     }
+}
+
+/// The letter kind of an answer to a notice of error or request for information.
+pub const RESPONSE_KIND: &str = "request_response";
+
+#[derive(Template)]
+#[template(path = "lossmit/letters/request_response.html")]
+struct ResponseLetter<'a> {
+    case: &'a CaseRow,
+    today: NaiveDate,
+    servicer: ServicerContact,
+    request: &'a super::requests::BorrowerRequest,
+    error: bool,
+    received_label: String,
+    category: &'static str,
+    outcome: &'static str,
+}
+
+/// Renders the answer to `request` (1024.35(e)(1)(i): corrected, or no error with the reasons and the right to
+/// ask for the documents relied on; 1024.36(d)(1): the information, or why it is not available) and files it
+/// in the caller's transaction.
+pub async fn file_response(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user: &CurrentUser,
+    case: &CaseRow,
+    request: &super::requests::BorrowerRequest,
+) -> AppResult<i64> {
+    use super::requests::{CATEGORIES, OUTCOMES, label_of};
+    let today = today(state);
+    let html = ResponseLetter {
+        case,
+        today,
+        servicer: servicer_contact(&state.db).await?,
+        request,
+        error: request.kind == "notice_of_error",
+        received_label: request.received_on.format("%B %-d, %Y").to_string(),
+        category: label_of(&CATEGORIES, &request.category),
+        outcome: label_of(&OUTCOMES, request.response_outcome.as_deref().unwrap_or("")),
+    }
+    .render()
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering the answer letter: {e}")))?;
+    let sha256 = hex::encode(sha2::Sha256::digest(html.as_bytes()));
+    let id = sqlx::query_scalar!(
+        "INSERT INTO lossmit_letters (case_id, kind, sent_on, html, sha256, actor_id, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        case.id,
+        RESPONSE_KIND,
+        request.responded_on.unwrap_or(today),
+        html,
+        sha256,
+        user.id,
+        request.id
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
 }
 
 pub async fn filed(db: &PgPool, case_id: Uuid) -> AppResult<Vec<FiledLetter>> {

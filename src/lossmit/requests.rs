@@ -53,7 +53,18 @@ pub struct BorrowerRequest {
     pub acknowledged_on: Option<NaiveDate>,
     pub extended_on: Option<NaiveDate>,
     pub responded_on: Option<NaiveDate>,
+    /// What the answer said: `corrected`, `no_error`, `provided` or `not_available`.
+    pub response_outcome: Option<String>,
+    pub response_text: String,
 }
+
+/// The answers a servicer can give (1024.35(e)(1)(i), 1024.36(d)(1)).
+pub const OUTCOMES: [(&str, &str); 4] = [
+    ("corrected", "The error was corrected"),
+    ("no_error", "No error occurred (with the reasons)"),
+    ("provided", "The information is provided"),
+    ("not_available", "The information is not available (with the reasons)"),
+];
 
 /// Which response clock applies, and whether it may be extended once by 15 business days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +170,8 @@ pub fn deadlines(r: &BorrowerRequest, sale_date: Option<NaiveDate>, cal: &Calend
 
 pub async fn list(db: &PgPool, case_id: Uuid) -> sqlx::Result<Vec<BorrowerRequest>> {
     sqlx::query_as(
-        "SELECT id, case_id, kind, category, channel, received_on, summary, acknowledged_on, extended_on, responded_on
+        "SELECT id, case_id, kind, category, channel, received_on, summary, acknowledged_on, extended_on, responded_on,
+                response_outcome, response_text
          FROM lossmit_borrower_requests WHERE case_id = $1 ORDER BY received_on, id",
     )
     .bind(case_id)
@@ -175,7 +187,8 @@ pub async fn open_deadlines(
 ) -> sqlx::Result<std::collections::HashMap<Uuid, Vec<Deadline>>> {
     let ids: Vec<Uuid> = cases.iter().map(|c| c.id).collect();
     let rows: Vec<BorrowerRequest> = sqlx::query_as(
-        "SELECT id, case_id, kind, category, channel, received_on, summary, acknowledged_on, extended_on, responded_on
+        "SELECT id, case_id, kind, category, channel, received_on, summary, acknowledged_on, extended_on, responded_on,
+                response_outcome, response_text
          FROM lossmit_borrower_requests WHERE case_id = ANY($1) AND responded_on IS NULL ORDER BY received_on, id",
     )
     .bind(&ids)
@@ -215,6 +228,11 @@ pub struct Progress {
     /// `acknowledged`, `extended` or `responded`.
     pub step: String,
     pub on: NaiveDate,
+    /// For `responded`: what the answer said (see [`OUTCOMES`]) and its text; the response letter is filed.
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub explanation: String,
 }
 
 #[derive(Serialize)]
@@ -249,17 +267,15 @@ pub async fn index(
     render(&state, &c).await
 }
 
-/// `POST /api/v1/lossmit/cases/{id}/borrower-requests`: records a notice of error or request for information
-/// (201 with the case's requests and their clocks).
-pub async fn create(
-    user: CurrentUser,
-    State(state): State<AppState>,
-    Path(id): Path<Uuid>,
-    input: Result<Json<NewRequest>, JsonRejection>,
-) -> AppResult<impl IntoResponse> {
-    let c = store::visible_case(&state.db, &user, id).await?;
-    let r = body(input)?;
-    let today = super::api::today(&state);
+/// Records a notice of error or request for information on a case (validated; audit-logged in the same
+/// transaction). Used by the API and the case page.
+pub async fn record(
+    db: &PgPool,
+    user: &CurrentUser,
+    c: &store::CaseRow,
+    r: &NewRequest,
+    today: NaiveDate,
+) -> AppResult<i64> {
     let mut e = FieldErrors::new();
     if !KINDS.iter().any(|(k, _)| *k == r.kind) {
         e.add("kind", "Use notice_of_error or information_request.");
@@ -271,13 +287,13 @@ pub async fn create(
         e.add("channel", "Use mail, email, phone, portal or fax.");
     }
     if r.received_on > today || !super::model::plausible_date(r.received_on) {
-        e.add("received_on", "The date it was received cannot be in the future.");
+        e.add("request_received_on", "The date it was received cannot be in the future.");
     }
     if r.summary.len() > 4000 {
         e.add("summary", "At most 4,000 characters.");
     }
     e.into_result()?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let rid: i64 = sqlx::query_scalar(
         "INSERT INTO lossmit_borrower_requests (case_id, kind, category, channel, received_on, summary, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -291,28 +307,36 @@ pub async fn create(
     .bind(user.id)
     .fetch_one(&mut *tx)
     .await?;
-    Entry::new(Some(&user), "borrower_request_recorded", "lossmit_case", c.id)
+    Entry::new(Some(user), "borrower_request_recorded", "lossmit_case", c.id)
         .after(serde_json::json!({"request_id": rid, "kind": r.kind, "category": r.category, "received_on": r.received_on}))
         .write(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, render(&state, &c).await?))
+    Ok(rid)
 }
 
-/// `POST /api/v1/lossmit/cases/{id}/borrower-requests/progress` `{"request_id", "step", "on"}`: the servicer
-/// acknowledged, extended (once, before the answer was due, where the rule allows) or answered.
-pub async fn progress(
+/// `POST /api/v1/lossmit/cases/{id}/borrower-requests`: records a notice of error or request for information
+/// (201 with the case's requests and their clocks).
+pub async fn create(
     user: CurrentUser,
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    input: Result<Json<Progress>, JsonRejection>,
+    input: Result<Json<NewRequest>, JsonRejection>,
 ) -> AppResult<impl IntoResponse> {
     let c = store::visible_case(&state.db, &user, id).await?;
-    let p = body(input)?;
-    let today = super::api::today(&state);
+    let r = body(input)?;
+    record(&state.db, &user, &c, &r, super::api::today(&state)).await?;
+    Ok((StatusCode::CREATED, render(&state, &c).await?))
+}
+
+/// Records a step on a request: acknowledged, extended (once, before the answer was due, where the rule
+/// allows) or responded (with what the answer said; its letter is rendered and filed in the same transaction).
+pub async fn record_progress(state: &AppState, user: &CurrentUser, c: &store::CaseRow, p: &Progress) -> AppResult<()> {
+    let today = super::api::today(state);
     let mut tx = state.db.begin().await?;
     let r: BorrowerRequest = sqlx::query_as(
-        "SELECT id, case_id, kind, category, channel, received_on, summary, acknowledged_on, extended_on, responded_on
+        "SELECT id, case_id, kind, category, channel, received_on, summary, acknowledged_on, extended_on, responded_on,
+                response_outcome, response_text
          FROM lossmit_borrower_requests WHERE id = $1 AND case_id = $2 FOR UPDATE",
     )
     .bind(p.request_id)
@@ -326,7 +350,28 @@ pub async fn progress(
     let cal = Calendar { observed_in_lieu_is_business_day: c.observed_in_lieu_is_business_day };
     let column = match p.step.as_str() {
         "acknowledged" if r.acknowledged_on.is_none() => "acknowledged_on",
-        "responded" if r.responded_on.is_none() => "responded_on",
+        "responded" if r.responded_on.is_none() => {
+            let mut e = FieldErrors::new();
+            let fits = match r.kind.as_str() {
+                "notice_of_error" => ["corrected", "no_error"].contains(&p.outcome.as_str()),
+                _ => ["provided", "not_available"].contains(&p.outcome.as_str()),
+            };
+            if !fits {
+                e.add(
+                    "outcome",
+                    if r.kind == "notice_of_error" {
+                        "Say whether the error was corrected or no error occurred."
+                    } else {
+                        "Say whether the information is provided or not available."
+                    },
+                );
+            }
+            if p.explanation.trim().is_empty() {
+                e.add("explanation", "The answer's text goes into the letter: what was done, or the reasons.");
+            }
+            e.into_result()?;
+            "responded_on"
+        }
         "extended" if r.extended_on.is_none() && r.responded_on.is_none() => {
             let rule = response_rule(&r, c.sale_date);
             let base = cal.add_business_days(r.received_on, rule.business_days);
@@ -351,12 +396,46 @@ pub async fn progress(
         .bind(p.on)
         .execute(&mut *tx)
         .await?;
-    Entry::new(Some(&user), "borrower_request_progress", "lossmit_case", c.id)
-        .after(serde_json::json!({"request_id": r.id, "step": p.step, "on": p.on}))
+    if column == "responded_on" {
+        sqlx::query("UPDATE lossmit_borrower_requests SET response_outcome = $2, response_text = $3 WHERE id = $1")
+            .bind(r.id)
+            .bind(&p.outcome)
+            .bind(p.explanation.trim())
+            .execute(&mut *tx)
+            .await?;
+        let answered = BorrowerRequest {
+            responded_on: Some(p.on),
+            response_outcome: Some(p.outcome.clone()),
+            response_text: p.explanation.trim().to_string(),
+            ..r.clone()
+        };
+        super::letters::file_response(state, &mut tx, user, c, &answered).await?;
+    }
+    Entry::new(Some(user), "borrower_request_progress", "lossmit_case", c.id)
+        .after(serde_json::json!({"request_id": r.id, "step": p.step, "on": p.on, "outcome": p.outcome}))
         .write(&mut *tx)
         .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// `POST /api/v1/lossmit/cases/{id}/borrower-requests/progress` `{"request_id", "step", "on"}` (and for
+/// `responded`, `outcome` and `explanation`).
+pub async fn progress(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    input: Result<Json<Progress>, JsonRejection>,
+) -> AppResult<impl IntoResponse> {
+    let c = store::visible_case(&state.db, &user, id).await?;
+    let p = body(input)?;
+    record_progress(&state, &user, &c, &p).await?;
     render(&state, &c).await
+}
+
+/// A label from one of the vocabularies above.
+pub fn label_of(list: &[(&'static str, &'static str)], key: &str) -> &'static str {
+    list.iter().find(|(k, _)| *k == key).map(|(_, l)| *l).unwrap_or("")
 }
 
 #[cfg(test)]
@@ -379,6 +458,8 @@ mod tests {
             acknowledged_on: None,
             extended_on: None,
             responded_on: None,
+            response_outcome: None,
+            response_text: String::new(),
         }
     }
 
