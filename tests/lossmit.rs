@@ -1046,6 +1046,15 @@ async fn each_option_is_decided_and_a_denial_beside_an_open_offer_ends_nothing()
     let res = step("motion_for_judgment", "2026-11-20").await.unwrap();
     assert_eq!(res.status(), 409, "a denial of one option while another offer is open ends nothing");
     assert!(res.text().await.unwrap().contains("12 CFR 1024.41(g)"));
+    let res = t
+        .specialist
+        .post(t.app.url(&format!("/lossmit/cases/{id}/foreclosure-steps")))
+        .form(&[("step", "sale"), ("step_on", "2026-11-20")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409, "the case page refuses it the same way");
+    assert!(res.text().await.unwrap().contains("Refused under 12 CFR 1024.41(g) (dual tracking)"));
     // The letter: every option, each denial's reason, the appeal rights for the modification only.
     let letter = t
         .specialist
