@@ -957,8 +957,12 @@ async fn borrower_requests_run_their_own_clocks() {
     let progress = app.url(&format!("/api/v1/lossmit/cases/{id}/borrower-requests/progress"));
     let rid = list[1]["id"].as_i64().unwrap();
     let step = |s: &str| serde_json::json!({"request_id": rid, "step": s, "on": today.to_string()});
-    assert_eq!(api.post(&progress).json(&step("extended")).send().await.unwrap().status(), 200);
-    assert_eq!(api.post(&progress).json(&step("extended")).send().await.unwrap().status(), 409);
+    // An extension must give its reason: the borrower is told it in writing.
+    assert_eq!(api.post(&progress).json(&step("extended")).send().await.unwrap().status(), 422);
+    let mut extend = step("extended");
+    extend["explanation"] = serde_json::json!("The county has not yet sent the 2026 tax bill we need.");
+    assert_eq!(api.post(&progress).json(&extend).send().await.unwrap().status(), 200);
+    assert_eq!(api.post(&progress).json(&extend).send().await.unwrap().status(), 409);
     // An answer must say what it is: refused without an outcome and its text.
     assert_eq!(api.post(&progress).json(&step("responded")).send().await.unwrap().status(), 422);
     let mut answer = step("responded");
@@ -992,6 +996,9 @@ async fn borrower_requests_run_their_own_clocks() {
     let filed =
         board.get(app.url(&format!("/lossmit/cases/{id}/letters/filed"))).send().await.unwrap().text().await.unwrap();
     assert!(filed.contains("Our answer to your request for information"), "{filed}");
+    assert!(filed.contains("We need more time to answer your request for information"), "{filed}");
+    assert!(filed.contains("has not yet sent the 2026 tax bill"), "{filed}");
+    assert!(filed.contains(&chrono::NaiveDate::format(&extended_due, "%B %-d, %Y").to_string()), "{filed}");
     assert!(filed.contains("taxes rose by $412"), "{filed}");
 
     // A specialist who does not work the case sees none of it.

@@ -338,12 +338,17 @@ impl FiledLetter {
         if self.kind == RESPONSE_KIND {
             return "Answer to a notice of error or request for information";
         }
+        if self.kind == EXTENSION_KIND {
+            return "Notice extending the time to answer";
+        }
         LetterKind::ALL.into_iter().find(|k| k.notice().as_str() == self.kind).map(LetterKind::label).unwrap_or("")
     }
 }
 
 /// The letter kind of an answer to a notice of error or request for information.
 pub const RESPONSE_KIND: &str = "request_response";
+/// The letter kind of the notice that the answer will take 15 more business days.
+pub const EXTENSION_KIND: &str = "request_extension";
 
 #[derive(Template)]
 #[template(path = "lossmit/letters/request_response.html")]
@@ -356,20 +361,28 @@ struct ResponseLetter<'a> {
     received_label: String,
     category: &'static str,
     outcome: &'static str,
+    /// The extension notice instead of the answer, with the new last day to answer.
+    extended_to: Option<NaiveDate>,
 }
 
 /// Renders the answer to `request` (1024.35(e)(1)(i): corrected, or no error with the reasons and the right to
-/// ask for the documents relied on; 1024.36(d)(1): the information, or why it is not available) and files it
-/// in the caller's transaction.
-pub async fn file_response(
+/// ask for the documents relied on; 1024.36(d)(1): the information, or why it is not available), or with
+/// `kind` = [`EXTENSION_KIND`] the notice that the answer takes 15 more business days and why
+/// (1024.35(e)(3)(ii), 1024.36(d)(2)(ii)), and files it in the caller's transaction.
+pub async fn file_request_letter(
     state: &AppState,
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     user: &CurrentUser,
     case: &CaseRow,
     request: &super::requests::BorrowerRequest,
+    kind: &'static str,
 ) -> AppResult<i64> {
     use super::requests::{CATEGORIES, OUTCOMES, label_of};
     let today = today(state);
+    let calendar =
+        super::calendar::Calendar { observed_in_lieu_is_business_day: case.observed_in_lieu_is_business_day };
+    let extended_to =
+        (kind == EXTENSION_KIND).then(|| super::requests::response_due(request, case.sale_date, &calendar));
     let html = ResponseLetter {
         case,
         today,
@@ -379,6 +392,7 @@ pub async fn file_response(
         received_label: request.received_on.format("%B %-d, %Y").to_string(),
         category: label_of(&CATEGORIES, &request.category),
         outcome: label_of(&OUTCOMES, request.response_outcome.as_deref().unwrap_or("")),
+        extended_to,
     }
     .render()
     .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering the answer letter: {e}")))?;
@@ -387,8 +401,12 @@ pub async fn file_response(
         "INSERT INTO lossmit_letters (case_id, kind, sent_on, html, sha256, actor_id, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         case.id,
-        RESPONSE_KIND,
-        request.responded_on.unwrap_or(today),
+        kind,
+        if kind == EXTENSION_KIND {
+            request.extended_on.unwrap_or(today)
+        } else {
+            request.responded_on.unwrap_or(today)
+        },
         html,
         sha256,
         user.id,

@@ -56,6 +56,8 @@ pub struct BorrowerRequest {
     /// What the answer said: `corrected`, `no_error`, `provided` or `not_available`.
     pub response_outcome: Option<String>,
     pub response_text: String,
+    /// Why the answer needs the extra 15 business days (told to the borrower in the extension notice).
+    pub extension_reason: String,
 }
 
 /// The answers a servicer can give (1024.35(e)(1)(i), 1024.36(d)(1)).
@@ -171,7 +173,7 @@ pub fn deadlines(r: &BorrowerRequest, sale_date: Option<NaiveDate>, cal: &Calend
 pub async fn list(db: &PgPool, case_id: Uuid) -> sqlx::Result<Vec<BorrowerRequest>> {
     sqlx::query_as(
         "SELECT id, case_id, kind, category, channel, received_on, summary, acknowledged_on, extended_on, responded_on,
-                response_outcome, response_text
+                response_outcome, response_text, extension_reason
          FROM lossmit_borrower_requests WHERE case_id = $1 ORDER BY received_on, id",
     )
     .bind(case_id)
@@ -188,7 +190,7 @@ pub async fn open_deadlines(
     let ids: Vec<Uuid> = cases.iter().map(|c| c.id).collect();
     let rows: Vec<BorrowerRequest> = sqlx::query_as(
         "SELECT id, case_id, kind, category, channel, received_on, summary, acknowledged_on, extended_on, responded_on,
-                response_outcome, response_text
+                response_outcome, response_text, extension_reason
          FROM lossmit_borrower_requests WHERE case_id = ANY($1) AND responded_on IS NULL ORDER BY received_on, id",
     )
     .bind(&ids)
@@ -336,7 +338,7 @@ pub async fn record_progress(state: &AppState, user: &CurrentUser, c: &store::Ca
     let mut tx = state.db.begin().await?;
     let r: BorrowerRequest = sqlx::query_as(
         "SELECT id, case_id, kind, category, channel, received_on, summary, acknowledged_on, extended_on, responded_on,
-                response_outcome, response_text
+                response_outcome, response_text, extension_reason
          FROM lossmit_borrower_requests WHERE id = $1 AND case_id = $2 FOR UPDATE",
     )
     .bind(p.request_id)
@@ -383,6 +385,12 @@ pub async fn record_progress(state: &AppState, user: &CurrentUser, c: &store::Ca
                     "An extension must be given before the answer is due ({base})."
                 )));
             }
+            if p.explanation.trim().is_empty() {
+                return Err(AppError::invalid(
+                    "explanation",
+                    "Give the reason for the extension: the borrower is told it in writing.",
+                ));
+            }
             "extended_on"
         }
         "acknowledged" | "responded" | "extended" => {
@@ -409,7 +417,20 @@ pub async fn record_progress(state: &AppState, user: &CurrentUser, c: &store::Ca
             response_text: p.explanation.trim().to_string(),
             ..r.clone()
         };
-        super::letters::file_response(state, &mut tx, user, c, &answered).await?;
+        super::letters::file_request_letter(state, &mut tx, user, c, &answered, super::letters::RESPONSE_KIND).await?;
+    }
+    if column == "extended_on" {
+        sqlx::query("UPDATE lossmit_borrower_requests SET extension_reason = $2 WHERE id = $1")
+            .bind(r.id)
+            .bind(p.explanation.trim())
+            .execute(&mut *tx)
+            .await?;
+        let extended = BorrowerRequest {
+            extended_on: Some(p.on),
+            extension_reason: p.explanation.trim().to_string(),
+            ..r.clone()
+        };
+        super::letters::file_request_letter(state, &mut tx, user, c, &extended, super::letters::EXTENSION_KIND).await?;
     }
     Entry::new(Some(user), "borrower_request_progress", "lossmit_case", c.id)
         .after(serde_json::json!({"request_id": r.id, "step": p.step, "on": p.on, "outcome": p.outcome}))
@@ -460,6 +481,7 @@ mod tests {
             responded_on: None,
             response_outcome: None,
             response_text: String::new(),
+            extension_reason: String::new(),
         }
     }
 
