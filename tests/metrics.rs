@@ -905,3 +905,78 @@ async fn dashboard_figures_by_value() {
     let d = loanfloor::metrics::dashboard::dashboard(&app.state, &ma, &p).await.unwrap();
     assert_eq!(d.stale, 0);
 }
+
+/// Issue 27: the dashboard's LO cost (entered by an admin on the LO's page), the talk-vs-conversion flag (an LO
+/// who logs long calls through the API) and the LO table's sorting, each checked by value.
+#[tokio::test]
+async fn lo_cost_talk_flag_and_sorting_by_value() {
+    let app = TestApp::spawn().await;
+    let org = hand_dataset(&app).await;
+    let (_, admin) = app.login_as(Role::Admin, "admin@example.com", None, &[]).await;
+    // The admin enters lo one's monthly cost on the LO's page: $6,087.50 a month.
+    let page = admin.get(app.url(&format!("/admin/users/{}", org.lo1))).send().await.unwrap().text().await.unwrap();
+    let version = page.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let team = team_id(app.db(), "Team A").await.to_string();
+    let form: Vec<(&str, String)> = vec![
+        ("version", version),
+        ("name", "lo one".into()),
+        ("email", "lo.one@example.com".into()),
+        ("role", "lo".into()),
+        ("team_id", team),
+        ("licensed_states", "TX".into()),
+        ("capacity", "50".into()),
+        ("status", "available".into()),
+        ("work_start", "08:00".into()),
+        ("work_end", "17:00".into()),
+        ("work_days", "1".into()),
+        ("work_days", "2".into()),
+        ("timezone", "America/Chicago".into()),
+        ("routing_weight", "1".into()),
+        ("monthly_cost", "6,087.50".into()),
+    ];
+    let res = admin.post(app.url(&format!("/admin/users/{}", org.lo1))).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    // lo two logs a 2,000-second call on L4 inside the range, through the API.
+    let api = app.api(&app.token_for(org.lo2).await);
+    let call = serde_json::json!({"kind": "call", "outcome": "no_answer", "talk_seconds": 2000,
+                                  "occurred_at": "2026-11-06T16:00:00Z"});
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{}/activities", Uuid::from_u128(0xabc4))))
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+
+    app.state.clock.advance(t("2026-12-04T18:00:00Z") - app.state.clock.now());
+    let ma = loanfloor::auth::store::find_user_by_email(app.db(), "ma@example.com").await.unwrap().unwrap();
+    let ma = ma.into_current(false);
+    let params = |sort: Option<&str>| loanfloor::metrics::dashboard::Params {
+        from: Some("2026-11-02".into()),
+        to: Some("2026-11-09".into()),
+        sort: sort.map(str::to_string),
+        ..Default::default()
+    };
+    let d = loanfloor::metrics::dashboard::dashboard(&app.state, &ma, &params(None)).await.unwrap();
+    // Cost over the 7-day range: $6,087.50 × 7 / 30.4375 = $1,400; against lo one's $300,000 funded, 0.5%.
+    let one = d.capacity.iter().find(|c| c.lo == "lo one").unwrap();
+    assert_eq!((one.cost.as_str(), one.cost_per_funded_volume_pct), ("$1,400", Some(0.5)));
+    let two = d.capacity.iter().find(|c| c.lo == "lo two").unwrap();
+    assert_eq!((two.cost.as_str(), two.cost_per_funded_volume_pct), ("$0", None));
+    // Talk per lead: lo one 1000 s / 3 = 333, lo two (200 + 2000) s / 3 = 733; the medians are 533 s and 50%
+    // application rate: lo two talks more and converts less (33.3%), and only lo two is flagged.
+    let rows: Vec<(&str, Option<i64>, Option<f64>, bool)> = d
+        .los
+        .iter()
+        .map(|l| (l.speed.label.as_str(), l.speed.talk_per_lead_seconds, l.speed.application_rate_pct, l.speed.flagged))
+        .collect();
+    assert_eq!(rows, [("lo one", Some(333), Some(66.7), false), ("lo two", Some(733), Some(33.3), true)]);
+    // Sorting: by talk (most first) and by conversion to application (highest first) give opposite orders.
+    let order = |d: &loanfloor::metrics::dashboard::Dashboard| -> Vec<String> {
+        d.los.iter().map(|l| l.speed.label.clone()).collect()
+    };
+    let by_talk = loanfloor::metrics::dashboard::dashboard(&app.state, &ma, &params(Some("talk"))).await.unwrap();
+    assert_eq!(order(&by_talk), ["lo two", "lo one"]);
+    let by_app = loanfloor::metrics::dashboard::dashboard(&app.state, &ma, &params(Some("conversion"))).await.unwrap();
+    assert_eq!(order(&by_app), ["lo one", "lo two"]);
+}
