@@ -312,8 +312,7 @@ async fn update_user(
     let after = store::user_detail(&mut *tx, id).await?;
     // A role change alters what the user may see: end their sessions so the new scope applies at once.
     if before.role != edit.role {
-        sqlx::query!("UPDATE users SET auth_epoch = auth_epoch + 1 WHERE id = $1", id).execute(&mut *tx).await?;
-        sqlx::query!("DELETE FROM sessions WHERE user_id = $1", id).execute(&mut *tx).await?;
+        crate::auth::session_store::end_sessions_of(&mut tx, id).await?;
     }
     Entry::new(Some(&user), "user_updated", "user", id).before(&before).after(after).write(&mut *tx).await?;
     tx.commit().await?;

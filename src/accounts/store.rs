@@ -306,8 +306,7 @@ pub async fn update_user(
 /// leads and history stay untouched.
 pub async fn set_active(tx: &mut Transaction<'_, Postgres>, id: Uuid, active: bool) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE users SET active = $2, auth_epoch = auth_epoch + CASE WHEN $2 THEN 0 ELSE 1 END,
-                version = version + 1, updated_at = now() WHERE id = $1",
+        "UPDATE users SET active = $2, version = version + 1, updated_at = now() WHERE id = $1",
         id,
         active
     )
@@ -325,7 +324,7 @@ pub async fn set_active(tx: &mut Transaction<'_, Postgres>, id: Uuid, active: bo
         )
         .execute(&mut **tx)
         .await?;
-        sqlx::query!("DELETE FROM sessions WHERE user_id = $1", id).execute(&mut **tx).await?;
+        crate::auth::session_store::end_sessions_of(tx, id).await?;
     }
     Ok(())
 }
@@ -333,13 +332,13 @@ pub async fn set_active(tx: &mut Transaction<'_, Postgres>, id: Uuid, active: bo
 /// Sets a new password hash and ends every session of the user.
 pub async fn set_password(tx: &mut Transaction<'_, Postgres>, id: Uuid, hash: &str) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE users SET password_hash = $2, auth_epoch = auth_epoch + 1, updated_at = now() WHERE id = $1",
+        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
         id,
         hash
     )
     .execute(&mut **tx)
     .await?;
-    sqlx::query!("DELETE FROM sessions WHERE user_id = $1", id).execute(&mut **tx).await?;
+    crate::auth::session_store::end_sessions_of(tx, id).await?;
     Ok(())
 }
 
@@ -347,13 +346,13 @@ pub async fn set_password(tx: &mut Transaction<'_, Postgres>, id: Uuid, hash: &s
 /// Their sessions end, because a session that passed the old factor should not outlive it.
 pub async fn reset_mfa(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE users SET mfa_enabled = false, mfa_secret = NULL, auth_epoch = auth_epoch + 1, updated_at = now() WHERE id = $1",
+        "UPDATE users SET mfa_enabled = false, mfa_secret = NULL, updated_at = now() WHERE id = $1",
         id
     )
     .execute(&mut **tx)
     .await?;
     sqlx::query!("DELETE FROM mfa_recovery_codes WHERE user_id = $1", id).execute(&mut **tx).await?;
-    sqlx::query!("DELETE FROM sessions WHERE user_id = $1", id).execute(&mut **tx).await?;
+    crate::auth::session_store::end_sessions_of(tx, id).await?;
     Ok(())
 }
 

@@ -11,7 +11,6 @@ pub mod store;
 pub mod throttle;
 
 pub use model::{CurrentUser, Role, Scope};
-pub use session::require_role;
 
 use crate::web::Routes;
 

@@ -13,7 +13,7 @@ use tower_sessions::Session;
 use tower_sessions::session::Id;
 use uuid::Uuid;
 
-use super::model::{CurrentUser, Role};
+use super::model::CurrentUser;
 use super::session_store::stored_id;
 use super::store;
 use crate::config::Config;
@@ -224,8 +224,3 @@ impl SessionAuth {
     }
 }
 
-/// A role check as an extractor guard, e.g. `let user = require_role(user, &[Role::Admin])?`.
-pub fn require_role(user: CurrentUser, roles: &[Role]) -> Result<CurrentUser, AppError> {
-    user.require(roles)?;
-    Ok(user)
-}

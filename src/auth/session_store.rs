@@ -110,9 +110,13 @@ impl SessionStore for PgSessionStore {
     }
 }
 
-/// Ends every session of a user (deactivation, password reset). The auth epoch check covers any stragglers.
-pub async fn end_sessions_of(db: &PgPool, user_id: uuid::Uuid) -> sqlx::Result<u64> {
-    Ok(sqlx::query!("DELETE FROM sessions WHERE user_id = $1", user_id).execute(db).await?.rows_affected())
+/// Ends every session of a user in the caller's transaction (deactivation, password reset, second factor
+/// removed, role changed): bumps the user's auth epoch, which no existing session carries any more, and removes
+/// their stored sessions. The one place that does it.
+pub async fn end_sessions_of(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, user_id: uuid::Uuid) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE users SET auth_epoch = auth_epoch + 1 WHERE id = $1", user_id).execute(&mut **tx).await?;
+    sqlx::query!("DELETE FROM sessions WHERE user_id = $1", user_id).execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Removes expired sessions (run by the job worker).

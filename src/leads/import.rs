@@ -10,7 +10,7 @@
 //! transaction and the imported leads' rollup contributions are added in one set-based step before it commits
 //! (`metrics_add_new_leads`, migration 0013), instead of one recomputation and one lock per lead at commit.
 //! Leads imported by anyone but an LO are routed after the commit by `leads.route_imported` jobs (one per
-//! batch, enqueued in the same transaction), each lead through the same `routing::route_new_lead` as a lead
+//! batch, enqueued in the same transaction), each lead through the same `routing::route_created_lead` as a lead
 //! from the API, in its own short transaction: routing 100k leads inside the import would hold the rotation
 //! lock for minutes and make the import take minutes.
 

@@ -1,7 +1,8 @@
 //! Lead distribution, speed-to-lead and reassignment.
 //!
-//! New leads are routed inside the transaction that creates them ([`route_new_lead`]): the first matching
-//! rule (or the default round robin) picks an eligible LO — active, licensed in the property's state, under
+//! A new lead is routed right after the transaction that creates it commits, in its own transaction
+//! ([`route_created_lead`]; a safety-net job queued with the lead routes it if that never commits): the first
+//! matching rule (or the default round robin) picks an eligible LO — active, licensed in the property's state, under
 //! capacity, available — with the rotation kept in Postgres under a row lock, and the decision is stored
 //! with every candidate's reasons. Assignment starts the speed-to-lead check and the contact cadence.
 
@@ -28,18 +29,6 @@ pub use store::lock_all_rotations;
 
 pub fn router() -> Routes {
     handlers::router()
-}
-
-/// Routes a newly created, unassigned lead inside the creating transaction. Returns the chosen LO, or None
-/// when the lead waits in a queue (managers are notified) or is offered to a claim pool.
-pub async fn route_new_lead(
-    state: &AppState,
-    tx: &mut Transaction<'_, Postgres>,
-    lead_id: Uuid,
-    actor: Option<&CurrentUser>,
-) -> AppResult<Option<Uuid>> {
-    let lead = store::lock_lead(tx, lead_id).await?.ok_or(AppError::NotFound)?;
-    route_locked(state, tx, &lead, actor).await
 }
 
 async fn route_locked(
