@@ -305,13 +305,9 @@ pub async fn update_user(
 /// Turns a user off or on. Turning off bumps the auth epoch (every session ends) and takes an LO off routing;
 /// leads and history stay untouched.
 pub async fn set_active(tx: &mut Transaction<'_, Postgres>, id: Uuid, active: bool) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE users SET active = $2, version = version + 1, updated_at = now() WHERE id = $1",
-        id,
-        active
-    )
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query!("UPDATE users SET active = $2, version = version + 1, updated_at = now() WHERE id = $1", id, active)
+        .execute(&mut **tx)
+        .await?;
     if !active {
         // Reactivating a person does not bring back the tokens they had.
         sqlx::query!("UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", id)
@@ -331,13 +327,9 @@ pub async fn set_active(tx: &mut Transaction<'_, Postgres>, id: Uuid, active: bo
 
 /// Sets a new password hash and ends every session of the user.
 pub async fn set_password(tx: &mut Transaction<'_, Postgres>, id: Uuid, hash: &str) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
-        id,
-        hash
-    )
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query!("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1", id, hash)
+        .execute(&mut **tx)
+        .await?;
     crate::auth::session_store::end_sessions_of(tx, id).await?;
     Ok(())
 }
@@ -345,12 +337,9 @@ pub async fn set_password(tx: &mut Transaction<'_, Postgres>, id: Uuid, hash: &s
 /// Removes a user's second factor (lost phone); they enrol again at next sign-in if MFA is required.
 /// Their sessions end, because a session that passed the old factor should not outlive it.
 pub async fn reset_mfa(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE users SET mfa_enabled = false, mfa_secret = NULL, updated_at = now() WHERE id = $1",
-        id
-    )
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query!("UPDATE users SET mfa_enabled = false, mfa_secret = NULL, updated_at = now() WHERE id = $1", id)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query!("DELETE FROM mfa_recovery_codes WHERE user_id = $1", id).execute(&mut **tx).await?;
     crate::auth::session_store::end_sessions_of(tx, id).await?;
     Ok(())
