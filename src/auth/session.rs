@@ -223,4 +223,3 @@ impl SessionAuth {
         self.user_id == user.id && user.active && user.auth_epoch == self.epoch && !too_old
     }
 }
-
