@@ -1,0 +1,272 @@
+//! The specialist's queue and the supervisor's deadline board (caseload, deadlines, breaches, reassignment,
+//! the business-day calendar).
+
+use super::*;
+
+// ---------------------------------------------------------------- queue
+
+pub struct QueueRow {
+    pub id: Uuid,
+    pub loan_number: String,
+    pub borrower_name: String,
+    pub stage: &'static str,
+    pub days_delinquent: i64,
+    pub specialist: String,
+    pub next_label: String,
+    pub next_due: String,
+    pub next_sort: Option<NaiveDate>,
+    pub breached: usize,
+    pub application: &'static str,
+}
+
+pub(crate) fn queue_row(c: &CaseRow, today: NaiveDate) -> QueueRow {
+    let d = c.deadlines(today);
+    let next = d.iter().filter(|x| x.status == ClockStatus::Due).min_by_key(|x| x.due_on);
+    QueueRow {
+        id: c.id,
+        loan_number: c.loan_number.clone(),
+        borrower_name: c.borrower_name.clone(),
+        stage: c.stage_label(),
+        days_delinquent: clocks::days_delinquent(c.first_unpaid_due_date, today),
+        specialist: c.specialist_name.clone().unwrap_or_else(|| "Unassigned".into()),
+        next_label: next.map(|x| x.label.to_string()).unwrap_or_default(),
+        next_due: next.map(|x| x.due_on.to_string()).unwrap_or_default(),
+        next_sort: next.map(|x| x.due_on),
+        breached: d.iter().filter(|x| x.status == ClockStatus::Breached).count(),
+        application: c.application_status(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "lossmit/queue.html")]
+pub(crate) struct QueuePage {
+    ctx: PageCtx,
+    rows: Vec<QueueRow>,
+    supervisor: bool,
+    today: NaiveDate,
+}
+
+pub(crate) async fn queue(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+) -> AppResult<impl IntoResponse> {
+    let cases = store::visible_cases(&state.db, &user, false).await?;
+    let today = today(&state);
+    let mut rows: Vec<QueueRow> = cases.iter().map(|c| queue_row(c, today)).collect();
+    // Nearest open deadline first; cases with none last.
+    rows.sort_by(|a, b| {
+        (a.next_sort.is_none(), a.next_sort, &a.loan_number).cmp(&(b.next_sort.is_none(), b.next_sort, &b.loan_number))
+    });
+    Ok(QueuePage { ctx, rows, supervisor: user.may_see_case(None), today })
+}
+
+// ---------------------------------------------------------------- board
+
+pub struct CaseloadRow {
+    pub name: String,
+    pub open: usize,
+    pub due_this_week: usize,
+    pub breached: usize,
+}
+
+pub struct DeadlineRow {
+    pub case_id: Uuid,
+    pub loan_number: String,
+    pub borrower_name: String,
+    pub specialist: String,
+    pub label: &'static str,
+    pub rule: &'static str,
+    pub due_on: NaiveDate,
+    /// The payment due date whose cycle this is (the duties that repeat).
+    pub cycle_due_on: Option<NaiveDate>,
+}
+
+pub struct BoardCase {
+    pub id: Uuid,
+    pub loan_number: String,
+    pub borrower_name: String,
+    pub specialist_id: Option<Uuid>,
+    pub specialist: String,
+    pub version: i32,
+}
+
+impl BoardCase {
+    fn assigned_to(&self, id: &Uuid) -> bool {
+        self.specialist_id.as_ref() == Some(id)
+    }
+}
+
+impl BoardPage {
+    fn error_for(&self, id: &Uuid) -> bool {
+        self.error_case.as_ref() == Some(id)
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "lossmit/board.html")]
+pub(crate) struct BoardPage {
+    ctx: PageCtx,
+    today: NaiveDate,
+    week_end: NaiveDate,
+    caseload: Vec<CaseloadRow>,
+    due_week: Vec<DeadlineRow>,
+    breaches: Vec<DeadlineRow>,
+    cases: Vec<BoardCase>,
+    specialists: Vec<Specialist>,
+    errors: FieldErrors,
+    error_case: Option<Uuid>,
+    calendar: Calendar,
+    servicer: crate::lossmit::letters::ServicerContact,
+    admin: bool,
+}
+
+/// The board; `servicer_input` is the servicer contact as typed when its form was refused.
+pub(crate) async fn board_page(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: PageCtx,
+    errors: FieldErrors,
+    error_case: Option<Uuid>,
+    servicer_input: Option<crate::lossmit::letters::ServicerContact>,
+) -> AppResult<impl IntoResponse + use<>> {
+    user.require(&store::SUPERVISOR_ROLES)?;
+    let cases = store::visible_cases(&state.db, user, false).await?;
+    let specialists = store::specialists(&state.db).await?;
+    let today = today(state);
+    let week_end = today + Duration::days(7);
+    let mut load: BTreeMap<String, CaseloadRow> = specialists
+        .iter()
+        .map(|s| (s.name.clone(), CaseloadRow { name: s.name.clone(), open: 0, due_this_week: 0, breached: 0 }))
+        .collect();
+    let (mut due_week, mut breaches) = (Vec::new(), Vec::new());
+    // Unanswered notices of error and information requests run their own clocks beside the case's.
+    let mut requests =
+        crate::lossmit::requests::open_deadlines(&state.db, &cases.iter().collect::<Vec<_>>(), today).await?;
+    for c in &cases {
+        let name = c.specialist_name.clone().unwrap_or_else(|| "Unassigned".into());
+        let row = load.entry(name.clone()).or_insert_with(|| CaseloadRow {
+            name: name.clone(),
+            open: 0,
+            due_this_week: 0,
+            breached: 0,
+        });
+        row.open += 1;
+        for d in c.deadlines(today).into_iter().chain(requests.remove(&c.id).unwrap_or_default()) {
+            let line = || DeadlineRow {
+                case_id: c.id,
+                loan_number: c.loan_number.clone(),
+                borrower_name: c.borrower_name.clone(),
+                specialist: name.clone(),
+                label: d.label,
+                rule: d.rule,
+                due_on: d.due_on,
+                cycle_due_on: d.cycle_due_on,
+            };
+            match d.status {
+                ClockStatus::Due if d.due_on <= week_end => {
+                    row.due_this_week += 1;
+                    due_week.push(line());
+                }
+                ClockStatus::Breached => {
+                    row.breached += 1;
+                    breaches.push(line());
+                }
+                _ => {}
+            }
+        }
+    }
+    due_week.sort_by_key(|d| d.due_on);
+    breaches.sort_by_key(|d| d.due_on);
+    let board_cases = cases
+        .iter()
+        .map(|c| BoardCase {
+            id: c.id,
+            loan_number: c.loan_number.clone(),
+            borrower_name: c.borrower_name.clone(),
+            specialist_id: c.specialist_id,
+            specialist: c.specialist_name.clone().unwrap_or_else(|| "Unassigned".into()),
+            version: c.version,
+        })
+        .collect();
+    Ok(BoardPage {
+        ctx,
+        today,
+        week_end,
+        caseload: load.into_values().collect(),
+        due_week,
+        breaches,
+        cases: board_cases,
+        specialists,
+        errors,
+        error_case,
+        calendar: store::calendar(&state.db).await?,
+        servicer: match servicer_input {
+            Some(typed) => typed,
+            None => crate::lossmit::letters::servicer_contact(&state.db).await?,
+        },
+        admin: user.role == Role::Admin,
+    })
+}
+
+pub(crate) async fn board(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+) -> AppResult<impl IntoResponse> {
+    board_page(&state, &user, ctx, FieldErrors::new(), None, None).await
+}
+
+/// `POST /lossmit/settings` (admins): whether days observed in lieu of a weekend legal public holiday are
+/// business days.
+pub(crate) async fn set_calendar(
+    user: CurrentUser,
+    session: Session,
+    State(state): State<AppState>,
+    Form(m): Form<Input>,
+) -> AppResult<Response> {
+    user.require(&[Role::Admin])?;
+    let observed_in_lieu_is_business_day = match val(&m, "observed_in_lieu") {
+        "business_day" => true,
+        "holiday" => false,
+        _ => return Err(AppError::invalid("observed_in_lieu", "Choose business day or holiday.")),
+    };
+    store::set_calendar(&state.db, &user, Calendar { observed_in_lieu_is_business_day }).await?;
+    Flash::push(&session, "success", "Business-day calendar saved.").await;
+    Ok(Redirect::to("/lossmit/board").into_response())
+}
+
+pub(crate) async fn reassign(
+    user: CurrentUser,
+    ctx: PageCtx,
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Form(m): Form<Input>,
+) -> AppResult<Response> {
+    user.require(&store::SUPERVISOR_ROLES)?;
+    let case = store::visible_case(&state.db, &user, id).await?;
+    let mut e = FieldErrors::new();
+    let to = val(&m, "specialist_id").parse::<Uuid>().ok();
+    if to.is_none() {
+        e.add("specialist_id", "Choose a specialist.");
+    }
+    let version = val(&m, "version").parse::<i32>().unwrap_or(-1);
+    let result = match to {
+        Some(to) if e.is_empty() => {
+            store::reassign(&state.db, &user, case.id, to, version, val(&m, "reason"), today(&state)).await
+        }
+        _ => Err(AppError::Validation(e)),
+    };
+    match result {
+        Ok(()) => {
+            Flash::push(&session, "success", format!("Case {} reassigned.", case.loan_number)).await;
+            Ok(Redirect::to("/lossmit/board").into_response())
+        }
+        Err(AppError::Validation(e)) => {
+            let page = board_page(&state, &user, ctx, e, Some(id), None).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}

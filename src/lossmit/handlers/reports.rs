@@ -1,0 +1,321 @@
+//! The case export (JSON, CSV) and the supervisor's reports.
+
+use super::*;
+
+// ---------------------------------------------------------------- export
+
+/// A text cell a spreadsheet will not run as a formula (leading `=`, `+`, `-`, `@`, tab or CR get a `'`).
+pub fn spreadsheet_safe(s: &str) -> String {
+    crate::web::csv::safe_cell(s).into_owned()
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct FormatQuery {
+    #[serde(default)]
+    format: String,
+}
+
+pub(crate) async fn export(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Query(q): Query<FormatQuery>,
+) -> AppResult<Response> {
+    let case = store::visible_case(&state.db, &user, id).await?;
+    let today = today(&state);
+    let records = store::records(&state.db, case.id).await?;
+    let decisions = store::decisions(&state.db, case.id).await?;
+    let assessment = store::latest_assessment(&state.db, case.id).await?;
+    let name = format!("lossmit-{}", case.loan_number.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"));
+    if q.format == "csv" {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let csv_err = |e: csv::Error| AppError::Internal(e.into());
+        w.write_record(["record", "on", "kind", "detail", "flag", "actor", "recorded_at"]).map_err(csv_err)?;
+        w.write_record([
+            "case",
+            &case.created_at.date_naive().to_string(),
+            &case.stage,
+            &spreadsheet_safe(&format!("{} / {}", case.loan_number, case.borrower_name)),
+            "",
+            "",
+            &case.created_at.to_rfc3339(),
+        ])
+        .map_err(csv_err)?;
+        for d in case.deadlines(today) {
+            w.write_record(["deadline", &d.due_on.to_string(), d.key, d.rule, d.status.as_str(), "", ""])
+                .map_err(csv_err)?;
+        }
+        for r in &records {
+            w.write_record([
+                r.record.as_str(),
+                &r.on.to_string(),
+                &r.kind,
+                &spreadsheet_safe(&r.detail),
+                if r.flag { "yes" } else { "no" },
+                &spreadsheet_safe(r.actor.as_deref().unwrap_or("")),
+                &r.created_at.to_rfc3339(),
+            ])
+            .map_err(csv_err)?;
+        }
+        let body = w.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    let body = serde_json::json!({
+        "case": CaseJson::from_row(&case, today),
+        "borrower": {"name": case.borrower_name, "co_borrower": case.co_borrower_name, "phone": case.borrower_phone, "email": case.borrower_email},
+        "assessment": assessment,
+        "decisions": decisions,
+        "records": records,
+        "exported_on": today,
+    });
+    Ok(([(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.json\""))], axum::Json(body))
+        .into_response())
+}
+
+// ---------------------------------------------------------------- reports
+
+pub struct StageAgeRow {
+    pub stage: &'static str,
+    pub buckets: [usize; 5],
+    pub total: usize,
+}
+
+pub struct SpecialistClockRow {
+    pub name: String,
+    pub met: usize,
+    pub breached: usize,
+    pub due: usize,
+    pub met_rate: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "lossmit/reports.html")]
+pub(crate) struct ReportsPage {
+    ctx: PageCtx,
+    by_stage: Vec<StageAgeRow>,
+    clocks: Vec<SpecialistClockRow>,
+    decided: usize,
+    avg_days_to_decision: String,
+    median_days_to_decision: String,
+    option_mix: Vec<(String, usize, usize)>,
+    resolved: usize,
+    cured: usize,
+    cure_rate: String,
+    cured_or_modified: usize,
+    redefaulted: usize,
+    redefault_rate: String,
+    overdue_requests: Vec<DeadlineRow>,
+}
+
+pub(crate) const AGE_BUCKETS: [&str; 5] = ["0–30", "31–60", "61–90", "91–120", "121+"];
+
+pub(crate) fn rate(n: usize, d: usize) -> String {
+    if d == 0 { "—".into() } else { format_bps(((n as i64) * 10_000 * 2 + d as i64) / (2 * d as i64)) }
+}
+
+pub(crate) async fn reports(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Query(q): Query<FormatQuery>,
+) -> AppResult<Response> {
+    user.require(&store::SUPERVISOR_ROLES)?;
+    let today = today(&state);
+    let cases = store::visible_cases(&state.db, &user, true).await?;
+    let facts = store::report_facts(&state.db).await?;
+    let by_stage: Vec<StageAgeRow> = Stage::ALL
+        .iter()
+        .map(|s| {
+            let mut buckets = [0usize; 5];
+            for c in cases.iter().filter(|c| c.stage == s.as_str()) {
+                let age = clocks::days_delinquent(c.first_unpaid_due_date, c.resolved_on.unwrap_or(today));
+                let i = match age {
+                    ..=30 => 0,
+                    31..=60 => 1,
+                    61..=90 => 2,
+                    91..=120 => 3,
+                    _ => 4,
+                };
+                buckets[i] += 1;
+            }
+            StageAgeRow { stage: s.label(), total: buckets.iter().sum(), buckets }
+        })
+        .collect();
+    let mut per: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    for c in &cases {
+        let e = per.entry(c.specialist_name.clone().unwrap_or_else(|| "Unassigned".into())).or_default();
+        for d in c.deadlines(today) {
+            if d.key == "first_filing_earliest" || d.key == "appeal" {
+                continue; // not the servicer's performance
+            }
+            match d.status {
+                ClockStatus::Met => e.0 += 1,
+                ClockStatus::Breached => e.1 += 1,
+                ClockStatus::Due => e.2 += 1,
+            }
+        }
+    }
+    let clocks_rows: Vec<SpecialistClockRow> = per
+        .into_iter()
+        .map(|(name, (met, breached, due))| SpecialistClockRow {
+            name,
+            met,
+            breached,
+            due,
+            met_rate: rate(met, met + breached),
+        })
+        .collect();
+    let mut days: Vec<i64> = cases
+        .iter()
+        .filter_map(|c| match (c.app_complete_on, c.decided_on) {
+            (Some(a), Some(b)) => Some((b - a).num_days()),
+            _ => None,
+        })
+        .collect();
+    days.sort();
+    let decided = days.len();
+    let avg =
+        if decided == 0 { "—".into() } else { format!("{:.1}", days.iter().sum::<i64>() as f64 / decided as f64) };
+    let median = if decided == 0 {
+        "—".into()
+    } else if decided % 2 == 1 {
+        days[decided / 2].to_string()
+    } else {
+        format!("{:.1}", (days[decided / 2 - 1] + days[decided / 2]) as f64 / 2.0)
+    };
+    let option_mix: Vec<(String, usize, usize)> = LossMitOption::ALL
+        .iter()
+        .map(|o| {
+            let of = facts.decisions.iter().filter(|d| d.1 == o.as_str());
+            let approved = of.clone().filter(|d| d.2).count();
+            (o.label().to_string(), approved, of.count() - approved)
+        })
+        .collect();
+    let resolved = cases.iter().filter(|c| c.stage == "resolved").count();
+    let cured = cases.iter().filter(|c| c.resolution.as_deref() == Some("cured")).count();
+    let ever: std::collections::HashSet<Uuid> = facts.ever_cured_or_modified.iter().copied().collect();
+    let redefaulted = facts.reopened_after_cure.len();
+    // Notices of error and requests for information past their acknowledgment or answer date, still not done.
+    let open: Vec<&CaseRow> = cases.iter().filter(|c| c.is_open()).collect();
+    let request_clocks = requests::open_deadlines(&state.db, &open, today).await?;
+    let mut overdue_requests: Vec<DeadlineRow> = open
+        .iter()
+        .flat_map(|c| {
+            request_clocks
+                .get(&c.id)
+                .into_iter()
+                .flatten()
+                .filter(|d| d.status == ClockStatus::Breached && d.done_on.is_none())
+                .map(|d| DeadlineRow {
+                    case_id: c.id,
+                    loan_number: c.loan_number.clone(),
+                    borrower_name: c.borrower_name.clone(),
+                    specialist: c.specialist_name.clone().unwrap_or_default(),
+                    label: d.label,
+                    rule: d.rule,
+                    due_on: d.due_on,
+                    cycle_due_on: None,
+                })
+        })
+        .collect();
+    overdue_requests.sort_by_key(|d| d.due_on);
+    let page = ReportsPage {
+        ctx,
+        by_stage,
+        clocks: clocks_rows,
+        decided,
+        avg_days_to_decision: avg,
+        median_days_to_decision: median,
+        option_mix,
+        resolved,
+        cured,
+        cure_rate: rate(cured, resolved),
+        cured_or_modified: ever.len(),
+        redefaulted,
+        redefault_rate: rate(redefaulted, ever.len()),
+        overdue_requests,
+    };
+    if q.format == "csv" {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let err = |e: csv::Error| AppError::Internal(e.into());
+        w.write_record(["section", "key", "a", "b", "c", "d", "e"]).map_err(err)?;
+        for r in &page.by_stage {
+            let b: Vec<String> = r.buckets.iter().map(|x| x.to_string()).collect();
+            w.write_record(["stage_by_age", r.stage, &b[0], &b[1], &b[2], &b[3], &b[4]]).map_err(err)?;
+        }
+        for r in &page.clocks {
+            w.write_record([
+                "deadlines_per_specialist",
+                &spreadsheet_safe(&r.name),
+                &r.met.to_string(),
+                &r.breached.to_string(),
+                &r.due.to_string(),
+                &r.met_rate,
+                "",
+            ])
+            .map_err(err)?;
+        }
+        w.write_record([
+            "time_to_decision_days",
+            "decided",
+            &page.decided.to_string(),
+            &page.avg_days_to_decision,
+            &page.median_days_to_decision,
+            "",
+            "",
+        ])
+        .map_err(err)?;
+        for (o, a, d) in &page.option_mix {
+            w.write_record(["option_mix", o, &a.to_string(), &d.to_string(), "", "", ""]).map_err(err)?;
+        }
+        w.write_record([
+            "cure_rate",
+            "cured/resolved",
+            &page.cured.to_string(),
+            &page.resolved.to_string(),
+            &page.cure_rate,
+            "",
+            "",
+        ])
+        .map_err(err)?;
+        w.write_record([
+            "redefault_rate",
+            "reopened/cured_or_modified",
+            &page.redefaulted.to_string(),
+            &page.cured_or_modified.to_string(),
+            &page.redefault_rate,
+            "",
+            "",
+        ])
+        .map_err(err)?;
+        let body = w.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"lossmit-report.csv\""),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    Ok(page.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn csv_cells_cannot_be_formulas() {
+        assert_eq!(spreadsheet_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(spreadsheet_safe("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(spreadsheet_safe("Called borrower"), "Called borrower");
+    }
+}
