@@ -320,7 +320,6 @@ const KNOWN_LONG_FILES: &[(&str, usize)] = &[
     ("leads/seed/history.rs", 939),
     ("leads/store.rs", 1476),
     ("metrics/dashboard.rs", 852),
-    ("routing/handlers.rs", 1282),
     ("routing/model.rs", 879),
 ];
 
