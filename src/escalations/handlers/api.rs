@@ -1,0 +1,163 @@
+//! The escalations API.
+
+use super::*;
+
+/// The JSON shape of a request: money in cents, rates as decimal percent.
+#[derive(serde::Serialize)]
+pub(crate) struct ApiEscalation {
+    id: Uuid,
+    lead_id: Uuid,
+    requester_id: Uuid,
+    kind: String,
+    priority: String,
+    status: String,
+    standard_rate: Option<f64>,
+    requested_rate: Option<f64>,
+    concession_bps: i32,
+    concession_cents: i64,
+    loan_amount_cents: Option<i64>,
+    reason: String,
+    note: String,
+    required_level: String,
+    due_at: DateTime<Utc>,
+    decision: Option<String>,
+    granted_bps: i32,
+    granted_cents: i64,
+    decided_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<EscalationRow> for ApiEscalation {
+    fn from(r: EscalationRow) -> Self {
+        let rate = |v: Option<i32>| v.map(|v| f64::from(v) / 1000.0);
+        ApiEscalation {
+            id: r.id,
+            lead_id: r.lead_id,
+            requester_id: r.requester_id,
+            kind: r.kind,
+            priority: r.priority,
+            status: r.status,
+            standard_rate: rate(r.standard_rate),
+            requested_rate: rate(r.requested_rate),
+            concession_bps: r.concession_bps,
+            concession_cents: r.concession_cents,
+            loan_amount_cents: r.loan_amount_cents,
+            reason: r.reason,
+            note: r.note,
+            required_level: r.required_level,
+            due_at: r.due_at,
+            decision: r.decision,
+            granted_bps: r.granted_bps,
+            granted_cents: r.granted_cents,
+            decided_at: r.decided_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Any JSON scalar as the text a form would carry.
+pub(crate) fn as_text(v: &Option<serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ApiCreate {
+    lead_id: Option<serde_json::Value>,
+    kind: Option<serde_json::Value>,
+    standard_rate: Option<serde_json::Value>,
+    requested_rate: Option<serde_json::Value>,
+    standard_price: Option<serde_json::Value>,
+    requested_price: Option<serde_json::Value>,
+    concession_bps: Option<serde_json::Value>,
+    reason: Option<serde_json::Value>,
+    competitor_name: Option<serde_json::Value>,
+    competitor_offer: Option<serde_json::Value>,
+    note: Option<serde_json::Value>,
+}
+
+pub(crate) async fn api_create(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Json(b): Json<ApiCreate>,
+) -> AppResult<impl IntoResponse> {
+    let input = RequestInput {
+        lead_id: as_text(&b.lead_id),
+        kind: as_text(&b.kind),
+        standard_rate: as_text(&b.standard_rate),
+        requested_rate: as_text(&b.requested_rate),
+        standard_price: as_text(&b.standard_price),
+        requested_price: as_text(&b.requested_price),
+        concession_bps: as_text(&b.concession_bps),
+        reason: as_text(&b.reason),
+        competitor_name: as_text(&b.competitor_name),
+        competitor_offer: as_text(&b.competitor_offer),
+        note: as_text(&b.note),
+    };
+    let id = crate::escalations::file_request(&state, &user, &input, None).await?;
+    let row = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(ApiEscalation::from(row))))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ApiListQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    kind: String,
+}
+
+pub(crate) async fn api_list(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(q): Query<ApiListQuery>,
+) -> AppResult<impl IntoResponse> {
+    if !q.status.is_empty() && q.status != "open" && Status::parse(&q.status).is_none() {
+        return Err(AppError::invalid("status", "Unknown status."));
+    }
+    if !q.kind.is_empty() && Kind::parse(&q.kind).is_none() {
+        return Err(AppError::invalid("kind", "Unknown kind."));
+    }
+    let auth = crate::escalations::authority(&state, &user).await?;
+    let filter = store::ListFilter {
+        mine_only: auth.is_none(),
+        status: q.status,
+        kind: q.kind,
+        limit: 500,
+        ..Default::default()
+    };
+    let rows = store::list(&state.db, &user, auth.as_ref(), &filter).await?;
+    Ok(Json(serde_json::json!({ "escalations": rows.into_iter().map(ApiEscalation::from).collect::<Vec<_>>() })))
+}
+
+pub(crate) async fn api_show(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> AppResult<impl IntoResponse> {
+    let (row, _) = crate::escalations::visible_request(&state, &user, id).await?;
+    let events = store::events(&state.db, id).await?;
+    Ok(Json(serde_json::json!({ "escalation": ApiEscalation::from(row), "events": events })))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ApiDecision {
+    #[serde(default)]
+    decision: String,
+    counter_bps: Option<i32>,
+    #[serde(default)]
+    note: String,
+}
+
+pub(crate) async fn api_decide(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Json(b): Json<ApiDecision>,
+) -> AppResult<impl IntoResponse> {
+    let row = crate::escalations::decide(&state, &user, id, &b.decision, b.counter_bps, &b.note).await?;
+    Ok(Json(ApiEscalation::from(row)))
+}
