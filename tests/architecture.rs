@@ -47,7 +47,7 @@ const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
     ("audit/handlers.rs", "auth", "the audit log page is an admin page living in the foundation"),
     ("accounts/model.rs", "leads", "US state validation lives in leads::model, not the foundation"),
     ("accounts/store.rs", "leads", "US state validation lives in leads::model, not the foundation"),
-    ("accounts/handlers.rs", "routing", "offboarding hands an LO's open leads over through routing"),
+    ("accounts/handlers/users.rs", "routing", "offboarding hands an LO's open leads over through routing"),
     ("accounts/store.rs", "routing", "offboarding stores the routing::HandOver choice"),
     ("leads/handlers.rs", "routing", "the lead page shows the routing panel (page composition belongs on top)"),
     ("leads/handlers.rs", "escalations", "the lead page shows the escalations panel (page composition belongs on top)"),
@@ -312,7 +312,6 @@ fn the_scanner_reads_use_trees_and_skips_comments_and_strings() {
 /// when the rule was written. Shrink-only: a file that gets under the limit must leave this list, and no file
 /// may join it.
 const KNOWN_LONG_FILES: &[(&str, usize)] = &[
-    ("accounts/handlers.rs", 936),
     ("leads/handlers.rs", 881),
     ("leads/model.rs", 802),
     ("leads/seed/history.rs", 869),

@@ -1,0 +1,137 @@
+//! The signed-in person's own account: status, password, and the account API.
+
+use super::*;
+
+// ---------- own account ----------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/account.html")]
+pub(crate) struct AccountPage {
+    ctx: PageCtx,
+    u: UserDetail,
+    team_name: Option<String>,
+    states: String,
+    /// Tokens that act as this person, whoever issued them.
+    tokens: Vec<TokenRow>,
+}
+
+pub(crate) async fn account_page(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+) -> AppResult<impl IntoResponse> {
+    let u = store::user_detail(&state.db, user.id).await?.ok_or(AppError::Unauthorized)?;
+    let team_name = match u.team_id {
+        Some(t) => sqlx::query_scalar!("SELECT name FROM teams WHERE id = $1", t).fetch_optional(&state.db).await?,
+        None => None,
+    };
+    let states = u.licensed_states.clone().unwrap_or_default().join(", ");
+    let tokens = store::list_tokens(&state.db, Some(user.id)).await?;
+    Ok(AccountPage { ctx, u, team_name, states, tokens })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    status: String,
+}
+
+pub(crate) async fn set_own_status(
+    user: CurrentUser,
+    session: Session,
+    State(state): State<AppState>,
+    Form(form): Form<StatusForm>,
+) -> AppResult<Response> {
+    user.require(&[Role::Lo])?;
+    // An LO may step away and come back; "offline" is set by their manager or an admin.
+    if !matches!(form.status.as_str(), "available" | "away") {
+        return Err(AppError::invalid("status", "Choose available or away."));
+    }
+    let mut tx = state.db.begin().await?;
+    let before = store::set_lo_status(&mut tx, user.id, &form.status).await?;
+    let Some(before) = before else {
+        return Err(AppError::conflict("Your loan officer profile is missing; ask an administrator."));
+    };
+    if before != form.status {
+        Entry::new(Some(&user), "lo_status_changed", "user", user.id)
+            .before(serde_json::json!({ "status": before }))
+            .after(serde_json::json!({ "status": form.status }))
+            .write(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Flash::push(&session, "success", format!("You are now {}.", form.status)).await;
+    Ok(Redirect::to("/account").into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/password.html")]
+pub(crate) struct OwnPasswordPage {
+    ctx: PageCtx,
+    errors: FieldErrors,
+}
+
+pub(crate) async fn own_password_page(_user: CurrentUser, ctx: PageCtx) -> impl IntoResponse {
+    OwnPasswordPage { ctx, errors: FieldErrors::new() }
+}
+
+pub(crate) async fn change_own_password(
+    user: CurrentUser,
+    ctx: PageCtx,
+    session: Session,
+    State(state): State<AppState>,
+    Form(form): Form<PasswordForm>,
+) -> AppResult<Response> {
+    let row = crate::auth::store::find_user(&state.db, user.id).await?.ok_or(AppError::Unauthorized)?;
+    // The current password is guessed against the same counters as sign-in: a stolen session gets no extra
+    // guesses here, and a locked account or address is locked here too.
+    let now = state.clock.now();
+    let acct = throttle::account_key(&user.email);
+    let addr = throttle::address_key(&request_ctx().client_addr);
+    if let Err(e) = throttle::check(&state.db, &[acct.clone(), addr.clone()], now).await {
+        Entry::new(Some(&user), "password_change_throttled", "user", user.id).write(&state.db).await?;
+        return Err(e);
+    }
+    let mut errors = FieldErrors::new();
+    let phc = row.password_hash.clone();
+    let current = form.current_password.clone();
+    let ok =
+        tokio::task::spawn_blocking(move || password::verify(&current, &phc)).await.map_err(|e| anyhow::anyhow!(e))?;
+    if ok {
+        throttle::succeed(&state.db, &acct).await?;
+    } else {
+        throttle::fail(&state.db, &acct, &addr, now).await?;
+        Entry::new(Some(&user), "password_change_failed", "user", user.id).write(&state.db).await?;
+        errors.add("current_password", "Your current password is not correct.");
+    }
+    if let Some(msg) = password::policy_violation(&form.password, &user.email) {
+        errors.add("password", msg);
+    }
+    if !errors.is_empty() {
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, OwnPasswordPage { ctx, errors }).into_response());
+    }
+    let hash = hash_password(form.password).await?;
+    let mut tx = state.db.begin().await?;
+    store::set_password(&mut tx, user.id, &hash).await?;
+    Entry::new(Some(&user), "password_changed", "user", user.id)
+        .after(serde_json::json!({ "by": "self", "sessions_ended": true }))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    // Every session ends, this one included: sign in again with the new password.
+    session.flush().await.map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Redirect::to("/login").into_response())
+}
+
+// ---------- API ----------
+
+pub(crate) async fn api_me(user: CurrentUser) -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "team_id": user.team_id,
+        "managed_team_ids": user.managed_team_ids,
+    }))
+}
