@@ -95,19 +95,20 @@ fn to_candidate(c: &CandidateRow, org_tz: chrono_tz::Tz) -> Candidate {
     }
 }
 
-/// Routes one locked lead. The caller owns the transaction.
-pub async fn route(
-    state: &AppState,
-    tx: &mut Transaction<'_, Postgres>,
-    lead: &LeadRow,
-    opts: &RouteOptions<'_>,
-) -> AppResult<Outcome> {
-    let now = state.clock.now();
-    let org_tz = state.config.timezone;
-    let facts = lead.facts();
-    let rule = store::active_rules(tx).await?.into_iter().find(|r| r.filters().matches(&facts));
+/// How a decision is made: the rule that applies (or the default), its method after the trigger's adjustments,
+/// whether working hours count, and the speed-to-lead settings that go with the assignment.
+pub struct Plan<'a> {
+    pub rule: Option<&'a RuleRow>,
+    pub rule_key: String,
+    pub rule_name: String,
+    pub method: Method,
+    pub working_hours: bool,
+    pub sla: Sla,
+}
 
-    let (rule_key, rule_name, mut method, mut working_hours, sla) = match &rule {
+/// The plan for a lead under `rule` (None: the default round robin) when routing for `trigger`. Pure.
+pub fn plan<'a>(rule: Option<&'a RuleRow>, trigger: Trigger, default_sla: Sla) -> Plan<'a> {
+    let (rule_key, rule_name, mut method, mut working_hours, sla) = match rule {
         Some(r) => (
             r.id.to_string(),
             r.name.clone(),
@@ -115,170 +116,242 @@ pub async fn route(
             r.require_working_hours,
             rule_sla(r),
         ),
-        None => (
-            "default".to_string(),
-            "Default (no rule matched)".to_string(),
-            Method::RoundRobin,
-            false,
-            default_sla(tx).await?,
-        ),
+        None => {
+            ("default".to_string(), "Default (no rule matched)".to_string(), Method::RoundRobin, false, default_sla)
+        }
     };
-    if method == Method::Claim && opts.trigger != Trigger::NewLead {
-        method = rule.as_ref().and_then(|r| Method::parse(&r.fallback_method)).unwrap_or(Method::RoundRobin);
+    // A claim pool is for new leads; a lead rerouted for any other reason takes the rule's fallback method.
+    if method == Method::Claim && trigger != Trigger::NewLead {
+        method = rule.and_then(|r| Method::parse(&r.fallback_method)).unwrap_or(Method::RoundRobin);
     }
     if method == Method::AvailabilityFirst {
         working_hours = true;
     }
-    let (everyone, team_ids, lo_ids) = match &rule {
+    Plan { rule, rule_key, rule_name, method, working_hours, sla }
+}
+
+/// Everything a decision reads, loaded by [`route`] under the rotation lock.
+pub struct Facts<'a> {
+    pub now: DateTime<Utc>,
+    pub org_tz: chrono_tz::Tz,
+    /// The lead's property state.
+    pub state_code: Option<&'a str>,
+    pub exclude: &'a [(Uuid, String)],
+    /// The LO of an earlier lead with the same email or phone (not excluded, not the current LO).
+    pub returning: Option<Uuid>,
+    /// The rotation's last decision number.
+    pub seq: i64,
+    pub candidates: Vec<CandidateRow>,
+    /// (LO, leads assigned, leads won) over the last 90 days, for performance weighting.
+    pub performance: Vec<(Uuid, i64, i64)>,
+    /// Each candidate's stored place in the rotation: (LO, credit, last_seq, era, last_assigned).
+    pub counters: Vec<(Uuid, i64, i64, i64, i64)>,
+}
+
+/// One candidate as judged: the reasons they cannot take the lead (none: eligible) and their weight.
+pub struct Judged {
+    pub row: CandidateRow,
+    pub reasons: Vec<model::Exclusion>,
+    pub weight: i64,
+}
+
+/// What a decision chose.
+pub enum Choice {
+    /// To this LO, and why; `slots` is the rotation to store when it was a turn of it.
+    Assign { lo: Uuid, why: String, slots: Option<Vec<Slot>> },
+    /// Offered to these eligible LOs for `minutes`; the first to claim gets it.
+    Offer { pool: Vec<Uuid>, minutes: i64 },
+    /// Nobody is eligible.
+    Nobody,
+}
+
+pub struct Decision {
+    pub judged: Vec<Judged>,
+    pub choice: Choice,
+}
+
+/// The decision itself, with no database: judges every candidate, prefers a returning borrower's LO, offers
+/// a claim pool, or takes the rotation's next turn.
+pub fn decide(plan: &Plan<'_>, f: Facts<'_>) -> Decision {
+    let checks = Checks { working_hours: plan.working_hours, exclude: f.exclude.to_vec() };
+    let method = plan.method;
+    let judged: Vec<Judged> = f
+        .candidates
+        .into_iter()
+        .map(|row| {
+            let c = to_candidate(&row, f.org_tz);
+            let mut reasons = model::exclusions(&c, f.state_code, f.now, &checks);
+            let weight = match method {
+                Method::RoundRobin | Method::Claim => 1,
+                Method::WeightedRoundRobin => i64::from(row.routing_weight.max(0)),
+                Method::AvailabilityFirst => (i64::from(row.capacity) - row.open_leads).max(0),
+                Method::PerformanceWeighted => {
+                    let (a, w) = f.performance.iter().find(|p| p.0 == row.id).map(|p| (p.1, p.2)).unwrap_or((0, 0));
+                    model::performance_weight(row.routing_weight, a, w)
+                }
+            };
+            if reasons.is_empty() && weight <= 0 && Some(row.id) != f.returning {
+                reasons.push(model::Exclusion::ZeroWeight);
+            }
+            Judged { row, reasons, weight }
+        })
+        .collect();
+
+    if let Some(r) = f.returning {
+        if judged.iter().any(|j| j.row.id == r && j.reasons.is_empty()) {
+            let why = "returning borrower: same email or phone as an earlier lead of this LO".to_string();
+            return Decision { judged, choice: Choice::Assign { lo: r, why, slots: None } };
+        }
+    }
+    let eligible: Vec<&Judged> = judged.iter().filter(|j| j.reasons.is_empty() && j.weight > 0).collect();
+    if eligible.is_empty() {
+        return Decision { judged, choice: Choice::Nobody };
+    }
+    if method == Method::Claim {
+        let pool = eligible.iter().map(|j| j.row.id).collect();
+        let minutes = plan.rule.map(|r| i64::from(r.claim_minutes)).unwrap_or(10);
+        return Decision { judged, choice: Choice::Offer { pool, minutes } };
+    }
+    let mut slots: Vec<Slot> = eligible
+        .iter()
+        .map(|j| {
+            let (credit, last_seq, era, last_assigned) =
+                f.counters.iter().find(|s| s.0 == j.row.id).map(|s| (s.1, s.2, s.3, s.4)).unwrap_or((0, -1, 0, -1));
+            Slot { lo_id: j.row.id, weight: j.weight, credit, last_seq, era, last_assigned }
+        })
+        .collect();
+    // Fixed weights take turns by the quota method (within one lead of each share); weights that move with
+    // every decision (spare capacity, recent conversion) by smooth weighted round robin.
+    let turn = match method {
+        Method::RoundRobin | Method::WeightedRoundRobin | Method::Claim => {
+            model::take_quota_turn(&mut slots, f.seq + 1)
+        }
+        Method::AvailabilityFirst | Method::PerformanceWeighted => model::take_turn(&mut slots, f.seq + 1),
+    };
+    let choice = match turn {
+        Some(i) => Choice::Assign {
+            lo: slots[i].lo_id,
+            why: format!("{} turn", method.label().to_lowercase()),
+            slots: Some(slots),
+        },
+        None => Choice::Nobody,
+    };
+    Decision { judged, choice }
+}
+
+/// Routes one locked lead: loads the facts (the rotation's row lock first, so loads and turns are read fresh
+/// and in order; it is held to the commit), [`decide`]s, and writes the decision with its reasons, then the
+/// assignment, the offer or the queue. The caller owns the transaction.
+pub async fn route(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    lead: &LeadRow,
+    opts: &RouteOptions<'_>,
+) -> AppResult<Outcome> {
+    let now = state.clock.now();
+    let facts = lead.facts();
+    let rules = store::active_rules(tx).await?;
+    let rule = rules.iter().find(|r| r.filters().matches(&facts));
+    let default = if rule.is_none() { default_sla(tx).await? } else { Sla { minutes: 0, action: SlaAction::Reassign } };
+    let plan = plan(rule, opts.trigger, default);
+    let (everyone, team_ids, lo_ids) = match rule {
         Some(r) => (r.team_ids.is_empty() && r.lo_ids.is_empty(), r.team_ids.clone(), r.lo_ids.clone()),
         None => (true, vec![], vec![]),
     };
-    let rule_id = rule.as_ref().map(|r| r.id);
+    let rule_id = rule.map(|r| r.id);
 
     let returning = store::returning_borrower_lo(tx, lead.id, lead.email.as_deref(), lead.phone.as_deref())
         .await?
         .filter(|lo| Some(*lo) != lead.assigned_lo_id && !opts.exclude.iter().any(|(x, _)| x == lo));
-    // The rotation lock comes before reading loads, so capacity and turns are read fresh and in order. It is
-    // held to commit: everything that needs no fresh load is done above.
-    let seq = store::lock_position(tx, &rule_key).await?;
+    let seq = store::lock_position(tx, &plan.rule_key).await?;
     let mut rows = store::candidates(tx, everyone, &team_ids, &lo_ids).await?;
     if let Some(r) = returning {
         if !rows.iter().any(|c| c.id == r) {
             rows.extend(store::candidates(tx, false, &[], &[r]).await?);
         }
     }
-    let checks = Checks { working_hours, exclude: opts.exclude.clone() };
-    let state_code = lead.property_state.as_deref();
-
-    let perf: Vec<(Uuid, i64, i64)> = if method == Method::PerformanceWeighted {
-        let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+    let performance = if plan.method == Method::PerformanceWeighted {
         store::performance(tx, &ids, now - Duration::days(90)).await?
     } else {
         vec![]
     };
+    let counters = store::counters(tx, &plan.rule_key, &ids).await?;
+    let decision = decide(
+        &plan,
+        Facts {
+            now,
+            org_tz: state.config.timezone,
+            state_code: lead.property_state.as_deref(),
+            exclude: &opts.exclude,
+            returning,
+            seq,
+            candidates: rows,
+            performance,
+            counters,
+        },
+    );
 
-    struct Judged {
-        row: CandidateRow,
-        reasons: Vec<model::Exclusion>,
-        weight: i64,
-    }
-    let mut judged: Vec<Judged> = Vec::with_capacity(rows.len());
-    for row in rows {
-        let c = to_candidate(&row, org_tz);
-        let mut reasons = model::exclusions(&c, state_code, now, &checks);
-        let weight = match method {
-            Method::RoundRobin | Method::Claim => 1,
-            Method::WeightedRoundRobin => i64::from(row.routing_weight.max(0)),
-            Method::AvailabilityFirst => (i64::from(row.capacity) - row.open_leads).max(0),
-            Method::PerformanceWeighted => {
-                let (a, w) = perf.iter().find(|p| p.0 == row.id).map(|p| (p.1, p.2)).unwrap_or((0, 0));
-                model::performance_weight(row.routing_weight, a, w)
-            }
-        };
-        if reasons.is_empty() && weight <= 0 && Some(row.id) != returning {
-            reasons.push(model::Exclusion::ZeroWeight);
-        }
-        judged.push(Judged { row, reasons, weight });
-    }
-
-    let mut chosen: Option<Uuid> = None;
-    let mut why = String::new();
-    if let Some(r) = returning {
-        if judged.iter().any(|j| j.row.id == r && j.reasons.is_empty()) {
-            chosen = Some(r);
-            why = "returning borrower: same email or phone as an earlier lead of this LO".into();
-        }
-    }
-
-    let eligible: Vec<&Judged> = judged.iter().filter(|j| j.reasons.is_empty() && j.weight > 0).collect();
-    let in_rotation = chosen.is_none() && method != Method::Claim;
-    if chosen.is_none() && method == Method::Claim && !eligible.is_empty() {
-        let pool: Vec<Uuid> = eligible.iter().map(|j| j.row.id).collect();
-        let minutes = rule.as_ref().map(|r| i64::from(r.claim_minutes)).unwrap_or(10);
-        speed_to_lead::offer(state, tx, lead, rule_id, &pool, now + Duration::minutes(minutes)).await?;
-        let candidates =
-            candidates_json(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), None);
-        let summary = format!(
-            "Offered to {} eligible LO{} under rule \"{}\"; the first to claim within {} minutes gets it.",
-            pool.len(),
-            if pool.len() == 1 { "" } else { "s" },
-            rule_name,
-            minutes
-        );
-        store::insert_decision(
-            tx,
-            &NewDecision {
-                lead_id: lead.id,
-                rule_id,
-                rule_name: &rule_name,
-                method: method.as_str(),
-                trigger: opts.trigger.as_str(),
-                outcome: "offered",
-                chosen_lo_id: None,
-                team_id: lead.team_id,
-                candidates,
-                summary: &summary,
-                now,
-            },
-        )
-        .await?;
-        return Ok(Outcome::Offered);
-    }
-    if in_rotation && !eligible.is_empty() {
-        let ids: Vec<Uuid> = eligible.iter().map(|j| j.row.id).collect();
-        let stored = store::counters(tx, &rule_key, &ids).await?;
-        let mut slots: Vec<Slot> = eligible
-            .iter()
-            .map(|j| {
-                let (credit, last_seq, era, last_assigned) =
-                    stored.iter().find(|s| s.0 == j.row.id).map(|s| (s.1, s.2, s.3, s.4)).unwrap_or((0, -1, 0, -1));
-                Slot { lo_id: j.row.id, weight: j.weight, credit, last_seq, era, last_assigned }
-            })
-            .collect();
-        // Fixed weights take turns by the quota method (within one lead of each share); weights that move
-        // with every decision (spare capacity, recent conversion) by smooth weighted round robin.
-        let turn = match method {
-            Method::RoundRobin | Method::WeightedRoundRobin | Method::Claim => {
-                model::take_quota_turn(&mut slots, seq + 1)
-            }
-            Method::AvailabilityFirst | Method::PerformanceWeighted => model::take_turn(&mut slots, seq + 1),
-        };
-        if let Some(i) = turn {
-            let lo = slots[i].lo_id;
-            store::save_turn(tx, &rule_key, seq + 1, &slots, lo, now).await?;
-            chosen = Some(lo);
-            why = format!("{} turn", method.label().to_lowercase());
-        }
-    }
-
-    let candidates =
-        candidates_json(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), chosen);
-    let eligible_count = eligible.len();
+    let judged = &decision.judged;
+    let json_of = |chosen: Option<Uuid>| {
+        candidates_json(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), chosen)
+    };
+    let eligible_count = judged.iter().filter(|j| j.reasons.is_empty() && j.weight > 0).count();
     let total = judged.len();
-    match chosen {
-        Some(lo) => {
-            let row = &judged.iter().find(|j| j.row.id == lo).expect("chosen from the candidates").row;
+    let plural = if total == 1 { "" } else { "s" };
+    let rule_name = plan.rule_name.as_str();
+    let method = plan.method.as_str();
+    let trigger = opts.trigger.as_str();
+    match decision.choice {
+        Choice::Offer { pool, minutes } => {
+            speed_to_lead::offer(state, tx, lead, rule_id, &pool, now + Duration::minutes(minutes)).await?;
             let summary = format!(
-                "Went to {} under rule \"{}\" ({}): {} of {} LO{} eligible.",
-                row.name,
+                "Offered to {} eligible LO{} under rule \"{}\"; the first to claim within {} minutes gets it.",
+                pool.len(),
+                if pool.len() == 1 { "" } else { "s" },
                 rule_name,
-                why,
-                eligible_count,
-                total,
-                if total == 1 { "" } else { "s" }
+                minutes
             );
             store::insert_decision(
                 tx,
                 &NewDecision {
                     lead_id: lead.id,
                     rule_id,
-                    rule_name: &rule_name,
-                    method: method.as_str(),
-                    trigger: opts.trigger.as_str(),
+                    rule_name,
+                    method,
+                    trigger,
+                    outcome: "offered",
+                    chosen_lo_id: None,
+                    team_id: lead.team_id,
+                    candidates: json_of(None),
+                    summary: &summary,
+                    now,
+                },
+            )
+            .await?;
+            Ok(Outcome::Offered)
+        }
+        Choice::Assign { lo, why, slots } => {
+            if let Some(slots) = slots {
+                store::save_turn(tx, &plan.rule_key, seq + 1, &slots, lo, now).await?;
+            }
+            let row = &judged.iter().find(|j| j.row.id == lo).expect("chosen from the candidates").row;
+            let summary = format!(
+                "Went to {} under rule \"{}\" ({}): {} of {} LO{} eligible.",
+                row.name, rule_name, why, eligible_count, total, plural
+            );
+            store::insert_decision(
+                tx,
+                &NewDecision {
+                    lead_id: lead.id,
+                    rule_id,
+                    rule_name,
+                    method,
+                    trigger,
                     outcome: "assigned",
                     chosen_lo_id: Some(lo),
                     team_id: row.team_id,
-                    candidates,
+                    candidates: json_of(Some(lo)),
                     summary: &summary,
                     now,
                 },
@@ -290,18 +363,19 @@ pub async fn route(
                 Trigger::Handover => format!("Offboarding hand-over: {summary}"),
                 Trigger::ClaimExpired => format!("Claim window expired; routed: {summary}"),
             };
-            assign(state, tx, lead, Some(lo), row.team_id, opts.actor, &reason, rule_id, Some(sla), now).await?;
+            let team = row.team_id;
+            assign(state, tx, lead, Some(lo), team, opts.actor, &reason, rule_id, Some(plan.sla), now).await?;
             Ok(Outcome::Assigned(lo))
         }
-        None if !opts.queue_when_none => Ok(Outcome::NoneEligible),
-        None => {
-            let team = rule.as_ref().and_then(|r| r.team_ids.first().copied()).or(opts.queue_team).or(lead.team_id);
+        Choice::Nobody if !opts.queue_when_none => Ok(Outcome::NoneEligible),
+        Choice::Nobody => {
+            let team = rule.and_then(|r| r.team_ids.first().copied()).or(opts.queue_team).or(lead.team_id);
             let summary = format!(
                 "No eligible LO under rule \"{}\" ({} of {} LO{} considered, none eligible): waiting in the {} queue; managers alerted.",
                 rule_name,
                 total,
                 total,
-                if total == 1 { "" } else { "s" },
+                plural,
                 if team.is_some() { "team" } else { "unassigned" }
             );
             store::insert_decision(
@@ -309,13 +383,13 @@ pub async fn route(
                 &NewDecision {
                     lead_id: lead.id,
                     rule_id,
-                    rule_name: &rule_name,
-                    method: method.as_str(),
-                    trigger: opts.trigger.as_str(),
+                    rule_name,
+                    method,
+                    trigger,
                     outcome: "queued",
                     chosen_lo_id: None,
                     team_id: team,
-                    candidates,
+                    candidates: json_of(None),
                     summary: &summary,
                     now,
                 },
@@ -439,4 +513,106 @@ pub async fn send_to_queue(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveTime;
+
+    fn lo(n: u128, states: &[&str], status: &str) -> CandidateRow {
+        CandidateRow {
+            id: Uuid::from_u128(n),
+            name: format!("LO {n}"),
+            email: format!("lo{n}@example.com"),
+            active: true,
+            team_id: None,
+            licensed_states: states.iter().map(|s| s.to_string()).collect(),
+            capacity: 10,
+            status: status.into(),
+            work_start: NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
+            work_end: NaiveTime::from_hms_opt(0, 0, 0).unwrap(),
+            work_days: (1..=7).collect(),
+            timezone: "America/Chicago".into(),
+            routing_weight: 1,
+            open_leads: 0,
+        }
+    }
+
+    fn facts(candidates: Vec<CandidateRow>, returning: Option<Uuid>, seq: i64) -> Facts<'static> {
+        Facts {
+            now: Utc::now(),
+            org_tz: chrono_tz::America::Chicago,
+            state_code: Some("TX"),
+            exclude: &[],
+            returning,
+            seq,
+            candidates,
+            performance: vec![],
+            counters: vec![],
+        }
+    }
+
+    const SLA: Sla = Sla { minutes: 5, action: SlaAction::Reassign };
+
+    #[test]
+    fn the_decision_needs_no_database() {
+        let p = plan(None, Trigger::NewLead, SLA);
+        assert_eq!((p.rule_key.as_str(), p.method), ("default", Method::RoundRobin));
+        // Only the available Texas LO is eligible; the others are judged with their reasons.
+        let d = decide(
+            &p,
+            facts(vec![lo(1, &["CA"], "available"), lo(2, &["TX"], "away"), lo(3, &["TX"], "available")], None, 0),
+        );
+        assert!(matches!(d.choice, Choice::Assign { lo, slots: Some(_), .. } if lo == Uuid::from_u128(3)));
+        let reasons: Vec<Vec<String>> =
+            d.judged.iter().map(|j| j.reasons.iter().map(model::Exclusion::message).collect()).collect();
+        assert_eq!(reasons, [vec!["not licensed in TX".to_string()], vec!["status is away".to_string()], vec![]]);
+        // A returning borrower's LO, when eligible, comes before the rotation's turn.
+        let d = decide(
+            &p,
+            facts(vec![lo(3, &["TX"], "available"), lo(4, &["TX"], "available")], Some(Uuid::from_u128(4)), 0),
+        );
+        assert!(matches!(d.choice, Choice::Assign { lo, slots: None, .. } if lo == Uuid::from_u128(4)));
+        // Nobody eligible: nobody chosen.
+        let d = decide(&p, facts(vec![lo(2, &["TX"], "away")], None, 0));
+        assert!(matches!(d.choice, Choice::Nobody));
+    }
+
+    #[test]
+    fn a_claim_pool_is_for_new_leads_only() {
+        let rule = RuleRow {
+            id: Uuid::from_u128(9),
+            position: 1,
+            name: "Pool".into(),
+            active: true,
+            sources: vec![],
+            campaigns: vec![],
+            states: vec![],
+            purposes: vec![],
+            min_amount_cents: None,
+            max_amount_cents: None,
+            credit_bands: vec![],
+            zip_prefixes: vec![],
+            team_ids: vec![],
+            lo_ids: vec![],
+            method: "claim".into(),
+            claim_minutes: 7,
+            fallback_method: "round_robin".into(),
+            require_working_hours: false,
+            sla_minutes: 3,
+            sla_action: "reassign".into(),
+            version: 1,
+            created_at: Utc::now(),
+        };
+        let p = plan(Some(&rule), Trigger::NewLead, SLA);
+        assert_eq!((p.method, p.sla.minutes), (Method::Claim, 3));
+        let d = decide(&p, facts(vec![lo(1, &["TX"], "available"), lo(2, &["TX"], "available")], None, 0));
+        assert!(matches!(d.choice, Choice::Offer { ref pool, minutes: 7 } if pool.len() == 2));
+        // Rerouted after a missed speed-to-lead: the fallback method takes a turn instead.
+        let p = plan(Some(&rule), Trigger::Sla, SLA);
+        assert_eq!(p.method, Method::RoundRobin);
+        let d = decide(&p, facts(vec![lo(1, &["TX"], "available")], None, 0));
+        assert!(matches!(d.choice, Choice::Assign { .. }));
+    }
 }
