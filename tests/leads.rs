@@ -86,55 +86,52 @@ async fn a_manager_sees_their_teams_leads_only() {
 
 #[tokio::test]
 async fn my_day_orders_new_leads_then_due_callbacks_then_stale_leads() {
+    // Built through the API, with the controllable clock moving time: no row is written by hand.
     let app = TestApp::spawn().await;
-    let (lo, client) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
-    let young = create_via_api(&app, lo, lead("Young", "New", "512-555-0101")).await;
-    let old = create_via_api(&app, lo, lead("Old", "New", "512-555-0102")).await;
-    let callback = create_via_api(&app, lo, lead("Call", "Back", "512-555-0103")).await;
+    let (lo, _) = app.login_as(Role::Lo, "lo.one@example.com", Some("North"), &["TX"]).await;
+    let api = app.api(&app.token_for(lo).await);
+    let hours = |h: i64| app.state.clock.advance(chrono::Duration::hours(h));
+    // A call that reached the borrower, logged and followed by moving the lead to `contacted`, as the LO does.
+    let contacted = |id: Uuid, callback_at: Option<String>| {
+        let api = api.clone();
+        let base = app.url(&format!("/api/v1/leads/{id}"));
+        async move {
+            let mut call = json!({"kind": "call", "outcome": "contacted", "talk_seconds": 120});
+            if let Some(at) = callback_at {
+                call["callback_at"] = json!(at);
+            }
+            let res = api.post(format!("{base}/activities")).json(&call).send().await.unwrap();
+            assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+            let lead: Value = api.get(&base).send().await.unwrap().json().await.unwrap();
+            let moved = json!({"stage": "contacted", "version": lead["version"]});
+            let res = api.post(format!("{base}/stage")).json(&moved).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        }
+    };
+    // Five days ago: reached once, and nothing since (contacted goes stale after 3 days).
     let stale = create_via_api(&app, lo, lead("Gone", "Quiet", "512-555-0104")).await;
+    contacted(stale, None).await;
+    hours(5 * 24 - 3);
+    // Three hours ago and one hour ago: two new leads, never called.
+    let old = create_via_api(&app, lo, lead("Old", "New", "512-555-0102")).await;
+    hours(2);
+    let young = create_via_api(&app, lo, lead("Young", "New", "512-555-0101")).await;
+    // Reached with a callback promised 50 minutes later (so due 10 minutes ago by the time the LO looks), and
+    // one reached an hour ago with nothing due: not in the queue at all.
+    let callback = create_via_api(&app, lo, lead("Call", "Back", "512-555-0103")).await;
+    let due = (app.state.clock.now() + chrono::Duration::minutes(50)).to_rfc3339();
+    contacted(callback, Some(due)).await;
     let fresh = create_via_api(&app, lo, lead("Just", "Worked", "512-555-0105")).await;
-    let db = app.db();
-    sqlx::query("UPDATE leads SET created_at = now() - interval '3 hours' WHERE id = $1")
-        .bind(old)
-        .execute(db)
+    contacted(fresh, None).await;
+    hours(1);
+    let stages: Vec<String> = sqlx::query_scalar("SELECT stage FROM leads WHERE id = ANY($1) ORDER BY stage")
+        .bind(vec![stale, callback, fresh])
+        .fetch_all(app.db())
         .await
         .unwrap();
-    sqlx::query("UPDATE leads SET created_at = now() - interval '1 hour' WHERE id = $1")
-        .bind(young)
-        .execute(db)
-        .await
-        .unwrap();
-    // Contacted, with a callback due 10 minutes ago.
-    sqlx::query(
-        "UPDATE leads SET stage = 'contacted', first_contact_at = now(), last_activity_at = now() WHERE id = $1",
-    )
-    .bind(callback)
-    .execute(db)
-    .await
-    .unwrap();
-    sqlx::query("INSERT INTO tasks (lead_id, owner_id, title, due_at) VALUES ($1, $2, 'Call back', now() - interval '10 minutes')")
-        .bind(callback)
-        .bind(lo)
-        .execute(db)
-        .await
-        .unwrap();
-    // Contacted 5 days ago and nothing since: stale (contacted goes stale after 3 days).
-    sqlx::query(
-        "UPDATE leads SET stage = 'contacted', first_contact_at = now() - interval '5 days',
-         last_activity_at = now() - interval '5 days', stage_changed_at = now() - interval '5 days' WHERE id = $1",
-    )
-    .bind(stale)
-    .execute(db)
-    .await
-    .unwrap();
-    // Contacted today: not in the queue at all.
-    sqlx::query(
-        "UPDATE leads SET stage = 'contacted', first_contact_at = now(), last_activity_at = now() WHERE id = $1",
-    )
-    .bind(fresh)
-    .execute(db)
-    .await
-    .unwrap();
+    assert_eq!(stages, ["contacted", "contacted", "contacted"]);
+    // The LO signs in now (a session from five days ago would have ended).
+    let client = app.login("lo.one@example.com").await;
     let html = client.get(app.url("/my-day")).send().await.unwrap().text().await.unwrap();
     let pos = |id: Uuid| html.find(&format!("/leads/{id}\"")).unwrap_or(usize::MAX);
     let order = [pos(old), pos(young), pos(callback), pos(stale)];
