@@ -15,22 +15,62 @@ const PIPELINE: &str = "00000000-0000-0000-0000-000000000001";
 /// An LO who works around the clock (so tests do not depend on the hour they run at).
 async fn lo(app: &TestApp, email: &str, team: Option<&str>, states: &[&str]) -> Uuid {
     let id = app.create_user(Role::Lo, email, team, states).await;
-    sqlx::query(
-        "UPDATE lo_profiles SET work_start = '00:00', work_end = '00:00', work_days = '{1,2,3,4,5,6,7}' WHERE user_id = $1",
-    )
-    .bind(id)
-    .execute(app.db())
-    .await
-    .unwrap();
+    set_profile(app, id, &[("work_start", "00:00"), ("work_end", "00:00"), ("work_days", "1,2,3,4,5,6,7")]).await;
     id
 }
 
-async fn set_profile(app: &TestApp, lo: Uuid, sql_set: &str) {
-    sqlx::query(&format!("UPDATE lo_profiles SET {sql_set} WHERE user_id = $1"))
-        .bind(lo)
-        .execute(app.db())
-        .await
-        .unwrap();
+/// One signed-in admin per test database, for changing profiles the way an admin does.
+async fn admin_of(app: &TestApp) -> reqwest::Client {
+    static ADMINS: std::sync::Mutex<Vec<(String, reqwest::Client)>> = std::sync::Mutex::new(Vec::new());
+    if let Some((_, c)) = ADMINS.lock().unwrap().iter().find(|(db, _)| *db == app.db_name) {
+        return c.clone();
+    }
+    let (_, client) = app.login_as(Role::Admin, "routing.admin@x.test", None, &[]).await;
+    ADMINS.lock().unwrap().push((app.db_name.clone(), client.clone()));
+    client
+}
+
+/// Changes an LO's profile through the admin's LO page: the form as it stands, with `changes` (`work_days`
+/// as a comma-separated list).
+async fn set_profile(app: &TestApp, lo: Uuid, changes: &[(&str, &str)]) {
+    let admin = admin_of(app).await;
+    type Row =
+        (i32, String, String, Option<Uuid>, Vec<String>, i32, String, String, String, Vec<i32>, String, i32, i64);
+    let r: Row = sqlx::query_as(
+        "SELECT u.version, u.name, u.email, u.team_id, p.licensed_states, p.capacity, p.status,
+                to_char(p.work_start, 'HH24:MI'), to_char(p.work_end, 'HH24:MI'), p.work_days, p.timezone,
+                p.routing_weight, p.monthly_cost_cents
+         FROM users u JOIN lo_profiles p ON p.user_id = u.id WHERE u.id = $1",
+    )
+    .bind(lo)
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    let mut form: Vec<(String, String)> = vec![
+        ("version".into(), r.0.to_string()),
+        ("name".into(), r.1),
+        ("email".into(), r.2),
+        ("role".into(), "lo".into()),
+        ("team_id".into(), r.3.map(|t| t.to_string()).unwrap_or_default()),
+        ("licensed_states".into(), r.4.join(",")),
+        ("capacity".into(), r.5.to_string()),
+        ("status".into(), r.6),
+        ("work_start".into(), r.7),
+        ("work_end".into(), r.8),
+        ("work_days".into(), r.9.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",")),
+        ("timezone".into(), r.10),
+        ("routing_weight".into(), r.11.to_string()),
+        ("monthly_cost".into(), format!("{}.{:02}", r.12 / 100, r.12 % 100)),
+    ];
+    for (k, v) in changes {
+        form.retain(|(fk, _)| fk != k);
+        form.push((k.to_string(), v.to_string()));
+    }
+    let days = form.iter().find(|(k, _)| k == "work_days").map(|(_, v)| v.clone()).unwrap_or_default();
+    form.retain(|(k, _)| k != "work_days");
+    form.extend(days.split(',').filter(|d| !d.is_empty()).map(|d| ("work_days".to_string(), d.to_string())));
+    let res = admin.post(app.url(&format!("/admin/users/{lo}"))).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303, "profile change {changes:?}: {}", res.text().await.unwrap());
 }
 
 async fn insert_lead(
@@ -189,9 +229,20 @@ async fn away_full_and_off_shift_los_are_skipped_with_the_reason_stored() {
     let full = lo(&app, "full@x.test", None, &["TX"]).await;
     let off = lo(&app, "offshift@x.test", None, &["TX"]).await;
     let ok = lo(&app, "ok@x.test", None, &["TX"]).await;
-    set_profile(&app, away, "status = 'away'").await;
-    set_profile(&app, full, "capacity = 1").await;
-    set_profile(&app, off, "work_days = '{}'").await;
+    set_profile(&app, away, &[("status", "away")]).await;
+    set_profile(&app, full, &[("capacity", "1")]).await;
+    // `off` works a shift that starts two hours from now (in their time zone): off shift at the moment.
+    let tz: String = sqlx::query_scalar("SELECT timezone FROM lo_profiles WHERE user_id = $1")
+        .bind(off)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    let local = app.state.clock.now().with_timezone(&tz.parse::<chrono_tz::Tz>().unwrap());
+    let (start, end) = (
+        (local + Duration::hours(2)).format("%H:%M").to_string(),
+        (local + Duration::hours(3)).format("%H:%M").to_string(),
+    );
+    set_profile(&app, off, &[("work_start", &start), ("work_end", &end), ("work_days", "1,2,3,4,5,6,7")]).await;
     // `full` already holds one open lead.
     let mut tx = app.db().begin().await.unwrap();
     let held = insert_lead(app.db(), &mut tx, "TX", None).await;
@@ -220,7 +271,7 @@ async fn away_full_and_off_shift_los_are_skipped_with_the_reason_stored() {
     }
     // When nobody is eligible the lead waits in the queue and managers hear about it.
     let manager = app.create_user(Role::Manager, "boss@x.test", Some("Dallas"), &[]).await;
-    set_profile(&app, ok, "status = 'offline'").await;
+    set_profile(&app, ok, &[("status", "offline")]).await;
     let (lead, chosen) = new_lead(&app, "TX").await;
     assert_eq!(chosen, None);
     assert_eq!(assigned(&app, lead).await, (None, None));
@@ -424,7 +475,7 @@ async fn two_instances_routing_a_thousand_leads_at_once_assign_each_exactly_once
     let mut los = Vec::new();
     for i in 0..4 {
         let id = lo(&app, &format!("busy{i}@x.test"), None, &["TX"]).await;
-        set_profile(&app, id, "capacity = 5000").await;
+        set_profile(&app, id, &[("capacity", "5000")]).await;
         los.push(id);
     }
     let other = second_instance(&app).await;
@@ -540,7 +591,7 @@ async fn offboarding_to_a_named_lo_or_a_team_queue() {
     let leaving = lo(&app, "quit@x.test", Some("Dallas"), &["TX"]).await;
     let heir = lo(&app, "heir@x.test", Some("Dallas"), &["TX"]).await;
     let admin = current_user(&app, app.create_user(Role::Admin, "adm@x.test", None, &[]).await).await;
-    set_profile(&app, heir, "status = 'away'").await;
+    set_profile(&app, heir, &[("status", "away")]).await;
     let (a, _) = new_lead(&app, "TX").await;
     let (b, _) = new_lead(&app, "TX").await;
     let mut tx = app.db().begin().await.unwrap();
@@ -568,7 +619,7 @@ async fn the_api_assigns_a_lead_and_explains_the_routing_within_scope() {
     let maria = lo(&app, "maria.api@x.test", Some("Dallas"), &["TX"]).await;
     let jose = lo(&app, "jose.api@x.test", Some("Dallas"), &["TX"]).await;
     let carl = lo(&app, "carl.api@x.test", Some("West"), &["CA", "TX"]).await;
-    set_profile(&app, carl, "status = 'away'").await;
+    set_profile(&app, carl, &[("status", "away")]).await;
     let (lead, first) = new_lead(&app, "TX").await;
     let first = first.unwrap();
     let other = if first == maria { jose } else { maria };
@@ -695,7 +746,7 @@ async fn a_bulk_reassignment_of_ten_thousand_leads_runs_as_a_job_and_is_all_or_n
     let location = res.headers()["location"].to_str().unwrap().to_string();
     assert!(location.starts_with("/leads/reassign/jobs/"), "{location}");
     // One lead becomes unlicensed for the target before the job runs: the whole run must change nothing.
-    set_profile(&app, to, "licensed_states = '{TX}'").await;
+    set_profile(&app, to, &[("licensed_states", "TX")]).await;
     sqlx::query("UPDATE leads SET property_state = 'CA' WHERE id = (SELECT id FROM leads ORDER BY id DESC LIMIT 1)")
         .execute(app.db())
         .await
@@ -885,7 +936,7 @@ async fn a_claim_rule_offers_the_lead_to_the_pool_and_falls_back_when_nobody_cla
     let (a, a_client) = app.login_as(Role::Lo, "claim.a@x.test", None, &["TX"]).await;
     let (b, b_client) = app.login_as(Role::Lo, "claim.b@x.test", None, &["TX"]).await;
     for id in [a, b] {
-        set_profile(&app, id, "work_start = '00:00', work_end = '00:00', work_days = '{1,2,3,4,5,6,7}'").await;
+        set_profile(&app, id, &[("work_start", "00:00"), ("work_end", "00:00"), ("work_days", "1,2,3,4,5,6,7")]).await;
     }
     sqlx::query("INSERT INTO routing_rules (id, position, name, method, claim_minutes, fallback_method) VALUES ($1, 1, 'Pool', 'claim', 10, 'round_robin')")
         .bind(Uuid::new_v4())
@@ -931,7 +982,7 @@ async fn weights_are_honoured_and_an_lo_back_from_time_off_gets_no_catch_up_burs
     let senior = lo(&app, "senior@x.test", None, &["TX"]).await;
     let junior = lo(&app, "junior@x.test", None, &["TX"]).await;
     let third = lo(&app, "third@x.test", None, &["TX"]).await;
-    set_profile(&app, senior, "routing_weight = 2").await;
+    set_profile(&app, senior, &[("routing_weight", "2")]).await;
     sqlx::query("INSERT INTO routing_rules (id, position, name, method, require_working_hours) VALUES ($1, 1, 'Weighted', 'weighted_round_robin', false)")
         .bind(Uuid::new_v4())
         .execute(app.db())
@@ -946,14 +997,14 @@ async fn weights_are_honoured_and_an_lo_back_from_time_off_gets_no_catch_up_burs
         t
     };
     // `third` is away: 30 leads split 2:1.
-    set_profile(&app, third, "status = 'away'").await;
+    set_profile(&app, third, &[("status", "away")]).await;
     let mut got = Vec::new();
     for _ in 0..30 {
         got.push(new_lead(&app, "TX").await.1);
     }
     assert_eq!(tally(got), [20, 10, 0]);
     // `third` comes back: over the next 8 leads the shares are 2:1:1 — no burst of catch-up leads.
-    set_profile(&app, third, "status = 'available'").await;
+    set_profile(&app, third, &[("status", "available")]).await;
     let mut got = Vec::new();
     for _ in 0..8 {
         got.push(new_lead(&app, "TX").await.1);

@@ -250,11 +250,8 @@ pub fn check_user_form(f: &UserForm) -> Result<UserEdit, FieldErrors> {
         if end.is_none() {
             errors.add("work_end", "Enter a time like 18:00.");
         }
-        if let (Some(s), Some(e)) = (start, end) {
-            if e <= s {
-                errors.add("work_end", "The working day must end after it starts.");
-            }
-        }
+        // An end before the start is a night shift that ends the next day; the same time for both is around
+        // the clock (what routing's working-hours check reads them as, `routing::model::WorkHours`).
         if f.work_days.is_empty() {
             errors.add("work_days", "Choose at least one working day.");
         }
@@ -362,7 +359,7 @@ mod tests {
     fn a_bad_lo_form_reports_each_field() {
         let mut f = lo_form();
         f.capacity = "lots".into();
-        f.work_end = "07:00".into();
+        f.work_end = "7 pm".into();
         f.timezone = "Mars/Olympus".into();
         f.monthly_cost = "12.345".into();
         let e = check_user_form(&f).unwrap_err();
@@ -370,6 +367,16 @@ mod tests {
             assert!(e.get(field).is_some(), "{field}");
         }
         assert_eq!(e.0.len(), 4);
+    }
+
+    #[test]
+    fn night_shifts_and_around_the_clock_are_working_hours() {
+        let mut f = lo_form();
+        (f.work_start, f.work_end) = ("22:00".into(), "06:00".into());
+        let p = check_user_form(&f).unwrap().profile.unwrap();
+        assert_eq!((p.work_start.to_string(), p.work_end.to_string()), ("22:00:00".into(), "06:00:00".into()));
+        (f.work_start, f.work_end) = ("00:00".into(), "00:00".into());
+        assert!(check_user_form(&f).is_ok(), "the same time for both is around the clock");
     }
 
     #[test]
