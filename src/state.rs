@@ -40,6 +40,11 @@ impl AppState {
 }
 
 impl AppState {
+    /// Today in the organisation's time zone, by the state's clock: the one definition of "today".
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock.now().with_timezone(&self.config.timezone).date_naive()
+    }
+
     /// This state with `jobs` as its job kinds.
     pub fn with_jobs(self, jobs: Registry) -> Self {
         Self { jobs: Arc::new(jobs), ..self }

@@ -90,7 +90,7 @@ pub fn parse_states(input: &str) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for code in input.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()) {
         let code = code.to_uppercase();
-        if !crate::leads::model::is_us_state(&code) {
+        if !crate::web::us::is_us_state(&code) {
             return Err(format!("{code} is not a US state code."));
         }
         if !out.contains(&code) {

@@ -41,7 +41,7 @@ pub fn validate_new_user(u: &NewUser) -> FieldErrors {
         errors.add("password", msg);
     }
     for s in &u.states {
-        if !crate::leads::model::is_us_state(s) {
+        if !crate::web::us::is_us_state(s) {
             errors.add("states", format!("{s} is not a US state code."));
         }
     }

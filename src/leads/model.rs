@@ -6,15 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::FieldErrors;
 
-pub const US_STATES: [&str; 51] = [
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA",
-    "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR",
-    "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
-];
-
-pub fn is_us_state(s: &str) -> bool {
-    US_STATES.contains(&s.trim().to_uppercase().as_str())
-}
+pub use crate::web::us::{US_STATES, is_us_state};
 
 /// (key, label) lists shown in forms and accepted from the API and CSV.
 pub const LOAN_PURPOSES: [(&str, &str); 6] = [

@@ -16,11 +16,6 @@ use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-/// The organisation's calendar date "today" (the application clock, in the configured time zone).
-pub fn today(state: &AppState) -> NaiveDate {
-    state.clock.now().with_timezone(&state.config.timezone).date_naive()
-}
-
 /// When the next daily deadline digest runs.
 pub fn next_digest(state: &AppState) -> chrono::DateTime<chrono::Utc> {
     store::next_digest_at(state.clock.now(), state.config.timezone)
@@ -125,10 +120,10 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> AppResult<T> {
 
 async fn case_json(state: &AppState, user: &CurrentUser, id: Uuid) -> AppResult<Json<CaseJson>> {
     let c = store::visible_case(&state.db, user, id).await?;
-    let mut json = CaseJson::from_row(&c, today(state));
+    let mut json = CaseJson::from_row(&c, state.today());
     json.application.all = store::applications(&state.db, &c).await?;
     // Notices of error and requests for information add their clocks (error_ack, error_response).
-    json.deadlines.extend(super::requests::case_deadlines(state, &c, today(state)).await?);
+    json.deadlines.extend(super::requests::case_deadlines(state, &c, state.today()).await?);
     Ok(Json(json))
 }
 
@@ -140,7 +135,7 @@ pub async fn create(
 ) -> AppResult<impl IntoResponse> {
     user.require(&store::SUPERVISOR_ROLES)?;
     let input = body(input)?;
-    let id = store::create_case(&state.db, &user, input, today(&state), next_digest(&state)).await?;
+    let id = store::create_case(&state.db, &user, input, state.today(), next_digest(&state)).await?;
     Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
 }
 
@@ -169,7 +164,7 @@ pub async fn application(
 ) -> AppResult<impl IntoResponse> {
     let case = store::visible_case(&state.db, &user, id).await?;
     let input = body(input)?;
-    store::record_application(&state.db, &user, &case, input.received_on, input.complete_on, today(&state)).await?;
+    store::record_application(&state.db, &user, &case, input.received_on, input.complete_on, state.today()).await?;
     Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
 }
 
@@ -190,7 +185,7 @@ pub async fn foreclosure_step(
     let input = body(input)?;
     let step = ForeclosureStep::parse(&input.step)
         .ok_or_else(|| AppError::invalid("step", "Use first_filing, motion_for_judgment or sale."))?;
-    if input.on > today(&state) || !model::plausible_date(input.on) {
+    if input.on > state.today() || !model::plausible_date(input.on) {
         return Err(AppError::invalid("on", "The date cannot be in the future."));
     }
     store::record_foreclosure_step(&state.db, &user, case.id, step, input.on).await?;
@@ -239,7 +234,7 @@ pub async fn evaluation(
             return Err(AppError::invalid("option", format!("Unknown option {:?}.", d.option)));
         }
     }
-    let today = today(&state);
+    let today = state.today();
     let assessment = store::latest_assessment(&state.db, case.id).await?;
     let mut errors = crate::error::FieldErrors::new();
     let decisions = super::handlers::parse_evaluation(&case, assessment.as_ref(), &form, &mut errors, today);
@@ -262,7 +257,7 @@ pub async fn appeal(
 ) -> AppResult<impl IntoResponse> {
     let case = store::visible_case(&state.db, &user, id).await?;
     let input = body(input)?;
-    store::record_appeal(&state.db, &user, &case, input.filed_on, today(&state)).await?;
+    store::record_appeal(&state.db, &user, &case, input.filed_on, state.today()).await?;
     Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
 }
 
@@ -282,6 +277,6 @@ pub async fn reinstatement(
 ) -> AppResult<impl IntoResponse> {
     let case = store::visible_case(&state.db, &user, id).await?;
     let input = body(input)?;
-    store::record_reinstatement(&state.db, &user, &case, input.current_on, &input.note, today(&state)).await?;
+    store::record_reinstatement(&state.db, &user, &case, input.current_on, &input.note, state.today()).await?;
     Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
 }

@@ -20,7 +20,6 @@ use sqlx::PgPool;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::api::today;
 use super::clocks;
 use super::model::{self, Document, LossMitOption, NoticeKind};
 use super::options::{format_bps, format_cents};
@@ -378,7 +377,7 @@ pub async fn file_request_letter(
     kind: &'static str,
 ) -> AppResult<i64> {
     use super::requests::{CATEGORIES, OUTCOMES, label_of};
-    let today = today(state);
+    let today = state.today();
     let calendar =
         super::calendar::Calendar { observed_in_lieu_is_business_day: case.observed_in_lieu_is_business_day };
     let extended_to =
@@ -476,7 +475,7 @@ async fn show(
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
     let case = store::visible_case(&state.db, &user, id).await?;
-    let letter = render(&state, &case, kind, today(&state)).await?;
+    let letter = render(&state, &case, kind, state.today()).await?;
     Ok(LetterPage { ctx, case, kind, letter }.into_response())
 }
 
@@ -490,7 +489,7 @@ async fn file(
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
     let case = store::visible_case(&state.db, &user, id).await?;
-    let today = today(&state);
+    let today = state.today();
     let html = render(&state, &case, kind, today).await?;
     let sha256 = hex::encode(sha2::Sha256::digest(html.as_bytes()));
     let mut tx = state.db.begin().await?;

@@ -250,7 +250,7 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> AppResult<T> {
 
 async fn render(state: &AppState, c: &store::CaseRow) -> AppResult<Json<Vec<RequestJson>>> {
     let cal = Calendar { observed_in_lieu_is_business_day: c.observed_in_lieu_is_business_day };
-    let today = super::api::today(state);
+    let today = state.today();
     let rows = list(&state.db, c.id).await?;
     Ok(Json(
         rows.into_iter()
@@ -327,14 +327,14 @@ pub async fn create(
 ) -> AppResult<impl IntoResponse> {
     let c = store::visible_case(&state.db, &user, id).await?;
     let r = body(input)?;
-    record(&state.db, &user, &c, &r, super::api::today(&state)).await?;
+    record(&state.db, &user, &c, &r, state.today()).await?;
     Ok((StatusCode::CREATED, render(&state, &c).await?))
 }
 
 /// Records a step on a request: acknowledged, extended (once, before the answer was due, where the rule
 /// allows) or responded (with what the answer said; its letter is rendered and filed in the same transaction).
 pub async fn record_progress(state: &AppState, user: &CurrentUser, c: &store::CaseRow, p: &Progress) -> AppResult<()> {
-    let today = super::api::today(state);
+    let today = state.today();
     let mut tx = state.db.begin().await?;
     let r: BorrowerRequest = sqlx::query_as(
         "SELECT id, case_id, kind, category, channel, received_on, summary, acknowledged_on, extended_on, responded_on,

@@ -419,12 +419,8 @@ async fn rates_page(
         products: model::PRODUCTS.to_vec(),
         form,
         errors,
-        today: today(state),
+        today: state.today(),
     })
-}
-
-fn today(state: &AppState) -> NaiveDate {
-    state.clock.now().with_timezone(&state.config.timezone).date_naive()
 }
 
 async fn rates(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<impl IntoResponse> {
@@ -443,7 +439,7 @@ fn validate_rate(state: &AppState, f: &RateForm) -> Result<(String, i64, NaiveDa
         errors.add("rate", "Enter a rate in percent, like 6.125.");
     }
     let day = match f.effective_on.trim() {
-        "" => Some(today(state)),
+        "" => Some(state.today()),
         s => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
     };
     if day.is_none() {

@@ -11,6 +11,7 @@ pub mod input;
 pub mod metrics;
 pub mod page;
 pub mod statements;
+pub mod us;
 
 use std::net::SocketAddr;
 

@@ -52,7 +52,7 @@ pub(crate) async fn queue(
     State(state): State<AppState>,
 ) -> AppResult<impl IntoResponse> {
     let cases = store::visible_cases(&state.db, &user, false).await?;
-    let today = today(&state);
+    let today = state.today();
     let mut rows: Vec<QueueRow> = cases.iter().map(|c| queue_row(c, today)).collect();
     // Nearest open deadline first; cases with none last.
     rows.sort_by(|a, b| {
@@ -133,7 +133,7 @@ pub(crate) async fn board_page(
     user.require(&store::SUPERVISOR_ROLES)?;
     let cases = store::visible_cases(&state.db, user, false).await?;
     let specialists = store::specialists(&state.db).await?;
-    let today = today(state);
+    let today = state.today();
     let week_end = today + Duration::days(7);
     let mut load: BTreeMap<String, CaseloadRow> = specialists
         .iter()
@@ -254,7 +254,7 @@ pub(crate) async fn reassign(
     let version = val(&m, "version").parse::<i32>().unwrap_or(-1);
     let result = match to {
         Some(to) if e.is_empty() => {
-            store::reassign(&state.db, &user, case.id, to, version, val(&m, "reason"), today(&state)).await
+            store::reassign(&state.db, &user, case.id, to, version, val(&m, "reason"), state.today()).await
         }
         _ => Err(AppError::Validation(e)),
     };

@@ -141,7 +141,7 @@ pub(crate) async fn case_page(
     input: Input,
     alert: Option<String>,
 ) -> AppResult<CasePage> {
-    let today = today(state);
+    let today = state.today();
     let records = store::records(&state.db, case.id).await?;
     let received = store::documents_received(&state.db, &case).await?;
     let assessment = store::latest_assessment(&state.db, case.id).await?;

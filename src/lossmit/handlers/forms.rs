@@ -13,7 +13,7 @@ macro_rules! case_form {
             Form($m): Form<Input>,
         ) -> AppResult<Response> {
             let $case = store::visible_case(&$state.db, &$user, id).await?;
-            let $today = today(&$state);
+            let $today = $state.today();
             let mut $e = FieldErrors::new();
             let result: AppResult<String> = async { $body }.await;
             finish(&$state, &$user, ctx, &session, $case, $m, result).await

@@ -15,7 +15,7 @@ use chrono::{Duration, NaiveDate};
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::api::{CaseJson, next_digest, today};
+use super::api::{CaseJson, next_digest};
 use super::calendar::Calendar;
 use super::clocks::{self, ClockStatus, Deadline, ForeclosureStep};
 use super::model::{

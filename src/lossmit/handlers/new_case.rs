@@ -96,7 +96,7 @@ pub(crate) async fn create(
     let (case, errors) = parse_new_case(&m);
     let result = match case {
         Some(c) if errors.is_empty() => {
-            store::create_case(&state.db, &user, c, today(&state), next_digest(&state)).await
+            store::create_case(&state.db, &user, c, state.today(), next_digest(&state)).await
         }
         _ => Err(AppError::Validation(errors)),
     };

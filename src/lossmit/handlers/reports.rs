@@ -22,7 +22,7 @@ pub(crate) async fn export(
     Query(q): Query<FormatQuery>,
 ) -> AppResult<Response> {
     let case = store::visible_case(&state.db, &user, id).await?;
-    let today = today(&state);
+    let today = state.today();
     let records = store::records(&state.db, case.id).await?;
     let decisions = store::decisions(&state.db, case.id).await?;
     let assessment = store::latest_assessment(&state.db, case.id).await?;
@@ -127,7 +127,7 @@ pub(crate) async fn reports(
     Query(q): Query<FormatQuery>,
 ) -> AppResult<Response> {
     user.require(&store::SUPERVISOR_ROLES)?;
-    let today = today(&state);
+    let today = state.today();
     let cases = store::visible_cases(&state.db, &user, true).await?;
     let facts = store::report_facts(&state.db).await?;
     let by_stage: Vec<StageAgeRow> = Stage::ALL
