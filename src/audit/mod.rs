@@ -13,7 +13,6 @@ use serde::Serialize;
 use sqlx::{Executor, PgPool, Postgres};
 use uuid::Uuid;
 
-use crate::auth::CurrentUser;
 use crate::state::AppState;
 use crate::web::{Routes, request_ctx};
 
@@ -21,9 +20,24 @@ pub fn router() -> Routes {
     handlers::router()
 }
 
+/// Who did something, as the audit log names them: a person, and the API token they used, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub id: Uuid,
+    pub label: &'a str,
+    pub token_id: Option<Uuid>,
+    pub token_issued_by: Option<Uuid>,
+}
+
+/// Anything that acts and can be named in the audit log (the signed-in user implements it in `auth`, so the
+/// log, a foundation, needs nothing from above it).
+pub trait Acts: Sync {
+    fn actor(&self) -> Actor<'_>;
+}
+
 /// One change to record. `before`/`after` are JSON snapshots of what changed.
 pub struct Entry<'a> {
-    pub actor: Option<&'a CurrentUser>,
+    pub actor: Option<&'a dyn Acts>,
     pub action: &'a str,
     pub entity: &'a str,
     pub entity_id: String,
@@ -32,7 +46,7 @@ pub struct Entry<'a> {
 }
 
 impl<'a> Entry<'a> {
-    pub fn new(actor: Option<&'a CurrentUser>, action: &'a str, entity: &'a str, entity_id: impl ToString) -> Self {
+    pub fn new(actor: Option<&'a dyn Acts>, action: &'a str, entity: &'a str, entity_id: impl ToString) -> Self {
         Self { actor, action, entity, entity_id: entity_id.to_string(), before: None, after: None }
     }
     pub fn before(mut self, v: impl Serialize) -> Self {
@@ -46,12 +60,13 @@ impl<'a> Entry<'a> {
     /// Writes the entry with the request's id and client address, inside the caller's transaction.
     pub async fn write<'e, E: Executor<'e, Database = Postgres>>(self, db: E) -> sqlx::Result<()> {
         let ctx = request_ctx();
-        let (actor_id, label) = match self.actor {
-            Some(u) => (Some(u.id), u.email.clone()),
+        let actor = self.actor.map(Acts::actor);
+        let (actor_id, label) = match actor {
+            Some(a) => (Some(a.id), a.label.to_string()),
             None => (None, "system".to_string()),
         };
         // An action taken with an API token names the token and who issued it.
-        let token = self.actor.and_then(|u| u.token.as_ref());
+        let (token_id, token_issued_by) = (actor.and_then(|a| a.token_id), actor.and_then(|a| a.token_issued_by));
         sqlx::query!(
             "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after, request_id,
                                     client_addr, token_id, token_issued_by)
@@ -65,8 +80,8 @@ impl<'a> Entry<'a> {
             self.after,
             ctx.request_id,
             ctx.client_addr,
-            token.map(|t| t.id),
-            token.and_then(|t| t.issued_by)
+            token_id,
+            token_issued_by
         )
         .execute(db)
         .await?;

@@ -227,6 +227,18 @@ impl Scope {
     }
 }
 
+/// The signed-in user as the audit log names them (with the token they used, if any).
+impl crate::audit::Acts for CurrentUser {
+    fn actor(&self) -> crate::audit::Actor<'_> {
+        crate::audit::Actor {
+            id: self.id,
+            label: &self.email,
+            token_id: self.token.as_ref().map(|t| t.id),
+            token_issued_by: self.token.as_ref().and_then(|t| t.issued_by),
+        }
+    }
+}
+
 impl CurrentUser {
     /// The one scoping function for leads.
     pub fn scope(&self) -> Scope {

@@ -166,7 +166,7 @@ pub async fn import<R: std::io::Read>(
         History::StageChanges => refresh_stage(&mut tx, &touched).await?,
         History::Activities => refresh_activity(&mut tx, &touched).await?,
     }
-    Entry::new(actor, "history_imported", history.what(), file_name)
+    Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), "history_imported", history.what(), file_name)
         .after(serde_json::json!({
             "file": file_name,
             "rows": report.rows,

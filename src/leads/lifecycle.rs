@@ -68,7 +68,7 @@ pub async fn change_stage(
     .bind(c.at)
     .execute(&mut **tx)
     .await?;
-    Entry::new(actor, STAGE_CHANGED, "lead", c.lead_id)
+    Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), STAGE_CHANGED, "lead", c.lead_id)
         .before(serde_json::json!({"stage": c.from}))
         .after(serde_json::json!({"stage": c.to, "lost_reason": c.lost_reason, "origin": c.origin, "note": c.note}))
         .write(&mut **tx)

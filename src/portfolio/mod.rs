@@ -83,7 +83,7 @@ pub async fn record_referral(
                 })],
             )
         })?;
-    Entry::new(actor, "lead.referral_recorded", "lead", lead_id)
+    Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), "lead.referral_recorded", "lead", lead_id)
         .before(serde_json::json!({ "referred_by_loan_id": before }))
         .after(serde_json::json!({ "referred_by_loan_id": loan_id, "loan_number": loan_number }))
         .write(&mut **tx)
@@ -251,7 +251,10 @@ pub async fn scan_portfolio(
                 .await?;
         }
     }
-    Entry::new(actor, "portfolio.scan", "opportunities", "").after(&report).write(&mut *tx).await?;
+    Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), "portfolio.scan", "opportunities", "")
+        .after(&report)
+        .write(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(report)
 }

@@ -442,7 +442,7 @@ pub async fn assign(
     let assignment =
         store::write_assignment(tx, lead.id, lead.assigned_lo_id, to, team, actor.map(|a| a.id), reason, rule_id, now)
             .await?;
-    Entry::new(actor, "lead.assign", "lead", lead.id)
+    Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), "lead.assign", "lead", lead.id)
         .before(json!({"assigned_lo_id": lead.assigned_lo_id, "team_id": lead.team_id}))
         .after(json!({"assigned_lo_id": to, "team_id": team, "reason": reason, "rule_id": rule_id}))
         .write(&mut **tx)
@@ -498,7 +498,7 @@ pub async fn send_to_queue(
     if lead.assigned_lo_id.is_some() || lead.team_id != team {
         assign(state, tx, lead, None, team, actor, reason, rule_id, None, now).await?;
     } else {
-        Entry::new(actor, "lead.queue", "lead", lead.id)
+        Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), "lead.queue", "lead", lead.id)
             .after(json!({"team_id": team, "reason": reason}))
             .write(&mut **tx)
             .await?;
