@@ -48,7 +48,6 @@ pub fn routes() -> Routes {
         .merge(home::router())
         .merge(auth::router())
         .merge(accounts::router())
-        .merge(audit::router())
         .merge(notifications::router())
         .merge(leads::router())
         .merge(routing::router())

@@ -43,7 +43,6 @@ const DEVELOPER_TOOLS: &[&str] = &["leads/seed", "metrics/bench"];
 const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
     ("web/page.rs", "auth", "the page frame reads the signed-in user and session hints"),
     ("web/page.rs", "notifications", "the page frame shows the unread-notification count"),
-    ("audit/handlers.rs", "auth", "the audit log page is an admin page living in the foundation"),
     ("accounts/handlers/users.rs", "routing", "offboarding hands an LO's open leads over through routing"),
     ("accounts/store.rs", "routing", "offboarding stores the routing::HandOver choice"),
     ("leads/handlers.rs", "routing", "the lead page shows the routing panel (page composition belongs on top)"),

@@ -1,8 +1,6 @@
 //! The audit log: an append-only record of every change, sign-in and refused access. The database refuses
 //! UPDATE, DELETE and TRUNCATE on the table (see migration 0001).
 
-pub mod handlers;
-
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
@@ -14,11 +12,7 @@ use sqlx::{Executor, PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::state::AppState;
-use crate::web::{Routes, request_ctx};
-
-pub fn router() -> Routes {
-    handlers::router()
-}
+use crate::web::request_ctx;
 
 /// Who did something, as the audit log names them: a person, and the API token they used, if any.
 #[derive(Debug, Clone, Copy)]

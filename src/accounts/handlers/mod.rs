@@ -20,6 +20,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
 use crate::web::{Flash, PageCtx, Routes, request_ctx};
 
+mod audit_log;
 mod own;
 mod teams;
 mod tokens;
@@ -31,25 +32,27 @@ use tokens::*;
 use users::*;
 
 pub fn router() -> Routes {
-    Routes::new()
-        .route("/admin/users", &["GET"], get(users_page))
-        .route("/admin/users/new", &["GET", "POST"], get(new_user_page).post(create_user))
-        .route("/admin/users/{id}", &["GET", "POST"], get(user_page).post(update_user))
-        .route("/admin/users/{id}/deactivate", &["POST"], post(deactivate))
-        .route("/admin/users/{id}/reactivate", &["POST"], post(reactivate))
-        .route("/admin/users/{id}/password", &["POST"], post(admin_reset_password))
-        .route("/admin/users/{id}/mfa/reset", &["POST"], post(reset_mfa))
-        .route("/admin/users/{id}/tokens", &["POST"], post(create_token))
-        .route("/admin/tokens", &["GET"], get(tokens_page))
-        .route("/admin/tokens/{id}/revoke", &["POST"], post(revoke_token))
-        .route("/admin/teams", &["GET", "POST"], get(teams_page).post(create_team))
-        .route("/admin/teams/{id}", &["POST"], post(update_team))
-        .route("/admin/security", &["GET", "POST"], get(security_page).post(update_security))
-        .route("/account", &["GET"], get(account_page))
-        .route("/account/status", &["POST"], post(set_own_status))
-        .route("/account/tokens/{id}/revoke", &["POST"], post(revoke_own_token))
-        .route("/account/password", &["GET", "POST"], get(own_password_page).post(change_own_password))
-        .route("/api/v1/me", &["GET"], get(api_me))
+    audit_log::router().merge(
+        Routes::new()
+            .route("/admin/users", &["GET"], get(users_page))
+            .route("/admin/users/new", &["GET", "POST"], get(new_user_page).post(create_user))
+            .route("/admin/users/{id}", &["GET", "POST"], get(user_page).post(update_user))
+            .route("/admin/users/{id}/deactivate", &["POST"], post(deactivate))
+            .route("/admin/users/{id}/reactivate", &["POST"], post(reactivate))
+            .route("/admin/users/{id}/password", &["POST"], post(admin_reset_password))
+            .route("/admin/users/{id}/mfa/reset", &["POST"], post(reset_mfa))
+            .route("/admin/users/{id}/tokens", &["POST"], post(create_token))
+            .route("/admin/tokens", &["GET"], get(tokens_page))
+            .route("/admin/tokens/{id}/revoke", &["POST"], post(revoke_token))
+            .route("/admin/teams", &["GET", "POST"], get(teams_page).post(create_team))
+            .route("/admin/teams/{id}", &["POST"], post(update_team))
+            .route("/admin/security", &["GET", "POST"], get(security_page).post(update_security))
+            .route("/account", &["GET"], get(account_page))
+            .route("/account/status", &["POST"], post(set_own_status))
+            .route("/account/tokens/{id}/revoke", &["POST"], post(revoke_own_token))
+            .route("/account/password", &["GET", "POST"], get(own_password_page).post(change_own_password))
+            .route("/api/v1/me", &["GET"], get(api_me)),
+    )
 }
 
 pub(crate) fn admin(user: &CurrentUser) -> AppResult<()> {

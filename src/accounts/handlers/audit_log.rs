@@ -1,4 +1,4 @@
-//! The admin's audit log page, filtered and paged by id (keyset).
+//! The admin's audit log page, filtered and paged by id (keyset). The log itself is `crate::audit`.
 
 use askama::Template;
 use askama_web::WebTemplate;
