@@ -13,9 +13,10 @@ use tower_sessions::Session;
 use super::session::{SESSION_KEY, SessionAuth, SessionState, session_state};
 use super::{mfa, password, store, throttle};
 use crate::audit::{self, Entry};
+use crate::auth::PageCtx;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::{PageCtx, Routes, request_ctx};
+use crate::web::{Routes, request_ctx};
 
 pub fn router() -> Routes {
     Routes::new()

@@ -4,6 +4,7 @@ pub mod handlers;
 pub mod mfa;
 pub mod mfa_policy;
 pub mod model;
+pub mod page;
 pub mod password;
 pub mod session;
 pub mod session_store;
@@ -11,6 +12,7 @@ pub mod store;
 pub mod throttle;
 
 pub use model::{CurrentUser, Role, Scope};
+pub use page::PageCtx;
 
 use crate::web::Routes;
 

@@ -302,3 +302,11 @@ pub async fn throttle_clear(db: &PgPool, key: &str) -> sqlx::Result<()> {
     sqlx::query!("DELETE FROM login_throttle WHERE key = $1", key).execute(db).await?;
     Ok(())
 }
+
+/// The user's unread notifications, for the page header (the session check reads it with the user; this is
+/// for a page reached without one).
+pub async fn unread_count(db: &sqlx::PgPool, user_id: uuid::Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM notifications WHERE user_id = $1 AND read_at IS NULL"#, user_id)
+        .fetch_one(db)
+        .await
+}

@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::{PageCtx, Routes};
+use crate::web::Routes;
 
 pub fn router() -> Routes {
     Routes::new().public("/", &["GET"], get(root)).route("/admin", &["GET"], get(admin_home)).route(

@@ -14,10 +14,10 @@ use uuid::Uuid;
 
 use super::model::{self, LeadDraft, StageDef};
 use super::store::{self, ActivityInput, CreateOutcome, Lead, LeadFilter, Saved};
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
-use crate::web::{Flash, PageCtx, Routes};
+use crate::web::{Flash, Routes};
 
 pub fn router() -> Routes {
     Routes::new()

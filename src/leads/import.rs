@@ -27,12 +27,11 @@ use uuid::Uuid;
 
 use super::model::{self, LeadDraft, LeadFields};
 use crate::audit::Entry;
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::config::ImportArgs;
 use crate::error::{AppError, AppResult};
 use crate::imports::CsvRows;
 use crate::state::AppState;
-use crate::web::PageCtx;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {

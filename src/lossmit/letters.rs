@@ -26,9 +26,10 @@ use super::options::{format_bps, format_cents};
 use super::store::{self, CaseRow, DecisionRow};
 use crate::audit::Entry;
 use crate::auth::CurrentUser;
+use crate::auth::PageCtx;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::{Flash, PageCtx, Routes};
+use crate::web::{Flash, Routes};
 
 /// The letters, by the path segment that names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,10 +15,9 @@ use super::cache::Snapshot;
 use super::dashboard::{self, Dashboard, MyNumbers, Params};
 use super::model::{self, WON_PATH, csv_cell};
 use super::store::Path;
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::web::PageCtx;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "metrics/dashboard.html")]

@@ -5,13 +5,14 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
+use crate::auth::PageCtx;
 use crate::error::AppResult;
 use crate::state::AppState;
-use crate::web::{PageCtx, Routes};
+use crate::web::Routes;
 
 pub fn router() -> Routes {
     Routes::new().route("/notifications", &["GET"], get(list)).route(
@@ -21,11 +22,7 @@ pub fn router() -> Routes {
     )
 }
 
-pub async fn unread_count(db: &PgPool, user_id: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM notifications WHERE user_id = $1 AND read_at IS NULL"#, user_id)
-        .fetch_one(db)
-        .await
-}
+pub use crate::auth::store::unread_count;
 
 /// Adds a notification inside the caller's transaction, so it exists exactly when the change does.
 pub async fn notify(

@@ -19,10 +19,10 @@ use super::model::{self, format_bp, format_cents, format_rate, kind_label, produ
 use super::store::{self, LoanRow, OpportunityRow};
 use super::{RetentionSummary, retention_summary, scan_portfolio};
 use crate::audit::Entry;
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
-use crate::web::{Flash, PageCtx, Routes};
+use crate::web::{Flash, Routes};
 
 const UPLOAD_LIMIT: usize = 50 * 1024 * 1024;
 const PAGE: i64 = 100;

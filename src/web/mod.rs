@@ -1,15 +1,15 @@
 //! HTTP plumbing shared by every capability: the request context (request id, client address, whether the
 //! caller is the JSON API), security headers, cross-site request refusal, Prometheus metrics, the route table
-//! used by the route-by-role test, and the page context every template gets.
+//! used by the route-by-role test, and flash messages (the page context every template gets is `auth::PageCtx`).
 
 pub mod assets;
 pub mod client;
 pub mod csrf;
 pub mod csv;
+pub mod flash;
 pub mod format;
 pub mod input;
 pub mod metrics;
-pub mod page;
 pub mod statements;
 pub mod us;
 
@@ -24,7 +24,7 @@ use tracing::Instrument;
 
 use crate::state::AppState;
 
-pub use page::{Flash, PageCtx};
+pub use flash::Flash;
 
 /// Per-request facts, available anywhere in the request's task (errors, audit log).
 #[derive(Debug, Clone, Default)]

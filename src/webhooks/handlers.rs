@@ -14,10 +14,10 @@ use uuid::Uuid;
 use super::model::{self, event_label};
 use super::store::{self, DeliveryRow, EndpointRow};
 use super::{NewEndpoint, Settings, normalise_host, register};
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
-use crate::web::{Flash, PageCtx, Routes};
+use crate::web::{Flash, Routes};
 
 pub fn router() -> Routes {
     Routes::new().route("/admin/webhooks", &["GET", "POST"], get(page).post(create)).route(

@@ -8,10 +8,10 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::AppResult;
 use crate::state::AppState;
-use crate::web::{PageCtx, Routes};
+use crate::web::Routes;
 
 pub fn router() -> Routes {
     Routes::new().route("/admin/audit", &["GET"], get(page))

@@ -15,10 +15,10 @@ use uuid::Uuid;
 use super::model::{self, FormFields, UserForm};
 use super::store::{self, NewUser, TeamRow, TokenRow, UserDetail, UserFilter, UserListRow};
 use crate::audit::Entry;
-use crate::auth::{CurrentUser, Role, mfa_policy, password, throttle};
+use crate::auth::{CurrentUser, PageCtx, Role, mfa_policy, password, throttle};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
-use crate::web::{Flash, PageCtx, Routes, request_ctx};
+use crate::web::{Flash, Routes, request_ctx};
 
 mod audit_log;
 mod own;

@@ -17,11 +17,11 @@ use super::model::{self, ConcessionSummary, Kind, SegmentScreen, Status};
 use super::store::{self, EscalationRow, EventRow, KindSetting, LoMetrics, UserLimit};
 use super::{RequestInput, Upload};
 use crate::audit::Entry;
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::leads::store::LeadSummary;
 use crate::state::AppState;
-use crate::web::{Flash, PageCtx, Routes};
+use crate::web::{Flash, Routes};
 
 mod api;
 mod coaching;

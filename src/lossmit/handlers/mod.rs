@@ -25,10 +25,10 @@ use super::options::{format_bps, format_cents, ratios};
 use super::requests;
 use super::store::{self, Assessment, CaseRow, DecisionRow, RecordLine, Specialist};
 use super::workout::{self, OptionCard, Scenario};
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
-use crate::web::{Flash, PageCtx, Routes};
+use crate::web::{Flash, Routes};
 
 mod board;
 mod case;

@@ -71,10 +71,10 @@ use super::model::{Method, RuleInput, parse_list};
 use super::reassign::{self, Destination};
 use super::store::{self as rstore, RuleRow};
 use crate::audit::Entry;
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
-use crate::web::{Flash, PageCtx, Routes};
+use crate::web::{Flash, Routes};
 
 mod api;
 mod availability;

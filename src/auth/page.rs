@@ -1,33 +1,15 @@
 //! What every page's layout needs: the signed-in user, the navigation for their role, flash messages and
-//! the unread notification count.
+//! the unread notification count. It lives with the signed-in user (auth), not in the web plumbing below it.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::auth::session::SessionHints;
-use crate::auth::{CurrentUser, Role};
+use super::session::SessionHints;
+use super::{CurrentUser, Role};
 use crate::state::AppState;
+use crate::web::flash::{FLASH_KEY, Flash};
 use crate::web::request_ctx;
-
-const FLASH_KEY: &str = "flash";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Flash {
-    /// `success`, `info` or `error`.
-    pub kind: String,
-    pub message: String,
-}
-
-impl Flash {
-    /// Queues a message for the next page this session renders (Post/Redirect/Get).
-    pub async fn push(session: &Session, kind: &str, message: impl Into<String>) {
-        let mut list: Vec<Flash> = session.get(FLASH_KEY).await.ok().flatten().unwrap_or_default();
-        list.push(Flash { kind: kind.into(), message: message.into() });
-        let _ = session.insert(FLASH_KEY, list).await;
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct NavItem {
@@ -123,7 +105,7 @@ impl FromRequestParts<AppState> for PageCtx {
         }
         let unread = match (&user, hints) {
             (Some(_), Some(h)) => h.unread,
-            (Some(u), None) => crate::notifications::unread_count(&state.db, u.id).await.unwrap_or(0),
+            (Some(u), None) => super::store::unread_count(&state.db, u.id).await.unwrap_or(0),
             (None, _) => 0,
         };
         let path = parts.uri.path().to_string();
