@@ -302,6 +302,20 @@ pub async fn route(
     let rule_name = plan.rule_name.as_str();
     let method = plan.method.as_str();
     let trigger = opts.trigger.as_str();
+    // What every stored decision carries; each outcome fills in the rest.
+    let row = NewDecision {
+        lead_id: lead.id,
+        rule_id,
+        rule_name,
+        method,
+        trigger,
+        outcome: "",
+        chosen_lo_id: None,
+        team_id: None,
+        candidates: serde_json::Value::Null,
+        summary: "",
+        now,
+    };
     match decision.choice {
         Choice::Offer { pool, minutes } => {
             speed_to_lead::offer(state, tx, lead, rule_id, &pool, now + Duration::minutes(minutes)).await?;
@@ -312,58 +326,41 @@ pub async fn route(
                 rule_name,
                 minutes
             );
-            store::insert_decision(
-                tx,
-                &NewDecision {
-                    lead_id: lead.id,
-                    rule_id,
-                    rule_name,
-                    method,
-                    trigger,
-                    outcome: "offered",
-                    chosen_lo_id: None,
-                    team_id: lead.team_id,
-                    candidates: json_of(None),
-                    summary: &summary,
-                    now,
-                },
-            )
-            .await?;
+            let stored = NewDecision {
+                outcome: "offered",
+                team_id: lead.team_id,
+                candidates: json_of(None),
+                summary: &summary,
+                ..row
+            };
+            store::insert_decision(tx, &stored).await?;
             Ok(Outcome::Offered)
         }
         Choice::Assign { lo, why, slots } => {
             if let Some(slots) = slots {
                 store::save_turn(tx, &plan.rule_key, seq + 1, &slots, lo, now).await?;
             }
-            let row = &judged.iter().find(|j| j.row.id == lo).expect("chosen from the candidates").row;
+            let chosen = &judged.iter().find(|j| j.row.id == lo).expect("chosen from the candidates").row;
             let summary = format!(
                 "Went to {} under rule \"{}\" ({}): {} of {} LO{} eligible.",
-                row.name, rule_name, why, eligible_count, total, plural
+                chosen.name, rule_name, why, eligible_count, total, plural
             );
-            store::insert_decision(
-                tx,
-                &NewDecision {
-                    lead_id: lead.id,
-                    rule_id,
-                    rule_name,
-                    method,
-                    trigger,
-                    outcome: "assigned",
-                    chosen_lo_id: Some(lo),
-                    team_id: row.team_id,
-                    candidates: json_of(Some(lo)),
-                    summary: &summary,
-                    now,
-                },
-            )
-            .await?;
+            let stored = NewDecision {
+                outcome: "assigned",
+                chosen_lo_id: Some(lo),
+                team_id: chosen.team_id,
+                candidates: json_of(Some(lo)),
+                summary: &summary,
+                ..row
+            };
+            store::insert_decision(tx, &stored).await?;
             let reason = match opts.trigger {
                 Trigger::NewLead => format!("Routed: {summary}"),
                 Trigger::Sla => format!("Speed-to-lead missed; rerouted: {summary}"),
                 Trigger::Handover => format!("Offboarding hand-over: {summary}"),
                 Trigger::ClaimExpired => format!("Claim window expired; routed: {summary}"),
             };
-            let team = row.team_id;
+            let team = chosen.team_id;
             assign(state, tx, lead, Some(lo), team, opts.actor, &reason, rule_id, Some(plan.sla), now).await?;
             Ok(Outcome::Assigned(lo))
         }
@@ -378,23 +375,9 @@ pub async fn route(
                 plural,
                 if team.is_some() { "team" } else { "unassigned" }
             );
-            store::insert_decision(
-                tx,
-                &NewDecision {
-                    lead_id: lead.id,
-                    rule_id,
-                    rule_name,
-                    method,
-                    trigger,
-                    outcome: "queued",
-                    chosen_lo_id: None,
-                    team_id: team,
-                    candidates: json_of(None),
-                    summary: &summary,
-                    now,
-                },
-            )
-            .await?;
+            let stored =
+                NewDecision { outcome: "queued", team_id: team, candidates: json_of(None), summary: &summary, ..row };
+            store::insert_decision(tx, &stored).await?;
             send_to_queue(state, tx, lead, team, opts.actor, &summary, rule_id, now).await?;
             Ok(Outcome::Queued(team))
         }
