@@ -37,6 +37,26 @@ impl UserRow {
     }
 }
 
+/// A [`UserRow`] from a query's record that selected the user's columns under their own names (the token
+/// and session queries select more beside them).
+macro_rules! user_row {
+    ($r:expr) => {
+        UserRow {
+            id: $r.id,
+            email: $r.email,
+            name: $r.name,
+            role: $r.role,
+            active: $r.active,
+            password_hash: $r.password_hash,
+            team_id: $r.team_id,
+            auth_epoch: $r.auth_epoch,
+            mfa_enabled: $r.mfa_enabled,
+            mfa_secret: $r.mfa_secret,
+            managed_team_ids: $r.managed_team_ids,
+        }
+    };
+}
+
 pub async fn find_user(db: &PgPool, id: Uuid) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as!(
         UserRow,
@@ -88,20 +108,7 @@ pub async fn user_for_token(db: &PgPool, token: &str) -> sqlx::Result<Option<Cur
     .await?;
     Ok(row.filter(|r| r.active).map(|r| {
         let grant = super::model::TokenGrant { id: r.token_id, scopes: r.scopes, issued_by: r.issued_by };
-        let mut user = UserRow {
-            id: r.id,
-            email: r.email,
-            name: r.name,
-            role: r.role,
-            active: r.active,
-            password_hash: r.password_hash,
-            team_id: r.team_id,
-            auth_epoch: r.auth_epoch,
-            mfa_enabled: r.mfa_enabled,
-            mfa_secret: r.mfa_secret,
-            managed_team_ids: r.managed_team_ids,
-        }
-        .into_current(true);
+        let mut user = user_row!(r).into_current(true);
         user.token = Some(grant);
         user
     }))
@@ -136,19 +143,7 @@ pub async fn session_with_user(db: &PgPool, id_hash: &str) -> sqlx::Result<Optio
     Ok(row.map(|r| SessionWithUser {
         data: r.data,
         expires_at: r.expires_at,
-        user: UserRow {
-            id: r.id,
-            email: r.email,
-            name: r.name,
-            role: r.role,
-            active: r.active,
-            password_hash: r.password_hash,
-            team_id: r.team_id,
-            auth_epoch: r.auth_epoch,
-            mfa_enabled: r.mfa_enabled,
-            mfa_secret: r.mfa_secret,
-            managed_team_ids: r.managed_team_ids,
-        },
+        user: user_row!(r),
         unread: r.unread,
         mfa_roles: r.mfa_roles,
     }))
