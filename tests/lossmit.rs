@@ -39,6 +39,26 @@ struct Team {
     specialist: reqwest::Client,
 }
 
+impl Team {
+    /// A foreclosure step recorded by the specialist through the API.
+    async fn api_step(&self, id: &str, step: &str, on: &str) -> reqwest::Response {
+        let url = self.app.url(&format!("/api/v1/lossmit/cases/{id}/foreclosure-steps"));
+        self.specialist.post(url).json(&json!({"step": step, "on": on})).send().await.unwrap()
+    }
+
+    /// The same step through the case page's form.
+    async fn page_step(&self, id: &str, step: &str, on: &str) -> reqwest::Response {
+        let url = self.app.url(&format!("/lossmit/cases/{id}/foreclosure-steps"));
+        self.specialist.post(url).form(&[("step", step), ("step_on", on)]).send().await.unwrap()
+    }
+
+    /// The case as the API shows it to the specialist.
+    async fn case(&self, id: &str) -> Value {
+        let url = self.app.url(&format!("/api/v1/lossmit/cases/{id}"));
+        self.specialist.get(url).send().await.unwrap().json().await.unwrap()
+    }
+}
+
 /// The case page's evaluation form: every option decided on `on`, those in `approved` approved and the others
 /// denied for `reason`.
 fn evaluation(on: &'static str, approved: &[&str], reason: &'static str) -> Vec<(&'static str, &'static str)> {
@@ -1044,22 +1064,10 @@ async fn each_option_is_decided_and_a_denial_beside_an_open_offer_ends_nothing()
     assert_eq!(case["stage"], "offer");
     assert_eq!(deadline(&case, "evaluation")["status"], "met");
     // Long after the appeal and acceptance windows (11-03), the plan is still on offer: the bar holds.
-    let step = |step: &'static str, on: &'static str| {
-        t.specialist
-            .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/foreclosure-steps")))
-            .json(&json!({"step": step, "on": on}))
-            .send()
-    };
-    let res = step("motion_for_judgment", "2026-11-20").await.unwrap();
+    let res = t.api_step(&id, "motion_for_judgment", "2026-11-20").await;
     assert_eq!(res.status(), 409, "a denial of one option while another offer is open ends nothing");
     assert!(res.text().await.unwrap().contains("12 CFR 1024.41(g)"));
-    let res = t
-        .specialist
-        .post(t.app.url(&format!("/lossmit/cases/{id}/foreclosure-steps")))
-        .form(&[("step", "sale"), ("step_on", "2026-11-20")])
-        .send()
-        .await
-        .unwrap();
+    let res = t.page_step(&id, "sale", "2026-11-20").await;
     assert_eq!(res.status(), 409, "the case page refuses it the same way");
     assert!(res.text().await.unwrap().contains("Refused under 12 CFR 1024.41(g) (dual tracking)"));
     // The letter: every option, each denial's reason, the appeal rights for the modification only.
@@ -1102,15 +1110,7 @@ async fn each_option_is_decided_and_a_denial_beside_an_open_offer_ends_nothing()
     let res = api2("appeal", json!({"filed_on": "2026-10-25"})).await.unwrap();
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("1024.41(h)"));
-    let case: Value = t
-        .specialist
-        .get(t.app.url(&format!("/api/v1/lossmit/cases/{id2}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let case = t.case(&id2).await;
     assert!(case["deadlines"].as_array().unwrap().iter().all(|d| d["key"] != "appeal"), "no appeal window");
 }
 
@@ -1124,12 +1124,6 @@ async fn several_applications_protect_from_the_first_complete_one_of_the_delinqu
     let api = |path: &'static str, body: Value| {
         t.specialist.post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/{path}"))).json(&body).send()
     };
-    let step = |step: &'static str, on: &'static str| {
-        t.specialist
-            .post(t.app.url(&format!("/api/v1/lossmit/cases/{id}/foreclosure-steps")))
-            .json(&json!({"step": step, "on": on}))
-            .send()
-    };
     let res = api("application", json!({"received_on": "2026-10-01", "complete_on": "2026-10-15"})).await.unwrap();
     assert_eq!(res.status(), 201);
     // A later, incomplete application: the complete one still protects.
@@ -1138,7 +1132,7 @@ async fn several_applications_protect_from_the_first_complete_one_of_the_delinqu
     assert_eq!(case["application"]["number"], 1);
     assert_eq!(case["application"]["complete_on"], "2026-10-15");
     assert_eq!(case["application"]["status"], "complete");
-    assert_eq!(step("first_filing", "2026-11-02").await.unwrap().status(), 409, "the complete one is pending");
+    assert_eq!(t.api_step(&id, "first_filing", "2026-11-02").await.status(), 409, "the complete one is pending");
     // A second complete application in the same delinquency is duplicative.
     let res = api("application", json!({"received_on": "2026-11-01", "complete_on": "2026-11-01"})).await.unwrap();
     let case: Value = res.json().await.unwrap();
@@ -1155,15 +1149,15 @@ async fn several_applications_protect_from_the_first_complete_one_of_the_delinqu
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    assert_eq!(step("first_filing", "2026-11-19").await.unwrap().status(), 409);
-    assert_eq!(step("first_filing", "2026-11-20").await.unwrap().status(), 201);
+    assert_eq!(t.api_step(&id, "first_filing", "2026-11-19").await.status(), 409);
+    assert_eq!(t.api_step(&id, "first_filing", "2026-11-20").await.status(), 201);
     // Brought current on 11-21, delinquent again, a new complete application on 11-22: it protects.
     assert_eq!(api("reinstatement", json!({"current_on": "2026-11-21"})).await.unwrap().status(), 201);
     let res = api("application", json!({"received_on": "2026-11-22", "complete_on": "2026-11-22"})).await.unwrap();
     let case: Value = res.json().await.unwrap();
     assert_eq!(case["application"]["number"], 4);
     assert!(case["evaluation"].is_null(), "the new application is undecided");
-    let res = step("motion_for_judgment", "2026-11-25").await.unwrap();
+    let res = t.api_step(&id, "motion_for_judgment", "2026-11-25").await;
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("12 CFR 1024.41(g)"));
     // The case page says which application the protections come from, and refuses the step the same way.
@@ -1172,13 +1166,7 @@ async fn several_applications_protect_from_the_first_complete_one_of_the_delinqu
     assert!(row4.contains("protections come from this application"), "{row4}");
     let row1 = page.split("data-application=\"1\"").nth(1).unwrap().split("</tr>").next().unwrap();
     assert!(row1.contains("earlier delinquency"), "{row1}");
-    let res = t
-        .specialist
-        .post(t.app.url(&format!("/lossmit/cases/{id}/foreclosure-steps")))
-        .form(&[("step", "motion_for_judgment"), ("step_on", "2026-11-25")])
-        .send()
-        .await
-        .unwrap();
+    let res = t.page_step(&id, "motion_for_judgment", "2026-11-25").await;
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("Refused under 12 CFR 1024.41(g) (dual tracking)"));
 }
@@ -1284,8 +1272,7 @@ async fn letters_are_filed_as_records_that_cannot_change() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let case: Value =
-        t.specialist.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    let case = t.case(&id).await;
     assert!(deadline(&case, "complete_notice")["done_on"].is_string(), "filing recorded the notice: {case}");
     let letters: i64 = sqlx::query_scalar("SELECT count(*) FROM lossmit_letters WHERE case_id = $1::uuid")
         .bind(&id)
@@ -1345,8 +1332,7 @@ async fn the_case_page_records_and_answers_a_notice_of_error() {
     ] {
         assert!(filed.contains(text), "{text}: {filed}");
     }
-    let case: Value =
-        t.specialist.get(t.app.url(&format!("/api/v1/lossmit/cases/{id}"))).send().await.unwrap().json().await.unwrap();
+    let case = t.case(&id).await;
     let answer = case["deadlines"].as_array().unwrap().iter().find(|d| d["key"] == "error_response").unwrap();
     assert_eq!((answer["status"].as_str(), answer["done_on"].as_str()), (Some("met"), Some("2026-11-20")));
 }
