@@ -37,7 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return serve(&cli.global, args).await;
     }
     if let Command::Bench(args) = &command {
-        return crate::metrics::bench::run(&cli.global, args).await;
+        return crate::devtools::bench::run(&cli.global, args).await;
     }
     if let Command::Restore { file } = &command {
         // Into an empty database: nothing may be migrated before the backup's own schema arrives.
@@ -63,7 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed(args) => {
             // A bulk load of the schema's tables: as their owner, not as the application.
             let owner = crate::state(database.owner_pool(state.config.db_pool_size).await?, (*state.config).clone());
-            crate::leads::seed::run(&owner, &args).await.map(|_| ())
+            crate::devtools::seed::run(&owner, &args).await.map(|_| ())
         }
         Command::Import(cmd) => run_import(&state, cmd).await,
     };

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod devtools;
 pub mod error;
 pub mod escalations;
 pub mod home;

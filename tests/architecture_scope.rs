@@ -45,7 +45,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("src/accounts/store.rs", "WHERE l.assigned_lo_id = $ AND s.kind = 'open'", "deactivation: an LO's open leads"),
     ("src/routing/store.rs", "l.assigned_lo_id = a.to_lo_id", "routing performance: leads won by their assignee"),
     ("src/routing/store.rs", "WHERE l.assigned_lo_id = u.id AND l.stage = 'new'", "board: counts per listed LO"),
-    ("src/metrics/bench.rs", "WHERE l.assigned_lo_id = u.id", "bench setup picks the busiest LO"),
+    ("src/devtools/bench.rs", "WHERE l.assigned_lo_id = u.id", "bench setup picks the busiest LO"),
     // Filters inside a query that already composes `push_lead_predicate`.
     ("src/leads/store.rs", r#"qb.push(" AND l.assigned_lo_id = ").push_bind(lo)"#, "the `lo=` filter of the lead list"),
     (

@@ -724,7 +724,7 @@ async fn bench_measures_on_a_tiny_dataset() {
     let app = TestApp::spawn().await;
     hand_dataset(&app).await;
     loanfloor::metrics::rebuild_rollups(app.db()).await.unwrap();
-    let report = loanfloor::metrics::bench::measure_app(&app.state, 1, &[]).await.unwrap();
+    let report = loanfloor::devtools::bench::measure_app(&app.state, 1, &[]).await.unwrap();
     assert_eq!(report.leads, 7);
     assert!(report.dashboard.ok > 0 && report.dashboard.failed == 0, "{report:?}");
     assert!(report.dashboard_base.ok > 0 && report.dashboard_base.failed == 0, "{report:?}");

@@ -5,9 +5,9 @@ mod common;
 use chrono::{DateTime, TimeZone, Utc};
 use common::TestApp;
 use loanfloor::config::{ImportArgs, SeedArgs};
+use loanfloor::devtools::seed;
 use loanfloor::leads::history_import;
 use loanfloor::leads::import::Kind;
-use loanfloor::leads::seed;
 use uuid::Uuid;
 
 /// Counts per stage, money, and history volume: equal fingerprints mean the same data, ids aside.

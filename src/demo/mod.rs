@@ -49,7 +49,7 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
     }
     crate::auth::store::mark_organisation(&mut tx, true).await?;
     tx.commit().await?;
-    crate::leads::seed::demo_leads(state, 300).await?;
+    crate::devtools::seed::demo_leads(state, 300).await?;
     // The generator writes with COPY, so its funded leads become past clients here, as a stage change would.
     let mut tx = state.db.begin().await?;
     let funded: Vec<uuid::Uuid> =

@@ -8,7 +8,6 @@ pub mod history_import;
 pub mod import;
 pub mod lifecycle;
 pub mod model;
-pub mod seed;
 pub mod store;
 
 use axum::routing::{get, post};

@@ -135,13 +135,13 @@ async fn ensure_seeded(state: &AppState, args: &BenchArgs) -> anyhow::Result<()>
     if have < (args.leads / 2) as i64 {
         eprintln!("seeding {} leads and {} LOs (this takes a while)…", args.leads, args.los);
         let t = Instant::now();
-        crate::leads::seed::run(state, &SeedArgs { leads: args.leads, los: args.los, seed: 42 })
+        super::seed::run(state, &SeedArgs { leads: args.leads, los: args.los, seed: 42 })
             .await
             .context("seeding the bench database")?;
         eprintln!("seeded (rollups included) in {:.0} s", t.elapsed().as_secs_f64());
     }
-    super::store::ensure_timezone(&state.db, state.config.timezone).await?;
-    super::fold_rollups(&state.db).await?;
+    crate::metrics::store::ensure_timezone(&state.db, state.config.timezone).await?;
+    crate::metrics::fold_rollups(&state.db).await?;
     // A fresh bulk load has no visibility map and no hint bits yet: the first reads of every page would write
     // it back, and autovacuum would work through 16M rows during the measurements. VACUUM does now what
     // autovacuum would do in the minutes after a load (it is quick when nothing changed since the last one).
@@ -449,11 +449,11 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
     for (_, figures) in paths.into_iter().filter(|(part, _)| wanted(part)) {
         eprintln!("measuring dashboard figures by direct call ({})…", figures.as_deref().unwrap_or("rollups"));
         let (st, user) = (state.clone(), manager_user.clone());
-        let params = super::dashboard::Params { figures, ..Default::default() };
+        let params = crate::metrics::dashboard::Params { figures, ..Default::default() };
         direct.push(
             measure(secs, move |_| {
                 let (st, user, params) = (st.clone(), user.clone(), params.clone());
-                async move { super::dashboard::dashboard(&st, &user, &params).await.is_ok() }
+                async move { crate::metrics::dashboard::dashboard(&st, &user, &params).await.is_ok() }
             })
             .await,
         );
