@@ -283,7 +283,9 @@ async fn hand_checked_funnel_speed_and_roi() {
     let html = page.text().await.unwrap();
     assert!(html.contains("<svg class=\"chart funnel-chart\""), "funnel chart present");
     assert!(html.contains("id=\"funnel-table\""), "table alternative present");
-    let link = "href=\"/leads?from=2026-11-02&#38;to=2026-11-09&#38;stage=application&#38;reached=1\">3</a>";
+    // A manager's list is wider than their figures (their own leads, the organisation's queue): `scope=figures`.
+    let link =
+        "href=\"/leads?from=2026-11-02&#38;to=2026-11-09&#38;stage=application&#38;reached=1&#38;scope=figures\">3</a>";
     assert!(
         html.contains(link),
         "drill-down link from the funnel: {}",

@@ -145,10 +145,14 @@ pub async fn create(
 pub async fn list(
     user: CurrentUser,
     State(state): State<AppState>,
-    Query(f): Query<LeadFilter>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> AppResult<Json<Value>> {
-    let (rows, next) = store::list_leads(&state, &user, &f).await?;
-    Ok(Json(json!({"items": rows, "next": next})))
+    let (f, errors) = LeadFilter::from_pairs(&pairs);
+    errors.into_result()?;
+    let ((rows, next), total) =
+        tokio::try_join!(store::list_leads(&state, &user, &f), store::count_leads(&state, &user, &f))?;
+    // `total` counts up to store::TOTAL_CAP; `total_capped` says the real number is larger.
+    Ok(Json(json!({"items": rows, "next": next, "total": total.count, "total_capped": total.capped})))
 }
 
 /// `GET /api/v1/leads/{id}`

@@ -82,8 +82,10 @@ pub fn csv_line(cells: &[String]) -> Vec<u8> {
 pub async fn download(
     user: CurrentUser,
     State(state): State<AppState>,
-    Query(f): Query<LeadFilter>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> AppResult<Response> {
+    let (f, errors) = LeadFilter::from_pairs(&pairs);
+    errors.into_result()?;
     // Check the filter before streaming, so a bad filter is a 422, not a broken download.
     store::export_page(&state, &user, &f, None, 1).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);

@@ -183,6 +183,12 @@ struct ListPage {
     ages: Vec<Opt>,
     los: Vec<Opt>,
     sorts: Vec<Opt>,
+    /// Drill-down filters the form has no input for, kept as hidden fields.
+    hidden: Vec<(&'static str, String)>,
+    /// "N" and whether it is exactly one (None when the filter was refused).
+    total: Option<(String, bool)>,
+    /// Why the filter was refused (422), naming the parameter.
+    error: String,
 }
 
 impl ListPage {
@@ -198,18 +204,38 @@ async fn list(
     user: CurrentUser,
     ctx: PageCtx,
     State(state): State<AppState>,
-    Query(f): Query<LeadFilter>,
-) -> AppResult<impl IntoResponse> {
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let (f, errors) = LeadFilter::from_pairs(&pairs);
+    // A filter the list does not understand is never dropped silently: the page says which, with 422.
+    let valid = errors.is_empty();
+    let listing = async {
+        if valid {
+            let (listed, total) =
+                tokio::try_join!(store::list_leads(&state, &user, &f), store::count_leads(&state, &user, &f))?;
+            Ok::<_, AppError>(Some((listed, total)))
+        } else {
+            Ok(None)
+        }
+    };
     // Independent reads, run side by side.
-    let (listed, stages, los) = tokio::try_join!(
-        store::list_leads(&state, &user, &f),
-        store::stage_list(&state, store::DEFAULT_PIPELINE),
-        async { Ok(store::visible_los(&state.db, &user).await?) },
-    )?;
-    let (rows, next) = listed;
+    let (listing, stages, los) =
+        tokio::try_join!(listing, store::stage_list(&state, store::DEFAULT_PIPELINE), async {
+            Ok(store::visible_los(&state.db, &user).await?)
+        },)?;
+    let ((rows, next), total) = match listing {
+        Some((listed, total)) => (listed, Some(total)),
+        None => ((Vec::new(), None), None),
+    };
     let stage_list: Vec<(String, String)> = stages.iter().map(|s| (s.key.clone(), s.label.clone())).collect();
     let los: Vec<(String, String)> = los.into_iter().map(|(id, n)| (id.to_string(), n)).collect();
-    Ok(ListPage {
+    let error = if valid {
+        String::new()
+    } else {
+        let fields: Vec<String> = errors.0.iter().map(|(k, m)| format!("{k}: {}", m.join(" "))).collect();
+        format!("This list cannot be shown as asked. {}", fields.join(" "))
+    };
+    let page = ListPage {
         ctx,
         query: f.query_string(),
         stages: owned_opts(&stage_list, &f.stage, "Any stage"),
@@ -226,10 +252,15 @@ async fn list(
         ),
         los: owned_opts(&los, &f.lo, "Any LO"),
         sorts: opts(&[("oldest", "Oldest first")], &f.sort, "Newest first"),
+        hidden: f.hidden_pairs(),
+        total: total.map(|t| (t.label(), t.count == 1 && !t.capped)),
+        error,
         f,
         rows,
         next,
-    })
+    };
+    let status = if valid { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((status, page).into_response())
 }
 
 // ---------- Create ----------

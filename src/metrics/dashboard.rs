@@ -38,6 +38,9 @@ pub struct Range {
     pub to: NaiveDate,
     pub filters: Filters,
     pub path: Path,
+    /// Drill-down links add `scope=figures`: the viewer's lead list is wider than their figures (a manager's
+    /// list also has their own leads and the organisation's queue; their figures only their teams).
+    pub narrow_links: bool,
 }
 
 fn opt_text(v: &Option<String>) -> Option<String> {
@@ -87,12 +90,14 @@ impl Params {
                 to: Some(to),
                 team,
                 lo,
-                source: opt_text(&self.source),
+                // Source keys are lower case and states upper case, as the lead list reads them.
+                source: opt_text(&self.source).map(|s| s.to_lowercase()),
                 campaign: opt_text(&self.campaign),
-                state: opt_text(&self.state),
+                state: opt_text(&self.state).map(|s| s.to_uppercase()),
                 purpose: opt_text(&self.purpose),
             },
             path: if self.figures.as_deref() == Some("base") { Path::Base } else { Path::Rollup },
+            narrow_links: false,
         })
     }
 }
@@ -116,11 +121,31 @@ impl Range {
         q
     }
 
-    /// A link to the lead list behind a number (the leads page's filters: stage, source, lo, from, to,
-    /// state, purpose). `extra` pairs override.
+    /// A link to the lead list behind a number of a cohort (created in the range, or with `cohort` in `extra`
+    /// assigned or lost in it): the range, every filter and `extra` (which overrides), in the lead list's
+    /// parameters, which mean what the figures mean by them.
     pub fn leads_link(&self, extra: &[(&str, String)]) -> String {
+        self.link_with(true, extra)
+    }
+
+    /// A link to the lead list behind a number of today's pipeline (no cohort days: the filters and `extra`).
+    pub fn leads_link_now(&self, extra: &[(&str, String)]) -> String {
+        self.link_with(false, extra)
+    }
+
+    /// A link to the lead list behind a figure that no filter applies to (stale leads): only `extra`, within
+    /// the figures' scope.
+    pub fn unfiltered_link(&self, extra: &[(&str, String)]) -> String {
+        self.finish(extra.iter().map(|(k, v)| (*k, v.clone())).collect())
+    }
+
+    fn link_with(&self, days: bool, extra: &[(&str, String)]) -> String {
         let f = &self.filters;
-        let mut pairs: Vec<(&str, String)> = vec![("from", self.from.to_string()), ("to", self.to.to_string())];
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if days {
+            pairs.push(("from", self.from.to_string()));
+            pairs.push(("to", self.to.to_string()));
+        }
         if let Some(l) = f.lo {
             pairs.push(("lo", l.to_string()));
         }
@@ -135,6 +160,13 @@ impl Range {
         for (k, v) in extra {
             pairs.retain(|(pk, _)| pk != k);
             pairs.push((k, v.clone()));
+        }
+        self.finish(pairs)
+    }
+
+    fn finish(&self, mut pairs: Vec<(&str, String)>) -> String {
+        if self.narrow_links {
+            pairs.push(("scope", "figures".into()));
         }
         let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
         format!("/leads?{}", q.join("&"))
@@ -335,6 +367,9 @@ pub struct LostRow {
     pub by_stage: Vec<i64>,
     /// Count by LO id (the LO assigned when the lead was marked lost).
     pub by_lo: HashMap<String, i64>,
+    /// The leads behind `total`.
+    #[serde(skip)]
+    pub link: String,
 }
 
 pub async fn lost_rows(
@@ -380,6 +415,7 @@ async fn lost_for(
             total: 0,
             by_stage: vec![0; 8],
             by_lo: HashMap::new(),
+            link: range.leads_link(&[("cohort", "lost".into()), ("lost_reason", reason.clone())]),
         });
         row.total += g.tally.n;
         row.by_stage[pos.clamp(1, 8) - 1] += g.tally.n;
@@ -437,7 +473,11 @@ async fn roi_for(state: &AppState, scope: &Scope, range: &Range, path: Path) -> 
                         ("stage", "application".into()),
                         ("reached", "1".into()),
                     ]),
-                    range.leads_link(&[("source", source.clone()), ("stage", "funded".into())]),
+                    range.leads_link(&[
+                        ("source", source.clone()),
+                        ("stage", "funded".into()),
+                        ("reached", "1".into()),
+                    ]),
                 ],
                 source,
             }
@@ -516,6 +556,9 @@ pub struct Dashboard {
     pub unassigned: i64,
     pub bands: Vec<BandRow>,
     pub escalations_waiting: i64,
+    /// The leads behind the unassigned and stale tiles.
+    pub unassigned_link: String,
+    pub stale_link: String,
     pub as_of: Option<DateTime<Utc>>,
     pub pending: i64,
     pub path: Path,
@@ -540,7 +583,8 @@ fn change(a: Option<f64>, b: Option<f64>, unit: &str) -> String {
 pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Dashboard> {
     user.require(&[Role::Admin, Role::Manager])?;
     let scope = user.metrics_scope()?;
-    let range = p.validate(today(state))?;
+    let mut range = p.validate(today(state))?;
+    range.narrow_links = user.role == Role::Manager;
     let path = effective_path(state, range.path).await?;
     let db = &state.db;
     let tz = state.config.timezone;
@@ -669,13 +713,20 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
             let series: Vec<i64> = weekly.get(s.key.as_str()).copied().unwrap_or([0; 8]).to_vec();
             LoRow {
                 sparkline: model::sparkline_svg(&series, &format!("Leads assigned per week, last 8 weeks: {series:?}")),
-                link: range.leads_link(&[("lo", s.key.clone())]),
+                // The per-LO figures count assignments to the LO in the range (and stages reached while assigned).
+                link: range.leads_link(&[("lo", s.key.clone()), ("cohort", "assigned".into())]),
                 application_link: range.leads_link(&[
                     ("lo", s.key.clone()),
+                    ("cohort", "assigned".into()),
                     ("stage", "application".into()),
                     ("reached", "1".into()),
                 ]),
-                funded_link: range.leads_link(&[("lo", s.key.clone()), ("stage", "funded".into())]),
+                funded_link: range.leads_link(&[
+                    ("lo", s.key.clone()),
+                    ("cohort", "assigned".into()),
+                    ("stage", "funded".into()),
+                    ("reached", "1".into()),
+                ]),
                 speed: s,
             }
         })
@@ -702,7 +753,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
             count: open_count[k],
             volume: model::dollars(open_volume[k]),
             volume_cents: open_volume[k],
-            link: format!("/leads?stage={}", WON_PATH[k].0),
+            link: range.leads_link_now(&[("stage", WON_PATH[k].0.to_string())]),
         })
         .collect();
     let expected_funded = model::dollars(model::expected_funded_cents(&open_volume, &history));
@@ -770,6 +821,8 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         store::fold(db, 50_000).await?;
         (as_of, pending) = store::as_of(db).await?;
     }
+    let unassigned_link = range.leads_link_now(&[("queue", "unassigned".into()), ("open", "1".into())]);
+    let stale_link = range.unfiltered_link(&[("stale", "1".into())]);
     Ok(Dashboard {
         range,
         team,
@@ -790,6 +843,8 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         unassigned,
         bands,
         escalations_waiting,
+        unassigned_link,
+        stale_link,
         as_of,
         pending,
         path,
@@ -807,6 +862,8 @@ pub struct MyNumbers {
     pub team_median_within_5: Option<f64>,
     pub team_median_speed: String,
     pub team_los: usize,
+    /// The leads behind each funnel figure: assigned to me in the range, reached the stage while mine.
+    pub funnel_links: Vec<String>,
 }
 
 pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<MyNumbers> {
@@ -834,8 +891,21 @@ pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> App
     }
     let med = |f: &dyn Fn(&Tally) -> Option<f64>| model::median(&team_rows.iter().filter_map(f).collect::<Vec<_>>());
     let speed_med = med(&|t: &Tally| t.speed_median().map(|b| b as f64));
+    let funnel = mine.funnel();
+    let funnel_links = funnel
+        .iter()
+        .map(|s| {
+            range.leads_link(&[
+                ("cohort", "assigned".into()),
+                ("lo", user.id.to_string()),
+                ("stage", s.stage.to_string()),
+                ("reached", "1".into()),
+            ])
+        })
+        .collect();
     Ok(MyNumbers {
-        funnel: mine.funnel(),
+        funnel,
+        funnel_links,
         mine: speed_row(user.id.to_string(), user.name.clone(), &mine),
         team_median_contact: med(&|t: &Tally| t.contact_rate()),
         team_median_application: med(&|t: &Tally| model::percent(t.applications(), t.n)),
