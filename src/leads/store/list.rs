@@ -1,0 +1,594 @@
+//! The lead list, its CSV export and `GET /api/v1/leads`: the filter every figure link opens (each parameter
+//! with its figure's definition), the keyset pages and the capped total.
+
+use super::*;
+
+/// Every parameter the lead list, its CSV export and `GET /api/v1/leads` understand. Anything else is refused
+/// (422 naming it): a filter the list silently dropped would show the whole list behind a figure.
+pub const LIST_PARAMS: [&str; 21] = [
+    "stage",
+    "source",
+    "age",
+    "state",
+    "purpose",
+    "lo",
+    "q",
+    "sort",
+    "queue",
+    "after",
+    "limit",
+    "from",
+    "to",
+    "team",
+    "campaign",
+    "reached",
+    "stale",
+    "lost_reason",
+    "cohort",
+    "open",
+    "scope",
+];
+
+/// The won path, in order, as migration 0007's `metrics_won_pos` numbers it ("reached stage X" = the furthest
+/// won-path position ever reached is at least X's).
+pub(crate) const WON_PATH: [&str; 8] =
+    ["new", "contacted", "prequalified", "application", "processing", "underwriting", "clear_to_close", "funded"];
+
+/// Past this many matches the list says "10,000+" instead of counting on (a million-lead list stays fast).
+pub const TOTAL_CAP: i64 = 10_000;
+
+/// Filters of the lead list, the CSV export and `GET /api/v1/leads`. The drill-down filters (`from`, `to`,
+/// `team`, `campaign`, `reached`, `stale`, `lost_reason`, `cohort`, `open`, `scope`) mean exactly what the
+/// dashboard's figures mean by them (README, Metrics: drill-down), so a figure's link lists the leads it counts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LeadFilter {
+    pub stage: String,
+    pub source: String,
+    /// `today`, `7d`, `30d` (created within) or `older` (created more than 30 days ago).
+    pub age: String,
+    pub state: String,
+    pub purpose: String,
+    /// An LO's id: the lead's LO (cohort `assigned`: the LO assigned; cohort `lost`: the LO who lost it).
+    pub lo: String,
+    /// Name (last name prefix, or "first last"), phone or email.
+    pub q: String,
+    /// `newest` (default) or `oldest`.
+    pub sort: String,
+    /// `unassigned`: only leads waiting for an LO.
+    pub queue: String,
+    /// Keyset cursor from the previous page.
+    pub after: String,
+    pub limit: Option<i64>,
+    /// Cohort days (YYYY-MM-DD, the organisation's time zone): `from` inclusive, `to` exclusive.
+    pub from: String,
+    pub to: String,
+    /// A team's id: the lead's team (cohort `assigned`: the team of the assignment).
+    pub team: String,
+    pub campaign: String,
+    /// `1`: `stage` means "reached this won-path stage or a later one" (cohort `assigned`: while assigned).
+    pub reached: String,
+    /// `1`: in an open stage longer than the stage's `stale_after_days`.
+    pub stale: String,
+    /// With cohort `lost`: the reason on the change to lost (`unspecified` when none was given).
+    pub lost_reason: String,
+    /// `created` (default: leads by the day they were created), `assigned` (leads by their assignments to an LO:
+    /// the per-LO figures) or `lost` (leads by their changes to lost: the lost-reasons figures).
+    pub cohort: String,
+    /// `1`: only leads now in an open won-path stage (new … clear to close), as "Pipeline now" counts them.
+    pub open: String,
+    /// `figures`: only what the signed-in user's figures cover (a manager: the teams they manage, not their own
+    /// leads elsewhere nor the organisation's queue).
+    pub scope: String,
+}
+
+/// Which facts place a lead in the list's cohort (the same choice the metrics' contribution kinds make).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cohort {
+    Created,
+    Assigned,
+    Lost,
+}
+
+/// A filter's values, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Checked {
+    cohort: Cohort,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    team: Option<Uuid>,
+    lo: Option<Uuid>,
+    /// Won-path position (1-based) the lead must have reached.
+    reached: Option<i32>,
+    stale: bool,
+    open: bool,
+    figures_scope: bool,
+}
+
+pub(crate) fn flag(errors: &mut FieldErrors, field: &str, v: &str) -> bool {
+    match v {
+        "" | "0" => false,
+        "1" => true,
+        _ => {
+            errors.add(field, "must be 1 (or left out)");
+            false
+        }
+    }
+}
+
+impl LeadFilter {
+    /// Reads the query's pairs: an unknown parameter, a repeated one or a value that is not valid for its field
+    /// is an error naming the field. The filter holds whatever known values were given (to re-show the form).
+    pub fn from_pairs(pairs: &[(String, String)]) -> (LeadFilter, FieldErrors) {
+        let mut f = LeadFilter::default();
+        let mut errors = FieldErrors::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for (k, v) in pairs {
+            if seen.contains(&k.as_str()) {
+                errors.add(k, "is given more than once");
+                continue;
+            }
+            seen.push(k);
+            let v = v.clone();
+            match k.as_str() {
+                "stage" => f.stage = v,
+                "source" => f.source = v,
+                "age" => f.age = v,
+                "state" => f.state = v,
+                "purpose" => f.purpose = v,
+                "lo" => f.lo = v,
+                "q" => f.q = v,
+                "sort" => f.sort = v,
+                "queue" => f.queue = v,
+                "after" => f.after = v,
+                "limit" => match v.trim() {
+                    "" => {}
+                    n => match n.parse::<i64>() {
+                        Ok(n) => f.limit = Some(n),
+                        Err(_) => errors.add("limit", "must be a whole number"),
+                    },
+                },
+                "from" => f.from = v,
+                "to" => f.to = v,
+                "team" => f.team = v,
+                "campaign" => f.campaign = v,
+                "reached" => f.reached = v,
+                "stale" => f.stale = v,
+                "lost_reason" => f.lost_reason = v,
+                "cohort" => f.cohort = v,
+                "open" => f.open = v,
+                "scope" => f.scope = v,
+                other => {
+                    errors.add(other, format!("is not a filter of the lead list (known: {})", LIST_PARAMS.join(", ")))
+                }
+            }
+        }
+        if let Err(more) = f.check() {
+            for (k, msgs) in more.0 {
+                for m in msgs {
+                    errors.add(&k, m);
+                }
+            }
+        }
+        (f, errors)
+    }
+
+    /// Checks every value (dates, ids, choices and how they combine).
+    fn check(&self) -> Result<Checked, FieldErrors> {
+        let mut e = FieldErrors::new();
+        let date = |e: &mut FieldErrors, field: &str, v: &str| match v.trim() {
+            "" => None,
+            s => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| e.add(field, "use a date like 2026-01-31")).ok(),
+        };
+        let id = |e: &mut FieldErrors, field: &str, v: &str, what: &str| match v.trim() {
+            "" => None,
+            s => Uuid::parse_str(s).map_err(|_| e.add(field, format!("not {what} id"))).ok(),
+        };
+        let from = date(&mut e, "from", &self.from);
+        let to = date(&mut e, "to", &self.to);
+        if let (Some(a), Some(b)) = (from, to) {
+            if a >= b {
+                e.add("from", "must be before to");
+            }
+        }
+        let team = id(&mut e, "team", &self.team, "a team");
+        let lo = id(&mut e, "lo", &self.lo, "an LO");
+        let cohort = match self.cohort.as_str() {
+            "" if !self.lost_reason.is_empty() => Cohort::Lost,
+            "" | "created" => Cohort::Created,
+            "assigned" => Cohort::Assigned,
+            "lost" => Cohort::Lost,
+            _ => {
+                e.add("cohort", "must be created, assigned or lost");
+                Cohort::Created
+            }
+        };
+        if !self.lost_reason.is_empty() && cohort != Cohort::Lost {
+            e.add("lost_reason", "goes with cohort=lost");
+        }
+        let reached = if flag(&mut e, "reached", &self.reached) {
+            match WON_PATH.iter().position(|s| *s == self.stage) {
+                Some(i) => Some(i as i32 + 1),
+                None => {
+                    e.add("reached", "needs a stage of the won path (new … funded)");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let stale = flag(&mut e, "stale", &self.stale);
+        let open = flag(&mut e, "open", &self.open);
+        let figures_scope = match self.scope.as_str() {
+            "" => false,
+            "figures" => true,
+            _ => {
+                e.add("scope", "must be figures (or left out)");
+                false
+            }
+        };
+        if !matches!(self.sort.as_str(), "" | "newest" | "oldest") {
+            e.add("sort", "must be newest or oldest");
+        }
+        if !matches!(self.queue.as_str(), "" | "unassigned") {
+            e.add("queue", "must be unassigned");
+        }
+        if !matches!(self.age.as_str(), "" | "today" | "7d" | "30d" | "older") {
+            e.add("age", "must be today, 7d, 30d or older");
+        }
+        if !self.after.is_empty() {
+            if let Err(AppError::Validation(more)) = decode_cursor(&self.after) {
+                for m in more.0.into_values().flatten() {
+                    e.add("after", m);
+                }
+            }
+        }
+        if !e.is_empty() {
+            return Err(e);
+        }
+        Ok(Checked { cohort, from, to, team, lo, reached, stale, open, figures_scope })
+    }
+
+    /// The filter as a query string (without `after`), for pagination and export links.
+    pub fn query_string(&self) -> String {
+        let pairs = [
+            ("stage", &self.stage),
+            ("source", &self.source),
+            ("age", &self.age),
+            ("state", &self.state),
+            ("purpose", &self.purpose),
+            ("lo", &self.lo),
+            ("q", &self.q),
+            ("sort", &self.sort),
+            ("queue", &self.queue),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("team", &self.team),
+            ("campaign", &self.campaign),
+            ("reached", &self.reached),
+            ("stale", &self.stale),
+            ("lost_reason", &self.lost_reason),
+            ("cohort", &self.cohort),
+            ("open", &self.open),
+            ("scope", &self.scope),
+        ];
+        pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", crate::error::urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+    /// The drill-down filters the list's form has no input for, so a refined search keeps them.
+    pub fn hidden_pairs(&self) -> Vec<(&'static str, String)> {
+        [
+            ("queue", &self.queue),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("team", &self.team),
+            ("campaign", &self.campaign),
+            ("reached", &self.reached),
+            ("stale", &self.stale),
+            ("lost_reason", &self.lost_reason),
+            ("cohort", &self.cohort),
+            ("open", &self.open),
+            ("scope", &self.scope),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.clone()))
+        .collect()
+    }
+    fn oldest_first(&self) -> bool {
+        self.sort == "oldest"
+    }
+}
+
+/// A row of the lead list.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct LeadRow {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub stage: String,
+    pub source: String,
+    pub property_state: Option<String>,
+    pub loan_purpose: Option<String>,
+    pub loan_amount_cents: Option<i64>,
+    pub assigned_lo_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}_{}", at.timestamp_micros(), id.simple())
+}
+
+pub(crate) fn decode_cursor(s: &str) -> Result<(DateTime<Utc>, Uuid), AppError> {
+    let bad = || AppError::invalid("after", "not a cursor from this list");
+    let (t, id) = s.split_once('_').ok_or_else(bad)?;
+    let micros: i64 = t.parse().map_err(|_| bad())?;
+    Ok((DateTime::from_timestamp_micros(micros).ok_or_else(bad)?, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+/// Midnight of `day` in `tz`, in UTC (the start of a cohort day).
+pub(crate) fn day_start(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| naive.and_utc())
+}
+
+/// `col >= start of from` and `col < start of to`.
+pub(crate) fn push_days(qb: &mut QueryBuilder<'_, Postgres>, col: &str, c: &Checked, tz: chrono_tz::Tz) {
+    if let Some(d) = c.from {
+        qb.push(format_args!(" AND {col} >= ")).push_bind(day_start(tz, d));
+    }
+    if let Some(d) = c.to {
+        qb.push(format_args!(" AND {col} < ")).push_bind(day_start(tz, d));
+    }
+}
+
+/// Appends the filter's WHERE conditions (after `WHERE true` and the scope) for table alias `l`.
+pub(crate) fn push_filter(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    f: &LeadFilter,
+    state: &AppState,
+    user: &CurrentUser,
+) -> AppResult<()> {
+    let c = f.check().map_err(AppError::Validation)?;
+    let now = state.clock.now();
+    let tz = state.config.timezone;
+    // The scope the user's figures are counted in, over the owner columns of the cohort's fact.
+    let figures = if c.figures_scope { Some(user.metrics_scope()?) } else { None };
+    if !f.stage.is_empty() && c.reached.is_none() {
+        qb.push(" AND l.stage = ").push_bind(f.stage.clone());
+    }
+    if !f.source.is_empty() {
+        qb.push(" AND l.source = ").push_bind(f.source.to_lowercase());
+    }
+    if !f.state.is_empty() {
+        qb.push(" AND l.property_state = ").push_bind(f.state.to_uppercase());
+    }
+    if !f.purpose.is_empty() {
+        qb.push(" AND l.loan_purpose = ").push_bind(f.purpose.clone());
+    }
+    if !f.campaign.is_empty() {
+        qb.push(" AND l.campaign = ").push_bind(f.campaign.clone());
+    }
+    match c.cohort {
+        // Leads by the day they were created, their current team and LO (metrics kind `lead`, `open`).
+        Cohort::Created => {
+            push_days(qb, "l.created_at", &c, tz);
+            if let Some(t) = c.team {
+                qb.push(" AND l.team_id = ").push_bind(t);
+            }
+            if let Some(lo) = c.lo {
+                qb.push(" AND l.assigned_lo_id = ").push_bind(lo);
+            }
+            if let Some(s) = &figures {
+                s.push_lead_predicate(qb, "l");
+            }
+            if let Some(pos) = c.reached.filter(|p| *p > 1) {
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM stage_changes s WHERE s.lead_id = l.id
+                       AND metrics_won_pos(s.to_stage) >= ",
+                )
+                .push_bind(pos)
+                .push(")");
+            }
+        }
+        // Leads with an assignment to an LO in the range (metrics kind `assignment`): team and LO are the
+        // assignment's; a stage counts when the change to it was made by that LO while the assignment lasted
+        // (until the lead's next assignment).
+        Cohort::Assigned => {
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM (SELECT a.id, a.created_at, a.to_lo_id AS assigned_lo_id,
+                       coalesce(a.to_team_id, l.team_id) AS team_id
+                   FROM assignments a WHERE a.lead_id = l.id AND a.to_lo_id IS NOT NULL) a WHERE true",
+            );
+            push_days(qb, "a.created_at", &c, tz);
+            if let Some(t) = c.team {
+                qb.push(" AND a.team_id = ").push_bind(t);
+            }
+            if let Some(lo) = c.lo {
+                qb.push(" AND a.assigned_lo_id = ").push_bind(lo);
+            }
+            if let Some(s) = &figures {
+                s.push_lead_predicate(qb, "a");
+            }
+            if let Some(pos) = c.reached.filter(|p| *p > 1) {
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM stage_changes s WHERE s.lead_id = l.id
+                       AND s.lo_id = a.assigned_lo_id AND s.created_at >= a.created_at
+                       AND NOT EXISTS (SELECT 1 FROM assignments a2 WHERE a2.lead_id = l.id
+                                         AND (a2.created_at, a2.id) > (a.created_at, a.id)
+                                         AND a2.created_at <= s.created_at)
+                       AND metrics_won_pos(s.to_stage) >= ",
+                )
+                .push_bind(pos)
+                .push(")");
+            }
+            qb.push(")");
+        }
+        // Leads by the day they were created with a change to lost (metrics kind `lost`): the LO is the one on
+        // that change, the reason that change's (`unspecified` when none was given).
+        Cohort::Lost => {
+            push_days(qb, "l.created_at", &c, tz);
+            if let Some(t) = c.team {
+                qb.push(" AND l.team_id = ").push_bind(t);
+            }
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM (SELECT s.lo_id AS assigned_lo_id, l.team_id AS team_id,
+                       coalesce(s.lost_reason, 'unspecified') AS reason
+                   FROM stage_changes s WHERE s.lead_id = l.id AND s.to_stage = 'lost') x WHERE true",
+            );
+            if !f.lost_reason.is_empty() {
+                qb.push(" AND x.reason = ").push_bind(f.lost_reason.clone());
+            }
+            if let Some(lo) = c.lo {
+                qb.push(" AND x.assigned_lo_id = ").push_bind(lo);
+            }
+            if let Some(s) = &figures {
+                s.push_lead_predicate(qb, "x");
+            }
+            qb.push(")");
+        }
+    }
+    if c.open {
+        qb.push(" AND metrics_won_pos(l.stage) BETWEEN 1 AND 7");
+    }
+    if c.stale {
+        // As the dashboard counts stale leads: in an open stage longer than the stage's stale_after_days.
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM stages st WHERE st.pipeline_id = l.pipeline_id AND st.key = l.stage
+               AND st.kind = 'open' AND st.stale_after_days IS NOT NULL
+               AND l.stage_changed_at < ",
+        )
+        .push_bind(now)
+        .push(" - make_interval(days => st.stale_after_days))");
+    }
+    if f.queue == "unassigned" {
+        qb.push(" AND l.assigned_lo_id IS NULL");
+    }
+    match f.age.as_str() {
+        "today" => {
+            qb.push(" AND l.created_at >= ").push_bind(now - chrono::Duration::days(1));
+        }
+        "7d" => {
+            qb.push(" AND l.created_at >= ").push_bind(now - chrono::Duration::days(7));
+        }
+        "30d" => {
+            qb.push(" AND l.created_at >= ").push_bind(now - chrono::Duration::days(30));
+        }
+        "older" => {
+            qb.push(" AND l.created_at < ").push_bind(now - chrono::Duration::days(30));
+        }
+        _ => {}
+    }
+    let q = f.q.trim();
+    if !q.is_empty() {
+        if q.contains('@') {
+            qb.push(" AND lower(l.email) = lower(").push_bind(q.to_string()).push(")");
+        } else if let Ok(phone) = model::normalize_phone(q) {
+            qb.push(" AND l.phone = ").push_bind(phone);
+        } else {
+            let like = |s: &str| {
+                format!("{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+            };
+            match q.split_once(' ') {
+                Some((first, last)) => {
+                    qb.push(" AND lower(l.first_name) LIKE ").push_bind(like(first.trim()));
+                    qb.push(" AND lower(l.last_name) LIKE ").push_bind(like(last.trim()));
+                }
+                None => {
+                    qb.push(" AND lower(l.last_name) LIKE ").push_bind(like(q));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One page of the leads the user may see, newest (or oldest) first, with the cursor of the next page.
+pub async fn list_leads(
+    state: &AppState,
+    user: &CurrentUser,
+    f: &LeadFilter,
+) -> AppResult<(Vec<LeadRow>, Option<String>)> {
+    let limit = f.limit.unwrap_or(50).clamp(1, 200);
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.stage, l.source, l.property_state,
+                l.loan_purpose, l.loan_amount_cents, u.name AS assigned_lo_name, l.created_at
+         FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id WHERE true",
+    );
+    user.scope().push_lead_predicate(&mut qb, "l");
+    push_filter(&mut qb, f, state, user)?;
+    let (cmp, dir) = if f.oldest_first() { (">", "ASC") } else { ("<", "DESC") };
+    if !f.after.is_empty() {
+        let (at, id) = decode_cursor(&f.after)?;
+        qb.push(format_args!(" AND (l.created_at, l.id) {cmp} (")).push_bind(at).push(", ").push_bind(id).push(")");
+    }
+    qb.push(format_args!(" ORDER BY l.created_at {dir}, l.id {dir} LIMIT ")).push_bind(limit + 1);
+    let mut rows: Vec<LeadRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_cursor(r.created_at, r.id))
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// How many leads match the filter, counted up to [`TOTAL_CAP`] and then shown as "10,000+".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ListTotal {
+    pub count: i64,
+    pub capped: bool,
+}
+
+impl ListTotal {
+    /// "1,234" or "10,000+".
+    pub fn label(&self) -> String {
+        let digits = self.count.to_string();
+        let mut out = String::new();
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        if self.capped {
+            out.push('+');
+        }
+        out
+    }
+}
+
+/// The total behind the list's filter within the user's scope, counted in SQL up to the cap.
+pub async fn count_leads(state: &AppState, user: &CurrentUser, f: &LeadFilter) -> AppResult<ListTotal> {
+    let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM leads l WHERE true");
+    user.scope().push_lead_predicate(&mut qb, "l");
+    push_filter(&mut qb, f, state, user)?;
+    qb.push(" LIMIT ").push_bind(TOTAL_CAP + 1).push(") x");
+    let n: i64 = qb.build_query_scalar().fetch_one(&state.db).await?;
+    Ok(ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP })
+}
+
+/// All leads matching the filter that the user may see, streamed in pages (for the CSV export).
+pub async fn export_page(
+    state: &AppState,
+    user: &CurrentUser,
+    f: &LeadFilter,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> AppResult<Vec<Lead>> {
+    let mut qb = QueryBuilder::<Postgres>::new(LEAD_SELECT);
+    qb.push(" WHERE true");
+    user.scope().push_lead_predicate(&mut qb, "l");
+    push_filter(&mut qb, f, state, user)?;
+    if let Some((at, id)) = after {
+        qb.push(" AND (l.created_at, l.id) < (").push_bind(at).push(", ").push_bind(id).push(")");
+    }
+    qb.push(" ORDER BY l.created_at DESC, l.id DESC LIMIT ").push_bind(limit);
+    Ok(qb.build_query_as().fetch_all(&state.db).await?)
+}

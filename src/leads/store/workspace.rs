@@ -1,0 +1,373 @@
+//! The LO's workspace: the call queue and consent to call, tasks, the pipeline board, duplicates and merging,
+//! and the admin's stages and lost reasons.
+
+use super::*;
+
+/// One entry of the LO's call queue.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct QueueEntry {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub stage: String,
+    pub source: String,
+    pub loan_purpose: Option<String>,
+    /// When this entry started waiting: created (new), due (callback), last touched (stale).
+    pub since: DateTime<Utc>,
+    #[sqlx(skip)]
+    pub reason: Option<QueueReason>,
+}
+
+/// The consent rule for calls, over the lead aliased `l`: no opt-out of calls (`call` or `all`, from a call
+/// outcome, the API or an import). The call queue, the cadence and anything else that asks for a call use it.
+pub const MAY_CALL: &str =
+    "NOT EXISTS (SELECT 1 FROM lead_opt_outs o WHERE o.lead_id = l.id AND o.channel IN ('call', 'all'))";
+
+/// Whether the borrower may be called (see [`MAY_CALL`]).
+pub async fn may_call(tx: &mut Transaction<'_, Postgres>, lead: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(&format!("SELECT {MAY_CALL} FROM leads l WHERE l.id = $1"))
+        .bind(lead)
+        .fetch_optional(&mut **tx)
+        .await
+        .map(|v| v.unwrap_or(false))
+}
+
+/// A borrower who may no longer be called: their open call tasks (callbacks and cadence attempts) are closed
+/// and their contact cadence stops, in the transaction that recorded the opt-out.
+pub async fn stop_calls(tx: &mut Transaction<'_, Postgres>, lead: Uuid, now: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE tasks SET done_at = $2 WHERE lead_id = $1 AND done_at IS NULL AND kind IN ('callback', 'cadence')",
+    )
+    .bind(lead)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE lead_cadences SET status = 'stopped', updated_at = $2 WHERE lead_id = $1 AND status = 'active'",
+    )
+    .bind(lead)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The LO's call queue: new uncontacted leads oldest first, then due callbacks, then stale leads. A borrower
+/// who opted out of calls is never in it.
+pub async fn call_queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<QueueEntry>> {
+    let now = state.clock.now();
+    let mut out: Vec<QueueEntry> = Vec::new();
+    let fresh: Vec<QueueEntry> = sqlx::query_as(&format!(
+        "SELECT l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose, l.created_at AS since
+         FROM leads l WHERE l.assigned_lo_id = $1 AND l.stage = 'new' AND l.first_contact_at IS NULL AND {MAY_CALL}
+         ORDER BY l.created_at LIMIT 100"
+    ))
+    .bind(user.id)
+    .fetch_all(&state.db)
+    .await?;
+    out.extend(fresh.into_iter().map(|e| QueueEntry { reason: Some(QueueReason::NewUncontacted), ..e }));
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT DISTINCT ON (l.id) l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose,
+                t.due_at AS since
+         FROM tasks t JOIN leads l ON l.id = t.lead_id
+         WHERE t.done_at IS NULL AND t.owner_id = ",
+    );
+    qb.push_bind(user.id).push(" AND t.due_at <= ").push_bind(now).push(" AND ").push(MAY_CALL);
+    user.scope().push_lead_predicate(&mut qb, "l");
+    qb.push(" ORDER BY l.id, t.due_at LIMIT 100");
+    let due: Vec<QueueEntry> = qb.build_query_as().fetch_all(&state.db).await?;
+    out.extend(due.into_iter().map(|e| QueueEntry { reason: Some(QueueReason::CallbackDue), ..e }));
+    let stale: Vec<QueueEntry> = sqlx::query_as(&format!(
+        "SELECT l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose,
+                GREATEST(l.stage_changed_at, COALESCE(l.last_activity_at, l.created_at)) AS since
+         FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
+         WHERE l.assigned_lo_id = $1 AND s.kind = 'open' AND s.stale_after_days IS NOT NULL
+           AND GREATEST(l.stage_changed_at, COALESCE(l.last_activity_at, l.created_at))
+               < $2 - make_interval(days => s.stale_after_days) AND {MAY_CALL}
+         ORDER BY since LIMIT 100"
+    ))
+    .bind(user.id)
+    .bind(now)
+    .fetch_all(&state.db)
+    .await?;
+    out.extend(stale.into_iter().map(|e| QueueEntry { reason: Some(QueueReason::Stale), ..e }));
+    model::order_queue(&mut out, |e| (e.reason.unwrap_or(QueueReason::Stale), e.since));
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|e| seen.insert(e.id));
+    Ok(out)
+}
+
+/// An open task of the user's.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct TaskRow {
+    pub id: i64,
+    pub lead_id: Uuid,
+    pub lead_name: String,
+    pub title: String,
+    pub kind: String,
+    pub due_at: DateTime<Utc>,
+}
+
+/// The user's open tasks, soonest first; only overdue ones when `overdue_only`.
+pub async fn open_tasks(state: &AppState, user: &CurrentUser, overdue_only: bool) -> AppResult<Vec<TaskRow>> {
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT t.id, t.lead_id, trim(l.first_name || ' ' || l.last_name) AS lead_name, t.title, t.kind, t.due_at
+         FROM tasks t JOIN leads l ON l.id = t.lead_id WHERE t.done_at IS NULL AND t.owner_id = ",
+    );
+    qb.push_bind(user.id);
+    if overdue_only {
+        qb.push(" AND t.due_at < ").push_bind(state.clock.now());
+    }
+    user.scope().push_lead_predicate(&mut qb, "l");
+    qb.push(" ORDER BY t.due_at LIMIT 500");
+    Ok(qb.build_query_as().fetch_all(&state.db).await?)
+}
+
+/// A card on the pipeline board.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct BoardCard {
+    pub stage: String,
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub loan_amount_cents: Option<i64>,
+    pub assigned_lo_name: Option<String>,
+    pub stage_changed_at: DateTime<Utc>,
+}
+
+/// Counts per stage and the most recently moved `per_stage` cards of each, scoped.
+pub async fn board(
+    state: &AppState,
+    user: &CurrentUser,
+    per_stage: i64,
+) -> AppResult<(Vec<StageDef>, Vec<(String, i64)>, Vec<BoardCard>)> {
+    let stage_list = stages(&state.db, DEFAULT_PIPELINE).await?;
+    let mut qb = QueryBuilder::<Postgres>::new("SELECT l.stage, count(*) FROM leads l WHERE l.pipeline_id = ");
+    qb.push_bind(DEFAULT_PIPELINE);
+    user.scope().push_lead_predicate(&mut qb, "l");
+    qb.push(" GROUP BY l.stage");
+    let counts: Vec<(String, i64)> = qb.build_query_as().fetch_all(&state.db).await?;
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT s.key AS stage, x.id, x.first_name, x.last_name, x.loan_amount_cents, x.assigned_lo_name, x.stage_changed_at
+         FROM stages s CROSS JOIN LATERAL (
+           SELECT l.id, l.first_name, l.last_name, l.loan_amount_cents, u.name AS assigned_lo_name, l.stage_changed_at
+           FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id
+           WHERE l.pipeline_id = s.pipeline_id AND l.stage = s.key",
+    );
+    user.scope().push_lead_predicate(&mut qb, "l");
+    qb.push(" ORDER BY l.stage_changed_at DESC LIMIT ").push_bind(per_stage);
+    qb.push(") x WHERE s.pipeline_id = ")
+        .push_bind(DEFAULT_PIPELINE)
+        .push(" ORDER BY s.position, x.stage_changed_at DESC");
+    let cards: Vec<BoardCard> = qb.build_query_as().fetch_all(&state.db).await?;
+    Ok((stage_list, counts, cards))
+}
+
+/// Leads that look like the same borrower as `lead` (same phone or email), visible to the user.
+pub async fn possible_duplicates(state: &AppState, user: &CurrentUser, lead: &Lead) -> AppResult<Vec<LeadRow>> {
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.stage, l.source, l.property_state,
+                l.loan_purpose, l.loan_amount_cents, u.name AS assigned_lo_name, l.created_at
+         FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id WHERE l.id <> ",
+    );
+    qb.push_bind(lead.id);
+    qb.push(" AND l.duplicate_of IS NULL AND (l.phone = ").push_bind(lead.phone.clone());
+    qb.push(" OR lower(l.email) = lower(").push_bind(lead.email.clone()).push("))");
+    user.scope().push_lead_predicate(&mut qb, "l");
+    qb.push(" ORDER BY l.created_at LIMIT 20");
+    Ok(qb.build_query_as().fetch_all(&state.db).await?)
+}
+
+/// A manager merges `other` into `keep`: activities, tasks, consents and opt-outs move to `keep`; `other` is
+/// linked (`duplicate_of`) and closed as lost/duplicate with its history intact.
+pub async fn merge(state: &AppState, user: &CurrentUser, keep: Uuid, other: Uuid) -> AppResult<()> {
+    user.require(&[Role::Manager, Role::Admin])?;
+    if keep == other {
+        return Err(AppError::invalid("other", "choose a different lead to merge"));
+    }
+    let mut tx = state.db.begin().await?;
+    // Lock in id order so two opposite merges cannot deadlock.
+    let (a, b) = if keep < other { (keep, other) } else { (other, keep) };
+    let first = lock_lead(&mut tx, user, a).await?;
+    let second = lock_lead(&mut tx, user, b).await?;
+    let dup = if first.id == other { first } else { second };
+    if dup.duplicate_of.is_some() {
+        return Err(AppError::invalid("other", "that lead is already merged"));
+    }
+    let now = state.clock.now();
+    sqlx::query!("UPDATE activities SET lead_id = $1 WHERE lead_id = $2", keep, other).execute(&mut *tx).await?;
+    sqlx::query!("UPDATE tasks SET lead_id = $1 WHERE lead_id = $2", keep, other).execute(&mut *tx).await?;
+    sqlx::query!("UPDATE lead_consents SET lead_id = $1 WHERE lead_id = $2", keep, other).execute(&mut *tx).await?;
+    sqlx::query!(
+        "INSERT INTO lead_opt_outs (lead_id, channel, created_at) SELECT $1, channel, created_at FROM lead_opt_outs
+         WHERE lead_id = $2 ON CONFLICT DO NOTHING",
+        keep,
+        other
+    )
+    .execute(&mut *tx)
+    .await?;
+    let lost_kind = sqlx::query_scalar!(
+        "SELECT key FROM stages WHERE pipeline_id = $1 AND kind = 'lost' ORDER BY position LIMIT 1",
+        dup.pipeline_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let to = lost_kind.unwrap_or_else(|| dup.stage.clone());
+    sqlx::query!(
+        "UPDATE leads SET duplicate_of = $2, stage = $3, lost_reason = 'duplicate', stage_changed_at = $4,
+             updated_at = $4, version = version + 1 WHERE id = $1",
+        other,
+        keep,
+        to,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    if to != dup.stage {
+        sqlx::query!(
+            "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, lost_reason, origin, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'duplicate', 'merge', $6)",
+            other,
+            dup.stage,
+            to,
+            dup.assigned_lo_id,
+            user.id,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query!(
+        "INSERT INTO activities (lead_id, actor_id, kind, body, occurred_at) VALUES ($1, $2, 'note', $3, $4)",
+        keep,
+        user.id,
+        format!("Merged duplicate lead {} ({}) into this lead", dup.name(), other),
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("UPDATE leads SET version = version + 1, updated_at = $2 WHERE id = $1", keep, now)
+        .execute(&mut *tx)
+        .await?;
+    Entry::new(Some(user), "merge", "lead", keep).after(serde_json::json!({"merged": other})).write(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Active LOs the user may filter by (their team's for managers, all for admins, themselves for LOs).
+pub async fn visible_los(db: &sqlx::PgPool, user: &CurrentUser) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let s = user.scope();
+    if !s.all && s.team_ids.is_empty() {
+        // An LO's scope holds only themselves (signed in, so active): no query needed.
+        return Ok(s.lo_id.filter(|id| *id == user.id).map(|id| vec![(id, user.name.clone())]).unwrap_or_default());
+    }
+    let (all, lo, teams) = s.roster_binds();
+    let rows = sqlx::query!(
+        "SELECT u.id, u.name FROM users u WHERE u.role = 'lo' AND u.active AND ($1 OR u.id = $2 OR u.team_id = ANY($3))
+         ORDER BY u.name",
+        all,
+        lo,
+        &teams
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}
+
+/// The whole lead without a scope check: only for answering the caller about the lead it just created.
+pub async fn lead_unscoped(db: &sqlx::PgPool, id: Uuid) -> AppResult<Lead> {
+    fetch_lead(db, id, false).await?.ok_or(AppError::NotFound)
+}
+
+/// An admin's change to a stage: its label and when leads in it go stale.
+pub async fn update_stage(
+    state: &AppState,
+    user: &CurrentUser,
+    key: &str,
+    label: &str,
+    stale_after_days: Option<i32>,
+) -> AppResult<()> {
+    user.require(&[Role::Admin])?;
+    let mut e = FieldErrors::new();
+    if label.trim().is_empty() || label.len() > 60 {
+        e.add("label", "a label of 1 to 60 characters");
+    }
+    if stale_after_days.is_some_and(|d| !(1..=365).contains(&d)) {
+        e.add("stale_after_days", "between 1 and 365 days, or empty for never");
+    }
+    e.into_result()?;
+    let mut tx = state.db.begin().await?;
+    let before = sqlx::query!(
+        "SELECT label, stale_after_days FROM stages WHERE pipeline_id = $1 AND key = $2 FOR UPDATE",
+        DEFAULT_PIPELINE,
+        key
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    sqlx::query!(
+        "UPDATE stages SET label = $3, stale_after_days = $4 WHERE pipeline_id = $1 AND key = $2",
+        DEFAULT_PIPELINE,
+        key,
+        label.trim(),
+        stale_after_days
+    )
+    .execute(&mut *tx)
+    .await?;
+    Entry::new(Some(user), "update", "stage", key)
+        .before(serde_json::json!({"label": before.label, "stale_after_days": before.stale_after_days}))
+        .after(serde_json::json!({"label": label.trim(), "stale_after_days": stale_after_days}))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    stage_lists(state).0.invalidate(&DEFAULT_PIPELINE).await;
+    Ok(())
+}
+
+/// Every lost reason, active or not (key, label, active), for the admin page.
+pub async fn all_lost_reasons(db: &sqlx::PgPool) -> sqlx::Result<Vec<(String, String, bool)>> {
+    let rows = sqlx::query!("SELECT key, label, active FROM lost_reasons ORDER BY position").fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.key, r.label, r.active)).collect())
+}
+
+/// Adds a lost reason to the managed list, or renames and (de)activates an existing one. Reasons are never
+/// deleted: past stage changes refer to them.
+pub async fn save_lost_reason(
+    state: &AppState,
+    user: &CurrentUser,
+    key: &str,
+    label: &str,
+    active: bool,
+) -> AppResult<()> {
+    user.require(&[Role::Admin])?;
+    let key = key.trim().to_lowercase();
+    let mut e = FieldErrors::new();
+    if key.is_empty()
+        || key.len() > 40
+        || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        e.add("key", "a short key: lower-case letters, digits and _");
+    }
+    if label.trim().is_empty() || label.len() > 80 {
+        e.add("label", "a label of 1 to 80 characters");
+    }
+    e.into_result()?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query!(
+        "INSERT INTO lost_reasons (key, label, position, active)
+         VALUES ($1, $2, (SELECT COALESCE(max(position), 0) + 1 FROM lost_reasons), $3)
+         ON CONFLICT (key) DO UPDATE SET label = EXCLUDED.label, active = EXCLUDED.active",
+        key,
+        label.trim(),
+        active
+    )
+    .execute(&mut *tx)
+    .await?;
+    Entry::new(Some(user), "save", "lost_reason", &key)
+        .after(serde_json::json!({"label": label.trim(), "active": active}))
+        .write(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
