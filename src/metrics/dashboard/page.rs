@@ -1,0 +1,437 @@
+//! The manager's dashboard as one answer (every section for the range and filters), and the LO's own numbers.
+
+use super::*;
+
+/// Week-over-week: the last 7 days of the range against the 7 before.
+#[derive(Debug, Clone, Serialize)]
+pub struct WowRow {
+    pub label: &'static str,
+    pub this_week: String,
+    pub last_week: String,
+    pub change: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoRow {
+    pub speed: SpeedRow,
+    pub sparkline: String,
+    pub link: String,
+    pub application_link: String,
+    pub funded_link: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineRow {
+    pub stage: &'static str,
+    pub label: &'static str,
+    pub count: i64,
+    pub volume: String,
+    pub volume_cents: i64,
+    pub link: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CapacityRow {
+    pub lo: String,
+    pub open: i64,
+    pub capacity: i32,
+    pub utilisation_pct: Option<f64>,
+    pub cost: String,
+    pub funded_volume: String,
+    pub cost_per_funded_volume_pct: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BandRow {
+    pub band: &'static str,
+    pub los: i64,
+    pub assigned: i64,
+    pub application_rate_pct: Option<f64>,
+    pub funded_rate_pct: Option<f64>,
+}
+
+/// Everything the manager dashboard shows.
+pub struct Dashboard {
+    pub range: Range,
+    pub team: Tally,
+    pub funnel: Vec<FunnelStep>,
+    pub funnel_links: Vec<String>,
+    pub funnel_svg: String,
+    pub wow: Vec<WowRow>,
+    pub los: Vec<LoRow>,
+    pub speed_total: SpeedRow,
+    pub lost: Vec<LostRow>,
+    pub lost_lo_names: HashMap<String, String>,
+    pub roi: Vec<RoiRow>,
+    pub pipeline: Vec<PipelineRow>,
+    pub stale: i64,
+    pub stale_capped: bool,
+    pub expected_funded: String,
+    pub capacity: Vec<CapacityRow>,
+    pub unassigned: i64,
+    pub bands: Vec<BandRow>,
+    pub escalations_waiting: i64,
+    /// The leads behind the unassigned and stale tiles.
+    pub unassigned_link: String,
+    pub stale_link: String,
+    pub as_of: Option<DateTime<Utc>>,
+    pub pending: i64,
+    pub path: Path,
+    pub sort: String,
+}
+
+pub(crate) const STALE_CAP: i64 = 1_000;
+pub(crate) const FOLD_WHEN_PENDING: i64 = 2_000;
+
+pub(crate) fn fmt_pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "—".into())
+}
+
+pub(crate) fn change(a: Option<f64>, b: Option<f64>, unit: &str) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => format!("{:+.1}{unit}", a - b),
+        _ => "—".into(),
+    }
+}
+
+/// Builds the whole dashboard for a manager (their teams) or an admin (everything).
+pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Dashboard> {
+    user.require(&[Role::Admin, Role::Manager])?;
+    let scope = user.metrics_scope()?;
+    let mut range = p.validate(today(state))?;
+    range.narrow_links = user.role == Role::Manager;
+    let path = effective_path(state, range.path).await?;
+    let db = &state.db;
+    let tz = state.config.timezone;
+    let f = &range.filters;
+
+    // Every figure below comes from these independent reads, run side by side (a cache miss is then about
+    // as slow as the slowest read, not the sum of them).
+    let wow_from = range.to - chrono::Duration::days(14);
+    let mut wf = f.clone();
+    wf.from = Some(wow_from);
+    let spark_from = range.to - chrono::Duration::days(56);
+    let mut sf = f.clone();
+    sf.from = Some(spark_from);
+    // Stage-to-funded rates from cohorts 30 to 120 days old: old enough to have funded, recent enough to
+    // reflect today's team.
+    let hist_to = today(state) - chrono::Duration::days(30);
+    let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() };
+    let sql = |e: sqlx::Error| AppError::from(e);
+    let dashboards = crate::metrics::cache::dashboards(state);
+    let (team, weeks, groups, spark, profiles, open_groups, (lost, lost_lo_names), roi, history, stale) = tokio::try_join!(
+        dashboards.read(async { store::total(db, tz, path, Kind::Lead, f, &scope).await.map_err(sql) }),
+        dashboards.read(async {
+            store::tally(db, tz, path, Kind::Lead, &wf, &scope, &[GroupBy::WeekSince(wow_from)]).await.map_err(sql)
+        }),
+        dashboards
+            .read(async { store::tally(db, tz, path, Kind::Assignment, f, &scope, &[GroupBy::Lo]).await.map_err(sql) }),
+        dashboards.read(async {
+            store::tally(db, tz, path, Kind::Assignment, &sf, &scope, &[GroupBy::Lo, GroupBy::WeekSince(spark_from)])
+                .await
+                .map_err(sql)
+        }),
+        dashboards.read(async { store::lo_profiles(db, &scope).await.map_err(sql) }),
+        dashboards.read(async {
+            store::tally(db, tz, path, Kind::Open, f, &scope, &[GroupBy::Lo, GroupBy::Detail]).await.map_err(sql)
+        }),
+        dashboards.read(lost_for(state, &scope, &range, path)),
+        dashboards.read(roi_for(state, &scope, &range, path)),
+        dashboards.read(async { store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await.map_err(sql) }),
+        dashboards.read(async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) }),
+    )?;
+
+    // Team cohort funnel.
+    let funnel = team.funnel();
+    let funnel_links =
+        funnel.iter().map(|s| range.leads_link(&[("stage", s.stage.to_string()), ("reached", "1".into())])).collect();
+    let funnel_svg = model::funnel_svg(&funnel, team.n);
+
+    // Week over week: the last 7 days before `to` against the 7 before that.
+    let week = |k: &str| weeks.iter().find(|g| g.key[0].as_deref() == Some(k)).map(|g| g.tally).unwrap_or_default();
+    let (last, this) = (week("0"), week("1"));
+    let count_change =
+        |a: i64, b: i64| if b == 0 { "—".to_string() } else { format!("{:+.1}%", 100.0 * (a - b) as f64 / b as f64) };
+    let wow = vec![
+        WowRow {
+            label: "Leads",
+            this_week: this.n.to_string(),
+            last_week: last.n.to_string(),
+            change: count_change(this.n, last.n),
+        },
+        WowRow {
+            label: "Contact rate",
+            this_week: fmt_pct(this.contact_rate()),
+            last_week: fmt_pct(last.contact_rate()),
+            change: change(this.contact_rate(), last.contact_rate(), " pts"),
+        },
+        WowRow {
+            label: "Applications",
+            this_week: this.applications().to_string(),
+            last_week: last.applications().to_string(),
+            change: count_change(this.applications(), last.applications()),
+        },
+        WowRow {
+            label: "Funded",
+            this_week: this.funded().to_string(),
+            last_week: last.funded().to_string(),
+            change: count_change(this.funded(), last.funded()),
+        },
+    ];
+
+    // Per-LO table (assignment cohort) with 8-week sparklines of assigned leads.
+    let mut lo_ids = parse_ids(&groups, 0);
+    lo_ids.extend(profiles.iter().map(|p| p.user_id));
+    lo_ids.extend(parse_ids(&open_groups, 0));
+    lo_ids.sort();
+    lo_ids.dedup();
+    let names = names_for(state, &lo_ids, false).await?;
+    let name_of = |key: &str| {
+        Uuid::parse_str(key).ok().and_then(|u| names.get(&u).cloned()).unwrap_or_else(|| "(unassigned)".into())
+    };
+    let mut speed_total = Tally::default();
+    let mut speeds: Vec<SpeedRow> = groups
+        .iter()
+        .filter(|g| g.tally.n != 0 && g.key[0].is_some())
+        .map(|g| {
+            speed_total.add(&g.tally);
+            let key = g.key[0].clone().unwrap_or_default();
+            speed_row(key.clone(), name_of(&key), &g.tally)
+        })
+        .collect();
+    flag_rows(&mut speeds);
+    let sort = p.sort.clone().unwrap_or_else(|| "name".into());
+    match sort.as_str() {
+        "assigned" => speeds.sort_by_key(|s| std::cmp::Reverse(s.assigned)),
+        "contact" => {
+            speeds.sort_by(|a, b| b.contact_rate_pct.unwrap_or(-1.0).total_cmp(&a.contact_rate_pct.unwrap_or(-1.0)))
+        }
+        "conversion" => speeds
+            .sort_by(|a, b| b.application_rate_pct.unwrap_or(-1.0).total_cmp(&a.application_rate_pct.unwrap_or(-1.0))),
+        "funded" => speeds.sort_by_key(|s| std::cmp::Reverse(s.funded)),
+        "speed" => speeds.sort_by(|a, b| {
+            a.median_bucket_max_seconds.unwrap_or(i64::MAX).cmp(&b.median_bucket_max_seconds.unwrap_or(i64::MAX))
+        }),
+        "talk" => speeds.sort_by_key(|s| std::cmp::Reverse(s.talk_per_lead_seconds)),
+        _ => speeds.sort_by(|a, b| a.label.cmp(&b.label)),
+    }
+    let mut weekly: HashMap<&str, [i64; 8]> = HashMap::new();
+    for g in &spark {
+        let week: Option<usize> = g.key[1].as_deref().and_then(|w| w.parse().ok());
+        if let (Some(lo), Some(w)) = (g.key[0].as_deref(), week.filter(|w| *w < 8)) {
+            weekly.entry(lo).or_insert([0; 8])[w] += g.tally.n;
+        }
+    }
+    let los = speeds
+        .into_iter()
+        .map(|s| {
+            let series: Vec<i64> = weekly.get(s.key.as_str()).copied().unwrap_or([0; 8]).to_vec();
+            LoRow {
+                sparkline: model::sparkline_svg(&series, &format!("Leads assigned per week, last 8 weeks: {series:?}")),
+                // The per-LO figures count assignments to the LO in the range (and stages reached while assigned).
+                link: range.leads_link(&[("lo", s.key.clone()), ("cohort", "assigned".into())]),
+                application_link: range.leads_link(&[
+                    ("lo", s.key.clone()),
+                    ("cohort", "assigned".into()),
+                    ("stage", "application".into()),
+                    ("reached", "1".into()),
+                ]),
+                funded_link: range.leads_link(&[
+                    ("lo", s.key.clone()),
+                    ("cohort", "assigned".into()),
+                    ("stage", "funded".into()),
+                    ("reached", "1".into()),
+                ]),
+                speed: s,
+            }
+        })
+        .collect();
+
+    // Pipeline now and capacity.
+    let mut open_count = [0i64; 8];
+    let mut open_volume = [0i64; 8];
+    let mut open_by_lo: HashMap<String, i64> = HashMap::new();
+    let mut unassigned = 0;
+    for g in &open_groups {
+        let pos = WON_PATH.iter().position(|(k, _)| Some(*k) == g.key[1].as_deref()).unwrap_or(0);
+        open_count[pos] += g.tally.n;
+        open_volume[pos] += g.tally.volume_cents;
+        match &g.key[0] {
+            Some(lo) => *open_by_lo.entry(lo.clone()).or_insert(0) += g.tally.n,
+            None => unassigned += g.tally.n,
+        }
+    }
+    let pipeline = (0..model::FUNDED)
+        .map(|k| PipelineRow {
+            stage: WON_PATH[k].0,
+            label: WON_PATH[k].1,
+            count: open_count[k],
+            volume: model::dollars(open_volume[k]),
+            volume_cents: open_volume[k],
+            link: range.leads_link_now(&[("stage", WON_PATH[k].0.to_string())]),
+        })
+        .collect();
+    let expected_funded = model::dollars(model::expected_funded_cents(&open_volume, &history));
+
+    let months = (range.to - range.from).num_days() as f64 / 30.4375;
+    let funded_by_lo: HashMap<String, i64> =
+        groups.iter().filter_map(|g| g.key[0].clone().map(|k| (k, g.tally.volume_cents))).collect();
+    let capacity = profiles
+        .iter()
+        .map(|pr| {
+            let key = pr.user_id.to_string();
+            let open = open_by_lo.get(&key).copied().unwrap_or(0);
+            let cost = (pr.monthly_cost_cents as f64 * months).round() as i64;
+            let vol = funded_by_lo.get(&key).copied().unwrap_or(0);
+            CapacityRow {
+                lo: pr.name.clone(),
+                open,
+                capacity: pr.capacity,
+                utilisation_pct: model::percent(open, pr.capacity as i64),
+                cost: model::dollars(cost),
+                funded_volume: model::dollars(vol),
+                cost_per_funded_volume_pct: if vol > 0 {
+                    Some(model::round1(100.0 * cost as f64 / vol as f64))
+                } else {
+                    None
+                },
+            }
+        })
+        .collect();
+
+    // Conversion by leads-per-LO band (assigned leads per 30 days in the range).
+    let bands_def: [(&str, f64, f64); 4] = [
+        ("Under 50 a month", 0.0, 50.0),
+        ("50–99 a month", 50.0, 100.0),
+        ("100–149 a month", 100.0, 150.0),
+        ("150 or more a month", 150.0, f64::MAX),
+    ];
+    let per_month = |n: i64| if months > 0.0 { n as f64 / months } else { 0.0 };
+    let bands = bands_def
+        .iter()
+        .map(|(label, lo, hi)| {
+            let mut t = Tally::default();
+            let mut count = 0;
+            for g in groups.iter().filter(|g| g.key[0].is_some()) {
+                let m = per_month(g.tally.n);
+                if m >= *lo && m < *hi && g.tally.n > 0 {
+                    t.add(&g.tally);
+                    count += 1;
+                }
+            }
+            BandRow {
+                band: label,
+                los: count,
+                assigned: t.n,
+                application_rate_pct: model::percent(t.applications(), t.n),
+                funded_rate_pct: model::percent(t.funded(), t.n),
+            }
+        })
+        .collect();
+
+    let escalations_waiting = crate::escalations::waiting_count(state, user).await?;
+    let (mut as_of, mut pending) = store::as_of(db).await?;
+    if pending > FOLD_WHEN_PENDING {
+        // Keep the delta table small; figures above already include the deltas.
+        store::fold(db, 50_000).await?;
+        (as_of, pending) = store::as_of(db).await?;
+    }
+    let unassigned_link = range.leads_link_now(&[("queue", "unassigned".into()), ("open", "1".into())]);
+    let stale_link = range.unfiltered_link(&[("stale", "1".into())]);
+    Ok(Dashboard {
+        range,
+        team,
+        funnel,
+        funnel_links,
+        funnel_svg,
+        wow,
+        los,
+        speed_total: speed_row("all".into(), "All".into(), &speed_total),
+        lost,
+        lost_lo_names,
+        roi,
+        pipeline,
+        stale,
+        stale_capped: stale >= STALE_CAP,
+        expected_funded,
+        capacity,
+        unassigned,
+        bands,
+        escalations_waiting,
+        unassigned_link,
+        stale_link,
+        as_of,
+        pending,
+        path,
+        sort,
+    })
+}
+
+/// The LO's own numbers next to the team's medians.
+pub struct MyNumbers {
+    pub range: Range,
+    pub mine: SpeedRow,
+    pub funnel: Vec<FunnelStep>,
+    pub team_median_contact: Option<f64>,
+    pub team_median_application: Option<f64>,
+    pub team_median_within_5: Option<f64>,
+    pub team_median_speed: String,
+    pub team_los: usize,
+    /// The leads behind each funnel figure: assigned to me in the range, reached the stage while mine.
+    pub funnel_links: Vec<String>,
+}
+
+pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<MyNumbers> {
+    user.require(&[Role::Lo, Role::Manager])?;
+    let mut range = p.validate(today(state))?;
+    range.filters = Filters { from: range.filters.from, to: range.filters.to, ..Filters::default() };
+    let path = effective_path(state, range.path).await?;
+    let tz = state.config.timezone;
+    let own = Scope::own(user.id);
+    let mut mine_f = range.filters.clone();
+    mine_f.lo = Some(user.id);
+    let mine = store::total(&state.db, tz, path, Kind::Assignment, &mine_f, &own).await?;
+    // Team medians: computed over the team's LOs, only the medians are shown.
+    let mut team_rows = Vec::new();
+    if let Some(team) = user.team_id {
+        let team_scope = Scope::team(team);
+        let mut tf = range.filters.clone();
+        tf.team = Some(team);
+        team_rows = store::tally(&state.db, tz, path, Kind::Assignment, &tf, &team_scope, &[GroupBy::Lo])
+            .await?
+            .into_iter()
+            .filter(|g| g.key[0].is_some() && g.tally.n > 0)
+            .map(|g| g.tally)
+            .collect();
+    }
+    let med = |f: &dyn Fn(&Tally) -> Option<f64>| model::median(&team_rows.iter().filter_map(f).collect::<Vec<_>>());
+    let speed_med = med(&|t: &Tally| t.speed_median().map(|b| b as f64));
+    let funnel = mine.funnel();
+    let funnel_links = funnel
+        .iter()
+        .map(|s| {
+            range.leads_link(&[
+                ("cohort", "assigned".into()),
+                ("lo", user.id.to_string()),
+                ("stage", s.stage.to_string()),
+                ("reached", "1".into()),
+            ])
+        })
+        .collect();
+    Ok(MyNumbers {
+        funnel,
+        funnel_links,
+        mine: speed_row(user.id.to_string(), user.name.clone(), &mine),
+        team_median_contact: med(&|t: &Tally| t.contact_rate()),
+        team_median_application: med(&|t: &Tally| model::percent(t.applications(), t.n)),
+        team_median_within_5: med(&|t: &Tally| t.within_5_min_rate()).map(model::round1),
+        team_median_speed: model::latency_label(speed_med.map(|b| b.floor() as usize)),
+        team_los: team_rows.len(),
+        range,
+    })
+}
+
+/// The first day of the month of `d` (for the monthly spend form).
+pub fn month_start(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).unwrap_or(d)
+}
