@@ -6,8 +6,7 @@ mod common;
 use chrono::Duration;
 use common::TestApp;
 use loanfloor::auth::{CurrentUser, Role};
-use loanfloor::routing::{self, HandOver};
-use loanfloor::state::AppState;
+use loanfloor::routing;
 use uuid::Uuid;
 
 const PIPELINE: &str = "00000000-0000-0000-0000-000000000001";
@@ -73,40 +72,104 @@ async fn set_profile(app: &TestApp, lo: Uuid, changes: &[(&str, &str)]) {
     assert_eq!(res.status(), 303, "profile change {changes:?}: {}", res.text().await.unwrap());
 }
 
-async fn insert_lead(
-    db: &sqlx::PgPool,
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    state: &str,
-    email: Option<&str>,
-) -> Uuid {
-    let _ = db;
-    let id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, property_state, email, source)
-         VALUES ($1, $2::uuid, 'new', 'Pat', 'Borrower', $3, $4, 'direct')",
-    )
-    .bind(id)
-    .bind(PIPELINE)
-    .bind(state)
-    .bind(email)
-    .execute(&mut **tx)
-    .await
-    .unwrap();
-    id
+/// The lead vendor's integration: an intake user's API token, one per test database.
+async fn intake_of(app: &TestApp) -> reqwest::Client {
+    static INTAKES: std::sync::Mutex<Vec<(String, reqwest::Client)>> = std::sync::Mutex::new(Vec::new());
+    if let Some((_, c)) = INTAKES.lock().unwrap().iter().find(|(db, _)| *db == app.db_name) {
+        return c.clone();
+    }
+    let id = app.create_user(Role::Intake, "routing.intake@x.test", None, &[]).await;
+    let client = app.api(&app.token_for(id).await);
+    INTAKES.lock().unwrap().push((app.db_name.clone(), client.clone()));
+    client
 }
 
-/// Creates a lead as the intake API would and routes it in the same transaction.
-async fn new_lead_on(state: &AppState, prop_state: &str, email: Option<&str>) -> (Uuid, Option<Uuid>) {
-    let mut tx = state.db.begin().await.unwrap();
-    let id = insert_lead(&state.db, &mut tx, prop_state, email).await;
-    tx.commit().await.unwrap();
-    // The path of every created lead: routed after its creating transaction commits, in its own.
-    let lo = routing::route_created_lead(state, id, None).await.unwrap();
-    (id, lo)
+/// Posts a new lead as the vendor's integration does (`POST /api/v1/leads` on the server at `base`): the
+/// lead commits, then routes in its own transaction before the answer. Returns its id and the LO the answer
+/// names. Without an email the borrower gets a fresh one, so no two leads are duplicates of each other.
+async fn post_lead(api: &reqwest::Client, base: &str, prop_state: &str, email: Option<&str>) -> (Uuid, Option<Uuid>) {
+    let email = email.map(str::to_string).unwrap_or_else(|| format!("pat.{}@borrower.test", Uuid::new_v4().simple()));
+    let body = serde_json::json!({
+        "first_name": "Pat", "last_name": "Borrower", "property_state": prop_state, "email": email,
+        "source": "direct",
+    });
+    let res = api.post(format!("{base}/api/v1/leads")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201, "a new lead");
+    let created: serde_json::Value = res.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().parse().unwrap();
+    (id, created["assigned_lo"]["id"].as_str().map(|s| s.parse().unwrap()))
+}
+
+async fn new_lead_with_email(app: &TestApp, prop_state: &str, email: &str) -> (Uuid, Option<Uuid>) {
+    post_lead(&intake_of(app).await, &app.url(""), prop_state, Some(email)).await
 }
 
 async fn new_lead(app: &TestApp, prop_state: &str) -> (Uuid, Option<Uuid>) {
-    new_lead_on(&app.state, prop_state, None).await
+    post_lead(&intake_of(app).await, &app.url(""), prop_state, None).await
+}
+
+/// An LO's own API client (their token), for what the LO does to their leads.
+async fn lo_api(app: &TestApp, lo: Uuid) -> reqwest::Client {
+    app.api(&app.token_for(lo).await)
+}
+
+/// The LO logs a call on their lead through the API, at the application's clock.
+async fn log_call(app: &TestApp, lo: Uuid, lead: Uuid, outcome: &str) {
+    let res = lo_api(app, lo)
+        .await
+        .post(app.url(&format!("/api/v1/leads/{lead}/activities")))
+        .json(&serde_json::json!({"kind": "call", "direction": "outbound", "outcome": outcome, "talk_seconds": 60}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "call logged: {}", res.text().await.unwrap());
+}
+
+/// Moves a lead's stage through the API as `who` (at the version it has now).
+async fn move_stage(app: &TestApp, who: &reqwest::Client, lead: Uuid, stage: &str, lost_reason: Option<&str>) {
+    let now: serde_json::Value =
+        who.get(app.url(&format!("/api/v1/leads/{lead}"))).send().await.unwrap().json().await.unwrap();
+    let res = who
+        .post(app.url(&format!("/api/v1/leads/{lead}/stage")))
+        .json(&serde_json::json!({"stage": stage, "lost_reason": lost_reason, "version": now["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "stage move to {stage}: {}", res.text().await.unwrap());
+}
+
+/// Changes a lead's fields through `PATCH /api/v1/leads/{id}` as `who`, at the version it has now.
+async fn patch_lead(app: &TestApp, who: &reqwest::Client, lead: Uuid, mut change: serde_json::Value) {
+    let now: serde_json::Value =
+        who.get(app.url(&format!("/api/v1/leads/{lead}"))).send().await.unwrap().json().await.unwrap();
+    change["version"] = now["version"].clone();
+    let res = who.patch(app.url(&format!("/api/v1/leads/{lead}"))).json(&change).send().await.unwrap();
+    assert_eq!(res.status(), 200, "lead changed: {}", res.text().await.unwrap());
+}
+
+/// An admin saves a routing rule through the rules page: these fields over a round-robin rule for every lead.
+async fn add_rule(app: &TestApp, fields: &[(&str, &str)]) {
+    let mut form: Vec<(&str, &str)> = vec![
+        ("name", "Rule"),
+        ("method", "round_robin"),
+        ("fallback_method", "round_robin"),
+        ("claim_minutes", "10"),
+        ("sla_minutes", "5"),
+        ("sla_action", "reassign"),
+        ("require_working_hours", "on"),
+    ];
+    for (k, v) in fields {
+        form.retain(|(f, _)| f != k);
+        if !v.is_empty() || *k != "require_working_hours" {
+            form.push((k, v));
+        }
+    }
+    let res = admin_of(app).await.post(app.url("/routing/rules")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303, "rule {fields:?} saved: {}", res.text().await.unwrap());
+}
+
+async fn current_user_id(app: &TestApp, email: &str) -> Uuid {
+    sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email).fetch_one(app.db()).await.unwrap()
 }
 
 async fn current_user(app: &TestApp, id: Uuid) -> CurrentUser {
@@ -243,24 +306,11 @@ async fn away_full_and_off_shift_los_are_skipped_with_the_reason_stored() {
         (local + Duration::hours(3)).format("%H:%M").to_string(),
     );
     set_profile(&app, off, &[("work_start", &start), ("work_end", &end), ("work_days", "1,2,3,4,5,6,7")]).await;
-    // `full` already holds one open lead.
-    let mut tx = app.db().begin().await.unwrap();
-    let held = insert_lead(app.db(), &mut tx, "TX", None).await;
-    sqlx::query("UPDATE leads SET assigned_lo_id = $1 WHERE id = $2")
-        .bind(full)
-        .bind(held)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    // `full` already holds one open lead: one they entered themselves.
+    let (_, holder) = post_lead(&lo_api(&app, full).await, &app.url(""), "TX", None).await;
+    assert_eq!(holder, Some(full), "an LO's own new lead is theirs");
     // A rule that respects working hours, for Texas.
-    sqlx::query(
-        "INSERT INTO routing_rules (id, position, name, states, method) VALUES ($1, 1, 'Texas', '{TX}', 'round_robin')",
-    )
-    .bind(Uuid::new_v4())
-    .execute(app.db())
-    .await
-    .unwrap();
+    add_rule(&app, &[("name", "Texas"), ("states", "TX")]).await;
     for _ in 0..3 {
         let (lead, chosen) = new_lead(&app, "TX").await;
         assert_eq!(chosen, Some(ok));
@@ -295,11 +345,13 @@ async fn a_returning_borrower_goes_back_to_their_lo() {
     let app = TestApp::spawn().await;
     let x = lo(&app, "first@x.test", None, &["TX"]).await;
     let y = lo(&app, "second@x.test", None, &["TX"]).await;
-    let (_, first) = new_lead_on(&app.state, "TX", Some("sam@borrower.test")).await;
+    let (earlier, first) = new_lead_with_email(&app, "TX", "sam@borrower.test").await;
     let a = first.unwrap();
+    // That loan was lost to another lender; months later the same borrower comes back.
+    move_stage(&app, &lo_api(&app, a).await, earlier, "lost", Some("other_lender")).await;
     let b = if a == x { y } else { x };
     // Round robin would give the next lead to b; the same borrower goes back to a.
-    let (lead, again) = new_lead_on(&app.state, "TX", Some("SAM@borrower.test")).await;
+    let (lead, again) = new_lead_with_email(&app, "TX", "SAM@borrower.test").await;
     assert_eq!(again, Some(a));
     let summary: String = sqlx::query_scalar("SELECT summary FROM routing_decisions WHERE lead_id = $1")
         .bind(lead)
@@ -323,13 +375,7 @@ async fn the_sla_reassigns_an_uncalled_lead_and_leaves_a_called_one() {
     assert_eq!(second, Some(b));
     // b calls their lead within a minute.
     app.state.clock.advance(Duration::minutes(1));
-    sqlx::query("INSERT INTO activities (lead_id, actor_id, kind, direction, outcome, occurred_at) VALUES ($1, $2, 'call', 'outbound', 'no_answer', $3)")
-        .bind(called)
-        .bind(b)
-        .bind(app.state.clock.now())
-        .execute(app.db())
-        .await
-        .unwrap();
+    log_call(&app, b, called, "no_answer").await;
     // Four minutes in nothing is due yet.
     app.state.clock.advance(Duration::minutes(3));
     loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
@@ -363,11 +409,11 @@ async fn the_sla_escalates_to_the_manager_when_configured() {
     lo(&app, "esc.lo@x.test", Some("Dallas"), &["TX"]).await;
     lo(&app, "esc.other@x.test", Some("Dallas"), &["TX"]).await;
     let manager = app.create_user(Role::Manager, "esc.boss@x.test", Some("Dallas"), &[]).await;
-    sqlx::query("INSERT INTO routing_rules (id, position, name, method, sla_minutes, sla_action, require_working_hours) VALUES ($1, 1, 'All', 'round_robin', 10, 'escalate', false)")
-        .bind(Uuid::new_v4())
-        .execute(app.db())
-        .await
-        .unwrap();
+    add_rule(
+        &app,
+        &[("name", "All"), ("sla_minutes", "10"), ("sla_action", "escalate"), ("require_working_hours", "")],
+    )
+    .await;
     let (lead, chosen) = new_lead(&app, "TX").await;
     let a = chosen.unwrap();
     app.state.clock.advance(Duration::minutes(9));
@@ -435,13 +481,7 @@ async fn a_reached_borrower_stops_the_cadence() {
     let a = lo(&app, "reach@x.test", None, &["TX"]).await;
     let (lead, _) = new_lead(&app, "TX").await;
     app.state.clock.advance(Duration::minutes(2));
-    sqlx::query("INSERT INTO activities (lead_id, actor_id, kind, outcome, occurred_at) VALUES ($1, $2, 'call', 'contacted', $3)")
-        .bind(lead)
-        .bind(a)
-        .bind(app.state.clock.now())
-        .execute(app.db())
-        .await
-        .unwrap();
+    log_call(&app, a, lead, "contacted").await;
     for _ in 0..16 {
         app.state.clock.advance(Duration::days(1));
         loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
@@ -458,15 +498,16 @@ async fn a_reached_borrower_stops_the_cadence() {
 }
 
 /// A second application instance (its own pool and server) on the same database.
-async fn second_instance(app: &TestApp) -> AppState {
+/// Returns the base URL of its server.
+async fn second_instance(app: &TestApp) -> String {
     let config = (*app.state.config).clone();
     let url = config.database_url.clone().expect("tests run against a database URL");
     let pool = loanfloor::db::connect(&url, 6).await.unwrap();
     let state = loanfloor::state(pool, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let s = state.clone();
-    tokio::spawn(async move { loanfloor::serve(listener, s, std::future::pending()).await.unwrap() });
-    state
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { loanfloor::serve(listener, state, std::future::pending()).await.unwrap() });
+    base
 }
 
 #[tokio::test]
@@ -479,13 +520,16 @@ async fn two_instances_routing_a_thousand_leads_at_once_assign_each_exactly_once
         los.push(id);
     }
     let other = second_instance(&app).await;
+    let intake = intake_of(&app).await;
     let mut handles = Vec::new();
     for task in 0..40 {
-        let state = if task % 2 == 0 { app.state.clone() } else { other.clone() };
+        // Half the vendor's requests reach each server.
+        let base = if task % 2 == 0 { app.url("") } else { other.clone() };
+        let intake = intake.clone();
         handles.push(tokio::spawn(async move {
             let mut got = Vec::new();
             for _ in 0..25 {
-                got.push(new_lead_on(&state, "TX", None).await);
+                got.push(post_lead(&intake, &base, "TX", None).await);
             }
             got
         }));
@@ -590,26 +634,37 @@ async fn offboarding_to_a_named_lo_or_a_team_queue() {
     let app = TestApp::spawn().await;
     let leaving = lo(&app, "quit@x.test", Some("Dallas"), &["TX"]).await;
     let heir = lo(&app, "heir@x.test", Some("Dallas"), &["TX"]).await;
-    let admin = current_user(&app, app.create_user(Role::Admin, "adm@x.test", None, &[]).await).await;
+    let (_, admin) = app.login_as(Role::Admin, "adm@x.test", None, &[]).await;
     set_profile(&app, heir, &[("status", "away")]).await;
     let (a, _) = new_lead(&app, "TX").await;
     let (b, _) = new_lead(&app, "TX").await;
-    let mut tx = app.db().begin().await.unwrap();
-    let n = routing::hand_over_open_leads(&app.state, &mut tx, &admin, leaving, HandOver::ToLo(heir)).await.unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(n, 2);
-    assert_eq!(assigned(&app, a).await.0, Some(heir));
-    let west = {
-        let mut tx = app.db().begin().await.unwrap();
-        let t = loanfloor::accounts::store::ensure_team(&mut tx, "West").await.unwrap();
-        tx.commit().await.unwrap();
-        t
+    let deactivate = |who: Uuid, form: Vec<(&'static str, String)>| {
+        let req = admin.post(app.url(&format!("/admin/users/{who}/deactivate"))).form(&form);
+        async move { assert_eq!(req.send().await.unwrap().status(), 303, "{form:?}") }
     };
-    let mut tx = app.db().begin().await.unwrap();
-    let n =
-        routing::hand_over_open_leads(&app.state, &mut tx, &admin, heir, HandOver::ToTeamQueue(west)).await.unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(n, 2);
+    // The leaver's two leads go to a named LO (even one who is away).
+    deactivate(leaving, vec![("hand_over", "lo".into()), ("to_lo", heir.to_string())]).await;
+    let moved: serde_json::Value = sqlx::query_scalar(
+        "SELECT after FROM audit_log WHERE action = 'open_leads_handed_over' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(moved["moved"], 2);
+    assert_eq!(assigned(&app, a).await.0, Some(heir));
+    assert_eq!(assigned(&app, b).await.0, Some(heir));
+    // Then the heir leaves too, and their leads wait in the West team's queue.
+    app.create_user(Role::Manager, "west.boss@x.test", Some("West"), &[]).await;
+    let west: Uuid = sqlx::query_scalar("SELECT id FROM teams WHERE name = 'West'").fetch_one(app.db()).await.unwrap();
+    deactivate(heir, vec![("hand_over", "team".into()), ("to_team", west.to_string())]).await;
+    let moved: serde_json::Value = sqlx::query_scalar(
+        "SELECT after FROM audit_log WHERE action = 'open_leads_handed_over' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(moved["moved"], 2);
+    assert_eq!(assigned(&app, a).await, (None, Some(west)));
     assert_eq!(assigned(&app, b).await, (None, Some(west)));
 }
 
@@ -707,9 +762,11 @@ async fn a_bulk_reassignment_of_ten_thousand_leads_runs_as_a_job_and_is_all_or_n
     let from = lo(&app, "bulk.from@x.test", Some("Dallas"), &["TX"]).await;
     let to = lo(&app, "bulk.to@x.test", Some("Dallas"), &["TX"]).await;
     let admin = app.create_user(Role::Admin, "bulk.admin@x.test", None, &[]).await;
+    // Volume: a book of 10,000 open leads (SQL builds volume; a test may not wait for 10,000 requests).
     sqlx::query(
-        "INSERT INTO leads (id, pipeline_id, stage, property_state, assigned_lo_id)
-         SELECT gen_random_uuid(), $1::uuid, 'new', 'TX', $2 FROM generate_series(1, 10000)",
+        "INSERT INTO leads (id, pipeline_id, stage, property_state, assigned_lo_id, first_name, last_name, email)
+         SELECT gen_random_uuid(), $1::uuid, 'new', 'TX', $2, 'Pat', 'Borrower', 'pat' || n || '@borrower.test'
+         FROM generate_series(1, 10000) n",
     )
     .bind(PIPELINE)
     .bind(from)
@@ -747,10 +804,11 @@ async fn a_bulk_reassignment_of_ten_thousand_leads_runs_as_a_job_and_is_all_or_n
     assert!(location.starts_with("/leads/reassign/jobs/"), "{location}");
     // One lead becomes unlicensed for the target before the job runs: the whole run must change nothing.
     set_profile(&app, to, &[("licensed_states", "TX")]).await;
-    sqlx::query("UPDATE leads SET property_state = 'CA' WHERE id = (SELECT id FROM leads ORDER BY id DESC LIMIT 1)")
-        .execute(app.db())
-        .await
-        .unwrap();
+    // (The borrower's property turns out to be in California: the admin corrects it through the API.)
+    let moved_lead: Uuid =
+        sqlx::query_scalar("SELECT id FROM leads ORDER BY id DESC LIMIT 1").fetch_one(app.db()).await.unwrap();
+    let admin_api = app.api(&app.token_for(admin).await);
+    patch_lead(&app, &admin_api, moved_lead, serde_json::json!({"property_state": "CA"})).await;
     loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
     let moved: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id = $1")
         .bind(to)
@@ -762,7 +820,7 @@ async fn a_bulk_reassignment_of_ten_thousand_leads_runs_as_a_job_and_is_all_or_n
     assert!(page.contains("failed"), "{page}");
     assert!(page.contains("not licensed for 1 of the selected leads; nothing was changed"), "{page}");
     // Fix the lead and run it again: all 10,000 move, with history and progress.
-    sqlx::query("UPDATE leads SET property_state = 'TX'").execute(app.db()).await.unwrap();
+    patch_lead(&app, &admin_api, moved_lead, serde_json::json!({"property_state": "TX"})).await;
     let res = client
         .post(app.url("/leads/reassign"))
         .form(&[
@@ -938,11 +996,11 @@ async fn a_claim_rule_offers_the_lead_to_the_pool_and_falls_back_when_nobody_cla
     for id in [a, b] {
         set_profile(&app, id, &[("work_start", "00:00"), ("work_end", "00:00"), ("work_days", "1,2,3,4,5,6,7")]).await;
     }
-    sqlx::query("INSERT INTO routing_rules (id, position, name, method, claim_minutes, fallback_method) VALUES ($1, 1, 'Pool', 'claim', 10, 'round_robin')")
-        .bind(Uuid::new_v4())
-        .execute(app.db())
-        .await
-        .unwrap();
+    add_rule(
+        &app,
+        &[("name", "Pool"), ("method", "claim"), ("claim_minutes", "10"), ("fallback_method", "round_robin")],
+    )
+    .await;
     let (lead, chosen) = new_lead(&app, "TX").await;
     assert_eq!(chosen, None);
     let offer: i64 = sqlx::query_scalar("SELECT id FROM claim_offers WHERE lead_id = $1")
@@ -983,11 +1041,7 @@ async fn weights_are_honoured_and_an_lo_back_from_time_off_gets_no_catch_up_burs
     let junior = lo(&app, "junior@x.test", None, &["TX"]).await;
     let third = lo(&app, "third@x.test", None, &["TX"]).await;
     set_profile(&app, senior, &[("routing_weight", "2")]).await;
-    sqlx::query("INSERT INTO routing_rules (id, position, name, method, require_working_hours) VALUES ($1, 1, 'Weighted', 'weighted_round_robin', false)")
-        .bind(Uuid::new_v4())
-        .execute(app.db())
-        .await
-        .unwrap();
+    add_rule(&app, &[("name", "Weighted"), ("method", "weighted_round_robin"), ("require_working_hours", "")]).await;
     let tally = |leads: Vec<Option<Uuid>>| {
         let mut t = [0; 3];
         for l in leads {
@@ -1048,34 +1102,32 @@ async fn open_lead_counts_stay_equal_to_a_recount() {
     }
     assert_eq!(open_count(&app, a).await + open_count(&app, b).await, 12);
     assert_eq!(count_drift(&app).await, vec![]);
-    // Stage changes out of and back into open stages, in one statement and singly.
-    sqlx::query("UPDATE leads SET stage = 'lost' WHERE id = ANY($1)")
-        .bind(&leads[..4])
-        .execute(app.db())
-        .await
-        .unwrap();
-    sqlx::query("UPDATE leads SET stage = 'contacted' WHERE id = $1").bind(leads[0]).execute(app.db()).await.unwrap();
-    sqlx::query("UPDATE leads SET first_name = 'Renamed' WHERE id = ANY($1)")
-        .bind(&leads)
-        .execute(app.db())
-        .await
-        .unwrap();
+    // Stage changes out of and back into open stages, and an edit that changes no stage, through the API.
+    let (_, admin_page) = app.login_as(Role::Admin, "count.admin@x.test", None, &[]).await;
+    let admin = app.api(&app.token_for(current_user_id(&app, "count.admin@x.test").await).await);
+    for lead in &leads[..4] {
+        move_stage(&app, &admin, *lead, "lost", Some("rate")).await;
+    }
+    move_stage(&app, &admin, leads[0], "contacted", None).await;
+    for lead in &leads {
+        patch_lead(&app, &admin, *lead, serde_json::json!({"first_name": "Renamed"})).await;
+    }
     assert_eq!(count_drift(&app).await, vec![]);
     assert_eq!(open_count(&app, a).await + open_count(&app, b).await, 9);
-    // Reassignment and offboarding move counts between LOs.
-    sqlx::query("UPDATE leads SET assigned_lo_id = $1 WHERE id = ANY($2)")
-        .bind(b)
-        .bind(&leads[4..])
-        .execute(app.db())
-        .await
-        .unwrap();
+    // Reassignment (the bulk form, selected leads) and offboarding move counts between LOs.
+    let mut form = vec![("to", format!("lo:{b}")), ("reason", "Balancing the team".to_string())];
+    form.extend(leads[4..].iter().map(|l| ("lead", l.to_string())));
+    let res = admin_page.post(app.url("/leads/reassign")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303, "bulk reassignment: {}", res.text().await.unwrap());
     assert_eq!(count_drift(&app).await, vec![]);
     assert!(open_count(&app, b).await >= 8, "b holds the eight reassigned open leads");
-    let admin = app.create_user(Role::Admin, "count.admin@x.test", None, &[]).await;
-    let admin = current_user(&app, admin).await;
-    let mut tx = app.db().begin().await.unwrap();
-    routing::hand_over_open_leads(&app.state, &mut tx, &admin, b, HandOver::ToLo(a)).await.unwrap();
-    tx.commit().await.unwrap();
+    let res = admin_page
+        .post(app.url(&format!("/admin/users/{b}/deactivate")))
+        .form(&[("hand_over", "lo"), ("to_lo", &a.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
     assert_eq!(open_count(&app, b).await, 0);
     assert_eq!(open_count(&app, a).await, 9);
     assert_eq!(count_drift(&app).await, vec![]);
@@ -1087,8 +1139,19 @@ async fn open_lead_counts_stay_equal_to_a_recount() {
 async fn a_lead_left_unrouted_is_routed_by_its_safety_net_job() {
     let app = TestApp::spawn().await;
     let tx_lo = lo(&app, "net.tx@x.test", None, &["TX"]).await;
+    // A fault no interface can produce short of killing the server between the two transactions: the state
+    // it leaves is the committed lead with its queued safety-net job, written here as the intake writes them.
+    let orphan = Uuid::new_v4();
     let mut tx = app.db().begin().await.unwrap();
-    let orphan = insert_lead(app.db(), &mut tx, "TX", None).await;
+    sqlx::query(
+        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, property_state, source)
+         VALUES ($1, $2::uuid, 'new', 'Pat', 'Borrower', 'TX', 'direct')",
+    )
+    .bind(orphan)
+    .bind(PIPELINE)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     routing::queue_routing(&mut tx, orphan, app.state.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(assigned(&app, orphan).await.0, None);
@@ -1105,12 +1168,9 @@ async fn a_lead_left_unrouted_is_routed_by_its_safety_net_job() {
         .unwrap();
     assert_eq!(outcome, "assigned");
 
-    // Routed at once: the job is gone, and running it again (a late duplicate) changes nothing.
-    let mut tx = app.db().begin().await.unwrap();
-    let routed = insert_lead(app.db(), &mut tx, "TX", None).await;
-    routing::queue_routing(&mut tx, routed, app.state.clock.now()).await.unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(routing::route_created_lead(&app.state, routed, None).await.unwrap(), Some(tx_lo));
+    // Routed at once (the intake API): the job is gone, and running it again (a late duplicate) changes nothing.
+    let (routed, chosen) = new_lead(&app, "TX").await;
+    assert_eq!(chosen, Some(tx_lo));
     let left: i64 =
         sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'routing.route_lead' AND status = 'queued'")
             .fetch_one(app.db())
