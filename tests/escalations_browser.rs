@@ -24,16 +24,19 @@ async fn lo_files_an_exception_and_the_manager_approves_it_in_the_browser() {
     let app = TestApp::spawn().await;
     let lo_id = app.create_user(Role::Lo, "ann.lo@example.com", Some("North"), &["TX"]).await;
     app.create_user(Role::Manager, "mona.manager@example.com", Some("North"), &[]).await;
-    let lead = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, loan_amount_cents, assigned_lo_id, team_id)
-         SELECT $1, '00000000-0000-0000-0000-000000000001', 'new', 'Rosa', 'Diaz', 40000000, $2, team_id FROM users WHERE id = $2",
-    )
-    .bind(lead)
-    .bind(lo_id)
-    .execute(app.db())
-    .await
-    .unwrap();
+    // Ann enters her borrower through the API (an LO's new lead is hers).
+    let res = app
+        .api(&app.token_for(lo_id).await)
+        .post(app.url("/api/v1/leads"))
+        .json(&serde_json::json!({
+            "first_name": "Rosa", "last_name": "Diaz", "email": "rosa.diaz@example.com", "loan_amount": "400000",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: serde_json::Value = res.json().await.unwrap();
+    let lead: Uuid = created["id"].as_str().unwrap().parse().unwrap();
 
     let b = Browser::start().await;
     b.sign_in(&app.url(""), "ann.lo@example.com", PASSWORD).await;

@@ -57,13 +57,9 @@ async fn every_path_of_a_stage_change_leaves_the_same_traces() {
     assert_eq!(res.status(), 201);
     app.add_texas_rule(&admin, "600").await;
     let lo = app.create_user(Role::Lo, "lo@branch.test", None, &["TX"]).await;
-    sqlx::query(
-        "UPDATE lo_profiles SET work_start = '00:00', work_end = '00:00', work_days = '{1,2,3,4,5,6,7}' WHERE user_id = $1",
-    )
-    .bind(lo)
-    .execute(app.db())
-    .await
-    .unwrap();
+    // The LO works around the clock (set by the admin on the LO's page), so routing never waits for a shift.
+    app.set_lo_profile(&admin, lo, &[("work_start", "00:00"), ("work_end", "00:00"), ("work_days", "1,2,3,4,5,6,7")])
+        .await;
 
     // 1. The API: the LO moves their lead to contacted.
     let lo_api = app.api(&app.token_for(lo).await);

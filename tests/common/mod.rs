@@ -317,6 +317,48 @@ impl TestApp {
         (c, secret)
     }
 
+    /// An admin changes an LO's profile on the LO's admin page (these form fields over the current ones;
+    /// `work_days` as a comma-separated list). Panics unless the page accepts it.
+    pub async fn set_lo_profile(&self, admin: &reqwest::Client, lo: Uuid, changes: &[(&str, &str)]) {
+        type Row =
+            (i32, String, String, Option<Uuid>, Vec<String>, i32, String, String, String, Vec<i32>, String, i32, i64);
+        let r: Row = sqlx::query_as(
+            "SELECT u.version, u.name, u.email, u.team_id, p.licensed_states, p.capacity, p.status,
+                    to_char(p.work_start, 'HH24:MI'), to_char(p.work_end, 'HH24:MI'), p.work_days, p.timezone,
+                    p.routing_weight, p.monthly_cost_cents
+             FROM users u JOIN lo_profiles p ON p.user_id = u.id WHERE u.id = $1",
+        )
+        .bind(lo)
+        .fetch_one(self.db())
+        .await
+        .unwrap();
+        let mut form: Vec<(String, String)> = vec![
+            ("version".into(), r.0.to_string()),
+            ("name".into(), r.1),
+            ("email".into(), r.2),
+            ("role".into(), "lo".into()),
+            ("team_id".into(), r.3.map(|t| t.to_string()).unwrap_or_default()),
+            ("licensed_states".into(), r.4.join(",")),
+            ("capacity".into(), r.5.to_string()),
+            ("status".into(), r.6),
+            ("work_start".into(), r.7),
+            ("work_end".into(), r.8),
+            ("work_days".into(), r.9.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",")),
+            ("timezone".into(), r.10),
+            ("routing_weight".into(), r.11.to_string()),
+            ("monthly_cost".into(), format!("{}.{:02}", r.12 / 100, r.12 % 100)),
+        ];
+        for (k, v) in changes {
+            form.retain(|(fk, _)| fk != k);
+            form.push((k.to_string(), v.to_string()));
+        }
+        let days = form.iter().find(|(k, _)| k == "work_days").map(|(_, v)| v.clone()).unwrap_or_default();
+        form.retain(|(k, _)| k != "work_days");
+        form.extend(days.split(',').filter(|d| !d.is_empty()).map(|d| ("work_days".to_string(), d.to_string())));
+        let res = admin.post(self.url(&format!("/admin/users/{lo}"))).form(&form).send().await.unwrap();
+        assert_eq!(res.status(), 303, "profile change {changes:?}: {}", res.text().await.unwrap());
+    }
+
     /// An admin saves a round-robin routing rule for Texas leads through the rules page.
     pub async fn add_texas_rule(&self, admin: &reqwest::Client, sla_minutes: &str) {
         let res = admin
