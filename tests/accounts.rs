@@ -209,16 +209,14 @@ async fn deactivating_an_lo_with_open_leads_requires_a_hand_over_and_keeps_every
 
 #[tokio::test]
 async fn the_user_list_filters_by_role_team_status_and_mfa() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
+    let app = TestApp::spawn_with(|c| c.enforce_mfa = true).await;
+    app.create_user(Role::Admin, "admin@branch.test", None, &[]).await;
+    let (admin, _) = app.enrol_mfa("admin@branch.test").await;
     app.create_user(Role::Lo, "maria@branch.test", Some("Dallas"), &["TX"]).await;
-    let sam = app.create_user(Role::Lo, "sam@branch.test", Some("West"), &["CA"]).await;
+    app.create_user(Role::Lo, "sam@branch.test", Some("West"), &["CA"]).await;
     app.create_user(Role::Manager, "morgan@branch.test", Some("Dallas"), &[]).await;
-    sqlx::query("UPDATE users SET mfa_enabled = true, mfa_secret = 'X' WHERE id = $1")
-        .bind(sam)
-        .execute(app.db())
-        .await
-        .unwrap();
+    // Sam has enrolled a second factor at his sign-in (this organisation requires one of everyone).
+    app.enrol_mfa("sam@branch.test").await;
     let dallas: Uuid =
         sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Dallas'").fetch_one(app.db()).await.unwrap();
     let count = |q: String| {
@@ -232,7 +230,7 @@ async fn the_user_list_filters_by_role_team_status_and_mfa() {
     assert_eq!(count(String::new()).await, 4);
     assert_eq!(count("role=lo".into()).await, 2);
     assert_eq!(count(format!("team={dallas}")).await, 2, "Maria is in Dallas and Morgan manages it");
-    assert_eq!(count("mfa=on".into()).await, 1);
+    assert_eq!(count("mfa=on".into()).await, 2, "the admin and Sam have enrolled; Maria and Morgan not yet");
     assert_eq!(count("state=inactive".into()).await, 0);
     assert_eq!(count("q=SAM".into()).await, 1);
 }
@@ -347,15 +345,14 @@ async fn the_admin_sets_who_needs_two_step_sign_in_and_can_reset_a_lost_factor()
     let res = admin.get(app.url("/admin/security")).send().await.unwrap();
     assert_eq!(location(&res), "/login/mfa/setup");
 
-    sqlx::query("UPDATE settings SET value = '[\"lo\"]' WHERE key = 'mfa_required_roles'")
-        .execute(app.db())
-        .await
-        .unwrap();
-    sqlx::query("UPDATE users SET mfa_enabled = true, mfa_secret = 'JBSWY3DPEHPK3PXP' WHERE id = $1")
-        .bind(lo)
-        .execute(app.db())
-        .await
-        .unwrap();
+    // The admin enrols at the next sign-in, narrows the requirement back to LOs, and the LO enrols.
+    let (admin, _) = app.enrol_mfa("admin@branch.test").await;
+    let res = admin.post(app.url("/admin/security")).form(&[("scope", "roles"), ("roles", "lo")]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    app.enrol_mfa("lo@branch.test").await;
+    let enabled: bool =
+        sqlx::query_scalar("SELECT mfa_enabled FROM users WHERE id = $1").bind(lo).fetch_one(app.db()).await.unwrap();
+    assert!(enabled);
     let res = admin.post(app.url(&format!("/admin/users/{lo}/mfa/reset"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let enabled: bool =

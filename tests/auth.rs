@@ -293,11 +293,13 @@ fn now(app: &TestApp) -> u64 {
 
 #[tokio::test]
 async fn with_mfa_required_a_new_user_must_enrol_before_any_page_and_then_always_passes_the_factor() {
+    // A real organisation (the template database is one) requires a second factor of every role by default.
     let app = TestApp::spawn_with(|c| c.enforce_mfa = true).await;
-    sqlx::query("UPDATE settings SET value = '\"all\"' WHERE key = 'mfa_required_roles'")
-        .execute(app.db())
+    let required: serde_json::Value = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'mfa_required_roles'")
+        .fetch_one(app.db())
         .await
         .unwrap();
+    assert_eq!(required, serde_json::json!("all"));
     let admin_id = app.create_user(Role::Admin, "admin@branch.test", None, &[]).await;
     let c = app.client();
     let res =
@@ -366,15 +368,21 @@ async fn with_mfa_required_a_new_user_must_enrol_before_any_page_and_then_always
 
 #[tokio::test]
 async fn an_enrolled_user_needs_the_factor_even_when_the_requirement_is_off() {
-    let app = TestApp::spawn().await; // enforce_mfa = false, no roles required
-    let id = app.create_user(Role::Lo, "lo@branch.test", Some("Dallas"), &["TX"]).await;
-    let secret = mfa::new_secret();
-    sqlx::query("UPDATE users SET mfa_secret = $2, mfa_enabled = true WHERE id = $1")
-        .bind(id)
-        .bind(&secret)
-        .execute(app.db())
+    // The LO enrolled while the organisation required a factor of everyone; then the admin (enrolled too)
+    // lifted the requirement on the security page.
+    let app = TestApp::spawn_with(|c| c.enforce_mfa = true).await;
+    app.create_user(Role::Lo, "lo@branch.test", Some("Dallas"), &["TX"]).await;
+    app.create_user(Role::Admin, "admin@branch.test", None, &[]).await;
+    let (_, secret) = app.enrol_mfa("lo@branch.test").await;
+    let (admin, _) = app.enrol_mfa("admin@branch.test").await;
+    let res = admin.post(app.url("/admin/security")).form(&[("scope", "roles")]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let required: serde_json::Value = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'mfa_required_roles'")
+        .fetch_one(app.db())
         .await
         .unwrap();
+    assert_eq!(required, serde_json::json!([]), "no role requires a factor now");
+    app.state.clock.advance(chrono::Duration::seconds(30));
     let c = app.client();
     let res =
         c.post(app.url("/login")).form(&[("email", "lo@branch.test"), ("password", PASSWORD)]).send().await.unwrap();
