@@ -1,5 +1,5 @@
-//! A manager opens the dashboard in a real browser: the funnel chart (SVG) with its table, drill-down links,
-//! sorting the LO table through the URL.
+//! A manager opens the dashboard in a real browser: the funnel chart (SVG) with its table, a funnel figure followed
+//! to exactly its leads and back, sorting the LO table through the URL.
 
 mod common;
 
@@ -13,37 +13,30 @@ async fn manager_sees_the_dashboard_with_the_funnel_chart() {
     let app = TestApp::spawn().await;
     app.create_user(Role::Manager, "boss@example.com", Some("Downtown"), &[]).await;
     let lo = app.create_user(Role::Lo, "ann.lo@example.com", Some("Downtown"), &["TX"]).await;
-    let team: uuid::Uuid =
-        sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Downtown'").fetch_one(app.db()).await.unwrap();
-    let today = chrono::Utc::now();
-    for i in 0..3u128 {
-        let id = uuid::Uuid::from_u128(0xb000 + i);
-        sqlx::query(
-            "INSERT INTO leads (id, pipeline_id, stage, source, team_id, assigned_lo_id, created_at, loan_amount_cents)
-             VALUES ($1, '00000000-0000-0000-0000-000000000001', 'new', 'direct', $2, $3, $4, 20000000)",
-        )
-        .bind(id)
-        .bind(team)
-        .bind(lo)
-        .bind(today - chrono::Duration::hours(2))
-        .execute(app.db())
-        .await
-        .unwrap();
-        sqlx::query("INSERT INTO assignments (lead_id, to_lo_id, to_team_id, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(lo)
-            .bind(team)
-            .bind(today - chrono::Duration::hours(2))
-            .execute(app.db())
+    // Ann enters three borrowers through the API (an LO's new leads are hers) and reaches the first.
+    let ann = app.api(&app.token_for(lo).await);
+    let mut leads = Vec::new();
+    for (i, name) in ["Avery", "Blake", "Casey"].into_iter().enumerate() {
+        let res = ann
+            .post(app.url("/api/v1/leads"))
+            .json(&serde_json::json!({
+                "first_name": name, "last_name": "Funnel", "email": format!("b{i}@funnel.test"),
+                "loan_amount": "200000", "source": "direct",
+            }))
+            .send()
             .await
             .unwrap();
+        assert_eq!(res.status(), 201);
+        let created: serde_json::Value = res.json().await.unwrap();
+        leads.push(created);
     }
-    sqlx::query("INSERT INTO stage_changes (lead_id, to_stage, lo_id, created_at) VALUES ($1, 'contacted', $2, now())")
-        .bind(uuid::Uuid::from_u128(0xb000))
-        .bind(lo)
-        .execute(app.db())
+    let res = ann
+        .post(app.url(&format!("/api/v1/leads/{}/stage", leads[0]["id"].as_str().unwrap())))
+        .json(&serde_json::json!({"stage": "contacted", "version": leads[0]["version"]}))
+        .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), 200);
 
     let b = Browser::start().await;
     b.sign_in(&app.url(""), "boss@example.com", common::PASSWORD).await;
@@ -59,6 +52,14 @@ async fn manager_sees_the_dashboard_with_the_funnel_chart() {
     assert_eq!(contacted.text().await.unwrap(), "1");
     let href = contacted.attr("href").await.unwrap().unwrap_or_default();
     assert!(href.starts_with("/leads?") && href.contains("stage=contacted"), "drill-down: {href}");
+    // Follow the figure to the leads behind it: exactly the one reached, and back to the dashboard.
+    b.submit("#funnel-table tbody tr:nth-child(2) td.num a").await;
+    assert_eq!(b.text("#lead-total .num").await, "1", "the list's total is the figure");
+    let list = b.text("main").await;
+    assert!(list.contains("Avery Funnel") && !list.contains("Blake Funnel"), "{list}");
+    b.client.back().await.unwrap();
+    b.client.wait().for_element(Locator::Id("funnel-table")).await.unwrap();
+    assert_eq!(b.text("#funnel-table tbody tr:nth-child(2) td.num a").await, "1");
     assert!(b.text("#lo-table tbody").await.contains("ann lo"));
     b.follow("Assigned").await;
     let url = b.client.current_url().await.unwrap();
