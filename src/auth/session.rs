@@ -193,6 +193,7 @@ async fn fast_session(state: &AppState, id: &Id) -> sqlx::Result<Option<(Current
     let idle = chrono::Duration::minutes(state.config.session_idle_minutes);
     let touch = row.expires_at < state.clock.now() + idle - chrono::Duration::minutes(TOUCH_EVERY_MINUTES);
     let hints = SessionHints { unread: row.unread, has_flash: row.data.get("flash").is_some() };
+    person_zone(&row.user);
     Ok(Some((row.user.into_current(false), hints, touch)))
 }
 
@@ -212,7 +213,15 @@ pub async fn session_state(session: &Session, state: &AppState) -> Result<Sessio
             return Ok(SessionState::NeedsMfa { user_id: user.id, enrolled: user.mfa_enabled });
         }
     }
+    person_zone(&user);
     Ok(SessionState::Complete(user.into_current(false)))
+}
+
+/// The person's own time zone, if they chose one, for the rest of the request's pages and forms.
+fn person_zone(user: &store::UserRow) {
+    if let Some(zone) = user.display_timezone.as_deref().and_then(|z| z.parse().ok()) {
+        crate::web::set_person_zone(zone);
+    }
 }
 
 impl SessionAuth {

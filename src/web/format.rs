@@ -4,9 +4,11 @@
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-/// The organisation's time zone for the current request (UTC outside a request).
+/// The time zone of the current request's reader: the signed-in person's own if they chose one on their
+/// account page, else the organisation's (UTC outside a request).
 pub fn zone() -> Tz {
-    super::request_ctx().timezone.unwrap_or(chrono_tz::UTC)
+    let ctx = super::request_ctx();
+    ctx.person_zone.get().copied().or(ctx.timezone).unwrap_or(chrono_tz::UTC)
 }
 
 /// "2026-03-01 08:30 CST": a moment in the organisation's time zone, with the zone's abbreviation.

@@ -37,8 +37,11 @@ pub struct RequestCtx {
     /// The session cookie may go over plain HTTP (`Config::plain_http_cookies`): every page says so, error
     /// pages included.
     pub insecure_cookies: bool,
-    /// The organisation's time zone: every time a person reads or types is in it (`web::format`).
+    /// The organisation's time zone: every time a person reads or types is in it (`web::format`), unless
+    /// the signed-in person chose their own.
     pub timezone: Option<chrono_tz::Tz>,
+    /// The signed-in person's own zone, set once the request's user is known ([`set_person_zone`]).
+    pub person_zone: std::sync::Arc<std::sync::OnceLock<chrono_tz::Tz>>,
 }
 
 tokio::task_local! {
@@ -48,6 +51,11 @@ tokio::task_local! {
 /// The current request's context, or an empty one outside a request (CLI, jobs).
 pub fn request_ctx() -> RequestCtx {
     REQUEST_CTX.try_with(|c| c.clone()).unwrap_or_default()
+}
+
+/// The signed-in person reads and types times in `zone` for the rest of this request (no-op outside one).
+pub fn set_person_zone(zone: chrono_tz::Tz) {
+    let _ = REQUEST_CTX.try_with(|c| c.person_zone.set(zone));
 }
 
 /// Runs `f` inside a given request context (used by jobs and tests that call domain code directly).
@@ -79,6 +87,7 @@ pub async fn request_context(State(state): State<AppState>, mut req: Request, ne
         method_is_get: req.method() == Method::GET,
         insecure_cookies: state.config.plain_http_cookies().is_some(),
         timezone: Some(state.config.timezone),
+        person_zone: Default::default(),
     };
     req.extensions_mut().insert(ctx.clone());
     // `path` is logged as a structured field, so user input cannot forge log lines.

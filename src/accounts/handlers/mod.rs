@@ -49,6 +49,7 @@ pub fn router() -> Routes {
             .route("/admin/security", &["GET", "POST"], get(security_page).post(update_security))
             .route("/account", &["GET"], get(account_page))
             .route("/account/status", &["POST"], post(set_own_status))
+            .route("/account/time-zone", &["POST"], post(set_own_time_zone))
             .route("/account/tokens/{id}/revoke", &["POST"], post(revoke_own_token))
             .route("/account/password", &["GET", "POST"], get(own_password_page).post(change_own_password))
             .route("/api/v1/me", &["GET"], get(api_me)),

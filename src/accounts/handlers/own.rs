@@ -13,7 +13,23 @@ pub(crate) struct AccountPage {
     states: String,
     /// Tokens that act as this person, whoever issued them.
     tokens: Vec<TokenRow>,
+    /// The zone this person chose to read times in ("" for the organisation's), and the organisation's.
+    own_zone: String,
+    org_zone: &'static str,
+    zones: &'static [(&'static str, &'static str)],
 }
+
+/// The zones a person may read times in: the United States' zones, by the name people use.
+pub(crate) const ZONES: &[(&str, &str)] = &[
+    ("America/New_York", "Eastern (New York)"),
+    ("America/Chicago", "Central (Chicago)"),
+    ("America/Denver", "Mountain (Denver)"),
+    ("America/Phoenix", "Mountain without daylight saving (Phoenix)"),
+    ("America/Los_Angeles", "Pacific (Los Angeles)"),
+    ("America/Anchorage", "Alaska (Anchorage)"),
+    ("Pacific/Honolulu", "Hawaii (Honolulu)"),
+    ("America/Puerto_Rico", "Atlantic (Puerto Rico)"),
+];
 
 pub(crate) async fn account_page(
     user: CurrentUser,
@@ -27,7 +43,51 @@ pub(crate) async fn account_page(
     };
     let states = u.licensed_states.clone().unwrap_or_default().join(", ");
     let tokens = store::list_tokens(&state.db, Some(user.id)).await?;
-    Ok(AccountPage { ctx, u, team_name, states, tokens })
+    let own_zone = sqlx::query_scalar!("SELECT display_timezone FROM users WHERE id = $1", user.id)
+        .fetch_one(&state.db)
+        .await?
+        .unwrap_or_default();
+    let org_zone = state.config.timezone.name();
+    Ok(AccountPage { ctx, u, team_name, states, tokens, own_zone, org_zone, zones: ZONES })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TimeZoneForm {
+    /// A zone of [`ZONES`], or "" for the organisation's.
+    #[serde(default)]
+    timezone: String,
+}
+
+/// `POST /account/time-zone`: the zone this person reads and types times in, on every page and form.
+pub(crate) async fn set_own_time_zone(
+    user: CurrentUser,
+    session: Session,
+    State(state): State<AppState>,
+    Form(form): Form<TimeZoneForm>,
+) -> AppResult<Response> {
+    let chosen = form.timezone.trim();
+    if !chosen.is_empty() && !ZONES.iter().any(|(z, _)| *z == chosen) {
+        return Err(AppError::invalid("timezone", "Choose one of the listed time zones."));
+    }
+    let chosen = (!chosen.is_empty()).then_some(chosen);
+    let mut tx = state.db.begin().await?;
+    let before = sqlx::query_scalar!("SELECT display_timezone FROM users WHERE id = $1 FOR UPDATE", user.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if before.as_deref() != chosen {
+        sqlx::query!("UPDATE users SET display_timezone = $2, updated_at = now() WHERE id = $1", user.id, chosen)
+            .execute(&mut *tx)
+            .await?;
+        Entry::new(Some(&user), "time_zone_changed", "user", user.id)
+            .before(serde_json::json!({ "display_timezone": before }))
+            .after(serde_json::json!({ "display_timezone": chosen }))
+            .write(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    let shown = chosen.unwrap_or(state.config.timezone.name());
+    Flash::push(&session, "success", format!("Times now show in {shown} time.")).await;
+    Ok(Redirect::to("/account").into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

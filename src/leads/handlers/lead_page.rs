@@ -172,7 +172,7 @@ pub(crate) async fn log_call(
         "" => None,
         // The form's datetime-local is the organisation's wall clock; an RFC 3339 time is taken as written.
         t => match chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M") {
-            Ok(naive) => Some(crate::web::format::from_local(naive, state.config.timezone)),
+            Ok(naive) => Some(crate::web::format::from_local(naive, crate::web::format::zone())),
             Err(_) => model::parse_time(t).map_err(|m| errors.add("callback_at", m)).ok(),
         },
     };

@@ -1,0 +1,87 @@
+//! A person's own time zone (issue 25): chosen on the account page, used by every page and form they read or
+//! type a time in, while the organisation's zone stays the default and the API stays RFC 3339 in UTC.
+
+mod common;
+
+use common::TestApp;
+use loanfloor::auth::Role;
+use uuid::Uuid;
+
+async fn own_zone(app: &TestApp, email: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT display_timezone FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(app.db())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_lo_in_california_reads_and_types_times_in_pacific_time() {
+    let app = TestApp::spawn().await;
+    let (lo, client) = app.login_as(Role::Lo, "cal.lo@example.com", Some("West"), &["CA"]).await;
+    let (_, teammate) = app.login_as(Role::Lo, "tex.lo@example.com", Some("West"), &["TX"]).await;
+    let api = app.api(&app.token_for(lo).await);
+    let res = api
+        .post(app.url("/api/v1/leads"))
+        .json(&serde_json::json!({"first_name": "Ana", "last_name": "Reyes", "phone": "512-555-0142"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created: serde_json::Value = res.json().await.unwrap();
+    let id: Uuid = created["id"].as_str().unwrap().parse().unwrap();
+
+    // The account page offers the organisation's zone (the default) and the US zones by name.
+    let page = client.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("The organisation&#x27;s time zone (America/Chicago)") || page.contains("(America/Chicago)"));
+    assert!(page.contains("Pacific (Los Angeles)"), "{page}");
+    // A zone that is not offered is refused and nothing changes.
+    let res = client.post(app.url("/account/time-zone")).form(&[("timezone", "Mars/Olympus")]).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert_eq!(own_zone(&app, "cal.lo@example.com").await, None);
+
+    let res =
+        client.post(app.url("/account/time-zone")).form(&[("timezone", "America/Los_Angeles")]).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(own_zone(&app, "cal.lo@example.com").await.as_deref(), Some("America/Los_Angeles"));
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'time_zone_changed'")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(audited, 1);
+
+    // The callback she types is her wall clock: 9:00 in Los Angeles in January is 17:00 UTC.
+    let res = client
+        .post(app.url(&format!("/leads/{id}/calls")))
+        .form(&[("outcome", "contacted"), ("talk_time", "3:00"), ("callback_at", "2030-01-02T09:00"), ("note", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let due: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT due_at FROM tasks WHERE lead_id = $1").bind(id).fetch_one(app.db()).await.unwrap();
+    assert_eq!(due.to_rfc3339(), "2030-01-02T17:00:00+00:00");
+    // Her pages say so: the form's label names her zone, and the callback reads 09:00 PST.
+    let page = client.get(app.url(&format!("/leads/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Next callback (America/Los_Angeles time)"), "{page}");
+    assert!(page.contains("2030-01-02 09:00 PST"), "{page}");
+    // Her teammate cannot open her lead, and keeps the organisation's zone, having chosen nothing.
+    let res = teammate.get(app.url(&format!("/leads/{id}"))).send().await.unwrap();
+    assert_eq!(res.status(), 404, "an LO sees only their own leads");
+    let tasks = client.get(app.url("/tasks")).send().await.unwrap().text().await.unwrap();
+    assert!(tasks.contains("09:00 PST"), "{tasks}");
+    let tex = teammate.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(tex.contains("<option value=\"\" selected>"), "the teammate keeps the organisation's zone");
+    // The API answers in UTC whatever the person chose.
+    let shown: serde_json::Value =
+        api.get(app.url(&format!("/api/v1/leads/{id}"))).send().await.unwrap().json().await.unwrap();
+    let created_at = shown["created_at"].as_str().unwrap();
+    assert!(created_at.ends_with('Z') || created_at.ends_with("+00:00"), "{created_at}");
+
+    // Back to the organisation's zone: the same callback reads 11:00 CST.
+    let res = client.post(app.url("/account/time-zone")).form(&[("timezone", "")]).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(own_zone(&app, "cal.lo@example.com").await, None);
+    let page = client.get(app.url(&format!("/leads/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("2030-01-02 11:00 CST"), "{page}");
+}
