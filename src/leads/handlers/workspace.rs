@@ -80,6 +80,9 @@ impl ListPage {
     fn when(&self, t: &DateTime<Utc>) -> String {
         crate::web::format::local_date(t)
     }
+    fn purpose(&self, p: &Option<String>) -> String {
+        p.as_deref().map(|p| model::label_of(&model::LOAN_PURPOSES, p).to_string()).unwrap_or_default()
+    }
 }
 
 pub(crate) async fn list(

@@ -312,7 +312,11 @@ pub struct LeadRow {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub stage: String,
+    /// The stage's name in its pipeline (pages show names, never keys).
+    pub stage_label: String,
     pub source: String,
+    /// The source's name, or its key when it has no record.
+    pub source_label: String,
     pub property_state: Option<String>,
     pub loan_purpose: Option<String>,
     pub loan_amount_cents: Option<i64>,
@@ -517,9 +521,13 @@ pub async fn list_leads(
 ) -> AppResult<(Vec<LeadRow>, Option<String>)> {
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
     let mut qb = QueryBuilder::<Postgres>::new(
-        "SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.stage, l.source, l.property_state,
-                l.loan_purpose, l.loan_amount_cents, u.name AS assigned_lo_name, l.created_at
-         FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id WHERE true",
+        "SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.stage,
+                COALESCE(st.label, l.stage) AS stage_label, l.source, COALESCE(src.label, l.source) AS source_label,
+                l.property_state, l.loan_purpose, l.loan_amount_cents, u.name AS assigned_lo_name, l.created_at
+         FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id
+              LEFT JOIN stages st ON st.pipeline_id = l.pipeline_id AND st.key = l.stage
+              LEFT JOIN lead_sources src ON src.key = l.source
+         WHERE true",
     );
     user.scope().push_lead_predicate(&mut qb, "l");
     push_filter(&mut qb, f, state, user)?;

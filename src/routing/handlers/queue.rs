@@ -105,8 +105,9 @@ pub(crate) async fn queue_page(
     if is_manager {
         let (all, teams, queue) = user.scope().queue_binds();
         leads = sqlx::query!(
-            r#"SELECT l.id, l.first_name, l.last_name, l.property_state, l.source, t.name AS "team?", l.created_at
-               FROM leads l LEFT JOIN teams t ON t.id = l.team_id
+            r#"SELECT l.id, l.first_name, l.last_name, l.property_state, COALESCE(src.label, l.source) AS "source!",
+                      t.name AS "team?", l.created_at
+               FROM leads l LEFT JOIN teams t ON t.id = l.team_id LEFT JOIN lead_sources src ON src.key = l.source
                WHERE l.assigned_lo_id IS NULL
                  AND ($1 OR l.team_id = ANY($2) OR ($3 AND l.team_id IS NULL))
                ORDER BY l.created_at LIMIT 200"#,

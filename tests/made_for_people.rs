@@ -1,0 +1,69 @@
+//! Pages speak names, not keys (issue 25): the lead list, My day and the routing queue show a stage's,
+//! source's and loan purpose's names as the admin and the product call them, and phones in national format
+//! with `tel:` links.
+
+mod common;
+
+use common::TestApp;
+use loanfloor::auth::Role;
+
+#[tokio::test]
+async fn the_lead_list_my_day_and_the_queue_show_names_not_keys() {
+    let app = TestApp::spawn().await;
+    let (lo, lo_page) = app.login_as(Role::Lo, "ann.lo@example.com", Some("Dallas"), &["TX"]).await;
+    // Ann's own lead from the website, a purchase, moved to prequalified (its name in the pipeline:
+    // "Prequalified"); a second one left new.
+    let ann = app.api(&app.token_for(lo).await);
+    let mut ids = Vec::new();
+    for (first, phone) in [("Rosa", "512-555-0142"), ("Luis", "512-555-0143")] {
+        let res = ann
+            .post(app.url("/api/v1/leads"))
+            .json(&serde_json::json!({
+                "first_name": first, "last_name": "Diaz", "phone": phone, "property_state": "TX",
+                "loan_purpose": "purchase", "source": "direct",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let v: serde_json::Value = res.json().await.unwrap();
+        ids.push(v);
+    }
+    let res = ann
+        .post(app.url(&format!("/api/v1/leads/{}/stage", ids[0]["id"].as_str().unwrap())))
+        .json(&serde_json::json!({"stage": "prequalified", "version": ids[0]["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let label: String =
+        sqlx::query_scalar("SELECT label FROM stages WHERE key = 'prequalified'").fetch_one(app.db()).await.unwrap();
+
+    let list = lo_page.get(app.url("/leads")).send().await.unwrap().text().await.unwrap();
+    let row = list.split("<tr>").find(|r| r.contains("Rosa Diaz")).expect("Rosa's row");
+    assert!(row.contains(&format!("<td>{label}</td>")), "the stage's name: {row}");
+    assert!(row.contains("<td>Direct / website</td>"), "the source's name: {row}");
+    assert!(row.contains("<td>Purchase</td>"), "the purpose's name: {row}");
+    assert!(row.contains("href=\"tel:+15125550142\">(512) 555-0142</a>"), "a national phone with a tel: link: {row}");
+    assert!(!row.contains(">direct<") && !row.contains(">prequalified<") && !row.contains(">purchase<"), "{row}");
+
+    let day = lo_page.get(app.url("/my-day")).send().await.unwrap().text().await.unwrap();
+    let row = day.split("<tr>").find(|r| r.contains("Luis Diaz")).expect("Luis waits in My day");
+    assert!(row.contains("Direct / website") && !row.contains(">direct<"), "{row}");
+
+    // A lead nobody holds waits in the routing queue under its source's name.
+    let (_, admin) = app.login_as(Role::Admin, "admin@example.com", None, &[]).await;
+    let intake = app.create_user(Role::Intake, "feed@vendor.test", None, &[]).await;
+    let res = app
+        .api(&app.token_for(intake).await)
+        .post(app.url("/api/v1/leads"))
+        .json(&serde_json::json!({"first_name": "Nia", "last_name": "Unrouted", "phone": "512-555-0150",
+                                   "property_state": "WY", "source": "referral"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let queue = admin.get(app.url("/routing/queue")).send().await.unwrap().text().await.unwrap();
+    let row = queue.split("<tr>").find(|r| r.contains("Nia Unrouted")).expect("Nia waits in the queue");
+    assert!(row.contains("<td>Referral</td>"), "{row}");
+}
