@@ -78,6 +78,17 @@ async fn an_lo_in_california_reads_and_types_times_in_pacific_time() {
     let created_at = shown["created_at"].as_str().unwrap();
     assert!(created_at.ends_with('Z') || created_at.ends_with("+00:00"), "{created_at}");
 
+    // Her download reads the same way, the zone named in the column; the API's CSV stays UTC.
+    let csv = client.get(app.url("/leads/export.csv")).send().await.unwrap().text().await.unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().ends_with(",created_at (America/Los_Angeles)"), "{csv}");
+    let created = lines.next().unwrap().rsplit(',').next().unwrap().to_string();
+    assert!(created.ends_with(" PST") || created.ends_with(" PDT"), "{csv}");
+    let csv = api.get(app.url("/api/v1/leads.csv")).send().await.unwrap().text().await.unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",created_at"), "{csv}");
+    let created = csv.lines().nth(1).unwrap().rsplit(',').next().unwrap().to_string();
+    assert!(created.ends_with("+00:00"), "{csv}");
+
     // Back to the organisation's zone: the same callback reads 11:00 CST.
     let res = client.post(app.url("/account/time-zone")).form(&[("timezone", "")]).send().await.unwrap();
     assert_eq!(res.status(), 303);

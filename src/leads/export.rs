@@ -39,7 +39,8 @@ pub const EXPORT_COLUMNS: [&str; 24] = [
     "created_at",
 ];
 
-fn row(l: &Lead) -> Vec<String> {
+/// One lead's cells; `created_at` in `zone` (a person's download) or RFC 3339 in UTC (the API's, `None`).
+fn row(l: &Lead, zone: Option<chrono_tz::Tz>) -> Vec<String> {
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
     let n = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
     vec![
@@ -66,7 +67,10 @@ fn row(l: &Lead) -> Vec<String> {
         o(&l.external_id),
         o(&l.assigned_lo_email),
         o(&l.lost_reason),
-        l.created_at.to_rfc3339(),
+        match zone {
+            Some(z) => l.created_at.with_timezone(&z).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+            None => l.created_at.to_rfc3339(),
+        },
     ]
 }
 
@@ -88,9 +92,17 @@ pub async fn download(
     errors.into_result()?;
     // Check the filter before streaming, so a bad filter is a 422, not a broken download.
     store::export_page(&state, &user, &f, None, 1).await?;
+    // A person's download reads times in their zone, named in the column; the API's stays RFC 3339 in UTC.
+    let zone = (!crate::web::request_ctx().is_api).then(crate::web::format::zone);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     tokio::spawn(async move {
-        let header: Vec<String> = EXPORT_COLUMNS.iter().map(|s| s.to_string()).collect();
+        let header: Vec<String> = EXPORT_COLUMNS
+            .iter()
+            .map(|c| match zone {
+                Some(z) if *c == "created_at" => format!("created_at ({})", z.name()),
+                _ => c.to_string(),
+            })
+            .collect();
         if tx.send(Ok(csv_line(&header))).await.is_err() {
             return;
         }
@@ -106,7 +118,7 @@ pub async fn download(
             };
             let mut buf = Vec::new();
             for l in &page {
-                buf.extend(csv_line(&row(l)));
+                buf.extend(csv_line(&row(l, zone)));
             }
             if tx.send(Ok(buf)).await.is_err() {
                 return;
