@@ -711,7 +711,10 @@ async fn checklist_completes_the_application_and_assessment_shows_ratios() {
         .text()
         .await
         .unwrap();
-    assert!(csv.starts_with("record,on,kind,detail,flag,actor,recorded_at"));
+    // Recorded times in the organisation's zone, named in the column (America/Chicago: CST or CDT).
+    assert!(csv.starts_with("record,on,kind,detail,flag,actor,recorded_at (America/Chicago)"), "{csv}");
+    let case_row = csv.lines().nth(1).unwrap();
+    assert!(case_row.ends_with(" CST") || case_row.ends_with(" CDT"), "{case_row}");
     assert!(csv.contains("deadline,2026-12-10,evaluation,12 CFR 1024.41(c)(1)"));
 }
 

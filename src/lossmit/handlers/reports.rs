@@ -30,15 +30,18 @@ pub(crate) async fn export(
     if q.format == "csv" {
         let mut w = csv::Writer::from_writer(Vec::new());
         let csv_err = |e: csv::Error| AppError::Internal(e.into());
-        w.write_record(["record", "on", "kind", "detail", "flag", "actor", "recorded_at"]).map_err(csv_err)?;
+        // Times as the reader reads them, the zone named in the column (the record's own dates are calendar days).
+        let recorded_at = format!("recorded_at ({})", crate::web::format::zone_name());
+        let local = crate::web::format::local_seconds;
+        w.write_record(["record", "on", "kind", "detail", "flag", "actor", recorded_at.as_str()]).map_err(csv_err)?;
         w.write_record([
             "case",
-            &case.created_at.date_naive().to_string(),
+            &crate::web::format::local_date(&case.created_at),
             &case.stage,
             &spreadsheet_safe(&format!("{} / {}", case.loan_number, case.borrower_name)),
             "",
             "",
-            &case.created_at.to_rfc3339(),
+            &local(&case.created_at),
         ])
         .map_err(csv_err)?;
         for d in case.deadlines(today) {
@@ -53,7 +56,7 @@ pub(crate) async fn export(
                 &spreadsheet_safe(&r.detail),
                 if r.flag { "yes" } else { "no" },
                 &spreadsheet_safe(r.actor.as_deref().unwrap_or("")),
-                &r.created_at.to_rfc3339(),
+                &local(&r.created_at),
             ])
             .map_err(csv_err)?;
         }
