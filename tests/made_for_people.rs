@@ -47,6 +47,19 @@ async fn the_lead_list_my_day_and_the_queue_show_names_not_keys() {
     assert!(row.contains("href=\"tel:+15125550142\">(512) 555-0142</a>"), "a national phone with a tel: link: {row}");
     assert!(!row.contains(">direct<") && !row.contains(">prequalified<") && !row.contains(">purchase<"), "{row}");
 
+    // The pricing-exception form's lead card, too.
+    let form = lo_page
+        .get(app.url(&format!("/escalations/new?lead_id={}", ids[0]["id"].as_str().unwrap())))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for shown in [format!("<dd>{label}</dd>"), "<dd>Direct / website</dd>".into(), "<dd>Purchase</dd>".into()] {
+        assert!(form.contains(&shown), "{shown} on the request form: {form}");
+    }
+
     let day = lo_page.get(app.url("/my-day")).send().await.unwrap().text().await.unwrap();
     let row = day.split("<tr>").find(|r| r.contains("Luis Diaz")).expect("Luis waits in My day");
     assert!(row.contains("Direct / website") && !row.contains(">direct<"), "{row}");

@@ -104,6 +104,8 @@ pub(crate) async fn queue(
 pub(crate) struct NewPage {
     ctx: PageCtx,
     lead: LeadSummary,
+    /// The lead's stage, source, purpose and credit band by name.
+    names: crate::leads::store::LeadNames,
     input: RequestInput,
     errors: FieldErrors,
     kinds: [Kind; 5],
@@ -112,9 +114,16 @@ pub(crate) struct NewPage {
 }
 
 impl NewPage {
-    fn build(ctx: PageCtx, lead: LeadSummary, input: RequestInput, errors: FieldErrors) -> Self {
+    async fn build(
+        state: &AppState,
+        ctx: PageCtx,
+        lead: LeadSummary,
+        input: RequestInput,
+        errors: FieldErrors,
+    ) -> AppResult<Self> {
         let loan_amount = lead.loan_amount_cents.map(model::format_dollars).unwrap_or_else(|| "not set".into());
-        NewPage { ctx, lead, input, errors, kinds: Kind::ALL, reasons: model::REASONS, loan_amount }
+        let names = crate::leads::store::lead_names(state, &lead).await?;
+        Ok(NewPage { ctx, lead, names, input, errors, kinds: Kind::ALL, reasons: model::REASONS, loan_amount })
     }
     fn err(&self, f: &str) -> &str {
         self.errors.get(f).unwrap_or("")
@@ -142,7 +151,7 @@ pub(crate) async fn new_form(
         kind: if q.kind.is_empty() { "pricing_exception".into() } else { q.kind },
         ..Default::default()
     };
-    Ok(NewPage::build(ctx, lead, input, FieldErrors::new()))
+    NewPage::build(&state, ctx, lead, input, FieldErrors::new()).await
 }
 
 /// Reads the request form, urlencoded or multipart (with the competitor's quote attached).
@@ -219,7 +228,8 @@ pub(crate) async fn create(
         Err(AppError::Validation(errors)) => {
             let lead_id = Uuid::parse_str(input.lead_id.trim()).map_err(|_| AppError::NotFound)?;
             let lead = crate::leads::store::visible_lead(&state.db, &user, lead_id).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, NewPage::build(ctx, lead, input, errors)).into_response())
+            let page = NewPage::build(&state, ctx, lead, input, errors).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e),
     }

@@ -916,7 +916,9 @@ pub async fn consents(db: &sqlx::PgPool, id: Uuid) -> sqlx::Result<(Vec<ConsentR
 }
 
 mod list;
+mod names;
 mod workspace;
 
 pub use list::*;
+pub use names::*;
 pub use workspace::*;

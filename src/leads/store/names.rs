@@ -1,0 +1,35 @@
+//! The names people read for a lead's keys: its stage in its pipeline, its source's record, its loan purpose
+//! and credit band. Pages show these, never the keys.
+
+use super::{DEFAULT_PIPELINE, LeadSummary, stage_list};
+use crate::error::AppResult;
+use crate::leads::model;
+use crate::state::AppState;
+
+/// A lead's keys as names.
+#[derive(Debug, Clone, Default)]
+pub struct LeadNames {
+    pub stage: String,
+    pub source: String,
+    pub purpose: String,
+    pub credit_band: String,
+}
+
+/// The names of one lead's keys: the stage from this instance's copy of the pipeline (at most a minute old),
+/// the source from its record (its key when it has none).
+pub async fn lead_names(state: &AppState, lead: &LeadSummary) -> AppResult<LeadNames> {
+    let stages = stage_list(state, DEFAULT_PIPELINE).await?;
+    let source = sqlx::query_scalar!("SELECT label FROM lead_sources WHERE key = $1", lead.source)
+        .fetch_optional(&state.db)
+        .await?
+        .unwrap_or_else(|| lead.source.clone());
+    let label = |list: &[(&str, &str)], v: &Option<String>| {
+        v.as_deref().map(|k| model::label_of(list, k).to_string()).unwrap_or_default()
+    };
+    Ok(LeadNames {
+        stage: stages.iter().find(|s| s.key == lead.stage).map(|s| s.label.clone()).unwrap_or(lead.stage.clone()),
+        source,
+        purpose: label(&model::LOAN_PURPOSES, &lead.loan_purpose),
+        credit_band: label(&model::CREDIT_BANDS, &lead.credit_band),
+    })
+}
