@@ -86,7 +86,7 @@ pub async fn dashboard_page(
 ) -> AppResult<DashboardPage> {
     // Who may see it and whether the filters are valid are checked on every request, cached or not.
     user.require(&[Role::Admin, Role::Manager])?;
-    p.validate(dashboard::today(&state))?;
+    p.validate(state.today())?;
     p.table = None;
     let base = p.figures.as_deref() == Some("base");
     let refresh = base || r.refresh.as_deref().is_some_and(|v| !v.is_empty() && v != "0");
@@ -346,7 +346,7 @@ pub async fn api_funnel(
     Query(p): Query<Params>,
 ) -> AppResult<Json<serde_json::Value>> {
     let rows = dashboard::funnel_rows(&state, &user, &p).await?;
-    let range = p.validate(dashboard::today(&state))?;
+    let range = p.validate(state.today())?;
     Ok(Json(serde_json::json!({
         "from": range.from, "to": range.to,
         "group_by": p.group_by.as_deref().unwrap_or("team"),
@@ -361,7 +361,7 @@ pub async fn api_speed(
     Query(p): Query<Params>,
 ) -> AppResult<Json<serde_json::Value>> {
     let (total, rows) = dashboard::speed_rows(&state, &user, &p).await?;
-    let range = p.validate(dashboard::today(&state))?;
+    let range = p.validate(state.today())?;
     Ok(Json(serde_json::json!({"from": range.from, "to": range.to, "total": total, "rows": rows})))
 }
 
@@ -371,7 +371,7 @@ pub async fn api_lost(
     Query(p): Query<Params>,
 ) -> AppResult<Json<serde_json::Value>> {
     let (rows, names) = dashboard::lost_rows(&state, &user, &p).await?;
-    let range = p.validate(dashboard::today(&state))?;
+    let range = p.validate(state.today())?;
     Ok(Json(serde_json::json!({
         "from": range.from, "to": range.to,
         "stages": WON_PATH.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
@@ -385,7 +385,7 @@ pub async fn api_roi(
     Query(p): Query<Params>,
 ) -> AppResult<Json<serde_json::Value>> {
     let rows = dashboard::roi_rows(&state, &user, &p).await?;
-    let range = p.validate(dashboard::today(&state))?;
+    let range = p.validate(state.today())?;
     Ok(Json(serde_json::json!({"from": range.from, "to": range.to, "rows": rows})))
 }
 

@@ -173,11 +173,6 @@ impl Range {
     }
 }
 
-/// Today in the organisation's time zone.
-pub fn today(state: &AppState) -> NaiveDate {
-    state.clock.now().with_timezone(&state.config.timezone).date_naive()
-}
-
 /// Chooses the base path when the rollups were computed in another time zone than the one configured.
 async fn effective_path(state: &AppState, requested: Path) -> AppResult<Path> {
     if requested == Path::Base {
@@ -241,7 +236,7 @@ fn parse_ids(groups: &[store::Group], i: usize) -> Vec<Uuid> {
 /// The funnel grouped by team (team cohort), LO (per-LO assignment cohort) or source (team cohort).
 pub async fn funnel_rows(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Vec<FunnelRow>> {
     let scope = user.metrics_scope()?;
-    let range = p.validate(today(state))?;
+    let range = p.validate(state.today())?;
     let path = effective_path(state, range.path).await?;
     let tz = state.config.timezone;
     let (kind, group) = match p.group_by.as_deref().unwrap_or("team") {
@@ -335,7 +330,7 @@ fn flag_rows(rows: &mut [SpeedRow]) {
 /// Speed-to-lead per LO (assignment cohort) plus the total.
 pub async fn speed_rows(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<(SpeedRow, Vec<SpeedRow>)> {
     let scope = user.metrics_scope()?;
-    let range = p.validate(today(state))?;
+    let range = p.validate(state.today())?;
     let path = effective_path(state, range.path).await?;
     let groups =
         store::tally(&state.db, state.config.timezone, path, Kind::Assignment, &range.filters, &scope, &[GroupBy::Lo])
@@ -378,7 +373,7 @@ pub async fn lost_rows(
     p: &Params,
 ) -> AppResult<(Vec<LostRow>, HashMap<String, String>)> {
     let scope = user.metrics_scope()?;
-    let range = p.validate(today(state))?;
+    let range = p.validate(state.today())?;
     let path = effective_path(state, range.path).await?;
     lost_for(state, &scope, &range, path).await
 }
@@ -440,7 +435,7 @@ pub struct RoiRow {
 
 pub async fn roi_rows(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Vec<RoiRow>> {
     let scope = user.metrics_scope()?;
-    let range = p.validate(today(state))?;
+    let range = p.validate(state.today())?;
     let path = effective_path(state, range.path).await?;
     roi_for(state, &scope, &range, path).await
 }

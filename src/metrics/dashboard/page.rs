@@ -98,7 +98,7 @@ pub(crate) fn change(a: Option<f64>, b: Option<f64>, unit: &str) -> String {
 pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Dashboard> {
     user.require(&[Role::Admin, Role::Manager])?;
     let scope = user.metrics_scope()?;
-    let mut range = p.validate(today(state))?;
+    let mut range = p.validate(state.today())?;
     range.narrow_links = user.role == Role::Manager;
     let path = effective_path(state, range.path).await?;
     let db = &state.db;
@@ -115,7 +115,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     sf.from = Some(spark_from);
     // Stage-to-funded rates from cohorts 30 to 120 days old: old enough to have funded, recent enough to
     // reflect today's team.
-    let hist_to = today(state) - chrono::Duration::days(30);
+    let hist_to = state.today() - chrono::Duration::days(30);
     let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() };
     let sql = |e: sqlx::Error| AppError::from(e);
     let dashboards = crate::metrics::cache::dashboards(state);
@@ -383,7 +383,7 @@ pub struct MyNumbers {
 
 pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<MyNumbers> {
     user.require(&[Role::Lo, Role::Manager])?;
-    let mut range = p.validate(today(state))?;
+    let mut range = p.validate(state.today())?;
     range.filters = Filters { from: range.filters.from, to: range.filters.to, ..Filters::default() };
     let path = effective_path(state, range.path).await?;
     let tz = state.config.timezone;
