@@ -55,35 +55,11 @@ pub fn token_request(scopes: &[String], days: &str) -> Result<(Vec<String>, i64)
     if e.is_empty() { Ok((chosen, days)) } else { Err(e) }
 }
 
-/// Parses a dollar amount as typed by a person ("$4,500", "4500.5", "4500.50") into cents, without floats.
-pub fn dollars_to_cents(input: &str) -> Option<i64> {
-    let s: String = input.trim().trim_start_matches('$').chars().filter(|c| *c != ',' && *c != ' ').collect();
-    if s.is_empty() {
-        return None;
-    }
-    let (whole, frac) = match s.split_once('.') {
-        Some((w, f)) => (w, f),
-        None => (s.as_str(), ""),
-    };
-    if whole.is_empty() && frac.is_empty() {
-        return None;
-    }
-    if !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) || frac.len() > 2 {
-        return None;
-    }
-    let dollars: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let cents: i64 = match frac.len() {
-        0 => 0,
-        1 => frac.parse::<i64>().ok()? * 10,
-        _ => frac.parse().ok()?,
-    };
-    dollars.checked_mul(100)?.checked_add(cents)
-}
+/// Parses a dollar amount as typed by a person ("$4,500", "4500.5") into cents (`web::money`).
+pub use crate::web::money::parse as dollars_to_cents;
 
-/// Shows cents as dollars for a form field ("4500.00").
-pub fn cents_to_dollars(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, (cents % 100).abs())
-}
+/// Shows cents as dollars for a form field ("4500.00"; `web::money`).
+pub use crate::web::money::input as cents_to_dollars;
 
 /// Parses "TX, ca ok" into ["TX", "CA", "OK"], reporting codes that are not US states.
 pub fn parse_states(input: &str) -> Result<Vec<String>, String> {

@@ -187,20 +187,8 @@ pub fn format_thousandths(v: i32) -> String {
     format!("{}.{:03}", v / 1000, v % 1000)
 }
 
-/// Cents as "$1,000.00".
-pub fn format_dollars(cents: i64) -> String {
-    let neg = cents < 0;
-    let c = cents.unsigned_abs();
-    let whole = (c / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{}${}.{:02}", if neg { "-" } else { "" }, grouped, c % 100)
-}
+/// Cents as "$1,000.00" (the one implementation: `web::money`).
+pub use crate::web::money::cents as format_dollars;
 
 /// The approval tier a request waits on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -95,44 +95,13 @@ pub fn normalize_email(raw: &str) -> Result<String, String> {
     if ok { Ok(e) } else { Err("this is not a valid email address".into()) }
 }
 
-/// Dollars as typed ("400000", "400,000.00", "$400,000") to integer cents. No floats anywhere.
+/// Dollars as typed ("400000", "400,000.00", "$400,000") to integer cents, or why not (`web::money`).
 pub fn parse_money(raw: &str) -> Result<i64, String> {
-    let s: String = raw.trim().trim_start_matches('$').chars().filter(|c| *c != ',' && *c != ' ').collect();
-    if s.is_empty() {
-        return Err("enter an amount".into());
-    }
-    if s.starts_with('-') {
-        return Err("the amount cannot be negative".into());
-    }
-    let (whole, frac) = match s.split_once('.') {
-        Some((w, f)) => (w, f),
-        None => (s.as_str(), ""),
-    };
-    let whole_ok = !whole.is_empty() && whole.chars().all(|c| c.is_ascii_digit());
-    let frac_ok = frac.len() <= 2 && frac.chars().all(|c| c.is_ascii_digit());
-    if !whole_ok || !frac_ok {
-        return Err("enter an amount in dollars, like 400,000 or 400000.00".into());
-    }
-    let dollars: i64 = whole.parse().map_err(|_| "the amount is too large".to_string())?;
-    let cents: i64 = format!("{frac:0<2}").parse().unwrap_or(0);
-    dollars.checked_mul(100).and_then(|d| d.checked_add(cents)).ok_or_else(|| "the amount is too large".to_string())
+    crate::web::money::parse_amount(raw).map_err(String::from)
 }
 
-/// Cents as dollars for display and form values ("400000.00" → "400,000").
-pub fn format_money(cents: i64) -> String {
-    let dollars = cents / 100;
-    let rest = (cents % 100).abs();
-    let digits = dollars.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    let sign = if cents < 0 { "-" } else { "" };
-    if rest == 0 { format!("{sign}${out}") } else { format!("{sign}${out}.{rest:02}") }
-}
+/// Cents as dollars for display ("$400,000", "$400,000.50"; the one implementation: `web::money`).
+pub use crate::web::money::amount as format_money;
 
 /// Loan-to-value in basis points (80.00% → 8000), rounded half up; None without a positive value.
 pub fn ltv_bps(loan_cents: Option<i64>, value_cents: Option<i64>) -> Option<i64> {

@@ -149,28 +149,13 @@ pub fn plausible_date(d: NaiveDate) -> bool {
     (1970..=2100).contains(&d.year())
 }
 
-/// Parses dollars typed into a form ("1,234.56", "$1234", "1234.5") into cents.
+/// Parses dollars typed into a form ("1,234.56", "$1234", "1234.5") into cents, at most MAX_MONEY_CENTS.
 pub fn parse_money(s: &str) -> Option<i64> {
-    let t: String = s.trim().chars().filter(|c| *c != ',' && *c != '$' && *c != ' ').collect();
-    if t.is_empty() || t.starts_with('-') {
-        return None;
-    }
-    let (whole, frac) = match t.split_once('.') {
-        Some((w, f)) => (w, f),
-        None => (t.as_str(), ""),
-    };
-    if frac.len() > 2 || !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let w: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let f: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().ok()? };
-    w.checked_mul(100)?.checked_add(f).filter(|c| *c <= MAX_MONEY_CENTS)
+    crate::web::money::parse(s).filter(|c| *c <= MAX_MONEY_CENTS)
 }
 
-/// Cents as a plain dollar amount for form inputs ("1234.56").
-pub fn cents_input(c: i64) -> String {
-    format!("{}.{:02}", c / 100, (c % 100).abs())
-}
+/// Cents as a plain dollar amount for form inputs ("1234.56"; `web::money`).
+pub use crate::web::money::input as cents_input;
 
 /// A new case, as the API and the form submit it.
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -57,20 +57,8 @@ pub fn format_bps(bps: i64) -> String {
     format!("{sign}{}.{:02}%", b / 100, b % 100)
 }
 
-/// Cents as "$1,234.56".
-pub fn format_cents(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let c = cents.abs();
-    let dollars = (c / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in dollars.chars().enumerate() {
-        if i > 0 && (dollars.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{sign}${grouped}.{:02}", c % 100)
-}
+/// Cents as "$1,234.56" (the one implementation: `web::money`).
+pub use crate::web::money::cents as format_cents;
 
 /// Housing ratio (PITI / gross income) and DTI ((PITI + other debts) / gross income), in basis points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

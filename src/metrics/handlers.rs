@@ -414,19 +414,7 @@ pub struct SpendForm {
     pub amount: String,
 }
 
-fn parse_cents(s: &str) -> Option<i64> {
-    let s = s.trim().trim_start_matches('$').replace(',', "");
-    let (whole, frac) = s.split_once('.').unwrap_or((s.as_str(), ""));
-    if whole.is_empty()
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || frac.len() > 2
-        || !frac.chars().all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    let cents = format!("{frac:0<2}").parse::<i64>().ok()?;
-    whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)
-}
+use crate::web::money::parse as parse_cents;
 
 async fn spend_page(
     state: &AppState,

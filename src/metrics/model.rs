@@ -283,19 +283,8 @@ pub fn csv_cell(s: &str) -> String {
     crate::web::csv::safe_cell(s).into_owned()
 }
 
-/// "$1,234" from cents.
-pub fn dollars(cents: i64) -> String {
-    let d = div_round(cents.abs(), 100);
-    let s = d.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if cents < 0 { format!("-${out}") } else { format!("${out}") }
-}
+/// "$1,234" from cents (the one implementation: `web::money`).
+pub use crate::web::money::dollars;
 
 /// A sparkline polyline as inline SVG (numbers only; no user text).
 pub fn sparkline_svg(values: &[i64], label: &str) -> String {

@@ -61,11 +61,8 @@ pub fn parse_signed_pct_milli(s: &str) -> Option<i64> {
     (-50_000 < v && v < 50_000).then_some(v)
 }
 
-/// Parses dollars ("300000", "$300,000.50") into cents; at most two decimals.
-pub fn parse_money_cents(s: &str) -> Option<i64> {
-    let s: String = s.trim().trim_start_matches('$').chars().filter(|c| *c != ',').collect();
-    parse_fixed(&s, 2)
-}
+/// Dollars as typed into cents (the one implementation: `web::money`).
+pub use crate::web::money::parse as parse_money_cents;
 
 /// A non-negative decimal with at most `scale` fraction digits, as an integer scaled by 10^scale.
 fn parse_fixed(s: &str, scale: u32) -> Option<i64> {
@@ -99,20 +96,8 @@ pub fn format_rate(milli: i64) -> String {
     format!("{s}%")
 }
 
-/// "$1,995.91" from cents.
-pub fn format_cents(cents: i64) -> String {
-    let neg = cents < 0;
-    let c = cents.unsigned_abs();
-    let dollars = (c / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in dollars.chars().enumerate() {
-        if i > 0 && (dollars.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{}${grouped}.{:02}", if neg { "-" } else { "" }, c % 100)
-}
+/// "$1,995.91" from cents (the one implementation: `web::money`).
+pub use crate::web::money::cents as format_cents;
 
 /// "78.50%" from basis points of percent.
 pub fn format_bp(bp: i64) -> String {

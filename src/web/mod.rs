@@ -10,6 +10,7 @@ pub mod flash;
 pub mod format;
 pub mod input;
 pub mod metrics;
+pub mod money;
 pub mod statements;
 pub mod us;
 
