@@ -94,13 +94,17 @@ fn layer_of(component: &str) -> Option<(usize, &'static Layer)> {
 fn code_only(src: &str) -> String {
     let b = src.as_bytes();
     let (mut out, mut i) = (String::with_capacity(src.len()), 0);
+    // What a skipped comment or literal spanned, as its line breaks (so the output keeps the source's lines).
+    let breaks = |from: usize, to: usize| "\n".repeat(src[from..to.min(src.len())].matches('\n').count());
     let word_before = |i: usize| i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
     while i < b.len() {
         if b[i..].starts_with(b"//") {
             i = src[i..].find('\n').map_or(b.len(), |j| i + j);
         } else if b[i..].starts_with(b"/*") {
-            i = src[i + 2..].find("*/").map_or(b.len(), |j| i + 2 + j + 2);
+            let end = src[i + 2..].find("*/").map_or(b.len(), |j| i + 2 + j + 2);
             out.push(' ');
+            out.push_str(&breaks(i, end));
+            i = end;
         } else if (b[i] == b'r' || b[i..].starts_with(b"br")) && !word_before(i) && {
             let s = if b[i] == b'b' { i + 2 } else { i + 1 };
             let hashes = b[s..].iter().take_while(|c| **c == b'#').count();
@@ -110,15 +114,18 @@ fn code_only(src: &str) -> String {
             let hashes = b[s..].iter().take_while(|c| **c == b'#').count();
             let end = format!("\"{}", "#".repeat(hashes));
             let from = s + hashes + 1;
-            i = src[from..].find(&end).map_or(b.len(), |j| from + j + end.len());
+            let to = src[from..].find(&end).map_or(b.len(), |j| from + j + end.len());
             out.push_str("\"\"");
+            out.push_str(&breaks(i, to));
+            i = to;
         } else if b[i] == b'"' {
             let mut j = i + 1;
             while j < b.len() && b[j] != b'"' {
                 j += if b[j] == b'\\' { 2 } else { 1 };
             }
-            i = j + 1;
             out.push_str("\"\"");
+            out.push_str(&breaks(i, j));
+            i = j + 1;
         } else if b[i] == b'\'' {
             // A char literal ('x', '\n', '\u{..}', '"'); otherwise a lifetime or label.
             let len = if b.get(i + 1) == Some(&b'\\') {
@@ -353,4 +360,108 @@ fn no_source_file_grows_past_800_lines() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Functions still over the size a person can read in one sitting (issue 16: no function over 120 lines,
+/// long `match` tables excepted), with their length when the rule was written. Shrink-only, like the files.
+const KNOWN_LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
+    ("devtools/seed/history.rs", "one_lead", 312),
+    ("metrics/dashboard/page.rs", "dashboard", 271),
+    ("lossmit/handlers/reports.rs", "reports", 187),
+    ("devtools/seed/history.rs", "work_lead", 186),
+    ("lossmit/workout.rs", "run", 184),
+    ("lossmit/clocks.rs", "deadlines", 184),
+    ("escalations/mod.rs", "file_request", 170),
+    ("metrics/handlers.rs", "export", 168),
+    ("leads/store/list.rs", "push_filter", 159),
+    ("leads/import.rs", "write_batch", 146),
+    ("routing/distribute.rs", "route", 141),
+    ("devtools/bench.rs", "measure_app", 139),
+    ("leads/model.rs", "validate", 138),
+    ("portfolio/import.rs", "parse_loan_row", 130),
+    ("routing/reassign.rs", "reassign_many", 126),
+];
+
+const MAX_FUNCTION_LINES: usize = 120;
+
+/// Every `fn` with a body in `code` (as [`code_only`] leaves it): its name and how many lines it spans, from
+/// the line of `fn` to the line of its closing brace.
+fn function_lengths(code: &str) -> Vec<(String, usize)> {
+    let b = code.as_bytes();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(found) = code[at..].find("fn ") {
+        let start = at + found;
+        at = start + 3;
+        if start > 0 && is_ident(code[..start].chars().next_back().unwrap_or(' ')) {
+            continue;
+        }
+        let name: String = code[at..].chars().take_while(|c| is_ident(*c)).collect();
+        if name.is_empty() {
+            continue;
+        }
+        // The body opens at the first `{` before any `;` (a declaration without a body has none).
+        let Some(open) = code[at..].find(['{', ';']).map(|j| at + j).filter(|j| b[*j] == b'{') else { continue };
+        let mut depth = 0usize;
+        let mut close = open;
+        for (j, c) in code[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = open + j;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let lines = code[start..=close].matches('\n').count() + 1;
+        out.push((name, lines));
+    }
+    out
+}
+
+#[test]
+fn no_function_grows_past_120_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut problems = Vec::new();
+    let mut seen = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+        let code = code_only(&std::fs::read_to_string(&f).unwrap());
+        for (name, lines) in function_lengths(&code) {
+            match KNOWN_LONG_FUNCTIONS.iter().find(|(p, n, _)| *p == rel && *n == name) {
+                Some((_, _, was)) => {
+                    seen.push((rel.clone(), name.clone()));
+                    if lines <= MAX_FUNCTION_LINES {
+                        problems.push(format!("{rel}: {name} is {lines} lines now: take it off KNOWN_LONG_FUNCTIONS"));
+                    } else if lines > *was {
+                        problems.push(format!("{rel}: {name} grew from {was} to {lines} lines: split it instead"));
+                    }
+                }
+                None if lines > MAX_FUNCTION_LINES => problems.push(format!(
+                    "{rel}: {name} is {lines} lines (over {MAX_FUNCTION_LINES}): split the decision from the reads and writes"
+                )),
+                None => {}
+            }
+        }
+    }
+    for (p, n, _) in KNOWN_LONG_FUNCTIONS {
+        if !seen.iter().any(|(sp, sn)| sp == p && sn == n) {
+            problems.push(format!("{p}: {n} no longer exists: take it off KNOWN_LONG_FUNCTIONS"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_function_scanner_measures_bodies_not_signatures() {
+    let code = code_only(
+        "fn short() {\n    let s = \"}\";\n}\ntrait T { fn decl(&self); }\nfn long() {\n    if x {\n        y();\n    }\n    let q = r#\"\nSELECT\n{\n\"#;\n}\n",
+    );
+    assert_eq!(function_lengths(&code), [("short".to_string(), 3), ("long".to_string(), 9)]);
 }

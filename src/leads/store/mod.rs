@@ -256,18 +256,6 @@ pub async fn stage_list(state: &AppState, pipeline_id: Uuid) -> AppResult<std::s
         .map_err(|e| AppError::Internal(anyhow::anyhow!("loading the pipeline's stages: {e}")))
 }
 
-/// Lead sources' names by key (pages show names, never keys).
-pub async fn source_labels(db: &sqlx::PgPool) -> sqlx::Result<std::collections::HashMap<String, String>> {
-    let rows = sqlx::query!("SELECT key, label FROM lead_sources").fetch_all(db).await?;
-    Ok(rows.into_iter().map(|r| (r.key, r.label)).collect())
-}
-
-/// The managed lost reasons (key, label), active ones only.
-pub async fn lost_reasons(db: &sqlx::PgPool) -> sqlx::Result<Vec<(String, String)>> {
-    let rows = sqlx::query!("SELECT key, label FROM lost_reasons WHERE active ORDER BY position").fetch_all(db).await?;
-    Ok(rows.into_iter().map(|r| (r.key, r.label)).collect())
-}
-
 /// What happened to a create request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreateOutcome {

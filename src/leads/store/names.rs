@@ -6,6 +6,18 @@ use crate::error::AppResult;
 use crate::leads::model;
 use crate::state::AppState;
 
+/// Lead sources' names by key (pages show names, never keys).
+pub async fn source_labels(db: &sqlx::PgPool) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    let rows = sqlx::query!("SELECT key, label FROM lead_sources").fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.key, r.label)).collect())
+}
+
+/// The managed lost reasons (key, label), active ones only.
+pub async fn lost_reasons(db: &sqlx::PgPool) -> sqlx::Result<Vec<(String, String)>> {
+    let rows = sqlx::query!("SELECT key, label FROM lost_reasons WHERE active ORDER BY position").fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.key, r.label)).collect())
+}
+
 /// A lead's keys as names.
 #[derive(Debug, Clone, Default)]
 pub struct LeadNames {
