@@ -133,7 +133,51 @@ pub(crate) async fn reports(
     let today = state.today();
     let cases = store::visible_cases(&state.db, &user, true).await?;
     let facts = store::report_facts(&state.db).await?;
-    let by_stage: Vec<StageAgeRow> = Stage::ALL
+    let (decided, avg_days_to_decision, median_days_to_decision) = time_to_decision(&cases);
+    let option_mix: Vec<(String, usize, usize)> = LossMitOption::ALL
+        .iter()
+        .map(|o| {
+            let of = facts.decisions.iter().filter(|d| d.1 == o.as_str());
+            let approved = of.clone().filter(|d| d.2).count();
+            (o.label().to_string(), approved, of.count() - approved)
+        })
+        .collect();
+    let resolved = cases.iter().filter(|c| c.stage == "resolved").count();
+    let cured = cases.iter().filter(|c| c.resolution.as_deref() == Some("cured")).count();
+    let ever: std::collections::HashSet<Uuid> = facts.ever_cured_or_modified.iter().copied().collect();
+    let redefaulted = facts.reopened_after_cure.len();
+    let page = ReportsPage {
+        ctx,
+        by_stage: stage_by_age(&cases, today),
+        clocks: clocks_per_specialist(&cases, today),
+        decided,
+        avg_days_to_decision,
+        median_days_to_decision,
+        option_mix,
+        resolved,
+        cured,
+        cure_rate: rate(cured, resolved),
+        cured_or_modified: ever.len(),
+        redefaulted,
+        redefault_rate: rate(redefaulted, ever.len()),
+        overdue_requests: overdue_requests(&state, &cases, today).await?,
+    };
+    if q.format == "csv" {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"lossmit-report.csv\""),
+            ],
+            reports_csv(&page)?,
+        )
+            .into_response());
+    }
+    Ok(page.into_response())
+}
+
+/// Open cases by stage and by how long the loan has been delinquent (resolved cases as of their resolution).
+fn stage_by_age(cases: &[CaseRow], today: NaiveDate) -> Vec<StageAgeRow> {
+    Stage::ALL
         .iter()
         .map(|s| {
             let mut buckets = [0usize; 5];
@@ -150,9 +194,13 @@ pub(crate) async fn reports(
             }
             StageAgeRow { stage: s.label(), total: buckets.iter().sum(), buckets }
         })
-        .collect();
+        .collect()
+}
+
+/// Each specialist's regulatory clocks met, breached and still due (the borrower's own windows left out).
+fn clocks_per_specialist(cases: &[CaseRow], today: NaiveDate) -> Vec<SpecialistClockRow> {
     let mut per: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
-    for c in &cases {
+    for c in cases {
         let e = per.entry(c.specialist_name.clone().unwrap_or_else(|| "Unassigned".into())).or_default();
         for d in c.deadlines(today) {
             if d.key == "first_filing_earliest" || d.key == "appeal" {
@@ -165,8 +213,7 @@ pub(crate) async fn reports(
             }
         }
     }
-    let clocks_rows: Vec<SpecialistClockRow> = per
-        .into_iter()
+    per.into_iter()
         .map(|(name, (met, breached, due))| SpecialistClockRow {
             name,
             met,
@@ -174,7 +221,11 @@ pub(crate) async fn reports(
             due,
             met_rate: rate(met, met + breached),
         })
-        .collect();
+        .collect()
+}
+
+/// How many cases were decided after a complete application, and the average and median days it took.
+fn time_to_decision(cases: &[CaseRow]) -> (usize, String, String) {
     let mut days: Vec<i64> = cases
         .iter()
         .filter_map(|c| match (c.app_complete_on, c.decided_on) {
@@ -193,22 +244,14 @@ pub(crate) async fn reports(
     } else {
         format!("{:.1}", (days[decided / 2 - 1] + days[decided / 2]) as f64 / 2.0)
     };
-    let option_mix: Vec<(String, usize, usize)> = LossMitOption::ALL
-        .iter()
-        .map(|o| {
-            let of = facts.decisions.iter().filter(|d| d.1 == o.as_str());
-            let approved = of.clone().filter(|d| d.2).count();
-            (o.label().to_string(), approved, of.count() - approved)
-        })
-        .collect();
-    let resolved = cases.iter().filter(|c| c.stage == "resolved").count();
-    let cured = cases.iter().filter(|c| c.resolution.as_deref() == Some("cured")).count();
-    let ever: std::collections::HashSet<Uuid> = facts.ever_cured_or_modified.iter().copied().collect();
-    let redefaulted = facts.reopened_after_cure.len();
-    // Notices of error and requests for information past their acknowledgment or answer date, still not done.
+    (decided, avg, median)
+}
+
+/// Notices of error and requests for information past their acknowledgment or answer date, still not done.
+async fn overdue_requests(state: &AppState, cases: &[CaseRow], today: NaiveDate) -> AppResult<Vec<DeadlineRow>> {
     let open: Vec<&CaseRow> = cases.iter().filter(|c| c.is_open()).collect();
     let request_clocks = requests::open_deadlines(&state.db, &open, today).await?;
-    let mut overdue_requests: Vec<DeadlineRow> = open
+    let mut overdue: Vec<DeadlineRow> = open
         .iter()
         .flat_map(|c| {
             request_clocks
@@ -228,87 +271,44 @@ pub(crate) async fn reports(
                 })
         })
         .collect();
-    overdue_requests.sort_by_key(|d| d.due_on);
-    let page = ReportsPage {
-        ctx,
-        by_stage,
-        clocks: clocks_rows,
-        decided,
-        avg_days_to_decision: avg,
-        median_days_to_decision: median,
-        option_mix,
-        resolved,
-        cured,
-        cure_rate: rate(cured, resolved),
-        cured_or_modified: ever.len(),
-        redefaulted,
-        redefault_rate: rate(redefaulted, ever.len()),
-        overdue_requests,
-    };
-    if q.format == "csv" {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let err = |e: csv::Error| AppError::Internal(e.into());
-        w.write_record(["section", "key", "a", "b", "c", "d", "e"]).map_err(err)?;
-        for r in &page.by_stage {
-            let b: Vec<String> = r.buckets.iter().map(|x| x.to_string()).collect();
-            w.write_record(["stage_by_age", r.stage, &b[0], &b[1], &b[2], &b[3], &b[4]]).map_err(err)?;
-        }
-        for r in &page.clocks {
-            w.write_record([
-                "deadlines_per_specialist",
-                &spreadsheet_safe(&r.name),
-                &r.met.to_string(),
-                &r.breached.to_string(),
-                &r.due.to_string(),
-                &r.met_rate,
-                "",
-            ])
-            .map_err(err)?;
-        }
-        w.write_record([
-            "time_to_decision_days",
-            "decided",
-            &page.decided.to_string(),
-            &page.avg_days_to_decision,
-            &page.median_days_to_decision,
-            "",
-            "",
-        ])
-        .map_err(err)?;
-        for (o, a, d) in &page.option_mix {
-            w.write_record(["option_mix", o, &a.to_string(), &d.to_string(), "", "", ""]).map_err(err)?;
-        }
-        w.write_record([
-            "cure_rate",
-            "cured/resolved",
-            &page.cured.to_string(),
-            &page.resolved.to_string(),
-            &page.cure_rate,
-            "",
-            "",
-        ])
-        .map_err(err)?;
-        w.write_record([
-            "redefault_rate",
-            "reopened/cured_or_modified",
-            &page.redefaulted.to_string(),
-            &page.cured_or_modified.to_string(),
-            &page.redefault_rate,
-            "",
-            "",
-        ])
-        .map_err(err)?;
-        let body = w.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=\"lossmit-report.csv\""),
-            ],
-            body,
-        )
-            .into_response());
+    overdue.sort_by_key(|d| d.due_on);
+    Ok(overdue)
+}
+
+/// The reports page as one CSV of sections.
+fn reports_csv(page: &ReportsPage) -> AppResult<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let err = |e: csv::Error| AppError::Internal(e.into());
+    w.write_record(["section", "key", "a", "b", "c", "d", "e"]).map_err(err)?;
+    for r in &page.by_stage {
+        let b: Vec<String> = r.buckets.iter().map(|x| x.to_string()).collect();
+        w.write_record(["stage_by_age", r.stage, &b[0], &b[1], &b[2], &b[3], &b[4]]).map_err(err)?;
     }
-    Ok(page.into_response())
+    for r in &page.clocks {
+        let (met, breached, due) = (r.met.to_string(), r.breached.to_string(), r.due.to_string());
+        w.write_record([
+            "deadlines_per_specialist",
+            &spreadsheet_safe(&r.name),
+            &met,
+            &breached,
+            &due,
+            &r.met_rate,
+            "",
+        ])
+        .map_err(err)?;
+    }
+    let decided = page.decided.to_string();
+    let (avg, median) = (&page.avg_days_to_decision, &page.median_days_to_decision);
+    w.write_record(["time_to_decision_days", "decided", &decided, avg, median, "", ""]).map_err(err)?;
+    for (o, a, d) in &page.option_mix {
+        w.write_record(["option_mix", o, &a.to_string(), &d.to_string(), "", "", ""]).map_err(err)?;
+    }
+    let (cured, resolved) = (page.cured.to_string(), page.resolved.to_string());
+    w.write_record(["cure_rate", "cured/resolved", &cured, &resolved, &page.cure_rate, "", ""]).map_err(err)?;
+    let (redefaulted, base) = (page.redefaulted.to_string(), page.cured_or_modified.to_string());
+    w.write_record(["redefault_rate", "reopened/cured_or_modified", &redefaulted, &base, &page.redefault_rate, "", ""])
+        .map_err(err)?;
+    w.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))
 }
 
 #[cfg(test)]
