@@ -66,18 +66,24 @@ pub fn run(case: &CaseRow, assessment: Option<&Assessment>, s: &Scenario, today:
     let contractual = case.monthly_pi_cents + case.monthly_escrow_cents;
     let arrears =
         model::arrears_cents(case.first_unpaid_due_date, today, case.monthly_pi_cents, case.monthly_escrow_cents);
-    let income = assessment.map(Assessment::gross_income_cents).unwrap_or(0);
-    let debts = assessment.map(|a| a.other_debts_cents).unwrap_or(0);
-    let mut cards = Vec::new();
+    let (short_sale, deed_in_lieu) = disposition_cards(case.upb_cents + arrears, s);
+    vec![
+        repayment_plan_card(contractual, arrears, s),
+        forbearance_card(contractual, s),
+        modification_card(case, assessment, arrears, s),
+        short_sale,
+        deed_in_lieu,
+    ]
+}
 
-    let mut plan = OptionCard {
-        key: "repayment_plan",
-        title: "Repayment plan",
-        lines: vec![],
-        flags: vec![],
-        steps: vec![],
-        terms: serde_json::Value::Null,
-    };
+impl OptionCard {
+    fn new(key: &'static str, title: &'static str) -> Self {
+        OptionCard { key, title, lines: vec![], flags: vec![], steps: vec![], terms: serde_json::Value::Null }
+    }
+}
+
+fn repayment_plan_card(contractual: i64, arrears: i64, s: &Scenario) -> OptionCard {
+    let mut plan = OptionCard::new("repayment_plan", "Repayment plan");
     match months(&s.plan_months).and_then(|m| options::repayment_plan(contractual, arrears, m)) {
         Some(p) => {
             plan.lines = vec![
@@ -98,16 +104,11 @@ pub fn run(case: &CaseRow, assessment: Option<&Assessment>, s: &Scenario, today:
         }
         None => plan.flags.push("Enter a plan length of 1 to 480 months.".into()),
     }
-    cards.push(plan);
+    plan
+}
 
-    let mut forb = OptionCard {
-        key: "forbearance",
-        title: "Forbearance",
-        lines: vec![],
-        flags: vec![],
-        steps: vec![],
-        terms: serde_json::Value::Null,
-    };
+fn forbearance_card(contractual: i64, s: &Scenario) -> OptionCard {
+    let mut forb = OptionCard::new("forbearance", "Forbearance");
     let fb = match (months(&s.forb_months), parse_money(&s.forb_payment), s.forb_prior.parse::<i32>().ok()) {
         (Some(m), Some(pay), Some(prior)) => options::forbearance(contractual, pay, m, prior),
         _ => None,
@@ -133,118 +134,94 @@ pub fn run(case: &CaseRow, assessment: Option<&Assessment>, s: &Scenario, today:
         }
         None => forb.flags.push("Enter months, a payment below the contractual payment and prior months.".into()),
     }
-    cards.push(forb);
+    forb
+}
 
-    let mut modc = OptionCard {
-        key: "modification",
-        title: "Modification (Flex-style waterfall)",
-        lines: vec![],
-        flags: vec![],
-        steps: vec![],
-        terms: serde_json::Value::Null,
+fn modification_card(case: &CaseRow, assessment: Option<&Assessment>, arrears: i64, s: &Scenario) -> OptionCard {
+    let mut modc = OptionCard::new("modification", "Modification (Flex-style waterfall)");
+    let Some(rate) = s.mod_rate.parse::<f64>().ok().filter(|r| (0.0..30.0).contains(r)) else {
+        modc.flags.push("Enter the modification rate as a percent.".into());
+        return modc;
     };
-    match s.mod_rate.parse::<f64>().ok().filter(|r| (0.0..30.0).contains(r)) {
-        Some(rate) => {
-            let m = options::modification(
-                &ModificationInput {
-                    upb_cents: case.upb_cents,
-                    arrears_cents: arrears,
-                    note_rate_percent: case.note_rate,
-                    remaining_term_months: case.remaining_term_months,
-                    current_pi_cents: case.monthly_pi_cents,
-                    monthly_escrow_cents: case.monthly_escrow_cents,
-                    modification_rate_percent: rate,
-                    gross_income_cents: income,
-                    other_debts_cents: debts,
-                },
-                FLEX,
-            );
-            modc.lines = vec![
-                ("Capitalised balance".into(), format_cents(m.capitalised_upb_cents)),
-                ("Rate".into(), format!("{:.3}%", m.rate_percent)),
-                ("Term".into(), format!("{} months", m.term_months)),
-                ("Principal forborne".into(), format_cents(m.forborne_principal_cents)),
-                ("Interest-bearing balance".into(), format_cents(m.interest_bearing_upb_cents)),
-                ("Target P&I (20% lower)".into(), format_cents(m.target_pi_cents)),
-                ("New P&I".into(), format_cents(m.new_pi_cents)),
-                ("New payment with escrow".into(), format_cents(m.new_payment_cents)),
-                ("P&I reduction".into(), format_bps(m.reduction_bps)),
-                (
-                    "Housing ratio".into(),
-                    m.ratios.housing_bps.map(format_bps).unwrap_or_else(|| "no income recorded".into()),
-                ),
-                ("DTI".into(), m.ratios.dti_bps.map(format_bps).unwrap_or_else(|| "no income recorded".into())),
-            ];
-            modc.steps = m
-                .steps
-                .iter()
-                .map(|st| (st.step.to_string(), format_cents(st.pi_cents), format_bps(st.reduction_bps)))
-                .collect();
-            if !m.target_met {
-                modc.flags.push("The 20% P&I reduction target is not reached within the program limits".into());
-            }
-            modc.terms = serde_json::to_value(&m).unwrap_or_default();
-        }
-        None => modc.flags.push("Enter the modification rate as a percent.".into()),
+    let m = options::modification(
+        &ModificationInput {
+            upb_cents: case.upb_cents,
+            arrears_cents: arrears,
+            note_rate_percent: case.note_rate,
+            remaining_term_months: case.remaining_term_months,
+            current_pi_cents: case.monthly_pi_cents,
+            monthly_escrow_cents: case.monthly_escrow_cents,
+            modification_rate_percent: rate,
+            gross_income_cents: assessment.map(Assessment::gross_income_cents).unwrap_or(0),
+            other_debts_cents: assessment.map(|a| a.other_debts_cents).unwrap_or(0),
+        },
+        FLEX,
+    );
+    let ratio = |bps: Option<i64>| bps.map(format_bps).unwrap_or_else(|| "no income recorded".into());
+    modc.lines = vec![
+        ("Capitalised balance".into(), format_cents(m.capitalised_upb_cents)),
+        ("Rate".into(), format!("{:.3}%", m.rate_percent)),
+        ("Term".into(), format!("{} months", m.term_months)),
+        ("Principal forborne".into(), format_cents(m.forborne_principal_cents)),
+        ("Interest-bearing balance".into(), format_cents(m.interest_bearing_upb_cents)),
+        ("Target P&I (20% lower)".into(), format_cents(m.target_pi_cents)),
+        ("New P&I".into(), format_cents(m.new_pi_cents)),
+        ("New payment with escrow".into(), format_cents(m.new_payment_cents)),
+        ("P&I reduction".into(), format_bps(m.reduction_bps)),
+        ("Housing ratio".into(), ratio(m.ratios.housing_bps)),
+        ("DTI".into(), ratio(m.ratios.dti_bps)),
+    ];
+    modc.steps = m
+        .steps
+        .iter()
+        .map(|st| (st.step.to_string(), format_cents(st.pi_cents), format_bps(st.reduction_bps)))
+        .collect();
+    if !m.target_met {
+        modc.flags.push("The 20% P&I reduction target is not reached within the program limits".into());
     }
-    cards.push(modc);
+    modc.terms = serde_json::to_value(&m).unwrap_or_default();
+    modc
+}
 
-    let total_debt = case.upb_cents + arrears;
-    let mut ss = OptionCard {
-        key: "short_sale",
-        title: "Short sale",
-        lines: vec![],
-        flags: vec![],
-        steps: vec![],
-        terms: serde_json::Value::Null,
-    };
-    let mut dil = OptionCard {
-        key: "deed_in_lieu",
-        title: "Deed-in-lieu",
-        lines: vec![],
-        flags: vec![],
-        steps: vec![],
-        terms: serde_json::Value::Null,
-    };
-    match (
+/// The short sale's and the deed-in-lieu's cards: both read the property's value against the total debt.
+fn disposition_cards(total_debt: i64, s: &Scenario) -> (OptionCard, OptionCard) {
+    let mut ss = OptionCard::new("short_sale", "Short sale");
+    let mut dil = OptionCard::new("deed_in_lieu", "Deed-in-lieu");
+    let money = (
         parse_money(&s.market_value),
         parse_money(&s.list_price),
         parse_money(&s.closing_costs),
         parse_money(&s.relocation),
-    ) {
-        (Some(value), Some(price), Some(costs), Some(reloc)) => {
-            let x = options::short_sale(total_debt, value, price, costs);
-            ss.lines = vec![
-                ("Total debt (UPB + arrears)".into(), format_cents(total_debt)),
-                ("Market value".into(), format_cents(value)),
-                ("List price".into(), format_cents(x.list_price_cents)),
-                ("Sale costs".into(), format_cents(x.closing_costs_cents)),
-                ("Net proceeds".into(), format_cents(x.net_proceeds_cents)),
-                ("Shortfall".into(), format_cents(x.shortfall_cents)),
-                ("Net to value".into(), x.net_to_value_bps.map(format_bps).unwrap_or_default()),
-            ];
-            ss.terms = serde_json::to_value(&x).unwrap_or_default();
-            let d = options::deed_in_lieu(total_debt, value, reloc, s.title_clear);
-            dil.lines = vec![
-                ("Total debt".into(), format_cents(total_debt)),
-                ("Market value".into(), format_cents(d.market_value_cents)),
-                ("Shortfall".into(), format_cents(d.shortfall_cents)),
-                ("Relocation assistance".into(), format_cents(d.relocation_assistance_cents)),
-                ("Title".into(), if d.title_clear { "Clear".into() } else { "Not clear".into() }),
-            ];
-            if !d.eligible {
-                dil.flags.push("Needs clear title (no junior liens or judgments)".into());
-            }
-            dil.terms = serde_json::to_value(&d).unwrap_or_default();
-        }
-        _ => {
-            ss.flags.push("Enter the market value, list price and costs in dollars.".into());
-            dil.flags.push("Enter the market value and relocation assistance in dollars.".into());
-        }
+    );
+    let (Some(value), Some(price), Some(costs), Some(reloc)) = money else {
+        ss.flags.push("Enter the market value, list price and costs in dollars.".into());
+        dil.flags.push("Enter the market value and relocation assistance in dollars.".into());
+        return (ss, dil);
+    };
+    let x = options::short_sale(total_debt, value, price, costs);
+    ss.lines = vec![
+        ("Total debt (UPB + arrears)".into(), format_cents(total_debt)),
+        ("Market value".into(), format_cents(value)),
+        ("List price".into(), format_cents(x.list_price_cents)),
+        ("Sale costs".into(), format_cents(x.closing_costs_cents)),
+        ("Net proceeds".into(), format_cents(x.net_proceeds_cents)),
+        ("Shortfall".into(), format_cents(x.shortfall_cents)),
+        ("Net to value".into(), x.net_to_value_bps.map(format_bps).unwrap_or_default()),
+    ];
+    ss.terms = serde_json::to_value(&x).unwrap_or_default();
+    let d = options::deed_in_lieu(total_debt, value, reloc, s.title_clear);
+    dil.lines = vec![
+        ("Total debt".into(), format_cents(total_debt)),
+        ("Market value".into(), format_cents(d.market_value_cents)),
+        ("Shortfall".into(), format_cents(d.shortfall_cents)),
+        ("Relocation assistance".into(), format_cents(d.relocation_assistance_cents)),
+        ("Title".into(), if d.title_clear { "Clear".into() } else { "Not clear".into() }),
+    ];
+    if !d.eligible {
+        dil.flags.push("Needs clear title (no junior liens or judgments)".into());
     }
-    cards.push(ss);
-    cards.push(dil);
-    cards
+    dil.terms = serde_json::to_value(&d).unwrap_or_default();
+    (ss, dil)
 }
 
 /// The terms of one option for a decision record.
