@@ -368,7 +368,6 @@ const KNOWN_LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("devtools/seed/history.rs", "one_lead", 312),
     ("metrics/dashboard/page.rs", "dashboard", 271),
     ("devtools/seed/history.rs", "work_lead", 186),
-    ("lossmit/clocks.rs", "deadlines", 184),
     ("escalations/mod.rs", "file_request", 170),
     ("metrics/handlers.rs", "export", 168),
     ("leads/store/list.rs", "push_filter", 159),

@@ -311,6 +311,15 @@ fn missed_deadline(key: &'static str, label: &'static str, rule: &'static str, m
 /// All the clocks of a case on `today`, in a stable order.
 pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
     let mut out = Vec::new();
+    early_intervention(f, today, &mut out);
+    application(f, today, &mut out);
+    first_filing(f, today, &mut out);
+    borrower_windows(f, today, &mut out);
+    out
+}
+
+/// 1024.39 and 1024.40: live contact and the written notice after each due date, and the assigned personnel.
+fn early_intervention(f: &CaseFacts, today: NaiveDate, out: &mut Vec<Deadline>) {
     let day45 = delinquency_day(f.first_unpaid_due_date, 45);
     // 1024.39(a): live contact no later than 36 days after each payment due date while delinquent; a contact
     // made on or after that due date and by the deadline satisfies the cycle.
@@ -369,6 +378,10 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
         cycle_due_on: None,
         missed_cycles: 0,
     });
+}
+
+/// 1024.41(b) and (c): acknowledging the application, telling the borrower it is complete, evaluating it.
+fn application(f: &CaseFacts, today: NaiveDate, out: &mut Vec<Deadline>) {
     if let Some(received) = f.application.received_on {
         if acknowledgment_applies(received, sale_at_receipt(f)) {
             let due = f.calendar.add_business_days(received, 5);
@@ -420,6 +433,10 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
             });
         }
     }
+}
+
+/// 1024.41(f): the earliest first notice or filing.
+fn first_filing(f: &CaseFacts, today: NaiveDate, out: &mut Vec<Deadline>) {
     let earliest = first_filing_allowed_from(f.first_unpaid_due_date);
     out.push(Deadline {
         key: "first_filing_earliest",
@@ -436,6 +453,11 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
         cycle_due_on: None,
         missed_cycles: 0,
     });
+}
+
+/// 1024.41(h) and (e): the borrower's windows to appeal a denial and to accept an offer, and the appeal's
+/// decision.
+fn borrower_windows(f: &CaseFacts, today: NaiveDate, out: &mut Vec<Deadline>) {
     if let (Some(complete), Some(decision)) = (f.application.complete_on, f.decision) {
         if decision.modification_denied && appeal_applies(complete, sale_at_completion(f)) {
             let window_end = decision.decided_on + Duration::days(14);
@@ -491,7 +513,6 @@ pub fn deadlines(f: &CaseFacts, today: NaiveDate) -> Vec<Deadline> {
             missed_cycles: 0,
         });
     }
-    out
 }
 
 /// The steps of a foreclosure the servicer records.
