@@ -9,9 +9,10 @@
 //! Every record kind a route takes by id has a foreign record here: Bravo's escalation (with an attachment),
 //! closed loan and retention opportunity (the Alpha LO gets their teammate's instead), a loss-mitigation case
 //! worked by another specialist (borrower "Marchbank": only supervisors and admins see every case), and a
-//! webhook endpoint (admins only), Bravo's task and claim offer (the Alpha LO gets their teammate's), a routing
-//! rule (admins only), a bulk reassignment job started by Bravo's manager and the Bravo LO's import report. A route
-//! whose parameter is not classified in `PARAM_KINDS` fails the test.
+//! webhook endpoint (admins only), Bravo's task and a claim offer to the Bravo LO (the Alpha LO gets their
+//! teammate's task and an offer made to the teammate alone), a routing rule (admins only), a bulk reassignment
+//! job started by Bravo's manager and the Bravo LO's import report. A route whose parameter is not classified
+//! in `PARAM_KINDS` fails the test. Every one of them is made through the product, as its owner makes it.
 //! Admin pages (also the portfolio data, escalation settings and routing rules/settings/log ones) refuse every other role, and loss-mitigation
 //! pages refuse everyone outside loss mitigation, writes without a record in the path included.
 
@@ -119,8 +120,8 @@ struct World {
     teammate_offer: i64,
     /// A bulk reassignment job started by Bravo's manager.
     bulk_job: i64,
-    /// The Bravo LO's import report (a file under the temp dir, listing the borrower).
-    report_b: Uuid,
+    /// The token of the Bravo LO's import report (the bad-row report of a file with Bravo's borrower in it).
+    report_b: String,
     clients: Vec<(Role, reqwest::Client)>,
 }
 
@@ -180,6 +181,8 @@ fn params(path: &str) -> Vec<&str> {
 }
 
 impl World {
+    /// Everything is made the way its owner or an integration makes it, through the product's pages, API
+    /// and CLI functions; SQL only reads ids back, and builds the 501-lead volume a bulk job needs.
     async fn build() -> World {
         let app = TestApp::spawn().await;
         let mut clients = Vec::new();
@@ -194,46 +197,103 @@ impl World {
             let (_, c) = app.login_as(role, email, team, &["TX"]).await;
             clients.push((role, c));
         }
+        let client = |role: Role| clients.iter().find(|(r, _)| *r == role).unwrap().1.clone();
+        let admin = client(Role::Admin);
+        let id_of = |email: &'static str| {
+            let db = app.db().clone();
+            async move {
+                sqlx::query_scalar::<_, Uuid>("SELECT id FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_one(&db)
+                    .await
+                    .unwrap()
+            }
+        };
         let mgr_b = app.create_user(Role::Manager, "mgr.bravo@org.test", Some("Bravo Branch"), &[]).await;
-        let lo_b = app.create_user(Role::Lo, "lo.bravo@org.test", Some("Bravo Branch"), &["CA"]).await;
+        let lo_b = app.create_user(Role::Lo, "lo.bravo@org.test", Some("Bravo Branch"), &["CA", "NV"]).await;
+        let teammate = app.create_user(Role::Lo, "lo.alpha2@org.test", Some("Alpha Branch"), &["TX", "OK"]).await;
         let team_b: Uuid =
             sqlx::query_scalar("SELECT id FROM teams WHERE name = 'Bravo Branch'").fetch_one(app.db()).await.unwrap();
-        let lead = Uuid::new_v4();
-        sqlx::query(
-            "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, email, phone, property_state,
-                                assigned_lo_id, team_id, assigned_at)
-             VALUES ($1, '00000000-0000-0000-0000-000000000001', 'contacted', 'Wendell', $2, $3, '+15125550199', 'CA',
-                     $4, $5, now())",
+        // Both LOs work around the clock (set on their admin pages), so routing never waits for a shift.
+        let always = [("work_start", "00:00"), ("work_end", "00:00"), ("work_days", "1,2,3,4,5,6,7")];
+        app.set_lo_profile(&admin, lo_b, &always).await;
+        app.set_lo_profile(&admin, teammate, &always).await;
+        // The admin's routing rules: California leads to Bravo's team, Nevada leads offered to Bravo's team to
+        // claim, Oklahoma leads offered to the Alpha teammate alone.
+        let add_rule = |fields: Vec<(&'static str, String)>| {
+            let mut form: Vec<(&str, String)> = vec![
+                ("fallback_method", "round_robin".into()),
+                ("claim_minutes", "10".into()),
+                ("sla_minutes", "600".into()),
+                ("sla_action", "reassign".into()),
+            ];
+            form.extend(fields);
+            let req = admin.post(app.url("/routing/rules")).form(&form);
+            async move { assert_eq!(req.send().await.unwrap().status(), 303, "rule saved") }
+        };
+        let team_b_s = team_b.to_string();
+        add_rule(vec![
+            ("name", "Bravo California".into()),
+            ("states", "CA".into()),
+            ("method", "round_robin".into()),
+            ("team_ids", team_b_s.clone()),
+        ])
+        .await;
+        add_rule(vec![
+            ("name", "Bravo Nevada pool".into()),
+            ("states", "NV".into()),
+            ("method", "claim".into()),
+            ("team_ids", team_b_s),
+        ])
+        .await;
+        add_rule(vec![
+            ("name", "Oklahoma for the teammate".into()),
+            ("states", "OK".into()),
+            ("method", "claim".into()),
+            ("lo_ids", teammate.to_string()),
+        ])
+        .await;
+        let rule: Uuid = sqlx::query_scalar("SELECT id FROM routing_rules WHERE name = 'Bravo California'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+        // The vendor's integration posts Bravo's borrower; the California rule routes the lead to the Bravo LO,
+        // who is notified, calls, moves it to contacted and sets a callback.
+        let intake = app.api(&app.token_for(id_of("intake@org.test").await).await);
+        let lead = post_lead(
+            &app,
+            &intake,
+            serde_json::json!({"first_name": "Wendell", "last_name": BORROWER, "email": BORROWER_EMAIL,
+                               "phone": "+15125550199", "property_state": "CA", "loan_amount": "400000"}),
         )
-        .bind(lead)
-        .bind(BORROWER)
-        .bind(BORROWER_EMAIL)
-        .bind(lo_b)
-        .bind(team_b)
-        .execute(app.db())
-        .await
-        .unwrap();
-        let teammate = app.create_user(Role::Lo, "lo.alpha2@org.test", Some("Alpha Branch"), &["TX"]).await;
-        let teammate_lead = Uuid::new_v4();
-        sqlx::query(
-            "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, assigned_lo_id, team_id, assigned_at)
-             VALUES ($1, '00000000-0000-0000-0000-000000000001', 'new', 'Ada', $2, $3,
-                     (SELECT team_id FROM users WHERE id = $3), now())",
-        )
-        .bind(teammate_lead)
-        .bind(TEAMMATE_BORROWER)
-        .bind(teammate)
-        .execute(app.db())
-        .await
-        .unwrap();
+        .await;
+        let routed: Option<Uuid> = sqlx::query_scalar("SELECT assigned_lo_id FROM leads WHERE id = $1")
+            .bind(lead)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+        assert_eq!(routed, Some(lo_b), "the California rule routes Bravo's borrower to the Bravo LO");
         let notification_b: i64 = sqlx::query_scalar(
-            "INSERT INTO notifications (user_id, kind, title, link) VALUES ($1, 'lead', 'New lead: W. Quillfeather', '/')
-             RETURNING id",
+            "SELECT id FROM notifications WHERE user_id = $1 AND kind = 'lead_assigned' ORDER BY id LIMIT 1",
         )
         .bind(lo_b)
         .fetch_one(app.db())
         .await
         .unwrap();
+        let api_b = app.api(&app.token_for(lo_b).await);
+        let task_b = call_with_callback(&app, &api_b, lead).await;
+        move_to_contacted(&app, &api_b, lead).await;
+        // The teammate enters their own borrower and sets a callback.
+        let api_teammate = app.api(&app.token_for(teammate).await);
+        let teammate_lead = post_lead(
+            &app,
+            &api_teammate,
+            serde_json::json!({"first_name": "Ada", "last_name": TEAMMATE_BORROWER, "email": "ada@borrower.test",
+                               "property_state": "TX", "loan_amount": "300000"}),
+        )
+        .await;
+        let teammate_task = call_with_callback(&app, &api_teammate, teammate_lead).await;
+        // The Bravo LO's token, made as `loanfloor token add` makes it.
         let mut tx = app.db().begin().await.unwrap();
         let new = loanfloor::auth::store::NewToken {
             user_id: lo_b,
@@ -244,58 +304,122 @@ impl World {
         };
         let (token_b, _) = loanfloor::auth::store::create_token(&mut tx, &new).await.unwrap();
         tx.commit().await.unwrap();
-        let escalation_b = insert_escalation(&app, lead, lo_b).await;
-        let teammate_escalation = insert_escalation(&app, teammate_lead, teammate).await;
+        // Pricing exceptions with the competitor's quote attached, filed by each LO on the request form.
+        let escalation_b = file_escalation(&app, &app.login("lo.bravo@org.test").await, lead).await;
+        let teammate_escalation = file_escalation(&app, &app.login("lo.alpha2@org.test").await, teammate_lead).await;
+        // A delinquent loan's case, opened by the supervisor for another specialist.
         let other_specialist = app.create_user(Role::Lossmit, "lossmit.other@org.test", None, &[]).await;
-        let case = Uuid::new_v4();
-        sqlx::query(
-            "INSERT INTO lossmit_cases (id, loan_number, borrower_name, property_state, investor, upb_cents, note_rate,
-                                        remaining_term_months, monthly_pi_cents, first_unpaid_due_date, specialist_id)
-             VALUES ($1, 'LM-BRAVO-1', $2, 'CA', 'fannie_mae', 25000000, 6.5, 300, 180000, '2026-08-01', $3)",
+        let _ = other_specialist;
+        let res = client(Role::LossmitSupervisor)
+            .post(app.url("/api/v1/lossmit/cases"))
+            .json(&serde_json::json!({
+                "loan_number": "LM-BRAVO-1", "borrower_name": format!("Olive {CASE_BORROWER}"), "property_state": "CA",
+                "investor": "fannie_mae", "upb_cents": 25_000_000, "note_rate": 6.5, "remaining_term_months": 300,
+                "monthly_pi_cents": 180_000, "first_unpaid_due_date": "2026-08-01",
+                "specialist_email": "lossmit.other@org.test",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "case opened");
+        let case: Uuid = res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+        // Closed loans from the LOS export, and the rate watch's refinance opportunities on them.
+        let csv = format!(
+            "loan_number,borrower_name,email,property_state,loan_amount,note_rate,term_months,product,closed_on,lo_email,opted_out\n\
+             PL-BRAVO-1,Wendell {BORROWER},wq@past.test,CA,400000,7.250,360,conventional,2024-03-15,lo.bravo@org.test,no\n\
+             PL-ALPHA-2,Ada {TEAMMATE_BORROWER},at@past.test,TX,400000,7.250,360,conventional,2024-03-15,lo.alpha2@org.test,no\n"
+        );
+        let part =
+            reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("loans.csv").mime_str("text/csv").unwrap();
+        let res = admin
+            .post(app.url("/portfolio/import"))
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "loans imported: {}", res.text().await.unwrap());
+        let res = admin
+            .post(app.url("/portfolio/rates"))
+            .form(&[("product", "conventional"), ("rate", "6.000"), ("effective_on", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(admin.post(app.url("/portfolio/rate-watch")).send().await.unwrap().status(), 303);
+        let (loan_b, opportunity_b) = loan_and_opportunity(&app, "PL-BRAVO-1").await;
+        let (teammate_loan, teammate_opportunity) = loan_and_opportunity(&app, "PL-ALPHA-2").await;
+        // Claim offers: a Nevada lead offered to Bravo's team (the Bravo LO), an Oklahoma lead to the teammate.
+        post_lead(
+            &app,
+            &intake,
+            serde_json::json!({"first_name": "Nadia", "last_name": "Offerman", "email": "nadia@borrower.test",
+                               "property_state": "NV"}),
         )
-        .bind(case)
-        .bind(format!("Olive {CASE_BORROWER}"))
-        .bind(other_specialist)
+        .await;
+        post_lead(
+            &app,
+            &intake,
+            serde_json::json!({"first_name": "Otto", "last_name": "Offerman", "email": "otto@borrower.test",
+                               "property_state": "OK"}),
+        )
+        .await;
+        let offer_to = |lo: Uuid| {
+            let db = app.db().clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT id FROM claim_offers WHERE lo_ids = ARRAY[$1]::uuid[]")
+                    .bind(lo)
+                    .fetch_one(&db)
+                    .await
+                    .unwrap()
+            }
+        };
+        let (offer_b, teammate_offer) = (offer_to(lo_b).await, offer_to(teammate).await);
+        // A bulk reassignment Bravo's manager starts over 501 leads of a bought list (volume: SQL), run as a job.
+        sqlx::query(
+            "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, source, assigned_lo_id, team_id, assigned_at)
+             SELECT gen_random_uuid(), '00000000-0000-0000-0000-000000000001', 'new', 'Listed', 'Borrower ' || n,
+                    'bought_list', $1, $2, now()
+             FROM generate_series(1, 501) n",
+        )
+        .bind(lo_b)
+        .bind(team_b)
         .execute(app.db())
         .await
         .unwrap();
-        let (loan_b, opportunity_b) = insert_loan(&app, "PL-BRAVO-1", &format!("Wendell {BORROWER}"), lo_b).await;
-        let (teammate_loan, teammate_opportunity) =
-            insert_loan(&app, "PL-ALPHA-2", &format!("Ada {TEAMMATE_BORROWER}"), teammate).await;
-        let webhook = Uuid::new_v4();
-        sqlx::query(
-            "INSERT INTO webhook_endpoints (id, url, secret, events) VALUES ($1, 'https://hooks.bravo.test/in', 's3cret', '{lead.created}')",
-        )
-        .bind(webhook)
-        .execute(app.db())
-        .await
-        .unwrap();
-        let task_b = insert_task(&app, lead, lo_b).await;
-        let teammate_task = insert_task(&app, teammate_lead, teammate).await;
-        let rule = Uuid::new_v4();
-        sqlx::query(
-            "INSERT INTO routing_rules (id, position, name, states, team_ids) VALUES ($1, 1, 'Bravo California', '{CA}', $2)",
-        )
-        .bind(rule)
-        .bind(vec![team_b])
-        .execute(app.db())
-        .await
-        .unwrap();
-        let offer_b = insert_offer(&app, lead, lo_b).await;
-        let teammate_offer = insert_offer(&app, teammate_lead, teammate).await;
-        let bulk_job: i64 = sqlx::query_scalar(
-            "INSERT INTO jobs (kind, payload, status, total) VALUES ('routing.bulk_reassign', $1, 'done', 1) RETURNING id",
-        )
-        .bind(serde_json::json!({ "actor_id": mgr_b.to_string(), "lead_ids": [lead.to_string()] }))
-        .fetch_one(app.db())
-        .await
-        .unwrap();
-        let report_b = Uuid::new_v4();
-        std::fs::write(
-            std::env::temp_dir().join(format!("loanfloor-import-{}-{}.csv", lo_b.simple(), report_b.simple())),
-            format!("row,first_name,last_name,email,error\n2,Wendell,{BORROWER},{BORROWER_EMAIL},duplicate\n"),
-        )
-        .unwrap();
+        let res = app
+            .login("mgr.bravo@org.test")
+            .await
+            .post(app.url("/leads/reassign"))
+            .form(&[
+                ("from_lo", lo_b.to_string()),
+                ("source", "bought_list".into()),
+                ("select_all", "on".into()),
+                ("to", format!("team:{team_b}")),
+                ("reason", "The bought list goes back to the branch queue".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "bulk reassignment started");
+        let bulk_job: i64 =
+            res.headers()["location"].to_str().unwrap().trim_start_matches("/leads/reassign/jobs/").parse().unwrap();
+        loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
+        let _ = mgr_b;
+        // The Bravo LO imports a file whose one row is bad: the bad-row report lists the borrower.
+        let report_b = import_report(&app, &app.login("lo.bravo@org.test").await).await;
+        // The admin's webhook endpoint, last, so no delivery waits for it.
+        let res = admin
+            .post(app.url("/admin/webhooks"))
+            .form(&[
+                ("url", "https://hooks.bravo.test/in"),
+                ("events", "lead.created"),
+                ("allowed_host", "hooks.bravo.test"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "webhook saved: {}", res.text().await.unwrap());
+        let webhook: Uuid = sqlx::query_scalar("SELECT id FROM webhook_endpoints").fetch_one(app.db()).await.unwrap();
         World {
             app,
             task_b,
@@ -349,7 +473,7 @@ impl World {
             Kind::Offer if role == Role::Lo => self.teammate_offer.to_string(),
             Kind::Offer => self.offer_b.to_string(),
             Kind::BulkJob => self.bulk_job.to_string(),
-            Kind::ImportReport => self.report_b.to_string(),
+            Kind::ImportReport => self.report_b.clone(),
             Kind::Stage => "contacted".to_string(),
         }
     }
@@ -457,90 +581,98 @@ impl World {
     }
 }
 
-/// An escalation on `lead` filed by `requester` (in the lead's team), with one attachment: (escalation, attachment).
-async fn insert_escalation(app: &TestApp, lead: Uuid, requester: Uuid) -> (Uuid, Uuid) {
-    let id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO escalations (id, lead_id, requester_id, team_id, kind, priority, concession_bps, note,
-                                 required_level, current_level, due_at)
-         VALUES ($1, $2, $3, (SELECT team_id FROM leads WHERE id = $2), 'pricing_exception', 'high', 20,
-                 'match the competitor', 'manager', 'manager', now() + interval '4 hours')",
-    )
-    .bind(id)
-    .bind(lead)
-    .bind(requester)
-    .execute(app.db())
-    .await
-    .unwrap();
-    let attachment = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO escalation_attachments (id, escalation_id, file_name, content_type, size_bytes, bytes, uploaded_by)
-         VALUES ($1, $2, 'competitor-quote.pdf', 'application/pdf', 4, '\\x25504446', $3)",
-    )
-    .bind(attachment)
-    .bind(id)
-    .bind(requester)
-    .execute(app.db())
-    .await
-    .unwrap();
+/// A lead posted through `POST /api/v1/leads` by `api` (201): its id.
+async fn post_lead(app: &TestApp, api: &reqwest::Client, body: serde_json::Value) -> Uuid {
+    let res = api.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201, "lead created");
+    res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// The LO logs a call with a callback in an hour through the API: the callback task's id.
+async fn call_with_callback(app: &TestApp, api: &reqwest::Client, lead: Uuid) -> i64 {
+    let at = (app.state.clock.now() + chrono::Duration::hours(1)).to_rfc3339();
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{lead}/activities")))
+        .json(&serde_json::json!({"kind": "call", "direction": "outbound", "outcome": "no_answer", "callback_at": at}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "call logged: {}", res.text().await.unwrap());
+    sqlx::query_scalar("SELECT id FROM tasks WHERE lead_id = $1 AND kind = 'callback' ORDER BY id DESC LIMIT 1")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap()
+}
+
+async fn move_to_contacted(app: &TestApp, api: &reqwest::Client, lead: Uuid) {
+    let now: serde_json::Value =
+        api.get(app.url(&format!("/api/v1/leads/{lead}"))).send().await.unwrap().json().await.unwrap();
+    let res = api
+        .post(app.url(&format!("/api/v1/leads/{lead}/stage")))
+        .json(&serde_json::json!({"stage": "contacted", "version": now["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// A pricing exception filed by the LO signed in on `lo` on the request form, with the competitor's quote
+/// attached: (escalation, attachment).
+async fn file_escalation(app: &TestApp, lo: &reqwest::Client, lead: Uuid) -> (Uuid, Uuid) {
+    let form = reqwest::multipart::Form::new()
+        .text("lead_id", lead.to_string())
+        .text("kind", "pricing_exception")
+        .text("standard_rate", "6.875")
+        .text("requested_rate", "6.675")
+        .text("reason", "competitor_match")
+        .text("competitor_name", "Keystone Lending")
+        .text("competitor_offer", "6.675% with 0 points")
+        .text("note", "match the competitor")
+        .part(
+            "attachment",
+            reqwest::multipart::Part::bytes(b"%PDF".to_vec())
+                .file_name("competitor-quote.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    let res = lo.post(app.url("/escalations/new")).multipart(form).send().await.unwrap();
+    assert_eq!(res.status(), 303, "request filed: {}", res.text().await.unwrap());
+    let id: Uuid = res.headers()["location"].to_str().unwrap().trim_start_matches("/escalations/").parse().unwrap();
+    let attachment = sqlx::query_scalar("SELECT id FROM escalation_attachments WHERE escalation_id = $1")
+        .bind(id)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
     (id, attachment)
 }
 
-/// An open callback task on `lead` owned by `owner`.
-async fn insert_task(app: &TestApp, lead: Uuid, owner: Uuid) -> i64 {
-    sqlx::query_scalar(
-        "INSERT INTO tasks (lead_id, owner_id, title, due_at) VALUES ($1, $2, 'Call back', now() + interval '1 hour')
-         RETURNING id",
+/// A past client's loan from the import and the rate watch's opportunity on it.
+async fn loan_and_opportunity(app: &TestApp, number: &str) -> (Uuid, Uuid) {
+    sqlx::query_as(
+        "SELECT p.id, o.id FROM portfolio_loans p JOIN opportunities o ON o.loan_id = p.id WHERE p.loan_number = $1",
     )
-    .bind(lead)
-    .bind(owner)
-    .fetch_one(app.db())
-    .await
-    .unwrap()
-}
-
-/// An open claim offer on `lead` to `lo` only, expiring in ten minutes.
-async fn insert_offer(app: &TestApp, lead: Uuid, lo: Uuid) -> i64 {
-    sqlx::query_scalar(
-        "INSERT INTO claim_offers (lead_id, lo_ids, expires_at) VALUES ($1, $2, now() + interval '10 minutes')
-         RETURNING id",
-    )
-    .bind(lead)
-    .bind(vec![lo])
-    .fetch_one(app.db())
-    .await
-    .unwrap()
-}
-
-/// A closed loan of `lo` (in their team) with one open retention opportunity: (loan, opportunity).
-async fn insert_loan(app: &TestApp, number: &str, borrower: &str, lo: Uuid) -> (Uuid, Uuid) {
-    let loan = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO portfolio_loans (id, loan_number, borrower_name, property_state, loan_amount_cents, note_rate,
-                                      product, closed_on, lo_id, team_id)
-         VALUES ($1, $2, $3, 'CA', 40000000, 7.25, 'conventional', '2024-03-15', $4,
-                 (SELECT team_id FROM users WHERE id = $4))",
-    )
-    .bind(loan)
     .bind(number)
-    .bind(borrower)
-    .bind(lo)
-    .execute(app.db())
+    .fetch_one(app.db())
     .await
-    .unwrap();
-    let opportunity = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO opportunities (id, loan_id, kind, why, lo_id, team_id)
-         VALUES ($1, $2, 'rate_watch', 'Market rate 1.1 points below the note rate', $3,
-                 (SELECT team_id FROM users WHERE id = $3))",
-    )
-    .bind(opportunity)
-    .bind(loan)
-    .bind(lo)
-    .execute(app.db())
-    .await
-    .unwrap();
-    (loan, opportunity)
+    .unwrap()
+}
+
+/// The signed-in LO imports a lead file whose only row (Bravo's borrower) is bad, a state that does not exist,
+/// on the import page: the token of the bad-row report the page links to.
+async fn import_report(app: &TestApp, lo: &reqwest::Client) -> String {
+    let csv = format!("first_name,last_name,email,property_state\nWendell,{BORROWER},{BORROWER_EMAIL},ZZ\n");
+    let part = reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("leads.csv").mime_str("text/csv").unwrap();
+    let res = lo
+        .post(app.url("/leads/import"))
+        .multipart(reqwest::multipart::Form::new().part("file", part).text("skip_bad", "1"))
+        .send()
+        .await
+        .unwrap();
+    let page = res.text().await.unwrap();
+    let start = page.find("/leads/import/report/").unwrap_or_else(|| panic!("a bad-row report link: {page}"));
+    let rest = &page[start + "/leads/import/report/".len()..];
+    rest[..rest.find('"').unwrap()].to_string()
 }
 
 /// Fields a hostile form would carry: enough for most forms to parse, so the handler's own check is reached.
@@ -775,7 +907,8 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
     let lo_b = w.app.login("lo.bravo@org.test").await;
     let res = lo_b.get(w.app.url(&format!("/leads/import/report/{}", w.report_b))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.text().await.unwrap().contains(BORROWER_EMAIL));
+    let report = res.text().await.unwrap();
+    assert!(report.starts_with("line,reason\n2,\"property_state:"), "their own bad row, by line: {report}");
     let res = lo_b.post(w.app.url(&format!("/routing/offers/{}/claim", w.offer_b))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "the Bravo LO claims the offer made to them");
     let claimed: Option<Uuid> = sqlx::query_scalar("SELECT claimed_by FROM claim_offers WHERE id = $1")
@@ -898,18 +1031,15 @@ async fn an_own_request_does_not_open_another_teams_attachment() {
         .fetch_one(w.app.db())
         .await
         .unwrap();
-    let own_lead = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, assigned_lo_id, team_id, assigned_at)
-         VALUES ($1, '00000000-0000-0000-0000-000000000001', 'new', 'Own', 'Borrower', $2,
-                 (SELECT team_id FROM users WHERE id = $2), now())",
+    // The Alpha LO's own borrower, entered through the API, and their own request on it.
+    let own_lead = post_lead(
+        &w.app,
+        &w.app.api(&w.app.token_for(lo_id).await),
+        serde_json::json!({"first_name": "Own", "last_name": "Borrower", "email": "own@borrower.test",
+                           "loan_amount": "250000"}),
     )
-    .bind(own_lead)
-    .bind(lo_id)
-    .execute(w.app.db())
-    .await
-    .unwrap();
-    let (own, own_attachment) = insert_escalation(&w.app, own_lead, lo_id).await;
+    .await;
+    let (own, own_attachment) = file_escalation(&w.app, lo, own_lead).await;
     // Control: the LO opens their own attachment.
     let res = lo.get(w.app.url(&format!("/escalations/{own}/attachments/{own_attachment}"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{role:?} opens their own attachment");
