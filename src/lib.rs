@@ -12,6 +12,7 @@ pub mod demo;
 pub mod devtools;
 pub mod error;
 pub mod escalations;
+pub mod events;
 pub mod home;
 pub mod imports;
 pub mod jobs;
@@ -62,7 +63,26 @@ pub fn routes() -> Routes {
 /// The application's state: the foundation's `AppState` with every capability's job kinds registered.
 /// Everything that serves or runs jobs builds its state here.
 pub fn state(db: sqlx::PgPool, config: Config) -> AppState {
+    wire();
     AppState::new(db, config).with_jobs(job_kinds())
+}
+
+/// Wires what lower layers call without importing the capabilities above them: the domain events'
+/// subscribers (in the order they run), a new lead's routing, the lead page's panels, an LO's offboarding.
+pub fn wire() {
+    events::wire(vec![portfolio::on_event, webhooks::on_event, notifications::on_event]);
+    leads::wiring::wire(leads::wiring::LeadWiring {
+        queue_routing: |tx, lead, now| Box::pin(async move { Ok(routing::queue_routing(tx, lead, now).await?) }),
+        route_new_lead: |state, lead, actor| Box::pin(routing::route_created_lead(state, lead, actor)),
+        lead_panels: vec![|state, user, lead| Box::pin(routing::lead_panel(state, user, lead)), |state, user, lead| {
+            Box::pin(escalations::lead_panel(state, user, lead))
+        }],
+    });
+    accounts::wiring::wire(accounts::wiring::AccountsWiring {
+        hand_over_open_leads: |state, tx, actor, lo, to| {
+            Box::pin(routing::hand_over_open_leads(state, tx, actor, lo, to))
+        },
+    });
 }
 
 /// The job kinds by namespace: the queue (`jobs`) imports no capability, the composition root wires them.

@@ -40,40 +40,7 @@ const DEVELOPER_TOOLS: &[&str] = &["devtools"];
 
 /// Imports that break the rules today: (file under `src/`, component it imports, why it is still there).
 /// Remove a line when its import goes; never add one.
-const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
-    ("accounts/handlers/users.rs", "routing", "offboarding hands an LO's open leads over through routing"),
-    ("accounts/store.rs", "routing", "offboarding stores the routing::HandOver choice"),
-    (
-        "leads/handlers/lead_page.rs",
-        "routing",
-        "the lead page shows the routing panel (page composition belongs on top)",
-    ),
-    (
-        "leads/handlers/lead_page.rs",
-        "escalations",
-        "the lead page shows the escalations panel (page composition belongs on top)",
-    ),
-    (
-        "leads/store/mod.rs",
-        "routing",
-        "creating a lead queues and runs routing directly instead of a wired-in function",
-    ),
-    ("leads/import.rs", "routing", "imported leads are routed by a direct call instead of a domain event"),
-    ("leads/store/mod.rs", "portfolio", "referrals and funding call portfolio directly instead of a domain event"),
-    ("leads/store/mod.rs", "webhooks", "lead created/stage changed/funded emit webhooks directly instead of an event"),
-    ("leads/lifecycle.rs", "portfolio", "funding makes the portfolio loan by a direct call instead of a domain event"),
-    ("leads/lifecycle.rs", "webhooks", "stage changes and funding emit webhooks directly instead of an event"),
-    ("routing/distribute.rs", "notifications", "assignment notifies the LO by a direct call"),
-    ("routing/reassign.rs", "notifications", "bulk reassignment notifies by a direct call"),
-    ("routing/speed_to_lead.rs", "notifications", "SLA escalation notifies managers by a direct call"),
-    ("escalations/mod.rs", "notifications", "requests and decisions notify by a direct call"),
-    ("escalations/handlers/coaching.rs", "notifications", "opening a coaching review notifies the LO by a direct call"),
-    ("escalations/mod.rs", "webhooks", "escalation.decided is emitted by a direct call"),
-    ("lossmit/store/mod.rs", "notifications", "a new case's assignment notifies by a direct call"),
-    ("lossmit/store/proceedings.rs", "notifications", "reassignment notifies by a direct call"),
-    ("lossmit/store/reads.rs", "notifications", "the daily digest notifies by a direct call"),
-    ("portfolio/mod.rs", "notifications", "rate-watch opportunities notify by a direct call"),
-];
+const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[];
 
 /// The component a file (path under `src/`, with `/`) or a module path (`a/b/c`) belongs to.
 fn component(path: &str) -> String {
@@ -324,7 +291,7 @@ fn the_scanner_reads_use_trees_and_skips_comments_and_strings() {
 /// Source files still over the size a person can hold (issue 16: no file over 800 lines), with their length
 /// when the rule was written. Shrink-only: a file that gets under the limit must leave this list, and no file
 /// may join it.
-const KNOWN_LONG_FILES: &[(&str, usize)] = &[("devtools/seed/history.rs", 869), ("leads/store/mod.rs", 922)];
+const KNOWN_LONG_FILES: &[(&str, usize)] = &[("devtools/seed/history.rs", 869)];
 
 const MAX_FILE_LINES: usize = 800;
 
@@ -376,7 +343,6 @@ const KNOWN_LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("devtools/bench.rs", "measure_app", 139),
     ("leads/model.rs", "validate", 138),
     ("portfolio/import.rs", "parse_loan_row", 130),
-    ("routing/reassign.rs", "reassign_many", 126),
 ];
 
 const MAX_FUNCTION_LINES: usize = 120;

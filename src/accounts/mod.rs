@@ -5,6 +5,7 @@ pub mod cli;
 pub mod handlers;
 pub mod model;
 pub mod store;
+pub mod wiring;
 
 use crate::web::Routes;
 

@@ -278,6 +278,17 @@ pub fn check_user_form(f: &UserForm) -> Result<UserEdit, FieldErrors> {
     })
 }
 
+/// Where an offboarded LO's open leads go: the admin's choice on the deactivate form.
+#[derive(Debug, Clone)]
+pub enum HandOver {
+    /// Redistribute through the routing rules.
+    Redistribute,
+    /// To one named LO.
+    ToLo(uuid::Uuid),
+    /// To a team's unassigned queue.
+    ToTeamQueue(uuid::Uuid),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -515,9 +515,9 @@ pub async fn revoke_token(
 /// Why a hand-over target cannot take an offboarded LO's leads, or None when it can.
 pub async fn hand_over_target_problem<'e, E: Executor<'e, Database = Postgres>>(
     db: E,
-    to: &crate::routing::HandOver,
+    to: &super::model::HandOver,
 ) -> sqlx::Result<Option<&'static str>> {
-    use crate::routing::HandOver;
+    use super::model::HandOver;
     Ok(match to {
         HandOver::Redistribute => None,
         HandOver::ToLo(lo) => {

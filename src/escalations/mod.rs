@@ -272,7 +272,7 @@ pub async fn file_request(
     };
     let link = format!("/escalations/{id}");
     for approver in store::approvers_for(&mut tx, level, lead.team_id, bps, user.id).await? {
-        crate::notifications::notify(&mut tx, approver, "escalation.requested", &title, &link).await?;
+        crate::events::notify(&mut tx, approver, "escalation.requested", &title, &link).await?;
     }
     crate::jobs::enqueue(
         &mut tx,
@@ -369,17 +369,12 @@ pub async fn decide(
         model::Kind::parse(&row.kind).map(|k| k.label()).unwrap_or("escalation").to_lowercase(),
         row.borrower
     );
-    crate::notifications::notify(&mut tx, requester, "escalation.decided", &title, &format!("/escalations/{id}"))
-        .await?;
-    crate::webhooks::emit(
-        &mut tx,
-        "escalation.decided",
-        serde_json::json!({
-            "escalation_id": id, "lead_id": row.lead_id, "kind": row.kind, "decision": decision.as_str(),
-            "status": to.as_str(), "granted_bps": granted, "decided_by": user.id,
-        }),
-    )
-    .await?;
+    crate::events::notify(&mut tx, requester, "escalation.decided", &title, &format!("/escalations/{id}")).await?;
+    let payload = serde_json::json!({
+        "escalation_id": id, "lead_id": row.lead_id, "kind": row.kind, "decision": decision.as_str(),
+        "status": to.as_str(), "granted_bps": granted, "decided_by": user.id,
+    });
+    crate::events::emit(&mut tx, crate::events::Event::EscalationDecided { payload: &payload }).await?;
     tx.commit().await?;
     store::find(&state.db, id).await?.ok_or(AppError::NotFound)
 }
@@ -454,7 +449,7 @@ pub async fn comment(state: &AppState, user: &CurrentUser, id: Uuid, note: &str)
         .write(&mut *tx)
         .await?;
     if row.requester_id != user.id {
-        crate::notifications::notify(
+        crate::events::notify(
             &mut tx,
             row.requester_id,
             "escalation.comment",
@@ -549,14 +544,8 @@ pub async fn run_job(state: &AppState, job: &crate::jobs::Job, now: DateTime<Utc
             let mut people = store::approvers_for(&mut tx, level, team, bps, requester).await?;
             people.push(requester);
             for p in people {
-                crate::notifications::notify(
-                    &mut tx,
-                    p,
-                    "escalation.sla_breach",
-                    "An escalation is past its SLA",
-                    &link,
-                )
-                .await?;
+                crate::events::notify(&mut tx, p, "escalation.sla_breach", "An escalation is past its SLA", &link)
+                    .await?;
             }
             tx.commit().await?;
             Ok(())

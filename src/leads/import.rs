@@ -461,7 +461,7 @@ pub async fn route_imported(state: &AppState, job: &crate::jobs::Job) -> anyhow:
     let total = payload.lead_ids.len() as i64;
     for (done, id) in payload.lead_ids.iter().enumerate() {
         // One transaction per lead, as for API intake; a lead routed before (a retried job) is left alone.
-        match crate::routing::route_created_lead(state, *id, actor.as_ref()).await {
+        match (crate::leads::wiring::wired()?.route_new_lead)(state, *id, actor.as_ref()).await {
             Ok(_) | Err(AppError::NotFound) => {}
             Err(AppError::Internal(e)) => return Err(e.context(format!("routing imported lead {id}"))),
             Err(e) => anyhow::bail!("routing imported lead {id}: {}", e.public_message()),
@@ -585,6 +585,7 @@ async fn insert_leads(
         .bind(now)
         .execute(&mut **tx)
         .await?;
+        crate::events::leads_assigned(tx, &ids, Some(lo), team, "imported by the loan officer").await?;
     }
     let with_consent: Vec<(Uuid, &model::Consent)> =
         rows.iter().filter_map(|r| r.fields.consent.as_ref().map(|c| (r.id, c))).collect();

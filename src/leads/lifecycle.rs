@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::audit::Entry;
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
+use crate::events::Event;
 
 /// The audit action every stage change writes, whatever its origin (the history import uses it too).
 pub const STAGE_CHANGED: &str = "lead.stage_changed";
@@ -81,11 +82,10 @@ pub async fn change_stage(
             obj.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    crate::webhooks::emit(tx, "lead.stage_changed", event.clone()).await?;
+    crate::events::emit(tx, Event::LeadStageChanged { lead_id: c.lead_id, payload: &event }).await?;
     if c.to == "funded" {
-        // A funded lead becomes a past client in the portfolio, in the same transaction.
-        crate::portfolio::on_lead_funded(tx, c.lead_id).await?;
-        crate::webhooks::emit(tx, "lead.funded", event).await?;
+        // A funded lead becomes a past client in the portfolio (its subscriber), in the same transaction.
+        crate::events::emit(tx, Event::LeadFunded { lead_id: c.lead_id, payload: &event }).await?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod import;
 pub mod lifecycle;
 pub mod model;
 pub mod store;
+pub mod wiring;
 
 use axum::routing::{get, post};
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::auth::CurrentUser;
 use crate::auth::PageCtx;
 use crate::error::AppResult;
+use crate::events::Event;
 use crate::state::AppState;
 use crate::web::Routes;
 
@@ -24,24 +25,17 @@ pub fn router() -> Routes {
 
 pub use crate::auth::store::unread_count;
 
-/// Adds a notification inside the caller's transaction, so it exists exactly when the change does.
-pub async fn notify(
-    tx: &mut Transaction<'_, Postgres>,
-    user_id: Uuid,
-    kind: &str,
-    title: &str,
-    link: &str,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "INSERT INTO notifications (user_id, kind, title, link) VALUES ($1, $2, $3, $4)",
-        user_id,
-        kind,
-        title,
-        link
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+/// The domain-event subscriber: a [`Event::Notify`] becomes bell notifications, in the emitting transaction.
+pub fn on_event<'a, 'c, 'e>(
+    tx: &'a mut Transaction<'c, Postgres>,
+    event: &'a Event<'e>,
+) -> futures_util::future::BoxFuture<'a, AppResult<()>> {
+    Box::pin(async move {
+        if let Event::Notify { user_ids, kind, title, link } = event {
+            notify_all(tx, user_ids, kind, title, link).await?;
+        }
+        Ok(())
+    })
 }
 
 /// The same notification for several users, in one statement.

@@ -28,6 +28,24 @@ pub fn router() -> Routes {
 
 /// Makes a lead that reached `funded` a portfolio loan, inside the caller's transaction. Idempotent: a lead
 /// (or loan number) already in the portfolio changes nothing.
+/// The domain-event subscriber: a funded lead becomes a past client's loan; a lead naming its referrer records
+/// the referral (both in the emitting transaction).
+pub fn on_event<'a, 'c, 'e>(
+    tx: &'a mut Transaction<'c, Postgres>,
+    event: &'a crate::events::Event<'e>,
+) -> futures_util::future::BoxFuture<'a, AppResult<()>> {
+    use crate::events::Event;
+    Box::pin(async move {
+        match event {
+            Event::LeadFunded { lead_id, .. } => on_lead_funded(tx, *lead_id).await,
+            Event::LeadReferred { lead_id, loan_number, actor } => {
+                record_referral(tx, *actor, *lead_id, *loan_number).await
+            }
+            _ => Ok(()),
+        }
+    })
+}
+
 pub async fn on_lead_funded(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid) -> AppResult<()> {
     if let Some(loan_id) = store::loan_from_lead(tx, lead_id).await? {
         Entry::new(None, "portfolio.loan_added", "portfolio_loan", loan_id)
@@ -43,7 +61,7 @@ pub async fn on_lead_funded(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid) -
 /// (`referred_by_loan_number`) call this inside the transaction that writes the lead.
 pub async fn record_referral(
     tx: &mut Transaction<'_, Postgres>,
-    actor: Option<&CurrentUser>,
+    actor: Option<&dyn crate::audit::Acts>,
     lead_id: Uuid,
     loan_number: Option<&str>,
 ) -> AppResult<()> {
@@ -234,8 +252,7 @@ pub async fn scan_portfolio(
         } else {
             format!("{n} new past-client opportunities")
         };
-        crate::notifications::notify(&mut tx, lo, "portfolio.opportunities", &title, "/portfolio/opportunities")
-            .await?;
+        crate::events::notify(&mut tx, lo, "portfolio.opportunities", &title, "/portfolio/opportunities").await?;
     }
     // Opportunities whose LO has left wait in the team's queue: tell the team's managers.
     for (team, n) in per_team_queue {
@@ -247,8 +264,7 @@ pub async fn scan_portfolio(
         .await?;
         let title = format!("{n} past-client opportunities waiting in your team's queue");
         for m in managers {
-            crate::notifications::notify(&mut tx, m, "portfolio.team_queue", &title, "/portfolio/opportunities")
-                .await?;
+            crate::events::notify(&mut tx, m, "portfolio.team_queue", &title, "/portfolio/opportunities").await?;
         }
     }
     Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), "portfolio.scan", "opportunities", "")

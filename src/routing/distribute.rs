@@ -12,6 +12,7 @@ use super::store::{self, CandidateRow, LeadRow, NewDecision, RuleRow};
 use crate::audit::Entry;
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
+use crate::events::Event;
 use crate::state::AppState;
 
 /// Why a lead is being routed.
@@ -442,7 +443,7 @@ pub async fn assign(
             sqlx::query!("UPDATE tasks SET owner_id = $2 WHERE lead_id = $1 AND done_at IS NULL", lead.id, lo)
                 .execute(&mut **tx)
                 .await?;
-            crate::notifications::notify(
+            crate::events::notify(
                 tx,
                 lo,
                 "lead_assigned",
@@ -487,14 +488,9 @@ pub async fn send_to_queue(
             .await?;
     }
     let managers = store::managers_for(tx, team).await?;
-    crate::notifications::notify_all(
-        tx,
-        &managers,
-        "lead_unassigned",
-        &format!("Lead waiting for an LO: {} (no eligible LO)", lead.display_name()),
-        "/routing/queue",
-    )
-    .await?;
+    let title = format!("Lead waiting for an LO: {} (no eligible LO)", lead.display_name());
+    let told = Event::Notify { user_ids: &managers, kind: "lead_unassigned", title: &title, link: "/routing/queue" };
+    crate::events::emit(tx, told).await?;
     Ok(())
 }
 

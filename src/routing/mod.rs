@@ -114,16 +114,8 @@ pub async fn lead_panel(state: &AppState, user: &CurrentUser, lead_id: Uuid) -> 
     Ok(askama::Template::render(&panel).map_err(anyhow::Error::from)?)
 }
 
-/// Where an offboarded LO's open leads go.
-#[derive(Debug, Clone)]
-pub enum HandOver {
-    /// Redistribute through the routing rules.
-    Redistribute,
-    /// To one named LO.
-    ToLo(Uuid),
-    /// To a team's unassigned queue.
-    ToTeamQueue(Uuid),
-}
+/// Where an offboarded LO's open leads go (the admin's choice, kept by accounts).
+pub use crate::accounts::model::HandOver;
 
 /// Moves every open lead of `lo_id` according to `to`, recording assignment history. Returns how many moved.
 pub async fn hand_over_open_leads(

@@ -153,6 +153,19 @@ pub struct BulkPayload {
     pub reason: String,
 }
 
+/// How many of these leads' property states the LO holds no licence for (a lead without a state counts as
+/// licensed).
+fn unlicensed_for<'a>(licensed: Option<&[String]>, states: impl Iterator<Item = Option<&'a str>>) -> usize {
+    let licensed = licensed.unwrap_or_default();
+    states
+        .filter(|s| {
+            s.map(str::trim)
+                .filter(|s| !s.is_empty())
+                .is_some_and(|s| !licensed.iter().any(|x| x.eq_ignore_ascii_case(s)))
+        })
+        .count()
+}
+
 /// Reassigns many leads in one transaction: either every lead moves or none does. Leads outside the actor's
 /// scope, or not licensed for the target LO, fail the whole run. Reports progress to `job` if given.
 pub async fn reassign_many(
@@ -204,17 +217,8 @@ pub async fn reassign_many(
             ));
         }
         if let Some(l) = &target.lo {
-            let states = l.licensed_states.clone().unwrap_or_default();
-            let unlicensed = visible
-                .iter()
-                .filter(|v| {
-                    v.property_state
-                        .as_deref()
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .is_some_and(|s| !states.iter().any(|x| x.eq_ignore_ascii_case(s)))
-                })
-                .count();
+            let unlicensed =
+                unlicensed_for(l.licensed_states.as_deref(), visible.iter().map(|v| v.property_state.as_deref()));
             if unlicensed > 0 {
                 return Err(AppError::invalid(
                     "to",
@@ -239,6 +243,7 @@ pub async fn reassign_many(
         )
         .fetch_all(&mut *tx)
         .await?;
+        crate::events::leads_assigned(&mut tx, &moved, to_lo, target.team, &reason).await?;
         sqlx::query!("UPDATE tasks SET owner_id = $2 WHERE lead_id = ANY($1) AND done_at IS NULL", &chunk, to_lo)
             .execute(&mut *tx)
             .await?;
@@ -269,7 +274,7 @@ pub async fn reassign_many(
         }
     }
     if let Some(lo) = to_lo {
-        crate::notifications::notify(
+        crate::events::notify(
             &mut tx,
             lo,
             "lead_assigned",

@@ -104,7 +104,7 @@ pub async fn run_sla_check(state: &AppState, payload: SlaPayload, _now: DateTime
         };
         match distribute::route(state, &mut tx, &lead, &opts).await.map_err(app_to_anyhow)? {
             Outcome::Assigned(_) => {
-                crate::notifications::notify(
+                crate::events::notify(
                     &mut tx,
                     payload.lo_id,
                     "lead_reassigned",
@@ -124,7 +124,7 @@ pub async fn run_sla_check(state: &AppState, payload: SlaPayload, _now: DateTime
             payload.minutes
         );
         for m in store::managers_for(&mut tx, lead.team_id).await? {
-            crate::notifications::notify(&mut tx, m, "sla_escalated", &title, &format!("/leads/{}", lead.id)).await?;
+            crate::events::notify(&mut tx, m, "sla_escalated", &title, &format!("/leads/{}", lead.id)).await?;
         }
         Entry::new(None, "lead.sla_escalated", "lead", lead.id)
             .after(json!({"lo_id": payload.lo_id, "minutes": payload.minutes}))
@@ -400,7 +400,7 @@ pub async fn offer(
     .fetch_one(&mut **tx)
     .await?;
     for lo in pool {
-        crate::notifications::notify(
+        crate::events::notify(
             tx,
             *lo,
             "lead_offered",

@@ -428,6 +428,7 @@ pub async fn write_assignment(
     )
     .execute(&mut **tx)
     .await?;
+    crate::events::leads_assigned(tx, &[lead_id], to_lo, to_team, reason).await?;
     sqlx::query_scalar!(
         "INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, rule_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",

@@ -32,6 +32,25 @@ pub fn router() -> Routes {
 /// Queues one delivery job per active endpoint subscribed to `event`, inside the caller's transaction (so a
 /// delivery exists exactly when the change does). `event` is one of [`model::EVENTS`]; `payload` may hold
 /// everything the caller knows: each endpoint's delivery stores only what [`model::event_data`] lets out.
+/// The domain-event subscriber: lead and escalation events become signed deliveries to the endpoints that
+/// want them, queued in the emitting transaction.
+pub fn on_event<'a, 'c, 'e>(
+    tx: &'a mut Transaction<'c, Postgres>,
+    event: &'a crate::events::Event<'e>,
+) -> futures_util::future::BoxFuture<'a, AppResult<()>> {
+    use crate::events::Event;
+    Box::pin(async move {
+        let (name, payload) = match event {
+            Event::LeadCreated { payload, .. } => ("lead.created", payload),
+            Event::LeadStageChanged { payload, .. } => ("lead.stage_changed", payload),
+            Event::LeadFunded { payload, .. } => ("lead.funded", payload),
+            Event::EscalationDecided { payload } => ("escalation.decided", payload),
+            _ => return Ok(()),
+        };
+        emit(tx, name, (*payload).clone()).await
+    })
+}
+
 pub async fn emit(tx: &mut Transaction<'_, Postgres>, event: &str, payload: serde_json::Value) -> AppResult<()> {
     if !model::EVENTS.contains(&event) {
         return Err(AppError::Internal(anyhow::anyhow!("unknown webhook event {event}")));

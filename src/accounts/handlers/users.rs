@@ -2,7 +2,7 @@
 //! password and second-factor resets.
 
 use super::*;
-use crate::routing::HandOver;
+use crate::accounts::model::HandOver;
 
 // ---------- users list ----------
 
@@ -343,7 +343,8 @@ pub(crate) async fn deactivate(
             let page = render_user_page(&state, ctx, before, None, errors).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
-        moved = crate::routing::hand_over_open_leads(&state, &mut tx, &user, id, choice.clone()).await?;
+        moved = (crate::accounts::wiring::wired()?.hand_over_open_leads)(&state, &mut tx, &user, id, choice.clone())
+            .await?;
         Entry::new(Some(&user), "open_leads_handed_over", "user", id)
             .after(serde_json::json!({ "open_leads": open, "moved": moved, "to": format!("{choice:?}") }))
             .write(&mut *tx)

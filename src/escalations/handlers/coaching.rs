@@ -98,7 +98,7 @@ pub(crate) async fn open_coaching(
         .after(serde_json::json!({"lo_id": lo_id, "metrics": metrics, "follow_up_on": follow_up}))
         .write(&mut *tx)
         .await?;
-    crate::notifications::notify(
+    crate::events::notify(
         &mut tx,
         lo_id,
         "coaching.created",

@@ -26,8 +26,8 @@ pub(crate) struct ShowPage {
     reasons: Vec<Opt>,
     errors: FieldErrors,
     call: CallForm,
-    routing_panel: String,
-    escalations_panel: String,
+    /// Other capabilities' panels (routing history, escalations), as HTML, in page order.
+    panels: Vec<String>,
     may_merge: bool,
     draft: LeadDraft,
     o: LeadFormOptions,
@@ -73,8 +73,10 @@ pub(crate) async fn render_lead(
     let reasons = store::lost_reasons(&state.db).await?;
     let (consents, opt_outs) = store::consents(&state.db, id).await?;
     let timeline = store::timeline(&state.db, id).await?;
-    let routing_panel = crate::routing::lead_panel(state, user, id).await?;
-    let escalations_panel = crate::escalations::lead_panel(state, user, id).await?;
+    let mut panels = Vec::new();
+    for panel in &crate::leads::wiring::wired()?.lead_panels {
+        panels.push(panel(state, user, id).await?);
+    }
     let stage_pairs: Vec<(String, String)> =
         stage_defs.iter().filter(|s| s.key != lead.stage).map(|s| (s.key.clone(), s.label.clone())).collect();
     let chosen_stage = stage_form.map(|s| s.stage.as_str()).unwrap_or("");
@@ -110,8 +112,7 @@ pub(crate) async fn render_lead(
         reasons: owned_opts(&reasons, chosen_reason, "—"),
         errors,
         call,
-        routing_panel,
-        escalations_panel,
+        panels,
         may_merge: user.is_manager_or_admin(),
         o: LeadFormOptions::for_draft(&draft),
         draft,

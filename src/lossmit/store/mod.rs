@@ -316,7 +316,7 @@ pub async fn create_case(
         .execute(&mut *tx)
         .await?;
         let title = format!("Loss-mitigation case {} ({}) assigned to you", input.loan_number, input.borrower_name);
-        crate::notifications::notify(&mut tx, s, "lossmit.assigned", &title, &format!("/lossmit/cases/{id}")).await?;
+        crate::events::notify(&mut tx, s, "lossmit.assigned", &title, &format!("/lossmit/cases/{id}")).await?;
     }
     // The daily deadline digest keeps itself scheduled once any case exists (one job per day: the dedupe key
     // carries the date).

@@ -173,7 +173,7 @@ pub async fn reassign(
         "Loss-mitigation case reassigned to you{}",
         if reason.trim().is_empty() { String::new() } else { format!(": {}", reason.trim()) }
     );
-    crate::notifications::notify(&mut tx, to, "lossmit.assigned", &title, &format!("/lossmit/cases/{case_id}")).await?;
+    crate::events::notify(&mut tx, to, "lossmit.assigned", &title, &format!("/lossmit/cases/{case_id}")).await?;
     Entry::new(Some(user), "lossmit.case.reassign", "lossmit_case", case_id)
         .before(serde_json::json!({"specialist_id": from}))
         .after(serde_json::json!({"specialist_id": to, "reason": reason}))

@@ -87,7 +87,7 @@ pub async fn send_deadline_digest(db: &PgPool, today: NaiveDate, next_run: DateT
             continue;
         }
         let title = format!("Loss mitigation: {due} deadline(s) due within 2 days, {breached} breached");
-        crate::notifications::notify(&mut tx, specialist, "lossmit.digest", &title, "/lossmit").await?;
+        crate::events::notify(&mut tx, specialist, "lossmit.digest", &title, "/lossmit").await?;
         sent += 1;
     }
     crate::jobs::enqueue(&mut tx, DIGEST_JOB, serde_json::json!({}), next_run, Some(&digest_key(next_run))).await?;

@@ -1,0 +1,43 @@
+//! What `leads` calls above itself without importing it, wired once by the composition root (`lib.rs`):
+//! routing a new lead (its safety-net job queued in the creating transaction, the routing run after the
+//! commit) and the panels other capabilities add to the lead page, in page order. Code, identical in every
+//! instance; no state.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Queues a new lead's routing (a safety net due shortly) inside the creating transaction.
+pub type QueueRouting =
+    for<'a, 'c> fn(&'a mut Transaction<'c, Postgres>, Uuid, DateTime<Utc>) -> BoxFuture<'a, AppResult<()>>;
+/// Routes a created lead in its own transaction; the LO it went to, if any.
+pub type RouteNewLead =
+    for<'a> fn(&'a AppState, Uuid, Option<&'a CurrentUser>) -> BoxFuture<'a, AppResult<Option<Uuid>>>;
+/// A panel of the lead page, as HTML, for this user (scoped by its capability).
+pub type LeadPanel = for<'a> fn(&'a AppState, &'a CurrentUser, Uuid) -> BoxFuture<'a, AppResult<String>>;
+
+pub struct LeadWiring {
+    pub queue_routing: QueueRouting,
+    pub route_new_lead: RouteNewLead,
+    pub lead_panels: Vec<LeadPanel>,
+}
+
+static WIRING: OnceLock<LeadWiring> = OnceLock::new();
+
+/// Wires `leads` to the capabilities above it; the first wiring of the process stands.
+pub fn wire(wiring: LeadWiring) {
+    let _ = WIRING.set(wiring);
+}
+
+pub(crate) fn wired() -> AppResult<&'static LeadWiring> {
+    WIRING.get().ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("leads are not wired: build the state with loanfloor::state"))
+    })
+}

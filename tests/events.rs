@@ -1,0 +1,146 @@
+//! Domain events (issue 16): a lead's creation, its assignments, stage changes and funding each leave exactly
+//! one outbox row of their kind, written in the transaction that made the change; a change that rolls back
+//! leaves none; and the subscribers the composition root wires (webhooks, the portfolio, the bell) react in that
+//! same transaction.
+
+mod common;
+
+use common::TestApp;
+use loanfloor::auth::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+async fn outbox(app: &TestApp, lead: Uuid) -> Vec<String> {
+    sqlx::query_scalar("SELECT kind FROM domain_events WHERE lead_id = $1 ORDER BY id")
+        .bind(lead)
+        .fetch_all(app.db())
+        .await
+        .unwrap()
+}
+
+async fn version(api: &reqwest::Client, app: &TestApp, lead: Uuid) -> Value {
+    let v: Value = api.get(app.url(&format!("/api/v1/leads/{lead}"))).send().await.unwrap().json().await.unwrap();
+    v["version"].clone()
+}
+
+#[tokio::test]
+async fn each_change_of_a_lead_leaves_one_outbox_row_in_its_own_transaction() {
+    let app = TestApp::spawn().await;
+    let ann = app.create_user(Role::Lo, "ann@branch.test", Some("Dallas"), &["TX"]).await;
+    let bob = app.create_user(Role::Lo, "bob@branch.test", Some("Dallas"), &["TX"]).await;
+    let admin = app.create_user(Role::Admin, "admin@branch.test", None, &[]).await;
+    let (ann_api, admin_api) = (app.api(&app.token_for(ann).await), app.api(&app.token_for(admin).await));
+
+    // Ann enters her borrower: created, and assigned to her.
+    let res = ann_api
+        .post(app.url("/api/v1/leads"))
+        .json(&json!({"first_name": "Pat", "last_name": "Outbox", "email": "pat@outbox.test", "loan_amount": "300000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let lead: Uuid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(outbox(&app, lead).await, ["lead.assigned", "lead.created"]);
+    let created: Value =
+        sqlx::query_scalar("SELECT payload FROM domain_events WHERE lead_id = $1 AND kind = 'lead.created'")
+            .bind(lead)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(created["lead"]["last_name"], "Outbox");
+
+    // A stage move refused (lost without a reason) writes nothing; the real one writes one row.
+    let res = ann_api
+        .post(app.url(&format!("/api/v1/leads/{lead}/stage")))
+        .json(&json!({"stage": "lost", "version": version(&ann_api, &app, lead).await}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert_eq!(outbox(&app, lead).await.len(), 2);
+    let res = ann_api
+        .post(app.url(&format!("/api/v1/leads/{lead}/stage")))
+        .json(&json!({"stage": "contacted", "version": version(&ann_api, &app, lead).await}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // The admin hands it to Bob: one assignment row, naming him.
+    let res = admin_api
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&json!({"lo_id": bob, "reason": "Ann is on leave"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let assigned: Value = sqlx::query_scalar(
+        "SELECT payload FROM domain_events WHERE lead_id = $1 AND kind = 'lead.assigned' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(lead)
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(assigned["to_lo_id"], bob.to_string());
+
+    // Bob funds it: a stage change and a funding, and the portfolio's subscriber made the past client's loan in
+    // the same transaction.
+    let bob_api = app.api(&app.token_for(bob).await);
+    let res = bob_api
+        .post(app.url(&format!("/api/v1/leads/{lead}/stage")))
+        .json(&json!({"stage": "funded", "version": version(&bob_api, &app, lead).await}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(
+        outbox(&app, lead).await,
+        ["lead.assigned", "lead.created", "lead.stage_changed", "lead.assigned", "lead.stage_changed", "lead.funded"]
+    );
+    let loans: i64 = sqlx::query_scalar("SELECT count(*) FROM portfolio_loans WHERE lead_id = $1")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(loans, 1);
+}
+
+#[tokio::test]
+async fn an_event_emitted_in_a_transaction_that_rolls_back_leaves_nothing() {
+    let app = TestApp::spawn().await;
+    let ann = app.create_user(Role::Lo, "ann@branch.test", Some("Dallas"), &["TX"]).await;
+    let lead = Uuid::new_v4();
+    let payload = json!({"lead_id": lead});
+    let mut tx = app.db().begin().await.unwrap();
+    loanfloor::events::emit(&mut tx, loanfloor::events::Event::LeadStageChanged { lead_id: lead, payload: &payload })
+        .await
+        .unwrap();
+    loanfloor::events::notify(&mut tx, ann, "test", "Told inside a transaction", "/").await.unwrap();
+    let inside: i64 = sqlx::query_scalar("SELECT count(*) FROM domain_events WHERE lead_id = $1")
+        .bind(lead)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(inside, 1, "the outbox row is written in the caller's transaction");
+    tx.rollback().await.unwrap();
+    assert!(outbox(&app, lead).await.is_empty());
+    let told: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications WHERE user_id = $1")
+        .bind(ann)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(told, 0, "the bell's subscriber wrote inside the same transaction, so nothing is left");
+    // And a lead naming an unknown referrer is refused whole: no lead, no outbox row.
+    let api = app.api(&app.token_for(ann).await);
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM domain_events").fetch_one(app.db()).await.unwrap();
+    let res = api
+        .post(app.url("/api/v1/leads"))
+        .json(&json!({"first_name": "Ref", "last_name": "Fail", "email": "ref@fail.test",
+                      "referred_by_loan_number": "NO-SUCH-LOAN"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM domain_events").fetch_one(app.db()).await.unwrap();
+    assert_eq!(after, before);
+}
