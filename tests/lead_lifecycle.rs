@@ -1,5 +1,5 @@
 //! One lead lifecycle: a stage change leaves the same traces whichever path made it — the API, the cadence's
-//! move to nurture, the LOS status import: a `stage_changes` row, the one audit action `lead.stage_changed`,
+//! move to nurture, the LOS status import, a merge: a `stage_changes` row, the one audit action `lead.stage_changed`,
 //! and the `lead.stage_changed` webhook event (plus `lead.funded` for funding).
 
 mod common;
@@ -114,7 +114,28 @@ async fn every_path_of_a_stage_change_leaves_the_same_traces() {
     let res = los.post(app.url("/api/v1/los/status")).json(&body).send().await.unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 
+    // 4. A merge: the admin merges the LO's second entry of a borrower into the first; the duplicate is lost.
+    let res = lo_api
+        .post(app.url("/api/v1/leads"))
+        .json(&json!({"first_name": "Pat", "last_name": "Api", "email": "pat.again@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let duplicate: Uuid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+    // (Signed in again: a fortnight has passed on the clock since the morning's sign-in.)
+    let res = app
+        .login("admin@branch.test")
+        .await
+        .post(app.url(&format!("/leads/{by_api}/merge")))
+        .form(&[("other", duplicate.to_string()), ("other_id", String::new())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], format!("/leads/{by_api}"), "merged");
+
     let one = |audit: &str, event: &str| (1i64, vec![audit.to_string()], vec![event.to_string()]);
+    assert_eq!(traces(&app, duplicate, "lost").await, one("lead.stage_changed", "lead.stage_changed"), "a merge");
     assert_eq!(traces(&app, by_api, "contacted").await, one("lead.stage_changed", "lead.stage_changed"), "API");
     assert_eq!(
         traces(&app, by_cadence, "nurture").await,

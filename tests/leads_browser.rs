@@ -72,7 +72,7 @@ async fn an_lo_works_a_lead_from_the_call_queue_and_the_manager_sees_it_in_appli
     }
     b.client.goto(&app.url("/leads?stage=application")).await.unwrap();
     let table = b.text("table.data").await;
-    assert!(table.contains("Ana Reyes") && table.contains("application"), "{table}");
+    assert!(table.contains("Ana Reyes") && table.contains("Application"), "the stage by its name: {table}");
     b.client.goto(&app.url("/pipeline")).await.unwrap();
     assert!(b.text("#col-application").await.contains("1"));
     b.close().await;

@@ -1,6 +1,6 @@
 //! The one lead lifecycle: every live stage change — the lead page and the API, the cadence's move to nurture,
-//! the LOS status import — and funding (the change to `funded`) go through [`change_stage`], in the caller's
-//! transaction. It writes the lead's new stage, the `stage_changes` history row, one audit entry with the one
+//! the LOS status import, a merged duplicate's move to lost — and funding (the change to `funded`) go through
+//! [`change_stage`], in the caller's transaction. It writes the lead's new stage, the `stage_changes` history row, one audit entry with the one
 //! action name [`STAGE_CHANGED`], and the `lead.stage_changed` webhook event (plus `lead.funded` and the
 //! portfolio loan when the lead is funded). Callers decide whether the move is allowed by their own rule
 //! (the page's transition check, the LOS's forward-only rule, the cadence's end) before calling it.
@@ -27,7 +27,7 @@ pub struct StageChange<'a> {
     pub lo_id: Option<Uuid>,
     /// Only for a move to a `lost` stage.
     pub lost_reason: Option<&'a str>,
-    /// `app` (page and API), `cadence`, `los`.
+    /// `app` (page and API), `cadence`, `los`, `merge`.
     pub origin: &'a str,
     /// When the change happened (the LOS may report a past time).
     pub at: DateTime<Utc>,

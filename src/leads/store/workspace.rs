@@ -214,29 +214,22 @@ pub async fn merge(state: &AppState, user: &CurrentUser, keep: Uuid, other: Uuid
     .fetch_optional(&mut *tx)
     .await?;
     let to = lost_kind.unwrap_or_else(|| dup.stage.clone());
-    sqlx::query!(
-        "UPDATE leads SET duplicate_of = $2, stage = $3, lost_reason = 'duplicate', stage_changed_at = $4,
-             updated_at = $4, version = version + 1 WHERE id = $1",
-        other,
-        keep,
-        to,
-        now
-    )
-    .execute(&mut *tx)
-    .await?;
-    if to != dup.stage {
-        sqlx::query!(
-            "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, lost_reason, origin, created_at)
-             VALUES ($1, $2, $3, $4, $5, 'duplicate', 'merge', $6)",
-            other,
-            dup.stage,
-            to,
-            dup.assigned_lo_id,
-            user.id,
-            now
-        )
+    sqlx::query!("UPDATE leads SET duplicate_of = $2, lost_reason = 'duplicate' WHERE id = $1", other, keep)
         .execute(&mut *tx)
         .await?;
+    if to != dup.stage {
+        // The duplicate is lost as a duplicate through the one lifecycle: history row, audit entry, event.
+        let change = crate::leads::lifecycle::StageChange {
+            lead_id: other,
+            from: &dup.stage,
+            to: &to,
+            lo_id: dup.assigned_lo_id,
+            lost_reason: Some("duplicate"),
+            origin: "merge",
+            at: now,
+            note: serde_json::json!({ "merged_into": keep }),
+        };
+        crate::leads::lifecycle::change_stage(&mut tx, Some(user), change, now).await?;
     }
     sqlx::query!(
         "INSERT INTO activities (lead_id, actor_id, kind, body, occurred_at) VALUES ($1, $2, 'note', $3, $4)",
