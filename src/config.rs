@@ -191,9 +191,9 @@ pub struct SeedArgs {
     /// Number of leads.
     #[arg(long, default_value_t = 10_000)]
     pub leads: u64,
-    /// Number of loan officers.
-    #[arg(long, default_value_t = 20)]
-    pub los: u32,
+    /// Number of loan officers (`--los` is its old name; LOS means loan origination system).
+    #[arg(long, alias = "los", default_value_t = 20)]
+    pub officers: u32,
     /// Random seed: the same seed writes the same data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -230,9 +230,9 @@ pub struct BenchArgs {
     /// Leads to seed when the bench database is empty.
     #[arg(long, default_value_t = 1_000_000)]
     pub leads: u64,
-    /// Loan officers to seed.
-    #[arg(long, default_value_t = 200)]
-    pub los: u32,
+    /// Loan officers to seed (`--los` is its old name).
+    #[arg(long, alias = "los", default_value_t = 200)]
+    pub officers: u32,
     /// Seconds per measurement.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,

@@ -428,3 +428,23 @@ fn the_function_scanner_measures_bodies_not_signatures() {
     );
     assert_eq!(function_lengths(&code), [("short".to_string(), 3), ("long".to_string(), 9)]);
 }
+
+/// One word, one meaning (issue 16): `los` is the loan origination system, so no name in the code says `los`
+/// (or ends in `_los`) for a list of loan officers; those are `officers`.
+#[test]
+fn los_means_the_loan_origination_system_only() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for f in files {
+        let code = code_only(&std::fs::read_to_string(&f).unwrap());
+        for (n, line) in code.lines().enumerate() {
+            let words = line.split(|c: char| !is_ident(c)).filter(|w| *w == "los" || w.ends_with("_los"));
+            if words.count() > 0 {
+                found.push(format!("{}:{}: {}", f.strip_prefix(&src).unwrap().display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "name loan officers `officers`, not `los`:\n{}", found.join("\n"));
+}

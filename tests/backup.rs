@@ -77,7 +77,7 @@ async fn a_backup_restores_into_a_fresh_data_directory_with_everything_in_it() {
         "user add",
     );
     ok(loanfloor(&a, &["token", "add", "--email", "lo@branch.test", "--scope", "read"]), "token add");
-    ok(loanfloor(&a, &["seed", "--leads", "200", "--los", "3", "--seed", "7"]), "seed");
+    ok(loanfloor(&a, &["seed", "--leads", "200", "--officers", "3", "--seed", "7"]), "seed");
     let before = counts(&a).await;
     assert!(before.iter().any(|(t, n)| t == "leads" && *n >= 200), "{before:?}");
 

@@ -32,7 +32,7 @@ struct Org {
     admin: reqwest::Client,
     admin_api: reqwest::Client,
     managers: Vec<(&'static str, reqwest::Client)>,
-    los: Vec<(Uuid, String, reqwest::Client)>,
+    officers: Vec<(Uuid, String, reqwest::Client)>,
     teams: Vec<Uuid>,
 }
 
@@ -48,7 +48,7 @@ async fn ok_json(res: reqwest::Response, what: &str) -> Value {
 /// so those wait in the organisation's queue), worked along the won path, some lost with reasons, some funded.
 async fn build_org(app: &TestApp) -> Org {
     let admin_id = app.create_user(Role::Admin, "admin@lender.test", None, &[]).await;
-    let mut los = Vec::new();
+    let mut officers = Vec::new();
     let mut teams = Vec::new();
     let mut managers = Vec::new();
     for (team, mgr, names) in [
@@ -59,7 +59,7 @@ async fn build_org(app: &TestApp) -> Org {
         managers.push(mgr);
         for email in names {
             let id = app.create_user(Role::Lo, email, Some(team), &STATES).await;
-            los.push((id, email.to_string(), app.api(&app.token_for(id).await)));
+            officers.push((id, email.to_string(), app.api(&app.token_for(id).await)));
         }
         teams.push(
             sqlx::query_scalar("SELECT id FROM teams WHERE name = $1").bind(team).fetch_one(app.db()).await.unwrap(),
@@ -90,8 +90,8 @@ async fn build_org(app: &TestApp) -> Org {
             let (creator, lo_api) = if by_vendor {
                 (&vendor, None)
             } else {
-                let k = rng.next(los.len());
-                (&los[k].2, Some(&los[k].2))
+                let k = rng.next(officers.len());
+                (&officers[k].2, Some(&officers[k].2))
             };
             let lead =
                 ok_json(creator.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap(), "create").await;
@@ -132,7 +132,7 @@ async fn build_org(app: &TestApp) -> Org {
     for m in managers {
         signed_in.push((m, app.login(m).await));
     }
-    Org { admin: app.login("admin@lender.test").await, admin_api, managers: signed_in, los, teams }
+    Org { admin: app.login("admin@lender.test").await, admin_api, managers: signed_in, officers, teams }
 }
 
 fn unescape(s: &str) -> String {
@@ -276,7 +276,7 @@ async fn every_figure_on_the_dashboard_and_the_lo_page_opens_exactly_the_leads_b
     views.push(format!("/dashboard?team={}", org.teams[0]));
     views.push("/dashboard?source=Zillow&state=tx".into());
     views.push("/dashboard?campaign=spring&purpose=refinance".into());
-    views.push(format!("/dashboard?lo={}", org.los[2].0));
+    views.push(format!("/dashboard?lo={}", org.officers[2].0));
     let today = app.state.clock.now().with_timezone(&app.state.config.timezone).date_naive();
     views.push(format!(
         "/dashboard?from={}&to={}",
@@ -289,7 +289,7 @@ async fn every_figure_on_the_dashboard_and_the_lo_page_opens_exactly_the_leads_b
             checked += check_page(&app, name, mgr, None, view, &mut failures).await;
         }
     }
-    for (_, email, api) in &org.los {
+    for (_, email, api) in &org.officers {
         let page = app.login(email).await;
         checked += check_page(&app, email, &page, Some(api), "/me/metrics", &mut failures).await;
         let range = format!("/me/metrics?from={}&to={}", today - chrono::Duration::days(70), today);

@@ -109,9 +109,9 @@ async fn every_path_of_a_stage_change_leaves_the_same_traces() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    let los = app.api(&app.token_for(vendor).await);
+    let los_feed = app.api(&app.token_for(vendor).await);
     let body = json!({ "loan_number": "LN-7", "status": "funded", "at": "2026-11-20T15:00:00Z" });
-    let res = los.post(app.url("/api/v1/los/status")).json(&body).send().await.unwrap();
+    let res = los_feed.post(app.url("/api/v1/los/status")).json(&body).send().await.unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 
     // 4. A merge: the admin merges the LO's second entry of a borrower into the first; the duplicate is lost.

@@ -328,7 +328,7 @@ async fn csv_export_neutralises_formulas() {
         .unwrap();
     app.set_lo_profile(&admin, lo1, &[("name", "=HYPERLINK(\"http://evil\")")]).await;
     let ma = app.login("ma@example.com").await;
-    let res = ma.get(app.url(&format!("/dashboard/export?{RANGE}&table=los"))).send().await.unwrap();
+    let res = ma.get(app.url(&format!("/dashboard/export?{RANGE}&table=officers"))).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let body = res.text().await.unwrap();
@@ -375,10 +375,10 @@ fn random_leads(seed: u64, n: usize, teams: &[(Uuid, Vec<Uuid>)]) -> Vec<RLead> 
     let sources = ["direct", "referral", "web"];
     (0..n)
         .map(|i| {
-            let (team, los) = &teams[rng.gen_range(0..teams.len())];
+            let (team, officers) = &teams[rng.gen_range(0..teams.len())];
             let created = base + Duration::minutes(rng.gen_range(0..14 * 24 * 60));
             let mut at = created;
-            let mut lo = los[rng.gen_range(0..los.len())];
+            let mut lo = officers[rng.gen_range(0..officers.len())];
             let mut assignments = vec![(lo, *team, at)];
             let mut stages = Vec::new();
             let mut calls = Vec::new();
@@ -387,11 +387,12 @@ fn random_leads(seed: u64, n: usize, teams: &[(Uuid, Vec<Uuid>)]) -> Vec<RLead> 
                 at += Duration::minutes(rng.gen_range(1..3000));
                 match rng.gen_range(0..10) {
                     0 => {
-                        lo = los[rng.gen_range(0..los.len())];
+                        lo = officers[rng.gen_range(0..officers.len())];
                         assignments.push((lo, *team, at));
                     }
                     1..=4 => {
-                        let actor = if rng.gen_range(0..5) == 0 { los[rng.gen_range(0..los.len())] } else { lo };
+                        let actor =
+                            if rng.gen_range(0..5) == 0 { officers[rng.gen_range(0..officers.len())] } else { lo };
                         calls.push((actor, outcomes[rng.gen_range(0..4)], rng.gen_range(0..900), at));
                     }
                     5 if p > 0 => {
@@ -574,11 +575,11 @@ async fn rollups_equal_base_tables_after_concurrent_writes() {
     let db = app.db().clone();
     let mut teams = Vec::new();
     for tname in ["North", "South"] {
-        let mut los = Vec::new();
+        let mut officers = Vec::new();
         for i in 0..3 {
-            los.push(app.create_user(Role::Lo, &format!("lo{i}.{tname}@example.com"), Some(tname), &["TX"]).await);
+            officers.push(app.create_user(Role::Lo, &format!("lo{i}.{tname}@example.com"), Some(tname), &["TX"]).await);
         }
-        teams.push((team_id(&db, tname).await, los));
+        teams.push((team_id(&db, tname).await, officers));
     }
     sqlx::query("INSERT INTO lead_sources (key, label) VALUES ('web', 'Web')").execute(&db).await.unwrap();
     let tz = app.state.config.timezone;
@@ -839,18 +840,18 @@ async fn dashboard_figures_by_value() {
     // Conversion by leads-per-LO band: both LOs had 3 assignments in 7 days (under 50 a month); 3 of the 6
     // assignments reached application while assigned (lo one L1, L2; lo two L7), 1 funded.
     let band = &d.bands[0];
-    assert_eq!((band.band, band.los, band.assigned), ("Under 50 a month", 2, 6));
+    assert_eq!((band.band, band.officers, band.assigned), ("Under 50 a month", 2, 6));
     assert_eq!((band.application_rate_pct, band.funded_rate_pct), (Some(50.0), Some(16.7)));
-    assert!(d.bands[1..].iter().all(|b| b.los == 0 && b.assigned == 0));
+    assert!(d.bands[1..].iter().all(|b| b.officers == 0 && b.assigned == 0));
     // Per-LO rows by name: talk per lead 1000 s / 3 and 200 s / 3, application rates 2 of 3 and 1 of 3.
-    let los: Vec<(&str, i64, Option<i64>, Option<f64>)> = d
-        .los
+    let officers: Vec<(&str, i64, Option<i64>, Option<f64>)> = d
+        .officers
         .iter()
         .map(|l| {
             (l.speed.label.as_str(), l.speed.assigned, l.speed.talk_per_lead_seconds, l.speed.application_rate_pct)
         })
         .collect();
-    assert_eq!(los, [("lo one", 3, Some(333), Some(66.7)), ("lo two", 3, Some(67), Some(33.3))]);
+    assert_eq!(officers, [("lo one", 3, Some(333), Some(66.7)), ("lo two", 3, Some(67), Some(33.3))]);
 
     // Stale on 4 December: team A's three open leads have sat in their stage for weeks (L4 and L6 in `new`
     // since 5 November and 20 October, L7 in `application` since 8 November), each past its stage's days. Lo
@@ -933,14 +934,14 @@ async fn lo_cost_talk_flag_and_sorting_by_value() {
     // Talk per lead: lo one 1000 s / 3 = 333, lo two (200 + 2000) s / 3 = 733; the medians are 533 s and 50%
     // application rate: lo two talks more and converts less (33.3%), and only lo two is flagged.
     let rows: Vec<(&str, Option<i64>, Option<f64>, bool)> = d
-        .los
+        .officers
         .iter()
         .map(|l| (l.speed.label.as_str(), l.speed.talk_per_lead_seconds, l.speed.application_rate_pct, l.speed.flagged))
         .collect();
     assert_eq!(rows, [("lo one", Some(333), Some(66.7), false), ("lo two", Some(733), Some(33.3), true)]);
     // Sorting: by talk (most first) and by conversion to application (highest first) give opposite orders.
     let order = |d: &loanfloor::metrics::dashboard::Dashboard| -> Vec<String> {
-        d.los.iter().map(|l| l.speed.label.clone()).collect()
+        d.officers.iter().map(|l| l.speed.label.clone()).collect()
     };
     let by_talk = loanfloor::metrics::dashboard::dashboard(&app.state, &ma, &params(Some("talk"))).await.unwrap();
     assert_eq!(order(&by_talk), ["lo two", "lo one"]);

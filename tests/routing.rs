@@ -476,11 +476,11 @@ async fn second_instance(app: &TestApp) -> String {
 #[tokio::test]
 async fn two_instances_routing_a_thousand_leads_at_once_assign_each_exactly_once_and_fairly() {
     let app = TestApp::spawn().await;
-    let mut los = Vec::new();
+    let mut officers = Vec::new();
     for i in 0..4 {
         let id = lo(&app, &format!("busy{i}@x.test"), None, &["TX"]).await;
         set_profile(&app, id, &[("capacity", "5000")]).await;
-        los.push(id);
+        officers.push(id);
     }
     let other = second_instance(&app).await;
     let intake = intake_of(&app).await;
@@ -512,7 +512,7 @@ async fn two_instances_routing_a_thousand_leads_at_once_assign_each_exactly_once
     let decisions: i64 =
         sqlx::query_scalar("SELECT count(*) FROM routing_decisions").fetch_one(app.db()).await.unwrap();
     assert_eq!(decisions, 1000);
-    for lo in &los {
+    for lo in &officers {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id = $1")
             .bind(lo)
             .fetch_one(app.db())

@@ -33,8 +33,8 @@ async fn fingerprint(db: &sqlx::PgPool) -> String {
     format!("{stages:?} {money:?} {acts:?} {other:?}")
 }
 
-fn args(leads: u64, los: u32, seed: u64) -> SeedArgs {
-    SeedArgs { leads, los, seed }
+fn args(leads: u64, officers: u32, seed: u64) -> SeedArgs {
+    SeedArgs { leads, officers, seed }
 }
 
 #[tokio::test]
@@ -178,13 +178,13 @@ async fn seeded_histories_are_consistent_and_a_second_run_appends() {
 
     // The same seed again appends: fresh ids, no collisions, staff emails and team names kept unique.
     assert_eq!(seed::run(&app.state, &args(1_500, 9, 3)).await.unwrap(), 1_500);
-    let (leads, los, teams): (i64, i64, i64) = sqlx::query_as(
+    let (leads, officers, teams): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM leads), (SELECT count(*) FROM users WHERE role = 'lo'), (SELECT count(*) FROM teams)",
     )
     .fetch_one(app.db())
     .await
     .unwrap();
-    assert_eq!((leads, los, teams), (3_000, 18, 4));
+    assert_eq!((leads, officers, teams), (3_000, 18, 4));
     assert_consistent(app.db()).await;
 }
 
@@ -192,7 +192,7 @@ async fn seeded_histories_are_consistent_and_a_second_run_appends() {
 async fn seeding_without_los_is_refused() {
     let app = TestApp::spawn().await;
     let err = seed::run(&app.state, &args(10, 0, 1)).await.unwrap_err();
-    assert!(err.to_string().contains("--los"), "{err}");
+    assert!(err.to_string().contains("--officers"), "{err}");
 }
 
 #[tokio::test]

@@ -19,9 +19,9 @@ async fn two_instances_on_one_database_route_every_lead_once() {
     let workers = [one.state.clone(), two.state.clone()].map(|s| loanfloor::jobs::spawn_worker(s, stop_rx.clone()));
 
     // Four Texas LOs on the same team, available around the clock (set through the admin's rule and profile).
-    let mut los = Vec::new();
+    let mut officers = Vec::new();
     for i in 0..4 {
-        los.push(one.create_user(Role::Lo, &format!("lo{i}@branch.test"), Some("Dallas"), &["TX"]).await);
+        officers.push(one.create_user(Role::Lo, &format!("lo{i}@branch.test"), Some("Dallas"), &["TX"]).await);
     }
     let (_, admin) = one.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
     one.add_texas_rule(&admin, "60").await;
@@ -91,7 +91,7 @@ async fn two_instances_on_one_database_route_every_lead_once() {
     let per_lo: Vec<i64> = sqlx::query_scalar(
         "SELECT count(*) FROM leads WHERE assigned_lo_id = ANY($1) GROUP BY assigned_lo_id ORDER BY 1",
     )
-    .bind(&los)
+    .bind(&officers)
     .fetch_all(db)
     .await
     .unwrap();

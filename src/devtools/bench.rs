@@ -133,9 +133,9 @@ async fn bare_list(State(db): State<PgPool>) -> Result<Html<String>, String> {
 async fn ensure_seeded(state: &AppState, args: &BenchArgs) -> anyhow::Result<()> {
     let have: i64 = sqlx::query_scalar("SELECT count(*) FROM leads").fetch_one(&state.db).await?;
     if have < (args.leads / 2) as i64 {
-        eprintln!("seeding {} leads and {} LOs (this takes a while)…", args.leads, args.los);
+        eprintln!("seeding {} leads and {} LOs (this takes a while)…", args.leads, args.officers);
         let t = Instant::now();
-        super::seed::run(state, &SeedArgs { leads: args.leads, los: args.los, seed: 42 })
+        super::seed::run(state, &SeedArgs { leads: args.leads, officers: args.officers, seed: 42 })
             .await
             .context("seeding the bench database")?;
         eprintln!("seeded (rollups included) in {:.0} s", t.elapsed().as_secs_f64());

@@ -1,4 +1,4 @@
-//! The synthetic data generator: `loanfloor seed --leads N --los K [--seed S]` writes teams, managers, LOs and
+//! The synthetic data generator: `loanfloor seed --leads N --officers K [--seed S]` writes teams, managers, LOs and
 //! mortgage leads with full histories (routing and reassignments, call attempts, stage changes with drop-off,
 //! lost reasons, callbacks) using COPY; the demo organisation gets a few hundred leads from the same simulator.
 //!
@@ -41,7 +41,7 @@ const HISTORY_DAYS: i64 = 395;
 #[derive(Debug, Clone, Default)]
 pub struct SeedSummary {
     pub teams: u64,
-    pub los: u64,
+    pub officers: u64,
     pub leads: u64,
     pub activities: u64,
     pub stage_changes: u64,
@@ -77,7 +77,7 @@ impl std::fmt::Display for SeedSummary {
             f,
             "Seeded {} leads for {} LOs in {} teams: {} activities, {} stage changes, {} assignments, {} tasks, {} consents.",
             self.leads,
-            self.los,
+            self.officers,
             self.teams,
             self.activities,
             self.stage_changes,
@@ -115,8 +115,8 @@ pub async fn seed_at(
     now: DateTime<Utc>,
     progress: bool,
 ) -> anyhow::Result<SeedSummary> {
-    if args.los == 0 {
-        anyhow::bail!("--los must be at least 1: leads need loan officers");
+    if args.officers == 0 {
+        anyhow::bail!("--officers must be at least 1: leads need loan officers");
     }
     let started = Instant::now();
     let mut ids = ChaCha8Rng::from_entropy();
@@ -134,7 +134,7 @@ pub async fn seed_at(
         .into_iter()
         .collect();
     let password_hash = tokio::task::spawn_blocking(|| crate::auth::password::hash(SEED_PASSWORD)).await??;
-    let staff = Staff::generate(args.seed, args.los, now.timestamp(), &taken_emails, &taken_teams, &mut ids);
+    let staff = Staff::generate(args.seed, args.officers, now.timestamp(), &taken_emails, &taken_teams, &mut ids);
 
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let superuser = bulk_load_settings(&mut tx).await?;
@@ -161,7 +161,7 @@ pub async fn seed_at(
         callbacks_per_lo: 0,
         unassigned: 0,
     };
-    let roster = Roster::new(staff.los.clone(), args.seed);
+    let roster = Roster::new(staff.officers.clone(), args.seed);
     let bar = progress.then(|| {
         let bar = indicatif::ProgressBar::new(args.leads);
         bar.set_style(
@@ -192,7 +192,7 @@ pub async fn seed_at(
     crate::routing::store::rebuild_open_counts(&state.db).await?;
     summary.analyze = analyzed.elapsed();
     summary.teams = staff.teams.len() as u64;
-    summary.los = staff.los.len() as u64;
+    summary.officers = staff.officers.len() as u64;
     summary.total = started.elapsed();
     Ok(summary)
 }
@@ -211,7 +211,7 @@ pub async fn demo_leads(state: &AppState, n: u64) -> anyhow::Result<()> {
     )
     .fetch_all(&mut *conn)
     .await?;
-    let los: Vec<LoanOfficer> = rows
+    let officers: Vec<LoanOfficer> = rows
         .into_iter()
         .map(|r| LoanOfficer {
             id: r.id,
@@ -220,10 +220,10 @@ pub async fn demo_leads(state: &AppState, n: u64) -> anyhow::Result<()> {
             routing_weight: r.routing_weight.max(0) as u32,
         })
         .collect();
-    if los.is_empty() || n == 0 {
+    if officers.is_empty() || n == 0 {
         return Ok(());
     }
-    let k = los.len() as u64;
+    let k = officers.len() as u64;
     let unassigned = (n / 40).clamp(1, 8).min(n);
     let fresh_per_lo = if n >= unassigned + 6 * k { 3 } else { 0 };
     let callbacks_per_lo = if n >= unassigned + 6 * k { 2 } else { 0 };
@@ -237,7 +237,7 @@ pub async fn demo_leads(state: &AppState, n: u64) -> anyhow::Result<()> {
         callbacks_per_lo,
         unassigned,
     };
-    let roster = Roster::new(los, plan.seed);
+    let roster = Roster::new(officers, plan.seed);
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     sqlx::query("SET LOCAL loanfloor.metrics_triggers = 'off'").execute(&mut *tx).await?;
     write_leads(vec![&mut *tx], plan, roster, ChaCha8Rng::from_entropy(), None).await?;
@@ -384,7 +384,7 @@ async fn default_pipeline(conn: &mut PgConnection) -> anyhow::Result<Uuid> {
 struct Staff {
     /// (id, name, manager id, manager name, manager email)
     teams: Vec<(Uuid, String, Uuid, String, String)>,
-    los: Vec<LoanOfficer>,
+    officers: Vec<LoanOfficer>,
     /// Per LO: (name, email, nmls, capacity, monthly cost cents, time zone)
     lo_details: Vec<(String, String, String, i32, i64, &'static str)>,
     created: i64,
@@ -437,7 +437,7 @@ impl Staff {
             team_states.push(catalog::state_index(state).unwrap_or(0));
         }
         let population = WeightedIndex::new(STATES.iter().map(|s| s.population)).expect("populations are positive");
-        let mut los = Vec::with_capacity(k as usize);
+        let mut officers = Vec::with_capacity(k as usize);
         let mut lo_details = Vec::with_capacity(k as usize);
         for i in 0..k as usize {
             let team = i % n_teams;
@@ -463,10 +463,10 @@ impl Staff {
             let nmls = format!("{}", rng.gen_range(100_000..2_600_000));
             let capacity = rng.gen_range(8..31) * 5;
             let monthly_cost = rng.gen_range(400..950) * 1000;
-            los.push(LoanOfficer { id: uuid(ids), team_id: Some(teams[team].0), states, routing_weight: weight });
+            officers.push(LoanOfficer { id: uuid(ids), team_id: Some(teams[team].0), states, routing_weight: weight });
             lo_details.push((name, email, nmls, capacity, monthly_cost, STATES[home].time_zone));
         }
-        Staff { teams, los, lo_details, created: now - (HISTORY_DAYS + 60) * 86_400 }
+        Staff { teams, officers, lo_details, created: now - (HISTORY_DAYS + 60) * 86_400 }
     }
 
     async fn write(&self, conn: &mut PgConnection, password_hash: &str) -> anyhow::Result<()> {
@@ -492,7 +492,7 @@ impl Staff {
             managers.ts(self.created);
             managers.end_row();
         }
-        for (lo, (name, email, nmls, capacity, cost, tz)) in self.los.iter().zip(&self.lo_details) {
+        for (lo, (name, email, nmls, capacity, cost, tz)) in self.officers.iter().zip(&self.lo_details) {
             users.uuid(lo.id);
             users.text(email);
             users.text(name);

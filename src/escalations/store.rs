@@ -767,7 +767,7 @@ pub async fn filter_choices(
         .into_iter()
         .map(|r| (r.id, r.name))
         .collect();
-    let los = sqlx::query!(
+    let officers = sqlx::query!(
         "SELECT u.id, u.name FROM users u WHERE u.role = 'lo' AND ($1 OR u.id = $2 OR u.team_id = ANY($3)) ORDER BY u.name",
         all,
         lo,
@@ -778,7 +778,7 @@ pub async fn filter_choices(
     .into_iter()
     .map(|r| (r.id, r.name))
     .collect();
-    Ok((teams, los))
+    Ok((teams, officers))
 }
 
 pub async fn user_by_email(db: &PgPool, email: &str) -> sqlx::Result<Option<(Uuid, String)>> {

@@ -361,7 +361,7 @@ async fn stage_chunk(
 ) -> anyhow::Result<u64> {
     ctx.resolve_users(tx, lower_emails(columns, chunk)).await?;
     let leads = find_leads(tx, ctx, external_ids(columns, chunk)).await?;
-    let (mut lead_ids, mut froms, mut tos, mut los, mut reasons, mut ats) =
+    let (mut lead_ids, mut froms, mut tos, mut lo_ids, mut reasons, mut ats) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (line, row) in chunk {
         let checked = common_checks(columns, ctx, &leads, row).and_then(|(lead, lo)| {
@@ -404,7 +404,7 @@ async fn stage_chunk(
                 lead_ids.push(lead);
                 froms.push(from);
                 tos.push(to);
-                los.push(lo);
+                lo_ids.push(lo);
                 reasons.push(reason);
                 ats.push(at);
             }
@@ -422,7 +422,7 @@ async fn stage_chunk(
     .bind(&lead_ids)
     .bind(&froms)
     .bind(&tos)
-    .bind(&los)
+    .bind(&lo_ids)
     .bind(&reasons)
     .bind(&ats)
     .execute(&mut **tx)

@@ -136,7 +136,7 @@ fn o<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-/// CSV of any dashboard table: `?table=funnel|los|lost|roi|pipeline|capacity|bands|wow` plus the filters.
+/// CSV of any dashboard table: `?table=funnel|officers|lost|roi|pipeline|capacity|bands|wow` plus the filters.
 pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): Query<Params>) -> AppResult<Response> {
     let d = dashboard::dashboard(&state, &user, &p).await?;
     let table = p.table.clone().unwrap_or_else(|| "funnel".into());
@@ -166,7 +166,7 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                 })
                 .collect(),
         ),
-        "los" => csv_response(
+        "officers" => csv_response(
             &name,
             &[
                 "loan_officer",
@@ -184,7 +184,7 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                 "talk_per_funded_seconds",
                 "flag_talks_more_converts_less",
             ],
-            d.los
+            d.officers
                 .iter()
                 .map(|r| {
                     let s = &r.speed;
@@ -280,13 +280,13 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
         ),
         "bands" => csv_response(
             &name,
-            &["leads_per_lo_band", "los", "assigned", "application_rate_pct", "funded_rate_pct"],
+            &["leads_per_lo_band", "officers", "assigned", "application_rate_pct", "funded_rate_pct"],
             d.bands
                 .iter()
                 .map(|b| {
                     vec![
                         b.band.to_string(),
-                        b.los.to_string(),
+                        b.officers.to_string(),
                         b.assigned.to_string(),
                         o(b.application_rate_pct),
                         o(b.funded_rate_pct),

@@ -128,7 +128,7 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
 async fn parse_loan_row(
     tx: &mut Transaction<'_, Postgres>,
     row: &Row<'_>,
-    los: &mut HashMap<String, Option<(Uuid, Option<Uuid>)>>,
+    officers: &mut HashMap<String, Option<(Uuid, Option<Uuid>)>>,
 ) -> sqlx::Result<Result<NewLoan, Vec<String>>> {
     let mut errs = Vec::new();
     let loan_number = row.get("loan_number").unwrap_or_default();
@@ -220,11 +220,11 @@ async fn parse_loan_row(
     if lo_email.is_empty() {
         errs.push("lo_email: required".to_string());
     } else {
-        if !los.contains_key(&lo_email) {
+        if !officers.contains_key(&lo_email) {
             let found = store::user_by_email(tx, &lo_email).await?.map(|(id, team, _)| (id, team));
-            los.insert(lo_email.clone(), found);
+            officers.insert(lo_email.clone(), found);
         }
-        match los.get(&lo_email).copied().flatten() {
+        match officers.get(&lo_email).copied().flatten() {
             Some(found) => lo = Some(found),
             None => errs.push(format!("lo_email: no user with email {lo_email}")),
         }
@@ -268,11 +268,11 @@ pub async fn import_loans<R: Read + Send>(
         return Ok(report);
     };
     let mut tx = state.db.begin().await?;
-    let mut los = HashMap::new();
+    let mut officers = HashMap::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     while let Some((line, rec)) = rows.next_row(|u| report.errors.push(unreadable(u))) {
         let row = Row { rec, map: &map };
-        match parse_loan_row(&mut tx, &row, &mut los).await? {
+        match parse_loan_row(&mut tx, &row, &mut officers).await? {
             Err(msgs) => report.errors.push(RowError { line, message: msgs.join("; ") }),
             Ok(loan) => {
                 if let Some(first) = seen.insert(loan.loan_number.clone(), line) {
@@ -432,7 +432,7 @@ pub async fn apply_los_status(
         to: status,
         lo_id: lead.assigned_lo_id,
         lost_reason: None,
-        origin: "los",
+        origin: "officers",
         at,
         note: serde_json::json!({ "loan_number": loan_number }),
     };

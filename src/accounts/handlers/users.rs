@@ -169,7 +169,7 @@ pub(crate) struct UserPage {
     roles: [Role; 6],
     tokens: Vec<TokenRow>,
     open_leads: i64,
-    other_los: Vec<(Uuid, String)>,
+    other_officers: Vec<(Uuid, String)>,
     statuses: [&'static str; 3],
     days: [(i32, &'static str); 7],
 }
@@ -207,7 +207,7 @@ pub(crate) async fn render_user_page(
 ) -> AppResult<UserPage> {
     let form = form.unwrap_or_else(|| form_from_detail(&u));
     let open_leads = if u.role == Role::Lo { store::open_lead_count(&state.db, u.id).await? } else { 0 };
-    let other_los =
+    let other_officers =
         store::people_with_role(&state.db, Role::Lo).await?.into_iter().filter(|(id, _)| *id != u.id).collect();
     Ok(UserPage {
         ctx,
@@ -218,7 +218,7 @@ pub(crate) async fn render_user_page(
         teams: store::list_teams(&state.db).await?,
         roles: Role::ALL,
         open_leads,
-        other_los,
+        other_officers,
         statuses: model::LO_STATUSES,
         days: DAYS,
     })

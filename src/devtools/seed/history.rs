@@ -52,7 +52,7 @@ pub struct LoanOfficer {
 
 /// The LOs with, per state, who is licensed there; plus per-LO traits that shape their results.
 pub struct Roster {
-    pub los: Vec<LoanOfficer>,
+    pub officers: Vec<LoanOfficer>,
     /// Conversion multiplier per LO (0.8–1.2).
     skill: Vec<f64>,
     /// Speed-to-lead multiplier per LO (0.5–3: higher is slower).
@@ -64,23 +64,23 @@ pub struct Roster {
 }
 
 impl Roster {
-    pub fn new(los: Vec<LoanOfficer>, seed: u64) -> Self {
+    pub fn new(officers: Vec<LoanOfficer>, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f1a);
-        let skill = los.iter().map(|_| rng.gen_range(0.8..1.2)).collect();
-        let slowness = los
+        let skill = officers.iter().map(|_| rng.gen_range(0.8..1.2)).collect();
+        let slowness = officers
             .iter()
             .map(|_| if rng.gen_bool(0.2) { rng.gen_range(1.5..3.0) } else { rng.gen_range(0.5..1.2) })
             .collect();
         let mut by_state = Vec::with_capacity(STATES.len());
         for s in 0..STATES.len() {
-            let licensed: Vec<usize> = (0..los.len()).filter(|&i| los[i].states.contains(&s)).collect();
-            let weights: Vec<u32> = licensed.iter().map(|&i| los[i].routing_weight.max(1)).collect();
+            let licensed: Vec<usize> = (0..officers.len()).filter(|&i| officers[i].states.contains(&s)).collect();
+            let weights: Vec<u32> = licensed.iter().map(|&i| officers[i].routing_weight.max(1)).collect();
             by_state.push(WeightedIndex::new(weights).ok().map(|w| (licensed, w)));
         }
         let covered_list: Vec<usize> = (0..STATES.len()).filter(|&s| by_state[s].is_some()).collect();
         let covered = WeightedIndex::new(covered_list.iter().map(|&s| STATES[s].population)).ok();
         let all_states = WeightedIndex::new(STATES.iter().map(|s| s.population)).expect("populations are positive");
-        Self { los, skill, slowness, by_state, covered, covered_list, all_states }
+        Self { officers, skill, slowness, by_state, covered, covered_list, all_states }
     }
 
     fn pick_lo(&self, rng: &mut ChaCha8Rng, state: usize) -> Option<usize> {
@@ -122,18 +122,18 @@ impl Plan {
         self.leads.div_ceil(BATCH_LEADS)
     }
 
-    fn scenario(&self, i: u64, los: usize) -> Scenario {
-        let los = los as u64;
+    fn scenario(&self, i: u64, officers: usize) -> Scenario {
+        let officers = officers as u64;
         if i < self.unassigned {
             return Scenario::Unassigned;
         }
         let i = i - self.unassigned;
-        if los > 0 && i < self.fresh_per_lo * los {
-            return Scenario::Fresh((i % los) as usize);
+        if officers > 0 && i < self.fresh_per_lo * officers {
+            return Scenario::Fresh((i % officers) as usize);
         }
-        let i = i - self.fresh_per_lo * los;
-        if los > 0 && i < self.callbacks_per_lo * los {
-            return Scenario::CallbackDue((i % los) as usize);
+        let i = i - self.fresh_per_lo * officers;
+        if officers > 0 && i < self.callbacks_per_lo * officers {
+            return Scenario::CallbackDue((i % officers) as usize);
         }
         Scenario::History
     }
@@ -318,7 +318,7 @@ pub fn generate_batch(plan: &Plan, roster: &Roster, index: u64, ids: &mut ChaCha
     let mut story = Story::default();
     let mut scratch = String::with_capacity(128);
     for i in start..end {
-        let scenario = plan.scenario(i, roster.los.len());
+        let scenario = plan.scenario(i, roster.officers.len());
         one_lead(plan, roster, &dists, scenario, &mut rng, ids, &mut story, &mut scratch, &mut b);
     }
     b
@@ -350,8 +350,8 @@ fn one_lead(
         _ => None,
     };
     let state = match forced_lo {
-        Some(l) if !roster.los[l].states.is_empty() => {
-            let states = &roster.los[l].states;
+        Some(l) if !roster.officers[l].states.is_empty() => {
+            let states = &roster.officers[l].states;
             let w: u32 = states.iter().map(|&s| STATES[s].population).sum();
             let mut x = rng.gen_range(0..w.max(1));
             let mut chosen = states[0];
@@ -472,7 +472,7 @@ fn one_lead(
             _ => lo1,
         }
     };
-    let lo_id = |l: Option<usize>| l.map(|l| roster.los[l].id);
+    let lo_id = |l: Option<usize>| l.map(|l| roster.officers[l].id);
     let final_lo = owner(i64::MAX);
 
     // Rows: the lead first.
@@ -540,7 +540,7 @@ fn one_lead(
         None => l.null(),
     }
     l.opt_uuid(lo_id(final_lo));
-    l.opt_uuid(final_lo.and_then(|x| roster.los[x].team_id));
+    l.opt_uuid(final_lo.and_then(|x| roster.officers[x].team_id));
     l.opt_ts(reassign.map(|r| r.0).or(assigned_at));
     l.opt_text(last_stage.lost_reason.filter(|_| stage == LOST));
     l.opt_ts(first_call);
@@ -578,17 +578,17 @@ fn one_lead(
         let a = &mut b.assignments;
         a.uuid(id);
         a.null();
-        a.uuid(roster.los[l1].id);
-        a.opt_uuid(roster.los[l1].team_id);
+        a.uuid(roster.officers[l1].id);
+        a.opt_uuid(roster.officers[l1].team_id);
         a.null();
         a.text("routing");
         a.ts(at);
         a.end_row();
         if let Some((when, l2, reason)) = reassign {
             a.uuid(id);
-            a.uuid(roster.los[l1].id);
-            a.uuid(roster.los[l2].id);
-            a.opt_uuid(roster.los[l2].team_id);
+            a.uuid(roster.officers[l1].id);
+            a.uuid(roster.officers[l2].id);
+            a.opt_uuid(roster.officers[l2].team_id);
             a.null();
             a.text(reason);
             a.ts(when);

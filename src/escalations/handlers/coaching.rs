@@ -6,7 +6,7 @@ use super::*;
 #[template(path = "escalations/coaching.html")]
 pub(crate) struct CoachingPage {
     ctx: PageCtx,
-    los: Vec<LoMetrics>,
+    officers: Vec<LoMetrics>,
     errors: FieldErrors,
     form: CoachingForm,
 }
@@ -37,8 +37,8 @@ pub(crate) async fn coaching(
     State(state): State<AppState>,
 ) -> AppResult<impl IntoResponse> {
     user.require(&[Role::Manager, Role::Admin])?;
-    let los = store::lo_metrics(&state.db, &user, None, since(&state)).await?;
-    Ok(CoachingPage { ctx, los, errors: FieldErrors::new(), form: CoachingForm::default() })
+    let officers = store::lo_metrics(&state.db, &user, None, since(&state)).await?;
+    Ok(CoachingPage { ctx, officers, errors: FieldErrors::new(), form: CoachingForm::default() })
 }
 
 /// Whether the user coaches this LO: their manager, or an admin.
@@ -86,8 +86,8 @@ pub(crate) async fn open_coaching(
         errors.add("notes", "Write your coaching notes (up to 8,000 characters).");
     }
     let Some(lo_id) = lo.filter(|_| errors.is_empty()) else {
-        let los = store::lo_metrics(&state.db, &user, None, since(&state)).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, CoachingPage { ctx, los, errors, form }).into_response());
+        let officers = store::lo_metrics(&state.db, &user, None, since(&state)).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, CoachingPage { ctx, officers, errors, form }).into_response());
     };
     let snapshot =
         store::lo_metrics(&state.db, &user, Some(lo_id), since(&state)).await?.into_iter().next().unwrap_or_default();

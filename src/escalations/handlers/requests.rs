@@ -56,7 +56,7 @@ pub(crate) struct QueuePage {
     waiting: i64,
     q: QueueQuery,
     teams: Vec<(Uuid, String)>,
-    los: Vec<(Uuid, String)>,
+    officers: Vec<(Uuid, String)>,
     kinds: [Kind; 5],
     statuses: [Status; 6],
 }
@@ -94,9 +94,9 @@ pub(crate) async fn queue(
     let rows = store::list(&state.db, &user, auth.as_ref(), &filter).await?;
     let now = state.clock.now();
     let items = rows.into_iter().map(|r| item(r, &user, auth.as_ref(), now)).collect();
-    let (teams, los) = if approver { store::filter_choices(&state.db, &user).await? } else { (vec![], vec![]) };
+    let (teams, officers) = if approver { store::filter_choices(&state.db, &user).await? } else { (vec![], vec![]) };
     let waiting = crate::escalations::waiting_count(&state, &user).await?;
-    Ok(QueuePage { ctx, approver, items, waiting, q, teams, los, kinds: Kind::ALL, statuses: Status::ALL })
+    Ok(QueuePage { ctx, approver, items, waiting, q, teams, officers, kinds: Kind::ALL, statuses: Status::ALL })
 }
 
 #[derive(Template, WebTemplate)]

@@ -63,7 +63,7 @@ pub(crate) struct ListPage {
     stages: Vec<Opt>,
     purposes: Vec<Opt>,
     ages: Vec<Opt>,
-    los: Vec<Opt>,
+    officers: Vec<Opt>,
     sorts: Vec<Opt>,
     /// Drill-down filters the form has no input for, kept as hidden fields.
     hidden: Vec<(&'static str, String)>,
@@ -104,16 +104,16 @@ pub(crate) async fn list(
         }
     };
     // Independent reads, run side by side.
-    let (listing, stages, los) =
+    let (listing, stages, officers) =
         tokio::try_join!(listing, store::stage_list(&state, store::DEFAULT_PIPELINE), async {
-            Ok(store::visible_los(&state.db, &user).await?)
+            Ok(store::visible_officers(&state.db, &user).await?)
         },)?;
     let ((rows, next), total) = match listing {
         Some((listed, total)) => (listed, Some(total)),
         None => ((Vec::new(), None), None),
     };
     let stage_list: Vec<(String, String)> = stages.iter().map(|s| (s.key.clone(), s.label.clone())).collect();
-    let los: Vec<(String, String)> = los.into_iter().map(|(id, n)| (id.to_string(), n)).collect();
+    let officers: Vec<(String, String)> = officers.into_iter().map(|(id, n)| (id.to_string(), n)).collect();
     let error = if valid {
         String::new()
     } else {
@@ -135,7 +135,7 @@ pub(crate) async fn list(
             &f.age,
             "Any age",
         ),
-        los: owned_opts(&los, &f.lo, "Any LO"),
+        officers: owned_opts(&officers, &f.lo, "Any LO"),
         sorts: opts(&[("oldest", "Oldest first")], &f.sort, "Newest first"),
         hidden: f.hidden_pairs(),
         total: total.map(|t| (t.label(), t.count == 1 && !t.capped)),

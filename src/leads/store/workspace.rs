@@ -249,7 +249,7 @@ pub async fn merge(state: &AppState, user: &CurrentUser, keep: Uuid, other: Uuid
 }
 
 /// Active LOs the user may filter by (their team's for managers, all for admins, themselves for LOs).
-pub async fn visible_los(db: &sqlx::PgPool, user: &CurrentUser) -> sqlx::Result<Vec<(Uuid, String)>> {
+pub async fn visible_officers(db: &sqlx::PgPool, user: &CurrentUser) -> sqlx::Result<Vec<(Uuid, String)>> {
     let s = user.scope();
     if !s.all && s.team_ids.is_empty() {
         // An LO's scope holds only themselves (signed in, so active): no query needed.

@@ -44,7 +44,7 @@ pub struct CapacityRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct BandRow {
     pub band: &'static str,
-    pub los: i64,
+    pub officers: i64,
     pub assigned: i64,
     pub application_rate_pct: Option<f64>,
     pub funded_rate_pct: Option<f64>,
@@ -58,7 +58,7 @@ pub struct Dashboard {
     pub funnel_links: Vec<String>,
     pub funnel_svg: String,
     pub wow: Vec<WowRow>,
-    pub los: Vec<LoRow>,
+    pub officers: Vec<LoRow>,
     pub speed_total: SpeedRow,
     pub lost: Vec<LostRow>,
     pub lost_lo_names: HashMap<String, String>,
@@ -222,7 +222,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
             weekly.entry(lo).or_insert([0; 8])[w] += g.tally.n;
         }
     }
-    let los = speeds
+    let officers = speeds
         .into_iter()
         .map(|s| {
             let series: Vec<i64> = weekly.get(s.key.as_str()).copied().unwrap_or([0; 8]).to_vec();
@@ -321,7 +321,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
             }
             BandRow {
                 band: label,
-                los: count,
+                officers: count,
                 assigned: t.n,
                 application_rate_pct: model::percent(t.applications(), t.n),
                 funded_rate_pct: model::percent(t.funded(), t.n),
@@ -345,7 +345,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         funnel_links,
         funnel_svg,
         wow,
-        los,
+        officers,
         speed_total: speed_row("all".into(), "All".into(), &speed_total),
         lost,
         lost_lo_names,
@@ -376,7 +376,7 @@ pub struct MyNumbers {
     pub team_median_application: Option<f64>,
     pub team_median_within_5: Option<f64>,
     pub team_median_speed: String,
-    pub team_los: usize,
+    pub team_officers: usize,
     /// The leads behind each funnel figure: assigned to me in the range, reached the stage while mine.
     pub funnel_links: Vec<String>,
 }
@@ -426,7 +426,7 @@ pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> App
         team_median_application: med(&|t: &Tally| model::percent(t.applications(), t.n)),
         team_median_within_5: med(&|t: &Tally| t.within_5_min_rate()).map(model::round1),
         team_median_speed: model::latency_label(speed_med.map(|b| b.floor() as usize)),
-        team_los: team_rows.len(),
+        team_officers: team_rows.len(),
         range,
     })
 }

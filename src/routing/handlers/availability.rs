@@ -3,7 +3,7 @@
 use super::*;
 
 /// LOs this user may assign to: all active LOs (admins) or those in the teams they manage.
-pub(crate) async fn assignable_los(db: &sqlx::PgPool, user: &CurrentUser) -> AppResult<Vec<Choice>> {
+pub(crate) async fn assignable_officers(db: &sqlx::PgPool, user: &CurrentUser) -> AppResult<Vec<Choice>> {
     let (all, lo, teams) = user.scope().roster_binds();
     let rows = sqlx::query!(
         "SELECT u.id, u.name, u.email FROM users u WHERE u.role = 'lo' AND u.active

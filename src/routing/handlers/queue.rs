@@ -72,7 +72,7 @@ pub(crate) struct QueuePage {
     ctx: PageCtx,
     leads: Vec<QueueRow>,
     offers: Vec<OfferRow>,
-    los: Vec<Choice>,
+    officers: Vec<Choice>,
     is_manager: bool,
 }
 
@@ -101,7 +101,7 @@ pub(crate) async fn queue_page(
     .collect();
     let is_manager = user.is_manager_or_admin();
     let mut leads = Vec::new();
-    let mut los = Vec::new();
+    let mut officers = Vec::new();
     if is_manager {
         let (all, teams, queue) = user.scope().queue_binds();
         leads = sqlx::query!(
@@ -127,9 +127,9 @@ pub(crate) async fn queue_page(
             created_at: r.created_at,
         })
         .collect();
-        los = assignable_los(&state.db, &user).await?;
+        officers = assignable_officers(&state.db, &user).await?;
     }
-    Ok(QueuePage { ctx, leads, offers, los, is_manager })
+    Ok(QueuePage { ctx, leads, offers, officers, is_manager })
 }
 
 pub(crate) async fn claim_offer(

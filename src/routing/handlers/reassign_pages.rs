@@ -17,7 +17,7 @@ pub(crate) fn parse_destination(s: &str) -> Option<Destination> {
 pub(crate) struct ReassignOnePage {
     ctx: PageCtx,
     lead: crate::leads::store::LeadSummary,
-    los: Vec<Choice>,
+    officers: Vec<Choice>,
     teams: Vec<Choice>,
     to: String,
     reason: String,
@@ -34,12 +34,12 @@ pub(crate) async fn reassign_page(
     let lead = crate::leads::store::visible_lead(&state.db, &user, id).await?;
     user.require(&[Role::Admin, Role::Manager])?;
     let panel = crate::routing::lead_panel(&state, &user, id).await?;
-    let los = assignable_los(&state.db, &user).await?;
+    let officers = assignable_officers(&state.db, &user).await?;
     let teams = assignable_teams(&state.db, &user).await?;
     let page = ReassignOnePage {
         ctx,
         lead,
-        los,
+        officers,
         teams,
         to: String::new(),
         reason: String::new(),
@@ -79,9 +79,9 @@ pub(crate) async fn reassign_submit(
         }
         Err(AppError::Validation(errors)) => {
             let panel = crate::routing::lead_panel(&state, &user, id).await?;
-            let los = assignable_los(&state.db, &user).await?;
+            let officers = assignable_officers(&state.db, &user).await?;
             let teams = assignable_teams(&state.db, &user).await?;
-            let page = ReassignOnePage { ctx, lead, los, teams, to: f.to, reason: f.reason, errors, panel };
+            let page = ReassignOnePage { ctx, lead, officers, teams, to: f.to, reason: f.reason, errors, panel };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e),
@@ -168,7 +168,7 @@ pub(crate) struct BulkPage {
     rows: Vec<BulkRow>,
     total: i64,
     next: Option<Uuid>,
-    los: Vec<Choice>,
+    officers: Vec<Choice>,
     teams: Vec<Choice>,
     to: String,
     reason: String,
@@ -206,10 +206,10 @@ pub(crate) async fn render_bulk(
         None
     };
     let total = matching_count(&state.db, &f, user).await?;
-    let los = assignable_los(&state.db, user).await?;
+    let officers = assignable_officers(&state.db, user).await?;
     let teams = assignable_teams(&state.db, user).await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok((status, BulkPage { ctx, f, rows, total, next, los, teams, to, reason, errors }).into_response())
+    Ok((status, BulkPage { ctx, f, rows, total, next, officers, teams, to, reason, errors }).into_response())
 }
 
 pub(crate) async fn bulk_page(

@@ -7,14 +7,14 @@ pub struct Choice {
     pub label: String,
 }
 
-pub(crate) async fn teams_and_los(db: &sqlx::PgPool) -> AppResult<(Vec<Choice>, Vec<Choice>)> {
+pub(crate) async fn teams_and_officers(db: &sqlx::PgPool) -> AppResult<(Vec<Choice>, Vec<Choice>)> {
     let teams = sqlx::query!("SELECT id, name FROM teams ORDER BY name").fetch_all(db).await?;
-    let los = sqlx::query!("SELECT id, name, email FROM users WHERE role = 'lo' AND active ORDER BY name")
+    let officers = sqlx::query!("SELECT id, name, email FROM users WHERE role = 'lo' AND active ORDER BY name")
         .fetch_all(db)
         .await?;
     Ok((
         teams.into_iter().map(|t| Choice { id: t.id, label: t.name }).collect(),
-        los.into_iter().map(|l| Choice { id: l.id, label: format!("{} ({})", l.name, l.email) }).collect(),
+        officers.into_iter().map(|l| Choice { id: l.id, label: format!("{} ({})", l.name, l.email) }).collect(),
     ))
 }
 
@@ -60,14 +60,14 @@ pub(crate) async fn render_rules(
     s: Option<SettingsForm>,
     errors: FieldErrors,
 ) -> AppResult<Response> {
-    let (teams, los) = teams_and_los(&state.db).await?;
+    let (teams, officers) = teams_and_officers(&state.db).await?;
     let rules = rstore::list_rules(&state.db)
         .await?
         .into_iter()
         .map(|rule| {
             let mut names: Vec<String> =
                 teams.iter().filter(|t| rule.team_ids.contains(&t.id)).map(|t| format!("team {}", t.label)).collect();
-            names.extend(los.iter().filter(|l| rule.lo_ids.contains(&l.id)).map(|l| l.label.clone()));
+            names.extend(officers.iter().filter(|l| rule.lo_ids.contains(&l.id)).map(|l| l.label.clone()));
             let target = if names.is_empty() { "every LO".to_string() } else { names.join(", ") };
             let filters = describe_filters(&rule);
             RuleView { rule, target, filters }
@@ -370,7 +370,7 @@ pub(crate) struct RuleFormPage {
     f: RuleForm,
     errors: FieldErrors,
     teams: Vec<Choice>,
-    los: Vec<Choice>,
+    officers: Vec<Choice>,
     methods: Vec<(&'static str, &'static str)>,
 }
 
@@ -381,10 +381,10 @@ pub(crate) async fn render_rule_form(
     f: RuleForm,
     errors: FieldErrors,
 ) -> AppResult<Response> {
-    let (teams, los) = teams_and_los(&state.db).await?;
+    let (teams, officers) = teams_and_officers(&state.db).await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let methods = Method::ALL.iter().map(|m| (m.as_str(), m.label())).collect();
-    Ok((status, RuleFormPage { ctx, rule_id, f, errors, teams, los, methods }).into_response())
+    Ok((status, RuleFormPage { ctx, rule_id, f, errors, teams, officers, methods }).into_response())
 }
 
 pub(crate) async fn rule_new(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<Response> {

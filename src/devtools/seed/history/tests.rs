@@ -3,7 +3,7 @@
 use super::*;
 
 fn roster() -> Roster {
-    let los = (0..6)
+    let officers = (0..6)
         .map(|i| LoanOfficer {
             id: Uuid::from_u128(i as u128 + 1),
             team_id: Some(Uuid::from_u128(100 + (i / 3) as u128)),
@@ -11,7 +11,7 @@ fn roster() -> Roster {
             routing_weight: 1 + i as u32 % 2,
         })
         .collect();
-    Roster::new(los, 7)
+    Roster::new(officers, 7)
 }
 
 fn plan(seed: u64) -> Plan {
