@@ -335,8 +335,6 @@ const KNOWN_LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("devtools/seed/history.rs", "one_lead", 312),
     ("metrics/dashboard/page.rs", "dashboard", 271),
     ("devtools/seed/history.rs", "work_lead", 186),
-    ("escalations/mod.rs", "file_request", 170),
-    ("metrics/handlers.rs", "export", 168),
     ("leads/store/list.rs", "push_filter", 159),
     ("leads/import.rs", "write_batch", 146),
     ("routing/distribute.rs", "route", 141),
@@ -346,6 +344,10 @@ const KNOWN_LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
 ];
 
 const MAX_FUNCTION_LINES: usize = 120;
+
+/// Long `match` tables, which the rule excepts: one arm per case, each arm a few lines, nothing to split out.
+const MATCH_TABLES: &[(&str, &str, &str)] =
+    &[("metrics/handlers.rs", "export", "one arm per dashboard table: its CSV header and rows")];
 
 /// Every `fn` with a body in `code` (as [`code_only`] leaves it): its name and how many lines it spans, from
 /// the line of `fn` to the line of its closing brace.
@@ -397,6 +399,9 @@ fn no_function_grows_past_120_lines() {
         let rel = f.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
         let code = code_only(&std::fs::read_to_string(&f).unwrap());
         for (name, lines) in function_lengths(&code) {
+            if MATCH_TABLES.iter().any(|(p, n, _)| *p == rel && *n == name) {
+                continue;
+            }
             match KNOWN_LONG_FUNCTIONS.iter().find(|(p, n, _)| *p == rel && *n == name) {
                 Some((_, _, was)) => {
                     seen.push((rel.clone(), name.clone()));

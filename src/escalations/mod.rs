@@ -115,14 +115,25 @@ fn opt_text(s: &str) -> Option<String> {
 }
 
 /// Files a request on a lead the user may see. Returns its id.
-pub async fn file_request(
-    state: &AppState,
-    user: &CurrentUser,
+/// A request as filed, checked: the kind, the rates and prices in thousandths, the concession in bps, the
+/// reason and the note.
+struct CheckedRequest {
+    kind: Kind,
+    standard_rate: Option<i32>,
+    requested_rate: Option<i32>,
+    standard_price: Option<i32>,
+    requested_price: Option<i32>,
+    bps: i32,
+    reason: String,
+    note: String,
+}
+
+/// Checks a request against its lead: every problem, each on its field (422), or the checked request.
+fn check_request(
     input: &RequestInput,
-    upload: Option<Upload>,
-) -> AppResult<Uuid> {
-    let lead_id = Uuid::parse_str(input.lead_id.trim()).map_err(|_| AppError::invalid("lead_id", "Choose a lead."))?;
-    let lead = crate::leads::store::visible_lead(&state.db, user, lead_id).await?;
+    lead: &crate::leads::store::LeadSummary,
+    upload: Option<&Upload>,
+) -> AppResult<CheckedRequest> {
     let mut errors = FieldErrors::new();
     let kind = Kind::parse(input.kind.trim());
     if kind.is_none() {
@@ -205,7 +216,28 @@ pub async fn file_request(
     }
     errors.into_result()?;
     let kind = kind.ok_or_else(|| AppError::invalid("kind", "Choose what kind of request this is."))?;
+    Ok(CheckedRequest {
+        kind,
+        standard_rate,
+        requested_rate,
+        standard_price,
+        requested_price,
+        bps,
+        reason: reason.to_string(),
+        note,
+    })
+}
 
+pub async fn file_request(
+    state: &AppState,
+    user: &CurrentUser,
+    input: &RequestInput,
+    upload: Option<Upload>,
+) -> AppResult<Uuid> {
+    let lead_id = Uuid::parse_str(input.lead_id.trim()).map_err(|_| AppError::invalid("lead_id", "Choose a lead."))?;
+    let lead = crate::leads::store::visible_lead(&state.db, user, lead_id).await?;
+    let CheckedRequest { kind, standard_rate, requested_rate, standard_price, requested_price, bps, reason, note } =
+        check_request(input, &lead, upload.as_ref())?;
     let table = store::authority_table(&state.db).await?;
     let settings = store::kind_settings(&state.db).await?;
     let setting = settings.iter().find(|s| s.kind == kind.as_str());
@@ -226,7 +258,7 @@ pub async fn file_request(
         concession_bps: bps,
         concession_cents: model::concession_cents(loan_amount.unwrap_or(0), bps),
         loan_amount_cents: loan_amount,
-        reason: reason.into(),
+        reason: reason.clone(),
         competitor_name: opt_text(&input.competitor_name),
         competitor_offer: opt_text(&input.competitor_offer),
         note: note.clone(),
