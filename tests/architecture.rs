@@ -335,7 +335,6 @@ const KNOWN_LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("devtools/seed/history.rs", "one_lead", 312),
     ("metrics/dashboard/page.rs", "dashboard", 271),
     ("devtools/seed/history.rs", "work_lead", 186),
-    ("leads/store/list.rs", "push_filter", 159),
     ("leads/import.rs", "write_batch", 146),
     ("routing/distribute.rs", "route", 141),
     ("devtools/bench.rs", "measure_app", 139),

@@ -379,85 +379,7 @@ pub(crate) fn push_filter(
     if !f.campaign.is_empty() {
         qb.push(" AND l.campaign = ").push_bind(f.campaign.clone());
     }
-    match c.cohort {
-        // Leads by the day they were created, their current team and LO (metrics kind `lead`, `open`).
-        Cohort::Created => {
-            push_days(qb, "l.created_at", &c, tz);
-            if let Some(t) = c.team {
-                qb.push(" AND l.team_id = ").push_bind(t);
-            }
-            if let Some(lo) = c.lo {
-                qb.push(" AND l.assigned_lo_id = ").push_bind(lo);
-            }
-            if let Some(s) = &figures {
-                s.push_lead_predicate(qb, "l");
-            }
-            if let Some(pos) = c.reached.filter(|p| *p > 1) {
-                qb.push(
-                    " AND EXISTS (SELECT 1 FROM stage_changes s WHERE s.lead_id = l.id
-                       AND metrics_won_pos(s.to_stage) >= ",
-                )
-                .push_bind(pos)
-                .push(")");
-            }
-        }
-        // Leads with an assignment to an LO in the range (metrics kind `assignment`): team and LO are the
-        // assignment's; a stage counts when the change to it was made by that LO while the assignment lasted
-        // (until the lead's next assignment).
-        Cohort::Assigned => {
-            qb.push(
-                " AND EXISTS (SELECT 1 FROM (SELECT a.id, a.created_at, a.to_lo_id AS assigned_lo_id,
-                       coalesce(a.to_team_id, l.team_id) AS team_id
-                   FROM assignments a WHERE a.lead_id = l.id AND a.to_lo_id IS NOT NULL) a WHERE true",
-            );
-            push_days(qb, "a.created_at", &c, tz);
-            if let Some(t) = c.team {
-                qb.push(" AND a.team_id = ").push_bind(t);
-            }
-            if let Some(lo) = c.lo {
-                qb.push(" AND a.assigned_lo_id = ").push_bind(lo);
-            }
-            if let Some(s) = &figures {
-                s.push_lead_predicate(qb, "a");
-            }
-            if let Some(pos) = c.reached.filter(|p| *p > 1) {
-                qb.push(
-                    " AND EXISTS (SELECT 1 FROM stage_changes s WHERE s.lead_id = l.id
-                       AND s.lo_id = a.assigned_lo_id AND s.created_at >= a.created_at
-                       AND NOT EXISTS (SELECT 1 FROM assignments a2 WHERE a2.lead_id = l.id
-                                         AND (a2.created_at, a2.id) > (a.created_at, a.id)
-                                         AND a2.created_at <= s.created_at)
-                       AND metrics_won_pos(s.to_stage) >= ",
-                )
-                .push_bind(pos)
-                .push(")");
-            }
-            qb.push(")");
-        }
-        // Leads by the day they were created with a change to lost (metrics kind `lost`): the LO is the one on
-        // that change, the reason that change's (`unspecified` when none was given).
-        Cohort::Lost => {
-            push_days(qb, "l.created_at", &c, tz);
-            if let Some(t) = c.team {
-                qb.push(" AND l.team_id = ").push_bind(t);
-            }
-            qb.push(
-                " AND EXISTS (SELECT 1 FROM (SELECT s.lo_id AS assigned_lo_id, l.team_id AS team_id,
-                       coalesce(s.lost_reason, 'unspecified') AS reason
-                   FROM stage_changes s WHERE s.lead_id = l.id AND s.to_stage = 'lost') x WHERE true",
-            );
-            if !f.lost_reason.is_empty() {
-                qb.push(" AND x.reason = ").push_bind(f.lost_reason.clone());
-            }
-            if let Some(lo) = c.lo {
-                qb.push(" AND x.assigned_lo_id = ").push_bind(lo);
-            }
-            if let Some(s) = &figures {
-                s.push_lead_predicate(qb, "x");
-            }
-            qb.push(")");
-        }
-    }
+    push_cohort(qb, f, &c, tz, figures.as_ref());
     if c.open {
         qb.push(" AND metrics_won_pos(l.stage) BETWEEN 1 AND 7");
     }
@@ -489,7 +411,101 @@ pub(crate) fn push_filter(
         }
         _ => {}
     }
-    let q = f.q.trim();
+    push_search(qb, f.q.trim());
+    Ok(())
+}
+
+/// The figure's cohort: which leads, by which date, team and LO the figure counts (see `Cohort`).
+fn push_cohort(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    f: &LeadFilter,
+    c: &Checked,
+    tz: chrono_tz::Tz,
+    figures: Option<&crate::auth::Scope>,
+) {
+    match c.cohort {
+        // Leads by the day they were created, their current team and LO (metrics kind `lead`, `open`).
+        Cohort::Created => {
+            push_days(qb, "l.created_at", c, tz);
+            if let Some(t) = c.team {
+                qb.push(" AND l.team_id = ").push_bind(t);
+            }
+            if let Some(lo) = c.lo {
+                qb.push(" AND l.assigned_lo_id = ").push_bind(lo);
+            }
+            if let Some(s) = figures {
+                s.push_lead_predicate(qb, "l");
+            }
+            if let Some(pos) = c.reached.filter(|p| *p > 1) {
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM stage_changes s WHERE s.lead_id = l.id
+                       AND metrics_won_pos(s.to_stage) >= ",
+                )
+                .push_bind(pos)
+                .push(")");
+            }
+        }
+        // Leads with an assignment to an LO in the range (metrics kind `assignment`): team and LO are the
+        // assignment's; a stage counts when the change to it was made by that LO while the assignment lasted
+        // (until the lead's next assignment).
+        Cohort::Assigned => {
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM (SELECT a.id, a.created_at, a.to_lo_id AS assigned_lo_id,
+                       coalesce(a.to_team_id, l.team_id) AS team_id
+                   FROM assignments a WHERE a.lead_id = l.id AND a.to_lo_id IS NOT NULL) a WHERE true",
+            );
+            push_days(qb, "a.created_at", c, tz);
+            if let Some(t) = c.team {
+                qb.push(" AND a.team_id = ").push_bind(t);
+            }
+            if let Some(lo) = c.lo {
+                qb.push(" AND a.assigned_lo_id = ").push_bind(lo);
+            }
+            if let Some(s) = figures {
+                s.push_lead_predicate(qb, "a");
+            }
+            if let Some(pos) = c.reached.filter(|p| *p > 1) {
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM stage_changes s WHERE s.lead_id = l.id
+                       AND s.lo_id = a.assigned_lo_id AND s.created_at >= a.created_at
+                       AND NOT EXISTS (SELECT 1 FROM assignments a2 WHERE a2.lead_id = l.id
+                                         AND (a2.created_at, a2.id) > (a.created_at, a.id)
+                                         AND a2.created_at <= s.created_at)
+                       AND metrics_won_pos(s.to_stage) >= ",
+                )
+                .push_bind(pos)
+                .push(")");
+            }
+            qb.push(")");
+        }
+        // Leads by the day they were created with a change to lost (metrics kind `lost`): the LO is the one on
+        // that change, the reason that change's (`unspecified` when none was given).
+        Cohort::Lost => {
+            push_days(qb, "l.created_at", c, tz);
+            if let Some(t) = c.team {
+                qb.push(" AND l.team_id = ").push_bind(t);
+            }
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM (SELECT s.lo_id AS assigned_lo_id, l.team_id AS team_id,
+                       coalesce(s.lost_reason, 'unspecified') AS reason
+                   FROM stage_changes s WHERE s.lead_id = l.id AND s.to_stage = 'lost') x WHERE true",
+            );
+            if !f.lost_reason.is_empty() {
+                qb.push(" AND x.reason = ").push_bind(f.lost_reason.clone());
+            }
+            if let Some(lo) = c.lo {
+                qb.push(" AND x.assigned_lo_id = ").push_bind(lo);
+            }
+            if let Some(s) = figures {
+                s.push_lead_predicate(qb, "x");
+            }
+            qb.push(")");
+        }
+    }
+}
+
+/// The search box: an exact email, an exact phone, or the start of a last name ("first last": both).
+fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str) {
     if !q.is_empty() {
         if q.contains('@') {
             qb.push(" AND lower(l.email) = lower(").push_bind(q.to_string()).push(")");
@@ -510,7 +526,6 @@ pub(crate) fn push_filter(
             }
         }
     }
-    Ok(())
 }
 
 /// One page of the leads the user may see, newest (or oldest) first, with the cursor of the next page.
