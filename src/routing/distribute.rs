@@ -255,12 +255,27 @@ pub async fn route(
     let rule = rules.iter().find(|r| r.filters().matches(&facts));
     let default = if rule.is_none() { default_sla(tx).await? } else { Sla { minutes: 0, action: SlaAction::Reassign } };
     let plan = plan(rule, opts.trigger, default);
-    let (everyone, team_ids, lo_ids) = match rule {
+    let facts = load(state, tx, lead, opts, &plan, now).await?;
+    let seq = facts.seq;
+    let decision = decide(&plan, facts);
+    record(state, tx, lead, opts, &plan, decision, seq, now).await
+}
+
+/// Loads what the decision judges: the rule's candidates (and a returning borrower's LO), the rotation's
+/// position (locked for the rest of the transaction), the stored counters and, for performance weighting,
+/// each candidate's last 90 days.
+async fn load<'a>(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    lead: &'a LeadRow,
+    opts: &'a RouteOptions<'_>,
+    plan: &Plan<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<Facts<'a>> {
+    let (everyone, team_ids, lo_ids) = match plan.rule {
         Some(r) => (r.team_ids.is_empty() && r.lo_ids.is_empty(), r.team_ids.clone(), r.lo_ids.clone()),
         None => (true, vec![], vec![]),
     };
-    let rule_id = rule.map(|r| r.id);
-
     let returning = store::returning_borrower_lo(tx, lead.id, lead.email.as_deref(), lead.phone.as_deref())
         .await?
         .filter(|lo| Some(*lo) != lead.assigned_lo_id && !opts.exclude.iter().any(|(x, _)| x == lo));
@@ -278,21 +293,33 @@ pub async fn route(
         vec![]
     };
     let counters = store::counters(tx, &plan.rule_key, &ids).await?;
-    let decision = decide(
-        &plan,
-        Facts {
-            now,
-            org_tz: state.config.timezone,
-            state_code: lead.property_state.as_deref(),
-            exclude: &opts.exclude,
-            returning,
-            seq,
-            candidates: rows,
-            performance,
-            counters,
-        },
-    );
+    Ok(Facts {
+        now,
+        org_tz: state.config.timezone,
+        state_code: lead.property_state.as_deref(),
+        exclude: &opts.exclude,
+        returning,
+        seq,
+        candidates: rows,
+        performance,
+        counters,
+    })
+}
 
+/// Stores the decision with every candidate's judgement and carries it out: an offer to the claim pool, an
+/// assignment (with the rotation's turn), or the queue with its managers alerted.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    lead: &LeadRow,
+    opts: &RouteOptions<'_>,
+    plan: &Plan<'_>,
+    decision: Decision,
+    seq: i64,
+    now: DateTime<Utc>,
+) -> AppResult<Outcome> {
+    let rule_id = plan.rule.map(|r| r.id);
     let judged = &decision.judged;
     let json_of = |chosen: Option<Uuid>| {
         candidates_json(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), chosen)
@@ -367,7 +394,7 @@ pub async fn route(
         }
         Choice::Nobody if !opts.queue_when_none => Ok(Outcome::NoneEligible),
         Choice::Nobody => {
-            let team = rule.and_then(|r| r.team_ids.first().copied()).or(opts.queue_team).or(lead.team_id);
+            let team = plan.rule.and_then(|r| r.team_ids.first().copied()).or(opts.queue_team).or(lead.team_id);
             let summary = format!(
                 "No eligible LO under rule \"{}\" ({} of {} LO{} considered, none eligible): waiting in the {} queue; managers alerted.",
                 rule_name,
