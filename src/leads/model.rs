@@ -279,6 +279,61 @@ pub struct Consent {
     pub source_page: Option<String>,
 }
 
+/// A property state as typed ("tx"): the two-letter code, or an error on the field.
+fn check_state(e: &mut FieldErrors, s: String) -> Option<String> {
+    let up = s.to_uppercase();
+    if is_us_state(&up) {
+        Some(up)
+    } else {
+        e.add("property_state", "use a two-letter US state code, like TX");
+        None
+    }
+}
+
+/// A ZIP code (12345) or ZIP+4 (12345-6789), or an error on the field.
+fn check_zip(e: &mut FieldErrors, z: String) -> Option<String> {
+    let ok = (z.len() == 5 && z.chars().all(|c| c.is_ascii_digit()))
+        || (z.len() == 10
+            && z.as_bytes()[5] == b'-'
+            && z.chars().enumerate().all(|(i, c)| i == 5 || c.is_ascii_digit()));
+    if ok {
+        Some(z)
+    } else {
+        e.add("property_zip", "a ZIP code has 5 digits (or ZIP+4: 12345-6789)");
+        None
+    }
+}
+
+/// The consent a lead arrived with (TCPA evidence), checked; None when none was sent.
+fn check_consent(e: &mut FieldErrors, c: &ConsentInput) -> Option<Consent> {
+    if c == &ConsentInput::default() {
+        return None;
+    }
+    let channel = opt(c.channel.as_deref().unwrap_or("")).map(|s| s.to_lowercase());
+    let channel = match channel {
+        Some(ch) if CONSENT_CHANNELS.contains(&ch.as_str()) => Some(ch),
+        Some(_) => {
+            e.add("consent.channel", "must be one of: call, text, email, all");
+            None
+        }
+        None => {
+            e.add("consent.channel", "say which channel the consent covers");
+            None
+        }
+    };
+    let captured_at = match opt(c.captured_at.as_deref().unwrap_or("")) {
+        Some(t) => parse_time(&t).map_err(|m| e.add("consent.captured_at", m)).ok(),
+        None => None,
+    };
+    channel.map(|channel| Consent {
+        channel,
+        text: c.text.clone().unwrap_or_default().trim().to_string(),
+        captured_at,
+        token: c.token.as_deref().and_then(opt),
+        source_page: c.source_page.as_deref().and_then(opt),
+    })
+}
+
 fn opt(s: &str) -> Option<String> {
     let t = s.trim();
     if t.is_empty() { None } else { Some(t.to_string()) }
@@ -353,27 +408,8 @@ impl LeadDraft {
         if opt(&self.email).is_none() && opt(&self.phone).is_none() {
             e.add("phone", "enter a phone number or an email address");
         }
-        let property_state = opt(&self.property_state).and_then(|s| {
-            let up = s.to_uppercase();
-            if is_us_state(&up) {
-                Some(up)
-            } else {
-                e.add("property_state", "use a two-letter US state code, like TX");
-                None
-            }
-        });
-        let property_zip = opt(&self.property_zip).and_then(|z| {
-            let ok = (z.len() == 5 && z.chars().all(|c| c.is_ascii_digit()))
-                || (z.len() == 10
-                    && z.as_bytes()[5] == b'-'
-                    && z.chars().enumerate().all(|(i, c)| i == 5 || c.is_ascii_digit()));
-            if ok {
-                Some(z)
-            } else {
-                e.add("property_zip", "a ZIP code has 5 digits (or ZIP+4: 12345-6789)");
-                None
-            }
-        });
+        let property_state = opt(&self.property_state).and_then(|s| check_state(&mut e, s));
+        let property_zip = opt(&self.property_zip).and_then(|z| check_zip(&mut e, z));
         let loan_purpose = keyed(&mut e, "loan_purpose", &self.loan_purpose, &LOAN_PURPOSES);
         let credit_band = keyed(&mut e, "credit_band", &self.credit_band, &CREDIT_BANDS);
         let occupancy = keyed(&mut e, "occupancy", &self.occupancy, &OCCUPANCIES);
@@ -418,34 +454,7 @@ impl LeadDraft {
         if loan_number.is_some() && loan_number == referred_by_loan_number {
             e.add("referred_by_loan_number", "a loan cannot refer itself");
         }
-        let consent = match &self.consent {
-            Some(c) if c != &ConsentInput::default() => {
-                let channel = opt(c.channel.as_deref().unwrap_or("")).map(|s| s.to_lowercase());
-                let channel = match channel {
-                    Some(ch) if CONSENT_CHANNELS.contains(&ch.as_str()) => Some(ch),
-                    Some(_) => {
-                        e.add("consent.channel", "must be one of: call, text, email, all");
-                        None
-                    }
-                    None => {
-                        e.add("consent.channel", "say which channel the consent covers");
-                        None
-                    }
-                };
-                let captured_at = match opt(c.captured_at.as_deref().unwrap_or("")) {
-                    Some(t) => parse_time(&t).map_err(|m| e.add("consent.captured_at", m)).ok(),
-                    None => None,
-                };
-                channel.map(|channel| Consent {
-                    channel,
-                    text: c.text.clone().unwrap_or_default().trim().to_string(),
-                    captured_at,
-                    token: c.token.as_deref().and_then(opt),
-                    source_page: c.source_page.as_deref().and_then(opt),
-                })
-            }
-            _ => None,
-        };
+        let consent = self.consent.as_ref().and_then(|c| check_consent(&mut e, c));
         if !e.is_empty() {
             return Err(e);
         }
