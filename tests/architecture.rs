@@ -337,7 +337,6 @@ const KNOWN_LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("devtools/seed/history.rs", "work_lead", 186),
     ("leads/import.rs", "write_batch", 146),
     ("devtools/bench.rs", "measure_app", 139),
-    ("portfolio/import.rs", "parse_loan_row", 130),
 ];
 
 const MAX_FUNCTION_LINES: usize = 120;

@@ -159,16 +159,7 @@ async fn parse_loan_row(
     if !PRODUCTS.contains(&product.as_str()) {
         errs.push(format!("product: must be one of {}", PRODUCTS.join(", ")));
     }
-    let arm_reset_on = match row.get("arm_reset_on") {
-        Some(s) => match parse_date(&s) {
-            Some(d) => Some(d),
-            None => {
-                errs.push("arm_reset_on: must be a date (YYYY-MM-DD)".to_string());
-                None
-            }
-        },
-        None => None,
-    };
+    let arm_reset_on = optional(row, "arm_reset_on", parse_date, "must be a date (YYYY-MM-DD)", &mut errs);
     if product == "arm" && arm_reset_on.is_none() && row.get("arm_reset_on").is_none() {
         errs.push("arm_reset_on: required for an ARM".to_string());
     }
@@ -176,26 +167,9 @@ async fn parse_loan_row(
     if closed_on.is_none() {
         errs.push("closed_on: must be a date (YYYY-MM-DD)".to_string());
     }
-    let original_value = match row.get("original_value") {
-        Some(s) => match parse_money_cents(&s).filter(|c| *c > 0) {
-            Some(v) => Some(v),
-            None => {
-                errs.push("original_value: must be a dollar amount".to_string());
-                None
-            }
-        },
-        None => None,
-    };
-    let paid_off_on = match row.get("paid_off_on") {
-        Some(s) => match parse_date(&s) {
-            Some(d) => Some(d),
-            None => {
-                errs.push("paid_off_on: must be a date (YYYY-MM-DD)".to_string());
-                None
-            }
-        },
-        None => None,
-    };
+    let money = |s: &str| parse_money_cents(s).filter(|c| *c > 0);
+    let original_value = optional(row, "original_value", money, "must be a dollar amount", &mut errs);
+    let paid_off_on = optional(row, "paid_off_on", parse_date, "must be a date (YYYY-MM-DD)", &mut errs);
     let payoff_reason = row.get("payoff_reason").map(|s| s.to_ascii_lowercase());
     if let Some(r) = &payoff_reason {
         if !PAYOFF_REASONS.contains(&r.as_str()) {
@@ -215,20 +189,7 @@ async fn parse_loan_row(
     if email.as_deref().is_some_and(|e| !e.contains('@')) {
         errs.push("email: not an email address".to_string());
     }
-    let lo_email = row.get("lo_email").unwrap_or_default().to_ascii_lowercase();
-    let mut lo = None;
-    if lo_email.is_empty() {
-        errs.push("lo_email: required".to_string());
-    } else {
-        if !officers.contains_key(&lo_email) {
-            let found = store::user_by_email(tx, &lo_email).await?.map(|(id, team, _)| (id, team));
-            officers.insert(lo_email.clone(), found);
-        }
-        match officers.get(&lo_email).copied().flatten() {
-            Some(found) => lo = Some(found),
-            None => errs.push(format!("lo_email: no user with email {lo_email}")),
-        }
-    }
+    let lo = loan_officer(tx, row, officers, &mut errs).await?;
     if !errs.is_empty() {
         return Ok(Err(errs));
     }
@@ -254,6 +215,45 @@ async fn parse_loan_row(
         payoff_reason,
         opted_out,
     }))
+}
+
+/// An optional column: absent is None; present, it must parse, or the row gets "`field`: `message`".
+fn optional<T>(
+    row: &Row<'_>,
+    field: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    message: &str,
+    errs: &mut Vec<String>,
+) -> Option<T> {
+    let value = row.get(field)?;
+    let parsed = parse(&value);
+    if parsed.is_none() {
+        errs.push(format!("{field}: {message}"));
+    }
+    parsed
+}
+
+/// The loan's LO by the `lo_email` column (looked up once per file): (id, team), or the row's error.
+async fn loan_officer(
+    tx: &mut Transaction<'_, Postgres>,
+    row: &Row<'_>,
+    officers: &mut HashMap<String, Option<(Uuid, Option<Uuid>)>>,
+    errs: &mut Vec<String>,
+) -> sqlx::Result<Option<(Uuid, Option<Uuid>)>> {
+    let lo_email = row.get("lo_email").unwrap_or_default().to_ascii_lowercase();
+    if lo_email.is_empty() {
+        errs.push("lo_email: required".to_string());
+        return Ok(None);
+    }
+    if !officers.contains_key(&lo_email) {
+        let found = store::user_by_email(tx, &lo_email).await?.map(|(id, team, _)| (id, team));
+        officers.insert(lo_email.clone(), found);
+    }
+    let found = officers.get(&lo_email).copied().flatten();
+    if found.is_none() {
+        errs.push(format!("lo_email: no user with email {lo_email}"));
+    }
+    Ok(found)
 }
 
 /// Imports closed loans (added, or updated by loan number).
@@ -432,7 +432,7 @@ pub async fn apply_los_status(
         to: status,
         lo_id: lead.assigned_lo_id,
         lost_reason: None,
-        origin: "officers",
+        origin: "los",
         at,
         note: serde_json::json!({ "loan_number": loan_number }),
     };
