@@ -150,34 +150,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     // Week over week: the last 7 days before `to` against the 7 before that.
     let week = |k: &str| weeks.iter().find(|g| g.key[0].as_deref() == Some(k)).map(|g| g.tally).unwrap_or_default();
     let (last, this) = (week("0"), week("1"));
-    let count_change =
-        |a: i64, b: i64| if b == 0 { "—".to_string() } else { format!("{:+.1}%", 100.0 * (a - b) as f64 / b as f64) };
-    let wow = vec![
-        WowRow {
-            label: "Leads",
-            this_week: this.n.to_string(),
-            last_week: last.n.to_string(),
-            change: count_change(this.n, last.n),
-        },
-        WowRow {
-            label: "Contact rate",
-            this_week: fmt_pct(this.contact_rate()),
-            last_week: fmt_pct(last.contact_rate()),
-            change: change(this.contact_rate(), last.contact_rate(), " pts"),
-        },
-        WowRow {
-            label: "Applications",
-            this_week: this.applications().to_string(),
-            last_week: last.applications().to_string(),
-            change: count_change(this.applications(), last.applications()),
-        },
-        WowRow {
-            label: "Funded",
-            this_week: this.funded().to_string(),
-            last_week: last.funded().to_string(),
-            change: count_change(this.funded(), last.funded()),
-        },
-    ];
+    let wow = wow_rows(&this, &last);
 
     // Per-LO table (assignment cohort) with 8-week sparklines of assigned leads.
     let mut lo_ids = parse_ids(&groups, 0);
@@ -189,145 +162,17 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let name_of = |key: &str| {
         Uuid::parse_str(key).ok().and_then(|u| names.get(&u).cloned()).unwrap_or_else(|| "(unassigned)".into())
     };
-    let mut speed_total = Tally::default();
-    let mut speeds: Vec<SpeedRow> = groups
-        .iter()
-        .filter(|g| g.tally.n != 0 && g.key[0].is_some())
-        .map(|g| {
-            speed_total.add(&g.tally);
-            let key = g.key[0].clone().unwrap_or_default();
-            speed_row(key.clone(), name_of(&key), &g.tally)
-        })
-        .collect();
-    flag_rows(&mut speeds);
-    let sort = p.sort.clone().unwrap_or_else(|| "name".into());
-    match sort.as_str() {
-        "assigned" => speeds.sort_by_key(|s| std::cmp::Reverse(s.assigned)),
-        "contact" => {
-            speeds.sort_by(|a, b| b.contact_rate_pct.unwrap_or(-1.0).total_cmp(&a.contact_rate_pct.unwrap_or(-1.0)))
-        }
-        "conversion" => speeds
-            .sort_by(|a, b| b.application_rate_pct.unwrap_or(-1.0).total_cmp(&a.application_rate_pct.unwrap_or(-1.0))),
-        "funded" => speeds.sort_by_key(|s| std::cmp::Reverse(s.funded)),
-        "speed" => speeds.sort_by(|a, b| {
-            a.median_bucket_max_seconds.unwrap_or(i64::MAX).cmp(&b.median_bucket_max_seconds.unwrap_or(i64::MAX))
-        }),
-        "talk" => speeds.sort_by_key(|s| std::cmp::Reverse(s.talk_per_lead_seconds)),
-        _ => speeds.sort_by(|a, b| a.label.cmp(&b.label)),
-    }
-    let mut weekly: HashMap<&str, [i64; 8]> = HashMap::new();
-    for g in &spark {
-        let week: Option<usize> = g.key[1].as_deref().and_then(|w| w.parse().ok());
-        if let (Some(lo), Some(w)) = (g.key[0].as_deref(), week.filter(|w| *w < 8)) {
-            weekly.entry(lo).or_insert([0; 8])[w] += g.tally.n;
-        }
-    }
-    let officers = speeds
-        .into_iter()
-        .map(|s| {
-            let series: Vec<i64> = weekly.get(s.key.as_str()).copied().unwrap_or([0; 8]).to_vec();
-            LoRow {
-                sparkline: model::sparkline_svg(&series, &format!("Leads assigned per week, last 8 weeks: {series:?}")),
-                // The per-LO figures count assignments to the LO in the range (and stages reached while assigned).
-                link: range.leads_link(&[("lo", s.key.clone()), ("cohort", "assigned".into())]),
-                application_link: range.leads_link(&[
-                    ("lo", s.key.clone()),
-                    ("cohort", "assigned".into()),
-                    ("stage", "application".into()),
-                    ("reached", "1".into()),
-                ]),
-                funded_link: range.leads_link(&[
-                    ("lo", s.key.clone()),
-                    ("cohort", "assigned".into()),
-                    ("stage", "funded".into()),
-                    ("reached", "1".into()),
-                ]),
-                speed: s,
-            }
-        })
-        .collect();
+    let (officers, speed_total, sort) = officer_rows(&range, &groups, &spark, &name_of, p.sort.clone());
 
     // Pipeline now and capacity.
-    let mut open_count = [0i64; 8];
-    let mut open_volume = [0i64; 8];
-    let mut open_by_lo: HashMap<String, i64> = HashMap::new();
-    let mut unassigned = 0;
-    for g in &open_groups {
-        let pos = WON_PATH.iter().position(|(k, _)| Some(*k) == g.key[1].as_deref()).unwrap_or(0);
-        open_count[pos] += g.tally.n;
-        open_volume[pos] += g.tally.volume_cents;
-        match &g.key[0] {
-            Some(lo) => *open_by_lo.entry(lo.clone()).or_insert(0) += g.tally.n,
-            None => unassigned += g.tally.n,
-        }
-    }
-    let pipeline = (0..model::FUNDED)
-        .map(|k| PipelineRow {
-            stage: WON_PATH[k].0,
-            label: WON_PATH[k].1,
-            count: open_count[k],
-            volume: model::dollars(open_volume[k]),
-            volume_cents: open_volume[k],
-            link: range.leads_link_now(&[("stage", WON_PATH[k].0.to_string())]),
-        })
-        .collect();
+    let (pipeline, open_volume, open_by_lo, unassigned) = pipeline_rows(&range, &open_groups);
     let expected_funded = model::dollars(model::expected_funded_cents(&open_volume, &history));
 
     let months = (range.to - range.from).num_days() as f64 / 30.4375;
-    let funded_by_lo: HashMap<String, i64> =
-        groups.iter().filter_map(|g| g.key[0].clone().map(|k| (k, g.tally.volume_cents))).collect();
-    let capacity = profiles
-        .iter()
-        .map(|pr| {
-            let key = pr.user_id.to_string();
-            let open = open_by_lo.get(&key).copied().unwrap_or(0);
-            let cost = (pr.monthly_cost_cents as f64 * months).round() as i64;
-            let vol = funded_by_lo.get(&key).copied().unwrap_or(0);
-            CapacityRow {
-                lo: pr.name.clone(),
-                open,
-                capacity: pr.capacity,
-                utilisation_pct: model::percent(open, pr.capacity as i64),
-                cost: model::dollars(cost),
-                funded_volume: model::dollars(vol),
-                cost_per_funded_volume_pct: if vol > 0 {
-                    Some(model::round1(100.0 * cost as f64 / vol as f64))
-                } else {
-                    None
-                },
-            }
-        })
-        .collect();
+    let capacity = capacity_rows(&profiles, &groups, &open_by_lo, months);
 
     // Conversion by leads-per-LO band (assigned leads per 30 days in the range).
-    let bands_def: [(&str, f64, f64); 4] = [
-        ("Under 50 a month", 0.0, 50.0),
-        ("50–99 a month", 50.0, 100.0),
-        ("100–149 a month", 100.0, 150.0),
-        ("150 or more a month", 150.0, f64::MAX),
-    ];
-    let per_month = |n: i64| if months > 0.0 { n as f64 / months } else { 0.0 };
-    let bands = bands_def
-        .iter()
-        .map(|(label, lo, hi)| {
-            let mut t = Tally::default();
-            let mut count = 0;
-            for g in groups.iter().filter(|g| g.key[0].is_some()) {
-                let m = per_month(g.tally.n);
-                if m >= *lo && m < *hi && g.tally.n > 0 {
-                    t.add(&g.tally);
-                    count += 1;
-                }
-            }
-            BandRow {
-                band: label,
-                officers: count,
-                assigned: t.n,
-                application_rate_pct: model::percent(t.applications(), t.n),
-                funded_rate_pct: model::percent(t.funded(), t.n),
-            }
-        })
-        .collect();
+    let bands = band_rows(&groups, months);
 
     let escalations_waiting = crate::escalations::waiting_count(state, user).await?;
     let (mut as_of, mut pending) = store::as_of(db).await?;
@@ -365,6 +210,205 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         path,
         sort,
     })
+}
+
+/// Week over week: the last 7 days before `to` (`this`) against the 7 before that (`last`).
+fn wow_rows(this: &Tally, last: &Tally) -> Vec<WowRow> {
+    let count_change =
+        |a: i64, b: i64| if b == 0 { "—".to_string() } else { format!("{:+.1}%", 100.0 * (a - b) as f64 / b as f64) };
+    vec![
+        WowRow {
+            label: "Leads",
+            this_week: this.n.to_string(),
+            last_week: last.n.to_string(),
+            change: count_change(this.n, last.n),
+        },
+        WowRow {
+            label: "Contact rate",
+            this_week: fmt_pct(this.contact_rate()),
+            last_week: fmt_pct(last.contact_rate()),
+            change: change(this.contact_rate(), last.contact_rate(), " pts"),
+        },
+        WowRow {
+            label: "Applications",
+            this_week: this.applications().to_string(),
+            last_week: last.applications().to_string(),
+            change: count_change(this.applications(), last.applications()),
+        },
+        WowRow {
+            label: "Funded",
+            this_week: this.funded().to_string(),
+            last_week: last.funded().to_string(),
+            change: count_change(this.funded(), last.funded()),
+        },
+    ]
+}
+
+/// The per-LO table (assignment cohort), sorted as asked, each row with its 8-week sparkline of assigned leads
+/// and the links behind its figures; and the total over them, and the sort used.
+fn officer_rows(
+    range: &Range,
+    groups: &[store::Group],
+    spark: &[store::Group],
+    name_of: &dyn Fn(&str) -> String,
+    sort: Option<String>,
+) -> (Vec<LoRow>, Tally, String) {
+    let mut speed_total = Tally::default();
+    let mut speeds: Vec<SpeedRow> = groups
+        .iter()
+        .filter(|g| g.tally.n != 0 && g.key[0].is_some())
+        .map(|g| {
+            speed_total.add(&g.tally);
+            let key = g.key[0].clone().unwrap_or_default();
+            speed_row(key.clone(), name_of(&key), &g.tally)
+        })
+        .collect();
+    flag_rows(&mut speeds);
+    let sort = sort.unwrap_or_else(|| "name".into());
+    match sort.as_str() {
+        "assigned" => speeds.sort_by_key(|s| std::cmp::Reverse(s.assigned)),
+        "contact" => {
+            speeds.sort_by(|a, b| b.contact_rate_pct.unwrap_or(-1.0).total_cmp(&a.contact_rate_pct.unwrap_or(-1.0)))
+        }
+        "conversion" => speeds
+            .sort_by(|a, b| b.application_rate_pct.unwrap_or(-1.0).total_cmp(&a.application_rate_pct.unwrap_or(-1.0))),
+        "funded" => speeds.sort_by_key(|s| std::cmp::Reverse(s.funded)),
+        "speed" => speeds.sort_by(|a, b| {
+            a.median_bucket_max_seconds.unwrap_or(i64::MAX).cmp(&b.median_bucket_max_seconds.unwrap_or(i64::MAX))
+        }),
+        "talk" => speeds.sort_by_key(|s| std::cmp::Reverse(s.talk_per_lead_seconds)),
+        _ => speeds.sort_by(|a, b| a.label.cmp(&b.label)),
+    }
+    let mut weekly: HashMap<&str, [i64; 8]> = HashMap::new();
+    for g in spark {
+        let week: Option<usize> = g.key[1].as_deref().and_then(|w| w.parse().ok());
+        if let (Some(lo), Some(w)) = (g.key[0].as_deref(), week.filter(|w| *w < 8)) {
+            weekly.entry(lo).or_insert([0; 8])[w] += g.tally.n;
+        }
+    }
+    let officers = speeds
+        .into_iter()
+        .map(|s| {
+            let series: Vec<i64> = weekly.get(s.key.as_str()).copied().unwrap_or([0; 8]).to_vec();
+            LoRow {
+                sparkline: model::sparkline_svg(&series, &format!("Leads assigned per week, last 8 weeks: {series:?}")),
+                // The per-LO figures count assignments to the LO in the range (and stages reached while assigned).
+                link: range.leads_link(&[("lo", s.key.clone()), ("cohort", "assigned".into())]),
+                application_link: range.leads_link(&[
+                    ("lo", s.key.clone()),
+                    ("cohort", "assigned".into()),
+                    ("stage", "application".into()),
+                    ("reached", "1".into()),
+                ]),
+                funded_link: range.leads_link(&[
+                    ("lo", s.key.clone()),
+                    ("cohort", "assigned".into()),
+                    ("stage", "funded".into()),
+                    ("reached", "1".into()),
+                ]),
+                speed: s,
+            }
+        })
+        .collect();
+    (officers, speed_total, sort)
+}
+
+/// Pipeline now: open leads and their volume per won-path stage (with the list behind each), the open
+/// leads per LO, and how many wait unassigned.
+fn pipeline_rows(
+    range: &Range,
+    open_groups: &[store::Group],
+) -> (Vec<PipelineRow>, [i64; 8], HashMap<String, i64>, i64) {
+    let mut open_count = [0i64; 8];
+    let mut open_volume = [0i64; 8];
+    let mut open_by_lo: HashMap<String, i64> = HashMap::new();
+    let mut unassigned = 0;
+    for g in open_groups {
+        let pos = WON_PATH.iter().position(|(k, _)| Some(*k) == g.key[1].as_deref()).unwrap_or(0);
+        open_count[pos] += g.tally.n;
+        open_volume[pos] += g.tally.volume_cents;
+        match &g.key[0] {
+            Some(lo) => *open_by_lo.entry(lo.clone()).or_insert(0) += g.tally.n,
+            None => unassigned += g.tally.n,
+        }
+    }
+    let pipeline: Vec<PipelineRow> = (0..model::FUNDED)
+        .map(|k| PipelineRow {
+            stage: WON_PATH[k].0,
+            label: WON_PATH[k].1,
+            count: open_count[k],
+            volume: model::dollars(open_volume[k]),
+            volume_cents: open_volume[k],
+            link: range.leads_link_now(&[("stage", WON_PATH[k].0.to_string())]),
+        })
+        .collect();
+    (pipeline, open_volume, open_by_lo, unassigned)
+}
+
+/// Capacity and cost per LO: open leads against capacity, the LO's cost over the range's months and the
+/// funded volume of their assignments.
+fn capacity_rows(
+    profiles: &[store::LoProfile],
+    groups: &[store::Group],
+    open_by_lo: &HashMap<String, i64>,
+    months: f64,
+) -> Vec<CapacityRow> {
+    let funded_by_lo: HashMap<String, i64> =
+        groups.iter().filter_map(|g| g.key[0].clone().map(|k| (k, g.tally.volume_cents))).collect();
+    profiles
+        .iter()
+        .map(|pr| {
+            let key = pr.user_id.to_string();
+            let open = open_by_lo.get(&key).copied().unwrap_or(0);
+            let cost = (pr.monthly_cost_cents as f64 * months).round() as i64;
+            let vol = funded_by_lo.get(&key).copied().unwrap_or(0);
+            CapacityRow {
+                lo: pr.name.clone(),
+                open,
+                capacity: pr.capacity,
+                utilisation_pct: model::percent(open, pr.capacity as i64),
+                cost: model::dollars(cost),
+                funded_volume: model::dollars(vol),
+                cost_per_funded_volume_pct: if vol > 0 {
+                    Some(model::round1(100.0 * cost as f64 / vol as f64))
+                } else {
+                    None
+                },
+            }
+        })
+        .collect()
+}
+
+/// Conversion by leads-per-LO band (assigned leads per 30 days in the range).
+fn band_rows(groups: &[store::Group], months: f64) -> Vec<BandRow> {
+    let bands_def: [(&str, f64, f64); 4] = [
+        ("Under 50 a month", 0.0, 50.0),
+        ("50–99 a month", 50.0, 100.0),
+        ("100–149 a month", 100.0, 150.0),
+        ("150 or more a month", 150.0, f64::MAX),
+    ];
+    let per_month = |n: i64| if months > 0.0 { n as f64 / months } else { 0.0 };
+    bands_def
+        .iter()
+        .map(|(label, lo, hi)| {
+            let mut t = Tally::default();
+            let mut count = 0;
+            for g in groups.iter().filter(|g| g.key[0].is_some()) {
+                let m = per_month(g.tally.n);
+                if m >= *lo && m < *hi && g.tally.n > 0 {
+                    t.add(&g.tally);
+                    count += 1;
+                }
+            }
+            BandRow {
+                band: label,
+                officers: count,
+                assigned: t.n,
+                application_rate_pct: model::percent(t.applications(), t.n),
+                funded_rate_pct: model::percent(t.funded(), t.n),
+            }
+        })
+        .collect()
 }
 
 /// The LO's own numbers next to the team's medians.
