@@ -259,28 +259,7 @@ async fn write_batch(
         return Ok(());
     }
     let now = state.clock.now();
-    // Each lookup walks the batch's distinct keys and probes one index per key: a LATERAL subquery that cannot
-    // be flattened (LIMIT 1, OFFSET 0) keeps the probe per key whatever the statistics say. While an import
-    // grows the table its statistics lag behind, and plans chosen from them scanned the whole table once per
-    // batch. The probe holds nothing but the indexed condition: an ORDER BY, or the join to stages, inside it
-    // tempted the planner to walk the created_at or stage index instead.
-    let mut keys: Vec<(String, String)> =
-        batch.iter().filter_map(|r| r.fields.external_id.clone().map(|e| (r.fields.source.clone(), e))).collect();
-    keys.sort();
-    keys.dedup();
-    let (srcs, exts): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
-    let known: Vec<(String, String)> = sqlx::query_as(
-        "SELECT k.source, k.external_id FROM UNNEST($1::text[], $2::text[]) AS k(source, external_id)
-         CROSS JOIN LATERAL (SELECT 1 FROM leads l
-                             WHERE l.external_id IS NOT NULL AND l.source = k.source AND l.external_id = k.external_id
-                             LIMIT 1) m",
-    )
-    .bind(&srcs)
-    .bind(&exts)
-    .persistent(false)
-    .fetch_all(&mut **tx)
-    .await?;
-    let known: std::collections::HashSet<(String, String)> = known.into_iter().collect();
+    let known = imported_keys(tx, &batch).await?;
     let phones: Vec<String> = batch.iter().filter_map(|r| r.fields.phone.clone()).collect();
     let emails: Vec<String> = batch.iter().filter_map(|r| r.fields.email.clone()).collect();
     let open_phone = open_leads_by(tx, BY_PHONE, phones).await?;
@@ -370,19 +349,7 @@ async fn write_batch(
         new_rows.push(NewRow { id, fields: f, referred_by });
     }
     insert_leads(tx, user, &new_rows, now).await?;
-    if !notes.is_empty() {
-        let (ids, bodies): (Vec<Uuid>, Vec<String>) = notes.into_iter().unzip();
-        sqlx::query(
-            "INSERT INTO activities (lead_id, actor_id, kind, body, occurred_at)
-             SELECT t.lead_id, $3, 'note', t.body, $4 FROM UNNEST($1::uuid[], $2::text[]) AS t(lead_id, body)",
-        )
-        .bind(&ids)
-        .bind(&bodies)
-        .bind(user.id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
+    insert_notes(tx, user, notes, now).await?;
     let ids: Vec<Uuid> = new_rows.iter().map(|r| r.id).collect();
     if user.role != Role::Lo && !ids.is_empty() {
         let payload = RouteImported { actor_id: user.id, lead_ids: ids.clone() };
@@ -391,6 +358,59 @@ async fn write_batch(
     }
     seen.created.extend(ids);
     report.imported += new_rows.len() as u64;
+    Ok(())
+}
+
+/// The batch's (source, external_id) keys some lead already has (imported before, or by an earlier batch).
+async fn imported_keys(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &[GoodRow],
+) -> sqlx::Result<std::collections::HashSet<(String, String)>> {
+    // Each lookup walks the batch's distinct keys and probes one index per key: a LATERAL subquery that cannot
+    // be flattened (LIMIT 1, OFFSET 0) keeps the probe per key whatever the statistics say. While an import
+    // grows the table its statistics lag behind, and plans chosen from them scanned the whole table once per
+    // batch. The probe holds nothing but the indexed condition: an ORDER BY, or the join to stages, inside it
+    // tempted the planner to walk the created_at or stage index instead.
+    let mut keys: Vec<(String, String)> =
+        batch.iter().filter_map(|r| r.fields.external_id.clone().map(|e| (r.fields.source.clone(), e))).collect();
+    keys.sort();
+    keys.dedup();
+    let (srcs, exts): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
+    let known: Vec<(String, String)> = sqlx::query_as(
+        "SELECT k.source, k.external_id FROM UNNEST($1::text[], $2::text[]) AS k(source, external_id)
+         CROSS JOIN LATERAL (SELECT 1 FROM leads l
+                             WHERE l.external_id IS NOT NULL AND l.source = k.source AND l.external_id = k.external_id
+                             LIMIT 1) m",
+    )
+    .bind(&srcs)
+    .bind(&exts)
+    .persistent(false)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(known.into_iter().collect())
+}
+
+/// The notes on existing leads that duplicates in the file left ("Duplicate submission …"), in one statement.
+async fn insert_notes(
+    tx: &mut Transaction<'_, Postgres>,
+    user: &CurrentUser,
+    notes: Vec<(Uuid, String)>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<()> {
+    if notes.is_empty() {
+        return Ok(());
+    }
+    let (ids, bodies): (Vec<Uuid>, Vec<String>) = notes.into_iter().unzip();
+    sqlx::query(
+        "INSERT INTO activities (lead_id, actor_id, kind, body, occurred_at)
+             SELECT t.lead_id, $3, 'note', t.body, $4 FROM UNNEST($1::uuid[], $2::text[]) AS t(lead_id, body)",
+    )
+    .bind(&ids)
+    .bind(&bodies)
+    .bind(user.id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
