@@ -421,22 +421,12 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
     let mut dash = Measured::default();
     if wanted("dashboard") {
         eprintln!("measuring the dashboard (rollups)…");
-        let (c, u) = (manager_client.clone(), dash_url.clone());
-        dash = measure(secs, move |_| {
-            let (c, u) = (c.clone(), u.clone());
-            async move { get_ok(&c, &u).await }
-        })
-        .await;
+        dash = measure_get(secs, &manager_client, &dash_url).await;
     }
     let mut dash_base = Measured::default();
     if wanted("base") {
         eprintln!("measuring the dashboard (base tables)…");
-        let (c, u) = (manager_client.clone(), format!("{dash_url}?figures=base"));
-        dash_base = measure(secs, move |_| {
-            let (c, u) = (c.clone(), u.clone());
-            async move { get_ok(&c, &u).await }
-        })
-        .await;
+        dash_base = measure_get(secs, &manager_client, &format!("{dash_url}?figures=base")).await;
     }
 
     // (a') The same figures by direct calls (the HTTP request timeout would cut the base path short).
@@ -465,48 +455,15 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
     let (mut list, mut bare_m) = (Measured::default(), Measured::default());
     if wanted("list") {
         eprintln!("measuring the lead list…");
-        let (c, u) = (lo_client.clone(), format!("{base}/leads"));
-        list = measure(secs, move |_| {
-            let (c, u) = (c.clone(), u.clone());
-            async move { get_ok(&c, &u).await }
-        })
-        .await;
-        let bare_client = client(&bare_base)?;
-        let u = format!("{bare_base}/bare");
-        bare_m = measure(secs, move |_| {
-            let (c, u) = (bare_client.clone(), u.clone());
-            async move { get_ok(&c, &u).await }
-        })
-        .await;
+        list = measure_get(secs, &lo_client, &format!("{base}/leads")).await;
+        bare_m = measure_get(secs, &client(&bare_base)?, &format!("{bare_base}/bare")).await;
     }
 
     // (c) Lead intake through the API, with routing.
     let mut intake = Measured::default();
     if wanted("intake") {
         eprintln!("measuring API intake…");
-        let api = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY * 2).build()?;
-        let intake_url = format!("{base}/api/v1/leads");
-        let run = Uuid::new_v4();
-        let run_id = run.simple().to_string();
-        // A fresh area code per run, so this run's leads are not duplicates of an earlier run's open leads.
-        let area = 200 + (run.as_u128() % 800) as u64;
-        let states = ["TX", "CA", "FL", "NY", "IL", "GA", "NC", "AZ"];
-        intake = measure(secs, move |i| {
-        let (api, url, token, run_id) = (api.clone(), intake_url.clone(), token.clone(), run_id.clone());
-        async move {
-            let body = serde_json::json!({
-                "first_name": "Bench", "last_name": format!("Lead{i}"),
-                "email": format!("bench.{run_id}.{i}@example.com"), "phone": format!("+1{area}{:07}", i % 10_000_000),
-                "property_state": states[(i % 8) as usize], "loan_purpose": if i % 2 == 0 { "purchase" } else { "refinance" },
-                "loan_amount_cents": 35_000_000, "source": "direct", "external_id": format!("bench-{run_id}-{i}"),
-            });
-            match api.post(&url).bearer_auth(&token).json(&body).send().await {
-                Ok(r) => r.status().is_success(),
-                Err(_) => false,
-            }
-        }
-    })
-    .await;
+        intake = measure_intake(secs, &base, token).await?;
     }
 
     let (rss, peak) = memory_mb();
@@ -528,4 +485,41 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
         peak_mb: peak,
         dashboard_cache_secs: state.config.dashboard_cache.as_secs(),
     })
+}
+
+/// GETs `url` with `client` at the bench's concurrency for `secs`.
+async fn measure_get(secs: u64, client: &reqwest::Client, url: &str) -> Measured {
+    let (c, u) = (client.clone(), url.to_string());
+    measure(secs, move |_| {
+        let (c, u) = (c.clone(), u.clone());
+        async move { get_ok(&c, &u).await }
+    })
+    .await
+}
+
+/// Posts new leads to `POST /api/v1/leads` with the intake token for `secs`: every lead new, routed.
+async fn measure_intake(secs: u64, base: &str, token: String) -> anyhow::Result<Measured> {
+    let api = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY * 2).build()?;
+    let intake_url = format!("{base}/api/v1/leads");
+    let run = Uuid::new_v4();
+    let run_id = run.simple().to_string();
+    // A fresh area code per run, so this run's leads are not duplicates of an earlier run's open leads.
+    let area = 200 + (run.as_u128() % 800) as u64;
+    let states = ["TX", "CA", "FL", "NY", "IL", "GA", "NC", "AZ"];
+    Ok(measure(secs, move |i| {
+        let (api, url, token, run_id) = (api.clone(), intake_url.clone(), token.clone(), run_id.clone());
+        async move {
+            let body = serde_json::json!({
+                "first_name": "Bench", "last_name": format!("Lead{i}"),
+                "email": format!("bench.{run_id}.{i}@example.com"), "phone": format!("+1{area}{:07}", i % 10_000_000),
+                "property_state": states[(i % 8) as usize], "loan_purpose": if i % 2 == 0 { "purchase" } else { "refinance" },
+                "loan_amount_cents": 35_000_000, "source": "direct", "external_id": format!("bench-{run_id}-{i}"),
+            });
+            match api.post(&url).bearer_auth(&token).json(&body).send().await {
+                Ok(r) => r.status().is_success(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await)
 }
