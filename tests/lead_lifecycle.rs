@@ -152,3 +152,60 @@ async fn every_path_of_a_stage_change_leaves_the_same_traces() {
         .unwrap_or(-1);
     assert_eq!(loans, 1, "a funded lead becomes a portfolio loan");
 }
+
+/// Assignments leave the same traces whichever path made them — routing a new lead, a manager's reassignment
+/// through the API, offboarding's hand-over: one `assignments` row, the one audit action `lead.assign` and
+/// one `lead.assigned` outbox row each.
+#[tokio::test]
+async fn every_path_of_an_assignment_leaves_the_same_traces() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
+    app.add_texas_rule(&admin, "600").await;
+    let always = [("work_start", "00:00"), ("work_end", "00:00"), ("work_days", "1,2,3,4,5,6,7")];
+    let ann = app.create_user(Role::Lo, "ann@branch.test", Some("Dallas"), &["TX"]).await;
+    app.set_lo_profile(&admin, ann, &always).await;
+    let vendor = app.create_user(Role::Intake, "vendor@feed.test", None, &[]).await;
+    let res = app
+        .api(&app.token_for(vendor).await)
+        .post(app.url("/api/v1/leads"))
+        .json(&json!({"first_name": "Ray", "last_name": "Routed", "phone": "512-555-0111", "property_state": "TX"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let lead: Uuid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+    // A second LO joins; the admin reassigns the lead to her, then she leaves and the lead goes back to Ann.
+    let bea = app.create_user(Role::Lo, "bea@branch.test", Some("Dallas"), &["TX"]).await;
+    app.set_lo_profile(&admin, bea, &always).await;
+    let admin_id: Uuid =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'admin@branch.test'").fetch_one(app.db()).await.unwrap();
+    let res = app
+        .api(&app.token_for(admin_id).await)
+        .post(app.url(&format!("/api/v1/leads/{lead}/assign")))
+        .json(&json!({"lo_id": bea, "reason": "Bea speaks Spanish"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = admin
+        .post(app.url(&format!("/admin/users/{bea}/deactivate")))
+        .form(&[("hand_over", "lo"), ("to_lo", &ann.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let count = |sql: &'static str| {
+        let db = app.db().clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).bind(lead).fetch_one(&db).await.unwrap() }
+    };
+    let history = count("SELECT count(*) FROM assignments WHERE lead_id = $1").await;
+    let audit = count("SELECT count(*) FROM audit_log WHERE action = 'lead.assign' AND entity_id = $1::text").await;
+    let outbox = count("SELECT count(*) FROM domain_events WHERE kind = 'lead.assigned' AND lead_id = $1").await;
+    assert_eq!((history, audit, outbox), (3, 3, 3), "routing, the reassignment and the hand-over, one of each");
+    let owner: Option<Uuid> = sqlx::query_scalar("SELECT assigned_lo_id FROM leads WHERE id = $1")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(owner, Some(ann));
+}

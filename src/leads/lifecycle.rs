@@ -89,3 +89,64 @@ pub async fn change_stage(
     }
     Ok(())
 }
+
+/// The audit action every assignment writes, whatever made it (routing, the SLA, a reassignment, offboarding,
+/// a claim, the LO's own new lead).
+pub const ASSIGNED: &str = "lead.assign";
+
+/// One assignment of a lead to an LO (or, with `to_lo` None, to a team's or the unassigned queue).
+#[derive(Debug, Clone)]
+pub struct Assignment<'a> {
+    pub lead_id: Uuid,
+    pub from_lo: Option<Uuid>,
+    pub from_team: Option<Uuid>,
+    pub to_lo: Option<Uuid>,
+    pub to_team: Option<Uuid>,
+    pub reason: &'a str,
+    /// The routing rule that chose it, if one did.
+    pub rule_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+}
+
+/// Gives a lead to an LO or a queue and records it: the lead row, the `assignments` history row, the one audit
+/// action [`ASSIGNED`] and the `lead.assigned` outbox row, in the caller's transaction. Returns the history
+/// row's id. What follows an assignment (the LO's tasks, bell, SLA check, cadence) is the caller's.
+pub async fn assign(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Option<&CurrentUser>,
+    a: Assignment<'_>,
+) -> AppResult<i64> {
+    sqlx::query(
+        "UPDATE leads SET assigned_lo_id = $2, team_id = $3,
+                assigned_at = CASE WHEN $2::uuid IS NULL THEN NULL ELSE $4::timestamptz END,
+                version = version + 1, updated_at = $4
+         WHERE id = $1",
+    )
+    .bind(a.lead_id)
+    .bind(a.to_lo)
+    .bind(a.to_team)
+    .bind(a.at)
+    .execute(&mut **tx)
+    .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, rule_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(a.lead_id)
+    .bind(a.from_lo)
+    .bind(a.to_lo)
+    .bind(a.to_team)
+    .bind(actor.map(|u| u.id))
+    .bind(a.reason)
+    .bind(a.rule_id)
+    .bind(a.at)
+    .fetch_one(&mut **tx)
+    .await?;
+    Entry::new(actor.map(|u| u as &dyn crate::audit::Acts), ASSIGNED, "lead", a.lead_id)
+        .before(serde_json::json!({"assigned_lo_id": a.from_lo, "team_id": a.from_team}))
+        .after(serde_json::json!({"assigned_lo_id": a.to_lo, "team_id": a.to_team, "reason": a.reason, "rule_id": a.rule_id}))
+        .write(&mut **tx)
+        .await?;
+    crate::events::leads_assigned(tx, &[a.lead_id], a.to_lo, a.to_team, a.reason).await?;
+    Ok(id)
+}

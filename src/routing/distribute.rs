@@ -13,6 +13,7 @@ use crate::audit::Entry;
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
 use crate::events::Event;
+use crate::leads::lifecycle::Assignment;
 use crate::state::AppState;
 
 /// Why a lead is being routed.
@@ -450,14 +451,17 @@ pub async fn assign(
     sla: Option<Sla>,
     now: DateTime<Utc>,
 ) -> AppResult<i64> {
-    let assignment =
-        store::write_assignment(tx, lead.id, lead.assigned_lo_id, to, team, actor.map(|a| a.id), reason, rule_id, now)
-            .await?;
-    Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), "lead.assign", "lead", lead.id)
-        .before(json!({"assigned_lo_id": lead.assigned_lo_id, "team_id": lead.team_id}))
-        .after(json!({"assigned_lo_id": to, "team_id": team, "reason": reason, "rule_id": rule_id}))
-        .write(&mut **tx)
-        .await?;
+    let change = Assignment {
+        lead_id: lead.id,
+        from_lo: lead.assigned_lo_id,
+        from_team: lead.team_id,
+        to_lo: to,
+        to_team: team,
+        reason,
+        rule_id,
+        at: now,
+    };
+    let assignment = crate::leads::lifecycle::assign(tx, actor, change).await?;
     sqlx::query!(
         "UPDATE claim_offers SET resolution = 'withdrawn', resolved_at = $2 WHERE lead_id = $1 AND resolution IS NULL",
         lead.id,

@@ -352,23 +352,17 @@ pub async fn hand_over(
                 debug_assert!(!matches!(outcome, Outcome::NoneEligible));
                 if matches!(outcome, Outcome::Offered) {
                     // An offer leaves the lead unowned for a while: hold it in the team queue meanwhile.
-                    store::write_assignment(
-                        tx,
-                        lead.id,
-                        Some(lo_id),
-                        None,
-                        leaving.team_id,
-                        Some(actor.id),
-                        &reason,
-                        None,
-                        now,
-                    )
-                    .await?;
-                    Entry::new(Some(actor), "lead.assign", "lead", lead.id)
-                        .before(json!({"assigned_lo_id": lo_id}))
-                        .after(json!({"assigned_lo_id": null, "team_id": leaving.team_id, "reason": reason}))
-                        .write(&mut **tx)
-                        .await?;
+                    let change = crate::leads::lifecycle::Assignment {
+                        lead_id: lead.id,
+                        from_lo: Some(lo_id),
+                        from_team: lead.team_id,
+                        to_lo: None,
+                        to_team: leaving.team_id,
+                        reason: &reason,
+                        rule_id: None,
+                        at: now,
+                    };
+                    crate::leads::lifecycle::assign(tx, Some(actor), change).await?;
                 }
             }
         }

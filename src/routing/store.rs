@@ -404,47 +404,6 @@ pub async fn save_turn(
     Ok(())
 }
 
-/// Points the lead at its new owner (or queue) and writes the assignment history row. Returns the row id.
-#[allow(clippy::too_many_arguments)]
-pub async fn write_assignment(
-    tx: &mut Transaction<'_, Postgres>,
-    lead_id: Uuid,
-    from_lo: Option<Uuid>,
-    to_lo: Option<Uuid>,
-    to_team: Option<Uuid>,
-    actor: Option<Uuid>,
-    reason: &str,
-    rule_id: Option<Uuid>,
-    now: DateTime<Utc>,
-) -> sqlx::Result<i64> {
-    sqlx::query!(
-        "UPDATE leads SET assigned_lo_id = $2, team_id = $3, assigned_at = CASE WHEN $2::uuid IS NULL THEN NULL ELSE $4::timestamptz END,
-                version = version + 1, updated_at = $4
-         WHERE id = $1",
-        lead_id,
-        to_lo,
-        to_team,
-        now
-    )
-    .execute(&mut **tx)
-    .await?;
-    crate::events::leads_assigned(tx, &[lead_id], to_lo, to_team, reason).await?;
-    sqlx::query_scalar!(
-        "INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, rule_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        lead_id,
-        from_lo,
-        to_lo,
-        to_team,
-        actor,
-        reason,
-        rule_id,
-        now
-    )
-    .fetch_one(&mut **tx)
-    .await
-}
-
 pub struct NewDecision<'a> {
     pub lead_id: Uuid,
     pub rule_id: Option<Uuid>,
