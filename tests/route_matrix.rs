@@ -282,7 +282,7 @@ impl World {
         .unwrap();
         let api_b = app.api(&app.token_for(lo_b).await);
         let task_b = call_with_callback(&app, &api_b, lead).await;
-        move_to_contacted(&app, &api_b, lead).await;
+        app.move_stage(&api_b, lead, "contacted", None).await;
         // The teammate enters their own borrower and sets a callback.
         let api_teammate = app.api(&app.token_for(teammate).await);
         let teammate_lead = post_lead(
@@ -603,18 +603,6 @@ async fn call_with_callback(app: &TestApp, api: &reqwest::Client, lead: Uuid) ->
         .fetch_one(app.db())
         .await
         .unwrap()
-}
-
-async fn move_to_contacted(app: &TestApp, api: &reqwest::Client, lead: Uuid) {
-    let now: serde_json::Value =
-        api.get(app.url(&format!("/api/v1/leads/{lead}"))).send().await.unwrap().json().await.unwrap();
-    let res = api
-        .post(app.url(&format!("/api/v1/leads/{lead}/stage")))
-        .json(&serde_json::json!({"stage": "contacted", "version": now["version"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
 }
 
 /// A pricing exception filed by the LO signed in on `lo` on the request form, with the competitor's quote

@@ -88,28 +88,6 @@ async fn log_call(app: &TestApp, lo: Uuid, lead: Uuid, outcome: &str) {
     assert_eq!(res.status(), 201, "call logged: {}", res.text().await.unwrap());
 }
 
-/// Moves a lead's stage through the API as `who` (at the version it has now).
-async fn move_stage(app: &TestApp, who: &reqwest::Client, lead: Uuid, stage: &str, lost_reason: Option<&str>) {
-    let now: serde_json::Value =
-        who.get(app.url(&format!("/api/v1/leads/{lead}"))).send().await.unwrap().json().await.unwrap();
-    let res = who
-        .post(app.url(&format!("/api/v1/leads/{lead}/stage")))
-        .json(&serde_json::json!({"stage": stage, "lost_reason": lost_reason, "version": now["version"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "stage move to {stage}: {}", res.text().await.unwrap());
-}
-
-/// Changes a lead's fields through `PATCH /api/v1/leads/{id}` as `who`, at the version it has now.
-async fn patch_lead(app: &TestApp, who: &reqwest::Client, lead: Uuid, mut change: serde_json::Value) {
-    let now: serde_json::Value =
-        who.get(app.url(&format!("/api/v1/leads/{lead}"))).send().await.unwrap().json().await.unwrap();
-    change["version"] = now["version"].clone();
-    let res = who.patch(app.url(&format!("/api/v1/leads/{lead}"))).json(&change).send().await.unwrap();
-    assert_eq!(res.status(), 200, "lead changed: {}", res.text().await.unwrap());
-}
-
 /// An admin saves a routing rule through the rules page: these fields over a round-robin rule for every lead.
 async fn add_rule(app: &TestApp, fields: &[(&str, &str)]) {
     let mut form: Vec<(&str, &str)> = vec![
@@ -311,7 +289,7 @@ async fn a_returning_borrower_goes_back_to_their_lo() {
     let (earlier, first) = new_lead_with_email(&app, "TX", "sam@borrower.test").await;
     let a = first.unwrap();
     // That loan was lost to another lender; months later the same borrower comes back.
-    move_stage(&app, &lo_api(&app, a).await, earlier, "lost", Some("other_lender")).await;
+    app.move_stage(&lo_api(&app, a).await, earlier, "lost", Some("other_lender")).await;
     let b = if a == x { y } else { x };
     // Round robin would give the next lead to b; the same borrower goes back to a.
     let (lead, again) = new_lead_with_email(&app, "TX", "SAM@borrower.test").await;
@@ -607,26 +585,22 @@ async fn offboarding_to_a_named_lo_or_a_team_queue() {
     };
     // The leaver's two leads go to a named LO (even one who is away).
     deactivate(leaving, vec![("hand_over", "lo".into()), ("to_lo", heir.to_string())]).await;
-    let moved: serde_json::Value = sqlx::query_scalar(
-        "SELECT after FROM audit_log WHERE action = 'open_leads_handed_over' ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_one(app.db())
-    .await
-    .unwrap();
-    assert_eq!(moved["moved"], 2);
+    let last_hand_over = || async {
+        sqlx::query_scalar::<_, serde_json::Value>(
+            "SELECT after FROM audit_log WHERE action = 'open_leads_handed_over' ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_one(app.db())
+        .await
+        .unwrap()
+    };
+    assert_eq!(last_hand_over().await["moved"], 2);
     assert_eq!(assigned(&app, a).await.0, Some(heir));
     assert_eq!(assigned(&app, b).await.0, Some(heir));
     // Then the heir leaves too, and their leads wait in the West team's queue.
     app.create_user(Role::Manager, "west.boss@x.test", Some("West"), &[]).await;
     let west: Uuid = sqlx::query_scalar("SELECT id FROM teams WHERE name = 'West'").fetch_one(app.db()).await.unwrap();
     deactivate(heir, vec![("hand_over", "team".into()), ("to_team", west.to_string())]).await;
-    let moved: serde_json::Value = sqlx::query_scalar(
-        "SELECT after FROM audit_log WHERE action = 'open_leads_handed_over' ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_one(app.db())
-    .await
-    .unwrap();
-    assert_eq!(moved["moved"], 2);
+    assert_eq!(last_hand_over().await["moved"], 2);
     assert_eq!(assigned(&app, a).await, (None, Some(west)));
     assert_eq!(assigned(&app, b).await, (None, Some(west)));
 }
@@ -771,7 +745,7 @@ async fn a_bulk_reassignment_of_ten_thousand_leads_runs_as_a_job_and_is_all_or_n
     let moved_lead: Uuid =
         sqlx::query_scalar("SELECT id FROM leads ORDER BY id DESC LIMIT 1").fetch_one(app.db()).await.unwrap();
     let admin_api = app.api(&app.token_for(admin).await);
-    patch_lead(&app, &admin_api, moved_lead, serde_json::json!({"property_state": "CA"})).await;
+    app.patch_lead(&admin_api, moved_lead, serde_json::json!({"property_state": "CA"})).await;
     loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "test").await.unwrap();
     let moved: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id = $1")
         .bind(to)
@@ -783,7 +757,7 @@ async fn a_bulk_reassignment_of_ten_thousand_leads_runs_as_a_job_and_is_all_or_n
     assert!(page.contains("failed"), "{page}");
     assert!(page.contains("not licensed for 1 of the selected leads; nothing was changed"), "{page}");
     // Fix the lead and run it again: all 10,000 move, with history and progress.
-    patch_lead(&app, &admin_api, moved_lead, serde_json::json!({"property_state": "TX"})).await;
+    app.patch_lead(&admin_api, moved_lead, serde_json::json!({"property_state": "TX"})).await;
     let res = client
         .post(app.url("/leads/reassign"))
         .form(&[
@@ -1069,11 +1043,11 @@ async fn open_lead_counts_stay_equal_to_a_recount() {
     let (_, admin_page) = app.login_as(Role::Admin, "count.admin@x.test", None, &[]).await;
     let admin = app.api(&app.token_for(current_user_id(&app, "count.admin@x.test").await).await);
     for lead in &leads[..4] {
-        move_stage(&app, &admin, *lead, "lost", Some("rate")).await;
+        app.move_stage(&admin, *lead, "lost", Some("rate")).await;
     }
-    move_stage(&app, &admin, leads[0], "contacted", None).await;
+    app.move_stage(&admin, leads[0], "contacted", None).await;
     for lead in &leads {
-        patch_lead(&app, &admin, *lead, serde_json::json!({"first_name": "Renamed"})).await;
+        app.patch_lead(&admin, *lead, serde_json::json!({"first_name": "Renamed"})).await;
     }
     assert_eq!(count_drift(&app).await, vec![]);
     assert_eq!(open_count(&app, a).await + open_count(&app, b).await, 9);

@@ -317,6 +317,30 @@ impl TestApp {
         (c, secret)
     }
 
+    /// Moves a lead's stage through `POST /api/v1/leads/{id}/stage` as `who`, at the version the lead has now.
+    /// Panics unless the move is accepted (200).
+    pub async fn move_stage(&self, who: &reqwest::Client, lead: Uuid, stage: &str, lost_reason: Option<&str>) {
+        let now: serde_json::Value =
+            who.get(self.url(&format!("/api/v1/leads/{lead}"))).send().await.unwrap().json().await.unwrap();
+        let res = who
+            .post(self.url(&format!("/api/v1/leads/{lead}/stage")))
+            .json(&serde_json::json!({"stage": stage, "lost_reason": lost_reason, "version": now["version"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "stage move to {stage}: {}", res.text().await.unwrap());
+    }
+
+    /// Changes a lead's fields through `PATCH /api/v1/leads/{id}` as `who`, at the version the lead has now.
+    /// Panics unless the change is accepted (200).
+    pub async fn patch_lead(&self, who: &reqwest::Client, lead: Uuid, mut change: serde_json::Value) {
+        let now: serde_json::Value =
+            who.get(self.url(&format!("/api/v1/leads/{lead}"))).send().await.unwrap().json().await.unwrap();
+        change["version"] = now["version"].clone();
+        let res = who.patch(self.url(&format!("/api/v1/leads/{lead}"))).json(&change).send().await.unwrap();
+        assert_eq!(res.status(), 200, "lead changed: {}", res.text().await.unwrap());
+    }
+
     /// An admin changes an LO's profile on the LO's admin page (these form fields over the current ones;
     /// `work_days` as a comma-separated list). Panics unless the page accepts it.
     pub async fn set_lo_profile(&self, admin: &reqwest::Client, lo: Uuid, changes: &[(&str, &str)]) {

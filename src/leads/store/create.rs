@@ -264,18 +264,7 @@ async fn insert_lead(
     .execute(&mut **tx)
     .await?;
     if let Some(c) = &f.consent {
-        sqlx::query!(
-            "INSERT INTO lead_consents (lead_id, channel, consent_text, captured_at, source_page, token)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            id,
-            c.channel,
-            c.text,
-            c.captured_at,
-            c.source_page,
-            c.token
-        )
-        .execute(&mut **tx)
-        .await?;
+        super::insert_consent(tx, id, c).await?;
     }
     Ok(())
 }

@@ -257,6 +257,23 @@ pub async fn stage_list(state: &AppState, pipeline_id: Uuid) -> AppResult<std::s
         .map_err(|e| AppError::Internal(anyhow::anyhow!("loading the pipeline's stages: {e}")))
 }
 
+/// Records the consent a lead arrived or was edited with (TCPA evidence), in the caller's transaction.
+async fn insert_consent(tx: &mut Transaction<'_, Postgres>, lead: Uuid, c: &model::Consent) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO lead_consents (lead_id, channel, consent_text, captured_at, source_page, token)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        lead,
+        c.channel,
+        c.text,
+        c.captured_at,
+        c.source_page,
+        c.token
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// The outcome of an edit based on a version.
 #[derive(Debug)]
 pub enum Saved {
@@ -333,18 +350,7 @@ pub async fn update_lead(
         crate::events::emit(&mut tx, referred).await?;
     }
     if let Some(c) = &fields.consent {
-        sqlx::query!(
-            "INSERT INTO lead_consents (lead_id, channel, consent_text, captured_at, source_page, token)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            id,
-            c.channel,
-            c.text,
-            c.captured_at,
-            c.source_page,
-            c.token
-        )
-        .execute(&mut *tx)
-        .await?;
+        insert_consent(&mut tx, id, c).await?;
     }
     Entry::new(Some(user), "update", "lead", id).before(before.draft()).after(fields).write(&mut *tx).await?;
     let after = fetch_lead(&mut *tx, id, false).await?.ok_or(AppError::NotFound)?;
