@@ -201,7 +201,7 @@ async fn the_demo_organisation_gets_leads_for_its_los_with_work_for_today() {
     loanfloor::demo::ensure(&app.state).await.unwrap().expect("a fresh database gets the demo");
     assert_consistent(app.db()).await;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM leads").fetch_one(app.db()).await.unwrap();
-    assert_eq!(total, 300);
+    assert_eq!(total, 2_500, "a year of leads for the demo branch");
     // Only the demo LOs hold leads, and only in their licensed states (checked by assert_consistent).
     let foreign: i64 =
         sqlx::query_scalar("SELECT count(*) FROM leads l JOIN users u ON u.id = l.assigned_lo_id WHERE u.role <> 'lo'")

@@ -1,6 +1,8 @@
 //! The demo organisation created on the first start of an empty database: two branches, a manager for each,
-//! LOs licensed in different states, loss-mitigation staff, an intake integration, and a few hundred leads
-//! with history.
+//! LOs licensed in different states, loss-mitigation staff, an intake integration, a year of leads with
+//! history (about 2,500), and the living branch of `living.rs`.
+
+mod living;
 
 use crate::accounts::store::{NewUser, create_user};
 use crate::auth::Role;
@@ -49,7 +51,7 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
     }
     crate::auth::store::mark_organisation(&mut tx, true).await?;
     tx.commit().await?;
-    crate::devtools::seed::demo_leads(state, 300).await?;
+    crate::devtools::seed::demo_leads(state, 2_500, 365).await?;
     // The generator writes with COPY, so its funded leads become past clients here, as a stage change would.
     let mut tx = state.db.begin().await?;
     let funded: Vec<uuid::Uuid> =
@@ -58,6 +60,7 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
         crate::portfolio::on_lead_funded(&mut tx, id).await.map_err(|e| anyhow::anyhow!("demo portfolio: {e:?}"))?;
     }
     tx.commit().await?;
+    living::populate(state).await?;
     let mut out = String::from("Demo organisation created. Sign in with password ");
     out.push_str(DEMO_PASSWORD);
     out.push_str(" as:\n");

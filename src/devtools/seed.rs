@@ -200,7 +200,7 @@ pub async fn seed_at(
 /// Adds `n` leads with history for the demo organisation's existing LOs (users with role `lo`), in their
 /// licensed states: most with a past, plus work for today — new leads nobody has called yet, callbacks due,
 /// and a few leads waiting in the unassigned queue.
-pub async fn demo_leads(state: &AppState, n: u64) -> anyhow::Result<()> {
+pub async fn demo_leads(state: &AppState, n: u64, history_days: i64) -> anyhow::Result<()> {
     let mut conn = state.db.acquire().await?;
     ensure_sources(&mut conn).await?;
     let pipeline_id = default_pipeline(&mut conn).await?;
@@ -231,7 +231,7 @@ pub async fn demo_leads(state: &AppState, n: u64) -> anyhow::Result<()> {
         seed: 2026,
         leads: n,
         now: state.clock.now().timestamp(),
-        history_days: 120,
+        history_days,
         pipeline_id,
         fresh_per_lo,
         callbacks_per_lo,

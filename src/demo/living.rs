@@ -1,0 +1,171 @@
+//! The living demo branch (issue 25): what the demo roles find on their first morning besides a year of leads
+//! — each LO's monthly cost, the website's monthly spend, pricing exceptions waiting and decided, loss-mitigation
+//! cases with deadlines this week, and a market rate under which past clients become refinance opportunities.
+//! Made with the product's own service functions, as the people would make them.
+
+use anyhow::Context;
+use chrono::{Datelike, Duration};
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::state::AppState;
+
+async fn person(state: &AppState, email: &str) -> anyhow::Result<CurrentUser> {
+    let row = crate::auth::store::find_user_by_email(&state.db, email)
+        .await?
+        .with_context(|| format!("demo user {email}"))?;
+    Ok(row.into_current(false))
+}
+
+pub async fn populate(state: &AppState) -> anyhow::Result<()> {
+    let today = state.today();
+    // What each LO costs the branch a month (salary and benefits; admins enter it on the LO's page).
+    for (email, cost) in [
+        ("lo@demo.loanfloor.test", 850_000),
+        ("lo2@demo.loanfloor.test", 720_000),
+        ("lo3@demo.loanfloor.test", 680_000),
+        ("lo4@demo.loanfloor.test", 910_000),
+        ("lo5@demo.loanfloor.test", 780_000),
+    ] {
+        sqlx::query(
+            "UPDATE lo_profiles SET monthly_cost_cents = $2 WHERE user_id = (SELECT id FROM users WHERE email = $1)",
+        )
+        .bind(email)
+        .bind(cost as i64)
+        .execute(&state.db)
+        .await?;
+    }
+    // The website's monthly spend (search and hosting) for the last twelve months; bought leads carry their
+    // price per lead already.
+    for m in 0..12 {
+        let month = chrono::Months::new(m);
+        let first = today.with_day0(0).and_then(|d| d.checked_sub_months(month)).context("a month")?;
+        sqlx::query(
+            "INSERT INTO metrics_source_spend (source, month, spend_cents) VALUES ('direct', $1, 250000)
+             ON CONFLICT (source, month) DO NOTHING",
+        )
+        .bind(first)
+        .execute(&state.db)
+        .await?;
+    }
+    fund_recent(state).await?;
+    pricing_exceptions(state).await?;
+    loss_mitigation(state, today).await?;
+    // A market rate a point under the typical note rate: the rate watch finds the past clients worth a call.
+    let admin = person(state, "admin@demo.loanfloor.test").await?;
+    let mut tx = state.db.begin().await?;
+    for product in crate::portfolio::model::PRODUCTS {
+        crate::portfolio::store::set_market_rate(&mut tx, product, 5_875, today, admin.id).await?;
+    }
+    tx.commit().await?;
+    crate::portfolio::scan_portfolio(state, state.clock.now(), Some(&admin))
+        .await
+        .map_err(|e| anyhow::anyhow!("demo rate watch: {e:?}"))?;
+    Ok(())
+}
+
+/// The quickest of the last month's loans close today: each LO moves their furthest-along recent leads on to
+/// funded, stage by stage, on the lead page's path (history, audit, events, the past client's loan).
+async fn fund_recent(state: &AppState) -> anyhow::Result<()> {
+    const PATH: [&str; 5] = ["application", "processing", "underwriting", "clear_to_close", "funded"];
+    let since = state.clock.now() - Duration::days(28);
+    let recent: Vec<(Uuid, Uuid, String, i32)> = sqlx::query_as(
+        "SELECT id, assigned_lo_id, stage, version FROM leads
+         WHERE created_at >= $1 AND assigned_lo_id IS NOT NULL AND loan_amount_cents > 0
+           AND stage IN ('application', 'processing', 'underwriting', 'clear_to_close')
+         ORDER BY array_position(ARRAY['clear_to_close', 'underwriting', 'processing', 'application'], stage), id
+         LIMIT 8",
+    )
+    .bind(since)
+    .fetch_all(&state.db)
+    .await?;
+    for (lead, lo, stage, mut version) in recent {
+        let lo = crate::auth::store::find_user(&state.db, lo).await?.context("the lead's LO")?.into_current(false);
+        let from = PATH.iter().position(|s| *s == stage).unwrap_or(0);
+        for to in &PATH[from + 1..] {
+            match crate::leads::store::change_stage(state, &lo, lead, version, to, None).await {
+                Ok(crate::leads::store::Saved::Ok(l)) => version = l.version,
+                Ok(crate::leads::store::Saved::Stale(_)) => break,
+                Err(e) => return Err(anyhow::anyhow!("demo funding: {e:?}")),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Four LOs ask for pricing exceptions on open leads; the Dallas manager approves one and denies one, so one
+/// waits for the manager and a larger one (above a manager's authority) for an admin.
+async fn pricing_exceptions(state: &AppState) -> anyhow::Result<()> {
+    let manager = person(state, "manager@demo.loanfloor.test").await?;
+    let mut filed = Vec::new();
+    let asks = [
+        ("lo@demo.loanfloor.test", 25),
+        ("lo2@demo.loanfloor.test", 12),
+        ("lo3@demo.loanfloor.test", 20),
+        ("lo4@demo.loanfloor.test", 37),
+    ];
+    for (email, bps) in asks {
+        let lo = person(state, email).await?;
+        let lead: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM leads WHERE assigned_lo_id = $1 AND stage IN ('application', 'processing', 'prequalified')
+               AND loan_amount_cents > 0 ORDER BY stage_changed_at DESC LIMIT 1",
+        )
+        .bind(lo.id)
+        .fetch_optional(&state.db)
+        .await?;
+        let Some(lead) = lead else { continue };
+        let input = crate::escalations::RequestInput {
+            lead_id: lead.to_string(),
+            kind: "pricing_exception".into(),
+            concession_bps: bps.to_string(),
+            reason: "competitor_match".into(),
+            competitor_name: "Keystone Lending".into(),
+            competitor_offer: "Written quote, 0 points".into(),
+            note: "The borrower has a written quote from Keystone.".into(),
+            ..Default::default()
+        };
+        let id = crate::escalations::file_request(state, &lo, &input, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo escalation: {e:?}"))?;
+        filed.push(id);
+    }
+    for (id, decision) in filed.iter().zip(["approve", "deny"]) {
+        // A request above the manager's authority waits for a higher approver: it simply stays waiting.
+        let _ = crate::escalations::decide(state, &manager, *id, decision, None, "Decided on the morning call.").await;
+    }
+    Ok(())
+}
+
+/// The supervisor opens cases for the specialist whose early-intervention clocks fall due this week.
+async fn loss_mitigation(state: &AppState, today: chrono::NaiveDate) -> anyhow::Result<()> {
+    let supervisor = person(state, "lossmit.lead@demo.loanfloor.test").await?;
+    let digest_at = crate::lossmit::store::next_digest_at(state.clock.now(), state.config.timezone);
+    // Due dates 33 and 42 days ago: the live-contact (36 days) and written-notice (45 days) clocks run out in
+    // three days; one more loan long delinquent.
+    for (n, (name, days_ago)) in
+        [("Dana Whitfield", 33), ("Luis Ortega", 42), ("Grace Okafor", 95)].into_iter().enumerate()
+    {
+        let case = crate::lossmit::model::NewCase {
+            loan_number: format!("LM-DEMO-{}", 1001 + n),
+            borrower_name: name.into(),
+            co_borrower_name: String::new(),
+            borrower_phone: "(214) 555-0148".into(),
+            borrower_email: String::new(),
+            property_address: "1204 Elm Street, Dallas, TX 75201".into(),
+            property_state: "TX".into(),
+            investor: "fannie_mae".into(),
+            upb_cents: 21_450_000 + 1_000_000 * n as i64,
+            note_rate: 6.875,
+            remaining_term_months: 318,
+            monthly_pi_cents: 145_912,
+            monthly_escrow_cents: 41_200,
+            first_unpaid_due_date: today - Duration::days(days_ago),
+            sale_date: None,
+            specialist_email: Some("lossmit@demo.loanfloor.test".into()),
+        };
+        crate::lossmit::store::create_case(&state.db, &supervisor, case, today, digest_at)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo case: {e:?}"))?;
+    }
+    Ok(())
+}
