@@ -1,5 +1,6 @@
 //! Phone-sized (issue 25): the pages a manager, an LO and a loss-mitigation supervisor use from a phone work
-//! at 390×844 without scrolling sideways. A screenshot of each page is kept in target/phone-screens/.
+//! at 390×844 without scrolling sideways, the page or anything in it: wide tables reflow to cards. A screenshot
+//! of each page is kept in target/phone-screens/.
 
 mod common;
 
@@ -43,6 +44,26 @@ async fn the_everyday_pages_fit_a_phone_without_scrolling_sideways() {
             std::fs::write(shots.join(format!("{name}.png")), png).unwrap();
             if scroll > inner {
                 too_wide.push(format!("{path} as {email}: {scroll}px wide in a {inner}px window"));
+            }
+            // Nor does anything inside it scroll sideways on its own: wide tables reflow to cards.
+            let inner_scrollers = b
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('main *')].filter(e => {
+                        const s = getComputedStyle(e);
+                        return (s.overflowX === 'auto' || s.overflowX === 'scroll') && e.scrollWidth > e.clientWidth + 1;
+                     }).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className).slice(0, 5)",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            for el in inner_scrollers.as_array().unwrap() {
+                too_wide.push(format!("{path} as {email}: {el} scrolls sideways inside the page"));
+            }
+            if path == "/dashboard" || path == "/my-day" || path == "/lossmit/board" {
+                let cards =
+                    b.client.execute("return document.querySelectorAll('table.reflow').length", vec![]).await.unwrap();
+                assert!(cards.as_i64().unwrap_or(0) > 0, "{path}: its wide tables reflow to cards");
             }
         }
         b.close().await;
