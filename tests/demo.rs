@@ -72,6 +72,16 @@ async fn the_demo_branch_is_alive_on_its_first_morning() {
     });
     assert!(due_this_week, "a deadline falls due this week: {shown}");
 
+    // One case's history holds a dual-tracking refusal: a first filing refused while its complete application
+    // is evaluated, audited.
+    let refused: Vec<Value> =
+        sqlx::query_scalar("SELECT after FROM audit_log WHERE action = 'lossmit.foreclosure_step.refused'")
+            .fetch_all(app.db())
+            .await
+            .unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].to_string().contains("dual tracking"), "{}", refused[0]);
+
     // Past clients worth a call.
     let open: i64 = sqlx::query_scalar("SELECT count(*) FROM opportunities WHERE status = 'open'")
         .fetch_one(app.db())

@@ -141,9 +141,10 @@ async fn loss_mitigation(state: &AppState, today: chrono::NaiveDate) -> anyhow::
     let supervisor = person(state, "lossmit.lead@demo.loanfloor.test").await?;
     let digest_at = crate::lossmit::store::next_digest_at(state.clock.now(), state.config.timezone);
     // Due dates 33 and 42 days ago: the live-contact (36 days) and written-notice (45 days) clocks run out in
-    // three days; one more loan long delinquent.
+    // three days; one loan 150 days delinquent whose borrower's complete application stopped a first filing.
+    let mut ids = Vec::new();
     for (n, (name, days_ago)) in
-        [("Dana Whitfield", 33), ("Luis Ortega", 42), ("Grace Okafor", 95)].into_iter().enumerate()
+        [("Dana Whitfield", 33), ("Luis Ortega", 42), ("Grace Okafor", 150)].into_iter().enumerate()
     {
         let case = crate::lossmit::model::NewCase {
             loan_number: format!("LM-DEMO-{}", 1001 + n),
@@ -163,9 +164,28 @@ async fn loss_mitigation(state: &AppState, today: chrono::NaiveDate) -> anyhow::
             sale_date: None,
             specialist_email: Some("lossmit@demo.loanfloor.test".into()),
         };
-        crate::lossmit::store::create_case(&state.db, &supervisor, case, today, digest_at)
+        let id = crate::lossmit::store::create_case(&state.db, &supervisor, case, today, digest_at)
             .await
             .map_err(|e| anyhow::anyhow!("demo case: {e:?}"))?;
+        ids.push(id);
     }
+    // Dual tracking in the history: the application came in three weeks ago, complete a week later, and the
+    // first filing attempted today is refused (and audited) while it is being evaluated.
+    let case = crate::lossmit::store::visible_case(&state.db, &supervisor, ids[2])
+        .await
+        .map_err(|e| anyhow::anyhow!("demo case: {e:?}"))?;
+    crate::lossmit::store::record_application(
+        &state.db,
+        &supervisor,
+        &case,
+        today - Duration::days(21),
+        Some(today - Duration::days(14)),
+        today,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("demo application: {e:?}"))?;
+    let filing = crate::lossmit::clocks::ForeclosureStep::FirstFiling;
+    let refused = crate::lossmit::store::record_foreclosure_step(&state.db, &supervisor, ids[2], filing, today).await;
+    anyhow::ensure!(refused.is_err(), "the demo's first filing is refused under the dual-tracking rule");
     Ok(())
 }
