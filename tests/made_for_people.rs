@@ -47,6 +47,17 @@ async fn the_lead_list_my_day_and_the_queue_show_names_not_keys() {
     assert!(row.contains("href=\"tel:+15125550142\">(512) 555-0142</a>"), "a national phone with a tel: link: {row}");
     assert!(!row.contains(">direct<") && !row.contains(">prequalified<") && !row.contains(">purchase<"), "{row}");
 
+    // The lead page names its source.
+    let page = lo_page
+        .get(app.url(&format!("/leads/{}", ids[0]["id"].as_str().unwrap())))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<dt>Source</dt><dd>Direct / website"), "{page}");
+
     // The pricing-exception form's lead card, too.
     let form = lo_page
         .get(app.url(&format!("/escalations/new?lead_id={}", ids[0]["id"].as_str().unwrap())))

@@ -9,6 +9,8 @@ pub(crate) struct ShowPage {
     lead: Lead,
     name: String,
     stage_label: String,
+    /// The lead source's name (its key when it has no record).
+    source_label: String,
     purpose: String,
     band: String,
     occupancy: String,
@@ -90,11 +92,13 @@ pub(crate) async fn render_lead(
     let lab = |list: &[(&str, &str)], v: &Option<String>| {
         v.as_deref().map(|k| model::label_of(list, k).to_string()).unwrap_or_default()
     };
+    let source_label = store::source_name(&state.db, &lead.source).await?;
     let draft = lead.draft();
     Ok(ShowPage {
         ctx,
         name: lead.name(),
         stage_label,
+        source_label,
         purpose: lab(&model::LOAN_PURPOSES, &lead.loan_purpose),
         band: lab(&model::CREDIT_BANDS, &lead.credit_band),
         occupancy: lab(&model::OCCUPANCIES, &lead.occupancy),

@@ -18,6 +18,12 @@ pub async fn lost_reasons(db: &sqlx::PgPool) -> sqlx::Result<Vec<(String, String
     Ok(rows.into_iter().map(|r| (r.key, r.label)).collect())
 }
 
+/// A source's name, or its key when it has no record.
+pub async fn source_name(db: &sqlx::PgPool, key: &str) -> sqlx::Result<String> {
+    let label = sqlx::query_scalar!("SELECT label FROM lead_sources WHERE key = $1", key).fetch_optional(db).await?;
+    Ok(label.unwrap_or_else(|| key.to_string()))
+}
+
 /// A lead's keys as names.
 #[derive(Debug, Clone, Default)]
 pub struct LeadNames {
@@ -31,10 +37,7 @@ pub struct LeadNames {
 /// the source from its record (its key when it has none).
 pub async fn lead_names(state: &AppState, lead: &LeadSummary) -> AppResult<LeadNames> {
     let stages = stage_list(state, DEFAULT_PIPELINE).await?;
-    let source = sqlx::query_scalar!("SELECT label FROM lead_sources WHERE key = $1", lead.source)
-        .fetch_optional(&state.db)
-        .await?
-        .unwrap_or_else(|| lead.source.clone());
+    let source = source_name(&state.db, &lead.source).await?;
     let label = |list: &[(&str, &str)], v: &Option<String>| {
         v.as_deref().map(|k| model::label_of(list, k).to_string()).unwrap_or_default()
     };
