@@ -222,6 +222,15 @@ async fn a_manager_merges_a_duplicate() {
     let (_, lo_client) = (0, app.login("lo.one@example.com").await);
     assert_eq!(lo_client.get(app.url(&format!("/leads/{keep}/merge"))).send().await.unwrap().status(), 403);
     let (_, mgr) = app.login_as(Role::Manager, "mgr@example.com", Some("North"), &[]).await;
+    // The merge page lists a candidate (a lost lead with the same phone as a newer one) with its stage and
+    // source by name.
+    let lost = create_via_api(&app, lo, lead("Bo", "Early", "512-555-0177")).await;
+    app.move_stage(&api, lost, "lost", Some("rate")).await;
+    let newer = create_via_api(&app, lo, lead("Bo", "Early", "512-555-0177")).await;
+    let res = mgr.get(app.url(&format!("/leads/{newer}/merge"))).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&format!("value=\"{lost}\"")) && page.contains("<td>Lost</td>"), "{page}");
     let res = mgr
         .post(app.url(&format!("/leads/{keep}/merge")))
         .form(&[("other", other.to_string()), ("other_id", String::new())])

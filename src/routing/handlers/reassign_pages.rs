@@ -155,6 +155,7 @@ pub struct BulkRow {
     pub id: Uuid,
     pub first_name: String,
     pub last_name: String,
+    /// The stage's name.
     pub stage: String,
     pub property_state: Option<String>,
     pub lo_name: Option<String>,
@@ -191,7 +192,9 @@ pub(crate) async fn render_bulk(
     errors: FieldErrors,
 ) -> AppResult<Response> {
     let mut qb = sqlx::QueryBuilder::new(
-        "SELECT l.id, l.first_name, l.last_name, l.stage, l.property_state, u.name AS lo_name FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id",
+        "SELECT l.id, l.first_name, l.last_name, COALESCE(st.label, l.stage) AS stage, l.property_state, u.name AS lo_name
+         FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id
+              LEFT JOIN stages st ON st.pipeline_id = l.pipeline_id AND st.key = l.stage",
     );
     f.push(&mut qb, user);
     if let Some(after) = f.after {
