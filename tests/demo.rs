@@ -82,6 +82,16 @@ async fn the_demo_branch_is_alive_on_its_first_morning() {
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert!(refused[0].to_string().contains("dual tracking"), "{}", refused[0]);
 
+    // The audit log has a week of the LOs' work, day by day.
+    let days: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT created_at::date) FROM audit_log
+         WHERE action = 'lead.stage_changed' AND created_at >= now() - interval '7 days'",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert!(days >= 5, "a week of activity in the audit log: {days} days");
+
     // Past clients worth a call.
     let open: i64 = sqlx::query_scalar("SELECT count(*) FROM opportunities WHERE status = 'open'")
         .fetch_one(app.db())

@@ -48,6 +48,7 @@ pub async fn populate(state: &AppState) -> anyhow::Result<()> {
         .execute(&state.db)
         .await?;
     }
+    audit_week(state).await?;
     fund_recent(state).await?;
     pricing_exceptions(state).await?;
     loss_mitigation(state, today).await?;
@@ -61,6 +62,27 @@ pub async fn populate(state: &AppState) -> anyhow::Result<()> {
     crate::portfolio::scan_portfolio(state, state.clock.now(), Some(&admin))
         .await
         .map_err(|e| anyhow::anyhow!("demo rate watch: {e:?}"))?;
+    Ok(())
+}
+
+/// The audit log's last week: the entries the product writes for each stage change the LOs made in the
+/// generated history of the last seven days (the generator writes history rows, not audit entries), with the
+/// time each happened.
+async fn audit_week(state: &AppState) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (created_at, actor_id, actor_label, action, entity, entity_id, before, after, request_id)
+         SELECT sc.created_at, sc.actor_id, u.email, $2, 'lead', sc.lead_id::text,
+                jsonb_build_object('stage', sc.from_stage),
+                jsonb_build_object('stage', sc.to_stage, 'lost_reason', sc.lost_reason, 'origin', 'app', 'note', null),
+                'demo'
+         FROM stage_changes sc JOIN users u ON u.id = sc.actor_id
+         WHERE sc.created_at >= $1 AND sc.from_stage IS NOT NULL
+         ORDER BY sc.created_at",
+    )
+    .bind(state.clock.now() - Duration::days(7))
+    .bind(crate::leads::lifecycle::STAGE_CHANGED)
+    .execute(&state.db)
+    .await?;
     Ok(())
 }
 
