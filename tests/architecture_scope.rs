@@ -46,6 +46,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("src/routing/store.rs", "l.assigned_lo_id = a.to_lo_id", "routing performance: leads won by their assignee"),
     ("src/routing/store.rs", "WHERE l.assigned_lo_id = u.id AND l.stage = 'new'", "board: counts per listed LO"),
     ("src/devtools/bench.rs", "WHERE l.assigned_lo_id = u.id", "bench setup picks the busiest LO"),
+    ("src/demo/living.rs", "WHERE assigned_lo_id = $ AND stage IN", "demo setup picks a lead of each LO's own"),
     // Filters inside a query that already composes `push_lead_predicate`.
     ("src/leads/store/", r#"qb.push(" AND l.assigned_lo_id = ").push_bind(lo)"#, "the `lo=` filter of the lead list"),
     ("src/leads/store/", r#"qb.push(" AND a.assigned_lo_id = ").push_bind(lo)"#, "`lo=` with cohort=assigned"),
