@@ -154,4 +154,61 @@ impl Browser {
     pub async fn close(self) {
         let _ = self.client.close().await;
     }
+
+    /// The WCAG 2.0/2.1 A and AA violations axe-core finds on the page the browser shows (issue 25, "Stays
+    /// accessible"). axe-core comes from npm into `target/axe`: `.ci/run` installs it, and so does this helper
+    /// when npm is there; without either the test fails saying what to run.
+    pub async fn axe_violations(&self) -> Vec<AxeViolation> {
+        let script = axe_core_source();
+        self.client.execute(&script, vec![]).await.expect("axe-core loads in the page");
+        let found = self
+            .client
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                   axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+                     .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact || '', help: v.help,
+                                                             targets: v.nodes.map(n => n.target.join(' '))}))))
+                     .catch(e => done([{id: 'axe-failed', impact: '', help: String(e), targets: []}]));"#,
+                vec![],
+            )
+            .await
+            .expect("axe runs");
+        serde_json::from_value(found).expect("axe answers a list of violations")
+    }
+}
+
+/// One rule axe-core found broken on a page, with the CSS selectors of the elements that break it.
+#[derive(Debug, serde::Deserialize)]
+pub struct AxeViolation {
+    pub id: String,
+    pub impact: String,
+    pub help: String,
+    pub targets: Vec<String>,
+}
+
+impl std::fmt::Display for AxeViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {} — {}", self.id, self.impact, self.help, self.targets.join(", "))
+    }
+}
+
+/// The pinned axe-core the accessibility checks run (the same version `.ci/run` installs).
+pub const AXE_CORE: &str = "axe-core@4.10.2";
+
+fn axe_core_source() -> String {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/axe");
+    let file = dir.join("node_modules/axe-core/axe.min.js");
+    if !file.exists() && Command::new("npm").arg("--version").stdout(Stdio::null()).status().is_ok() {
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = Command::new("npm")
+            .args(["install", "--no-save", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&dir)
+            .arg(AXE_CORE)
+            .status();
+    }
+    std::fs::read_to_string(&file).unwrap_or_else(|_| {
+        panic!(
+            "axe-core is not installed: run `npm install --no-save --prefix target/axe {AXE_CORE}` (or bash .ci/run)"
+        )
+    })
 }
