@@ -93,6 +93,13 @@ async fn every_page_of_every_role_passes_axe_core_wcag_2_a_and_aa() {
                 for v in b.axe_violations().await {
                     problems.push(format!("{path} as {email} ({size}): {v}"));
                 }
+                // One navigation entry says it is the current page (axe does not check this).
+                let current = hrefs(&b, "nav[aria-label=Main] a[aria-current=page]").await;
+                if current.len() > 1 {
+                    problems.push(format!(
+                        "{path} as {email} ({size}): several current pages in the navigation: {current:?}"
+                    ));
+                }
             }
         }
         b.close().await;

@@ -85,6 +85,16 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
     }
 }
 
+/// The role's navigation with the page it is on marked: the one entry whose address is the path or, failing
+/// that, its longest prefix, so `/admin/users` is "Users", not also "Admin" (screen readers announce each
+/// `aria-current="page"` link as the current page).
+pub fn nav_items(role: Role, path: &str) -> Vec<NavItem> {
+    let leads_here = |href: &str| path == href || (href != "/" && path.starts_with(&format!("{href}/")));
+    let nav = nav_for(role);
+    let current = nav.iter().map(|(href, _)| *href).filter(|href| leads_here(href)).max_by_key(|href| href.len());
+    nav.into_iter().map(|(href, label)| NavItem { href, label, active: Some(href) == current }).collect()
+}
+
 impl FromRequestParts<AppState> for PageCtx {
     type Rejection = std::convert::Infallible;
 
@@ -109,19 +119,7 @@ impl FromRequestParts<AppState> for PageCtx {
             (None, _) => 0,
         };
         let path = parts.uri.path().to_string();
-        let nav = user
-            .as_ref()
-            .map(|u| {
-                nav_for(u.role)
-                    .into_iter()
-                    .map(|(href, label)| NavItem {
-                        href,
-                        label,
-                        active: path == href || (href != "/" && path.starts_with(&format!("{href}/"))),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let nav = user.as_ref().map(|u| nav_items(u.role, &path)).unwrap_or_default();
         let request = request_ctx();
         Ok(PageCtx {
             user,
@@ -133,5 +131,26 @@ impl FromRequestParts<AppState> for PageCtx {
             demo_organisation: state.config.demo_organisation,
             insecure_cookies: request.insecure_cookies,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn current(role: Role, path: &str) -> Vec<&'static str> {
+        nav_items(role, path).into_iter().filter(|i| i.active).map(|i| i.label).collect()
+    }
+
+    #[test]
+    fn one_navigation_entry_is_the_current_page() {
+        assert_eq!(current(Role::Admin, "/admin/users"), ["Users"]);
+        assert_eq!(current(Role::Admin, "/admin/users/42/edit"), ["Users"]);
+        assert_eq!(current(Role::Admin, "/admin"), ["Admin"]);
+        assert_eq!(current(Role::Admin, "/admin/webhooks"), ["Admin"]);
+        assert_eq!(current(Role::LossmitSupervisor, "/lossmit/board"), ["Deadline board"]);
+        assert_eq!(current(Role::LossmitSupervisor, "/lossmit/cases/7"), ["Cases"]);
+        assert_eq!(current(Role::Lo, "/leads/7"), ["Leads"]);
+        assert!(current(Role::Lo, "/account").is_empty());
     }
 }
