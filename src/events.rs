@@ -1,15 +1,23 @@
 //! Domain events: how a lower layer tells the capabilities above it that something happened, without
-//! importing them (issue 16). `leads` says "this lead was created, changed stage, was assigned, funded";
-//! escalations say "this request was decided"; any capability says "tell these people". The composition root
-//! (`lib.rs`) wires the subscribers once, at start; [`emit`] runs them inside the caller's transaction, so a
-//! webhook delivery, a portfolio loan or a bell notification exists exactly when the change does, and a
-//! rolled-back change leaves none. Lead events also write one row to the `domain_events` outbox in the same
-//! transaction, for consumers outside the process, in commit order.
+//! importing them (issue 16).
+//!
+//! **Lead events** (`lead.created`, `lead.stage_changed`, `lead.assigned`, `lead.funded`) are written by
+//! `leads::lifecycle` with [`publish`] as rows of the `domain_events` outbox, in the transaction that makes the
+//! change, together with one `events.dispatch` job for the rows a consumer wants. The job queue (any instance,
+//! `FOR UPDATE SKIP LOCKED`) runs [`dispatch`]: each consumer the composition root wired reacts inside one
+//! transaction that also marks the rows dispatched, so delivery is at least once and a retried job or a
+//! second instance never applies an event twice. A rolled-back change leaves no row and no job.
+//!
+//! **In-process hooks** ([`Event`]) are for what must happen inside the caller's transaction: "tell these
+//! people" (the bell), "this lead names the past client who referred it" (refused with the lead when the loan
+//! number is unknown), "this escalation was decided" (its webhook delivery exists exactly when the decision
+//! does). [`emit`] runs the wired subscribers.
 //!
 //! The wiring is code, set once and identical in every instance; it holds no state.
 
 use std::sync::OnceLock;
 
+use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sqlx::{Postgres, Transaction};
@@ -17,15 +25,10 @@ use uuid::Uuid;
 
 use crate::audit::Acts;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// Something that happened, told inside the transaction that made it happen.
 pub enum Event<'a> {
-    /// A lead was created; `payload` is what integrations receive as `lead.created`.
-    LeadCreated { lead_id: Uuid, payload: &'a Value },
-    /// A lead's stage changed (`lead.stage_changed`).
-    LeadStageChanged { lead_id: Uuid, payload: &'a Value },
-    /// A lead funded (`lead.funded`): it becomes a past client's loan.
-    LeadFunded { lead_id: Uuid, payload: &'a Value },
     /// A lead names the past client who referred it, by loan number (None: nobody).
     LeadReferred { lead_id: Uuid, loan_number: Option<&'a str>, actor: Option<&'a dyn Acts> },
     /// An escalation was decided (`escalation.decided`).
@@ -34,42 +37,65 @@ pub enum Event<'a> {
     Notify { user_ids: &'a [Uuid], kind: &'a str, title: &'a str, link: &'a str },
 }
 
-impl Event<'_> {
-    /// The outbox row of a lead event: its kind, lead and payload.
-    fn outbox(&self) -> Option<(&'static str, Uuid, Value)> {
-        match self {
-            Event::LeadCreated { lead_id, payload } => Some(("lead.created", *lead_id, (*payload).clone())),
-            Event::LeadStageChanged { lead_id, payload } => Some(("lead.stage_changed", *lead_id, (*payload).clone())),
-            Event::LeadFunded { lead_id, payload } => Some(("lead.funded", *lead_id, (*payload).clone())),
-            _ => None,
-        }
-    }
-}
-
-/// A subscriber: reacts to the events it cares about inside the emitting transaction (and ignores the rest).
+/// A subscriber: reacts to the in-process hooks it cares about inside the emitting transaction (and ignores
+/// the rest).
 pub type Subscriber =
     for<'a, 'c, 'e> fn(&'a mut Transaction<'c, Postgres>, &'a Event<'e>) -> BoxFuture<'a, AppResult<()>>;
 
-static SUBSCRIBERS: OnceLock<Vec<Subscriber>> = OnceLock::new();
-
-/// Wires the subscribers, in the order they run. The first wiring of the process stands (every state the
-/// process builds wires the same list).
-pub fn wire(subscribers: Vec<Subscriber>) {
-    let _ = SUBSCRIBERS.set(subscribers);
+/// A lead event as the outbox holds it.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub id: i64,
+    pub kind: String,
+    pub lead_id: Uuid,
+    pub payload: Value,
+    /// When the change committed its row (the database's time, comparable with other rows' `created_at`).
+    pub created_at: DateTime<Utc>,
 }
 
-/// Tells every subscriber about `event`, inside `tx`; a lead event also writes its outbox row. An error from
-/// a subscriber is the caller's error: the whole change rolls back.
-pub async fn emit(tx: &mut Transaction<'_, Postgres>, event: Event<'_>) -> AppResult<()> {
-    if let Some((kind, lead_id, payload)) = event.outbox() {
-        sqlx::query!("INSERT INTO domain_events (kind, lead_id, payload) VALUES ($1, $2, $3)", kind, lead_id, payload)
-            .execute(&mut **tx)
-            .await?;
-    }
-    let subscribers = SUBSCRIBERS.get().ok_or_else(|| {
+/// The kinds of lead event the outbox holds.
+pub const LEAD_CREATED: &str = "lead.created";
+pub const LEAD_STAGE_CHANGED: &str = "lead.stage_changed";
+pub const LEAD_ASSIGNED: &str = "lead.assigned";
+pub const LEAD_FUNDED: &str = "lead.funded";
+
+/// What a consumer does with one lead event, inside the dispatching transaction, at the job's time.
+pub type Apply =
+    for<'a, 'c> fn(&'a mut Transaction<'c, Postgres>, &'a Published, DateTime<Utc>) -> BoxFuture<'a, AppResult<()>>;
+
+/// A consumer of lead events: the kinds it wants and what it does with one, inside the dispatching
+/// transaction (idempotent by construction: the transaction that applies it also marks it dispatched).
+#[derive(Clone, Copy)]
+pub struct Consumer {
+    pub name: &'static str,
+    pub kinds: &'static [&'static str],
+    /// Applies one event at `now` (the dispatching job's time).
+    pub handle: Apply,
+}
+
+struct Wiring {
+    subscribers: Vec<Subscriber>,
+    consumers: Vec<Consumer>,
+}
+
+static WIRING: OnceLock<Wiring> = OnceLock::new();
+
+/// Wires the in-process subscribers and the lead events' consumers, in the order they run. The first wiring of
+/// the process stands (every state the process builds wires the same lists).
+pub fn wire(subscribers: Vec<Subscriber>, consumers: Vec<Consumer>) {
+    let _ = WIRING.set(Wiring { subscribers, consumers });
+}
+
+fn wiring() -> AppResult<&'static Wiring> {
+    WIRING.get().ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!("domain events are not wired: build the state with loanfloor::state"))
-    })?;
-    for subscriber in subscribers {
+    })
+}
+
+/// Tells every subscriber about `event`, inside `tx`. An error from a subscriber is the caller's error: the
+/// whole change rolls back.
+pub async fn emit(tx: &mut Transaction<'_, Postgres>, event: Event<'_>) -> AppResult<()> {
+    for subscriber in &wiring()?.subscribers {
         subscriber(tx, &event).await?;
     }
     Ok(())
@@ -86,27 +112,97 @@ pub async fn notify(
     emit(tx, Event::Notify { user_ids: &[user_id], kind, title, link }).await
 }
 
-/// Leads were assigned to an LO or a team's queue (or taken from one): their `lead.assigned` outbox rows, in
-/// one statement however many leads a bulk reassignment moves. No subscriber in the process reacts to an
-/// assignment yet (routing makes them; notifications are told by routing itself).
-pub async fn leads_assigned(
+/// Writes lead events to the outbox in one statement, however many a bulk change makes (`kinds`, `lead_ids`
+/// and `payloads` run in parallel), and queues one `events.dispatch` job for the rows some consumer wants (a
+/// row no consumer in the process wants is dispatched as it is written; it stays for readers outside).
+pub async fn publish(
     tx: &mut Transaction<'_, Postgres>,
+    kinds: &[&str],
     lead_ids: &[Uuid],
-    to_lo: Option<Uuid>,
-    to_team: Option<Uuid>,
-    reason: &str,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "INSERT INTO domain_events (kind, lead_id, payload)
-         SELECT 'lead.assigned', l,
-                jsonb_build_object('lead_id', l, 'to_lo_id', $2::uuid, 'to_team_id', $3::uuid, 'reason', $4::text)
-         FROM unnest($1::uuid[]) AS l",
+    payloads: &[Value],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if lead_ids.is_empty() {
+        return Ok(());
+    }
+    let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+    let wanted: Vec<String> =
+        wiring()?.consumers.iter().flat_map(|c| c.kinds.iter().map(|k| k.to_string())).collect::<Vec<_>>();
+    let ids: Vec<i64> = sqlx::query_scalar!(
+        r#"INSERT INTO domain_events (kind, lead_id, payload, dispatched_at)
+           SELECT k, l, p, CASE WHEN k = ANY($4::text[]) THEN NULL ELSE now() END
+           FROM UNNEST($1::text[], $2::uuid[], $3::jsonb[]) AS x(k, l, p)
+           RETURNING id"#,
+        &kinds,
         lead_ids,
-        to_lo,
-        to_team,
-        reason
+        payloads,
+        &wanted
     )
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
+    let dispatch: Vec<i64> =
+        ids.into_iter().zip(&kinds).filter(|(_, k)| wanted.contains(k)).map(|(id, _)| id).collect();
+    if !dispatch.is_empty() {
+        crate::jobs::enqueue(tx, "events.dispatch", serde_json::json!({ "event_ids": dispatch }), now, None).await?;
+    }
     Ok(())
+}
+
+/// The `events.dispatch` job: applies its outbox rows that are not yet dispatched, in id order.
+pub async fn run_job(state: &AppState, job: &crate::jobs::Job, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let ids: Vec<i64> = serde_json::from_value(job.payload["event_ids"].clone())?;
+    dispatch(state, &ids, now).await?;
+    Ok(())
+}
+
+/// Applies these outbox rows (those still pending; the rest were dispatched before) to every consumer that
+/// wants them, in one transaction that marks them dispatched. Returns how many it applied.
+pub async fn dispatch(state: &AppState, event_ids: &[i64], now: DateTime<Utc>) -> AppResult<usize> {
+    let consumers = &wiring()?.consumers;
+    let mut tx = state.db.begin().await?;
+    let pending = sqlx::query_as!(
+        Published,
+        "SELECT id, kind, lead_id, payload, created_at FROM domain_events
+         WHERE id = ANY($1) AND dispatched_at IS NULL ORDER BY id FOR UPDATE",
+        event_ids
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for event in &pending {
+        for consumer in consumers.iter().filter(|c| c.kinds.contains(&event.kind.as_str())) {
+            (consumer.handle)(&mut tx, event, now).await.map_err(|e| {
+                AppError::Internal(anyhow::anyhow!(
+                    "{} could not apply event {} ({}): {}",
+                    consumer.name,
+                    event.id,
+                    event.kind,
+                    e.public_message()
+                ))
+            })?;
+        }
+    }
+    let done: Vec<i64> = pending.iter().map(|e| e.id).collect();
+    sqlx::query!("UPDATE domain_events SET dispatched_at = $2 WHERE id = ANY($1)", &done, now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.len())
+}
+
+/// Applies every pending outbox row now, in batches (waiting for rows another instance is applying); returns
+/// how many it applied.
+/// The demo calls it so its funded loans are in the portfolio when the server opens; the job queue does the
+/// same work otherwise.
+pub async fn dispatch_pending(state: &AppState, now: DateTime<Utc>) -> AppResult<usize> {
+    let mut total = 0;
+    loop {
+        let ids: Vec<i64> =
+            sqlx::query_scalar!("SELECT id FROM domain_events WHERE dispatched_at IS NULL ORDER BY id LIMIT 1000")
+                .fetch_all(&state.db)
+                .await?;
+        if ids.is_empty() {
+            return Ok(total);
+        }
+        total += dispatch(state, &ids, now).await?;
+    }
 }

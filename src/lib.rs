@@ -68,9 +68,12 @@ pub fn state(db: sqlx::PgPool, config: Config) -> AppState {
 }
 
 /// Wires what lower layers call without importing the capabilities above them: the domain events'
-/// subscribers (in the order they run), a new lead's routing, the lead page's panels, an LO's offboarding.
+/// in-process subscribers and lead-event consumers (in the order they run), a new lead's routing, the lead page's panels, an LO's offboarding.
 pub fn wire() {
-    events::wire(vec![portfolio::on_event, webhooks::on_event, notifications::on_event]);
+    events::wire(
+        vec![portfolio::on_event, webhooks::on_event, notifications::on_event],
+        vec![portfolio::LEAD_EVENTS, webhooks::LEAD_EVENTS],
+    );
     leads::wiring::wire(leads::wiring::LeadWiring {
         queue_routing: |tx, lead, now| Box::pin(async move { Ok(routing::queue_routing(tx, lead, now).await?) }),
         route_new_lead: |state, lead, actor| Box::pin(routing::route_created_lead(state, lead, actor)),
@@ -91,6 +94,7 @@ pub fn job_kinds() -> jobs::Registry {
         .register("sessions", |state, _, _| {
             Box::pin(async move { auth::session_store::purge_expired(&state.db).await.map(|_| ()).map_err(Into::into) })
         })
+        .register("events", |state, job, now| Box::pin(events::run_job(state, job, now)))
         .register("leads", |state, job, now| Box::pin(leads::run_job(state, job, now)))
         .register("routing", |state, job, now| Box::pin(routing::run_job(state, job, now)))
         .register("escalations", |state, job, now| Box::pin(escalations::run_job(state, job, now)))

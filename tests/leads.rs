@@ -319,6 +319,7 @@ async fn an_import_sets_loan_numbers_once_and_referrers_by_past_client() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    app.run_jobs().await; // the funding's event makes the past client's loan
     let csv = "first_name,last_name,phone,loan_number,referred_by_loan_number
                Bo,New,512-555-0101,LN-8,LN-PAST
                Cy,Taken,512-555-0102,LN-7,

@@ -564,6 +564,7 @@ async fn webhooks_are_signed_retried_after_a_failure_and_logged() {
         let res = api.post(app.url("/api/v1/los/status")).json(&funded).send().await.unwrap();
         assert_eq!(res.status(), 200);
     }
+    app.run_jobs().await; // the events reach the webhooks and the portfolio through the job queue
     assert_eq!(count(&app, "SELECT count(*) FROM webhook_deliveries").await, 3);
     let loans: Vec<(String, Option<Uuid>, i64)> =
         sqlx::query_as("SELECT loan_number, lo_id, (note_rate * 1000)::int8 FROM portfolio_loans WHERE lead_id = $1")
@@ -606,9 +607,16 @@ async fn deliveries_to_loopback_are_refused_without_the_override() {
     assert_eq!(res.status(), 201);
     let mut tx = app.db().begin().await.unwrap();
     let admin = loanfloor::auth::store::find_user(app.db(), o.admin_id).await.unwrap().unwrap().into_current(false);
-    loanfloor::portfolio::import::apply_los_status(&mut tx, "LN-200", "underwriting", app.state.clock.now(), &admin)
-        .await
-        .unwrap();
+    loanfloor::portfolio::import::apply_los_status(
+        &mut tx,
+        "LN-200",
+        "underwriting",
+        app.state.clock.now(),
+        &admin,
+        app.state.clock.now(),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     loanfloor::jobs::run_due(&app.state, app.state.clock.now(), "t").await.unwrap();
     app.state.clock.advance(chrono::Duration::minutes(10));
@@ -740,6 +748,7 @@ async fn a_lead_funded_on_the_page_or_through_the_api_becomes_a_past_client_and_
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    app.run_jobs().await;
 
     // Each is a portfolio loan under its LOS loan number, Ann's, at the quoted rate.
     let loans: Vec<(String, Option<Uuid>, Option<Uuid>, i64)> = sqlx::query_as(

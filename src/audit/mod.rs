@@ -53,34 +53,48 @@ impl<'a> Entry<'a> {
     }
     /// Writes the entry with the request's id and client address, inside the caller's transaction.
     pub async fn write<'e, E: Executor<'e, Database = Postgres>>(self, db: E) -> sqlx::Result<()> {
-        let ctx = request_ctx();
-        let actor = self.actor.map(Acts::actor);
-        let (actor_id, label) = match actor {
-            Some(a) => (Some(a.id), a.label.to_string()),
-            None => (None, "system".to_string()),
-        };
-        // An action taken with an API token names the token and who issued it.
-        let (token_id, token_issued_by) = (actor.and_then(|a| a.token_id), actor.and_then(|a| a.token_issued_by));
-        sqlx::query!(
-            "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after, request_id,
-                                    client_addr, token_id, token_issued_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            actor_id,
-            label,
-            self.action,
-            self.entity,
-            self.entity_id,
-            self.before,
-            self.after,
-            ctx.request_id,
-            ctx.client_addr,
-            token_id,
-            token_issued_by
-        )
-        .execute(db)
-        .await?;
-        Ok(())
+        write_many(db, self.actor, self.action, self.entity, &[self.entity_id], &[self.before], &[self.after]).await
     }
+}
+
+/// Many entries of one action by one actor, one per record a bulk change touched, in one statement
+/// (`entity_ids`, `befores` and `afters` run in parallel), with the request's id and client address.
+pub async fn write_many<'e, E: Executor<'e, Database = Postgres>>(
+    db: E,
+    actor: Option<&dyn Acts>,
+    action: &str,
+    entity: &str,
+    entity_ids: &[String],
+    befores: &[Option<serde_json::Value>],
+    afters: &[Option<serde_json::Value>],
+) -> sqlx::Result<()> {
+    let ctx = request_ctx();
+    let actor = actor.map(Acts::actor);
+    let (actor_id, label) = match actor {
+        Some(a) => (Some(a.id), a.label.to_string()),
+        None => (None, "system".to_string()),
+    };
+    let (token_id, token_issued_by) = (actor.and_then(|a| a.token_id), actor.and_then(|a| a.token_issued_by));
+    sqlx::query!(
+        "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after, request_id,
+                                client_addr, token_id, token_issued_by)
+         SELECT $1, $2, $3, $4, e, b, a, $8, $9, $10, $11
+         FROM UNNEST($5::text[], $6::jsonb[], $7::jsonb[]) AS x(e, b, a)",
+        actor_id,
+        label,
+        action,
+        entity,
+        entity_ids,
+        befores as &[Option<serde_json::Value>],
+        afters as &[Option<serde_json::Value>],
+        ctx.request_id,
+        ctx.client_addr,
+        token_id,
+        token_issued_by
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Records a refused access (never fails the request if logging fails; the failure is traced instead).

@@ -61,6 +61,8 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
     }
     tx.commit().await?;
     living::populate(state).await?;
+    // The living demo's loans funded today reach the portfolio (and any webhook) before the server opens.
+    crate::events::dispatch_pending(state, state.clock.now()).await?;
     let mut out = String::from("Demo organisation created. Sign in with password ");
     out.push_str(DEMO_PASSWORD);
     out.push_str(" as:\n");

@@ -4,8 +4,9 @@
 //!
 //! The file is streamed in chunks; each chunk's leads and LOs are looked up in one query each. By default the
 //! import is all or nothing (every bad row is still reported, with its line); with `--skip-bad` the good rows
-//! are committed. The leads' current-state columns follow the imported facts: stage and stage_changed_at from
-//! the latest stage change, first_call_at / first_contact_at / last_activity_at from the activities.
+//! are committed. Stage changes go through the one lifecycle (`lifecycle::import_stage_history`: history row,
+//! audit entry and event each, then stage and stage_changed_at from the latest change); first_call_at,
+//! first_contact_at and last_activity_at follow the imported activities.
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,6 +16,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::import::Kind;
+use super::lifecycle::{self, StageChange};
 use crate::audit::Entry;
 use crate::auth::{CurrentUser, Role};
 use crate::config::ImportArgs;
@@ -142,7 +144,8 @@ pub async fn import<R: std::io::Read>(
             let write = !report.refused();
             let n = match history {
                 History::StageChanges => {
-                    stage_chunk(&mut tx, &mut ctx, &columns, &chunk, now, write, &mut report, &mut touched).await?
+                    stage_chunk(&mut tx, actor, &mut ctx, &columns, &chunk, now, write, &mut report, &mut touched)
+                        .await?
                 }
                 History::Activities => {
                     activity_chunk(&mut tx, &mut ctx, &columns, &chunk, now, write, &mut report, &mut touched).await?
@@ -163,7 +166,8 @@ pub async fn import<R: std::io::Read>(
     }
     let touched: Vec<Uuid> = touched.into_iter().collect();
     match history {
-        History::StageChanges => refresh_stage(&mut tx, &touched).await?,
+        // The stage changes set each lead's stage as they were recorded (through the lifecycle).
+        History::StageChanges => {}
         History::Activities => refresh_activity(&mut tx, &touched).await?,
     }
     Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), "history_imported", history.what(), file_name)
@@ -351,6 +355,7 @@ fn common_checks<'a>(
 #[allow(clippy::too_many_arguments)]
 async fn stage_chunk(
     tx: &mut Transaction<'_, Postgres>,
+    actor: Option<&CurrentUser>,
     ctx: &mut Reference,
     columns: &Columns,
     chunk: &[(u64, csv::StringRecord)],
@@ -414,19 +419,20 @@ async fn stage_chunk(
     if !write || report.refused() || lead_ids.is_empty() {
         return Ok(lead_ids.len() as u64);
     }
-    sqlx::query(
-        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, lost_reason, origin, created_at)
-         SELECT l, f, t, lo, lo, r, 'import', a
-         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::timestamptz[]) AS x(l, f, t, lo, r, a)",
-    )
-    .bind(&lead_ids)
-    .bind(&froms)
-    .bind(&tos)
-    .bind(&lo_ids)
-    .bind(&reasons)
-    .bind(&ats)
-    .execute(&mut **tx)
-    .await?;
+    let changes: Vec<StageChange> = (0..lead_ids.len())
+        .map(|i| StageChange {
+            lead_id: lead_ids[i],
+            from: froms[i].as_deref(),
+            to: &tos[i],
+            lo_id: lo_ids[i],
+            lost_reason: reasons[i].as_deref(),
+            origin: "import",
+            at: ats[i],
+            by: lo_ids[i],
+            note: serde_json::Value::Null,
+        })
+        .collect();
+    lifecycle::import_stage_history(tx, actor, &changes, now).await?;
     touched.extend(lead_ids.iter().copied());
     Ok(lead_ids.len() as u64)
 }
@@ -544,29 +550,6 @@ async fn activity_chunk(
     .await?;
     touched.extend(lead_ids.iter().copied());
     Ok(lead_ids.len() as u64)
-}
-
-/// Stage, stage_changed_at and lost_reason from each lead's latest stage change; created_at moves back to the
-/// earliest one when the history predates the record.
-async fn refresh_stage(tx: &mut Transaction<'_, Postgres>, leads: &[Uuid]) -> anyhow::Result<()> {
-    sqlx::query!(
-        "UPDATE leads l SET stage = latest.to_stage,
-                stage_changed_at = latest.created_at,
-                lost_reason = CASE WHEN st.kind = 'lost' THEN latest.lost_reason END,
-                created_at = LEAST(l.created_at, earliest.at),
-                version = l.version + 1,
-                updated_at = now()
-         FROM (SELECT DISTINCT ON (lead_id) lead_id, to_stage, lost_reason, created_at
-               FROM stage_changes WHERE lead_id = ANY($1) ORDER BY lead_id, created_at DESC, id DESC) latest,
-              (SELECT lead_id, min(created_at) AS at FROM stage_changes WHERE lead_id = ANY($1) GROUP BY lead_id) earliest,
-              stages st
-         WHERE l.id = latest.lead_id AND l.id = earliest.lead_id
-           AND st.pipeline_id = l.pipeline_id AND st.key = latest.to_stage",
-        leads
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// first_call_at, first_contact_at and last_activity_at from each lead's activities.

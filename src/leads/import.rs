@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use super::lifecycle;
 use super::model::{self, LeadDraft, LeadFields};
 use crate::audit::Entry;
 use crate::auth::{CurrentUser, PageCtx, Role};
@@ -539,7 +540,13 @@ async fn insert_leads(
         };
     }
     let referred_by: Vec<Option<Uuid>> = rows.iter().map(|r| r.referred_by).collect();
-    let (lo, team) = if user.role == Role::Lo { (Some(user.id), user.team_id) } else { (None, None) };
+    // An LO's import is theirs from its first moment (recorded as an assignment with the creation, below).
+    let owner = (user.role == Role::Lo).then_some(lifecycle::FirstOwner {
+        lo: user.id,
+        team: user.team_id,
+        reason: "imported by the loan officer",
+    });
+    let (lo, team) = (owner.map(|o| o.lo), owner.and_then(|o| o.team));
     let assigned_at = lo.map(|_| now);
     sqlx::query(
         "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, email, phone, property_state, property_zip,
@@ -585,28 +592,9 @@ async fn insert_leads(
     .bind(&referred_by)
     .execute(&mut **tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, actor_id, origin, created_at)
-         SELECT id, NULL, 'new', $2, 'import', $3 FROM UNNEST($1::uuid[]) AS t(id)",
-    )
-    .bind(&ids)
-    .bind(user.id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if let Some(lo) = lo {
-        sqlx::query(
-            "INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, created_at)
-             SELECT id, NULL, $2, $3, $2, 'imported by the loan officer', $4 FROM UNNEST($1::uuid[]) AS t(id)",
-        )
-        .bind(&ids)
-        .bind(lo)
-        .bind(team)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        crate::events::leads_assigned(tx, &ids, Some(lo), team, "imported by the loan officer").await?;
-    }
+    let entered: Vec<serde_json::Value> =
+        rows.iter().map(|r| serde_json::to_value(r.fields)).collect::<Result<_, _>>()?;
+    lifecycle::record_created(tx, Some(user), &ids, &entered, "import", owner, now).await?;
     let with_consent: Vec<(Uuid, &model::Consent)> =
         rows.iter().filter_map(|r| r.fields.consent.as_ref().map(|c| (r.id, c))).collect();
     if !with_consent.is_empty() {

@@ -1,105 +1,229 @@
-//! The one lead lifecycle: every live stage change — the lead page and the API, the cadence's move to nurture,
-//! the LOS status import, a merged duplicate's move to lost — and funding (the change to `funded`) go through
-//! [`change_stage`], in the caller's transaction. It writes the lead's new stage, the `stage_changes` history row, one audit entry with the one
-//! action name [`STAGE_CHANGED`], and the `lead.stage_changed` webhook event (plus `lead.funded` and the
-//! portfolio loan when the lead is funded). Callers decide whether the move is allowed by their own rule
-//! (the page's transition check, the LOS's forward-only rule, the cadence's end) before calling it.
+//! The one lead lifecycle (issue 16). Every kind of change to a lead's place in the pipeline goes through one
+//! function here, in the caller's transaction, and leaves the same traces whichever path made it:
+//!
+//! - a **new lead** ([`record_created`]: the lead page, the API, the CSV import): the `stage_changes` row into
+//!   `new`, one audit entry [`CREATED`] and the `lead.created` event;
+//! - a **stage change** ([`change_stage`]: the lead page and the API, the cadence's move to nurture, the LOS
+//!   status import, a merged duplicate's move to lost; [`import_stage_history`]: the history import): the
+//!   `stage_changes` row, one audit entry [`STAGE_CHANGED`] and the `lead.stage_changed` event, plus
+//!   `lead.funded` for a move to `funded` (whose consumer makes the portfolio loan);
+//! - an **assignment** ([`assign`] and [`assign_many`]: routing, the SLA, a reassignment one at a time or in
+//!   bulk, offboarding, a claim, the LO's own new lead, the CSV import): the `assignments` row, one audit entry
+//!   [`ASSIGNED`] and the `lead.assigned` event.
+//!
+//! Each is written set-based, so a bulk change of ten thousand leads costs a few statements, and a single
+//! change is the same code with one element. Callers decide whether a move is allowed by their own rule (the
+//! page's transition check, the LOS's forward-only rule, the cadence's end) before calling. Metric
+//! contributions follow from the rows written here (the rollup triggers, or the import's one set-based step).
 
 use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::audit::Entry;
+use crate::audit::{Acts, write_many};
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
-use crate::events::Event;
+use crate::events::{LEAD_ASSIGNED, LEAD_CREATED, LEAD_FUNDED, LEAD_STAGE_CHANGED, publish};
 
-/// The audit action every stage change writes, whatever its origin (the history import uses it too).
+/// The audit action every new lead writes, whatever made it.
+pub const CREATED: &str = "create";
+/// The audit action every stage change writes, whatever its origin.
 pub const STAGE_CHANGED: &str = "lead.stage_changed";
+/// The audit action every assignment writes, whatever made it.
+pub const ASSIGNED: &str = "lead.assign";
+
+fn acts(actor: Option<&CurrentUser>) -> Option<&dyn Acts> {
+    actor.map(|a| a as &dyn Acts)
+}
+
+/// Who a new lead belongs to from its first moment (an LO's own lead, an LO's import): the lead rows are
+/// inserted with this LO and team, and their assignment is recorded with the creation.
+#[derive(Debug, Clone, Copy)]
+pub struct FirstOwner<'a> {
+    pub lo: Uuid,
+    pub team: Option<Uuid>,
+    pub reason: &'a str,
+}
+
+/// Records that these leads (already inserted, in stage `new`, with `owner` if given) were created: each
+/// one's `stage_changes` row into `new`, its audit entry with the fields as entered (`fields`, parallel to
+/// `lead_ids`) and its `lead.created` event; then, with an owner, its assignment as [`assign_many`] records
+/// one. `origin`: `app` (page and API) or `import`. The leads keep version 1.
+pub async fn record_created(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Option<&CurrentUser>,
+    lead_ids: &[Uuid],
+    fields: &[Value],
+    origin: &str,
+    owner: Option<FirstOwner<'_>>,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    sqlx::query!(
+        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, actor_id, origin, created_at)
+         SELECT id, NULL, 'new', $2, $3, $4 FROM UNNEST($1::uuid[]) AS t(id)",
+        lead_ids,
+        actor.map(|a| a.id),
+        origin,
+        at
+    )
+    .execute(&mut **tx)
+    .await?;
+    let ids: Vec<String> = lead_ids.iter().map(Uuid::to_string).collect();
+    let afters: Vec<Option<Value>> = fields.iter().cloned().map(Some).collect();
+    write_many(&mut **tx, acts(actor), CREATED, "lead", &ids, &vec![None; ids.len()], &afters).await?;
+    let payloads: Vec<Value> = lead_ids.iter().zip(fields).map(|(id, f)| json!({ "lead_id": id, "lead": f })).collect();
+    publish(tx, &vec![LEAD_CREATED; lead_ids.len()], lead_ids, &payloads, at).await?;
+    if let Some(o) = owner {
+        let moved: Vec<Moved> =
+            lead_ids.iter().map(|&lead_id| Moved { lead_id, from_lo: None, from_team: None }).collect();
+        let to = Destination { lo: Some(o.lo), team: o.team, reason: o.reason, rule_id: None, at };
+        record_assignments(tx, actor, &moved, &to).await?;
+    }
+    Ok(())
+}
 
 /// One stage change, as its caller saw it.
 #[derive(Debug, Clone)]
 pub struct StageChange<'a> {
     pub lead_id: Uuid,
-    pub from: &'a str,
+    /// None only in imported history that starts a lead's record.
+    pub from: Option<&'a str>,
     pub to: &'a str,
     /// The LO the lead is with at the time of the change (the history row's `lo_id`).
     pub lo_id: Option<Uuid>,
     /// Only for a move to a `lost` stage.
     pub lost_reason: Option<&'a str>,
-    /// `app` (page and API), `cadence`, `los`, `merge`.
+    /// `app` (page and API), `cadence`, `los`, `merge`, `import`.
     pub origin: &'a str,
-    /// When the change happened (the LOS may report a past time).
+    /// When the change happened (the LOS and the history import report past times).
     pub at: DateTime<Utc>,
-    /// Extra facts for the audit entry and the webhook payload (e.g. the LOS's loan number, the cadence's reason).
-    pub note: serde_json::Value,
+    /// Who made it, when not the actor (the history import names each row's LO); None: the actor.
+    pub by: Option<Uuid>,
+    /// Extra facts for the audit entry and the event payload (e.g. the LOS's loan number, the cadence's reason).
+    pub note: Value,
 }
 
-/// Moves a lead to another stage and records it: lead row, history row, audit entry, webhook event; a move to
-/// `funded` also makes the portfolio loan and emits `lead.funded`. `actor` is `None` for the system (the cadence).
+/// Moves a lead to another stage now and records it (see the module). `actor` is `None` for the system (the
+/// cadence).
 pub async fn change_stage(
     tx: &mut Transaction<'_, Postgres>,
     actor: Option<&CurrentUser>,
     change: StageChange<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let c = &change;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE leads SET stage = $2, lost_reason = $3, stage_changed_at = $4, updated_at = $5, version = version + 1
          WHERE id = $1",
+        change.lead_id,
+        change.to,
+        change.lost_reason,
+        change.at,
+        now
     )
-    .bind(c.lead_id)
-    .bind(c.to)
-    .bind(c.lost_reason)
-    .bind(c.at)
-    .bind(now)
     .execute(&mut **tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, lost_reason, origin, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    record_stage_changes(tx, actor, std::slice::from_ref(&change), now).await
+}
+
+/// Records a lead's past stage changes (the history import) with the same traces as a live change, then sets
+/// each touched lead's stage from its latest change; `created_at` moves back to the earliest one when the
+/// history predates the record.
+pub async fn import_stage_history(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Option<&CurrentUser>,
+    changes: &[StageChange<'_>],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    record_stage_changes(tx, actor, changes, now).await?;
+    let mut leads: Vec<Uuid> = changes.iter().map(|c| c.lead_id).collect();
+    leads.sort();
+    leads.dedup();
+    sqlx::query!(
+        "UPDATE leads l SET stage = latest.to_stage,
+                stage_changed_at = latest.created_at,
+                lost_reason = CASE WHEN st.kind = 'lost' THEN latest.lost_reason END,
+                created_at = LEAST(l.created_at, earliest.at),
+                version = l.version + 1,
+                updated_at = $2
+         FROM (SELECT DISTINCT ON (lead_id) lead_id, to_stage, lost_reason, created_at
+               FROM stage_changes WHERE lead_id = ANY($1) ORDER BY lead_id, created_at DESC, id DESC) latest,
+              (SELECT lead_id, min(created_at) AS at FROM stage_changes WHERE lead_id = ANY($1) GROUP BY lead_id) earliest,
+              stages st
+         WHERE l.id = latest.lead_id AND l.id = earliest.lead_id
+           AND st.pipeline_id = l.pipeline_id AND st.key = latest.to_stage",
+        &leads,
+        now
     )
-    .bind(c.lead_id)
-    .bind(c.from)
-    .bind(c.to)
-    .bind(c.lo_id)
-    .bind(actor.map(|a| a.id))
-    .bind(c.lost_reason)
-    .bind(c.origin)
-    .bind(c.at)
     .execute(&mut **tx)
     .await?;
-    Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), STAGE_CHANGED, "lead", c.lead_id)
-        .before(serde_json::json!({"stage": c.from}))
-        .after(serde_json::json!({"stage": c.to, "lost_reason": c.lost_reason, "origin": c.origin, "note": c.note}))
-        .write(&mut **tx)
-        .await?;
-    let mut event = serde_json::json!({
-        "lead_id": c.lead_id, "from": c.from, "to": c.to, "lost_reason": c.lost_reason, "at": c.at, "origin": c.origin,
-    });
-    if let (Some(obj), serde_json::Value::Object(extra)) = (event.as_object_mut(), &c.note) {
-        for (k, v) in extra {
-            obj.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-    }
-    crate::events::emit(tx, Event::LeadStageChanged { lead_id: c.lead_id, payload: &event }).await?;
-    if c.to == "funded" {
-        // A funded lead becomes a past client in the portfolio (its subscriber), in the same transaction.
-        crate::events::emit(tx, Event::LeadFunded { lead_id: c.lead_id, payload: &event }).await?;
-    }
     Ok(())
 }
 
-/// The audit action every assignment writes, whatever made it (routing, the SLA, a reassignment, offboarding,
-/// a claim, the LO's own new lead).
-pub const ASSIGNED: &str = "lead.assign";
+/// The history rows, audit entries and events of these stage changes, a few statements for any number.
+async fn record_stage_changes(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Option<&CurrentUser>,
+    changes: &[StageChange<'_>],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&StageChange) -> Option<String>| changes.iter().map(f).collect::<Vec<_>>();
+    let lead_ids: Vec<Uuid> = changes.iter().map(|c| c.lead_id).collect();
+    let by: Vec<Option<Uuid>> = changes.iter().map(|c| c.by.or(actor.map(|a| a.id))).collect();
+    sqlx::query!(
+        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, lo_id, actor_id, lost_reason, origin, created_at)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::text[],
+                              $8::timestamptz[])",
+        &lead_ids,
+        &col(|c| c.from.map(str::to_string)) as &[Option<String>],
+        &col(|c| Some(c.to.to_string())) as &[Option<String>],
+        &changes.iter().map(|c| c.lo_id).collect::<Vec<_>>() as &[Option<Uuid>],
+        &by as &[Option<Uuid>],
+        &col(|c| c.lost_reason.map(str::to_string)) as &[Option<String>],
+        &col(|c| Some(c.origin.to_string())) as &[Option<String>],
+        &changes.iter().map(|c| c.at).collect::<Vec<_>>()
+    )
+    .execute(&mut **tx)
+    .await?;
+    let ids: Vec<String> = lead_ids.iter().map(Uuid::to_string).collect();
+    let befores: Vec<Option<Value>> = changes.iter().map(|c| Some(json!({ "stage": c.from }))).collect();
+    let afters: Vec<Option<Value>> = changes
+        .iter()
+        .map(|c| Some(json!({"stage": c.to, "lost_reason": c.lost_reason, "origin": c.origin, "note": c.note})))
+        .collect();
+    write_many(&mut **tx, acts(actor), STAGE_CHANGED, "lead", &ids, &befores, &afters).await?;
+    let (mut kinds, mut event_leads, mut payloads) = (Vec::new(), Vec::new(), Vec::new());
+    for c in changes {
+        let mut event = json!({
+            "lead_id": c.lead_id, "from": c.from, "to": c.to, "lost_reason": c.lost_reason, "at": c.at,
+            "origin": c.origin,
+        });
+        if let (Some(obj), Value::Object(extra)) = (event.as_object_mut(), &c.note) {
+            for (k, v) in extra {
+                obj.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        if c.to == "funded" {
+            kinds.push(LEAD_STAGE_CHANGED);
+            event_leads.push(c.lead_id);
+            payloads.push(event.clone());
+            kinds.push(LEAD_FUNDED);
+        } else {
+            kinds.push(LEAD_STAGE_CHANGED);
+        }
+        event_leads.push(c.lead_id);
+        payloads.push(event);
+    }
+    publish(tx, &kinds, &event_leads, &payloads, now).await
+}
 
 /// One assignment of a lead to an LO (or, with `to_lo` None, to a team's or the unassigned queue).
 #[derive(Debug, Clone)]
 pub struct Assignment<'a> {
     pub lead_id: Uuid,
-    pub from_lo: Option<Uuid>,
-    pub from_team: Option<Uuid>,
     pub to_lo: Option<Uuid>,
     pub to_team: Option<Uuid>,
     pub reason: &'a str,
@@ -108,45 +232,107 @@ pub struct Assignment<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// Gives a lead to an LO or a queue and records it: the lead row, the `assignments` history row, the one audit
-/// action [`ASSIGNED`] and the `lead.assigned` outbox row, in the caller's transaction. Returns the history
-/// row's id. What follows an assignment (the LO's tasks, bell, SLA check, cadence) is the caller's.
+/// Gives a lead to an LO or a queue and records it (see [`assign_many`]). Returns the history row's id.
 pub async fn assign(
     tx: &mut Transaction<'_, Postgres>,
     actor: Option<&CurrentUser>,
     a: Assignment<'_>,
 ) -> AppResult<i64> {
-    sqlx::query(
-        "UPDATE leads SET assigned_lo_id = $2, team_id = $3,
-                assigned_at = CASE WHEN $2::uuid IS NULL THEN NULL ELSE $4::timestamptz END,
-                version = version + 1, updated_at = $4
-         WHERE id = $1",
+    let ids = assign_many(tx, actor, &[a.lead_id], a.to_lo, a.to_team, a.reason, a.rule_id, a.at).await?;
+    Ok(ids.first().copied().unwrap_or_default())
+}
+
+/// Gives these leads to one LO or queue and records each: the lead rows (from whoever held them), one
+/// `assignments` history row, one audit entry [`ASSIGNED`] and one `lead.assigned` event per lead, in a few
+/// statements however many leads move. Returns the history rows' ids. What follows an assignment (the LO's
+/// tasks, bell, SLA check, cadence) is the caller's.
+#[allow(clippy::too_many_arguments)]
+pub async fn assign_many(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Option<&CurrentUser>,
+    lead_ids: &[Uuid],
+    to_lo: Option<Uuid>,
+    to_team: Option<Uuid>,
+    reason: &str,
+    rule_id: Option<Uuid>,
+    at: DateTime<Utc>,
+) -> AppResult<Vec<i64>> {
+    if lead_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let moved = sqlx::query_as!(
+        Moved,
+        r#"WITH old AS (SELECT id, assigned_lo_id, team_id FROM leads WHERE id = ANY($1))
+           UPDATE leads l SET assigned_lo_id = $2, team_id = $3,
+                  assigned_at = CASE WHEN $2::uuid IS NULL THEN NULL ELSE $4::timestamptz END,
+                  version = l.version + 1, updated_at = $4
+           FROM old WHERE l.id = old.id
+           RETURNING l.id AS lead_id, old.assigned_lo_id AS from_lo, old.team_id AS from_team"#,
+        lead_ids,
+        to_lo,
+        to_team,
+        at
     )
-    .bind(a.lead_id)
-    .bind(a.to_lo)
-    .bind(a.to_team)
-    .bind(a.at)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, rule_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    let to = Destination { lo: to_lo, team: to_team, reason, rule_id, at };
+    record_assignments(tx, actor, &moved, &to).await
+}
+
+/// A lead as an assignment found it.
+struct Moved {
+    lead_id: Uuid,
+    from_lo: Option<Uuid>,
+    from_team: Option<Uuid>,
+}
+
+/// Where leads went, and why.
+struct Destination<'a> {
+    lo: Option<Uuid>,
+    team: Option<Uuid>,
+    reason: &'a str,
+    rule_id: Option<Uuid>,
+    at: DateTime<Utc>,
+}
+
+/// The traces of an assignment, whatever moved the lead rows: one `assignments` history row, one audit entry
+/// [`ASSIGNED`] and one `lead.assigned` event per lead. Returns the history rows' ids, in `moved`'s order.
+async fn record_assignments(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Option<&CurrentUser>,
+    moved: &[Moved],
+    to: &Destination<'_>,
+) -> AppResult<Vec<i64>> {
+    let leads: Vec<Uuid> = moved.iter().map(|m| m.lead_id).collect();
+    let froms: Vec<Option<Uuid>> = moved.iter().map(|m| m.from_lo).collect();
+    let history: Vec<i64> = sqlx::query_scalar!(
+        r#"INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, rule_id, created_at)
+           SELECT l, f, $3, $4, $5, $6, $7, $8 FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS x(l, f, n)
+           ORDER BY n
+           RETURNING id"#,
+        &leads,
+        &froms as &[Option<Uuid>],
+        to.lo,
+        to.team,
+        actor.map(|a| a.id),
+        to.reason,
+        to.rule_id,
+        to.at
     )
-    .bind(a.lead_id)
-    .bind(a.from_lo)
-    .bind(a.to_lo)
-    .bind(a.to_team)
-    .bind(actor.map(|u| u.id))
-    .bind(a.reason)
-    .bind(a.rule_id)
-    .bind(a.at)
-    .fetch_one(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Entry::new(actor.map(|u| u as &dyn crate::audit::Acts), ASSIGNED, "lead", a.lead_id)
-        .before(serde_json::json!({"assigned_lo_id": a.from_lo, "team_id": a.from_team}))
-        .after(serde_json::json!({"assigned_lo_id": a.to_lo, "team_id": a.to_team, "reason": a.reason, "rule_id": a.rule_id}))
-        .write(&mut **tx)
-        .await?;
-    crate::events::leads_assigned(tx, &[a.lead_id], a.to_lo, a.to_team, a.reason).await?;
-    Ok(id)
+    let ids: Vec<String> = leads.iter().map(Uuid::to_string).collect();
+    let befores: Vec<Option<Value>> =
+        moved.iter().map(|m| Some(json!({"assigned_lo_id": m.from_lo, "team_id": m.from_team}))).collect();
+    let after = json!({"assigned_lo_id": to.lo, "team_id": to.team, "reason": to.reason, "rule_id": to.rule_id});
+    write_many(&mut **tx, acts(actor), ASSIGNED, "lead", &ids, &befores, &vec![Some(after); ids.len()]).await?;
+    let payloads: Vec<Value> = moved
+        .iter()
+        .map(|m| {
+            json!({"lead_id": m.lead_id, "from_lo_id": m.from_lo, "to_lo_id": to.lo, "to_team_id": to.team,
+                   "reason": to.reason})
+        })
+        .collect();
+    publish(tx, &vec![LEAD_ASSIGNED; leads.len()], &leads, &payloads, to.at).await?;
+    Ok(history)
 }

@@ -691,7 +691,8 @@ async fn api_los_status(
     };
     let status = body.status.trim().to_ascii_lowercase();
     let mut tx = state.db.begin().await?;
-    let outcome = import::apply_los_status(&mut tx, body.loan_number.trim(), &status, at, &user).await?;
+    let outcome =
+        import::apply_los_status(&mut tx, body.loan_number.trim(), &status, at, &user, state.clock.now()).await?;
     tx.commit().await?;
     Ok(Json(outcome))
 }

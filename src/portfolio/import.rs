@@ -400,6 +400,7 @@ pub async fn apply_los_status(
     status: &str,
     at: DateTime<Utc>,
     actor: &CurrentUser,
+    now: DateTime<Utc>,
 ) -> AppResult<LosOutcome> {
     if !LOS_STATUSES.contains(&status) {
         return Err(AppError::invalid("status", format!("must be one of {}", LOS_STATUSES.join(", "))));
@@ -428,15 +429,16 @@ pub async fn apply_los_status(
     }
     let change = crate::leads::lifecycle::StageChange {
         lead_id: lead.id,
-        from: &lead.stage,
+        from: Some(&lead.stage),
         to: status,
         lo_id: lead.assigned_lo_id,
         lost_reason: None,
         origin: "los",
         at,
+        by: None,
         note: serde_json::json!({ "loan_number": loan_number }),
     };
-    crate::leads::lifecycle::change_stage(tx, Some(actor), change, chrono::Utc::now()).await?;
+    crate::leads::lifecycle::change_stage(tx, Some(actor), change, now).await?;
     Ok(LosOutcome { lead_id: lead.id, from_stage: lead.stage, stage: status.to_string(), changed: true })
 }
 
@@ -472,7 +474,7 @@ pub async fn import_los_status<R: Read + Send>(
         }
         // A savepoint per row so a bad row does not poison the transaction.
         let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
-        match apply_los_status(&mut sp, &loan_number, &status, at, actor).await {
+        match apply_los_status(&mut sp, &loan_number, &status, at, actor, state.clock.now()).await {
             Ok(o) => {
                 sp.commit().await?;
                 if o.changed {

@@ -37,7 +37,6 @@ pub fn on_event<'a, 'c, 'e>(
     use crate::events::Event;
     Box::pin(async move {
         match event {
-            Event::LeadFunded { lead_id, .. } => on_lead_funded(tx, *lead_id).await,
             Event::LeadReferred { lead_id, loan_number, actor } => {
                 record_referral(tx, *actor, *lead_id, *loan_number).await
             }
@@ -45,6 +44,14 @@ pub fn on_event<'a, 'c, 'e>(
         }
     })
 }
+
+/// The lead events' consumer: a funded lead becomes a past client's loan (through the job queue's
+/// `events.dispatch`).
+pub const LEAD_EVENTS: crate::events::Consumer = crate::events::Consumer {
+    name: "portfolio",
+    kinds: &[crate::events::LEAD_FUNDED],
+    handle: |tx, event, _| Box::pin(on_lead_funded(tx, event.lead_id)),
+};
 
 pub async fn on_lead_funded(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid) -> AppResult<()> {
     if let Some(loan_id) = store::loan_from_lead(tx, lead_id).await? {

@@ -451,16 +451,7 @@ pub async fn assign(
     sla: Option<Sla>,
     now: DateTime<Utc>,
 ) -> AppResult<i64> {
-    let change = Assignment {
-        lead_id: lead.id,
-        from_lo: lead.assigned_lo_id,
-        from_team: lead.team_id,
-        to_lo: to,
-        to_team: team,
-        reason,
-        rule_id,
-        at: now,
-    };
+    let change = Assignment { lead_id: lead.id, to_lo: to, to_team: team, reason, rule_id, at: now };
     let assignment = crate::leads::lifecycle::assign(tx, actor, change).await?;
     sqlx::query!(
         "UPDATE claim_offers SET resolution = 'withdrawn', resolved_at = $2 WHERE lead_id = $1 AND resolution IS NULL",

@@ -226,24 +226,9 @@ pub async fn reassign_many(
                 ));
             }
         }
-        let moved = sqlx::query_scalar!(
-            r#"WITH old AS (SELECT id, assigned_lo_id FROM leads WHERE id = ANY($1)),
-               upd AS (UPDATE leads l SET assigned_lo_id = $2, team_id = $3,
-                          assigned_at = CASE WHEN $2::uuid IS NULL THEN NULL ELSE $5::timestamptz END,
-                          version = l.version + 1, updated_at = $5
-                       FROM old WHERE l.id = old.id RETURNING l.id, old.assigned_lo_id AS from_lo)
-               INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, created_at)
-               SELECT id, from_lo, $2, $3, $4, $6, $5 FROM upd RETURNING lead_id"#,
-            &chunk,
-            to_lo,
-            target.team,
-            actor.id,
-            now,
-            reason
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        crate::events::leads_assigned(&mut tx, &moved, to_lo, target.team, &reason).await?;
+        let moved =
+            crate::leads::lifecycle::assign_many(&mut tx, Some(actor), &chunk, to_lo, target.team, &reason, None, now)
+                .await?;
         sqlx::query!("UPDATE tasks SET owner_id = $2 WHERE lead_id = ANY($1) AND done_at IS NULL", &chunk, to_lo)
             .execute(&mut *tx)
             .await?;
@@ -265,7 +250,7 @@ pub async fn reassign_many(
         .execute(&mut *tx)
         .await?;
         Entry::new(Some(actor), "lead.bulk_reassign", "lead", format!("{} leads", moved.len()))
-            .after(json!({"lead_ids": moved, "assigned_lo_id": to_lo, "team_id": target.team, "reason": reason}))
+            .after(json!({"lead_ids": chunk, "assigned_lo_id": to_lo, "team_id": target.team, "reason": reason}))
             .write(&mut *tx)
             .await?;
         done += moved.len() as i64;
@@ -354,8 +339,6 @@ pub async fn hand_over(
                     // An offer leaves the lead unowned for a while: hold it in the team queue meanwhile.
                     let change = crate::leads::lifecycle::Assignment {
                         lead_id: lead.id,
-                        from_lo: Some(lo_id),
-                        from_team: lead.team_id,
                         to_lo: None,
                         to_team: leaving.team_id,
                         reason: &reason,

@@ -338,12 +338,13 @@ pub async fn run_cadence_step(
         let reason = format!("Moved to nurture: no contact after the {attempts}-attempt cadence");
         let change = crate::leads::lifecycle::StageChange {
             lead_id: lead.id,
-            from: &lead.stage,
+            from: Some(&lead.stage),
             to: "nurture",
             lo_id: Some(lo),
             lost_reason: None,
             origin: "cadence",
             at: now,
+            by: None,
             note: json!({ "reason": reason }),
         };
         crate::leads::lifecycle::change_stage(&mut tx, None, change, now).await?;

@@ -40,27 +40,40 @@ pub fn on_event<'a, 'c, 'e>(
 ) -> futures_util::future::BoxFuture<'a, AppResult<()>> {
     use crate::events::Event;
     Box::pin(async move {
-        let (name, payload) = match event {
-            Event::LeadCreated { payload, .. } => ("lead.created", payload),
-            Event::LeadStageChanged { payload, .. } => ("lead.stage_changed", payload),
-            Event::LeadFunded { payload, .. } => ("lead.funded", payload),
-            Event::EscalationDecided { payload } => ("escalation.decided", payload),
-            _ => return Ok(()),
-        };
-        emit(tx, name, (*payload).clone()).await
+        match event {
+            Event::EscalationDecided { payload } => {
+                queue(tx, "escalation.decided", (*payload).clone(), None, Utc::now()).await
+            }
+            _ => Ok(()),
+        }
     })
 }
 
-pub async fn emit(tx: &mut Transaction<'_, Postgres>, event: &str, payload: serde_json::Value) -> AppResult<()> {
+/// The lead events' consumer: each becomes a delivery to every endpoint subscribed to it (through the job
+/// queue's `events.dispatch`).
+pub const LEAD_EVENTS: crate::events::Consumer = crate::events::Consumer {
+    name: "webhooks",
+    kinds: &[crate::events::LEAD_CREATED, crate::events::LEAD_STAGE_CHANGED, crate::events::LEAD_FUNDED],
+    handle: |tx, event, now| Box::pin(queue(tx, &event.kind, event.payload.clone(), Some(event.created_at), now)),
+};
+
+/// Queues `event` for every endpoint subscribed to it (and added before `occurred_at`, when given), each
+/// delivery sent by a job due at `run_at`.
+async fn queue(
+    tx: &mut Transaction<'_, Postgres>,
+    event: &str,
+    payload: serde_json::Value,
+    occurred_at: Option<DateTime<Utc>>,
+    run_at: DateTime<Utc>,
+) -> AppResult<()> {
     if !model::EVENTS.contains(&event) {
         return Err(AppError::Internal(anyhow::anyhow!("unknown webhook event {event}")));
     }
     let without_contact = model::event_data(event, &payload, false);
     let with_contact = model::event_data(event, &payload, true);
-    let ids = store::insert_deliveries(tx, event, &without_contact, &with_contact).await?;
+    let ids = store::insert_deliveries(tx, event, &without_contact, &with_contact, occurred_at).await?;
     for id in ids {
-        crate::jobs::enqueue(tx, "webhooks.deliver", serde_json::json!({ "delivery_id": id }), Utc::now(), None)
-            .await?;
+        crate::jobs::enqueue(tx, "webhooks.deliver", serde_json::json!({ "delivery_id": id }), run_at, None).await?;
     }
     Ok(())
 }

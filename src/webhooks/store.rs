@@ -109,15 +109,20 @@ pub async fn insert_deliveries(
     event: &str,
     without_contact: &serde_json::Value,
     with_contact: &serde_json::Value,
+    occurred_at: Option<DateTime<Utc>>,
 ) -> sqlx::Result<Vec<Uuid>> {
+    // An endpoint hears of what happened after it was added (a lead event dispatched a moment later is still
+    // judged by when it happened).
     sqlx::query_scalar!(
         r#"INSERT INTO webhook_deliveries (id, endpoint_id, event, payload)
            SELECT gen_random_uuid(), e.id, $1, CASE WHEN e.include_contact THEN $3::jsonb ELSE $2::jsonb END
-           FROM webhook_endpoints e WHERE e.active AND $1 = ANY(e.events)
+           FROM webhook_endpoints e
+           WHERE e.active AND $1 = ANY(e.events) AND ($4::timestamptz IS NULL OR e.created_at <= $4)
            RETURNING id"#,
         event,
         without_contact,
-        with_contact
+        with_contact,
+        occurred_at
     )
     .fetch_all(&mut **tx)
     .await

@@ -224,6 +224,12 @@ impl TestApp {
         &self.state.db
     }
 
+    /// Runs every job due on the test clock, as the background worker would (domain events reach their
+    /// consumers this way: the portfolio's loan, webhook deliveries); returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        loanfloor::jobs::run_due(&self.state, self.state.clock.now(), "test").await.unwrap()
+    }
+
     /// A browser-like client: keeps cookies, sends a same-origin Origin header, does not follow redirects.
     pub fn client(&self) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();

@@ -181,7 +181,16 @@ async fn try_create(
         loan_number_free(&mut tx, user, n, None).await?;
     }
     let id = Uuid::new_v4();
-    insert_lead(&mut tx, id, fields, now, user.id, "app").await?;
+    // An LO's own lead is theirs from its first moment; anyone else's is routed.
+    let route_after_commit = user.role != Role::Lo;
+    let owner = (!route_after_commit).then_some(crate::leads::lifecycle::FirstOwner {
+        lo: user.id,
+        team: user.team_id,
+        reason: "created by the loan officer",
+    });
+    insert_lead(&mut tx, id, fields, owner.as_ref(), now).await?;
+    let entered = serde_json::to_value(fields).map_err(|e| AppError::Internal(e.into()))?;
+    crate::leads::lifecycle::record_created(&mut tx, Some(user), &[id], &[entered], "app", owner, now).await?;
     if fields.referred_by_loan_number.is_some() {
         let referred = Event::LeadReferred {
             lead_id: id,
@@ -190,20 +199,14 @@ async fn try_create(
         };
         crate::events::emit(&mut tx, referred).await?;
     }
-    let route_after_commit = user.role != Role::Lo;
     if route_after_commit {
         (crate::leads::wiring::wired()?.queue_routing)(&mut tx, id, now).await?;
-    } else {
-        assign_to_creator(&mut tx, id, user, now).await?;
     }
     if let Some(key) = idempotency_key {
         sqlx::query!("INSERT INTO idempotency_keys (user_id, key, lead_id) VALUES ($1, $2, $3)", user.id, key, id)
             .execute(&mut *tx)
             .await?;
     }
-    Entry::new(Some(user), "create", "lead", id).after(fields).write(&mut *tx).await?;
-    let payload = serde_json::json!({ "lead_id": id, "lead": fields });
-    crate::events::emit(&mut tx, Event::LeadCreated { lead_id: id, payload: &payload }).await?;
     tx.commit().await?;
     if route_after_commit {
         // The lead is saved; if routing fails now, its safety-net job routes it shortly.
@@ -218,16 +221,16 @@ async fn insert_lead(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
     f: &LeadFields,
+    owner: Option<&crate::leads::lifecycle::FirstOwner<'_>>,
     now: DateTime<Utc>,
-    actor: Uuid,
-    origin: &str,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, email, phone, property_state, property_zip,
              loan_purpose, loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_quoted,
-             source, campaign, vendor, cost_cents, external_id, loan_number, stage_changed_at, created_at, updated_at)
+             source, campaign, vendor, cost_cents, external_id, loan_number, stage_changed_at, created_at, updated_at,
+             assigned_lo_id, team_id, assigned_at)
          VALUES ($1, $2, 'new', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, ($15::int4 / 1000.0),
-             $16, $17, $18, $19, $20, $22, $21, $21, $21)",
+             $16, $17, $18, $19, $20, $22, $21, $21, $21, $23, $24, CASE WHEN $23::uuid IS NULL THEN NULL ELSE $21::timestamptz END)",
         id,
         DEFAULT_PIPELINE,
         f.first_name,
@@ -249,17 +252,9 @@ async fn insert_lead(
         f.cost_cents,
         f.external_id,
         now,
-        f.loan_number
-    )
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query!(
-        "INSERT INTO stage_changes (lead_id, from_stage, to_stage, actor_id, origin, created_at)
-         VALUES ($1, NULL, 'new', $2, $3, $4)",
-        id,
-        actor,
-        origin,
-        now
+        f.loan_number,
+        owner.map(|o| o.lo),
+        owner.and_then(|o| o.team)
     )
     .execute(&mut **tx)
     .await?;
@@ -267,32 +262,4 @@ async fn insert_lead(
         super::insert_consent(tx, id, c).await?;
     }
     Ok(())
-}
-
-async fn assign_to_creator(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    lo: &CurrentUser,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE leads SET assigned_lo_id = $2, team_id = $3, assigned_at = $4 WHERE id = $1",
-        id,
-        lo.id,
-        lo.team_id,
-        now
-    )
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query!(
-        "INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, created_at)
-         VALUES ($1, NULL, $2, $3, $2, 'created by the loan officer', $4)",
-        id,
-        lo.id,
-        lo.team_id,
-        now
-    )
-    .execute(&mut **tx)
-    .await?;
-    crate::events::leads_assigned(tx, &[id], Some(lo.id), lo.team_id, "created by the loan officer").await
 }

@@ -419,12 +419,13 @@ pub async fn change_stage(
     let now = state.clock.now();
     let change = super::lifecycle::StageChange {
         lead_id: id,
-        from: &before.stage,
+        from: Some(&before.stage),
         to,
         lo_id: before.assigned_lo_id,
         lost_reason: reason,
         origin: "app",
         at: now,
+        by: None,
         note: serde_json::Value::Null,
     };
     super::lifecycle::change_stage(&mut tx, Some(user), change, now).await?;

@@ -225,12 +225,13 @@ pub async fn merge(state: &AppState, user: &CurrentUser, keep: Uuid, other: Uuid
         // The duplicate is lost as a duplicate through the one lifecycle: history row, audit entry, event.
         let change = crate::leads::lifecycle::StageChange {
             lead_id: other,
-            from: &dup.stage,
+            from: Some(&dup.stage),
             to: &to,
             lo_id: dup.assigned_lo_id,
             lost_reason: Some("duplicate"),
             origin: "merge",
             at: now,
+            by: None,
             note: serde_json::json!({ "merged_into": keep }),
         };
         crate::leads::lifecycle::change_stage(&mut tx, Some(user), change, now).await?;
