@@ -58,6 +58,8 @@ enum Kind {
     ImportReport,
     /// A pipeline stage key (admin pages only).
     Stage,
+    /// A lead source's key (admin pages and admin API calls only).
+    Source,
 }
 
 /// The loss-mitigation case's borrower: every case is visible to supervisors (and admins), nobody else.
@@ -91,6 +93,7 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("jobs/{id}", Kind::BulkJob),
     ("report/{token}", Kind::ImportReport),
     ("stages/{key}", Kind::Stage),
+    ("sources/{key}", Kind::Source),
 ];
 
 struct World {
@@ -165,6 +168,9 @@ const ADMIN_ONLY: &[(&str, &str)] = &[
     ("GET", "/routing/log"),
     // The loss-mitigation business-day calendar is an organisation setting.
     ("POST", "/lossmit/settings"),
+    // Lead sources are set up by admins (everyone who works leads reads their keys).
+    ("POST", "/api/v1/sources"),
+    ("PATCH", "/api/v1/sources/{key}"),
 ];
 
 fn is_admin_only(r: &RouteInfo) -> bool {
@@ -475,6 +481,7 @@ impl World {
             Kind::BulkJob => self.bulk_job.to_string(),
             Kind::ImportReport => self.report_b.clone(),
             Kind::Stage => "contacted".to_string(),
+            Kind::Source => "direct".to_string(),
         }
     }
 

@@ -71,6 +71,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             ("/leads", "Leads"),
             ("/routing/rules", "Routing"),
             ("/admin/pipeline", "Pipeline"),
+            ("/admin/sources", "Sources"),
             ("/escalations", "Approvals"),
             ("/admin/users", "Users"),
             ("/admin/teams", "Teams"),

@@ -69,6 +69,8 @@ pub async fn record_created(
     )
     .execute(&mut **tx)
     .await?;
+    // A source nobody set up is kept, and listed for an admin to review; a per-lead source prices its leads.
+    super::sources::note_sources(tx, lead_ids).await?;
     let ids: Vec<String> = lead_ids.iter().map(Uuid::to_string).collect();
     let afters: Vec<Option<Value>> = fields.iter().cloned().map(Some).collect();
     write_many(&mut **tx, acts(actor), CREATED, "lead", &ids, &vec![None; ids.len()], &afters).await?;

@@ -384,20 +384,38 @@ pub async fn sources(db: &PgPool) -> sqlx::Result<Vec<(String, String, i64)>> {
     sqlx::query_as("SELECT key, label, cost_per_lead_cents FROM lead_sources ORDER BY label").fetch_all(db).await
 }
 
-/// Admin-entered monthly spend per source overlapping [from, to), prorated by days, in cents.
+/// Monthly spend per source overlapping [from, to), prorated by days, in cents: what admins entered, and a
+/// monthly-fee source's fee for each month nobody entered (from its first month to the month it retired).
 pub async fn monthly_spend(db: &PgPool, from: NaiveDate, to: NaiveDate) -> sqlx::Result<Vec<(String, i64)>> {
     sqlx::query_as(
-        "SELECT source, coalesce(sum(
+        "WITH months AS (
+             SELECT m::date AS month
+             FROM generate_series(date_trunc('month', $1::date), ($2::date - 1)::timestamp, interval '1 month') m),
+         spend AS (
+             SELECT source, month, spend_cents FROM metrics_source_spend
+             WHERE month < $2 AND (month + interval '1 month')::date > $1
+             UNION ALL
+             SELECT s.key, m.month, s.cost_cents FROM lead_sources s CROSS JOIN months m
+             WHERE s.cost_model = 'monthly' AND s.cost_cents > 0
+               AND m.month >= date_trunc('month', s.created_at)::date
+               AND (s.retired_at IS NULL OR s.retired_at >= m.month)
+               AND NOT EXISTS (SELECT 1 FROM metrics_source_spend x WHERE x.source = s.key AND x.month = m.month))
+         SELECT source, coalesce(sum(
             (spend_cents::numeric * greatest(0, least($2::date, (month + interval '1 month')::date) - greatest($1::date, month))
              / ((month + interval '1 month')::date - month))::bigint), 0)::bigint
-         FROM metrics_source_spend
-         WHERE month < $2 AND (month + interval '1 month')::date > $1
-         GROUP BY source",
+         FROM spend GROUP BY source",
     )
     .bind(from)
     .bind(to)
     .fetch_all(db)
     .await
+}
+
+/// The price per funded loan of each source paid that way, in cents.
+pub async fn per_funded_prices(db: &PgPool) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as("SELECT key, cost_cents FROM lead_sources WHERE cost_model = 'per_funded' AND cost_cents > 0")
+        .fetch_all(db)
+        .await
 }
 
 /// An LO's capacity and monthly cost.

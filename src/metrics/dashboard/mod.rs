@@ -452,12 +452,16 @@ async fn roi_for(state: &AppState, scope: &Scope, range: &Range, path: Path) -> 
     } else {
         HashMap::new()
     };
+    // A source paid per funded loan costs its price for each of the scope's funded loans.
+    let per_funded: HashMap<String, i64> = store::per_funded_prices(&state.db).await?.into_iter().collect();
     let mut rows: Vec<RoiRow> = groups
         .into_iter()
         .filter(|g| g.tally.n != 0)
         .map(|g| {
             let source = g.key[0].clone().unwrap_or_default();
-            let spend = g.tally.cost_cents + monthly.get(&source).copied().unwrap_or(0);
+            let spend = g.tally.cost_cents
+                + monthly.get(&source).copied().unwrap_or(0)
+                + per_funded.get(&source).copied().unwrap_or(0) * g.tally.funded();
             RoiRow {
                 label: labels.get(&source).cloned().unwrap_or_else(|| source.clone()),
                 roi: model::roi(&g.tally, spend),
