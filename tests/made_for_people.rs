@@ -91,3 +91,33 @@ async fn the_lead_list_my_day_and_the_queue_show_names_not_keys() {
     let row = queue.split("<tr>").find(|r| r.contains("Nia Unrouted")).expect("Nia waits in the queue");
     assert!(row.contains("<td>Referral</td>"), "{row}");
 }
+
+/// The dashboard's LO, team and source filters are drop-downs of names the manager may choose from: their
+/// team's LOs and teams only, the sources by name; a chosen LO stays selected.
+#[tokio::test]
+async fn the_dashboard_filters_offer_names_within_the_managers_teams() {
+    let app = TestApp::spawn().await;
+    let (_, manager) = app.login_as(Role::Manager, "mia.mgr@example.com", Some("Dallas"), &[]).await;
+    let ann = app.create_user(Role::Lo, "ann.lo@example.com", Some("Dallas"), &["TX"]).await;
+    let omar = app.create_user(Role::Lo, "omar.lo@example.com", Some("Houston"), &["TX"]).await;
+    let name_of = |id| {
+        let db = app.db().clone();
+        async move { sqlx::query_scalar::<_, String>("SELECT name FROM users WHERE id = $1").bind(id).fetch_one(&db).await }
+    };
+    let (name, other) = (name_of(ann).await.unwrap(), name_of(omar).await.unwrap());
+    let page = manager.get(app.url(&format!("/dashboard?lo={ann}"))).send().await.unwrap().text().await.unwrap();
+    let select = |id: &str| {
+        let start = page.find(&format!("<select id=\"{id}\"")).unwrap_or_else(|| panic!("no {id} drop-down: {page}"));
+        page[start..start + page[start..].find("</select>").unwrap()].to_string()
+    };
+    let officers = select("f-lo");
+    assert!(officers.contains(&format!("<option value=\"{ann}\" selected>{name}</option>")), "{officers}");
+    assert!(!officers.contains(&other) && !officers.contains(&omar.to_string()), "not another team's LO: {officers}");
+    let teams = select("f-team");
+    assert!(teams.contains(">Dallas</option>") && !teams.contains("Houston"), "{teams}");
+    let sources = select("f-source");
+    let website: String =
+        sqlx::query_scalar("SELECT label FROM lead_sources WHERE key = 'direct'").fetch_one(app.db()).await.unwrap();
+    assert!(sources.contains(&format!(">{website}</option>")), "{sources}");
+    assert!(!page.contains("LO id") && !page.contains("Team id"), "no id boxes");
+}

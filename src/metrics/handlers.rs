@@ -33,6 +33,45 @@ pub struct DashboardPage {
     pub cache_seconds: u64,
     pub base: bool,
     pub lost_stage_labels: Vec<&'static str>,
+    /// The filters' choices, by name: the viewer's LOs, teams and the sources.
+    pub officers: Vec<Choice>,
+    pub teams: Vec<Choice>,
+    pub sources: Vec<Choice>,
+}
+
+/// One `<option>` of a filter.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The dashboard's filter choices for this viewer, read in one statement: the active LOs and the teams they
+/// may see (by name, through their metrics scope), and every source.
+async fn filter_choices(
+    state: &AppState,
+    user: &CurrentUser,
+    filters: &super::store::Filters,
+) -> AppResult<(Vec<Choice>, Vec<Choice>, Vec<Choice>)> {
+    let scope = user.metrics_scope()?;
+    let (mut officers, mut teams, mut sources) = (Vec::new(), Vec::new(), Vec::new());
+    for c in super::store::filter_choices(&state.db).await? {
+        let selected = match c.kind.as_str() {
+            "lo" => filters.lo.is_some_and(|id| id.to_string() == c.value),
+            "team" => filters.team.is_some_and(|id| id.to_string() == c.value),
+            _ => filters.source.as_deref() == Some(c.value.as_str()),
+        };
+        let choice = Choice { value: c.value, label: c.label, selected };
+        match c.kind.as_str() {
+            "lo" if scope.covers_team(c.team_id) || scope.lo_id.is_some_and(|me| me.to_string() == choice.value) => {
+                officers.push(choice)
+            }
+            "team" if scope.covers_team(c.team_id) => teams.push(choice),
+            "source" => sources.push(choice),
+            _ => {}
+        }
+    }
+    Ok((officers, teams, sources))
 }
 
 impl DashboardPage {
@@ -103,7 +142,11 @@ pub async fn dashboard_page(
     if d.path == Path::Base {
         query.push_str("&figures=base");
     }
+    let (officers, teams, sources) = filter_choices(&state, &user, &d.range.filters).await?;
     Ok(DashboardPage {
+        officers,
+        teams,
+        sources,
         as_of: as_of_text(&state, d),
         computed_at: snapshot.computed_at.with_timezone(&state.config.timezone).format("%H:%M:%S").to_string(),
         cache_seconds: state.config.dashboard_cache.as_secs(),

@@ -379,6 +379,29 @@ pub async fn team_names(db: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, St
     sqlx::query_as("SELECT id, name FROM teams WHERE id = ANY($1)").bind(ids).fetch_all(db).await
 }
 
+/// One choice of the dashboard's filters: an active LO (with their team), a team, or a source.
+pub struct FilterChoice {
+    pub kind: String,
+    pub value: String,
+    pub label: String,
+    pub team_id: Option<Uuid>,
+}
+
+/// Every active LO, team and source, by name, in one statement (the caller keeps what its scope covers).
+pub async fn filter_choices(db: &PgPool) -> sqlx::Result<Vec<FilterChoice>> {
+    sqlx::query_as!(
+        FilterChoice,
+        r#"SELECT kind AS "kind!", value AS "value!", label AS "label!", team_id FROM (
+             SELECT 1 AS o, 'lo' AS kind, u.id::text AS value, u.name AS label, u.team_id FROM users u
+             WHERE u.role = 'lo' AND u.active
+             UNION ALL SELECT 2, 'team', t.id::text, t.name, t.id FROM teams t
+             UNION ALL SELECT 3, 'source', s.key, s.label, NULL FROM lead_sources s) c
+           ORDER BY o, lower(label)"#
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// Lead source labels and per-lead cost.
 pub async fn sources(db: &PgPool) -> sqlx::Result<Vec<(String, String, i64)>> {
     sqlx::query_as("SELECT key, label, cost_per_lead_cents FROM lead_sources ORDER BY label").fetch_all(db).await
