@@ -37,6 +37,63 @@ pub struct DashboardPage {
     pub officers: Vec<Choice>,
     pub teams: Vec<Choice>,
     pub sources: Vec<Choice>,
+    /// Which LOs made themselves available over the range (hours, offers, claims, leads given).
+    pub availability: Vec<AvailabilityRow>,
+}
+
+/// One LO's availability over the dashboard's range.
+pub struct AvailabilityRow {
+    pub name: String,
+    /// Hours with status "available", in total and per week of the range (up to now).
+    pub hours: String,
+    pub hours_per_week: String,
+    pub offers: i64,
+    pub claimed: i64,
+    pub assigned: i64,
+}
+
+/// Every active LO's availability over the range, read once for the page: the rows of those the viewer's
+/// metrics scope covers (the filters narrow them) and the LO filter's choices.
+async fn availability_and_officers(
+    state: &AppState,
+    user: &CurrentUser,
+    range: &dashboard::Range,
+) -> AppResult<(Vec<AvailabilityRow>, Vec<Choice>)> {
+    let scope = user.metrics_scope()?;
+    let tz = state.config.timezone;
+    let (from, to) = (super::store::day_start(tz, range.from), super::store::day_start(tz, range.to));
+    let now = state.clock.now();
+    let weeks = (to.min(now) - from).num_seconds().max(0) as f64 / (7.0 * 86_400.0);
+    let visible: Vec<_> = super::store::availability(&state.db, from, to, now)
+        .await?
+        .into_iter()
+        .filter(|a| scope.covers_team(a.team_id) || scope.lo_id == Some(a.lo_id))
+        .collect();
+    let officers = visible
+        .iter()
+        .map(|a| Choice {
+            value: a.lo_id.to_string(),
+            label: a.name.clone(),
+            selected: range.filters.lo == Some(a.lo_id),
+        })
+        .collect();
+    let rows = visible
+        .into_iter()
+        .filter(|a| range.filters.lo.is_none_or(|lo| lo == a.lo_id))
+        .filter(|a| range.filters.team.is_none_or(|t| Some(t) == a.team_id))
+        .map(|a| {
+            let hours = a.available_seconds as f64 / 3600.0;
+            AvailabilityRow {
+                name: a.name,
+                hours: format!("{hours:.1}"),
+                hours_per_week: if weeks > 0.0 { format!("{:.1}", hours / weeks) } else { "—".into() },
+                offers: a.offers,
+                claimed: a.claimed,
+                assigned: a.assigned,
+            }
+        })
+        .collect();
+    Ok((rows, officers))
 }
 
 /// One `<option>` of a filter.
@@ -46,32 +103,29 @@ pub struct Choice {
     pub selected: bool,
 }
 
-/// The dashboard's filter choices for this viewer, read in one statement: the active LOs and the teams they
-/// may see (by name, through their metrics scope), and every source.
-async fn filter_choices(
+/// The team and source filters' choices for this viewer, read in one statement: the teams their metrics
+/// scope covers and every source, by name.
+async fn team_and_source_choices(
     state: &AppState,
     user: &CurrentUser,
     filters: &super::store::Filters,
-) -> AppResult<(Vec<Choice>, Vec<Choice>, Vec<Choice>)> {
+) -> AppResult<(Vec<Choice>, Vec<Choice>)> {
     let scope = user.metrics_scope()?;
-    let (mut officers, mut teams, mut sources) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut teams, mut sources) = (Vec::new(), Vec::new());
     for c in super::store::filter_choices(&state.db).await? {
-        let selected = match c.kind.as_str() {
-            "lo" => filters.lo.is_some_and(|id| id.to_string() == c.value),
-            "team" => filters.team.is_some_and(|id| id.to_string() == c.value),
-            _ => filters.source.as_deref() == Some(c.value.as_str()),
-        };
-        let choice = Choice { value: c.value, label: c.label, selected };
         match c.kind.as_str() {
-            "lo" if scope.covers_team(c.team_id) || scope.lo_id.is_some_and(|me| me.to_string() == choice.value) => {
-                officers.push(choice)
+            "team" if scope.covers_team(c.team_id) => {
+                let selected = filters.team.is_some_and(|id| id.to_string() == c.value);
+                teams.push(Choice { value: c.value, label: c.label, selected })
             }
-            "team" if scope.covers_team(c.team_id) => teams.push(choice),
-            "source" => sources.push(choice),
+            "source" => {
+                let selected = filters.source.as_deref() == Some(c.value.as_str());
+                sources.push(Choice { value: c.value, label: c.label, selected })
+            }
             _ => {}
         }
     }
-    Ok((officers, teams, sources))
+    Ok((teams, sources))
 }
 
 impl DashboardPage {
@@ -142,8 +196,10 @@ pub async fn dashboard_page(
     if d.path == Path::Base {
         query.push_str("&figures=base");
     }
-    let (officers, teams, sources) = filter_choices(&state, &user, &d.range.filters).await?;
+    let (teams, sources) = team_and_source_choices(&state, &user, &d.range.filters).await?;
+    let (availability, officers) = availability_and_officers(&state, &user, &d.range).await?;
     Ok(DashboardPage {
+        availability,
         officers,
         teams,
         sources,

@@ -379,7 +379,52 @@ pub async fn team_names(db: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, St
     sqlx::query_as("SELECT id, name FROM teams WHERE id = ANY($1)").bind(ids).fetch_all(db).await
 }
 
-/// One choice of the dashboard's filters: an active LO (with their team), a team, or a source.
+/// How an active LO made themselves available over a window: seconds with status `available` (from the
+/// status history, up to `now`), claim offers made to them and claimed by them, and leads given to them.
+#[derive(Debug, Clone)]
+pub struct Availability {
+    pub lo_id: Uuid,
+    pub name: String,
+    pub team_id: Option<Uuid>,
+    pub available_seconds: i64,
+    pub offers: i64,
+    pub claimed: i64,
+    pub assigned: i64,
+}
+
+/// [`Availability`] of every active LO over [from, to), in one statement (the caller keeps what its scope covers).
+pub async fn availability(
+    db: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Availability>> {
+    sqlx::query_as!(
+        Availability,
+        r#"WITH spans AS (
+               SELECT user_id, status, changed_at,
+                      lead(changed_at) OVER (PARTITION BY user_id ORDER BY changed_at, id) AS next_at
+               FROM lo_status_changes WHERE changed_at < $2)
+           SELECT u.id AS lo_id, u.name, u.team_id,
+                  COALESCE((SELECT sum(extract(epoch FROM least(COALESCE(s.next_at, $3), $2, $3) - greatest(s.changed_at, $1)))
+                            FROM spans s WHERE s.user_id = u.id AND s.status = 'available'
+                              AND COALESCE(s.next_at, $3) > $1 AND s.changed_at < least($2, $3)), 0)::int8 AS "available_seconds!",
+                  (SELECT count(*) FROM claim_offers o
+                   WHERE u.id = ANY(o.lo_ids) AND o.created_at >= $1 AND o.created_at < $2) AS "offers!",
+                  (SELECT count(*) FROM claim_offers o
+                   WHERE o.claimed_by = u.id AND o.created_at >= $1 AND o.created_at < $2) AS "claimed!",
+                  (SELECT count(*) FROM assignments a
+                   WHERE a.to_lo_id = u.id AND a.created_at >= $1 AND a.created_at < $2) AS "assigned!"
+           FROM users u WHERE u.role = 'lo' AND u.active ORDER BY lower(u.name)"#,
+        from,
+        to,
+        now
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One choice of the dashboard's filters: a team or a source.
 pub struct FilterChoice {
     pub kind: String,
     pub value: String,
@@ -387,14 +432,12 @@ pub struct FilterChoice {
     pub team_id: Option<Uuid>,
 }
 
-/// Every active LO, team and source, by name, in one statement (the caller keeps what its scope covers).
+/// Every team and source, by name, in one statement (the caller keeps what its scope covers).
 pub async fn filter_choices(db: &PgPool) -> sqlx::Result<Vec<FilterChoice>> {
     sqlx::query_as!(
         FilterChoice,
         r#"SELECT kind AS "kind!", value AS "value!", label AS "label!", team_id FROM (
-             SELECT 1 AS o, 'lo' AS kind, u.id::text AS value, u.name AS label, u.team_id FROM users u
-             WHERE u.role = 'lo' AND u.active
-             UNION ALL SELECT 2, 'team', t.id::text, t.name, t.id FROM teams t
+             SELECT 2 AS o, 'team' AS kind, t.id::text AS value, t.name AS label, t.id AS team_id FROM teams t
              UNION ALL SELECT 3, 'source', s.key, s.label, NULL FROM lead_sources s) c
            ORDER BY o, lower(label)"#
     )
