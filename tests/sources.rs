@@ -169,7 +169,7 @@ async fn roi_counts_each_sources_cost_model() {
     let mut ids = Vec::new();
     for (i, source) in ["perlead", "perlead", "perfund", "perfund", "flat"].iter().enumerate() {
         let body = json!({"first_name": "Roi", "last_name": format!("Case{i}"), "phone": format!("512-555-01{i:02}"),
-                          "source": source});
+                          "source": source, "loan_amount": "400000"});
         let res = feed.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap();
         assert_eq!(res.status(), 201);
         ids.push(res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string());
@@ -196,4 +196,10 @@ async fn roi_counts_each_sources_cost_model() {
     assert_eq!(spend("perlead"), Some(json!(8_000)), "two leads at $40: {roi}");
     assert_eq!(spend("perfund"), Some(json!(100_000)), "one funded loan at $1,000: {roi}");
     assert_eq!(spend("flat"), Some(json!(300_000)), "the month's flat fee: {roi}");
+    // The costs per step: $1,000 over two leads, one funded $400,000 loan (25 bps of its volume).
+    let row = roi["rows"].as_array().unwrap().iter().find(|r| r["source"] == "perfund").unwrap();
+    assert_eq!(row["cost_per_lead_cents"], 50_000);
+    assert_eq!(row["cost_per_funded_cents"], 100_000);
+    assert_eq!(row["cost_per_funded_volume_bps"], 25);
+    assert_eq!(row["cost_per_contact_cents"], Value::Null, "nobody was contacted");
 }

@@ -334,6 +334,10 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                 "funded_volume_cents",
                 "cost_per_funded_cents",
                 "pull_through_pct",
+                "cost_per_lead_cents",
+                "cost_per_contact_cents",
+                "cost_per_application_cents",
+                "cost_per_funded_volume_bps",
             ],
             d.roi
                 .iter()
@@ -348,6 +352,10 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                         r.roi.funded_volume_cents.to_string(),
                         o(r.roi.cost_per_funded_cents),
                         o(r.roi.pull_through),
+                        o(r.roi.cost_per_lead_cents),
+                        o(r.roi.cost_per_contact_cents),
+                        o(r.roi.cost_per_application_cents),
+                        o(r.roi.cost_per_funded_volume_bps),
                     ]
                 })
                 .collect(),
@@ -362,7 +370,15 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
         ),
         "capacity" => csv_response(
             &name,
-            &["loan_officer", "open_leads", "capacity", "utilisation_pct", "cost", "funded_volume"],
+            &[
+                "loan_officer",
+                "open_leads",
+                "capacity",
+                "utilisation_pct",
+                "cost",
+                "funded_volume",
+                "cost_per_funded_volume_pct",
+            ],
             d.capacity
                 .iter()
                 .map(|r| {
@@ -373,6 +389,7 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                         o(r.utilisation_pct),
                         r.cost.clone(),
                         r.funded_volume.clone(),
+                        o(r.cost_per_funded_volume_pct),
                     ]
                 })
                 .collect(),

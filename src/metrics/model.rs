@@ -120,6 +120,14 @@ pub fn round1(x: f64) -> f64 {
 }
 
 /// Integer division rounding half away from zero (non-negative inputs).
+/// [`div_round`] for products that outgrow i64 (spend × 10,000 over volume).
+fn div_round128(num: i128, den: i128) -> i64 {
+    if den == 0 {
+        return 0;
+    }
+    (num * 2 + den).div_euclid(den * 2) as i64
+}
+
 pub fn div_round(num: i64, den: i64) -> i64 {
     if den == 0 {
         return 0;
@@ -248,6 +256,12 @@ pub struct Roi {
     pub pull_through: Option<f64>,
     /// Spend / leads.
     pub cost_per_lead_cents: Option<i64>,
+    /// Spend / contacted leads.
+    pub cost_per_contact_cents: Option<i64>,
+    /// Spend / applications.
+    pub cost_per_application_cents: Option<i64>,
+    /// Spend / funded volume, in basis points of the volume (100 bps = 1%: "marketing cost 35 bps").
+    pub cost_per_funded_volume_bps: Option<i64>,
 }
 
 pub fn roi(t: &Tally, spend_cents: i64) -> Roi {
@@ -261,6 +275,10 @@ pub fn roi(t: &Tally, spend_cents: i64) -> Roi {
         cost_per_funded_cents: (t.funded() > 0).then(|| div_round(spend_cents, t.funded())),
         pull_through: percent(t.funded(), t.applications()),
         cost_per_lead_cents: (t.n > 0).then(|| div_round(spend_cents, t.n)),
+        cost_per_contact_cents: (t.contacted > 0).then(|| div_round(spend_cents, t.contacted)),
+        cost_per_application_cents: (t.applications() > 0).then(|| div_round(spend_cents, t.applications())),
+        cost_per_funded_volume_bps: (t.volume_cents > 0)
+            .then(|| div_round128(spend_cents as i128 * 10_000, t.volume_cents as i128)),
     }
 }
 
