@@ -81,6 +81,9 @@ pub fn wire() {
             Box::pin(escalations::lead_panel(state, user, lead))
         }],
     });
+    escalations::wiring::wire(escalations::wiring::EscalationsWiring {
+        officer_figures: |state, user, from, to| Box::pin(metrics::officer_figures(state, user, from, to)),
+    });
     accounts::wiring::wire(accounts::wiring::AccountsWiring {
         hand_over_open_leads: |state, tx, actor, lo, to| {
             Box::pin(routing::hand_over_open_leads(state, tx, actor, lo, to))

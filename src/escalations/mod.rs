@@ -6,6 +6,7 @@
 pub mod handlers;
 pub mod model;
 pub mod store;
+pub mod wiring;
 
 use askama::Template;
 use chrono::{DateTime, Utc};

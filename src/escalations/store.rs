@@ -644,68 +644,77 @@ pub async fn report_rows(
         .collect())
 }
 
-/// An LO's numbers over the last 30 days, as a coaching review keeps them.
+/// An LO's figures over the leads assigned in the last 30 days, as a coaching review keeps them: the
+/// dashboard's definitions (`escalations::wiring::OfficerFigures`, computed by metrics). Reviews saved
+/// before read with their old names (`leads_worked`) and their old figures.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct LoMetrics {
     pub lo_id: Uuid,
     pub lo_name: String,
-    pub calls: i64,
+    /// Leads assigned in the 30 days.
+    #[serde(alias = "leads_worked")]
+    pub assigned: i64,
+    /// Of those, leads called at least once.
+    #[serde(alias = "calls")]
+    pub called: i64,
     pub talk_minutes: i64,
-    pub contacted: i64,
-    /// contacted ÷ calls, percent.
-    pub contact_rate: f64,
-    pub leads_worked: i64,
-    pub applications: i64,
-    /// applications ÷ leads worked, percent.
-    pub conversion: f64,
+    /// Leads reached ÷ leads assigned, percent.
+    pub contact_rate: Option<f64>,
+    /// Leads that reached application ÷ leads assigned, percent.
+    pub conversion: Option<f64>,
+    pub funded: i64,
 }
 
-/// Metrics for the LOs the manager coaches (admins: every LO), optionally one LO.
+impl LoMetrics {
+    pub fn pct(v: &Option<f64>) -> String {
+        v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "—".into())
+    }
+}
+
+/// The LOs the user coaches (admins: every LO), optionally one, with their figures over the leads assigned
+/// in the last 30 days (today included), by the dashboard's definitions.
 pub async fn lo_metrics(
-    db: &PgPool,
+    state: &crate::state::AppState,
     user: &CurrentUser,
     only: Option<Uuid>,
-    since: DateTime<Utc>,
-) -> sqlx::Result<Vec<LoMetrics>> {
+) -> crate::error::AppResult<Vec<LoMetrics>> {
     let (all, lo, teams) = user.scope().roster_binds();
-    let rows = sqlx::query!(
-        r#"SELECT u.id, u.name,
-                  coalesce(a.calls, 0) AS "calls!", coalesce(a.talk, 0)::int8 AS "talk!", coalesce(a.contacted, 0) AS "contacted!",
-                  coalesce(a.leads, 0) AS "leads!", coalesce(s.apps, 0) AS "apps!"
-           FROM users u
-           LEFT JOIN (SELECT actor_id, count(*) FILTER (WHERE kind = 'call') AS calls, sum(talk_seconds) AS talk,
-                             count(*) FILTER (WHERE kind = 'call' AND outcome = 'contacted') AS contacted,
-                             count(DISTINCT lead_id) AS leads
-                      FROM activities WHERE occurred_at >= $3 GROUP BY actor_id) a ON a.actor_id = u.id
-           LEFT JOIN (SELECT lo_id, count(DISTINCT lead_id) AS apps FROM stage_changes
-                      WHERE to_stage = 'application' AND created_at >= $3 GROUP BY lo_id) s ON s.lo_id = u.id
-           WHERE u.role = 'lo' AND u.active AND ($1 OR u.id = $5 OR u.team_id = ANY($2)) AND ($4::uuid IS NULL OR u.id = $4)
+    let officers = sqlx::query!(
+        r#"SELECT u.id, u.name FROM users u
+           WHERE u.role = 'lo' AND u.active AND ($1 OR u.id = $4 OR u.team_id = ANY($2)) AND ($3::uuid IS NULL OR u.id = $3)
            ORDER BY u.name"#,
         all,
         &teams,
-        since,
         only,
         lo
     )
-    .fetch_all(db)
+    .fetch_all(&state.db)
     .await?;
-    Ok(rows
+    let (from, to) = coaching_days(state);
+    let figures = (super::wiring::wired()?.officer_figures)(state, user, from, to).await?;
+    Ok(officers
         .into_iter()
-        .map(|r| {
-            let pct = |a: i64, b: i64| if b > 0 { (1000.0 * a as f64 / b as f64).round() / 10.0 } else { 0.0 };
+        .map(|o| {
+            let f = figures.iter().find(|f| f.lo_id == o.id).cloned().unwrap_or_default();
             LoMetrics {
-                lo_id: r.id,
-                lo_name: r.name,
-                calls: r.calls,
-                talk_minutes: r.talk / 60,
-                contacted: r.contacted,
-                contact_rate: pct(r.contacted, r.calls),
-                leads_worked: r.leads,
-                applications: r.apps,
-                conversion: pct(r.apps, r.leads),
+                lo_id: o.id,
+                lo_name: o.name,
+                assigned: f.assigned,
+                called: f.called,
+                talk_minutes: f.talk_seconds / 60,
+                contact_rate: f.contact_rate_pct,
+                conversion: f.application_rate_pct,
+                funded: f.funded,
             }
         })
         .collect())
+}
+
+/// Coaching's window: the 30 days up to and including today, in the organisation's days ([from, to)).
+pub fn coaching_days(state: &crate::state::AppState) -> (chrono::NaiveDate, chrono::NaiveDate) {
+    let today = state.today();
+    (today - chrono::Duration::days(29), today + chrono::Duration::days(1))
 }
 
 pub async fn insert_coaching(

@@ -58,3 +58,29 @@ pub async fn run_job(
         other => anyhow::bail!("unknown job kind {other}"),
     }
 }
+
+/// Per-LO figures over leads assigned in [from, to), by the dashboard's definitions (its speed-to-lead
+/// rows), for the capabilities that show them elsewhere (coaching, wired by `lib.rs`).
+pub async fn officer_figures(
+    state: &crate::state::AppState,
+    user: &crate::auth::CurrentUser,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> crate::error::AppResult<Vec<crate::escalations::wiring::OfficerFigures>> {
+    let p = dashboard::Params { from: Some(from.to_string()), to: Some(to.to_string()), ..Default::default() };
+    let (_, rows) = dashboard::speed_rows(state, user, &p).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(crate::escalations::wiring::OfficerFigures {
+                lo_id: uuid::Uuid::parse_str(&r.key).ok()?,
+                assigned: r.assigned,
+                called: r.called,
+                contact_rate_pct: r.contact_rate_pct,
+                application_rate_pct: r.application_rate_pct,
+                talk_seconds: r.talk_seconds,
+                funded: r.funded,
+            })
+        })
+        .collect())
+}

@@ -27,17 +27,13 @@ pub(crate) struct CoachingForm {
     follow_up_on: String,
 }
 
-pub(crate) fn since(state: &AppState) -> DateTime<Utc> {
-    state.clock.now() - chrono::Duration::days(30)
-}
-
 pub(crate) async fn coaching(
     user: CurrentUser,
     ctx: PageCtx,
     State(state): State<AppState>,
 ) -> AppResult<impl IntoResponse> {
     user.require(&[Role::Manager, Role::Admin])?;
-    let officers = store::lo_metrics(&state.db, &user, None, since(&state)).await?;
+    let officers = store::lo_metrics(&state, &user, None).await?;
     Ok(CoachingPage { ctx, officers, errors: FieldErrors::new(), form: CoachingForm::default() })
 }
 
@@ -86,11 +82,10 @@ pub(crate) async fn open_coaching(
         errors.add("notes", "Write your coaching notes (up to 8,000 characters).");
     }
     let Some(lo_id) = lo.filter(|_| errors.is_empty()) else {
-        let officers = store::lo_metrics(&state.db, &user, None, since(&state)).await?;
+        let officers = store::lo_metrics(&state, &user, None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, CoachingPage { ctx, officers, errors, form }).into_response());
     };
-    let snapshot =
-        store::lo_metrics(&state.db, &user, Some(lo_id), since(&state)).await?.into_iter().next().unwrap_or_default();
+    let snapshot = store::lo_metrics(&state, &user, Some(lo_id)).await?.into_iter().next().unwrap_or_default();
     let metrics = serde_json::to_value(&snapshot).unwrap_or_default();
     let mut tx = state.db.begin().await?;
     let id = store::insert_coaching(&mut tx, lo_id, user.id, &metrics, form.notes.trim(), follow_up).await?;
