@@ -533,19 +533,7 @@ async fn a_decision_is_delivered_signed_to_the_escalation_decided_webhook() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
     tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
-    let res = admin
-        .post(app.url("/admin/webhooks"))
-        .form(&[
-            ("url", url.as_str()),
-            ("events", "escalation.decided"),
-            ("allowed_host", "127.0.0.1"),
-            ("plain_http_host", "127.0.0.1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let page = res.text().await.unwrap();
+    let page = app.add_webhook(&admin, &url, &["escalation.decided"]).await;
     let at = page.find("whsec_").expect("the secret is shown once");
     let secret = page[at..at + 6 + 64].to_string();
 

@@ -131,18 +131,7 @@ async fn each_change_of_a_lead_leaves_one_outbox_row_in_its_own_transaction() {
 async fn two_dispatchers_at_once_apply_each_event_once() {
     let app = TestApp::spawn().await;
     let (_, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
-    let res = admin
-        .post(app.url("/admin/webhooks"))
-        .form(&[
-            ("url", "http://127.0.0.1:9/hook"),
-            ("events", "lead.funded"),
-            ("allowed_host", "127.0.0.1"),
-            ("plain_http_host", "127.0.0.1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    app.add_webhook(&admin, "http://127.0.0.1:9/hook", &["lead.funded"]).await;
     let ann = app.create_user(Role::Lo, "ann@branch.test", Some("Dallas"), &["TX"]).await;
     let api = app.api(&app.token_for(ann).await);
     let mut leads = Vec::new();

@@ -64,19 +64,7 @@ async fn traces(app: &TestApp, lead: Uuid, to: &str) -> (i64, Vec<String>, Vec<S
 async fn every_path_of_a_stage_change_leaves_the_same_traces() {
     let app = TestApp::spawn().await;
     let (_, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
-    let res = admin
-        .post(app.url("/admin/webhooks"))
-        .form(&[
-            ("url", "http://127.0.0.1:9/hook"),
-            ("events", "lead.stage_changed"),
-            ("events", "lead.funded"),
-            ("allowed_host", "127.0.0.1"),
-            ("plain_http_host", "127.0.0.1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    app.add_webhook(&admin, "http://127.0.0.1:9/hook", &["lead.stage_changed", "lead.funded"]).await;
     app.add_texas_rule(&admin, "600").await;
     let lo = app.create_user(Role::Lo, "lo@branch.test", None, &["TX"]).await;
     // The LO works around the clock (set by the admin on the LO's page), so routing never waits for a shift.

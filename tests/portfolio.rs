@@ -486,21 +486,8 @@ async fn webhooks_are_signed_retried_after_a_failure_and_logged() {
     let lead_id = lead(&app, "LN-100", "underwriting", o.lo1).await;
     let (port, got) = receiver().await;
     let url = format!("http://127.0.0.1:{port}/hook");
-    let res = o
-        .admin
-        .post(app.url("/admin/webhooks"))
-        .form(&[
-            ("url", url.as_str()),
-            ("events", "lead.stage_changed"),
-            ("events", "lead.funded"),
-            ("allowed_host", "127.0.0.1"),
-            ("plain_http_host", "127.0.0.1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let secret = secret_in(&res.text().await.unwrap());
+    let page = app.add_webhook(&o.admin, &url, &["lead.stage_changed", "lead.funded"]).await;
+    let secret = secret_in(&page);
     let page = o.admin.get(app.url("/admin/webhooks")).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains(&secret), "the secret is not shown again");
 
@@ -709,21 +696,8 @@ async fn a_lead_funded_on_the_page_or_through_the_api_becomes_a_past_client_and_
     let o = org(&app).await;
     let (port, got) = accepting_receiver().await;
     let url = format!("http://127.0.0.1:{port}/hook");
-    let res = o
-        .admin
-        .post(app.url("/admin/webhooks"))
-        .form(&[
-            ("url", url.as_str()),
-            ("events", "lead.stage_changed"),
-            ("events", "lead.funded"),
-            ("allowed_host", "127.0.0.1"),
-            ("plain_http_host", "127.0.0.1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let secret = secret_in(&res.text().await.unwrap());
+    let page = app.add_webhook(&o.admin, &url, &["lead.stage_changed", "lead.funded"]).await;
+    let secret = secret_in(&page);
     // Ann's two leads reach clear to close; she funds one on the lead page and the other through the API.
     let on_page = lead(&app, "LN-PAGE", "clear_to_close", o.lo1).await;
     let by_api = lead(&app, "LN-API", "clear_to_close", o.lo1).await;

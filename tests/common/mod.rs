@@ -224,6 +224,16 @@ impl TestApp {
         &self.state.db
     }
 
+    /// Registers a webhook endpoint at `url` (a local receiver: plain HTTP and the loopback address allowed)
+    /// for `events` on the admin's page; the page's HTML, which shows the signing secret once.
+    pub async fn add_webhook(&self, admin: &reqwest::Client, url: &str, events: &[&str]) -> String {
+        let mut form = vec![("url", url), ("allowed_host", "127.0.0.1"), ("plain_http_host", "127.0.0.1")];
+        form.extend(events.iter().map(|e| ("events", *e)));
+        let res = admin.post(self.url("/admin/webhooks")).form(&form).send().await.unwrap();
+        assert_eq!(res.status(), 201, "webhook endpoint registered");
+        res.text().await.unwrap()
+    }
+
     /// Runs every job due on the test clock, as the background worker would (domain events reach their
     /// consumers this way: the portfolio's loan, webhook deliveries); returns how many ran.
     pub async fn run_jobs(&self) -> usize {
