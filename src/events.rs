@@ -15,8 +15,6 @@
 //!
 //! The wiring is code, set once and identical in every instance; it holds no state.
 
-use std::sync::OnceLock;
-
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
@@ -25,7 +23,7 @@ use uuid::Uuid;
 
 use crate::audit::Acts;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::state::{AppState, Wired};
 
 /// Something that happened, told inside the transaction that made it happen.
 pub enum Event<'a> {
@@ -78,18 +76,16 @@ struct Wiring {
     consumers: Vec<Consumer>,
 }
 
-static WIRING: OnceLock<Wiring> = OnceLock::new();
+static WIRING: Wired<Wiring> = Wired::new("domain events");
 
 /// Wires the in-process subscribers and the lead events' consumers, in the order they run. The first wiring of
 /// the process stands (every state the process builds wires the same lists).
 pub fn wire(subscribers: Vec<Subscriber>, consumers: Vec<Consumer>) {
-    let _ = WIRING.set(Wiring { subscribers, consumers });
+    WIRING.set(Wiring { subscribers, consumers });
 }
 
 fn wiring() -> AppResult<&'static Wiring> {
-    WIRING.get().ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!("domain events are not wired: build the state with loanfloor::state"))
-    })
+    WIRING.get()
 }
 
 /// Tells every subscriber about `event`, inside `tx`. An error from a subscriber is the caller's error: the

@@ -81,3 +81,29 @@ impl Clock {
         self.offset_secs.fetch_add(by.num_seconds(), Ordering::Relaxed);
     }
 }
+
+/// What a lower layer calls above itself, wired once per process by the composition root (`lib.rs`): code,
+/// identical in every instance, holding no state. The first wiring of the process stands (every state the
+/// process builds wires the same thing); asking before any wiring is an error naming what is missing.
+pub struct Wired<T: 'static> {
+    cell: std::sync::OnceLock<T>,
+    what: &'static str,
+}
+
+impl<T: 'static> Wired<T> {
+    /// `what` names the wiring in the error ("leads", "accounts").
+    pub const fn new(what: &'static str) -> Self {
+        Self { cell: std::sync::OnceLock::new(), what }
+    }
+    pub fn set(&self, wiring: T) {
+        let _ = self.cell.set(wiring);
+    }
+    pub fn get(&'static self) -> crate::error::AppResult<&'static T> {
+        self.cell.get().ok_or_else(|| {
+            crate::error::AppError::Internal(anyhow::anyhow!(
+                "{} are not wired: build the state with loanfloor::state",
+                self.what
+            ))
+        })
+    }
+}

@@ -1,16 +1,14 @@
 //! What `accounts` calls above itself without importing it, wired once by the composition root (`lib.rs`):
 //! handing an offboarded LO's open leads over (routing does it). Code, identical in every instance; no state.
 
-use std::sync::OnceLock;
-
 use futures_util::future::BoxFuture;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::model::HandOver;
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::error::AppResult;
+use crate::state::{AppState, Wired};
 
 /// Moves every open lead of an LO as the admin chose, inside the deactivation's transaction; how many moved.
 pub type HandOverLeads = for<'a, 'c> fn(
@@ -25,15 +23,13 @@ pub struct AccountsWiring {
     pub hand_over_open_leads: HandOverLeads,
 }
 
-static WIRING: OnceLock<AccountsWiring> = OnceLock::new();
+static WIRING: Wired<AccountsWiring> = Wired::new("accounts");
 
 /// Wires `accounts` to the capabilities above it; the first wiring of the process stands.
 pub fn wire(wiring: AccountsWiring) {
-    let _ = WIRING.set(wiring);
+    WIRING.set(wiring);
 }
 
 pub(crate) fn wired() -> AppResult<&'static AccountsWiring> {
-    WIRING.get().ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!("accounts are not wired: build the state with loanfloor::state"))
-    })
+    WIRING.get()
 }

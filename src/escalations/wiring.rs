@@ -2,16 +2,14 @@
 //! (`lib.rs`): coaching's per-LO figures, computed by `metrics` with the one definition of each figure the
 //! dashboard, the LO page, the API and the CSVs use (issue 17). Code, identical in every instance; no state.
 
-use std::sync::OnceLock;
-
 use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::error::AppResult;
+use crate::state::{AppState, Wired};
 
 /// One LO's figures over leads assigned in a date range, as the dashboard defines them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -37,15 +35,13 @@ pub struct EscalationsWiring {
     pub officer_figures: OfficerFiguresFn,
 }
 
-static WIRING: OnceLock<EscalationsWiring> = OnceLock::new();
+static WIRING: Wired<EscalationsWiring> = Wired::new("escalations");
 
 /// Wires escalations to what they read from above; the first wiring of the process stands.
 pub fn wire(wiring: EscalationsWiring) {
-    let _ = WIRING.set(wiring);
+    WIRING.set(wiring);
 }
 
 pub(crate) fn wired() -> AppResult<&'static EscalationsWiring> {
-    WIRING.get().ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!("escalations are not wired: build the state with loanfloor::state"))
-    })
+    WIRING.get()
 }

@@ -3,16 +3,14 @@
 //! commit) and the panels other capabilities add to the lead page, in page order. Code, identical in every
 //! instance; no state.
 
-use std::sync::OnceLock;
-
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::error::AppResult;
+use crate::state::{AppState, Wired};
 
 /// Queues a new lead's routing (a safety net due shortly) inside the creating transaction.
 pub type QueueRouting =
@@ -29,15 +27,13 @@ pub struct LeadWiring {
     pub lead_panels: Vec<LeadPanel>,
 }
 
-static WIRING: OnceLock<LeadWiring> = OnceLock::new();
+static WIRING: Wired<LeadWiring> = Wired::new("leads");
 
 /// Wires `leads` to the capabilities above it; the first wiring of the process stands.
 pub fn wire(wiring: LeadWiring) {
-    let _ = WIRING.set(wiring);
+    WIRING.set(wiring);
 }
 
 pub(crate) fn wired() -> AppResult<&'static LeadWiring> {
-    WIRING.get().ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!("leads are not wired: build the state with loanfloor::state"))
-    })
+    WIRING.get()
 }
