@@ -668,7 +668,7 @@ pub struct LoMetrics {
 
 impl LoMetrics {
     pub fn pct(v: &Option<f64>) -> String {
-        v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "—".into())
+        crate::web::format::percent(*v)
     }
 }
 

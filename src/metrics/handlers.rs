@@ -130,7 +130,7 @@ async fn team_and_source_choices(
 
 impl DashboardPage {
     fn pct(&self, v: &Option<f64>) -> String {
-        v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "—".into())
+        crate::web::format::percent(*v)
     }
     fn interval(&self, v: &Option<(f64, f64)>) -> String {
         v.map(|(a, b)| format!("{a:.1}–{b:.1}%")).unwrap_or_else(|| "—".into())
@@ -431,7 +431,7 @@ pub struct MyNumbersPage {
 
 impl MyNumbersPage {
     fn pct(&self, v: &Option<f64>) -> String {
-        v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "—".into())
+        crate::web::format::percent(*v)
     }
 }
 

@@ -120,19 +120,16 @@ pub fn round1(x: f64) -> f64 {
 }
 
 /// Integer division rounding half away from zero (non-negative inputs).
-/// [`div_round`] for products that outgrow i64 (spend × 10,000 over volume).
+pub fn div_round(num: i64, den: i64) -> i64 {
+    div_round128(num as i128, den as i128)
+}
+
+/// [`div_round`] in i128, for products that outgrow i64 (spend × 10,000 over volume).
 fn div_round128(num: i128, den: i128) -> i64 {
     if den == 0 {
         return 0;
     }
     (num * 2 + den).div_euclid(den * 2) as i64
-}
-
-pub fn div_round(num: i64, den: i64) -> i64 {
-    if den == 0 {
-        return 0;
-    }
-    (num * 2 + den).div_euclid(den * 2)
 }
 
 /// Wilson score interval at 95% for `k` successes out of `n`, in percent (one decimal).

@@ -68,6 +68,11 @@ pub fn phone_opt(p: &Option<String>) -> String {
     p.as_deref().map(phone).unwrap_or_default()
 }
 
+/// A percentage as figures show it, to one decimal ("42.5%"), or "—" when it is undefined (nothing to divide by).
+pub fn percent(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "—".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

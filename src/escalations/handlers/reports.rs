@@ -57,7 +57,7 @@ impl ReportsPage {
         model::format_dollars(*c)
     }
     fn pct(&self, v: &Option<f64>) -> String {
-        v.map(|v| format!("{v:.1}%")).unwrap_or_else(|| "—".into())
+        crate::web::format::percent(*v)
     }
     fn num(&self, v: &Option<f64>) -> String {
         v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())

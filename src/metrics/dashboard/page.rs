@@ -1,6 +1,7 @@
 //! The manager's dashboard as one answer (every section for the range and filters), and the LO's own numbers.
 
 use super::*;
+use crate::web::format::percent;
 
 /// Week-over-week: the last 7 days of the range against the 7 before.
 #[derive(Debug, Clone, Serialize)]
@@ -82,10 +83,6 @@ pub struct Dashboard {
 
 pub(crate) const STALE_CAP: i64 = 1_000;
 pub(crate) const FOLD_WHEN_PENDING: i64 = 2_000;
-
-pub(crate) fn fmt_pct(v: Option<f64>) -> String {
-    v.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "—".into())
-}
 
 pub(crate) fn change(a: Option<f64>, b: Option<f64>, unit: &str) -> String {
     match (a, b) {
@@ -225,8 +222,8 @@ fn wow_rows(this: &Tally, last: &Tally) -> Vec<WowRow> {
         },
         WowRow {
             label: "Contact rate",
-            this_week: fmt_pct(this.contact_rate()),
-            last_week: fmt_pct(last.contact_rate()),
+            this_week: percent(this.contact_rate()),
+            last_week: percent(last.contact_rate()),
             change: change(this.contact_rate(), last.contact_rate(), " pts"),
         },
         WowRow {
