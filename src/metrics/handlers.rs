@@ -17,6 +17,7 @@ use super::model::{self, WON_PATH, csv_cell};
 use super::store::Path;
 use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::{AppError, AppResult};
+use crate::leads::handlers::Opt;
 use crate::state::AppState;
 
 #[derive(Template, WebTemplate)]
@@ -34,9 +35,9 @@ pub struct DashboardPage {
     pub base: bool,
     pub lost_stage_labels: Vec<&'static str>,
     /// The filters' choices, by name: the viewer's LOs, teams and the sources.
-    pub officers: Vec<Choice>,
-    pub teams: Vec<Choice>,
-    pub sources: Vec<Choice>,
+    pub officers: Vec<Opt>,
+    pub teams: Vec<Opt>,
+    pub sources: Vec<Opt>,
     /// Which LOs made themselves available over the range (hours, offers, claims, leads given).
     pub availability: Vec<AvailabilityRow>,
 }
@@ -58,7 +59,7 @@ async fn availability_and_officers(
     state: &AppState,
     user: &CurrentUser,
     range: &dashboard::Range,
-) -> AppResult<(Vec<AvailabilityRow>, Vec<Choice>)> {
+) -> AppResult<(Vec<AvailabilityRow>, Vec<Opt>)> {
     let scope = user.metrics_scope()?;
     let tz = state.config.timezone;
     let (from, to) = (super::store::day_start(tz, range.from), super::store::day_start(tz, range.to));
@@ -71,11 +72,7 @@ async fn availability_and_officers(
         .collect();
     let officers = visible
         .iter()
-        .map(|a| Choice {
-            value: a.lo_id.to_string(),
-            label: a.name.clone(),
-            selected: range.filters.lo == Some(a.lo_id),
-        })
+        .map(|a| Opt { value: a.lo_id.to_string(), label: a.name.clone(), selected: range.filters.lo == Some(a.lo_id) })
         .collect();
     let rows = visible
         .into_iter()
@@ -96,31 +93,24 @@ async fn availability_and_officers(
     Ok((rows, officers))
 }
 
-/// One `<option>` of a filter.
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
-}
-
 /// The team and source filters' choices for this viewer, read in one statement: the teams their metrics
 /// scope covers and every source, by name.
 async fn team_and_source_choices(
     state: &AppState,
     user: &CurrentUser,
     filters: &super::store::Filters,
-) -> AppResult<(Vec<Choice>, Vec<Choice>)> {
+) -> AppResult<(Vec<Opt>, Vec<Opt>)> {
     let scope = user.metrics_scope()?;
     let (mut teams, mut sources) = (Vec::new(), Vec::new());
     for c in super::store::filter_choices(&state.db).await? {
         match c.kind.as_str() {
             "team" if scope.covers_team(c.team_id) => {
                 let selected = filters.team.is_some_and(|id| id.to_string() == c.value);
-                teams.push(Choice { value: c.value, label: c.label, selected })
+                teams.push(Opt { value: c.value, label: c.label, selected })
             }
             "source" => {
                 let selected = filters.source.as_deref() == Some(c.value.as_str());
-                sources.push(Choice { value: c.value, label: c.label, selected })
+                sources.push(Opt { value: c.value, label: c.label, selected })
             }
             _ => {}
         }
