@@ -66,6 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::devtools::seed::run(&owner, &args).await.map(|_| ())
         }
         Command::Import(cmd) => run_import(&state, cmd).await,
+        Command::Sources(cmd) => crate::leads::sources::cli(&state, cmd).await,
     };
     database.shutdown().await?;
     result
@@ -82,6 +83,7 @@ async fn run_import(state: &AppState, cmd: ImportCommand) -> anyhow::Result<()> 
         }
         ImportCommand::Loans(a) => crate::portfolio::import_cli(state, &a).await?,
         ImportCommand::LosStatus(a) => crate::portfolio::los_status_cli(state, &a).await?,
+        ImportCommand::Spend(a) => crate::metrics::spend::cli(state, &a).await?,
     };
     println!("{report}");
     Ok(())

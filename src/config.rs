@@ -68,6 +68,9 @@ pub enum Command {
     /// Import CSV files.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Manage lead sources (vendors and channels) and their campaigns.
+    #[command(subcommand)]
+    Sources(SourcesCommand),
     /// Run the performance benchmark on its own data directory and print a results table.
     Bench(BenchArgs),
 }
@@ -151,7 +154,7 @@ pub struct UserAddArgs {
     pub email: String,
     #[arg(long)]
     pub name: String,
-    /// admin, manager, lo, lossmit, lossmit_supervisor or intake.
+    /// admin, manager, lo, lossmit, lossmit_supervisor, intake or marketing.
     #[arg(long)]
     pub role: String,
     /// Team (created if missing); with --role manager the user manages it.
@@ -211,6 +214,64 @@ pub enum ImportCommand {
     Loans(ImportArgs),
     /// LOS status updates by loan number.
     LosStatus(ImportArgs),
+    /// Monthly marketing spend by source and campaign (columns month, source, amount, campaign).
+    Spend(ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// List every source with its vendor, channel, cost and campaigns.
+    List,
+    /// Add a source.
+    Add(SourceArgs),
+    /// Change a source: rename it, change its vendor, channel or cost, retire it or bring it back.
+    Change(SourceArgs),
+    /// Add, rename or retire a campaign under a source.
+    Campaign {
+        /// The source's key.
+        source: String,
+        /// The campaign's key (lower-case letters, digits, - _ .).
+        key: String,
+        /// Its name.
+        #[arg(long)]
+        label: Option<String>,
+        /// Retire it (re-adding it brings it back).
+        #[arg(long)]
+        retire: bool,
+        /// Act as this user (default: the first admin).
+        #[arg(long)]
+        as_email: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// The source's key, as leads carry it (lower-case letters, digits, - _ .).
+    pub key: String,
+    /// Its name.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// The vendor behind it.
+    #[arg(long)]
+    pub vendor: Option<String>,
+    /// aggregator, paid_search, social, website, referral, partner, direct_mail or other.
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// per_lead, monthly or per_funded.
+    #[arg(long)]
+    pub cost_model: Option<String>,
+    /// Its price in dollars (per lead, a month or per funded loan).
+    #[arg(long)]
+    pub cost: Option<String>,
+    /// Retire the source (kept for history and reports, no longer offered on forms).
+    #[arg(long, conflicts_with = "restore")]
+    pub retire: bool,
+    /// Bring a retired source back.
+    #[arg(long)]
+    pub restore: bool,
+    /// Act as this user (default: the first admin).
+    #[arg(long)]
+    pub as_email: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -131,3 +131,58 @@ async fn import_leads_exits_non_zero_on_bad_rows_and_commits_the_good_ones_with_
     assert!(err.contains("/nonexistent/leads.csv"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `loanfloor sources …` and `loanfloor import spend`: what the admin pages do, from the command line, audited,
+/// with errors named and a bad spend file refused whole.
+#[tokio::test]
+async fn sources_and_spend_are_managed_from_the_command_line() {
+    let app = TestApp::spawn().await;
+    app.create_user(Role::Admin, "admin@cli.test", None, &[]).await;
+    let add = ["sources", "add", "mailer", "--label", "Direct mailer", "--channel", "direct_mail", "--cost-model"];
+    let (code, out, err) = run(&app, &[&add[..], &["monthly", "--cost", "2,500"]].concat(), &[]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run(&app, &["sources", "add", "Bad Key!", "--label", "x"], &[]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("key:"), "names the field: {err}");
+    let (code, out, err) =
+        run(&app, &["sources", "campaign", "mailer", "spring", "--label", "Spring mailer"], &[]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) =
+        run(&app, &["sources", "change", "mailer", "--label", "Mailer (Acme)", "--retire"], &[]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = run(&app, &["sources", "list"], &[]).await;
+    assert_eq!(code, 0);
+    let line = out.lines().find(|l| l.starts_with("mailer\t")).unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("Mailer (Acme) (retired)") && line.contains("$2,500") && line.contains("Spring mailer"),
+        "{line}"
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action IN ('source.add', 'source.change', 'campaign.save')",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(audited, 3);
+
+    let dir = std::env::temp_dir().join(format!("lf-spend-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "month,source,campaign,amount\n2026-11,mailer,spring,600\n2026-13,mailer,,400\n").unwrap();
+    let (code, _, err) = run(&app, &["import", "spend", bad.to_str().unwrap()], &[]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("line 3: month:"), "the bad row by line and column: {err}");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM metrics_source_spend").fetch_one(app.db()).await.unwrap();
+    assert_eq!(rows, 0, "all or nothing");
+    let good = dir.join("good.csv");
+    std::fs::write(&good, "month,source,campaign,amount\n2026-11,mailer,spring,600\n2026-11,mailer,,400\n").unwrap();
+    let (code, out, err) = run(&app, &["import", "spend", good.to_str().unwrap()], &[]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 spend entries imported"), "{out}");
+    let total: i64 = sqlx::query_scalar("SELECT sum(spend_cents)::int8 FROM metrics_source_spend")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(total, 100_000);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

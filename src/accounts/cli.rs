@@ -23,7 +23,8 @@ fn read_password() -> anyhow::Result<String> {
 
 pub async fn user_add(state: &AppState, args: &UserAddArgs) -> anyhow::Result<()> {
     let role = Role::parse(&args.role).ok_or_else(|| {
-        anyhow::anyhow!("unknown role {:?}; use admin, manager, lo, lossmit, lossmit_supervisor or intake", args.role)
+        let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        anyhow::anyhow!("unknown role {:?}; use one of {}", args.role, known.join(", "))
     })?;
     let new = NewUser {
         email: args.email.clone(),

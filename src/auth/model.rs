@@ -13,11 +13,14 @@ pub enum Role {
     Lossmit,
     LossmitSupervisor,
     Intake,
+    /// Marketing: organisation-wide funnels and ROI by source and campaign, spend entry; never a borrower's
+    /// name or contact details.
+    Marketing,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] =
-        [Role::Admin, Role::Manager, Role::Lo, Role::Lossmit, Role::LossmitSupervisor, Role::Intake];
+    pub const ALL: [Role; 7] =
+        [Role::Admin, Role::Manager, Role::Lo, Role::Lossmit, Role::LossmitSupervisor, Role::Intake, Role::Marketing];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +30,7 @@ impl Role {
             Role::Lossmit => "lossmit",
             Role::LossmitSupervisor => "lossmit_supervisor",
             Role::Intake => "intake",
+            Role::Marketing => "marketing",
         }
     }
     pub fn label(self) -> &'static str {
@@ -37,6 +41,7 @@ impl Role {
             Role::Lossmit => "Loss-mitigation specialist",
             Role::LossmitSupervisor => "Loss-mitigation supervisor",
             Role::Intake => "Lead intake (integration)",
+            Role::Marketing => "Marketing",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
@@ -51,6 +56,7 @@ impl Role {
             Role::Lossmit => "/lossmit",
             Role::LossmitSupervisor => "/lossmit/board",
             Role::Intake => "/account",
+            Role::Marketing => "/dashboard",
         }
     }
 }
@@ -251,17 +257,33 @@ impl CurrentUser {
                 unassigned_queue: true,
             },
             Role::Lo => Scope { all: false, lo_id: Some(self.id), team_ids: vec![], unassigned_queue: false },
-            Role::Lossmit | Role::LossmitSupervisor | Role::Intake => Scope::nothing(),
+            // Marketing opens no lead: its lead list is the anonymous one (`lead_list_scope`).
+            Role::Lossmit | Role::LossmitSupervisor | Role::Intake | Role::Marketing => Scope::nothing(),
         }
     }
 
-    /// Who may read metrics, and over which leads: admins everything, managers their teams only, LOs only
-    /// themselves; loss-mitigation and intake users are refused. Narrower than [`CurrentUser::scope`] for
+    /// Whether this user may see who a borrower is (name, phone, email). Marketing reads figures and the
+    /// anonymous lead lists behind them only.
+    pub fn sees_borrowers(&self) -> bool {
+        self.role != Role::Marketing
+    }
+
+    /// The scope of the lead list (page, API, count) — the user's lead scope, except for marketing, whose list
+    /// covers what their figures cover (every lead) with the borrowers' names and contact details left out.
+    pub fn lead_list_scope(&self) -> Scope {
+        match self.role {
+            Role::Marketing => Scope { all: true, lo_id: None, team_ids: vec![], unassigned_queue: true },
+            _ => self.scope(),
+        }
+    }
+
+    /// Who may read metrics, and over which leads: admins and marketing everything, managers their teams only,
+    /// LOs only themselves; loss-mitigation and intake users are refused. Narrower than [`CurrentUser::scope`] for
     /// managers (no personal leads outside their teams, no organisation-wide queue), so team figures can be read
     /// from the team-level rollups.
     pub fn metrics_scope(&self) -> Result<Scope, crate::error::AppError> {
-        self.require(&[Role::Admin, Role::Manager, Role::Lo])?;
-        let s = self.scope();
+        self.require(&[Role::Admin, Role::Manager, Role::Lo, Role::Marketing])?;
+        let s = self.lead_list_scope();
         Ok(match self.role {
             Role::Manager => Scope { all: false, lo_id: None, team_ids: s.team_ids, unassigned_queue: false },
             _ => s,
@@ -383,6 +405,10 @@ mod tests {
         for r in [Role::Lossmit, Role::LossmitSupervisor, Role::Intake] {
             assert!(user(r, vec![]).metrics_scope().is_err());
         }
+        let marketing = user(Role::Marketing, vec![]);
+        assert!(marketing.metrics_scope().unwrap().all, "marketing: organisation-wide figures");
+        assert_eq!(marketing.scope(), Scope::nothing(), "marketing opens no lead");
+        assert!(marketing.lead_list_scope().all && !marketing.sees_borrowers());
     }
 
     #[test]

@@ -83,6 +83,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             vec![("/lossmit/board", "Deadline board"), ("/lossmit", "Cases"), ("/lossmit/reports", "Reports")]
         }
         Role::Intake => vec![("/account", "Account")],
+        Role::Marketing => vec![("/dashboard", "Dashboard"), ("/reports/spend", "Spend"), ("/leads", "Leads")],
     }
 }
 

@@ -308,3 +308,22 @@ pub async fn unread_count(db: &sqlx::PgPool, user_id: uuid::Uuid) -> sqlx::Resul
         .fetch_one(db)
         .await
 }
+
+/// The user a command-line change or import acts as: `--as-email`, or the first active admin.
+pub async fn cli_actor(db: &PgPool, as_email: Option<&str>) -> anyhow::Result<crate::auth::CurrentUser> {
+    let row = match as_email {
+        Some(e) => find_user_by_email(db, e).await?,
+        None => {
+            let id = sqlx::query_scalar!(
+                "SELECT id FROM users WHERE role = 'admin' AND active ORDER BY created_at, id LIMIT 1"
+            )
+            .fetch_optional(db)
+            .await?;
+            match id {
+                Some(id) => find_user(db, id).await?,
+                None => None,
+            }
+        }
+    };
+    row.filter(|u| u.active).map(|u| u.into_current(false)).ok_or_else(|| anyhow::anyhow!("no such active user"))
+}

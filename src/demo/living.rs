@@ -42,7 +42,7 @@ pub async fn populate(state: &AppState) -> anyhow::Result<()> {
         let first = today.with_day0(0).and_then(|d| d.checked_sub_months(month)).context("a month")?;
         sqlx::query(
             "INSERT INTO metrics_source_spend (source, month, spend_cents) VALUES ('direct', $1, 250000)
-             ON CONFLICT (source, month) DO NOTHING",
+             ON CONFLICT (source, campaign, month) DO NOTHING",
         )
         .bind(first)
         .execute(&state.db)

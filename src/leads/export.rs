@@ -88,6 +88,12 @@ pub async fn download(
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> AppResult<Response> {
+    if !user.sees_borrowers() {
+        // The export is the borrowers' records; marketing reads the anonymous list.
+        return Err(crate::error::AppError::forbidden(
+            "the export holds borrowers' details; your role reads the anonymous list",
+        ));
+    }
     let (f, errors) = LeadFilter::from_pairs(&pairs);
     errors.into_result()?;
     // Check the filter before streaming, so a bad filter is a 422, not a broken download.

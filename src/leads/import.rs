@@ -626,21 +626,7 @@ pub async fn cli(state: &AppState, kind: Kind, args: &ImportArgs) -> anyhow::Res
         Kind::Leads => {}
         Kind::StageChanges | Kind::Activities => return super::history_import::cli(state, kind, args).await,
     }
-    let user = match &args.as_email {
-        Some(email) => crate::auth::store::find_user_by_email(&state.db, email)
-            .await?
-            .filter(|u| u.active)
-            .ok_or_else(|| anyhow::anyhow!("no active user {email}"))?,
-        None => {
-            let id: Option<Uuid> =
-                sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin' AND active ORDER BY created_at LIMIT 1")
-                    .fetch_optional(&state.db)
-                    .await?;
-            let id = id.ok_or_else(|| anyhow::anyhow!("no admin user to import as; pass --as-email"))?;
-            crate::auth::store::find_user(&state.db, id).await?.ok_or_else(|| anyhow::anyhow!("admin vanished"))?
-        }
-    }
-    .into_current(false);
+    let user = crate::auth::store::cli_actor(&state.db, args.as_email.as_deref()).await?;
     let file =
         std::fs::File::open(&args.file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file.display()))?;
     let started = std::time::Instant::now();

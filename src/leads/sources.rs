@@ -505,3 +505,82 @@ async fn api_patch(
     input.key = key.clone();
     Ok(Json(change_source(&state, &user, &key, &input).await?))
 }
+
+/// `loanfloor sources …`: the admin pages' changes from the command line, audited as the acting admin.
+pub async fn cli(state: &AppState, cmd: crate::config::SourcesCommand) -> anyhow::Result<()> {
+    use crate::config::SourcesCommand;
+    let explain = |e: AppError| match e {
+        AppError::Validation(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .0
+                .iter()
+                .flat_map(|(f, m)| m.iter().map(move |m| format!("{f}: {m}")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    };
+    match cmd {
+        SourcesCommand::List => {
+            for s in all(&state.db).await? {
+                let status = if s.retired_at.is_some() {
+                    " (retired)"
+                } else if !s.reviewed {
+                    " (unreviewed)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{}\t{}{status}\t{}\t{}\t{}\t{}",
+                    s.key,
+                    s.label,
+                    s.vendor.as_deref().unwrap_or("-"),
+                    s.channel,
+                    s.cost_label(),
+                    s.campaigns.join(", ")
+                );
+            }
+        }
+        SourcesCommand::Add(a) => {
+            let user = crate::auth::store::cli_actor(&state.db, a.as_email.as_deref()).await?;
+            let s = add_source(state, &user, &source_input(&a)).await.map_err(explain)?;
+            println!("added {} ({})", s.key, s.label);
+        }
+        SourcesCommand::Change(a) => {
+            let user = crate::auth::store::cli_actor(&state.db, a.as_email.as_deref()).await?;
+            let s = change_source(state, &user, &a.key, &source_input(&a)).await.map_err(explain)?;
+            println!("changed {} ({}){}", s.key, s.label, if s.retired_at.is_some() { ", retired" } else { "" });
+        }
+        SourcesCommand::Campaign { source, key, label, retire, as_email } => {
+            let user = crate::auth::store::cli_actor(&state.db, as_email.as_deref()).await?;
+            let input = CampaignInput {
+                key: key.clone(),
+                label: label.unwrap_or_default(),
+                retire: if retire { "1".into() } else { String::new() },
+            };
+            save_campaign(state, &user, &source, &input).await.map_err(explain)?;
+            println!("{} campaign {source}/{key}", if retire { "retired" } else { "saved" });
+        }
+    }
+    Ok(())
+}
+
+fn source_input(a: &crate::config::SourceArgs) -> SourceInput {
+    SourceInput {
+        key: a.key.clone(),
+        label: a.label.clone(),
+        vendor: a.vendor.clone(),
+        channel: a.channel.clone(),
+        cost_model: a.cost_model.clone(),
+        cost: a.cost.clone(),
+        retired: if a.retire {
+            Some(true)
+        } else if a.restore {
+            Some(false)
+        } else {
+            None
+        },
+        version: None,
+    }
+}

@@ -168,7 +168,7 @@ pub async fn dashboard_page(
     Query(r): Query<Refresh>,
 ) -> AppResult<DashboardPage> {
     // Who may see it and whether the filters are valid are checked on every request, cached or not.
-    user.require(&[Role::Admin, Role::Manager])?;
+    user.require(&[Role::Admin, Role::Manager, Role::Marketing])?;
     p.validate(state.today())?;
     p.table = None;
     let base = p.figures.as_deref() == Some("base");
@@ -225,7 +225,8 @@ fn o<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-/// CSV of any dashboard table: `?table=funnel|officers|lost|roi|pipeline|capacity|bands|wow` plus the filters.
+/// CSV of any dashboard table: `?table=funnel|officers|lost|roi|campaign_roi|pipeline|capacity|bands|wow` plus the
+/// filters.
 pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): Query<Params>) -> AppResult<Response> {
     let d = dashboard::dashboard(&state, &user, &p).await?;
     let table = p.table.clone().unwrap_or_else(|| "funnel".into());
@@ -312,10 +313,13 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                     .collect(),
             )
         }
-        "roi" => csv_response(
-            &name,
-            &[
-                "source",
+        "roi" | "campaign_roi" => {
+            let campaigns = table == "campaign_roi";
+            let mut header = vec!["source"];
+            if campaigns {
+                header.push("campaign");
+            }
+            header.extend([
                 "spend_cents",
                 "leads",
                 "contact_rate_pct",
@@ -328,28 +332,34 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                 "cost_per_contact_cents",
                 "cost_per_application_cents",
                 "cost_per_funded_volume_bps",
-            ],
-            d.roi
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.label.clone(),
-                        r.roi.spend_cents.to_string(),
-                        r.roi.leads.to_string(),
-                        o(r.roi.contact_rate),
-                        r.roi.applications.to_string(),
-                        r.roi.funded.to_string(),
-                        r.roi.funded_volume_cents.to_string(),
-                        o(r.roi.cost_per_funded_cents),
-                        o(r.roi.pull_through),
-                        o(r.roi.cost_per_lead_cents),
-                        o(r.roi.cost_per_contact_cents),
-                        o(r.roi.cost_per_application_cents),
-                        o(r.roi.cost_per_funded_volume_bps),
-                    ]
-                })
-                .collect(),
-        ),
+            ]);
+            let rows = if campaigns { &d.campaign_roi } else { &d.roi };
+            csv_response(
+                &name,
+                &header,
+                rows.iter()
+                    .map(|r| {
+                        let mut row = vec![if campaigns { r.source.clone() } else { r.label.clone() }];
+                        row.extend(r.campaign.clone());
+                        row.extend([
+                            r.roi.spend_cents.to_string(),
+                            r.roi.leads.to_string(),
+                            o(r.roi.contact_rate),
+                            r.roi.applications.to_string(),
+                            r.roi.funded.to_string(),
+                            r.roi.funded_volume_cents.to_string(),
+                            o(r.roi.cost_per_funded_cents),
+                            o(r.roi.pull_through),
+                            o(r.roi.cost_per_lead_cents),
+                            o(r.roi.cost_per_contact_cents),
+                            o(r.roi.cost_per_application_cents),
+                            o(r.roi.cost_per_funded_volume_bps),
+                        ]);
+                        row
+                    })
+                    .collect(),
+            )
+        }
         "pipeline" => csv_response(
             &name,
             &["stage", "open_leads", "volume_cents"],
@@ -490,94 +500,7 @@ pub async fn api_roi(
     State(state): State<AppState>,
     Query(p): Query<Params>,
 ) -> AppResult<Json<serde_json::Value>> {
-    let rows = dashboard::roi_rows(&state, &user, &p).await?;
+    let (rows, campaigns) = dashboard::roi_rows(&state, &user, &p).await?;
     let range = p.validate(state.today())?;
-    Ok(Json(serde_json::json!({"from": range.from, "to": range.to, "rows": rows})))
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "metrics/spend.html")]
-pub struct SpendPage {
-    pub ctx: PageCtx,
-    pub entries: Vec<super::store::SourceSpend>,
-    pub sources: Vec<(String, String, i64)>,
-    pub form: SpendForm,
-    pub errors: crate::error::FieldErrors,
-}
-
-impl SpendPage {
-    fn money(&self, v: &i64) -> String {
-        model::dollars(*v)
-    }
-}
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct SpendForm {
-    pub source: String,
-    /// YYYY-MM
-    pub month: String,
-    /// Dollars, e.g. 12500 or 12500.50
-    pub amount: String,
-}
-
-use crate::web::money::parse as parse_cents;
-
-async fn spend_page(
-    state: &AppState,
-    ctx: PageCtx,
-    form: SpendForm,
-    errors: crate::error::FieldErrors,
-) -> AppResult<SpendPage> {
-    Ok(SpendPage {
-        ctx,
-        entries: super::store::list_spend(&state.db).await?,
-        sources: super::store::sources(&state.db).await?,
-        form,
-        errors,
-    })
-}
-
-/// Admins enter monthly spend per source (used in source ROI on top of per-lead costs).
-pub async fn spend_form(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<SpendPage> {
-    user.require(&[Role::Admin])?;
-    spend_page(&state, ctx, SpendForm::default(), crate::error::FieldErrors::new()).await
-}
-
-pub async fn spend_save(
-    user: CurrentUser,
-    ctx: PageCtx,
-    session: tower_sessions::Session,
-    State(state): State<AppState>,
-    axum::Form(form): axum::Form<SpendForm>,
-) -> AppResult<Response> {
-    user.require(&[Role::Admin])?;
-    let mut errors = crate::error::FieldErrors::new();
-    let sources = super::store::sources(&state.db).await?;
-    if !sources.iter().any(|(k, _, _)| *k == form.source) {
-        errors.add("source", "Choose a lead source.");
-    }
-    let month = chrono::NaiveDate::parse_from_str(&format!("{}-01", form.month.trim()), "%Y-%m-%d").ok();
-    if month.is_none() {
-        errors.add("month", "Use a month like 2026-11.");
-    }
-    let cents = parse_cents(&form.amount);
-    if cents.is_none() {
-        errors.add("amount", "Enter an amount in dollars, like 12500 or 12500.50.");
-    }
-    let (Some(month), Some(cents), true) = (month, cents, errors.is_empty()) else {
-        let mut page = spend_page(&state, ctx, form, errors).await?.into_response();
-        *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(page);
-    };
-    let mut tx = state.db.begin().await?;
-    let before = super::store::upsert_spend(&mut tx, &form.source, month, cents).await?;
-    crate::audit::Entry::new(Some(&user), "source_spend.set", "source_spend", format!("{}:{month}", form.source))
-        .before(before)
-        .after(cents)
-        .write(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    crate::web::Flash::push(&session, "success", format!("Spend for {} in {} saved.", form.source, form.month.trim()))
-        .await;
-    Ok(axum::response::Redirect::to("/reports/spend").into_response())
+    Ok(Json(serde_json::json!({"from": range.from, "to": range.to, "rows": rows, "campaigns": campaigns})))
 }

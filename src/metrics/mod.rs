@@ -6,6 +6,7 @@ pub mod cache;
 pub mod dashboard;
 pub mod handlers;
 pub mod model;
+pub mod spend;
 pub mod store;
 
 use axum::routing::get;
@@ -19,11 +20,11 @@ pub fn router() -> Routes {
         .route("/dashboard/export", &["GET"], get(handlers::export))
         .route("/me/metrics", &["GET"], get(handlers::my_numbers))
         .route("/reports", &["GET"], get(handlers::reports))
-        .route("/reports/spend", &["GET", "POST"], get(handlers::spend_form).post(handlers::spend_save))
         .route("/api/v1/metrics/funnel", &["GET"], get(handlers::api_funnel))
         .route("/api/v1/metrics/speed-to-lead", &["GET"], get(handlers::api_speed))
         .route("/api/v1/metrics/lost-reasons", &["GET"], get(handlers::api_lost))
         .route("/api/v1/metrics/roi", &["GET"], get(handlers::api_roi))
+        .merge(spend::router())
 }
 
 /// Rebuilds every metrics rollup from the base tables. Call after bulk loads that ran with

@@ -450,26 +450,27 @@ pub async fn sources(db: &PgPool) -> sqlx::Result<Vec<(String, String, i64)>> {
     sqlx::query_as("SELECT key, label, cost_per_lead_cents FROM lead_sources ORDER BY label").fetch_all(db).await
 }
 
-/// Monthly spend per source overlapping [from, to), prorated by days, in cents: what admins entered, and a
-/// monthly-fee source's fee for each month nobody entered (from its first month to the month it retired).
-pub async fn monthly_spend(db: &PgPool, from: NaiveDate, to: NaiveDate) -> sqlx::Result<Vec<(String, i64)>> {
+/// Monthly spend overlapping [from, to), prorated by days, in cents, by source and campaign ('' for the whole
+/// source): what admins and marketing entered, and a monthly-fee source's fee for each month nobody entered
+/// anything for the source (from its first month to the month it retired).
+pub async fn monthly_spend(db: &PgPool, from: NaiveDate, to: NaiveDate) -> sqlx::Result<Vec<(String, String, i64)>> {
     sqlx::query_as(
         "WITH months AS (
              SELECT m::date AS month
              FROM generate_series(date_trunc('month', $1::date), ($2::date - 1)::timestamp, interval '1 month') m),
          spend AS (
-             SELECT source, month, spend_cents FROM metrics_source_spend
+             SELECT source, campaign, month, spend_cents FROM metrics_source_spend
              WHERE month < $2 AND (month + interval '1 month')::date > $1
              UNION ALL
-             SELECT s.key, m.month, s.cost_cents FROM lead_sources s CROSS JOIN months m
+             SELECT s.key, '', m.month, s.cost_cents FROM lead_sources s CROSS JOIN months m
              WHERE s.cost_model = 'monthly' AND s.cost_cents > 0
                AND m.month >= date_trunc('month', s.created_at)::date
                AND (s.retired_at IS NULL OR s.retired_at >= m.month)
                AND NOT EXISTS (SELECT 1 FROM metrics_source_spend x WHERE x.source = s.key AND x.month = m.month))
-         SELECT source, coalesce(sum(
+         SELECT source, campaign, coalesce(sum(
             (spend_cents::numeric * greatest(0, least($2::date, (month + interval '1 month')::date) - greatest($1::date, month))
              / ((month + interval '1 month')::date - month))::bigint), 0)::bigint
-         FROM spend GROUP BY source",
+         FROM spend GROUP BY source, campaign",
     )
     .bind(from)
     .bind(to)
@@ -522,42 +523,48 @@ pub async fn stale_leads(db: &PgPool, scope: &Scope, now: DateTime<Utc>, cap: i6
     qb.build_query_scalar().fetch_one(db).await
 }
 
-/// One month's spend on a source.
+/// One month's spend on a source, or on one of its campaigns.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct SourceSpend {
     pub source: String,
     pub label: String,
+    /// '' for the whole source.
+    pub campaign: String,
     pub month: NaiveDate,
     pub spend_cents: i64,
 }
 
 pub async fn list_spend(db: &PgPool) -> sqlx::Result<Vec<SourceSpend>> {
     sqlx::query_as(
-        "SELECT m.source, s.label, m.month, m.spend_cents FROM metrics_source_spend m
-         JOIN lead_sources s ON s.key = m.source ORDER BY m.month DESC, s.label LIMIT 500",
+        "SELECT m.source, s.label, m.campaign, m.month, m.spend_cents FROM metrics_source_spend m
+         JOIN lead_sources s ON s.key = m.source ORDER BY m.month DESC, s.label, m.campaign LIMIT 500",
     )
     .fetch_all(db)
     .await
 }
 
-/// Sets a source's spend for a month; returns the previous amount.
+/// Sets the spend of a source (campaign '') or one of its campaigns for a month; returns the previous amount.
 pub async fn upsert_spend(
     tx: &mut sqlx::Transaction<'_, Postgres>,
     source: &str,
+    campaign: &str,
     month: NaiveDate,
     spend_cents: i64,
 ) -> sqlx::Result<Option<i64>> {
-    let before: Option<i64> =
-        sqlx::query_scalar("SELECT spend_cents FROM metrics_source_spend WHERE source = $1 AND month = $2 FOR UPDATE")
-            .bind(source)
-            .bind(month)
-            .fetch_optional(&mut **tx)
-            .await?;
-    sqlx::query(
-        "INSERT INTO metrics_source_spend (source, month, spend_cents) VALUES ($1, $2, $3)
-         ON CONFLICT (source, month) DO UPDATE SET spend_cents = excluded.spend_cents, updated_at = now()",
+    let before: Option<i64> = sqlx::query_scalar(
+        "SELECT spend_cents FROM metrics_source_spend WHERE source = $1 AND campaign = $2 AND month = $3 FOR UPDATE",
     )
     .bind(source)
+    .bind(campaign)
+    .bind(month)
+    .fetch_optional(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO metrics_source_spend (source, campaign, month, spend_cents) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (source, campaign, month) DO UPDATE SET spend_cents = excluded.spend_cents, updated_at = now()",
+    )
+    .bind(source)
+    .bind(campaign)
     .bind(month)
     .bind(spend_cents)
     .execute(&mut **tx)

@@ -335,25 +335,6 @@ pub async fn retention_summary(state: &AppState, user: &CurrentUser) -> AppResul
     })
 }
 
-/// The user a CLI import acts as: `--as-email`, or the first active admin.
-async fn cli_actor(state: &AppState, as_email: Option<&str>) -> anyhow::Result<CurrentUser> {
-    let row = match as_email {
-        Some(e) => crate::auth::store::find_user_by_email(&state.db, e).await?,
-        None => {
-            let id = sqlx::query_scalar!(
-                "SELECT id FROM users WHERE role = 'admin' AND active ORDER BY created_at, id LIMIT 1"
-            )
-            .fetch_optional(&state.db)
-            .await?;
-            match id {
-                Some(id) => crate::auth::store::find_user(&state.db, id).await?,
-                None => None,
-            }
-        }
-    };
-    row.filter(|u| u.active).map(|u| u.into_current(false)).ok_or_else(|| anyhow::anyhow!("no such active user"))
-}
-
 fn report_text(r: &import::ImportReport) -> String {
     let mut s = r.summary();
     for e in &r.errors {
@@ -364,7 +345,7 @@ fn report_text(r: &import::ImportReport) -> String {
 
 /// `loanfloor import loans FILE [--skip-bad]`.
 pub async fn import_cli(state: &crate::state::AppState, args: &crate::config::ImportArgs) -> anyhow::Result<String> {
-    let actor = cli_actor(state, args.as_email.as_deref()).await?;
+    let actor = crate::auth::store::cli_actor(&state.db, args.as_email.as_deref()).await?;
     let file =
         std::fs::File::open(&args.file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file.display()))?;
     let report = import::import_loans(state, std::io::BufReader::new(file), args.skip_bad, &actor)
@@ -381,7 +362,7 @@ pub async fn los_status_cli(
     state: &crate::state::AppState,
     args: &crate::config::ImportArgs,
 ) -> anyhow::Result<String> {
-    let actor = cli_actor(state, args.as_email.as_deref()).await?;
+    let actor = crate::auth::store::cli_actor(&state.db, args.as_email.as_deref()).await?;
     let file =
         std::fs::File::open(&args.file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", args.file.display()))?;
     let report = import::import_los_status(state, std::io::BufReader::new(file), args.skip_bad, &actor)

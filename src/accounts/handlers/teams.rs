@@ -152,7 +152,7 @@ pub(crate) struct SecurityPage {
     ctx: PageCtx,
     all: bool,
     required: Vec<&'static str>,
-    roles: [Role; 6],
+    roles: [Role; 7],
     enforced: bool,
 }
 

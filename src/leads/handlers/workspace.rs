@@ -71,6 +71,8 @@ pub(crate) struct ListPage {
     total: Option<(String, bool)>,
     /// Why the filter was refused (422), naming the parameter.
     error: String,
+    /// Marketing's list: no names, contact details or links to the leads.
+    anonymous: bool,
 }
 
 impl ListPage {
@@ -140,6 +142,7 @@ pub(crate) async fn list(
         hidden: f.hidden_pairs(),
         total: total.map(|t| (t.label(), t.count == 1 && !t.capped)),
         error,
+        anonymous: !user.sees_borrowers(),
         f,
         rows,
         next,

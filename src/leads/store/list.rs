@@ -360,6 +360,10 @@ pub(crate) fn push_filter(
     user: &CurrentUser,
 ) -> AppResult<()> {
     let c = f.check().map_err(AppError::Validation)?;
+    if !f.q.trim().is_empty() && !user.sees_borrowers() {
+        // A search by name, phone or email would tell who is a borrower.
+        return Err(AppError::invalid("q", "searching by borrower is not available to your role"));
+    }
     let now = state.clock.now();
     let tz = state.config.timezone;
     // The scope the user's figures are counted in, over the owner columns of the cohort's fact.
@@ -544,7 +548,7 @@ pub async fn list_leads(
               LEFT JOIN lead_sources src ON src.key = l.source
          WHERE true",
     );
-    user.scope().push_lead_predicate(&mut qb, "l");
+    user.lead_list_scope().push_lead_predicate(&mut qb, "l");
     push_filter(&mut qb, f, state, user)?;
     let (cmp, dir) = if f.oldest_first() { (">", "ASC") } else { ("<", "DESC") };
     if !f.after.is_empty() {
@@ -553,6 +557,14 @@ pub async fn list_leads(
     }
     qb.push(format_args!(" ORDER BY l.created_at {dir}, l.id {dir} LIMIT ")).push_bind(limit + 1);
     let mut rows: Vec<LeadRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    if !user.sees_borrowers() {
+        for r in &mut rows {
+            r.first_name.clear();
+            r.last_name.clear();
+            r.email = None;
+            r.phone = None;
+        }
+    }
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| encode_cursor(r.created_at, r.id))
@@ -590,7 +602,7 @@ impl ListTotal {
 /// The total behind the list's filter within the user's scope, counted in SQL up to the cap.
 pub async fn count_leads(state: &AppState, user: &CurrentUser, f: &LeadFilter) -> AppResult<ListTotal> {
     let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM leads l WHERE true");
-    user.scope().push_lead_predicate(&mut qb, "l");
+    user.lead_list_scope().push_lead_predicate(&mut qb, "l");
     push_filter(&mut qb, f, state, user)?;
     qb.push(" LIMIT ").push_bind(TOTAL_CAP + 1).push(") x");
     let n: i64 = qb.build_query_scalar().fetch_one(&state.db).await?;

@@ -422,68 +422,113 @@ async fn lost_for(
     Ok((rows, names))
 }
 
-/// ROI per source.
+/// ROI of a source, or of one campaign under it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RoiRow {
     pub source: String,
+    /// The campaign (campaign rows only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
     pub label: String,
     #[serde(flatten)]
     pub roi: Roi,
+    /// The lead lists behind leads, applications and funded.
     #[serde(skip)]
     pub links: [String; 3],
 }
 
-pub async fn roi_rows(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Vec<RoiRow>> {
+/// Source ROI and campaign ROI (see [`roi_for`]).
+pub async fn roi_rows(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<(Vec<RoiRow>, Vec<RoiRow>)> {
     let scope = user.metrics_scope()?;
     let range = p.validate(state.today())?;
     let path = effective_path(state, range.path).await?;
     roi_for(state, &scope, &range, path).await
 }
 
-async fn roi_for(state: &AppState, scope: &Scope, range: &Range, path: Path) -> AppResult<Vec<RoiRow>> {
-    let groups =
-        store::tally(&state.db, state.config.timezone, path, Kind::Lead, &range.filters, scope, &[GroupBy::Source])
-            .await?;
+/// ROI by source and by campaign, from one tally by source and campaign. A row's spend is its leads' own
+/// costs, the monthly spend entered for it (a source: every entry of the source, whole-source and per campaign,
+/// or its monthly fee; a campaign: its own entries) prorated to the range, and a per-funded-loan source's price
+/// for each funded loan. Leads without a campaign count in their source's row only.
+pub(crate) async fn roi_for(
+    state: &AppState,
+    scope: &Scope,
+    range: &Range,
+    path: Path,
+) -> AppResult<(Vec<RoiRow>, Vec<RoiRow>)> {
+    let groups = store::tally(
+        &state.db,
+        state.config.timezone,
+        path,
+        Kind::Lead,
+        &range.filters,
+        scope,
+        &[GroupBy::Source, GroupBy::Campaign],
+    )
+    .await?;
     let labels: HashMap<String, String> =
         store::sources(&state.db).await?.into_iter().map(|(k, l, _)| (k, l)).collect();
-    // Monthly spend is organisation-wide: only admins see it added (a team's share is not defined).
-    let monthly: HashMap<String, i64> = if scope.all {
-        store::monthly_spend(&state.db, range.from, range.to).await?.into_iter().collect()
-    } else {
-        HashMap::new()
-    };
+    // Monthly spend is organisation-wide: only those who see every team see it added (a team's share is not
+    // defined).
+    let monthly = if scope.all { store::monthly_spend(&state.db, range.from, range.to).await? } else { Vec::new() };
+    let mut source_spend: HashMap<String, i64> = HashMap::new();
+    let mut campaign_spend: HashMap<(String, String), i64> = HashMap::new();
+    for (source, campaign, cents) in monthly {
+        *source_spend.entry(source.clone()).or_insert(0) += cents;
+        if !campaign.is_empty() {
+            *campaign_spend.entry((source, campaign)).or_insert(0) += cents;
+        }
+    }
     // A source paid per funded loan costs its price for each of the scope's funded loans.
     let per_funded: HashMap<String, i64> = store::per_funded_prices(&state.db).await?.into_iter().collect();
-    let mut rows: Vec<RoiRow> = groups
-        .into_iter()
-        .filter(|g| g.tally.n != 0)
-        .map(|g| {
-            let source = g.key[0].clone().unwrap_or_default();
+    let mut by_source: HashMap<String, Tally> = HashMap::new();
+    let mut campaigns = Vec::new();
+    for g in groups.iter().filter(|g| g.tally.n != 0) {
+        let source = g.key[0].clone().unwrap_or_default();
+        by_source.entry(source.clone()).or_default().add(&g.tally);
+        if let Some(campaign) = g.key[1].clone() {
             let spend = g.tally.cost_cents
-                + monthly.get(&source).copied().unwrap_or(0)
+                + campaign_spend.get(&(source.clone(), campaign.clone())).copied().unwrap_or(0)
                 + per_funded.get(&source).copied().unwrap_or(0) * g.tally.funded();
-            RoiRow {
-                label: labels.get(&source).cloned().unwrap_or_else(|| source.clone()),
-                roi: model::roi(&g.tally, spend),
-                links: [
-                    range.leads_link(&[("source", source.clone())]),
-                    range.leads_link(&[
-                        ("source", source.clone()),
-                        ("stage", "application".into()),
-                        ("reached", "1".into()),
-                    ]),
-                    range.leads_link(&[
-                        ("source", source.clone()),
-                        ("stage", "funded".into()),
-                        ("reached", "1".into()),
-                    ]),
-                ],
-                source,
-            }
+            let label = labels.get(&source).cloned().unwrap_or_else(|| source.clone());
+            let mut row = roi_row(range, source, Some(campaign.clone()), &g.tally, spend);
+            row.label = format!("{label}: {campaign}");
+            campaigns.push(row);
+        }
+    }
+    let mut sources: Vec<RoiRow> = by_source
+        .into_iter()
+        .map(|(source, tally)| {
+            let spend = tally.cost_cents
+                + source_spend.get(&source).copied().unwrap_or(0)
+                + per_funded.get(&source).copied().unwrap_or(0) * tally.funded();
+            let mut row = roi_row(range, source.clone(), None, &tally, spend);
+            row.label = labels.get(&source).cloned().unwrap_or(source);
+            row
         })
         .collect();
-    rows.sort_by(|a, b| b.roi.leads.cmp(&a.roi.leads).then(a.source.cmp(&b.source)));
-    Ok(rows)
+    for rows in [&mut sources, &mut campaigns] {
+        rows.sort_by(|a, b| b.roi.leads.cmp(&a.roi.leads).then(a.label.cmp(&b.label)));
+    }
+    Ok((sources, campaigns))
+}
+
+fn roi_row(range: &Range, source: String, campaign: Option<String>, tally: &Tally, spend: i64) -> RoiRow {
+    let mut base = vec![("source", source.clone())];
+    if let Some(c) = &campaign {
+        base.push(("campaign", c.clone()));
+    }
+    let with = |stage: &str| {
+        let mut pairs = base.clone();
+        pairs.extend([("stage", stage.to_string()), ("reached", "1".to_string())]);
+        range.leads_link(&pairs)
+    };
+    RoiRow {
+        links: [range.leads_link(&base), with("application"), with("funded")],
+        label: source.clone(),
+        roi: model::roi(tally, spend),
+        source,
+        campaign,
+    }
 }
 
 mod page;

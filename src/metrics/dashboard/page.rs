@@ -64,6 +64,8 @@ pub struct Dashboard {
     pub lost: Vec<LostRow>,
     pub lost_lo_names: HashMap<String, String>,
     pub roi: Vec<RoiRow>,
+    /// ROI of each campaign (leads that name one).
+    pub campaign_roi: Vec<RoiRow>,
     pub pipeline: Vec<PipelineRow>,
     pub stale: i64,
     pub stale_capped: bool,
@@ -93,7 +95,7 @@ pub(crate) fn change(a: Option<f64>, b: Option<f64>, unit: &str) -> String {
 
 /// Builds the whole dashboard for a manager (their teams) or an admin (everything).
 pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Dashboard> {
-    user.require(&[Role::Admin, Role::Manager])?;
+    user.require(&[Role::Admin, Role::Manager, Role::Marketing])?;
     let scope = user.metrics_scope()?;
     let mut range = p.validate(state.today())?;
     range.narrow_links = user.role == Role::Manager;
@@ -116,27 +118,38 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() };
     let sql = |e: sqlx::Error| AppError::from(e);
     let dashboards = crate::metrics::cache::dashboards(state);
-    let (team, weeks, groups, spark, profiles, open_groups, (lost, lost_lo_names), roi, history, stale) = tokio::try_join!(
-        dashboards.read(async { store::total(db, tz, path, Kind::Lead, f, &scope).await.map_err(sql) }),
-        dashboards.read(async {
-            store::tally(db, tz, path, Kind::Lead, &wf, &scope, &[GroupBy::WeekSince(wow_from)]).await.map_err(sql)
-        }),
-        dashboards
-            .read(async { store::tally(db, tz, path, Kind::Assignment, f, &scope, &[GroupBy::Lo]).await.map_err(sql) }),
-        dashboards.read(async {
-            store::tally(db, tz, path, Kind::Assignment, &sf, &scope, &[GroupBy::Lo, GroupBy::WeekSince(spark_from)])
+    let (team, weeks, groups, spark, profiles, open_groups, (lost, lost_lo_names), (roi, campaign_roi), history, stale) =
+        tokio::try_join!(
+            dashboards.read(async { store::total(db, tz, path, Kind::Lead, f, &scope).await.map_err(sql) }),
+            dashboards.read(async {
+                store::tally(db, tz, path, Kind::Lead, &wf, &scope, &[GroupBy::WeekSince(wow_from)]).await.map_err(sql)
+            }),
+            dashboards.read(async {
+                store::tally(db, tz, path, Kind::Assignment, f, &scope, &[GroupBy::Lo]).await.map_err(sql)
+            }),
+            dashboards.read(async {
+                store::tally(
+                    db,
+                    tz,
+                    path,
+                    Kind::Assignment,
+                    &sf,
+                    &scope,
+                    &[GroupBy::Lo, GroupBy::WeekSince(spark_from)],
+                )
                 .await
                 .map_err(sql)
-        }),
-        dashboards.read(async { store::lo_profiles(db, &scope).await.map_err(sql) }),
-        dashboards.read(async {
-            store::tally(db, tz, path, Kind::Open, f, &scope, &[GroupBy::Lo, GroupBy::Detail]).await.map_err(sql)
-        }),
-        dashboards.read(lost_for(state, &scope, &range, path)),
-        dashboards.read(roi_for(state, &scope, &range, path)),
-        dashboards.read(async { store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await.map_err(sql) }),
-        dashboards.read(async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) }),
-    )?;
+            }),
+            dashboards.read(async { store::lo_profiles(db, &scope).await.map_err(sql) }),
+            dashboards.read(async {
+                store::tally(db, tz, path, Kind::Open, f, &scope, &[GroupBy::Lo, GroupBy::Detail]).await.map_err(sql)
+            }),
+            dashboards.read(lost_for(state, &scope, &range, path)),
+            dashboards.read(roi_for(state, &scope, &range, path)),
+            dashboards
+                .read(async { store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await.map_err(sql) }),
+            dashboards.read(async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) }),
+        )?;
 
     // Team cohort funnel.
     let funnel = team.funnel();
@@ -192,6 +205,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         lost,
         lost_lo_names,
         roi,
+        campaign_roi,
         pipeline,
         stale,
         stale_capped: stale >= STALE_CAP,
