@@ -54,6 +54,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             ("/tasks", "Tasks"),
             ("/escalations", "Requests"),
             ("/me/metrics", "My numbers"),
+            ("/partners", "Partners"),
             ("/portfolio", "Past clients"),
         ],
         Role::Manager => vec![
@@ -63,6 +64,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             ("/pipeline", "Pipeline"),
             ("/escalations", "Approvals"),
             ("/reports", "Reports"),
+            ("/partners", "Partners"),
             ("/portfolio", "Past clients"),
         ],
         Role::Admin => vec![
@@ -72,6 +74,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             ("/routing/rules", "Routing"),
             ("/admin/pipeline", "Pipeline"),
             ("/admin/sources", "Sources"),
+            ("/partners", "Partners"),
             ("/escalations", "Approvals"),
             ("/admin/users", "Users"),
             ("/admin/teams", "Teams"),
@@ -83,7 +86,12 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             vec![("/lossmit/board", "Deadline board"), ("/lossmit", "Cases"), ("/lossmit/reports", "Reports")]
         }
         Role::Intake => vec![("/account", "Account")],
-        Role::Marketing => vec![("/dashboard", "Dashboard"), ("/reports/spend", "Spend"), ("/leads", "Leads")],
+        Role::Marketing => vec![
+            ("/dashboard", "Dashboard"),
+            ("/reports/spend", "Spend"),
+            ("/partners", "Partners"),
+            ("/leads", "Leads"),
+        ],
     }
 }
 

@@ -14,7 +14,7 @@ use crate::auth::{CurrentUser, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
 
-const LEAD_FIELDS: [&str; 22] = [
+const LEAD_FIELDS: [&str; 23] = [
     "first_name",
     "last_name",
     "email",
@@ -35,6 +35,7 @@ const LEAD_FIELDS: [&str; 22] = [
     "external_id",
     "loan_number",
     "referred_by_loan_number",
+    "referral_partner_id",
     "loan_amount",
     "property_value",
 ];

@@ -267,6 +267,11 @@ async fn write_batch(
     let open_email = open_leads_by(tx, BY_EMAIL, emails).await?;
     let taken = loan_numbers_taken(tx, user, &batch).await?;
     let referrers = past_clients(tx, &batch).await?;
+    let partners = if batch.iter().any(|r| r.fields.referral_partner_id.is_some()) {
+        crate::leads::partners::active_ids(tx).await?
+    } else {
+        Default::default()
+    };
     let mut new_rows: Vec<NewRow> = Vec::with_capacity(batch.len());
     let mut notes: Vec<(Uuid, String)> = Vec::new();
     for r in &batch {
@@ -297,6 +302,11 @@ async fn write_batch(
             },
             None => None,
         };
+        if f.referral_partner_id.is_some_and(|p| !partners.contains(&p)) {
+            let reason = "referral_partner_id: no active referral partner has this id".to_string();
+            report.bad.push(BadRow { line: r.line, reason });
+            continue;
+        }
         if let Some(ext) = &f.external_id {
             let key = (f.source.clone(), ext.clone());
             // A repeat within the file is a bad row wherever it stands (the lookup below also finds the rows
@@ -540,6 +550,7 @@ async fn insert_leads(
         };
     }
     let referred_by: Vec<Option<Uuid>> = rows.iter().map(|r| r.referred_by).collect();
+    let partners: Vec<Option<Uuid>> = rows.iter().map(|r| r.fields.referral_partner_id).collect();
     // An LO's import is theirs from its first moment (recorded as an assignment with the creation, below).
     let owner = (user.role == Role::Lo).then_some(lifecycle::FirstOwner {
         lo: user.id,
@@ -552,17 +563,17 @@ async fn insert_leads(
         "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, email, phone, property_state, property_zip,
              loan_purpose, loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_quoted,
              source, campaign, vendor, cost_cents, external_id, loan_number, referred_by_loan_id, assigned_lo_id,
-             team_id, assigned_at, stage_changed_at, created_at, updated_at)
+             team_id, assigned_at, stage_changed_at, created_at, updated_at, referral_partner_id)
          SELECT t.id, $20, 'new', t.first_name, t.last_name, t.email, t.phone, t.property_state, t.property_zip,
              t.loan_purpose, t.loan_amount_cents, t.property_value_cents, t.credit_band, t.occupancy, t.property_type,
              t.rate_milli / 1000.0, t.source, t.campaign, t.vendor, t.cost_cents, t.external_id, t.loan_number,
-             t.referred_by, $21, $22, $23, $24, $24, $24
+             t.referred_by, $21, $22, $23, $24, $24, $24, t.partner
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                      $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::int4[], $15::text[],
-                     $16::text[], $17::text[], $18::bigint[], $19::text[], $25::text[], $26::uuid[])
+                     $16::text[], $17::text[], $18::bigint[], $19::text[], $25::text[], $26::uuid[], $27::uuid[])
            AS t(id, first_name, last_name, email, phone, property_state, property_zip, loan_purpose,
                 loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_milli, source,
-                campaign, vendor, cost_cents, external_id, loan_number, referred_by)",
+                campaign, vendor, cost_cents, external_id, loan_number, referred_by, partner)",
     )
     .bind(&ids)
     .bind(col!(first_name))
@@ -590,6 +601,7 @@ async fn insert_leads(
     .bind(now)
     .bind(col!(loan_number))
     .bind(&referred_by)
+    .bind(&partners)
     .execute(&mut **tx)
     .await?;
     let entered: Vec<serde_json::Value> =

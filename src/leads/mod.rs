@@ -8,6 +8,7 @@ pub mod history_import;
 pub mod import;
 pub mod lifecycle;
 pub mod model;
+pub mod partners;
 pub mod sources;
 pub mod store;
 pub mod wiring;
@@ -25,6 +26,7 @@ pub fn router() -> Routes {
         .route("/api/v1/leads/{id}/activities", &["POST"], post(api::activity))
         .merge(handlers::router())
         .merge(sources::router())
+        .merge(partners::router())
 }
 
 /// Runs a job of kind `leads.*`.

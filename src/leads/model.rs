@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::FieldErrors;
 
@@ -238,6 +239,8 @@ pub struct LeadDraft {
     pub loan_number: String,
     /// The past client who referred this borrower, by the loan number of their loan in the portfolio.
     pub referred_by_loan_number: String,
+    /// The referral partner (Realtor, builder…) who sent this borrower, by the partner's id.
+    pub referral_partner_id: String,
     pub consent: Option<ConsentInput>,
 }
 
@@ -267,6 +270,8 @@ pub struct LeadFields {
     pub loan_number: Option<String>,
     /// Must name a portfolio loan; resolved when stored.
     pub referred_by_loan_number: Option<String>,
+    /// Must name an active referral partner; checked when stored.
+    pub referral_partner_id: Option<Uuid>,
     pub consent: Option<Consent>,
 }
 
@@ -454,6 +459,10 @@ impl LeadDraft {
         if loan_number.is_some() && loan_number == referred_by_loan_number {
             e.add("referred_by_loan_number", "a loan cannot refer itself");
         }
+        let referral_partner_id = match opt(&self.referral_partner_id) {
+            None => None,
+            Some(v) => Uuid::parse_str(&v).map_err(|_| e.add("referral_partner_id", "not a referral partner's id")).ok(),
+        };
         let consent = self.consent.as_ref().and_then(|c| check_consent(&mut e, c));
         if !e.is_empty() {
             return Err(e);
@@ -479,6 +488,7 @@ impl LeadDraft {
             external_id,
             loan_number,
             referred_by_loan_number,
+            referral_partner_id,
             consent,
         })
     }
@@ -508,6 +518,7 @@ impl LeadDraft {
             "external_id" => &mut self.external_id,
             "loan_number" => &mut self.loan_number,
             "referred_by_loan_number" => &mut self.referred_by_loan_number,
+            "referral_partner_id" => &mut self.referral_partner_id,
             _ => {
                 let c = self.consent.get_or_insert_with(ConsentInput::default);
                 let slot = match field {
@@ -528,7 +539,7 @@ impl LeadDraft {
 }
 
 /// The lead fields a CSV import understands (API names), plus flattened consent columns.
-pub const CSV_COLUMNS: [&str; 27] = [
+pub const CSV_COLUMNS: [&str; 28] = [
     "first_name",
     "last_name",
     "email",
@@ -551,6 +562,7 @@ pub const CSV_COLUMNS: [&str; 27] = [
     "external_id",
     "loan_number",
     "referred_by_loan_number",
+    "referral_partner_id",
     "consent_channel",
     "consent_text",
     "consent_captured_at",

@@ -118,7 +118,7 @@ pub(crate) async fn render_lead(
         call,
         panels,
         may_merge: user.is_manager_or_admin(),
-        o: LeadFormOptions::for_draft(&draft),
+        o: LeadFormOptions::load(&state.db, &draft).await?,
         draft,
         lead,
     })
@@ -257,7 +257,7 @@ pub(crate) async fn edit_form(
         ctx,
         id,
         version: lead.version,
-        o: LeadFormOptions::for_draft(&draft),
+        o: LeadFormOptions::load(&state.db, &draft).await?,
         draft,
         errors: FieldErrors::new(),
     })
@@ -308,7 +308,7 @@ pub(crate) async fn edit(
         Ok(f) => f,
         Err(errors) => {
             store::lead(&state.db, &user, id).await?;
-            let page = EditPage { ctx, id, version, o: LeadFormOptions::for_draft(&draft), draft, errors };
+            let page = EditPage { ctx, id, version, o: LeadFormOptions::load(&state.db, &draft).await?, draft, errors };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
@@ -323,7 +323,7 @@ pub(crate) async fn edit(
         }
         Err(e) => {
             let (status, errors) = form_errors(e)?;
-            let page = EditPage { ctx, id, version, o: LeadFormOptions::for_draft(&draft), draft, errors };
+            let page = EditPage { ctx, id, version, o: LeadFormOptions::load(&state.db, &draft).await?, draft, errors };
             Ok((status, page).into_response())
         }
     }

@@ -99,16 +99,23 @@ pub struct LeadFormOptions {
     pub bands: Vec<Opt>,
     pub occupancies: Vec<Opt>,
     pub types: Vec<Opt>,
+    /// The active referral partners (and the lead's own, should it be retired).
+    pub partners: Vec<Opt>,
 }
 
 impl LeadFormOptions {
-    fn for_draft(d: &LeadDraft) -> Self {
-        LeadFormOptions {
+    async fn load(db: &sqlx::PgPool, d: &LeadDraft) -> sqlx::Result<Self> {
+        let mut partners = crate::leads::partners::choices(db).await?;
+        if !d.referral_partner_id.is_empty() && !partners.iter().any(|(id, _)| *id == d.referral_partner_id) {
+            partners.push((d.referral_partner_id.clone(), "(retired partner)".into()));
+        }
+        Ok(LeadFormOptions {
             purposes: opts(&model::LOAN_PURPOSES, &d.loan_purpose, "—"),
             bands: opts(&model::CREDIT_BANDS, &d.credit_band, "—"),
             occupancies: opts(&model::OCCUPANCIES, &d.occupancy, "—"),
             types: opts(&model::PROPERTY_TYPES, &d.property_type, "—"),
-        }
+            partners: owned_opts(&partners, &d.referral_partner_id, "— none —"),
+        })
     }
 }
 

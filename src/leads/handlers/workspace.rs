@@ -160,10 +160,14 @@ pub(crate) struct NewPage {
     o: LeadFormOptions,
 }
 
-pub(crate) async fn new_form(user: CurrentUser, ctx: PageCtx) -> AppResult<impl IntoResponse> {
+pub(crate) async fn new_form(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+) -> AppResult<impl IntoResponse> {
     user.require(&[Role::Lo, Role::Manager, Role::Admin])?;
     let draft = LeadDraft::default();
-    Ok(NewPage { ctx, o: LeadFormOptions::for_draft(&draft), draft, errors: FieldErrors::new() })
+    Ok(NewPage { ctx, o: LeadFormOptions::load(&state.db, &draft).await?, draft, errors: FieldErrors::new() })
 }
 
 pub(crate) async fn create(
@@ -178,7 +182,7 @@ pub(crate) async fn create(
     let fields = match draft.validate() {
         Ok(f) => f,
         Err(errors) => {
-            let page = NewPage { ctx, o: LeadFormOptions::for_draft(&draft), draft, errors };
+            let page = NewPage { ctx, o: LeadFormOptions::load(&state.db, &draft).await?, draft, errors };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
@@ -186,7 +190,7 @@ pub(crate) async fn create(
         Ok(done) => done,
         Err(e) => {
             let (status, errors) = form_errors(e)?;
-            let page = NewPage { ctx, o: LeadFormOptions::for_draft(&draft), draft, errors };
+            let page = NewPage { ctx, o: LeadFormOptions::load(&state.db, &draft).await?, draft, errors };
             return Ok((status, page).into_response());
         }
     };

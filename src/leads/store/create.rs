@@ -180,6 +180,7 @@ async fn try_create(
     if let Some(n) = &fields.loan_number {
         loan_number_free(&mut tx, user, n, None).await?;
     }
+    crate::leads::partners::check_for_lead(&mut tx, fields.referral_partner_id, None).await?;
     let id = Uuid::new_v4();
     // An LO's own lead is theirs from its first moment; anyone else's is routed.
     let route_after_commit = user.role != Role::Lo;
@@ -228,9 +229,10 @@ async fn insert_lead(
         "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, email, phone, property_state, property_zip,
              loan_purpose, loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_quoted,
              source, campaign, vendor, cost_cents, external_id, loan_number, stage_changed_at, created_at, updated_at,
-             assigned_lo_id, team_id, assigned_at)
+             assigned_lo_id, team_id, assigned_at, referral_partner_id)
          VALUES ($1, $2, 'new', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, ($15::int4 / 1000.0),
-             $16, $17, $18, $19, $20, $22, $21, $21, $21, $23, $24, CASE WHEN $23::uuid IS NULL THEN NULL ELSE $21::timestamptz END)",
+             $16, $17, $18, $19, $20, $22, $21, $21, $21, $23, $24, CASE WHEN $23::uuid IS NULL THEN NULL ELSE $21::timestamptz END,
+             $25)",
         id,
         DEFAULT_PIPELINE,
         f.first_name,
@@ -254,7 +256,8 @@ async fn insert_lead(
         now,
         f.loan_number,
         owner.map(|o| o.lo),
-        owner.and_then(|o| o.team)
+        owner.and_then(|o| o.team),
+        f.referral_partner_id
     )
     .execute(&mut **tx)
     .await?;

@@ -5,7 +5,7 @@ use super::*;
 
 /// Every parameter the lead list, its CSV export and `GET /api/v1/leads` understand. Anything else is refused
 /// (422 naming it): a filter the list silently dropped would show the whole list behind a figure.
-pub const LIST_PARAMS: [&str; 21] = [
+pub const LIST_PARAMS: [&str; 22] = [
     "stage",
     "source",
     "age",
@@ -27,6 +27,7 @@ pub const LIST_PARAMS: [&str; 21] = [
     "cohort",
     "open",
     "scope",
+    "partner",
 ];
 
 /// The won path, in order, as migration 0007's `metrics_won_pos` numbers it ("reached stage X" = the furthest
@@ -79,6 +80,8 @@ pub struct LeadFilter {
     /// `figures`: only what the signed-in user's figures cover (a manager: the teams they manage, not their own
     /// leads elsewhere nor the organisation's queue).
     pub scope: String,
+    /// A referral partner's id: the leads naming that partner.
+    pub partner: String,
 }
 
 /// Which facts place a lead in the list's cohort (the same choice the metrics' contribution kinds make).
@@ -102,6 +105,7 @@ pub(crate) struct Checked {
     stale: bool,
     open: bool,
     figures_scope: bool,
+    partner: Option<Uuid>,
 }
 
 pub(crate) fn flag(errors: &mut FieldErrors, field: &str, v: &str) -> bool {
@@ -157,6 +161,7 @@ impl LeadFilter {
                 "cohort" => f.cohort = v,
                 "open" => f.open = v,
                 "scope" => f.scope = v,
+                "partner" => f.partner = v,
                 other => {
                     errors.add(other, format!("is not a filter of the lead list (known: {})", LIST_PARAMS.join(", ")))
                 }
@@ -192,6 +197,7 @@ impl LeadFilter {
         }
         let team = id(&mut e, "team", &self.team, "a team");
         let lo = id(&mut e, "lo", &self.lo, "an LO");
+        let partner = id(&mut e, "partner", &self.partner, "a referral partner's");
         let cohort = match self.cohort.as_str() {
             "" if !self.lost_reason.is_empty() => Cohort::Lost,
             "" | "created" => Cohort::Created,
@@ -245,7 +251,7 @@ impl LeadFilter {
         if !e.is_empty() {
             return Err(e);
         }
-        Ok(Checked { cohort, from, to, team, lo, reached, stale, open, figures_scope })
+        Ok(Checked { cohort, from, to, team, lo, reached, stale, open, figures_scope, partner })
     }
 
     /// The filter as a query string (without `after`), for pagination and export links.
@@ -270,6 +276,7 @@ impl LeadFilter {
             ("cohort", &self.cohort),
             ("open", &self.open),
             ("scope", &self.scope),
+            ("partner", &self.partner),
         ];
         pairs
             .iter()
@@ -292,6 +299,7 @@ impl LeadFilter {
             ("cohort", &self.cohort),
             ("open", &self.open),
             ("scope", &self.scope),
+            ("partner", &self.partner),
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -382,6 +390,9 @@ pub(crate) fn push_filter(
     }
     if !f.campaign.is_empty() {
         qb.push(" AND l.campaign = ").push_bind(f.campaign.clone());
+    }
+    if let Some(p) = c.partner {
+        qb.push(" AND l.referral_partner_id = ").push_bind(p);
     }
     push_cohort(qb, f, &c, tz, figures.as_ref());
     if c.open {

@@ -82,6 +82,9 @@ pub struct Lead {
     pub loan_number: Option<String>,
     /// The portfolio loan number of the past client who referred the borrower.
     pub referred_by_loan_number: Option<String>,
+    /// The referral partner who sent the borrower, and the partner's company.
+    pub referral_partner_id: Option<Uuid>,
+    pub referral_partner: Option<String>,
     pub assigned_lo_id: Option<Uuid>,
     pub assigned_lo_name: Option<String>,
     pub assigned_lo_email: Option<String>,
@@ -105,6 +108,9 @@ const LEAD_SELECT: &str = "SELECT l.id, l.pipeline_id, l.stage, l.first_name, l.
     CASE WHEN l.referred_by_loan_id IS NOT NULL
          THEN (SELECT rp.loan_number FROM portfolio_loans rp WHERE rp.id = l.referred_by_loan_id) END
         AS referred_by_loan_number,
+    l.referral_partner_id,
+    CASE WHEN l.referral_partner_id IS NOT NULL
+         THEN (SELECT p.company FROM referral_partners p WHERE p.id = l.referral_partner_id) END AS referral_partner,
     l.assigned_lo_id, u.name AS assigned_lo_name, u.email AS assigned_lo_email,
     l.team_id, l.assigned_at, l.lost_reason, l.duplicate_of, l.first_call_at, l.first_contact_at,
     l.last_activity_at, l.stage_changed_at, l.version, l.created_at, l.updated_at
@@ -144,6 +150,7 @@ impl Lead {
             external_id: self.external_id.clone().unwrap_or_default(),
             loan_number: self.loan_number.clone().unwrap_or_default(),
             referred_by_loan_number: self.referred_by_loan_number.clone().unwrap_or_default(),
+            referral_partner_id: self.referral_partner_id.map(|p| p.to_string()).unwrap_or_default(),
             ..Default::default()
         }
     }
@@ -185,6 +192,8 @@ impl Lead {
             "external_id": self.external_id,
             "loan_number": self.loan_number,
             "referred_by_loan_number": self.referred_by_loan_number,
+            "referral_partner_id": self.referral_partner_id,
+            "referral_partner": self.referral_partner,
             "lost_reason": self.lost_reason,
             "duplicate_of": self.duplicate_of,
             "first_call_at": self.first_call_at,
@@ -298,12 +307,13 @@ pub async fn update_lead(
     if fields.loan_number.is_some() && fields.loan_number != before.loan_number {
         loan_number_free(&mut tx, user, fields.loan_number.as_deref().unwrap_or_default(), Some(id)).await?;
     }
+    crate::leads::partners::check_for_lead(&mut tx, fields.referral_partner_id, before.referral_partner_id).await?;
     let r = sqlx::query!(
         "UPDATE leads SET first_name = $2, last_name = $3, email = $4, phone = $5, property_state = $6,
              property_zip = $7, loan_purpose = $8, loan_amount_cents = $9, property_value_cents = $10,
              credit_band = $11, occupancy = $12, property_type = $13, rate_quoted = ($14::int4 / 1000.0),
              source = $15, campaign = $16, vendor = $17, cost_cents = $18, external_id = $19,
-             loan_number = $21, version = version + 1, updated_at = $20
+             loan_number = $21, referral_partner_id = $22, version = version + 1, updated_at = $20
          WHERE id = $1",
         id,
         fields.first_name,
@@ -325,7 +335,8 @@ pub async fn update_lead(
         fields.cost_cents,
         fields.external_id,
         state.clock.now(),
-        fields.loan_number
+        fields.loan_number,
+        fields.referral_partner_id
     )
     .execute(&mut *tx)
     .await;
