@@ -60,6 +60,10 @@ enum Kind {
     Stage,
     /// A lead source's key (admin pages and admin API calls only).
     Source,
+    /// A referral partner, and a person at one: the organisation's, read by every role that works leads,
+    /// changed by admins and managers.
+    Partner,
+    PartnerContact,
 }
 
 /// The loss-mitigation case's borrower: every case is visible to supervisors (and admins), nobody else.
@@ -94,6 +98,8 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("report/{token}", Kind::ImportReport),
     ("stages/{key}", Kind::Stage),
     ("sources/{key}", Kind::Source),
+    ("partners/{id}", Kind::Partner),
+    ("contact_id", Kind::PartnerContact),
 ];
 
 struct World {
@@ -114,6 +120,8 @@ struct World {
     opportunity_b: Uuid,
     teammate_opportunity: Uuid,
     webhook: Uuid,
+    /// A referral partner and a person at it, added by the admin.
+    partner: (Uuid, Uuid),
     /// Bravo LO's task on Bravo's lead; the Alpha LO's teammate's task on the teammate's lead.
     task_b: i64,
     teammate_task: i64,
@@ -427,7 +435,26 @@ impl World {
             .unwrap();
         assert_eq!(res.status(), 201, "webhook saved: {}", res.text().await.unwrap());
         let webhook: Uuid = sqlx::query_scalar("SELECT id FROM webhook_endpoints").fetch_one(app.db()).await.unwrap();
+        let res = admin
+            .post(app.url("/partners"))
+            .form(&[("company", "Bravo Realty"), ("kind", "realtor")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "partner added");
+        let partner: Uuid =
+            res.headers()["location"].to_str().unwrap().trim_start_matches("/partners/").parse().unwrap();
+        let res = admin
+            .post(app.url(&format!("/partners/{partner}/contacts")))
+            .form(&[("name", "Bea Broker")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "partner's person added");
+        let contact: Uuid =
+            sqlx::query_scalar("SELECT id FROM referral_partner_contacts").fetch_one(app.db()).await.unwrap();
         World {
+            partner: (partner, contact),
             app,
             task_b,
             teammate_task,
@@ -483,6 +510,8 @@ impl World {
             Kind::ImportReport => self.report_b.clone(),
             Kind::Stage => "contacted".to_string(),
             Kind::Source => "direct".to_string(),
+            Kind::Partner => self.partner.0.to_string(),
+            Kind::PartnerContact => self.partner.1.to_string(),
         }
     }
 
@@ -499,9 +528,14 @@ impl World {
     }
 
     /// Whether `role` may legitimately see every record of the kinds in `path` (supervisors see every case).
-    fn entitled(role: Role, path: &str) -> bool {
+    fn entitled(role: Role, method: &str, path: &str) -> bool {
         let kinds: Vec<Kind> = params(path).into_iter().map(|p| kind_of(path, p)).collect();
-        role == Role::LossmitSupervisor && !kinds.is_empty() && kinds.iter().all(|k| *k == Kind::Case)
+        let all = |want: &[Kind]| !kinds.is_empty() && kinds.iter().all(|k| want.contains(k));
+        let partner_reader = matches!(role, Role::Manager | Role::Lo | Role::Marketing | Role::Intake);
+        (role == Role::LossmitSupervisor && all(&[Kind::Case]))
+            // Partners are the organisation's: every role that works leads reads them, managers keep them.
+            || (all(&[Kind::Partner, Kind::PartnerContact])
+                && (role == Role::Manager || (partner_reader && !WRITES.contains(&method))))
     }
 
     fn fill(&self, role: Role, path: &str) -> String {
@@ -796,7 +830,7 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
                 // cross-site test covers them.
                 continue;
             }
-            if World::entitled(*role, r.path) {
+            if World::entitled(*role, r.method, r.path) {
                 // The record is theirs to see (a supervisor and any case); the role's own tests cover it.
                 continue;
             }
@@ -1083,7 +1117,11 @@ async fn api_tokens_of_every_scope_open_no_page_and_nothing_outside_their_scope(
                     // An admin's full token may change any record: that is its job, not a leak.
                     continue;
                 }
-                if is_api && !is_write && scope != "leads:write" && scope != "metrics" && World::entitled(role, r.path)
+                if is_api
+                    && !is_write
+                    && scope != "leads:write"
+                    && scope != "metrics"
+                    && World::entitled(role, r.method, r.path)
                 {
                     continue;
                 }

@@ -461,7 +461,9 @@ impl LeadDraft {
         }
         let referral_partner_id = match opt(&self.referral_partner_id) {
             None => None,
-            Some(v) => Uuid::parse_str(&v).map_err(|_| e.add("referral_partner_id", "not a referral partner's id")).ok(),
+            Some(v) => {
+                Uuid::parse_str(&v).map_err(|_| e.add("referral_partner_id", "not a referral partner's id")).ok()
+            }
         };
         let consent = self.consent.as_ref().and_then(|c| check_consent(&mut e, c));
         if !e.is_empty() {

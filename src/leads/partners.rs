@@ -80,9 +80,10 @@ pub struct Contact {
     pub email: Option<String>,
 }
 
-/// What a keeper enters for a partner (form and API alike).
+/// What a keeper enters for a partner (form and API alike). Unknown fields are ignored, so the role check
+/// answers before the body is judged.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct PartnerInput {
     pub company: String,
     pub kind: String,
@@ -168,7 +169,11 @@ pub async fn choices(db: &PgPool) -> sqlx::Result<Vec<(String, String)>> {
 }
 
 async fn one(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> AppResult<Partner> {
-    sqlx::query_as(&format!("{PARTNER_SELECT} WHERE p.id = $1")).bind(id).fetch_optional(db).await?.ok_or(AppError::NotFound)
+    sqlx::query_as(&format!("{PARTNER_SELECT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// Checks a lead's partner when it is set or changed: it must exist and not be retired (422 naming the field).
@@ -237,7 +242,12 @@ pub async fn add_partner(state: &AppState, user: &CurrentUser, input: &PartnerIn
 }
 
 /// Changes a partner (409 when it changed since `version`); `retired` retires it or brings it back.
-pub async fn change_partner(state: &AppState, user: &CurrentUser, id: Uuid, input: &PartnerInput) -> AppResult<Partner> {
+pub async fn change_partner(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    input: &PartnerInput,
+) -> AppResult<Partner> {
     user.require(&KEEPERS)?;
     let c = input.check().map_err(AppError::Validation)?;
     let mut tx = state.db.begin().await?;
@@ -278,7 +288,11 @@ pub async fn change_partner(state: &AppState, user: &CurrentUser, id: Uuid, inpu
         ));
     }
     let after = one(&mut *tx, id).await?;
-    Entry::new(Some(user), "partner.change", "referral_partner", id).before(&before).after(&after).write(&mut *tx).await?;
+    Entry::new(Some(user), "partner.change", "referral_partner", id)
+        .before(&before)
+        .after(&after)
+        .write(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -366,7 +380,9 @@ pub async fn referrals(
                              FROM stage_changes s WHERE s.lead_id = l.id) r
          WHERE l.referral_partner_id IS NOT NULL AND l.created_at >= ",
     );
-    qb.push_bind(super::store::day_start(tz, from)).push(" AND l.created_at < ").push_bind(super::store::day_start(tz, to));
+    qb.push_bind(super::store::day_start(tz, from))
+        .push(" AND l.created_at < ")
+        .push_bind(super::store::day_start(tz, to));
     if let Some(p) = partner {
         qb.push(" AND l.referral_partner_id = ").push_bind(p);
     }
@@ -412,16 +428,14 @@ fn rows(partners: Vec<Partner>, figures: Vec<Referrals>, from: NaiveDate, to: Na
     partners
         .into_iter()
         .map(|p| {
-            let figures = figures.iter().find(|f| f.partner_id == p.id).cloned().unwrap_or(Referrals {
-                partner_id: p.id,
-                ..Default::default()
-            });
+            let figures = figures
+                .iter()
+                .find(|f| f.partner_id == p.id)
+                .cloned()
+                .unwrap_or(Referrals { partner_id: p.id, ..Default::default() });
             let base = format!("/leads?partner={}&from={from}&to={to}", p.id);
-            let links = [
-                base.clone(),
-                format!("{base}&stage=application&reached=1"),
-                format!("{base}&stage=funded&reached=1"),
-            ];
+            let links =
+                [base.clone(), format!("{base}&stage=application&reached=1"), format!("{base}&stage=funded&reached=1")];
             Row { partner: p, figures, links }
         })
         .collect()
@@ -462,10 +476,8 @@ async fn render_list(
     errors: FieldErrors,
 ) -> AppResult<ListPage> {
     let (from, to) = q.range(state.today())?;
-    let (partners, figures) = tokio::try_join!(
-        async { Ok::<_, AppError>(all(&state.db).await?) },
-        referrals(state, user, from, to, None)
-    )?;
+    let (partners, figures) =
+        tokio::try_join!(async { Ok::<_, AppError>(all(&state.db).await?) }, referrals(state, user, from, to, None))?;
     Ok(ListPage {
         ctx,
         rows: rows(partners, figures, from, to),
@@ -604,8 +616,7 @@ async fn partner_page(
     Path(id): Path<Uuid>,
 ) -> AppResult<PartnerPage> {
     user.require(&READERS)?;
-    render_partner(&state, &user, ctx, id, None, FieldErrors::new(), ContactInput::default(), FieldErrors::new())
-        .await
+    render_partner(&state, &user, ctx, id, None, FieldErrors::new(), ContactInput::default(), FieldErrors::new()).await
 }
 
 async fn edit(
@@ -624,17 +635,9 @@ async fn edit(
         }
         Err(e) => {
             let (status, errors) = refusal(e)?;
-            let page = render_partner(
-                &state,
-                &user,
-                ctx,
-                id,
-                Some(form),
-                errors,
-                ContactInput::default(),
-                FieldErrors::new(),
-            )
-            .await?;
+            let page =
+                render_partner(&state, &user, ctx, id, Some(form), errors, ContactInput::default(), FieldErrors::new())
+                    .await?;
             Ok((status, page).into_response())
         }
     }
