@@ -104,6 +104,8 @@ pub struct UserForm {
     pub timezone: String,
     pub routing_weight: String,
     pub monthly_cost: String,
+    /// A manager who also takes leads (checkbox).
+    pub originates: bool,
     pub version: i32,
 }
 
@@ -130,6 +132,7 @@ impl UserForm {
             timezone: f.get("timezone"),
             routing_weight: f.get("routing_weight"),
             monthly_cost: f.get("monthly_cost"),
+            originates: !f.get("originates").is_empty(),
             version: f.get("version").parse().unwrap_or(0),
         }
     }
@@ -149,6 +152,8 @@ pub struct UserEdit {
     pub role: Role,
     pub team_id: Option<uuid::Uuid>,
     pub managed_team_ids: Vec<uuid::Uuid>,
+    /// A manager who also takes leads (always false for other roles).
+    pub originates: bool,
     pub profile: Option<LoProfileEdit>,
 }
 
@@ -203,7 +208,8 @@ pub fn check_user_form(f: &UserForm) -> Result<UserEdit, FieldErrors> {
         errors.add("managed_team_ids", "Choose teams from the list.");
     }
     let mut profile = None;
-    if role == Some(Role::Lo) {
+    let originates = role == Some(Role::Manager) && f.originates;
+    if role == Some(Role::Lo) || originates {
         let states = parse_states(&f.licensed_states).unwrap_or_else(|m| {
             errors.add("licensed_states", m);
             vec![]
@@ -274,6 +280,7 @@ pub fn check_user_form(f: &UserForm) -> Result<UserEdit, FieldErrors> {
         // Only LOs belong to a team; managers manage teams instead.
         team_id: if role == Role::Lo { team_id } else { None },
         managed_team_ids: if role == Role::Manager { managed } else { vec![] },
+        originates,
         profile,
     })
 }

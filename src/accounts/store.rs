@@ -200,6 +200,7 @@ pub struct UserDetail {
     pub timezone: Option<String>,
     pub routing_weight: Option<i32>,
     pub monthly_cost_cents: Option<i64>,
+    pub originates: bool,
 }
 
 pub async fn user_detail<'e, E: Executor<'e, Database = Postgres>>(
@@ -214,7 +215,7 @@ pub async fn user_detail<'e, E: Executor<'e, Database = Postgres>>(
                   p.nmls_id AS "nmls_id?", p.licensed_states AS "licensed_states?", p.capacity AS "capacity?",
                   p.status AS "status?", p.work_start AS "work_start?", p.work_end AS "work_end?",
                   p.work_days AS "work_days?", p.timezone AS "timezone?", p.routing_weight AS "routing_weight?",
-                  p.monthly_cost_cents AS "monthly_cost_cents?"
+                  p.monthly_cost_cents AS "monthly_cost_cents?", u.originates
            FROM users u LEFT JOIN lo_profiles p ON p.user_id = u.id
            WHERE u.id = $1"#,
         id
@@ -240,14 +241,16 @@ pub async fn update_user(
     e: &UserEdit,
 ) -> Result<(), AppError> {
     let updated = sqlx::query!(
-        "UPDATE users SET name = $3, email = $4, role = $5, team_id = $6, version = version + 1, updated_at = now()
+        "UPDATE users SET name = $3, email = $4, role = $5, team_id = $6, originates = $7, version = version + 1,
+                updated_at = now()
          WHERE id = $1 AND version = $2",
         id,
         version,
         e.name,
         e.email,
         e.role.as_str(),
-        e.team_id
+        e.team_id,
+        e.originates
     )
     .execute(&mut **tx)
     .await
@@ -522,7 +525,7 @@ pub async fn hand_over_target_problem<'e, E: Executor<'e, Database = Postgres>>(
         HandOver::Redistribute => None,
         HandOver::ToLo(lo) => {
             let ok = sqlx::query_scalar!(
-                r#"SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND role = 'lo' AND active) AS "ok!""#,
+                r#"SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND originator AND active) AS "ok!""#,
                 lo
             )
             .fetch_one(db)

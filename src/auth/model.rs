@@ -71,6 +71,8 @@ pub struct CurrentUser {
     pub team_id: Option<Uuid>,
     /// Teams this user manages (managers; empty otherwise).
     pub managed_team_ids: Vec<Uuid>,
+    /// Takes leads: an LO, or a manager who also originates (in rotations, with a status, their own numbers).
+    pub originator: bool,
     pub via_token: bool,
     /// The API token the request came with (None for a browser session or a job).
     pub token: Option<TokenGrant>,
@@ -310,6 +312,14 @@ impl CurrentUser {
     pub fn is_manager_or_admin(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Manager)
     }
+    /// Refuses with 403 unless the user takes leads (an LO, or a manager who also originates).
+    pub fn require_originator(&self) -> Result<(), crate::error::AppError> {
+        if self.originator {
+            Ok(())
+        } else {
+            Err(crate::error::AppError::forbidden("only people who take leads have this"))
+        }
+    }
     /// Refuses with 403 unless the user has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), crate::error::AppError> {
         if roles.contains(&self.role) {
@@ -332,6 +342,7 @@ mod tests {
             role,
             team_id: None,
             managed_team_ids: teams,
+            originator: role == Role::Lo,
             via_token: false,
             token: None,
         }

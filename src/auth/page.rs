@@ -99,8 +99,17 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
 /// that, its longest prefix, so `/admin/users` is "Users", not also "Admin" (screen readers announce each
 /// `aria-current="page"` link as the current page).
 pub fn nav_items(role: Role, path: &str) -> Vec<NavItem> {
+    nav_items_for(role, false, path)
+}
+
+/// [`nav_items`] for a person who may also take leads: a producing manager gets their own day and numbers.
+pub fn nav_items_for(role: Role, originator: bool, path: &str) -> Vec<NavItem> {
     let leads_here = |href: &str| path == href || (href != "/" && path.starts_with(&format!("{href}/")));
-    let nav = nav_for(role);
+    let mut nav = nav_for(role);
+    if role == Role::Manager && originator {
+        nav.insert(1, ("/my-day", "My day"));
+        nav.insert(2, ("/me/metrics", "My numbers"));
+    }
     let current = nav.iter().map(|(href, _)| *href).filter(|href| leads_here(href)).max_by_key(|href| href.len());
     nav.into_iter().map(|(href, label)| NavItem { href, label, active: Some(href) == current }).collect()
 }
@@ -129,7 +138,7 @@ impl FromRequestParts<AppState> for PageCtx {
             (None, _) => 0,
         };
         let path = parts.uri.path().to_string();
-        let nav = user.as_ref().map(|u| nav_items(u.role, &path)).unwrap_or_default();
+        let nav = user.as_ref().map(|u| nav_items_for(u.role, u.originator, &path)).unwrap_or_default();
         let request = request_ctx();
         Ok(PageCtx {
             user,

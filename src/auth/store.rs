@@ -22,6 +22,8 @@ pub struct UserRow {
     pub managed_team_ids: Vec<Uuid>,
     /// The zone this person reads times in (None: the organisation's).
     pub display_timezone: Option<String>,
+    /// Takes leads: an LO, or a manager who also originates (`users.originator`).
+    pub originator: bool,
 }
 
 impl UserRow {
@@ -33,6 +35,7 @@ impl UserRow {
             role: self.role,
             team_id: self.team_id,
             managed_team_ids: self.managed_team_ids,
+            originator: self.originator,
             via_token,
             token: None,
         }
@@ -56,6 +59,7 @@ macro_rules! user_row {
             mfa_secret: $r.mfa_secret,
             managed_team_ids: $r.managed_team_ids,
             display_timezone: $r.display_timezone,
+            originator: $r.originator,
         }
     };
 }
@@ -64,7 +68,7 @@ pub async fn find_user(db: &PgPool, id: Uuid) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as!(
         UserRow,
         r#"SELECT u.id, u.email, u.name, u.role AS "role: Role", u.active, u.password_hash, u.team_id,
-                  u.auth_epoch, u.mfa_enabled, u.mfa_secret, u.display_timezone,
+                  u.auth_epoch, u.mfa_enabled, u.mfa_secret, u.display_timezone, u.originator AS "originator!",
                   COALESCE(ARRAY(SELECT tm.team_id FROM team_managers tm WHERE tm.user_id = u.id), '{}') AS "managed_team_ids!"
            FROM users u WHERE u.id = $1"#,
         id
@@ -77,7 +81,7 @@ pub async fn find_user_by_email(db: &PgPool, email: &str) -> sqlx::Result<Option
     sqlx::query_as!(
         UserRow,
         r#"SELECT u.id, u.email, u.name, u.role AS "role: Role", u.active, u.password_hash, u.team_id,
-                  u.auth_epoch, u.mfa_enabled, u.mfa_secret, u.display_timezone,
+                  u.auth_epoch, u.mfa_enabled, u.mfa_secret, u.display_timezone, u.originator AS "originator!",
                   COALESCE(ARRAY(SELECT tm.team_id FROM team_managers tm WHERE tm.user_id = u.id), '{}') AS "managed_team_ids!"
            FROM users u WHERE lower(u.email) = lower($1)"#,
         email
@@ -101,7 +105,7 @@ pub async fn user_for_token(db: &PgPool, token: &str) -> sqlx::Result<Option<Cur
                 touched AS (UPDATE api_tokens a SET last_used_at = now() FROM t
                             WHERE a.id = t.id AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
            SELECT u.id, u.email, u.name, u.role AS "role: Role", u.active, u.password_hash, u.team_id,
-                  u.auth_epoch, u.mfa_enabled, u.mfa_secret, u.display_timezone,
+                  u.auth_epoch, u.mfa_enabled, u.mfa_secret, u.display_timezone, u.originator AS "originator!",
                   COALESCE(ARRAY(SELECT tm.team_id FROM team_managers tm WHERE tm.user_id = u.id), '{}') AS "managed_team_ids!",
                   t.id AS token_id, t.scopes, t.issued_by
            FROM t JOIN users u ON u.id = t.user_id"#,
@@ -133,7 +137,7 @@ pub async fn session_with_user(db: &PgPool, id_hash: &str) -> sqlx::Result<Optio
     let row = sqlx::query!(
         r#"SELECT s.data, s.expires_at,
                   u.id, u.email, u.name, u.role AS "role: Role", u.active, u.password_hash, u.team_id,
-                  u.auth_epoch, u.mfa_enabled, u.mfa_secret, u.display_timezone,
+                  u.auth_epoch, u.mfa_enabled, u.mfa_secret, u.display_timezone, u.originator AS "originator!",
                   COALESCE(ARRAY(SELECT tm.team_id FROM team_managers tm WHERE tm.user_id = u.id), '{}') AS "managed_team_ids!",
                   (SELECT count(*) FROM notifications n WHERE n.user_id = u.id AND n.read_at IS NULL) AS "unread!",
                   (SELECT value FROM settings WHERE key = 'mfa_required_roles') AS "mfa_roles?"

@@ -89,6 +89,7 @@ pub async fn acting_user(db: &sqlx::PgPool, email: Option<&str>) -> anyhow::Resu
             role: Role::parse(&r.role).unwrap_or(Role::Admin),
             team_id: r.team_id,
             managed_team_ids: Vec::new(),
+            originator: false,
             via_token: false,
             token: None,
         })),

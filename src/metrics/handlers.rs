@@ -40,6 +40,8 @@ pub struct DashboardPage {
     pub sources: Vec<Opt>,
     /// Which LOs made themselves available over the range (hours, offers, claims, leads given).
     pub availability: Vec<AvailabilityRow>,
+    /// A manager who also takes leads: their own production is on their own numbers, not in these figures.
+    pub own_production: bool,
 }
 
 /// One LO's availability over the dashboard's range.
@@ -189,6 +191,7 @@ pub async fn dashboard_page(
     let (teams, sources) = team_and_source_choices(&state, &user, &d.range.filters).await?;
     let (availability, officers) = availability_and_officers(&state, &user, &d.range).await?;
     Ok(DashboardPage {
+        own_production: user.role == Role::Manager && user.originator,
         availability,
         officers,
         teams,

@@ -415,7 +415,7 @@ pub async fn availability(
                    WHERE o.claimed_by = u.id AND o.created_at >= $1 AND o.created_at < $2) AS "claimed!",
                   (SELECT count(*) FROM assignments a
                    WHERE a.to_lo_id = u.id AND a.created_at >= $1 AND a.created_at < $2) AS "assigned!"
-           FROM users u WHERE u.role = 'lo' AND u.active ORDER BY lower(u.name)"#,
+           FROM users u WHERE u.originator AND u.active ORDER BY lower(u.name)"#,
         from,
         to,
         now
@@ -501,7 +501,7 @@ pub async fn lo_profiles(db: &PgPool, scope: &Scope) -> sqlx::Result<Vec<LoProfi
         "SELECT u.id AS user_id, u.name, u.team_id, coalesce(p.capacity, 0) AS capacity,
                 coalesce(p.monthly_cost_cents, 0) AS monthly_cost_cents
          FROM users u LEFT JOIN lo_profiles p ON p.user_id = u.id
-         WHERE u.role = 'lo' AND u.active",
+         WHERE u.originator AND u.active",
     );
     scope.push_roster_predicate(&mut qb, "u");
     qb.push(" ORDER BY u.name");

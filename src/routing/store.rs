@@ -256,7 +256,7 @@ pub async fn candidates(
                   p.work_start, p.work_end, p.work_days, p.timezone, p.routing_weight,
                   coalesce(o.open_leads, 0) AS "open_leads!"
            FROM users u JOIN lo_profiles p ON p.user_id = u.id LEFT JOIN lo_open_leads o ON o.lo_id = u.id
-           WHERE u.role = 'lo'
+           WHERE u.originator
              AND (($1 AND u.active) OR u.team_id = ANY($2) OR u.id = ANY($3))
            ORDER BY u.id"#,
         everyone,
@@ -308,7 +308,7 @@ pub async fn returning_borrower_lo(
                AND ((l.email IS NOT NULL AND lower(l.email) = lower($2) AND $2 IS NOT NULL)
                     OR (l.phone IS NOT NULL AND l.phone = $3 AND $3 IS NOT NULL)))
            SELECT m.assigned_lo_id AS "lo!" FROM m JOIN users u ON u.id = m.assigned_lo_id
-           WHERE u.active AND u.role = 'lo' ORDER BY m.created_at DESC LIMIT 1"#,
+           WHERE u.active AND u.originator ORDER BY m.created_at DESC LIMIT 1"#,
         lead_id,
         email,
         phone
@@ -617,7 +617,7 @@ pub async fn availability_board(
              (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.due_at <= $4 AND t.due_at > $4 - interval '30 days' AND t.done_at IS NOT NULL) AS "done!",
              (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.kind = 'cadence' AND t.done_at IS NULL AND t.due_at < $4 - interval '1 hour') AS "overdue!"
            FROM users u JOIN lo_profiles p ON p.user_id = u.id LEFT JOIN lo_open_leads o ON o.lo_id = u.id
-           WHERE u.role = 'lo' AND u.active AND ($1 OR u.id = $2 OR u.team_id = ANY($3))
+           WHERE u.originator AND u.active AND ($1 OR u.id = $2 OR u.team_id = ANY($3))
            ORDER BY u.name"#,
         all,
         lo,

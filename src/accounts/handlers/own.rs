@@ -102,7 +102,7 @@ pub(crate) async fn set_own_status(
     State(state): State<AppState>,
     Form(form): Form<StatusForm>,
 ) -> AppResult<Response> {
-    user.require(&[Role::Lo])?;
+    user.require_originator()?;
     // An LO may step away and come back; "offline" is set by their manager or an admin.
     if !matches!(form.status.as_str(), "available" | "away") {
         return Err(AppError::invalid("status", "Choose available or away."));

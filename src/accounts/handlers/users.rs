@@ -194,6 +194,7 @@ pub(crate) fn form_from_detail(u: &UserDetail) -> UserForm {
         timezone: u.timezone.clone().unwrap_or_else(|| "America/Chicago".into()),
         routing_weight: u.routing_weight.unwrap_or(1).to_string(),
         monthly_cost: model::cents_to_dollars(u.monthly_cost_cents.unwrap_or(0)),
+        originates: u.originates,
         version: u.version,
     }
 }

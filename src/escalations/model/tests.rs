@@ -10,6 +10,7 @@ fn user(id: u128, role: Role, teams: Vec<Uuid>) -> CurrentUser {
         role,
         team_id: None,
         managed_team_ids: teams,
+        originator: role == Role::Lo,
         via_token: false,
         token: None,
     }

@@ -262,7 +262,7 @@ pub async fn visible_officers(db: &sqlx::PgPool, user: &CurrentUser) -> sqlx::Re
     }
     let (all, lo, teams) = s.roster_binds();
     let rows = sqlx::query!(
-        "SELECT u.id, u.name FROM users u WHERE u.role = 'lo' AND u.active AND ($1 OR u.id = $2 OR u.team_id = ANY($3))
+        "SELECT u.id, u.name FROM users u WHERE u.originator AND u.active AND ($1 OR u.id = $2 OR u.team_id = ANY($3))
          ORDER BY u.name",
         all,
         lo,

@@ -6,7 +6,7 @@ use super::*;
 pub(crate) async fn assignable_officers(db: &sqlx::PgPool, user: &CurrentUser) -> AppResult<Vec<Choice>> {
     let (all, lo, teams) = user.scope().roster_binds();
     let rows = sqlx::query!(
-        "SELECT u.id, u.name, u.email FROM users u WHERE u.role = 'lo' AND u.active
+        "SELECT u.id, u.name, u.email FROM users u WHERE u.originator AND u.active
            AND ($1 OR u.id = $2 OR u.team_id = ANY($3)) ORDER BY u.name",
         all,
         lo,

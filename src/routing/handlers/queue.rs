@@ -138,7 +138,7 @@ pub(crate) async fn claim_offer(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    user.require(&[Role::Lo])?;
+    user.require_originator()?;
     let lead = crate::routing::speed_to_lead::claim(&state, &user, id).await?;
     Flash::push(&session, "success", "The lead is yours. Call now.").await;
     Ok(Redirect::to(&format!("/leads/{lead}")).into_response())

@@ -9,7 +9,7 @@ pub struct Choice {
 
 pub(crate) async fn teams_and_officers(db: &sqlx::PgPool) -> AppResult<(Vec<Choice>, Vec<Choice>)> {
     let teams = sqlx::query!("SELECT id, name FROM teams ORDER BY name").fetch_all(db).await?;
-    let officers = sqlx::query!("SELECT id, name, email FROM users WHERE role = 'lo' AND active ORDER BY name")
+    let officers = sqlx::query!("SELECT id, name, email FROM users WHERE originator AND active ORDER BY name")
         .fetch_all(db)
         .await?;
     Ok((
