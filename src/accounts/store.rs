@@ -386,6 +386,8 @@ pub struct TeamRow {
     pub manager_ids: Vec<Uuid>,
     pub managers: String,
     pub members: i64,
+    /// The share of assigned leads its LOs should reach, percent.
+    pub contact_rate_target_pct: i32,
 }
 
 pub async fn list_teams(db: &PgPool) -> sqlx::Result<Vec<TeamRow>> {
@@ -395,7 +397,8 @@ pub async fn list_teams(db: &PgPool) -> sqlx::Result<Vec<TeamRow>> {
                   COALESCE(ARRAY(SELECT tm.user_id FROM team_managers tm WHERE tm.team_id = t.id), '{}') AS "manager_ids!",
                   COALESCE((SELECT string_agg(u.name, ', ' ORDER BY u.name) FROM team_managers tm JOIN users u ON u.id = tm.user_id
                             WHERE tm.team_id = t.id), '') AS "managers!",
-                  (SELECT count(*) FROM users u WHERE u.team_id = t.id AND u.active) AS "members!"
+                  (SELECT count(*) FROM users u WHERE u.team_id = t.id AND u.active) AS "members!",
+                  t.contact_rate_target_pct
            FROM teams t ORDER BY lower(t.name)"#
     )
     .fetch_all(db)
@@ -426,14 +429,19 @@ pub async fn update_team(
     id: Uuid,
     name: &str,
     managers: &[Uuid],
+    contact_rate_target_pct: i32,
 ) -> Result<(), AppError> {
-    let n =
-        sqlx::query!("UPDATE teams SET name = $2 WHERE id = $1", id, name).execute(&mut **tx).await.map_err(|e| {
-            on_constraint(
-                e,
-                &[("teams_name_idx", || AppError::invalid("name", "A team with this name already exists."))],
-            )
-        })?;
+    let n = sqlx::query!(
+        "UPDATE teams SET name = $2, contact_rate_target_pct = $3 WHERE id = $1",
+        id,
+        name,
+        contact_rate_target_pct
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        on_constraint(e, &[("teams_name_idx", || AppError::invalid("name", "A team with this name already exists."))])
+    })?;
     if n.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }

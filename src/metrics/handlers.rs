@@ -124,6 +124,9 @@ impl DashboardPage {
     fn pct(&self, v: &Option<f64>) -> String {
         crate::web::format::percent(*v)
     }
+    fn hiring_min(&self) -> i64 {
+        super::dashboard::HIRING_MIN_LEADS
+    }
     fn interval(&self, v: &Option<(f64, f64)>) -> String {
         v.map(|(a, b)| format!("{a:.1}–{b:.1}%")).unwrap_or_else(|| "—".into())
     }
@@ -265,7 +268,11 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                 "loan_officer",
                 "assigned",
                 "contact_rate_pct",
+                "contact_low_pct",
+                "contact_high_pct",
                 "application_rate_pct",
+                "application_low_pct",
+                "application_high_pct",
                 "funded",
                 "speed_to_lead_median",
                 "speed_to_lead_p90",
@@ -285,7 +292,11 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                         s.label.clone(),
                         s.assigned.to_string(),
                         o(s.contact_rate_pct),
+                        o(s.contact_interval.map(|i| i.0)),
+                        o(s.contact_interval.map(|i| i.1)),
                         o(s.application_rate_pct),
+                        o(s.application_interval.map(|i| i.0)),
+                        o(s.application_interval.map(|i| i.1)),
                         s.funded.to_string(),
                         s.median.clone(),
                         s.p90.clone(),
@@ -378,6 +389,9 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                 "open_leads",
                 "capacity",
                 "utilisation_pct",
+                "leads_per_month",
+                "contact_rate_pct",
+                "contact_target_pct",
                 "cost",
                 "funded_volume",
                 "cost_per_funded_volume_pct",
@@ -390,6 +404,9 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                         r.open.to_string(),
                         r.capacity.to_string(),
                         o(r.utilisation_pct),
+                        r.leads_per_month.to_string(),
+                        o(r.contact_rate_pct),
+                        r.contact_target_pct.to_string(),
                         r.cost.clone(),
                         r.funded_volume.clone(),
                         o(r.cost_per_funded_volume_pct),

@@ -493,14 +493,17 @@ pub struct LoProfile {
     pub team_id: Option<Uuid>,
     pub capacity: i32,
     pub monthly_cost_cents: i64,
+    /// Their team's contact-rate target (80% without a team).
+    pub contact_target_pct: i32,
 }
 
 /// Active LOs the scope covers (managers: their teams and themselves; LOs: themselves).
 pub async fn lo_profiles(db: &PgPool, scope: &Scope) -> sqlx::Result<Vec<LoProfile>> {
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
         "SELECT u.id AS user_id, u.name, u.team_id, coalesce(p.capacity, 0) AS capacity,
-                coalesce(p.monthly_cost_cents, 0) AS monthly_cost_cents
-         FROM users u LEFT JOIN lo_profiles p ON p.user_id = u.id
+                coalesce(p.monthly_cost_cents, 0) AS monthly_cost_cents,
+                coalesce(t.contact_rate_target_pct, 80) AS contact_target_pct
+         FROM users u LEFT JOIN lo_profiles p ON p.user_id = u.id LEFT JOIN teams t ON t.id = u.team_id
          WHERE u.originator AND u.active",
     );
     scope.push_roster_predicate(&mut qb, "u");

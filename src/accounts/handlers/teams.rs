@@ -100,11 +100,16 @@ pub(crate) async fn update_team(
     let name = f.get("name");
     let managers: Vec<Uuid> = f.all("managers").iter().filter_map(|m| m.parse().ok()).collect();
     let before = store::list_teams(&state.db).await?.into_iter().find(|t| t.id == id).ok_or(AppError::NotFound)?;
-    let result = match check_team_name(&name) {
-        Some(msg) => Err(AppError::invalid("team_name", msg)),
-        None => {
+    let target = match f.get("contact_rate_target_pct").trim() {
+        "" => Some(before.contact_rate_target_pct),
+        t => t.trim_end_matches('%').trim().parse::<i32>().ok().filter(|t| (1..=100).contains(t)),
+    };
+    let result = match (check_team_name(&name), target) {
+        (Some(msg), _) => Err(AppError::invalid("team_name", msg)),
+        (None, None) => Err(AppError::invalid("contact_rate_target_pct", "Enter a percent from 1 to 100, like 80.")),
+        (None, Some(target)) => {
             let mut tx = state.db.begin().await?;
-            match store::update_team(&mut tx, id, &name, &managers).await {
+            match store::update_team(&mut tx, id, &name, &managers, target).await {
                 Ok(()) => {
                     let ids: Vec<Uuid> = sqlx::query_scalar!(
                         "SELECT user_id FROM team_managers WHERE team_id = $1 ORDER BY user_id",
@@ -113,8 +118,9 @@ pub(crate) async fn update_team(
                     .fetch_all(&mut *tx)
                     .await?;
                     Entry::new(Some(&user), "team_updated", "team", id)
-                        .before(serde_json::json!({ "name": before.name, "managers": before.manager_ids }))
-                        .after(serde_json::json!({ "name": name, "managers": ids }))
+                        .before(serde_json::json!({ "name": before.name, "managers": before.manager_ids,
+                                                     "contact_rate_target_pct": before.contact_rate_target_pct }))
+                        .after(serde_json::json!({ "name": name, "managers": ids, "contact_rate_target_pct": target }))
                         .write(&mut *tx)
                         .await?;
                     tx.commit().await?;

@@ -288,6 +288,9 @@ pub struct SpeedRow {
     pub talk_per_lead_seconds: Option<i64>,
     pub talk_per_funded_seconds: Option<i64>,
     pub application_rate_pct: Option<f64>,
+    /// 95% Wilson intervals of the contact and application rates (as on the team funnel), percent.
+    pub contact_interval: Option<(f64, f64)>,
+    pub application_interval: Option<(f64, f64)>,
     pub funded: i64,
     pub flagged: bool,
 }
@@ -314,6 +317,8 @@ fn speed_row(key: String, label: String, t: &Tally) -> SpeedRow {
         talk_per_lead_seconds: t.talk_per_lead(),
         talk_per_funded_seconds: t.talk_per_funded(),
         application_rate_pct: model::percent(t.applications(), t.n),
+        contact_interval: model::wilson(t.contacted, t.n),
+        application_interval: model::wilson(t.applications(), t.n),
         funded: t.funded(),
         flagged: false,
     }

@@ -40,7 +40,30 @@ pub struct CapacityRow {
     pub cost: String,
     pub funded_volume: String,
     pub cost_per_funded_volume_pct: Option<f64>,
+    /// Leads assigned to them per 30 days of the range, their contact rate and whether it meets their team's
+    /// target.
+    pub leads_per_month: f64,
+    pub contact_rate_pct: Option<f64>,
+    pub contact_target_pct: i32,
+    pub meets_target: Option<bool>,
 }
+
+/// How many LOs the lead flow needs: the flow (leads created per 30 days in the range) over the highest
+/// monthly load an LO carried while still meeting their contact-rate target (an LO with at least
+/// [`HIRING_MIN_LEADS`] assigned leads in the range), rounded up.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hiring {
+    /// The strictest contact-rate target of the teams in view.
+    pub target_pct: i32,
+    pub lead_flow_per_month: f64,
+    pub sustainable_per_lo: Option<f64>,
+    pub needed: Option<i64>,
+    /// People taking leads in view now.
+    pub taking_leads: i64,
+}
+
+/// An LO's load counts toward the sustainable load only with at least this many assigned leads in the range.
+pub const HIRING_MIN_LEADS: i64 = 10;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BandRow {
@@ -71,6 +94,7 @@ pub struct Dashboard {
     pub stale_capped: bool,
     pub expected_funded: String,
     pub capacity: Vec<CapacityRow>,
+    pub hiring: Hiring,
     pub unassigned: i64,
     pub bands: Vec<BandRow>,
     pub escalations_waiting: i64,
@@ -180,6 +204,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
 
     let months = (range.to - range.from).num_days() as f64 / 30.4375;
     let capacity = capacity_rows(&profiles, &groups, &open_by_lo, months);
+    let hiring = hiring(&profiles, &groups, &team, months);
 
     // Conversion by leads-per-LO band (assigned leads per 30 days in the range).
     let bands = band_rows(&groups, months);
@@ -211,6 +236,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         stale_capped: stale >= STALE_CAP,
         expected_funded,
         capacity,
+        hiring,
         unassigned,
         bands,
         escalations_waiting,
@@ -364,16 +390,22 @@ fn capacity_rows(
     open_by_lo: &HashMap<String, i64>,
     months: f64,
 ) -> Vec<CapacityRow> {
-    let funded_by_lo: HashMap<String, i64> =
-        groups.iter().filter_map(|g| g.key[0].clone().map(|k| (k, g.tally.volume_cents))).collect();
+    let by_lo: HashMap<String, &Tally> =
+        groups.iter().filter_map(|g| g.key[0].clone().map(|k| (k, &g.tally))).collect();
     profiles
         .iter()
         .map(|pr| {
             let key = pr.user_id.to_string();
             let open = open_by_lo.get(&key).copied().unwrap_or(0);
             let cost = (pr.monthly_cost_cents as f64 * months).round() as i64;
-            let vol = funded_by_lo.get(&key).copied().unwrap_or(0);
+            let t = by_lo.get(&key).copied().cloned().unwrap_or_default();
+            let vol = t.volume_cents;
+            let contact = t.contact_rate();
             CapacityRow {
+                leads_per_month: per_month(t.n, months),
+                contact_rate_pct: contact,
+                contact_target_pct: pr.contact_target_pct,
+                meets_target: contact.map(|c| c >= pr.contact_target_pct as f64),
                 lo: pr.name.clone(),
                 open,
                 capacity: pr.capacity,
@@ -388,6 +420,29 @@ fn capacity_rows(
             }
         })
         .collect()
+}
+
+fn per_month(n: i64, months: f64) -> f64 {
+    if months > 0.0 { model::round1(n as f64 / months) } else { 0.0 }
+}
+
+/// See [`Hiring`].
+fn hiring(profiles: &[store::LoProfile], groups: &[store::Group], team: &Tally, months: f64) -> Hiring {
+    let target_pct = profiles.iter().map(|p| p.contact_target_pct).max().unwrap_or(80);
+    let sustainable_per_lo = groups
+        .iter()
+        .filter(|g| g.key[0].is_some() && g.tally.n >= HIRING_MIN_LEADS)
+        .filter(|g| g.tally.contact_rate().is_some_and(|c| c >= target_pct as f64))
+        .map(|g| per_month(g.tally.n, months))
+        .fold(None, |best: Option<f64>, v| Some(best.map_or(v, |b| b.max(v))));
+    let lead_flow_per_month = per_month(team.n, months);
+    Hiring {
+        target_pct,
+        lead_flow_per_month,
+        needed: sustainable_per_lo.filter(|s| *s > 0.0).map(|s| (lead_flow_per_month / s).ceil() as i64),
+        sustainable_per_lo,
+        taking_leads: profiles.len() as i64,
+    }
 }
 
 /// Conversion by leads-per-LO band (assigned leads per 30 days in the range).
