@@ -1,4 +1,5 @@
-//! Drill-down: every number on the manager dashboard and on the LO's own page links to the lead list behind it,
+//! Drill-down: every number on the manager dashboard (as admin, manager and marketing), on the LO's own page and on
+//! the referral partners page links to the lead list behind it,
 //! and that list's total is the number. The organisation is built through the product (the leads API with
 //! tokens, stage moves and calls through the API, the controllable clock moving time); nothing is written with
 //! SQL. Also: a parameter the list does not know is a 422 naming it, on the page, the export and the API.
@@ -30,6 +31,8 @@ impl Rng {
 
 struct Org {
     admin: reqwest::Client,
+    /// Marketing: every team's figures, the anonymous lists behind them.
+    marketing: (reqwest::Client, reqwest::Client),
     admin_api: reqwest::Client,
     managers: Vec<(&'static str, reqwest::Client)>,
     officers: Vec<(Uuid, String, reqwest::Client)>,
@@ -68,6 +71,16 @@ async fn build_org(app: &TestApp) -> Org {
     let intake = app.create_user(Role::Intake, "vendor@lender.test", None, &[]).await;
     let vendor = app.api(&app.token_for(intake).await);
     let admin_api = app.api(&app.token_for(admin_id).await);
+    // Two referral partners, named on every fifth and every seventh lead.
+    let mut partners = Vec::new();
+    for company in ["Lone Star Realty", "Hill Country Builders"] {
+        let p = ok_json(
+            admin_api.post(app.url("/api/v1/partners")).json(&json!({"company": company})).send().await.unwrap(),
+            "partner",
+        )
+        .await;
+        partners.push(p["id"].as_str().unwrap().to_string());
+    }
     let mut rng = Rng(17);
     let mut n = 0;
     // Three batches: seven weeks ago (outside the default 30-day range), then day by day over the last ten days.
@@ -86,6 +99,11 @@ async fn build_org(app: &TestApp) -> Org {
             });
             if let Some(c) = CAMPAIGNS[rng.next(3)] {
                 body["campaign"] = json!(c);
+            }
+            if n % 5 == 0 {
+                body["referral_partner_id"] = json!(partners[0]);
+            } else if n % 7 == 0 {
+                body["referral_partner_id"] = json!(partners[1]);
             }
             let (creator, lo_api) = if by_vendor {
                 (&vendor, None)
@@ -132,7 +150,9 @@ async fn build_org(app: &TestApp) -> Org {
     for m in managers {
         signed_in.push((m, app.login(m).await));
     }
-    Org { admin: app.login("admin@lender.test").await, admin_api, managers: signed_in, officers, teams }
+    let marketing_id = app.create_user(Role::Marketing, "marketing@lender.test", None, &[]).await;
+    let marketing = (app.login("marketing@lender.test").await, app.api(&app.token_with(marketing_id, &["read"]).await));
+    Org { admin: app.login("admin@lender.test").await, admin_api, managers: signed_in, officers, teams, marketing }
 }
 
 fn unescape(s: &str) -> String {
@@ -253,7 +273,7 @@ async fn check_page(
         }
     }
     for (href, figure) in &links {
-        for kind in ["reached=1", "cohort=assigned", "cohort=lost", "stale=1", "open=1", "scope=figures", "source="] {
+        for kind in KINDS {
             if href.contains(kind) && figure != &Figure::Count(0) {
                 *NONZERO.lock().unwrap().entry(kind).or_insert(0) += 1;
             }
@@ -262,12 +282,25 @@ async fn check_page(
     links.len()
 }
 
+/// The filters the test counts non-zero figures of.
+const KINDS: [&str; 9] = [
+    "reached=1",
+    "cohort=assigned",
+    "cohort=lost",
+    "stale=1",
+    "open=1",
+    "scope=figures",
+    "source=",
+    "campaign=",
+    "partner=",
+];
+
 /// Links with a non-zero figure, by the kind of filter they carry (so the test cannot pass on zeros).
 static NONZERO: std::sync::Mutex<std::collections::BTreeMap<&'static str, usize>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 #[tokio::test]
-async fn every_figure_on_the_dashboard_and_the_lo_page_opens_exactly_the_leads_behind_it() {
+async fn every_figure_on_the_dashboard_the_lo_page_and_the_partners_page_opens_exactly_the_leads_behind_it() {
     let app = TestApp::spawn().await;
     let org = build_org(&app).await;
     let mut failures = Vec::new();
@@ -283,8 +316,10 @@ async fn every_figure_on_the_dashboard_and_the_lo_page_opens_exactly_the_leads_b
         today - chrono::Duration::days(70),
         today - chrono::Duration::days(3)
     ));
+    views.push("/partners".into());
     for view in &views {
         checked += check_page(&app, "admin", &org.admin, Some(&org.admin_api), view, &mut failures).await;
+        checked += check_page(&app, "marketing", &org.marketing.0, Some(&org.marketing.1), view, &mut failures).await;
         for (name, mgr) in &org.managers {
             checked += check_page(&app, name, mgr, None, view, &mut failures).await;
         }
@@ -294,6 +329,7 @@ async fn every_figure_on_the_dashboard_and_the_lo_page_opens_exactly_the_leads_b
         checked += check_page(&app, email, &page, Some(api), "/me/metrics", &mut failures).await;
         let range = format!("/me/metrics?from={}&to={}", today - chrono::Duration::days(70), today);
         checked += check_page(&app, email, &page, Some(api), &range, &mut failures).await;
+        checked += check_page(&app, email, &page, Some(api), "/partners", &mut failures).await;
     }
     assert!(
         failures.is_empty(),
@@ -304,7 +340,7 @@ async fn every_figure_on_the_dashboard_and_the_lo_page_opens_exactly_the_leads_b
     assert!(checked >= 300, "only {checked} figure links were checked");
     let nonzero = NONZERO.lock().unwrap().clone();
     eprintln!("{checked} figure links checked; non-zero ones by filter: {nonzero:?}");
-    for kind in ["reached=1", "cohort=assigned", "cohort=lost", "stale=1", "open=1", "scope=figures", "source="] {
+    for kind in KINDS {
         assert!(nonzero.get(kind).copied().unwrap_or(0) >= 2, "too few non-zero figures with {kind}: {nonzero:?}");
     }
 }
