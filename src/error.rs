@@ -70,6 +70,20 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// A refused form submission as the field errors to show beside the form and its status: 422 for bad values,
+/// 409 for a value another record has (under its field) or a change made against an older version (under
+/// `version`); anything else is the error itself.
+pub fn form_refusal(e: AppError) -> AppResult<(StatusCode, FieldErrors)> {
+    let mut errors = FieldErrors::new();
+    match e {
+        AppError::Validation(errors) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, errors)),
+        AppError::Taken { field, message, .. } => errors.add(field, message),
+        AppError::Conflict(message) => errors.add("version", message),
+        other => return Err(other),
+    }
+    Ok((StatusCode::CONFLICT, errors))
+}
+
 impl AppError {
     pub fn forbidden(msg: impl Into<String>) -> Self {
         AppError::Forbidden(msg.into())

@@ -15,21 +15,26 @@ use common::browser::Browser;
 
 /// The records a role's lists link to, by their address (the prefix, then the record's id): the first of each
 /// kind is checked too.
-const RECORDS: [(&str, &str); 3] =
-    [("a lead", "/leads/"), ("an escalation", "/escalations/"), ("a loss-mitigation case", "/lossmit/cases/")];
+const RECORDS: [(&str, &str); 4] = [
+    ("a lead", "/leads/"),
+    ("an escalation", "/escalations/"),
+    ("a loss-mitigation case", "/lossmit/cases/"),
+    ("a referral partner", "/partners/"),
+];
 
 fn is_record(href: &str, prefix: &str) -> bool {
     href.strip_prefix(prefix).is_some_and(|id| uuid::Uuid::parse_str(id).is_ok())
 }
 
 /// Every role the product has (auth::Role::ALL), by its demo account.
-const DEMO_ROLES: [&str; 6] = [
+const DEMO_ROLES: [&str; 7] = [
     "admin@demo.loanfloor.test",
     "manager@demo.loanfloor.test",
     "lo@demo.loanfloor.test",
     "lossmit@demo.loanfloor.test",
     "lossmit.lead@demo.loanfloor.test",
     "intake@demo.loanfloor.test",
+    "marketing@demo.loanfloor.test",
 ];
 
 async fn hrefs(b: &Browser, css: &str) -> Vec<String> {
@@ -105,7 +110,7 @@ async fn every_page_of_every_role_passes_axe_core_wcag_2_a_and_aa() {
         b.close().await;
     }
     eprintln!("axe-core checked {pages_checked} pages, records: {kinds_checked:?}");
-    assert_eq!(kinds_checked.len(), RECORDS.len(), "a lead, an escalation and a case were each checked");
+    assert_eq!(kinds_checked.len(), RECORDS.len(), "a lead, an escalation, a case and a partner were each checked");
     assert!(pages_checked >= 80, "only {pages_checked} pages were checked");
     assert!(problems.is_empty(), "accessibility violations (WCAG 2 A/AA):\n{}", problems.join("\n"));
 }

@@ -49,6 +49,7 @@ pub async fn populate(state: &AppState) -> anyhow::Result<()> {
         .await?;
     }
     audit_week(state).await?;
+    referral_partners(state).await?;
     fund_recent(state).await?;
     pricing_exceptions(state).await?;
     loss_mitigation(state, today).await?;
@@ -62,6 +63,37 @@ pub async fn populate(state: &AppState) -> anyhow::Result<()> {
     crate::portfolio::scan_portfolio(state, state.clock.now(), Some(&admin))
         .await
         .map_err(|e| anyhow::anyhow!("demo rate watch: {e:?}"))?;
+    Ok(())
+}
+
+/// Three referral partners the Dallas manager keeps, each with a person, named on the referral-source leads
+/// of the generated history (so the partners page has referred, applied and funded figures).
+async fn referral_partners(state: &AppState) -> anyhow::Result<()> {
+    let manager = person(state, "manager@demo.loanfloor.test").await?;
+    let mut ids = Vec::new();
+    for (company, kind, contact) in [
+        ("Lone Star Realty Group", "realtor", "Rita Alvarez"),
+        ("Hill Country Homes", "builder", "Ben Ochoa"),
+        ("Pacific Crest Realtors", "realtor", "Grace Lin"),
+    ] {
+        let input =
+            crate::leads::partners::PartnerInput { company: company.into(), kind: kind.into(), ..Default::default() };
+        let p = crate::leads::partners::add_partner(state, &manager, &input)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo partner: {e:?}"))?;
+        let person = crate::leads::partners::ContactInput { name: contact.into(), ..Default::default() };
+        crate::leads::partners::save_contact(state, &manager, p.id, &person)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo partner contact: {e:?}"))?;
+        ids.push(p.id);
+    }
+    sqlx::query(
+        "UPDATE leads SET referral_partner_id = ($1::uuid[])[1 + abs(hashtext(id::text)) % 3]
+         WHERE source = 'referral' OR abs(hashtext(id::text)) % 17 = 0",
+    )
+    .bind(&ids)
+    .execute(&state.db)
+    .await?;
     Ok(())
 }
 

@@ -208,33 +208,55 @@ fn taken() -> AppError {
     AppError::Taken { field: "company", message: "there is already a partner with this name".into(), other: None }
 }
 
+/// Maps a refused partner write to the field at fault.
+fn partner_refusal(e: sqlx::Error) -> AppError {
+    crate::error::on_constraint(
+        e,
+        &[
+            ("referral_partners_company_idx", taken),
+            ("referral_partners_owner_id_fkey", || AppError::invalid("owner_id", "choose a person from the list")),
+        ],
+    )
+}
+
+/// Writes a partner's fields: a new one (version 1) or a change (the next version).
+async fn write(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    c: &Checked,
+    retired: Option<DateTime<Utc>>,
+    new: bool,
+) -> AppResult<()> {
+    let sql = if new {
+        "INSERT INTO referral_partners (id, company, kind, phone, email, notes, owner_id, retired_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    } else {
+        "UPDATE referral_partners SET company = $2, kind = $3, phone = $4, email = $5, notes = $6, owner_id = $7,
+                retired_at = $8, version = version + 1, updated_at = now()
+         WHERE id = $1"
+    };
+    sqlx::query(sql)
+        .bind(id)
+        .bind(&c.company)
+        .bind(&c.kind)
+        .bind(&c.phone)
+        .bind(&c.email)
+        .bind(&c.notes)
+        .bind(c.owner_id)
+        .bind(retired)
+        .execute(&mut **tx)
+        .await
+        .map_err(partner_refusal)?;
+    Ok(())
+}
+
 /// Adds a partner (409 when the company's name is taken).
 pub async fn add_partner(state: &AppState, user: &CurrentUser, input: &PartnerInput) -> AppResult<Partner> {
     user.require(&KEEPERS)?;
     let c = input.check().map_err(AppError::Validation)?;
     let id = Uuid::new_v4();
     let mut tx = state.db.begin().await?;
-    let r = sqlx::query(
-        "INSERT INTO referral_partners (id, company, kind, phone, email, notes, owner_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(&c.company)
-    .bind(&c.kind)
-    .bind(&c.phone)
-    .bind(&c.email)
-    .bind(&c.notes)
-    .bind(c.owner_id)
-    .execute(&mut *tx)
-    .await;
-    if let Err(e) = r {
-        return Err(crate::error::on_constraint(
-            e,
-            &[
-                ("referral_partners_company_idx", taken),
-                ("referral_partners_owner_id_fkey", || AppError::invalid("owner_id", "choose a person from the list")),
-            ],
-        ));
-    }
+    write(&mut tx, id, &c, None, true).await?;
     let after = one(&mut *tx, id).await?;
     Entry::new(Some(user), "partner.add", "referral_partner", id).after(&after).write(&mut *tx).await?;
     tx.commit().await?;
@@ -263,30 +285,7 @@ pub async fn change_partner(
         )));
     }
     let retired = if input.retired.is_empty() { None } else { before.retired_at.or(Some(state.clock.now())) };
-    let r = sqlx::query(
-        "UPDATE referral_partners SET company = $2, kind = $3, phone = $4, email = $5, notes = $6, owner_id = $7,
-                retired_at = $8, version = version + 1, updated_at = now()
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(&c.company)
-    .bind(&c.kind)
-    .bind(&c.phone)
-    .bind(&c.email)
-    .bind(&c.notes)
-    .bind(c.owner_id)
-    .bind(retired)
-    .execute(&mut *tx)
-    .await;
-    if let Err(e) = r {
-        return Err(crate::error::on_constraint(
-            e,
-            &[
-                ("referral_partners_company_idx", taken),
-                ("referral_partners_owner_id_fkey", || AppError::invalid("owner_id", "choose a person from the list")),
-            ],
-        ));
-    }
+    write(&mut tx, id, &c, retired, false).await?;
     let after = one(&mut *tx, id).await?;
     Entry::new(Some(user), "partner.change", "referral_partner", id)
         .before(&before)
@@ -306,7 +305,7 @@ pub struct ContactInput {
     pub email: String,
 }
 
-async fn save_contact(state: &AppState, user: &CurrentUser, partner: Uuid, input: &ContactInput) -> AppResult<()> {
+pub async fn save_contact(state: &AppState, user: &CurrentUser, partner: Uuid, input: &ContactInput) -> AppResult<()> {
     user.require(&KEEPERS)?;
     let mut e = FieldErrors::new();
     let name = input.name.trim();
@@ -500,25 +499,6 @@ async fn list_page(
     render_list(&state, &user, ctx, &q, PartnerInput::default(), FieldErrors::new()).await
 }
 
-/// A refused change as the field errors to show and its status (422, or 409 for a taken name or a stale
-/// version).
-fn refusal(e: AppError) -> AppResult<(StatusCode, FieldErrors)> {
-    match e {
-        AppError::Validation(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, errors)),
-        AppError::Taken { field, message, .. } => {
-            let mut errors = FieldErrors::new();
-            errors.add(field, message);
-            Ok((StatusCode::CONFLICT, errors))
-        }
-        AppError::Conflict(message) => {
-            let mut errors = FieldErrors::new();
-            errors.add("version", message);
-            Ok((StatusCode::CONFLICT, errors))
-        }
-        other => Err(other),
-    }
-}
-
 async fn add(
     user: CurrentUser,
     ctx: PageCtx,
@@ -533,7 +513,7 @@ async fn add(
             Ok(Redirect::to(&format!("/partners/{}", p.id)).into_response())
         }
         Err(e) => {
-            let (status, errors) = refusal(e)?;
+            let (status, errors) = crate::error::form_refusal(e)?;
             let page = render_list(&state, &user, ctx, &RangeQuery::default(), form, errors).await?;
             Ok((status, page).into_response())
         }
@@ -634,7 +614,7 @@ async fn edit(
             Ok(Redirect::to(&format!("/partners/{id}")).into_response())
         }
         Err(e) => {
-            let (status, errors) = refusal(e)?;
+            let (status, errors) = crate::error::form_refusal(e)?;
             let page =
                 render_partner(&state, &user, ctx, id, Some(form), errors, ContactInput::default(), FieldErrors::new())
                     .await?;
@@ -658,7 +638,7 @@ async fn add_contact(
             Ok(Redirect::to(&format!("/partners/{id}")).into_response())
         }
         Err(e) => {
-            let (status, errors) = refusal(e)?;
+            let (status, errors) = crate::error::form_refusal(e)?;
             let page = render_partner(&state, &user, ctx, id, None, FieldErrors::new(), input, errors).await?;
             Ok((status, page).into_response())
         }

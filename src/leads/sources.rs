@@ -405,20 +405,7 @@ async fn refused(
     errors_for: Option<String>,
     e: AppError,
 ) -> AppResult<Response> {
-    let (status, errors) = match e {
-        AppError::Validation(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
-        AppError::Taken { field, message, .. } => {
-            let mut errors = FieldErrors::new();
-            errors.add(field, message);
-            (StatusCode::CONFLICT, errors)
-        }
-        AppError::Conflict(message) => {
-            let mut errors = FieldErrors::new();
-            errors.add("version", message);
-            (StatusCode::CONFLICT, errors)
-        }
-        other => return Err(other),
-    };
+    let (status, errors) = crate::error::form_refusal(e)?;
     Ok((status, render(state, ctx, form, errors, errors_for).await?).into_response())
 }
 

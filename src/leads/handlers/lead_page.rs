@@ -333,12 +333,8 @@ pub(crate) async fn edit(
 /// has), or the error itself for anything else.
 pub(crate) fn form_errors(e: AppError) -> AppResult<(StatusCode, FieldErrors)> {
     match e {
-        AppError::Validation(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, errors)),
-        AppError::Taken { field, message, .. } => {
-            let mut errors = FieldErrors::new();
-            errors.add(field, message);
-            Ok((StatusCode::CONFLICT, errors))
-        }
-        e => Err(e),
+        // A stale lead edit has its own page (`Saved::Stale`); any other conflict is the error itself.
+        AppError::Conflict(_) => Err(e),
+        e => crate::error::form_refusal(e),
     }
 }
