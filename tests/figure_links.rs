@@ -1,5 +1,5 @@
 //! Drill-down: every number on the manager dashboard (as admin, manager and marketing), on the LO's own page and on
-//! the referral partners page links to the lead list behind it,
+//! the referral partners and coaching pages links to the lead list behind it,
 //! and that list's total is the number. The organisation is built through the product (the leads API with
 //! tokens, stage moves and calls through the API, the controllable clock moving time); nothing is written with
 //! SQL. Also: a parameter the list does not know is a 422 naming it, on the page, the export and the API.
@@ -323,6 +323,11 @@ async fn every_figure_on_the_dashboard_the_lo_page_and_the_partners_page_opens_e
         for (name, mgr) in &org.managers {
             checked += check_page(&app, name, mgr, None, view, &mut failures).await;
         }
+    }
+    // Coaching's per-LO figures (the dashboard's definitions over the last 30 days).
+    checked += check_page(&app, "admin", &org.admin, Some(&org.admin_api), "/coaching", &mut failures).await;
+    for (name, mgr) in &org.managers {
+        checked += check_page(&app, name, mgr, None, "/coaching", &mut failures).await;
     }
     for (_, email, api) in &org.officers {
         let page = app.login(email).await;

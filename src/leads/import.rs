@@ -248,6 +248,42 @@ struct Seen {
     noted: std::collections::HashSet<Uuid>,
 }
 
+/// What a batch's rows may refer to: the loan numbers this import already gave and those other leads hold,
+/// the past clients and the active referral partners the batch names.
+struct References<'a> {
+    seen_loan_numbers: &'a HashMap<String, u64>,
+    taken: &'a HashMap<String, Option<(Uuid, String)>>,
+    referrers: &'a HashMap<String, Uuid>,
+    partners: &'a std::collections::HashSet<Uuid>,
+}
+
+impl References<'_> {
+    /// A row's references: the past client who referred it (its portfolio loan), or why the row is bad — a loan
+    /// number belongs to one lead, a referrer must be a past client, a partner must be an active one.
+    fn check(&self, f: &model::LeadFields) -> Result<Option<Uuid>, String> {
+        if let Some(n) = &f.loan_number {
+            match (self.seen_loan_numbers.get(n), self.taken.get(n)) {
+                (Some(first), _) => return Err(format!("loan_number: the same loan number as line {first}")),
+                (None, Some(Some((id, name)))) => {
+                    return Err(format!("loan_number: already on the lead of {name} (/leads/{id})"));
+                }
+                (None, Some(None)) => return Err("loan_number: already on another lead".to_string()),
+                (None, None) => {}
+            }
+        }
+        if f.referral_partner_id.is_some_and(|p| !self.partners.contains(&p)) {
+            return Err("referral_partner_id: no active referral partner has this id".to_string());
+        }
+        match &f.referred_by_loan_number {
+            Some(n) => match self.referrers.get(n) {
+                Some(id) => Ok(Some(*id)),
+                None => Err("referred_by_loan_number: no past client has this loan number".to_string()),
+            },
+            None => Ok(None),
+        }
+    }
+}
+
 async fn write_batch(
     state: &AppState,
     tx: &mut Transaction<'_, Postgres>,
@@ -276,37 +312,19 @@ async fn write_batch(
     let mut notes: Vec<(Uuid, String)> = Vec::new();
     for r in &batch {
         let f = &r.fields;
-        // A loan number belongs to one lead, and a referrer must be a past client: either is a bad row.
-        if let Some(n) = &f.loan_number {
-            let problem = match (seen.loan_numbers.get(n), taken.get(n)) {
-                (Some(first), _) => Some(format!("loan_number: the same loan number as line {first}")),
-                (None, Some(Some((id, name)))) => {
-                    Some(format!("loan_number: already on the lead of {name} (/leads/{id})"))
-                }
-                (None, Some(None)) => Some("loan_number: already on another lead".to_string()),
-                (None, None) => None,
-            };
-            if let Some(reason) = problem {
+        let refs = References {
+            seen_loan_numbers: &seen.loan_numbers,
+            taken: &taken,
+            referrers: &referrers,
+            partners: &partners,
+        };
+        let referred_by = match refs.check(f) {
+            Ok(referred_by) => referred_by,
+            Err(reason) => {
                 report.bad.push(BadRow { line: r.line, reason });
                 continue;
             }
-        }
-        let referred_by = match &f.referred_by_loan_number {
-            Some(n) => match referrers.get(n) {
-                Some(id) => Some(*id),
-                None => {
-                    let reason = "referred_by_loan_number: no past client has this loan number".to_string();
-                    report.bad.push(BadRow { line: r.line, reason });
-                    continue;
-                }
-            },
-            None => None,
         };
-        if f.referral_partner_id.is_some_and(|p| !partners.contains(&p)) {
-            let reason = "referral_partner_id: no active referral partner has this id".to_string();
-            report.bad.push(BadRow { line: r.line, reason });
-            continue;
-        }
         if let Some(ext) = &f.external_id {
             let key = (f.source.clone(), ext.clone());
             // A repeat within the file is a bad row wherever it stands (the lookup below also finds the rows

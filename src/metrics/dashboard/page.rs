@@ -187,12 +187,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let wow = wow_rows(&this, &last);
 
     // Per-LO table (assignment cohort) with 8-week sparklines of assigned leads.
-    let mut lo_ids = parse_ids(&groups, 0);
-    lo_ids.extend(profiles.iter().map(|p| p.user_id));
-    lo_ids.extend(parse_ids(&open_groups, 0));
-    lo_ids.sort();
-    lo_ids.dedup();
-    let names = names_for(state, &lo_ids, false).await?;
+    let names = officer_names(state, &groups, &profiles, &open_groups).await?;
     let name_of = |key: &str| {
         Uuid::parse_str(key).ok().and_then(|u| names.get(&u).cloned()).unwrap_or_else(|| "(unassigned)".into())
     };
@@ -202,23 +197,18 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let (pipeline, open_volume, open_by_lo, unassigned) = pipeline_rows(&range, &open_groups);
     let expected_funded = model::dollars(model::expected_funded_cents(&open_volume, &history));
 
+    // Capacity, hiring and conversion by leads-per-LO band (assigned leads per 30 days in the range).
     let months = (range.to - range.from).num_days() as f64 / 30.4375;
-    let capacity = capacity_rows(&profiles, &groups, &open_by_lo, months);
-    let hiring = hiring(&profiles, &groups, &team, months);
-
-    // Conversion by leads-per-LO band (assigned leads per 30 days in the range).
-    let bands = band_rows(&groups, months);
-
+    let (capacity, hiring, bands) = (
+        capacity_rows(&profiles, &groups, &open_by_lo, months),
+        hiring(&profiles, &groups, &team, months),
+        band_rows(&groups, months),
+    );
     let escalations_waiting = crate::escalations::waiting_count(state, user).await?;
-    let (mut as_of, mut pending) = store::as_of(db).await?;
-    if pending > FOLD_WHEN_PENDING {
-        // Keep the delta table small; figures above already include the deltas.
-        store::fold(db, 50_000).await?;
-        (as_of, pending) = store::as_of(db).await?;
-    }
-    let unassigned_link = range.leads_link_now(&[("queue", "unassigned".into()), ("open", "1".into())]);
-    let stale_link = range.unfiltered_link(&[("stale", "1".into())]);
+    let (as_of, pending) = freshness(db).await?;
     Ok(Dashboard {
+        unassigned_link: range.leads_link_now(&[("queue", "unassigned".into()), ("open", "1".into())]),
+        stale_link: range.unfiltered_link(&[("stale", "1".into())]),
         range,
         team,
         funnel,
@@ -240,13 +230,38 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         unassigned,
         bands,
         escalations_waiting,
-        unassigned_link,
-        stale_link,
         as_of,
         pending,
         path,
         sort,
     })
+}
+
+/// The names of every LO the dashboard's tables mention (assigned in the range, taking leads now, or holding
+/// open leads), in one read.
+async fn officer_names(
+    state: &AppState,
+    groups: &[store::Group],
+    profiles: &[store::LoProfile],
+    open_groups: &[store::Group],
+) -> AppResult<HashMap<Uuid, String>> {
+    let mut lo_ids = parse_ids(groups, 0);
+    lo_ids.extend(profiles.iter().map(|p| p.user_id));
+    lo_ids.extend(parse_ids(open_groups, 0));
+    lo_ids.sort();
+    lo_ids.dedup();
+    names_for(state, &lo_ids, false).await
+}
+
+/// How current the figures are (the rollups' as-of and pending deltas), folding the deltas first when many
+/// are pending (the figures read include them either way; this keeps the delta table small).
+async fn freshness(db: &sqlx::PgPool) -> AppResult<(Option<DateTime<Utc>>, i64)> {
+    let (as_of, pending) = store::as_of(db).await?;
+    if pending <= FOLD_WHEN_PENDING {
+        return Ok((as_of, pending));
+    }
+    store::fold(db, 50_000).await?;
+    Ok(store::as_of(db).await?)
 }
 
 /// Week over week: the last 7 days before `to` (`this`) against the 7 before that (`last`).
