@@ -39,6 +39,14 @@ impl AppState {
     }
 }
 
+/// Midnight of `day` in `tz`, in UTC: where a day of the organisation's (a figure's, a report's, a list's range)
+/// begins. The one definition every date range uses.
+pub fn day_start(tz: chrono_tz::Tz, day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&chrono::Utc)).unwrap_or_else(|| naive.and_utc())
+}
+
 impl AppState {
     /// Today in the organisation's time zone, by the state's clock: the one definition of "today".
     pub fn today(&self) -> chrono::NaiveDate {

@@ -96,3 +96,54 @@ async fn an_lo_in_california_reads_and_types_times_in_pacific_time() {
     let page = client.get(app.url(&format!("/leads/{id}"))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("2030-01-02 11:00 CST"), "{page}");
 }
+
+/// The concession reports count days and months in the organisation's zone: a request filed at 8 pm in
+/// Chicago on the last day of a month (2 am UTC on the first of the next) is that month's, inside a range
+/// ending that day; a date the report cannot read is a 422 naming it.
+#[tokio::test]
+async fn concession_reports_count_the_organisations_days_and_months() {
+    use chrono::{Datelike, TimeZone};
+    let app = TestApp::spawn().await;
+    let lo = app.create_user(Role::Lo, "ann@tz.test", Some("North"), &["TX"]).await;
+    let lo_api = app.api(&app.token_for(lo).await);
+    let (_, admin) = app.login_as(Role::Admin, "admin@tz.test", None, &[]).await;
+    // The last day of this month, 20:00 in the organisation's zone.
+    let tz = app.state.config.timezone;
+    let today = app.state.today();
+    let first_next = (today.with_day(1).unwrap() + chrono::Months::new(1)).and_hms_opt(0, 0, 0).unwrap();
+    let last_day = first_next.date() - chrono::Duration::days(1);
+    let evening = tz.from_local_datetime(&last_day.and_hms_opt(20, 0, 0).unwrap()).unwrap().with_timezone(&chrono::Utc);
+    app.state.clock.advance(evening - app.state.clock.now());
+    assert_ne!(app.state.clock.now().month(), last_day.month(), "in UTC it is already the next month");
+
+    let body = serde_json::json!({"first_name": "Eve", "last_name": "Ning", "phone": "512-555-0777", "property_state": "TX",
+                                   "loan_amount": "400000"});
+    let lead: serde_json::Value =
+        lo_api.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap().json().await.unwrap();
+    let res = lo_api
+        .post(app.url("/api/v1/escalations"))
+        .json(&serde_json::json!({"lead_id": lead["id"], "kind": "pricing_exception", "standard_rate": 6.875,
+                                  "requested_rate": 6.625, "concession_bps": 25, "reason": "competitor_match",
+                                  "note": "Matched a quote"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let month = last_day.format("%Y-%m").to_string();
+    let range = format!("from={}&to={last_day}", last_day.with_day(1).unwrap());
+    let admin = app.login("admin@tz.test").await;
+    let csv = admin
+        .get(app.url(&format!("/escalations/reports.csv?table=month&{range}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = csv.lines().find(|l| l.starts_with(&month)).unwrap_or_else(|| panic!("{month} in {csv}"));
+    assert_eq!(row.split(',').nth(1), Some("1"), "one request that month: {csv}");
+    for bad in ["from=2026-13-01", "to=yesterday"] {
+        let res = admin.get(app.url(&format!("/escalations/reports?{bad}"))).send().await.unwrap();
+        assert_eq!(res.status(), 422, "{bad}");
+    }
+}

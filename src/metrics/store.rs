@@ -3,7 +3,7 @@
 //! checking, straight from the base tables through the `metrics_contributions` view. Both paths share the
 //! same filters, scope predicate and grouping, so they return the same answer.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
@@ -148,11 +148,7 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, kind: Kind, f: &Filters, sc
     scope.push_contribution_predicate(qb);
 }
 
-/// Midnight of `day` in `tz`, in UTC.
-pub fn day_start(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
-    let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    tz.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| naive.and_utc())
-}
+pub use crate::state::day_start;
 
 /// Sums `kind` contribution rows under `filters` and `scope`, grouped by `group`.
 pub async fn tally(

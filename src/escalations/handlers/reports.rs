@@ -25,13 +25,26 @@ pub(crate) struct Reports {
 
 pub(crate) async fn build_reports(state: &AppState, user: &CurrentUser, q: &ReportQuery) -> AppResult<Reports> {
     user.require(&[Role::Manager, Role::Admin])?;
-    let today = state.clock.now().date_naive();
+    // Days and months are the organisation's (a request made at 8 pm in Chicago on the 31st is that month's);
+    // a date that cannot be read is a 422 naming it, never silently replaced.
+    let today = state.today();
     let default_from = today.with_day(1).unwrap_or(today) - chrono::Duration::days(365);
-    let from = NaiveDate::parse_from_str(q.from.trim(), "%Y-%m-%d").unwrap_or(default_from);
-    let to = NaiveDate::parse_from_str(q.to.trim(), "%Y-%m-%d").unwrap_or(today);
-    let start = from.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or_default();
-    let end = to.succ_opt().unwrap_or(to).and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or_default();
-    let rows = store::report_rows(&state.db, user, start, end).await?;
+    let mut errors = FieldErrors::new();
+    let mut date = |field: &str, v: &str, default: NaiveDate| match v.trim() {
+        "" => default,
+        s => NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|_| {
+            errors.add(field, "use a date like 2026-01-31");
+            default
+        }),
+    };
+    let (from, to) = (date("from", &q.from, default_from), date("to", &q.to, today));
+    if from > to {
+        errors.add("from", "must be on or before to");
+    }
+    errors.into_result()?;
+    let tz = state.config.timezone;
+    let (start, end) = (crate::state::day_start(tz, from), crate::state::day_start(tz, to.succ_opt().unwrap_or(to)));
+    let rows = store::report_rows(&state.db, user, start, end, tz).await?;
     let thresholds = store::fair_lending_thresholds(&state.db).await?;
     Ok(Reports {
         from,

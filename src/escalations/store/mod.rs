@@ -596,6 +596,7 @@ pub async fn report_rows(
     user: &CurrentUser,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    tz: chrono_tz::Tz,
 ) -> sqlx::Result<Vec<ReportRow>> {
     #[derive(sqlx::FromRow)]
     struct Raw {
@@ -613,8 +614,9 @@ pub async fn report_rows(
         credit_band: Option<String>,
         loan_purpose: Option<String>,
     }
-    let mut qb = QueryBuilder::new(
-        "SELECT r.name AS lo_name, t.name AS team_name, to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month,
+    let mut qb = QueryBuilder::new("SELECT r.name AS lo_name, t.name AS team_name, to_char(e.created_at AT TIME ZONE ");
+    qb.push_bind(tz.name()).push(
+        ", 'YYYY-MM') AS month,
                 e.status, e.decision, e.granted_bps, e.granted_cents,
                 (extract(epoch FROM e.first_decided_at - e.created_at) / 3600.0)::float8 AS hours_to_decision,
                 (l.stage = 'funded' OR EXISTS (SELECT 1 FROM stage_changes sc WHERE sc.lead_id = l.id AND sc.to_stage = 'funded')) AS funded,

@@ -343,12 +343,7 @@ pub(crate) fn decode_cursor(s: &str) -> Result<(DateTime<Utc>, Uuid), AppError> 
     Ok((DateTime::from_timestamp_micros(micros).ok_or_else(bad)?, Uuid::parse_str(id).map_err(|_| bad())?))
 }
 
-/// Midnight of `day` in `tz`, in UTC (the start of a cohort day).
-pub(crate) fn day_start(tz: chrono_tz::Tz, day: NaiveDate) -> DateTime<Utc> {
-    use chrono::TimeZone;
-    let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    tz.from_local_datetime(&naive).earliest().map(|d| d.with_timezone(&Utc)).unwrap_or_else(|| naive.and_utc())
-}
+pub(crate) use crate::state::day_start;
 
 /// `col >= start of from` and `col < start of to`.
 pub(crate) fn push_days(qb: &mut QueryBuilder<'_, Postgres>, col: &str, c: &Checked, tz: chrono_tz::Tz) {
