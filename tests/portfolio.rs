@@ -321,7 +321,30 @@ async fn loan_officers_see_only_their_own_loans_and_opportunities() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let page = mia.get(app.url("/portfolio")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("<span class=\"num\">1</span> referrals from past clients (1 funded)"), "{page}");
+    assert!(page.contains("<span class=\"num\">1</span> referrals from past clients</a> (<a"), "{page}");
+    // Every retention figure opens the list behind it, and the list's total is the figure.
+    let mut checked = 0;
+    let mut rest = page.as_str();
+    while let Some(at) = rest.find("href=\"/portfolio?loans=").or_else(|| rest.find("href=\"/leads?referrer=")) {
+        rest = &rest[at + 6..];
+        let href = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
+        let text = &rest[rest.find('>').unwrap() + 1..];
+        let text = text.trim_start_matches("<span class=\"num\">");
+        let figure: i64 = text[..text.find('<').unwrap()].parse().unwrap();
+        let list = mia.get(app.url(href.trim_end_matches("#loans"))).send().await.unwrap().text().await.unwrap();
+        let marker = if href.starts_with("/leads") {
+            "id=\"lead-total\"><span class=\"num\">"
+        } else {
+            "id=\"loan-total\"><span class=\"num\">"
+        };
+        let at = list.find(marker).unwrap_or_else(|| panic!("{href}: {list}")) + marker.len();
+        let total: i64 = list[at..at + list[at..].find('<').unwrap()].parse().unwrap();
+        assert_eq!(total, figure, "{href}");
+        checked += 1;
+    }
+    assert_eq!(checked, 7, "loans, paid off, refinanced with us, with a reason, lost, referrals, funded referrals");
+    assert_eq!(mia.get(app.url("/portfolio?loans=everything")).send().await.unwrap().status(), 422);
+    assert_eq!(mia.get(app.url("/portfolio?colour=red")).send().await.unwrap().status(), 422);
     // Ann does not see Bob's past client's referral.
     let page = ann.get(app.url("/portfolio")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("<span class=\"num\">0</span> referrals from past clients"), "{page}");

@@ -141,26 +141,50 @@ struct IndexPage {
     loans: Vec<LoanView>,
     next_after: Option<String>,
     is_admin: bool,
+    /// How many loans the list holds, and which set it is (`loans=`, empty for all).
+    total: i64,
+    loans_key: String,
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    #[serde(default)]
-    after: String,
+/// `/portfolio?loans=…&after=…`: which loans (a retention figure's list) and the page. Anything else is a 422
+/// naming it: a figure's list that silently dropped its filter would show every loan.
+fn list_query(pairs: &[(String, String)]) -> AppResult<(store::LoanSet, String, String)> {
+    let mut errors = FieldErrors::new();
+    let (mut set, mut key, mut after) = (store::LoanSet::Every, String::new(), String::new());
+    for (k, v) in pairs {
+        match k.as_str() {
+            "loans" => match store::LoanSet::parse(v) {
+                Some(s) => (set, key) = (s, v.clone()),
+                None => errors.add(
+                    "loans",
+                    "must be active, paid_off_12m, refinanced_with_us, lost_to_competitor or with_reason",
+                ),
+            },
+            "after" => after = v.clone(),
+            other => errors.add(other, "is not a filter of the loan list (known: loans, after)"),
+        }
+    }
+    errors.into_result()?;
+    Ok((set, key, after))
 }
 
 async fn index(
     user: CurrentUser,
     ctx: PageCtx,
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> AppResult<impl IntoResponse> {
     user.require(&VIEWERS)?;
-    let summary = retention_summary(&state, &user).await?;
-    let rows = store::visible_loans(&state.db, &user, &q.after, PAGE + 1).await?;
+    let (set, loans_key, after) = list_query(&pairs)?;
+    let today = state.today();
+    let (summary, rows, total) = tokio::try_join!(
+        retention_summary(&state, &user),
+        async { Ok(store::visible_loans(&state.db, &user, set, today, &after, PAGE + 1).await?) },
+        async { Ok::<_, AppError>(store::count_loans(&state.db, &user, set, today).await?) },
+    )?;
     let next_after = (rows.len() as i64 > PAGE).then(|| rows[PAGE as usize - 1].loan_number.clone());
     let loans = rows.into_iter().take(PAGE as usize).map(|row| LoanView { row }).collect();
-    Ok(IndexPage { ctx, summary, loans, next_after, is_admin: user.is_admin() })
+    Ok(IndexPage { ctx, summary, loans, next_after, is_admin: user.is_admin(), total, loans_key })
 }
 
 #[derive(Template, WebTemplate)]

@@ -384,9 +384,62 @@ pub struct LoanRow {
 }
 
 /// Loans the user may see, by loan number after `after` (keyset), at most `limit`.
-pub async fn visible_loans(db: &PgPool, user: &CurrentUser, after: &str, limit: i64) -> sqlx::Result<Vec<LoanRow>> {
+/// The loans a retention figure counts, as the portfolio list filters them (`/portfolio?loans=…`): each figure
+/// and its list read the same predicate ([`push_set`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoanSet {
+    Every,
+    /// In the portfolio (not paid off).
+    Active,
+    /// Paid off in the 365 days before today.
+    PaidOff12m,
+    RefinancedWithUs,
+    LostToCompetitor,
+    /// Paid off with a recorded reason (recapture's denominator).
+    WithReason,
+}
+
+impl LoanSet {
+    pub const KEYS: [(&'static str, LoanSet); 5] = [
+        ("active", LoanSet::Active),
+        ("paid_off_12m", LoanSet::PaidOff12m),
+        ("refinanced_with_us", LoanSet::RefinancedWithUs),
+        ("lost_to_competitor", LoanSet::LostToCompetitor),
+        ("with_reason", LoanSet::WithReason),
+    ];
+    pub fn parse(s: &str) -> Option<LoanSet> {
+        if s.is_empty() {
+            return Some(LoanSet::Every);
+        }
+        Self::KEYS.iter().find(|(k, _)| *k == s).map(|(_, v)| *v)
+    }
+}
+
+/// The set's predicate over `portfolio_loans p` (an expression, no leading `AND`).
+fn push_set(qb: &mut QueryBuilder<'_, Postgres>, set: LoanSet, today: NaiveDate) {
+    match set {
+        LoanSet::Every => qb.push("true"),
+        LoanSet::Active => qb.push("p.paid_off_on IS NULL"),
+        LoanSet::PaidOff12m => qb.push("p.paid_off_on > ").push_bind(today).push("::date - 365"),
+        LoanSet::RefinancedWithUs => qb.push("p.payoff_reason = 'refinanced_with_us'"),
+        LoanSet::LostToCompetitor => qb.push("p.payoff_reason = 'lost_to_competitor'"),
+        LoanSet::WithReason => qb.push("(p.paid_off_on IS NOT NULL AND p.payoff_reason IS NOT NULL)"),
+    };
+}
+
+/// One page of the loans of `set` the user may see, by loan number.
+pub async fn visible_loans(
+    db: &PgPool,
+    user: &CurrentUser,
+    set: LoanSet,
+    today: NaiveDate,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<LoanRow>> {
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(LOAN_SELECT);
     user.scope().push_loan_predicate(&mut qb, "p");
+    qb.push(" AND ");
+    push_set(&mut qb, set, today);
     qb.push(" AND p.loan_number > ").push_bind(after.to_string());
     qb.push(" ORDER BY p.loan_number LIMIT ").push_bind(limit);
     qb.build_query_as().fetch_all(db).await
@@ -551,29 +604,36 @@ pub struct RetentionTotals {
     pub refinanced_with_us: i64,
     pub paid_off_with_reason: i64,
     pub lost_to_competitor: i64,
-    pub referrals: i64,
-    pub referrals_funded: i64,
 }
 
+/// The retention counts over the loans the user may see, each by its [`LoanSet`]'s predicate, in one statement.
 pub async fn retention_totals(db: &PgPool, user: &CurrentUser, today: NaiveDate) -> sqlx::Result<RetentionTotals> {
-    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
-        "SELECT count(*) FILTER (WHERE p.paid_off_on IS NULL) AS portfolio_size,
-                count(*) FILTER (WHERE p.paid_off_on > ",
-    );
-    qb.push_bind(today).push(
-        "::date - 365) AS paid_off_12m,
-                count(*) FILTER (WHERE p.payoff_reason = 'refinanced_with_us') AS refinanced_with_us,
-                count(*) FILTER (WHERE p.paid_off_on IS NOT NULL AND p.payoff_reason IS NOT NULL) AS paid_off_with_reason,
-                count(*) FILTER (WHERE p.payoff_reason = 'lost_to_competitor') AS lost_to_competitor,
-                COALESCE(sum(r.n), 0)::int8 AS referrals,
-                COALESCE(sum(r.funded), 0)::int8 AS referrals_funded
-         FROM portfolio_loans p
-         LEFT JOIN LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE l.stage = 'funded') AS funded
-                            FROM leads l WHERE l.referred_by_loan_id = p.id) r ON true
-         WHERE true",
-    );
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT ");
+    for (i, (set, name)) in [
+        (LoanSet::Active, "portfolio_size"),
+        (LoanSet::PaidOff12m, "paid_off_12m"),
+        (LoanSet::RefinancedWithUs, "refinanced_with_us"),
+        (LoanSet::WithReason, "paid_off_with_reason"),
+        (LoanSet::LostToCompetitor, "lost_to_competitor"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        qb.push(if i == 0 { "count(*) FILTER (WHERE " } else { ", count(*) FILTER (WHERE " });
+        push_set(&mut qb, set, today);
+        qb.push(format_args!(") AS {name}"));
+    }
+    qb.push(" FROM portfolio_loans p WHERE true");
     user.scope().push_loan_predicate(&mut qb, "p");
     qb.build_query_as().fetch_one(db).await
+}
+
+/// How many loans of `set` the user may see (the list's total).
+pub async fn count_loans(db: &PgPool, user: &CurrentUser, set: LoanSet, today: NaiveDate) -> sqlx::Result<i64> {
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT count(*) FROM portfolio_loans p WHERE ");
+    push_set(&mut qb, set, today);
+    user.scope().push_loan_predicate(&mut qb, "p");
+    qb.build_query_scalar().fetch_one(db).await
 }
 
 /// Opportunities per LO (team-queue ones under "Team queue").

@@ -5,7 +5,7 @@ use super::*;
 
 /// Every parameter the lead list, its CSV export and `GET /api/v1/leads` understand. Anything else is refused
 /// (422 naming it): a filter the list silently dropped would show the whole list behind a figure.
-pub const LIST_PARAMS: [&str; 22] = [
+pub const LIST_PARAMS: [&str; 23] = [
     "stage",
     "source",
     "age",
@@ -28,6 +28,7 @@ pub const LIST_PARAMS: [&str; 22] = [
     "open",
     "scope",
     "partner",
+    "referrer",
 ];
 
 /// The won path, in order, as migration 0007's `metrics_won_pos` numbers it ("reached stage X" = the furthest
@@ -82,6 +83,8 @@ pub struct LeadFilter {
     pub scope: String,
     /// A referral partner's id: the leads naming that partner.
     pub partner: String,
+    /// `past_client`: leads a past client referred (by loan number); `partner`: leads a referral partner sent.
+    pub referrer: String,
 }
 
 /// Which facts place a lead in the list's cohort (the same choice the metrics' contribution kinds make).
@@ -162,6 +165,7 @@ impl LeadFilter {
                 "open" => f.open = v,
                 "scope" => f.scope = v,
                 "partner" => f.partner = v,
+                "referrer" => f.referrer = v,
                 other => {
                     errors.add(other, format!("is not a filter of the lead list (known: {})", LIST_PARAMS.join(", ")))
                 }
@@ -235,6 +239,9 @@ impl LeadFilter {
         if !matches!(self.sort.as_str(), "" | "newest" | "oldest") {
             e.add("sort", "must be newest or oldest");
         }
+        if !matches!(self.referrer.as_str(), "" | "past_client" | "partner") {
+            e.add("referrer", "must be past_client or partner");
+        }
         if !matches!(self.queue.as_str(), "" | "unassigned") {
             e.add("queue", "must be unassigned");
         }
@@ -277,6 +284,7 @@ impl LeadFilter {
             ("open", &self.open),
             ("scope", &self.scope),
             ("partner", &self.partner),
+            ("referrer", &self.referrer),
         ];
         pairs
             .iter()
@@ -300,6 +308,7 @@ impl LeadFilter {
             ("open", &self.open),
             ("scope", &self.scope),
             ("partner", &self.partner),
+            ("referrer", &self.referrer),
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -388,6 +397,15 @@ pub(crate) fn push_filter(
     }
     if let Some(p) = c.partner {
         qb.push(" AND l.referral_partner_id = ").push_bind(p);
+    }
+    match f.referrer.as_str() {
+        "past_client" => {
+            qb.push(" AND l.referred_by_loan_id IS NOT NULL");
+        }
+        "partner" => {
+            qb.push(" AND l.referral_partner_id IS NOT NULL");
+        }
+        _ => {}
     }
     push_cohort(qb, f, &c, tz, figures.as_ref());
     if c.open {
