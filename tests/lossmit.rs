@@ -776,6 +776,24 @@ async fn supervisor_reassigns_with_history_and_sees_the_board_and_reports() {
     assert_eq!(res.status(), 303);
     let report = t.supervisor.get(t.app.url("/lossmit/reports")).send().await.unwrap().text().await.unwrap();
     assert!(report.contains("Cure rate: 1 of 1 resolved cases cured (100.00%)"), "{report}");
+    // Every cell of the stage-by-age table opens the cases behind it, and the list's total is the cell.
+    let table = &report[report.find("id=\"by-stage\"").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let (mut rest, mut links, mut nonzero) = (table, 0, 0);
+    while let Some(at) = rest.find("<a href=\"") {
+        rest = &rest[at + 9..];
+        let href = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
+        let n: usize = rest[rest.find('>').unwrap() + 1..rest.find("</a>").unwrap()].parse().unwrap();
+        let list = t.supervisor.get(t.app.url(&href)).send().await.unwrap().text().await.unwrap();
+        let marker = "id=\"case-total\"><span class=\"num\">";
+        let at = list.find(marker).unwrap_or_else(|| panic!("{href}: {list}")) + marker.len();
+        assert_eq!(list[at..at + list[at..].find('<').unwrap()].parse::<usize>().unwrap(), n, "{href}");
+        links += 1;
+        nonzero += usize::from(n > 0);
+    }
+    assert!(links >= 30 && nonzero >= 2, "{links} links, {nonzero} non-zero");
+    let res = t.supervisor.get(t.app.url("/lossmit?stage=resolved&colour=red")).send().await.unwrap();
+    assert_eq!(res.status(), 422);
     let v2 = (v["version"].as_i64().unwrap() + 1).to_string();
     let res = t
         .supervisor

@@ -44,21 +44,61 @@ pub(crate) struct QueuePage {
     rows: Vec<QueueRow>,
     supervisor: bool,
     today: NaiveDate,
+    /// The report figure this list is behind ("Evaluation, 31–60 days delinquent"), if any.
+    filtered: Option<String>,
+}
+
+/// `/lossmit?stage=…&age=…`: the cases behind a cell of the stage-by-age report (`age` is the bucket's index,
+/// 0 for 0–30 days … 4 for 121+); a resolved stage lists resolved cases. Anything else is a 422 naming it.
+fn queue_filter(pairs: &[(String, String)]) -> AppResult<(Option<Stage>, Option<usize>)> {
+    let mut errors = FieldErrors::new();
+    let (mut stage, mut age) = (None, None);
+    for (k, v) in pairs {
+        match k.as_str() {
+            "stage" => match Stage::ALL.iter().find(|s| s.as_str() == v) {
+                Some(s) => stage = Some(*s),
+                None => errors.add("stage", "not a case stage"),
+            },
+            "age" => match v.parse::<usize>().ok().filter(|i| *i < reports::AGE_BUCKETS.len()) {
+                Some(i) => age = Some(i),
+                None => errors.add("age", "must be 0 to 4 (0–30 … 121+ days delinquent)"),
+            },
+            other => errors.add(other, "is not a filter of the case list (known: stage, age)"),
+        }
+    }
+    errors.into_result()?;
+    Ok((stage, age))
 }
 
 pub(crate) async fn queue(
     user: CurrentUser,
     ctx: PageCtx,
     State(state): State<AppState>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> AppResult<impl IntoResponse> {
-    let cases = store::visible_cases(&state.db, &user, false).await?;
+    // Who may see cases before what they asked for: a refusal never depends on the query.
+    user.require(&store::CASE_ROLES)?;
+    let (stage, age) = queue_filter(&pairs)?;
+    let resolved = stage.is_some_and(|s| s.as_str() == "resolved");
     let today = state.today();
+    let cases: Vec<CaseRow> = store::visible_cases(&state.db, &user, resolved)
+        .await?
+        .into_iter()
+        .filter(|c| stage.is_none_or(|s| c.stage == s.as_str()))
+        .filter(|c| age.is_none_or(|a| reports::age_bucket(c, today) == a))
+        .collect();
+    let filtered = (stage.is_some() || age.is_some()).then(|| {
+        let mut parts = Vec::new();
+        parts.extend(stage.map(|s| s.label().to_string()));
+        parts.extend(age.map(|a| format!("{} days delinquent", reports::AGE_BUCKETS[a])));
+        parts.join(", ")
+    });
     let mut rows: Vec<QueueRow> = cases.iter().map(|c| queue_row(c, today)).collect();
     // Nearest open deadline first; cases with none last.
     rows.sort_by(|a, b| {
         (a.next_sort.is_none(), a.next_sort, &a.loan_number).cmp(&(b.next_sort.is_none(), b.next_sort, &b.loan_number))
     });
-    Ok(QueuePage { ctx, rows, supervisor: user.may_see_case(None), today })
+    Ok(QueuePage { ctx, rows, supervisor: user.may_see_case(None), today, filtered })
 }
 
 // ---------------------------------------------------------------- board

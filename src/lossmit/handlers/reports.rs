@@ -86,6 +86,8 @@ pub(crate) async fn export(
 
 pub struct StageAgeRow {
     pub stage: &'static str,
+    /// The stage's key (the case list's `stage=`).
+    pub key: &'static str,
     pub buckets: [usize; 5],
     pub total: usize,
 }
@@ -175,6 +177,17 @@ pub(crate) async fn reports(
     Ok(page.into_response())
 }
 
+/// Which of [`AGE_BUCKETS`] a case falls in: days delinquent today, or on the day it was resolved.
+pub(crate) fn age_bucket(c: &CaseRow, today: NaiveDate) -> usize {
+    match clocks::days_delinquent(c.first_unpaid_due_date, c.resolved_on.unwrap_or(today)) {
+        ..=30 => 0,
+        31..=60 => 1,
+        61..=90 => 2,
+        91..=120 => 3,
+        _ => 4,
+    }
+}
+
 /// Open cases by stage and by how long the loan has been delinquent (resolved cases as of their resolution).
 fn stage_by_age(cases: &[CaseRow], today: NaiveDate) -> Vec<StageAgeRow> {
     Stage::ALL
@@ -182,17 +195,9 @@ fn stage_by_age(cases: &[CaseRow], today: NaiveDate) -> Vec<StageAgeRow> {
         .map(|s| {
             let mut buckets = [0usize; 5];
             for c in cases.iter().filter(|c| c.stage == s.as_str()) {
-                let age = clocks::days_delinquent(c.first_unpaid_due_date, c.resolved_on.unwrap_or(today));
-                let i = match age {
-                    ..=30 => 0,
-                    31..=60 => 1,
-                    61..=90 => 2,
-                    91..=120 => 3,
-                    _ => 4,
-                };
-                buckets[i] += 1;
+                buckets[age_bucket(c, today)] += 1;
             }
-            StageAgeRow { stage: s.label(), total: buckets.iter().sum(), buckets }
+            StageAgeRow { stage: s.label(), key: s.as_str(), total: buckets.iter().sum(), buckets }
         })
         .collect()
 }
