@@ -57,6 +57,11 @@ async fn the_dashboard_shows_the_hours_each_lo_was_available() {
     let row = &table[row_start..row_start + table[row_start..].find("</tr>").unwrap()];
     let cells: Vec<&str> = row.split("class=\"num\">").skip(1).map(|c| c.split('<').next().unwrap()).collect();
     assert_eq!(cells[0], "3.0", "hours available: {row}");
-    assert_eq!(cells[4], "1", "leads given: {row}");
+    let given = &row[row.find("data-label=\"Leads given\"").unwrap()..];
+    let href = given[given.find("href=\"").unwrap() + 6..].split('"').next().unwrap().replace("&#38;", "&");
+    assert!(given.contains(">1</a>"), "leads given: {row}");
+    // The figure opens the leads given to her, and the list's total is the figure.
+    let list = manager.get(app.url(&href)).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("id=\"lead-total\"><span class=\"num\">1<"), "{href}: {list}");
     assert!(!table.contains("Houston") && table.matches("<tr>").count() == 2, "only the manager's team: {table}");
 }

@@ -53,6 +53,8 @@ pub struct AvailabilityRow {
     pub offers: i64,
     pub claimed: i64,
     pub assigned: i64,
+    /// The leads given to them in the range (the lead list's assignment cohort; no other filter applies).
+    pub assigned_link: String,
 }
 
 /// Every active LO's availability over the range, read once for the page: the rows of those the viewer's
@@ -89,6 +91,12 @@ async fn availability_and_officers(
                 offers: a.offers,
                 claimed: a.claimed,
                 assigned: a.assigned,
+                assigned_link: range.unfiltered_link(&[
+                    ("from", range.from.to_string()),
+                    ("to", range.to.to_string()),
+                    ("lo", a.lo_id.to_string()),
+                    ("cohort", "assigned".into()),
+                ]),
             }
         })
         .collect();
