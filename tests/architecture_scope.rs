@@ -60,13 +60,13 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     // Routing targets, not visibility.
     ("src/routing/store.rs", "OR u.team_id = ANY($) OR u.id = ANY($)", "the LOs a routing rule targets"),
     (
-        "src/escalations/store.rs",
+        "src/escalations/store/",
         "WHERE c.lo_id = $ ORDER BY c.created_at DESC",
         "one LO's coaching reviews, after `manages_team_of`",
     ),
-    ("src/escalations/store.rs", "AND ($::uuid IS NULL OR u.id = $)", "the optional one-LO filter inside the roster"),
+    ("src/escalations/store/", "AND ($::uuid IS NULL OR u.id = $)", "the optional one-LO filter inside the roster"),
     // Decision authority over escalations, bound from `Scope::team_ids`.
-    ("src/escalations/store.rs", "AND (l.team_id = ANY($) OR ($ AND ($ OR e.current_level", "approval authority"),
+    ("src/escalations/store/", "AND (l.team_id = ANY($) OR ($ AND ($ OR e.current_level", "approval authority"),
     // Who manages which team is account data, edited by admins.
     ("src/accounts/", "managed_team_ids", "account data: the team_managers rows"),
     ("src/accounts/store.rs", "team_id = ANY($)", "editing team_managers rows"),
@@ -181,7 +181,7 @@ fn the_rivals_this_replaced_would_be_caught() {
             "src/routing/handlers.rs",
             "if !user.is_admin() && !lo.team_id.is_some_and(|t| user.managed_team_ids.contains(&t)) {",
         ),
-        ("src/escalations/store.rs", "WHERE u.role = 'lo' AND u.active AND ($1 OR u.team_id = ANY($2))"),
+        ("src/escalations/store/mod.rs", "WHERE u.role = 'lo' AND u.active AND ($1 OR u.team_id = ANY($2))"),
         ("src/leads/store/", "SELECT id FROM leads l WHERE l.assigned_lo_id = $1 OR l.team_id = ANY($2)"),
     ];
     for (file, line) in rivals {
