@@ -691,6 +691,10 @@ async fn retention_metrics_show_on_the_manager_dashboard() {
     assert!(page.contains("<span class=\"num\">5</span> loans in the portfolio"), "{page}");
     let page = o.admin.get(app.url("/dashboard")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("<span class=\"num\">6</span> loans in the portfolio"), "{page}");
+    // The tile opens the loans it counts (not every loan ever closed): the list's total is the figure.
+    assert!(page.contains("href=\"/portfolio?loans=active#loans\"><span class=\"num\">6</span>"), "{page}");
+    let list = o.admin.get(app.url("/portfolio?loans=active")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("id=\"loan-total\"><span class=\"num\">6<"), "{list}");
 }
 
 /// A receiver on 127.0.0.1 that answers 200 to everything.
