@@ -321,19 +321,6 @@ fn ratio_bp(num: i64, den: i64) -> Option<i64> {
 pub async fn retention_summary(state: &AppState, user: &CurrentUser) -> AppResult<RetentionSummary> {
     let today = state.clock.now().with_timezone(&state.config.timezone).date_naive();
     let t = store::retention_totals(&state.db, user, today).await?;
-    let referred = |funded: bool| {
-        let mut pairs = vec![("referrer".to_string(), "past_client".to_string())];
-        if funded {
-            pairs.extend([("stage".into(), "funded".into()), ("reached".into(), "1".into())]);
-        }
-        crate::leads::store::LeadFilter::from_pairs(&pairs).0
-    };
-    let (all, funded) = (referred(false), referred(true));
-    let (referrals, referrals_funded) = tokio::try_join!(
-        crate::leads::store::count_leads(state, user, &all),
-        crate::leads::store::count_leads(state, user, &funded),
-    )?;
-    let (referrals, referrals_funded) = (referrals.count, referrals_funded.count);
     let per_lo = store::opportunities_per_lo(&state.db, user).await?;
     Ok(RetentionSummary {
         portfolio_size: t.portfolio_size,
@@ -344,8 +331,8 @@ pub async fn retention_summary(state: &AppState, user: &CurrentUser) -> AppResul
         paid_off_with_reason: t.paid_off_with_reason,
         recapture_bp: ratio_bp(t.refinanced_with_us, t.paid_off_with_reason),
         per_lo,
-        referrals,
-        referrals_funded,
+        referrals: t.referrals,
+        referrals_funded: t.referrals_funded,
     })
 }
 

@@ -604,6 +604,10 @@ pub struct RetentionTotals {
     pub refinanced_with_us: i64,
     pub paid_off_with_reason: i64,
     pub lost_to_competitor: i64,
+    /// Leads a past client referred, and those that reached funded, among the leads the user's lead list
+    /// shows: what `/leads?referrer=past_client` (and `&stage=funded&reached=1`) lists.
+    pub referrals: i64,
+    pub referrals_funded: i64,
 }
 
 /// The retention counts over the loans the user may see, each by its [`LoanSet`]'s predicate, in one statement.
@@ -623,7 +627,16 @@ pub async fn retention_totals(db: &PgPool, user: &CurrentUser, today: NaiveDate)
         push_set(&mut qb, set, today);
         qb.push(format_args!(") AS {name}"));
     }
-    qb.push(" FROM portfolio_loans p WHERE true");
+    // The referrals, in the same statement: the lead list's `referrer=past_client` and `reached` (funded is the
+    // eighth won-path stage) over the lead list's scope.
+    qb.push(", (SELECT count(*) FROM leads l WHERE l.referred_by_loan_id IS NOT NULL");
+    user.lead_list_scope().push_lead_predicate(&mut qb, "l");
+    qb.push(
+        ") AS referrals, (SELECT count(*) FROM leads l WHERE l.referred_by_loan_id IS NOT NULL
+           AND EXISTS (SELECT 1 FROM stage_changes s WHERE s.lead_id = l.id AND metrics_won_pos(s.to_stage) >= 8)",
+    );
+    user.lead_list_scope().push_lead_predicate(&mut qb, "l");
+    qb.push(") AS referrals_funded FROM portfolio_loans p WHERE true");
     user.scope().push_loan_predicate(&mut qb, "p");
     qb.build_query_as().fetch_one(db).await
 }
