@@ -136,6 +136,24 @@ async fn build_org(app: &TestApp) -> Org {
                 version = lead["version"].as_i64().unwrap();
                 app.state.clock.advance(chrono::Duration::minutes(7));
             }
+            // Sometimes the LO asks for a pricing exception, and the admin decides most of them.
+            if let Some(api) = lo_api.filter(|_| at == 7 || rng.next(3) == 0) {
+                let bps = 10 + 5 * rng.next(6);
+                let ask = json!({"lead_id": id, "kind": "pricing_exception", "concession_bps": bps,
+                                 "reason": "competitor_match"});
+                let filed =
+                    ok_json(api.post(app.url("/api/v1/escalations")).json(&ask).send().await.unwrap(), "ask").await;
+                let decision = match rng.next(4) {
+                    0 => None,
+                    1 => Some(json!({"decision": "deny", "note": "no"})),
+                    2 => Some(json!({"decision": "counter", "counter_bps": 5, "note": "meet halfway"})),
+                    _ => Some(json!({"decision": "approve", "note": "ok"})),
+                };
+                if let Some(d) = decision {
+                    let url = app.url(&format!("/api/v1/escalations/{}/decision", filed["id"].as_str().unwrap()));
+                    ok_json(admin_api.post(url).json(&d).send().await.unwrap(), "decide").await;
+                }
+            }
             if at < 7 && rng.next(4) == 0 {
                 let lost = json!({"stage": "lost", "lost_reason": REASONS[rng.next(4)], "version": version});
                 ok_json(admin_api.post(format!("{url}/stage")).json(&lost).send().await.unwrap(), "lost").await;
@@ -180,7 +198,11 @@ enum Figure {
     Percent(f64),
 }
 
-/// Every `<a href="/leads?...">` whose text starts with a number, with that number.
+/// The lists a figure can open, by path, with the id of the element that shows the list's total.
+const LISTS: [(&str, &str); 3] =
+    [("/leads?", "lead-total"), ("/escalations?", "escalation-total"), ("/lossmit?", "case-total")];
+
+/// Every `<a href="/leads?...">` (or another list of [`LISTS`]) whose text starts with a number, with that number.
 fn figure_links(html: &str) -> Vec<(String, Figure)> {
     let mut out = Vec::new();
     let mut rest = html;
@@ -189,7 +211,7 @@ fn figure_links(html: &str) -> Vec<(String, Figure)> {
         let end = rest.find("</a>").unwrap();
         let tag = &rest[..end];
         rest = &rest[end..];
-        let Some(h) = tag.find("href=\"/leads?") else { continue };
+        let Some(h) = LISTS.iter().find_map(|(path, _)| tag.find(&format!("href=\"{path}"))) else { continue };
         let href_start = h + "href=\"".len();
         let href = &tag[href_start..href_start + tag[href_start..].find('"').unwrap()];
         let text = strip_tags(&tag[tag.find('>').unwrap() + 1..]);
@@ -216,12 +238,13 @@ async fn list_total(app: &TestApp, page: &reqwest::Client, api: Option<&reqwest:
     let status = res.status();
     let html = res.text().await.unwrap();
     assert_eq!(status, 200, "{href}: {html}");
-    let marker = "id=\"lead-total\"><span class=\"num\">";
-    let start = html.find(marker).unwrap_or_else(|| panic!("{href}: the list shows its total")) + marker.len();
+    let id = LISTS.iter().find(|(path, _)| href.starts_with(path)).map(|(_, id)| *id).unwrap();
+    let marker = format!("id=\"{id}\"><span class=\"num\">");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("{href}: the list shows its total")) + marker.len();
     let text = &html[start..start + html[start..].find('<').unwrap()];
     assert!(!text.ends_with('+'), "{href}: uncapped");
     let total: i64 = text.replace(',', "").parse().unwrap();
-    if let Some(api) = api {
+    if let Some(api) = api.filter(|_| href.starts_with("/leads?")) {
         let query = href.trim_start_matches("/leads?");
         let v = ok_json(api.get(app.url(&format!("/api/v1/leads?{query}&limit=1"))).send().await.unwrap(), href).await;
         assert_eq!(v["total"], total, "{href}: the API's total is the page's");
@@ -283,7 +306,7 @@ async fn check_page(
 }
 
 /// The filters the test counts non-zero figures of.
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 12] = [
     "reached=1",
     "cohort=assigned",
     "cohort=lost",
@@ -293,6 +316,9 @@ const KINDS: [&str; 9] = [
     "source=",
     "campaign=",
     "partner=",
+    "outcome=decided",
+    "outcome=granted",
+    "outcome=funded",
 ];
 
 /// Links with a non-zero figure, by the kind of filter they carry (so the test cannot pass on zeros).
@@ -323,6 +349,10 @@ async fn every_figure_on_the_dashboard_the_lo_page_and_the_partners_page_opens_e
         for (name, mgr) in &org.managers {
             checked += check_page(&app, name, mgr, None, view, &mut failures).await;
         }
+    }
+    // The concession reports: every request, decided, granted and funded count opens the approvals list.
+    for (who, page) in std::iter::once(("admin", &org.admin)).chain(org.managers.iter().map(|(n, c)| (*n, c))) {
+        checked += check_page(&app, who, page, None, "/escalations/reports", &mut failures).await;
     }
     // Coaching's per-LO figures (the dashboard's definitions over the last 30 days).
     checked += check_page(&app, "admin", &org.admin, Some(&org.admin_api), "/coaching", &mut failures).await;
@@ -400,4 +430,18 @@ async fn a_parameter_the_list_does_not_know_is_refused_naming_it() {
     }
     let v = ok_json(api.get(app.url("/api/v1/leads?limit=1")).send().await.unwrap(), "list").await;
     assert_eq!((v["total"].as_i64(), v["items"].as_array().unwrap().len()), (Some(1), 1));
+    // The approvals list (behind the concession reports), page and API alike.
+    for bad in ["colour=red", "from=2026-13-01", "to=yesterday", "lo=ann", "team=north", "outcome=won", "status=lost"] {
+        let field = bad.split('=').next().unwrap();
+        let res = api.get(app.url(&format!("/api/v1/escalations?{bad}"))).send().await.unwrap();
+        assert_eq!(res.status(), 422, "{bad}");
+        let v: Value = res.json().await.unwrap();
+        assert!(v["errors"][field].is_array(), "{bad} names {field}: {v}");
+        let res = page.get(app.url(&format!("/escalations?{bad}"))).send().await.unwrap();
+        assert_eq!(res.status(), 422, "{bad}");
+        assert!(res.text().await.unwrap().contains(&format!("{field}:")), "{bad}");
+    }
+    let v =
+        ok_json(api.get(app.url("/api/v1/escalations?status=all&outcome=granted")).send().await.unwrap(), "list").await;
+    assert_eq!(v["total"], 0);
 }

@@ -393,7 +393,9 @@ pub fn amount_band(cents: Option<i64>) -> &'static str {
 /// One pricing exception, as the reports see it.
 #[derive(Debug, Clone)]
 pub struct ReportRow {
+    pub lo_id: Uuid,
     pub lo_name: String,
+    pub team_id: Option<Uuid>,
     pub team_name: String,
     /// "2026-11".
     pub month: String,
@@ -423,6 +425,8 @@ impl ReportRow {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ConcessionSummary {
     pub key: String,
+    /// The approvals list's filter for this row's requests (`lo=…`, `team=…`, a month's `from`/`to`).
+    pub filter: String,
     pub requests: i64,
     pub decided: i64,
     pub granted: i64,
@@ -435,13 +439,38 @@ pub struct ConcessionSummary {
     pub funded: i64,
 }
 
-/// Adds up rows by a key (LO, team or month), sorted by key.
-pub fn summarise(rows: &[ReportRow], key: impl Fn(&ReportRow) -> String) -> Vec<ConcessionSummary> {
-    let mut groups: BTreeMap<String, (ConcessionSummary, f64, i64)> = BTreeMap::new();
+/// Which requests a concession report's figure counts, as the approvals list filters them (`outcome=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportOutcome {
+    Decided,
+    /// Approved or countered.
+    Granted,
+    /// Granted, and the loan reached the funded stage.
+    Funded,
+}
+
+impl ReportOutcome {
+    pub const ALL: [ReportOutcome; 3] = [ReportOutcome::Decided, ReportOutcome::Granted, ReportOutcome::Funded];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportOutcome::Decided => "decided",
+            ReportOutcome::Granted => "granted",
+            ReportOutcome::Funded => "funded",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ReportOutcome> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// Adds up rows by a key (LO, team or month) and the list filter of its requests, sorted by key.
+pub fn summarise(rows: &[ReportRow], key: impl Fn(&ReportRow) -> (String, String)) -> Vec<ConcessionSummary> {
+    let mut groups: BTreeMap<(String, String), (ConcessionSummary, f64, i64)> = BTreeMap::new();
     for r in rows {
-        let k = key(r);
-        let (s, hours, timed) =
-            groups.entry(k.clone()).or_insert_with(|| (ConcessionSummary { key: k, ..Default::default() }, 0.0, 0));
+        let (k, filter) = key(r);
+        let (s, hours, timed) = groups
+            .entry((k.clone(), filter.clone()))
+            .or_insert_with(|| (ConcessionSummary { key: k, filter, ..Default::default() }, 0.0, 0));
         s.requests += 1;
         if r.decided() {
             s.decided += 1;

@@ -102,35 +102,21 @@ pub(crate) async fn api_create(
     Ok((StatusCode::CREATED, Json(ApiEscalation::from(row))))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct ApiListQuery {
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    kind: String,
-}
-
+/// The approvals list as JSON: the page's filters (status, kind, lo, team, from, to, outcome), its total and
+/// the oldest 500 requests.
 pub(crate) async fn api_list(
     user: CurrentUser,
     State(state): State<AppState>,
-    Query(q): Query<ApiListQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> AppResult<impl IntoResponse> {
-    if !q.status.is_empty() && q.status != "open" && Status::parse(&q.status).is_none() {
-        return Err(AppError::invalid("status", "Unknown status."));
-    }
-    if !q.kind.is_empty() && Kind::parse(&q.kind).is_none() {
-        return Err(AppError::invalid("kind", "Unknown kind."));
-    }
     let auth = crate::escalations::authority(&state, &user).await?;
-    let filter = store::ListFilter {
-        mine_only: auth.is_none(),
-        status: q.status,
-        kind: q.kind,
-        limit: 500,
-        ..Default::default()
-    };
+    let (_, filter) = QueueQuery::parse(&pairs, state.config.timezone, auth.is_none())?;
     let rows = store::list(&state.db, &user, auth.as_ref(), &filter).await?;
-    Ok(Json(serde_json::json!({ "escalations": rows.into_iter().map(ApiEscalation::from).collect::<Vec<_>>() })))
+    let total = store::count(&state.db, &user, auth.as_ref(), &filter).await?;
+    Ok(Json(serde_json::json!({
+        "total": total,
+        "escalations": rows.into_iter().map(ApiEscalation::from).collect::<Vec<_>>(),
+    })))
 }
 
 pub(crate) async fn api_show(

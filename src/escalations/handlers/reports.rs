@@ -44,15 +44,24 @@ pub(crate) async fn build_reports(state: &AppState, user: &CurrentUser, q: &Repo
     errors.into_result()?;
     let tz = state.config.timezone;
     let (start, end) = (crate::state::day_start(tz, from), crate::state::day_start(tz, to.succ_opt().unwrap_or(to)));
-    let rows = store::report_rows(&state.db, user, start, end, tz).await?;
+    let auth = crate::escalations::authority(state, user).await?;
+    let rows = store::report_rows(&state.db, user, auth.as_ref(), start, end, tz).await?;
     let thresholds = store::fair_lending_thresholds(&state.db).await?;
+    // Each row's figures open the approvals list with the report's range and the row's LO, team or month.
+    let range = format!("from={from}&to={to}");
+    let month_range = |month: &str| {
+        let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").unwrap_or(from);
+        let last = first.checked_add_months(chrono::Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(to);
+        format!("from={}&to={}", first.max(from), last.min(to))
+    };
+    let team = |id: Option<Uuid>| id.map_or_else(|| "none".to_string(), |t| t.to_string());
     Ok(Reports {
         from,
         to,
-        by_lo: model::summarise(&rows, |r| r.lo_name.clone()),
-        by_team: model::summarise(&rows, |r| r.team_name.clone()),
-        by_month: model::summarise(&rows, |r| r.month.clone()),
-        total: model::summarise(&rows, |_| "All".into()),
+        by_lo: model::summarise(&rows, |r| (r.lo_name.clone(), format!("{range}&lo={}", r.lo_id))),
+        by_team: model::summarise(&rows, |r| (r.team_name.clone(), format!("{range}&team={}", team(r.team_id)))),
+        by_month: model::summarise(&rows, |r| (r.month.clone(), month_range(&r.month))),
+        total: model::summarise(&rows, |_| ("All".into(), range.clone())),
         screen: model::fair_lending_screen(&rows, thresholds),
         thresholds,
     })

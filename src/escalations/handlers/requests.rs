@@ -35,16 +35,103 @@ pub(crate) fn item(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The approvals list's filters as the user gave them (the page shows them back): status, kind, LO, team,
+/// the filing range in the organisation's days (`to` inclusive, as the concession reports') and the report's
+/// outcome (decided, granted, funded). The page and the API read the same parameters; any other is a 422.
+#[derive(Debug, Default)]
 pub(crate) struct QueueQuery {
-    #[serde(default)]
     status: String,
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     lo: String,
-    #[serde(default)]
     team: String,
+    from: String,
+    to: String,
+    outcome: String,
+}
+
+const QUEUE_PARAMS: [&str; 7] = ["status", "kind", "lo", "team", "from", "to", "outcome"];
+
+impl QueueQuery {
+    /// Reads and checks every parameter; `mine_only` is for those who decide nothing (an LO's own requests).
+    pub(crate) fn parse(
+        pairs: &[(String, String)],
+        tz: chrono_tz::Tz,
+        mine_only: bool,
+    ) -> AppResult<(QueueQuery, store::ListFilter)> {
+        let mut q = QueueQuery::default();
+        let mut errors = FieldErrors::new();
+        for (k, v) in pairs {
+            let v = v.trim().to_string();
+            match k.as_str() {
+                "status" => q.status = v,
+                "kind" => q.kind = v,
+                "lo" => q.lo = v,
+                "team" => q.team = v,
+                "from" => q.from = v,
+                "to" => q.to = v,
+                "outcome" => q.outcome = v,
+                other => {
+                    errors.add(other, format!("is not a filter of the requests (known: {})", QUEUE_PARAMS.join(", ")))
+                }
+            }
+        }
+        let mut f = store::ListFilter { mine_only, limit: 500, ..Default::default() };
+        match q.status.as_str() {
+            "" | "all" => {}
+            "open" => f.status = "open".into(),
+            s if Status::parse(s).is_some() => f.status = s.into(),
+            _ => errors
+                .add("status", "not a status (open, all, requested, in_review, approved, countered, denied, closed)"),
+        }
+        match q.kind.as_str() {
+            "" => {}
+            k if Kind::parse(k).is_some() => f.kind = k.into(),
+            _ => errors.add("kind", "not a kind of request"),
+        }
+        match q.lo.as_str() {
+            "" => {}
+            s => f.lo_id = Uuid::parse_str(s).map_err(|_| errors.add("lo", "not a loan officer id")).ok(),
+        }
+        f.team = match q.team.as_str() {
+            "" => None,
+            "none" => Some(store::TeamFilter::None),
+            s => Uuid::parse_str(s).map(store::TeamFilter::Team).map_err(|_| errors.add("team", "not a team id")).ok(),
+        };
+        let mut date = |field: &str, v: &str| match v {
+            "" => None,
+            s => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| errors.add(field, "use a date like 2026-01-31"))
+                .ok(),
+        };
+        let (from, to) = (date("from", &q.from), date("to", &q.to));
+        if let (Some(a), Some(b)) = (from, to) {
+            if a > b {
+                errors.add("from", "must be on or before to");
+            }
+        }
+        f.filed_from = from.map(|d| crate::state::day_start(tz, d));
+        f.filed_before = to.and_then(|d| d.succ_opt()).map(|d| crate::state::day_start(tz, d));
+        match q.outcome.as_str() {
+            "" => {}
+            o => {
+                f.outcome = model::ReportOutcome::parse(o).or_else(|| {
+                    errors.add("outcome", "must be decided, granted or funded");
+                    None
+                })
+            }
+        }
+        errors.into_result()?;
+        Ok((q, f))
+    }
+
+    /// Whether the list is narrowed past the queue's own status and kind (a report's figure, a filter).
+    fn narrowed(&self) -> bool {
+        !(self.lo.is_empty()
+            && self.team.is_empty()
+            && self.from.is_empty()
+            && self.to.is_empty()
+            && self.outcome.is_empty())
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -53,12 +140,15 @@ pub(crate) struct QueuePage {
     ctx: PageCtx,
     approver: bool,
     items: Vec<QueueItem>,
+    /// Every request the filters match (the list shows the oldest 500).
+    total: i64,
     waiting: i64,
     q: QueueQuery,
     teams: Vec<(Uuid, String)>,
     officers: Vec<(Uuid, String)>,
     kinds: [Kind; 5],
     statuses: [Status; 6],
+    outcomes: [model::ReportOutcome; 3],
 }
 
 impl QueuePage {
@@ -71,32 +161,39 @@ pub(crate) async fn queue(
     user: CurrentUser,
     ctx: PageCtx,
     State(state): State<AppState>,
-    Query(mut q): Query<QueueQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> AppResult<impl IntoResponse> {
     user.require(&[Role::Lo, Role::Manager, Role::Admin])?;
     let auth = crate::escalations::authority(&state, &user).await?;
     let approver = auth.is_some();
-    if approver && q.status.is_empty() {
+    let (mut q, mut filter) = QueueQuery::parse(&pairs, state.config.timezone, !approver)?;
+    // Approvers land on what waits; a report's figure or "all" asks for every status.
+    if approver && q.status.is_empty() && !q.narrowed() {
         q.status = "open".into();
+        filter.status = "open".into();
     }
     if q.status == "all" {
         q.status.clear();
     }
-    let filter = store::ListFilter {
-        mine_only: !approver,
-        status: if q.status == "open" || Status::parse(&q.status).is_some() { q.status.clone() } else { String::new() },
-        kind: if Kind::parse(&q.kind).is_some() { q.kind.clone() } else { String::new() },
-        lo_id: Uuid::parse_str(&q.lo).ok(),
-        team_id: Uuid::parse_str(&q.team).ok(),
-        lead_id: None,
-        limit: 500,
-    };
     let rows = store::list(&state.db, &user, auth.as_ref(), &filter).await?;
+    let total = store::count(&state.db, &user, auth.as_ref(), &filter).await?;
     let now = state.clock.now();
     let items = rows.into_iter().map(|r| item(r, &user, auth.as_ref(), now)).collect();
     let (teams, officers) = if approver { store::filter_choices(&state.db, &user).await? } else { (vec![], vec![]) };
     let waiting = crate::escalations::waiting_count(&state, &user).await?;
-    Ok(QueuePage { ctx, approver, items, waiting, q, teams, officers, kinds: Kind::ALL, statuses: Status::ALL })
+    Ok(QueuePage {
+        ctx,
+        approver,
+        items,
+        total,
+        waiting,
+        q,
+        teams,
+        officers,
+        kinds: Kind::ALL,
+        statuses: Status::ALL,
+        outcomes: model::ReportOutcome::ALL,
+    })
 }
 
 #[derive(Template, WebTemplate)]

@@ -142,7 +142,9 @@ fn sla_clock_counts_down_then_shows_breach() {
 
 fn row(lo: &str, decision: Option<Decision>, bps: i32, state: &str) -> ReportRow {
     ReportRow {
+        lo_id: Uuid::nil(),
         lo_name: lo.into(),
+        team_id: None,
         team_name: "T".into(),
         month: "2026-11".into(),
         status: decision.map(|d| d.outcome()).unwrap_or(Status::Requested),
@@ -167,7 +169,8 @@ fn summaries_and_fair_lending_flags() {
         row("B", Some(Decision::Counter), 10, "CA"),
         row("B", Some(Decision::Approve), 20, "CA"),
     ];
-    let by_lo = summarise(&rows, |r| r.lo_name.clone());
+    let by_lo = summarise(&rows, |r| (r.lo_name.clone(), format!("lo={}", r.lo_name)));
+    assert_eq!(by_lo[0].filter, "lo=A");
     assert_eq!(by_lo[0].requests, 3);
     assert_eq!(by_lo[0].decided, 2);
     assert_eq!(by_lo[0].total_bps, 25);

@@ -88,23 +88,36 @@ pub struct ListFilter {
     pub status: String,
     pub kind: String,
     pub lo_id: Option<Uuid>,
-    pub team_id: Option<Uuid>,
+    /// A team, or [`TeamFilter::None`] for requests filed without one (the report's "No team" row).
+    pub team: Option<TeamFilter>,
     pub lead_id: Option<Uuid>,
+    /// Filed at or after / before (the concession reports' range, in the organisation's days).
+    pub filed_from: Option<DateTime<Utc>>,
+    pub filed_before: Option<DateTime<Utc>>,
+    /// Decided, granted or granted-and-funded, as the concession reports count them.
+    pub outcome: Option<model::ReportOutcome>,
     pub limit: i64,
 }
 
-/// Requests the user may see ([`model::may_see`] as SQL), oldest first.
-pub async fn list(
-    db: &PgPool,
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TeamFilter {
+    Team(Uuid),
+    None,
+}
+
+/// Who sees which request ([`model::may_see`] as SQL): their own, those on leads their scope covers, and
+/// (approvers over every team) those within their authority. The queue, the API and the concession reports
+/// all use it, so a report's figure and the list behind it count the same requests.
+fn push_visible(
+    qb: &mut QueryBuilder<'_, Postgres>,
     user: &CurrentUser,
     authority: Option<&model::Authority>,
-    f: &ListFilter,
-) -> sqlx::Result<Vec<EscalationRow>> {
-    let mut qb = QueryBuilder::new(SELECT);
+    mine_only: bool,
+) {
     qb.push(" WHERE (e.requester_id = ").push_bind(user.id);
-    if !f.mine_only {
+    if !mine_only {
         qb.push(" OR (true");
-        user.scope().push_lead_predicate(&mut qb, "l");
+        user.scope().push_lead_predicate(qb, "l");
         qb.push(")");
         if let Some(a) = authority.filter(|a| a.all_teams) {
             qb.push(" OR (e.concession_bps <= ").push_bind(a.max_bps.unwrap_or(i32::MAX));
@@ -115,6 +128,19 @@ pub async fn list(
         }
     }
     qb.push(")");
+}
+
+/// The report's outcomes as SQL over `e` (the request) and `l` (its lead).
+const GRANTED: &str = " AND e.decision IN ('approve', 'counter')";
+const FUNDED: &str = " AND (l.stage = 'funded' OR EXISTS (SELECT 1 FROM stage_changes sc WHERE sc.lead_id = l.id AND sc.to_stage = 'funded'))";
+
+fn push_filter(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    user: &CurrentUser,
+    authority: Option<&model::Authority>,
+    f: &ListFilter,
+) {
+    push_visible(qb, user, authority, f.mine_only);
     match f.status.as_str() {
         "" => {}
         "open" => {
@@ -130,14 +156,61 @@ pub async fn list(
     if let Some(lo) = f.lo_id {
         qb.push(" AND e.requester_id = ").push_bind(lo);
     }
-    if let Some(t) = f.team_id {
-        qb.push(" AND e.team_id = ").push_bind(t);
+    match f.team {
+        Some(TeamFilter::Team(t)) => {
+            qb.push(" AND e.team_id = ").push_bind(t);
+        }
+        Some(TeamFilter::None) => {
+            qb.push(" AND e.team_id IS NULL");
+        }
+        None => {}
     }
     if let Some(lead) = f.lead_id {
         qb.push(" AND e.lead_id = ").push_bind(lead);
     }
+    if let Some(from) = f.filed_from {
+        qb.push(" AND e.created_at >= ").push_bind(from);
+    }
+    if let Some(before) = f.filed_before {
+        qb.push(" AND e.created_at < ").push_bind(before);
+    }
+    match f.outcome {
+        Some(model::ReportOutcome::Decided) => {
+            qb.push(" AND e.decision IS NOT NULL");
+        }
+        Some(model::ReportOutcome::Granted) => {
+            qb.push(GRANTED);
+        }
+        Some(model::ReportOutcome::Funded) => {
+            qb.push(GRANTED).push(FUNDED);
+        }
+        None => {}
+    }
+}
+
+/// Requests the user may see, oldest first, up to the filter's limit.
+pub async fn list(
+    db: &PgPool,
+    user: &CurrentUser,
+    authority: Option<&model::Authority>,
+    f: &ListFilter,
+) -> sqlx::Result<Vec<EscalationRow>> {
+    let mut qb = QueryBuilder::new(SELECT);
+    push_filter(&mut qb, user, authority, f);
     qb.push(" ORDER BY e.created_at, e.id LIMIT ").push_bind(if f.limit > 0 { f.limit } else { 500 });
     qb.build_query_as().fetch_all(db).await
+}
+
+/// How many requests [`list`] would show without its limit.
+pub async fn count(
+    db: &PgPool,
+    user: &CurrentUser,
+    authority: Option<&model::Authority>,
+    f: &ListFilter,
+) -> sqlx::Result<i64> {
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM escalations e JOIN leads l ON l.id = e.lead_id");
+    push_filter(&mut qb, user, authority, f);
+    qb.build_query_scalar().fetch_one(db).await
 }
 
 /// Open requests this user may decide: not their own, within their authority, on their teams (managers).
@@ -594,13 +667,16 @@ pub async fn mark_breach_notified(
 pub async fn report_rows(
     db: &PgPool,
     user: &CurrentUser,
+    authority: Option<&model::Authority>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     tz: chrono_tz::Tz,
 ) -> sqlx::Result<Vec<ReportRow>> {
     #[derive(sqlx::FromRow)]
     struct Raw {
+        lo_id: Uuid,
         lo_name: String,
+        team_id: Option<Uuid>,
         team_name: Option<String>,
         month: String,
         status: String,
@@ -614,25 +690,37 @@ pub async fn report_rows(
         credit_band: Option<String>,
         loan_purpose: Option<String>,
     }
-    let mut qb = QueryBuilder::new("SELECT r.name AS lo_name, t.name AS team_name, to_char(e.created_at AT TIME ZONE ");
+    let mut qb = QueryBuilder::new(
+        "SELECT e.requester_id AS lo_id, r.name AS lo_name, e.team_id, t.name AS team_name, to_char(e.created_at AT TIME ZONE ",
+    );
     qb.push_bind(tz.name()).push(
         ", 'YYYY-MM') AS month,
                 e.status, e.decision, e.granted_bps, e.granted_cents,
                 (extract(epoch FROM e.first_decided_at - e.created_at) / 3600.0)::float8 AS hours_to_decision,
-                (l.stage = 'funded' OR EXISTS (SELECT 1 FROM stage_changes sc WHERE sc.lead_id = l.id AND sc.to_stage = 'funded')) AS funded,
+                (true",
+    )
+    .push(FUNDED)
+    .push(
+        ") AS funded,
                 l.property_state, coalesce(e.loan_amount_cents, l.loan_amount_cents) AS loan_amount_cents, l.credit_band, l.loan_purpose
          FROM escalations e JOIN leads l ON l.id = e.lead_id JOIN users r ON r.id = e.requester_id
          LEFT JOIN teams t ON t.id = e.team_id
-         WHERE e.kind = 'pricing_exception' AND e.created_at >= ",
+",
     );
-    qb.push_bind(from).push(" AND e.created_at < ").push_bind(to);
-    user.scope().push_lead_predicate(&mut qb, "l");
+    // The queue's visibility (mine_only for those who decide nothing, as the queue shows them).
+    push_visible(&mut qb, user, authority, authority.is_none());
+    qb.push(" AND e.kind = 'pricing_exception' AND e.created_at >= ")
+        .push_bind(from)
+        .push(" AND e.created_at < ")
+        .push_bind(to);
     qb.push(" ORDER BY e.created_at");
     let raw: Vec<Raw> = qb.build_query_as().fetch_all(db).await?;
     Ok(raw
         .into_iter()
         .map(|r| ReportRow {
+            lo_id: r.lo_id,
             lo_name: r.lo_name,
+            team_id: r.team_id,
             team_name: r.team_name.unwrap_or_else(|| "No team".into()),
             month: r.month,
             status: model::Status::parse(&r.status).unwrap_or(model::Status::Requested),
