@@ -718,6 +718,39 @@ async fn checklist_completes_the_application_and_assessment_shows_ratios() {
     assert!(csv.contains("deadline,2026-12-10,evaluation,12 CFR 1024.41(c)(1)"));
 }
 
+/// A page's text without its tags.
+fn text(html: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => inside = true,
+            '>' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Opens every figure link of a report page (`/lossmit?…`) and checks the list's total is the figure;
+/// returns how many links there were and how many were non-zero.
+async fn figures_agree(t: &Team, report: &str) -> (usize, usize) {
+    let (mut rest, mut links, mut nonzero) = (report, 0, 0);
+    while let Some(at) = rest.find("<a href=\"/lossmit?") {
+        rest = &rest[at + 9..];
+        let href = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
+        let n: usize = rest[rest.find('>').unwrap() + 1..rest.find("</a>").unwrap()].parse().unwrap();
+        let list = t.supervisor.get(t.app.url(&href)).send().await.unwrap().text().await.unwrap();
+        let marker = "id=\"case-total\"><span class=\"num\">";
+        let at = list.find(marker).unwrap_or_else(|| panic!("{href}: {list}")) + marker.len();
+        assert_eq!(list[at..at + list[at..].find('<').unwrap()].parse::<usize>().unwrap(), n, "{href}");
+        links += 1;
+        nonzero += usize::from(n > 0);
+    }
+    (links, nonzero)
+}
+
 #[tokio::test]
 async fn supervisor_reassigns_with_history_and_sees_the_board_and_reports() {
     let t = team().await;
@@ -775,23 +808,11 @@ async fn supervisor_reassigns_with_history_and_sees_the_board_and_reports() {
         .unwrap();
     assert_eq!(res.status(), 303);
     let report = t.supervisor.get(t.app.url("/lossmit/reports")).send().await.unwrap().text().await.unwrap();
-    assert!(report.contains("Cure rate: 1 of 1 resolved cases cured (100.00%)"), "{report}");
-    // Every cell of the stage-by-age table opens the cases behind it, and the list's total is the cell.
-    let table = &report[report.find("id=\"by-stage\"").unwrap()..];
-    let table = &table[..table.find("</table>").unwrap()];
-    let (mut rest, mut links, mut nonzero) = (table, 0, 0);
-    while let Some(at) = rest.find("<a href=\"") {
-        rest = &rest[at + 9..];
-        let href = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
-        let n: usize = rest[rest.find('>').unwrap() + 1..rest.find("</a>").unwrap()].parse().unwrap();
-        let list = t.supervisor.get(t.app.url(&href)).send().await.unwrap().text().await.unwrap();
-        let marker = "id=\"case-total\"><span class=\"num\">";
-        let at = list.find(marker).unwrap_or_else(|| panic!("{href}: {list}")) + marker.len();
-        assert_eq!(list[at..at + list[at..].find('<').unwrap()].parse::<usize>().unwrap(), n, "{href}");
-        links += 1;
-        nonzero += usize::from(n > 0);
-    }
-    assert!(links >= 30 && nonzero >= 2, "{links} links, {nonzero} non-zero");
+    assert!(text(&report).contains("Cure rate: 1 of 1 resolved cases cured (100.00%)"), "{report}");
+    // Every figure of the report (stage by age, deadlines per specialist, cure) opens the cases behind it,
+    // and the list's total is the figure.
+    let (links, nonzero) = figures_agree(&t, &report).await;
+    assert!(links >= 30 && nonzero >= 5, "{links} links, {nonzero} non-zero");
     let res = t.supervisor.get(t.app.url("/lossmit?stage=resolved&colour=red")).send().await.unwrap();
     assert_eq!(res.status(), 422);
     let v2 = (v["version"].as_i64().unwrap() + 1).to_string();
@@ -804,7 +825,16 @@ async fn supervisor_reassigns_with_history_and_sees_the_board_and_reports() {
         .unwrap();
     assert_eq!(res.status(), 303);
     let report = t.supervisor.get(t.app.url("/lossmit/reports")).send().await.unwrap().text().await.unwrap();
-    assert!(report.contains("Re-default rate: 1 of 1 cases cured or modified were reopened (100.00%)"), "{report}");
+    assert!(
+        text(&report).contains("Re-default rate: 1 of 1 cases cured or modified were reopened (100.00%)"),
+        "{report}"
+    );
+    figures_agree(&t, &report).await;
+    for bad in ["clock=late", "specialist=pat", "history=cured", "resolution=won"] {
+        let res = t.supervisor.get(t.app.url(&format!("/lossmit?{bad}"))).send().await.unwrap();
+        assert_eq!(res.status(), 422, "{bad}");
+        assert!(res.text().await.unwrap().contains(&format!("{}:", bad.split('=').next().unwrap())), "{bad}");
+    }
     let csv = t.supervisor.get(t.app.url("/lossmit/reports?format=csv")).send().await.unwrap().text().await.unwrap();
     assert!(csv.contains("redefault_rate,reopened/cured_or_modified,1,1,100.00%"), "{csv}");
 }

@@ -45,29 +45,108 @@ pub(crate) struct QueuePage {
     supervisor: bool,
     today: NaiveDate,
     /// The report figure this list is behind ("Evaluation, 31–60 days delinquent"), if any.
-    filtered: Option<String>,
+    filtered: Option<Filtered>,
 }
 
-/// `/lossmit?stage=…&age=…`: the cases behind a cell of the stage-by-age report (`age` is the bucket's index,
-/// 0 for 0–30 days … 4 for 121+); a resolved stage lists resolved cases. Anything else is a 422 naming it.
-fn queue_filter(pairs: &[(String, String)]) -> AppResult<(Option<Stage>, Option<usize>)> {
-    let mut errors = FieldErrors::new();
-    let (mut stage, mut age) = (None, None);
-    for (k, v) in pairs {
-        match k.as_str() {
-            "stage" => match Stage::ALL.iter().find(|s| s.as_str() == v) {
-                Some(s) => stage = Some(*s),
-                None => errors.add("stage", "not a case stage"),
-            },
-            "age" => match v.parse::<usize>().ok().filter(|i| *i < reports::AGE_BUCKETS.len()) {
-                Some(i) => age = Some(i),
-                None => errors.add("age", "must be 0 to 4 (0–30 … 121+ days delinquent)"),
-            },
-            other => errors.add(other, "is not a filter of the case list (known: stage, age)"),
+/// Which cases the report figure behind a link counts (`/lossmit?…`): a stage and age bucket (the stage-by-age
+/// table), a specialist and a clock status (deadlines per specialist), a resolution (cure rate) or the cases'
+/// history (re-default). Anything else is a 422 naming it.
+#[derive(Debug, Default)]
+pub(crate) struct CaseFilter {
+    stage: Option<Stage>,
+    /// Index of [`reports::AGE_BUCKETS`].
+    age: Option<usize>,
+    /// A specialist, or `Some(None)` for unassigned cases.
+    specialist: Option<Option<Uuid>>,
+    clock: Option<ClockStatus>,
+    resolution: Option<String>,
+    history: Option<History>,
+}
+
+/// A case's past, as the re-default figure counts it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum History {
+    /// Ever resolved as cured or modified.
+    CuredOrModified,
+    /// Resolved as cured or modified and later reopened.
+    Redefaulted,
+}
+
+const CASE_PARAMS: &str = "stage, age, specialist, clock, resolution, history";
+
+impl CaseFilter {
+    fn parse(pairs: &[(String, String)]) -> AppResult<CaseFilter> {
+        let mut errors = FieldErrors::new();
+        let mut f = CaseFilter::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "stage" => match Stage::ALL.iter().find(|s| s.as_str() == v) {
+                    Some(s) => f.stage = Some(*s),
+                    None => errors.add("stage", "not a case stage"),
+                },
+                "age" => match v.parse::<usize>().ok().filter(|i| *i < reports::AGE_BUCKETS.len()) {
+                    Some(i) => f.age = Some(i),
+                    None => errors.add("age", "must be 0 to 4 (0–30 … 121+ days delinquent)"),
+                },
+                "specialist" => match v.as_str() {
+                    "none" => f.specialist = Some(None),
+                    s => match Uuid::parse_str(s) {
+                        Ok(id) => f.specialist = Some(Some(id)),
+                        Err(_) => errors.add("specialist", "not a specialist id (or none)"),
+                    },
+                },
+                "clock" => match [ClockStatus::Met, ClockStatus::Breached, ClockStatus::Due]
+                    .into_iter()
+                    .find(|c| c.as_str() == v)
+                {
+                    Some(c) => f.clock = Some(c),
+                    None => errors.add("clock", "must be met, breached or due"),
+                },
+                "resolution" => match Resolution::ALL.iter().find(|r| r.as_str() == v) {
+                    Some(r) => f.resolution = Some(r.as_str().to_string()),
+                    None => errors.add("resolution", "not a resolution"),
+                },
+                "history" => match v.as_str() {
+                    "cured_or_modified" => f.history = Some(History::CuredOrModified),
+                    "redefaulted" => f.history = Some(History::Redefaulted),
+                    _ => errors.add("history", "must be cured_or_modified or redefaulted"),
+                },
+                other => errors.add(other, format!("is not a filter of the case list (known: {CASE_PARAMS})")),
+            }
         }
+        errors.into_result()?;
+        Ok(f)
     }
-    errors.into_result()?;
-    Ok((stage, age))
+
+    fn is_empty(&self) -> bool {
+        self.stage.is_none()
+            && self.age.is_none()
+            && self.specialist.is_none()
+            && self.clock.is_none()
+            && self.resolution.is_none()
+            && self.history.is_none()
+    }
+
+    /// Resolved cases are listed under a resolved stage, a resolution, a clock or a history; otherwise open ones.
+    fn includes_resolved(&self) -> bool {
+        self.stage.is_some_and(|s| s.as_str() == "resolved")
+            || self.resolution.is_some()
+            || self.clock.is_some()
+            || self.history.is_some()
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        parts.extend(self.stage.map(|s| s.label().to_string()));
+        parts.extend(self.age.map(|a| format!("{} days delinquent", reports::AGE_BUCKETS[a])));
+        parts.extend(self.clock.map(|c| format!("with a {} deadline", c.as_str())));
+        parts.extend(self.resolution.as_ref().map(|r| format!("resolved as {}", r.replace('_', " "))));
+        parts.extend(self.history.map(|h| match h {
+            History::CuredOrModified => "ever cured or modified".to_string(),
+            History::Redefaulted => "re-defaulted after a cure or modification".to_string(),
+        }));
+        parts.join(", ")
+    }
 }
 
 pub(crate) async fn queue(
@@ -78,20 +157,47 @@ pub(crate) async fn queue(
 ) -> AppResult<impl IntoResponse> {
     // Who may see cases before what they asked for: a refusal never depends on the query.
     user.require(&store::CASE_ROLES)?;
-    let (stage, age) = queue_filter(&pairs)?;
-    let resolved = stage.is_some_and(|s| s.as_str() == "resolved");
+    let f = CaseFilter::parse(&pairs)?;
     let today = state.today();
-    let cases: Vec<CaseRow> = store::visible_cases(&state.db, &user, resolved)
+    let history = match f.history {
+        Some(h) => Some(reports::history_cases(&state.db, h).await?),
+        None => None,
+    };
+    let cases: Vec<CaseRow> = store::visible_cases(&state.db, &user, f.includes_resolved())
         .await?
         .into_iter()
-        .filter(|c| stage.is_none_or(|s| c.stage == s.as_str()))
-        .filter(|c| age.is_none_or(|a| reports::age_bucket(c, today) == a))
+        .filter(|c| f.stage.is_none_or(|s| c.stage == s.as_str()))
+        .filter(|c| f.age.is_none_or(|a| reports::age_bucket(c, today) == a))
+        .filter(|c| f.specialist.is_none_or(|s| c.specialist_id == s))
+        .filter(|c| f.resolution.is_none() || c.resolution == f.resolution)
+        .filter(|c| history.as_ref().is_none_or(|ids| ids.contains(&c.id)))
         .collect();
-    let filtered = (stage.is_some() || age.is_some()).then(|| {
-        let mut parts = Vec::new();
-        parts.extend(stage.map(|s| s.label().to_string()));
-        parts.extend(age.map(|a| format!("{} days delinquent", reports::AGE_BUCKETS[a])));
-        parts.join(", ")
+    // A clock figure counts deadlines, not cases: the list shows the cases and totals their deadlines.
+    let (cases, deadlines): (Vec<CaseRow>, usize) = match f.clock {
+        None => {
+            let n = cases.len();
+            (cases, n)
+        }
+        Some(status) => {
+            let with: Vec<(CaseRow, usize)> = cases
+                .into_iter()
+                .map(|c| {
+                    let n = reports::servicer_clocks(&c, today).filter(|d| d.status == status).count();
+                    (c, n)
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            let total = with.iter().map(|(_, n)| n).sum();
+            (with.into_iter().map(|(c, _)| c).collect(), total)
+        }
+    };
+    let filtered = (!f.is_empty()).then(|| Filtered {
+        described: f.describe(),
+        total: deadlines,
+        unit: match f.clock {
+            Some(c) => format!("{} deadline", c.as_str()),
+            None => "case".into(),
+        },
     });
     let mut rows: Vec<QueueRow> = cases.iter().map(|c| queue_row(c, today)).collect();
     // Nearest open deadline first; cases with none last.
@@ -99,6 +205,13 @@ pub(crate) async fn queue(
         (a.next_sort.is_none(), a.next_sort, &a.loan_number).cmp(&(b.next_sort.is_none(), b.next_sort, &b.loan_number))
     });
     Ok(QueuePage { ctx, rows, supervisor: user.may_see_case(None), today, filtered })
+}
+
+/// The report figure a filtered list is behind: its total (cases, or deadlines for a clock figure).
+pub struct Filtered {
+    pub described: String,
+    pub total: usize,
+    pub unit: String,
 }
 
 // ---------------------------------------------------------------- board

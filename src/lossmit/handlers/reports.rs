@@ -94,6 +94,8 @@ pub struct StageAgeRow {
 
 pub struct SpecialistClockRow {
     pub name: String,
+    /// The case list's `specialist=` (an id, or `none`).
+    pub key: String,
     pub met: usize,
     pub breached: usize,
     pub due: usize,
@@ -146,8 +148,10 @@ pub(crate) async fn reports(
         .collect();
     let resolved = cases.iter().filter(|c| c.stage == "resolved").count();
     let cured = cases.iter().filter(|c| c.resolution.as_deref() == Some("cured")).count();
-    let ever: std::collections::HashSet<Uuid> = facts.ever_cured_or_modified.iter().copied().collect();
-    let redefaulted = facts.reopened_after_cure.len();
+    // Over the cases the viewer sees, as the lists behind the figures.
+    let visible: std::collections::HashSet<Uuid> = cases.iter().map(|c| c.id).collect();
+    let ever = facts.ever_cured_or_modified.iter().filter(|id| visible.contains(id)).count();
+    let redefaulted = facts.reopened_after_cure.iter().filter(|id| visible.contains(id)).count();
     let page = ReportsPage {
         ctx,
         by_stage: stage_by_age(&cases, today),
@@ -159,9 +163,9 @@ pub(crate) async fn reports(
         resolved,
         cured,
         cure_rate: rate(cured, resolved),
-        cured_or_modified: ever.len(),
+        cured_or_modified: ever,
         redefaulted,
-        redefault_rate: rate(redefaulted, ever.len()),
+        redefault_rate: rate(redefaulted, ever),
         overdue_requests: overdue_requests(&state, &cases, today).await?,
     };
     if q.format == "csv" {
@@ -202,15 +206,20 @@ fn stage_by_age(cases: &[CaseRow], today: NaiveDate) -> Vec<StageAgeRow> {
         .collect()
 }
 
-/// Each specialist's regulatory clocks met, breached and still due (the borrower's own windows left out).
+/// A case's regulatory clocks that measure the servicer (the borrower's own windows left out: the earliest
+/// first filing and the appeal window), as the deadlines-per-specialist figures count them.
+pub(crate) fn servicer_clocks(c: &CaseRow, today: NaiveDate) -> impl Iterator<Item = Deadline> {
+    c.deadlines(today).into_iter().filter(|d| d.key != "first_filing_earliest" && d.key != "appeal")
+}
+
+/// Each specialist's regulatory clocks met, breached and still due.
 fn clocks_per_specialist(cases: &[CaseRow], today: NaiveDate) -> Vec<SpecialistClockRow> {
-    let mut per: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    let mut per: BTreeMap<(String, String), (usize, usize, usize)> = BTreeMap::new();
     for c in cases {
-        let e = per.entry(c.specialist_name.clone().unwrap_or_else(|| "Unassigned".into())).or_default();
-        for d in c.deadlines(today) {
-            if d.key == "first_filing_earliest" || d.key == "appeal" {
-                continue; // not the servicer's performance
-            }
+        let name = c.specialist_name.clone().unwrap_or_else(|| "Unassigned".into());
+        let key = c.specialist_id.map_or_else(|| "none".to_string(), |id| id.to_string());
+        let e = per.entry((name, key)).or_default();
+        for d in servicer_clocks(c, today) {
             match d.status {
                 ClockStatus::Met => e.0 += 1,
                 ClockStatus::Breached => e.1 += 1,
@@ -219,14 +228,24 @@ fn clocks_per_specialist(cases: &[CaseRow], today: NaiveDate) -> Vec<SpecialistC
         }
     }
     per.into_iter()
-        .map(|(name, (met, breached, due))| SpecialistClockRow {
+        .map(|((name, key), (met, breached, due))| SpecialistClockRow {
             name,
+            key,
             met,
             breached,
             due,
             met_rate: rate(met, met + breached),
         })
         .collect()
+}
+
+/// The cases behind the re-default figure: ever cured or modified, or re-defaulted after that.
+pub(crate) async fn history_cases(db: &sqlx::PgPool, h: History) -> AppResult<std::collections::HashSet<Uuid>> {
+    let facts = store::report_facts(db).await?;
+    Ok(match h {
+        History::CuredOrModified => facts.ever_cured_or_modified.into_iter().collect(),
+        History::Redefaulted => facts.reopened_after_cure.into_iter().collect(),
+    })
 }
 
 /// How many cases were decided after a complete application, and the average and median days it took.
