@@ -325,15 +325,23 @@ async fn loan_officers_see_only_their_own_loans_and_opportunities() {
     // Every retention figure opens the list behind it, and the list's total is the figure.
     let mut checked = 0;
     let mut rest = page.as_str();
-    while let Some(at) = rest.find("href=\"/portfolio?loans=").or_else(|| rest.find("href=\"/leads?referrer=")) {
+    let next = |rest: &str| {
+        ["href=\"/portfolio?loans=", "href=\"/leads?referrer=", "href=\"/portfolio/opportunities?"]
+            .iter()
+            .filter_map(|p| rest.find(p))
+            .min()
+    };
+    while let Some(at) = next(rest) {
         rest = &rest[at + 6..];
-        let href = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
+        let href = rest[..rest.find('"').unwrap()].replace("&amp;", "&").replace("&#38;", "&");
         let text = &rest[rest.find('>').unwrap() + 1..];
         let text = text.trim_start_matches("<span class=\"num\">");
         let figure: i64 = text[..text.find('<').unwrap()].parse().unwrap();
         let list = mia.get(app.url(href.trim_end_matches("#loans"))).send().await.unwrap().text().await.unwrap();
         let marker = if href.starts_with("/leads") {
             "id=\"lead-total\"><span class=\"num\">"
+        } else if href.starts_with("/portfolio/opportunities") {
+            "id=\"opportunity-total\"><span class=\"num\">"
         } else {
             "id=\"loan-total\"><span class=\"num\">"
         };
@@ -342,7 +350,15 @@ async fn loan_officers_see_only_their_own_loans_and_opportunities() {
         assert_eq!(total, figure, "{href}");
         checked += 1;
     }
-    assert_eq!(checked, 7, "loans, paid off, refinanced with us, with a reason, lost, referrals, funded referrals");
+    assert!(
+        checked >= 7 + 4 * 2,
+        "loans, paid off, refinanced with us, with a reason, lost, referrals, funded referrals, and four per LO with opportunities: {checked}"
+    );
+    for bad in ["colour=red", "status=won", "lo=ann"] {
+        let res = mia.get(app.url(&format!("/portfolio/opportunities?{bad}"))).send().await.unwrap();
+        assert_eq!(res.status(), 422, "{bad}");
+        assert!(res.text().await.unwrap().contains(&format!("{}:", bad.split('=').next().unwrap())), "{bad}");
+    }
     assert_eq!(mia.get(app.url("/portfolio?loans=everything")).send().await.unwrap().status(), 422);
     assert_eq!(mia.get(app.url("/portfolio?colour=red")).send().await.unwrap().status(), 422);
     // Ann does not see Bob's past client's referral.

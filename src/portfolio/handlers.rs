@@ -290,42 +290,71 @@ struct OpportunitiesPage {
     status: String,
     statuses: Vec<&'static str>,
     opportunities: Vec<OpportunityView>,
+    /// Every opportunity the filter matches (the page lists the newest 500).
+    total: i64,
     skips: Vec<store::SkipRow>,
     is_admin: bool,
 }
 
-#[derive(Deserialize)]
-struct StatusQuery {
-    status: Option<String>,
-}
-
-fn status_filter(s: Option<&str>) -> Option<&'static str> {
-    match s {
-        Some("all") => None,
-        Some(s) => model::STATUSES.iter().copied().find(|x| *x == s).or(Some("open")),
-        None => Some("open"),
+/// `/portfolio/opportunities?status=…&lo=…`: `status` one of [`model::STATUSES`] (repeatable: the dashboard's
+/// "worked" is worked or converted), `all`, or by default `open`; `lo` an LO's id or `none` for the team
+/// queue's. Any other parameter is a 422 naming it. Returns the filter and the status choice to show back.
+fn opportunity_filter(pairs: &[(String, String)]) -> AppResult<(store::OpportunityFilter, String)> {
+    let mut errors = FieldErrors::new();
+    let mut f = store::OpportunityFilter::default();
+    let mut shown = Vec::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "status" if v == "all" => shown.push("all"),
+            "status" => match model::STATUSES.iter().copied().find(|x| x == v) {
+                Some(s) => {
+                    f.statuses.push(s);
+                    shown.push(s);
+                }
+                None => errors.add("status", "must be open, worked, converted, dismissed or all"),
+            },
+            "lo" => match v.as_str() {
+                "none" => f.lo = Some(None),
+                s => match Uuid::parse_str(s) {
+                    Ok(id) => f.lo = Some(Some(id)),
+                    Err(_) => errors.add("lo", "not a loan officer id (or none)"),
+                },
+            },
+            other => errors.add(other, "is not a filter of the opportunities (known: status, lo)"),
+        }
     }
+    errors.into_result()?;
+    if shown.is_empty() {
+        f.statuses.push("open");
+        shown.push("open");
+    }
+    if shown.contains(&"all") {
+        f.statuses.clear();
+    }
+    Ok((f, shown.join(", ")))
 }
 
 async fn opportunities(
     user: CurrentUser,
     ctx: PageCtx,
     State(state): State<AppState>,
-    Query(q): Query<StatusQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> AppResult<impl IntoResponse> {
     user.require(&VIEWERS)?;
-    let status = status_filter(q.status.as_deref());
-    let opportunities = store::visible_opportunities(&state.db, &user, status, 500)
+    let (filter, status) = opportunity_filter(&pairs)?;
+    let opportunities = store::visible_opportunities(&state.db, &user, &filter, 500)
         .await?
         .into_iter()
         .map(|row| OpportunityView { row })
         .collect();
+    let total = store::count_opportunities(&state.db, &user, &filter).await?;
     let skips = store::visible_skips(&state.db, &user, 100).await?;
     Ok(OpportunitiesPage {
         ctx,
-        status: status.unwrap_or("all").to_string(),
+        status,
         statuses: model::STATUSES.to_vec(),
         opportunities,
+        total,
         skips,
         is_admin: user.is_admin(),
     })
@@ -334,11 +363,13 @@ async fn opportunities(
 async fn api_opportunities(
     user: CurrentUser,
     State(state): State<AppState>,
-    Query(q): Query<StatusQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> AppResult<Json<serde_json::Value>> {
     user.require(&VIEWERS)?;
-    let rows = store::visible_opportunities(&state.db, &user, status_filter(q.status.as_deref()), 500).await?;
-    Ok(Json(serde_json::json!({ "opportunities": rows })))
+    let (filter, _) = opportunity_filter(&pairs)?;
+    let rows = store::visible_opportunities(&state.db, &user, &filter, 500).await?;
+    let total = store::count_opportunities(&state.db, &user, &filter).await?;
+    Ok(Json(serde_json::json!({ "total": total, "opportunities": rows })))
 }
 
 #[derive(Deserialize)]

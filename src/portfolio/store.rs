@@ -504,10 +504,36 @@ pub struct OpportunityRow {
 }
 
 /// Opportunities the user may see (an LO: their own; a manager: their teams'; an admin: all).
+/// Which opportunities a list shows: any of `statuses` (empty: all) and, when given, one LO's (`Some(None)`:
+/// the team queue's).
+#[derive(Debug, Clone, Default)]
+pub struct OpportunityFilter {
+    pub statuses: Vec<&'static str>,
+    pub lo: Option<Option<Uuid>>,
+}
+
+fn push_opportunity_filter(qb: &mut QueryBuilder<'_, Postgres>, user: &CurrentUser, f: &OpportunityFilter) {
+    user.scope().push_loan_predicate(qb, "o");
+    if !f.statuses.is_empty() {
+        qb.push(" AND o.status = ANY(")
+            .push_bind(f.statuses.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .push(")");
+    }
+    match f.lo {
+        Some(Some(lo)) => {
+            qb.push(" AND o.lo_id = ").push_bind(lo);
+        }
+        Some(None) => {
+            qb.push(" AND o.lo_id IS NULL");
+        }
+        None => {}
+    }
+}
+
 pub async fn visible_opportunities(
     db: &PgPool,
     user: &CurrentUser,
-    status: Option<&str>,
+    f: &OpportunityFilter,
     limit: i64,
 ) -> sqlx::Result<Vec<OpportunityRow>> {
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
@@ -519,12 +545,16 @@ pub async fn visible_opportunities(
          LEFT JOIN teams t ON t.id = o.team_id
          WHERE true",
     );
-    user.scope().push_loan_predicate(&mut qb, "o");
-    if let Some(status) = status {
-        qb.push(" AND o.status = ").push_bind(status.to_string());
-    }
+    push_opportunity_filter(&mut qb, user, f);
     qb.push(" ORDER BY o.created_at DESC, o.id LIMIT ").push_bind(limit);
     qb.build_query_as().fetch_all(db).await
+}
+
+/// How many opportunities [`visible_opportunities`] would list without its limit.
+pub async fn count_opportunities(db: &PgPool, user: &CurrentUser, f: &OpportunityFilter) -> sqlx::Result<i64> {
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT count(*) FROM opportunities o WHERE true");
+    push_opportunity_filter(&mut qb, user, f);
+    qb.build_query_scalar().fetch_one(db).await
 }
 
 pub async fn loan_opportunities(db: &PgPool, loan_id: Uuid) -> sqlx::Result<Vec<OpportunityRow>> {
@@ -652,6 +682,8 @@ pub async fn count_loans(db: &PgPool, user: &CurrentUser, set: LoanSet, today: N
 /// Opportunities per LO (team-queue ones under "Team queue").
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct LoOpportunityCounts {
+    /// None: the team queue's.
+    pub lo_id: Option<Uuid>,
     pub lo_name: String,
     pub open: i64,
     pub worked: i64,
@@ -659,9 +691,19 @@ pub struct LoOpportunityCounts {
     pub dismissed: i64,
 }
 
+impl LoOpportunityCounts {
+    /// The opportunities list behind one of this row's figures (`open`, `worked` — worked or converted —,
+    /// `converted`, `dismissed`).
+    pub fn list(&self, figure: &str) -> String {
+        let lo = self.lo_id.map_or_else(|| "none".to_string(), |id| id.to_string());
+        let status = if figure == "worked" { "worked&status=converted" } else { figure };
+        format!("/portfolio/opportunities?lo={lo}&status={status}")
+    }
+}
+
 pub async fn opportunities_per_lo(db: &PgPool, user: &CurrentUser) -> sqlx::Result<Vec<LoOpportunityCounts>> {
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
-        "SELECT COALESCE(u.name, 'Team queue') AS lo_name,
+        "SELECT o.lo_id, COALESCE(min(u.name), 'Team queue') AS lo_name,
                 count(*) FILTER (WHERE o.status = 'open') AS open,
                 count(*) FILTER (WHERE o.status IN ('worked', 'converted')) AS worked,
                 count(*) FILTER (WHERE o.status = 'converted') AS converted,
@@ -669,6 +711,6 @@ pub async fn opportunities_per_lo(db: &PgPool, user: &CurrentUser) -> sqlx::Resu
          FROM opportunities o LEFT JOIN users u ON u.id = o.lo_id WHERE true",
     );
     user.scope().push_loan_predicate(&mut qb, "o");
-    qb.push(" GROUP BY u.name ORDER BY 1");
+    qb.push(" GROUP BY o.lo_id ORDER BY 2, 1");
     qb.build_query_as().fetch_all(db).await
 }
