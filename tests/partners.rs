@@ -12,14 +12,6 @@ fn location(res: &reqwest::Response) -> String {
     res.headers()["location"].to_str().unwrap().to_string()
 }
 
-/// The list's total behind a link (the lead list's "N leads").
-async fn total(app: &TestApp, client: &reqwest::Client, href: &str) -> i64 {
-    let html = client.get(app.url(href)).send().await.unwrap().text().await.unwrap();
-    let marker = "id=\"lead-total\"><span class=\"num\">";
-    let at = html.find(marker).unwrap_or_else(|| panic!("{href}: {html}")) + marker.len();
-    html[at..at + html[at..].find('<').unwrap()].parse().unwrap()
-}
-
 /// Every `(href, number)` link in the partners table row of `company`.
 fn row_links(html: &str, company: &str) -> Vec<(String, i64)> {
     let row = &html[html.find(&format!(">{company}</a>")).unwrap_or_else(|| panic!("{company}: {html}"))..];
@@ -170,7 +162,7 @@ async fn partners_are_kept_named_on_leads_every_way_and_counted_exactly() {
             "{who}: leads, applications, funded"
         );
         for (href, n) in &links {
-            assert_eq!(total(&app, client, href).await, *n, "{who}: {href}");
+            assert_eq!(app.list_total(client, href).await, *n, "{who}: {href}");
         }
         assert!(html.contains("$250,000"), "{who}: the funded volume");
     }
@@ -206,4 +198,27 @@ async fn partners_are_kept_named_on_leads_every_way_and_counted_exactly() {
         .await
         .unwrap();
     assert_eq!(audited, 3, "added, a person added, retired");
+}
+
+#[tokio::test]
+async fn the_partners_api_refuses_a_field_it_does_not_know_after_asking_who_may() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(Role::Admin, "admin@lender.test", None, &[]).await;
+    let lo = app.create_user(Role::Lo, "ann.lo@lender.test", Some("North"), &["TX"]).await;
+    let admin = app.api(&app.token_for(admin).await);
+    let lo = app.api(&app.token_for(lo).await);
+    let body = json!({"company": "Lone Star Realty", "colour": "red"});
+    // An LO may not add partners, whatever the body says.
+    let res = lo.post(app.url("/api/v1/partners")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    // The admin is told which field is not known, and nothing is kept.
+    let res = admin.post(app.url("/api/v1/partners")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let v: Value = res.json().await.unwrap();
+    assert!(v["errors"]["colour"].is_array(), "{v}");
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM referral_partners").fetch_one(app.db()).await.unwrap();
+    assert_eq!(kept, 0);
+    let res =
+        admin.post(app.url("/api/v1/partners")).json(&json!({"company": "Lone Star Realty"})).send().await.unwrap();
+    assert_eq!(res.status(), 201);
 }

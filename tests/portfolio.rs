@@ -337,16 +337,7 @@ async fn loan_officers_see_only_their_own_loans_and_opportunities() {
         let text = &rest[rest.find('>').unwrap() + 1..];
         let text = text.trim_start_matches("<span class=\"num\">");
         let figure: i64 = text[..text.find('<').unwrap()].parse().unwrap();
-        let list = mia.get(app.url(href.trim_end_matches("#loans"))).send().await.unwrap().text().await.unwrap();
-        let marker = if href.starts_with("/leads") {
-            "id=\"lead-total\"><span class=\"num\">"
-        } else if href.starts_with("/portfolio/opportunities") {
-            "id=\"opportunity-total\"><span class=\"num\">"
-        } else {
-            "id=\"loan-total\"><span class=\"num\">"
-        };
-        let at = list.find(marker).unwrap_or_else(|| panic!("{href}: {list}")) + marker.len();
-        let total: i64 = list[at..at + list[at..].find('<').unwrap()].parse().unwrap();
+        let total = app.list_total(&mia, href.trim_end_matches("#loans")).await;
         assert_eq!(total, figure, "{href}");
         checked += 1;
     }

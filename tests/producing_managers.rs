@@ -149,7 +149,6 @@ async fn a_producing_manager_takes_leads_in_rotation_up_to_capacity_and_counts_a
     }
     assert_eq!((figures[0].1, figures[7].1), (2, 1), "assigned to them, and funded: {figures:?}");
     for (href, n) in &figures {
-        let list = manager.get(app.url(href)).send().await.unwrap().text().await.unwrap();
-        assert!(list.contains(&format!("id=\"lead-total\"><span class=\"num\">{n}<")), "{href}");
+        assert_eq!(app.list_total(&manager, href).await, *n, "{href}");
     }
 }

@@ -80,8 +80,8 @@ pub struct Contact {
     pub email: Option<String>,
 }
 
-/// What a keeper enters for a partner (form and API alike). Unknown fields are ignored, so the role check
-/// answers before the body is judged.
+/// What a keeper enters for a partner (form and API alike). The API refuses a field not named here
+/// ([`PartnerInput::FIELDS`]), after the role check.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct PartnerInput {
@@ -124,6 +124,9 @@ fn check_phone_email(e: &mut FieldErrors, phone: &str, email: &str) -> (Option<S
 }
 
 impl PartnerInput {
+    /// The fields the API takes.
+    pub const FIELDS: [&str; 8] = ["company", "kind", "phone", "email", "notes", "owner_id", "retired", "version"];
+
     fn check(&self) -> Result<Checked, FieldErrors> {
         let mut e = FieldErrors::new();
         let company = self.company.trim().to_string();
@@ -676,11 +679,9 @@ async fn api_list(user: CurrentUser, State(state): State<AppState>) -> AppResult
 }
 
 /// `POST /api/v1/partners`: 201 with the partner.
-async fn api_add(
-    user: CurrentUser,
-    State(state): State<AppState>,
-    Json(input): Json<PartnerInput>,
-) -> AppResult<Response> {
+async fn api_add(user: CurrentUser, State(state): State<AppState>, body: axum::body::Bytes) -> AppResult<Response> {
+    user.require(&KEEPERS)?; // who may, before anything about the input is said
+    let input: PartnerInput = crate::web::input::strict_json(&body, &PartnerInput::FIELDS)?;
     let p = add_partner(&state, &user, &input).await?;
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }

@@ -57,6 +57,22 @@ fn refuse(field: &str) -> Response {
     AppError::invalid(field, PROBLEM).into_response()
 }
 
+/// A JSON object body read into `T`, where a field `T` does not know is a 422 naming it (never silently
+/// dropped, as serde does by default) and a body that is not a JSON object is a 400. For API inputs whose
+/// type is shared with a form (which carries fields such as the CSRF token the API does not).
+pub fn strict_json<T: serde::de::DeserializeOwned>(body: &[u8], known: &[&str]) -> Result<T, AppError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("a JSON object: {e}")))?;
+    let Value::Object(fields) = &value else {
+        return Err(AppError::BadRequest("a JSON object".into()));
+    };
+    let mut errors = crate::error::FieldErrors::new();
+    for name in fields.keys().filter(|k| !known.contains(&k.as_str())) {
+        errors.add(name, format!("is not a field here (known: {})", known.join(", ")));
+    }
+    errors.into_result()?;
+    serde_json::from_value(value).map_err(|e| AppError::BadRequest(format!("a JSON object: {e}")))
+}
+
 /// A multipart text field, refused (422 naming it) when it carries a NUL byte or invalid UTF-8.
 pub fn text_field(name: &str, bytes: &[u8]) -> Result<String, AppError> {
     match std::str::from_utf8(bytes) {

@@ -220,6 +220,23 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// The total a list page shows for the figure behind `href` (its `<p class="total" id="…"><span
+    /// class="num">N</span>`: leads, requests, cases, loans, opportunities). Entities in `href` are read as a
+    /// browser reads them. Panics unless the page answers 200 and shows an uncapped total.
+    pub async fn list_total(&self, client: &reqwest::Client, href: &str) -> i64 {
+        let href = unescape_href(href);
+        let res = client.get(self.url(&href)).send().await.unwrap();
+        let status = res.status();
+        let html = res.text().await.unwrap();
+        assert_eq!(status, 200, "{href}: {html}");
+        let start = html.find("<p class=\"total\" id=\"").unwrap_or_else(|| panic!("{href}: the list shows no total"));
+        let marker = "<span class=\"num\">";
+        let at = start + html[start..].find(marker).unwrap() + marker.len();
+        let text = &html[at..at + html[at..].find('<').unwrap()];
+        assert!(!text.ends_with('+'), "{href}: a capped total");
+        text.replace(',', "").parse().unwrap_or_else(|_| panic!("{href}: total {text:?}"))
+    }
+
     pub fn db(&self) -> &sqlx::PgPool {
         &self.state.db
     }
@@ -424,4 +441,9 @@ impl TestApp {
         headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
         reqwest::Client::builder().default_headers(headers).redirect(reqwest::redirect::Policy::none()).build().unwrap()
     }
+}
+
+/// An `href` as the page wrote it, read as a browser reads it (`&amp;`, `&#38;` and friends).
+pub fn unescape_href(s: &str) -> String {
+    s.replace("&#38;", "&").replace("&amp;", "&").replace("&#43;", "+").replace("&#61;", "=")
 }
