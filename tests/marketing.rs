@@ -194,3 +194,68 @@ async fn marketing_sees_the_whole_organisations_figures_and_never_a_borrower() {
     let v: Value = admin_api.get(app.url("/api/v1/leads?source=mailer")).send().await.unwrap().json().await.unwrap();
     assert!(v.to_string().contains("Teamlead"));
 }
+
+#[tokio::test]
+async fn spend_is_set_listed_and_imported_through_the_api() {
+    let app = TestApp::spawn().await;
+    organisation(&app).await;
+    let mkt = app.create_user(Role::Marketing, "mkt@mkt.test", None, &[]).await;
+    let api = app.api(&app.token_for(mkt).await);
+    let lo = app.create_user(Role::Lo, "ann.lo@mkt.test", Some("North"), &["TX"]).await;
+    let lo = app.api(&app.token_for(lo).await);
+    let month = this_month(&app).0.format("%Y-%m").to_string();
+    let put = |client: &reqwest::Client, body: Value| client.put(app.url("/api/v1/spend")).json(&body).send();
+
+    // Who may: an LO is refused whatever the body.
+    let res = put(&lo, json!({"month": month, "source": "mailer", "amount_cents": 1})).await.unwrap();
+    assert_eq!(res.status(), 403);
+    // Bad input names its field and keeps nothing.
+    for (body, field) in [
+        (json!({"month": month, "source": "mailer", "amount_cents": 100, "colour": "red"}), "colour"),
+        (json!({"month": "2026-13", "source": "mailer", "amount_cents": 100}), "month"),
+        (json!({"month": month, "source": "nobody", "amount_cents": 100}), "source"),
+        (json!({"month": month, "source": "mailer", "amount_cents": -5}), "amount_cents"),
+        (json!({"month": month, "source": "mailer"}), "amount_cents"),
+    ] {
+        let res = put(&api, body.clone()).await.unwrap();
+        assert_eq!(res.status(), 422, "{body}");
+        let v: Value = res.json().await.unwrap();
+        assert!(v["errors"][field].is_array(), "{body} names {field}: {v}");
+    }
+    assert_eq!(spend_rows(&app).await, 0);
+    // Set, then replace: the answer says what it was before; the list shows it; the audit log has both.
+    let v: Value =
+        put(&api, json!({"month": month, "source": "mailer", "campaign": "spring", "amount_cents": 125_050}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!((v["amount_cents"].as_i64(), v["before_cents"].is_null()), (Some(125_050), true), "{v}");
+    let v: Value = put(&api, json!({"month": month, "source": "mailer", "campaign": "spring", "amount_cents": 99_000}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["before_cents"], 125_050, "{v}");
+    let list: Value = api.get(app.url("/api/v1/spend")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["spend"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["spend"][0]["spend_cents"], 99_000);
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'source_spend.set'")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(audited, 2);
+    // A file: all rows or none, bad rows by line.
+    let bad = format!("month,source,amount\n{month},mailer,100\n{month},nobody,5\n");
+    let res = api.post(app.url("/api/v1/spend/import")).body(bad).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["errors"][0]["line"], 3, "{report}");
+    assert_eq!(spend_rows(&app).await, 1, "nothing of a refused file is kept");
+    let good = format!("month,source,amount,campaign\n{month},mailer,100,\n{month},mailer,250.50,fall\n");
+    let res = api.post(app.url("/api/v1/spend/import")).body(good).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(spend_rows(&app).await, 3);
+}

@@ -4,6 +4,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -28,11 +29,11 @@ pub const SPEND_ROLES: [Role; 2] = [Role::Admin, Role::Marketing];
 const UPLOAD_LIMIT: usize = 5 * 1024 * 1024;
 
 pub fn router() -> Routes {
-    Routes::new().route("/reports/spend", &["GET", "POST"], get(spend_form).post(spend_save)).route(
-        "/reports/spend/import",
-        &["POST"],
-        post(spend_import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
-    )
+    Routes::new()
+        .route("/reports/spend", &["GET", "POST"], get(spend_form).post(spend_save))
+        .route("/reports/spend/import", &["POST"], post(spend_import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)))
+        .route("/api/v1/spend", &["GET", "PUT"], get(api_list).put(api_set))
+        .route("/api/v1/spend/import", &["POST"], post(api_import).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)))
 }
 
 #[derive(Template, WebTemplate)]
@@ -117,8 +118,9 @@ async fn spend_form(user: CurrentUser, ctx: PageCtx, State(state): State<AppStat
     page(&state, ctx, SpendForm::default(), FieldErrors::new()).await
 }
 
-/// Saves one entry (replacing that month's amount for the source or campaign), audited with the amount before.
-async fn save(tx: &mut Transaction<'_, Postgres>, user: &CurrentUser, s: &Spend) -> AppResult<()> {
+/// Saves one entry (replacing that month's amount for the source or campaign), audited with the amount before,
+/// which it returns.
+async fn save(tx: &mut Transaction<'_, Postgres>, user: &CurrentUser, s: &Spend) -> AppResult<Option<i64>> {
     let before = store::upsert_spend(tx, &s.source, &s.campaign, s.month, s.cents).await?;
     let key = if s.campaign.is_empty() {
         format!("{}:{}", s.source, s.month)
@@ -130,7 +132,7 @@ async fn save(tx: &mut Transaction<'_, Postgres>, user: &CurrentUser, s: &Spend)
         .after(s.cents)
         .write(&mut **tx)
         .await?;
-    Ok(())
+    Ok(before)
 }
 
 async fn spend_save(
@@ -272,4 +274,64 @@ pub async fn cli(state: &AppState, args: &crate::config::ImportArgs) -> anyhow::
         anyhow::bail!("{report}");
     }
     Ok(report.summary())
+}
+
+// ---------------------------------------------------------------- API
+
+/// `GET /api/v1/spend` (admins, marketing): the newest 500 entries.
+async fn api_list(user: CurrentUser, State(state): State<AppState>) -> AppResult<Json<serde_json::Value>> {
+    user.require(&SPEND_ROLES)?;
+    Ok(Json(serde_json::json!({ "spend": store::list_spend(&state.db).await? })))
+}
+
+/// One month's spend as the API takes it: `amount_cents`, a whole number of cents.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct ApiSpend {
+    month: String,
+    source: String,
+    campaign: String,
+    amount_cents: Option<i64>,
+}
+
+/// `PUT /api/v1/spend` (admins, marketing) `{"month": "2026-11", "source": "zillow", "campaign"?, "amount_cents"}`:
+/// sets that month's amount for the source or campaign, as the form does (audited with the amount before);
+/// 200 with the entry and `before_cents`. A field it does not know, a bad month, an unknown source or an
+/// amount that is missing or negative is a 422 naming it.
+async fn api_set(user: CurrentUser, State(state): State<AppState>, body: axum::body::Bytes) -> AppResult<Response> {
+    user.require(&SPEND_ROLES)?;
+    let input: ApiSpend = crate::web::input::strict_json(&body, &["month", "source", "campaign", "amount_cents"])?;
+    let form = SpendForm {
+        source: input.source,
+        campaign: input.campaign,
+        month: input.month,
+        amount: match input.amount_cents {
+            Some(c) if c >= 0 => format!("{}.{:02}", c / 100, c % 100),
+            _ => String::new(),
+        },
+    };
+    let sources = store::sources(&state.db).await?;
+    let spend = form.check(&sources).map_err(|mut e| {
+        if e.0.remove("amount").is_some() {
+            e.add("amount_cents", "a whole number of cents, 0 or more");
+        }
+        AppError::Validation(e)
+    })?;
+    let mut tx = state.db.begin().await?;
+    let before = save(&mut tx, &user, &spend).await?;
+    tx.commit().await?;
+    Ok(Json(serde_json::json!({
+        "source": spend.source, "campaign": spend.campaign, "month": spend.month.format("%Y-%m").to_string(),
+        "amount_cents": spend.cents, "before_cents": before,
+    }))
+    .into_response())
+}
+
+/// `POST /api/v1/spend/import` (admins, marketing), a CSV body as the page's file: all rows or none; 200 with
+/// the report, or 422 with every bad row by line and column.
+async fn api_import(user: CurrentUser, State(state): State<AppState>, body: axum::body::Bytes) -> AppResult<Response> {
+    user.require(&SPEND_ROLES)?;
+    let report = import_spend(&state, &user, body.as_ref()).await?;
+    let status = if report.committed { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((status, Json(report)).into_response())
 }
