@@ -91,7 +91,7 @@ async fn availability_and_officers(
             let hours = a.available_seconds as f64 / 3600.0;
             AvailabilityRow {
                 name: a.name,
-                hours: format!("{hours:.1}"),
+                hours: history::hours(a.available_seconds as f64),
                 hours_per_week: if weeks > 0.0 { format!("{:.1}", hours / weeks) } else { "—".into() },
                 offers: a.offers,
                 claimed: a.claimed,

@@ -41,6 +41,11 @@ pub fn link(lo: Uuid, from: NaiveDate, to: NaiveDate, offers: Option<&str>) -> S
     link
 }
 
+/// Seconds as hours to one decimal: how the dashboard and the history page show hours available.
+pub fn hours(seconds: f64) -> String {
+    format!("{:.1}", seconds / 3600.0)
+}
+
 /// The most rows a history page lists of each kind (its totals count every one).
 pub const MAX_ROWS: i64 = 500;
 

@@ -100,13 +100,7 @@ pub(crate) struct HistoryPage {
     dashboard: bool,
 }
 
-/// Hours to one decimal, as the dashboard shows them.
-fn hours(seconds: f64) -> String {
-    format!("{:.1}", seconds / 3600.0)
-}
-
-fn offer_view(user: &CurrentUser, o: history::OfferRow) -> OfferView {
-    let scope = user.scope();
+fn offer_view(scope: &crate::auth::Scope, o: history::OfferRow) -> OfferView {
     let lead = scope
         .allows_lead(o.assigned_lo_id, o.team_id)
         .then(|| (format!("/leads/{}", o.lead_id), format!("{} {}", o.first_name, o.last_name)));
@@ -144,13 +138,14 @@ pub(crate) async fn availability_history(
     let available_seconds = span_rows.first().map_or(0, |s| s.available_seconds);
     let span_total = span_rows.first().map_or(0, |s| s.total_spans);
     let offer_total = offer_rows.first().map_or(0, |o| o.total);
+    let lead_scope = user.scope();
     let spans = span_rows
         .into_iter()
         .map(|s| SpanView {
             status: s.status,
             started: local_time(&s.started),
             ended: local_time(&s.ended),
-            hours: hours(s.seconds),
+            hours: history::hours(s.seconds),
         })
         .collect();
     Ok(HistoryPage {
@@ -161,8 +156,8 @@ pub(crate) async fn availability_history(
         up_to_now: to > now,
         spans,
         span_total,
-        hours_total: hours(available_seconds as f64),
-        offers: offer_rows.into_iter().map(|o| offer_view(&user, o)).collect(),
+        hours_total: history::hours(available_seconds as f64),
+        offers: offer_rows.into_iter().map(|o| offer_view(&lead_scope, o)).collect(),
         offer_total,
         claimed_only: q.claimed_only,
         all_offers_link: history::link(lo.id, q.from, q.to, None),
