@@ -102,6 +102,20 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("contact_id", Kind::PartnerContact),
 ];
 
+/// Pages that take their record in the query string rather than the path: (path, parameter, kind). Each is also
+/// tried with only that parameter, naming the role's foreign record, and must refuse it (403/404) unless
+/// [`query_entitled`] says the role reads it; the admin opens it (200).
+const QUERY_RECORDS: &[(&str, &str, Kind)] = &[
+    // An LO's availability history, behind the dashboard's availability row: whoever sees that row.
+    ("/availability/history", "lo", Kind::User),
+];
+
+/// Whether `role` may read every record a [`QUERY_RECORDS`] page takes: marketing reads every LO's figures
+/// on the dashboard, so it opens the records behind them (without borrowers: its lead scope is empty).
+fn query_entitled(role: Role, path: &str) -> bool {
+    role == Role::Marketing && path == "/availability/history"
+}
+
 struct World {
     app: TestApp,
     lead: Uuid,
@@ -873,6 +887,18 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
                 }
                 *checked.entry(role.as_str()).or_default() += 1;
             }
+            if let Some((_, param, kind)) = QUERY_RECORDS.iter().find(|(p, _, _)| *p == r.path && r.method == "GET") {
+                if !query_entitled(*role, r.path) {
+                    let path = format!("{}?{param}={}", r.path, w.foreign(*role, *kind));
+                    let res = client.get(w.app.url(&path)).send().await.unwrap();
+                    let status = res.status();
+                    let body = res.text().await.unwrap_or_default();
+                    if !matches!(status.as_u16(), 403 | 404) || body.contains(BORROWER) {
+                        failures.push(format!("{status} as {}: GET {path}: expected 403/404", role.as_str()));
+                    }
+                    *checked.entry(role.as_str()).or_default() += 1;
+                }
+            }
             if (admin_only || has_params) && !refused {
                 let what = if admin_only {
                     "admin and loss-mitigation actions refuse other roles"
@@ -909,6 +935,13 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
         };
         if status != expected {
             not_shown.push(format!("{status}: GET {path} ({})", r.path));
+        }
+    }
+    for (path, param, kind) in QUERY_RECORDS {
+        let path = format!("{path}?{param}={}", w.foreign(Role::Admin, *kind));
+        let status = admin.get(w.app.url(&path)).send().await.unwrap().status();
+        if status != StatusCode::OK {
+            not_shown.push(format!("{status}: GET {path}"));
         }
     }
     assert!(not_shown.is_empty(), "the admin opens the records the other roles were refused: {not_shown:#?}");
@@ -998,6 +1031,9 @@ async fn kinds_come_from_parameter_names_and_collections() {
             kind_of(r.path, p);
             classified += 1;
         }
+    }
+    for (path, _, _) in QUERY_RECORDS {
+        assert!(routes.iter().any(|r| r.method == "GET" && r.path == *path), "{path} is served");
     }
     for served in
         ["/tasks/{id}/done", "/routing/offers/{id}/claim", "/leads/reassign/jobs/{id}", "/leads/import/report/{token}"]

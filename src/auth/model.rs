@@ -161,6 +161,13 @@ impl Scope {
         self.all || self.manages_team(team)
     }
 
+    /// Whether this scope covers the person `officer` of `team`: their team is covered, or they are the scope's own
+    /// LO. Over a metrics scope, whose figures about an LO (the dashboard's availability row and the records
+    /// behind it) the viewer reads.
+    pub fn covers_officer(&self, officer: Uuid, team: Option<Uuid>) -> bool {
+        self.covers_team(team) || self.lo_id == Some(officer)
+    }
+
     /// Whether `team` is one of the teams this scope manages (not merely seen through the admin's `all`).
     pub fn manages_team(&self, team: Option<Uuid>) -> bool {
         team.is_some_and(|t| self.team_ids.contains(&t))

@@ -18,6 +18,7 @@ use super::store::Path;
 use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::{AppError, AppResult};
 use crate::leads::handlers::Opt;
+use crate::routing::history;
 use crate::state::AppState;
 
 #[derive(Template, WebTemplate)]
@@ -53,6 +54,10 @@ pub struct AvailabilityRow {
     pub offers: i64,
     pub claimed: i64,
     pub assigned: i64,
+    /// The records behind hours, offers and claimed: the LO's availability history over the range (routing's page).
+    pub hours_link: String,
+    pub offers_link: String,
+    pub claimed_link: String,
     /// The leads given to them in the range (the lead list's assignment cohort; no other filter applies).
     pub assigned_link: String,
 }
@@ -72,7 +77,7 @@ async fn availability_and_officers(
     let visible: Vec<_> = super::store::availability(&state.db, from, to, now)
         .await?
         .into_iter()
-        .filter(|a| scope.covers_team(a.team_id) || scope.lo_id == Some(a.lo_id))
+        .filter(|a| scope.covers_officer(a.lo_id, a.team_id))
         .collect();
     let officers = visible
         .iter()
@@ -86,11 +91,14 @@ async fn availability_and_officers(
             let hours = a.available_seconds as f64 / 3600.0;
             AvailabilityRow {
                 name: a.name,
-                hours: format!("{hours:.1}"),
+                hours: history::hours(a.available_seconds as f64),
                 hours_per_week: if weeks > 0.0 { format!("{:.1}", hours / weeks) } else { "—".into() },
                 offers: a.offers,
                 claimed: a.claimed,
                 assigned: a.assigned,
+                hours_link: history::link(a.lo_id, range.from, range.to, None),
+                offers_link: history::link(a.lo_id, range.from, range.to, None),
+                claimed_link: history::link(a.lo_id, range.from, range.to, Some("claimed")),
                 assigned_link: range.unfiltered_link(&[
                     ("from", range.from.to_string()),
                     ("to", range.to.to_string()),

@@ -395,16 +395,12 @@ pub async fn availability(
     to: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Availability>> {
-    sqlx::query_as!(
+    // The spans are routing's one definition (the LO's availability history lists the same spans).
+    crate::routing::history::status_spans_query!(
         Availability,
-        r#"WITH spans AS (
-               SELECT user_id, status, changed_at,
-                      lead(changed_at) OVER (PARTITION BY user_id ORDER BY changed_at, id) AS next_at
-               FROM lo_status_changes WHERE changed_at < $2)
-           SELECT u.id AS lo_id, u.name, u.team_id,
-                  COALESCE((SELECT sum(extract(epoch FROM least(COALESCE(s.next_at, $3), $2, $3) - greatest(s.changed_at, $1)))
-                            FROM spans s WHERE s.user_id = u.id AND s.status = 'available'
-                              AND COALESCE(s.next_at, $3) > $1 AND s.changed_at < least($2, $3)), 0)::int8 AS "available_seconds!",
+        r#"SELECT u.id AS lo_id, u.name, u.team_id,
+                  COALESCE((SELECT sum(extract(epoch FROM s.ended - s.started))
+                            FROM status_spans s WHERE s.user_id = u.id AND s.status = 'available'), 0)::int8 AS "available_seconds!",
                   (SELECT count(*) FROM claim_offers o
                    WHERE u.id = ANY(o.lo_ids) AND o.created_at >= $1 AND o.created_at < $2) AS "offers!",
                   (SELECT count(*) FROM claim_offers o

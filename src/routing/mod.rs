@@ -8,6 +8,7 @@
 
 pub mod distribute;
 pub mod handlers;
+pub mod history;
 pub mod model;
 pub mod reassign;
 pub mod speed_to_lead;

@@ -78,12 +78,14 @@ use crate::web::{Flash, Routes};
 
 mod api;
 mod availability;
+mod availability_history;
 mod queue;
 mod reassign_pages;
 mod rules;
 
 use api::*;
 use availability::*;
+use availability_history::*;
 use queue::*;
 use reassign_pages::*;
 use rules::*;
@@ -100,6 +102,7 @@ pub fn router() -> Routes {
         .route("/routing/queue", &["GET"], get(queue_page))
         .route("/routing/offers/{id}/claim", &["POST"], post(claim_offer))
         .route("/availability", &["GET"], get(availability_page))
+        .route("/availability/history", &["GET"], get(availability_history))
         .route("/availability/{lo_id}/status", &["POST"], post(set_status))
         .route("/leads/reassign", &["GET", "POST"], get(bulk_page).post(bulk_submit))
         .route("/leads/reassign/jobs/{id}", &["GET"], get(bulk_job_page))
