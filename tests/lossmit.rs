@@ -1160,6 +1160,13 @@ async fn each_option_is_decided_and_a_denial_beside_an_open_offer_ends_nothing()
     assert!(res.text().await.unwrap().contains("1024.41(h)"));
     let case = t.case(&id2).await;
     assert!(case["deadlines"].as_array().unwrap().iter().all(|d| d["key"] != "appeal"), "no appeal window");
+    // The report's option mix and time to decision open the cases behind them; the totals count decisions.
+    let report = t.supervisor.get(t.app.url("/lossmit/reports")).send().await.unwrap().text().await.unwrap();
+    figures_agree(&t, &report).await;
+    let mix = &report[report.find("id=\"option-mix\"").unwrap()..];
+    let mix = &mix[..mix.find("</table>").unwrap()];
+    let (links, zeros) = (mix.matches("approved=").count(), mix.matches("\">0</a>").count());
+    assert!(links >= 10 && links - zeros >= 2, "at least two option-mix figures are not zero: {mix}");
 }
 
 /// Issue 18 item 5 (1024.41(i)): a later incomplete application never displaces a complete undecided one; a

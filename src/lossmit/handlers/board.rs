@@ -61,6 +61,11 @@ pub(crate) struct CaseFilter {
     clock: Option<ClockStatus>,
     resolution: Option<String>,
     history: Option<History>,
+    /// Decided after a complete application (the time-to-decision figure).
+    decided: bool,
+    /// An option's decisions, approved or denied (the option mix): counts decisions, as a clock counts deadlines.
+    option: Option<&'static str>,
+    approved: Option<bool>,
 }
 
 /// A case's past, as the re-default figure counts it.
@@ -72,7 +77,7 @@ pub(crate) enum History {
     Redefaulted,
 }
 
-const CASE_PARAMS: &str = "stage, age, specialist, clock, resolution, history";
+const CASE_PARAMS: &str = "stage, age, specialist, clock, resolution, history, decided, option, approved";
 
 impl CaseFilter {
     fn parse(pairs: &[(String, String)]) -> AppResult<CaseFilter> {
@@ -111,8 +116,24 @@ impl CaseFilter {
                     "redefaulted" => f.history = Some(History::Redefaulted),
                     _ => errors.add("history", "must be cured_or_modified or redefaulted"),
                 },
+                "decided" => match v.as_str() {
+                    "1" => f.decided = true,
+                    _ => errors.add("decided", "must be 1"),
+                },
+                "option" => match LossMitOption::ALL.iter().find(|o| o.as_str() == v) {
+                    Some(o) => f.option = Some(o.as_str()),
+                    None => errors.add("option", "not a loss-mitigation option"),
+                },
+                "approved" => match v.as_str() {
+                    "yes" => f.approved = Some(true),
+                    "no" => f.approved = Some(false),
+                    _ => errors.add("approved", "must be yes or no"),
+                },
                 other => errors.add(other, format!("is not a filter of the case list (known: {CASE_PARAMS})")),
             }
+        }
+        if f.option.is_some() != f.approved.is_some() {
+            errors.add("option", "option and approved go together");
         }
         errors.into_result()?;
         Ok(f)
@@ -125,6 +146,8 @@ impl CaseFilter {
             && self.clock.is_none()
             && self.resolution.is_none()
             && self.history.is_none()
+            && !self.decided
+            && self.option.is_none()
     }
 
     /// Resolved cases are listed under a resolved stage, a resolution, a clock or a history; otherwise open ones.
@@ -133,6 +156,8 @@ impl CaseFilter {
             || self.resolution.is_some()
             || self.clock.is_some()
             || self.history.is_some()
+            || self.decided
+            || self.option.is_some()
     }
 
     fn describe(&self) -> String {
@@ -145,6 +170,12 @@ impl CaseFilter {
             History::CuredOrModified => "ever cured or modified".to_string(),
             History::Redefaulted => "re-defaulted after a cure or modification".to_string(),
         }));
+        if self.decided {
+            parts.push("decided after a complete application".into());
+        }
+        parts.extend(
+            self.option.map(|o| format!("{o} {}", if self.approved == Some(true) { "approved" } else { "denied" })),
+        );
         parts.join(", ")
     }
 }
@@ -172,31 +203,33 @@ pub(crate) async fn queue(
         .filter(|c| f.resolution.is_none() || c.resolution == f.resolution)
         .filter(|c| history.as_ref().is_none_or(|ids| ids.contains(&c.id)))
         .collect();
-    // A clock figure counts deadlines, not cases: the list shows the cases and totals their deadlines.
-    let (cases, deadlines): (Vec<CaseRow>, usize) = match f.clock {
-        None => {
-            let n = cases.len();
-            (cases, n)
-        }
-        Some(status) => {
-            let with: Vec<(CaseRow, usize)> = cases
-                .into_iter()
-                .map(|c| {
-                    let n = reports::servicer_clocks(&c, today).filter(|d| d.status == status).count();
-                    (c, n)
-                })
-                .filter(|(_, n)| *n > 0)
-                .collect();
-            let total = with.iter().map(|(_, n)| n).sum();
-            (with.into_iter().map(|(c, _)| c).collect(), total)
-        }
+    let option = match (f.option, f.approved) {
+        (Some(o), Some(a)) => Some(reports::option_decisions(&state.db, o, a).await?),
+        _ => None,
     };
+    let cases = cases.into_iter().filter(|c| !f.decided || reports::decided_after_complete(c));
+    // A clock or option figure counts deadlines or decisions, not cases: the list shows the cases and totals
+    // what the figure counts.
+    let with: Vec<(CaseRow, usize)> = cases
+        .map(|c| {
+            let n = match (f.clock, &option) {
+                (Some(status), _) => reports::servicer_clocks(&c, today).filter(|d| d.status == status).count(),
+                (None, Some(per)) => per.get(&c.id).copied().unwrap_or(0),
+                (None, None) => 1,
+            };
+            (c, n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let deadlines = with.iter().map(|(_, n)| n).sum();
+    let cases: Vec<CaseRow> = with.into_iter().map(|(c, _)| c).collect();
     let filtered = (!f.is_empty()).then(|| Filtered {
         described: f.describe(),
         total: deadlines,
-        unit: match f.clock {
-            Some(c) => format!("{} deadline", c.as_str()),
-            None => "case".into(),
+        unit: match (f.clock, f.option) {
+            (Some(c), _) => format!("{} deadline", c.as_str()),
+            (None, Some(_)) => "decision".into(),
+            (None, None) => "case".into(),
         },
     });
     let mut rows: Vec<QueueRow> = cases.iter().map(|c| queue_row(c, today)).collect();

@@ -111,7 +111,8 @@ pub(crate) struct ReportsPage {
     decided: usize,
     avg_days_to_decision: String,
     median_days_to_decision: String,
-    option_mix: Vec<(String, usize, usize)>,
+    /// Label, key, approved, denied.
+    option_mix: Vec<(String, &'static str, usize, usize)>,
     resolved: usize,
     cured: usize,
     cure_rate: String,
@@ -138,18 +139,18 @@ pub(crate) async fn reports(
     let cases = store::visible_cases(&state.db, &user, true).await?;
     let facts = store::report_facts(&state.db).await?;
     let (decided, avg_days_to_decision, median_days_to_decision) = time_to_decision(&cases);
-    let option_mix: Vec<(String, usize, usize)> = LossMitOption::ALL
+    // Over the cases the viewer sees, as the lists behind the figures.
+    let visible: std::collections::HashSet<Uuid> = cases.iter().map(|c| c.id).collect();
+    let option_mix: Vec<(String, &'static str, usize, usize)> = LossMitOption::ALL
         .iter()
         .map(|o| {
-            let of = facts.decisions.iter().filter(|d| d.1 == o.as_str());
+            let of = facts.decisions.iter().filter(|d| d.1 == o.as_str() && visible.contains(&d.0));
             let approved = of.clone().filter(|d| d.2).count();
-            (o.label().to_string(), approved, of.count() - approved)
+            (o.label().to_string(), o.as_str(), approved, of.count() - approved)
         })
         .collect();
     let resolved = cases.iter().filter(|c| c.stage == "resolved").count();
     let cured = cases.iter().filter(|c| c.resolution.as_deref() == Some("cured")).count();
-    // Over the cases the viewer sees, as the lists behind the figures.
-    let visible: std::collections::HashSet<Uuid> = cases.iter().map(|c| c.id).collect();
     let ever = facts.ever_cured_or_modified.iter().filter(|id| visible.contains(id)).count();
     let redefaulted = facts.reopened_after_cure.iter().filter(|id| visible.contains(id)).count();
     let page = ReportsPage {
@@ -248,10 +249,29 @@ pub(crate) async fn history_cases(db: &sqlx::PgPool, h: History) -> AppResult<st
     })
 }
 
+/// Whether a case counts in the time-to-decision figure: both a complete-application and a decision date.
+pub(crate) fn decided_after_complete(c: &CaseRow) -> bool {
+    c.app_complete_on.is_some() && c.decided_on.is_some()
+}
+
+/// How many decisions of `option` (approved or denied) a case has, as the option mix counts them.
+pub(crate) async fn option_decisions(
+    db: &sqlx::PgPool,
+    option: &str,
+    approved: bool,
+) -> AppResult<std::collections::HashMap<Uuid, usize>> {
+    let mut per = std::collections::HashMap::new();
+    for d in store::report_facts(db).await?.decisions.into_iter().filter(|d| d.1 == option && d.2 == approved) {
+        *per.entry(d.0).or_insert(0) += 1;
+    }
+    Ok(per)
+}
+
 /// How many cases were decided after a complete application, and the average and median days it took.
 fn time_to_decision(cases: &[CaseRow]) -> (usize, String, String) {
     let mut days: Vec<i64> = cases
         .iter()
+        .filter(|c| decided_after_complete(c))
         .filter_map(|c| match (c.app_complete_on, c.decided_on) {
             (Some(a), Some(b)) => Some((b - a).num_days()),
             _ => None,
@@ -324,7 +344,7 @@ fn reports_csv(page: &ReportsPage) -> AppResult<Vec<u8>> {
     let decided = page.decided.to_string();
     let (avg, median) = (&page.avg_days_to_decision, &page.median_days_to_decision);
     w.write_record(["time_to_decision_days", "decided", &decided, avg, median, "", ""]).map_err(err)?;
-    for (o, a, d) in &page.option_mix {
+    for (o, _, a, d) in &page.option_mix {
         w.write_record(["option_mix", o, &a.to_string(), &d.to_string(), "", "", ""]).map_err(err)?;
     }
     let (cured, resolved) = (page.cured.to_string(), page.resolved.to_string());
