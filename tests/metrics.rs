@@ -753,8 +753,8 @@ async fn admin_monthly_spend_feeds_source_roi() {
 }
 
 fn cohort_on(html: &str) -> i64 {
-    let end = html.find(" in the cohort)").expect("the cohort size is on the page");
-    let start = html[..end].rfind('(').expect("opening parenthesis") + 1;
+    let end = html.find("</a> in the cohort)").expect("the cohort size is on the page, a link to its leads");
+    let start = html[..end].rfind('>').expect("the link") + 1;
     html[start..end].parse().expect("a number")
 }
 

@@ -10,6 +10,9 @@ pub struct WowRow {
     pub this_week: String,
     pub last_week: String,
     pub change: String,
+    /// The leads behind each week's count (none for the contact rate).
+    pub this_link: Option<String>,
+    pub last_link: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,6 +38,8 @@ pub struct PipelineRow {
 pub struct CapacityRow {
     pub lo: String,
     pub open: i64,
+    /// The open leads behind `open` (none when the LO filter names someone else: the figure is then 0).
+    pub open_link: Option<String>,
     pub capacity: i32,
     pub utilisation_pct: Option<f64>,
     pub cost: String,
@@ -100,6 +105,8 @@ pub struct Dashboard {
     pub escalations_waiting: i64,
     /// The leads behind the unassigned and stale tiles.
     pub unassigned_link: String,
+    /// The created cohort behind "N in the cohort".
+    pub cohort_link: String,
     pub stale_link: String,
     pub as_of: Option<DateTime<Utc>>,
     pub pending: i64,
@@ -184,7 +191,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     // Week over week: the last 7 days before `to` against the 7 before that.
     let week = |k: &str| weeks.iter().find(|g| g.key[0].as_deref() == Some(k)).map(|g| g.tally).unwrap_or_default();
     let (last, this) = (week("0"), week("1"));
-    let wow = wow_rows(&this, &last);
+    let wow = wow_rows(&range, &this, &last);
 
     // Per-LO table (assignment cohort) with 8-week sparklines of assigned leads.
     let names = officer_names(state, &groups, &profiles, &open_groups).await?;
@@ -200,7 +207,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     // Capacity, hiring and conversion by leads-per-LO band (assigned leads per 30 days in the range).
     let months = (range.to - range.from).num_days() as f64 / 30.4375;
     let (capacity, hiring, bands) = (
-        capacity_rows(&profiles, &groups, &open_by_lo, months),
+        capacity_rows(&range, &profiles, &groups, &open_by_lo, months),
         hiring(&profiles, &groups, &team, months),
         band_rows(&groups, months),
     );
@@ -208,6 +215,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let (as_of, pending) = freshness(db).await?;
     Ok(Dashboard {
         unassigned_link: range.leads_link_now(&[("queue", "unassigned".into()), ("open", "1".into())]),
+        cohort_link: range.leads_link(&[]),
         stale_link: range.unfiltered_link(&[("stale", "1".into())]),
         range,
         team,
@@ -265,34 +273,39 @@ async fn freshness(db: &sqlx::PgPool) -> AppResult<(Option<DateTime<Utc>>, i64)>
 }
 
 /// Week over week: the last 7 days before `to` (`this`) against the 7 before that (`last`).
-fn wow_rows(this: &Tally, last: &Tally) -> Vec<WowRow> {
+fn wow_rows(range: &Range, this: &Tally, last: &Tally) -> Vec<WowRow> {
     let count_change =
         |a: i64, b: i64| if b == 0 { "—".to_string() } else { format!("{:+.1}%", 100.0 * (a - b) as f64 / b as f64) };
+    // Each week's created cohort, with the filters, as the lead list reads it; `stage` for reached counts.
+    let week = |weeks_back: i64, stage: Option<&str>| {
+        let to = range.to - chrono::Duration::days(7 * weeks_back);
+        let mut extra = vec![("from", (to - chrono::Duration::days(7)).to_string()), ("to", to.to_string())];
+        if let Some(s) = stage {
+            extra.push(("stage", s.to_string()));
+            extra.push(("reached", "1".to_string()));
+        }
+        Some(range.leads_link(&extra))
+    };
+    let counts = |label, a: i64, b: i64, stage: Option<&str>| WowRow {
+        label,
+        this_week: a.to_string(),
+        last_week: b.to_string(),
+        change: count_change(a, b),
+        this_link: week(0, stage),
+        last_link: week(1, stage),
+    };
     vec![
-        WowRow {
-            label: "Leads",
-            this_week: this.n.to_string(),
-            last_week: last.n.to_string(),
-            change: count_change(this.n, last.n),
-        },
+        counts("Leads", this.n, last.n, None),
         WowRow {
             label: "Contact rate",
             this_week: percent(this.contact_rate()),
             last_week: percent(last.contact_rate()),
             change: change(this.contact_rate(), last.contact_rate(), " pts"),
+            this_link: None,
+            last_link: None,
         },
-        WowRow {
-            label: "Applications",
-            this_week: this.applications().to_string(),
-            last_week: last.applications().to_string(),
-            change: count_change(this.applications(), last.applications()),
-        },
-        WowRow {
-            label: "Funded",
-            this_week: this.funded().to_string(),
-            last_week: last.funded().to_string(),
-            change: count_change(this.funded(), last.funded()),
-        },
+        counts("Applications", this.applications(), last.applications(), Some("application")),
+        counts("Funded", this.funded(), last.funded(), Some("funded")),
     ]
 }
 
@@ -400,6 +413,7 @@ fn pipeline_rows(
 /// Capacity and cost per LO: open leads against capacity, the LO's cost over the range's months and the
 /// funded volume of their assignments.
 fn capacity_rows(
+    range: &Range,
     profiles: &[store::LoProfile],
     groups: &[store::Group],
     open_by_lo: &HashMap<String, i64>,
@@ -423,6 +437,11 @@ fn capacity_rows(
                 meets_target: contact.map(|c| c >= pr.contact_target_pct as f64),
                 lo: pr.name.clone(),
                 open,
+                open_link: range
+                    .filters
+                    .lo
+                    .is_none_or(|lo| lo == pr.user_id)
+                    .then(|| range.leads_link_now(&[("lo", pr.user_id.to_string()), ("open", "1".into())])),
                 capacity: pr.capacity,
                 utilisation_pct: model::percent(open, pr.capacity as i64),
                 cost: model::dollars(cost),
@@ -504,6 +523,8 @@ pub struct MyNumbers {
     pub team_officers: usize,
     /// The leads behind each funnel figure: assigned to me in the range, reached the stage while mine.
     pub funnel_links: Vec<String>,
+    /// The leads assigned to me in the range.
+    pub assigned_link: String,
 }
 
 pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<MyNumbers> {
@@ -544,6 +565,7 @@ pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> App
         })
         .collect();
     Ok(MyNumbers {
+        assigned_link: range.leads_link(&[("cohort", "assigned".into()), ("lo", user.id.to_string())]),
         funnel,
         funnel_links,
         mine: speed_row(user.id.to_string(), user.name.clone(), &mine),
