@@ -397,6 +397,7 @@ async fn a_parameter_the_list_does_not_know_is_refused_naming_it() {
         "limit=ten",
         "stage=new&stage=lost",
         "scope=all",
+        "lost_from=funded",
     ] {
         let res = api.get(app.url(&format!("/api/v1/leads?{bad}"))).send().await.unwrap();
         assert_eq!(res.status(), 422, "{bad}");

@@ -5,7 +5,7 @@ use super::*;
 
 /// Every parameter the lead list, its CSV export and `GET /api/v1/leads` understand. Anything else is refused
 /// (422 naming it): a filter the list silently dropped would show the whole list behind a figure.
-pub const LIST_PARAMS: [&str; 23] = [
+pub const LIST_PARAMS: [&str; 24] = [
     "stage",
     "source",
     "age",
@@ -29,6 +29,7 @@ pub const LIST_PARAMS: [&str; 23] = [
     "scope",
     "partner",
     "referrer",
+    "lost_from",
 ];
 
 /// The won path, in order, as migration 0007's `metrics_won_pos` numbers it ("reached stage X" = the furthest
@@ -73,6 +74,8 @@ pub struct LeadFilter {
     pub stale: String,
     /// With cohort `lost`: the reason on the change to lost (`unspecified` when none was given).
     pub lost_reason: String,
+    /// With cohort `lost`: the furthest won-path stage the lead had reached before that change.
+    pub lost_from: String,
     /// `created` (default: leads by the day they were created), `assigned` (leads by their assignments to an LO:
     /// the per-LO figures) or `lost` (leads by their changes to lost: the lost-reasons figures).
     pub cohort: String,
@@ -105,6 +108,8 @@ pub(crate) struct Checked {
     lo: Option<Uuid>,
     /// Won-path position (1-based) the lead must have reached.
     reached: Option<i32>,
+    /// Won-path position reached before the change to lost (cohort `lost`).
+    lost_from: Option<i32>,
     stale: bool,
     open: bool,
     figures_scope: bool,
@@ -166,6 +171,7 @@ impl LeadFilter {
                 "scope" => f.scope = v,
                 "partner" => f.partner = v,
                 "referrer" => f.referrer = v,
+                "lost_from" => f.lost_from = v,
                 other => {
                     errors.add(other, format!("is not a filter of the lead list (known: {})", LIST_PARAMS.join(", ")))
                 }
@@ -215,6 +221,20 @@ impl LeadFilter {
         if !self.lost_reason.is_empty() && cohort != Cohort::Lost {
             e.add("lost_reason", "goes with cohort=lost");
         }
+        let lost_from = match self.lost_from.as_str() {
+            "" => None,
+            _ if cohort != Cohort::Lost => {
+                e.add("lost_from", "goes with cohort=lost");
+                None
+            }
+            s => match WON_PATH.iter().position(|w| *w == s) {
+                Some(i) => Some(i as i32 + 1),
+                None => {
+                    e.add("lost_from", "must be a stage of the won path (new … funded)");
+                    None
+                }
+            },
+        };
         let reached = if flag(&mut e, "reached", &self.reached) {
             match WON_PATH.iter().position(|s| *s == self.stage) {
                 Some(i) => Some(i as i32 + 1),
@@ -258,7 +278,7 @@ impl LeadFilter {
         if !e.is_empty() {
             return Err(e);
         }
-        Ok(Checked { cohort, from, to, team, lo, reached, stale, open, figures_scope, partner })
+        Ok(Checked { cohort, from, to, team, lo, reached, lost_from, stale, open, figures_scope, partner })
     }
 
     /// The filter as a query string (without `after`), for pagination and export links.
@@ -285,6 +305,7 @@ impl LeadFilter {
             ("scope", &self.scope),
             ("partner", &self.partner),
             ("referrer", &self.referrer),
+            ("lost_from", &self.lost_from),
         ];
         pairs
             .iter()
@@ -309,6 +330,7 @@ impl LeadFilter {
             ("scope", &self.scope),
             ("partner", &self.partner),
             ("referrer", &self.referrer),
+            ("lost_from", &self.lost_from),
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -516,10 +538,15 @@ fn push_cohort(
             qb.push(
                 " AND EXISTS (SELECT 1 FROM (SELECT s.lo_id AS assigned_lo_id, l.team_id AS team_id,
                        coalesce(s.lost_reason, 'unspecified') AS reason
+                       , (SELECT greatest(1, max(metrics_won_pos(p.to_stage))) FROM stage_changes p
+                          WHERE p.lead_id = s.lead_id AND (p.created_at, p.id) < (s.created_at, s.id)) AS reached_pos
                    FROM stage_changes s WHERE s.lead_id = l.id AND s.to_stage = 'lost') x WHERE true",
             );
             if !f.lost_reason.is_empty() {
                 qb.push(" AND x.reason = ").push_bind(f.lost_reason.clone());
+            }
+            if let Some(pos) = c.lost_from {
+                qb.push(" AND x.reached_pos = ").push_bind(pos);
             }
             if let Some(lo) = c.lo {
                 qb.push(" AND x.assigned_lo_id = ").push_bind(lo);

@@ -370,6 +370,11 @@ pub struct LostRow {
     /// The leads behind `total`.
     #[serde(skip)]
     pub link: String,
+    /// The leads behind each of `by_stage` (`lost_from=`) and each of `by_lo` (`lo=`).
+    #[serde(skip)]
+    pub stage_links: Vec<String>,
+    #[serde(skip)]
+    pub lo_links: HashMap<String, String>,
 }
 
 pub async fn lost_rows(
@@ -416,10 +421,27 @@ async fn lost_for(
             by_stage: vec![0; 8],
             by_lo: HashMap::new(),
             link: range.leads_link(&[("cohort", "lost".into()), ("lost_reason", reason.clone())]),
+            stage_links: model::WON_PATH
+                .iter()
+                .map(|(stage, _)| {
+                    range.leads_link(&[
+                        ("cohort", "lost".into()),
+                        ("lost_reason", reason.clone()),
+                        ("lost_from", stage.to_string()),
+                    ])
+                })
+                .collect(),
+            lo_links: HashMap::new(),
         });
         row.total += g.tally.n;
         row.by_stage[pos.clamp(1, 8) - 1] += g.tally.n;
-        *row.by_lo.entry(g.key[2].clone().unwrap_or_default()).or_insert(0) += g.tally.n;
+        let lo = g.key[2].clone().unwrap_or_default();
+        if !lo.is_empty() && !row.lo_links.contains_key(&lo) {
+            let link =
+                range.leads_link(&[("cohort", "lost".into()), ("lost_reason", reason.clone()), ("lo", lo.clone())]);
+            row.lo_links.insert(lo.clone(), link);
+        }
+        *row.by_lo.entry(lo).or_insert(0) += g.tally.n;
     }
     let mut rows: Vec<LostRow> = by_reason.into_values().collect();
     rows.sort_by(|a, b| b.total.cmp(&a.total).then(a.reason.cmp(&b.reason)));
