@@ -292,7 +292,7 @@ async fn check_page(
 }
 
 /// The filters the test counts non-zero figures of.
-const KINDS: [&str; 12] = [
+const KINDS: [&str; 14] = [
     "reached=1",
     "cohort=assigned",
     "cohort=lost",
@@ -305,6 +305,8 @@ const KINDS: [&str; 12] = [
     "outcome=decided",
     "outcome=granted",
     "outcome=funded",
+    "load=1",
+    "uncontacted=1",
 ];
 
 /// Links with a non-zero figure, by the kind of filter they carry (so the test cannot pass on zeros).
@@ -335,6 +337,10 @@ async fn every_figure_on_the_dashboard_the_lo_page_and_the_partners_page_opens_e
         for (name, mgr) in &org.managers {
             checked += check_page(&app, name, mgr, None, view, &mut failures).await;
         }
+    }
+    // The availability board: each LO's open leads (their load) and new leads not yet reached.
+    for (who, page) in std::iter::once(("admin", &org.admin)).chain(org.managers.iter().map(|(n, c)| (*n, c))) {
+        checked += check_page(&app, who, page, None, "/availability", &mut failures).await;
     }
     // The concession reports: every request, decided, granted and funded count opens the approvals list.
     for (who, page) in std::iter::once(("admin", &org.admin)).chain(org.managers.iter().map(|(n, c)| (*n, c))) {
@@ -398,6 +404,8 @@ async fn a_parameter_the_list_does_not_know_is_refused_naming_it() {
         "stage=new&stage=lost",
         "scope=all",
         "lost_from=funded",
+        "load=yes",
+        "uncontacted=2",
     ] {
         let res = api.get(app.url(&format!("/api/v1/leads?{bad}"))).send().await.unwrap();
         assert_eq!(res.status(), 422, "{bad}");

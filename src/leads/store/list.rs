@@ -5,7 +5,7 @@ use super::*;
 
 /// Every parameter the lead list, its CSV export and `GET /api/v1/leads` understand. Anything else is refused
 /// (422 naming it): a filter the list silently dropped would show the whole list behind a figure.
-pub const LIST_PARAMS: [&str; 24] = [
+pub const LIST_PARAMS: [&str; 26] = [
     "stage",
     "source",
     "age",
@@ -30,6 +30,8 @@ pub const LIST_PARAMS: [&str; 24] = [
     "partner",
     "referrer",
     "lost_from",
+    "load",
+    "uncontacted",
 ];
 
 /// The won path, in order, as migration 0007's `metrics_won_pos` numbers it ("reached stage X" = the furthest
@@ -76,6 +78,10 @@ pub struct LeadFilter {
     pub lost_reason: String,
     /// With cohort `lost`: the furthest won-path stage the lead had reached before that change.
     pub lost_from: String,
+    /// `1`: in a stage of kind `open` of the lead's pipeline (what counts toward an LO's capacity).
+    pub load: String,
+    /// `1`: no first contact yet (the availability board's "new leads not reached", with `stage=new`).
+    pub uncontacted: String,
     /// `created` (default: leads by the day they were created), `assigned` (leads by their assignments to an LO:
     /// the per-LO figures) or `lost` (leads by their changes to lost: the lost-reasons figures).
     pub cohort: String,
@@ -112,6 +118,8 @@ pub(crate) struct Checked {
     lost_from: Option<i32>,
     stale: bool,
     open: bool,
+    load: bool,
+    uncontacted: bool,
     figures_scope: bool,
     partner: Option<Uuid>,
 }
@@ -172,6 +180,8 @@ impl LeadFilter {
                 "partner" => f.partner = v,
                 "referrer" => f.referrer = v,
                 "lost_from" => f.lost_from = v,
+                "load" => f.load = v,
+                "uncontacted" => f.uncontacted = v,
                 other => {
                     errors.add(other, format!("is not a filter of the lead list (known: {})", LIST_PARAMS.join(", ")))
                 }
@@ -248,6 +258,8 @@ impl LeadFilter {
         };
         let stale = flag(&mut e, "stale", &self.stale);
         let open = flag(&mut e, "open", &self.open);
+        let load = flag(&mut e, "load", &self.load);
+        let uncontacted = flag(&mut e, "uncontacted", &self.uncontacted);
         let figures_scope = match self.scope.as_str() {
             "" => false,
             "figures" => true,
@@ -278,7 +290,21 @@ impl LeadFilter {
         if !e.is_empty() {
             return Err(e);
         }
-        Ok(Checked { cohort, from, to, team, lo, reached, lost_from, stale, open, figures_scope, partner })
+        Ok(Checked {
+            cohort,
+            from,
+            to,
+            team,
+            lo,
+            reached,
+            lost_from,
+            stale,
+            open,
+            load,
+            uncontacted,
+            figures_scope,
+            partner,
+        })
     }
 
     /// The filter as a query string (without `after`), for pagination and export links.
@@ -306,6 +332,8 @@ impl LeadFilter {
             ("partner", &self.partner),
             ("referrer", &self.referrer),
             ("lost_from", &self.lost_from),
+            ("load", &self.load),
+            ("uncontacted", &self.uncontacted),
         ];
         pairs
             .iter()
@@ -331,6 +359,8 @@ impl LeadFilter {
             ("partner", &self.partner),
             ("referrer", &self.referrer),
             ("lost_from", &self.lost_from),
+            ("load", &self.load),
+            ("uncontacted", &self.uncontacted),
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -432,6 +462,13 @@ pub(crate) fn push_filter(
     push_cohort(qb, f, &c, tz, figures.as_ref());
     if c.open {
         qb.push(" AND metrics_won_pos(l.stage) BETWEEN 1 AND 7");
+    }
+    if c.load {
+        // As routing counts an LO's load (`lo_open_leads`): a stage of kind open in the lead's pipeline.
+        qb.push(" AND EXISTS (SELECT 1 FROM stages sk WHERE sk.pipeline_id = l.pipeline_id AND sk.key = l.stage AND sk.kind = 'open')");
+    }
+    if c.uncontacted {
+        qb.push(" AND l.first_contact_at IS NULL");
     }
     if c.stale {
         // As the dashboard counts stale leads: in an open stage longer than the stage's stale_after_days.
