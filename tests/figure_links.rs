@@ -338,6 +338,8 @@ async fn every_figure_on_the_dashboard_the_lo_page_and_the_partners_page_opens_e
             checked += check_page(&app, name, mgr, None, view, &mut failures).await;
         }
     }
+    // The admin's home: leads waiting unassigned, as the dashboard counts them.
+    checked += check_page(&app, "admin", &org.admin, Some(&org.admin_api), "/admin", &mut failures).await;
     // The availability board: each LO's open leads (their load) and new leads not yet reached.
     for (who, page) in std::iter::once(("admin", &org.admin)).chain(org.managers.iter().map(|(n, c)| (*n, c))) {
         checked += check_page(&app, who, page, None, "/availability", &mut failures).await;

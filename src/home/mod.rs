@@ -92,7 +92,8 @@ async fn admin_home(user: CurrentUser, ctx: PageCtx, State(state): State<AppStat
         r#"SELECT (SELECT count(*) FROM users WHERE active) AS "users!",
                   (SELECT count(*) FROM teams) AS "teams!",
                   (SELECT count(*) FROM (SELECT 1 FROM leads LIMIT 100000) x) AS "leads!",
-                  (SELECT count(*) FROM (SELECT 1 FROM leads WHERE assigned_lo_id IS NULL AND stage = 'new' LIMIT 10000) y) AS "unassigned!""#
+                  (SELECT count(*) FROM (SELECT 1 FROM leads WHERE assigned_lo_id IS NULL
+                                         AND metrics_won_pos(stage) BETWEEN 1 AND 7 LIMIT 10000) y) AS "unassigned!""#
     )
     .fetch_one(&state.db)
     .await?;
