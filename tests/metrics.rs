@@ -926,11 +926,15 @@ async fn lo_cost_talk_flag_and_sorting_by_value() {
         ..Default::default()
     };
     let d = loanfloor::metrics::dashboard::dashboard(&app.state, &ma, &params(None)).await.unwrap();
-    // Cost over the 7-day range: $6,087.50 × 7 / 30.4375 = $1,400; against lo one's $300,000 funded, 0.5%.
+    // Cost over the 7-day range: $6,087.50 × 7 / 30.4375 = $1,400; against lo one's $300,000 funded, 46.7 bps (0.47%), shown whole.
     let one = d.capacity.iter().find(|c| c.lo == "lo one").unwrap();
-    assert_eq!((one.cost.as_str(), one.cost_per_funded_volume_pct), ("$1,400", Some(0.5)));
+    assert_eq!(
+        (one.cost.as_str(), one.cost_per_funded_volume_bps),
+        ("$1,400", Some(47)),
+        "$1,400 of $300,000 = 46.7 bps"
+    );
     let two = d.capacity.iter().find(|c| c.lo == "lo two").unwrap();
-    assert_eq!((two.cost.as_str(), two.cost_per_funded_volume_pct), ("$0", None));
+    assert_eq!((two.cost.as_str(), two.cost_per_funded_volume_bps), ("$0", None));
     // Talk per lead: lo one 1000 s / 3 = 333, lo two (200 + 2000) s / 3 = 733; the medians are 533 s and 50%
     // application rate: lo two talks more and converts less (33.3%), and only lo two is flagged.
     let rows: Vec<(&str, Option<i64>, Option<f64>, bool)> = d

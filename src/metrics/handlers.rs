@@ -410,7 +410,7 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                 "contact_target_pct",
                 "cost",
                 "funded_volume",
-                "cost_per_funded_volume_pct",
+                "cost_per_funded_volume_bps",
             ],
             d.capacity
                 .iter()
@@ -425,7 +425,7 @@ pub async fn export(user: CurrentUser, State(state): State<AppState>, Query(p): 
                         r.contact_target_pct.to_string(),
                         r.cost.clone(),
                         r.funded_volume.clone(),
-                        o(r.cost_per_funded_volume_pct),
+                        o(r.cost_per_funded_volume_bps),
                     ]
                 })
                 .collect(),

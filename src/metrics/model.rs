@@ -274,9 +274,14 @@ pub fn roi(t: &Tally, spend_cents: i64) -> Roi {
         cost_per_lead_cents: (t.n > 0).then(|| div_round(spend_cents, t.n)),
         cost_per_contact_cents: (t.contacted > 0).then(|| div_round(spend_cents, t.contacted)),
         cost_per_application_cents: (t.applications() > 0).then(|| div_round(spend_cents, t.applications())),
-        cost_per_funded_volume_bps: (t.volume_cents > 0)
-            .then(|| div_round128(spend_cents as i128 * 10_000, t.volume_cents as i128)),
+        cost_per_funded_volume_bps: cost_per_funded_volume_bps(spend_cents, t.volume_cents),
     }
+}
+
+/// Cost ÷ funded volume in basis points of the volume (100 bps = 1%), the one unit for "cost per funded
+/// volume" wherever it is shown (source and campaign ROI, an LO's cost); None without funded volume.
+pub fn cost_per_funded_volume_bps(cost_cents: i64, volume_cents: i64) -> Option<i64> {
+    (volume_cents > 0).then(|| div_round128(cost_cents as i128 * 10_000, volume_cents as i128))
 }
 
 /// Expected funded volume of the open pipeline: each open stage's volume times that stage's historical

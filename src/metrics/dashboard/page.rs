@@ -44,7 +44,7 @@ pub struct CapacityRow {
     pub utilisation_pct: Option<f64>,
     pub cost: String,
     pub funded_volume: String,
-    pub cost_per_funded_volume_pct: Option<f64>,
+    pub cost_per_funded_volume_bps: Option<i64>,
     /// Leads assigned to them per 30 days of the range, their contact rate and whether it meets their team's
     /// target.
     pub leads_per_month: f64,
@@ -446,11 +446,7 @@ fn capacity_rows(
                 utilisation_pct: model::percent(open, pr.capacity as i64),
                 cost: model::dollars(cost),
                 funded_volume: model::dollars(vol),
-                cost_per_funded_volume_pct: if vol > 0 {
-                    Some(model::round1(100.0 * cost as f64 / vol as f64))
-                } else {
-                    None
-                },
+                cost_per_funded_volume_bps: model::cost_per_funded_volume_bps(cost, vol),
             }
         })
         .collect()
