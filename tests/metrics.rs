@@ -743,6 +743,18 @@ async fn admin_monthly_spend_feeds_source_roi() {
     assert_eq!(web["leads"], 5);
     assert_eq!(web["spend_cents"], 95_000);
     assert_eq!(web["cost_per_funded_cents"], 95_000);
+    // Under a team filter the organisation's monthly spend has no share: only the leads' own cost counts.
+    let team: uuid::Uuid =
+        sqlx::query_scalar("SELECT team_id FROM leads WHERE source = 'web' AND team_id IS NOT NULL LIMIT 1")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    let roi = get_json(&admin, app.url(&format!("/api/v1/metrics/roi?{RANGE}&team={team}"))).await;
+    let web_team = roi["rows"].as_array().unwrap().iter().find(|r| r["source"] == "web").unwrap();
+    assert_eq!(web_team["spend_cents"].as_i64().unwrap(), 5_000 * web_team["leads"].as_i64().unwrap(), "{web_team}");
+    let page =
+        admin.get(app.url(&format!("/dashboard?{RANGE}&team={team}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"spend-left-out\""), "the page says why");
     let audit: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'source_spend.set'")
         .fetch_one(app.db())
         .await

@@ -69,6 +69,14 @@ pub struct Filters {
     pub purpose: Option<String>,
 }
 
+impl Filters {
+    /// Whether the organisation's monthly spend (by source and campaign) belongs to these figures: not when a
+    /// team, LO, state or purpose narrows the leads, since spend has no share for them.
+    pub fn spend_applies(&self) -> bool {
+        self.team.is_none() && self.lo.is_none() && self.state.is_none() && self.purpose.is_none()
+    }
+}
+
 /// One grouped answer: the group's key values (as text) and its sums.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {

@@ -494,9 +494,14 @@ pub(crate) async fn roi_for(
     .await?;
     let labels: HashMap<String, String> =
         store::sources(&state.db).await?.into_iter().map(|(k, l, _)| (k, l)).collect();
-    // Monthly spend is organisation-wide: only those who see every team see it added (a team's share is not
-    // defined).
-    let monthly = if scope.all { store::monthly_spend(&state.db, range.from, range.to).await? } else { Vec::new() };
+    // Monthly spend is organisation-wide, by source and campaign: it is added only for those who see every
+    // team, and only when no team, LO, state or purpose filter narrows the leads (a team's share is not
+    // defined, so adding it all would overstate a team's cost).
+    let monthly = if scope.all && range.filters.spend_applies() {
+        store::monthly_spend(&state.db, range.from, range.to).await?
+    } else {
+        Vec::new()
+    };
     let mut source_spend: HashMap<String, i64> = HashMap::new();
     let mut campaign_spend: HashMap<(String, String), i64> = HashMap::new();
     for (source, campaign, cents) in monthly {
