@@ -98,6 +98,8 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("report/{token}", Kind::ImportReport),
     ("stages/{key}", Kind::Stage),
     ("sources/{key}", Kind::Source),
+    // A campaign is named under its source (admins keep both).
+    ("campaigns/{campaign}", Kind::Source),
     ("partners/{id}", Kind::Partner),
     ("contact_id", Kind::PartnerContact),
 ];
@@ -193,6 +195,7 @@ const ADMIN_ONLY: &[(&str, &str)] = &[
     // Lead sources are set up by admins (everyone who works leads reads their keys).
     ("POST", "/api/v1/sources"),
     ("PATCH", "/api/v1/sources/{key}"),
+    ("PUT", "/api/v1/sources/{key}/campaigns/{campaign}"),
 ];
 
 fn is_admin_only(r: &RouteInfo) -> bool {

@@ -203,3 +203,36 @@ async fn roi_counts_each_sources_cost_model() {
     assert_eq!(row["cost_per_funded_volume_bps"], 25);
     assert_eq!(row["cost_per_contact_cents"], Value::Null, "nobody was contacted");
 }
+
+#[tokio::test]
+async fn campaigns_are_added_renamed_and_retired_through_the_api() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(Role::Admin, "admin@lender.test", None, &[]).await;
+    let admin = app.api(&app.token_for(admin).await);
+    let lo = app.create_user(Role::Lo, "ann.lo@lender.test", Some("North"), &["TX"]).await;
+    let lo = app.api(&app.token_for(lo).await);
+    let url = app.url("/api/v1/sources/referral/campaigns/spring-26");
+    assert_eq!(lo.put(&url).json(&json!({"label": "Spring"})).send().await.unwrap().status(), 403);
+    let res = admin.put(&url).json(&json!({"label": "Spring", "colour": "red"})).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.json::<serde_json::Value>().await.unwrap()["errors"]["colour"].is_array());
+    let campaigns = || async {
+        sqlx::query_as::<_, (String, bool)>(
+            "SELECT label, retired_at IS NOT NULL FROM lead_campaigns WHERE source = 'referral' AND key = 'spring-26'",
+        )
+        .fetch_all(app.db())
+        .await
+        .unwrap()
+    };
+    assert!(campaigns().await.is_empty(), "nothing kept from a refused body");
+    let res = admin.put(&url).json(&json!({"label": "Spring 2026"})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let source: serde_json::Value = res.json().await.unwrap();
+    assert!(source["campaigns"].to_string().contains("Spring 2026"), "{source}");
+    admin.put(&url).json(&json!({"label": "Spring mailer"})).send().await.unwrap();
+    assert_eq!(campaigns().await, [("Spring mailer".to_string(), false)], "renamed");
+    admin.put(&url).json(&json!({"retire": "yes"})).send().await.unwrap();
+    assert_eq!(campaigns().await, [("Spring mailer".to_string(), true)], "retired");
+    let missing = admin.put(app.url("/api/v1/sources/nobody/campaigns/x")).json(&json!({"label": "X"})).send().await;
+    assert_eq!(missing.unwrap().status(), 404);
+}

@@ -51,6 +51,7 @@ pub fn router() -> Routes {
         .route("/admin/sources/{key}/campaigns", &["POST"], post(add_campaign))
         .route("/api/v1/sources", &["GET", "POST"], get(api_list).post(api_add))
         .route("/api/v1/sources/{key}", &["PATCH"], patch(api_patch))
+        .route("/api/v1/sources/{key}/campaigns/{campaign}", &["PUT"], axum::routing::put(api_campaign))
 }
 
 /// A source as the page and the API show it.
@@ -491,6 +492,23 @@ async fn api_patch(
     let mut input = parse_input(&body)?;
     input.key = key.clone();
     Ok(Json(change_source(&state, &user, &key, &input).await?))
+}
+
+/// `PUT /api/v1/sources/{key}/campaigns/{campaign}` (admins) `{"label": "Spring mailer", "retire"?: "yes"}`:
+/// adds, renames or retires a campaign under a source (re-adding brings it back); 200 with the source and its
+/// campaigns. A field it does not know is a 422 naming it.
+async fn api_campaign(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path((key, campaign)): Path<(String, String)>,
+    body: Bytes,
+) -> AppResult<Json<Source>> {
+    user.require(&[Role::Admin])?;
+    let mut input: CampaignInput = crate::web::input::strict_json(&body, &["label", "retire"])?;
+    input.key = campaign;
+    save_campaign(&state, &user, &key, &input).await?;
+    let source = all(&state.db).await?.into_iter().find(|s| s.key == key).ok_or(AppError::NotFound)?;
+    Ok(Json(source))
 }
 
 /// `loanfloor sources …`: the admin pages' changes from the command line, audited as the acting admin.
