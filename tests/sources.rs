@@ -118,9 +118,11 @@ async fn an_admin_manages_sources_and_an_unknown_source_is_kept_for_review() {
     let kept: i64 =
         sqlx::query_scalar("SELECT count(*) FROM leads WHERE source = 'rateplaza'").fetch_one(app.db()).await.unwrap();
     assert_eq!(kept, 1);
-    // Unknown fields are refused, not ignored.
+    // Unknown fields are refused, not ignored, and named.
     let res = api.post(app.url("/api/v1/sources")).json(&json!({"key": "x", "label": "X", "colour": "red"})).send();
-    assert_eq!(res.await.unwrap().status(), 400);
+    let res = res.await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.json::<Value>().await.unwrap()["errors"]["colour"].is_array());
 
     // Every change is in the audit log.
     let actions: Vec<String> =

@@ -469,8 +469,10 @@ async fn api_list(user: CurrentUser, State(state): State<AppState>) -> AppResult
     Ok(Json(all(&state.db).await?))
 }
 
+/// A source from a JSON body: a field it does not know is a 422 naming it.
 fn parse_input(body: &Bytes) -> AppResult<SourceInput> {
-    serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("a JSON source: {e}")))
+    const FIELDS: [&str; 8] = ["key", "label", "vendor", "channel", "cost_model", "cost", "retired", "version"];
+    crate::web::input::strict_json(body, &FIELDS)
 }
 
 /// `POST /api/v1/sources` (admins): 201 with the source.
