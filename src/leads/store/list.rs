@@ -111,7 +111,8 @@ pub(crate) struct Checked {
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     team: Option<Uuid>,
-    lo: Option<Uuid>,
+    /// One LO, or several (`lo=a,b,c`: the hiring view's bands); empty: any.
+    lo: Vec<Uuid>,
     /// Won-path position (1-based) the lead must have reached.
     reached: Option<i32>,
     /// Won-path position reached before the change to lost (cohort `lost`).
@@ -216,7 +217,11 @@ impl LeadFilter {
             }
         }
         let team = id(&mut e, "team", &self.team, "a team");
-        let lo = id(&mut e, "lo", &self.lo, "an LO");
+        let lo: Vec<Uuid> = if self.lo.trim().is_empty() {
+            Vec::new()
+        } else {
+            self.lo.split(',').filter_map(|one| id(&mut e, "lo", one, "an LO")).collect()
+        };
         let partner = id(&mut e, "partner", &self.partner, "a referral partner's");
         let cohort = match self.cohort.as_str() {
             "" if !self.lost_reason.is_empty() => Cohort::Lost,
@@ -517,8 +522,8 @@ fn push_cohort(
             if let Some(t) = c.team {
                 qb.push(" AND l.team_id = ").push_bind(t);
             }
-            if let Some(lo) = c.lo {
-                qb.push(" AND l.assigned_lo_id = ").push_bind(lo);
+            if !c.lo.is_empty() {
+                qb.push(" AND l.assigned_lo_id = ANY(").push_bind(c.lo.clone()).push(")");
             }
             if let Some(s) = figures {
                 s.push_lead_predicate(qb, "l");
@@ -545,8 +550,8 @@ fn push_cohort(
             if let Some(t) = c.team {
                 qb.push(" AND a.team_id = ").push_bind(t);
             }
-            if let Some(lo) = c.lo {
-                qb.push(" AND a.assigned_lo_id = ").push_bind(lo);
+            if !c.lo.is_empty() {
+                qb.push(" AND a.assigned_lo_id = ANY(").push_bind(c.lo.clone()).push(")");
             }
             if let Some(s) = figures {
                 s.push_lead_predicate(qb, "a");
@@ -585,8 +590,8 @@ fn push_cohort(
             if let Some(pos) = c.lost_from {
                 qb.push(" AND x.reached_pos = ").push_bind(pos);
             }
-            if let Some(lo) = c.lo {
-                qb.push(" AND x.assigned_lo_id = ").push_bind(lo);
+            if !c.lo.is_empty() {
+                qb.push(" AND x.assigned_lo_id = ANY(").push_bind(c.lo.clone()).push(")");
             }
             if let Some(s) = figures {
                 s.push_lead_predicate(qb, "x");

@@ -75,6 +75,11 @@ pub struct BandRow {
     pub band: &'static str,
     pub officers: i64,
     pub assigned: i64,
+    /// The band's LOs' assigned leads (`lo=a,b,…&cohort=assigned`), and those that reached application and
+    /// funded (the rates' numerators); none for an empty band.
+    pub assigned_link: Option<String>,
+    pub application_link: Option<String>,
+    pub funded_link: Option<String>,
     pub application_rate_pct: Option<f64>,
     pub funded_rate_pct: Option<f64>,
 }
@@ -209,7 +214,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let (capacity, hiring, bands) = (
         capacity_rows(&range, &profiles, &groups, &open_by_lo, months),
         hiring(&profiles, &groups, &team, months),
-        band_rows(&groups, months),
+        band_rows(&range, &groups, months),
     );
     let escalations_waiting = crate::escalations::waiting_count(state, user).await?;
     let (as_of, pending) = freshness(db).await?;
@@ -476,7 +481,7 @@ fn hiring(profiles: &[store::LoProfile], groups: &[store::Group], team: &Tally, 
 }
 
 /// Conversion by leads-per-LO band (assigned leads per 30 days in the range).
-fn band_rows(groups: &[store::Group], months: f64) -> Vec<BandRow> {
+fn band_rows(range: &Range, groups: &[store::Group], months: f64) -> Vec<BandRow> {
     let bands_def: [(&str, f64, f64); 4] = [
         ("Under 50 a month", 0.0, 50.0),
         ("50–99 a month", 50.0, 100.0),
@@ -488,18 +493,31 @@ fn band_rows(groups: &[store::Group], months: f64) -> Vec<BandRow> {
         .iter()
         .map(|(label, lo, hi)| {
             let mut t = Tally::default();
-            let mut count = 0;
+            let mut los: Vec<&str> = Vec::new();
             for g in groups.iter().filter(|g| g.key[0].is_some()) {
                 let m = per_month(g.tally.n);
                 if m >= *lo && m < *hi && g.tally.n > 0 {
                     t.add(&g.tally);
-                    count += 1;
+                    los.extend(g.key[0].as_deref());
                 }
             }
+            let link = |stage: Option<&str>| {
+                (!los.is_empty()).then(|| {
+                    let mut extra = vec![("cohort", "assigned".to_string()), ("lo", los.join(","))];
+                    if let Some(s) = stage {
+                        extra.push(("stage", s.to_string()));
+                        extra.push(("reached", "1".to_string()));
+                    }
+                    range.leads_link(&extra)
+                })
+            };
             BandRow {
                 band: label,
-                officers: count,
+                officers: los.len() as i64,
                 assigned: t.n,
+                assigned_link: link(None),
+                application_link: link(Some("application")),
+                funded_link: link(Some("funded")),
                 application_rate_pct: model::percent(t.applications(), t.n),
                 funded_rate_pct: model::percent(t.funded(), t.n),
             }
