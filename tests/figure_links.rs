@@ -195,7 +195,7 @@ enum Figure {
 }
 
 /// The lists a figure can open.
-const LISTS: [&str; 3] = ["/leads?", "/escalations?", "/lossmit?"];
+const LISTS: [&str; 4] = ["/leads?", "/escalations?", "/lossmit?", "/availability/cadence?"];
 
 /// Every `<a href="/leads?...">` (or another list of [`LISTS`]) whose text starts with a number, with that number.
 fn figure_links(html: &str) -> Vec<(String, Figure)> {
@@ -298,7 +298,7 @@ async fn check_page(
 }
 
 /// The filters the test counts non-zero figures of.
-const KINDS: [&str; 14] = [
+const KINDS: [&str; 15] = [
     "reached=1",
     "cohort=assigned",
     "cohort=lost",
@@ -313,6 +313,7 @@ const KINDS: [&str; 14] = [
     "outcome=funded",
     "load=1",
     "uncontacted=1",
+    "tasks=due",
 ];
 
 /// Links with a non-zero figure, by the kind of filter they carry (so the test cannot pass on zeros).

@@ -110,6 +110,8 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
 const QUERY_RECORDS: &[(&str, &str, Kind)] = &[
     // An LO's availability history, behind the dashboard's availability row: whoever sees that row.
     ("/availability/history", "lo", Kind::User),
+    // The cadence tasks behind the availability board's row: whoever sees that row (admins, the LO's managers).
+    ("/availability/cadence", "lo", Kind::User),
 ];
 
 /// Whether `role` may read every record a [`QUERY_RECORDS`] page takes: marketing reads every LO's figures

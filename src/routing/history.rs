@@ -142,3 +142,78 @@ pub async fn offers(
     .fetch_all(db)
     .await
 }
+
+/// Which of an LO's cadence tasks the availability board counts: due in the last 30 days, those of them done,
+/// and those not done more than an hour after they were due (any age).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CadenceSet {
+    Due,
+    Done,
+    Overdue,
+}
+
+impl CadenceSet {
+    pub fn parse(s: &str) -> Option<CadenceSet> {
+        match s {
+            "due" => Some(CadenceSet::Due),
+            "done" => Some(CadenceSet::Done),
+            "overdue" => Some(CadenceSet::Overdue),
+            _ => None,
+        }
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            CadenceSet::Due => "cadence attempts due in the last 30 days",
+            CadenceSet::Done => "cadence attempts due in the last 30 days and done",
+            CadenceSet::Overdue => "cadence attempts not done an hour after they were due",
+        }
+    }
+}
+
+/// One cadence task, with the lead's owner columns (the viewer's scope decides whether the lead is shown).
+#[derive(Debug, sqlx::FromRow)]
+pub struct CadenceTask {
+    pub id: i64,
+    pub title: String,
+    pub due_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+    pub lead_id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub assigned_lo_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    /// Every task of the set (the list shows the first [`MAX_ROWS`]).
+    pub total: i64,
+}
+
+/// The LO's cadence tasks of `set`, as `routing::store::availability_board` counts them, oldest due first.
+pub async fn cadence_tasks(
+    db: &PgPool,
+    lo: Uuid,
+    set: CadenceSet,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<CadenceTask>> {
+    let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "SELECT t.id, t.title, t.due_at, t.done_at, t.lead_id, l.first_name, l.last_name, l.assigned_lo_id, l.team_id,
+                count(*) OVER () AS total
+         FROM tasks t JOIN leads l ON l.id = t.lead_id WHERE t.kind = 'cadence' AND t.owner_id = ",
+    );
+    qb.push_bind(lo);
+    match set {
+        CadenceSet::Due | CadenceSet::Done => {
+            qb.push(" AND t.due_at <= ")
+                .push_bind(now)
+                .push(" AND t.due_at > ")
+                .push_bind(now)
+                .push(" - interval '30 days'");
+            if set == CadenceSet::Done {
+                qb.push(" AND t.done_at IS NOT NULL");
+            }
+        }
+        CadenceSet::Overdue => {
+            qb.push(" AND t.done_at IS NULL AND t.due_at < ").push_bind(now).push(" - interval '1 hour'");
+        }
+    }
+    qb.push(" ORDER BY t.due_at, t.id LIMIT ").push_bind(MAX_ROWS);
+    qb.build_query_as().fetch_all(db).await
+}

@@ -493,17 +493,17 @@ fn band_rows(range: &Range, groups: &[store::Group], months: f64) -> Vec<BandRow
         .iter()
         .map(|(label, lo, hi)| {
             let mut t = Tally::default();
-            let mut los: Vec<&str> = Vec::new();
+            let mut officers_in_band: Vec<&str> = Vec::new();
             for g in groups.iter().filter(|g| g.key[0].is_some()) {
                 let m = per_month(g.tally.n);
                 if m >= *lo && m < *hi && g.tally.n > 0 {
                     t.add(&g.tally);
-                    los.extend(g.key[0].as_deref());
+                    officers_in_band.extend(g.key[0].as_deref());
                 }
             }
             let link = |stage: Option<&str>| {
-                (!los.is_empty()).then(|| {
-                    let mut extra = vec![("cohort", "assigned".to_string()), ("lo", los.join(","))];
+                (!officers_in_band.is_empty()).then(|| {
+                    let mut extra = vec![("cohort", "assigned".to_string()), ("lo", officers_in_band.join(","))];
                     if let Some(s) = stage {
                         extra.push(("stage", s.to_string()));
                         extra.push(("reached", "1".to_string()));
@@ -513,7 +513,7 @@ fn band_rows(range: &Range, groups: &[store::Group], months: f64) -> Vec<BandRow
             };
             BandRow {
                 band: label,
-                officers: los.len() as i64,
+                officers: officers_in_band.len() as i64,
                 assigned: t.n,
                 assigned_link: link(None),
                 application_link: link(Some("application")),

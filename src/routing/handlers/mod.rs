@@ -78,6 +78,7 @@ use crate::web::{Flash, Routes};
 
 mod api;
 mod availability;
+mod availability_cadence;
 mod availability_history;
 mod queue;
 mod reassign_pages;
@@ -85,6 +86,7 @@ mod rules;
 
 use api::*;
 use availability::*;
+use availability_cadence::*;
 use availability_history::*;
 use queue::*;
 use reassign_pages::*;
@@ -103,6 +105,7 @@ pub fn router() -> Routes {
         .route("/routing/offers/{id}/claim", &["POST"], post(claim_offer))
         .route("/availability", &["GET"], get(availability_page))
         .route("/availability/history", &["GET"], get(availability_history))
+        .route("/availability/cadence", &["GET"], get(availability_cadence))
         .route("/availability/{lo_id}/status", &["POST"], post(set_status))
         .route("/leads/reassign", &["GET", "POST"], get(bulk_page).post(bulk_submit))
         .route("/leads/reassign/jobs/{id}", &["GET"], get(bulk_job_page))

@@ -1,0 +1,80 @@
+//! The cadence tasks behind the availability board's "Cadence (30 days)" and "Overdue attempts" (issue 17):
+//! `/availability/cadence?lo=…&tasks=due|done|overdue`, for whoever sees that LO's row on the board.
+
+use super::*;
+use crate::routing::history::{self, CadenceSet, MAX_ROWS};
+use crate::web::format::local_time;
+
+/// Reads the query; a parameter the page does not know, a bad id or set is a 422 naming it.
+fn cadence_query(pairs: &[(String, String)]) -> AppResult<(Uuid, CadenceSet)> {
+    let mut errors = FieldErrors::new();
+    let (mut lo, mut set) = (None, None);
+    for (k, v) in pairs {
+        match k.as_str() {
+            "lo" => match Uuid::parse_str(v.trim()) {
+                Ok(id) => lo = Some(id),
+                Err(_) => errors.add("lo", "is not a loan officer's id"),
+            },
+            "tasks" => match CadenceSet::parse(v) {
+                Some(s) => set = Some(s),
+                None => errors.add("tasks", "must be due, done or overdue"),
+            },
+            other => errors.add(other, "is not a parameter of this page (known: lo, tasks)"),
+        }
+    }
+    if lo.is_none() && !errors.0.contains_key("lo") {
+        errors.add("lo", "Choose a loan officer.");
+    }
+    errors.into_result()?;
+    Ok((lo.unwrap_or_default(), set.unwrap_or(CadenceSet::Due)))
+}
+
+pub(crate) struct TaskView {
+    title: String,
+    due: String,
+    done: String,
+    /// The lead's page and the borrower's name, when the viewer's scope shows the lead.
+    lead: Option<(String, String)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "routing/availability_cadence.html")]
+pub(crate) struct CadencePage {
+    ctx: PageCtx,
+    lo_name: String,
+    described: &'static str,
+    tasks: Vec<TaskView>,
+    total: i64,
+    max_rows: i64,
+}
+
+pub(crate) async fn availability_cadence(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> AppResult<impl IntoResponse> {
+    // Who may open the board before what they asked for: a refusal never depends on the query.
+    user.require(&[Role::Admin, Role::Manager])?;
+    let (lo, set) = cadence_query(&pairs)?;
+    let scope = user.scope();
+    // The board's rows: the LOs of the viewer's teams (admins: all); anyone else is told nothing about them.
+    let lo = history::officer(&state.db, lo)
+        .await?
+        .filter(|o| scope.covers_officer(o.id, o.team_id))
+        .ok_or(AppError::NotFound)?;
+    let rows = history::cadence_tasks(&state.db, lo.id, set, state.clock.now()).await?;
+    let total = rows.first().map_or(0, |t| t.total);
+    let tasks = rows
+        .into_iter()
+        .map(|t| TaskView {
+            lead: scope
+                .allows_lead(t.assigned_lo_id, t.team_id)
+                .then(|| (format!("/leads/{}", t.lead_id), format!("{} {}", t.first_name, t.last_name))),
+            title: t.title,
+            due: local_time(&t.due_at),
+            done: t.done_at.map(|d| local_time(&d)).unwrap_or_default(),
+        })
+        .collect();
+    Ok(CadencePage { ctx, lo_name: lo.name, described: set.describe(), tasks, total, max_rows: MAX_ROWS })
+}
