@@ -68,20 +68,7 @@ async fn coaching_and_the_dashboard_give_an_lo_the_same_figures() {
     let start = page.find(&format!(">{name}</th>")).unwrap_or_else(|| panic!("no row for Ann: {page}"));
     let row_html = &page[start..start + page[start..].find("</tr>").unwrap()];
     // Each cell's text (the figures that link carry it inside their link).
-    let text = |c: &str| -> String {
-        let c = &c[..c.find("</td>").unwrap_or(c.len())];
-        let mut out = String::new();
-        let mut inside = false;
-        for ch in c.chars() {
-            match ch {
-                '<' => inside = true,
-                '>' => inside = false,
-                _ if !inside => out.push(ch),
-                _ => {}
-            }
-        }
-        out
-    };
+    let text = |c: &str| -> String { common::text_of(&c[..c.find("</td>").unwrap_or(c.len())]) };
     let cells: Vec<String> = row_html.split("class=\"num\">").skip(1).map(text).collect();
     let pct = |v: &Value| format!("{:.1}%", v.as_f64().unwrap());
     assert_eq!(

@@ -174,17 +174,7 @@ async fn build_org(app: &TestApp) -> Org {
 }
 
 fn strip_tags(s: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for ch in s.chars() {
-        match ch {
-            '<' => inside = true,
-            '>' => inside = false,
-            c if !inside => out.push(c),
-            _ => {}
-        }
-    }
-    out.trim().to_string()
+    common::text_of(s).trim().to_string()
 }
 
 /// A figure: a count, or a rate in percent.

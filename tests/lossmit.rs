@@ -718,21 +718,6 @@ async fn checklist_completes_the_application_and_assessment_shows_ratios() {
     assert!(csv.contains("deadline,2026-12-10,evaluation,12 CFR 1024.41(c)(1)"));
 }
 
-/// A page's text without its tags.
-fn text(html: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for ch in html.chars() {
-        match ch {
-            '<' => inside = true,
-            '>' => inside = false,
-            c if !inside => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
 /// Opens every figure link of a report page (`/lossmit?…`) and checks the list's total is the figure;
 /// returns how many links there were and how many were non-zero.
 async fn figures_agree(t: &Team, report: &str) -> (usize, usize) {
@@ -805,7 +790,7 @@ async fn supervisor_reassigns_with_history_and_sees_the_board_and_reports() {
         .unwrap();
     assert_eq!(res.status(), 303);
     let report = t.supervisor.get(t.app.url("/lossmit/reports")).send().await.unwrap().text().await.unwrap();
-    assert!(text(&report).contains("Cure rate: 1 of 1 resolved cases cured (100.00%)"), "{report}");
+    assert!(common::text_of(&report).contains("Cure rate: 1 of 1 resolved cases cured (100.00%)"), "{report}");
     // Every figure of the report (stage by age, deadlines per specialist, cure) opens the cases behind it,
     // and the list's total is the figure.
     let (links, nonzero) = figures_agree(&t, &report).await;
@@ -823,7 +808,7 @@ async fn supervisor_reassigns_with_history_and_sees_the_board_and_reports() {
     assert_eq!(res.status(), 303);
     let report = t.supervisor.get(t.app.url("/lossmit/reports")).send().await.unwrap().text().await.unwrap();
     assert!(
-        text(&report).contains("Re-default rate: 1 of 1 cases cured or modified were reopened (100.00%)"),
+        common::text_of(&report).contains("Re-default rate: 1 of 1 cases cured or modified were reopened (100.00%)"),
         "{report}"
     );
     figures_agree(&t, &report).await;

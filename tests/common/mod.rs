@@ -447,3 +447,18 @@ impl TestApp {
 pub fn unescape_href(s: &str) -> String {
     s.replace("&#38;", "&").replace("&amp;", "&").replace("&#43;", "+").replace("&#61;", "=")
 }
+
+/// A piece of a page as text: its tags left out.
+pub fn text_of(html: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => inside = true,
+            '>' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
