@@ -5,7 +5,7 @@ use super::*;
 
 /// Every parameter the lead list, its CSV export and `GET /api/v1/leads` understand. Anything else is refused
 /// (422 naming it): a filter the list silently dropped would show the whole list behind a figure.
-pub const LIST_PARAMS: [&str; 26] = [
+pub const LIST_PARAMS: [&str; 28] = [
     "stage",
     "source",
     "age",
@@ -32,6 +32,8 @@ pub const LIST_PARAMS: [&str; 26] = [
     "lost_from",
     "load",
     "uncontacted",
+    "contact",
+    "speed",
 ];
 
 /// The won path, in order, as migration 0007's `metrics_won_pos` numbers it ("reached stage X" = the furthest
@@ -82,6 +84,11 @@ pub struct LeadFilter {
     pub load: String,
     /// `1`: no first contact yet (the availability board's "new leads not reached", with `stage=new`).
     pub uncontacted: String,
+    /// `1`: reached by a call as the contact rate counts it (cohort `created`: any caller's call with outcome
+    /// contacted; cohort `assigned`: the LO's own, while the assignment lasted); `0`: not reached.
+    pub contact: String,
+    /// `5m`: with cohort `assigned`, the LO's first call came within 5 minutes of the assignment.
+    pub speed: String,
     /// `created` (default: leads by the day they were created), `assigned` (leads by their assignments to an LO:
     /// the per-LO figures) or `lost` (leads by their changes to lost: the lost-reasons figures).
     pub cohort: String,
@@ -121,6 +128,8 @@ pub(crate) struct Checked {
     open: bool,
     load: bool,
     uncontacted: bool,
+    contact: Option<bool>,
+    within_5_min: bool,
     figures_scope: bool,
     partner: Option<Uuid>,
 }
@@ -183,6 +192,8 @@ impl LeadFilter {
                 "lost_from" => f.lost_from = v,
                 "load" => f.load = v,
                 "uncontacted" => f.uncontacted = v,
+                "contact" => f.contact = v,
+                "speed" => f.speed = v,
                 other => {
                     errors.add(other, format!("is not a filter of the lead list (known: {})", LIST_PARAMS.join(", ")))
                 }
@@ -265,6 +276,31 @@ impl LeadFilter {
         let open = flag(&mut e, "open", &self.open);
         let load = flag(&mut e, "load", &self.load);
         let uncontacted = flag(&mut e, "uncontacted", &self.uncontacted);
+        let contact = match self.contact.as_str() {
+            "" => None,
+            _ if cohort == Cohort::Lost => {
+                e.add("contact", "goes with cohort created or assigned");
+                None
+            }
+            "1" => Some(true),
+            "0" => Some(false),
+            _ => {
+                e.add("contact", "must be 1 (reached) or 0 (not reached)");
+                None
+            }
+        };
+        let within_5_min = match self.speed.as_str() {
+            "" => false,
+            "5m" if cohort == Cohort::Assigned => true,
+            "5m" => {
+                e.add("speed", "goes with cohort=assigned");
+                false
+            }
+            _ => {
+                e.add("speed", "must be 5m");
+                false
+            }
+        };
         let figures_scope = match self.scope.as_str() {
             "" => false,
             "figures" => true,
@@ -307,6 +343,8 @@ impl LeadFilter {
             open,
             load,
             uncontacted,
+            contact,
+            within_5_min,
             figures_scope,
             partner,
         })
@@ -339,6 +377,8 @@ impl LeadFilter {
             ("lost_from", &self.lost_from),
             ("load", &self.load),
             ("uncontacted", &self.uncontacted),
+            ("contact", &self.contact),
+            ("speed", &self.speed),
         ];
         pairs
             .iter()
@@ -366,6 +406,8 @@ impl LeadFilter {
             ("lost_from", &self.lost_from),
             ("load", &self.load),
             ("uncontacted", &self.uncontacted),
+            ("contact", &self.contact),
+            ("speed", &self.speed),
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -525,6 +567,16 @@ fn push_cohort(
             if !c.lo.is_empty() {
                 qb.push(" AND l.assigned_lo_id = ANY(").push_bind(c.lo.clone()).push(")");
             }
+            // As the created cohort's contact rate counts it: any caller's call with outcome contacted.
+            match c.contact {
+                Some(true) => {
+                    qb.push(CREATED_CONTACT);
+                }
+                Some(false) => {
+                    qb.push(" AND NOT").push(&CREATED_CONTACT[" AND".len()..]);
+                }
+                None => {}
+            }
             if let Some(s) = figures {
                 s.push_lead_predicate(qb, "l");
             }
@@ -555,6 +607,21 @@ fn push_cohort(
             }
             if let Some(s) = figures {
                 s.push_lead_predicate(qb, "a");
+            }
+            // As the per-LO contact rate and speed to lead count: the LO's own calls while the assignment lasted.
+            match c.contact {
+                Some(true) => {
+                    qb.push(" AND EXISTS (").push(ASSIGNED_CALLS).push(" AND c.outcome = 'contacted')");
+                }
+                Some(false) => {
+                    qb.push(" AND NOT EXISTS (").push(ASSIGNED_CALLS).push(" AND c.outcome = 'contacted')");
+                }
+                None => {}
+            }
+            if c.within_5_min {
+                qb.push(" AND EXISTS (")
+                    .push(ASSIGNED_CALLS)
+                    .push(" AND c.occurred_at <= a.created_at + interval '300 seconds')");
             }
             if let Some(pos) = c.reached.filter(|p| *p > 1) {
                 qb.push(
@@ -600,6 +667,17 @@ fn push_cohort(
         }
     }
 }
+
+/// A call on the lead that reached the borrower (the created cohort's "contacted").
+const CREATED_CONTACT: &str =
+    " AND EXISTS (SELECT 1 FROM activities c WHERE c.lead_id = l.id AND c.kind = 'call' AND c.outcome = 'contacted')";
+
+/// The calls of the assignment `a`'s LO on the lead while the assignment lasted (until the lead's next one), as
+/// migration 0007's `metrics_contributions` counts them.
+const ASSIGNED_CALLS: &str = "SELECT 1 FROM activities c WHERE c.lead_id = l.id AND c.kind = 'call'
+       AND c.actor_id = a.assigned_lo_id AND c.occurred_at >= a.created_at
+       AND NOT EXISTS (SELECT 1 FROM assignments a2 WHERE a2.lead_id = l.id
+                         AND (a2.created_at, a2.id) > (a.created_at, a.id) AND a2.created_at <= c.occurred_at)";
 
 /// The search box: an exact email, an exact phone, or the start of a last name ("first last": both).
 fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str) {

@@ -459,9 +459,9 @@ pub struct RoiRow {
     pub label: String,
     #[serde(flatten)]
     pub roi: Roi,
-    /// The lead lists behind leads, applications and funded.
+    /// The lead lists behind leads, applications, funded and reached by phone (the contact rate's numerator).
     #[serde(skip)]
-    pub links: [String; 3],
+    pub links: [String; 4],
 }
 
 /// Source ROI and campaign ROI (see [`roi_for`]).
@@ -554,8 +554,13 @@ fn roi_row(range: &Range, source: String, campaign: Option<String>, tally: &Tall
         pairs.extend([("stage", stage.to_string()), ("reached", "1".to_string())]);
         range.leads_link(&pairs)
     };
+    let contacted = {
+        let mut pairs = base.clone();
+        pairs.push(("contact", "1".to_string()));
+        range.leads_link(&pairs)
+    };
     RoiRow {
-        links: [range.leads_link(&base), with("application"), with("funded")],
+        links: [range.leads_link(&base), with("application"), with("funded"), contacted],
         label: source.clone(),
         roi: model::roi(tally, spend),
         source,

@@ -22,6 +22,9 @@ pub struct LoRow {
     pub link: String,
     pub application_link: String,
     pub funded_link: String,
+    /// The assignments the LO reached by phone (the contact rate's numerator) and called within 5 minutes.
+    pub contact_link: String,
+    pub within_5_min_link: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -375,6 +378,16 @@ fn officer_rows(
                     ("cohort", "assigned".into()),
                     ("stage", "funded".into()),
                     ("reached", "1".into()),
+                ]),
+                contact_link: range.leads_link(&[
+                    ("lo", s.key.clone()),
+                    ("cohort", "assigned".into()),
+                    ("contact", "1".into()),
+                ]),
+                within_5_min_link: range.leads_link(&[
+                    ("lo", s.key.clone()),
+                    ("cohort", "assigned".into()),
+                    ("speed", "5m".into()),
                 ]),
                 speed: s,
             }
