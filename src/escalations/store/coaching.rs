@@ -32,6 +32,9 @@ pub struct LoMetrics {
     /// (leads assigned to the LO in the window, the stage reached while theirs), within the viewer's figures.
     #[serde(skip)]
     pub links: [String; 3],
+    /// Then the leads called and reached by phone (the contact rate's numerator).
+    #[serde(skip)]
+    pub call_links: [String; 2],
 }
 
 impl LoMetrics {
@@ -83,6 +86,10 @@ pub async fn lo_metrics(
                         format!("{base}&stage=application&reached=1"),
                         format!("{base}&stage=funded&reached=1"),
                     ]
+                },
+                call_links: {
+                    let base = format!("/leads?from={from}&to={to}&lo={}&cohort=assigned{narrow}", o.id);
+                    [format!("{base}&called=1"), format!("{base}&contact=1")]
                 },
             }
         })

@@ -5,7 +5,7 @@ use super::*;
 
 /// Every parameter the lead list, its CSV export and `GET /api/v1/leads` understand. Anything else is refused
 /// (422 naming it): a filter the list silently dropped would show the whole list behind a figure.
-pub const LIST_PARAMS: [&str; 28] = [
+pub const LIST_PARAMS: [&str; 29] = [
     "stage",
     "source",
     "age",
@@ -34,6 +34,7 @@ pub const LIST_PARAMS: [&str; 28] = [
     "uncontacted",
     "contact",
     "speed",
+    "called",
 ];
 
 /// The won path, in order, as migration 0007's `metrics_won_pos` numbers it ("reached stage X" = the furthest
@@ -89,6 +90,8 @@ pub struct LeadFilter {
     pub contact: String,
     /// `5m`: with cohort `assigned`, the LO's first call came within 5 minutes of the assignment.
     pub speed: String,
+    /// `1`: called at least once, as `contact` counts calls (coaching's "called").
+    pub called: String,
     /// `created` (default: leads by the day they were created), `assigned` (leads by their assignments to an LO:
     /// the per-LO figures) or `lost` (leads by their changes to lost: the lost-reasons figures).
     pub cohort: String,
@@ -130,6 +133,7 @@ pub(crate) struct Checked {
     uncontacted: bool,
     contact: Option<bool>,
     within_5_min: bool,
+    called: bool,
     figures_scope: bool,
     partner: Option<Uuid>,
 }
@@ -194,6 +198,7 @@ impl LeadFilter {
                 "uncontacted" => f.uncontacted = v,
                 "contact" => f.contact = v,
                 "speed" => f.speed = v,
+                "called" => f.called = v,
                 other => {
                     errors.add(other, format!("is not a filter of the lead list (known: {})", LIST_PARAMS.join(", ")))
                 }
@@ -289,6 +294,10 @@ impl LeadFilter {
                 None
             }
         };
+        let called = flag(&mut e, "called", &self.called);
+        if called && cohort == Cohort::Lost {
+            e.add("called", "goes with cohort created or assigned");
+        }
         let within_5_min = match self.speed.as_str() {
             "" => false,
             "5m" if cohort == Cohort::Assigned => true,
@@ -345,6 +354,7 @@ impl LeadFilter {
             uncontacted,
             contact,
             within_5_min,
+            called,
             figures_scope,
             partner,
         })
@@ -379,6 +389,7 @@ impl LeadFilter {
             ("uncontacted", &self.uncontacted),
             ("contact", &self.contact),
             ("speed", &self.speed),
+            ("called", &self.called),
         ];
         pairs
             .iter()
@@ -408,6 +419,7 @@ impl LeadFilter {
             ("uncontacted", &self.uncontacted),
             ("contact", &self.contact),
             ("speed", &self.speed),
+            ("called", &self.called),
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -577,6 +589,9 @@ fn push_cohort(
                 }
                 None => {}
             }
+            if c.called {
+                qb.push(" AND EXISTS (SELECT 1 FROM activities c WHERE c.lead_id = l.id AND c.kind = 'call')");
+            }
             if let Some(s) = figures {
                 s.push_lead_predicate(qb, "l");
             }
@@ -617,6 +632,9 @@ fn push_cohort(
                     qb.push(" AND NOT EXISTS (").push(ASSIGNED_CALLS).push(" AND c.outcome = 'contacted')");
                 }
                 None => {}
+            }
+            if c.called {
+                qb.push(" AND EXISTS (").push(ASSIGNED_CALLS).push(")");
             }
             if c.within_5_min {
                 qb.push(" AND EXISTS (")

@@ -550,8 +550,10 @@ pub struct MyNumbers {
     pub team_officers: usize,
     /// The leads behind each funnel figure: assigned to me in the range, reached the stage while mine.
     pub funnel_links: Vec<String>,
-    /// The leads assigned to me in the range.
+    /// The leads assigned to me in the range; those I called within 5 minutes; those I reached by phone.
     pub assigned_link: String,
+    pub within_5_min_link: String,
+    pub contact_link: String,
 }
 
 pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<MyNumbers> {
@@ -593,6 +595,16 @@ pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> App
         .collect();
     Ok(MyNumbers {
         assigned_link: range.leads_link(&[("cohort", "assigned".into()), ("lo", user.id.to_string())]),
+        within_5_min_link: range.leads_link(&[
+            ("cohort", "assigned".into()),
+            ("lo", user.id.to_string()),
+            ("speed", "5m".into()),
+        ]),
+        contact_link: range.leads_link(&[
+            ("cohort", "assigned".into()),
+            ("lo", user.id.to_string()),
+            ("contact", "1".into()),
+        ]),
         funnel,
         funnel_links,
         mine: speed_row(user.id.to_string(), user.name.clone(), &mine),
