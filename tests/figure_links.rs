@@ -288,7 +288,7 @@ async fn check_page(
 }
 
 /// The filters the test counts non-zero figures of.
-const KINDS: [&str; 18] = [
+const KINDS: [&str; 19] = [
     "reached=1",
     "cohort=assigned",
     "cohort=lost",
@@ -307,6 +307,7 @@ const KINDS: [&str; 18] = [
     "contact=1",
     "speed=5m",
     "called=1",
+    "called=lt2",
 ];
 
 /// Links with a non-zero figure, by the kind of filter they carry (so the test cannot pass on zeros).
@@ -410,6 +411,7 @@ async fn a_parameter_the_list_does_not_know_is_refused_naming_it() {
         "uncontacted=2",
         "contact=maybe",
         "speed=5m",
+        "called=3",
     ] {
         let res = api.get(app.url(&format!("/api/v1/leads?{bad}"))).send().await.unwrap();
         assert_eq!(res.status(), 422, "{bad}");

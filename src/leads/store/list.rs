@@ -90,7 +90,8 @@ pub struct LeadFilter {
     pub contact: String,
     /// `5m`: with cohort `assigned`, the LO's first call came within 5 minutes of the assignment.
     pub speed: String,
-    /// `1`: called at least once, as `contact` counts calls (coaching's "called").
+    /// How often the lead was called, as `contact` counts calls: `1` at least once (coaching's "called"),
+    /// `2` at least twice, `0` never, `lt2` fewer than twice (the dashboard's "never called twice").
     pub called: String,
     /// `created` (default: leads by the day they were created), `assigned` (leads by their assignments to an LO:
     /// the per-LO figures) or `lost` (leads by their changes to lost: the lost-reasons figures).
@@ -133,7 +134,8 @@ pub(crate) struct Checked {
     uncontacted: bool,
     contact: Option<bool>,
     within_5_min: bool,
-    called: bool,
+    /// Calls at least / fewer than: (`>=`, n) or (`<`, n).
+    called: Option<(&'static str, i64)>,
     figures_scope: bool,
     partner: Option<Uuid>,
 }
@@ -294,10 +296,21 @@ impl LeadFilter {
                 None
             }
         };
-        let called = flag(&mut e, "called", &self.called);
-        if called && cohort == Cohort::Lost {
-            e.add("called", "goes with cohort created or assigned");
-        }
+        let called = match self.called.as_str() {
+            "" => None,
+            _ if cohort == Cohort::Lost => {
+                e.add("called", "goes with cohort created or assigned");
+                None
+            }
+            "1" => Some((">=", 1)),
+            "2" => Some((">=", 2)),
+            "0" => Some(("<", 1)),
+            "lt2" => Some(("<", 2)),
+            _ => {
+                e.add("called", "must be 1, 2, 0 or lt2");
+                None
+            }
+        };
         let within_5_min = match self.speed.as_str() {
             "" => false,
             "5m" if cohort == Cohort::Assigned => true,
@@ -589,8 +602,11 @@ fn push_cohort(
                 }
                 None => {}
             }
-            if c.called {
-                qb.push(" AND EXISTS (SELECT 1 FROM activities c WHERE c.lead_id = l.id AND c.kind = 'call')");
+            if let Some((op, n)) = c.called {
+                qb.push(" AND (SELECT count(*) FROM activities c WHERE c.lead_id = l.id AND c.kind = 'call') ")
+                    .push(op)
+                    .push(" ")
+                    .push_bind(n);
             }
             if let Some(s) = figures {
                 s.push_lead_predicate(qb, "l");
@@ -633,8 +649,13 @@ fn push_cohort(
                 }
                 None => {}
             }
-            if c.called {
-                qb.push(" AND EXISTS (").push(ASSIGNED_CALLS).push(")");
+            if let Some((op, n)) = c.called {
+                qb.push(" AND (SELECT count(*) FROM (")
+                    .push(ASSIGNED_CALLS)
+                    .push(") k) ")
+                    .push(op)
+                    .push(" ")
+                    .push_bind(n);
             }
             if c.within_5_min {
                 qb.push(" AND EXISTS (")

@@ -25,6 +25,8 @@ pub struct LoRow {
     /// The assignments the LO reached by phone (the contact rate's numerator) and called within 5 minutes.
     pub contact_link: String,
     pub within_5_min_link: String,
+    /// The assignments the LO called fewer than twice.
+    pub never_called_twice_link: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -309,8 +311,8 @@ fn wow_rows(range: &Range, this: &Tally, last: &Tally) -> Vec<WowRow> {
             this_week: percent(this.contact_rate()),
             last_week: percent(last.contact_rate()),
             change: change(this.contact_rate(), last.contact_rate(), " pts"),
-            this_link: None,
-            last_link: None,
+            this_link: week(0, None).map(|l| format!("{l}&contact=1")),
+            last_link: week(1, None).map(|l| format!("{l}&contact=1")),
         },
         counts("Applications", this.applications(), last.applications(), Some("application")),
         counts("Funded", this.funded(), last.funded(), Some("funded")),
@@ -388,6 +390,11 @@ fn officer_rows(
                     ("lo", s.key.clone()),
                     ("cohort", "assigned".into()),
                     ("speed", "5m".into()),
+                ]),
+                never_called_twice_link: range.leads_link(&[
+                    ("lo", s.key.clone()),
+                    ("cohort", "assigned".into()),
+                    ("called", "lt2".into()),
                 ]),
                 speed: s,
             }
