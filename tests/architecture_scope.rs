@@ -46,9 +46,9 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("src/devtools/bench.rs", "WHERE l.assigned_lo_id = u.id", "bench setup picks the busiest LO"),
     ("src/demo/living.rs", "WHERE assigned_lo_id = $ AND stage IN", "demo setup picks a lead of each LO's own"),
     // Filters inside a query that already composes `push_lead_predicate`.
-    ("src/leads/store/", r#"qb.push(" AND l.assigned_lo_id = ").push_bind(lo)"#, "the `lo=` filter of the lead list"),
-    ("src/leads/store/", r#"qb.push(" AND a.assigned_lo_id = ").push_bind(lo)"#, "`lo=` with cohort=assigned"),
-    ("src/leads/store/", r#"qb.push(" AND x.assigned_lo_id = ").push_bind(lo)"#, "`lo=` with cohort=lost"),
+    ("src/leads/store/", r#"qb.push(" AND l.assigned_lo_id = ANY(")"#, "the `lo=` filter of the lead list"),
+    ("src/leads/store/", r#"qb.push(" AND a.assigned_lo_id = ANY(")"#, "`lo=` with cohort=assigned"),
+    ("src/leads/store/", r#"qb.push(" AND x.assigned_lo_id = ANY(")"#, "`lo=` with cohort=lost"),
     (
         "src/routing/handlers/reassign_pages.rs",
         r#"qb.push(" AND l.assigned_lo_id = ").push_bind(id)"#,

@@ -132,10 +132,8 @@ pub(crate) struct Checked {
     open: bool,
     load: bool,
     uncontacted: bool,
-    contact: Option<bool>,
-    within_5_min: bool,
-    /// Calls at least / fewer than: (`>=`, n) or (`<`, n).
-    called: Option<(&'static str, i64)>,
+    /// Contact, calls and speed to lead, as the figures count calls.
+    calls: super::calls_filter::CallFilter,
     figures_scope: bool,
     partner: Option<Uuid>,
 }
@@ -254,20 +252,7 @@ impl LeadFilter {
         if !self.lost_reason.is_empty() && cohort != Cohort::Lost {
             e.add("lost_reason", "goes with cohort=lost");
         }
-        let lost_from = match self.lost_from.as_str() {
-            "" => None,
-            _ if cohort != Cohort::Lost => {
-                e.add("lost_from", "goes with cohort=lost");
-                None
-            }
-            s => match WON_PATH.iter().position(|w| *w == s) {
-                Some(i) => Some(i as i32 + 1),
-                None => {
-                    e.add("lost_from", "must be a stage of the won path (new … funded)");
-                    None
-                }
-            },
-        };
+        let lost_from = self.lost_from_pos(&mut e, cohort);
         let reached = if flag(&mut e, "reached", &self.reached) {
             match WON_PATH.iter().position(|s| *s == self.stage) {
                 Some(i) => Some(i as i32 + 1),
@@ -283,46 +268,14 @@ impl LeadFilter {
         let open = flag(&mut e, "open", &self.open);
         let load = flag(&mut e, "load", &self.load);
         let uncontacted = flag(&mut e, "uncontacted", &self.uncontacted);
-        let contact = match self.contact.as_str() {
-            "" => None,
-            _ if cohort == Cohort::Lost => {
-                e.add("contact", "goes with cohort created or assigned");
-                None
-            }
-            "1" => Some(true),
-            "0" => Some(false),
-            _ => {
-                e.add("contact", "must be 1 (reached) or 0 (not reached)");
-                None
-            }
-        };
-        let called = match self.called.as_str() {
-            "" => None,
-            _ if cohort == Cohort::Lost => {
-                e.add("called", "goes with cohort created or assigned");
-                None
-            }
-            "1" => Some((">=", 1)),
-            "2" => Some((">=", 2)),
-            "0" => Some(("<", 1)),
-            "lt2" => Some(("<", 2)),
-            _ => {
-                e.add("called", "must be 1, 2, 0 or lt2");
-                None
-            }
-        };
-        let within_5_min = match self.speed.as_str() {
-            "" => false,
-            "5m" if cohort == Cohort::Assigned => true,
-            "5m" => {
-                e.add("speed", "goes with cohort=assigned");
-                false
-            }
-            _ => {
-                e.add("speed", "must be 5m");
-                false
-            }
-        };
+        let calls = super::calls_filter::CallFilter::check(
+            &mut e,
+            cohort == Cohort::Lost,
+            cohort == Cohort::Assigned,
+            &self.contact,
+            &self.called,
+            &self.speed,
+        );
         let figures_scope = match self.scope.as_str() {
             "" => false,
             "figures" => true,
@@ -365,12 +318,28 @@ impl LeadFilter {
             open,
             load,
             uncontacted,
-            contact,
-            within_5_min,
-            called,
+            calls,
             figures_scope,
             partner,
         })
+    }
+
+    /// `lost_from`: the won-path position reached before the change to lost (only with cohort `lost`).
+    fn lost_from_pos(&self, e: &mut FieldErrors, cohort: Cohort) -> Option<i32> {
+        match self.lost_from.as_str() {
+            "" => None,
+            _ if cohort != Cohort::Lost => {
+                e.add("lost_from", "goes with cohort=lost");
+                None
+            }
+            s => match WON_PATH.iter().position(|w| *w == s) {
+                Some(i) => Some(i as i32 + 1),
+                None => {
+                    e.add("lost_from", "must be a stage of the won path (new … funded)");
+                    None
+                }
+            },
+        }
     }
 
     /// The filter as a query string (without `after`), for pagination and export links.
@@ -592,22 +561,7 @@ fn push_cohort(
             if !c.lo.is_empty() {
                 qb.push(" AND l.assigned_lo_id = ANY(").push_bind(c.lo.clone()).push(")");
             }
-            // As the created cohort's contact rate counts it: any caller's call with outcome contacted.
-            match c.contact {
-                Some(true) => {
-                    qb.push(CREATED_CONTACT);
-                }
-                Some(false) => {
-                    qb.push(" AND NOT").push(&CREATED_CONTACT[" AND".len()..]);
-                }
-                None => {}
-            }
-            if let Some((op, n)) = c.called {
-                qb.push(" AND (SELECT count(*) FROM activities c WHERE c.lead_id = l.id AND c.kind = 'call') ")
-                    .push(op)
-                    .push(" ")
-                    .push_bind(n);
-            }
+            c.calls.push_created(qb);
             if let Some(s) = figures {
                 s.push_lead_predicate(qb, "l");
             }
@@ -639,29 +593,7 @@ fn push_cohort(
             if let Some(s) = figures {
                 s.push_lead_predicate(qb, "a");
             }
-            // As the per-LO contact rate and speed to lead count: the LO's own calls while the assignment lasted.
-            match c.contact {
-                Some(true) => {
-                    qb.push(" AND EXISTS (").push(ASSIGNED_CALLS).push(" AND c.outcome = 'contacted')");
-                }
-                Some(false) => {
-                    qb.push(" AND NOT EXISTS (").push(ASSIGNED_CALLS).push(" AND c.outcome = 'contacted')");
-                }
-                None => {}
-            }
-            if let Some((op, n)) = c.called {
-                qb.push(" AND (SELECT count(*) FROM (")
-                    .push(ASSIGNED_CALLS)
-                    .push(") k) ")
-                    .push(op)
-                    .push(" ")
-                    .push_bind(n);
-            }
-            if c.within_5_min {
-                qb.push(" AND EXISTS (")
-                    .push(ASSIGNED_CALLS)
-                    .push(" AND c.occurred_at <= a.created_at + interval '300 seconds')");
-            }
+            c.calls.push_assigned(qb);
             if let Some(pos) = c.reached.filter(|p| *p > 1) {
                 qb.push(
                     " AND EXISTS (SELECT 1 FROM stage_changes s WHERE s.lead_id = l.id
@@ -706,17 +638,6 @@ fn push_cohort(
         }
     }
 }
-
-/// A call on the lead that reached the borrower (the created cohort's "contacted").
-const CREATED_CONTACT: &str =
-    " AND EXISTS (SELECT 1 FROM activities c WHERE c.lead_id = l.id AND c.kind = 'call' AND c.outcome = 'contacted')";
-
-/// The calls of the assignment `a`'s LO on the lead while the assignment lasted (until the lead's next one), as
-/// migration 0007's `metrics_contributions` counts them.
-const ASSIGNED_CALLS: &str = "SELECT 1 FROM activities c WHERE c.lead_id = l.id AND c.kind = 'call'
-       AND c.actor_id = a.assigned_lo_id AND c.occurred_at >= a.created_at
-       AND NOT EXISTS (SELECT 1 FROM assignments a2 WHERE a2.lead_id = l.id
-                         AND (a2.created_at, a2.id) > (a.created_at, a.id) AND a2.created_at <= c.occurred_at)";
 
 /// The search box: an exact email, an exact phone, or the start of a last name ("first last": both).
 fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str) {

@@ -639,6 +639,7 @@ pub async fn consents(db: &sqlx::PgPool, id: Uuid) -> sqlx::Result<(Vec<ConsentR
     Ok((c, o))
 }
 
+mod calls_filter;
 mod create;
 mod list;
 mod names;
