@@ -890,7 +890,7 @@ async fn admins_manage_rules_and_managers_run_the_availability_board() {
     assert_eq!(manager.get(app.url("/routing/rules")).send().await.unwrap().status(), 403);
     // The manager sees the board and sets Maria away; the next TX lead waits in the Dallas queue.
     let board = manager.get(app.url("/availability")).send().await.unwrap().text().await.unwrap();
-    assert!(board.contains("maria web") && board.contains("1 / 50"), "{board}");
+    assert!(board.contains("maria web") && common::text_of(&board).contains("1 / 50"), "{board}");
     let res = manager
         .post(app.url(&format!("/availability/{maria}/status")))
         .form(&[("status", "away")])
