@@ -105,11 +105,11 @@ async fn build_org(app: &TestApp) -> Org {
             } else if n % 7 == 0 {
                 body["referral_partner_id"] = json!(partners[1]);
             }
-            let (creator, lo_api) = if by_vendor {
-                (&vendor, None)
+            let (creator, lo_api, lo_k) = if by_vendor {
+                (&vendor, None, None)
             } else {
                 let k = rng.next(officers.len());
-                (&officers[k].2, Some(&officers[k].2))
+                (&officers[k].2, Some(&officers[k].2), Some(k))
             };
             let lead =
                 ok_json(creator.post(app.url("/api/v1/leads")).json(&body).send().await.unwrap(), "create").await;
@@ -156,7 +156,30 @@ async fn build_org(app: &TestApp) -> Org {
             }
             if at < 7 && rng.next(4) == 0 {
                 let lost = json!({"stage": "lost", "lost_reason": REASONS[rng.next(4)], "version": version});
-                ok_json(admin_api.post(format!("{url}/stage")).json(&lost).send().await.unwrap(), "lost").await;
+                let lead =
+                    ok_json(admin_api.post(format!("{url}/stage")).json(&lost).send().await.unwrap(), "lost").await;
+                // Sometimes won back and lost again: two losses on one lead (the lost cohort counts both).
+                if rng.next(2) == 0 {
+                    let back = json!({"stage": "contacted", "version": lead["version"]});
+                    let lead =
+                        ok_json(admin_api.post(format!("{url}/stage")).json(&back).send().await.unwrap(), "back").await;
+                    let again =
+                        json!({"stage": "lost", "lost_reason": REASONS[rng.next(4)], "version": lead["version"]});
+                    ok_json(admin_api.post(format!("{url}/stage")).json(&again).send().await.unwrap(), "again").await;
+                }
+            }
+            // Sometimes handed to a colleague and back the same day: two assignments of one lead to one LO in
+            // the range (the assigned cohort counts both).
+            if let Some(k) = lo_k {
+                if rng.next(5) == 0 {
+                    let other = &officers[(k + 1) % officers.len()];
+                    for to in [other.0, officers[k].0] {
+                        let body = json!({"lo_id": to, "reason": "covering a day off"});
+                        let res = admin_api.post(app.url(&format!("/api/v1/leads/{id}/assign")));
+                        ok_json(res.json(&body).send().await.unwrap(), "reassign").await;
+                        app.state.clock.advance(chrono::Duration::minutes(3));
+                    }
+                }
             }
             app.state.clock.advance(chrono::Duration::minutes(37));
         }
@@ -223,8 +246,13 @@ async fn list_total(app: &TestApp, page: &reqwest::Client, api: Option<&reqwest:
     if let Some(api) = api.filter(|_| href.starts_with("/leads?")) {
         let query = href.trim_start_matches("/leads?");
         let v = ok_json(api.get(app.url(&format!("/api/v1/leads?{query}&limit=1"))).send().await.unwrap(), href).await;
-        assert_eq!(v["total"], total, "{href}: the API's total is the page's");
+        // Cohorts `assigned` and `lost` count the figure's facts (assignments, losses) before their leads.
+        let key = ["assignments", "losses"].into_iter().find(|k| v.get(*k).is_some()).unwrap_or("total");
+        assert_eq!(v[key], total, "{href}: the API's {key} is the page's total");
         assert_eq!(v["total_capped"], false);
+        if v["total"].as_i64().unwrap() < total {
+            *NONZERO.lock().unwrap().entry("facts>leads").or_insert(0) += 1;
+        }
     }
     total
 }
@@ -370,7 +398,7 @@ async fn every_figure_on_the_dashboard_the_lo_page_and_the_partners_page_opens_e
     assert!(checked >= 300, "only {checked} figure links were checked");
     let nonzero = NONZERO.lock().unwrap().clone();
     eprintln!("{checked} figure links checked; non-zero ones by filter: {nonzero:?}");
-    for kind in KINDS.iter().chain(&["lo=a,b"]) {
+    for kind in KINDS.iter().chain(&["lo=a,b", "facts>leads"]) {
         assert!(nonzero.get(kind).copied().unwrap_or(0) >= 2, "too few non-zero figures with {kind}: {nonzero:?}");
     }
 }
@@ -445,4 +473,44 @@ async fn a_parameter_the_list_does_not_know_is_refused_naming_it() {
     let v =
         ok_json(api.get(app.url("/api/v1/escalations?status=all&outcome=granted")).send().await.unwrap(), "list").await;
     assert_eq!(v["total"], 0);
+}
+
+#[tokio::test]
+async fn an_assignment_since_handed_on_still_opens_from_the_figure_without_the_borrower() {
+    let app = TestApp::spawn().await;
+    let admin_id = app.create_user(Role::Admin, "admin@lender.test", None, &[]).await;
+    let admin_api = app.api(&app.token_for(admin_id).await);
+    let (ann, ann_page) = app.login_as(Role::Lo, "ann.lo@lender.test", Some("North"), &["TX"]).await;
+    let bob = app.create_user(Role::Lo, "bob.lo@lender.test", Some("North"), &["TX"]).await;
+    let ann_api = app.api(&app.token_for(ann).await);
+    let created = json!({"first_name": "Ana", "last_name": "Reyes", "phone": "512-555-0142", "property_state": "TX"});
+    let lead = ok_json(ann_api.post(app.url("/api/v1/leads")).json(&created).send().await.unwrap(), "create").await;
+    let id = lead["id"].as_str().unwrap();
+    let body = json!({"lo_id": bob, "reason": "Ann is on leave"});
+    ok_json(admin_api.post(app.url(&format!("/api/v1/leads/{id}/assign"))).json(&body).send().await.unwrap(), "assign")
+        .await;
+
+    // Ann's numbers still count the lead she was assigned; the figure opens it, without the borrower.
+    let html = ann_page.get(app.url("/me/metrics")).send().await.unwrap().text().await.unwrap();
+    let (href, figure) = figure_links(&html)
+        .into_iter()
+        .find(|(h, _)| h.contains("cohort=assigned") && !h.contains("stage=") && !h.contains("contact="))
+        .expect("the assigned figure links its leads");
+    assert_eq!(figure, Figure::Count(1), "{href}");
+    assert_eq!(app.list_total(&ann_page, &href).await, 1, "{href}");
+    let list = ann_page.get(app.url(&common::unescape_href(&href))).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("no longer in your leads"), "{list}");
+    assert!(!list.contains("Reyes") && !list.contains("555-0142"), "no borrower on a lead that is not Ann's: {list}");
+    assert!(!list.contains(&format!("/leads/{id}\"")), "no link to a lead that is not Ann's");
+    // Her own lead list and the lead page do not have it.
+    let mine = ann_page.get(app.url("/leads")).send().await.unwrap().text().await.unwrap();
+    assert!(!mine.contains(&id[..8]) && !mine.contains("Reyes"), "{mine}");
+    let res = ann_page.get(app.url(&format!("/leads/{id}"))).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    // The API answers the same, with the row marked.
+    let query = common::unescape_href(&href).trim_start_matches("/leads?").to_string();
+    let v = ok_json(ann_api.get(app.url(&format!("/api/v1/leads?{query}"))).send().await.unwrap(), "api").await;
+    assert_eq!(v["assignments"], 1);
+    assert_eq!(v["items"][0]["in_scope"], false);
+    assert_eq!(v["items"][0]["last_name"], "");
 }

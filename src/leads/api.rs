@@ -150,10 +150,19 @@ pub async fn list(
 ) -> AppResult<Json<Value>> {
     let (f, errors) = LeadFilter::from_pairs(&pairs);
     errors.into_result()?;
-    let ((rows, next), total) =
-        tokio::try_join!(store::list_leads(&state, &user, &f), store::count_leads(&state, &user, &f))?;
+    let ((rows, next), total, facts) = tokio::try_join!(
+        store::list_leads(&state, &user, &f),
+        store::count_leads(&state, &user, &f),
+        store::count_facts(&state, &user, &f)
+    )?;
     // `total` counts up to store::TOTAL_CAP; `total_capped` says the real number is larger.
-    Ok(Json(json!({"items": rows, "next": next, "total": total.count, "total_capped": total.capped})))
+    let mut out = json!({"items": rows, "next": next, "total": total.count, "total_capped": total.capped});
+    // Cohorts `assigned` and `lost` also count the figure's facts: `assignments` or `losses`.
+    if let Some(facts) = facts {
+        out[facts.plural] = json!(facts.total.count);
+        out[format!("{}_capped", facts.plural)] = json!(facts.total.capped);
+    }
+    Ok(Json(out))
 }
 
 /// `GET /api/v1/leads/{id}`

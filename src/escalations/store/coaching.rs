@@ -64,8 +64,9 @@ pub async fn lo_metrics(
     .await?;
     let (from, to) = coaching_days(state);
     let figures = (crate::escalations::wiring::wired()?.officer_figures)(state, user, from, to).await?;
-    // A manager's lead list also holds their own leads and the queue; their figures only their teams.
-    let narrow = if user.role == crate::auth::Role::Manager { "&scope=figures" } else { "" };
+    // The lists are bounded by the figures' scope (a manager's lead list also holds their own leads and the queue,
+    // their figures only their teams).
+    let narrow = "&scope=figures";
     Ok(officers
         .into_iter()
         .map(|o| {

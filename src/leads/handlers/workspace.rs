@@ -68,7 +68,8 @@ pub(crate) struct ListPage {
     /// Drill-down filters the form has no input for, kept as hidden fields.
     hidden: Vec<(&'static str, String)>,
     /// "N" and whether it is exactly one (None when the filter was refused).
-    total: Option<(String, bool)>,
+    /// The total's number and the words after it ("12" "assignments of 11 leads").
+    total: Option<(String, String)>,
     /// Why the filter was refused (422), naming the parameter.
     error: String,
     /// Marketing's list: no names, contact details or links to the leads.
@@ -98,9 +99,12 @@ pub(crate) async fn list(
     let valid = errors.is_empty();
     let listing = async {
         if valid {
-            let (listed, total) =
-                tokio::try_join!(store::list_leads(&state, &user, &f), store::count_leads(&state, &user, &f))?;
-            Ok::<_, AppError>(Some((listed, total)))
+            let (listed, total, facts) = tokio::try_join!(
+                store::list_leads(&state, &user, &f),
+                store::count_leads(&state, &user, &f),
+                store::count_facts(&state, &user, &f)
+            )?;
+            Ok::<_, AppError>(Some((listed, total_words(total, facts))))
         } else {
             Ok(None)
         }
@@ -140,7 +144,7 @@ pub(crate) async fn list(
         officers: owned_opts(&officers, &f.lo, "Any LO"),
         sorts: opts(&[("oldest", "Oldest first")], &f.sort, "Newest first"),
         hidden: f.hidden_pairs(),
-        total: total.map(|t| (t.label(), t.count == 1 && !t.capped)),
+        total,
         error,
         anonymous: !user.sees_borrowers(),
         f,
@@ -208,5 +212,15 @@ pub(crate) async fn create(
         Ok(Redirect::to(&format!("/leads/{id}")).into_response())
     } else {
         Ok(Redirect::to("/leads").into_response())
+    }
+}
+
+/// The list's total as the figure behind it counts: leads, or (cohorts `assigned` and `lost`) assignments or
+/// losses first, with the leads they are on.
+fn total_words(leads: store::ListTotal, facts: Option<store::FactTotal>) -> (String, String) {
+    let noun = |t: &store::ListTotal| if t.count == 1 && !t.capped { "lead" } else { "leads" };
+    match facts {
+        Some(f) => (f.total.label(), format!("{} of {} {}", f.noun, leads.label(), noun(&leads))),
+        None => (leads.label(), noun(&leads).to_string()),
     }
 }

@@ -118,7 +118,7 @@ pub(crate) enum Cohort {
 /// A filter's values, checked.
 #[derive(Debug, Clone)]
 pub(crate) struct Checked {
-    cohort: Cohort,
+    pub(super) cohort: Cohort,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     team: Option<Uuid>,
@@ -215,7 +215,7 @@ impl LeadFilter {
     }
 
     /// Checks every value (dates, ids, choices and how they combine).
-    fn check(&self) -> Result<Checked, FieldErrors> {
+    pub(super) fn check(&self) -> Result<Checked, FieldErrors> {
         let mut e = FieldErrors::new();
         let date = |e: &mut FieldErrors, field: &str, v: &str| match v.trim() {
             "" => None,
@@ -432,6 +432,10 @@ pub struct LeadRow {
     pub loan_amount_cents: Option<i64>,
     pub assigned_lo_name: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Whether the lead is in the user's lead list now. A figure's list (`scope=figures`) also shows the records
+    /// the figure counts that are no longer the user's (an LO's lead since reassigned, a team's former lead),
+    /// without the borrower's name and contact details and without a link.
+    pub in_scope: bool,
 }
 
 pub(crate) fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
@@ -463,6 +467,18 @@ pub(crate) fn push_filter(
     f: &LeadFilter,
     state: &AppState,
     user: &CurrentUser,
+) -> AppResult<()> {
+    push_filter_over(qb, f, state, user, false)
+}
+
+/// The filter; `pinned`: the cohort's fact must be the outer query's `fact` row (one assignment or one change to
+/// lost), so a count over `leads l JOIN … fact` counts the figure's facts, not its leads.
+pub(super) fn push_filter_over(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    f: &LeadFilter,
+    state: &AppState,
+    user: &CurrentUser,
+    pinned: bool,
 ) -> AppResult<()> {
     let c = f.check().map_err(AppError::Validation)?;
     if !f.q.trim().is_empty() && !user.sees_borrowers() {
@@ -500,7 +516,7 @@ pub(crate) fn push_filter(
         }
         _ => {}
     }
-    push_cohort(qb, f, &c, tz, figures.as_ref());
+    push_cohort(qb, f, &c, tz, figures.as_ref(), pinned);
     if c.open {
         qb.push(" AND metrics_won_pos(l.stage) BETWEEN 1 AND 7");
     }
@@ -550,6 +566,7 @@ fn push_cohort(
     c: &Checked,
     tz: chrono_tz::Tz,
     figures: Option<&crate::auth::Scope>,
+    pinned: bool,
 ) {
     match c.cohort {
         // Leads by the day they were created, their current team and LO (metrics kind `lead`, `open`).
@@ -594,6 +611,9 @@ fn push_cohort(
                 s.push_lead_predicate(qb, "a");
             }
             c.calls.push_assigned(qb);
+            if pinned {
+                qb.push(" AND a.id = fact.id");
+            }
             if let Some(pos) = c.reached.filter(|p| *p > 1) {
                 qb.push(
                     " AND EXISTS (SELECT 1 FROM stage_changes s WHERE s.lead_id = l.id
@@ -616,7 +636,7 @@ fn push_cohort(
                 qb.push(" AND l.team_id = ").push_bind(t);
             }
             qb.push(
-                " AND EXISTS (SELECT 1 FROM (SELECT s.lo_id AS assigned_lo_id, l.team_id AS team_id,
+                " AND EXISTS (SELECT 1 FROM (SELECT s.id, s.lo_id AS assigned_lo_id, l.team_id AS team_id,
                        coalesce(s.lost_reason, 'unspecified') AS reason
                        , (SELECT greatest(1, max(metrics_won_pos(p.to_stage))) FROM stage_changes p
                           WHERE p.lead_id = s.lead_id AND (p.created_at, p.id) < (s.created_at, s.id)) AS reached_pos
@@ -633,6 +653,9 @@ fn push_cohort(
             }
             if let Some(s) = figures {
                 s.push_lead_predicate(qb, "x");
+            }
+            if pinned {
+                qb.push(" AND x.id = fact.id");
             }
             qb.push(")");
         }
@@ -663,6 +686,34 @@ fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str) {
     }
 }
 
+/// Who the list's rows may be: the user's lead list; a figure's list (`scope=figures`) is bounded instead by the
+/// figure's own scope over the fact it counts (see `push_cohort`), so its total equals the figure even where the
+/// lead has since left the user (its row then shows no borrower: `LeadRow::in_scope`).
+pub(super) fn push_list_scope(qb: &mut QueryBuilder<'_, Postgres>, f: &LeadFilter, user: &CurrentUser) {
+    if f.scope != "figures" {
+        user.lead_list_scope().push_lead_predicate(qb, "l");
+    }
+}
+
+/// `SELECT <LeadRow> FROM leads l … WHERE true`, with `in_scope` meaning "within `scope`".
+pub(super) fn row_select(scope: &crate::auth::Scope) -> QueryBuilder<'static, Postgres> {
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.stage,
+                COALESCE(st.label, l.stage) AS stage_label, l.source, COALESCE(src.label, l.source) AS source_label,
+                l.property_state, l.loan_purpose, l.loan_amount_cents, u.name AS assigned_lo_name, l.created_at,
+                (true",
+    );
+    scope.push_lead_predicate(&mut qb, "l");
+    qb.push(
+        ") AS in_scope
+         FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id
+              LEFT JOIN stages st ON st.pipeline_id = l.pipeline_id AND st.key = l.stage
+              LEFT JOIN lead_sources src ON src.key = l.source
+         WHERE true",
+    );
+    qb
+}
+
 /// One page of the leads the user may see, newest (or oldest) first, with the cursor of the next page.
 pub async fn list_leads(
     state: &AppState,
@@ -670,16 +721,8 @@ pub async fn list_leads(
     f: &LeadFilter,
 ) -> AppResult<(Vec<LeadRow>, Option<String>)> {
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
-    let mut qb = QueryBuilder::<Postgres>::new(
-        "SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.stage,
-                COALESCE(st.label, l.stage) AS stage_label, l.source, COALESCE(src.label, l.source) AS source_label,
-                l.property_state, l.loan_purpose, l.loan_amount_cents, u.name AS assigned_lo_name, l.created_at
-         FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id
-              LEFT JOIN stages st ON st.pipeline_id = l.pipeline_id AND st.key = l.stage
-              LEFT JOIN lead_sources src ON src.key = l.source
-         WHERE true",
-    );
-    user.lead_list_scope().push_lead_predicate(&mut qb, "l");
+    let mut qb = row_select(&user.lead_list_scope());
+    push_list_scope(&mut qb, f, user);
     push_filter(&mut qb, f, state, user)?;
     let (cmp, dir) = if f.oldest_first() { (">", "ASC") } else { ("<", "DESC") };
     if !f.after.is_empty() {
@@ -688,13 +731,11 @@ pub async fn list_leads(
     }
     qb.push(format_args!(" ORDER BY l.created_at {dir}, l.id {dir} LIMIT ")).push_bind(limit + 1);
     let mut rows: Vec<LeadRow> = qb.build_query_as().fetch_all(&state.db).await?;
-    if !user.sees_borrowers() {
-        for r in &mut rows {
-            r.first_name.clear();
-            r.last_name.clear();
-            r.email = None;
-            r.phone = None;
-        }
+    for r in rows.iter_mut().filter(|r| !user.sees_borrowers() || !r.in_scope) {
+        r.first_name.clear();
+        r.last_name.clear();
+        r.email = None;
+        r.phone = None;
     }
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
@@ -703,41 +744,6 @@ pub async fn list_leads(
         None
     };
     Ok((rows, next))
-}
-
-/// How many leads match the filter, counted up to [`TOTAL_CAP`] and then shown as "10,000+".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ListTotal {
-    pub count: i64,
-    pub capped: bool,
-}
-
-impl ListTotal {
-    /// "1,234" or "10,000+".
-    pub fn label(&self) -> String {
-        let digits = self.count.to_string();
-        let mut out = String::new();
-        for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(ch);
-        }
-        if self.capped {
-            out.push('+');
-        }
-        out
-    }
-}
-
-/// The total behind the list's filter within the user's scope, counted in SQL up to the cap.
-pub async fn count_leads(state: &AppState, user: &CurrentUser, f: &LeadFilter) -> AppResult<ListTotal> {
-    let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM leads l WHERE true");
-    user.lead_list_scope().push_lead_predicate(&mut qb, "l");
-    push_filter(&mut qb, f, state, user)?;
-    qb.push(" LIMIT ").push_bind(TOTAL_CAP + 1).push(") x");
-    let n: i64 = qb.build_query_scalar().fetch_one(&state.db).await?;
-    Ok(ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP })
 }
 
 /// All leads matching the filter that the user may see, streamed in pages (for the CSV export).

@@ -643,9 +643,11 @@ mod calls_filter;
 mod create;
 mod list;
 mod names;
+mod totals;
 mod workspace;
 
 pub use create::*;
 pub use list::*;
 pub use names::*;
+pub use totals::*;
 pub use workspace::*;

@@ -166,19 +166,12 @@ pub async fn board(
 
 /// Leads that look like the same borrower as `lead` (same phone or email), visible to the user.
 pub async fn possible_duplicates(state: &AppState, user: &CurrentUser, lead: &Lead) -> AppResult<Vec<LeadRow>> {
-    let mut qb = QueryBuilder::<Postgres>::new(
-        "SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.stage,
-                COALESCE(st.label, l.stage) AS stage_label, l.source, COALESCE(src.label, l.source) AS source_label,
-                l.property_state, l.loan_purpose, l.loan_amount_cents, u.name AS assigned_lo_name, l.created_at
-         FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id
-              LEFT JOIN stages st ON st.pipeline_id = l.pipeline_id AND st.key = l.stage
-              LEFT JOIN lead_sources src ON src.key = l.source
-         WHERE l.id <> ",
-    );
-    qb.push_bind(lead.id);
+    let scope = user.scope();
+    let mut qb = super::list::row_select(&scope);
+    qb.push(" AND l.id <> ").push_bind(lead.id);
     qb.push(" AND l.duplicate_of IS NULL AND (l.phone = ").push_bind(lead.phone.clone());
     qb.push(" OR lower(l.email) = lower(").push_bind(lead.email.clone()).push("))");
-    user.scope().push_lead_predicate(&mut qb, "l");
+    scope.push_lead_predicate(&mut qb, "l");
     qb.push(" ORDER BY l.created_at LIMIT 20");
     Ok(qb.build_query_as().fetch_all(&state.db).await?)
 }

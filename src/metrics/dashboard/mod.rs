@@ -38,9 +38,6 @@ pub struct Range {
     pub to: NaiveDate,
     pub filters: Filters,
     pub path: Path,
-    /// Drill-down links add `scope=figures`: the viewer's lead list is wider than their figures (a manager's
-    /// list also has their own leads and the organisation's queue; their figures only their teams).
-    pub narrow_links: bool,
 }
 
 fn opt_text(v: &Option<String>) -> Option<String> {
@@ -97,7 +94,6 @@ impl Params {
                 purpose: opt_text(&self.purpose),
             },
             path: if self.figures.as_deref() == Some("base") { Path::Base } else { Path::Rollup },
-            narrow_links: false,
         })
     }
 }
@@ -164,10 +160,11 @@ impl Range {
         self.finish(pairs)
     }
 
+    /// Drill-down links add `scope=figures`: the list is bounded by the figure's scope over the fact it counts,
+    /// not by the viewer's lead list (a manager's list also has their own leads and the organisation's queue,
+    /// their figures only their teams; an LO's assignments count leads since handed to a colleague).
     fn finish(&self, mut pairs: Vec<(&str, String)>) -> String {
-        if self.narrow_links {
-            pairs.push(("scope", "figures".into()));
-        }
+        pairs.push(("scope", "figures".into()));
         let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
         format!("/leads?{}", q.join("&"))
     }

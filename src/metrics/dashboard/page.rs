@@ -138,8 +138,7 @@ pub(crate) fn change(a: Option<f64>, b: Option<f64>, unit: &str) -> String {
 pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<Dashboard> {
     user.require(&[Role::Admin, Role::Manager, Role::Marketing])?;
     let scope = user.metrics_scope()?;
-    let mut range = p.validate(state.today())?;
-    range.narrow_links = user.role == Role::Manager;
+    let range = p.validate(state.today())?;
     let path = effective_path(state, range.path).await?;
     let db = &state.db;
     let tz = state.config.timezone;

@@ -1,0 +1,68 @@
+//! The lead list's totals: its leads, and the facts (assignments, losses) a cohort's figure counts.
+
+use super::list::{Cohort, push_filter_over, push_list_scope};
+use super::*;
+
+/// How many leads match the filter, counted up to [`TOTAL_CAP`] and then shown as "10,000+".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ListTotal {
+    pub count: i64,
+    pub capped: bool,
+}
+
+impl ListTotal {
+    /// "1,234" or "10,000+".
+    pub fn label(&self) -> String {
+        let digits = self.count.to_string();
+        let mut out = String::new();
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        if self.capped {
+            out.push('+');
+        }
+        out
+    }
+}
+
+/// The total behind the list's filter within the user's scope, counted in SQL up to the cap.
+pub async fn count_leads(state: &AppState, user: &CurrentUser, f: &LeadFilter) -> AppResult<ListTotal> {
+    let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM leads l WHERE true");
+    push_list_scope(&mut qb, f, user);
+    push_filter(&mut qb, f, state, user)?;
+    qb.push(" LIMIT ").push_bind(TOTAL_CAP + 1).push(") x");
+    let n: i64 = qb.build_query_scalar().fetch_one(&state.db).await?;
+    Ok(ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP })
+}
+
+/// A cohort's facts behind the same filter: the assignments (cohort `assigned`) or the changes to lost (cohort
+/// `lost`) its figure counts — a lead assigned twice to the same LO in the range is two of the figure's
+/// assignments and one lead of the list. `None` for the created cohort, whose figure counts leads.
+pub async fn count_facts(state: &AppState, user: &CurrentUser, f: &LeadFilter) -> AppResult<Option<FactTotal>> {
+    let (join, one, many) = match f.check().map_err(AppError::Validation)?.cohort {
+        Cohort::Created => return Ok(None),
+        Cohort::Assigned => ("JOIN assignments fact ON fact.lead_id = l.id", "assignment", "assignments"),
+        Cohort::Lost => ("JOIN stage_changes fact ON fact.lead_id = l.id AND fact.to_stage = 'lost'", "loss", "losses"),
+    };
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT count(*) FROM (SELECT 1 FROM leads l {join} WHERE true"));
+    push_list_scope(&mut qb, f, user);
+    push_filter_over(&mut qb, f, state, user, true)?;
+    qb.push(" LIMIT ").push_bind(TOTAL_CAP + 1).push(") x");
+    let n: i64 = qb.build_query_scalar().fetch_one(&state.db).await?;
+    let total = ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP };
+    Ok(Some(FactTotal { noun: if total.count == 1 && !total.capped { one } else { many }, plural: many, total }))
+}
+
+/// How many of a cohort's facts the list's leads carry (see [`count_facts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactTotal {
+    /// "assignment", "assignments", "loss" or "losses", as the count reads.
+    pub noun: &'static str,
+    /// The API's key: "assignments" or "losses".
+    pub plural: &'static str,
+    pub total: ListTotal,
+}
