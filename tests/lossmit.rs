@@ -727,6 +727,10 @@ async fn figures_agree(t: &Team, report: &str) -> (usize, usize) {
         let href = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
         let n: usize = rest[rest.find('>').unwrap() + 1..rest.find("</a>").unwrap()].parse().unwrap();
         assert_eq!(t.app.list_total(&t.supervisor, &href).await, n as i64, "{href}");
+        // The API's list takes the same filters and totals the same.
+        let api = href.replacen("/lossmit?", "/api/v1/lossmit/cases?", 1);
+        let v: Value = t.supervisor.get(t.app.url(&api)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(v["total"], n, "{api}: {v}");
         links += 1;
         nonzero += usize::from(n > 0);
     }
@@ -812,11 +816,18 @@ async fn supervisor_reassigns_with_history_and_sees_the_board_and_reports() {
         "{report}"
     );
     figures_agree(&t, &report).await;
-    for bad in ["clock=late", "specialist=pat", "history=cured", "resolution=won"] {
+    for bad in ["clock=late", "specialist=pat", "history=cured", "resolution=won", "colour=red"] {
         let res = t.supervisor.get(t.app.url(&format!("/lossmit?{bad}"))).send().await.unwrap();
         assert_eq!(res.status(), 422, "{bad}");
         assert!(res.text().await.unwrap().contains(&format!("{}:", bad.split('=').next().unwrap())), "{bad}");
+        let res = t.supervisor.get(t.app.url(&format!("/api/v1/lossmit/cases?{bad}"))).send().await.unwrap();
+        assert_eq!(res.status(), 422, "API {bad}");
+        assert!(res.text().await.unwrap().contains(bad.split('=').next().unwrap()), "API {bad}");
     }
+    // The specialist's API list holds only their own cases (the case above went to another specialist).
+    let v: Value = t.specialist.get(t.app.url("/api/v1/lossmit/cases")).send().await.unwrap().json().await.unwrap();
+    assert!(v["items"].as_array().unwrap().iter().all(|c| c["loan_number"] != "LN-6001"), "{v}");
+    assert_eq!(v["total"], v["items"].as_array().unwrap().len());
     let csv = t.supervisor.get(t.app.url("/lossmit/reports?format=csv")).send().await.unwrap().text().await.unwrap();
     assert!(csv.contains("redefault_rate,reopened/cured_or_modified,1,1,100.00%"), "{csv}");
 }

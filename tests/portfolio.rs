@@ -702,6 +702,29 @@ async fn retention_metrics_show_on_the_manager_dashboard() {
     assert!(page.contains("href=\"/portfolio?loans=active#loans\"><span class=\"num\">6</span>"), "{page}");
     let list = o.admin.get(app.url("/portfolio?loans=active")).send().await.unwrap().text().await.unwrap();
     assert!(list.contains("id=\"loan-total\"><span class=\"num\">6<"), "{list}");
+    // Every retention figure, for the admin and the manager: the page's and the API's totals are the figure.
+    let manager_page = manager.get(app.url("/dashboard")).send().await.unwrap().text().await.unwrap();
+    let mut checked = 0;
+    for (who, html) in [(&o.admin, &page), (&manager, &manager_page)] {
+        let mut rest = html.as_str();
+        while let Some(at) = rest.find("href=\"/portfolio?loans=") {
+            rest = &rest[at + 6..];
+            let href = rest[..rest.find('"').unwrap()].trim_end_matches("#loans").to_string();
+            let text = common::text_of(&rest[rest.find('>').unwrap() + 1..rest.find("</a>").unwrap()]);
+            let digits: String = text.trim().chars().take_while(char::is_ascii_digit).collect();
+            let figure: i64 = digits.parse().unwrap_or_else(|_| panic!("{href}: {text:?} is not a number"));
+            assert_eq!(app.list_total(who, &href).await, figure, "{href}");
+            let api = href.replacen("/portfolio?", "/api/v1/portfolio/loans?", 1);
+            let v: serde_json::Value = who.get(app.url(&api)).send().await.unwrap().json().await.unwrap();
+            assert_eq!(v["total"], figure, "{api}: {v}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} retention links");
+    let res = o.admin.get(app.url("/api/v1/portfolio/loans?loans=all&colour=red")).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("colour") && body.contains("loans"), "{body}");
 }
 
 /// A receiver on 127.0.0.1 that answers 200 to everything.

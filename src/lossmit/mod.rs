@@ -20,7 +20,7 @@ use crate::web::Routes;
 pub fn router() -> Routes {
     handlers::router()
         .merge(letters::router())
-        .route("/api/v1/lossmit/cases", &["POST"], post(api::create))
+        .route("/api/v1/lossmit/cases", &["GET", "POST"], get(handlers::api_queue).post(api::create))
         .route("/api/v1/lossmit/cases/{id}", &["GET"], get(api::show))
         .route("/api/v1/lossmit/cases/{id}/application", &["POST"], post(api::application))
         .route("/api/v1/lossmit/cases/{id}/foreclosure-steps", &["POST"], post(api::foreclosure_step))

@@ -44,6 +44,7 @@ pub fn router() -> Routes {
             &["GET", "POST"],
             get(import_form).post(import_upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         )
+        .route("/api/v1/portfolio/loans", &["GET"], get(api_loans))
         .route("/api/v1/portfolio/opportunities", &["GET"], get(api_opportunities))
         .route("/api/v1/portfolio/opportunities/{id}", &["POST"], post(api_set_status))
         .route("/api/v1/los/status", &["POST"], post(api_los_status))
@@ -358,6 +359,25 @@ async fn opportunities(
         skips,
         is_admin: user.is_admin(),
     })
+}
+
+/// `GET /api/v1/portfolio/loans`: the loan list with the page's filters (`loans=…`, `after=` a loan number),
+/// one page of 50 with `next`, and `total` as the retention figure counts.
+async fn api_loans(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> AppResult<Json<serde_json::Value>> {
+    user.require(&VIEWERS)?;
+    let (set, _, after) = list_query(&pairs)?;
+    let today = state.today();
+    let (mut rows, total) = tokio::try_join!(
+        store::visible_loans(&state.db, &user, set, today, &after, PAGE + 1),
+        store::count_loans(&state.db, &user, set, today),
+    )?;
+    let next = (rows.len() as i64 > PAGE).then(|| rows[PAGE as usize - 1].loan_number.clone());
+    rows.truncate(PAGE as usize);
+    Ok(Json(serde_json::json!({ "total": total, "loans": rows, "next": next })))
 }
 
 async fn api_opportunities(

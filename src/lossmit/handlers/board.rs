@@ -5,6 +5,7 @@ use super::*;
 
 // ---------------------------------------------------------------- queue
 
+#[derive(serde::Serialize)]
 pub struct QueueRow {
     pub id: Uuid,
     pub loan_number: String,
@@ -14,6 +15,7 @@ pub struct QueueRow {
     pub specialist: String,
     pub next_label: String,
     pub next_due: String,
+    #[serde(skip)]
     pub next_sort: Option<NaiveDate>,
     pub breached: usize,
     pub application: &'static str,
@@ -160,6 +162,15 @@ impl CaseFilter {
             || self.option.is_some()
     }
 
+    /// What the list's total counts: cases, a clock figure's deadlines, an option figure's decisions.
+    fn unit(&self) -> String {
+        match (self.clock, self.option) {
+            (Some(c), _) => format!("{} deadline", c.as_str()),
+            (None, Some(_)) => "decision".into(),
+            (None, None) => "case".into(),
+        }
+    }
+
     fn describe(&self) -> String {
         let mut parts = Vec::new();
         parts.extend(self.stage.map(|s| s.label().to_string()));
@@ -189,12 +200,34 @@ pub(crate) async fn queue(
     // Who may see cases before what they asked for: a refusal never depends on the query.
     user.require(&store::CASE_ROLES)?;
     let f = CaseFilter::parse(&pairs)?;
+    let (rows, total) = filtered_queue(&state, &user, &f).await?;
+    let filtered = (!f.is_empty()).then(|| Filtered { described: f.describe(), total, unit: f.unit() });
+    Ok(QueuePage { ctx, rows, supervisor: user.may_see_case(None), today: state.today(), filtered })
+}
+
+/// `GET /api/v1/lossmit/cases`: the queue with the page's filters (`stage`, `age`, `specialist`, `clock`,
+/// `resolution`, `history`, `decided`, `option`, `approved`); `total` counts what the report figure counts, in
+/// `unit` (cases, deadlines or decisions).
+pub(crate) async fn api_queue(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> AppResult<axum::Json<serde_json::Value>> {
+    user.require(&store::CASE_ROLES)?;
+    let f = CaseFilter::parse(&pairs)?;
+    let (rows, total) = filtered_queue(&state, &user, &f).await?;
+    Ok(axum::Json(serde_json::json!({"items": rows, "total": total, "unit": f.unit()})))
+}
+
+/// The cases the user may see behind the filter, nearest open deadline first, and the total of what the figure
+/// behind the filter counts (cases, or deadlines for a clock figure, decisions for an option figure).
+async fn filtered_queue(state: &AppState, user: &CurrentUser, f: &CaseFilter) -> AppResult<(Vec<QueueRow>, usize)> {
     let today = state.today();
     let history = match f.history {
         Some(h) => Some(reports::history_cases(&state.db, h).await?),
         None => None,
     };
-    let cases: Vec<CaseRow> = store::visible_cases(&state.db, &user, f.includes_resolved())
+    let cases: Vec<CaseRow> = store::visible_cases(&state.db, user, f.includes_resolved())
         .await?
         .into_iter()
         .filter(|c| f.stage.is_none_or(|s| c.stage == s.as_str()))
@@ -223,21 +256,12 @@ pub(crate) async fn queue(
         .collect();
     let deadlines = with.iter().map(|(_, n)| n).sum();
     let cases: Vec<CaseRow> = with.into_iter().map(|(c, _)| c).collect();
-    let filtered = (!f.is_empty()).then(|| Filtered {
-        described: f.describe(),
-        total: deadlines,
-        unit: match (f.clock, f.option) {
-            (Some(c), _) => format!("{} deadline", c.as_str()),
-            (None, Some(_)) => "decision".into(),
-            (None, None) => "case".into(),
-        },
-    });
     let mut rows: Vec<QueueRow> = cases.iter().map(|c| queue_row(c, today)).collect();
     // Nearest open deadline first; cases with none last.
     rows.sort_by(|a, b| {
         (a.next_sort.is_none(), a.next_sort, &a.loan_number).cmp(&(b.next_sort.is_none(), b.next_sort, &b.loan_number))
     });
-    Ok(QueuePage { ctx, rows, supervisor: user.may_see_case(None), today, filtered })
+    Ok((rows, deadlines))
 }
 
 /// The report figure a filtered list is behind: its total (cases, or deadlines for a clock figure).
