@@ -222,6 +222,14 @@ fn figure_links(html: &str) -> Vec<(String, Figure)> {
         let Some(h) = LISTS.iter().find_map(|path| tag.find(&format!("href=\"{path}"))) else { continue };
         let href_start = h + "href=\"".len();
         let href = &tag[href_start..href_start + tag[href_start..].find('"').unwrap()];
+        // An average, median or sum links the records it is over, and names how many (`data-over`).
+        if let Some(at) = tag[..tag.find('>').unwrap()].find("data-over=\"") {
+            let n = &tag[at + 11..];
+            let n: i64 = n[..n.find('"').unwrap()].parse().unwrap();
+            *NONZERO.lock().unwrap().entry("data-over").or_insert(0) += usize::from(n > 0);
+            out.push((common::unescape_href(href), Figure::Count(n)));
+            continue;
+        }
         let text = strip_tags(&tag[tag.find('>').unwrap() + 1..]);
         let number: String = text.chars().take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.').collect();
         if number.is_empty() {
@@ -398,7 +406,7 @@ async fn every_figure_on_the_dashboard_the_lo_page_and_the_partners_page_opens_e
     assert!(checked >= 300, "only {checked} figure links were checked");
     let nonzero = NONZERO.lock().unwrap().clone();
     eprintln!("{checked} figure links checked; non-zero ones by filter: {nonzero:?}");
-    for kind in KINDS.iter().chain(&["lo=a,b", "facts>leads"]) {
+    for kind in KINDS.iter().chain(&["lo=a,b", "facts>leads", "data-over"]) {
         assert!(nonzero.get(kind).copied().unwrap_or(0) >= 2, "too few non-zero figures with {kind}: {nonzero:?}");
     }
 }

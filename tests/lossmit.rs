@@ -725,7 +725,7 @@ async fn figures_agree(t: &Team, report: &str) -> (usize, usize) {
     while let Some(at) = rest.find("<a href=\"/lossmit?") {
         rest = &rest[at + 9..];
         let href = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
-        let n: usize = rest[rest.find('>').unwrap() + 1..rest.find("</a>").unwrap()].parse().unwrap();
+        let n = common::link_count(rest).unwrap() as usize;
         assert_eq!(t.app.list_total(&t.supervisor, &href).await, n as i64, "{href}");
         // The API's list takes the same filters and totals the same.
         let api = href.replacen("/lossmit?", "/api/v1/lossmit/cases?", 1);

@@ -244,6 +244,8 @@ pub struct Roi {
     pub spend_cents: i64,
     pub leads: i64,
     pub contact_rate: Option<f64>,
+    /// Leads reached by phone (the contact rate's numerator; cost per contact divides by it).
+    pub contacts: i64,
     pub applications: i64,
     pub funded: i64,
     pub funded_volume_cents: i64,
@@ -266,6 +268,7 @@ pub fn roi(t: &Tally, spend_cents: i64) -> Roi {
         spend_cents,
         leads: t.n,
         contact_rate: t.contact_rate(),
+        contacts: t.contacted,
         applications: t.applications(),
         funded: t.funded(),
         funded_volume_cents: t.volume_cents,

@@ -462,3 +462,17 @@ pub fn text_of(html: &str) -> String {
     }
     out
 }
+
+/// The count a figure link stands for, given the link's markup from its attributes to `</a>`: its `data-over`
+/// (an average, sum or ratio links the records it is over and names how many), else the number its text starts
+/// with (thousands separators allowed); `None` when neither.
+pub fn link_count(anchor: &str) -> Option<i64> {
+    let open_end = anchor.find('>')?;
+    if let Some(at) = anchor[..open_end].find("data-over=\"") {
+        let v = &anchor[at + 11..];
+        return v[..v.find('"')?].parse().ok();
+    }
+    let text = text_of(&anchor[open_end + 1..anchor.find("</a>").unwrap_or(anchor.len())]);
+    let digits: String = text.trim().chars().take_while(|c| c.is_ascii_digit() || *c == ',').collect();
+    digits.replace(',', "").parse().ok()
+}

@@ -98,8 +98,9 @@ pub struct LeadFilter {
     pub cohort: String,
     /// `1`: only leads now in an open won-path stage (new … clear to close), as "Pipeline now" counts them.
     pub open: String,
-    /// `figures`: only what the signed-in user's figures cover (a manager: the teams they manage, not their own
-    /// leads elsewhere nor the organisation's queue).
+    /// `figures`: what the signed-in user's figures cover (a manager: the teams they manage, not their own
+    /// leads elsewhere nor the organisation's queue); `own`: their own numbers (the facts naming them as LO).
+    /// Either bounds the list by the figure's facts instead of the lead list (see `push_list_scope`).
     pub scope: String,
     /// A referral partner's id: the leads naming that partner.
     pub partner: String,
@@ -134,8 +135,17 @@ pub(crate) struct Checked {
     uncontacted: bool,
     /// Contact, calls and speed to lead, as the figures count calls.
     calls: super::calls_filter::CallFilter,
-    figures_scope: bool,
+    figures_scope: FigureScope,
     partner: Option<Uuid>,
+}
+
+/// Whose figures a list is behind (`scope=`): none (the lead list), the user's figures (`figures`: the metrics
+/// scope), or their own numbers (`own`: the facts naming them as LO, as `/me/metrics` counts them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FigureScope {
+    List,
+    Figures,
+    Own,
 }
 
 pub(crate) fn flag(errors: &mut FieldErrors, field: &str, v: &str) -> bool {
@@ -277,11 +287,12 @@ impl LeadFilter {
             &self.speed,
         );
         let figures_scope = match self.scope.as_str() {
-            "" => false,
-            "figures" => true,
+            "" => FigureScope::List,
+            "figures" => FigureScope::Figures,
+            "own" => FigureScope::Own,
             _ => {
-                e.add("scope", "must be figures (or left out)");
-                false
+                e.add("scope", "must be figures or own (or left out)");
+                FigureScope::List
             }
         };
         if !matches!(self.sort.as_str(), "" | "newest" | "oldest") {
@@ -488,7 +499,11 @@ pub(super) fn push_filter_over(
     let now = state.clock.now();
     let tz = state.config.timezone;
     // The scope the user's figures are counted in, over the owner columns of the cohort's fact.
-    let figures = if c.figures_scope { Some(user.metrics_scope()?) } else { None };
+    let figures = match c.figures_scope {
+        FigureScope::List => None,
+        FigureScope::Figures => Some(user.metrics_scope()?),
+        FigureScope::Own => Some(crate::auth::Scope::own(user.id)),
+    };
     if !f.stage.is_empty() && c.reached.is_none() {
         qb.push(" AND l.stage = ").push_bind(f.stage.clone());
     }
@@ -690,7 +705,7 @@ fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str) {
 /// figure's own scope over the fact it counts (see `push_cohort`), so its total equals the figure even where the
 /// lead has since left the user (its row then shows no borrower: `LeadRow::in_scope`).
 pub(super) fn push_list_scope(qb: &mut QueryBuilder<'_, Postgres>, f: &LeadFilter, user: &CurrentUser) {
-    if f.scope != "figures" {
+    if !matches!(f.scope.as_str(), "figures" | "own") {
         user.lead_list_scope().push_lead_predicate(qb, "l");
     }
 }

@@ -38,6 +38,9 @@ pub struct Range {
     pub to: NaiveDate,
     pub filters: Filters,
     pub path: Path,
+    /// The `scope=` drill-down links carry: `figures` (the viewer's figures), or `own` (`/me/metrics`: the facts
+    /// naming the viewer as LO, which for a producing manager are outside their figures' teams).
+    pub link_scope: &'static str,
 }
 
 fn opt_text(v: &Option<String>) -> Option<String> {
@@ -94,6 +97,7 @@ impl Params {
                 purpose: opt_text(&self.purpose),
             },
             path: if self.figures.as_deref() == Some("base") { Path::Base } else { Path::Rollup },
+            link_scope: "figures",
         })
     }
 }
@@ -164,7 +168,7 @@ impl Range {
     /// not by the viewer's lead list (a manager's list also has their own leads and the organisation's queue,
     /// their figures only their teams; an LO's assignments count leads since handed to a colleague).
     fn finish(&self, mut pairs: Vec<(&str, String)>) -> String {
-        pairs.push(("scope", "figures".into()));
+        pairs.push(("scope", self.link_scope.into()));
         let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
         format!("/leads?{}", q.join("&"))
     }
@@ -273,6 +277,8 @@ pub struct SpeedRow {
     pub label: String,
     pub assigned: i64,
     pub called: i64,
+    /// Assignments reached by phone (the contact rate's numerator; attempts to contact average over them).
+    pub contacted: i64,
     pub median: String,
     pub p90: String,
     pub median_bucket_max_seconds: Option<i64>,
@@ -302,6 +308,7 @@ fn speed_row(key: String, label: String, t: &Tally) -> SpeedRow {
         label,
         assigned: t.n,
         called: t.called,
+        contacted: t.contacted,
         median: model::latency_label(t.speed_median()),
         p90: model::latency_label(t.speed_p90()),
         median_bucket_max_seconds: bucket_max(t.speed_median()),

@@ -19,14 +19,42 @@ pub struct WowRow {
 pub struct LoRow {
     pub speed: SpeedRow,
     pub sparkline: String,
-    pub link: String,
-    pub application_link: String,
-    pub funded_link: String,
-    /// The assignments the LO reached by phone (the contact rate's numerator) and called within 5 minutes.
-    pub contact_link: String,
-    pub within_5_min_link: String,
-    /// The assignments the LO called fewer than twice.
-    pub never_called_twice_link: String,
+    pub links: OfficerLinks,
+}
+
+/// The lists behind an LO's figures (or, with no LO, the "All" row's): the assignments in the range and those
+/// that reached application or funded, were reached by phone, called within 5 minutes, called at all, called
+/// fewer than twice. An average links the records it averages over: speed-to-lead median and p90 `called`,
+/// attempts to contact `contact`, talk per lead `assigned`, talk per funded `funded`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OfficerLinks {
+    pub assigned: String,
+    pub application: String,
+    pub funded: String,
+    pub contact: String,
+    pub within_5_min: String,
+    pub called: String,
+    pub never_called_twice: String,
+}
+
+impl OfficerLinks {
+    pub fn new(range: &Range, lo: Option<&str>) -> Self {
+        let link = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs: Vec<(&str, String)> = vec![("cohort", "assigned".into())];
+            pairs.extend(lo.map(|l| ("lo", l.to_string())));
+            pairs.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+            range.leads_link(&pairs)
+        };
+        OfficerLinks {
+            assigned: link(&[]),
+            application: link(&[("stage", "application"), ("reached", "1")]),
+            funded: link(&[("stage", "funded"), ("reached", "1")]),
+            contact: link(&[("contact", "1")]),
+            within_5_min: link(&[("speed", "5m")]),
+            called: link(&[("called", "1")]),
+            never_called_twice: link(&[("called", "lt2")]),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -99,6 +127,8 @@ pub struct Dashboard {
     pub wow: Vec<WowRow>,
     pub officers: Vec<LoRow>,
     pub speed_total: SpeedRow,
+    /// The lists behind the "All" row (every LO's assignments in the viewer's figures).
+    pub total_links: OfficerLinks,
     pub lost: Vec<LostRow>,
     pub lost_lo_names: HashMap<String, String>,
     pub roi: Vec<RoiRow>,
@@ -226,6 +256,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         unassigned_link: range.leads_link_now(&[("queue", "unassigned".into()), ("open", "1".into())]),
         cohort_link: range.leads_link(&[]),
         stale_link: range.unfiltered_link(&[("stale", "1".into())]),
+        total_links: OfficerLinks::new(&range, None),
         range,
         team,
         funnel,
@@ -367,34 +398,7 @@ fn officer_rows(
             LoRow {
                 sparkline: model::sparkline_svg(&series, &format!("Leads assigned per week, last 8 weeks: {series:?}")),
                 // The per-LO figures count assignments to the LO in the range (and stages reached while assigned).
-                link: range.leads_link(&[("lo", s.key.clone()), ("cohort", "assigned".into())]),
-                application_link: range.leads_link(&[
-                    ("lo", s.key.clone()),
-                    ("cohort", "assigned".into()),
-                    ("stage", "application".into()),
-                    ("reached", "1".into()),
-                ]),
-                funded_link: range.leads_link(&[
-                    ("lo", s.key.clone()),
-                    ("cohort", "assigned".into()),
-                    ("stage", "funded".into()),
-                    ("reached", "1".into()),
-                ]),
-                contact_link: range.leads_link(&[
-                    ("lo", s.key.clone()),
-                    ("cohort", "assigned".into()),
-                    ("contact", "1".into()),
-                ]),
-                within_5_min_link: range.leads_link(&[
-                    ("lo", s.key.clone()),
-                    ("cohort", "assigned".into()),
-                    ("speed", "5m".into()),
-                ]),
-                never_called_twice_link: range.leads_link(&[
-                    ("lo", s.key.clone()),
-                    ("cohort", "assigned".into()),
-                    ("called", "lt2".into()),
-                ]),
+                links: OfficerLinks::new(range, Some(&s.key)),
                 speed: s,
             }
         })
@@ -556,16 +560,16 @@ pub struct MyNumbers {
     pub team_officers: usize,
     /// The leads behind each funnel figure: assigned to me in the range, reached the stage while mine.
     pub funnel_links: Vec<String>,
-    /// The leads assigned to me in the range; those I called within 5 minutes; those I reached by phone.
-    pub assigned_link: String,
-    pub within_5_min_link: String,
-    pub contact_link: String,
+    /// The lists behind my figures (the dashboard's LO row's).
+    pub links: OfficerLinks,
 }
 
 pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> AppResult<MyNumbers> {
     user.require(&[Role::Lo, Role::Manager])?;
     let mut range = p.validate(state.today())?;
     range.filters = Filters { from: range.filters.from, to: range.filters.to, ..Filters::default() };
+    // My numbers count the facts naming me as LO, whatever my figures' scope (a producing manager's own leads).
+    range.link_scope = "own";
     let path = effective_path(state, range.path).await?;
     let tz = state.config.timezone;
     let own = Scope::own(user.id);
@@ -600,17 +604,7 @@ pub async fn my_numbers(state: &AppState, user: &CurrentUser, p: &Params) -> App
         })
         .collect();
     Ok(MyNumbers {
-        assigned_link: range.leads_link(&[("cohort", "assigned".into()), ("lo", user.id.to_string())]),
-        within_5_min_link: range.leads_link(&[
-            ("cohort", "assigned".into()),
-            ("lo", user.id.to_string()),
-            ("speed", "5m".into()),
-        ]),
-        contact_link: range.leads_link(&[
-            ("cohort", "assigned".into()),
-            ("lo", user.id.to_string()),
-            ("contact", "1".into()),
-        ]),
+        links: OfficerLinks::new(&range, Some(&user.id.to_string())),
         funnel,
         funnel_links,
         mine: speed_row(user.id.to_string(), user.name.clone(), &mine),
