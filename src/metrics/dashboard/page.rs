@@ -84,6 +84,11 @@ pub struct CapacityRow {
     pub contact_rate_pct: Option<f64>,
     pub contact_target_pct: i32,
     pub meets_target: Option<bool>,
+    /// Their assignments in the range and those that reached funded (what leads a month, contact rate and the
+    /// funded volume are over), with the lists behind them (none when the LO filter names someone else).
+    pub assigned: i64,
+    pub funded: i64,
+    pub links: Option<OfficerLinks>,
 }
 
 /// How many LOs the lead flow needs: the flow (leads created per 30 days in the range) over the highest
@@ -458,17 +463,18 @@ fn capacity_rows(
             let t = by_lo.get(&key).copied().cloned().unwrap_or_default();
             let vol = t.volume_cents;
             let contact = t.contact_rate();
+            let linked = range.filters.lo.is_none_or(|lo| lo == pr.user_id);
             CapacityRow {
+                assigned: t.n,
+                funded: t.reached[7],
+                links: linked.then(|| OfficerLinks::new(range, Some(&key))),
                 leads_per_month: per_month(t.n, months),
                 contact_rate_pct: contact,
                 contact_target_pct: pr.contact_target_pct,
                 meets_target: contact.map(|c| c >= pr.contact_target_pct as f64),
                 lo: pr.name.clone(),
                 open,
-                open_link: range
-                    .filters
-                    .lo
-                    .is_none_or(|lo| lo == pr.user_id)
+                open_link: linked
                     .then(|| range.leads_link_now(&[("lo", pr.user_id.to_string()), ("open", "1".into())])),
                 capacity: pr.capacity,
                 utilisation_pct: model::percent(open, pr.capacity as i64),
