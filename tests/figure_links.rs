@@ -262,6 +262,17 @@ async fn list_total(app: &TestApp, page: &reqwest::Client, api: Option<&reqwest:
             *NONZERO.lock().unwrap().entry("facts>leads").or_insert(0) += 1;
         }
     }
+    // The other lists' APIs take the same parameters and total the same (a session reads the API too).
+    for (list, api_path, key) in [
+        ("/availability/cadence?", "/api/v1/availability/cadence?", "total"),
+        ("/lossmit?", "/api/v1/lossmit/cases?", "total"),
+        ("/escalations?", "/api/v1/escalations?", "total"),
+    ] {
+        if let Some(query) = href.strip_prefix(list) {
+            let v = ok_json(page.get(app.url(&format!("{api_path}{query}"))).send().await.unwrap(), href).await;
+            assert_eq!(v[key], total, "{href}: the API's {key} is the page's");
+        }
+    }
     total
 }
 

@@ -55,16 +55,8 @@ pub(crate) async fn availability_cadence(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> AppResult<impl IntoResponse> {
     // Who may open the board before what they asked for: a refusal never depends on the query.
-    user.require(&[Role::Admin, Role::Manager])?;
-    let (lo, set) = cadence_query(&pairs)?;
+    let (lo, set, rows, total) = cadence(&state, &user, &pairs).await?;
     let scope = user.scope();
-    // The board's rows: the LOs of the viewer's teams (admins: all); anyone else is told nothing about them.
-    let lo = history::officer(&state.db, lo)
-        .await?
-        .filter(|o| scope.covers_officer(o.id, o.team_id))
-        .ok_or(AppError::NotFound)?;
-    let rows = history::cadence_tasks(&state.db, lo.id, set, state.clock.now()).await?;
-    let total = rows.first().map_or(0, |t| t.total);
     let tasks = rows
         .into_iter()
         .map(|t| TaskView {
@@ -77,4 +69,49 @@ pub(crate) async fn availability_cadence(
         })
         .collect();
     Ok(CadencePage { ctx, lo_name: lo.name, described: set.describe(), tasks, total, max_rows: MAX_ROWS })
+}
+
+/// The LO, the set and the tasks behind a cadence figure, for whoever sees that LO's row on the board.
+async fn cadence(
+    state: &AppState,
+    user: &CurrentUser,
+    pairs: &[(String, String)],
+) -> AppResult<(history::Officer, CadenceSet, Vec<history::CadenceTask>, i64)> {
+    // Who may open the board before what they asked for: a refusal never depends on the query.
+    user.require(&[Role::Admin, Role::Manager])?;
+    let (lo, set) = cadence_query(pairs)?;
+    let scope = user.scope();
+    // The board's rows: the LOs of the viewer's teams (admins: all); anyone else is told nothing about them.
+    let lo = history::officer(&state.db, lo)
+        .await?
+        .filter(|o| scope.covers_officer(o.id, o.team_id))
+        .ok_or(AppError::NotFound)?;
+    let rows = history::cadence_tasks(&state.db, lo.id, set, state.clock.now()).await?;
+    let total = rows.first().map_or(0, |t| t.total);
+    Ok((lo, set, rows, total))
+}
+
+/// `GET /api/v1/availability/cadence?lo=…&tasks=due|done|overdue`: the page's tasks as JSON (`total`, then up to
+/// the page's rows); a lead outside the viewer's lead scope is listed without its id or borrower.
+pub(crate) async fn api_availability_cadence(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> AppResult<axum::Json<serde_json::Value>> {
+    let (lo, set, rows, total) = cadence(&state, &user, &pairs).await?;
+    let scope = user.scope();
+    let items: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|t| {
+            let seen = scope.allows_lead(t.assigned_lo_id, t.team_id);
+            serde_json::json!({
+                "title": t.title, "due_at": t.due_at, "done_at": t.done_at,
+                "lead_id": seen.then_some(t.lead_id),
+                "borrower": seen.then(|| format!("{} {}", t.first_name, t.last_name)),
+            })
+        })
+        .collect();
+    Ok(axum::Json(serde_json::json!({
+        "lo": {"id": lo.id, "name": lo.name}, "tasks": set.describe(), "total": total, "items": items,
+    })))
 }

@@ -106,6 +106,7 @@ pub fn router() -> Routes {
         .route("/availability", &["GET"], get(availability_page))
         .route("/availability/history", &["GET"], get(availability_history))
         .route("/availability/cadence", &["GET"], get(availability_cadence))
+        .route("/api/v1/availability/cadence", &["GET"], get(availability_cadence::api_availability_cadence))
         .route("/availability/{lo_id}/status", &["POST"], post(set_status))
         .route("/leads/reassign", &["GET", "POST"], get(bulk_page).post(bulk_submit))
         .route("/leads/reassign/jobs/{id}", &["GET"], get(bulk_job_page))
