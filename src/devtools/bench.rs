@@ -374,7 +374,7 @@ impl Report {
             "(a) Rollups vs base (direct calls): p95 ratio",
             format!("{speedup:.1}×"),
             "≥ 10×",
-            Some(speedup >= 10.0 && fb.ok > 0),
+            (fb.ok > 0).then_some(speedup >= 10.0),
         );
         row(
             "(b) LO lead list /leads req/s (p95)",
@@ -439,7 +439,7 @@ pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<()> {
     // The bulk load runs as the schema's owner; the measurements as the application.
     let owner = AppState::new(database.owner_pool(config.db_pool_size).await?, config.clone());
     let seeded = ensure_seeded(&owner, args).await?;
-    let state = AppState::new(database.pool.clone(), config);
+    let state = crate::state(database.pool.clone(), config);
     reset_peak_rss();
     let mut report = measure_app(&state, args.seconds, &args.only).await?;
     report.seed_seconds = seeded;
