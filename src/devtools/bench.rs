@@ -444,7 +444,9 @@ pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<()> {
     let mut report = measure_app(&state, args.seconds, &args.only).await?;
     report.seed_seconds = seeded;
     println!("\n{}", report.to_markdown());
+    // Every pool of ours closed first: shutdown leaves a cluster running while other clients are connected.
     state.db.close().await;
+    owner.db.close().await;
     database.shutdown().await?;
     Ok(())
 }
