@@ -300,7 +300,7 @@ pub struct BenchArgs {
     /// Data directory for the bench cluster.
     #[arg(long, default_value = ".loanfloor-bench")]
     pub bench_dir: PathBuf,
-    /// Measure only these parts (comma-separated: dashboard, base, list, intake); all by default.
+    /// Measure only these parts (comma-separated: dashboard, funnel, base, list, intake); all by default.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
 }

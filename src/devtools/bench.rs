@@ -1,7 +1,9 @@
 //! `loanfloor bench`: seeds a large organisation in its own data directory (or `DATABASE_URL`) when absent,
-//! serves the app in-process and measures, in one run: (a) the manager dashboard from rollups vs the same
-//! page computed from the base tables, (b) the LO lead list vs a bare axum+sqlx+askama page reading 50 rows,
-//! (c) API lead intake with routing, (d) the process's resident memory. Prints a markdown table.
+//! serves the app in-process with figure reuse off and measures, in one run: (a) a 20-LO team manager's
+//! dashboard over 90 days computed fresh (rollups, and the same page from the base tables) and the admin's
+//! funnel API by LO, (b) the LO lead list vs a bare axum+sqlx+askama page reading 50 rows, (c) API lead intake
+//! with routing at concurrency 32 and the time from commit to assignment, (d) the process's resident memory,
+//! (e) the seed's time. Prints a markdown table with the targets.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
