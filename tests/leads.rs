@@ -667,3 +667,68 @@ async fn a_repeated_external_id_is_a_bad_row_even_batches_apart_and_crlf_lines_a
     );
     assert_eq!(lead_count(&app).await, 0);
 }
+
+/// An LO's whole list shows the total kept per LO by triggers (not a count on every view): it follows
+/// creation, reassignment, a move to lost and a bulk update, and matches a recount from scratch.
+#[tokio::test]
+async fn an_los_unfiltered_total_is_kept_exact_through_every_change() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user(Role::Admin, "admin@example.com", None, &[]).await;
+    let (ann, ann_page) = app.login_as(Role::Lo, "ann@example.com", Some("North"), &["TX"]).await;
+    let bob = app.create_user(Role::Lo, "bob@example.com", Some("North"), &["TX"]).await;
+    let ann_api = app.api(&app.token_for(ann).await);
+    let admin_api = app.api(&app.token_for(admin).await);
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(create_via_api(&app, ann, lead("Bo", &format!("Total{i}"), &format!("512-555-01{i:02}"))).await);
+    }
+    // The page, the API and a real count agree at every step.
+    let check = |want: i64, why: &'static str| {
+        let (app, page, api) = (&app, &ann_page, &ann_api);
+        async move {
+            assert_eq!(app.list_total(page, "/leads").await, want, "page: {why}");
+            let v: Value = api.get(app.url("/api/v1/leads?limit=1")).send().await.unwrap().json().await.unwrap();
+            assert_eq!(v["total"], want, "API: {why}");
+            let counted: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE assigned_lo_id = $1")
+                .bind(ann)
+                .fetch_one(app.db())
+                .await
+                .unwrap();
+            assert_eq!(counted, want, "the leads themselves: {why}");
+        }
+    };
+    check(4, "created").await;
+    let res = admin_api
+        .post(app.url(&format!("/api/v1/leads/{}/assign", ids[0])))
+        .json(&json!({"lo_id": bob, "reason": "covering"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    check(3, "one handed to Bob").await;
+    app.move_stage(&ann_api, ids[1], "lost", Some("rate")).await;
+    check(3, "a lost lead is still hers").await;
+    // A bulk write outside the application (one statement, several rows) moves two back and forth.
+    sqlx::query("UPDATE leads SET assigned_lo_id = $2 WHERE id = ANY($1)")
+        .bind(&ids[2..4])
+        .bind(bob)
+        .execute(app.db())
+        .await
+        .unwrap();
+    check(1, "two moved in one statement").await;
+    // A filter counts the leads themselves; the kept total equals a recount from scratch.
+    assert_eq!(app.list_total(&ann_page, "/leads?stage=lost").await, 1);
+    let kept: Vec<(Uuid, i64, i64)> =
+        sqlx::query_as("SELECT lo_id, open_leads, all_leads FROM lo_open_leads WHERE all_leads <> 0 ORDER BY lo_id")
+            .fetch_all(app.db())
+            .await
+            .unwrap();
+    sqlx::query("SELECT lo_open_leads_rebuild()").execute(app.db()).await.unwrap();
+    let rebuilt: Vec<(Uuid, i64, i64)> =
+        sqlx::query_as("SELECT lo_id, open_leads, all_leads FROM lo_open_leads WHERE all_leads <> 0 ORDER BY lo_id")
+            .fetch_all(app.db())
+            .await
+            .unwrap();
+    assert_eq!(kept, rebuilt);
+    assert_eq!(rebuilt.len(), 2, "Ann and Bob: {rebuilt:?}");
+}

@@ -149,6 +149,11 @@ impl Scope {
             || (self.unassigned_queue && assigned_lo.is_none() && team_id.is_none())
     }
 
+    /// The LO whose own leads are all this scope covers (an LO's lead scope), if that is what it is.
+    pub fn only_lo(&self) -> Option<Uuid> {
+        self.lo_id.filter(|_| !self.all && self.team_ids.is_empty() && !self.unassigned_queue)
+    }
+
     /// Whether a portfolio loan or opportunity owned by `lo` in `team` is visible: the lead rule without the
     /// organisation-wide queue (a closed loan always belongs to someone or to a team).
     pub fn allows_loan(&self, lo: Option<Uuid>, team_id: Option<Uuid>) -> bool {

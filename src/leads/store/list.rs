@@ -354,8 +354,9 @@ impl LeadFilter {
     }
 
     /// The filter as a query string (without `after`), for pagination and export links.
-    pub fn query_string(&self) -> String {
-        let pairs = [
+    /// Every parameter of the filter with its value, in the list's order (the export and links keep them).
+    fn pairs(&self) -> [(&'static str, &String); 27] {
+        [
             ("stage", &self.stage),
             ("source", &self.source),
             ("age", &self.age),
@@ -383,42 +384,34 @@ impl LeadFilter {
             ("contact", &self.contact),
             ("speed", &self.speed),
             ("called", &self.called),
-        ];
-        pairs
+        ]
+    }
+
+    pub fn query_string(&self) -> String {
+        self.pairs()
             .iter()
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| format!("{k}={}", crate::error::urlencode(v)))
             .collect::<Vec<_>>()
             .join("&")
     }
-    /// The drill-down filters the list's form has no input for, so a refined search keeps them.
+
+    /// The drill-down filters the list's form has no input for, so a refined search keeps them (everything
+    /// after `queue` in [`LeadFilter::pairs`]).
     pub fn hidden_pairs(&self) -> Vec<(&'static str, String)> {
-        [
-            ("queue", &self.queue),
-            ("from", &self.from),
-            ("to", &self.to),
-            ("team", &self.team),
-            ("campaign", &self.campaign),
-            ("reached", &self.reached),
-            ("stale", &self.stale),
-            ("lost_reason", &self.lost_reason),
-            ("cohort", &self.cohort),
-            ("open", &self.open),
-            ("scope", &self.scope),
-            ("partner", &self.partner),
-            ("referrer", &self.referrer),
-            ("lost_from", &self.lost_from),
-            ("load", &self.load),
-            ("uncontacted", &self.uncontacted),
-            ("contact", &self.contact),
-            ("speed", &self.speed),
-            ("called", &self.called),
-        ]
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k, v.clone()))
-        .collect()
+        self.pairs()
+            .into_iter()
+            .skip_while(|(k, _)| *k != "queue")
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k, v.clone()))
+            .collect()
     }
+
+    /// Whether any parameter narrows the list (sort order, page size and cursor do not).
+    pub fn narrows(&self) -> bool {
+        self.pairs().iter().any(|(k, v)| *k != "sort" && !v.is_empty())
+    }
+
     fn oldest_first(&self) -> bool {
         self.sort == "oldest"
     }

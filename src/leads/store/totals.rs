@@ -30,6 +30,14 @@ impl ListTotal {
 
 /// The total behind the list's filter within the user's scope, counted in SQL up to the cap.
 pub async fn count_leads(state: &AppState, user: &CurrentUser, f: &LeadFilter) -> AppResult<ListTotal> {
+    // An LO's whole list: the total kept per LO by the triggers on leads (migration 0042), one row.
+    if let Some(lo) = user.lead_list_scope().only_lo().filter(|_| !f.narrows()) {
+        let n = sqlx::query_scalar!("SELECT all_leads FROM lo_open_leads WHERE lo_id = $1", lo)
+            .fetch_optional(&state.db)
+            .await?
+            .unwrap_or(0);
+        return Ok(ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP });
+    }
     let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM leads l WHERE true");
     push_list_scope(&mut qb, f, user);
     push_filter(&mut qb, f, state, user)?;
