@@ -513,16 +513,18 @@ pub async fn lo_profiles(db: &PgPool, scope: &Scope) -> sqlx::Result<Vec<LoProfi
 
 /// Leads sitting in an open stage longer than the stage's `stale_after_days`, counted up to `cap`.
 pub async fn stale_leads(db: &PgPool, scope: &Scope, now: DateTime<Utc>, cap: i64) -> sqlx::Result<i64> {
+    // Stage by stage (a range scan of `leads_team_stage_changed_idx` per team in scope), then the cap.
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
-        "SELECT count(*) FROM (SELECT 1 FROM stages s JOIN leads l ON l.stage = s.key AND l.pipeline_id = s.pipeline_id
-           AND l.stage_changed_at < ",
+        "SELECT count(*) FROM (SELECT 1 FROM stages s CROSS JOIN LATERAL (
+             SELECT 1 FROM leads l WHERE l.stage = s.key AND l.pipeline_id = s.pipeline_id AND l.stage_changed_at < ",
     );
-    qb.push_bind(now).push(
-        " - make_interval(days => s.stale_after_days)
-         WHERE s.kind = 'open' AND s.stale_after_days IS NOT NULL",
-    );
+    qb.push_bind(now).push(" - make_interval(days => s.stale_after_days)");
     scope.push_lead_predicate(&mut qb, "l");
-    qb.push(" LIMIT ").push_bind(cap).push(") x");
+    qb.push(" LIMIT ").push_bind(cap).push(
+        ") x
+         WHERE s.kind = 'open' AND s.stale_after_days IS NOT NULL LIMIT ",
+    );
+    qb.push_bind(cap).push(") y");
     qb.build_query_scalar().fetch_one(db).await
 }
 
