@@ -425,6 +425,7 @@ const NOT_200_FOR_AN_ADMIN: &[(&str, u16)] = &[
     // An LO's availability history names its LO (`lo=`): without one it is a 422 naming `lo`.
     ("/availability/history", 422),
     ("/availability/cadence", 422),
+    ("/api/v1/availability/cadence", 422),
     // An LO's own figures: an admin has none.
     ("/me/metrics", 403),
     // Prometheus metrics: on the --metrics-addr listener, or to a metrics token; never to a browser session.
