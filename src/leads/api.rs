@@ -159,8 +159,8 @@ pub async fn list(
     let mut out = json!({"items": rows, "next": next, "total": total.count, "total_capped": total.capped});
     // Cohorts `assigned` and `lost` also count the figure's facts: `assignments` or `losses`.
     if let Some(facts) = facts {
-        out[facts.plural] = json!(facts.total.count);
-        out[format!("{}_capped", facts.plural)] = json!(facts.total.capped);
+        out[facts.many] = json!(facts.total.count);
+        out[format!("{}_capped", facts.many)] = json!(facts.total.capped);
     }
     Ok(Json(out))
 }

@@ -220,7 +220,7 @@ pub(crate) async fn create(
 fn total_words(leads: store::ListTotal, facts: Option<store::FactTotal>) -> (String, String) {
     let noun = |t: &store::ListTotal| if t.count == 1 && !t.capped { "lead" } else { "leads" };
     match facts {
-        Some(f) => (f.total.label(), format!("{} of {} {}", f.noun, leads.label(), noun(&leads))),
+        Some(f) => (f.total.label(), format!("{} of {} {}", f.noun(), leads.label(), noun(&leads))),
         None => (leads.label(), noun(&leads).to_string()),
     }
 }

@@ -100,7 +100,7 @@ pub struct LeadFilter {
     pub open: String,
     /// `figures`: what the signed-in user's figures cover (a manager: the teams they manage, not their own
     /// leads elsewhere nor the organisation's queue); `own`: their own numbers (the facts naming them as LO).
-    /// Either bounds the list by the figure's facts instead of the lead list (see `push_list_scope`).
+    /// Either bounds the list by the figure's facts instead of the lead list (see `push_filter_over`).
     pub scope: String,
     /// A referral partner's id: the leads naming that partner.
     pub partner: String,
@@ -497,6 +497,12 @@ pub(super) fn push_filter_over(
         FigureScope::Figures => Some(user.metrics_scope()?),
         FigureScope::Own => Some(crate::auth::Scope::own(user.id)),
     };
+    // Whose rows: the user's lead list; a figure's list is bounded instead by the figure's scope over the fact
+    // it counts (`push_cohort`), so its total equals the figure even where the lead has since left the user
+    // (its row then shows no borrower: `LeadRow::in_scope`).
+    if figures.is_none() {
+        user.lead_list_scope().push_lead_predicate(qb, "l");
+    }
     if !f.stage.is_empty() && c.reached.is_none() {
         qb.push(" AND l.stage = ").push_bind(f.stage.clone());
     }
@@ -694,15 +700,6 @@ fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str) {
     }
 }
 
-/// Who the list's rows may be: the user's lead list; a figure's list (`scope=figures`) is bounded instead by the
-/// figure's own scope over the fact it counts (see `push_cohort`), so its total equals the figure even where the
-/// lead has since left the user (its row then shows no borrower: `LeadRow::in_scope`).
-pub(super) fn push_list_scope(qb: &mut QueryBuilder<'_, Postgres>, f: &LeadFilter, user: &CurrentUser) {
-    if !matches!(f.scope.as_str(), "figures" | "own") {
-        user.lead_list_scope().push_lead_predicate(qb, "l");
-    }
-}
-
 /// `SELECT <LeadRow> FROM leads l … WHERE true`, with `in_scope` meaning "within `scope`".
 pub(super) fn row_select(scope: &crate::auth::Scope) -> QueryBuilder<'static, Postgres> {
     let mut qb = QueryBuilder::<Postgres>::new(
@@ -730,7 +727,6 @@ pub async fn list_leads(
 ) -> AppResult<(Vec<LeadRow>, Option<String>)> {
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
     let mut qb = row_select(&user.lead_list_scope());
-    push_list_scope(&mut qb, f, user);
     push_filter(&mut qb, f, state, user)?;
     let (cmp, dir) = if f.oldest_first() { (">", "ASC") } else { ("<", "DESC") };
     if !f.after.is_empty() {

@@ -1,6 +1,6 @@
 //! The lead list's totals: its leads, and the facts (assignments, losses) a cohort's figure counts.
 
-use super::list::{Cohort, push_filter_over, push_list_scope};
+use super::list::{Cohort, push_filter_over};
 use super::*;
 
 /// How many leads match the filter, counted up to [`TOTAL_CAP`] and then shown as "10,000+".
@@ -39,7 +39,6 @@ pub async fn count_leads(state: &AppState, user: &CurrentUser, f: &LeadFilter) -
         return Ok(ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP });
     }
     let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM leads l WHERE true");
-    push_list_scope(&mut qb, f, user);
     push_filter(&mut qb, f, state, user)?;
     qb.push(" LIMIT ").push_bind(TOTAL_CAP + 1).push(") x");
     let n: i64 = qb.build_query_scalar().fetch_one(&state.db).await?;
@@ -57,20 +56,25 @@ pub async fn count_facts(state: &AppState, user: &CurrentUser, f: &LeadFilter) -
     };
     let mut qb =
         QueryBuilder::<Postgres>::new(format!("SELECT count(*) FROM (SELECT 1 FROM leads l {join} WHERE true"));
-    push_list_scope(&mut qb, f, user);
     push_filter_over(&mut qb, f, state, user, true)?;
     qb.push(" LIMIT ").push_bind(TOTAL_CAP + 1).push(") x");
     let n: i64 = qb.build_query_scalar().fetch_one(&state.db).await?;
-    let total = ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP };
-    Ok(Some(FactTotal { noun: if total.count == 1 && !total.capped { one } else { many }, plural: many, total }))
+    Ok(Some(FactTotal { one, many, total: ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP } }))
 }
 
 /// How many of a cohort's facts the list's leads carry (see [`count_facts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FactTotal {
-    /// "assignment", "assignments", "loss" or "losses", as the count reads.
-    pub noun: &'static str,
-    /// The API's key: "assignments" or "losses".
-    pub plural: &'static str,
+    /// "assignment" or "loss".
+    pub one: &'static str,
+    /// "assignments" or "losses" (also the API's key).
+    pub many: &'static str,
     pub total: ListTotal,
+}
+
+impl FactTotal {
+    /// The noun as the count reads: "1 assignment", "2 assignments", "10,000+ assignments".
+    pub fn noun(&self) -> &'static str {
+        if self.total.count == 1 && !self.total.capped { self.one } else { self.many }
+    }
 }
