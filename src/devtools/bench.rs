@@ -177,33 +177,11 @@ fn reset_peak_rss() {
     }
 }
 
-/// The bench's users: a manager of every team, the busiest LO (password reset to the bench's), an intake
-/// integration with a token.
-async fn bench_users(db: &PgPool) -> anyhow::Result<(String, String, String)> {
+/// The bench's users: a manager of a 20-LO team ([`TEAM_MANAGER`]), an admin ([`ADMIN`]), the busiest LO
+/// (password reset to the bench's) and an intake integration with a token; returns the LO's email and the token.
+async fn bench_users(db: &PgPool) -> anyhow::Result<(String, String)> {
     let hash = crate::auth::password::hash(PASSWORD)?;
     let mut tx = db.begin().await?;
-    let manager = "bench.manager@loanfloor.test";
-    let manager_id: Uuid = match sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = $1")
-        .bind(manager)
-        .fetch_optional(&mut *tx)
-        .await?
-    {
-        Some(id) => id,
-        None => {
-            let id = Uuid::new_v4();
-            sqlx::query("INSERT INTO users (id, email, name, role, password_hash) VALUES ($1, $2, 'Bench Manager', 'manager', $3)")
-                .bind(id)
-                .bind(manager)
-                .bind(&hash)
-                .execute(&mut *tx)
-                .await?;
-            id
-        }
-    };
-    sqlx::query("INSERT INTO team_managers (team_id, user_id) SELECT id, $1 FROM teams ON CONFLICT DO NOTHING")
-        .bind(manager_id)
-        .execute(&mut *tx)
-        .await?;
     // The team manager: the first teams by name until they hold at least 20 LOs (seeded teams have about
     // eight), as one manager of a 20-LO team sees them; and an admin for the organisation-wide funnel API.
     for (email, name, role) in [(TEAM_MANAGER, "Bench Team Manager", "manager"), (ADMIN, "Bench Admin", "admin")] {
@@ -272,7 +250,7 @@ async fn bench_users(db: &PgPool) -> anyhow::Result<(String, String, String)> {
     };
     let (_, token) = crate::auth::store::create_token(&mut tx, &new).await?;
     tx.commit().await?;
-    Ok((manager.to_string(), lo_email, token))
+    Ok((lo_email, token))
 }
 
 fn client(base: &str) -> anyhow::Result<reqwest::Client> {
@@ -459,7 +437,7 @@ pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<()> {
 pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow::Result<Report> {
     let wanted = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
     let leads: i64 = sqlx::query_scalar("SELECT count(*) FROM leads").fetch_one(&state.db).await?;
-    let (_, lo, token) = bench_users(&state.db).await?;
+    let (lo, token) = bench_users(&state.db).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -482,7 +460,9 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
     let admin_client = sign_in(&base, ADMIN).await?;
     // Ninety days up to and including today, in the organisation's days.
     let today = state.today();
-    let days = format!("from={}&to={}", today - chrono::Duration::days(89), today + chrono::Duration::days(1));
+    let (from, to) =
+        ((today - chrono::Duration::days(89)).to_string(), (today + chrono::Duration::days(1)).to_string());
+    let days = format!("from={from}&to={to}");
 
     // (a) Dashboard from rollups vs from the base tables (same page, same figures), as the manager of a 20-LO
     // team over 90 days.
@@ -518,8 +498,8 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
         let (st, user) = (state.clone(), manager_user.clone());
         let params = crate::metrics::dashboard::Params {
             figures,
-            from: Some((today - chrono::Duration::days(89)).to_string()),
-            to: Some((today + chrono::Duration::days(1)).to_string()),
+            from: Some(from.clone()),
+            to: Some(to.clone()),
             ..Default::default()
         };
         direct.push(
