@@ -177,14 +177,9 @@ async fn index(
 ) -> AppResult<impl IntoResponse> {
     user.require(&VIEWERS)?;
     let (set, loans_key, after) = list_query(&pairs)?;
-    let today = state.today();
-    let (summary, rows, total) = tokio::try_join!(
-        retention_summary(&state, &user),
-        async { Ok(store::visible_loans(&state.db, &user, set, today, &after, PAGE + 1).await?) },
-        async { Ok::<_, AppError>(store::count_loans(&state.db, &user, set, today).await?) },
-    )?;
-    let next_after = (rows.len() as i64 > PAGE).then(|| rows[PAGE as usize - 1].loan_number.clone());
-    let loans = rows.into_iter().take(PAGE as usize).map(|row| LoanView { row }).collect();
+    let (summary, (rows, next_after, total)) =
+        tokio::try_join!(retention_summary(&state, &user), loans_listed(&state, &user, set, &after))?;
+    let loans = rows.into_iter().map(|row| LoanView { row }).collect();
     Ok(IndexPage { ctx, summary, loans, next_after, is_admin: user.is_admin(), total, loans_key })
 }
 
@@ -370,14 +365,26 @@ async fn api_loans(
 ) -> AppResult<Json<serde_json::Value>> {
     user.require(&VIEWERS)?;
     let (set, _, after) = list_query(&pairs)?;
+    let (rows, next, total) = loans_listed(&state, &user, set, &after).await?;
+    Ok(Json(serde_json::json!({ "total": total, "loans": rows, "next": next })))
+}
+
+/// One page of the loans in `set` the user may see after the loan number `after`, the `after` of the next page
+/// (if any) and the set's total: the page's and the API's list.
+async fn loans_listed(
+    state: &AppState,
+    user: &CurrentUser,
+    set: store::LoanSet,
+    after: &str,
+) -> AppResult<(Vec<store::LoanRow>, Option<String>, i64)> {
     let today = state.today();
     let (mut rows, total) = tokio::try_join!(
-        store::visible_loans(&state.db, &user, set, today, &after, PAGE + 1),
-        store::count_loans(&state.db, &user, set, today),
+        store::visible_loans(&state.db, user, set, today, after, PAGE + 1),
+        store::count_loans(&state.db, user, set, today),
     )?;
     let next = (rows.len() as i64 > PAGE).then(|| rows[PAGE as usize - 1].loan_number.clone());
     rows.truncate(PAGE as usize);
-    Ok(Json(serde_json::json!({ "total": total, "loans": rows, "next": next })))
+    Ok((rows, next, total))
 }
 
 async fn api_opportunities(
