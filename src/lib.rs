@@ -76,7 +76,7 @@ pub fn wire() {
     );
     leads::wiring::wire(leads::wiring::LeadWiring {
         queue_routing: |tx, lead, now| Box::pin(async move { Ok(routing::queue_routing(tx, lead, now).await?) }),
-        route_new_lead: |state, lead, actor| Box::pin(routing::route_created_lead(state, lead, actor)),
+        route_new_lead: |state, lead, actor| Box::pin(routing::batch::route_created(state, lead, actor)),
         lead_panels: vec![|state, user, lead| Box::pin(routing::lead_panel(state, user, lead)), |state, user, lead| {
             Box::pin(escalations::lead_panel(state, user, lead))
         }],

@@ -46,15 +46,17 @@ async fn two_instances_on_one_database_route_every_lead_once() {
                     .send()
                     .await
                     .unwrap()
-                    .status()
-                    .as_u16()
             }));
         }
         for t in tasks {
-            sent.push(t.await.unwrap());
+            let r = t.await.unwrap();
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap();
+            // Routed in a batch with the leads around it, and answered once its batch committed.
+            sent.push((status, body["assigned_lo"]["id"].is_string()));
         }
     }
-    assert!(sent.iter().all(|s| *s == 201), "every lead accepted: {sent:?}");
+    assert!(sent.iter().all(|s| *s == (201, true)), "every lead accepted, with its LO: {sent:?}");
 
     // Let both workers drain what is due.
     for _ in 0..100 {

@@ -1,11 +1,13 @@
 //! Lead distribution, speed-to-lead and reassignment.
 //!
-//! A new lead is routed right after the transaction that creates it commits, in its own transaction
-//! ([`route_created_lead`]; a safety-net job queued with the lead routes it if that never commits): the first
-//! matching rule (or the default round robin) picks an eligible LO — active, licensed in the property's state, under
-//! capacity, available — with the rotation kept in Postgres under a row lock, and the decision is stored
-//! with every candidate's reasons. Assignment starts the speed-to-lead check and the contact cadence.
+//! A new lead is routed right after the transaction that creates it commits ([`batch::route_created`]: the
+//! leads waiting on an instance are routed together, in one transaction; a safety-net job queued with each
+//! lead routes it if that never commits): the first matching rule (or the default round robin) picks an
+//! eligible LO — active, licensed in the property's state, under capacity, available — with the rotation
+//! kept in Postgres under a row lock, and the decision is stored with every candidate's reasons. Assignment
+//! starts the speed-to-lead check and the contact cadence.
 
+pub mod batch;
 pub mod distribute;
 pub mod handlers;
 pub mod history;
@@ -75,35 +77,21 @@ pub async fn queue_routing(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid, no
     Ok(())
 }
 
-/// Routes a lead whose creating transaction has committed (API intake and the new-lead form), in its own
-/// transaction. The lead is durable before routing starts, with a queued safety-net job ([`queue_routing`]).
+/// Routes a lead whose creating transaction has committed, in its own transaction (the safety-net job, and
+/// a lead whose batch failed; requests go through [`batch::route_created`]). The lead is durable before
+/// routing starts, with a queued safety-net job ([`queue_routing`]).
 ///
-/// The routing transaction holds the rotation's row lock until it commits, so its commit is asynchronous
+/// A routing transaction holds the rotations' row locks until it commits, so its commit is asynchronous
 /// (`synchronous_commit = off`): waiting for the disk flush (≈7 ms on the reference machine) inside the lock
-/// would cap intake at about 130 leads a second for the whole organisation. Postgres still commits it
-/// atomically and in order; a power loss can forget at most the last fraction of a second of routing
-/// decisions, and the leads they routed are then routed again by their safety-net jobs, which were
-/// committed durably with the leads.
+/// would cap intake for the whole organisation. Postgres still commits it atomically and in order; a power
+/// loss can forget at most the last fraction of a second of routing decisions, and the leads they routed
+/// are then routed again by their safety-net jobs, which were committed durably with the leads.
 pub async fn route_created_lead(
     state: &AppState,
     lead_id: Uuid,
     actor: Option<&CurrentUser>,
 ) -> AppResult<Option<Uuid>> {
-    let mut tx = state.db.begin().await?;
-    sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-    // Locked first, so a late safety-net job and the request cannot both route it.
-    let lead = store::lock_lead(&mut tx, lead_id).await?.ok_or(AppError::NotFound)?;
-    // The safety net goes with this transaction (before the rotation lock, which is held to the commit).
-    sqlx::query!("DELETE FROM jobs WHERE dedupe_key = $1 AND status = 'queued'", route_job_key(lead_id))
-        .execute(&mut *tx)
-        .await?;
-    let routed = if store::has_decision(&mut tx, lead_id).await? {
-        lead.assigned_lo_id
-    } else {
-        route_locked(state, &mut tx, &lead, actor).await?
-    };
-    tx.commit().await?;
-    Ok(routed)
+    Ok(batch::route_together(state, &[(lead_id, actor)]).await?.pop().flatten())
 }
 
 /// HTML for the lead page: assignment history and "why did this lead go to …".

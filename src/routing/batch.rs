@@ -1,0 +1,147 @@
+//! Routes created leads in batches: one transaction and one hold of the rotations serve every lead that
+//! arrived while the previous batch was being routed.
+//!
+//! Each instance keeps a list of leads waiting to be routed (only a hand-off: every lead is durable, with its
+//! safety-net job, before it joins the list). One waiting request at a time leads: it takes everything
+//! waiting, routes it in one transaction in arrival order, answers each waiting request, then hands the lead
+//! to the next request still waiting. Batches of two instances queue on the rotations' row locks
+//! ([`store::lock_all_rotations`]), so the rotation still advances one lead at a time and fairness and
+//! capacity stay exact across instances. A batch that fails as a whole is routed again lead by lead, so one
+//! bad lead cannot hold back the others.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Notify, oneshot};
+use uuid::Uuid;
+
+use super::{route_job_key, route_locked, store};
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// How many leads one routing transaction takes at most (a burst larger than this is routed in several).
+const MAX_BATCH: usize = 256;
+
+type Answer = AppResult<Option<Uuid>>;
+
+struct Waiting {
+    lead: Uuid,
+    actor: Option<CurrentUser>,
+    answer: oneshot::Sender<Answer>,
+}
+
+/// This instance's waiting leads (one per `AppState`, in its extensions).
+#[derive(Default)]
+struct Batcher {
+    waiting: Mutex<Vec<Waiting>>,
+    /// A request is routing a batch.
+    busy: AtomicBool,
+    /// Wakes waiting requests when a batch is done (their answer came, or one of them leads next).
+    done: Notify,
+}
+
+impl Batcher {
+    fn push(&self, w: Waiting) {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).push(w);
+    }
+    fn take(&self) -> Vec<Waiting> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let n = waiting.len().min(MAX_BATCH);
+        waiting.drain(..n).collect()
+    }
+}
+
+/// Frees the batcher when the leading request finishes or is cancelled (its client went away).
+struct Leading<'a>(&'a Batcher);
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
+        self.0.done.notify_waiters();
+    }
+}
+
+/// Routes a lead whose creating transaction has committed, with whatever other leads are waiting on this
+/// instance; returns its LO, if it was assigned.
+pub async fn route_created(state: &AppState, lead: Uuid, actor: Option<&CurrentUser>) -> Answer {
+    let batcher = state.extensions.get_or_insert_with(Batcher::default);
+    let (answer, mut answered) = oneshot::channel();
+    batcher.push(Waiting { lead, actor: actor.cloned(), answer });
+    loop {
+        let done = batcher.done.notified();
+        tokio::pin!(done);
+        done.as_mut().enable();
+        if !batcher.busy.swap(true, Ordering::AcqRel) {
+            let _leading = Leading(&batcher);
+            let batch = batcher.take();
+            route_batch(state, batch).await;
+        } else {
+            tokio::select! {
+                a = &mut answered => return settle(state, lead, actor, a.ok()).await,
+                _ = &mut done => {}
+            }
+        }
+        match answered.try_recv() {
+            Ok(a) => return a,
+            Err(oneshot::error::TryRecvError::Empty) => continue,
+            // A leading request was cancelled with this lead in its batch: route it alone.
+            Err(oneshot::error::TryRecvError::Closed) => return settle(state, lead, actor, None).await,
+        }
+    }
+}
+
+/// The answer, or (when the batch that held this lead was dropped) the lead routed on its own.
+async fn settle(state: &AppState, lead: Uuid, actor: Option<&CurrentUser>, answer: Option<Answer>) -> Answer {
+    match answer {
+        Some(a) => a,
+        None => super::route_created_lead(state, lead, actor).await,
+    }
+}
+
+/// Routes `batch` in one transaction and answers each lead; if that transaction fails, routes each lead in
+/// its own.
+async fn route_batch(state: &AppState, batch: Vec<Waiting>) {
+    if batch.is_empty() {
+        return;
+    }
+    let leads: Vec<(Uuid, Option<&CurrentUser>)> = batch.iter().map(|w| (w.lead, w.actor.as_ref())).collect();
+    match route_together(state, &leads).await {
+        Ok(routed) => {
+            for (w, lo) in batch.into_iter().zip(routed) {
+                let _ = w.answer.send(Ok(lo));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(leads = batch.len(), error = %e.public_message(), "routing a batch failed; routing its leads one by one");
+            for w in batch {
+                let a = super::route_created_lead(state, w.lead, w.actor.as_ref()).await;
+                let _ = w.answer.send(a);
+            }
+        }
+    }
+}
+
+/// Routes created leads in one transaction: the rotations first (the lock order of every transaction that
+/// routes), then each lead locked and routed in the order given; a lead routed already keeps its LO. Their
+/// safety-net jobs go with the transaction.
+pub async fn route_together(state: &AppState, leads: &[(Uuid, Option<&CurrentUser>)]) -> AppResult<Vec<Option<Uuid>>> {
+    let mut tx = state.db.begin().await?;
+    // As for a single lead (see `route_created_lead`): the leads and their safety-net jobs are durable.
+    sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+    store::lock_all_rotations(&mut tx).await?;
+    let keys: Vec<String> = leads.iter().map(|(id, _)| route_job_key(*id)).collect();
+    sqlx::query!("DELETE FROM jobs WHERE dedupe_key = ANY($1) AND status = 'queued'", &keys).execute(&mut *tx).await?;
+    let mut routed = Vec::with_capacity(leads.len());
+    for (id, actor) in leads {
+        let lead = store::lock_lead(&mut tx, *id).await?.ok_or(AppError::NotFound)?;
+        let lo = if store::has_decision(&mut tx, *id).await? {
+            lead.assigned_lo_id
+        } else {
+            route_locked(state, &mut tx, &lead, *actor).await?
+        };
+        routed.push(lo);
+    }
+    tx.commit().await?;
+    Ok(routed)
+}
