@@ -114,21 +114,23 @@ const MEASURES: [&str; 26] = [
     "h8",
 ];
 
-/// The coarsest rollup grain that still has every column the filters, grouping and scope need.
+/// The coarsest rollup grain that still has every column the filters, grouping and scope need: grain 2 (day,
+/// team, source), grain 3 (day, team, source, campaign), grain 1 (day, team, LO), or grain 0 (every dimension).
+/// Every grain keeps the lost reason or stage and the stage reached.
 fn grain_for(f: &Filters, group: &[GroupBy], scope: &Scope) -> i16 {
-    let fine = f.campaign.is_some() || f.state.is_some() || f.purpose.is_some() || group.contains(&GroupBy::Campaign);
+    let fine = f.state.is_some() || f.purpose.is_some();
+    let by_campaign = f.campaign.is_some() || group.contains(&GroupBy::Campaign);
     let by_source = f.source.is_some() || group.contains(&GroupBy::Source);
-    // Grain 2 has no LO column: use it only when neither filters, grouping nor scope need the LO.
+    // Grains 2 and 3 have no LO column: use them only when neither filters, grouping nor scope need the LO.
     let by_lo = f.lo.is_some() || group.contains(&GroupBy::Lo) || (!scope.all && scope.lo_id.is_some());
-    if !fine && !by_lo {
-        return 2;
-    }
-    if fine || (by_source && by_lo) {
+    if fine || (by_lo && (by_campaign || by_source)) {
         0
-    } else if by_source {
-        2
-    } else {
+    } else if by_lo {
         1
+    } else if by_campaign {
+        3
+    } else {
+        2
     }
 }
 
@@ -396,13 +398,16 @@ pub struct Availability {
     pub assigned: i64,
 }
 
-/// [`Availability`] of every active LO over [from, to), in one statement (the caller keeps what its scope covers).
+/// [`Availability`] over [from, to) of every active LO the scope's roster covers, in one statement (a team's
+/// manager counts their team's assignments, not the organisation's).
 pub async fn availability(
     db: &PgPool,
+    scope: &crate::auth::Scope,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Availability>> {
+    let (all, own, teams) = scope.roster_binds();
     // The spans are routing's one definition (the LO's availability history lists the same spans).
     crate::routing::history::status_spans_query!(
         Availability,
@@ -415,10 +420,14 @@ pub async fn availability(
                    WHERE o.claimed_by = u.id AND o.created_at >= $1 AND o.created_at < $2) AS "claimed!",
                   (SELECT count(*) FROM assignments a
                    WHERE a.to_lo_id = u.id AND a.created_at >= $1 AND a.created_at < $2) AS "assigned!"
-           FROM users u WHERE u.originator AND u.active ORDER BY lower(u.name)"#,
+           FROM users u WHERE u.originator AND u.active AND ($4 OR u.id = $5 OR u.team_id = ANY($6))
+           ORDER BY lower(u.name)"#,
         from,
         to,
-        now
+        now,
+        all,
+        own,
+        &teams
     )
     .fetch_all(db)
     .await
