@@ -652,14 +652,23 @@ async fn rollups_equal_base_tables_after_concurrent_writes() {
             });
             assert_eq!(web_by_lo, ref_web, "web leads by LO (fine grain), {path:?}, seed {seed}");
             if path == Path::Rollup {
-                // Grain 3 (team, source, campaign) sums what the base tables sum, for leads and for losses.
-                for kind in [Kind::Lead, Kind::Lost] {
-                    let group = [GroupBy::Team, GroupBy::Source, GroupBy::Campaign, GroupBy::Detail];
-                    let by = |path| store::tally(&db, tz, path, kind, &filters, &all, &group);
-                    let (rollup, base) =
-                        (key_map(by(Path::Rollup).await.unwrap()), key_map(by(Path::Base).await.unwrap()));
-                    assert!(rollup.len() > 3, "campaigns to compare: {rollup:?}");
-                    assert_eq!(rollup, base, "by campaign, {kind:?}, seed {seed}");
+                // Grain 3 (team, source, campaign) and grain 1 (LO) sum what the base tables sum, over ranges read
+                // from whole months only, from days only, and from a month with a partial month before it.
+                let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d);
+                for (from, to) in [(day(10, 1), day(12, 31)), (day(11, 5), day(11, 20)), (day(11, 10), day(12, 31))] {
+                    let range = Filters { from, to, ..filters.clone() };
+                    for kind in [Kind::Lead, Kind::Lost, Kind::Assignment, Kind::Open] {
+                        for group in [
+                            vec![GroupBy::Team, GroupBy::Source, GroupBy::Campaign, GroupBy::Detail],
+                            vec![GroupBy::Lo, GroupBy::Detail, GroupBy::ReachedPos],
+                        ] {
+                            let by = |path| store::tally(&db, tz, path, kind, &range, &all, &group);
+                            let rollup = key_map(by(Path::Rollup).await.unwrap());
+                            let base = key_map(by(Path::Base).await.unwrap());
+                            assert!(!rollup.is_empty(), "figures to compare: {kind:?} {group:?} {from:?}");
+                            assert_eq!(rollup, base, "{kind:?} by {group:?} from {from:?} to {to:?}, seed {seed}");
+                        }
+                    }
                 }
             }
             let lo =

@@ -134,13 +134,16 @@ fn grain_for(f: &Filters, group: &[GroupBy], scope: &Scope) -> i16 {
     }
 }
 
-fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, kind: Kind, f: &Filters, scope: &Scope) {
+/// Days [from, to) of a rollup read: all of the filters' range, or one part of it (see [`rollup_parts`]).
+type Days = (Option<NaiveDate>, Option<NaiveDate>);
+
+fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, kind: Kind, f: &Filters, scope: &Scope, days: Days) {
     qb.push(" AND kind = ").push_bind(kind.as_str());
     if kind != Kind::Open {
-        if let Some(from) = f.from {
+        if let Some(from) = days.0 {
             qb.push(" AND day >= ").push_bind(from);
         }
-        if let Some(to) = f.to {
+        if let Some(to) = days.1 {
             qb.push(" AND day < ").push_bind(to);
         }
     }
@@ -156,6 +159,45 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, kind: Kind, f: &Filters, sc
         }
     }
     scope.push_contribution_predicate(qb);
+}
+
+/// Grains 10-13 are grains 0-3 summed by month, `day` being the month's first day (migration 0047).
+const MONTHLY: i16 = 10;
+
+/// The rollup rows a range reads: its whole months from the monthly grain, its partial months (at either end)
+/// from the daily one. Each part is (monthly, days). The open pipeline ignores days and reads only months; a
+/// weekly grouping needs the days themselves.
+fn rollup_parts(kind: Kind, f: &Filters, by_week: bool) -> Vec<(bool, Days)> {
+    use chrono::Datelike;
+    if by_week {
+        return vec![(false, (f.from, f.to))];
+    }
+    if kind == Kind::Open {
+        return vec![(true, (None, None))];
+    }
+    let month_of = |d: NaiveDate| d.with_day(1).unwrap_or(d);
+    // The first whole month on or after `from`, and the first day of `to`'s month (the whole months end there).
+    let first = f
+        .from
+        .map(|d| if d.day() == 1 { d } else { month_of(d).checked_add_months(chrono::Months::new(1)).unwrap_or(d) });
+    let last = f.to.map(month_of);
+    if let (Some(a), Some(b)) = (first, last) {
+        if a >= b {
+            return vec![(false, (f.from, f.to))];
+        }
+    }
+    let mut parts = vec![(true, (first, last))];
+    if let (Some(from), Some(a)) = (f.from, first) {
+        if from < a {
+            parts.push((false, (Some(from), Some(a))));
+        }
+    }
+    if let (Some(b), Some(to)) = (last, f.to) {
+        if b < to {
+            parts.push((false, (Some(b), Some(to))));
+        }
+    }
+    parts
 }
 
 pub use crate::state::day_start;
@@ -188,15 +230,20 @@ pub async fn tally(
     qb.push(format_args!(" FROM ("));
     match path {
         Path::Rollup => {
-            qb.push(format_args!("SELECT {cols} FROM metrics_daily WHERE grain = "))
-                .push_bind(grain_for(filters, group, scope));
-            push_filters(&mut qb, kind, filters, scope);
-            qb.push(format_args!(" UNION ALL SELECT {cols} FROM metrics_deltas WHERE true"));
-            push_filters(&mut qb, kind, filters, scope);
+            let grain = grain_for(filters, group, scope);
+            let by_week = group.iter().any(|g| matches!(g, GroupBy::WeekSince(_)));
+            for (monthly, days) in rollup_parts(kind, filters, by_week) {
+                let g = if monthly { grain + MONTHLY } else { grain };
+                qb.push(format_args!("SELECT {cols} FROM metrics_daily WHERE grain = ")).push_bind(g);
+                push_filters(&mut qb, kind, filters, scope, days);
+                qb.push(" UNION ALL ");
+            }
+            qb.push(format_args!("SELECT {cols} FROM metrics_deltas WHERE true"));
+            push_filters(&mut qb, kind, filters, scope, (filters.from, filters.to));
         }
         Path::Base => {
             qb.push(format_args!("SELECT {cols} FROM metrics_contributions WHERE true"));
-            push_filters(&mut qb, kind, filters, scope);
+            push_filters(&mut qb, kind, filters, scope, (filters.from, filters.to));
             // Narrow the base scan with the indexed timestamps (a day either side covers any time zone).
             let pad = chrono::Duration::days(1);
             let lower = filters.from.map(|d| day_start(tz, d) - pad);
