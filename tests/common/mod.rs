@@ -205,7 +205,7 @@ impl TestApp {
         };
         let mut config = Config::from_args(&global, &serve).unwrap();
         tweak(&mut config);
-        let pool = loanfloor::db::connect(&url, config.db_pool_size).await.unwrap();
+        let pool = loanfloor::db::connect_serving(&url, config.db_pool_size).await.unwrap();
         let state = loanfloor::state(pool, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
