@@ -74,11 +74,8 @@ async fn availability_and_officers(
     let (from, to) = (super::store::day_start(tz, range.from), super::store::day_start(tz, range.to));
     let now = state.clock.now();
     let weeks = (to.min(now) - from).num_seconds().max(0) as f64 / (7.0 * 86_400.0);
-    let visible: Vec<_> = super::store::availability(&state.db, &scope, from, to, now)
-        .await?
-        .into_iter()
-        .filter(|a| scope.covers_officer(a.lo_id, a.team_id))
-        .collect();
+    // The store reads only the LOs the scope's roster covers (the SQL form of `Scope::covers_officer`).
+    let visible = super::store::availability(&state.db, &scope, from, to, now).await?;
     let officers = visible
         .iter()
         .map(|a| Opt { value: a.lo_id.to_string(), label: a.name.clone(), selected: range.filters.lo == Some(a.lo_id) })
