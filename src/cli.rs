@@ -123,6 +123,7 @@ async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
+    crate::home::schedule(&state).await.context("scheduling the morning digest and the hourly housekeeping")?;
     let worker = worker_enabled.then(|| crate::jobs::spawn_worker(state.clone(), stop_rx.clone()));
     let mut out = std::io::stdout();
     let _ = writeln!(out, "Loanfloor is running at http://{addr}/");

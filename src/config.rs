@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// Enforce the admin's multi-factor requirement (turn off for demos and tests only).
     #[arg(long, env = "LOANFLOOR_ENFORCE_MFA", default_value_t = true, action = clap::ArgAction::Set)]
     pub enforce_mfa: bool,
+    /// Hold calls to each state's calling hours in the borrower's time zone (the call queue, cadence attempts,
+    /// the lead page). Turn off for tests only: the law applies to every real call.
+    #[arg(long, env = "LOANFLOOR_ENFORCE_CALLING_HOURS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enforce_calling_hours: bool,
     /// The organisation's time zone, used for dates on pages and metric ranges.
     #[arg(long, env = "LOANFLOOR_TIMEZONE", default_value = "America/Chicago")]
     pub timezone: chrono_tz::Tz,
@@ -120,6 +124,18 @@ pub struct ServeArgs {
     /// allowed to read metrics get it). Bind it where only your monitoring can reach it.
     #[arg(long, env = "LOANFLOOR_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Send email through this SMTP server: `smtp://user:pass@host:587?tls=required` (STARTTLS),
+    /// `smtps://user:pass@host:465` (TLS from the start) or `smtp://host:25` (plain, for a local relay). Without
+    /// it, messages are kept in the admin's outbox page (Messages → Outbox) instead of being sent.
+    #[arg(long, env = "LOANFLOOR_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From address of every email, e.g. `Lakeside Lending <loans@lakeside.example>`.
+    #[arg(long, env = "LOANFLOOR_MAIL_FROM", default_value = "Loanfloor <no-reply@loanfloor.invalid>")]
+    pub mail_from: String,
+    /// The address people reach this server at, for links in emails (unsubscribe, the lead's page), e.g.
+    /// `https://crm.lakeside.example`. Default: http:// and `--addr`.
+    #[arg(long, env = "LOANFLOOR_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -130,6 +146,7 @@ impl Default for ServeArgs {
             session_idle_minutes: 30,
             session_max_hours: 12,
             enforce_mfa: true,
+            enforce_calling_hours: true,
             timezone: chrono_tz::America::Chicago,
             trust_proxy: Vec::new(),
             insecure_cookies: false,
@@ -138,6 +155,9 @@ impl Default for ServeArgs {
             worker: true,
             dashboard_cache_seconds: 30,
             metrics_addr: None,
+            smtp_url: None,
+            mail_from: "Loanfloor <no-reply@loanfloor.invalid>".into(),
+            public_url: None,
         }
     }
 }
@@ -318,6 +338,8 @@ pub struct Config {
     pub session_idle_minutes: i64,
     pub session_max_hours: i64,
     pub enforce_mfa: bool,
+    /// `--enforce-calling-hours`.
+    pub enforce_calling_hours: bool,
     pub timezone: chrono_tz::Tz,
     /// Proxies whose forwarding headers are believed (see `web::client`).
     pub trust_proxy: Vec<IpNet>,
@@ -333,15 +355,38 @@ pub struct Config {
     /// The database holds the demo organisation (learnt at start-up): every page says that sign-in may run
     /// without a second factor there.
     pub demo_organisation: bool,
+    /// `--smtp-url` (None: messages are kept in the outbox, not sent).
+    pub smtp_url: Option<String>,
+    /// `--mail-from`, checked to be a mailbox at start.
+    pub mail_from: String,
+    /// `--public-url` without a trailing slash.
+    pub public_url: String,
 }
 
 impl Config {
+    /// The organisation's zone when calling hours are enforced (the zone of a lead with no property state);
+    /// None when they are not.
+    pub fn calling_hours(&self) -> Option<chrono_tz::Tz> {
+        self.enforce_calling_hours.then_some(self.timezone)
+    }
+
     pub fn from_args(global: &GlobalArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
         if serve.session_idle_minutes <= 0 || serve.session_max_hours <= 0 {
             anyhow::bail!("session lifetimes must be positive");
         }
         if serve.db_pool_size < 2 {
             anyhow::bail!("--db-pool-size must be at least 2");
+        }
+        if serve.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            anyhow::bail!(
+                "--mail-from '{}' is not an email address (e.g. Lakeside Lending <loans@lakeside.example>)",
+                serve.mail_from
+            );
+        }
+        if let Some(url) = serve.smtp_url.as_deref().filter(|s| !s.trim().is_empty()) {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                anyhow::bail!("--smtp-url must start with smtp:// (STARTTLS with ?tls=required) or smtps:// (TLS)");
+            }
         }
         if serve.metrics_addr.is_some_and(|m| m == serve.addr) {
             anyhow::bail!("--metrics-addr must differ from --addr (metrics are not served to the public listener)");
@@ -356,6 +401,7 @@ impl Config {
             session_idle_minutes: serve.session_idle_minutes,
             session_max_hours: serve.session_max_hours,
             enforce_mfa: serve.enforce_mfa,
+            enforce_calling_hours: serve.enforce_calling_hours,
             timezone: serve.timezone,
             trust_proxy: serve.trust_proxy.clone(),
             body_limit: serve.body_limit,
@@ -365,6 +411,15 @@ impl Config {
             dashboard_cache: std::time::Duration::from_secs(serve.dashboard_cache_seconds),
             insecure_cookies: serve.insecure_cookies,
             demo_organisation: false,
+            smtp_url: serve.smtp_url.clone().filter(|s| !s.trim().is_empty()),
+            mail_from: serve.mail_from.clone(),
+            public_url: serve
+                .public_url
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| format!("http://{}", serve.addr))
+                .trim_end_matches('/')
+                .to_string(),
         })
     }
 

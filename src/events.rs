@@ -33,6 +33,34 @@ pub enum Event<'a> {
     EscalationDecided { payload: &'a Value },
     /// These people should find this in their bell.
     Notify { user_ids: &'a [Uuid], kind: &'a str, title: &'a str, link: &'a str },
+    /// The borrower of this lead should get the email of this template (`missed_call`, `rate_watch_offer`, ...)
+    /// with these merge fields on top of the lead's own, once per `event_key`, subject to consent.
+    BorrowerMessage {
+        lead_id: Uuid,
+        template: &'a str,
+        event_key: &'a str,
+        fields: &'a [(&'static str, String)],
+        at: DateTime<Utc>,
+    },
+    /// The borrower of a loss-mitigation case (not a lead) should get the email of this template at `to`, with
+    /// these merge fields, once per `event_key`, subject to the address's unsubscribe.
+    CaseBorrowerMessage {
+        case_id: Uuid,
+        to: &'a str,
+        template: &'a str,
+        event_key: &'a str,
+        fields: &'a [(&'static str, String)],
+        at: DateTime<Utc>,
+    },
+    /// A text message for the lender's texting tool (its signed webhook): each subscriber that takes it adds
+    /// one to `taken`, so the sender knows whether any tool got it.
+    TextMessage {
+        message_id: i64,
+        lead_id: Uuid,
+        to: &'a str,
+        body: &'a str,
+        taken: &'a std::sync::atomic::AtomicUsize,
+    },
 }
 
 /// A subscriber: reacts to the in-process hooks it cares about inside the emitting transaction (and ignores

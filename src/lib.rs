@@ -18,6 +18,7 @@ pub mod imports;
 pub mod jobs;
 pub mod leads;
 pub mod lossmit;
+pub mod messages;
 pub mod metrics;
 pub mod notifications;
 pub mod portfolio;
@@ -51,6 +52,7 @@ pub fn routes() -> Routes {
         .merge(auth::router())
         .merge(accounts::router())
         .merge(notifications::router())
+        .merge(messages::router())
         .merge(leads::router())
         .merge(routing::router())
         .merge(escalations::router())
@@ -71,15 +73,17 @@ pub fn state(db: sqlx::PgPool, config: Config) -> AppState {
 /// in-process subscribers and lead-event consumers (in the order they run), a new lead's routing, the lead page's panels, an LO's offboarding.
 pub fn wire() {
     events::wire(
-        vec![portfolio::on_event, webhooks::on_event, notifications::on_event],
-        vec![portfolio::LEAD_EVENTS, webhooks::LEAD_EVENTS],
+        vec![portfolio::on_event, webhooks::on_event, notifications::on_event, messages::on_event],
+        vec![portfolio::LEAD_EVENTS, webhooks::LEAD_EVENTS, messages::LEAD_EVENTS],
     );
     leads::wiring::wire(leads::wiring::LeadWiring {
         queue_routing: |tx, lead, now| Box::pin(async move { Ok(routing::queue_routing(tx, lead, now).await?) }),
         route_new_lead: |state, lead, actor| Box::pin(routing::batch::route_created(state, lead, actor)),
-        lead_panels: vec![|state, user, lead| Box::pin(routing::lead_panel(state, user, lead)), |state, user, lead| {
-            Box::pin(escalations::lead_panel(state, user, lead))
-        }],
+        lead_panels: vec![
+            |state, user, lead| Box::pin(routing::lead_panel(state, user, lead)),
+            |state, user, lead| Box::pin(escalations::lead_panel(state, user, lead)),
+            |state, user, lead| Box::pin(messages::lead_panel(state, user, lead)),
+        ],
     });
     escalations::wiring::wire(escalations::wiring::EscalationsWiring {
         officer_figures: |state, user, from, to| Box::pin(metrics::officer_figures(state, user, from, to)),
@@ -94,9 +98,6 @@ pub fn wire() {
 /// The job kinds by namespace: the queue (`jobs`) imports no capability, the composition root wires them.
 pub fn job_kinds() -> jobs::Registry {
     jobs::Registry::new()
-        .register("sessions", |state, _, _| {
-            Box::pin(async move { auth::session_store::purge_expired(&state.db).await.map(|_| ()).map_err(Into::into) })
-        })
         .register("events", |state, job, now| Box::pin(events::run_job(state, job, now)))
         .register("leads", |state, job, now| Box::pin(leads::run_job(state, job, now)))
         .register("routing", |state, job, now| Box::pin(routing::run_job(state, job, now)))
@@ -105,6 +106,8 @@ pub fn job_kinds() -> jobs::Registry {
         .register("lossmit", |state, job, now| Box::pin(lossmit::run_job(state, job, now)))
         .register("portfolio", |state, job, now| Box::pin(portfolio::run_job(state, job, now)))
         .register("webhooks", |state, job, now| Box::pin(webhooks::run_job(state, job, now)))
+        .register("messages", |state, job, now| Box::pin(messages::run_job(state, job, now)))
+        .register("home", |state, job, now| Box::pin(home::run_job(state, job, now)))
 }
 
 /// The route table (method, path, access) of the whole application, for the route-by-role test.

@@ -27,7 +27,7 @@ const LAYERS: &[Layer] = &[
     Layer { name: "leads", components: &["leads"], sideways: false },
     Layer {
         name: "capabilities",
-        components: &["routing", "escalations", "lossmit", "portfolio", "webhooks", "notifications"],
+        components: &["routing", "escalations", "lossmit", "portfolio", "webhooks", "notifications", "messages"],
         sideways: false,
     },
     Layer { name: "metrics", components: &["metrics"], sideways: false },

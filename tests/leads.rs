@@ -386,6 +386,37 @@ async fn the_browser_upload_reports_bad_rows_and_offers_a_report() {
     // Another user cannot fetch this report.
     let (_, other) = app.login_as(Role::Lo, "lo.two@example.com", Some("North"), &["TX"]).await;
     assert_eq!(other.get(app.url(&href)).send().await.unwrap().status(), 404);
+    let uploads = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("loanfloor-upload-"))
+            .count()
+    };
+    let before = uploads();
+
+    // A day later the report is gone, from every instance (the database keeps it, not a temporary file), and
+    // the hourly housekeeping deletes it with the sessions that expired.
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, data, expires_at) VALUES (repeat('ab', 32), '{}', now() - interval '1 minute')",
+    )
+    .execute(app.db())
+    .await
+    .unwrap();
+    app.state.clock.advance(chrono::Duration::hours(25));
+    let client = app.login("lo.one@example.com").await;
+    assert_eq!(client.get(app.url(&href)).send().await.unwrap().status(), 404);
+    let swept = loanfloor::home::housekeeping::run(&app.state, app.state.clock.now()).await.unwrap();
+    assert_eq!((swept.import_reports, swept.sessions >= 1), (2, true), "both uploads' reports: {swept:?}");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM import_reports").fetch_one(app.db()).await.unwrap();
+    assert_eq!(left, 0);
+    let next: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'home.housekeeping' AND status = 'queued'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(next, 1, "the next hour's run is scheduled");
+    assert!(uploads() <= before, "the uploads' temporary files went with their requests");
 }
 
 #[tokio::test]

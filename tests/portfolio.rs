@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
-use axum::http::HeaderMap;
 use common::TestApp;
 use hmac::{Hmac, Mac};
 use loanfloor::auth::Role;
@@ -480,29 +477,6 @@ async fn los_status_file_moves_leads_idempotently() {
     let _ = o.admin_id;
 }
 
-type Received = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
-
-/// A receiver on 127.0.0.1 that answers 500 to the first request and 200 afterwards.
-async fn receiver() -> (u16, Received) {
-    let got: Received = Arc::default();
-    let g = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let g = g.clone();
-            async move {
-                let mut list = g.lock().unwrap();
-                list.push((headers, body.to_vec()));
-                if list.len() == 1 { axum::http::StatusCode::INTERNAL_SERVER_ERROR } else { axum::http::StatusCode::OK }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (port, got)
-}
-
 fn secret_in(page: &str) -> String {
     let i = page.find("whsec_").expect("the secret is shown once");
     page[i..i + 6 + 64].to_string()
@@ -514,7 +488,7 @@ async fn webhooks_are_signed_retried_after_a_failure_and_logged() {
     let o = org(&app).await;
     // The LO's lead reaches underwriting before the endpoint exists (those changes are not delivered to it).
     let lead_id = lead(&app, "LN-100", "underwriting", o.lo1).await;
-    let (port, got) = receiver().await;
+    let (port, got) = common::receiver::start(1).await;
     let url = format!("http://127.0.0.1:{port}/hook");
     let page = app.add_webhook(&o.admin, &url, &["lead.stage_changed", "lead.funded"]).await;
     let secret = secret_in(&page);
@@ -599,7 +573,7 @@ async fn webhooks_are_signed_retried_after_a_failure_and_logged() {
 async fn deliveries_to_loopback_are_refused_without_the_override() {
     let app = TestApp::spawn().await;
     let o = org(&app).await;
-    let (port, got) = receiver().await;
+    let (port, got) = common::receiver::start(1).await;
     for url in [format!("http://127.0.0.1:{port}/hook"), format!("http://[::ffff:127.0.0.1]:{port}/hook")] {
         let res = o
             .admin
@@ -727,31 +701,11 @@ async fn retention_metrics_show_on_the_manager_dashboard() {
     assert!(body.contains("colour") && body.contains("loans"), "{body}");
 }
 
-/// A receiver on 127.0.0.1 that answers 200 to everything.
-async fn accepting_receiver() -> (u16, Received) {
-    let got: Received = Arc::default();
-    let g = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let g = g.clone();
-            async move {
-                g.lock().unwrap().push((headers, body.to_vec()));
-                axum::http::StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (port, got)
-}
-
 #[tokio::test]
 async fn a_lead_funded_on_the_page_or_through_the_api_becomes_a_past_client_and_sends_both_events() {
     let app = TestApp::spawn().await;
     let o = org(&app).await;
-    let (port, got) = accepting_receiver().await;
+    let (port, got) = common::receiver::start(0).await;
     let url = format!("http://127.0.0.1:{port}/hook");
     let page = app.add_webhook(&o.admin, &url, &["lead.stage_changed", "lead.funded"]).await;
     let secret = secret_in(&page);

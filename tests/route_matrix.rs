@@ -755,6 +755,7 @@ const HOSTILE_VALID_FORM: &[(&str, &str)] = &[
     ("kind", "call"),
     ("outcome", "no_answer"),
     ("direction", "outbound"),
+    ("channel", "call"),
 ];
 
 /// Sends a request; writes carry a hostile body (JSON for the API, a form otherwise).

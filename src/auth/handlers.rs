@@ -80,8 +80,9 @@ async fn login(
     let acct = throttle::account_key(&email);
     let addr = throttle::address_key(&request_ctx().client_addr);
     if let Err(e) = throttle::check(&state.db, &[acct.clone(), addr.clone()], now).await {
-        let mut entry = Entry::new(None, "login_throttled", "user", &email);
-        entry.after = Some(serde_json::json!({ "email": email }));
+        let typed = throttle::typed_email_hash(&email);
+        let mut entry = Entry::new(None, "login_throttled", "user", &typed);
+        entry.after = Some(serde_json::json!({ "email_sha256": typed }));
         entry.write(&state.db).await?;
         return Err(e);
     }
@@ -93,8 +94,9 @@ async fn login(
         Some(u) if ok && u.active => u,
         _ => {
             throttle::fail(&state.db, &acct, &addr, now).await?;
-            let mut entry = Entry::new(None, "login_failed", "user", &email);
-            entry.after = Some(serde_json::json!({ "email": email }));
+            let typed = throttle::typed_email_hash(&email);
+            let mut entry = Entry::new(None, "login_failed", "user", &typed);
+            entry.after = Some(serde_json::json!({ "email_sha256": typed }));
             entry.write(&state.db).await?;
             let page = LoginPage {
                 ctx,

@@ -79,6 +79,8 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             ("/admin/users", "Users"),
             ("/admin/teams", "Teams"),
             ("/admin/audit", "Audit log"),
+            ("/admin/messages", "Messages"),
+            ("/admin/do-not-call", "Do not call"),
             ("/portfolio", "Past clients"),
         ],
         Role::Lossmit => vec![("/lossmit", "My cases")],

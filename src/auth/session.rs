@@ -115,7 +115,9 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, Res
     if let Some(id) = session_cookie(parts, cookie_name(&state.config)) {
         match fast_session(state, &id).await {
             Ok(Some((user, hints, touch))) => {
-                if touch {
+                // A page's own background poll (the bell) is not activity: it never pushes the idle expiry.
+                let background = parts.headers.contains_key(BACKGROUND_POLL);
+                if touch && !background {
                     // Sliding idle expiry: mark the session changed so it is saved with a new expiry and
                     // cookie; at most every few minutes, so most page views write nothing.
                     let _ = session.insert(TOUCHED_KEY, state.clock.now().timestamp()).await;
@@ -149,6 +151,8 @@ pub fn cookie_name(config: &Config) -> &'static str {
     if config.plain_http_cookies().is_some() { "loanfloor_session" } else { "__Host-loanfloor_session" }
 }
 const TOUCHED_KEY: &str = "touched_at";
+/// The header a page's script sends on its background polls (see `static/app.js`).
+pub const BACKGROUND_POLL: &str = "x-background-poll";
 /// A session's idle expiry is pushed forward when less than its full idle time minus this remains.
 const TOUCH_EVERY_MINUTES: i64 = 5;
 

@@ -119,7 +119,7 @@ pub async fn end_sessions_of(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, use
     Ok(())
 }
 
-/// Removes expired sessions (run by the job worker).
+/// Removes expired sessions (the hourly housekeeping job).
 pub async fn purge_expired(db: &PgPool) -> sqlx::Result<u64> {
     Ok(sqlx::query!("DELETE FROM sessions WHERE expires_at < now()").execute(db).await?.rows_affected())
 }

@@ -12,7 +12,14 @@ pub const ADDRESS_LIMIT: i32 = 20;
 pub const LOCK_SECS: i64 = 15 * 60;
 
 pub fn account_key(email: &str) -> String {
-    format!("acct:{}", email.trim().to_lowercase())
+    format!("acct:{}", typed_email_hash(email))
+}
+
+/// What is kept of an email typed at a refused sign-in (the throttle's key, the audit entry): its SHA-256, never
+/// the text — a typo of someone's address, or another person's, is personal data nobody needs to keep. An
+/// investigator who knows an address finds its attempts by hashing it the same way.
+pub fn typed_email_hash(email: &str) -> String {
+    crate::auth::store::token_hash(&format!("loanfloor sign-in:{}", email.trim().to_lowercase()))
 }
 pub fn address_key(addr: &str) -> String {
     format!("addr:{addr}")

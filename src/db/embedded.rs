@@ -168,7 +168,9 @@ impl EmbeddedPostgres {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&self.socket_dir, std::fs::Permissions::from_mode(0o700))?;
         }
-        if self.run_as_postgres {
+        // A cluster already running here has its files right; walking its live data directory with `chown -R`
+        // races the files PostgreSQL creates and removes meanwhile (and takes long on a large one).
+        if self.run_as_postgres && !self.is_running() {
             let parent = self.data_dir.parent().unwrap_or(Path::new("/"));
             chown_postgres(parent)?;
             chown_postgres(&self.socket_dir)?;
@@ -391,12 +393,20 @@ fn is_root() -> bool {
 }
 
 fn chown_postgres(path: &Path) -> anyhow::Result<()> {
-    let status =
-        Command::new("chown").args(["-R", "postgres:postgres"]).arg(path).status().context("cannot run chown")?;
-    if !status.success() {
-        bail!("cannot give {} to the postgres user (does the postgres system user exist?)", path.display());
+    // A file removed while chown walks the tree (another process's cluster starting or stopping under the same
+    // root) fails the walk though nothing is wrong: walk once more before giving up.
+    for attempt in 0..2 {
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(path)
+            .stderr(if attempt == 0 { Stdio::null() } else { Stdio::inherit() })
+            .status()
+            .context("cannot run chown")?;
+        if status.success() {
+            return Ok(());
+        }
     }
-    Ok(())
+    bail!("cannot give {} to the postgres user (does the postgres system user exist?)", path.display());
 }
 
 /// Where the cluster's socket lives: `<root>/run`, or, when that path is too long for a Unix socket (about

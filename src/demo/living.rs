@@ -151,18 +151,23 @@ async fn fund_recent(state: &AppState) -> anyhow::Result<()> {
 /// waits for the manager and a larger one (above a manager's authority) for an admin.
 async fn pricing_exceptions(state: &AppState) -> anyhow::Result<()> {
     let manager = person(state, "manager@demo.loanfloor.test").await?;
-    let mut filed = Vec::new();
+    // (LO, concession, the manager's decision). The 12 bps ask stays waiting for the manager and the 37 bps one
+    // (above a manager's authority) for an admin, whatever stage the generated leads reached.
     let asks = [
-        ("lo@demo.loanfloor.test", 25),
-        ("lo2@demo.loanfloor.test", 12),
-        ("lo3@demo.loanfloor.test", 20),
-        ("lo4@demo.loanfloor.test", 37),
+        ("lo@demo.loanfloor.test", 25, Some("approve")),
+        ("lo2@demo.loanfloor.test", 12, None),
+        ("lo3@demo.loanfloor.test", 20, Some("deny")),
+        ("lo4@demo.loanfloor.test", 37, None),
     ];
-    for (email, bps) in asks {
+    for (email, bps, decision) in asks {
         let lo = person(state, email).await?;
+        // Prefer a lead far enough along to be priced; any open lead with an amount otherwise.
         let lead: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM leads WHERE assigned_lo_id = $1 AND stage IN ('application', 'processing', 'prequalified')
-               AND loan_amount_cents > 0 ORDER BY stage_changed_at DESC LIMIT 1",
+            "SELECT id FROM leads
+              WHERE assigned_lo_id = $1 AND stage IN ('contacted', 'prequalified', 'application', 'processing', 'underwriting')
+                AND loan_amount_cents > 0
+              ORDER BY (stage IN ('application', 'processing', 'prequalified')) DESC, stage_changed_at DESC
+              LIMIT 1",
         )
         .bind(lo.id)
         .fetch_optional(&state.db)
@@ -181,11 +186,13 @@ async fn pricing_exceptions(state: &AppState) -> anyhow::Result<()> {
         let id = crate::escalations::file_request(state, &lo, &input, None)
             .await
             .map_err(|e| anyhow::anyhow!("demo escalation: {e:?}"))?;
-        filed.push(id);
-    }
-    for (id, decision) in filed.iter().zip(["approve", "deny"]) {
-        // A request above the manager's authority waits for a higher approver: it simply stays waiting.
-        let _ = crate::escalations::decide(state, &manager, *id, decision, None, "Decided on the morning call.").await;
+        if let Some(decision) = decision {
+            let decided =
+                crate::escalations::decide(state, &manager, id, decision, None, "Decided on the morning call.");
+            if let Err(e) = decided.await {
+                tracing::warn!(error = ?e, "demo: the manager could not decide a pricing exception");
+            }
+        }
     }
     Ok(())
 }
@@ -235,6 +242,7 @@ async fn loss_mitigation(state: &AppState, today: chrono::NaiveDate) -> anyhow::
         today - Duration::days(21),
         Some(today - Duration::days(14)),
         today,
+        state.clock.now(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("demo application: {e:?}"))?;

@@ -51,6 +51,13 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
         create_user(&mut tx, &u).await.map_err(|e| anyhow::anyhow!("demo user {email}: {e:?}"))?;
     }
     crate::auth::store::mark_organisation(&mut tx, true).await?;
+    // CAN-SPAM: borrower emails carry the lender's postal address; without one they are held back.
+    crate::messages::store::save_setting_text(
+        &mut tx,
+        crate::messages::store::POSTAL_ADDRESS,
+        "Demo Lending, 100 Congress Avenue, Austin, TX 78701",
+    )
+    .await?;
     tx.commit().await?;
     crate::devtools::seed::demo_leads(state, 2_500, 365).await?;
     // The generator writes with COPY, so its funded leads become past clients here, as a stage change would.

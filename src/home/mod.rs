@@ -1,6 +1,10 @@
 //! The front door: `/` sends each role to its home page; the `/admin` landing page (the account page lives in accounts); health;
 //! Prometheus metrics for API tokens.
 
+pub mod data_request;
+pub mod digest;
+pub mod housekeeping;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Json;
@@ -15,11 +19,12 @@ use crate::state::AppState;
 use crate::web::Routes;
 
 pub fn router() -> Routes {
-    Routes::new().public("/", &["GET"], get(root)).route("/admin", &["GET"], get(admin_home)).route(
-        "/metrics",
-        &["GET"],
-        get(metrics_for_tokens),
-    )
+    Routes::new()
+        .public("/", &["GET"], get(root))
+        .route("/admin", &["GET"], get(admin_home))
+        .route("/admin/data-request", &["GET"], get(data_request::page))
+        .route("/admin/data-request.json", &["GET"], get(data_request::json_export))
+        .route("/metrics", &["GET"], get(metrics_for_tokens))
 }
 
 /// `GET /metrics` on the main listener: for an admin's API token with the `metrics` scope only (a scraper), never
@@ -74,6 +79,25 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
     }
     res
+}
+
+/// Runs a `home.*` job: the managers' morning digest, the hourly housekeeping.
+pub async fn run_job(
+    state: &AppState,
+    job: &crate::jobs::Job,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    match job.kind.as_str() {
+        digest::DIGEST_JOB => digest::run_job(state, job, now).await,
+        housekeeping::HOUSEKEEPING_JOB => housekeeping::run(state, now).await.map(|_| ()),
+        other => anyhow::bail!("unknown job kind {other}"),
+    }
+}
+
+/// Schedules the recurring `home.*` jobs (at server start; each run schedules its next).
+pub async fn schedule(state: &AppState) -> anyhow::Result<()> {
+    digest::schedule(state).await?;
+    housekeeping::schedule(state).await
 }
 
 #[derive(Template, WebTemplate)]

@@ -79,6 +79,24 @@ fn apply_fields(
             }
             continue;
         }
+        if k == "opt_out" {
+            // "call; email" or ["call", "email"].
+            let channels = match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .map(|v| v.join(";")),
+                Value::Null => Some(String::new()),
+                _ => None,
+            };
+            match channels {
+                Some(c) => draft.opt_out = c,
+                None => e.add("opt_out", "a channel or a list of channels: call, text, email, all"),
+            }
+            continue;
+        }
         if !LEAD_FIELDS.contains(&k.as_str()) {
             e.add(k, "unknown field");
             continue;
@@ -276,4 +294,19 @@ pub async fn activity(
     e.into_result()?;
     let activity_id = store::log_activity(&state, &user, id, &input).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": activity_id, "lead_id": id}))).into_response())
+}
+
+/// `POST /api/v1/leads/{id}/opt-outs` `{"channel": "call" | "text" | "email" | "all"}` → 201 when recorded,
+/// 200 when it already was (`{"lead_id", "channel", "added"}`).
+pub async fn opt_out(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    body: Bytes,
+) -> AppResult<Response> {
+    let body = parse_body(&body)?;
+    let channel = body.get("channel").and_then(Value::as_str).unwrap_or_default().to_string();
+    let added = store::opt_out(&state, &user, id, &channel, "api").await?;
+    let status = if added { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(json!({"lead_id": id, "channel": channel, "added": added}))).into_response())
 }

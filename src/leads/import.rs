@@ -310,6 +310,7 @@ async fn write_batch(
     };
     let mut new_rows: Vec<NewRow> = Vec::with_capacity(batch.len());
     let mut notes: Vec<(Uuid, String)> = Vec::new();
+    let mut opt_outs: Vec<(Uuid, String)> = Vec::new();
     for r in &batch {
         let f = &r.fields;
         let refs = References {
@@ -351,6 +352,8 @@ async fn write_batch(
         if let Some(existing) = dup {
             report.duplicates += 1;
             seen.noted.insert(existing);
+            // The borrower's opt-out holds whichever record the row lands on.
+            opt_outs.extend(f.opt_outs.iter().map(|c| (existing, c.clone())));
             notes.push((
                 existing,
                 format!(
@@ -375,10 +378,12 @@ async fn write_batch(
         if let Some(n) = &f.loan_number {
             seen.loan_numbers.insert(n.clone(), r.line);
         }
+        opt_outs.extend(f.opt_outs.iter().map(|c| (id, c.clone())));
         new_rows.push(NewRow { id, fields: f, referred_by });
     }
     insert_leads(tx, user, &new_rows, now).await?;
     insert_notes(tx, user, notes, now).await?;
+    crate::leads::store::record_opt_outs(tx, &opt_outs, now).await?;
     let ids: Vec<Uuid> = new_rows.iter().map(|r| r.id).collect();
     if user.role != Role::Lo && !ids.is_empty() {
         let payload = RouteImported { actor_id: user.id, lead_ids: ids.clone() };
@@ -683,10 +688,6 @@ pub async fn page(user: CurrentUser, ctx: PageCtx) -> AppResult<impl IntoRespons
     Ok(ImportPage { ctx, report: None, report_token: None, columns: model::CSV_COLUMNS.to_vec() })
 }
 
-fn report_path(user: Uuid, token: Uuid) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("loanfloor-import-{}-{}.csv", user.simple(), token.simple()))
-}
-
 /// `POST /leads/import` (multipart: `file`, optional `skip_bad`): streams the upload to a temporary file, then
 /// imports it. 200 when committed, 422 when bad rows rolled the import back.
 pub async fn upload(
@@ -696,7 +697,9 @@ pub async fn upload(
     mut form: Multipart,
 ) -> AppResult<Response> {
     user.require(&[Role::Lo, Role::Manager, Role::Admin])?;
-    let upload_path = std::env::temp_dir().join(format!("loanfloor-upload-{}.csv", Uuid::new_v4().simple()));
+    // Removed when this request ends, however it ends (a client gone mid-import drops the future).
+    let upload = super::uploads::TempUpload::new();
+    let upload_path = upload.path.clone();
     let mut got_file = false;
     let mut skip_bad = false;
     let bad_upload = |e: axum::extract::multipart::MultipartError| AppError::BadRequest(format!("upload failed: {e}"));
@@ -727,13 +730,12 @@ pub async fn upload(
         Ok(()) => Err(AppError::invalid("file", "choose a CSV file to import")),
         Err(e) => Err(e),
     };
-    let _ = tokio::fs::remove_file(&upload_path).await;
+    drop(upload);
     let report = outcome?;
     let report_token = if report.bad.is_empty() {
         None
     } else {
-        let token = Uuid::new_v4();
-        tokio::fs::write(report_path(user.id, token), report.bad_rows_csv()).await.map_err(anyhow::Error::from)?;
+        let token = super::uploads::save_report(&state.db, user.id, report.bad_rows_csv(), state.clock.now()).await?;
         Some(token.simple().to_string())
     };
     let status = if report.committed { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -741,8 +743,8 @@ pub async fn upload(
     Ok((status, page).into_response())
 }
 
-/// `GET /leads/import/report/{token}`: the bad-row report of the user's own upload.
-pub async fn report(user: CurrentUser, Path(token): Path<Uuid>) -> AppResult<Response> {
-    let body = tokio::fs::read(report_path(user.id, token)).await.map_err(|_| AppError::NotFound)?;
+/// `GET /leads/import/report/{token}`: the bad-row report of the user's own upload (for 24 hours).
+pub async fn report(user: CurrentUser, State(state): State<AppState>, Path(token): Path<Uuid>) -> AppResult<Response> {
+    let body = super::uploads::report(&state.db, user.id, token, state.clock.now()).await?.ok_or(AppError::NotFound)?;
     Ok(super::handlers::csv_attachment("import-bad-rows.csv", body))
 }

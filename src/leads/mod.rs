@@ -2,6 +2,7 @@
 //! activities, tasks), the LO's call queue, the lead list and board, CSV import and export, and the JSON API.
 
 pub mod api;
+pub mod consent;
 pub mod export;
 pub mod handlers;
 pub mod history_import;
@@ -11,6 +12,7 @@ pub mod model;
 pub mod partners;
 pub mod sources;
 pub mod store;
+pub mod uploads;
 pub mod wiring;
 
 use axum::routing::{get, post};
@@ -24,6 +26,7 @@ pub fn router() -> Routes {
         .route("/api/v1/leads/{id}", &["GET", "PATCH"], get(api::show).patch(api::patch))
         .route("/api/v1/leads/{id}/stage", &["POST"], post(api::stage))
         .route("/api/v1/leads/{id}/activities", &["POST"], post(api::activity))
+        .route("/api/v1/leads/{id}/opt-outs", &["POST"], post(api::opt_out))
         .merge(handlers::router())
         .merge(sources::router())
         .merge(partners::router())

@@ -242,6 +242,8 @@ pub struct LeadDraft {
     /// The referral partner (Realtor, builder…) who sent this borrower, by the partner's id.
     pub referral_partner_id: String,
     pub consent: Option<ConsentInput>,
+    /// Channels the borrower opted out of, as the source sent them ("call; email"): recorded with the lead.
+    pub opt_out: String,
 }
 
 /// A checked lead, ready to store.
@@ -273,6 +275,8 @@ pub struct LeadFields {
     /// Must name an active referral partner; checked when stored.
     pub referral_partner_id: Option<Uuid>,
     pub consent: Option<Consent>,
+    /// `call`, `text`, `email` or `all`: opt-outs recorded with the lead (never removed by an edit).
+    pub opt_outs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -466,6 +470,8 @@ impl LeadDraft {
             }
         };
         let consent = self.consent.as_ref().and_then(|c| check_consent(&mut e, c));
+        let opt_outs =
+            super::consent::opt_out_channels(&self.opt_out).map_err(|m| e.add("opt_out", m)).unwrap_or_default();
         if !e.is_empty() {
             return Err(e);
         }
@@ -492,6 +498,7 @@ impl LeadDraft {
             referred_by_loan_number,
             referral_partner_id,
             consent,
+            opt_outs,
         })
     }
 
@@ -521,6 +528,7 @@ impl LeadDraft {
             "loan_number" => &mut self.loan_number,
             "referred_by_loan_number" => &mut self.referred_by_loan_number,
             "referral_partner_id" => &mut self.referral_partner_id,
+            "opt_out" => &mut self.opt_out,
             _ => {
                 let c = self.consent.get_or_insert_with(ConsentInput::default);
                 let slot = match field {
@@ -541,7 +549,7 @@ impl LeadDraft {
 }
 
 /// The lead fields a CSV import understands (API names), plus flattened consent columns.
-pub const CSV_COLUMNS: [&str; 28] = [
+pub const CSV_COLUMNS: [&str; 29] = [
     "first_name",
     "last_name",
     "email",
@@ -570,6 +578,7 @@ pub const CSV_COLUMNS: [&str; 28] = [
     "consent_captured_at",
     "consent_token",
     "consent_source_page",
+    "opt_out",
 ];
 
 /// Where a lead sits in the LO's call queue: lower comes first.

@@ -164,7 +164,8 @@ pub async fn application(
 ) -> AppResult<impl IntoResponse> {
     let case = store::visible_case(&state.db, &user, id).await?;
     let input = body(input)?;
-    store::record_application(&state.db, &user, &case, input.received_on, input.complete_on, state.today()).await?;
+    let (today, now) = (state.today(), state.clock.now());
+    store::record_application(&state.db, &user, &case, input.received_on, input.complete_on, today, now).await?;
     Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
 }
 

@@ -94,11 +94,23 @@ pub struct ServicerContact {
 
 pub const SETTING_SERVICER_CONTACT: &str = "lossmit.servicer_contact";
 
-pub async fn servicer_contact(db: &PgPool) -> AppResult<ServicerContact> {
+pub async fn servicer_contact<'e>(db: impl sqlx::PgExecutor<'e>) -> AppResult<ServicerContact> {
     let v = sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", SETTING_SERVICER_CONTACT)
         .fetch_optional(db)
         .await?;
     Ok(v.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default())
+}
+
+impl ServicerContact {
+    /// The contact as the lines under a letter or an email.
+    pub fn lines(&self) -> String {
+        [&self.name, &self.phone, &self.address, &self.hours]
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 /// Saves the servicer's contact details (admins and supervisors), audit-logged in the same transaction.

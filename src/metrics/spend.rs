@@ -237,13 +237,7 @@ async fn spend_import(
     mut multipart: Multipart,
 ) -> AppResult<Response> {
     user.require(&SPEND_ROLES)?;
-    let mut data = None;
-    while let Some(field) = multipart.next_field().await.map_err(|e| AppError::BadRequest(e.body_text()))? {
-        if field.name() == Some("file") {
-            data = Some(field.bytes().await.map_err(|e| AppError::BadRequest(e.body_text()))?);
-        }
-    }
-    let Some(data) = data.filter(|d| !d.is_empty()) else {
+    let Some(data) = crate::web::upload::file_field(&mut multipart, "file").await? else {
         let mut errors = FieldErrors::new();
         errors.add("file", "choose a CSV file");
         let page = page(&state, ctx, SpendForm::default(), errors).await?;

@@ -16,11 +16,10 @@ use crate::state::AppState;
 use crate::web::Routes;
 
 pub fn router() -> Routes {
-    Routes::new().route("/notifications", &["GET"], get(list)).route(
-        "/notifications/{id}/read",
-        &["POST"],
-        post(mark_read),
-    )
+    Routes::new()
+        .route("/notifications", &["GET"], get(list))
+        .route("/notifications/unread", &["GET"], get(unread))
+        .route("/notifications/{id}/read", &["POST"], post(mark_read))
 }
 
 pub use crate::auth::store::unread_count;
@@ -86,6 +85,14 @@ async fn list(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) ->
     .fetch_all(&state.db)
     .await?;
     Ok(ListPage { ctx, items })
+}
+
+/// `GET /notifications/unread` → `{"unread": n}`: what the bell's script asks every few seconds, so the
+/// count changes without a reload. The script marks its requests as background polls, which do not keep an
+/// idle session alive.
+async fn unread(user: CurrentUser, State(state): State<AppState>) -> AppResult<impl IntoResponse> {
+    let n = unread_count(&state.db, user.id).await?;
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(serde_json::json!({ "unread": n }))))
 }
 
 async fn mark_read(

@@ -242,7 +242,10 @@ pub async fn scan_portfolio(
             let lo = loan.lo_id.filter(|_| loan.lo_active == Some(true));
             let created =
                 store::insert_opportunity(&mut tx, loan.id, t.kind, &t.why, &t.numbers, lo, loan.team_id, now).await?;
-            if created.is_some() {
+            if let Some(opportunity) = created {
+                if let (Some(lead), "rate_watch") = (loan.lead_id, t.kind) {
+                    offer_refinance(&mut tx, lead, opportunity, loan.note_rate_milli, &t.numbers, now).await?;
+                }
                 report.created += 1;
                 *report.by_kind.entry(t.kind.to_string()).or_default() += 1;
                 match (lo, loan.team_id) {
@@ -373,6 +376,38 @@ pub async fn los_status_cli(
         anyhow::bail!("{}", report_text(&report));
     }
     Ok(report_text(&report))
+}
+
+/// A rate-watch opportunity on a loan that came through Loanfloor also writes the borrower's refinance offer
+/// (the `rate_watch_offer` template with the numbers the LO sees), under the borrower's email consent.
+async fn offer_refinance(
+    tx: &mut Transaction<'_, Postgres>,
+    lead: Uuid,
+    opportunity: Uuid,
+    note_rate_milli: Option<i64>,
+    numbers: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let num = |k: &str| numbers.get(k).and_then(serde_json::Value::as_i64);
+    let (Some(current), Some(market), Some(saving)) =
+        (note_rate_milli, num("new_rate_milli"), num("monthly_saving_cents"))
+    else {
+        return Ok(());
+    };
+    let fields = [
+        ("current_rate", format!("{}%", model::format_rate(current))),
+        ("market_rate", format!("{}%", model::format_rate(market))),
+        ("monthly_savings", model::format_cents(saving)),
+    ];
+    let key = format!("rate_watch:{opportunity}");
+    let message = crate::events::Event::BorrowerMessage {
+        lead_id: lead,
+        template: "rate_watch_offer",
+        event_key: &key,
+        fields: &fields,
+        at: now,
+    };
+    crate::events::emit(tx, message).await
 }
 
 /// Runs a job of kind `portfolio.*`: `portfolio.rate_watch` scans the portfolio and queues the next evening.

@@ -265,6 +265,8 @@ pub struct ScanLoan {
     pub lo_active: Option<bool>,
     pub team_id: Option<Uuid>,
     pub opted_out: bool,
+    /// The lead the loan came from, when it came through Loanfloor (its borrower's email and consent).
+    pub lead_id: Option<Uuid>,
 }
 
 pub async fn scan_loans(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Vec<ScanLoan>> {
@@ -274,7 +276,8 @@ pub async fn scan_loans(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Vec<
                   p.term_months, p.product, p.arm_reset_on, p.closed_on, p.original_value_cents,
                   COALESCE((a.annual_pct * 1000)::int8, 0) AS "appreciation_milli!",
                   p.lo_id, u.active AS "lo_active?", COALESCE(p.team_id, u.team_id) AS team_id,
-                  (p.opted_out OR EXISTS (SELECT 1 FROM lead_opt_outs o WHERE o.lead_id = p.lead_id AND o.channel = 'all')) AS "opted_out!"
+                  (p.opted_out OR EXISTS (SELECT 1 FROM lead_opt_outs o WHERE o.lead_id = p.lead_id AND o.channel = 'all')) AS "opted_out!",
+                  p.lead_id
            FROM portfolio_loans p
            LEFT JOIN users u ON u.id = p.lo_id
            LEFT JOIN appreciation_index a ON a.state = p.property_state

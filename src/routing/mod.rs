@@ -120,6 +120,9 @@ pub async fn hand_over_open_leads(
 /// Runs a job of kind `routing.*`.
 pub async fn run_job(state: &AppState, job: &Job, now: DateTime<Utc>) -> anyhow::Result<()> {
     match job.kind.as_str() {
+        "routing.sla_warning" => {
+            speed_to_lead::run_sla_warning(state, serde_json::from_value(job.payload.clone())?).await
+        }
         "routing.sla_check" => {
             speed_to_lead::run_sla_check(state, serde_json::from_value(job.payload.clone())?, now).await
         }

@@ -47,8 +47,50 @@ pub async fn schedule_sla(
     };
     let payload =
         SlaPayload { lead_id, lo_id: lo, assignment_id, minutes: sla.minutes, action: sla.action.as_str().into() };
-    enqueue(tx, "routing.sla_check", serde_json::to_value(&payload).map_err(anyhow::Error::from)?, due, None).await?;
+    let payload = serde_json::to_value(&payload).map_err(anyhow::Error::from)?;
+    // The LO is warned when a quarter of the SLA's minutes remain before the deadline (bell, and email by their
+    // preferences): inside their working hours when the deadline is, never at night before a morning deadline.
+    let warn_at = (due - Duration::minutes((sla.minutes / 4).max(1))).max(now);
+    enqueue(tx, "routing.sla_warning", payload.clone(), warn_at, None).await?;
+    enqueue(tx, "routing.sla_check", payload, due, None).await?;
     Ok(())
+}
+
+/// The warning before the SLA breaks: if the assignment still stands and the LO has not called, the LO is
+/// told which lead and by when.
+pub async fn run_sla_warning(state: &AppState, payload: SlaPayload) -> anyhow::Result<()> {
+    let mut tx = state.db.begin().await?;
+    let Some(lead) = uncalled_assignment(&mut tx, &payload).await? else {
+        return Ok(());
+    };
+    let title =
+        format!("Call {} now: the speed-to-lead deadline ({} minutes) is close", lead.display_name(), payload.minutes);
+    crate::events::notify(&mut tx, payload.lo_id, "sla_warning", &title, &format!("/leads/{}", lead.id)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The lead of an SLA job, locked, when its assignment still stands (no later one superseded it) and the LO
+/// has not called since; None otherwise (the warning and the check then do nothing).
+async fn uncalled_assignment(
+    tx: &mut Transaction<'_, Postgres>,
+    payload: &SlaPayload,
+) -> sqlx::Result<Option<LeadRow>> {
+    let Some(lead) = store::lock_lead(tx, payload.lead_id).await? else {
+        return Ok(None);
+    };
+    let latest =
+        sqlx::query_scalar!("SELECT max(id) FROM assignments WHERE lead_id = $1", lead.id).fetch_one(&mut **tx).await?;
+    let Some(assigned_at) = lead.assigned_at else {
+        return Ok(None);
+    };
+    if lead.assigned_lo_id != Some(payload.lo_id) || latest != Some(payload.assignment_id) {
+        return Ok(None);
+    }
+    if called_since(tx, &lead, payload.lo_id, assigned_at).await? {
+        return Ok(None);
+    }
+    Ok(Some(lead))
 }
 
 /// Whether the LO logged a call attempt on the lead since `since`.
@@ -75,20 +117,9 @@ async fn called_since(
 /// someone else is eligible) or escalate to the managers.
 pub async fn run_sla_check(state: &AppState, payload: SlaPayload, _now: DateTime<Utc>) -> anyhow::Result<()> {
     let mut tx = state.db.begin().await?;
-    let Some(lead) = store::lock_lead(&mut tx, payload.lead_id).await? else {
+    let Some(lead) = uncalled_assignment(&mut tx, &payload).await? else {
         return Ok(());
     };
-    let latest =
-        sqlx::query_scalar!("SELECT max(id) FROM assignments WHERE lead_id = $1", lead.id).fetch_one(&mut *tx).await?;
-    let Some(assigned_at) = lead.assigned_at else {
-        return Ok(());
-    };
-    if lead.assigned_lo_id != Some(payload.lo_id) || latest != Some(payload.assignment_id) {
-        return Ok(()); // Superseded by a later assignment.
-    }
-    if called_since(&mut tx, &lead, payload.lo_id, assigned_at).await? {
-        return Ok(());
-    }
     let lo_name = store::lo_by_id(&mut *tx, payload.lo_id).await?.map(|l| l.name).unwrap_or_else(|| "the LO".into());
     let mut escalate = SlaAction::parse(&payload.action) == Some(SlaAction::Escalate);
     if !escalate {
@@ -154,7 +185,7 @@ pub struct CadencePayload {
 
 /// Starts the contact cadence when a lead first gets an LO (later reassignments hand the cadence over).
 pub async fn start_cadence(
-    _state: &AppState,
+    state: &AppState,
     tx: &mut Transaction<'_, Postgres>,
     lead: &LeadRow,
     lo: Uuid,
@@ -188,11 +219,12 @@ pub async fn start_cadence(
     }
     let c = cadence(tx).await?;
     // The cadence starts now, so no voicemail has been left within it yet.
-    insert_attempt_task(tx, lead.id, lo, &c, 0, 0, now, now).await?;
+    insert_attempt_task(tx, lead.id, lo, &c, 0, 0, now, now, state.config.calling_hours()).await?;
     schedule_next(tx, lead.id, &c, 1, now).await?;
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn create_attempt_task(
     tx: &mut Transaction<'_, Postgres>,
     lead_id: Uuid,
@@ -201,6 +233,7 @@ async fn create_attempt_task(
     step: usize,
     started: DateTime<Utc>,
     now: DateTime<Utc>,
+    hours: Option<chrono_tz::Tz>,
 ) -> sqlx::Result<()> {
     let voicemails = sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM activities WHERE lead_id = $1 AND outcome = 'voicemail' AND occurred_at >= $2"#,
@@ -209,7 +242,7 @@ async fn create_attempt_task(
     )
     .fetch_one(&mut **tx)
     .await?;
-    insert_attempt_task(tx, lead_id, lo, c, step, voicemails, started, now).await
+    insert_attempt_task(tx, lead_id, lo, c, step, voicemails, started, now, hours).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -222,8 +255,11 @@ async fn insert_attempt_task(
     voicemails: i64,
     started: DateTime<Utc>,
     now: DateTime<Utc>,
+    hours: Option<chrono_tz::Tz>,
 ) -> sqlx::Result<()> {
-    let due = started + Duration::minutes(c.attempts[step].0);
+    // An attempt is due no earlier than the borrower's calling hours allow.
+    let due =
+        crate::leads::store::callable_from(tx, lead_id, started + Duration::minutes(c.attempts[step].0), hours).await?;
     sqlx::query!(
         "INSERT INTO tasks (lead_id, owner_id, kind, title, due_at, created_at) VALUES ($1, $2, 'cadence', $3, $4, $5)",
         lead_id,
@@ -372,7 +408,7 @@ pub async fn run_cadence_step(
         // The schedule was shortened since this step was queued: finish now.
         schedule_next(&mut tx, lead.id, &c, c.attempts.len(), cad.started_at).await?;
     } else {
-        create_attempt_task(&mut tx, lead.id, lo, &c, step, cad.started_at, now).await?;
+        create_attempt_task(&mut tx, lead.id, lo, &c, step, cad.started_at, now, state.config.calling_hours()).await?;
         schedule_next(&mut tx, lead.id, &c, step + 1, cad.started_at).await?;
     }
     sqlx::query!("UPDATE lead_cadences SET step = $2, updated_at = $3 WHERE lead_id = $1", lead.id, p.step, now)

@@ -523,6 +523,28 @@ pub async fn history(db: &PgPool, lead_id: Uuid) -> sqlx::Result<Vec<HistoryRow>
 
 /// Who hears about a lead that needs a person: the team's managers, or every active manager when the lead
 /// has no team or the team has none.
+/// Leads within `scope` whose speed-to-lead SLA ran out without a call between `from` and `to`: reassigned by
+/// the rule (a routing decision triggered by the SLA) or escalated to the managers.
+pub async fn sla_misses(
+    db: &PgPool,
+    scope: &crate::auth::Scope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> sqlx::Result<i64> {
+    let mut qb = sqlx::QueryBuilder::<Postgres>::new(
+        "SELECT count(DISTINCT x.lead_id)
+         FROM (SELECT d.lead_id FROM routing_decisions d WHERE d.trigger = 'sla' AND d.created_at >= ",
+    );
+    qb.push_bind(from).push(" AND d.created_at < ").push_bind(to);
+    qb.push(
+        " UNION ALL SELECT a.entity_id::uuid FROM audit_log a WHERE a.action = 'lead.sla_escalated' AND a.created_at >= ",
+    );
+    qb.push_bind(from).push(" AND a.created_at < ").push_bind(to);
+    qb.push(") x JOIN leads l ON l.id = x.lead_id WHERE true");
+    scope.push_lead_predicate(&mut qb, "l");
+    qb.build_query_scalar().fetch_one(db).await
+}
+
 pub async fn managers_for(tx: &mut Transaction<'_, Postgres>, team: Option<Uuid>) -> sqlx::Result<Vec<Uuid>> {
     let mut ids =
         match team {

@@ -12,6 +12,7 @@ pub mod input;
 pub mod metrics;
 pub mod money;
 pub mod statements;
+pub mod upload;
 pub mod us;
 
 use std::net::SocketAddr;

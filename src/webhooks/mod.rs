@@ -42,7 +42,14 @@ pub fn on_event<'a, 'c, 'e>(
     Box::pin(async move {
         match event {
             Event::EscalationDecided { payload } => {
-                queue(tx, "escalation.decided", (*payload).clone(), None, Utc::now()).await
+                queue(tx, "escalation.decided", (*payload).clone(), None, Utc::now()).await.map(|_| ())
+            }
+            Event::TextMessage { message_id, lead_id, to, body, taken } => {
+                // The number rides as the lead's phone: only endpoints allowed contact details get it.
+                let payload = serde_json::json!({ "message_id": message_id, "lead_id": lead_id, "text": body, "lead": { "phone": to } });
+                let n = queue(tx, "message.text", payload, None, Utc::now()).await?;
+                taken.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
             }
             _ => Ok(()),
         }
@@ -54,28 +61,34 @@ pub fn on_event<'a, 'c, 'e>(
 pub const LEAD_EVENTS: crate::events::Consumer = crate::events::Consumer {
     name: "webhooks",
     kinds: &[crate::events::LEAD_CREATED, crate::events::LEAD_STAGE_CHANGED, crate::events::LEAD_FUNDED],
-    handle: |tx, event, now| Box::pin(queue(tx, &event.kind, event.payload.clone(), Some(event.created_at), now)),
+    handle: |tx, event, now| {
+        Box::pin(
+            async move { queue(tx, &event.kind, event.payload.clone(), Some(event.created_at), now).await.map(|_| ()) },
+        )
+    },
 };
 
 /// Queues `event` for every endpoint subscribed to it (and added before `occurred_at`, when given), each
-/// delivery sent by a job due at `run_at`.
+/// delivery sent by a job due at `run_at`; the number of deliveries.
 async fn queue(
     tx: &mut Transaction<'_, Postgres>,
     event: &str,
     payload: serde_json::Value,
     occurred_at: Option<DateTime<Utc>>,
     run_at: DateTime<Utc>,
-) -> AppResult<()> {
+) -> AppResult<usize> {
     if !model::EVENTS.contains(&event) {
         return Err(AppError::Internal(anyhow::anyhow!("unknown webhook event {event}")));
     }
     let without_contact = model::event_data(event, &payload, false);
     let with_contact = model::event_data(event, &payload, true);
-    let ids = store::insert_deliveries(tx, event, &without_contact, &with_contact, occurred_at).await?;
+    let contact_only = model::CONTACT_ONLY.contains(&event);
+    let ids = store::insert_deliveries(tx, event, &without_contact, &with_contact, occurred_at, contact_only).await?;
+    let n = ids.len();
     for id in ids {
         crate::jobs::enqueue(tx, "webhooks.deliver", serde_json::json!({ "delivery_id": id }), run_at, None).await?;
     }
-    Ok(())
+    Ok(n)
 }
 
 /// A new endpoint as an admin entered it.

@@ -8,7 +8,12 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 /// The events an endpoint can subscribe to.
-pub const EVENTS: [&str; 4] = ["lead.created", "lead.stage_changed", "lead.funded", "escalation.decided"];
+pub const EVENTS: [&str; 5] =
+    ["lead.created", "lead.stage_changed", "lead.funded", "escalation.decided", "message.text"];
+
+/// Events that only go to endpoints an admin allowed the borrower's contact details (a text is nothing
+/// without the number it goes to).
+pub const CONTACT_ONLY: [&str; 1] = ["message.text"];
 
 pub fn event_label(e: &str) -> &'static str {
     match e {
@@ -16,6 +21,7 @@ pub fn event_label(e: &str) -> &'static str {
         "lead.stage_changed" => "Lead stage changed",
         "lead.funded" => "Lead funded",
         "escalation.decided" => "Escalation decided",
+        "message.text" => "Text message to send (your texting tool)",
         _ => "Other",
     }
 }
@@ -46,6 +52,7 @@ fn needed(event: &str) -> &'static [&'static str] {
         "escalation.decided" => {
             &["escalation_id", "lead_id", "kind", "decision", "status", "granted_bps", "decided_by"]
         }
+        "message.text" => &["message_id", "lead_id", "text"],
         _ => &[],
     }
 }
@@ -410,6 +417,15 @@ mod tests {
         let out = event_data("lead.funded", &stage, true);
         assert_eq!(out, serde_json::json!({"lead_id": "6f1c", "from": "new", "to": "funded", "at": "2026-11-21"}));
         assert_eq!(event_data("something.else", &stage, true), serde_json::json!({}));
+
+        // A text carries the number it goes to only for an endpoint allowed contact details.
+        let text =
+            serde_json::json!({"message_id": 7, "lead_id": "6f1c", "text": "Hi", "lead": {"phone": "+15125550100"}});
+        assert_eq!(
+            event_data("message.text", &text, false),
+            serde_json::json!({"message_id": 7, "lead_id": "6f1c", "text": "Hi"})
+        );
+        assert_eq!(event_data("message.text", &text, true)["lead"]["phone"], "+15125550100");
     }
 
     #[test]

@@ -110,6 +110,7 @@ pub async fn insert_deliveries(
     without_contact: &serde_json::Value,
     with_contact: &serde_json::Value,
     occurred_at: Option<DateTime<Utc>>,
+    contact_only: bool,
 ) -> sqlx::Result<Vec<Uuid>> {
     // An endpoint hears of what happened after it was added (a lead event dispatched a moment later is still
     // judged by when it happened).
@@ -118,11 +119,13 @@ pub async fn insert_deliveries(
            SELECT gen_random_uuid(), e.id, $1, CASE WHEN e.include_contact THEN $3::jsonb ELSE $2::jsonb END
            FROM webhook_endpoints e
            WHERE e.active AND $1 = ANY(e.events) AND ($4::timestamptz IS NULL OR e.created_at <= $4)
+             AND (e.include_contact OR NOT $5)
            RETURNING id"#,
         event,
         without_contact,
         with_contact,
-        occurred_at
+        occurred_at,
+        contact_only
     )
     .fetch_all(&mut **tx)
     .await

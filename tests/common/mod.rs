@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod receiver;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -195,6 +197,8 @@ impl TestApp {
             addr: "127.0.0.1:0".parse().unwrap(),
             no_demo: true,
             enforce_mfa: false,
+            // Tests of the call queue run at any hour; tests/consent.rs turns calling hours on and sets the clock.
+            enforce_calling_hours: false,
             db_pool_size: 6,
             worker: false,
             // Tests check figures right after writing them; the cache has its own test.

@@ -22,6 +22,9 @@ pub(crate) struct ShowPage {
     lost_reason: String,
     consents: Vec<store::ConsentRow>,
     opt_outs: Vec<String>,
+    /// Why the borrower may not be called now (opt-out, a do-not-call list, calling hours), if so.
+    call_block: Option<String>,
+    opt_out_channels: &'static [(&'static str, &'static str)],
     timeline: Vec<store::TimelineItem>,
     outcomes: Vec<Opt>,
     stages: Vec<Opt>,
@@ -74,6 +77,7 @@ pub(crate) async fn render_lead(
     let stage_defs = store::stages(&state.db, lead.pipeline_id).await?;
     let reasons = store::lost_reasons(&state.db).await?;
     let (consents, opt_outs) = store::consents(&state.db, id).await?;
+    let call_block = store::call_block(&state.db, id, state.clock.now(), state.config.calling_hours()).await?;
     let timeline = store::timeline(&state.db, id).await?;
     let mut panels = Vec::new();
     for panel in &crate::leads::wiring::wired()?.lead_panels {
@@ -110,6 +114,8 @@ pub(crate) async fn render_lead(
         lost_reason,
         consents,
         opt_outs,
+        call_block,
+        opt_out_channels: &store::OPT_OUT_CHANNELS,
         timeline,
         outcomes: opts(&model::CALL_OUTCOMES, &call.outcome, "Choose…"),
         stages: owned_opts(&stage_pairs, chosen_stage, "Choose…"),

@@ -20,11 +20,13 @@ use crate::state::AppState;
 use crate::web::{Flash, Routes};
 
 mod boards;
+mod consent;
 mod lead_page;
 mod workspace;
 
 pub use boards::csv_attachment;
 use boards::*;
+use consent::*;
 use lead_page::*;
 use workspace::*;
 
@@ -48,6 +50,14 @@ pub fn router() -> Routes {
         .route("/leads/{id}/stage", &["POST"], post(stage))
         .route("/leads/{id}/calls", &["POST"], post(log_call))
         .route("/leads/{id}/notes", &["POST"], post(add_note))
+        .route("/leads/{id}/opt-outs", &["POST"], post(record_opt_out))
+        .route("/admin/do-not-call", &["GET", "POST"], get(do_not_call).post(add_number))
+        .route(
+            "/admin/do-not-call/import",
+            &["POST"],
+            // A registry download runs to megabytes; the app-wide limit for uploads (50 × --body-limit) applies.
+            post(import_national).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/leads/{id}/merge", &["GET", "POST"], get(merge_form).post(merge))
         .route("/pipeline", &["GET"], get(pipeline))
         .route("/tasks", &["GET"], get(tasks))

@@ -74,6 +74,8 @@ pub(crate) struct ListPage {
     error: String,
     /// Marketing's list: no names, contact details or links to the leads.
     anonymous: bool,
+    /// Whether the user may email the leads the filter finds (a bulk send: LOs, managers, admins).
+    bulk_send: bool,
 }
 
 impl ListPage {
@@ -147,6 +149,7 @@ pub(crate) async fn list(
         total,
         error,
         anonymous: !user.sees_borrowers(),
+        bulk_send: matches!(user.role, Role::Lo | Role::Manager | Role::Admin),
         f,
         rows,
         next,

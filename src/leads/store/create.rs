@@ -163,6 +163,9 @@ async fn try_create(
         )
         .execute(&mut *tx)
         .await?;
+        // The borrower's opt-out holds whichever record the submission lands on.
+        let opt_outs: Vec<(Uuid, String)> = fields.opt_outs.iter().map(|c| (existing, c.clone())).collect();
+        super::record_opt_outs(&mut tx, &opt_outs, now).await?;
         if let Some(key) = idempotency_key {
             sqlx::query!(
                 "INSERT INTO idempotency_keys (user_id, key, lead_id, outcome) VALUES ($1, $2, $3, 'duplicate')",
@@ -264,5 +267,7 @@ async fn insert_lead(
     if let Some(c) = &f.consent {
         super::insert_consent(tx, id, c).await?;
     }
+    let opt_outs: Vec<(Uuid, String)> = f.opt_outs.iter().map(|c| (id, c.clone())).collect();
+    super::record_opt_outs(tx, &opt_outs, now).await?;
     Ok(())
 }

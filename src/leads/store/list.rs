@@ -353,9 +353,8 @@ impl LeadFilter {
         }
     }
 
-    /// The filter as a query string (without `after`), for pagination and export links.
     /// Every parameter of the filter with its value, in the list's order (the export and links keep them).
-    fn pairs(&self) -> [(&'static str, &String); 27] {
+    pub fn pairs(&self) -> [(&'static str, &String); 27] {
         [
             ("stage", &self.stage),
             ("source", &self.source),
@@ -387,6 +386,7 @@ impl LeadFilter {
         ]
     }
 
+    /// The filter as a query string (without `after`), for pagination and export links.
     pub fn query_string(&self) -> String {
         self.pairs()
             .iter()
@@ -748,6 +748,16 @@ pub async fn list_leads(
         None
     };
     Ok((rows, next))
+}
+
+/// The ids of the leads matching the filter that the user may work (their scope, as the export's), newest
+/// first, at most `cap` (a bulk send checks whether more match by asking for one more).
+pub async fn matching_ids(state: &AppState, user: &CurrentUser, f: &LeadFilter, cap: i64) -> AppResult<Vec<Uuid>> {
+    let mut qb = QueryBuilder::<Postgres>::new("SELECT l.id FROM leads l WHERE true");
+    user.scope().push_lead_predicate(&mut qb, "l");
+    push_filter(&mut qb, f, state, user)?;
+    qb.push(" ORDER BY l.created_at DESC, l.id DESC LIMIT ").push_bind(cap);
+    Ok(qb.build_query_scalar().fetch_all(&state.db).await?)
 }
 
 /// All leads matching the filter that the user may see, streamed in pages (for the CSV export).

@@ -363,6 +363,8 @@ pub async fn update_lead(
     if let Some(c) = &fields.consent {
         insert_consent(&mut tx, id, c).await?;
     }
+    let opt_outs: Vec<(Uuid, String)> = fields.opt_outs.iter().map(|c| (id, c.clone())).collect();
+    record_opt_outs(&mut tx, &opt_outs, state.clock.now()).await?;
     Entry::new(Some(user), "update", "lead", id).before(before.draft()).after(fields).write(&mut *tx).await?;
     let after = fetch_lead(&mut *tx, id, false).await?.ok_or(AppError::NotFound)?;
     tx.commit().await?;
@@ -526,15 +528,16 @@ pub async fn log_activity(state: &AppState, user: &CurrentUser, id: Uuid, a: &Ac
     )
     .execute(&mut *tx)
     .await?;
+    if is_call && matches!(a.outcome.as_deref(), Some("no_answer" | "voicemail")) {
+        // The borrower's missed-call email: one a day at most, whatever the number of attempts.
+        let day = now.with_timezone(&state.config.timezone).date_naive();
+        let key = format!("missed_call:{id}:{day}");
+        let message =
+            Event::BorrowerMessage { lead_id: id, template: "missed_call", event_key: &key, fields: &[], at: now };
+        crate::events::emit(&mut tx, message).await?;
+    }
     if a.outcome.as_deref() == Some("do_not_call") {
-        sqlx::query!(
-            "INSERT INTO lead_opt_outs (lead_id, channel, created_at) VALUES ($1, 'call', $2) ON CONFLICT DO NOTHING",
-            id,
-            now
-        )
-        .execute(&mut *tx)
-        .await?;
-        stop_calls(&mut tx, id, now).await?;
+        record_opt_out(&mut tx, id, "call", now).await?;
     }
     if let Some(due) = a.callback_at {
         let owner = lead.assigned_lo_id.unwrap_or(user.id);
@@ -640,12 +643,14 @@ pub async fn consents(db: &sqlx::PgPool, id: Uuid) -> sqlx::Result<(Vec<ConsentR
 }
 
 mod calls_filter;
+mod consent;
 mod create;
 mod list;
 mod names;
 mod totals;
 mod workspace;
 
+pub use consent::*;
 pub use create::*;
 pub use list::*;
 pub use names::*;

@@ -13,6 +13,8 @@ pub struct QueueEntry {
     pub stage: String,
     pub source: String,
     pub loan_purpose: Option<String>,
+    /// For the calling window.
+    pub property_state: Option<String>,
     /// When this entry started waiting: created (new), due (callback), last touched (stale).
     pub since: DateTime<Utc>,
     #[sqlx(skip)]
@@ -20,9 +22,15 @@ pub struct QueueEntry {
 }
 
 /// The consent rule for calls, over the lead aliased `l`: no opt-out of calls (`call` or `all`, from a call
-/// outcome, the API or an import). The call queue, the cadence and anything else that asks for a call use it.
-pub const MAY_CALL: &str =
-    "NOT EXISTS (SELECT 1 FROM lead_opt_outs o WHERE o.lead_id = l.id AND o.channel IN ('call', 'all'))";
+/// outcome, the lead page, the API or an unsubscribe), the number on no do-not-call list (the lender's own
+/// always; the national registry unless the borrower consented to calls in writing). The call queue, the
+/// cadence and anything else that asks for a call use it; the calling hours are checked on top
+/// ([`super::consent`]).
+pub const MAY_CALL: &str = "(NOT EXISTS (SELECT 1 FROM lead_opt_outs o WHERE o.lead_id = l.id AND o.channel IN ('call', 'all'))
+     AND NOT EXISTS (SELECT 1 FROM do_not_call_numbers d
+                     WHERE d.phone = right(l.phone, 10)
+                       AND (d.list = 'internal'
+                            OR NOT EXISTS (SELECT 1 FROM lead_consents c WHERE c.lead_id = l.id AND c.channel IN ('call', 'all')))))";
 
 /// Whether the borrower may be called (see [`MAY_CALL`]).
 pub async fn may_call(tx: &mut Transaction<'_, Postgres>, lead: Uuid) -> sqlx::Result<bool> {
@@ -53,13 +61,99 @@ pub async fn stop_calls(tx: &mut Transaction<'_, Postgres>, lead: Uuid, now: Dat
     Ok(())
 }
 
+/// Records that a borrower opted out of `channel` (`call`, `text`, `email` or `all`) by any path (a call
+/// outcome, an unsubscribe link, an admin, an import), in the caller's transaction; an opt-out that covers
+/// calls also stops them at once ([`stop_calls`]). Returns false when it was already recorded.
+pub async fn record_opt_out(
+    tx: &mut Transaction<'_, Postgres>,
+    lead: Uuid,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let added = sqlx::query!(
+        "INSERT INTO lead_opt_outs (lead_id, channel, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        lead,
+        channel,
+        now
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if channel == "call" || channel == "all" {
+        stop_calls(tx, lead, now).await?;
+    }
+    Ok(added)
+}
+
+/// Records the opt-outs leads arrived with (a new lead's `opt_out` field, an import's column, including rows
+/// that duplicate an open lead), in one statement, and stops calls to those whose opt-out covers calls.
+pub async fn record_opt_outs(
+    tx: &mut Transaction<'_, Postgres>,
+    opt_outs: &[(Uuid, String)],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    if opt_outs.is_empty() {
+        return Ok(());
+    }
+    let (ids, channels): (Vec<Uuid>, Vec<String>) = opt_outs.iter().cloned().unzip();
+    sqlx::query(
+        "INSERT INTO lead_opt_outs (lead_id, channel, created_at)
+         SELECT t.lead_id, t.channel, $3 FROM UNNEST($1::uuid[], $2::text[]) AS t(lead_id, channel)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&channels)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    for (lead, _) in opt_outs.iter().filter(|(_, c)| c == "call" || c == "all") {
+        stop_calls(tx, *lead, now).await?;
+    }
+    Ok(())
+}
+
+/// How a message reached the borrower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundChannel {
+    Email,
+    Text,
+}
+
+/// An email or text that went to the borrower, as an activity on the lead (by the system, no actor). It is not the
+/// LO's touch: the lead's last activity, which makes a lead stale, stays the LO's.
+pub async fn record_outbound_message(
+    tx: &mut Transaction<'_, Postgres>,
+    lead: Uuid,
+    channel: OutboundChannel,
+    body: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let kind = match channel {
+        OutboundChannel::Email => "email",
+        OutboundChannel::Text => "text",
+    };
+    sqlx::query!(
+        "INSERT INTO activities (lead_id, kind, direction, body, occurred_at, created_at)
+         VALUES ($1, $2, 'outbound', $3, $4, $4)",
+        lead,
+        kind,
+        body,
+        at
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// The LO's call queue: new uncontacted leads oldest first, then due callbacks, then stale leads. A borrower
-/// who opted out of calls is never in it.
+/// who may not be called ([`MAY_CALL`]) is never in it, and one outside their calling hours not until they open.
 pub async fn call_queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<QueueEntry>> {
     let now = state.clock.now();
     let mut out: Vec<QueueEntry> = Vec::new();
     let fresh: Vec<QueueEntry> = sqlx::query_as(&format!(
-        "SELECT l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose, l.created_at AS since
+        "SELECT l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose, l.property_state,
+                l.created_at AS since
          FROM leads l WHERE l.assigned_lo_id = $1 AND l.stage = 'new' AND l.first_contact_at IS NULL AND {MAY_CALL}
          ORDER BY l.created_at LIMIT 100"
     ))
@@ -69,7 +163,7 @@ pub async fn call_queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<Q
     out.extend(fresh.into_iter().map(|e| QueueEntry { reason: Some(QueueReason::NewUncontacted), ..e }));
     let mut qb = QueryBuilder::<Postgres>::new(
         "SELECT DISTINCT ON (l.id) l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose,
-                t.due_at AS since
+                l.property_state, t.due_at AS since
          FROM tasks t JOIN leads l ON l.id = t.lead_id
          WHERE t.done_at IS NULL AND t.owner_id = ",
     );
@@ -79,7 +173,7 @@ pub async fn call_queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<Q
     let due: Vec<QueueEntry> = qb.build_query_as().fetch_all(&state.db).await?;
     out.extend(due.into_iter().map(|e| QueueEntry { reason: Some(QueueReason::CallbackDue), ..e }));
     let stale: Vec<QueueEntry> = sqlx::query_as(&format!(
-        "SELECT l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose,
+        "SELECT l.id, l.first_name, l.last_name, l.phone, l.stage, l.source, l.loan_purpose, l.property_state,
                 GREATEST(l.stage_changed_at, COALESCE(l.last_activity_at, l.created_at)) AS since
          FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
          WHERE l.assigned_lo_id = $1 AND s.kind = 'open' AND s.stale_after_days IS NOT NULL
@@ -95,6 +189,11 @@ pub async fn call_queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<Q
     model::order_queue(&mut out, |e| (e.reason.unwrap_or(QueueReason::Stale), e.since));
     let mut seen = std::collections::HashSet::new();
     out.retain(|e| seen.insert(e.id));
+    // Outside the borrower's calling hours a lead waits (its page says until when).
+    if let Some(org) = state.config.calling_hours() {
+        let rules = super::calling_rules(&mut *state.db.acquire().await?).await?;
+        out.retain(|e| rules.window_for(e.property_state.as_deref(), e.phone.as_deref(), org).allows(now));
+    }
     Ok(out)
 }
 

@@ -66,7 +66,7 @@ case_form!(add_application, |state, user, case, m, e, today| {
     let complete = opt_date(&m, "complete_on", &mut e);
     let Some(received) = received else { return Err(AppError::Validation(e)) };
     e.into_result()?;
-    store::record_application(&state.db, &user, &case, received, complete, today).await?;
+    store::record_application(&state.db, &user, &case, received, complete, today, state.clock.now()).await?;
     Ok("Application recorded.".into())
 });
 

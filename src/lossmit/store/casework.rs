@@ -13,6 +13,7 @@ pub async fn record_application(
     received_on: NaiveDate,
     complete_on: Option<NaiveDate>,
     today: NaiveDate,
+    now: DateTime<Utc>,
 ) -> AppResult<()> {
     if !model::plausible_date(received_on) || complete_on.is_some_and(|c| !model::plausible_date(c)) {
         return Err(AppError::invalid("received_on", "Enter dates between 1970 and 2100."));
@@ -55,12 +56,46 @@ pub async fn record_application(
     )
     .await?;
     touch(&mut tx, case.id).await?;
+    acknowledge_by_email(&mut tx, case, received_on, now).await?;
     Entry::new(Some(user), "lossmit.application.record", "lossmit_case", case.id)
         .after(serde_json::json!({"received_on": received_on, "complete_on": complete_on}))
         .write(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The borrower's email acknowledgment of an application received on `received_on` (12 CFR 1024.41(b)(2)(i)(B)
+/// asks for a written one within five business days when the application came 45 days or more before a
+/// scheduled sale): written to the outbox in the recording transaction, once per application whatever repeats.
+/// The printed letter stays on the case's letters page; the email is a faster copy, not a substitute.
+async fn acknowledge_by_email(
+    tx: &mut Transaction<'_, Postgres>,
+    case: &CaseRow,
+    received_on: NaiveDate,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    if !crate::lossmit::clocks::acknowledgment_applies(received_on, case.sale_date) {
+        return Ok(());
+    }
+    let servicer = crate::lossmit::letters::servicer_contact(&mut **tx).await?;
+    let (first, last) = case.borrower_name.trim().split_once(' ').unwrap_or((case.borrower_name.trim(), ""));
+    let fields = [
+        ("first_name", first.to_string()),
+        ("last_name", last.trim().to_string()),
+        ("received_on", received_on.format("%B %-d, %Y").to_string()),
+        ("servicer_contact", servicer.lines()),
+    ];
+    let event_key = format!("lossmit_ack:{}:{received_on}", case.id);
+    let message = crate::events::Event::CaseBorrowerMessage {
+        case_id: case.id,
+        to: case.borrower_email.trim(),
+        template: "lossmit_ack",
+        event_key: &event_key,
+        fields: &fields,
+        at,
+    };
+    crate::events::emit(tx, message).await
 }
 
 /// Records a received document; when the checklist is then complete and an application is on file, the
