@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `user add`, `token add`, `seed`, `import`, `bench`.
+//! The command line: `serve` (default), `migrate`, `user add`, `token add`, `seed`, `import`, `bench`,
+//! `new-key`, `rotate-key`.
 //! Every command works against the same data directory whether or not a server runs on it.
 
 use std::io::Write;
@@ -24,9 +25,10 @@ pub fn init_tracing(format: LogFormat) {
 /// Opens the database for a one-shot command and applies migrations.
 pub async fn open_for_command(global: &GlobalArgs) -> anyhow::Result<(Database, AppState)> {
     let serve = ServeArgs { db_pool_size: 8, ..ServeArgs::default() };
-    let config = Config::from_args(global, &serve)?;
+    let config = Config::from_args(global, &serve)?.with_secret_key()?;
     let database = Database::open(&config, false).await?;
     database.migrate().await?;
+    crate::secrets::seal_plaintext(&database.pool, &config.secrets, &crate::sealed_places()).await?;
     let state = crate::state(database.pool.clone(), config);
     Ok((database, state))
 }
@@ -35,6 +37,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
     if let Command::Serve(args) = command {
         return serve(&cli.global, args).await;
+    }
+    if let Command::NewKey { file } = &command {
+        println!("{}", crate::secrets::new_key_command(file)?);
+        return Ok(());
     }
     if let Command::Bench(args) = &command {
         return crate::devtools::bench::run(&cli.global, args).await;
@@ -50,8 +56,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let (database, state) = open_for_command(&cli.global).await?;
     let result = match command {
-        Command::Serve(_) | Command::Bench(_) | Command::Restore { .. } => unreachable!("handled above"),
+        Command::Serve(_) | Command::Bench(_) | Command::Restore { .. } | Command::NewKey { .. } => {
+            unreachable!("handled above")
+        }
+        Command::RotateKey { new_key_file } => {
+            let places = crate::sealed_places();
+            crate::secrets::rotate_key_command(&state.config, &state.db, &places, new_key_file.as_deref())
+                .await
+                .map(|done| println!("{done}"))
+        }
         Command::Backup { file } => crate::db::backup::backup(&database, &file).await,
+        Command::Dispose(args) => {
+            // As the owner, so the compaction may vacuum the tables and move past the WAL.
+            let owner = crate::state(database.owner_pool(2).await?, (*state.config).clone());
+            crate::retention::cli(&owner, &args).await
+        }
         Command::Migrate => {
             println!("migrations applied");
             Ok(())
@@ -90,7 +109,7 @@ async fn run_import(state: &AppState, cmd: ImportCommand) -> anyhow::Result<()> 
 }
 
 async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config::from_args(global, &args)?;
+    let config = Config::from_args(global, &args)?.with_secret_key()?;
     let database = Database::open(&config, true).await?;
     let result = serve_on(&database, config).await;
     let stopped = database.shutdown().await;
@@ -99,6 +118,7 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
     database.migrate().await?;
+    crate::secrets::seal_plaintext(&database.pool, &config.secrets, &crate::sealed_places()).await?;
     let addr = config.addr;
     let demo = config.demo;
     let worker_enabled = config.worker;
@@ -124,6 +144,7 @@ async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     crate::home::schedule(&state).await.context("scheduling the morning digest and the hourly housekeeping")?;
+    crate::retention::schedule(&state).await.context("scheduling the nightly disposal")?;
     let worker = worker_enabled.then(|| crate::jobs::spawn_worker(state.clone(), stop_rx.clone()));
     let mut out = std::io::stdout();
     let _ = writeln!(out, "Loanfloor is running at http://{addr}/");

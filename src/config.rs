@@ -33,12 +33,28 @@ pub struct GlobalArgs {
     /// Log format.
     #[arg(long, env = "LOANFLOOR_LOG_FORMAT", default_value = "human", global = true)]
     pub log_format: LogFormat,
+    /// The file holding the key that encrypts stored secrets (TOTP and webhook secrets): 64 hex characters,
+    /// made by `loanfloor new-key FILE`. Required with DATABASE_URL; the embedded mode's default is
+    /// `<data dir>/secret.key`, made on its first start.
+    #[arg(long, env = "LOANFLOOR_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LogFormat {
     Human,
     Json,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct DisposeArgs {
+    /// Count what is due tonight, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Dispose of what is due now.
+    #[arg(long)]
+    pub apply: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +73,9 @@ pub enum Command {
         /// The backup to read.
         file: PathBuf,
     },
+    /// Dispose of customer information past its retention rule (issue 24): `--dry-run` counts what is due,
+    /// `--apply` replaces it with the disposal marker everywhere, then compacts (run it as the database owner).
+    Dispose(DisposeArgs),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -73,6 +92,19 @@ pub enum Command {
     Sources(SourcesCommand),
     /// Run the performance benchmark on its own data directory and print a results table.
     Bench(BenchArgs),
+    /// Write a new random key for LOANFLOOR_SECRET_KEY_FILE to FILE (mode 0600; never overwrites).
+    NewKey {
+        /// Where to write the key.
+        file: PathBuf,
+    },
+    /// Re-encrypt every stored secret from the current key to a new one, in one transaction (stop the servers
+    /// first; see the README, "Secrets at rest").
+    RotateKey {
+        /// The new key (made with `loanfloor new-key FILE`). Optional in the embedded mode with its own key
+        /// file: a new key is made and swapped in, the old one kept as `secret.key.old`.
+        #[arg(long)]
+        new_key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -361,6 +393,10 @@ pub struct Config {
     pub mail_from: String,
     /// `--public-url` without a trailing slash.
     pub public_url: String,
+    /// `--secret-key-file` as given (None: the embedded default, or an error with DATABASE_URL).
+    pub secret_key_file: Option<PathBuf>,
+    /// Seals and opens stored secrets; without a key until [`Config::with_secret_key`].
+    pub secrets: crate::secrets::Sealer,
 }
 
 impl Config {
@@ -420,7 +456,16 @@ impl Config {
                 .unwrap_or_else(|| format!("http://{}", serve.addr))
                 .trim_end_matches('/')
                 .to_string(),
+            secret_key_file: global.secret_key_file.clone().filter(|p| !p.as_os_str().is_empty()),
+            secrets: crate::secrets::Sealer::default(),
         })
+    }
+
+    /// This configuration with the key that seals stored secrets loaded (made first in the embedded mode);
+    /// every process that opens the database calls it, and fails here with one sentence without a key.
+    pub fn with_secret_key(mut self) -> anyhow::Result<Self> {
+        self.secrets = crate::secrets::load(&self)?.into();
+        Ok(self)
     }
 
     /// Why the session cookie goes without `Secure` and the `__Host-` prefix, or None when it has both (the

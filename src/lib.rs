@@ -22,7 +22,9 @@ pub mod messages;
 pub mod metrics;
 pub mod notifications;
 pub mod portfolio;
+pub mod retention;
 pub mod routing;
+pub mod secrets;
 pub mod state;
 pub mod web;
 pub mod webhooks;
@@ -49,6 +51,7 @@ pub use web::{Access, RouteInfo, Routes};
 pub fn routes() -> Routes {
     Routes::new()
         .merge(home::router())
+        .merge(retention::router())
         .merge(auth::router())
         .merge(accounts::router())
         .merge(notifications::router())
@@ -108,6 +111,13 @@ pub fn job_kinds() -> jobs::Registry {
         .register("webhooks", |state, job, now| Box::pin(webhooks::run_job(state, job, now)))
         .register("messages", |state, job, now| Box::pin(messages::run_job(state, job, now)))
         .register("home", |state, job, now| Box::pin(home::run_job(state, job, now)))
+        .register("retention", |state, job, now| Box::pin(retention::run_job(state, job, now)))
+}
+
+/// Every place a stored secret is kept sealed (start-up seals plaintext there; `loanfloor rotate-key`
+/// re-seals it), declared by the capabilities that own the tables.
+pub fn sealed_places() -> Vec<secrets::Place> {
+    [auth::SEALED, webhooks::SEALED].concat()
 }
 
 /// The route table (method, path, access) of the whole application, for the route-by-role test.

@@ -53,6 +53,11 @@ impl AppState {
         self.clock.now().with_timezone(&self.config.timezone).date_naive()
     }
 
+    /// Seals and opens stored secrets (TOTP, webhook secrets) with the configured key.
+    pub fn secrets(&self) -> &crate::secrets::Sealer {
+        &self.config.secrets
+    }
+
     /// This state with `jobs` as its job kinds.
     pub fn with_jobs(self, jobs: Registry) -> Self {
         Self { jobs: Arc::new(jobs), ..self }

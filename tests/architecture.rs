@@ -19,7 +19,7 @@ struct Layer {
 const LAYERS: &[Layer] = &[
     Layer {
         name: "foundation",
-        components: &["config", "error", "db", "state", "web", "jobs", "audit", "imports", "events"],
+        components: &["config", "error", "db", "state", "web", "jobs", "audit", "imports", "events", "secrets"],
         sideways: true,
     },
     Layer { name: "auth", components: &["auth"], sideways: false },
@@ -31,7 +31,11 @@ const LAYERS: &[Layer] = &[
         sideways: false,
     },
     Layer { name: "metrics", components: &["metrics"], sideways: false },
-    Layer { name: "top", components: &["lib", "cli", "main", "home", "demo", "developer_tools"], sideways: true },
+    Layer {
+        name: "top",
+        components: &["lib", "cli", "main", "home", "retention", "demo", "developer_tools"],
+        sideways: true,
+    },
 ];
 
 /// Files (or folders, as paths under `src/` without `.rs`) that belong to the developer tools of the top layer

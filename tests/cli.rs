@@ -13,6 +13,7 @@ async fn run(app: &TestApp, args: &[&str], envs: &[(&str, &str)]) -> (i32, Strin
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_loanfloor"));
     cmd.args(args)
         .env("DATABASE_URL", &app.url)
+        .env("LOANFLOOR_SECRET_KEY_FILE", common::secret_key_file())
         .env_remove("LOANFLOOR_PASSWORD")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -57,6 +57,7 @@ async fn an_import_killed_mid_file_leaves_nothing_half_done() {
         }
         let mut child = cmd
             .env("DATABASE_URL", &app.url)
+            .env("LOANFLOOR_SECRET_KEY_FILE", common::secret_key_file())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -93,6 +94,7 @@ async fn an_import_killed_mid_file_leaves_nothing_half_done() {
         .arg(&small)
         .args(["--as-email", "lo@branch.test"])
         .env("DATABASE_URL", &app.url)
+        .env("LOANFLOOR_SECRET_KEY_FILE", common::secret_key_file())
         .output()
         .await
         .unwrap();

@@ -136,6 +136,7 @@ async fn the_binary_serves_its_styles_from_any_folder() {
         .args(["serve", "--no-demo", "--worker", "false", "--addr", &format!("127.0.0.1:{port}")])
         .current_dir(&empty)
         .env("DATABASE_URL", &app.url)
+        .env("LOANFLOOR_SECRET_KEY_FILE", common::secret_key_file())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -29,6 +29,7 @@ async fn the_application_connects_with_least_privilege() {
         database_url: None,
         owner_database_url: None,
         log_format: LogFormat::Human,
+        secret_key_file: None,
     };
     let serve = ServeArgs { no_demo: true, db_pool_size: 4, worker: false, ..ServeArgs::default() };
     let config = Config::from_args(&global, &serve).unwrap();

@@ -395,6 +395,7 @@ async fn the_server_started_with_metrics_addr_serves_metrics_there_and_not_to_an
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_loanfloor"))
         .args(["serve", "--addr", &addr, "--metrics-addr", &metrics_addr, "--worker", "false", "--no-demo"])
         .env("DATABASE_URL", &app.url)
+        .env("LOANFLOOR_SECRET_KEY_FILE", common::secret_key_file())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

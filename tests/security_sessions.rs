@@ -172,6 +172,7 @@ async fn run_server(app: &TestApp, args: &[&str], email: &str, password: &str) -
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_loanfloor"))
         .args(&all)
         .env("DATABASE_URL", &app.url)
+        .env("LOANFLOOR_SECRET_KEY_FILE", common::secret_key_file())
         .env("LOANFLOOR_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -194,7 +194,15 @@ async fn mfa_verify(
     throttle::check(&state.db, &[acct.clone(), addr.clone()], now).await?;
     // Counted before the code is checked, on the second factor's own key (see throttle::SECOND_FACTOR_LIMIT).
     throttle::take_second_factor_attempt(&state.db, user.id, now).await?;
-    let secret = user.mfa_secret.clone().unwrap_or_default();
+    // Sealed at rest (crate::secrets); a user without one (or whose secret no key opens) matches no code.
+    let secret = match user.mfa_secret.as_deref().map(|s| state.secrets().open(s)) {
+        Some(Ok(secret)) => secret,
+        Some(Err(e)) => {
+            tracing::error!(user = %user.id, error = %e, "cannot open the user's TOTP secret");
+            String::new()
+        }
+        None => String::new(),
+    };
     let step = mfa::matching_step(&secret, &user.email, &form.code, now.timestamp().max(0) as u64);
     let mut ok = match step {
         // Each time step's code is accepted once (compare-and-set, so two racing requests cannot both pass).
@@ -245,18 +253,26 @@ struct MfaSetupPage {
     recovery_codes: Vec<String>,
 }
 
-const PENDING_SECRET: &str = "mfa_pending_secret";
+/// The session field holding the secret of an enrolment in progress, sealed (see `auth::SEALED`).
+pub const PENDING_SECRET: &str = "mfa_pending_secret";
+
+/// The secret of the enrolment in progress in this session, opened; None when there is none or it no longer
+/// opens (sealed with a key since rotated: enrolment starts again with a new secret).
+async fn pending_secret(state: &AppState, session: &Session) -> Option<String> {
+    let sealed = session.get::<String>(PENDING_SECRET).await.ok().flatten()?;
+    state.secrets().open(&sealed).ok()
+}
 
 async fn mfa_setup_page(State(state): State<AppState>, session: Session, ctx: PageCtx) -> AppResult<Response> {
     let user = pending_user(&state, &session).await?;
     if user.mfa_enabled {
         return Ok(Redirect::to("/login/mfa").into_response());
     }
-    let secret = match session.get::<String>(PENDING_SECRET).await.ok().flatten() {
+    let secret = match pending_secret(&state, &session).await {
         Some(s) => s,
         None => {
             let s = mfa::new_secret();
-            session.insert(PENDING_SECRET, &s).await.map_err(|e| anyhow::anyhow!(e))?;
+            session.insert(PENDING_SECRET, state.secrets().seal(&s)?).await.map_err(|e| anyhow::anyhow!(e))?;
             s
         }
     };
@@ -274,12 +290,7 @@ async fn mfa_setup(
     if user.mfa_enabled {
         return Ok(Redirect::to("/login/mfa").into_response());
     }
-    let secret: String = session
-        .get(PENDING_SECRET)
-        .await
-        .ok()
-        .flatten()
-        .ok_or(AppError::BadRequest("Start enrolment again.".into()))?;
+    let secret = pending_secret(&state, &session).await.ok_or(AppError::BadRequest("Start enrolment again.".into()))?;
     let now = state.clock.now().timestamp().max(0) as u64;
     let Some(step) = mfa::matching_step(&secret, &user.email, &form.code, now) else {
         let (_, qr_svg) = mfa::enrolment(&secret, &user.email).unwrap_or_default();
@@ -293,11 +304,12 @@ async fn mfa_setup(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
     let codes = mfa::new_recovery_codes();
+    let sealed = state.secrets().seal(&secret)?;
     let mut tx = state.db.begin().await?;
     sqlx::query!(
         "UPDATE users SET mfa_secret = $2, mfa_enabled = true, mfa_last_step = $3, updated_at = now() WHERE id = $1",
         user.id,
-        secret,
+        sealed,
         step as i64
     )
     .execute(&mut *tx)

@@ -16,6 +16,13 @@ pub use page::PageCtx;
 
 use crate::web::Routes;
 
+/// Where auth keeps secrets sealed (`crate::secrets`): each user's TOTP secret, and the secret of an MFA
+/// enrolment in progress in the session's data (disposable: the person starts enrolment again).
+pub const SEALED: &[crate::secrets::Place] = &[
+    crate::secrets::Place::column("users", "id", "mfa_secret"),
+    crate::secrets::Place::json_field("sessions", "id_hash", "data", handlers::PENDING_SECRET),
+];
+
 pub fn router() -> Routes {
     handlers::router()
 }

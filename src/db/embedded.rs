@@ -210,7 +210,9 @@ impl EmbeddedPostgres {
             // page written after a checkpoint goes to the WAL once more in full. synchronous_commit=on: a system
             // of record answers 201 only for what is on disk (with it off, a crash of PostgreSQL lost a lead
             // already answered 201); concurrent commits still share one WAL flush (group commit).
-            "-c listen_addresses='' -c unix_socket_directories='{}' -c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_locks_per_transaction=1024 -c jit=off -c max_wal_size={} -c checkpoint_timeout=15min",
+            // wal_recycle=off: a WAL segment past its checkpoint is removed, not renamed for reuse with its old
+            // contents, so disposed personal values leave the data directory (issue 24).
+            "-c listen_addresses='' -c unix_socket_directories='{}' -c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_locks_per_transaction=1024 -c jit=off -c max_wal_size={} -c checkpoint_timeout=15min -c wal_recycle=off",
             self.socket_dir.display(),
             self.max_wal_size
         );

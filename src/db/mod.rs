@@ -242,6 +242,15 @@ async fn ensure_roles(cluster: &EmbeddedPostgres, database: &str) -> anyhow::Res
         {
             tracing::info!(error = %e, "the seed generator will keep foreign-key triggers on (PostgreSQL before 15)");
         }
+        // Disposal (issue 24) ends by moving past the WAL that held the disposed values: the owner may switch
+        // segments and checkpoint (PostgreSQL 15's pg_checkpoint role).
+        for grant in
+            [format!("GRANT pg_checkpoint TO {owner}"), format!("GRANT EXECUTE ON FUNCTION pg_switch_wal() TO {owner}")]
+        {
+            if let Err(e) = sqlx::query(&grant).execute(&admin).await {
+                tracing::info!(error = %e, "disposal leaves the WAL to the next checkpoint");
+            }
+        }
         anyhow::Ok(())
     }
     .await;

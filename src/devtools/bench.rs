@@ -413,7 +413,7 @@ pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<()> {
         ..ServeArgs::default()
     };
     let bench_global = GlobalArgs { data_dir: args.bench_dir.clone(), ..global.clone() };
-    let config = Config::from_args(&bench_global, &serve)?;
+    let config = Config::from_args(&bench_global, &serve)?.with_secret_key()?;
     let database = Database::open(&config, true).await?;
     database.migrate().await?;
     // The bulk load runs as the schema's owner; the measurements as the application.

@@ -25,6 +25,9 @@ use crate::web::Routes;
 
 pub use store::Settings;
 
+/// Where webhooks keep secrets sealed (`crate::secrets`): each endpoint's signing secret.
+pub const SEALED: &[crate::secrets::Place] = &[crate::secrets::Place::column("webhook_endpoints", "id", "secret")];
+
 pub fn router() -> Routes {
     handlers::router()
 }
@@ -197,8 +200,9 @@ pub async fn register(state: &AppState, user: &crate::auth::CurrentUser, e: &New
         rand::rngs::OsRng.fill_bytes(&mut b);
         format!("whsec_{}", hex::encode(b))
     };
+    let sealed = state.secrets().seal(&secret)?;
     let mut tx = state.db.begin().await?;
-    let id = store::insert_endpoint(&mut tx, url.as_str(), &secret, &events, &settings, user.id).await?;
+    let id = store::insert_endpoint(&mut tx, url.as_str(), &sealed, &events, &settings, user.id).await?;
     crate::audit::Entry::new(Some(user), "webhook.registered", "webhook_endpoint", id)
         .after(serde_json::json!({ "url": url.as_str(), "events": events, "settings": settings }))
         .write(&mut *tx)
@@ -245,7 +249,7 @@ pub async fn deliver(state: &AppState, job: &crate::jobs::Job, now: DateTime<Utc
         .and_then(|v| v.as_str())
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| anyhow::anyhow!("delivery job without delivery_id"))?;
-    let Some(d) = store::outgoing(&state.db, id).await? else { return Ok(()) };
+    let Some(mut d) = store::outgoing(&state.db, id).await? else { return Ok(()) };
     if matches!(d.status.as_str(), "delivered" | "refused" | "failed") {
         return Ok(());
     }
@@ -253,6 +257,8 @@ pub async fn deliver(state: &AppState, job: &crate::jobs::Job, now: DateTime<Utc
         store::record_attempt(&state.db, id, "failed", None, Some("endpoint deactivated"), None, now).await?;
         return Ok(());
     }
+    // Stored sealed (crate::secrets); opened only to sign this body.
+    d.secret = state.secrets().open(&d.secret).map_err(|e| e.context("opening the endpoint's signing secret"))?;
     match send(&d, now).await {
         Ok(code) => {
             store::record_attempt(&state.db, id, "delivered", Some(code), None, None, now).await?;

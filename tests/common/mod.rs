@@ -99,11 +99,35 @@ pub fn replace_db(url: &str, db: &str) -> String {
     }
 }
 
+/// Where the shared test cluster (and the tests' secret key) lives, one per checkout.
+fn test_root() -> PathBuf {
+    let key = hex::encode(sha2::Sha256::digest(env!("CARGO_MANIFEST_DIR").as_bytes()));
+    PathBuf::from(format!("/tmp/loanfloor-test-{}", &key[..10]))
+}
+
+/// The key file every test server and spawned binary seals stored secrets with (`LOANFLOOR_SECRET_KEY_FILE`),
+/// made once beside the shared test cluster (mode 0600) and shared by parallel test binaries.
+pub fn secret_key_file() -> PathBuf {
+    static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let root = test_root();
+        std::fs::create_dir_all(&root).unwrap();
+        let path = root.join("secret.key");
+        if loanfloor::secrets::SecretKey::read(&path).is_err() {
+            // Another test binary may write it at the same moment: whoever loses reads the winner's.
+            let _ = loanfloor::secrets::SecretKey::generate().write_new(&path);
+        }
+        loanfloor::secrets::SecretKey::read(&path).expect("the tests' secret key file");
+        path
+    })
+    .clone()
+}
+
 /// Starts (or joins) the one embedded cluster for test runs, under a file lock so parallel test binaries agree.
 async fn start_cluster() -> String {
     tokio::task::spawn_blocking(|| {
         let key = hex::encode(sha2::Sha256::digest(env!("CARGO_MANIFEST_DIR").as_bytes()));
-        let root = PathBuf::from(format!("/tmp/loanfloor-test-{}", &key[..10]));
+        let root = test_root();
         std::fs::create_dir_all(&root).unwrap();
         let lock =
             std::fs::File::create(std::env::temp_dir().join(format!("loanfloor-test-{}.lock", &key[..10]))).unwrap();
@@ -192,6 +216,7 @@ impl TestApp {
             database_url: Some(url.clone()),
             owner_database_url: None,
             log_format: LogFormat::Human,
+            secret_key_file: Some(secret_key_file()),
         };
         let serve = ServeArgs {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -207,7 +232,7 @@ impl TestApp {
             insecure_cookies: true,
             ..ServeArgs::default()
         };
-        let mut config = Config::from_args(&global, &serve).unwrap();
+        let mut config = Config::from_args(&global, &serve).unwrap().with_secret_key().unwrap();
         tweak(&mut config);
         let pool = loanfloor::db::connect_serving(&url, config.db_pool_size).await.unwrap();
         let state = loanfloor::state(pool, config);
