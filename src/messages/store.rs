@@ -106,9 +106,10 @@ async fn insert_staff(
         return Ok(vec![]);
     }
     let ids: Vec<i64> = sqlx::query_scalar!(
-        r#"INSERT INTO messages (event_key, audience, kind, user_id, to_address, subject, body, created_at, updated_at)
+        r#"INSERT INTO messages (event_key, audience, kind, user_id, to_address, subject, body, link, created_at,
+                                 updated_at)
            SELECT coalesce($7::text, 'notify:' || txid_current() || ':' || $2 || ':' || md5($3 || $4)), 'staff', $2,
-                  u.id, u.email, $3, $5, now(), now()
+                  u.id, u.email, $3, $5, $4, now(), now()
            FROM users u LEFT JOIN message_preferences p ON p.user_id = u.id AND p.kind = $2
            WHERE u.id = ANY($1) AND u.active AND coalesce(p.email, $6)
            ON CONFLICT (event_key, to_address) DO NOTHING

@@ -223,31 +223,41 @@ fn keys() -> Vec<String> {
     PERSONAL_KEYS.iter().map(|k| k.to_string()).collect()
 }
 
-/// The identifying values of the people about to be disposed. `strong` values (a full name, an email, a phone,
-/// an address) name one person and are searched for in copies that carry no link to the record; `all` adds
-/// what names someone only together with the record (a first or last name alone) and is scrubbed from the
-/// linked copies.
-struct Values {
-    strong: Vec<String>,
-    all: Vec<String>,
-}
-
-fn clean(rows: impl IntoIterator<Item = Option<String>>, min_chars: usize) -> Vec<String> {
+/// The identifying values of the people about to be disposed (at least 3 characters): scrubbed wherever they
+/// appear inside a linked record's stored document.
+fn values(rows: impl IntoIterator<Item = Option<String>>) -> Vec<String> {
     let mut out: Vec<String> = rows
         .into_iter()
         .flatten()
         .map(|v| v.trim().to_string())
-        .filter(|v| v.chars().count() >= min_chars && v != MARKER)
+        .filter(|v| v.chars().count() >= 3 && v != MARKER)
         .collect();
     out.sort();
     out.dedup();
     out
 }
 
-fn values(strong: Vec<Option<String>>, weak: Vec<Option<String>>) -> Values {
-    let strong = clean(strong, 6);
-    let all = clean(strong.iter().cloned().map(Some).chain(weak), 3);
-    Values { strong, all }
+/// The records a batch disposes of, and those hanging from them, as copies name them: their ids (as text, the
+/// way payloads and audit entries carry them), the pages that show them (the bell's and staff emails' links),
+/// and the audit log's entity names for them. Every copy is found by these keys, never by searching texts for
+/// a name (which does not scale to millions of rows and misses a name typed differently).
+#[derive(Default)]
+struct Linked {
+    ids: Vec<String>,
+    links: Vec<String>,
+    entities: Vec<String>,
+}
+
+impl Linked {
+    fn add(&mut self, entity: &str, page: Option<&str>, ids: impl IntoIterator<Item = String>) {
+        for id in ids {
+            if let Some(page) = page {
+                self.links.push(format!("{page}{id}"));
+            }
+            self.ids.push(id);
+        }
+        self.entities.push(entity.to_string());
+    }
 }
 
 /// Leads (never applications, or applications): the lead and everything copied from it.
@@ -258,12 +268,16 @@ async fn scrub_leads(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: Date
     )
     .fetch_all(&mut **tx)
     .await?;
-    let (mut strong, mut weak) = (Vec::new(), Vec::new());
-    for p in people {
-        strong.extend([Some(format!("{} {}", p.first_name, p.last_name)), p.email, p.phone]);
-        weak.extend([Some(p.first_name), Some(p.last_name), p.external_id]);
-    }
-    let vals = values(strong, weak);
+    let vals = values(people.into_iter().flat_map(|p| {
+        [
+            Some(format!("{} {}", p.first_name, p.last_name)),
+            Some(p.first_name),
+            Some(p.last_name),
+            p.email,
+            p.phone,
+            p.external_id,
+        ]
+    }));
     let keys = keys();
     sqlx::query!(
         "UPDATE leads SET first_name = $2, last_name = '', email = NULL, phone = NULL, property_zip = NULL,
@@ -299,7 +313,7 @@ async fn scrub_leads(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: Date
         ids,
         MARKER,
         &keys,
-        &vals.all
+        &vals
     )
     .execute(&mut **tx)
     .await?;
@@ -327,95 +341,100 @@ async fn scrub_leads(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: Date
     .execute(&mut **tx)
     .await?;
     sqlx::query!("DELETE FROM idempotency_keys WHERE lead_id = ANY($1)", ids).execute(&mut **tx).await?;
-    let texts: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    scrub_copies(tx, &texts, "/leads/", &keys, &vals).await?;
-    // The audit entries about the lead and the records hanging from it.
-    let mut linked = texts.clone();
-    linked.extend(
-        sqlx::query_scalar!("SELECT id::text AS \"id!\" FROM escalations WHERE lead_id = ANY($1)", ids)
-            .fetch_all(&mut **tx)
-            .await?,
-    );
-    scrub_audit(tx, &linked, &texts, &keys, &vals, now).await
+    let mut linked = Linked::default();
+    linked.add("lead", Some("/leads/"), ids.iter().map(Uuid::to_string));
+    let escalations = sqlx::query_scalar!("SELECT id::text AS \"id!\" FROM escalations WHERE lead_id = ANY($1)", ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    linked.add("escalation", Some("/escalations/"), escalations);
+    let tasks = sqlx::query_scalar!("SELECT id::text AS \"id!\" FROM tasks WHERE lead_id = ANY($1)", ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    linked.add("task", None, tasks);
+    let messages = sqlx::query_scalar!("SELECT id::text AS \"id!\" FROM messages WHERE lead_id = ANY($1)", ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    linked.add("message", None, messages);
+    scrub_copies(tx, &linked, &keys, &vals).await?;
+    scrub_audit(tx, &linked, &keys, &vals, now).await
 }
 
-/// Copies that name a record without a foreign key: the bell (by its link, or the name in its title), webhook
-/// deliveries, domain events and jobs (by the record's id in their payload, or a disposed value in it).
+/// Copies that name a record without a foreign key to it: the bell and staff emails (by the page they link),
+/// webhook deliveries, domain events and jobs (by the record's id in their payload).
 async fn scrub_copies(
     tx: &mut Transaction<'_, Postgres>,
-    ids: &[String],
-    link_prefix: &str,
+    linked: &Linked,
     keys: &[String],
-    vals: &Values,
+    vals: &[String],
 ) -> sqlx::Result<()> {
-    let links: Vec<String> = ids.iter().map(|id| format!("{link_prefix}{id}")).collect();
-    let patterns = patterns(ids, vals);
     sqlx::query!(
-        "UPDATE notifications SET title = $3
-          WHERE link = ANY($1) OR split_part(link, '?', 1) = ANY($1) OR title ILIKE ANY($2)",
-        &links,
-        &patterns,
+        "UPDATE notifications SET title = $2
+          WHERE link = ANY($1) OR split_part(split_part(link, '?', 1), '#', 1) = ANY($1)",
+        &linked.links,
         MARKER
     )
     .execute(&mut **tx)
     .await?;
     // Staff emails (a new lead, an escalation filed or decided, a case assigned) name the borrower in their
-    // subject and body and link the record, but carry no lead or case id: found by the link or the values.
+    // subject and body; they keep the page they link (migration 0053).
     sqlx::query!(
         "UPDATE messages SET subject = $2, body = $2
-          WHERE audience = 'staff' AND (subject ILIKE ANY($1) OR body ILIKE ANY($1))",
-        &patterns,
+          WHERE audience = 'staff' AND link <> '' AND split_part(split_part(link, '?', 1), '#', 1) = ANY($1)",
+        &linked.links,
         MARKER
     )
     .execute(&mut **tx)
     .await?;
     sqlx::query!(
-        "UPDATE webhook_deliveries SET payload = disposal_scrub(payload, $2, $3) WHERE payload::text ILIKE ANY($1)",
-        &patterns,
+        "UPDATE webhook_deliveries SET payload = disposal_scrub(payload, $2, $3)
+          WHERE payload->>'lead_id' = ANY($1) OR payload->>'case_id' = ANY($1) OR payload->>'loan_id' = ANY($1)
+             OR payload->>'escalation_id' = ANY($1)",
+        &linked.ids,
         keys,
-        &vals.all
+        vals
     )
     .execute(&mut **tx)
     .await?;
     sqlx::query!(
-        "UPDATE domain_events SET payload = disposal_scrub(payload, $2, $3) WHERE payload::text ILIKE ANY($1)",
-        &patterns,
+        "UPDATE domain_events SET payload = disposal_scrub(payload, $2, $3)
+          WHERE lead_id::text = ANY($1) OR payload->>'lead_id' = ANY($1) OR payload->>'case_id' = ANY($1)
+             OR payload->>'loan_id' = ANY($1) OR payload->>'escalation_id' = ANY($1)",
+        &linked.ids,
         keys,
-        &vals.all
+        vals
     )
     .execute(&mut **tx)
     .await?;
     sqlx::query!(
-        "UPDATE jobs SET payload = disposal_scrub(payload, $2, $3) WHERE payload::text ILIKE ANY($1)",
-        &patterns,
+        "UPDATE jobs SET payload = disposal_scrub(payload, $2, $3)
+          WHERE payload->>'lead_id' = ANY($1) OR payload->>'case_id' = ANY($1) OR payload->>'loan_id' = ANY($1)
+             OR payload->>'escalation_id' = ANY($1)",
+        &linked.ids,
         keys,
-        &vals.all
+        vals
     )
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// The audit entries about `linked` records, or whose snapshots mention one of `ids` or a disposed value: their
-/// personal values become the marker; the entry, its id and every other column stay (the trigger checks).
+/// The audit entries about the linked records (by the log's own (entity, entity_id) index): their personal
+/// values become the marker; the entry, its id and every other column stay (the trigger checks).
 async fn scrub_audit(
     tx: &mut Transaction<'_, Postgres>,
-    linked: &[String],
-    ids: &[String],
+    linked: &Linked,
     keys: &[String],
-    vals: &Values,
+    vals: &[String],
     now: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
-    let patterns = patterns(ids, vals);
     let done = sqlx::query!(
         "UPDATE audit_log SET before = disposal_scrub(before, $3, $4), after = disposal_scrub(after, $3, $4),
                               scrubbed_at = $5
-          WHERE (before IS NOT NULL OR after IS NOT NULL)
-            AND (entity_id = ANY($1) OR before::text ILIKE ANY($2) OR after::text ILIKE ANY($2))",
-        linked,
-        &patterns,
+          WHERE entity = ANY($1) AND entity_id = ANY($2) AND (before IS NOT NULL OR after IS NOT NULL)",
+        &linked.entities,
+        &linked.ids,
         keys,
-        &vals.all,
+        vals,
         now
     )
     .execute(&mut **tx)
@@ -432,18 +451,16 @@ async fn scrub_cases(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: Date
     )
     .fetch_all(&mut **tx)
     .await?;
-    let (mut strong, mut weak) = (Vec::new(), Vec::new());
-    for p in people {
-        strong.extend([
+    let vals = values(people.into_iter().flat_map(|p| {
+        [
             Some(p.borrower_name),
             Some(p.co_borrower_name),
             Some(p.borrower_phone),
             Some(p.borrower_email),
             Some(p.property_address),
-        ]);
-        weak.push(Some(p.loan_number));
-    }
-    let vals = values(strong, weak);
+            Some(p.loan_number),
+        ]
+    }));
     let keys = keys();
     sqlx::query!(
         "UPDATE lossmit_cases SET borrower_name = $2, co_borrower_name = '', borrower_phone = '', borrower_email = '',
@@ -491,7 +508,7 @@ async fn scrub_cases(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: Date
         "UPDATE lossmit_decisions SET terms = disposal_scrub(terms, $2, $3) WHERE case_id = ANY($1)",
         ids,
         &keys,
-        &vals.all
+        &vals
     )
     .execute(&mut **tx)
     .await?;
@@ -502,9 +519,14 @@ async fn scrub_cases(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: Date
     )
     .execute(&mut **tx)
     .await?;
-    let texts: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    scrub_copies(tx, &texts, "/lossmit/cases/", &keys, &vals).await?;
-    scrub_audit(tx, &texts, &texts, &keys, &vals, now).await
+    let mut linked = Linked::default();
+    linked.add("lossmit_case", Some("/lossmit/cases/"), ids.iter().map(Uuid::to_string));
+    let messages = sqlx::query_scalar!("SELECT id::text AS \"id!\" FROM messages WHERE case_id = ANY($1)", ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    linked.add("message", None, messages);
+    scrub_copies(tx, &linked, &keys, &vals).await?;
+    scrub_audit(tx, &linked, &keys, &vals, now).await
 }
 
 /// Portfolio loans: the loan, its rate-watch offers and copies.
@@ -516,12 +538,11 @@ async fn scrub_loans(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: Date
     )
     .fetch_all(&mut **tx)
     .await?;
-    let (mut strong, mut weak) = (Vec::new(), Vec::new());
-    for p in people {
-        strong.extend([Some(p.borrower_name), p.co_borrower_name, p.email, p.phone]);
-        weak.push(Some(p.loan_number));
-    }
-    let vals = values(strong, weak);
+    let vals = values(
+        people
+            .into_iter()
+            .flat_map(|p| [Some(p.borrower_name), p.co_borrower_name, p.email, p.phone, Some(p.loan_number)]),
+    );
     let keys = keys();
     sqlx::query!(
         "UPDATE portfolio_loans SET borrower_name = $2, co_borrower_name = NULL, email = NULL, phone = NULL,
@@ -538,22 +559,18 @@ async fn scrub_loans(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: Date
         ids,
         MARKER,
         &keys,
-        &vals.all
+        &vals
     )
     .execute(&mut **tx)
     .await?;
-    let texts: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    scrub_copies(tx, &texts, "/portfolio/loans/", &keys, &vals).await?;
-    scrub_audit(tx, &texts, &texts, &keys, &vals, now).await
-}
-
-/// ILIKE patterns finding the records' ids and the people's strong values anywhere in a text.
-fn patterns(ids: &[String], vals: &Values) -> Vec<String> {
-    ids.iter().chain(vals.strong.iter()).map(|v| format!("%{}%", like_escape(v))).collect()
-}
-
-fn like_escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    let mut linked = Linked::default();
+    linked.add("portfolio_loan", Some("/portfolio/loans/"), ids.iter().map(Uuid::to_string));
+    let offers = sqlx::query_scalar!("SELECT id::text AS \"id!\" FROM opportunities WHERE loan_id = ANY($1)", ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    linked.add("opportunity", Some("/portfolio/opportunities/"), offers);
+    scrub_copies(tx, &linked, &keys, &vals).await?;
+    scrub_audit(tx, &linked, &keys, &vals, now).await
 }
 
 /// The tables disposal writes to: their old row versions, and the index entries pointing at them, hold the

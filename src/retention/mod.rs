@@ -61,11 +61,9 @@ async fn schedule_after(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
 pub async fn run_job(state: &AppState, job: &crate::jobs::Job, now: DateTime<Utc>) -> anyhow::Result<()> {
     match job.kind.as_str() {
         DISPOSE_JOB => {
+            // No compaction here: rewriting tables (VACUUM FULL) locks each one while it runs, which belongs to
+            // the operator's `loanfloor dispose --apply` in a quiet hour, not to a job on a serving system.
             dispose::apply(state, now).await?;
-            let skipped = dispose::compact(&state.db).await;
-            if !skipped.is_empty() {
-                tracing::debug!(?skipped, "disposal: compaction left to autovacuum and the next checkpoint");
-            }
             schedule_after(state, now).await
         }
         other => anyhow::bail!("unknown job kind {other}"),
