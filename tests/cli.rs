@@ -187,3 +187,48 @@ async fn sources_and_spend_are_managed_from_the_command_line() {
     assert_eq!(total, 100_000);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn dispose_counts_in_a_dry_run_and_scrubs_with_apply() {
+    let app = TestApp::spawn().await;
+    let vendor = app.create_user(Role::Intake, "vendor@feed.test", None, &[]).await;
+    let feed = app.api(&app.token_with(vendor, &["leads:write"]).await);
+    let res = feed
+        .post(app.url("/api/v1/leads"))
+        .json(&serde_json::json!({"first_name": "Ottoline", "last_name": "Farrowgate", "phone": "512-555-0177",
+                                   "email": "ottoline@farrowgate.test", "source": "direct", "property_state": "TX"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let lead: uuid::Uuid = res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+    // Last used three years ago: past the 24-month rule for leads that never applied.
+    sqlx::query(
+        "UPDATE leads SET created_at = now() - interval '3 years', updated_at = now() - interval '3 years',
+                          last_activity_at = NULL, stage_changed_at = now() - interval '3 years' WHERE id = $1",
+    )
+    .bind(lead)
+    .execute(app.db())
+    .await
+    .unwrap();
+    let first = || async {
+        sqlx::query_scalar::<_, String>("SELECT first_name FROM leads WHERE id = $1")
+            .bind(lead)
+            .fetch_one(app.db())
+            .await
+            .unwrap()
+    };
+
+    let (code, _, err) = run(&app, &["dispose"], &[]).await;
+    assert_eq!(code, 2, "one of --dry-run or --apply is required: {err}");
+    let (code, out, err) = run(&app, &["dispose", "--dry-run"], &[]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("leads that never applied due (dry run, nothing changed): 1"), "{out}");
+    assert_eq!(first().await, "Ottoline", "a dry run changes nothing");
+    let (code, out, err) = run(&app, &["dispose", "--apply"], &[]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("leads that never applied disposed: 1"), "{out}");
+    assert_eq!(first().await, loanfloor::retention::dispose::MARKER);
+    let (_, out, _) = run(&app, &["dispose", "--dry-run"], &[]).await;
+    assert!(out.contains("leads that never applied due (dry run, nothing changed): 0"), "disposed once: {out}");
+}
