@@ -120,6 +120,8 @@ async fn a_legal_hold_keeps_a_record_until_it_is_released() {
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("CFPB complaint 42"), "the reason typed is kept");
 
+    let lead_page = admin.get(app.url(&format!("/leads/{held}"))).send().await.unwrap().text().await.unwrap();
+    assert!(lead_page.contains("Place a legal hold"), "an admin places a hold from the lead page too");
     let held_id = held.to_string();
     let hold = [("record", "lead"), ("reference", held_id.as_str()), ("reason", "Litigation hold, matter 2026-17")];
     let res = admin.post(app.url("/admin/retention/holds")).form(&hold).send().await.unwrap();
@@ -128,6 +130,9 @@ async fn a_legal_hold_keeps_a_record_until_it_is_released() {
     assert_eq!(res.status(), 409, "one active hold per record");
     let page = admin.get(app.url("/admin/retention")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Litigation hold, matter 2026-17") && page.contains("Harriet Holdsworth"));
+    let lead_page = admin.get(app.url(&format!("/leads/{held}"))).send().await.unwrap().text().await.unwrap();
+    assert!(lead_page.contains("On legal hold") && lead_page.contains("Litigation hold, matter 2026-17"));
+    assert!(lead_page.contains("Release the hold"));
 
     let report = loanfloor::retention::dispose::apply(&app.state, later).await.unwrap();
     assert!(report.leads >= 1, "the free lead is disposed");
@@ -161,6 +166,8 @@ async fn a_legal_hold_keeps_a_record_until_it_is_released() {
     let first: String =
         sqlx::query_scalar("SELECT first_name FROM leads WHERE id = $1").bind(held).fetch_one(app.db()).await.unwrap();
     assert_eq!(first, loanfloor::retention::dispose::MARKER, "disposed once released");
+    let lead_page = admin.get(app.url(&format!("/leads/{held}"))).send().await.unwrap().text().await.unwrap();
+    assert!(lead_page.contains("personal data was disposed of on"), "the lead page says so");
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'retention.disposed'")
         .fetch_one(app.db())
         .await

@@ -92,6 +92,40 @@ pub async fn cli(state: &AppState, args: &crate::config::DisposeArgs) -> anyhow:
     Ok(())
 }
 
+#[derive(Template)]
+#[template(path = "retention/lead_panel.html")]
+struct LeadPanel {
+    lead_id: Uuid,
+    is_admin: bool,
+    disposed_at: Option<String>,
+    hold: Option<(Uuid, String, String)>,
+}
+
+/// The lead page's panel: disposal and legal hold. Admins see the hold's reason and place or release it there;
+/// managers see that the lead is held or disposed; an LO sees nothing of it.
+pub async fn lead_panel(state: &AppState, user: &CurrentUser, lead_id: Uuid) -> AppResult<String> {
+    crate::leads::store::visible_lead(&state.db, user, lead_id).await?;
+    if !user.is_manager_or_admin() {
+        return Ok(String::new());
+    }
+    let tz = state.config.timezone;
+    let row = sqlx::query!(
+        r#"SELECT l.disposed_at, h.id AS "hold_id?", h.reason AS "reason?", h.placed_at AS "placed_at?"
+             FROM leads l LEFT JOIN legal_holds h ON h.lead_id = l.id AND h.released_at IS NULL
+            WHERE l.id = $1"#,
+        lead_id
+    )
+    .fetch_one(&state.db)
+    .await?;
+    let when = |t: DateTime<Utc>| t.with_timezone(&tz).format("%b %-d, %Y").to_string();
+    let hold = match (row.hold_id, row.reason, row.placed_at) {
+        (Some(id), Some(reason), Some(at)) => Some((id, reason, when(at))),
+        _ => None,
+    };
+    let panel = LeadPanel { lead_id, is_admin: user.role == Role::Admin, disposed_at: row.disposed_at.map(when), hold };
+    panel.render().map_err(|e| crate::error::AppError::Internal(e.into()))
+}
+
 struct Rule {
     kind: String,
     months: i32,
@@ -301,6 +335,17 @@ struct HoldInput {
     reference: String,
     #[serde(default)]
     reason: String,
+    /// Where to go after: the lead page the form was on, or the retention page.
+    #[serde(default)]
+    return_to: String,
+}
+
+/// The page a hold form returns to: a lead page it came from, otherwise the retention page (never elsewhere).
+fn return_to(path: &str) -> String {
+    match path.strip_prefix("/leads/").map(Uuid::parse_str) {
+        Some(Ok(id)) => format!("/leads/{id}"),
+        _ => "/admin/retention".to_string(),
+    }
 }
 
 /// The record a hold form names, if it exists.
@@ -382,7 +427,7 @@ async fn place_hold(
     tx.commit().await?;
     Flash::push(&session, "success", "Legal hold placed: nothing about this record is disposed until it is released.")
         .await;
-    Ok(Redirect::to("/admin/retention").into_response())
+    Ok(Redirect::to(&return_to(&f.return_to)).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -391,6 +436,8 @@ struct ReleaseInput {
     id: String,
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    return_to: String,
 }
 
 /// `POST /admin/retention/holds/release`: releases an active hold, with the reason.
@@ -427,7 +474,7 @@ async fn release_hold(
         .await?;
     tx.commit().await?;
     Flash::push(&session, "success", "Legal hold released; the record follows its retention rule again.").await;
-    Ok(Redirect::to("/admin/retention").into_response())
+    Ok(Redirect::to(&return_to(&f.return_to)).into_response())
 }
 
 #[cfg(test)]
