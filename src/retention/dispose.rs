@@ -386,29 +386,11 @@ async fn scrub_copies(
     .execute(&mut **tx)
     .await?;
     sqlx::query!(
-        "UPDATE webhook_deliveries SET payload = disposal_scrub(payload, $2, $3)
-          WHERE payload->>'lead_id' = ANY($1) OR payload->>'case_id' = ANY($1) OR payload->>'loan_id' = ANY($1)
-             OR payload->>'escalation_id' = ANY($1)",
-        &linked.ids,
-        keys,
-        vals
-    )
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query!(
-        "UPDATE domain_events SET payload = disposal_scrub(payload, $2, $3)
-          WHERE lead_id::text = ANY($1) OR payload->>'lead_id' = ANY($1) OR payload->>'case_id' = ANY($1)
-             OR payload->>'loan_id' = ANY($1) OR payload->>'escalation_id' = ANY($1)",
-        &linked.ids,
-        keys,
-        vals
-    )
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query!(
-        "UPDATE jobs SET payload = disposal_scrub(payload, $2, $3)
-          WHERE payload->>'lead_id' = ANY($1) OR payload->>'case_id' = ANY($1) OR payload->>'loan_id' = ANY($1)
-             OR payload->>'escalation_id' = ANY($1)",
+        "WITH deliveries AS (UPDATE webhook_deliveries SET payload = disposal_scrub(payload, $2, $3)
+                              WHERE payload_names(payload, $1)),
+              events AS (UPDATE domain_events SET payload = disposal_scrub(payload, $2, $3)
+                          WHERE lead_id::text = ANY($1) OR payload_names(payload, $1))
+         UPDATE jobs SET payload = disposal_scrub(payload, $2, $3) WHERE payload_names(payload, $1)",
         &linked.ids,
         keys,
         vals
