@@ -31,7 +31,7 @@ async fn wait_for_orphans(app: &TestApp) {
         let busy: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity
              WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'
-               AND application_name = 'loanfloor' AND backend_type = 'client backend'
+               AND application_name LIKE 'loanfloor:%' AND backend_type = 'client backend'
                AND query NOT ILIKE '%pg_stat_activity%'",
         )
         .fetch_one(app.db())
@@ -67,7 +67,7 @@ async fn an_import_killed_mid_file_leaves_nothing_half_done() {
         for _ in 0..200 {
             let active: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-                   AND application_name = 'loanfloor' AND xact_start IS NOT NULL AND query ILIKE '%INSERT INTO leads%'",
+                   AND application_name LIKE 'loanfloor:%' AND xact_start IS NOT NULL AND query ILIKE '%INSERT INTO leads%'",
             )
             .fetch_one(app.db())
             .await

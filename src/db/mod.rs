@@ -87,15 +87,17 @@ impl Database {
         self.pool.close().await;
         if let Some(cluster) = self.owned_cluster {
             // Our own pool's backends can still be listed for a moment after their connections closed (more so
-            // on a loaded machine), so a count above zero is read again for up to two seconds before another
-            // client is assumed.
+            // on a loaded machine): they carry this process's application name and are not counted; another
+            // client's count above zero is read again for up to two seconds before it is believed.
             let others = match connect(&cluster.url("postgres"), 1).await {
                 Ok(pool) => {
                     let mut n = 0;
                     for _ in 0..20 {
                         n = sqlx::query_scalar::<_, i64>(
-                            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
+                                AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM $1",
                         )
+                        .bind(own_application_name())
                         .fetch_one(&pool)
                         .await
                         .unwrap_or(0);
@@ -144,11 +146,17 @@ pub async fn connect_serving(url: &str, max_connections: u32) -> anyhow::Result<
     connect_with(url, max_connections, &[("max_parallel_workers_per_gather", "0")]).await
 }
 
+/// The name this process's connections carry in `pg_stat_activity` (`loanfloor:<pid>`): shutdown tells its
+/// own lingering backends from another client's by it.
+pub fn own_application_name() -> String {
+    format!("loanfloor:{}", std::process::id())
+}
+
 async fn connect_with(url: &str, max_connections: u32, settings: &[(&str, &str)]) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
     // Statements slower than 200 ms are logged at WARN, inside the request's span (so with its request id).
     let options = options
-        .application_name("loanfloor")
+        .application_name(&own_application_name())
         .log_slow_statements(log::LevelFilter::Warn, SLOW_STATEMENT)
         .options(settings.iter().copied());
     PgPoolOptions::new()
