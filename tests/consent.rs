@@ -490,7 +490,8 @@ async fn an_admin_exports_everything_held_about_one_borrower_and_the_export_is_a
     // Found by the phone typed another way; every table naming the lead answers.
     let data: Value = f
         .admin
-        .get(f.app.url("/admin/data-request.json?q=(512)%20555-0801"))
+        .post(f.app.url("/admin/data-request.json"))
+        .form(&[("q", "(512) 555-0801")])
         .send()
         .await
         .unwrap()
@@ -507,13 +508,17 @@ async fn an_admin_exports_everything_held_about_one_borrower_and_the_export_is_a
     assert!(data.to_string().contains("Prefers evenings"), "the note is in the export");
     assert!(!leads[0]["audit_log"].as_array().unwrap().is_empty(), "the lead's audit entries are in the export");
 
-    let page = f.admin.get(f.app.url("/admin/data-request?q=peridot@borrower.test")).send().await.unwrap();
+    let search = [("q", "peridot@borrower.test")];
+    let page = f.admin.post(f.app.url("/admin/data-request")).form(&search).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(
         html.contains("Peridot Borrower") && html.contains("lead opt outs (1)") && html.contains("You may call me.")
     );
-    assert_eq!(f.lo.get(f.app.url("/admin/data-request?q=peridot@borrower.test")).send().await.unwrap().status(), 403);
+    assert_eq!(f.lo.post(f.app.url("/admin/data-request")).form(&search).send().await.unwrap().status(), 403);
+    assert!(html.contains("method=\"post\" action=\"/admin/data-request\""), "the search is posted, not put in a URL");
+    let in_url = f.admin.get(f.app.url("/admin/data-request.json?q=peridot@borrower.test")).send().await.unwrap();
+    assert_eq!(in_url.status(), 400, "an email is never taken from a URL");
     let audited: Vec<Value> =
         sqlx::query_scalar("SELECT after FROM audit_log WHERE action = 'data_request.exported' ORDER BY id")
             .fetch_all(f.app.db())

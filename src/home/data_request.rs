@@ -1,6 +1,7 @@
 //! A person's data on request (issue 24, in part): an admin answering a complaint, a legal request or a
 //! borrower's own request finds everything Loanfloor holds about one borrower — by lead id, email or phone —
-//! as JSON (`/admin/data-request.json?q=`) or a printable page (`/admin/data-request?q=`). Every table that names
+//! as JSON (`POST /admin/data-request.json`) or a printable page (`POST /admin/data-request`): posted, so the
+//! email or phone typed stays out of URLs, browser histories and proxy logs. Every table that names
 //! a lead (`lead_id`) is read, found from the database's own catalogue, so a table added later is not missed;
 //! with the bell's notifications and the webhook deliveries about the lead, its audit entries and the
 //! loss-mitigation cases of the same email or phone. Each export is
@@ -8,9 +9,9 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -134,13 +135,27 @@ async fn answer(state: &AppState, user: &CurrentUser, q: &str, format: &str) -> 
     Ok(data)
 }
 
-/// `GET /admin/data-request.json?q=`: the JSON answer.
+/// `POST /admin/data-request.json` (form field `q`): the JSON answer. (`GET ?q=` answers too, for a lead's id;
+/// the page posts, so an email or phone typed never lands in a URL, a browser's history or a proxy's log.)
 pub async fn json_export(
     user: CurrentUser,
     State(state): State<AppState>,
     Query(r): Query<RequestQuery>,
 ) -> AppResult<Response> {
-    let data = answer(&state, &user, &r.q, "json").await?;
+    user.require(&[Role::Admin])?;
+    json_answer(&state, &user, id_only(&r.q)?).await
+}
+
+pub async fn json_export_post(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Form(r): Form<RequestQuery>,
+) -> AppResult<Response> {
+    json_answer(&state, &user, &r.q).await
+}
+
+async fn json_answer(state: &AppState, user: &CurrentUser, q: &str) -> AppResult<Response> {
+    let data = answer(state, user, q, "json").await?;
     let mut res = Json(data).into_response();
     res.headers_mut().insert(
         axum::http::header::CONTENT_DISPOSITION,
@@ -190,14 +205,40 @@ fn records(rows: &Value) -> Vec<Record> {
     }
 }
 
-/// `GET /admin/data-request?q=`: the printable page (the search form when `q` is empty).
+/// `GET /admin/data-request`: the search form (or, for `?q=` a lead's id, its answer).
 pub async fn page(
     user: CurrentUser,
     ctx: PageCtx,
     State(state): State<AppState>,
     Query(r): Query<RequestQuery>,
 ) -> AppResult<Response> {
-    let data = answer(&state, &user, &r.q, "page").await?;
+    user.require(&[Role::Admin])?;
+    page_answer(&state, &user, ctx, id_only(&r.q)?).await
+}
+
+/// A search in a URL names a lead by its id only: an email or phone is posted, never put in a URL.
+fn id_only(q: &str) -> AppResult<&str> {
+    if q.trim().is_empty() || Uuid::parse_str(q.trim()).is_ok() {
+        Ok(q)
+    } else {
+        Err(crate::error::AppError::BadRequest(
+            "Search by email or phone with the form: they are posted, never put in a URL.".into(),
+        ))
+    }
+}
+
+/// `POST /admin/data-request` (form field `q`): the printable page for a lead id, email or phone.
+pub async fn page_post(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Form(r): Form<RequestQuery>,
+) -> AppResult<Response> {
+    page_answer(&state, &user, ctx, &r.q).await
+}
+
+async fn page_answer(state: &AppState, user: &CurrentUser, ctx: PageCtx, q: &str) -> AppResult<Response> {
+    let data = answer(state, user, q, "page").await?;
     let leads = data["leads"]
         .as_array()
         .into_iter()
@@ -221,5 +262,5 @@ pub async fn page(
         })
         .collect();
     let cases = records(&data["loss_mitigation_cases"]);
-    Ok(DataRequestPage { ctx, q: r.q.trim().to_string(), leads, cases }.into_response())
+    Ok(DataRequestPage { ctx, q: q.trim().to_string(), leads, cases }.into_response())
 }

@@ -22,8 +22,12 @@ pub fn router() -> Routes {
     Routes::new()
         .public("/", &["GET"], get(root))
         .route("/admin", &["GET"], get(admin_home))
-        .route("/admin/data-request", &["GET"], get(data_request::page))
-        .route("/admin/data-request.json", &["GET"], get(data_request::json_export))
+        .route("/admin/data-request", &["GET", "POST"], get(data_request::page).post(data_request::page_post))
+        .route(
+            "/admin/data-request.json",
+            &["GET", "POST"],
+            get(data_request::json_export).post(data_request::json_export_post),
+        )
         .route("/metrics", &["GET"], get(metrics_for_tokens))
 }
 
