@@ -13,9 +13,42 @@ use serde::Serialize;
 use crate::web::request_ctx;
 
 /// Messages per field, in a stable order.
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(example = json!({"email": ["is not an email address"]}))]
 pub struct FieldErrors(pub BTreeMap<String, Vec<String>>);
+
+/// The body of every `/api/` error but a validation error (400, 401, 403, 404, 409, 429, 500, 503).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApiErrorBody {
+    pub error: ApiError,
+}
+
+/// What went wrong, for an API client.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `rate_limited`, `internal` or
+    /// `unavailable`; refusals made before a handler runs (`web::api_errors`) also `method_not_allowed`,
+    /// `timeout`, `too_large` or `unsupported_media_type`.
+    pub code: &'static str,
+    /// A sentence for a person; never internal details.
+    pub message: String,
+    /// Quote it to support; it is also the `X-Request-Id` response header.
+    pub request_id: String,
+    /// A 409 for a value that must be unique: the field that holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    /// A 409 for a value that must be unique: the record that has it, only when the caller may see it
+    /// (`null` otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other: Option<serde_json::Value>,
+}
+
+/// The body of a 422: messages per field.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ValidationErrorBody {
+    pub errors: FieldErrors,
+}
 
 impl FieldErrors {
     pub fn new() -> Self {
@@ -169,22 +202,27 @@ impl IntoResponse for AppError {
             tracing::error!(request_id = %ctx.request_id, error = ?e, "internal error");
         }
         let mut response = if ctx.is_api {
-            let body = match &self {
-                AppError::Validation(errors) => serde_json::json!({ "errors": errors }),
-                AppError::Taken { field, message, other } => serde_json::json!({ "error": {
-                    "code": self.code(),
-                    "field": field,
-                    "message": message,
-                    "other": other,
-                    "request_id": ctx.request_id,
-                }}),
-                _ => serde_json::json!({ "error": {
-                    "code": self.code(),
-                    "message": self.public_message(),
-                    "request_id": ctx.request_id,
-                }}),
+            let error = |message: String| ApiError {
+                code: self.code(),
+                message,
+                request_id: ctx.request_id.clone(),
+                field: None,
+                other: None,
             };
-            (status, axum::Json(body)).into_response()
+            match &self {
+                AppError::Validation(errors) => {
+                    (status, axum::Json(ValidationErrorBody { errors: errors.clone() })).into_response()
+                }
+                AppError::Taken { field, message, other } => {
+                    let error = ApiError {
+                        field: Some(field),
+                        other: Some(other.clone().unwrap_or_default()),
+                        ..error(message.clone())
+                    };
+                    (status, axum::Json(ApiErrorBody { error })).into_response()
+                }
+                _ => (status, axum::Json(ApiErrorBody { error: error(self.public_message()) })).into_response(),
+            }
         } else if matches!(self, AppError::Unauthorized) {
             let next = ctx.path_and_query.clone();
             let target = if next.starts_with('/') && !next.starts_with("//") && ctx.method_is_get {

@@ -153,6 +153,8 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { AppError::NotFound })
         .layer(RequestBodyLimitLayer::new(body_limit * 50))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        // Outside the body limits, so their refusals take the API's error shape too.
+        .layer(middleware::from_fn(web::api_errors::json_errors))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .layer(SetResponseHeaderLayer::if_not_present(

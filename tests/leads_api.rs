@@ -467,6 +467,13 @@ async fn exported_csv_neutralises_formulas() {
     assert_eq!(col("last_name"), "'@SUM(A1)");
     assert_eq!(col("campaign"), "'-2+3");
     assert_eq!(col("phone"), "'+15125550142");
+
+    // Compressed, the download ends cleanly (it used to break at its end: Schemathesis found it, issue 23).
+    let gz = api.get(app.url("/api/v1/leads.csv")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gz.status(), 200);
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let bytes = gz.bytes().await.expect("the whole compressed download");
+    assert!(bytes.starts_with(&[0x1f, 0x8b]), "a gzip stream");
 }
 
 /// The names a list answer holds, in its order.

@@ -1,6 +1,7 @@
 //! The front door: `/` sends each role to its home page; the `/admin` landing page (the account page lives in accounts); health;
 //! Prometheus metrics for API tokens.
 
+pub mod api_docs;
 pub mod data_request;
 pub mod digest;
 pub mod housekeeping;
@@ -29,6 +30,7 @@ pub fn router() -> Routes {
             get(data_request::json_export).post(data_request::json_export_post),
         )
         .route("/metrics", &["GET"], get(metrics_for_tokens))
+        .merge(api_docs::router())
 }
 
 /// `GET /metrics` on the main listener: for an admin's API token with the `metrics` scope only (a scraper), never

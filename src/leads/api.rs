@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -14,7 +15,9 @@ use crate::auth::{CurrentUser, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
 
-const LEAD_FIELDS: [&str; 23] = [
+/// The lead fields a JSON body may carry (besides `consent`, `opt_out` and, for PATCH, `version`); any other
+/// field is refused (422). The published schema of a lead body is built from this list.
+pub const LEAD_FIELDS: [&str; 23] = [
     "first_name",
     "last_name",
     "email",
@@ -121,6 +124,17 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
     }
 }
 
+/// The answer to a `POST /api/v1/leads` that created a lead (201).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedLead {
+    #[serde(flatten)]
+    pub lead: store::LeadView,
+    /// Always false here: a duplicate of an open lead answers 200.
+    pub duplicate: bool,
+    /// Always false here: a replay of an `Idempotency-Key` answers 200.
+    pub replayed: bool,
+}
+
 /// `POST /api/v1/leads`: 201 for a new lead, 200 for a replay or a duplicate of an open lead.
 pub async fn create(
     user: CurrentUser,
@@ -137,11 +151,15 @@ pub async fn create(
     let fields = draft.validate().map_err(AppError::Validation)?;
     let key = idempotency_key(&headers)?;
     let (id, outcome) = store::create_lead(&state, &user, &fields, key.as_deref()).await?;
-    let status = if outcome == CreateOutcome::Created { StatusCode::CREATED } else { StatusCode::OK };
     let mut out = match outcome {
         // The caller made this lead just now: show what it created, even if routing sent it out of the
         // caller's scope (an intake integration sees no leads otherwise).
-        CreateOutcome::Created => store::lead_unscoped(&state.db, id).await?.to_json(),
+        CreateOutcome::Created => {
+            let lead = store::lead_unscoped(&state.db, id).await?.view();
+            return Ok(
+                (StatusCode::CREATED, Json(CreatedLead { lead, duplicate: false, replayed: false })).into_response()
+            );
+        }
         // A replay or a duplicate answers through the caller's scope. Out of scope, a replay returns only
         // what the caller sent and the id it was given; a duplicate returns nothing of the other lead.
         CreateOutcome::Replayed | CreateOutcome::Duplicate => match store::lead(&state.db, &user, id).await {
@@ -157,7 +175,7 @@ pub async fn create(
     };
     out["duplicate"] = json!(outcome == CreateOutcome::Duplicate);
     out["replayed"] = json!(outcome == CreateOutcome::Replayed);
-    Ok((status, Json(out)).into_response())
+    Ok((StatusCode::OK, Json(out)).into_response())
 }
 
 /// `GET /api/v1/leads`

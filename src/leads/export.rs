@@ -135,7 +135,11 @@ pub async fn download(
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    // Fused: the gzip layer polls the body once more after its end, which an unfused `unfold` answers with a
+    // panic (a broken download for every client that accepts gzip).
+    let stream = futures_util::StreamExt::fuse(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|c| (c, rx))
+    }));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -50,7 +50,7 @@ pub fn router() -> Routes {
 }
 
 /// A partner as pages and the API show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Partner {
     pub id: Uuid,
     pub company: String,
@@ -82,7 +82,7 @@ pub struct Contact {
 
 /// What a keeper enters for a partner (form and API alike). The API refuses a field not named here
 /// ([`PartnerInput::FIELDS`]), after the role check.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct PartnerInput {
     pub company: String,

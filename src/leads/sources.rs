@@ -55,7 +55,7 @@ pub fn router() -> Routes {
 }
 
 /// A source as the page and the API show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Source {
     pub key: String,
     pub label: String,
@@ -88,7 +88,7 @@ impl Source {
 }
 
 /// What an admin enters for a source (the form and the API alike). Every field is optional on a change.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SourceInput {
     pub key: String,

@@ -21,7 +21,7 @@ pub fn next_digest(state: &AppState) -> chrono::DateTime<chrono::Utc> {
     store::next_digest_at(state.clock.now(), state.config.timezone)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ApplicationJson {
     pub status: &'static str,
     /// The application the protections come from (1024.41(i)), by its number on the case.
@@ -32,7 +32,7 @@ pub struct ApplicationJson {
     pub all: Vec<store::ApplicationLine>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EvaluationJson {
     pub decided_on: NaiveDate,
     /// At least one option was approved.
@@ -42,7 +42,8 @@ pub struct EvaluationJson {
 }
 
 /// A case as the API returns it, with its clocks.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Case)]
 pub struct CaseJson {
     pub id: Uuid,
     pub loan_number: String,
@@ -148,7 +149,7 @@ pub async fn show(
     case_json(&state, &user, id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ApplicationInput {
     pub received_on: NaiveDate,
     #[serde(default)]
@@ -169,7 +170,7 @@ pub async fn application(
     Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct StepInput {
     pub step: String,
     pub on: NaiveDate,
@@ -193,7 +194,7 @@ pub async fn foreclosure_step(
     Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct OptionDecisionInput {
     /// `modification`, `forbearance`, `repayment_plan`, `short_sale`, `deed_in_lieu` or `investor_program`.
     pub option: String,
@@ -206,7 +207,7 @@ pub struct OptionDecisionInput {
     pub program: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct EvaluationInput {
     pub decided_on: NaiveDate,
     pub decisions: Vec<OptionDecisionInput>,
@@ -244,7 +245,7 @@ pub async fn evaluation(
     Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AppealInput {
     pub filed_on: NaiveDate,
 }
@@ -262,7 +263,7 @@ pub async fn appeal(
     Ok((StatusCode::CREATED, case_json(&state, &user, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReinstatementInput {
     pub current_on: NaiveDate,
     #[serde(default)]

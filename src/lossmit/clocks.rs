@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::calendar::Calendar;
 
 /// Whether a deadline was met, is still open, or was missed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockStatus {
     Met,
@@ -37,7 +37,7 @@ impl ClockStatus {
 }
 
 /// One dated deadline with the rule it comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Deadline {
     pub key: &'static str,
     pub label: &'static str,

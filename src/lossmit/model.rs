@@ -158,7 +158,8 @@ pub fn parse_money(s: &str) -> Option<i64> {
 pub use crate::web::money::input as cents_input;
 
 /// A new case, as the API and the form submit it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(as = CaseInput)]
 pub struct NewCase {
     pub loan_number: String,
     pub borrower_name: String,

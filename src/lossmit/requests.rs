@@ -41,7 +41,7 @@ pub const RULE_ERROR_ACK: &str = "12 CFR 1024.35(d)";
 pub const RULE_INFO_ACK: &str = "12 CFR 1024.36(c)";
 
 /// One request as recorded.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct BorrowerRequest {
     pub id: i64,
     pub case_id: Uuid,
@@ -214,7 +214,8 @@ pub async fn case_deadlines(state: &AppState, c: &store::CaseRow, today: NaiveDa
 
 // ---------- API ----------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = BorrowerRequestInput)]
 pub struct NewRequest {
     pub kind: String,
     pub category: String,
@@ -224,7 +225,8 @@ pub struct NewRequest {
     pub summary: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = BorrowerRequestProgress)]
 pub struct Progress {
     pub request_id: i64,
     /// `acknowledged`, `extended` or `responded`.
@@ -237,10 +239,13 @@ pub struct Progress {
     pub explanation: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = BorrowerRequestView)]
 pub struct RequestJson {
     #[serde(flatten)]
     pub request: BorrowerRequest,
+    /// The acknowledgement and the answer.
+    #[schema(value_type = Vec<Deadline>)]
     pub deadlines: [Deadline; 2],
 }
 

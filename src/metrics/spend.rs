@@ -279,13 +279,15 @@ async fn api_list(user: CurrentUser, State(state): State<AppState>) -> AppResult
 }
 
 /// One month's spend as the API takes it: `amount_cents`, a whole number of cents.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(default)]
-struct ApiSpend {
-    month: String,
-    source: String,
-    campaign: String,
-    amount_cents: Option<i64>,
+#[schema(as = SpendInput)]
+pub struct ApiSpend {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub source: String,
+    pub campaign: String,
+    pub amount_cents: Option<i64>,
 }
 
 /// `PUT /api/v1/spend` (admins, marketing) `{"month": "2026-11", "source": "zillow", "campaign"?, "amount_cents"}`:

@@ -399,9 +399,10 @@ async fn api_opportunities(
     Ok(Json(serde_json::json!({ "total": total, "opportunities": rows })))
 }
 
-#[derive(Deserialize)]
-struct StatusForm {
-    status: String,
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = OpportunityStatus)]
+pub struct StatusForm {
+    pub status: String,
 }
 
 async fn set_status(
@@ -752,11 +753,12 @@ async fn import_upload(
     Ok((status, page).into_response())
 }
 
-#[derive(Deserialize)]
-struct LosStatusBody {
-    loan_number: String,
-    status: String,
-    at: Option<String>,
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LosStatusBody {
+    pub loan_number: String,
+    pub status: String,
+    /// RFC 3339, `YYYY-MM-DD HH:MM[:SS]` or a date; now when absent.
+    pub at: Option<String>,
 }
 
 /// `POST /api/v1/los/status {loan_number, status, at}` (admins and intake tokens).

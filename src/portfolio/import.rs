@@ -366,7 +366,7 @@ pub async fn import_market_rates<R: Read + Send>(
 }
 
 /// What an LOS status update did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LosOutcome {
     pub lead_id: Uuid,
     pub from_stage: String,

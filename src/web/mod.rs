@@ -2,6 +2,7 @@
 //! caller is the JSON API), security headers, cross-site request refusal, Prometheus metrics, the route table
 //! used by the route-by-role test, and flash messages (the page context every template gets is `auth::PageCtx`).
 
+pub mod api_errors;
 pub mod assets;
 pub mod client;
 pub mod csrf;

@@ -22,6 +22,7 @@ use crate::web::{Flash, Routes, request_ctx};
 
 mod audit_log;
 mod own;
+pub use own::Me;
 mod teams;
 mod tokens;
 mod users;

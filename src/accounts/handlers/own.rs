@@ -185,13 +185,25 @@ pub(crate) async fn change_own_password(
 
 // ---------- API ----------
 
-pub(crate) async fn api_me(user: CurrentUser) -> impl IntoResponse {
-    axum::Json(serde_json::json!({
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "role": user.role,
-        "team_id": user.team_id,
-        "managed_team_ids": user.managed_team_ids,
-    }))
+/// `GET /api/v1/me`: who the token (or session) acts as.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: crate::auth::Role,
+    pub team_id: Option<uuid::Uuid>,
+    /// The teams a manager manages (empty for everyone else).
+    pub managed_team_ids: Vec<uuid::Uuid>,
+}
+
+pub(crate) async fn api_me(user: CurrentUser) -> axum::Json<Me> {
+    axum::Json(Me {
+        id: user.id,
+        email: user.email,
+        name: user.name,
+        role: user.role,
+        team_id: user.team_id,
+        managed_team_ids: user.managed_team_ids,
+    })
 }

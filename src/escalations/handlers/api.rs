@@ -3,8 +3,9 @@
 use super::*;
 
 /// The JSON shape of a request: money in cents, rates as decimal percent.
-#[derive(serde::Serialize)]
-pub(crate) struct ApiEscalation {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Escalation)]
+pub struct ApiEscalation {
     id: Uuid,
     lead_id: Uuid,
     requester_id: Uuid,
@@ -64,8 +65,10 @@ pub(crate) fn as_text(v: &Option<serde_json::Value>) -> String {
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct ApiCreate {
+/// `POST /api/v1/escalations`: numbers may come as JSON numbers or strings.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = EscalationInput)]
+pub struct ApiCreate {
     lead_id: Option<serde_json::Value>,
     kind: Option<serde_json::Value>,
     standard_rate: Option<serde_json::Value>,
@@ -129,8 +132,10 @@ pub(crate) async fn api_show(
     Ok(Json(serde_json::json!({ "escalation": ApiEscalation::from(row), "events": events })))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct ApiDecision {
+/// `POST /api/v1/escalations/{id}/decision`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = EscalationDecision)]
+pub struct ApiDecision {
     #[serde(default)]
     decision: String,
     counter_bps: Option<i32>,

@@ -29,6 +29,8 @@ mod reports;
 mod requests;
 mod settings;
 
+pub use api::{ApiCreate, ApiDecision, ApiEscalation};
+
 use api::*;
 use coaching::*;
 use reports::*;

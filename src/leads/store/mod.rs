@@ -154,55 +154,9 @@ impl Lead {
             ..Default::default()
         }
     }
-    /// The API representation (`*_cents` money, rate as a decimal percent, RFC 3339 times).
+    /// The API representation (`*_cents` money, rate as a decimal percent, RFC 3339 times): [`LeadView`].
     pub fn to_json(&self) -> serde_json::Value {
-        let rate = self
-            .rate_quoted_milli
-            .and_then(|m| model::format_rate(m).parse::<serde_json::Number>().ok())
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null);
-        let lo = match (self.assigned_lo_id, &self.assigned_lo_email, &self.assigned_lo_name) {
-            (Some(id), Some(email), Some(name)) => serde_json::json!({"id": id, "email": email, "name": name}),
-            _ => serde_json::Value::Null,
-        };
-        serde_json::json!({
-            "id": self.id,
-            "stage": self.stage,
-            "version": self.version,
-            "assigned_lo": lo,
-            "team_id": self.team_id,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "email": self.email,
-            "phone": self.phone,
-            "property_state": self.property_state,
-            "property_zip": self.property_zip,
-            "loan_purpose": self.loan_purpose,
-            "loan_amount_cents": self.loan_amount_cents,
-            "property_value_cents": self.property_value_cents,
-            "ltv_bps": self.ltv_bps(),
-            "credit_band": self.credit_band,
-            "occupancy": self.occupancy,
-            "property_type": self.property_type,
-            "rate_quoted": rate,
-            "source": self.source,
-            "campaign": self.campaign,
-            "vendor": self.vendor,
-            "cost_cents": self.cost_cents,
-            "external_id": self.external_id,
-            "loan_number": self.loan_number,
-            "referred_by_loan_number": self.referred_by_loan_number,
-            "referral_partner_id": self.referral_partner_id,
-            "referral_partner": self.referral_partner,
-            "lost_reason": self.lost_reason,
-            "duplicate_of": self.duplicate_of,
-            "first_call_at": self.first_call_at,
-            "first_contact_at": self.first_contact_at,
-            "last_activity_at": self.last_activity_at,
-            "stage_changed_at": self.stage_changed_at,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
+        serde_json::to_value(self.view()).unwrap_or_default()
     }
 }
 
@@ -648,7 +602,10 @@ mod create;
 mod list;
 mod names;
 mod totals;
+mod view;
 mod workspace;
+
+pub use view::{AssignedLo, LeadView};
 
 pub use consent::*;
 pub use create::*;

@@ -458,7 +458,7 @@ pub async fn record_reinstatement(
 }
 
 /// One application on a case as now known, and what the rule makes of it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ApplicationLine {
     pub number: i32,
     pub received_on: NaiveDate,

@@ -23,7 +23,8 @@ pub async fn lead_json(db: &sqlx::PgPool, id: Uuid) -> AppResult<serde_json::Val
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /api/v1/leads/{id}/assign`: the loan officer by `lo_id` or `lo_email`; `version` guards the change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AssignBody {
     pub lo_email: Option<String>,
     pub lo_id: Option<Uuid>,

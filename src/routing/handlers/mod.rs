@@ -77,6 +77,7 @@ use crate::state::AppState;
 use crate::web::{Flash, Routes};
 
 mod api;
+pub use api::AssignBody;
 mod availability;
 mod availability_cadence;
 mod availability_history;

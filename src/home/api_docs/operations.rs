@@ -1,0 +1,386 @@
+//! Every `/api/v1` operation the contract documents: what it is for, what it takes and what it answers.
+//! `tests/openapi.rs` compares this with the served route table, so a route added without a line here fails.
+
+/// What an operation reads from its body.
+pub enum Body {
+    /// A named schema of `#/components/schemas`.
+    Schema(&'static str),
+    /// A JSON object whose fields the handler checks one by one (422 names the ones it refuses).
+    Object(&'static str),
+    /// A CSV file (`text/csv`).
+    Csv,
+}
+
+/// What an operation answers on success.
+pub enum Answer {
+    /// A named schema of `#/components/schemas`.
+    Schema(&'static str),
+    /// A JSON array of a named schema.
+    List(&'static str),
+    /// A JSON object, described in words.
+    Object(&'static str),
+    /// A CSV file.
+    Csv,
+}
+
+pub struct Op {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub tag: &'static str,
+    pub summary: &'static str,
+    pub body: Option<Body>,
+    pub answers: &'static [(u16, Answer)],
+}
+
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    body: Option<Body>,
+    answers: &'static [(u16, Answer)],
+) -> Op {
+    Op { method, path, tag, summary, body, answers }
+}
+
+use Answer::{Csv as CsvOut, List, Object as Obj, Schema as S};
+use Body::{Csv, Object, Schema};
+
+/// The tags, in the order the page shows them, with what each covers.
+pub const TAGS: &[(&str, &str)] = &[
+    ("leads", "The lead record and its lifecycle: intake (with idempotency), edits, stages, activities, opt-outs."),
+    ("routing", "Who works a lead: assignment, its routing decisions, the availability cadence."),
+    ("sources", "Lead sources and their campaigns (admins)."),
+    ("partners", "Referral partners."),
+    ("escalations", "Pricing exception requests and their decisions."),
+    ("metrics", "Funnel, speed to lead, lost reasons, ROI, and marketing spend."),
+    ("lossmit", "Loss-mitigation cases for servicing (loss-mitigation staff)."),
+    ("portfolio", "Closed loans, retention opportunities, and status updates from the LOS."),
+    ("accounts", "Who the caller is."),
+];
+
+pub const OPERATIONS: &[Op] = &[
+    op(
+        "GET",
+        "/api/v1/leads",
+        "leads",
+        "List leads in the caller's scope (keyset pagination: `next`).",
+        None,
+        &[(
+            200,
+            Obj("`items`, `next` (cursor or null), `total`, `total_capped`; cohort filters add their facts' counts."),
+        )],
+    ),
+    op(
+        "POST",
+        "/api/v1/leads",
+        "leads",
+        "Create a lead, or recognise a replay or a duplicate (see the Idempotency-Key header).",
+        Some(Schema("LeadInput")),
+        &[(201, S("CreatedLead")), (200, S("LeadReplay"))],
+    ),
+    op(
+        "GET",
+        "/api/v1/leads.csv",
+        "leads",
+        "The leads in the caller's scope as CSV (same filters as the list).",
+        None,
+        &[(200, CsvOut)],
+    ),
+    op("GET", "/api/v1/leads/{id}", "leads", "One lead.", None, &[(200, S("Lead"))]),
+    op(
+        "PATCH",
+        "/api/v1/leads/{id}",
+        "leads",
+        "Change a lead's fields; `version` is the one the change is based on (409 when stale, with `current` and `attempted`).",
+        Some(Schema("LeadPatch")),
+        &[(200, S("Lead"))],
+    ),
+    op(
+        "POST",
+        "/api/v1/leads/{id}/stage",
+        "leads",
+        "Move a lead to a stage (`stage`, `lost_reason` for lost, `version`).",
+        Some(Object("`stage`, `lost_reason`?, `version`")),
+        &[(200, S("Lead"))],
+    ),
+    op(
+        "POST",
+        "/api/v1/leads/{id}/activities",
+        "leads",
+        "Log a call, text, email or note on a lead.",
+        Some(Object("`kind`, `direction`?, `outcome`?, `talk_seconds`?, `occurred_at`?, `body`?, `callback_at`?")),
+        &[(201, Obj("`id` of the activity, `lead_id`."))],
+    ),
+    op(
+        "POST",
+        "/api/v1/leads/{id}/opt-outs",
+        "leads",
+        "Record that the borrower opted out of a channel (`call`, `text`, `email`, `all`).",
+        Some(Object("`channel`")),
+        &[(201, Obj("`lead_id`, `channel`, `added` (true)")), (200, Obj("Already recorded: `added` is false."))],
+    ),
+    op(
+        "POST",
+        "/api/v1/leads/{id}/assign",
+        "routing",
+        "Assign a lead to a loan officer (managers, admins).",
+        Some(Schema("AssignBody")),
+        &[(200, Obj("The lead after the assignment: `id`, names, `stage`, `version`, `team_id`, `assigned_lo`."))],
+    ),
+    op(
+        "GET",
+        "/api/v1/leads/{id}/routing",
+        "routing",
+        "How a lead was routed: the latest decision, every decision, the assignment history.",
+        None,
+        &[(200, Obj("`lead_id`, `decision`, `decisions`, `history`."))],
+    ),
+    op(
+        "GET",
+        "/api/v1/availability/cadence",
+        "routing",
+        "A loan officer's availability cadence.",
+        None,
+        &[(200, Obj("`lo`, `tasks`, `total`, `items`."))],
+    ),
+    op("GET", "/api/v1/sources", "sources", "Every lead source with its campaigns.", None, &[(200, List("Source"))]),
+    op(
+        "POST",
+        "/api/v1/sources",
+        "sources",
+        "Add a lead source (admins).",
+        Some(Schema("SourceInput")),
+        &[(201, S("Source"))],
+    ),
+    op(
+        "PATCH",
+        "/api/v1/sources/{key}",
+        "sources",
+        "Rename, re-price, review or retire a source (`version` guards the change).",
+        Some(Schema("SourceInput")),
+        &[(200, S("Source"))],
+    ),
+    op(
+        "PUT",
+        "/api/v1/sources/{key}/campaigns/{campaign}",
+        "sources",
+        "Add, rename or retire a campaign under a source.",
+        Some(Object("`label`, `retire`?")),
+        &[(200, S("Source"))],
+    ),
+    op("GET", "/api/v1/partners", "partners", "Every referral partner.", None, &[(200, List("Partner"))]),
+    op(
+        "POST",
+        "/api/v1/partners",
+        "partners",
+        "Add a referral partner.",
+        Some(Schema("PartnerInput")),
+        &[(201, S("Partner"))],
+    ),
+    op(
+        "GET",
+        "/api/v1/escalations",
+        "escalations",
+        "Pricing exception requests in the caller's scope.",
+        None,
+        &[(200, Obj("`total` and `escalations` (each an `Escalation`)."))],
+    ),
+    op(
+        "POST",
+        "/api/v1/escalations",
+        "escalations",
+        "Request a pricing exception on a lead.",
+        Some(Schema("EscalationInput")),
+        &[(201, S("Escalation"))],
+    ),
+    op(
+        "GET",
+        "/api/v1/escalations/{id}",
+        "escalations",
+        "One request with its events.",
+        None,
+        &[(200, Obj("`escalation` and `events`."))],
+    ),
+    op(
+        "POST",
+        "/api/v1/escalations/{id}/decision",
+        "escalations",
+        "Approve, counter or decline a request (its approver).",
+        Some(Schema("EscalationDecision")),
+        &[(200, S("Escalation"))],
+    ),
+    op(
+        "GET",
+        "/api/v1/metrics/funnel",
+        "metrics",
+        "The funnel: leads reaching each stage in a period.",
+        None,
+        &[(200, Obj("`from`, `to`, `group_by`, `stages` and `rows`."))],
+    ),
+    op(
+        "GET",
+        "/api/v1/metrics/speed-to-lead",
+        "metrics",
+        "Time from a lead's arrival to its first call.",
+        None,
+        &[(200, Obj("`from`, `to`, `total` and `rows`."))],
+    ),
+    op(
+        "GET",
+        "/api/v1/metrics/lost-reasons",
+        "metrics",
+        "Why leads were lost.",
+        None,
+        &[(200, Obj("`from`, `to`, `stages`, `rows` and `lo_names`."))],
+    ),
+    op(
+        "GET",
+        "/api/v1/metrics/roi",
+        "metrics",
+        "Return on lead spend by source and campaign.",
+        None,
+        &[(200, Obj("`from`, `to`, `rows` and `campaigns`."))],
+    ),
+    op(
+        "GET",
+        "/api/v1/spend",
+        "metrics",
+        "Marketing spend per source, campaign and month.",
+        None,
+        &[(200, Obj("`spend`: the rows."))],
+    ),
+    op(
+        "PUT",
+        "/api/v1/spend",
+        "metrics",
+        "Set one month's spend for a source (and campaign).",
+        Some(Schema("SpendInput")),
+        &[(200, Obj("The spend as saved."))],
+    ),
+    op(
+        "POST",
+        "/api/v1/spend/import",
+        "metrics",
+        "Import spend from a CSV file.",
+        Some(Csv),
+        &[
+            (200, Obj("The import report: the rows saved.")),
+            (422, Obj("The import report: nothing saved, every bad row by line and column.")),
+        ],
+    ),
+    op(
+        "GET",
+        "/api/v1/lossmit/cases",
+        "lossmit",
+        "The loss-mitigation queue in the caller's scope.",
+        None,
+        &[(200, Obj("`items`, `total` and `unit`."))],
+    ),
+    op(
+        "POST",
+        "/api/v1/lossmit/cases",
+        "lossmit",
+        "Open a loss-mitigation case (supervisors, admins).",
+        Some(Schema("CaseInput")),
+        &[(201, S("Case"))],
+    ),
+    op("GET", "/api/v1/lossmit/cases/{id}", "lossmit", "One case with its clocks.", None, &[(200, S("Case"))]),
+    op(
+        "POST",
+        "/api/v1/lossmit/cases/{id}/application",
+        "lossmit",
+        "Record a loss-mitigation application.",
+        Some(Schema("ApplicationInput")),
+        &[(201, S("Case"))],
+    ),
+    op(
+        "POST",
+        "/api/v1/lossmit/cases/{id}/foreclosure-steps",
+        "lossmit",
+        "Record a foreclosure step.",
+        Some(Schema("StepInput")),
+        &[(201, S("Case"))],
+    ),
+    op(
+        "POST",
+        "/api/v1/lossmit/cases/{id}/evaluation",
+        "lossmit",
+        "Record the evaluation of a complete application.",
+        Some(Schema("EvaluationInput")),
+        &[(201, S("Case"))],
+    ),
+    op(
+        "POST",
+        "/api/v1/lossmit/cases/{id}/appeal",
+        "lossmit",
+        "Record the borrower's appeal.",
+        Some(Schema("AppealInput")),
+        &[(201, S("Case"))],
+    ),
+    op(
+        "POST",
+        "/api/v1/lossmit/cases/{id}/reinstatement",
+        "lossmit",
+        "Record that the borrower was brought current.",
+        Some(Schema("ReinstatementInput")),
+        &[(201, S("Case"))],
+    ),
+    op(
+        "GET",
+        "/api/v1/lossmit/cases/{id}/borrower-requests",
+        "lossmit",
+        "The borrower's notices of error and requests for information on a case, with their clocks.",
+        None,
+        &[(200, List("BorrowerRequestView"))],
+    ),
+    op(
+        "POST",
+        "/api/v1/lossmit/cases/{id}/borrower-requests",
+        "lossmit",
+        "Record a borrower request.",
+        Some(Schema("BorrowerRequestInput")),
+        &[(201, List("BorrowerRequestView"))],
+    ),
+    op(
+        "POST",
+        "/api/v1/lossmit/cases/{id}/borrower-requests/progress",
+        "lossmit",
+        "Acknowledge, extend or answer a borrower request.",
+        Some(Schema("BorrowerRequestProgress")),
+        &[(200, List("BorrowerRequestView"))],
+    ),
+    op(
+        "GET",
+        "/api/v1/portfolio/loans",
+        "portfolio",
+        "Closed loans in the caller's scope.",
+        None,
+        &[(200, Obj("`total`, `loans` and `next` (cursor or null)."))],
+    ),
+    op(
+        "GET",
+        "/api/v1/portfolio/opportunities",
+        "portfolio",
+        "Retention opportunities in the caller's scope.",
+        None,
+        &[(200, Obj("`total` and `opportunities`."))],
+    ),
+    op(
+        "POST",
+        "/api/v1/portfolio/opportunities/{id}",
+        "portfolio",
+        "Change an opportunity's status.",
+        Some(Schema("OpportunityStatus")),
+        &[(200, Obj("`id`, `status`, `previous_status`."))],
+    ),
+    op(
+        "POST",
+        "/api/v1/los/status",
+        "portfolio",
+        "A loan's status from the loan origination system (admins, intake).",
+        Some(Schema("LosStatusBody")),
+        &[(200, S("LosOutcome"))],
+    ),
+    op("GET", "/api/v1/me", "accounts", "Who the token (or session) acts as.", None, &[(200, S("Me"))]),
+];
