@@ -7,7 +7,7 @@ use std::io::Write;
 use anyhow::Context;
 use tokio::sync::watch;
 
-use crate::config::{Cli, Command, Config, GlobalArgs, ImportCommand, LogFormat, ServeArgs, TokenCommand, UserCommand};
+use crate::config::{AuditCommand, Cli, Command, Config, GlobalArgs, ImportCommand, LogFormat, ServeArgs, TokenCommand, UserCommand};
 use crate::db::Database;
 use crate::state::AppState;
 
@@ -70,6 +70,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // As the owner, so the compaction may vacuum the tables and move past the WAL.
             let owner = crate::state(database.owner_pool(2).await?, (*state.config).clone());
             crate::retention::cli(&owner, &args).await
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let v = crate::audit::verify(&state.db).await?;
+            println!(
+                "audit entries: {}; with a snapshot digest: {}; scrubbed by disposal: {}; changed otherwise: {}",
+                v.entries,
+                v.with_digest,
+                v.scrubbed,
+                v.changed.len()
+            );
+            if v.changed.is_empty() {
+                Ok(())
+            } else {
+                let ids: Vec<String> = v.changed.iter().map(i64::to_string).collect();
+                anyhow::bail!("audit entries whose snapshots no longer match their digest: {}", ids.join(", "))
+            }
         }
         Command::Migrate => {
             println!("migrations applied");

@@ -82,6 +82,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Write synthetic mortgage leads with realistic histories (for load tests and demos).
     Seed(SeedArgs),
     /// Import CSV files.
@@ -221,6 +224,13 @@ pub struct UserAddArgs {
     /// NMLS id for an LO.
     #[arg(long)]
     pub nmls: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every entry's snapshot digest: exits 1, naming the entries, when a snapshot was changed other
+    /// than by disposal (a scrubbed entry keeps the digest of what it held when written).
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]

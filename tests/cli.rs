@@ -231,4 +231,28 @@ async fn dispose_counts_in_a_dry_run_and_scrubs_with_apply() {
     assert_eq!(first().await, loanfloor::retention::dispose::MARKER);
     let (_, out, _) = run(&app, &["dispose", "--dry-run"], &[]).await;
     assert!(out.contains("leads that never applied due (dry run, nothing changed): 0"), "disposed once: {out}");
+
+    // The audit log still verifies: the scrubbed entries keep the digest of what they held when written.
+    let (code, out, err) = run(&app, &["audit", "verify"], &[]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("changed otherwise: 0") && !out.contains("scrubbed by disposal: 0"), "{out}");
+    // A snapshot changed behind the trigger's back (a superuser, the trigger off) is found, by its id.
+    let tampered: i64 = sqlx::query_scalar(
+        "SELECT id FROM audit_log WHERE scrubbed_at IS NULL AND after IS NOT NULL ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    let mut tx = app.db().begin().await.unwrap();
+    sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update").execute(&mut *tx).await.unwrap();
+    sqlx::query("UPDATE audit_log SET after = '{\"rewritten\": true}' WHERE id = $1")
+        .bind(tampered)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let (code, _, err) = run(&app, &["audit", "verify"], &[]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&tampered.to_string()), "the changed entry is named: {err}");
 }

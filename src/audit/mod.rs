@@ -146,3 +146,35 @@ pub async fn record_refusals(State(state): State<AppState>, mut req: Request, ne
     }
     response
 }
+
+/// What a verification of the audit log found.
+#[derive(Debug)]
+pub struct Verification {
+    pub entries: i64,
+    /// Entries written since migration 0054, which keep the SHA-256 of their snapshots as written.
+    pub with_digest: i64,
+    /// Entries whose personal values disposal replaced (their digest is of what they held when written).
+    pub scrubbed: i64,
+    /// Entries (at most 100, by id) whose snapshots no longer match their digest and were not scrubbed.
+    pub changed: Vec<i64>,
+}
+
+/// Recomputes each unscrubbed entry's snapshot digest (`audit_snapshot_digest`, migration 0054) against the one
+/// stored when it was written.
+pub async fn verify(db: &PgPool) -> sqlx::Result<Verification> {
+    let counts = sqlx::query!(
+        r#"SELECT count(*) AS "entries!", count(snapshot_sha256) AS "with_digest!", count(scrubbed_at) AS "scrubbed!"
+             FROM audit_log"#
+    )
+    .fetch_one(db)
+    .await?;
+    let changed = sqlx::query_scalar!(
+        "SELECT id FROM audit_log
+          WHERE snapshot_sha256 IS NOT NULL AND scrubbed_at IS NULL
+            AND snapshot_sha256 <> audit_snapshot_digest(before, after)
+          ORDER BY id LIMIT 100"
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(Verification { entries: counts.entries, with_digest: counts.with_digest, scrubbed: counts.scrubbed, changed })
+}
