@@ -7,7 +7,9 @@ use std::io::Write;
 use anyhow::Context;
 use tokio::sync::watch;
 
-use crate::config::{AuditCommand, Cli, Command, Config, GlobalArgs, ImportCommand, LogFormat, ServeArgs, TokenCommand, UserCommand};
+use crate::config::{
+    AuditCommand, Cli, Command, Config, GlobalArgs, ImportCommand, LogFormat, ServeArgs, TokenCommand, UserCommand,
+};
 use crate::db::Database;
 use crate::state::AppState;
 
