@@ -175,27 +175,51 @@ pub async fn preview(state: &AppState, now: DateTime<Utc>) -> sqlx::Result<(Due,
 /// Disposes of everything due at `now`, in batches, each in its own transaction with its audit entry.
 pub async fn apply(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Report> {
     let (due, mut report) = preview(state, now).await?;
+    // What each batch really disposed: a run that overlaps another (a job retried while the first still ran)
+    // skips the records the other already did.
+    (report.leads, report.applications, report.loss_mitigation_cases, report.portfolio_loans) = (0, 0, 0, 0);
     // Loans first: a lead whose loan goes now is found due on the next run, when its own rule says so.
     for chunk in due.loans.chunks(BATCH) {
         let mut tx = begin(state).await?;
-        let scrubbed = scrub_loans(&mut tx, chunk, now).await?;
+        let ids = sqlx::query_scalar!(
+            "SELECT id FROM portfolio_loans WHERE id = ANY($1) AND disposed_at IS NULL FOR UPDATE",
+            chunk
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let scrubbed = scrub_loans(&mut tx, &ids, now).await?;
         report.audit_entries_scrubbed += scrubbed;
-        record(&mut tx, "portfolio_loan", chunk.len(), scrubbed).await?;
+        report.portfolio_loans += ids.len();
+        record(&mut tx, "portfolio_loan", ids.len(), scrubbed).await?;
         tx.commit().await?;
     }
     for chunk in due.cases.chunks(BATCH) {
         let mut tx = begin(state).await?;
-        let scrubbed = scrub_cases(&mut tx, chunk, now).await?;
+        let ids = sqlx::query_scalar!(
+            "SELECT id FROM lossmit_cases WHERE id = ANY($1) AND disposed_at IS NULL FOR UPDATE",
+            chunk
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let scrubbed = scrub_cases(&mut tx, &ids, now).await?;
         report.audit_entries_scrubbed += scrubbed;
-        record(&mut tx, "lossmit_case", chunk.len(), scrubbed).await?;
+        report.loss_mitigation_cases += ids.len();
+        record(&mut tx, "lossmit_case", ids.len(), scrubbed).await?;
         tx.commit().await?;
     }
-    for (kind, ids) in [("lead", &due.leads), ("application", &due.applications)] {
-        for chunk in ids.chunks(BATCH) {
+    for (kind, all) in [("lead", &due.leads), ("application", &due.applications)] {
+        for chunk in all.chunks(BATCH) {
             let mut tx = begin(state).await?;
-            let scrubbed = scrub_leads(&mut tx, chunk, now).await?;
+            let ids = sqlx::query_scalar!(
+                "SELECT id FROM leads WHERE id = ANY($1) AND disposed_at IS NULL FOR UPDATE",
+                chunk
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let scrubbed = scrub_leads(&mut tx, &ids, now).await?;
             report.audit_entries_scrubbed += scrubbed;
-            record(&mut tx, kind, chunk.len(), scrubbed).await?;
+            *(if kind == "lead" { &mut report.leads } else { &mut report.applications }) += ids.len();
+            record(&mut tx, kind, ids.len(), scrubbed).await?;
             tx.commit().await?;
         }
     }
@@ -213,6 +237,9 @@ async fn begin(state: &AppState) -> sqlx::Result<Transaction<'static, Postgres>>
 
 /// The one audit entry of a batch: the kind and number of records disposed, naming no one.
 async fn record(tx: &mut Transaction<'_, Postgres>, kind: &str, records: usize, audit: u64) -> sqlx::Result<()> {
+    if records == 0 {
+        return Ok(());
+    }
     Entry::new(None, "retention.disposed", "retention", kind)
         .after(serde_json::json!({"kind": kind, "records": records, "audit_entries_scrubbed": audit}))
         .write(&mut **tx)

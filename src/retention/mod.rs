@@ -104,10 +104,11 @@ struct LeadPanel {
 /// The lead page's panel: disposal and legal hold. Admins see the hold's reason and place or release it there;
 /// managers see that the lead is held or disposed; an LO sees nothing of it.
 pub async fn lead_panel(state: &AppState, user: &CurrentUser, lead_id: Uuid) -> AppResult<String> {
-    crate::leads::store::visible_lead(&state.db, user, lead_id).await?;
+    // An LO is shown nothing of it, so asks nothing; whoever is shown it passes the one lead scope first.
     if !user.is_manager_or_admin() {
         return Ok(String::new());
     }
+    crate::leads::store::visible_lead(&state.db, user, lead_id).await?;
     let tz = state.config.timezone;
     let row = sqlx::query!(
         r#"SELECT l.disposed_at, h.id AS "hold_id?", h.reason AS "reason?", h.placed_at AS "placed_at?"
