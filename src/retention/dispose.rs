@@ -175,51 +175,33 @@ pub async fn preview(state: &AppState, now: DateTime<Utc>) -> sqlx::Result<(Due,
 /// Disposes of everything due at `now`, in batches, each in its own transaction with its audit entry.
 pub async fn apply(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Report> {
     let (due, mut report) = preview(state, now).await?;
-    // What each batch really disposed: a run that overlaps another (a job retried while the first still ran)
-    // skips the records the other already did.
+    // What each batch really disposed: each scrub claims its records (FOR UPDATE, not yet disposed), so a run
+    // that overlaps another (a job retried while the first still ran) skips what the other already did.
     (report.leads, report.applications, report.loss_mitigation_cases, report.portfolio_loans) = (0, 0, 0, 0);
     // Loans first: a lead whose loan goes now is found due on the next run, when its own rule says so.
-    for chunk in due.loans.chunks(BATCH) {
-        let mut tx = begin(state).await?;
-        let ids = sqlx::query_scalar!(
-            "SELECT id FROM portfolio_loans WHERE id = ANY($1) AND disposed_at IS NULL FOR UPDATE",
-            chunk
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let scrubbed = scrub_loans(&mut tx, &ids, now).await?;
-        report.audit_entries_scrubbed += scrubbed;
-        report.portfolio_loans += ids.len();
-        record(&mut tx, "portfolio_loan", ids.len(), scrubbed).await?;
-        tx.commit().await?;
-    }
-    for chunk in due.cases.chunks(BATCH) {
-        let mut tx = begin(state).await?;
-        let ids = sqlx::query_scalar!(
-            "SELECT id FROM lossmit_cases WHERE id = ANY($1) AND disposed_at IS NULL FOR UPDATE",
-            chunk
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let scrubbed = scrub_cases(&mut tx, &ids, now).await?;
-        report.audit_entries_scrubbed += scrubbed;
-        report.loss_mitigation_cases += ids.len();
-        record(&mut tx, "lossmit_case", ids.len(), scrubbed).await?;
-        tx.commit().await?;
-    }
-    for (kind, all) in [("lead", &due.leads), ("application", &due.applications)] {
+    let batches = [
+        ("portfolio_loan", &due.loans),
+        ("lossmit_case", &due.cases),
+        ("lead", &due.leads),
+        ("application", &due.applications),
+    ];
+    for (kind, all) in batches {
         for chunk in all.chunks(BATCH) {
             let mut tx = begin(state).await?;
-            let ids = sqlx::query_scalar!(
-                "SELECT id FROM leads WHERE id = ANY($1) AND disposed_at IS NULL FOR UPDATE",
-                chunk
-            )
-            .fetch_all(&mut *tx)
-            .await?;
-            let scrubbed = scrub_leads(&mut tx, &ids, now).await?;
+            let (records, scrubbed) = match kind {
+                "portfolio_loan" => scrub_loans(&mut tx, chunk, now).await?,
+                "lossmit_case" => scrub_cases(&mut tx, chunk, now).await?,
+                _ => scrub_leads(&mut tx, chunk, now).await?,
+            };
+            let count = match kind {
+                "portfolio_loan" => &mut report.portfolio_loans,
+                "lossmit_case" => &mut report.loss_mitigation_cases,
+                "lead" => &mut report.leads,
+                _ => &mut report.applications,
+            };
+            *count += records;
             report.audit_entries_scrubbed += scrubbed;
-            *(if kind == "lead" { &mut report.leads } else { &mut report.applications }) += ids.len();
-            record(&mut tx, kind, ids.len(), scrubbed).await?;
+            record(&mut tx, kind, records, scrubbed).await?;
             tx.commit().await?;
         }
     }
@@ -288,13 +270,20 @@ impl Linked {
 }
 
 /// Leads (never applications, or applications): the lead and everything copied from it.
-async fn scrub_leads(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: DateTime<Utc>) -> sqlx::Result<u64> {
+async fn scrub_leads(
+    tx: &mut Transaction<'_, Postgres>,
+    chunk: &[Uuid],
+    now: DateTime<Utc>,
+) -> sqlx::Result<(usize, u64)> {
     let people = sqlx::query!(
-        "SELECT first_name, last_name, email, phone, external_id FROM leads WHERE id = ANY($1) FOR UPDATE",
-        ids
+        "SELECT id, first_name, last_name, email, phone, external_id FROM leads
+          WHERE id = ANY($1) AND disposed_at IS NULL FOR UPDATE",
+        chunk
     )
     .fetch_all(&mut **tx)
     .await?;
+    let claimed: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+    let ids = claimed.as_slice();
     let vals = values(people.into_iter().flat_map(|p| {
         [
             Some(format!("{} {}", p.first_name, p.last_name)),
@@ -383,7 +372,7 @@ async fn scrub_leads(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: Date
         .await?;
     linked.add("message", None, messages);
     scrub_copies(tx, &linked, &keys, &vals).await?;
-    scrub_audit(tx, &linked, &keys, &vals, now).await
+    Ok((ids.len(), scrub_audit(tx, &linked, &keys, &vals, now).await?))
 }
 
 /// Copies that name a record without a foreign key to it: the bell and staff emails (by the page they link),
@@ -452,14 +441,20 @@ async fn scrub_audit(
 }
 
 /// Loss-mitigation cases: the case, every record filed on it, its letters, its messages and copies.
-async fn scrub_cases(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: DateTime<Utc>) -> sqlx::Result<u64> {
+async fn scrub_cases(
+    tx: &mut Transaction<'_, Postgres>,
+    chunk: &[Uuid],
+    now: DateTime<Utc>,
+) -> sqlx::Result<(usize, u64)> {
     let people = sqlx::query!(
-        "SELECT borrower_name, co_borrower_name, borrower_phone, borrower_email, property_address, loan_number
-           FROM lossmit_cases WHERE id = ANY($1) FOR UPDATE",
-        ids
+        "SELECT id, borrower_name, co_borrower_name, borrower_phone, borrower_email, property_address, loan_number
+           FROM lossmit_cases WHERE id = ANY($1) AND disposed_at IS NULL FOR UPDATE",
+        chunk
     )
     .fetch_all(&mut **tx)
     .await?;
+    let claimed: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+    let ids = claimed.as_slice();
     let vals = values(people.into_iter().flat_map(|p| {
         [
             Some(p.borrower_name),
@@ -535,18 +530,24 @@ async fn scrub_cases(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: Date
         .await?;
     linked.add("message", None, messages);
     scrub_copies(tx, &linked, &keys, &vals).await?;
-    scrub_audit(tx, &linked, &keys, &vals, now).await
+    Ok((ids.len(), scrub_audit(tx, &linked, &keys, &vals, now).await?))
 }
 
 /// Portfolio loans: the loan, its rate-watch offers and copies.
-async fn scrub_loans(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: DateTime<Utc>) -> sqlx::Result<u64> {
+async fn scrub_loans(
+    tx: &mut Transaction<'_, Postgres>,
+    chunk: &[Uuid],
+    now: DateTime<Utc>,
+) -> sqlx::Result<(usize, u64)> {
     let people = sqlx::query!(
-        "SELECT borrower_name, co_borrower_name, email, phone, loan_number FROM portfolio_loans
-          WHERE id = ANY($1) FOR UPDATE",
-        ids
+        "SELECT id, borrower_name, co_borrower_name, email, phone, loan_number FROM portfolio_loans
+          WHERE id = ANY($1) AND disposed_at IS NULL FOR UPDATE",
+        chunk
     )
     .fetch_all(&mut **tx)
     .await?;
+    let claimed: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+    let ids = claimed.as_slice();
     let vals = values(
         people
             .into_iter()
@@ -579,7 +580,7 @@ async fn scrub_loans(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid], now: Date
         .await?;
     linked.add("opportunity", Some("/portfolio/opportunities/"), offers);
     scrub_copies(tx, &linked, &keys, &vals).await?;
-    scrub_audit(tx, &linked, &keys, &vals, now).await
+    Ok((ids.len(), scrub_audit(tx, &linked, &keys, &vals, now).await?))
 }
 
 /// The tables disposal writes to: their old row versions, and the index entries pointing at them, hold the
