@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// One rejected row: the line it starts on (the header is line 1) and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RowError {
     pub line: u64,
     /// The column at fault, when there is one.
@@ -28,7 +28,7 @@ impl fmt::Display for RowError {
 }
 
 /// The outcome of one import.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// What was imported, plural ("leads", "stage changes", "activities").
     pub what: String,

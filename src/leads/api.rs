@@ -135,6 +135,177 @@ pub struct CreatedLead {
     pub replayed: bool,
 }
 
+/// The lead list (`GET /api/v1/leads`): one page of the leads in the caller's scope, newest first (oldest with
+/// `sort=oldest`), with the cursor of the next page and the total behind the filter.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LeadList {
+    #[schema(value_type = Vec<LeadListItem>)]
+    pub items: Vec<store::LeadRow>,
+    /// The cursor of the next page (send it as `after`), or null on the last page.
+    pub next: Option<String>,
+    /// The leads behind the filter, counted up to 10,000.
+    pub total: i64,
+    /// Whether there are more than `total`.
+    pub total_capped: bool,
+    /// Cohort `assigned` only: the assignments behind the list's figure, counted up to 10,000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignments: Option<i64>,
+    /// Cohort `assigned` only: whether there are more than `assignments`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignments_capped: Option<bool>,
+    /// Cohort `lost` only: the changes to lost behind the list's figure, counted up to 10,000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub losses: Option<i64>,
+    /// Cohort `lost` only: whether there are more than `losses`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub losses_capped: Option<bool>,
+}
+
+/// One lead of the list, as `store::LeadRow` serialises it (the schema of that row; `tests/openapi.rs` checks
+/// real rows against it). A row the caller's figure counts but that is no longer in their lead list
+/// (`in_scope: false`, `scope=figures`) has no borrower name, email or phone.
+#[derive(utoipa::ToSchema)]
+pub struct LeadListItem {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// The stage's key.
+    pub stage: String,
+    /// The stage's name in its pipeline.
+    pub stage_label: String,
+    pub source: String,
+    /// The source's name, or its key when it has no record.
+    pub source_label: String,
+    pub property_state: Option<String>,
+    pub loan_purpose: Option<String>,
+    pub loan_amount_cents: Option<i64>,
+    pub assigned_lo_name: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Whether the lead is in the caller's lead list now.
+    pub in_scope: bool,
+}
+
+/// The lead list's filters (`GET /api/v1/leads` and `GET /api/v1/leads.csv`); each may be given once, and any
+/// other parameter is refused (422).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LeadListParams {
+    /// A stage key (with `reached=1`: that won-path stage or a later one).
+    pub stage: Option<String>,
+    /// A lead source key.
+    pub source: Option<String>,
+    /// `today`, `7d`, `30d` (created within) or `older` (created more than 30 days ago).
+    pub age: Option<String>,
+    /// The property's state (two letters).
+    pub state: Option<String>,
+    /// The loan purpose.
+    pub purpose: Option<String>,
+    /// A loan officer's id (several separated by commas); cohort `assigned`: the LO assigned, `lost`: the LO who lost it.
+    pub lo: Option<String>,
+    /// Name (last name prefix, or "first last"), phone or email.
+    pub q: Option<String>,
+    /// `newest` (default) or `oldest`.
+    pub sort: Option<String>,
+    /// `unassigned`: only leads waiting for a loan officer.
+    pub queue: Option<String>,
+    /// The cursor of the page to show (`next` of the previous page).
+    pub after: Option<String>,
+    /// Leads per page, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// First cohort day, `YYYY-MM-DD` in the organisation's time zone (inclusive).
+    pub from: Option<String>,
+    /// Last cohort day, `YYYY-MM-DD` (exclusive).
+    pub to: Option<String>,
+    /// A team's id.
+    pub team: Option<String>,
+    /// A campaign key.
+    pub campaign: Option<String>,
+    /// `1`: `stage` means "reached this won-path stage or a later one".
+    pub reached: Option<String>,
+    /// `1`: in an open stage longer than the stage's `stale_after_days`.
+    pub stale: Option<String>,
+    /// With cohort `lost`: the reason given (`unspecified` when none was).
+    pub lost_reason: Option<String>,
+    /// `created` (default), `assigned` (by assignment to an LO) or `lost` (by change to lost).
+    pub cohort: Option<String>,
+    /// `1`: only leads now in an open won-path stage.
+    pub open: Option<String>,
+    /// `figures`: what the caller's figures cover; `own`: the facts naming the caller as LO.
+    pub scope: Option<String>,
+    /// A referral partner's id.
+    pub partner: Option<String>,
+    /// `past_client` or `partner`: leads a past client or a referral partner sent.
+    pub referrer: Option<String>,
+    /// With cohort `lost`: the furthest won-path stage reached before the loss.
+    pub lost_from: Option<String>,
+    /// `1`: in a stage that counts toward an LO's capacity.
+    pub load: Option<String>,
+    /// `1`: no first contact yet.
+    pub uncontacted: Option<String>,
+    /// `1`: reached by a call as the contact rate counts it; `0`: not reached.
+    pub contact: Option<String>,
+    /// `5m`: with cohort `assigned`, the LO's first call came within 5 minutes of the assignment.
+    pub speed: Option<String>,
+    /// `1` called at least once, `2` at least twice, `0` never, `lt2` fewer than twice.
+    pub called: Option<String>,
+}
+
+/// `POST /api/v1/leads/{id}/stage`: the stage to move to and the version the change is based on.
+#[derive(utoipa::ToSchema)]
+pub struct StageInput {
+    /// A stage key of the lead's pipeline.
+    pub stage: String,
+    /// Why the lead was lost (stage `lost` only).
+    pub lost_reason: Option<String>,
+    /// The lead's `version` the change is based on (409 when stale).
+    pub version: i32,
+}
+
+/// `POST /api/v1/leads/{id}/activities`: a call, text, email or note.
+#[derive(utoipa::ToSchema)]
+#[schema(as = ActivityInput)]
+pub struct ActivityInputBody {
+    /// `call`, `text`, `email` or `note`.
+    pub kind: String,
+    /// `inbound` or `outbound` (a call without one is outbound).
+    pub direction: Option<String>,
+    /// A call's outcome (calls need one): `contacted`, `no_answer`, `voicemail`, `bad_number`, `do_not_call`.
+    pub outcome: Option<String>,
+    /// A call's talk time in whole seconds.
+    pub talk_seconds: Option<i32>,
+    /// When it happened (RFC 3339; default now).
+    pub occurred_at: Option<String>,
+    pub body: Option<String>,
+    /// When to call back (RFC 3339).
+    pub callback_at: Option<String>,
+}
+
+/// `POST /api/v1/leads/{id}/opt-outs`: the channel the borrower refused.
+#[derive(utoipa::ToSchema)]
+pub struct OptOutInput {
+    /// `call`, `text`, `email` or `all`.
+    pub channel: String,
+}
+
+/// The answer to `POST /api/v1/leads/{id}/activities` (201).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LoggedActivity {
+    /// The activity's id.
+    pub id: i64,
+    pub lead_id: Uuid,
+}
+
+/// The answer to `POST /api/v1/leads/{id}/opt-outs`: 201 when recorded now, 200 when it already was.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OptOutAnswer {
+    pub lead_id: Uuid,
+    pub channel: String,
+    /// Whether this request recorded it (false: it already was).
+    pub added: bool,
+}
+
 /// `POST /api/v1/leads`: 201 for a new lead, 200 for a replay or a duplicate of an open lead.
 pub async fn create(
     user: CurrentUser,
@@ -183,20 +354,33 @@ pub async fn list(
     user: CurrentUser,
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<LeadList>> {
     let (f, errors) = LeadFilter::from_pairs(&pairs);
     errors.into_result()?;
-    let ((rows, next), total, facts) = tokio::try_join!(
+    let ((items, next), total, facts) = tokio::try_join!(
         store::list_leads(&state, &user, &f),
         store::count_leads(&state, &user, &f),
         store::count_facts(&state, &user, &f)
     )?;
     // `total` counts up to store::TOTAL_CAP; `total_capped` says the real number is larger.
-    let mut out = json!({"items": rows, "next": next, "total": total.count, "total_capped": total.capped});
+    let mut out = LeadList {
+        items,
+        next,
+        total: total.count,
+        total_capped: total.capped,
+        assignments: None,
+        assignments_capped: None,
+        losses: None,
+        losses_capped: None,
+    };
     // Cohorts `assigned` and `lost` also count the figure's facts: `assignments` or `losses`.
     if let Some(facts) = facts {
-        out[facts.many] = json!(facts.total.count);
-        out[format!("{}_capped", facts.many)] = json!(facts.total.capped);
+        let (count, capped) = (Some(facts.total.count), Some(facts.total.capped));
+        match facts.many {
+            "assignments" => (out.assignments, out.assignments_capped) = (count, capped),
+            "losses" => (out.losses, out.losses_capped) = (count, capped),
+            other => return Err(anyhow::anyhow!("the lead list has no key for the facts {other}").into()),
+        }
     }
     Ok(Json(out))
 }
@@ -311,7 +495,7 @@ pub async fn activity(
     }
     e.into_result()?;
     let activity_id = store::log_activity(&state, &user, id, &input).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": activity_id, "lead_id": id}))).into_response())
+    Ok((StatusCode::CREATED, Json(LoggedActivity { id: activity_id, lead_id: id })).into_response())
 }
 
 /// `POST /api/v1/leads/{id}/opt-outs` `{"channel": "call" | "text" | "email" | "all"}` → 201 when recorded,
@@ -326,5 +510,19 @@ pub async fn opt_out(
     let channel = body.get("channel").and_then(Value::as_str).unwrap_or_default().to_string();
     let added = store::opt_out(&state, &user, id, &channel, "api").await?;
     let status = if added { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(json!({"lead_id": id, "channel": channel, "added": added}))).into_response())
+    Ok((status, Json(OptOutAnswer { lead_id: id, channel, added })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::IntoParams;
+
+    use super::*;
+
+    /// The documented filters are the ones the list reads.
+    #[test]
+    fn the_documented_list_filters_are_the_lists_own() {
+        let documented: Vec<String> = LeadListParams::into_params(|| None).into_iter().map(|p| p.name).collect();
+        assert_eq!(documented, store::LIST_PARAMS.map(String::from).to_vec());
+    }
 }

@@ -290,6 +290,18 @@ pub struct CampaignInput {
     pub retire: String,
 }
 
+/// The body of `PUT /api/v1/sources/{key}/campaigns/{campaign}` (the campaign's key is in the path); any
+/// other field is refused (422).
+#[derive(utoipa::ToSchema)]
+pub struct CampaignBody {
+    /// The campaign's name, up to 120 characters (needed unless the campaign is retired).
+    #[schema(required = false)]
+    pub label: String,
+    /// Any non-empty value retires the campaign (a later PUT without it brings it back).
+    #[schema(required = false)]
+    pub retire: String,
+}
+
 /// Adds (or renames, or retires) a campaign under a source.
 pub async fn save_campaign(state: &AppState, user: &CurrentUser, source: &str, c: &CampaignInput) -> AppResult<()> {
     user.require(&[Role::Admin])?;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::api::{FunnelAnswer, LostAnswer, RoiAnswer, SpeedAnswer};
 use super::cache::Snapshot;
 use super::dashboard::{self, Dashboard, MyNumbers, Params};
 use super::model::{self, WON_PATH, csv_cell};
@@ -493,47 +494,50 @@ pub async fn api_funnel(
     user: CurrentUser,
     State(state): State<AppState>,
     Query(p): Query<Params>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<FunnelAnswer>> {
     let rows = dashboard::funnel_rows(&state, &user, &p).await?;
     let range = p.validate(state.today())?;
-    Ok(Json(serde_json::json!({
-        "from": range.from, "to": range.to,
-        "group_by": p.group_by.as_deref().unwrap_or("team"),
-        "stages": WON_PATH.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
-        "rows": rows,
-    })))
+    Ok(Json(FunnelAnswer {
+        from: range.from,
+        to: range.to,
+        group_by: p.group_by.as_deref().unwrap_or("team").to_string(),
+        stages: WON_PATH.iter().map(|(k, _)| *k).collect(),
+        rows,
+    }))
 }
 
 pub async fn api_speed(
     user: CurrentUser,
     State(state): State<AppState>,
     Query(p): Query<Params>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<SpeedAnswer>> {
     let (total, rows) = dashboard::speed_rows(&state, &user, &p).await?;
     let range = p.validate(state.today())?;
-    Ok(Json(serde_json::json!({"from": range.from, "to": range.to, "total": total, "rows": rows})))
+    Ok(Json(SpeedAnswer { from: range.from, to: range.to, total, rows }))
 }
 
 pub async fn api_lost(
     user: CurrentUser,
     State(state): State<AppState>,
     Query(p): Query<Params>,
-) -> AppResult<Json<serde_json::Value>> {
-    let (rows, names) = dashboard::lost_rows(&state, &user, &p).await?;
+) -> AppResult<Json<LostAnswer>> {
+    let (rows, lo_names) = dashboard::lost_rows(&state, &user, &p).await?;
     let range = p.validate(state.today())?;
-    Ok(Json(serde_json::json!({
-        "from": range.from, "to": range.to,
-        "stages": WON_PATH.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
-        "rows": rows, "lo_names": names,
-    })))
+    Ok(Json(LostAnswer {
+        from: range.from,
+        to: range.to,
+        stages: WON_PATH.iter().map(|(k, _)| *k).collect(),
+        rows,
+        lo_names,
+    }))
 }
 
 pub async fn api_roi(
     user: CurrentUser,
     State(state): State<AppState>,
     Query(p): Query<Params>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<RoiAnswer>> {
     let (rows, campaigns) = dashboard::roi_rows(&state, &user, &p).await?;
     let range = p.validate(state.today())?;
-    Ok(Json(serde_json::json!({"from": range.from, "to": range.to, "rows": rows, "campaigns": campaigns})))
+    Ok(Json(RoiAnswer { from: range.from, to: range.to, rows, campaigns }))
 }

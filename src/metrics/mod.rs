@@ -2,6 +2,7 @@
 //! source ROI, pipeline and capacity. Definitions live once: which facts count in migration 0007 (the
 //! `metrics_contributions` view), the arithmetic in `model`. Figures are read from incremental rollups kept
 //! by triggers in the same transaction as the facts.
+pub mod api;
 pub mod cache;
 pub mod dashboard;
 pub mod handlers;

@@ -239,7 +239,7 @@ pub fn talk_time_flags(rows: &[(Option<f64>, Option<f64>)]) -> Vec<bool> {
 }
 
 /// Return on a lead source or campaign.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Roi {
     pub spend_cents: i64,
     pub leads: i64,

@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use chrono::NaiveDate;
 use sqlx::{Postgres, Transaction};
 
+use super::api::{SpendList, SpendSaved};
 use super::model;
 use super::store::{self, SourceSpend};
 use crate::audit::Entry;
@@ -273,9 +274,9 @@ pub async fn cli(state: &AppState, args: &crate::config::ImportArgs) -> anyhow::
 // ---------------------------------------------------------------- API
 
 /// `GET /api/v1/spend` (admins, marketing): the newest 500 entries.
-async fn api_list(user: CurrentUser, State(state): State<AppState>) -> AppResult<Json<serde_json::Value>> {
+async fn api_list(user: CurrentUser, State(state): State<AppState>) -> AppResult<Json<SpendList>> {
     user.require(&SPEND_ROLES)?;
-    Ok(Json(serde_json::json!({ "spend": store::list_spend(&state.db).await? })))
+    Ok(Json(SpendList { spend: store::list_spend(&state.db).await? }))
 }
 
 /// One month's spend as the API takes it: `amount_cents`, a whole number of cents.
@@ -316,10 +317,13 @@ async fn api_set(user: CurrentUser, State(state): State<AppState>, body: axum::b
     let mut tx = state.db.begin().await?;
     let before = save(&mut tx, &user, &spend).await?;
     tx.commit().await?;
-    Ok(Json(serde_json::json!({
-        "source": spend.source, "campaign": spend.campaign, "month": spend.month.format("%Y-%m").to_string(),
-        "amount_cents": spend.cents, "before_cents": before,
-    }))
+    Ok(Json(SpendSaved {
+        month: spend.month.format("%Y-%m").to_string(),
+        source: spend.source,
+        campaign: spend.campaign,
+        amount_cents: spend.cents,
+        before_cents: before,
+    })
     .into_response())
 }
 

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use super::api::{LoanList, OpportunityList, OpportunityStatusChanged};
 use super::import::{self, ImportReport};
 use super::model::{self, format_bp, format_cents, format_rate, kind_label, product_label};
 use super::store::{self, LoanRow, OpportunityRow};
@@ -362,11 +363,11 @@ async fn api_loans(
     user: CurrentUser,
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<LoanList>> {
     user.require(&VIEWERS)?;
     let (set, _, after) = list_query(&pairs)?;
-    let (rows, next, total) = loans_listed(&state, &user, set, &after).await?;
-    Ok(Json(serde_json::json!({ "total": total, "loans": rows, "next": next })))
+    let (loans, next, total) = loans_listed(&state, &user, set, &after).await?;
+    Ok(Json(LoanList { total, loans, next }))
 }
 
 /// One page of the loans in `set` the user may see after the loan number `after`, the `after` of the next page
@@ -391,12 +392,12 @@ async fn api_opportunities(
     user: CurrentUser,
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<OpportunityList>> {
     user.require(&VIEWERS)?;
     let (filter, _) = opportunity_filter(&pairs)?;
-    let rows = store::visible_opportunities(&state.db, &user, &filter, 500).await?;
+    let opportunities = store::visible_opportunities(&state.db, &user, &filter, 500).await?;
     let total = store::count_opportunities(&state.db, &user, &filter).await?;
-    Ok(Json(serde_json::json!({ "total": total, "opportunities": rows })))
+    Ok(Json(OpportunityList { total, opportunities }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -423,9 +424,9 @@ async fn api_set_status(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     Json(f): Json<StatusForm>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<OpportunityStatusChanged>> {
     let before = super::set_opportunity_status(&state, &user, id, &f.status).await?;
-    Ok(Json(serde_json::json!({ "id": id, "status": f.status, "previous_status": before })))
+    Ok(Json(OpportunityStatusChanged { id, status: f.status, previous_status: before }))
 }
 
 pub struct RateView {

@@ -4,6 +4,7 @@
 //! Interfaces for other capabilities: [`on_lead_funded`] (a lead reaching `funded` becomes a portfolio loan)
 //! and [`retention_summary`] (the manager dashboard's retention panel).
 
+pub mod api;
 pub mod handlers;
 pub mod import;
 pub mod model;

@@ -361,7 +361,8 @@ pub async fn insert_skip(
 }
 
 /// A loan in a list or on its page.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Loan)]
 pub struct LoanRow {
     pub id: Uuid,
     pub loan_number: String,
@@ -489,7 +490,8 @@ pub async fn record_payoff(
 }
 
 /// An opportunity in a list.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Opportunity)]
 pub struct OpportunityRow {
     pub id: Uuid,
     pub loan_id: Uuid,
@@ -497,6 +499,8 @@ pub struct OpportunityRow {
     pub borrower_name: String,
     pub kind: String,
     pub why: String,
+    /// The figures behind it, by kind (`arm_reset_on`, `days_to_reset`, `years`, `anniversary_on`, ...).
+    #[schema(value_type = Object)]
     pub numbers: serde_json::Value,
     pub lo_id: Option<Uuid>,
     pub lo_name: Option<String>,

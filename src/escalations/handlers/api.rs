@@ -56,6 +56,21 @@ impl From<EscalationRow> for ApiEscalation {
     }
 }
 
+/// The answer to `GET /api/v1/escalations`: the requests the filters select (the oldest 500) and how many
+/// there are.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct EscalationList {
+    pub total: i64,
+    pub escalations: Vec<ApiEscalation>,
+}
+
+/// The answer to `GET /api/v1/escalations/{id}`: the request and its events, oldest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct EscalationDetail {
+    pub escalation: ApiEscalation,
+    pub events: Vec<EventRow>,
+}
+
 /// Any JSON scalar as the text a form would carry.
 pub(crate) fn as_text(v: &Option<serde_json::Value>) -> String {
     match v {
@@ -116,10 +131,7 @@ pub(crate) async fn api_list(
     let (_, filter) = QueueQuery::parse(&pairs, state.config.timezone, auth.is_none())?;
     let rows = store::list(&state.db, &user, auth.as_ref(), &filter).await?;
     let total = store::count(&state.db, &user, auth.as_ref(), &filter).await?;
-    Ok(Json(serde_json::json!({
-        "total": total,
-        "escalations": rows.into_iter().map(ApiEscalation::from).collect::<Vec<_>>(),
-    })))
+    Ok(Json(EscalationList { total, escalations: rows.into_iter().map(ApiEscalation::from).collect() }))
 }
 
 pub(crate) async fn api_show(
@@ -129,7 +141,7 @@ pub(crate) async fn api_show(
 ) -> AppResult<impl IntoResponse> {
     let (row, _) = crate::escalations::visible_request(&state, &user, id).await?;
     let events = store::events(&state.db, id).await?;
-    Ok(Json(serde_json::json!({ "escalation": ApiEscalation::from(row), "events": events })))
+    Ok(Json(EscalationDetail { escalation: ApiEscalation::from(row), events }))
 }
 
 /// `POST /api/v1/escalations/{id}/decision`.

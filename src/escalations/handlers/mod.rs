@@ -29,7 +29,8 @@ mod reports;
 mod requests;
 mod settings;
 
-pub use api::{ApiCreate, ApiDecision, ApiEscalation};
+pub use api::{ApiCreate, ApiDecision, ApiEscalation, EscalationDetail, EscalationList};
+pub(crate) use requests::QueueQuery;
 
 use api::*;
 use coaching::*;

@@ -38,14 +38,30 @@ pub(crate) fn item(
 /// The approvals list's filters as the user gave them (the page shows them back): status, kind, LO, team,
 /// the filing range in the organisation's days (`to` inclusive, as the concession reports') and the report's
 /// outcome (decided, granted, funded). The page and the API read the same parameters; any other is a 422.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct QueueQuery {
+    /// `open` (requested or in review), `all`, or one status: `requested`, `in_review`, `approved`,
+    /// `countered`, `denied`, `closed`.
+    #[param(required = false)]
     status: String,
+    /// A kind of request: `pricing_exception`, `lock_extension`, `underwriting_scenario`, `complaint`, `compliance`.
+    #[param(required = false)]
     kind: String,
+    /// A loan officer's id: their requests.
+    #[param(required = false)]
     lo: String,
+    /// A team's id, or `none`.
+    #[param(required = false)]
     team: String,
+    /// Filed on or after this day (`YYYY-MM-DD`, the organisation's time zone).
+    #[param(required = false)]
     from: String,
+    /// Filed on or before this day (`YYYY-MM-DD`).
+    #[param(required = false)]
     to: String,
+    /// `decided`, `granted` or `funded`: the concession report's figures.
+    #[param(required = false)]
     outcome: String,
 }
 

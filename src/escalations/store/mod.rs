@@ -452,7 +452,9 @@ pub async fn add_event(
     .await
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One event of a request's history: filed, a status change, a decision, a note.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = EscalationEvent)]
 pub struct EventRow {
     pub id: i64,
     pub actor_name: Option<String>,

@@ -63,6 +63,14 @@ the refused fields, `ValidationErrorBody`). Money is in cents, rates are decimal
         crate::leads::store::LeadView,
         crate::leads::store::AssignedLo,
         crate::leads::api::CreatedLead,
+        crate::leads::api::LeadList,
+        crate::leads::api::LeadListItem,
+        crate::leads::api::StageInput,
+        crate::leads::api::ActivityInputBody,
+        crate::leads::api::OptOutInput,
+        crate::leads::api::LoggedActivity,
+        crate::leads::api::OptOutAnswer,
+        crate::leads::sources::CampaignBody,
         crate::leads::sources::Source,
         crate::leads::sources::SourceInput,
         crate::leads::partners::Partner,
@@ -70,12 +78,32 @@ the refused fields, `ValidationErrorBody`). Money is in cents, rates are decimal
         crate::escalations::handlers::ApiEscalation,
         crate::escalations::handlers::ApiCreate,
         crate::escalations::handlers::ApiDecision,
+        crate::escalations::handlers::EscalationList,
+        crate::escalations::handlers::EscalationDetail,
+        crate::escalations::store::EventRow,
         crate::accounts::handlers::Me,
         crate::auth::Role,
         crate::routing::handlers::AssignBody,
         crate::metrics::spend::ApiSpend,
+        crate::metrics::api::FunnelAnswer,
+        crate::metrics::api::FunnelRowSchema,
+        crate::metrics::api::ConversionSchema,
+        crate::metrics::api::SpeedAnswer,
+        crate::metrics::api::SpeedRowSchema,
+        crate::metrics::api::LostAnswer,
+        crate::metrics::api::LostRowSchema,
+        crate::metrics::api::RoiAnswer,
+        crate::metrics::api::RoiRowSchema,
+        crate::metrics::model::Roi,
+        crate::metrics::api::SpendList,
+        crate::metrics::api::SpendEntrySchema,
+        crate::metrics::api::SpendSaved,
+        crate::imports::ImportReport,
+        crate::imports::RowError,
         crate::lossmit::model::NewCase,
         crate::lossmit::api::CaseJson,
+        crate::lossmit::handlers::CaseQueue,
+        crate::lossmit::handlers::QueueRow,
         crate::lossmit::api::ApplicationJson,
         crate::lossmit::api::EvaluationJson,
         crate::lossmit::api::ApplicationInput,
@@ -92,6 +120,11 @@ the refused fields, `ValidationErrorBody`). Money is in cents, rates are decimal
         crate::lossmit::requests::NewRequest,
         crate::lossmit::requests::Progress,
         crate::portfolio::handlers::StatusForm,
+        crate::portfolio::api::LoanList,
+        crate::portfolio::store::LoanRow,
+        crate::portfolio::api::OpportunityList,
+        crate::portfolio::store::OpportunityRow,
+        crate::portfolio::api::OpportunityStatusChanged,
         crate::portfolio::handlers::LosStatusBody,
         crate::portfolio::import::LosOutcome,
     ))
@@ -209,6 +242,9 @@ fn operation(op: &Op) -> utoipa::openapi::path::Operation {
     if op.method == "POST" && op.path == "/api/v1/leads" {
         b = b.parameter(idempotency_key());
     }
+    for p in op.query.map(|params| params()).into_iter().flatten() {
+        b = b.parameter(p);
+    }
     if let Some(body) = &op.body {
         let (mime, schema): (&str, RefOr<Schema>) = match body {
             Body::Schema(name) => ("application/json", Ref::from_schema_name(*name).into()),
@@ -316,6 +352,7 @@ fn lead_input(patch: bool) -> ObjectBuilder {
 fn lead_replay() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(true)))
         .property("id", ObjectBuilder::new().schema_type(Type::String))
         .property("duplicate", ObjectBuilder::new().schema_type(Type::Boolean))
         .property("replayed", ObjectBuilder::new().schema_type(Type::Boolean))

@@ -1,6 +1,9 @@
 //! Every `/api/v1` operation the contract documents: what it is for, what it takes and what it answers.
 //! `tests/openapi.rs` compares this with the served route table, so a route added without a line here fails.
 
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+
 /// What an operation reads from its body.
 pub enum Body {
     /// A named schema of `#/components/schemas`.
@@ -30,6 +33,20 @@ pub struct Op {
     pub summary: &'static str,
     pub body: Option<Body>,
     pub answers: &'static [(u16, Answer)],
+    /// The query parameters it reads (a list's filters), from their `utoipa::IntoParams` type.
+    pub query: Option<fn() -> Vec<Parameter>>,
+}
+
+impl Op {
+    /// The same operation, reading the query parameters `T` documents.
+    const fn query<T: IntoParams>(self) -> Op {
+        Op { query: Some(query_params::<T>), ..self }
+    }
+}
+
+/// The query parameters of `T`.
+fn query_params<T: IntoParams>() -> Vec<Parameter> {
+    T::into_params(|| Some(ParameterIn::Query))
 }
 
 const fn op(
@@ -40,11 +57,11 @@ const fn op(
     body: Option<Body>,
     answers: &'static [(u16, Answer)],
 ) -> Op {
-    Op { method, path, tag, summary, body, answers }
+    Op { method, path, tag, summary, body, answers, query: None }
 }
 
 use Answer::{Csv as CsvOut, List, Object as Obj, Schema as S};
-use Body::{Csv, Object, Schema};
+use Body::{Csv, Schema};
 
 /// The tags, in the order the page shows them, with what each covers.
 pub const TAGS: &[(&str, &str)] = &[
@@ -66,11 +83,9 @@ pub const OPERATIONS: &[Op] = &[
         "leads",
         "List leads in the caller's scope (keyset pagination: `next`).",
         None,
-        &[(
-            200,
-            Obj("`items`, `next` (cursor or null), `total`, `total_capped`; cohort filters add their facts' counts."),
-        )],
-    ),
+        &[(200, S("LeadList"))],
+    )
+    .query::<crate::leads::api::LeadListParams>(),
     op(
         "POST",
         "/api/v1/leads",
@@ -86,7 +101,8 @@ pub const OPERATIONS: &[Op] = &[
         "The leads in the caller's scope as CSV (same filters as the list).",
         None,
         &[(200, CsvOut)],
-    ),
+    )
+    .query::<crate::leads::api::LeadListParams>(),
     op("GET", "/api/v1/leads/{id}", "leads", "One lead.", None, &[(200, S("Lead"))]),
     op(
         "PATCH",
@@ -101,7 +117,7 @@ pub const OPERATIONS: &[Op] = &[
         "/api/v1/leads/{id}/stage",
         "leads",
         "Move a lead to a stage (`stage`, `lost_reason` for lost, `version`).",
-        Some(Object("`stage`, `lost_reason`?, `version`")),
+        Some(Schema("StageInput")),
         &[(200, S("Lead"))],
     ),
     op(
@@ -109,16 +125,16 @@ pub const OPERATIONS: &[Op] = &[
         "/api/v1/leads/{id}/activities",
         "leads",
         "Log a call, text, email or note on a lead.",
-        Some(Object("`kind`, `direction`?, `outcome`?, `talk_seconds`?, `occurred_at`?, `body`?, `callback_at`?")),
-        &[(201, Obj("`id` of the activity, `lead_id`."))],
+        Some(Schema("ActivityInput")),
+        &[(201, S("LoggedActivity"))],
     ),
     op(
         "POST",
         "/api/v1/leads/{id}/opt-outs",
         "leads",
         "Record that the borrower opted out of a channel (`call`, `text`, `email`, `all`).",
-        Some(Object("`channel`")),
-        &[(201, Obj("`lead_id`, `channel`, `added` (true)")), (200, Obj("Already recorded: `added` is false."))],
+        Some(Schema("OptOutInput")),
+        &[(201, S("OptOutAnswer")), (200, S("OptOutAnswer"))],
     ),
     op(
         "POST",
@@ -166,7 +182,7 @@ pub const OPERATIONS: &[Op] = &[
         "/api/v1/sources/{key}/campaigns/{campaign}",
         "sources",
         "Add, rename or retire a campaign under a source.",
-        Some(Object("`label`, `retire`?")),
+        Some(Schema("CampaignBody")),
         &[(200, S("Source"))],
     ),
     op("GET", "/api/v1/partners", "partners", "Every referral partner.", None, &[(200, List("Partner"))]),
@@ -184,8 +200,9 @@ pub const OPERATIONS: &[Op] = &[
         "escalations",
         "Pricing exception requests in the caller's scope.",
         None,
-        &[(200, Obj("`total` and `escalations` (each an `Escalation`)."))],
-    ),
+        &[(200, S("EscalationList"))],
+    )
+    .query::<crate::escalations::handlers::QueueQuery>(),
     op(
         "POST",
         "/api/v1/escalations",
@@ -200,7 +217,7 @@ pub const OPERATIONS: &[Op] = &[
         "escalations",
         "One request with its events.",
         None,
-        &[(200, Obj("`escalation` and `events`."))],
+        &[(200, S("EscalationDetail"))],
     ),
     op(
         "POST",
@@ -216,39 +233,36 @@ pub const OPERATIONS: &[Op] = &[
         "metrics",
         "The funnel: leads reaching each stage in a period.",
         None,
-        &[(200, Obj("`from`, `to`, `group_by`, `stages` and `rows`."))],
-    ),
+        &[(200, S("FunnelAnswer"))],
+    )
+    .query::<crate::metrics::api::MetricsParams>(),
     op(
         "GET",
         "/api/v1/metrics/speed-to-lead",
         "metrics",
         "Time from a lead's arrival to its first call.",
         None,
-        &[(200, Obj("`from`, `to`, `total` and `rows`."))],
-    ),
-    op(
-        "GET",
-        "/api/v1/metrics/lost-reasons",
-        "metrics",
-        "Why leads were lost.",
-        None,
-        &[(200, Obj("`from`, `to`, `stages`, `rows` and `lo_names`."))],
-    ),
+        &[(200, S("SpeedAnswer"))],
+    )
+    .query::<crate::metrics::api::MetricsParams>(),
+    op("GET", "/api/v1/metrics/lost-reasons", "metrics", "Why leads were lost.", None, &[(200, S("LostAnswer"))])
+        .query::<crate::metrics::api::MetricsParams>(),
     op(
         "GET",
         "/api/v1/metrics/roi",
         "metrics",
         "Return on lead spend by source and campaign.",
         None,
-        &[(200, Obj("`from`, `to`, `rows` and `campaigns`."))],
-    ),
+        &[(200, S("RoiAnswer"))],
+    )
+    .query::<crate::metrics::api::MetricsParams>(),
     op(
         "GET",
         "/api/v1/spend",
         "metrics",
         "Marketing spend per source, campaign and month.",
         None,
-        &[(200, Obj("`spend`: the rows."))],
+        &[(200, S("SpendList"))],
     ),
     op(
         "PUT",
@@ -256,7 +270,7 @@ pub const OPERATIONS: &[Op] = &[
         "metrics",
         "Set one month's spend for a source (and campaign).",
         Some(Schema("SpendInput")),
-        &[(200, Obj("The spend as saved."))],
+        &[(200, S("SpendSaved"))],
     ),
     op(
         "POST",
@@ -264,10 +278,7 @@ pub const OPERATIONS: &[Op] = &[
         "metrics",
         "Import spend from a CSV file.",
         Some(Csv),
-        &[
-            (200, Obj("The import report: the rows saved.")),
-            (422, Obj("The import report: nothing saved, every bad row by line and column.")),
-        ],
+        &[(200, S("ImportReport")), (422, S("ImportReport"))],
     ),
     op(
         "GET",
@@ -275,8 +286,9 @@ pub const OPERATIONS: &[Op] = &[
         "lossmit",
         "The loss-mitigation queue in the caller's scope.",
         None,
-        &[(200, Obj("`items`, `total` and `unit`."))],
-    ),
+        &[(200, S("CaseQueue"))],
+    )
+    .query::<crate::lossmit::handlers::CaseQueueParams>(),
     op(
         "POST",
         "/api/v1/lossmit/cases",
@@ -356,23 +368,25 @@ pub const OPERATIONS: &[Op] = &[
         "portfolio",
         "Closed loans in the caller's scope.",
         None,
-        &[(200, Obj("`total`, `loans` and `next` (cursor or null)."))],
-    ),
+        &[(200, S("LoanList"))],
+    )
+    .query::<crate::portfolio::api::LoanListParams>(),
     op(
         "GET",
         "/api/v1/portfolio/opportunities",
         "portfolio",
         "Retention opportunities in the caller's scope.",
         None,
-        &[(200, Obj("`total` and `opportunities`."))],
-    ),
+        &[(200, S("OpportunityList"))],
+    )
+    .query::<crate::portfolio::api::OpportunityParams>(),
     op(
         "POST",
         "/api/v1/portfolio/opportunities/{id}",
         "portfolio",
         "Change an opportunity's status.",
         Some(Schema("OpportunityStatus")),
-        &[(200, Obj("`id`, `status`, `previous_status`."))],
+        &[(200, S("OpportunityStatusChanged"))],
     ),
     op(
         "POST",

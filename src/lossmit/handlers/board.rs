@@ -5,20 +5,64 @@ use super::*;
 
 // ---------------------------------------------------------------- queue
 
-#[derive(serde::Serialize)]
+/// A case in the queue (the page's row, and the API's).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = CaseQueueRow)]
 pub struct QueueRow {
     pub id: Uuid,
     pub loan_number: String,
     pub borrower_name: String,
+    /// The stage's name.
     pub stage: &'static str,
     pub days_delinquent: i64,
+    /// The specialist's name, or `Unassigned`.
     pub specialist: String,
+    /// The nearest open deadline's name (empty when none is due).
     pub next_label: String,
+    /// Its day, `YYYY-MM-DD` (empty when none is due).
     pub next_due: String,
     #[serde(skip)]
     pub next_sort: Option<NaiveDate>,
+    /// How many deadlines were missed.
     pub breached: usize,
+    /// Where the application stands.
     pub application: &'static str,
+}
+
+/// The answer to `GET /api/v1/lossmit/cases`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CaseQueue {
+    /// Nearest open deadline first.
+    pub items: Vec<QueueRow>,
+    /// What the report figure behind the filter counts, in `unit`.
+    pub total: usize,
+    /// `case`, `decision`, or a clock status's `… deadline` (`met deadline`, `breached deadline`, `due deadline`).
+    pub unit: String,
+}
+
+/// The queue's filters (`GET /api/v1/lossmit/cases`), as the report figures link to them; any other parameter
+/// is refused (422).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CaseQueueParams {
+    /// A case stage key.
+    pub stage: Option<String>,
+    /// An age bucket of days delinquent: `0` (0–30) to `4` (121+).
+    pub age: Option<u8>,
+    /// A specialist's id, or `none` for unassigned cases.
+    pub specialist: Option<String>,
+    /// Cases with a deadline `met`, `breached` or `due` (counts deadlines).
+    pub clock: Option<String>,
+    /// Resolved cases with this resolution.
+    pub resolution: Option<String>,
+    /// `cured_or_modified` or `redefaulted`.
+    pub history: Option<String>,
+    /// `1`: decided after a complete application.
+    pub decided: Option<String>,
+    /// A loss-mitigation option's decisions (counts decisions); goes with `approved`.
+    pub option: Option<String>,
+    /// `yes` or `no`; goes with `option`.
+    pub approved: Option<String>,
 }
 
 pub(crate) fn queue_row(c: &CaseRow, today: NaiveDate) -> QueueRow {
@@ -212,11 +256,11 @@ pub(crate) async fn api_queue(
     user: CurrentUser,
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
-) -> AppResult<axum::Json<serde_json::Value>> {
+) -> AppResult<axum::Json<CaseQueue>> {
     user.require(&store::CASE_ROLES)?;
     let f = CaseFilter::parse(&pairs)?;
-    let (rows, total) = filtered_queue(&state, &user, &f).await?;
-    Ok(axum::Json(serde_json::json!({"items": rows, "total": total, "unit": f.unit()})))
+    let (items, total) = filtered_queue(&state, &user, &f).await?;
+    Ok(axum::Json(CaseQueue { items, total, unit: f.unit() }))
 }
 
 /// The cases the user may see behind the filter, nearest open deadline first, and the total of what the figure

@@ -42,6 +42,7 @@ use forms::*;
 use new_case::*;
 use reports::*;
 
+pub use board::{CaseQueue, CaseQueueParams, QueueRow};
 pub(crate) use board::{api_queue, board_page};
 pub use forms::parse_evaluation;
 pub use reports::spreadsheet_safe;
