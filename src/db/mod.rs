@@ -14,6 +14,16 @@ pub use embedded::EmbeddedPostgres;
 
 use crate::config::Config;
 
+/// Appends ` LIMIT n` with the number written into the statement, not bound as a parameter.
+///
+/// A bound limit leaves PostgreSQL's generic plan guessing how many rows are wanted (it assumes a tenth of the
+/// table), so it re-plans the statement on every execution: measured on the LO's lead list at 1M leads, 0.37 ms
+/// of planning per request against 0.2 ms of execution. With the number in the text, each distinct limit is its
+/// own prepared statement and its generic plan is reused. `n` is always an integer the code computed.
+pub fn push_limit(qb: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, n: i64) {
+    qb.push(format_args!(" LIMIT {n}"));
+}
+
 /// The migrations in `migrations/`, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

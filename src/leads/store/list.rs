@@ -733,7 +733,8 @@ pub async fn list_leads(
         let (at, id) = decode_cursor(&f.after)?;
         qb.push(format_args!(" AND (l.created_at, l.id) {cmp} (")).push_bind(at).push(", ").push_bind(id).push(")");
     }
-    qb.push(format_args!(" ORDER BY l.created_at {dir}, l.id {dir} LIMIT ")).push_bind(limit + 1);
+    qb.push(format_args!(" ORDER BY l.created_at {dir}, l.id {dir}"));
+    crate::db::push_limit(&mut qb, limit + 1);
     let mut rows: Vec<LeadRow> = qb.build_query_as().fetch_all(&state.db).await?;
     for r in rows.iter_mut().filter(|r| !user.sees_borrowers() || !r.in_scope) {
         r.first_name.clear();
@@ -756,7 +757,8 @@ pub async fn matching_ids(state: &AppState, user: &CurrentUser, f: &LeadFilter, 
     let mut qb = QueryBuilder::<Postgres>::new("SELECT l.id FROM leads l WHERE true");
     user.scope().push_lead_predicate(&mut qb, "l");
     push_filter(&mut qb, f, state, user)?;
-    qb.push(" ORDER BY l.created_at DESC, l.id DESC LIMIT ").push_bind(cap);
+    qb.push(" ORDER BY l.created_at DESC, l.id DESC");
+    crate::db::push_limit(&mut qb, cap);
     Ok(qb.build_query_scalar().fetch_all(&state.db).await?)
 }
 
@@ -775,6 +777,7 @@ pub async fn export_page(
     if let Some((at, id)) = after {
         qb.push(" AND (l.created_at, l.id) < (").push_bind(at).push(", ").push_bind(id).push(")");
     }
-    qb.push(" ORDER BY l.created_at DESC, l.id DESC LIMIT ").push_bind(limit);
+    qb.push(" ORDER BY l.created_at DESC, l.id DESC");
+    crate::db::push_limit(&mut qb, limit);
     Ok(qb.build_query_as().fetch_all(&state.db).await?)
 }

@@ -40,7 +40,8 @@ pub async fn count_leads(state: &AppState, user: &CurrentUser, f: &LeadFilter) -
     }
     let mut qb = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM leads l WHERE true");
     push_filter(&mut qb, f, state, user)?;
-    qb.push(" LIMIT ").push_bind(TOTAL_CAP + 1).push(") x");
+    crate::db::push_limit(&mut qb, TOTAL_CAP + 1);
+    qb.push(") x");
     let n: i64 = qb.build_query_scalar().fetch_one(&state.db).await?;
     Ok(ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP })
 }
@@ -57,7 +58,8 @@ pub async fn count_facts(state: &AppState, user: &CurrentUser, f: &LeadFilter) -
     let mut qb =
         QueryBuilder::<Postgres>::new(format!("SELECT count(*) FROM (SELECT 1 FROM leads l {join} WHERE true"));
     push_filter_over(&mut qb, f, state, user, true)?;
-    qb.push(" LIMIT ").push_bind(TOTAL_CAP + 1).push(") x");
+    crate::db::push_limit(&mut qb, TOTAL_CAP + 1);
+    qb.push(") x");
     let n: i64 = qb.build_query_scalar().fetch_one(&state.db).await?;
     Ok(Some(FactTotal { one, many, total: ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP } }))
 }

@@ -255,7 +255,8 @@ pub async fn board(
            WHERE l.pipeline_id = s.pipeline_id AND l.stage = s.key",
     );
     user.scope().push_lead_predicate(&mut qb, "l");
-    qb.push(" ORDER BY l.stage_changed_at DESC LIMIT ").push_bind(per_stage);
+    qb.push(" ORDER BY l.stage_changed_at DESC");
+    crate::db::push_limit(&mut qb, per_stage);
     qb.push(") x WHERE s.pipeline_id = ")
         .push_bind(DEFAULT_PIPELINE)
         .push(" ORDER BY s.position, x.stage_changed_at DESC");
