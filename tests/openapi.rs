@@ -51,8 +51,7 @@ async fn the_document_is_openapi_3_1_and_covers_every_api_route() {
             assert!(!op["responses"][status].is_null(), "{method} {path}: no {status} answer");
         }
     }
-    // Every JSON answer and body has a schema of its own (only routing's answers are still described in words),
-    // and the lists document the filters they read.
+    // Every JSON answer and body has a schema of its own, and the lists document the filters they read.
     for (method, path) in &documented {
         let op = &doc["paths"][path][method.to_lowercase()];
         let schemas = op["responses"]
@@ -65,7 +64,7 @@ async fn the_document_is_openapi_3_1_and_covers_every_api_route() {
             .map(|c| &c["schema"]);
         for schema in schemas {
             let named = schema["$ref"].is_string() || schema["items"]["$ref"].is_string();
-            assert!(named || op["tags"][0] == "routing", "{method} {path}: {schema} is not a named schema");
+            assert!(named, "{method} {path}: {schema} is not a named schema");
         }
     }
     for path in [
@@ -84,6 +83,11 @@ async fn the_document_is_openapi_3_1_and_covers_every_api_route() {
             doc["paths"][path]["get"]["parameters"].as_array().unwrap_or_else(|| panic!("{path}: no parameters"));
         assert!(params.iter().all(|p| p["in"] == "query" && p["required"] == false && p["schema"].is_object()));
     }
+    let cadence = doc["paths"]["/api/v1/availability/cadence"]["get"]["parameters"].as_array().unwrap();
+    let lo = cadence.iter().find(|p| p["name"] == "lo").expect("the cadence documents `lo`");
+    assert_eq!((lo["in"].clone(), lo["required"].clone()), (json!("query"), json!(true)));
+    let sets = json!(["due", "done", "overdue"]);
+    assert!(cadence.iter().any(|p| p["name"] == "tasks" && p["required"] == false && p["schema"]["enum"] == sets));
     let lead_filters = doc["paths"]["/api/v1/leads"]["get"]["parameters"].as_array().unwrap();
     assert!(lead_filters.iter().any(|p| p["name"] == "cohort" && p["description"].as_str().unwrap().contains("lost")));
 
@@ -297,6 +301,61 @@ async fn typed_lossmit_and_portfolio_answers_match_their_schemas() {
     let url = app.url(&format!("{path}/{opp}"));
     let changed = answer(&doc, api.post(url).json(&status), "/api/v1/portfolio/opportunities/{id}", 200).await;
     assert_eq!(changed["previous_status"], "open");
+}
+
+/// Routing's answers: an assignment, the routing explanation and the availability cadence.
+#[tokio::test]
+async fn typed_routing_answers_match_their_schemas() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app).await;
+    let ana = app.create_user(Role::Lo, "ana.routing@example.com", Some("North"), &["TX"]).await;
+    let ben = app.create_user(Role::Lo, "ben.routing@example.com", Some("North"), &["TX"]).await;
+    let manager = app.create_user(Role::Manager, "mgr.routing@example.com", Some("North"), &[]).await;
+    let api = app.api(&app.token_for(manager).await);
+    let intake = app.create_user(Role::Intake, "intake.routing@example.com", None, &[]).await;
+    let id = create_lead(&app, &app.api(&app.token_for(intake).await), "Flo").await;
+    let lead = format!("/api/v1/leads/{id}");
+
+    // Routing gave the lead to one of them (or queued it): the manager hands it to the other, then back.
+    let shown = api.get(app.url(&lead)).send().await.unwrap().json::<Value>().await.unwrap();
+    let (to, back) = if shown["assigned_lo"]["id"] == ana.to_string() { (ben, ana) } else { (ana, ben) };
+    let back_email = if back == ana { "ana.routing@example.com" } else { "ben.routing@example.com" };
+    let first = json!({"lo_id": to, "reason": "Speaks the borrower's language", "version": shown["version"]});
+    sent(&doc, "/api/v1/leads/{id}/assign", "post", &first);
+    let path = "/api/v1/leads/{id}/assign";
+    let assigned = answer(&doc, api.post(app.url(&format!("{lead}/assign"))).json(&first), path, 200).await;
+    assert_eq!(assigned["assigned_lo"]["id"], to.to_string(), "{assigned}");
+    let again = json!({"lo_email": back_email, "reason": "Out this week", "version": assigned["version"]});
+    sent(&doc, path, "post", &again);
+    let moved = answer(&doc, api.post(app.url(&format!("{lead}/assign"))).json(&again), path, 200).await;
+    assert_eq!(moved["assigned_lo"]["id"], back.to_string(), "{moved}");
+
+    let routing = answer(&doc, api.get(app.url(&format!("{lead}/routing"))), "/api/v1/leads/{id}/routing", 200).await;
+    assert!(routing["decision"].is_object(), "{routing}");
+    assert!(!routing["decisions"].as_array().unwrap().is_empty() && routing["history"].as_array().unwrap().len() >= 2);
+
+    // The first call attempt is due at once; two hours on, it is due and overdue.
+    app.state.clock.advance(chrono::Duration::hours(2));
+    let path = "/api/v1/availability/cadence";
+    let mut seen = 0;
+    for lo in [ana, ben] {
+        for set in ["due", "done", "overdue"] {
+            let tasks = answer(&doc, api.get(app.url(&format!("{path}?lo={lo}&tasks={set}"))), path, 200).await;
+            assert_eq!(tasks["lo"]["id"], lo.to_string(), "{tasks}");
+            seen += tasks["items"].as_array().unwrap().len();
+        }
+    }
+    assert!(seen > 0, "no cadence task was listed");
+
+    // The checker refuses an answer that breaks these schemas: a field of the wrong type, or one not documented.
+    let schema = answer_schema(&doc, "/api/v1/leads/{id}/routing", "get", "200");
+    let mut broken = routing.clone();
+    broken["decision"]["outcome"] = json!(1);
+    assert!(!violations(&doc, &schema, &broken, "$").is_empty());
+    let schema = answer_schema(&doc, "/api/v1/leads/{id}/assign", "post", "200");
+    let mut broken = moved.clone();
+    broken["assigned_lo"]["phone"] = json!("555");
+    assert!(!violations(&doc, &schema, &broken, "$").is_empty());
 }
 
 async fn create_lead(app: &TestApp, api: &reqwest::Client, name: &str) -> String {

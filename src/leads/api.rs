@@ -139,7 +139,8 @@ pub struct CreatedLead {
 /// `sort=oldest`), with the cursor of the next page and the total behind the filter.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LeadList {
-    #[schema(value_type = Vec<LeadListItem>)]
+    /// The page's leads. A row the caller's figure counts but that is no longer in their lead list
+    /// (`in_scope: false`, `scope=figures`) has no borrower: empty names, null email and phone.
     pub items: Vec<store::LeadRow>,
     /// The cursor of the next page (send it as `after`), or null on the last page.
     pub next: Option<String>,
@@ -159,32 +160,6 @@ pub struct LeadList {
     /// Cohort `lost` only: whether there are more than `losses`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub losses_capped: Option<bool>,
-}
-
-/// One lead of the list, as `store::LeadRow` serialises it (the schema of that row; `tests/openapi.rs` checks
-/// real rows against it). A row the caller's figure counts but that is no longer in their lead list
-/// (`in_scope: false`, `scope=figures`) has no borrower name, email or phone.
-#[derive(utoipa::ToSchema)]
-pub struct LeadListItem {
-    pub id: Uuid,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    /// The stage's key.
-    pub stage: String,
-    /// The stage's name in its pipeline.
-    pub stage_label: String,
-    pub source: String,
-    /// The source's name, or its key when it has no record.
-    pub source_label: String,
-    pub property_state: Option<String>,
-    pub loan_purpose: Option<String>,
-    pub loan_amount_cents: Option<i64>,
-    pub assigned_lo_name: Option<String>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    /// Whether the lead is in the caller's lead list now.
-    pub in_scope: bool,
 }
 
 /// The lead list's filters (`GET /api/v1/leads` and `GET /api/v1/leads.csv`); each may be given once, and any

@@ -585,12 +585,15 @@ pub async fn stale_leads(db: &PgPool, scope: &Scope, now: DateTime<Utc>, cap: i6
 }
 
 /// One month's spend on a source, or on one of its campaigns.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = SpendEntry)]
 pub struct SourceSpend {
     pub source: String,
+    /// The source's name.
     pub label: String,
-    /// '' for the whole source.
+    /// The campaign's key; '' for the whole source.
     pub campaign: String,
+    /// The month's first day.
     pub month: NaiveDate,
     pub spend_cents: i64,
 }

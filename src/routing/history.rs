@@ -145,7 +145,8 @@ pub async fn offers(
 
 /// Which of an LO's cadence tasks the availability board counts: due in the last 30 days, those of them done,
 /// and those not done more than an hour after they were due (any age).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum CadenceSet {
     Due,
     Done,

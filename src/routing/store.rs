@@ -440,19 +440,29 @@ pub async fn insert_decision(tx: &mut Transaction<'_, Postgres>, d: &NewDecision
 }
 
 /// A stored decision, for the lead page, the API and the routing log.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = RoutingDecision)]
 pub struct DecisionRow {
     pub id: i64,
     pub lead_id: Uuid,
+    /// The rule that decided (null: no rule matched, and the default round robin decided).
     pub rule_id: Option<Uuid>,
     pub rule_name: String,
+    /// How the rule chooses among its loan officers.
     pub method: String,
+    /// What routed the lead: `new_lead`, `sla`, `handover` or `claim_expired`.
     pub trigger: String,
+    /// `assigned`, `offered` or `queued`.
     pub outcome: String,
     pub chosen_lo_id: Option<Uuid>,
     pub chosen_lo_name: Option<String>,
     pub team_id: Option<Uuid>,
+    /// The loan officers considered, as recorded at the time: `lo_id`, `name`, `email`, `eligible`, `chosen`,
+    /// `reasons` (why not, in words), `codes`, `weight`, `open_leads`, `capacity`, `status`. Decisions recorded
+    /// by earlier versions may lack some of these.
+    #[schema(value_type = Vec<Object>)]
     pub candidates: serde_json::Value,
+    /// The decision in a sentence.
     pub summary: String,
     pub created_at: DateTime<Utc>,
 }
@@ -493,7 +503,8 @@ pub async fn recent_decisions(
 }
 
 /// One line of a lead's assignment history.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = AssignmentHistoryRow)]
 pub struct HistoryRow {
     pub id: i64,
     pub from_name: Option<String>,

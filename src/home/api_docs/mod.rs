@@ -64,7 +64,7 @@ the refused fields, `ValidationErrorBody`). Money is in cents, rates are decimal
         crate::leads::store::AssignedLo,
         crate::leads::api::CreatedLead,
         crate::leads::api::LeadList,
-        crate::leads::api::LeadListItem,
+        crate::leads::store::LeadRow,
         crate::leads::api::StageInput,
         crate::leads::api::ActivityInputBody,
         crate::leads::api::OptOutInput,
@@ -84,19 +84,26 @@ the refused fields, `ValidationErrorBody`). Money is in cents, rates are decimal
         crate::accounts::handlers::Me,
         crate::auth::Role,
         crate::routing::handlers::AssignBody,
+        crate::routing::handlers::AssignedLead,
+        crate::routing::handlers::LeadRouting,
+        crate::routing::store::DecisionRow,
+        crate::routing::store::HistoryRow,
+        crate::routing::handlers::CadenceTasks,
+        crate::routing::handlers::CadenceOfficer,
+        crate::routing::handlers::CadenceItem,
         crate::metrics::spend::ApiSpend,
         crate::metrics::api::FunnelAnswer,
-        crate::metrics::api::FunnelRowSchema,
-        crate::metrics::api::ConversionSchema,
+        crate::metrics::dashboard::FunnelRow,
+        crate::metrics::dashboard::Conversion,
         crate::metrics::api::SpeedAnswer,
-        crate::metrics::api::SpeedRowSchema,
+        crate::metrics::dashboard::SpeedRow,
         crate::metrics::api::LostAnswer,
-        crate::metrics::api::LostRowSchema,
+        crate::metrics::dashboard::LostRow,
         crate::metrics::api::RoiAnswer,
-        crate::metrics::api::RoiRowSchema,
+        crate::metrics::dashboard::RoiRow,
         crate::metrics::model::Roi,
         crate::metrics::api::SpendList,
-        crate::metrics::api::SpendEntrySchema,
+        crate::metrics::store::SourceSpend,
         crate::metrics::api::SpendSaved,
         crate::imports::ImportReport,
         crate::imports::RowError,
@@ -248,7 +255,6 @@ fn operation(op: &Op) -> utoipa::openapi::path::Operation {
     if let Some(body) = &op.body {
         let (mime, schema): (&str, RefOr<Schema>) = match body {
             Body::Schema(name) => ("application/json", Ref::from_schema_name(*name).into()),
-            Body::Object(what) => ("application/json", free_object(what).into()),
             Body::Csv => ("text/csv", ObjectBuilder::new().schema_type(Type::String).into()),
         };
         b = b.request_body(Some(
@@ -284,7 +290,6 @@ fn responses(op: &Op) -> Responses {
         let response = match answer {
             Answer::Schema(name) => json_response("Success.", Ref::from_schema_name(*name)),
             Answer::List(name) => json_response("Success.", ArrayBuilder::new().items(Ref::from_schema_name(*name))),
-            Answer::Object(what) => json_response(what, free_object(what)),
             Answer::Csv => ResponseBuilder::new()
                 .description("CSV, one row per record, a header row first.")
                 .content(
@@ -310,10 +315,6 @@ fn json_response(description: &str, schema: impl Into<RefOr<Schema>>) -> utoipa:
         .description(description)
         .content("application/json", ContentBuilder::new().schema(Some(schema)).build())
         .build()
-}
-
-fn free_object(description: &str) -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(Type::Object).description(Some(description))
 }
 
 /// A lead body: the fields `leads::api::LEAD_FIELDS` names (strings or numbers, null clears), `consent` and

@@ -8,8 +8,6 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 pub enum Body {
     /// A named schema of `#/components/schemas`.
     Schema(&'static str),
-    /// A JSON object whose fields the handler checks one by one (422 names the ones it refuses).
-    Object(&'static str),
     /// A CSV file (`text/csv`).
     Csv,
 }
@@ -20,8 +18,6 @@ pub enum Answer {
     Schema(&'static str),
     /// A JSON array of a named schema.
     List(&'static str),
-    /// A JSON object, described in words.
-    Object(&'static str),
     /// A CSV file.
     Csv,
 }
@@ -60,7 +56,7 @@ const fn op(
     Op { method, path, tag, summary, body, answers, query: None }
 }
 
-use Answer::{Csv as CsvOut, List, Object as Obj, Schema as S};
+use Answer::{Csv as CsvOut, List, Schema as S};
 use Body::{Csv, Schema};
 
 /// The tags, in the order the page shows them, with what each covers.
@@ -142,7 +138,7 @@ pub const OPERATIONS: &[Op] = &[
         "routing",
         "Assign a lead to a loan officer (managers, admins).",
         Some(Schema("AssignBody")),
-        &[(200, Obj("The lead after the assignment: `id`, names, `stage`, `version`, `team_id`, `assigned_lo`."))],
+        &[(200, S("AssignedLead"))],
     ),
     op(
         "GET",
@@ -150,16 +146,17 @@ pub const OPERATIONS: &[Op] = &[
         "routing",
         "How a lead was routed: the latest decision, every decision, the assignment history.",
         None,
-        &[(200, Obj("`lead_id`, `decision`, `decisions`, `history`."))],
+        &[(200, S("LeadRouting"))],
     ),
     op(
         "GET",
         "/api/v1/availability/cadence",
         "routing",
-        "A loan officer's availability cadence.",
+        "A loan officer's cadence tasks behind a figure of the availability board (managers, admins).",
         None,
-        &[(200, Obj("`lo`, `tasks`, `total`, `items`."))],
-    ),
+        &[(200, S("CadenceTasks"))],
+    )
+    .query::<crate::routing::handlers::CadenceParams>(),
     op("GET", "/api/v1/sources", "sources", "Every lead source with its campaigns.", None, &[(200, List("Source"))]),
     op(
         "POST",

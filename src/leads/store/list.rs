@@ -417,14 +417,16 @@ impl LeadFilter {
     }
 }
 
-/// A row of the lead list.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// A row of the lead list, on the page and in the API (its schema there is `LeadListItem`).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = LeadListItem)]
 pub struct LeadRow {
     pub id: Uuid,
     pub first_name: String,
     pub last_name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// The stage's key.
     pub stage: String,
     /// The stage's name in its pipeline (pages show names, never keys).
     pub stage_label: String,

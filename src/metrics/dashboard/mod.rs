@@ -183,17 +183,24 @@ async fn effective_path(state: &AppState, requested: Path) -> AppResult<Path> {
     Ok(if tz.as_deref() == Some(state.config.timezone.name()) { Path::Rollup } else { Path::Base })
 }
 
-/// One row of a grouped funnel (API and the per-LO table).
-#[derive(Debug, Clone, Serialize)]
+/// One row of a grouped funnel (API and the per-LO table): a team, a loan officer or a source.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FunnelRow {
     pub key: String,
     pub label: String,
+    /// The leads (or, by `lo`, the assignments) of the range.
     pub cohort: i64,
+    /// By stage key: how many of the cohort reached it.
+    #[schema(value_type = HashMap<String, i64>)]
     pub reached: HashMap<&'static str, i64>,
+    /// By stage key: the conversion into it.
+    #[schema(value_type = HashMap<String, Conversion>)]
     pub conversion: HashMap<&'static str, Conversion>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A funnel step's conversion, percent (null without a denominator), with the cumulative rate's 95% interval.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FunnelConversion)]
 pub struct Conversion {
     pub step: Option<f64>,
     pub cumulative: Option<f64>,
@@ -270,8 +277,8 @@ pub async fn funnel_rows(state: &AppState, user: &CurrentUser, p: &Params) -> Ap
         .collect())
 }
 
-/// Speed-to-lead, contact and talk figures for one LO (or a whole cohort).
-#[derive(Debug, Clone, Serialize)]
+/// Speed-to-lead, contact and talk figures for one LO (or a whole cohort); rates are percents.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SpeedRow {
     pub key: String,
     pub label: String,
@@ -279,6 +286,7 @@ pub struct SpeedRow {
     pub called: i64,
     /// Assignments reached by phone (the contact rate's numerator; attempts to contact average over them).
     pub contacted: i64,
+    /// The median time to the first call, as shown ("4m", "—").
     pub median: String,
     pub p90: String,
     pub median_bucket_max_seconds: Option<i64>,
@@ -291,10 +299,13 @@ pub struct SpeedRow {
     pub talk_per_lead_seconds: Option<i64>,
     pub talk_per_funded_seconds: Option<i64>,
     pub application_rate_pct: Option<f64>,
-    /// 95% Wilson intervals of the contact and application rates (as on the team funnel), percent.
+    /// 95% Wilson intervals of the contact and application rates (as on the team funnel), `[low, high]` percent.
+    #[schema(value_type = Option<Vec<f64>>)]
     pub contact_interval: Option<(f64, f64)>,
+    #[schema(value_type = Option<Vec<f64>>)]
     pub application_interval: Option<(f64, f64)>,
     pub funded: i64,
+    /// Much talk, little conversion, against the other loan officers.
     pub flagged: bool,
 }
 
@@ -362,8 +373,9 @@ pub async fn speed_rows(state: &AppState, user: &CurrentUser, p: &Params) -> App
 }
 
 /// Lost leads by reason and the furthest stage they had reached, and by LO.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LostRow {
+    /// The reason's key (`unspecified` when none was given).
     pub reason: String,
     pub label: String,
     pub total: i64,
@@ -453,8 +465,8 @@ async fn lost_for(
     Ok((rows, names))
 }
 
-/// ROI of a source, or of one campaign under it.
-#[derive(Debug, Clone, Serialize)]
+/// ROI of a source, or of one campaign under it: the `Roi` figures and which source (campaign) it is.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoiRow {
     pub source: String,
     /// The campaign (campaign rows only).

@@ -2,8 +2,25 @@
 
 use super::*;
 
+/// `POST /api/v1/leads/{id}/assign`: the lead as the API shows it after an assignment.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AssignedLead {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    /// The stage's key.
+    pub stage: String,
+    /// The lead's version after the assignment: the one the next change is based on.
+    pub version: i32,
+    pub property_state: Option<String>,
+    pub team_id: Option<Uuid>,
+    pub assigned_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The loan officer the lead is assigned to (null: none).
+    pub assigned_lo: Option<crate::leads::store::AssignedLo>,
+}
+
 /// The lead as the API shows it after an assignment.
-pub async fn lead_json(db: &sqlx::PgPool, id: Uuid) -> AppResult<serde_json::Value> {
+pub async fn assigned_lead(db: &sqlx::PgPool, id: Uuid) -> AppResult<AssignedLead> {
     let r = sqlx::query!(
         r#"SELECT l.id, l.first_name, l.last_name, l.stage, l.version, l.property_state, l.team_id, l.assigned_at,
                   u.id AS "lo_id?", u.email AS "lo_email?", u.name AS "lo_name?"
@@ -13,14 +30,20 @@ pub async fn lead_json(db: &sqlx::PgPool, id: Uuid) -> AppResult<serde_json::Val
     .fetch_one(db)
     .await?;
     let assigned_lo = match (r.lo_id, r.lo_email, r.lo_name) {
-        (Some(id), Some(email), Some(name)) => json!({"id": id, "email": email, "name": name}),
-        _ => serde_json::Value::Null,
+        (Some(id), Some(email), Some(name)) => Some(crate::leads::store::AssignedLo { id, email, name }),
+        _ => None,
     };
-    Ok(json!({
-        "id": r.id, "first_name": r.first_name, "last_name": r.last_name, "stage": r.stage, "version": r.version,
-        "property_state": r.property_state, "team_id": r.team_id, "assigned_at": r.assigned_at,
-        "assigned_lo": assigned_lo,
-    }))
+    Ok(AssignedLead {
+        id: r.id,
+        first_name: r.first_name,
+        last_name: r.last_name,
+        stage: r.stage,
+        version: r.version,
+        property_state: r.property_state,
+        team_id: r.team_id,
+        assigned_at: r.assigned_at,
+        assigned_lo,
+    })
 }
 
 /// `POST /api/v1/leads/{id}/assign`: the loan officer by `lo_id` or `lo_email`; `version` guards the change.
@@ -50,7 +73,19 @@ pub(crate) async fn api_assign(
     };
     reassign::reassign_one(&state, &user, id, Destination::Lo(lo), body.reason.as_deref().unwrap_or(""), body.version)
         .await?;
-    Ok(Json(lead_json(&state.db, id).await?).into_response())
+    Ok(Json(assigned_lead(&state.db, id).await?).into_response())
+}
+
+/// `GET /api/v1/leads/{id}/routing`: how a lead was routed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LeadRouting {
+    pub lead_id: Uuid,
+    /// The latest decision (null: the lead was never routed).
+    pub decision: Option<rstore::DecisionRow>,
+    /// The newest 20 decisions, newest first.
+    pub decisions: Vec<rstore::DecisionRow>,
+    /// The newest 50 changes of the lead's loan officer or team, newest first.
+    pub history: Vec<rstore::HistoryRow>,
 }
 
 pub(crate) async fn api_routing(
@@ -61,8 +96,8 @@ pub(crate) async fn api_routing(
     crate::leads::store::visible_lead(&state.db, &user, id).await?;
     let decisions = rstore::decisions_for_lead(&state.db, id).await?;
     let history = rstore::history(&state.db, id).await?;
-    let latest = decisions.first().cloned();
-    Ok(Json(json!({ "lead_id": id, "decision": latest, "decisions": decisions, "history": history })).into_response())
+    let decision = decisions.first().cloned();
+    Ok(Json(LeadRouting { lead_id: id, decision, decisions, history }).into_response())
 }
 
 // ---- Rules -------------------------------------------------------------------------------------------------

@@ -91,27 +91,74 @@ async fn cadence(
     Ok((lo, set, rows, total))
 }
 
+/// The query of `GET /api/v1/availability/cadence`; any other parameter is refused (422).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CadenceParams {
+    /// The loan officer's id (a row of the availability board).
+    pub lo: Uuid,
+    /// `due` (default): attempts due in the last 30 days; `done`: those of them done; `overdue`: attempts not
+    /// done an hour after they were due.
+    #[param(inline)]
+    pub tasks: Option<CadenceSet>,
+}
+
+/// `GET /api/v1/availability/cadence`: a loan officer's cadence tasks behind a figure of the availability board.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CadenceTasks {
+    pub lo: CadenceOfficer,
+    /// The set of tasks, in words.
+    pub tasks: &'static str,
+    /// Every task of the set (`items` lists the first 500, oldest due first).
+    pub total: i64,
+    pub items: Vec<CadenceItem>,
+}
+
+/// The loan officer whose tasks these are.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CadenceOfficer {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// One cadence attempt. A lead outside the caller's lead scope is listed without its id or borrower (null).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CadenceItem {
+    pub title: String,
+    pub due_at: chrono::DateTime<chrono::Utc>,
+    /// When it was done (null: not done).
+    pub done_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub lead_id: Option<Uuid>,
+    /// The borrower's first and last name.
+    pub borrower: Option<String>,
+}
+
 /// `GET /api/v1/availability/cadence?lo=…&tasks=due|done|overdue`: the page's tasks as JSON (`total`, then up to
 /// the page's rows); a lead outside the viewer's lead scope is listed without its id or borrower.
 pub(crate) async fn api_availability_cadence(
     user: CurrentUser,
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
-) -> AppResult<axum::Json<serde_json::Value>> {
+) -> AppResult<axum::Json<CadenceTasks>> {
     let (lo, set, rows, total) = cadence(&state, &user, &pairs).await?;
     let scope = user.scope();
-    let items: Vec<serde_json::Value> = rows
+    let items = rows
         .into_iter()
         .map(|t| {
             let seen = scope.allows_lead(t.assigned_lo_id, t.team_id);
-            serde_json::json!({
-                "title": t.title, "due_at": t.due_at, "done_at": t.done_at,
-                "lead_id": seen.then_some(t.lead_id),
-                "borrower": seen.then(|| format!("{} {}", t.first_name, t.last_name)),
-            })
+            CadenceItem {
+                lead_id: seen.then_some(t.lead_id),
+                borrower: seen.then(|| format!("{} {}", t.first_name, t.last_name)),
+                title: t.title,
+                due_at: t.due_at,
+                done_at: t.done_at,
+            }
         })
         .collect();
-    Ok(axum::Json(serde_json::json!({
-        "lo": {"id": lo.id, "name": lo.name}, "tasks": set.describe(), "total": total, "items": items,
-    })))
+    Ok(axum::Json(CadenceTasks {
+        lo: CadenceOfficer { id: lo.id, name: lo.name },
+        tasks: set.describe(),
+        total,
+        items,
+    }))
 }

@@ -77,9 +77,10 @@ use crate::state::AppState;
 use crate::web::{Flash, Routes};
 
 mod api;
-pub use api::AssignBody;
+pub use api::{AssignBody, AssignedLead, LeadRouting};
 mod availability;
 mod availability_cadence;
+pub use availability_cadence::{CadenceItem, CadenceOfficer, CadenceParams, CadenceTasks};
 mod availability_history;
 mod queue;
 mod reassign_pages;
