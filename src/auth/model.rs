@@ -179,6 +179,11 @@ impl Scope {
     }
 
     /// Renders `AND (<owner predicate>)` over any pair of owner columns; every public renderer is one use of it.
+    ///
+    /// The LO and team ids are read through `(SELECT $n)`, which the planner treats as unknown when it plans: the
+    /// plan for one LO is then the plan for any LO, so PostgreSQL keeps the statement's generic plan instead of
+    /// planning it again for every request (an LO with many leads made each custom plan look cheaper than the
+    /// generic one; at 1M leads that planning cost more than running the list). The index is used all the same.
     fn push_owner_predicate(
         &self,
         qb: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>,
@@ -191,10 +196,10 @@ impl Scope {
         }
         qb.push(" AND (false");
         if let Some(lo) = self.lo_id {
-            qb.push(format_args!(" OR {lo_col} = ")).push_bind(lo);
+            qb.push(format_args!(" OR {lo_col} = (SELECT ")).push_bind(lo).push("::uuid)");
         }
         if !self.team_ids.is_empty() {
-            qb.push(format_args!(" OR {team_col} = ANY(")).push_bind(self.team_ids.clone()).push(")");
+            qb.push(format_args!(" OR {team_col} = ANY((SELECT ")).push_bind(self.team_ids.clone()).push(")::uuid[])");
         }
         if with_queue && self.unassigned_queue {
             qb.push(format_args!(" OR ({lo_col} IS NULL AND {team_col} IS NULL)"));
@@ -466,21 +471,21 @@ mod tests {
         let m = user(Role::Manager, vec![t]).scope();
         assert_eq!(
             rendered(|qb| m.push_lead_predicate(qb, "l")),
-            "SELECT 1 WHERE true AND (false OR l.assigned_lo_id = $1 OR l.team_id = ANY($2) \
+            "SELECT 1 WHERE true AND (false OR l.assigned_lo_id = (SELECT $1::uuid) OR l.team_id = ANY((SELECT $2)::uuid[]) \
              OR (l.assigned_lo_id IS NULL AND l.team_id IS NULL))"
         );
         assert_eq!(
             rendered(|qb| m.push_loan_predicate(qb, "p")),
-            "SELECT 1 WHERE true AND (false OR p.lo_id = $1 OR p.team_id = ANY($2))"
+            "SELECT 1 WHERE true AND (false OR p.lo_id = (SELECT $1::uuid) OR p.team_id = ANY((SELECT $2)::uuid[]))"
         );
         assert_eq!(
             rendered(|qb| m.push_roster_predicate(qb, "u")),
-            "SELECT 1 WHERE true AND (false OR u.id = $1 OR u.team_id = ANY($2))"
+            "SELECT 1 WHERE true AND (false OR u.id = (SELECT $1::uuid) OR u.team_id = ANY((SELECT $2)::uuid[]))"
         );
         let metrics = user(Role::Manager, vec![t]).metrics_scope().unwrap();
         assert_eq!(
             rendered(|qb| metrics.push_contribution_predicate(qb)),
-            "SELECT 1 WHERE true AND (false OR team_id = ANY($1))"
+            "SELECT 1 WHERE true AND (false OR team_id = ANY((SELECT $1)::uuid[]))"
         );
         let admin = user(Role::Admin, vec![]).scope();
         assert_eq!(rendered(|qb| admin.push_lead_predicate(qb, "l")), "SELECT 1 WHERE true");
