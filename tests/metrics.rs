@@ -653,9 +653,18 @@ async fn rollups_equal_base_tables_after_concurrent_writes() {
             assert_eq!(web_by_lo, ref_web, "web leads by LO (fine grain), {path:?}, seed {seed}");
             if path == Path::Rollup {
                 // Grain 3 (team, source, campaign) and grain 1 (LO) sum what the base tables sum, over ranges read
-                // from whole months only, from days only, and from a month with a partial month before it.
+                // from whole months only, from days only, from a month with a partial month before it (read as
+                // the whole month minus the days before the range, which hold facts), and from months with a
+                // partial month after them (read as the whole month minus the days after the range).
                 let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d);
-                for (from, to) in [(day(10, 1), day(12, 31)), (day(11, 5), day(11, 20)), (day(11, 10), day(12, 31))] {
+                for (from, to) in [
+                    (day(10, 1), day(12, 31)),
+                    (day(11, 5), day(11, 20)),
+                    (day(11, 10), day(12, 31)),
+                    (day(10, 1), day(11, 20)),
+                    (day(10, 1), day(11, 9)),
+                    (day(11, 10), chrono::NaiveDate::from_ymd_opt(2027, 1, 5)),
+                ] {
                     let range = Filters { from, to, ..filters.clone() };
                     for kind in [Kind::Lead, Kind::Lost, Kind::Assignment, Kind::Open] {
                         for group in [

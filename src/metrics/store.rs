@@ -164,39 +164,69 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, kind: Kind, f: &Filters, sc
 /// Grains 10-13 are grains 0-3 summed by month, `day` being the month's first day (migration 0047).
 const MONTHLY: i16 = 10;
 
-/// The rollup rows a range reads: its whole months from the monthly grain, its partial months (at either end)
-/// from the daily one. Each part is (monthly, days). The open pipeline ignores days and reads only months; a
-/// weekly grouping needs the days themselves.
-fn rollup_parts(kind: Kind, f: &Filters, by_week: bool) -> Vec<(bool, Days)> {
-    use chrono::Datelike;
+/// One read of rollup rows: whole months (the monthly grain) or days, added or (`subtract`) taken away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Part {
+    monthly: bool,
+    subtract: bool,
+    days: Days,
+}
+
+impl Part {
+    fn add(monthly: bool, days: Days) -> Part {
+        Part { monthly, subtract: false, days }
+    }
+}
+
+/// The rollup rows a range reads: its whole months from the monthly grain, and each partial month at either
+/// end either as its days inside the range, or as the whole month minus its days outside the range, whichever
+/// reads fewer days. Every measure is a sum, so taking the outside days away is exact, and a partial month
+/// never costs more than half a month of daily rows (90 days read about 2 x 7 days instead of up to 2 x 30;
+/// the current month's days after the range are still to come and cost nothing). The open pipeline ignores
+/// days and reads only months; a weekly grouping needs the days themselves.
+fn rollup_parts(kind: Kind, f: &Filters, by_week: bool) -> Vec<Part> {
+    use chrono::{Datelike, Months};
     if by_week {
-        return vec![(false, (f.from, f.to))];
+        return vec![Part::add(false, (f.from, f.to))];
     }
     if kind == Kind::Open {
-        return vec![(true, (None, None))];
+        return vec![Part::add(true, (None, None))];
     }
     let month_of = |d: NaiveDate| d.with_day(1).unwrap_or(d);
+    let next_month = |d: NaiveDate| month_of(d).checked_add_months(Months::new(1)).unwrap_or(d);
     // The first whole month on or after `from`, and the first day of `to`'s month (the whole months end there).
-    let first = f
-        .from
-        .map(|d| if d.day() == 1 { d } else { month_of(d).checked_add_months(chrono::Months::new(1)).unwrap_or(d) });
+    let first = f.from.map(|d| if d.day() == 1 { d } else { next_month(d) });
     let last = f.to.map(month_of);
     if let (Some(a), Some(b)) = (first, last) {
         if a >= b {
-            return vec![(false, (f.from, f.to))];
+            return vec![Part::add(false, (f.from, f.to))];
         }
     }
-    let mut parts = vec![(true, (first, last))];
+    let (mut months_from, mut months_to) = (first, last);
+    let mut parts = Vec::new();
     if let (Some(from), Some(a)) = (f.from, first) {
         if from < a {
-            parts.push((false, (Some(from), Some(a))));
+            let month = month_of(from);
+            if from - month < a - from {
+                months_from = Some(month);
+                parts.push(Part { monthly: false, subtract: true, days: (Some(month), Some(from)) });
+            } else {
+                parts.push(Part::add(false, (Some(from), Some(a))));
+            }
         }
     }
     if let (Some(b), Some(to)) = (last, f.to) {
         if b < to {
-            parts.push((false, (Some(b), Some(to))));
+            let end = next_month(b);
+            if end - to < to - b {
+                months_to = Some(end);
+                parts.push(Part { monthly: false, subtract: true, days: (Some(to), Some(end)) });
+            } else {
+                parts.push(Part::add(false, (Some(b), Some(to))));
+            }
         }
     }
+    parts.insert(0, Part::add(true, (months_from, months_to)));
     parts
 }
 
@@ -228,14 +258,22 @@ pub async fn tally(
     qb.push(sums.join(", "));
     let cols = format!("{DIMS}, {}", MEASURES.join(", "));
     qb.push(format_args!(" FROM ("));
+    // Whether a month's outside days were taken away: a group whose facts all lay outside the range then sums
+    // to nothing and is left out, as the base tables (one counted fact per row) never show it.
+    let mut subtracted = false;
     match path {
         Path::Rollup => {
             let grain = grain_for(filters, group, scope);
             let by_week = group.iter().any(|g| matches!(g, GroupBy::WeekSince(_)));
-            for (monthly, days) in rollup_parts(kind, filters, by_week) {
-                let g = if monthly { grain + MONTHLY } else { grain };
+            let parts = rollup_parts(kind, filters, by_week);
+            subtracted = parts.iter().any(|p| p.subtract);
+            let negated: Vec<String> = MEASURES.iter().map(|m| format!("-{m}")).collect();
+            let negated = format!("{DIMS}, {}", negated.join(", "));
+            for part in parts {
+                let g = if part.monthly { grain + MONTHLY } else { grain };
+                let cols = if part.subtract { &negated } else { &cols };
                 qb.push(format_args!("SELECT {cols} FROM metrics_daily WHERE grain = ")).push_bind(g);
-                push_filters(&mut qb, kind, filters, scope, days);
+                push_filters(&mut qb, kind, filters, scope, part.days);
                 qb.push(" UNION ALL ");
             }
             qb.push(format_args!("SELECT {cols} FROM metrics_deltas WHERE true"));
@@ -267,6 +305,9 @@ pub async fn tally(
         qb.push(" GROUP BY ");
         let idx: Vec<String> = (1..=group.len()).map(|i| i.to_string()).collect();
         qb.push(idx.join(", "));
+        if subtracted {
+            qb.push(" HAVING sum(n) <> 0");
+        }
     }
     let rows = qb.build().fetch_all(db).await?;
     let m = group.len();
