@@ -10,32 +10,6 @@ use serde::Serialize;
 use super::dashboard::{FunnelRow, LostRow, RoiRow, SpeedRow};
 use super::store::SourceSpend;
 
-/// The metrics API's query parameters (`GET /api/v1/metrics/*`).
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MetricsParams {
-    /// First day, `YYYY-MM-DD` in the organisation's time zone (default: 30 days before `to`).
-    pub from: Option<String>,
-    /// The day after the last, `YYYY-MM-DD` (exclusive; default: tomorrow). At most ten years after `from`.
-    pub to: Option<String>,
-    /// A team's id.
-    pub team: Option<String>,
-    /// A loan officer's id.
-    pub lo: Option<String>,
-    /// A lead source key.
-    pub source: Option<String>,
-    /// A campaign key.
-    pub campaign: Option<String>,
-    /// The property's state (two letters).
-    pub state: Option<String>,
-    /// The loan purpose.
-    pub purpose: Option<String>,
-    /// The funnel's rows: `team` (default), `lo` or `source`.
-    pub group_by: Option<String>,
-    /// `base`: compute from the base tables rather than the rollups (checking and benchmarking).
-    pub figures: Option<String>,
-}
-
 /// `GET /api/v1/metrics/funnel`: leads reaching each won-path stage in the range, by `group_by`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct FunnelAnswer {

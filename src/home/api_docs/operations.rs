@@ -232,7 +232,7 @@ pub const OPERATIONS: &[Op] = &[
         None,
         &[(200, S("FunnelAnswer"))],
     )
-    .query::<crate::metrics::api::MetricsParams>(),
+    .query::<crate::metrics::dashboard::Params>(),
     op(
         "GET",
         "/api/v1/metrics/speed-to-lead",
@@ -241,9 +241,9 @@ pub const OPERATIONS: &[Op] = &[
         None,
         &[(200, S("SpeedAnswer"))],
     )
-    .query::<crate::metrics::api::MetricsParams>(),
+    .query::<crate::metrics::dashboard::Params>(),
     op("GET", "/api/v1/metrics/lost-reasons", "metrics", "Why leads were lost.", None, &[(200, S("LostAnswer"))])
-        .query::<crate::metrics::api::MetricsParams>(),
+        .query::<crate::metrics::dashboard::Params>(),
     op(
         "GET",
         "/api/v1/metrics/roi",
@@ -252,7 +252,7 @@ pub const OPERATIONS: &[Op] = &[
         None,
         &[(200, S("RoiAnswer"))],
     )
-    .query::<crate::metrics::api::MetricsParams>(),
+    .query::<crate::metrics::dashboard::Params>(),
     op(
         "GET",
         "/api/v1/spend",

@@ -13,21 +13,36 @@ use crate::auth::{CurrentUser, Role, Scope};
 use crate::error::{AppError, AppResult, urlencode};
 use crate::state::AppState;
 
-/// URL parameters shared by the dashboard, its CSV exports and the API.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// URL parameters shared by the dashboard, its CSV exports and the API (whose contract documents them from
+/// here: `GET /api/v1/metrics/*`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Params {
+    /// First day, `YYYY-MM-DD` in the organisation's time zone (default: 30 days before `to`).
     pub from: Option<String>,
+    /// The day after the last, `YYYY-MM-DD` (exclusive; default: tomorrow). At most ten years after `from`.
     pub to: Option<String>,
+    /// A team's id.
     pub team: Option<String>,
+    /// A loan officer's id.
     pub lo: Option<String>,
+    /// A lead source key.
     pub source: Option<String>,
+    /// A campaign key.
     pub campaign: Option<String>,
+    /// The property's state (two letters).
     pub state: Option<String>,
+    /// The loan purpose.
     pub purpose: Option<String>,
+    /// The dashboard's table order (pages only).
+    #[param(ignore)]
     pub sort: Option<String>,
+    /// The funnel's rows: `team` (default), `lo` or `source`.
     pub group_by: Option<String>,
-    /// `base` computes straight from the base tables (checking and benchmarking).
+    /// `base`: compute from the base tables rather than the rollups (checking and benchmarking).
     pub figures: Option<String>,
+    /// Which table a CSV export holds (pages only).
+    #[param(ignore)]
     pub table: Option<String>,
 }
 
