@@ -27,7 +27,16 @@ const LAYERS: &[Layer] = &[
     Layer { name: "leads", components: &["leads"], sideways: false },
     Layer {
         name: "capabilities",
-        components: &["routing", "escalations", "lossmit", "portfolio", "webhooks", "notifications", "messages"],
+        components: &[
+            "routing",
+            "escalations",
+            "lossmit",
+            "portfolio",
+            "webhooks",
+            "notifications",
+            "messages",
+            "locks",
+        ],
         sideways: false,
     },
     Layer { name: "metrics", components: &["metrics"], sideways: false },
