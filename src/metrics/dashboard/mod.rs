@@ -425,7 +425,8 @@ async fn lost_for(
     range: &Range,
     path: Path,
 ) -> AppResult<(Vec<LostRow>, HashMap<String, String>)> {
-    let groups = store::tally(
+    // Only how many were lost: the count alone, not every measure.
+    let groups = store::counts(
         &state.db,
         state.config.timezone,
         path,
