@@ -274,7 +274,7 @@ pub enum ImportCommand {
     Activities(ImportArgs),
     /// Funded loans from the LOS.
     Loans(ImportArgs),
-    /// LOS status updates by loan number.
+    /// LOS status updates, by loan number or by lead id (which then records the loan number).
     LosStatus(ImportArgs),
     /// Monthly marketing spend by source and campaign (columns month, source, amount, campaign).
     Spend(ImportArgs),

@@ -756,13 +756,16 @@ async fn import_upload(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LosStatusBody {
-    pub loan_number: String,
+    /// The lead by its loan number, or (with `lead_id`) the loan number to record on it.
+    pub loan_number: Option<String>,
+    /// The lead by its id (the lender's lead id).
+    pub lead_id: Option<Uuid>,
     pub status: String,
     /// RFC 3339, `YYYY-MM-DD HH:MM[:SS]` or a date; now when absent.
     pub at: Option<String>,
 }
 
-/// `POST /api/v1/los/status {loan_number, status, at}` (admins and intake tokens).
+/// `POST /api/v1/los/status {loan_number | lead_id, status, at}` (admins and intake tokens).
 async fn api_los_status(
     user: CurrentUser,
     State(state): State<AppState>,
@@ -776,8 +779,8 @@ async fn api_los_status(
     };
     let status = body.status.trim().to_ascii_lowercase();
     let mut tx = state.db.begin().await?;
-    let outcome =
-        import::apply_los_status(&mut tx, body.loan_number.trim(), &status, at, &user, state.clock.now()).await?;
+    let which = import::LosLead { loan_number: body.loan_number.as_deref(), lead_id: body.lead_id };
+    let outcome = import::apply_los_update(&mut tx, which, &status, at, &user, state.clock.now()).await?;
     tx.commit().await?;
     Ok(Json(outcome))
 }

@@ -42,7 +42,10 @@ pub const LOAN_COLUMNS_OPTIONAL: [&str; 9] = [
     "payoff_reason",
     "opted_out",
 ];
-pub const LOS_COLUMNS: [&str; 3] = ["loan_number", "status", "at"];
+/// The LOS status columns: `status` and `at`, and the lead by `loan_number` or by `lead_id` (or both: the LOS
+/// then records its loan number on the lead).
+pub const LOS_COLUMNS: [&str; 4] = ["loan_number", "lead_id", "status", "at"];
+const LOS_REQUIRED: [&str; 2] = ["status", "at"];
 /// The LOS statuses that map onto pipeline stages, in order.
 pub const LOS_STATUSES: [&str; 5] = ["application", "processing", "underwriting", "clear_to_close", "funded"];
 
@@ -369,9 +372,20 @@ pub async fn import_market_rates<R: Read + Send>(
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LosOutcome {
     pub lead_id: Uuid,
+    /// The lead's loan number after the update (recorded by it when the lead was found by `lead_id`).
+    pub loan_number: Option<String>,
     pub from_stage: String,
     pub stage: String,
     pub changed: bool,
+}
+
+/// How an LOS update names its lead: by loan number, or by the lead's own id (the lender's lead id, which the
+/// LOS has from the `lead.created` webhook or the API). With both, the lead is the one with the id and the
+/// number is recorded on it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LosLead<'a> {
+    pub loan_number: Option<&'a str>,
+    pub lead_id: Option<Uuid>,
 }
 
 /// Parses `at`: RFC 3339, `YYYY-MM-DD HH:MM[:SS]` or a date (midnight in the organisation's time zone).
@@ -389,11 +403,8 @@ pub fn parse_at(s: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
     tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).earliest().map(|t| t.with_timezone(&Utc))
 }
 
-/// Moves the lead with `loan_number` to the LOS `status`, inside the caller's transaction.
-///
-/// Idempotent and forward-only: a status at or behind the lead's current stage changes nothing, so
-/// replaying an LOS file (or an older row after a newer one) is harmless. A lead that is lost or in nurture
-/// moves, because the LOS says the loan is alive. Reaching `funded` adds the loan to the portfolio.
+/// Moves the lead with `loan_number` to the LOS `status`, inside the caller's transaction (see
+/// [`apply_los_update`]).
 pub async fn apply_los_status(
     tx: &mut Transaction<'_, Postgres>,
     loan_number: &str,
@@ -402,18 +413,64 @@ pub async fn apply_los_status(
     actor: &CurrentUser,
     now: DateTime<Utc>,
 ) -> AppResult<LosOutcome> {
+    let which = LosLead { loan_number: Some(loan_number), lead_id: None };
+    apply_los_update(tx, which, status, at, actor, now).await
+}
+
+/// The lead an LOS update names, locked: by id (then a given loan number is recorded on it, audited, through
+/// `leads::store::record_loan_number`), or by loan number.
+async fn los_lead(
+    tx: &mut Transaction<'_, Postgres>,
+    which: LosLead<'_>,
+    actor: &CurrentUser,
+    now: DateTime<Utc>,
+) -> AppResult<(Uuid, Option<String>)> {
+    let number = which.loan_number.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(id) = which.lead_id {
+        let found = sqlx::query_scalar!("SELECT loan_number FROM leads WHERE id = $1 FOR UPDATE", id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| AppError::invalid("lead_id", "no lead has this id"))?;
+        return match number {
+            Some(n) => Ok((id, Some(crate::leads::store::record_loan_number(tx, actor, id, n, now).await?))),
+            None => Ok((id, found)),
+        };
+    }
+    let Some(n) = number else {
+        return Err(AppError::invalid("loan_number", "give the lead's loan_number or its lead_id"));
+    };
+    let id = sqlx::query_scalar!("SELECT id FROM leads WHERE loan_number = $1 FOR UPDATE", n)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| AppError::invalid("loan_number", "no lead has this loan number"))?;
+    Ok((id, Some(n.to_string())))
+}
+
+/// Moves the lead an LOS update names ([`LosLead`]) to the LOS `status`, inside the caller's transaction.
+///
+/// Idempotent and forward-only: a status at or behind the lead's current stage changes nothing, so
+/// replaying an LOS file (or an older row after a newer one) is harmless. A lead that is lost or in nurture
+/// moves, because the LOS says the loan is alive. Reaching `funded` adds the loan to the portfolio.
+pub async fn apply_los_update(
+    tx: &mut Transaction<'_, Postgres>,
+    which: LosLead<'_>,
+    status: &str,
+    at: DateTime<Utc>,
+    actor: &CurrentUser,
+    now: DateTime<Utc>,
+) -> AppResult<LosOutcome> {
     if !LOS_STATUSES.contains(&status) {
         return Err(AppError::invalid("status", format!("must be one of {}", LOS_STATUSES.join(", "))));
     }
+    let (lead_id, loan_number) = los_lead(tx, which, actor, now).await?;
     let lead = sqlx::query!(
         r#"SELECT l.id, l.stage, l.pipeline_id, l.assigned_lo_id, s.position, s.kind
            FROM leads l JOIN stages s ON s.pipeline_id = l.pipeline_id AND s.key = l.stage
-           WHERE l.loan_number = $1 FOR UPDATE OF l"#,
-        loan_number
+           WHERE l.id = $1 FOR UPDATE OF l"#,
+        lead_id
     )
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or_else(|| AppError::invalid("loan_number", "no lead has this loan number"))?;
+    .fetch_one(&mut **tx)
+    .await?;
     let target = sqlx::query_scalar!(
         "SELECT position FROM stages WHERE pipeline_id = $1 AND key = $2",
         lead.pipeline_id,
@@ -425,7 +482,8 @@ pub async fn apply_los_status(
     let reopen = matches!(lead.kind.as_str(), "lost" | "nurture");
     let moves = lead.stage != status && (reopen || target > lead.position);
     if !moves {
-        return Ok(LosOutcome { lead_id: lead.id, from_stage: lead.stage.clone(), stage: lead.stage, changed: false });
+        let stage = lead.stage.clone();
+        return Ok(LosOutcome { lead_id: lead.id, loan_number, from_stage: lead.stage, stage, changed: false });
     }
     let change = crate::leads::lifecycle::StageChange {
         lead_id: lead.id,
@@ -439,7 +497,7 @@ pub async fn apply_los_status(
         note: serde_json::json!({ "loan_number": loan_number }),
     };
     crate::leads::lifecycle::change_stage(tx, Some(actor), change, now).await?;
-    Ok(LosOutcome { lead_id: lead.id, from_stage: lead.stage, stage: status.to_string(), changed: true })
+    Ok(LosOutcome { lead_id: lead.id, loan_number, from_stage: lead.stage, stage: status.to_string(), changed: true })
 }
 
 /// Applies an LOS status file.
@@ -450,14 +508,22 @@ pub async fn import_los_status<R: Read + Send>(
     actor: &CurrentUser,
 ) -> AppResult<ImportReport> {
     let mut report = ImportReport::default();
-    let Some((mut rows, map)) = open_file(input, &LOS_COLUMNS, &mut report) else {
+    let Some((mut rows, map)) = open_file(input, &LOS_REQUIRED, &mut report) else {
         return Ok(report);
     };
+    if !map.contains_key("loan_number") && !map.contains_key("lead_id") {
+        report.errors.push(RowError { line: 1, message: "missing columns: loan_number or lead_id".into() });
+        return Ok(report);
+    }
     let tz = state.config.timezone;
     let mut tx = state.db.begin().await?;
     while let Some((line, rec)) = rows.next_row(|u| report.errors.push(unreadable(u))) {
         let row = Row { rec, map: &map };
-        let loan_number = row.get("loan_number").unwrap_or_default();
+        let loan_number = row.get("loan_number");
+        let Ok(lead_id) = row.get("lead_id").map(|s| s.parse::<Uuid>()).transpose() else {
+            report.errors.push(RowError { line, message: "lead_id: not a lead id (a UUID)".into() });
+            continue;
+        };
         let status = row.get("status").map(|s| s.to_ascii_lowercase()).unwrap_or_default();
         let Some(at) = row.get("at").and_then(|s| parse_at(&s, tz)) else {
             report.errors.push(RowError { line, message: "at: must be a date or date and time".into() });
@@ -474,7 +540,8 @@ pub async fn import_los_status<R: Read + Send>(
         }
         // A savepoint per row so a bad row does not poison the transaction.
         let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
-        match apply_los_status(&mut sp, &loan_number, &status, at, actor, state.clock.now()).await {
+        let which = LosLead { loan_number: loan_number.as_deref(), lead_id };
+        match apply_los_update(&mut sp, which, &status, at, actor, state.clock.now()).await {
             Ok(o) => {
                 sp.commit().await?;
                 if o.changed {
@@ -487,6 +554,10 @@ pub async fn import_los_status<R: Read + Send>(
                 sp.rollback().await?;
                 let msg = fe.0.iter().map(|(f, m)| format!("{f}: {}", m.join(", "))).collect::<Vec<_>>().join("; ");
                 report.errors.push(RowError { line, message: msg });
+            }
+            Err(AppError::Taken { field, message, .. }) => {
+                sp.rollback().await?;
+                report.errors.push(RowError { line, message: format!("{field}: {message}") });
             }
             Err(e) => return Err(e),
         }
