@@ -598,9 +598,10 @@ async fn deliveries_to_loopback_are_refused_without_the_override() {
     assert_eq!(res.status(), 201);
     let mut tx = app.db().begin().await.unwrap();
     let admin = loanfloor::auth::store::find_user(app.db(), o.admin_id).await.unwrap().unwrap().into_current(false);
-    loanfloor::portfolio::import::apply_los_status(
+    let which = loanfloor::portfolio::import::LosLead { loan_number: Some("LN-200"), lead_id: None };
+    loanfloor::portfolio::import::apply_los_update(
         &mut tx,
-        "LN-200",
+        which,
         "underwriting",
         app.state.clock.now(),
         &admin,

@@ -403,20 +403,6 @@ pub fn parse_at(s: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
     tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).earliest().map(|t| t.with_timezone(&Utc))
 }
 
-/// Moves the lead with `loan_number` to the LOS `status`, inside the caller's transaction (see
-/// [`apply_los_update`]).
-pub async fn apply_los_status(
-    tx: &mut Transaction<'_, Postgres>,
-    loan_number: &str,
-    status: &str,
-    at: DateTime<Utc>,
-    actor: &CurrentUser,
-    now: DateTime<Utc>,
-) -> AppResult<LosOutcome> {
-    let which = LosLead { loan_number: Some(loan_number), lead_id: None };
-    apply_los_update(tx, which, status, at, actor, now).await
-}
-
 /// The lead an LOS update names, locked: by id (then a given loan number is recorded on it, audited, through
 /// `leads::store::record_loan_number`), or by loan number.
 async fn los_lead(
