@@ -58,6 +58,7 @@ pub fn routes() -> Routes {
         .merge(notifications::router())
         .merge(messages::router())
         .merge(leads::router())
+        .merge(locks::desk::router())
         .merge(routing::router())
         .merge(escalations::router())
         .merge(metrics::router())
