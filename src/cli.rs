@@ -120,6 +120,7 @@ async fn run_import(state: &AppState, cmd: ImportCommand) -> anyhow::Result<()> 
         }
         ImportCommand::Loans(a) => crate::portfolio::import_cli(state, &a).await?,
         ImportCommand::LosStatus(a) => crate::portfolio::los_status_cli(state, &a).await?,
+        ImportCommand::LosLocks(a) => crate::locks::import::cli(state, &a).await?,
         ImportCommand::Spend(a) => crate::metrics::spend::cli(state, &a).await?,
     };
     println!("{report}");
@@ -163,6 +164,7 @@ async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     crate::home::schedule(&state).await.context("scheduling the morning digest and the hourly housekeeping")?;
     crate::retention::schedule(&state).await.context("scheduling the nightly disposal")?;
+    crate::locks::schedule(&state).await.context("scheduling the rate locks' expiry")?;
     let worker = worker_enabled.then(|| crate::jobs::spawn_worker(state.clone(), stop_rx.clone()));
     let mut out = std::io::stdout();
     let _ = writeln!(out, "Loanfloor is running at http://{addr}/");

@@ -276,6 +276,8 @@ pub enum ImportCommand {
     Loans(ImportArgs),
     /// LOS status updates, by loan number or by lead id (which then records the loan number).
     LosStatus(ImportArgs),
+    /// Rate locks from the LOS, by loan number (or lead id) and the LOS lock id; the same row again changes nothing.
+    LosLocks(ImportArgs),
     /// Monthly marketing spend by source and campaign (columns month, source, amount, campaign).
     Spend(ImportArgs),
 }

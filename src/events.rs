@@ -31,6 +31,9 @@ pub enum Event<'a> {
     LeadReferred { lead_id: Uuid, loan_number: Option<&'a str>, actor: Option<&'a dyn Acts> },
     /// An escalation was decided (`escalation.decided`).
     EscalationDecided { payload: &'a Value },
+    /// A rate lock changed (`lock.created`, `lock.extended`, `lock.expiring`, `lock.expired`, `lock.relocked`,
+    /// `lock.floated_down`, `lock.cancelled`), with the lock's terms as the payload.
+    LockChanged { kind: &'a str, payload: &'a Value },
     /// These people should find this in their bell.
     Notify { user_ids: &'a [Uuid], kind: &'a str, title: &'a str, link: &'a str },
     /// The borrower of this lead should get the email of this template (`missed_call`, `rate_watch_offer`, ...)

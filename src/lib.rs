@@ -58,7 +58,7 @@ pub fn routes() -> Routes {
         .merge(notifications::router())
         .merge(messages::router())
         .merge(leads::router())
-        .merge(locks::desk::router())
+        .merge(locks::router())
         .merge(routing::router())
         .merge(escalations::router())
         .merge(metrics::router())
@@ -86,6 +86,7 @@ pub fn wire() {
         route_new_lead: |state, lead, actor| Box::pin(routing::batch::route_created(state, lead, actor)),
         lead_panels: vec![
             |state, user, lead| Box::pin(routing::lead_panel(state, user, lead)),
+            |state, user, lead| Box::pin(locks::pages::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(escalations::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(messages::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(retention::lead_panel(state, user, lead)),
@@ -106,6 +107,7 @@ pub fn job_kinds() -> jobs::Registry {
     jobs::Registry::new()
         .register("events", |state, job, now| Box::pin(events::run_job(state, job, now)))
         .register("leads", |state, job, now| Box::pin(leads::run_job(state, job, now)))
+        .register("locks", |state, job, now| Box::pin(locks::run_job(state, job, now)))
         .register("routing", |state, job, now| Box::pin(routing::run_job(state, job, now)))
         .register("escalations", |state, job, now| Box::pin(escalations::run_job(state, job, now)))
         .register("metrics", |state, job, now| Box::pin(metrics::run_job(state, job, now)))

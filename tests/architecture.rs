@@ -25,18 +25,11 @@ const LAYERS: &[Layer] = &[
     Layer { name: "auth", components: &["auth"], sideways: false },
     Layer { name: "accounts", components: &["accounts"], sideways: false },
     Layer { name: "leads", components: &["leads"], sideways: false },
+    // A rate lock is part of the loan record: escalations and webhooks import it, it imports only leads and below.
+    Layer { name: "locks", components: &["locks"], sideways: false },
     Layer {
         name: "capabilities",
-        components: &[
-            "routing",
-            "escalations",
-            "lossmit",
-            "portfolio",
-            "webhooks",
-            "notifications",
-            "messages",
-            "locks",
-        ],
+        components: &["routing", "escalations", "lossmit", "portfolio", "webhooks", "notifications", "messages"],
         sideways: false,
     },
     Layer { name: "metrics", components: &["metrics"], sideways: false },

@@ -86,6 +86,12 @@ pub struct RequestInput {
     pub competitor_offer: String,
     #[serde(default)]
     pub note: String,
+    /// The rate lock a lock extension extends (a pricing exception takes the loan's live lock by itself).
+    #[serde(default)]
+    pub lock_id: String,
+    /// A lock extension's length in days: one of the investor's options.
+    #[serde(default)]
+    pub extension_days: String,
 }
 
 /// An uploaded file.
@@ -229,6 +235,63 @@ fn check_request(
     })
 }
 
+/// The rate lock a request prices: for a lock extension, the live lock named (in the user's scope, on the
+/// request's lead) with the days asked for and their cost under the investor's schedule (bps, cents); for a
+/// pricing exception, the loan's live lock if it has one (so the concession shows against it).
+struct PricedLock {
+    lock: crate::locks::store::LockRow,
+    extension: Option<(i32, i32, i64)>,
+}
+
+async fn priced_lock(
+    state: &AppState,
+    user: &CurrentUser,
+    kind: Kind,
+    lead: &crate::leads::store::LeadSummary,
+    input: &RequestInput,
+) -> AppResult<Option<PricedLock>> {
+    let now = state.clock.now();
+    match kind {
+        Kind::LockExtension => {
+            let lock_id = Uuid::parse_str(input.lock_id.trim()).map_err(|_| {
+                AppError::invalid("lock_id", "Choose the lock to extend (open it from the lead's lock).")
+            })?;
+            let lock = crate::locks::service::visible_lock(&state.db, user, lock_id).await?;
+            if lock.lead_id != lead.id {
+                return Err(AppError::invalid("lock_id", "That lock is on another loan."));
+            }
+            if lock.status != "locked" || lock.expires_at <= now {
+                return Err(AppError::conflict(format!(
+                    "This lock is {}: only a live lock can be extended; relock the loan instead.",
+                    if lock.status == "locked" { "past its last day" } else { lock.status.as_str() }
+                )));
+            }
+            let days = input
+                .extension_days
+                .trim()
+                .parse::<i32>()
+                .map_err(|_| AppError::invalid("extension_days", "Choose how many days to extend by."))?;
+            let (bps, cents) =
+                crate::locks::service::extension_quote(&state.db, &lock, days).await.map_err(|e| match e {
+                    AppError::Validation(f) => AppError::invalid(
+                        "extension_days",
+                        f.get("days").unwrap_or("The investor does not offer this extension.").to_string(),
+                    ),
+                    other => other,
+                })?;
+            Ok(Some(PricedLock { lock, extension: Some((days, bps, cents)) }))
+        }
+        Kind::PricingException => {
+            let live = crate::locks::service::locks_for_lead(&state.db, lead.id)
+                .await?
+                .into_iter()
+                .find(|l| l.status == "locked" && l.expires_at > now);
+            Ok(live.map(|lock| PricedLock { lock, extension: None }))
+        }
+        _ => Ok(None),
+    }
+}
+
 pub async fn file_request(
     state: &AppState,
     user: &CurrentUser,
@@ -237,8 +300,14 @@ pub async fn file_request(
 ) -> AppResult<Uuid> {
     let lead_id = Uuid::parse_str(input.lead_id.trim()).map_err(|_| AppError::invalid("lead_id", "Choose a lead."))?;
     let lead = crate::leads::store::visible_lead(&state.db, user, lead_id).await?;
-    let CheckedRequest { kind, standard_rate, requested_rate, standard_price, requested_price, bps, reason, note } =
+    let CheckedRequest { kind, standard_rate, requested_rate, standard_price, requested_price, mut bps, reason, note } =
         check_request(input, &lead, upload.as_ref())?;
+    let priced = priced_lock(state, user, kind, &lead, input).await?;
+    if let Some(p) = &priced {
+        if let Some((_, ext_bps, _)) = p.extension {
+            bps = ext_bps;
+        }
+    }
     let table = store::authority_table(&state.db).await?;
     let settings = store::kind_settings(&state.db).await?;
     let setting = settings.iter().find(|s| s.kind == kind.as_str());
@@ -257,14 +326,20 @@ pub async fn file_request(
         standard_price,
         requested_price,
         concession_bps: bps,
-        concession_cents: model::concession_cents(loan_amount.unwrap_or(0), bps),
-        loan_amount_cents: loan_amount,
+        concession_cents: match priced.as_ref().and_then(|p| p.extension) {
+            // An extension costs what the investor charges on the locked amount.
+            Some((_, _, cents)) => cents,
+            None => model::concession_cents(loan_amount.unwrap_or(0), bps),
+        },
+        loan_amount_cents: priced.as_ref().map(|p| p.lock.loan_amount_cents).or(loan_amount),
         reason: reason.clone(),
         competitor_name: opt_text(&input.competitor_name),
         competitor_offer: opt_text(&input.competitor_offer),
         note: note.clone(),
         required_level: level,
         due_at: now + chrono::Duration::hours(i64::from(sla_hours)),
+        lock_id: priced.as_ref().map(|p| p.lock.id),
+        extension_days: priced.as_ref().and_then(|p| p.extension).map(|(days, _, _)| days),
     };
     let id = Uuid::new_v4();
     let mut tx = state.db.begin().await?;
@@ -291,7 +366,16 @@ pub async fn file_request(
         }))
         .write(&mut *tx)
         .await?;
-    let title = if kind == Kind::PricingException {
+    let title = if let Some((days, _, cents)) = priced.as_ref().and_then(|p| p.extension) {
+        format!(
+            "{} asks to extend the lock on {} {} by {} days ({})",
+            user.name,
+            lead.first_name,
+            lead.last_name,
+            days,
+            model::format_dollars(cents)
+        )
+    } else if kind == Kind::PricingException {
         format!(
             "{} asks for a {} bps pricing exception ({}) on {} {}",
             user.name,
@@ -345,6 +429,13 @@ pub async fn decide(
     let (status, version, requester, bps) = store::lock(&mut tx, id).await?.ok_or(AppError::NotFound)?;
     let from = Status::parse(&status).unwrap_or(Status::Closed);
     model::check_decision(from, decision, counter_bps, bps)?;
+    let extension = (row.kind == Kind::LockExtension.as_str()).then_some((row.lock_id, row.extension_days));
+    if extension.is_some() && decision == Decision::Counter {
+        return Err(AppError::invalid(
+            "decision",
+            "An extension is approved or denied: its cost is the investor's, not a counter offer.",
+        ));
+    }
     if decision != Decision::Approve && decision != Decision::Counter && note.is_empty() {
         return Err(AppError::invalid("note", "Say why the request is denied."));
     }
@@ -367,6 +458,13 @@ pub async fn decide(
     let counter = if decision == Decision::Counter { counter_bps } else { None };
     let granted = model::granted_bps(decision, bps, counter);
     store::record_decision(&mut tx, id, to.as_str(), decision.as_str(), granted, user.id, now).await?;
+    if let (Some((lock, days)), Decision::Approve) = (extension, decision) {
+        // The approval is the extension: the lock moves in the same transaction, or neither happens.
+        let (Some(lock), Some(days)) = (lock, days) else {
+            return Err(AppError::conflict("This extension request names no lock; deny it and file it from the lock."));
+        };
+        crate::locks::service::extend_approved(state, &mut tx, user, lock, days, id, note).await?;
+    }
     store::add_event(
         &mut tx,
         id,

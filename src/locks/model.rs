@@ -127,6 +127,18 @@ pub fn rate_label(rate: i32) -> String {
     format!("{}.{:03}%", rate / 1000, rate % 1000)
 }
 
+/// A percentage as people write it ("6.875", "6.5%", "7") in thousandths of a percent; at most three decimals.
+pub fn parse_percent(raw: &str) -> Option<i32> {
+    let s = raw.trim().trim_end_matches('%').trim();
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 3 || frac.len() > 3 || !digits(whole) || !digits(frac) {
+        return None;
+    }
+    let frac: i32 = format!("{frac:0<3}").parse().ok()?;
+    Some(whole.parse::<i32>().ok()? * 1000 + frac)
+}
+
 /// A price in bps as a lock confirmation shows it: "0.500 points", "0.250 credit", "par".
 pub fn price_label(bps: i32) -> String {
     match bps {

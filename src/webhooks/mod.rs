@@ -47,6 +47,9 @@ pub fn on_event<'a, 'c, 'e>(
             Event::EscalationDecided { payload } => {
                 queue(tx, "escalation.decided", (*payload).clone(), None, Utc::now()).await.map(|_| ())
             }
+            Event::LockChanged { kind, payload } => {
+                queue(tx, kind, (*payload).clone(), None, Utc::now()).await.map(|_| ())
+            }
             Event::TextMessage { message_id, lead_id, to, body, taken } => {
                 // The number rides as the lead's phone: only endpoints allowed contact details get it.
                 let payload = serde_json::json!({ "message_id": message_id, "lead_id": lead_id, "text": body, "lead": { "phone": to } });

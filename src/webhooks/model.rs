@@ -8,8 +8,20 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 /// The events an endpoint can subscribe to.
-pub const EVENTS: [&str; 5] =
-    ["lead.created", "lead.stage_changed", "lead.funded", "escalation.decided", "message.text"];
+pub const EVENTS: [&str; 12] = [
+    "lead.created",
+    "lead.stage_changed",
+    "lead.funded",
+    "escalation.decided",
+    "message.text",
+    "lock.created",
+    "lock.extended",
+    "lock.expiring",
+    "lock.expired",
+    "lock.relocked",
+    "lock.floated_down",
+    "lock.cancelled",
+];
 
 /// Events that only go to endpoints an admin allowed the borrower's contact details (a text is nothing
 /// without the number it goes to).
@@ -22,6 +34,13 @@ pub fn event_label(e: &str) -> &'static str {
         "lead.funded" => "Lead funded",
         "escalation.decided" => "Escalation decided",
         "message.text" => "Text message to send (your texting tool)",
+        "lock.created" => "Rate lock created",
+        "lock.extended" => "Rate lock extended",
+        "lock.expiring" => "Rate lock expiring in 3 days",
+        "lock.expired" => "Rate lock expired",
+        "lock.relocked" => "Rate lock relocked",
+        "lock.floated_down" => "Rate lock floated down",
+        "lock.cancelled" => "Rate lock cancelled",
         _ => "Other",
     }
 }
@@ -53,9 +72,35 @@ fn needed(event: &str) -> &'static [&'static str] {
             &["escalation_id", "lead_id", "kind", "decision", "status", "granted_bps", "decided_by"]
         }
         "message.text" => &["message_id", "lead_id", "text"],
+        // A lock's terms and what changed; never the borrower's name or contact details.
+        e if e.starts_with("lock.") => &LOCK_FIELDS,
         _ => &[],
     }
 }
+
+/// What every `lock.*` event carries (see `locks::service::webhook_payload`).
+const LOCK_FIELDS: [&str; 20] = [
+    "lock_id",
+    "lead_id",
+    "loan_number",
+    "los_lock_id",
+    "investor",
+    "product",
+    "rate_milli",
+    "price_bps",
+    "base_price_bps",
+    "extension_bps",
+    "loan_amount_cents",
+    "period_days",
+    "extended_days",
+    "last_day",
+    "expires_at",
+    "status",
+    "extension.days",
+    "extension.cost_bps",
+    "extension.cost_cents",
+    "origin",
+];
 
 /// The borrower's contact details, sent only to an endpoint an admin opted in.
 const CONTACT: [&str; 4] = ["lead.first_name", "lead.last_name", "lead.email", "lead.phone"];

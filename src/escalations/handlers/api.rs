@@ -26,6 +26,10 @@ pub struct ApiEscalation {
     granted_cents: i64,
     decided_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    /// The rate lock the request prices (a lock extension always; a pricing exception on a locked loan).
+    lock_id: Option<Uuid>,
+    /// A lock extension's days.
+    extension_days: Option<i32>,
 }
 
 impl From<EscalationRow> for ApiEscalation {
@@ -52,6 +56,8 @@ impl From<EscalationRow> for ApiEscalation {
             granted_cents: r.granted_cents,
             decided_at: r.decided_at,
             created_at: r.created_at,
+            lock_id: r.lock_id,
+            extension_days: r.extension_days,
         }
     }
 }
@@ -95,6 +101,10 @@ pub struct ApiCreate {
     competitor_name: Option<serde_json::Value>,
     competitor_offer: Option<serde_json::Value>,
     note: Option<serde_json::Value>,
+    /// A lock extension: the live lock to extend.
+    lock_id: Option<serde_json::Value>,
+    /// A lock extension: days, one of the investor's options.
+    extension_days: Option<serde_json::Value>,
 }
 
 pub(crate) async fn api_create(
@@ -114,6 +124,8 @@ pub(crate) async fn api_create(
         competitor_name: as_text(&b.competitor_name),
         competitor_offer: as_text(&b.competitor_offer),
         note: as_text(&b.note),
+        lock_id: as_text(&b.lock_id),
+        extension_days: as_text(&b.extension_days),
     };
     let id = crate::escalations::file_request(&state, &user, &input, None).await?;
     let row = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;

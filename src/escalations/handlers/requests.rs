@@ -224,6 +224,9 @@ pub(crate) struct NewPage {
     kinds: [Kind; 5],
     reasons: [(&'static str, &'static str); 4],
     loan_amount: String,
+    /// The loan's live rate lock, and the extensions its investor offers: (days, bps, dollars on this loan).
+    lock: Option<crate::locks::store::LockRow>,
+    offers: Vec<(i32, i32, String)>,
 }
 
 impl NewPage {
@@ -236,7 +239,36 @@ impl NewPage {
     ) -> AppResult<Self> {
         let loan_amount = lead.loan_amount_cents.map(model::format_dollars).unwrap_or_else(|| "not set".into());
         let names = crate::leads::store::lead_names(state, &lead).await?;
-        Ok(NewPage { ctx, lead, names, input, errors, kinds: Kind::ALL, reasons: model::REASONS, loan_amount })
+        let now = state.clock.now();
+        let lock = crate::locks::service::locks_for_lead(&state.db, lead.id)
+            .await?
+            .into_iter()
+            .find(|l| l.status == "locked" && l.expires_at > now);
+        let mut offers = vec![];
+        if let Some(l) = &lock {
+            for i in
+                crate::locks::service::investors(&state.db, false).await?.into_iter().filter(|i| i.id == l.investor_id)
+            {
+                for o in i.options() {
+                    if i.max_extension_days.is_none_or(|cap| l.extended_days + o.days <= cap) {
+                        let cents = crate::locks::model::bps_of(l.loan_amount_cents, o.cost_bps);
+                        offers.push((o.days, o.cost_bps, model::format_dollars(cents)));
+                    }
+                }
+            }
+        }
+        Ok(NewPage {
+            ctx,
+            lead,
+            names,
+            input,
+            errors,
+            kinds: Kind::ALL,
+            reasons: model::REASONS,
+            loan_amount,
+            lock,
+            offers,
+        })
     }
     fn err(&self, f: &str) -> &str {
         self.errors.get(f).unwrap_or("")
@@ -249,6 +281,8 @@ pub(crate) struct NewQuery {
     lead_id: String,
     #[serde(default)]
     kind: String,
+    #[serde(default)]
+    lock_id: String,
 }
 
 pub(crate) async fn new_form(
@@ -262,6 +296,7 @@ pub(crate) async fn new_form(
     let input = RequestInput {
         lead_id: lead_id.to_string(),
         kind: if q.kind.is_empty() { "pricing_exception".into() } else { q.kind },
+        lock_id: q.lock_id,
         ..Default::default()
     };
     NewPage::build(&state, ctx, lead, input, FieldErrors::new()).await
@@ -318,6 +353,8 @@ pub(crate) async fn read_request_form(req: Request, state: &AppState) -> AppResu
             "reason" => input.reason = text,
             "competitor_name" => input.competitor_name = text,
             "competitor_offer" => input.competitor_offer = text,
+            "lock_id" => input.lock_id = text,
+            "extension_days" => input.extension_days = text,
             "note" => input.note = text,
             _ => {}
         }

@@ -54,6 +54,10 @@ pub struct EscalationRow {
     pub loan_purpose: Option<String>,
     pub credit_band: Option<String>,
     pub rate_quoted: Option<i32>,
+    /// The rate lock this request prices (a lock extension always; a pricing exception when the loan was locked).
+    pub lock_id: Option<Uuid>,
+    /// A lock extension's days.
+    pub extension_days: Option<i32>,
 }
 
 const SELECT: &str = "SELECT e.id, e.lead_id, e.requester_id, r.name AS requester_name, e.team_id, t.name AS team_name,
@@ -65,7 +69,7 @@ const SELECT: &str = "SELECT e.id, e.lead_id, e.requester_id, r.name AS requeste
     d.name AS decided_by_name, e.decided_at, e.version, e.created_at, e.updated_at,
     trim(l.first_name || ' ' || l.last_name) AS borrower, l.stage AS lead_stage, l.assigned_lo_id AS lead_lo_id,
     lo.name AS lead_lo_name, l.team_id AS lead_team_id, l.property_state, l.loan_purpose, l.credit_band,
-    (l.rate_quoted * 1000)::int4 AS rate_quoted
+    (l.rate_quoted * 1000)::int4 AS rate_quoted, e.lock_id, e.extension_days
   FROM escalations e
   JOIN leads l ON l.id = e.lead_id
   JOIN users r ON r.id = e.requester_id
@@ -376,6 +380,8 @@ pub struct NewEscalation {
     pub note: String,
     pub required_level: Level,
     pub due_at: DateTime<Utc>,
+    pub lock_id: Option<Uuid>,
+    pub extension_days: Option<i32>,
 }
 
 pub async fn insert(
@@ -388,9 +394,10 @@ pub async fn insert(
     sqlx::query!(
         "INSERT INTO escalations (id, lead_id, requester_id, team_id, kind, priority, standard_rate, requested_rate,
             standard_price, requested_price, concession_bps, concession_cents, loan_amount_cents, reason,
-            competitor_name, competitor_offer, note, required_level, current_level, due_at, created_at, updated_at)
+            competitor_name, competitor_offer, note, required_level, current_level, due_at, created_at, updated_at,
+            lock_id, extension_days)
          VALUES ($1, $2, $3, $4, $5, $6, $7::int4::numeric / 1000, $8::int4::numeric / 1000, $9::int4::numeric / 1000,
-            $10::int4::numeric / 1000, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20, $20)",
+            $10::int4::numeric / 1000, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20, $20, $21, $22)",
         id,
         n.lead_id,
         requester,
@@ -410,7 +417,9 @@ pub async fn insert(
         n.note,
         n.required_level.as_str(),
         n.due_at,
-        now
+        now,
+        n.lock_id,
+        n.extension_days
     )
     .execute(&mut **tx)
     .await?;

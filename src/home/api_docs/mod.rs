@@ -134,6 +134,20 @@ the refused fields, `ValidationErrorBody`). Money is in cents, rates are decimal
         crate::portfolio::api::OpportunityStatusChanged,
         crate::portfolio::handlers::LosStatusBody,
         crate::portfolio::import::LosOutcome,
+        crate::locks::api::LockList,
+        crate::locks::api::LockDetail,
+        crate::locks::api::NewLockBody,
+        crate::locks::api::ExtendBody,
+        crate::locks::api::RelockBody,
+        crate::locks::api::FloatDownBody,
+        crate::locks::api::CancelBody,
+        crate::locks::store::LockRow,
+        crate::locks::store::LockEventRow,
+        crate::locks::store::InvestorRow,
+        crate::locks::store::ScheduleOption,
+        crate::locks::investors::InvestorInput,
+        crate::locks::import::LosLockInput,
+        crate::locks::import::LockImportReport,
     ))
 )]
 struct Contract;
