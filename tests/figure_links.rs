@@ -208,7 +208,7 @@ enum Figure {
 }
 
 /// The lists a figure can open.
-const LISTS: [&str; 4] = ["/leads?", "/escalations?", "/lossmit?", "/availability/cadence?"];
+const LISTS: [&str; 5] = ["/leads?", "/escalations?", "/lossmit?", "/availability/cadence?", "/locks?"];
 
 /// Every `<a href="/leads?...">` (or another list of [`LISTS`]) whose text starts with a number, with that number.
 fn figure_links(html: &str) -> Vec<(String, Figure)> {

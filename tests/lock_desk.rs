@@ -19,9 +19,10 @@ fn table(html: &str, id: &str) -> String {
     text_of(&html[start..end].replace('<', " <")).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The href of the first link in the table with this id.
+/// The href of the first link in the body of the table with this id.
 fn first_link(html: &str, id: &str) -> String {
     let at = html.find(&format!("id=\"{id}\"")).unwrap();
+    let at = html[at..].find("<tbody").unwrap() + at;
     let href = html[at..].find("href=\"").unwrap() + at + 6;
     common::unescape_href(&html[href..href + html[href..].find('"').unwrap()])
 }
@@ -153,9 +154,9 @@ async fn the_desk_adds_up_by_hand_and_each_figure_opens_its_loans() {
 
     // Extension cost: 12 bps of $412,500 = $495.00 (Ann), 5 bps of $250,000 = $125.00 (Bo); North $620.00.
     let by_lo = table(&html, "cost-by-lo");
-    assert!(by_lo.contains("ann 1 15 $495.00") && by_lo.contains("bo 1 7 $125.00"), "{by_lo}");
-    assert!(table(&html, "cost-by-team").contains("North 2 22 $620.00"), "{}", table(&html, "cost-by-team"));
-    assert!(table(&html, "cost-by-month").contains("2 22 $620.00"));
+    assert!(by_lo.contains("ann 1 1 15 $495.00") && by_lo.contains("bo 1 1 7 $125.00"), "{by_lo}");
+    assert!(table(&html, "cost-by-team").contains("North 2 2 22 $620.00"), "{}", table(&html, "cost-by-team"));
+    assert!(table(&html, "cost-by-month").contains("2 2 22 $620.00"));
 
     // The cohort: Aster (pending), Birch (funded 10 days after its lock), Cedar (cancelled: fell out).
     let total = table(&html, "cohort-total");
@@ -172,6 +173,43 @@ async fn the_desk_adds_up_by_hand_and_each_figure_opens_its_loans() {
         page(&mona, app, &format!("/locks?from={}&to={}&outcome=funded", w.today - Duration::days(60), w.today)).await;
     let funded = table(&funded, "locks");
     assert!(funded.contains("Pat Birch") && !funded.contains("Pat Aster") && !funded.contains("Pat Cedar"), "{funded}");
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_pull_through_by_lock_month() {
+    let w = world().await;
+    let app = &w.app;
+    let mona = app.login("mona@example.com").await;
+    let from = w.today - Duration::days(60);
+    let html = page(&mona, app, &format!("/dashboard?from={from}&to={}", w.today + Duration::days(1))).await;
+    let t = table(&html, "lock-pull-through");
+    // Aster (first locked 40 days ago, pending), Cedar (20, fell out), Birch (10, funded): by month by hand.
+    let mut months: std::collections::BTreeMap<String, [i64; 4]> = Default::default();
+    for (ago, outcome) in [(40, 2), (20, 1), (10, 0)] {
+        let m = months.entry((w.today - Duration::days(ago)).format("%Y-%m").to_string()).or_default();
+        m[0] += 1;
+        m[1 + outcome] += 1;
+    }
+    for (month, [locked, funded, fell, pending]) in &months {
+        let row = format!("{month} {locked} {funded} {fell} {pending}");
+        assert!(t.contains(&row), "{row} in {t}");
+    }
+    // Each month's count opens exactly its loans.
+    let href = first_link(&html, "lock-pull-through");
+    let (month, [locked, ..]) = months.iter().next().unwrap();
+    assert!(href.contains(&format!("from={}", month)) || href.contains(&from.to_string()), "{href}");
+    assert_eq!(app.list_total(&mona, &href).await, *locked, "{href}");
+    // South's manager counts Dahlia alone (first locked 3 days ago, pending).
+    let sam = page(&app.login("sam@example.com").await, app, "/dashboard").await;
+    let month = (w.today - Duration::days(3)).format("%Y-%m");
+    assert!(
+        table(&sam, "lock-pull-through").contains(&format!("{month} 1 0 0 1 0.0%")),
+        "{}",
+        table(&sam, "lock-pull-through")
+    );
+    // Marketing works no loans: no lock section.
+    let mia = page(&app.login("mia@example.com").await, app, "/dashboard").await;
+    assert!(!mia.contains("lock-pull-through"));
 }
 
 #[tokio::test]

@@ -71,6 +71,8 @@ pub struct CostRow {
     pub key: String,
     /// The list's query string for this group's loans.
     pub filter: String,
+    /// Locks extended (what the list behind the figure shows).
+    pub loans: i64,
     pub extensions: i64,
     pub days: i64,
     pub cents: i64,
@@ -254,14 +256,34 @@ async fn desk(
         cohort_total: cohort(|_| ("All locked loans".into(), String::new())),
         cohort_by_lo: cohort(|l| (l.lo_name.clone().unwrap_or_else(|| "Unassigned".into()), lo_filter(l.lo_id))),
         cohort_by_source: cohort(|l| (l.source.clone(), format!("source={}", l.source))),
-        cohort_by_month: cohorts(&loans, |l| (l.first_locked_on.format("%Y-%m").to_string(), String::new()))
-            .into_iter()
-            .map(|r| {
-                let month = r.key.clone();
-                CohortRow { filter: month_range("from", "to", &month, from, to), ..r }
-            })
-            .collect(),
+        cohort_by_month: by_month(&loans, from, to),
     })
+}
+
+/// The cohort figures per month of first lock, each opening the loans first locked that month.
+fn by_month(loans: &[LockedLoan], from: NaiveDate, to: NaiveDate) -> Vec<CohortRow> {
+    cohorts(loans, |l| (l.first_locked_on.format("%Y-%m").to_string(), String::new()))
+        .into_iter()
+        .map(|r| {
+            let month = r.key.clone();
+            CohortRow { filter: month_range("from", "to", &month, from, to), ..r }
+        })
+        .collect()
+}
+
+/// Pull-through by lock cohort (month of first lock) over the loans first locked from `from` to `to`, in
+/// `user`'s lead scope: the dashboard's lock section, the same figures as the desk's.
+pub async fn pull_through_by_month(
+    state: &AppState,
+    user: &CurrentUser,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<Vec<CohortRow>> {
+    if user.require(&ROLES).is_err() {
+        return Ok(vec![]);
+    }
+    let loans = locked_loans(state, &user.scope(), from, to).await?;
+    Ok(by_month(&loans, from, to))
 }
 
 fn lo_filter(lo: Option<Uuid>) -> String {
@@ -282,6 +304,7 @@ fn month_range(from_key: &str, to_key: &str, month: &str, from: NaiveDate, to: N
 /// One extension, attributed to the LO and team of the loan when it was extended.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CostFact {
+    pub lock_id: Uuid,
     pub lo_id: Option<Uuid>,
     pub lo_name: Option<String>,
     pub team_id: Option<Uuid>,
@@ -292,16 +315,20 @@ pub struct CostFact {
 }
 
 fn group_costs(facts: &[CostFact], key: impl Fn(&CostFact) -> (String, String)) -> Vec<CostRow> {
-    let mut groups: std::collections::BTreeMap<String, CostRow> = Default::default();
+    type Group = (CostRow, std::collections::HashSet<Uuid>);
+    let mut groups: std::collections::BTreeMap<String, Group> = Default::default();
     for f in facts {
         let (label, filter) = key(f);
-        let row =
-            groups.entry(label.clone()).or_insert(CostRow { key: label, filter, extensions: 0, days: 0, cents: 0 });
+        let (row, locks) = groups.entry(label.clone()).or_insert_with(|| {
+            (CostRow { key: label, filter, loans: 0, extensions: 0, days: 0, cents: 0 }, Default::default())
+        });
+        locks.insert(f.lock_id);
+        row.loans = locks.len() as i64;
         row.extensions += 1;
         row.days += i64::from(f.days);
         row.cents += f.cents;
     }
-    groups.into_values().collect()
+    groups.into_values().map(|(row, _)| row).collect()
 }
 
 /// The extensions made in the organisation's days `from..=to` on loans the scope sees.
@@ -314,7 +341,7 @@ async fn extension_costs(
     let tz = state.config.timezone;
     let (start, end) = (crate::state::day_start(tz, from), crate::state::day_start(tz, to + chrono::Duration::days(1)));
     let mut qb = QueryBuilder::<Postgres>::new(
-        "SELECT e.lo_id, u.name AS lo_name, e.team_id, t.name AS team_name,
+        "SELECT e.lock_id, e.lo_id, u.name AS lo_name, e.team_id, t.name AS team_name,
                 to_char(e.created_at AT TIME ZONE ",
     );
     qb.push_bind(tz.name().to_string()).push(
@@ -555,6 +582,8 @@ pub struct ListPage {
     ctx: PageCtx,
     today: NaiveDate,
     rows: Vec<LockLine>,
+    /// How many locks the filters select (the rows shown are the first `limit`).
+    total: i64,
     limit: i64,
     total_cents: i64,
 }
@@ -581,7 +610,7 @@ async fn list(
     let today = state.today();
     let rows = lines(&state, &user.scope(), &q, today).await?;
     let total_cents = rows.iter().map(|r| r.extension_cents).sum();
-    Ok(ListPage { ctx, today, rows, limit: LIST_LIMIT, total_cents })
+    Ok(ListPage { ctx, today, total: rows.len() as i64, rows, limit: LIST_LIMIT, total_cents })
 }
 
 #[cfg(test)]
@@ -623,6 +652,7 @@ mod tests {
     #[test]
     fn costs_add_up_per_group() {
         let fact = |lo: &str, days, cents| CostFact {
+            lock_id: Uuid::from_u128(days as u128),
             lo_id: None,
             lo_name: Some(lo.into()),
             team_id: None,
@@ -631,12 +661,12 @@ mod tests {
             days,
             cents,
         };
-        let facts = [fact("Ann", 15, 51_563), fact("Ann", 7, 20_625), fact("Bob", 15, 30_000)];
+        // Ann: two extensions of one lock (7 days each) and one of another (15 days).
+        let facts = [fact("Ann", 15, 51_563), fact("Ann", 7, 20_625), fact("Ann", 7, 20_625), fact("Bob", 15, 30_000)];
         let rows = group_costs(&facts, |f| (f.lo_name.clone().unwrap(), String::new()));
-        assert_eq!(
-            rows[0],
-            CostRow { key: "Ann".into(), filter: String::new(), extensions: 2, days: 22, cents: 72_188 }
-        );
+        let ann =
+            CostRow { key: "Ann".into(), filter: String::new(), loans: 2, extensions: 3, days: 29, cents: 92_813 };
+        assert_eq!(rows[0], ann);
         assert_eq!(rows[1].cents, 30_000);
     }
 

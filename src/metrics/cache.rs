@@ -31,6 +31,8 @@ pub fn dashboards(state: &AppState) -> Arc<DashboardCache> {
 pub struct Snapshot {
     pub dashboard: Dashboard,
     pub retention: RetentionSummary,
+    /// Pull-through by lock cohort month (the viewer's locked loans first locked in the range).
+    pub locks: Vec<crate::locks::desk::CohortRow>,
     pub computed_at: DateTime<Utc>,
 }
 

@@ -197,7 +197,10 @@ pub async fn dashboard_page(
             let computed_at = state.clock.now();
             let dashboard = dashboard::dashboard(&state, &user, &p).await?;
             let retention = crate::portfolio::retention_summary(&state, &user).await?;
-            Ok(Snapshot { dashboard, retention, computed_at })
+            // The range's last day is the day before `to` (leads created before it).
+            let last = dashboard.range.to.pred_opt().unwrap_or(dashboard.range.to);
+            let locks = crate::locks::desk::pull_through_by_month(&state, &user, dashboard.range.from, last).await?;
+            Ok(Snapshot { dashboard, retention, locks, computed_at })
         })
         .await?;
     let d = &snapshot.dashboard;
