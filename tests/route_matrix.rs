@@ -9,7 +9,7 @@
 //! Every record kind a route takes by id has a foreign record here: Bravo's escalation (with an attachment),
 //! closed loan and retention opportunity (the Alpha LO gets their teammate's instead), a loss-mitigation case
 //! worked by another specialist (borrower "Marchbank": only supervisors and admins see every case), and a
-//! webhook endpoint (admins only), Bravo's task and a claim offer to the Bravo LO (the Alpha LO gets their
+//! webhook endpoint (admins only), rate locks on Bravo's lead and the teammate's, Bravo's task and a claim offer to the Bravo LO (the Alpha LO gets their
 //! teammate's task and an offer made to the teammate alone), a routing rule (admins only), a bulk reassignment
 //! job started by Bravo's manager and the Bravo LO's import report. A route whose parameter is not classified
 //! in `PARAM_KINDS` fails the test. Every one of them is made through the product, as its owner makes it.
@@ -58,6 +58,8 @@ enum Kind {
     ImportReport,
     /// A pipeline stage key (admin pages only).
     Stage,
+    /// A rate lock on another LO's loan.
+    Lock,
     /// A lead source's key (admin pages and admin API calls only).
     Source,
     /// A referral partner, and a person at one: the organisation's, read by every role that works leads,
@@ -102,6 +104,7 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("campaigns/{campaign}", Kind::Source),
     ("partners/{id}", Kind::Partner),
     ("contact_id", Kind::PartnerContact),
+    ("locks/{id}", Kind::Lock),
 ];
 
 /// Pages that take their record in the query string rather than the path: (path, parameter, kind). Each is also
@@ -151,6 +154,9 @@ struct World {
     bulk_job: i64,
     /// The token of the Bravo LO's import report (the bad-row report of a file with Bravo's borrower in it).
     report_b: String,
+    /// The Bravo LO's rate lock on Bravo's lead; the Alpha teammate's on theirs.
+    lock_b: Uuid,
+    teammate_lock: Uuid,
     clients: Vec<(Role, reqwest::Client)>,
 }
 
@@ -197,6 +203,8 @@ const ADMIN_ONLY: &[(&str, &str)] = &[
     // Lead sources are set up by admins (everyone who works leads reads their keys).
     ("POST", "/api/v1/sources"),
     ("PATCH", "/api/v1/sources/{key}"),
+    // Investors and their extension schedules are kept by admins (everyone who locks reads them).
+    ("POST", "/api/v1/lock-investors"),
     ("PUT", "/api/v1/sources/{key}/campaigns/{campaign}"),
 ];
 
@@ -327,6 +335,27 @@ impl World {
         )
         .await;
         let teammate_task = call_with_callback(&app, &api_teammate, teammate_lead).await;
+        // The admin adds an investor; each LO locks their own loan through the API.
+        let res = admin
+            .post(app.url("/api/v1/lock-investors"))
+            .json(&serde_json::json!({"name": "Keystone Capital", "schedule": [{"days": 15, "cost_bps": 12}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "investor added: {}", res.text().await.unwrap());
+        let investor = res.json::<serde_json::Value>().await.unwrap()["id"].clone();
+        let lock_on = |api: reqwest::Client, lead: Uuid| {
+            let body = serde_json::json!({"lead_id": lead, "investor_id": investor, "product": "Conventional 30",
+                "rate_milli": 6875, "price_bps": 25, "loan_amount_cents": 40_000_000, "period_days": 30});
+            let req = api.post(app.url("/api/v1/locks")).json(&body);
+            async move {
+                let res = req.send().await.unwrap();
+                assert_eq!(res.status(), 201, "locked");
+                res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().parse::<Uuid>().unwrap()
+            }
+        };
+        let lock_b = lock_on(api_b.clone(), lead).await;
+        let teammate_lock = lock_on(api_teammate.clone(), teammate_lead).await;
         // The Bravo LO's token, made as `loanfloor token add` makes it.
         let mut tx = app.db().begin().await.unwrap();
         let new = loanfloor::auth::store::NewToken {
@@ -482,6 +511,8 @@ impl World {
             teammate_offer,
             bulk_job,
             report_b,
+            lock_b,
+            teammate_lock,
             lead,
             teammate_lead,
             lo_b,
@@ -528,6 +559,8 @@ impl World {
             Kind::BulkJob => self.bulk_job.to_string(),
             Kind::ImportReport => self.report_b.clone(),
             Kind::Stage => "contacted".to_string(),
+            Kind::Lock if role == Role::Lo => self.teammate_lock.to_string(),
+            Kind::Lock => self.lock_b.to_string(),
             Kind::Source => "direct".to_string(),
             Kind::Partner => self.partner.0.to_string(),
             Kind::PartnerContact => self.partner.1.to_string(),
@@ -617,7 +650,11 @@ impl World {
                 (SELECT string_agg(row_to_json(s)::text, ',' ORDER BY s.key) FROM stages s),
                 (SELECT string_agg(key || '=' || value::text, ',' ORDER BY key) FROM settings WHERE key LIKE 'routing.%'),
                 (SELECT string_agg(row_to_json(p)::text, ',' ORDER BY p.user_id) FROM
-                    (SELECT user_id, status FROM lo_profiles WHERE user_id = $2) p))",
+                    (SELECT user_id, status FROM lo_profiles WHERE user_id = $2) p),
+                (SELECT string_agg(row_to_json(k)::text, ',' ORDER BY k.id) FROM rate_locks k WHERE lead_id = ANY($15)),
+                (SELECT count(*)::text FROM rate_lock_events),
+                (SELECT string_agg(row_to_json(i)::text, ',' ORDER BY i.id) FROM lock_investors i),
+                (SELECT count(*)::text FROM lock_extension_options))",
         )
         .bind(self.lead)
         .bind(self.lo_b)

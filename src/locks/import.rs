@@ -398,7 +398,7 @@ async fn change(
         ("locked", _) => Some(v.at),
         _ => before.ended_at,
     };
-    store::update_from_los(tx, before.id, v, ended_at).await.map_err(insert_error)?;
+    store::apply_los_row(tx, before.id, v, ended_at).await.map_err(insert_error)?;
     let after = store::lock_in(tx, before.id).await?;
     let mut recorded = false;
     if v.extended_days != before.extended_days {

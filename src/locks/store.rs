@@ -493,7 +493,7 @@ pub async fn investor_by_name(tx: &mut Transaction<'_, Postgres>, name: &str) ->
 }
 
 /// Sets a lock to what the LOS says (`v`, the import's row; its id and lead stay), bumping `version`.
-pub async fn update_from_los(
+pub async fn apply_los_row(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
     v: &InsertLock<'_>,
