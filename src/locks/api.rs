@@ -212,32 +212,14 @@ async fn create(user: CurrentUser, State(state): State<AppState>, body: Bytes) -
     Ok((StatusCode::CREATED, Json(lock)).into_response())
 }
 
-/// Opens the change: the lock must be visible (404), its version the one given (409).
-async fn begin(
-    state: &AppState,
-    id: Uuid,
-    version: Option<i32>,
-) -> AppResult<sqlx::Transaction<'static, sqlx::Postgres>> {
-    let mut tx = state.db.begin().await?;
-    let lock = store::lock_for_update(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    if version.is_some_and(|v| v != lock.version) {
-        return Err(AppError::conflict(format!(
-            "This lock changed since you read it (version {} now); read it again and retry.",
-            lock.version
-        )));
-    }
-    Ok(tx)
-}
-
 async fn extend(
     user: CurrentUser,
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     body: Bytes,
 ) -> AppResult<Json<LockRow>> {
-    service::visible_lock(&state.db, &user, id).await?;
     let b: ExtendBody = strict_json(&body, &["days", "escalation_id", "note", "version"])?;
-    let mut tx = begin(&state, id, b.version).await?;
+    let mut tx = service::begin_change(&state, &user, id, b.version).await?;
     let lock = service::extend(&state, &mut tx, &user, id, b.days, b.escalation_id, &b.note).await?;
     tx.commit().await?;
     Ok(Json(lock))
@@ -249,9 +231,8 @@ async fn relock(
     Path(id): Path<Uuid>,
     body: Bytes,
 ) -> AppResult<Response> {
-    service::visible_lock(&state.db, &user, id).await?;
     let b: RelockBody = strict_json(&body, &["today_price_bps", "period_days", "note", "version"])?;
-    let mut tx = begin(&state, id, b.version).await?;
+    let mut tx = service::begin_change(&state, &user, id, b.version).await?;
     let lock = service::relock(&state, &mut tx, &user, id, b.today_price_bps, b.period_days, &b.note).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(lock)).into_response())
@@ -263,9 +244,8 @@ async fn float_down(
     Path(id): Path<Uuid>,
     body: Bytes,
 ) -> AppResult<Json<LockRow>> {
-    service::visible_lock(&state.db, &user, id).await?;
     let b: FloatDownBody = strict_json(&body, &["market_rate_milli", "market_price_bps", "note", "version"])?;
-    let mut tx = begin(&state, id, b.version).await?;
+    let mut tx = service::begin_change(&state, &user, id, b.version).await?;
     let lock =
         service::float_down(&state, &mut tx, &user, id, b.market_rate_milli, b.market_price_bps, &b.note).await?;
     tx.commit().await?;
@@ -278,9 +258,8 @@ async fn cancel(
     Path(id): Path<Uuid>,
     body: Bytes,
 ) -> AppResult<Json<LockRow>> {
-    service::visible_lock(&state.db, &user, id).await?;
     let b: CancelBody = strict_json(&body, &["note", "version"])?;
-    let mut tx = begin(&state, id, b.version).await?;
+    let mut tx = service::begin_change(&state, &user, id, b.version).await?;
     let lock = service::cancel(&state, &mut tx, &user, id, &b.note).await?;
     tx.commit().await?;
     Ok(Json(lock))

@@ -217,6 +217,9 @@ async fn create(
 /// The forms of the lock page as typed (one page, several small forms).
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct ActionForm {
+    /// The lock's version the page showed (a change made meanwhile is a 409).
+    #[serde(default)]
+    pub version: String,
     #[serde(default)]
     pub days: String,
     #[serde(default)]
@@ -366,7 +369,8 @@ where
     ) -> AppResult<LockRow>,
 {
     let result = async {
-        let mut tx = state.db.begin().await?;
+        let version = form.version.trim().parse::<i32>().ok();
+        let mut tx = service::begin_change(&state, &user, id, version).await?;
         let lock = change(&state, &mut tx, &user, &form).await?;
         tx.commit().await?;
         Ok::<_, AppError>(lock)
