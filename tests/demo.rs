@@ -54,6 +54,16 @@ async fn the_demo_branch_is_alive_on_its_first_morning() {
         .unwrap();
     assert!(decided > 0, "and some were decided");
 
+    // The lock desk: live locks at late stages, two of them lapsing within the week, one extended.
+    let admin = sign_in(&app, "admin@demo.loanfloor.test").await;
+    let locks: Value = admin.get(app.url("/api/v1/locks?status=locked")).send().await.unwrap().json().await.unwrap();
+    let locks = locks["locks"].as_array().unwrap();
+    assert!(locks.len() >= 4, "live locks: {}", locks.len());
+    assert!(locks.iter().any(|l| l["extended_days"].as_i64() > Some(0)), "one was extended");
+    let soon: Value =
+        admin.get(app.url("/api/v1/locks?expiring_within_days=7")).send().await.unwrap().json().await.unwrap();
+    assert!(soon["locks"].as_array().unwrap().len() >= 2, "two lapse within the week: {soon}");
+
     // Loss mitigation: a clock runs out this week.
     let supervisor = sign_in(&app, "lossmit.lead@demo.loanfloor.test").await;
     let case: uuid::Uuid = sqlx::query_scalar("SELECT id FROM lossmit_cases WHERE loan_number = 'LM-DEMO-1001'")

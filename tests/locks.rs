@@ -117,6 +117,13 @@ async fn a_manager_extends_at_the_schedules_price_and_an_lo_cannot() {
     assert_eq!(d.detail(&d.other_lo, id).await.0, 404);
     assert_eq!(d.detail(&d.lo, id).await.0, 200);
 
+    // The quote the pages show before asking: 15 days, 12 bps, $495.00; 10 days is not offered.
+    let manager = loanfloor::auth::store::find_user_by_email(d.app.db(), "mgr@lender.test").await.unwrap().unwrap();
+    let manager = manager.into_current(false);
+    let row = loanfloor::locks::visible_lock(d.app.db(), &manager, id.parse().unwrap()).await.unwrap();
+    assert_eq!(loanfloor::locks::extension_quote(d.app.db(), &row, 15).await.unwrap(), (12, 49_500));
+    assert!(loanfloor::locks::extension_quote(d.app.db(), &row, 10).await.is_err());
+
     // 10 days is not on the schedule: 422 on `days` with the lengths offered.
     let (status, body) = d.post(&d.manager, &path, json!({"days": 10})).await;
     assert_eq!(status, 422);
@@ -148,6 +155,17 @@ async fn a_manager_extends_at_the_schedules_price_and_an_lo_cannot() {
         "price_bps": 0, "loan_amount_cents": AMOUNT, "period_days": 15});
     let (status, body) = d.post(&d.lo, "/api/v1/locks", body).await;
     assert_eq!(status, 409, "{body}");
+
+    // Investors are the admins': the same name again changes its terms (200); an LO may only read them.
+    let change = json!({"name": "keystone capital", "relock_fee_bps": 15, "max_extension_days": 45,
+        "schedule": [{"days": 15, "cost_bps": 10}]});
+    let (status, investor) = d.post(&d.admin, "/api/v1/lock-investors", change.clone()).await;
+    assert_eq!(status, 200, "{investor}");
+    assert_eq!((investor["id"].as_str(), investor["relock_fee_bps"].as_i64()), (Some(d.investor.as_str()), Some(15)));
+    assert_eq!(investor["schedule"], json!([{"days": 15, "cost_bps": 10}]));
+    assert_eq!(d.post(&d.lo, "/api/v1/lock-investors", change).await.0, 403);
+    let listed: Value = d.lo.get(d.app.url("/api/v1/lock-investors")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
 
     // The list: in scope only.
     let mine: Value = d.lo.get(d.app.url("/api/v1/locks?status=locked")).send().await.unwrap().json().await.unwrap();

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::auth::CurrentUser;
 use crate::state::AppState;
 
-async fn person(state: &AppState, email: &str) -> anyhow::Result<CurrentUser> {
+pub(super) async fn person(state: &AppState, email: &str) -> anyhow::Result<CurrentUser> {
     let row = crate::auth::store::find_user_by_email(&state.db, email)
         .await?
         .with_context(|| format!("demo user {email}"))?;
@@ -63,6 +63,7 @@ pub async fn populate(state: &AppState) -> anyhow::Result<()> {
     crate::portfolio::scan_portfolio(state, state.clock.now(), Some(&admin))
         .await
         .map_err(|e| anyhow::anyhow!("demo rate watch: {e:?}"))?;
+    super::locks::rate_locks(state).await?;
     Ok(())
 }
 

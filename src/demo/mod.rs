@@ -3,6 +3,7 @@
 //! history (about 2,500), and the living branch of `living.rs`.
 
 mod living;
+mod locks;
 
 use crate::accounts::store::{NewUser, create_user};
 use crate::auth::Role;

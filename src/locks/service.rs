@@ -296,7 +296,6 @@ pub async fn extension_quote(db: &PgPool, lock: &LockRow, days: i32) -> AppResul
 
 /// Extends a live lock by one of its investor's options (managers and admins; `escalation_id` names the request
 /// that approved it, if one did).
-#[allow(clippy::too_many_arguments)]
 pub async fn extend(
     state: &AppState,
     tx: &mut Transaction<'_, Postgres>,
@@ -448,7 +447,6 @@ pub async fn relock(
 /// Floats a live lock down to the market's rate and price plus the investor's fee, when the market is better
 /// by at least the investor's minimum (otherwise a validation error on `market_rate_milli`). The cost recorded
 /// is the fee.
-#[allow(clippy::too_many_arguments)]
 pub async fn float_down(
     state: &AppState,
     tx: &mut Transaction<'_, Postgres>,

@@ -269,6 +269,7 @@ fn operation(op: &Op) -> utoipa::openapi::path::Operation {
     if let Some(body) = &op.body {
         let (mime, schema): (&str, RefOr<Schema>) = match body {
             Body::Schema(name) => ("application/json", Ref::from_schema_name(*name).into()),
+            Body::List(name) => ("application/json", ArrayBuilder::new().items(Ref::from_schema_name(*name)).into()),
             Body::Csv => ("text/csv", ObjectBuilder::new().schema_type(Type::String).into()),
         };
         b = b.request_body(Some(

@@ -8,6 +8,8 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 pub enum Body {
     /// A named schema of `#/components/schemas`.
     Schema(&'static str),
+    /// A JSON array of a named schema.
+    List(&'static str),
     /// A CSV file (`text/csv`).
     Csv,
 }
@@ -57,7 +59,7 @@ const fn op(
 }
 
 use Answer::{Csv as CsvOut, List, Schema as S};
-use Body::{Csv, Schema};
+use Body::{Csv, List as Rows, Schema};
 
 /// The tags, in the order the page shows them, with what each covers.
 pub const TAGS: &[(&str, &str)] = &[
@@ -465,7 +467,7 @@ pub const OPERATIONS: &[Op] = &[
         "/api/v1/los/locks",
         "locks",
         "Locks from the LOS, a JSON array of rows (admins, intake); idempotent by loan and LOS lock id. All rows or none unless `?skip_bad=true`.",
-        None,
+        Some(Rows("LosLockInput")),
         &[(200, S("LockImportReport"))],
     ),
     op("GET", "/api/v1/me", "accounts", "Who the token (or session) acts as.", None, &[(200, S("Me"))]),
