@@ -15,11 +15,12 @@ use common::browser::Browser;
 
 /// The records a role's lists link to, by their address (the prefix, then the record's id): the first of each
 /// kind is checked too.
-const RECORDS: [(&str, &str); 4] = [
+const RECORDS: [(&str, &str); 5] = [
     ("a lead", "/leads/"),
     ("an escalation", "/escalations/"),
     ("a loss-mitigation case", "/lossmit/cases/"),
     ("a referral partner", "/partners/"),
+    ("a rate lock", "/locks/"),
 ];
 
 fn is_record(href: &str, prefix: &str) -> bool {
@@ -92,7 +93,10 @@ async fn every_page_of_every_role_passes_axe_core_wcag_2_a_and_aa() {
         paths.extend(records);
         if email.starts_with("admin@") {
             // Pages the admin reaches from the admin page rather than the navigation.
-            paths.extend(["/admin/retention".to_string(), "/admin/data-request".to_string()]);
+            paths.extend(
+                ["/admin/retention", "/admin/data-request", "/admin/lock-investors", "/locks?status=locked"]
+                    .map(String::from),
+            );
         }
         for (size, (width, height)) in [("desktop", (1280, 900)), ("phone", (390, 844))] {
             b.client.set_window_size(width, height).await.unwrap();
@@ -114,7 +118,11 @@ async fn every_page_of_every_role_passes_axe_core_wcag_2_a_and_aa() {
         b.close().await;
     }
     eprintln!("axe-core checked {pages_checked} pages, records: {kinds_checked:?}");
-    assert_eq!(kinds_checked.len(), RECORDS.len(), "a lead, an escalation, a case and a partner were each checked");
+    assert_eq!(
+        kinds_checked.len(),
+        RECORDS.len(),
+        "a lead, an escalation, a case, a partner and a lock were each checked"
+    );
     assert!(pages_checked >= 80, "only {pages_checked} pages were checked");
     assert!(problems.is_empty(), "accessibility violations (WCAG 2 A/AA):\n{}", problems.join("\n"));
 }
