@@ -186,10 +186,13 @@ pub async fn serve(
             "insecure cookies: the session cookie is sent over plain HTTP (no Secure, no __Host- prefix); for development only"
         );
     }
+    let token_changes = auth::token_cache::spawn_listener(&state);
     let app = app(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    token_changes.abort();
+    served
 }
 
 /// Serves Prometheus `/metrics` alone on its own listener (`--metrics-addr`) until `shutdown` resolves.

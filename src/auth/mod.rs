@@ -10,6 +10,7 @@ pub mod session;
 pub mod session_store;
 pub mod store;
 pub mod throttle;
+pub mod token_cache;
 
 pub use model::{CurrentUser, Role, Scope};
 pub use page::PageCtx;

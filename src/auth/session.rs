@@ -87,7 +87,7 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, Res
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string());
     if let Some(token) = bearer {
-        return match store::user_for_token(&state.db, &token).await {
+        return match token_user(state, &token).await {
             Ok(Some(user)) => {
                 let path = parts
                     .extensions
@@ -143,6 +143,23 @@ async fn resolve(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, Res
             }
         }
     }
+}
+
+/// The active user behind an API token: kept by this instance for a few seconds (`token_cache`, invalidated
+/// across instances by PostgreSQL notifications), otherwise read in one round trip and kept.
+async fn token_user(state: &AppState, token: &str) -> sqlx::Result<Option<CurrentUser>> {
+    let hash = store::token_hash(token);
+    let cache = super::token_cache::TokenCache::of(state);
+    let now = chrono::Utc::now();
+    if let Some(user) = cache.get(&hash, now) {
+        return Ok(Some(user));
+    }
+    let generation = cache.generation();
+    let found = store::user_for_token(&state.db, &hash).await?;
+    Ok(found.map(|(user, expires_at)| {
+        cache.keep(hash, &user, expires_at, generation);
+        user
+    }))
 }
 
 /// The session cookie's name: with the `__Host-` prefix whenever the cookie is `Secure`, so a browser takes it

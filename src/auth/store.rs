@@ -97,17 +97,17 @@ pub fn token_hash(token: &str) -> String {
 /// The active user behind an unrevoked, unexpired API token, with the token's grant, in one round trip.
 /// "Last used" is recorded to the minute: a token used again within a minute writes nothing, so an
 /// integration posting leads does not pay a disk flush per request for it.
-pub async fn user_for_token(db: &PgPool, token: &str) -> sqlx::Result<Option<CurrentUser>> {
-    let hash = token_hash(token);
+/// Returns the user with the token's expiry.
+pub async fn user_for_token(db: &PgPool, hash: &str) -> sqlx::Result<Option<(CurrentUser, DateTime<Utc>)>> {
     let row = sqlx::query!(
-        r#"WITH t AS (SELECT id, user_id, last_used_at, scopes, issued_by FROM api_tokens
+        r#"WITH t AS (SELECT id, user_id, last_used_at, scopes, issued_by, expires_at FROM api_tokens
                       WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()),
                 touched AS (UPDATE api_tokens a SET last_used_at = now() FROM t
                             WHERE a.id = t.id AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
            SELECT u.id, u.email, u.name, u.role AS "role: Role", u.active, u.password_hash, u.team_id,
                   u.auth_epoch, u.mfa_enabled, u.mfa_secret, u.display_timezone, u.originator AS "originator!",
                   COALESCE(ARRAY(SELECT tm.team_id FROM team_managers tm WHERE tm.user_id = u.id), '{}') AS "managed_team_ids!",
-                  t.id AS token_id, t.scopes, t.issued_by
+                  t.id AS token_id, t.scopes, t.issued_by, t.expires_at
            FROM t JOIN users u ON u.id = t.user_id"#,
         hash
     )
@@ -115,9 +115,10 @@ pub async fn user_for_token(db: &PgPool, token: &str) -> sqlx::Result<Option<Cur
     .await?;
     Ok(row.filter(|r| r.active).map(|r| {
         let grant = super::model::TokenGrant { id: r.token_id, scopes: r.scopes, issued_by: r.issued_by };
+        let expires_at = r.expires_at;
         let mut user = user_row!(r).into_current(true);
         user.token = Some(grant);
-        user
+        (user, expires_at)
     }))
 }
 
