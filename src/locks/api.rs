@@ -212,19 +212,15 @@ async fn create(user: CurrentUser, State(state): State<AppState>, body: Bytes) -
     Ok((StatusCode::CREATED, Json(lock)).into_response())
 }
 
-/// Opens the change: the lock must be visible (404), its version the one given (409).
+/// Opens the change; with a `version`, a stale one is a 409.
 async fn begin(
     state: &AppState,
     id: Uuid,
     version: Option<i32>,
 ) -> AppResult<sqlx::Transaction<'static, sqlx::Postgres>> {
     let mut tx = state.db.begin().await?;
-    let lock = store::lock_for_update(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    if version.is_some_and(|v| v != lock.version) {
-        return Err(AppError::conflict(format!(
-            "This lock changed since you read it (version {} now); read it again and retry.",
-            lock.version
-        )));
+    if let Some(v) = version {
+        service::require_version(&mut tx, id, v).await?;
     }
     Ok(tx)
 }

@@ -21,7 +21,7 @@ pub mod store;
 
 pub use service::{
     NewLock, cancel, extend, extension_quote, float_down, history, investors, lock, locks_for_lead, relock,
-    visible_lock,
+    require_version, visible_lock,
 };
 pub use store::{InvestorRow, LockEventRow, LockRow, ScheduleOption};
 

@@ -510,6 +510,19 @@ pub async fn cancel(
     Ok(after)
 }
 
+/// Refuses (409) a change based on an older version of the lock than the one in `tx` (locking the row for the
+/// change that follows). The API and the pages call it before a change when the form carried a `version`.
+pub async fn require_version(tx: &mut Transaction<'_, Postgres>, lock_id: Uuid, version: i32) -> AppResult<()> {
+    let lock = store::lock_for_update(tx, lock_id).await?.ok_or(AppError::NotFound)?;
+    if lock.version != version {
+        return Err(AppError::conflict(format!(
+            "This lock changed since you read it (version {} now); read it again and retry.",
+            lock.version
+        )));
+    }
+    Ok(())
+}
+
 /// A lock the user may see (its loan through the one lead scope), or 404.
 pub async fn visible_lock(db: &PgPool, user: &CurrentUser, lock_id: Uuid) -> AppResult<LockRow> {
     let lock = store::lock_by_id(db, lock_id).await?.ok_or(AppError::NotFound)?;
