@@ -366,3 +366,25 @@ async fn the_los_import_is_idempotent_and_reports_bad_rows_by_line() {
     assert_eq!(count().await, events + 1);
     let _ = std::fs::remove_file(&file);
 }
+
+#[tokio::test]
+async fn two_instances_expiring_at_once_expire_each_lock_once() {
+    let d = desk().await;
+    let admin_page = d.app.login("admin@lender.test").await;
+    d.app.add_webhook(&admin_page, "http://127.0.0.1:9/hook", &["lock.expired"]).await;
+    let mut ids = Vec::new();
+    for n in ["LN-21", "LN-22", "LN-23"] {
+        let lead = d.lead(n).await;
+        ids.push(d.lock(&lead, 10).await["id"].as_str().unwrap().to_string());
+    }
+    let later = d.app.state.clock.now() + Duration::days(40);
+    let (a, b) = (d.app.state.clone(), d.app.state.clone());
+    let (x, y) = tokio::join!(loanfloor::locks::expire::run(&a, later), loanfloor::locks::expire::run(&b, later));
+    assert_eq!(x.unwrap().expired + y.unwrap().expired, 3, "each lock expired by one of them");
+    for id in &ids {
+        let (_, detail) = d.detail(&d.lo, id).await;
+        let expired = detail["history"].as_array().unwrap().iter().filter(|e| e["kind"] == "expired").count();
+        assert_eq!((detail["lock"]["status"].as_str(), expired), (Some("expired"), 1));
+    }
+    assert_eq!(d.deliveries("lock.expired").await, 3);
+}

@@ -358,6 +358,44 @@ async fn typed_routing_answers_match_their_schemas() {
     assert!(!violations(&doc, &schema, &broken, "$").is_empty());
 }
 
+/// The lock desk's answers and bodies (issue 20): investors, a lock, its extension, detail, list and the LOS import.
+#[tokio::test]
+async fn typed_lock_answers_match_their_schemas() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app).await;
+    let admin = app.create_user(Role::Admin, "admin.locks@example.com", None, &[]).await;
+    let lo = app.create_user(Role::Lo, "lo.locks@example.com", Some("North"), &["TX"]).await;
+    let (admin, api) = (app.api(&app.token_for(admin).await), app.api(&app.token_for(lo).await));
+    let investor = json!({"name": "Keystone Capital", "max_extension_days": 30,
+        "schedule": [{"days": 15, "cost_bps": 12}]});
+    sent(&doc, "/api/v1/lock-investors", "post", &investor);
+    let path = "/api/v1/lock-investors";
+    let added = answer(&doc, admin.post(app.url(path)).json(&investor), path, 201).await;
+    answer(&doc, api.get(app.url(path)), path, 200).await;
+    let lead = create_lead(&app, &api, "Lock").await;
+    let body = json!({"lead_id": lead, "investor_id": added["id"], "product": "Conventional 30", "rate_milli": 6875,
+        "price_bps": 25, "loan_amount_cents": 30000000, "period_days": 30, "closing_on": "2099-01-01"});
+    sent(&doc, "/api/v1/locks", "post", &body);
+    let lock = answer(&doc, api.post(app.url("/api/v1/locks")).json(&body), "/api/v1/locks", 201).await;
+    let id = lock["id"].as_str().unwrap();
+    let manager = app.create_user(Role::Manager, "mgr.locks@example.com", Some("North"), &[]).await;
+    let manager = app.api(&app.token_for(manager).await);
+    let extend = json!({"days": 15, "note": "late appraisal", "version": 1});
+    sent(&doc, "/api/v1/locks/{id}/extend", "post", &extend);
+    let url = app.url(&format!("/api/v1/locks/{id}/extend"));
+    answer(&doc, manager.post(url).json(&extend), "/api/v1/locks/{id}/extend", 200).await;
+    let detail = answer(&doc, api.get(app.url(&format!("/api/v1/locks/{id}"))), "/api/v1/locks/{id}", 200).await;
+    assert_eq!(detail["history"].as_array().unwrap().len(), 2, "{detail}");
+    answer(&doc, api.get(app.url("/api/v1/locks?expiring_within_days=60")), "/api/v1/locks", 200).await;
+    let rows = json!([{"loan_number": "NOPE-1", "lock_id": "L-1", "investor": "Keystone Capital",
+        "product": "Conventional 30", "rate": 6.875, "price_bps": 25, "loan_amount": "300000",
+        "locked_on": "2026-01-05", "period_days": 30, "status": "locked"}]);
+    sent(&doc, "/api/v1/los/locks", "post", &rows);
+    let report =
+        answer(&doc, admin.post(app.url("/api/v1/los/locks?skip_bad=true")).json(&rows), "/api/v1/los/locks", 200);
+    assert_eq!(report.await["errors"][0]["line"], 0);
+}
+
 async fn create_lead(app: &TestApp, api: &reqwest::Client, name: &str) -> String {
     let lead = json!({"first_name": name, "last_name": "Typed", "email": format!("{}@example.com", name.to_lowercase()),
         "property_state": "TX", "loan_amount_cents": 30000000, "source": "zillow"});

@@ -93,7 +93,9 @@ pub async fn run(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Swept> 
         let ids = store::lapsed(&mut tx, now, BATCH).await?;
         for id in &ids {
             let Some(lock) = store::lock_for_update(&mut tx, *id).await? else { continue };
-            expire_one(state, &mut tx, &lock).await?;
+            if lock.status == "locked" && lock.expires_at <= now {
+                expire_one(state, &mut tx, &lock).await?;
+            }
         }
         tx.commit().await?;
         swept.expired += ids.len();

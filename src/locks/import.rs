@@ -37,62 +37,71 @@ fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     })
 }
 
+/// A field of an LOS row as the contract documents it: text, a number, or null.
+fn text_or_number_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Number, Type::Null]))
+        .description(Some("Text or a number, as the CSV column."))
+        .build()
+}
+
 /// One LOS lock row, as the CSV's columns (a value may be text or a number).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LosLockInput {
     /// The loan by its loan number (or give `lead_id`).
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub loan_number: Option<String>,
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(schema_with = text_or_number_schema)]
     pub lead_id: Option<String>,
     /// The LOS's id for the lock.
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub lock_id: Option<String>,
     /// The investor's name as Loanfloor knows it.
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub investor: Option<String>,
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub product: Option<String>,
     /// A percent: `6.875`.
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub rate: Option<String>,
     /// The price at lock, bps (negative: a credit).
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub price_bps: Option<String>,
     /// Dollars: `412500` or `412,500.00`.
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub loan_amount: Option<String>,
     /// `YYYY-MM-DD`.
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub locked_on: Option<String>,
     /// 15, 30, 45 or 60.
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub period_days: Option<String>,
     /// Days of extension so far (default 0).
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub extended_days: Option<String>,
     /// What the extensions so far cost, bps (default 0).
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub extension_cost_bps: Option<String>,
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub closing_on: Option<String>,
     /// `locked`, `expired`, `cancelled` or `closed`.
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = text_or_number_schema)]
     pub status: Option<String>,
 }
 

@@ -25,8 +25,8 @@ pub mod service;
 pub mod store;
 
 pub use service::{
-    NewLock, cancel, extend, extension_quote, float_down, history, investors, lock, locks_for_lead, relock,
-    visible_lock,
+    NewLock, begin_change, cancel, extend, extension_quote, float_down, history, investors, lock, locks_for_lead,
+    relock, visible_lock,
 };
 pub use store::{InvestorRow, LockEventRow, LockRow, ScheduleOption};
 
