@@ -155,6 +155,10 @@ pub struct ServeArgs {
     /// Seconds a computed manager dashboard is reused for the same user and filters (0: compute every time).
     #[arg(long, env = "LOANFLOOR_DASHBOARD_CACHE_SECONDS", default_value_t = 30)]
     pub dashboard_cache_seconds: u64,
+    /// Keep the users behind API tokens for a few seconds, forgotten on every change any instance makes (PostgreSQL
+    /// notifications); `false` reads the database on every API request.
+    #[arg(long, env = "LOANFLOOR_TOKEN_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub token_cache: bool,
     /// Serve Prometheus `/metrics` on this separate address (off by default; on the main address only API tokens
     /// allowed to read metrics get it). Bind it where only your monitoring can reach it.
     #[arg(long, env = "LOANFLOOR_METRICS_ADDR")]
@@ -189,6 +193,7 @@ impl Default for ServeArgs {
             db_pool_size: 20,
             worker: true,
             dashboard_cache_seconds: 30,
+            token_cache: true,
             metrics_addr: None,
             smtp_url: None,
             mail_from: "Loanfloor <no-reply@loanfloor.invalid>".into(),
@@ -367,6 +372,9 @@ pub struct BenchArgs {
     /// Measure only these parts (comma-separated: dashboard, funnel, base, list, intake); all by default.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Keep API tokens' users per instance, as `serve --token-cache` (false: the run without, for comparison).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub token_cache: bool,
 }
 
 /// The validated configuration a running process uses.
@@ -394,6 +402,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// How long a computed manager dashboard is reused (zero: never).
     pub dashboard_cache: std::time::Duration,
+    /// `--token-cache`: keep API tokens' users per instance (`auth::token_cache`).
+    pub token_cache: bool,
     /// `--insecure-cookies`: the session cookie may go over plain HTTP (see [`Config::plain_http_cookies`]).
     pub insecure_cookies: bool,
     /// The database holds the demo organisation (learnt at start-up): every page says that sign-in may run
@@ -457,6 +467,7 @@ impl Config {
             worker: serve.worker,
             metrics_addr: serve.metrics_addr,
             dashboard_cache: std::time::Duration::from_secs(serve.dashboard_cache_seconds),
+            token_cache: serve.token_cache,
             insecure_cookies: serve.insecure_cookies,
             demo_organisation: false,
             smtp_url: serve.smtp_url.clone().filter(|s| !s.trim().is_empty()),

@@ -186,12 +186,14 @@ pub async fn serve(
             "insecure cookies: the session cookie is sent over plain HTTP (no Secure, no __Host- prefix); for development only"
         );
     }
-    let token_changes = auth::token_cache::spawn_listener(&state);
+    let token_changes = state.config.token_cache.then(|| auth::token_cache::spawn_listener(&state));
     let app = app(state);
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
-    token_changes.abort();
+    if let Some(task) = token_changes {
+        task.abort();
+    }
     served
 }
 
