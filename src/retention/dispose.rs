@@ -356,9 +356,22 @@ async fn scrub_leads(
     )
     .execute(&mut **tx)
     .await?;
+    // A lock's history keeps its terms (no one's personal data) but not the words typed about the borrower.
+    sqlx::query!(
+        "UPDATE rate_lock_events SET note = $2
+          WHERE note <> '' AND lock_id IN (SELECT id FROM rate_locks WHERE lead_id = ANY($1))",
+        ids,
+        MARKER
+    )
+    .execute(&mut **tx)
+    .await?;
     sqlx::query!("DELETE FROM idempotency_keys WHERE lead_id = ANY($1)", ids).execute(&mut **tx).await?;
     let mut linked = Linked::default();
     linked.add("lead", Some("/leads/"), ids.iter().map(Uuid::to_string));
+    let locks = sqlx::query_scalar!("SELECT id::text AS \"id!\" FROM rate_locks WHERE lead_id = ANY($1)", ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    linked.add("rate_lock", Some("/locks/"), locks);
     let escalations = sqlx::query_scalar!("SELECT id::text AS \"id!\" FROM escalations WHERE lead_id = ANY($1)", ids)
         .fetch_all(&mut **tx)
         .await?;
@@ -585,8 +598,9 @@ async fn scrub_loans(
 
 /// The tables disposal writes to: their old row versions, and the index entries pointing at them, hold the
 /// values it replaced.
-const TOUCHED: [&str; 25] = [
+const TOUCHED: [&str; 26] = [
     "leads",
+    "rate_lock_events",
     "activities",
     "tasks",
     "lead_consents",

@@ -47,10 +47,22 @@ async fn template() -> &'static (String, String) {
                 let pool = loanfloor::db::connect(&replace_db(&base, &building), 2).await.unwrap();
                 loanfloor::db::migrate(&pool).await.expect("migrations apply to the template");
                 pool.close().await;
-                sqlx::query(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
-                    .execute(&admin)
-                    .await
-                    .unwrap();
+                // A closed connection's server process may still be leaving: the rename waits for it.
+                for attempt in 0.. {
+                    match sqlx::query(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
+                        .execute(&admin)
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(e)
+                            if attempt < 100
+                                && e.as_database_error().and_then(|d| d.code()).as_deref() == Some("55006") =>
+                        {
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        }
+                        Err(e) => panic!("the template database could not be renamed: {e}"),
+                    }
+                }
             }
             // Drop test databases left by earlier runs (older than two hours).
             let cutoff = chrono::Utc::now().timestamp() - 7200;
