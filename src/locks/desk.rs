@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::model;
+use super::model::{self, Figures as _};
 use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::error::{AppResult, FieldErrors};
 use crate::state::AppState;
@@ -179,16 +179,9 @@ pub struct DeskPage {
     cohort_by_month: Vec<CohortRow>,
 }
 
+impl model::Figures for DeskPage {}
+
 impl DeskPage {
-    fn cents(&self, c: &i64) -> String {
-        crate::web::money::cents(*c)
-    }
-    fn rate(&self, r: &i32) -> String {
-        model::rate_label(*r)
-    }
-    fn price(&self, b: &i32) -> String {
-        model::price_label(*b)
-    }
     fn pct(&self, v: Option<f64>) -> String {
         crate::web::format::percent(v)
     }
@@ -588,17 +581,9 @@ pub struct ListPage {
     total_cents: i64,
 }
 
-impl ListPage {
-    fn cents(&self, c: &i64) -> String {
-        crate::web::money::cents(*c)
-    }
-    fn rate(&self, r: &i32) -> String {
-        model::rate_label(*r)
-    }
-    fn price(&self, b: &i32) -> String {
-        model::price_label(*b)
-    }
-}
+impl model::Figures for ListPage {}
+
+impl ListPage {}
 
 async fn list(
     user: CurrentUser,

@@ -15,6 +15,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::model;
+use super::model::parse_rate_milli;
 use super::service::{Change, insert_error, record, second_live};
 use super::store::{self, InsertLock, LockRow};
 use crate::auth::{CurrentUser, Role};
@@ -155,17 +156,6 @@ pub struct LosLock {
     pub extension_bps: i32,
     pub closing_on: Option<NaiveDate>,
     pub status: String,
-}
-
-/// A percent with up to three decimals ("6.875", "6.875%") in thousandths.
-pub fn parse_rate_milli(s: &str) -> Option<i32> {
-    let s = s.trim().trim_end_matches('%').trim();
-    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || frac.len() > 3 || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let milli = whole.parse::<i32>().ok()?.checked_mul(1000)? + format!("{frac:0<3}").parse::<i32>().ok()?;
-    (1..=20_000).contains(&milli).then_some(milli)
 }
 
 fn int(v: Option<&str>, field: &str, range: std::ops::RangeInclusive<i32>, errs: &mut Vec<String>) -> i32 {

@@ -139,12 +139,30 @@ pub fn parse_percent(raw: &str) -> Option<i32> {
     Some(whole.parse::<i32>().ok()? * 1000 + frac)
 }
 
+/// A lock's rate as typed or sent by the LOS ("6.875", "6.875%"), 0.001% to 20%, in thousandths of a percent.
+pub fn parse_rate_milli(raw: &str) -> Option<i32> {
+    parse_percent(raw).filter(|m| (1..=20_000).contains(m))
+}
+
 /// A price in bps as a lock confirmation shows it: "0.500 points", "0.250 credit", "par".
 pub fn price_label(bps: i32) -> String {
     match bps {
         0 => "par".into(),
         b if b > 0 => format!("{}.{:03} points", b / 100, (b % 100) * 10),
         b => format!("{}.{:03} credit", -b / 100, (-b % 100) * 10),
+    }
+}
+
+/// How the lock pages write money, rates and prices (each page's template calls these on itself).
+pub trait Figures {
+    fn cents(&self, c: &i64) -> String {
+        crate::web::money::cents(*c)
+    }
+    fn rate(&self, r: &i32) -> String {
+        rate_label(*r)
+    }
+    fn price(&self, b: &i32) -> String {
+        price_label(*b)
     }
 }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::model;
+use super::model::{self, Figures as _};
 use super::service::{self, NewLock};
 use super::store::{InvestorRow, LockEventRow, LockRow};
 use crate::auth::{CurrentUser, PageCtx, Role};
@@ -34,10 +34,7 @@ pub fn router() -> Routes {
 
 const WORKERS: [Role; 3] = [Role::Lo, Role::Manager, Role::Admin];
 
-/// A rate form field to thousandths of a percent (1 to 20%).
-fn parse_rate(raw: &str) -> Option<i32> {
-    model::parse_percent(raw).filter(|r| (1..=20_000).contains(r))
-}
+use model::parse_rate_milli as parse_rate;
 
 fn parse_bps(errors: &mut FieldErrors, field: &str, raw: &str) -> i32 {
     match raw.trim().parse::<i32>() {
@@ -258,18 +255,11 @@ pub struct ShowPage {
     periods: [i32; 4],
 }
 
+impl model::Figures for ShowPage {}
+
 impl ShowPage {
     fn err(&self, field: &str) -> &str {
         self.errors.get(field).unwrap_or("")
-    }
-    fn cents(&self, c: &i64) -> String {
-        crate::web::money::cents(*c)
-    }
-    fn rate(&self, r: &i32) -> String {
-        model::rate_label(*r)
-    }
-    fn price(&self, b: &i32) -> String {
-        model::price_label(*b)
     }
     fn price_cents(&self) -> String {
         crate::web::money::cents(model::bps_of(self.lock.loan_amount_cents, self.lock.price_bps))
@@ -348,14 +338,19 @@ async fn show(
     show_page(&state, &user, ctx, id, ActionForm::default(), FieldErrors::new()).await
 }
 
-/// Runs one change on the lock page: on success back to the lock (the new one, after a relock) with `done`;
-/// on a mistake the page again with the form and the message (422).
-async fn act<F>(
+/// Who asks, from where: what a lock page's change needs besides its form.
+struct Signed {
     state: AppState,
     user: CurrentUser,
     ctx: PageCtx,
     session: Session,
-    id: Uuid,
+}
+
+/// Runs one change on the lock page: on success back to the lock (the new one, after a relock) with `done`;
+/// on a mistake the page again with the form and the message (422).
+async fn act<F>(
+    Signed { state, user, ctx, session }: Signed,
+    Path(id): Path<Uuid>,
     form: ActionForm,
     done: &str,
     change: F,
@@ -401,7 +396,7 @@ async fn extend(
     Path(id): Path<Uuid>,
     axum::Form(form): axum::Form<ActionForm>,
 ) -> AppResult<Response> {
-    act(state, user, ctx, session, id, form, "Lock extended.", async move |state, tx, user, form| {
+    act(Signed { state, user, ctx, session }, Path(id), form, "Lock extended.", async move |state, tx, user, form| {
         let days = whole_days(&form.days)?;
         service::extend(state, tx, user, id, days, None, form.note.trim()).await
     })
@@ -416,16 +411,22 @@ async fn float_down(
     Path(id): Path<Uuid>,
     axum::Form(form): axum::Form<ActionForm>,
 ) -> AppResult<Response> {
-    act(state, user, ctx, session, id, form, "Lock floated down.", async move |state, tx, user, form| {
-        let mut e = FieldErrors::new();
-        let rate = parse_rate(&form.market_rate).unwrap_or_else(|| {
-            e.add("market_rate", "Enter today's rate in percent, e.g. 6.500.");
-            0
-        });
-        let price = parse_bps(&mut e, "market_price_bps", &form.market_price_bps);
-        e.into_result()?;
-        service::float_down(state, tx, user, id, rate, price, form.note.trim()).await
-    })
+    act(
+        Signed { state, user, ctx, session },
+        Path(id),
+        form,
+        "Lock floated down.",
+        async move |state, tx, user, form| {
+            let mut e = FieldErrors::new();
+            let rate = parse_rate(&form.market_rate).unwrap_or_else(|| {
+                e.add("market_rate", "Enter today's rate in percent, e.g. 6.500.");
+                0
+            });
+            let price = parse_bps(&mut e, "market_price_bps", &form.market_price_bps);
+            e.into_result()?;
+            service::float_down(state, tx, user, id, rate, price, form.note.trim()).await
+        },
+    )
     .await
 }
 
@@ -437,7 +438,7 @@ async fn cancel(
     Path(id): Path<Uuid>,
     axum::Form(form): axum::Form<ActionForm>,
 ) -> AppResult<Response> {
-    act(state, user, ctx, session, id, form, "Lock cancelled.", async move |state, tx, user, form| {
+    act(Signed { state, user, ctx, session }, Path(id), form, "Lock cancelled.", async move |state, tx, user, form| {
         if form.note.trim().is_empty() {
             return Err(AppError::invalid("note", "Say why the lock is cancelled."));
         }
@@ -454,7 +455,7 @@ async fn relock(
     Path(id): Path<Uuid>,
     axum::Form(form): axum::Form<ActionForm>,
 ) -> AppResult<Response> {
-    act(state, user, ctx, session, id, form, "Loan relocked.", async move |state, tx, user, form| {
+    act(Signed { state, user, ctx, session }, Path(id), form, "Loan relocked.", async move |state, tx, user, form| {
         let mut e = FieldErrors::new();
         let price = parse_bps(&mut e, "today_price_bps", &form.today_price_bps);
         let period = parse_period(&mut e, "period_days", &form.period_days);
@@ -474,13 +475,9 @@ struct LeadPanel {
     may_lock: bool,
 }
 
+impl model::Figures for LeadPanel {}
+
 impl LeadPanel {
-    fn rate(&self, r: &i32) -> String {
-        model::rate_label(*r)
-    }
-    fn price(&self, b: &i32) -> String {
-        model::price_label(*b)
-    }
     fn days_left(&self, l: &LockRow) -> i64 {
         model::days_left(l.last_day, self.today)
     }
