@@ -63,7 +63,7 @@ pub async fn populate(state: &AppState) -> anyhow::Result<()> {
     crate::portfolio::scan_portfolio(state, state.clock.now(), Some(&admin))
         .await
         .map_err(|e| anyhow::anyhow!("demo rate watch: {e:?}"))?;
-    super::locks::rate_locks(state).await?;
+    super::locks::rate_locks(state, &admin).await?;
     Ok(())
 }
 

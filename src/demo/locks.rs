@@ -14,8 +14,8 @@ fn schedule(options: &[(i32, i32)]) -> Option<Vec<ScheduleOption>> {
     Some(options.iter().map(|&(days, cost_bps)| ScheduleOption { days, cost_bps }).collect())
 }
 
-pub async fn rate_locks(state: &AppState) -> anyhow::Result<()> {
-    let admin = super::living::person(state, "admin@demo.loanfloor.test").await?;
+/// The demo's investors and locks, entered as `admin`.
+pub async fn rate_locks(state: &AppState, admin: &crate::auth::CurrentUser) -> anyhow::Result<()> {
     let mut tx = state.db.begin().await?;
     let mut investors = Vec::new();
     for (name, options, cap) in [
@@ -32,8 +32,7 @@ pub async fn rate_locks(state: &AppState) -> anyhow::Result<()> {
             schedule: schedule(options),
             version: None,
         };
-        let row =
-            create_investor(&mut tx, &admin, &input).await.map_err(|e| anyhow::anyhow!("demo investor: {e:?}"))?;
+        let row = create_investor(&mut tx, admin, &input).await.map_err(|e| anyhow::anyhow!("demo investor: {e:?}"))?;
         investors.push(row.id);
     }
     tx.commit().await?;
@@ -68,7 +67,7 @@ pub async fn rate_locks(state: &AppState) -> anyhow::Result<()> {
         let lock =
             crate::locks::lock(state, &mut tx, &lo, input).await.map_err(|e| anyhow::anyhow!("demo lock: {e:?}"))?;
         if i == 4 {
-            crate::locks::extend(state, &mut tx, &admin, lock.id, 7, None, "Appraisal came in late.")
+            crate::locks::extend(state, &mut tx, admin, lock.id, 7, None, "Appraisal came in late.")
                 .await
                 .map_err(|e| anyhow::anyhow!("demo extension: {e:?}"))?;
         }

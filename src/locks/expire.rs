@@ -8,74 +8,15 @@
 //! and by each run). Safe with several instances: each run takes the rows it changes with
 //! `FOR UPDATE SKIP LOCKED`, and the notice is a conditional update.
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sqlx::{Postgres, Transaction};
 
-use super::model;
-use super::service::{Change, record, same};
-use super::store::{self, LockRow, LockUpdate};
+use super::schedule::{BATCH, NOTICE_DAYS, enqueue_at, next_hour};
+pub use super::schedule::{EXPIRE_JOB, schedule, schedule_for};
+use super::service::{Change, expire_one, loan_label, record};
+use super::store::{self, LockRow};
 use crate::error::AppResult;
-use crate::state::{AppState, day_start};
-
-pub const EXPIRE_JOB: &str = "locks.expire";
-
-/// How many days before its last day a lock gets its "expiring" notice.
-pub const NOTICE_DAYS: i64 = 3;
-
-const BATCH: i64 = 200;
-
-fn job_key(at: DateTime<Utc>) -> String {
-    format!("{EXPIRE_JOB}:{}", at.to_rfc3339())
-}
-
-async fn enqueue_at(tx: &mut Transaction<'_, Postgres>, at: DateTime<Utc>) -> sqlx::Result<()> {
-    crate::jobs::enqueue(tx, EXPIRE_JOB, serde_json::json!({}), at, Some(&job_key(at))).await?;
-    Ok(())
-}
-
-/// Queues the runs a live lock needs: at its expiry and at the start of its notice day (now, when that has
-/// passed).
-pub async fn schedule_for(state: &AppState, tx: &mut Transaction<'_, Postgres>, lock: &LockRow) -> AppResult<()> {
-    let now = state.clock.now();
-    let notice = day_start(state.config.timezone, lock.last_day - Duration::days(NOTICE_DAYS)).max(now);
-    if lock.expiring_notice_for != Some(lock.last_day) {
-        enqueue_at(tx, notice).await?;
-    }
-    enqueue_at(tx, lock.expires_at).await?;
-    Ok(())
-}
-
-/// Makes sure the next hourly run is scheduled (at server start; a no-op when it already is).
-pub async fn schedule(state: &AppState) -> anyhow::Result<()> {
-    let mut tx = state.db.begin().await?;
-    enqueue_at(&mut tx, next_hour(state.clock.now())).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-fn next_hour(now: DateTime<Utc>) -> DateTime<Utc> {
-    now.duration_trunc(Duration::hours(1)).unwrap_or(now) + Duration::hours(1)
-}
-
-/// Ends a live lock whose expiry has come, in the caller's transaction (the job, or a relock that got there
-/// first). The lock must be locked for update by the caller.
-pub async fn expire_one(state: &AppState, tx: &mut Transaction<'_, Postgres>, before: &LockRow) -> AppResult<LockRow> {
-    let now = state.clock.now();
-    let update = LockUpdate { status: "expired", ended_at: Some(before.expires_at), ..same(before, now) };
-    store::update_lock(tx, before.id, &update).await?;
-    let after = store::lock_in(tx, before.id).await?;
-    record(state, tx, None, Some(before), &after, Change::new("expired", "job", "", Some("lock.expired"))).await?;
-    if let Some(lo) = store::lead_owner(tx, after.lead_id).await?.and_then(|o| o.assigned_lo_id) {
-        let title = format!("Rate lock expired: {}", loan_label(&after));
-        crate::events::notify(tx, lo, "locks.expired", &title, &format!("/leads/{}", after.lead_id)).await?;
-    }
-    Ok(after)
-}
-
-fn loan_label(lock: &LockRow) -> String {
-    let loan = lock.loan_number.clone().unwrap_or_else(|| "a loan without a loan number".into());
-    format!("{loan} ({}, {} {})", lock.investor_name, lock.product, model::rate_label(lock.rate_milli))
-}
+use crate::state::AppState;
 
 /// What one run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

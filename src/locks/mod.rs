@@ -6,7 +6,7 @@
 //! - `service`: one function per change (lock, extend, relock, float-down, cancel), each in the caller's
 //!   transaction with its history row, audit entry and webhook event; who may do what; the reads.
 //! - `investors`: the investors and their extension schedules (admins).
-//! - `expire`: the `locks.expire` job (expiry, the "expiring in 3 days" notice).
+//! - `expire`: the `locks.expire` job (expiry, the "expiring in 3 days" notice); `schedule`: when it runs.
 //! - `import`: locks from the LOS (API and CLI), idempotent by loan and LOS lock id.
 //! - `api`: `/api/v1/locks`, `/api/v1/lock-investors`, `/api/v1/los/locks`.
 //! - `pages`: the lead page's lock panel, the lock form and a lock's page; `investor_pages`: the admin's
@@ -21,6 +21,7 @@ pub mod investor_pages;
 pub mod investors;
 pub mod model;
 pub mod pages;
+pub mod schedule;
 pub mod service;
 pub mod store;
 

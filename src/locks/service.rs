@@ -202,7 +202,7 @@ pub(crate) async fn record(
         crate::events::emit(tx, Event::LockChanged { kind, payload: &payload }).await?;
     }
     if after.status == "locked" {
-        super::expire::schedule_for(state, tx, after).await?;
+        super::schedule::schedule_for(state, tx, after).await?;
     }
     Ok(())
 }
@@ -403,7 +403,7 @@ pub async fn relock(
     e.into_result()?;
     if lapsed {
         // The job has not seen it yet: it ends now, as the job would have ended it.
-        super::expire::expire_one(state, tx, &old).await?;
+        expire_one(state, tx, &old).await?;
     }
     refuse_second_live(tx, old.lead_id).await?;
     let inv = investor(tx, old.investor_id, "investor_id").await?;
@@ -580,4 +580,24 @@ pub async fn history(db: &PgPool, lock_id: Uuid) -> AppResult<Vec<LockEventRow>>
 /// The investors (or the active ones) with their extension schedules.
 pub async fn investors(db: &PgPool, active_only: bool) -> AppResult<Vec<InvestorRow>> {
     Ok(store::investors(db, active_only).await?)
+}
+
+/// Ends a live lock whose expiry has come, in the caller's transaction (the job, or a relock that got there
+/// first). The lock must be locked for update by the caller.
+pub async fn expire_one(state: &AppState, tx: &mut Transaction<'_, Postgres>, before: &LockRow) -> AppResult<LockRow> {
+    let now = state.clock.now();
+    let update = LockUpdate { status: "expired", ended_at: Some(before.expires_at), ..same(before, now) };
+    store::update_lock(tx, before.id, &update).await?;
+    let after = store::lock_in(tx, before.id).await?;
+    record(state, tx, None, Some(before), &after, Change::new("expired", "job", "", Some("lock.expired"))).await?;
+    if let Some(lo) = store::lead_owner(tx, after.lead_id).await?.and_then(|o| o.assigned_lo_id) {
+        let title = format!("Rate lock expired: {}", loan_label(&after));
+        crate::events::notify(tx, lo, "locks.expired", &title, &format!("/leads/{}", after.lead_id)).await?;
+    }
+    Ok(after)
+}
+
+pub(crate) fn loan_label(lock: &LockRow) -> String {
+    let loan = lock.loan_number.clone().unwrap_or_else(|| "a loan without a loan number".into());
+    format!("{loan} ({}, {} {})", lock.investor_name, lock.product, model::rate_label(lock.rate_milli))
 }
