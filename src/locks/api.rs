@@ -101,8 +101,6 @@ const NEW_LOCK_FIELDS: [&str; 10] = [
 pub struct ExtendBody {
     /// One of the investor's extension lengths.
     pub days: i32,
-    /// The escalation that approved it, if one did.
-    pub escalation_id: Option<Uuid>,
     #[serde(default)]
     pub note: String,
     /// The lock's version the change is based on (409 when stale).
@@ -218,9 +216,9 @@ async fn extend(
     Path(id): Path<Uuid>,
     body: Bytes,
 ) -> AppResult<Json<LockRow>> {
-    let b: ExtendBody = strict_json(&body, &["days", "escalation_id", "note", "version"])?;
+    let b: ExtendBody = strict_json(&body, &["days", "note", "version"])?;
     let mut tx = service::begin_change(&state, &user, id, b.version).await?;
-    let lock = service::extend(&state, &mut tx, &user, id, b.days, b.escalation_id, &b.note).await?;
+    let lock = service::extend(&state, &mut tx, &user, id, b.days, None, &b.note).await?;
     tx.commit().await?;
     Ok(Json(lock))
 }
