@@ -216,6 +216,8 @@ async fn extend(
     Path(id): Path<Uuid>,
     body: Bytes,
 ) -> AppResult<Json<LockRow>> {
+    // The scope first: a lock outside it is a 404 whatever the body says.
+    service::visible_lock(&state.db, &user, id).await?;
     let b: ExtendBody = strict_json(&body, &["days", "note", "version"])?;
     let mut tx = service::begin_change(&state, &user, id, b.version).await?;
     let lock = service::extend(&state, &mut tx, &user, id, b.days, None, &b.note).await?;
@@ -229,6 +231,8 @@ async fn relock(
     Path(id): Path<Uuid>,
     body: Bytes,
 ) -> AppResult<Response> {
+    // The scope first: a lock outside it is a 404 whatever the body says.
+    service::visible_lock(&state.db, &user, id).await?;
     let b: RelockBody = strict_json(&body, &["today_price_bps", "period_days", "note", "version"])?;
     let mut tx = service::begin_change(&state, &user, id, b.version).await?;
     let lock = service::relock(&state, &mut tx, &user, id, b.today_price_bps, b.period_days, &b.note).await?;
@@ -242,6 +246,8 @@ async fn float_down(
     Path(id): Path<Uuid>,
     body: Bytes,
 ) -> AppResult<Json<LockRow>> {
+    // The scope first: a lock outside it is a 404 whatever the body says.
+    service::visible_lock(&state.db, &user, id).await?;
     let b: FloatDownBody = strict_json(&body, &["market_rate_milli", "market_price_bps", "note", "version"])?;
     let mut tx = service::begin_change(&state, &user, id, b.version).await?;
     let lock =
@@ -256,6 +262,8 @@ async fn cancel(
     Path(id): Path<Uuid>,
     body: Bytes,
 ) -> AppResult<Json<LockRow>> {
+    // The scope first: a lock outside it is a 404 whatever the body says.
+    service::visible_lock(&state.db, &user, id).await?;
     let b: CancelBody = strict_json(&body, &["note", "version"])?;
     let mut tx = service::begin_change(&state, &user, id, b.version).await?;
     let lock = service::cancel(&state, &mut tx, &user, id, &b.note).await?;
