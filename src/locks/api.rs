@@ -310,6 +310,18 @@ async fn save_investor(user: CurrentUser, State(state): State<AppState>, body: B
 
 /// `POST /api/v1/los/locks[?skip_bad=true]` (admins, intake tokens): a JSON array of LOS lock rows. 200 with the
 /// report when it committed, 422 with it when it did not.
+/// What `POST /api/v1/los/locks` answers with 422: the import's report when it saved nothing, or, for a body
+/// whose text cannot be read at all (a NUL byte, invalid UTF-8), the refused fields as every endpoint gives them.
+/// The contract's description of that answer (the handler returns the report; the refusal comes from the request
+/// checks in front of every endpoint).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum LosLocksRefused {
+    Report(LockImportReport),
+    Invalid(crate::error::ValidationErrorBody),
+}
+
 async fn los_locks(
     user: CurrentUser,
     State(state): State<AppState>,

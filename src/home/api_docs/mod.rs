@@ -148,6 +148,7 @@ the refused fields, `ValidationErrorBody`). Money is in cents, rates are decimal
         crate::locks::investors::InvestorInput,
         crate::locks::import::LosLockInput,
         crate::locks::import::LockImportReport,
+        crate::locks::api::LosLocksRefused,
     ))
 )]
 struct Contract;

@@ -468,7 +468,7 @@ pub const OPERATIONS: &[Op] = &[
         "locks",
         "Locks from the LOS, a JSON array of rows (admins, intake); idempotent by loan and LOS lock id. All rows or none unless `?skip_bad=true`.",
         Some(Rows("LosLockInput")),
-        &[(200, S("LockImportReport"))],
+        &[(200, S("LockImportReport")), (422, S("LosLocksRefused"))],
     ),
     op("GET", "/api/v1/me", "accounts", "Who the token (or session) acts as.", None, &[(200, S("Me"))]),
 ];
