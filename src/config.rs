@@ -156,8 +156,8 @@ pub struct ServeArgs {
     #[arg(long, env = "LOANFLOOR_DASHBOARD_CACHE_SECONDS", default_value_t = 30)]
     pub dashboard_cache_seconds: u64,
     /// Keep the users behind API tokens for a few seconds, forgotten on every change any instance makes (PostgreSQL
-    /// notifications); `false` reads the database on every API request.
-    #[arg(long, env = "LOANFLOOR_TOKEN_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    /// notifications, so a revocation takes effect within milliseconds rather than at once); off by default.
+    #[arg(long, env = "LOANFLOOR_TOKEN_CACHE", default_value_t = false, action = clap::ArgAction::Set)]
     pub token_cache: bool,
     /// Serve Prometheus `/metrics` on this separate address (off by default; on the main address only API tokens
     /// allowed to read metrics get it). Bind it where only your monitoring can reach it.
@@ -193,7 +193,7 @@ impl Default for ServeArgs {
             db_pool_size: 20,
             worker: true,
             dashboard_cache_seconds: 30,
-            token_cache: true,
+            token_cache: false,
             metrics_addr: None,
             smtp_url: None,
             mail_from: "Loanfloor <no-reply@loanfloor.invalid>".into(),

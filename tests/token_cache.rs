@@ -30,8 +30,8 @@ async fn answers(app: &TestApp, token: &str, status: u16, since: Instant) -> Dur
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_change_on_one_instance_stops_a_kept_token_on_the_other_within_a_second() {
-    let one = TestApp::spawn().await;
-    let two = TestApp::serve_database(one.url.clone(), one.db_name.clone(), |_| {}).await;
+    let one = TestApp::spawn_with(|c| c.token_cache = true).await;
+    let two = TestApp::serve_database(one.url.clone(), one.db_name.clone(), |c| c.token_cache = true).await;
     let (_, admin) = one.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
     let ann = one.create_user(Role::Lo, "ann@branch.test", Some("Dallas"), &["TX"]).await;
     let bo = one.create_user(Role::Lo, "bo@branch.test", Some("Dallas"), &["TX"]).await;
