@@ -219,7 +219,7 @@ async fn extend(
     // The scope first: a lock outside it is a 404 whatever the body says.
     service::visible_lock(&state.db, &user, id).await?;
     let b: ExtendBody = strict_json(&body, &["days", "note", "version"])?;
-    let mut tx = service::begin_change(&state, &user, id, b.version).await?;
+    let mut tx = service::begin_change(&state, id, b.version).await?;
     let lock = service::extend(&state, &mut tx, &user, id, b.days, None, &b.note).await?;
     tx.commit().await?;
     Ok(Json(lock))
@@ -234,7 +234,7 @@ async fn relock(
     // The scope first: a lock outside it is a 404 whatever the body says.
     service::visible_lock(&state.db, &user, id).await?;
     let b: RelockBody = strict_json(&body, &["today_price_bps", "period_days", "note", "version"])?;
-    let mut tx = service::begin_change(&state, &user, id, b.version).await?;
+    let mut tx = service::begin_change(&state, id, b.version).await?;
     let lock = service::relock(&state, &mut tx, &user, id, b.today_price_bps, b.period_days, &b.note).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(lock)).into_response())
@@ -249,7 +249,7 @@ async fn float_down(
     // The scope first: a lock outside it is a 404 whatever the body says.
     service::visible_lock(&state.db, &user, id).await?;
     let b: FloatDownBody = strict_json(&body, &["market_rate_milli", "market_price_bps", "note", "version"])?;
-    let mut tx = service::begin_change(&state, &user, id, b.version).await?;
+    let mut tx = service::begin_change(&state, id, b.version).await?;
     let lock =
         service::float_down(&state, &mut tx, &user, id, b.market_rate_milli, b.market_price_bps, &b.note).await?;
     tx.commit().await?;
@@ -265,7 +265,7 @@ async fn cancel(
     // The scope first: a lock outside it is a 404 whatever the body says.
     service::visible_lock(&state.db, &user, id).await?;
     let b: CancelBody = strict_json(&body, &["note", "version"])?;
-    let mut tx = service::begin_change(&state, &user, id, b.version).await?;
+    let mut tx = service::begin_change(&state, id, b.version).await?;
     let lock = service::cancel(&state, &mut tx, &user, id, &b.note).await?;
     tx.commit().await?;
     Ok(Json(lock))

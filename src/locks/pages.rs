@@ -365,7 +365,8 @@ where
 {
     let result = async {
         let version = form.version.trim().parse::<i32>().ok();
-        let mut tx = service::begin_change(&state, &user, id, version).await?;
+        service::visible_lock(&state.db, &user, id).await?;
+        let mut tx = service::begin_change(&state, id, version).await?;
         let lock = change(&state, &mut tx, &user, &form).await?;
         tx.commit().await?;
         Ok::<_, AppError>(lock)

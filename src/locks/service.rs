@@ -539,16 +539,15 @@ pub async fn cancel(
     Ok(after)
 }
 
-/// Opens a change to a lock, for the API and the pages alike: the lock must be visible to `user` (404 otherwise,
-/// before anything else is said about it) and, when the caller read it at `version`, still at that version
-/// (409: someone changed it meanwhile). The lock stays locked for the change until the transaction ends.
+/// Opens a change to a lock the caller has found visible (`visible_lock`: 404 outside the scope, before
+/// anything else is said about it), for the API and the pages alike: when the caller read it at `version`, it must
+/// still be at that version (409: someone changed it meanwhile). The lock stays locked for the change until the
+/// transaction ends.
 pub async fn begin_change(
     state: &AppState,
-    user: &CurrentUser,
     id: Uuid,
     version: Option<i32>,
 ) -> AppResult<Transaction<'static, Postgres>> {
-    visible_lock(&state.db, user, id).await?;
     let mut tx = state.db.begin().await?;
     let lock = store::lock_for_update(&mut tx, id).await?.ok_or(AppError::NotFound)?;
     if version.is_some_and(|v| v != lock.version) {
