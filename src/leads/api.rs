@@ -332,11 +332,7 @@ pub async fn list(
 ) -> AppResult<Json<LeadList>> {
     let (f, errors) = LeadFilter::from_pairs(&pairs);
     errors.into_result()?;
-    let ((items, next), total, facts) = tokio::try_join!(
-        store::list_leads(&state, &user, &f),
-        store::count_leads(&state, &user, &f),
-        store::count_facts(&state, &user, &f)
-    )?;
+    let ((items, next), total, facts) = store::list_with_total(&state, &user, &f).await?;
     // `total` counts up to store::TOTAL_CAP; `total_capped` says the real number is larger.
     let mut out = LeadList {
         items,

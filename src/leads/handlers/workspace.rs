@@ -101,11 +101,7 @@ pub(crate) async fn list(
     let valid = errors.is_empty();
     let listing = async {
         if valid {
-            let (listed, total, facts) = tokio::try_join!(
-                store::list_leads(&state, &user, &f),
-                store::count_leads(&state, &user, &f),
-                store::count_facts(&state, &user, &f)
-            )?;
+            let (listed, total, facts) = store::list_with_total(&state, &user, &f).await?;
             Ok::<_, AppError>(Some((listed, total_words(total, facts))))
         } else {
             Ok(None)

@@ -442,6 +442,11 @@ pub struct LeadRow {
     /// the figure counts that are no longer the user's (an LO's lead since reassigned, a team's former lead),
     /// without the borrower's name and contact details and without a link.
     pub in_scope: bool,
+    /// An LO's whole-list total (kept per LO by the triggers on leads), read in the same statement as the
+    /// first page of their unfiltered list; `None` for every other read.
+    #[serde(skip)]
+    #[sqlx(default)]
+    pub lo_total: Option<i64>,
 }
 
 pub(crate) fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
@@ -703,9 +708,13 @@ fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str) {
 }
 
 /// `SELECT <LeadRow> FROM leads l … WHERE true`, with `in_scope` meaning "within `scope`".
-pub(super) fn row_select(scope: &crate::auth::Scope) -> QueryBuilder<'static, Postgres> {
-    let mut qb = QueryBuilder::<Postgres>::new(
-        "SELECT l.id, l.first_name, l.last_name, l.email, l.phone, l.stage,
+pub(super) fn row_select(scope: &crate::auth::Scope, lo_total: Option<Uuid>) -> QueryBuilder<'static, Postgres> {
+    let mut qb = QueryBuilder::<Postgres>::new("SELECT ");
+    if let Some(lo) = lo_total {
+        qb.push("(SELECT all_leads FROM lo_open_leads WHERE lo_id = ").push_bind(lo).push(") AS lo_total, ");
+    }
+    qb.push(
+        "l.id, l.first_name, l.last_name, l.email, l.phone, l.stage,
                 COALESCE(st.label, l.stage) AS stage_label, l.source, COALESCE(src.label, l.source) AS source_label,
                 l.property_state, l.loan_purpose, l.loan_amount_cents, u.name AS assigned_lo_name, l.created_at,
                 (true",
@@ -721,14 +730,38 @@ pub(super) fn row_select(scope: &crate::auth::Scope) -> QueryBuilder<'static, Po
     qb
 }
 
-/// One page of the leads the user may see, newest (or oldest) first, with the cursor of the next page.
-pub async fn list_leads(
+/// The list's page, its total and the cohort's facts, as the page and the API show them. An LO's whole list
+/// reads its total in the page's own statement (one round trip instead of two, the commonest list there is);
+/// every other list counts beside the page.
+pub async fn list_with_total(
     state: &AppState,
     user: &CurrentUser,
     f: &LeadFilter,
+) -> AppResult<((Vec<LeadRow>, Option<String>), ListTotal, Option<FactTotal>)> {
+    let Some(lo) = user.lead_list_scope().only_lo().filter(|_| !f.narrows()) else {
+        return tokio::try_join!(
+            list_rows(state, user, f, None),
+            super::count_leads(state, user, f),
+            super::count_facts(state, user, f)
+        );
+    };
+    let (rows, next) = list_rows(state, user, f, Some(lo)).await?;
+    // No row: the LO has no leads at all (the whole list, first page), so the total is 0.
+    let n = rows.first().and_then(|r| r.lo_total).unwrap_or(0);
+    let total = ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP };
+    Ok(((rows, next), total, super::count_facts(state, user, f).await?))
+}
+
+/// One page of the leads the user may see, newest (or oldest) first, with the cursor of the next page (and,
+/// with `lo_total`, that LO's whole-list total on every row).
+async fn list_rows(
+    state: &AppState,
+    user: &CurrentUser,
+    f: &LeadFilter,
+    lo_total: Option<Uuid>,
 ) -> AppResult<(Vec<LeadRow>, Option<String>)> {
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
-    let mut qb = row_select(&user.lead_list_scope());
+    let mut qb = row_select(&user.lead_list_scope(), lo_total);
     push_filter(&mut qb, f, state, user)?;
     let (cmp, dir) = if f.oldest_first() { (">", "ASC") } else { ("<", "DESC") };
     if !f.after.is_empty() {

@@ -267,7 +267,7 @@ pub async fn board(
 /// Leads that look like the same borrower as `lead` (same phone or email), visible to the user.
 pub async fn possible_duplicates(state: &AppState, user: &CurrentUser, lead: &Lead) -> AppResult<Vec<LeadRow>> {
     let scope = user.scope();
-    let mut qb = super::list::row_select(&scope);
+    let mut qb = super::list::row_select(&scope, None);
     qb.push(" AND l.id <> ").push_bind(lead.id);
     qb.push(" AND l.duplicate_of IS NULL AND (l.phone = ").push_bind(lead.phone.clone());
     qb.push(" OR lower(l.email) = lower(").push_bind(lead.email.clone()).push("))");
