@@ -202,8 +202,9 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
             dashboards.read(async {
                 store::tally(db, tz, path, Kind::Assignment, f, &scope, &[GroupBy::Lo]).await.map_err(sql)
             }),
+            // The sparklines draw assigned leads only: the count alone, not the tally's other sums.
             dashboards.read(async {
-                store::tally(
+                store::counts(
                     db,
                     tz,
                     path,
