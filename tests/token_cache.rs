@@ -64,3 +64,39 @@ async fn a_change_on_one_instance_stops_a_kept_token_on_the_other_within_a_secon
     answers(&two, &bo_token, 401, Instant::now()).await;
     assert!(!kept(&two, &bo_token).await);
 }
+
+/// The instance that makes the change forgets at once, before it answers: its very next request with the token
+/// is refused, with no wait for the notification (a fresh-clone run once saw a just-revoked token pass once in
+/// that window when only the notification cleared the entries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_instance_that_makes_the_change_refuses_the_token_on_its_very_next_request() {
+    let app = TestApp::spawn_with(|c| c.token_cache = true).await;
+    let (_, admin) = app.login_as(Role::Admin, "admin@branch.test", None, &[]).await;
+    let ann = app.create_user(Role::Lo, "ann@branch.test", Some("Dallas"), &["TX"]).await;
+    let bo = app.create_user(Role::Lo, "bo@branch.test", Some("Dallas"), &["TX"]).await;
+    let (ann_token, bo_token) = (app.token_for(ann).await, app.token_for(bo).await);
+    let keep = |token: String| {
+        let app = &app;
+        async move {
+            let start = Instant::now();
+            while !kept(app, &token).await {
+                assert!(start.elapsed() < Duration::from_secs(5), "the instance never kept the token's user");
+                assert_eq!(app.api(&token).get(app.url("/api/v1/leads")).send().await.unwrap().status(), 200);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    keep(ann_token.clone()).await;
+    let res = admin.post(app.url(&format!("/admin/users/{ann}/deactivate"))).form(&[("hand_over", "")]).send().await;
+    assert_eq!(res.unwrap().status(), 303);
+    assert!(!kept(&app, &ann_token).await, "forgotten before the deactivation was answered");
+    assert_eq!(app.api(&ann_token).get(app.url("/api/v1/leads")).send().await.unwrap().status(), 401);
+
+    keep(bo_token.clone()).await;
+    let token_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM api_tokens WHERE user_id = $1").bind(bo).fetch_one(app.db()).await.unwrap();
+    let res = admin.post(app.url(&format!("/admin/tokens/{token_id}/revoke"))).send().await.unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    assert!(!kept(&app, &bo_token).await, "forgotten before the revocation was answered");
+    assert_eq!(app.api(&bo_token).get(app.url("/api/v1/leads")).send().await.unwrap().status(), 401);
+}

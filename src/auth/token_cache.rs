@@ -97,6 +97,13 @@ impl TokenCache {
     }
 }
 
+/// Forgets everything this instance kept, at once. The instance that changed a person, a team's managers or a
+/// token calls it right after its commit, so its own next request never runs inside the notification's
+/// delivery (other instances forget when the notification reaches them, milliseconds later).
+pub fn changed_here(state: &AppState) {
+    TokenCache::of(state).forget();
+}
+
 /// Listens for changes for as long as the server runs (on its own connection, outside the request pool), and
 /// connects again after a lost connection; nothing is kept while it is not listening.
 pub fn spawn_listener(state: &AppState) -> tokio::task::JoinHandle<()> {

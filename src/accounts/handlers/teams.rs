@@ -124,6 +124,7 @@ pub(crate) async fn update_team(
                         .write(&mut *tx)
                         .await?;
                     tx.commit().await?;
+                    crate::auth::token_cache::changed_here(&state);
                     Ok(())
                 }
                 Err(AppError::Validation(mut e)) => {

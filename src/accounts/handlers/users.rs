@@ -275,6 +275,7 @@ pub(crate) async fn update_user(
     }
     Entry::new(Some(&user), "user_updated", "user", id).before(&before).after(after).write(&mut *tx).await?;
     tx.commit().await?;
+    crate::auth::token_cache::changed_here(&state);
     Flash::push(&session, "success", "Saved.").await;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
@@ -355,6 +356,7 @@ pub(crate) async fn deactivate(
     let after = store::user_detail(&mut *tx, id).await?;
     Entry::new(Some(&user), "user_deactivated", "user", id).before(&before).after(after).write(&mut *tx).await?;
     tx.commit().await?;
+    crate::auth::token_cache::changed_here(&state);
     let msg = if open > 0 {
         format!(
             "{} was deactivated; {moved} of {open} open leads were handed over. Their sessions have ended.",
@@ -382,6 +384,7 @@ pub(crate) async fn reactivate(
         Entry::new(Some(&user), "user_reactivated", "user", id).before(&before).after(after).write(&mut *tx).await?;
     }
     tx.commit().await?;
+    crate::auth::token_cache::changed_here(&state);
     Flash::push(&session, "success", format!("{} is active again.", before.name)).await;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
