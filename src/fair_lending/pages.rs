@@ -180,14 +180,18 @@ struct BehindQuery {
 pub struct RequestsPage {
     ctx: PageCtx,
     run_id: Uuid,
-    side: Side,
+    /// The group whose requests these are (None: every request of the scope).
+    side: Option<Side>,
     scope_label: String,
     rows: Vec<Request>,
 }
 
 impl RequestsPage {
     fn weight(&self, r: &Request) -> String {
-        format!("{:.3}", self.side.weight(r))
+        self.side.map_or_else(|| "—".into(), |s| format!("{:.3}", s.weight(r)))
+    }
+    fn heading(&self) -> &'static str {
+        self.side.map_or("Every request", Side::label)
     }
     fn source(&self, r: &Request) -> &'static str {
         match r.race_source {
@@ -209,12 +213,17 @@ async fn requests(
     Query(q): Query<BehindQuery>,
 ) -> AppResult<impl IntoResponse> {
     let run = service::view(&state, &user, id, Reading::Requests).await?;
-    let side = Side::parse(&q.group).ok_or_else(|| AppError::BadRequest("Choose a group.".into()))?;
+    let side = match q.group.as_str() {
+        "" => None,
+        g => Some(Side::parse(g).ok_or_else(|| AppError::invalid("group", "not a group of the analysis"))?),
+    };
     let grouping = Grouping::parse(&run.grouping).unwrap_or(Grouping::Overall);
     let scope = if q.scope.is_empty() { "all".to_string() } else { q.scope };
     let (_, all) = service::parts(&run);
-    let rows: Vec<Request> =
-        super::analysis::requests_behind(&all, grouping, &scope, side).into_iter().cloned().collect();
+    let rows: Vec<Request> = match side {
+        Some(side) => super::analysis::requests_behind(&all, grouping, &scope, side).into_iter().cloned().collect(),
+        None => all.into_iter().filter(|r| scope == "all" || grouping.scope_of(r).0 == scope).collect(),
+    };
     let scope_label = if scope == "all" {
         "All requests".into()
     } else {

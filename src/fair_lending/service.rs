@@ -68,8 +68,10 @@ pub async fn requests(state: &AppState, from: NaiveDate, to: NaiveDate) -> AppRe
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RunInput {
     /// First day of the period (the organisation's), `YYYY-MM-DD`.
+    #[serde(default)]
     pub from: String,
     /// Last day of the period, inclusive.
+    #[serde(default)]
     pub to: String,
     /// `overall`, `lo`, `approver` or `team`.
     #[serde(default = "overall")]

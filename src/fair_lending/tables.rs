@@ -50,6 +50,10 @@ fn read_table(gz: &[u8], key_column: &str) -> anyhow::Result<Vec<(String, Probs)
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record?;
+        // A ZCTA with no population has no probabilities: it is left out, so it reads as "not found".
+        if record.iter().skip(1).all(str::is_empty) {
+            continue;
+        }
         let mut p = [0.0; 6];
         for (i, v) in p.iter_mut().enumerate() {
             *v = record[i + 1].parse().with_context(|| format!("line {:?}", record.position()))?;
