@@ -92,6 +92,7 @@ pub fn wire() {
             |state, user, lead| Box::pin(escalations::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(messages::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(retention::lead_panel(state, user, lead)),
+            |state, user, lead| Box::pin(fair_lending::pages::lead_panel(state, user, lead)),
         ],
     });
     escalations::wiring::wire(escalations::wiring::EscalationsWiring {

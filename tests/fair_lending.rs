@@ -192,6 +192,11 @@ async fn a_planted_disparity_is_flagged_with_its_p_value_and_the_requests_behind
         let res = w.lo.post(w.app.url(&format!("/leads/{lead}/demographics"))).form(&form).send().await.unwrap();
         assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     }
+    // The LO's lead page says it is recorded and links to it; the approver's shows nothing of it.
+    let page = w.lo.get(w.app.url(&format!("/leads/{reported}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&format!(r#"href="/leads/{reported}/demographics">Review"#)), "{page}");
+    let page = w.manager.get(w.app.url(&format!("/leads/{reported}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Garcia") && !page.contains("hmda-panel") && !page.contains("/demographics"));
     // A form without a choice comes back with what was typed (422).
     let res =
         w.lo.post(w.app.url(&format!("/leads/{reported}/demographics")))

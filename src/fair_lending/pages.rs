@@ -431,3 +431,34 @@ async fn save_demographics(
     Flash::push(&session, "success", "Demographic information recorded.").await;
     Ok(Redirect::to(&format!("/leads/{id}")).into_response())
 }
+
+#[derive(Template)]
+#[template(path = "fair_lending/lead_panel.html")]
+struct LeadPanel {
+    lead_id: Uuid,
+    recorded: Option<String>,
+}
+
+/// The lead page's panel for whoever takes the application (the lead's LO; admins): whether the applicant's
+/// HMDA information is recorded, and the link to record it. Nobody else is shown anything, not even that it
+/// exists.
+pub async fn lead_panel(state: &AppState, user: &CurrentUser, lead_id: Uuid) -> AppResult<String> {
+    if !matches!(user.role, Role::Lo | Role::Manager | Role::Admin) {
+        return Ok(String::new());
+    }
+    let row = sqlx::query!(
+        r#"SELECT l.assigned_lo_id,
+                  (SELECT d.collected_at FROM lead_demographics d WHERE d.lead_id = l.id ORDER BY d.id DESC LIMIT 1)
+                      AS "recorded?"
+           FROM leads l WHERE l.id = $1"#,
+        lead_id
+    )
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(row) = row else { return Ok(String::new()) };
+    if !user.is_admin() && row.assigned_lo_id != Some(user.id) {
+        return Ok(String::new());
+    }
+    let panel = LeadPanel { lead_id, recorded: row.recorded.as_ref().map(crate::web::format::local_time) };
+    panel.render().map_err(|e| AppError::Internal(e.into()))
+}
