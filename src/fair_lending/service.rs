@@ -1,7 +1,7 @@
 //! Runs and reads: who may, building the requests of a period (bands, proxies, reported demographics), saving a
 //! run with its inputs and method version, and the audit entries on run, view and export.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use uuid::Uuid;
 
 use super::analysis::{self, Grouping, RaceSource, Request};
@@ -86,9 +86,12 @@ fn overall() -> String {
 pub fn validate(input: &RunInput) -> AppResult<(NaiveDate, NaiveDate, Grouping)> {
     let mut errors = FieldErrors::new();
     let mut date = |field: &str, v: &str| {
-        NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
-            .map_err(|_| errors.add(field, "use a date like 2026-01-31"))
-            .ok()
+        NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok().filter(|d| (1900..=2200).contains(&d.year())).or_else(
+            || {
+                errors.add(field, "use a date like 2026-01-31 (years 1900 to 2200)");
+                None
+            },
+        )
     };
     let (from, to) = (date("from", &input.from), date("to", &input.to));
     let grouping = Grouping::parse(input.grouping.trim());
