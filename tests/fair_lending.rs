@@ -437,3 +437,47 @@ async fn csv_text_cannot_carry_a_formula() {
     // No tables loaded here: the requests have no race information, and nothing is flagged.
     assert!(!csv.contains(",true,"));
 }
+
+/// `loanfloor bisg load` as a person runs it: the built binary against the test database.
+async fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_loanfloor"))
+        .args(args)
+        .env("DATABASE_URL", &app.url)
+        .env("LOANFLOOR_SECRET_KEY_FILE", common::secret_key_file())
+        .env("LOANFLOOR_PASSWORD", common::PASSWORD)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), out).await.unwrap().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_tables_load_from_the_command_line_and_a_compliance_officer_is_added_there() {
+    let app = TestApp::spawn().await;
+    for _ in 0..2 {
+        let (code, out, err) = cli(&app, &["bisg", "load"]).await;
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("BISG tables loaded: 162254 surnames, 32976 ZCTAs"), "{out}");
+    }
+    let rows: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM bisg_surnames), (SELECT count(*) FROM bisg_zctas), (SELECT count(*) FROM bisg_loads)",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(rows, (162_254, 32_976, 2), "loading twice leaves the same rows");
+    let args = ["user", "add", "--email", "cora@cli.test", "--name", "Cora Compliance", "--role", "compliance"];
+    let (code, _, err) = cli(&app, &args).await;
+    assert_eq!(code, 0, "{err}");
+    let client = app.login("cora@cli.test").await;
+    let res = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/compliance/fair-lending", "the compliance officer lands on the analysis");
+    let res = client.get(app.url("/compliance/fair-lending")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
