@@ -904,7 +904,8 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
         for r in routes.iter().filter(|r| r.access == Access::Authenticated) {
             let has_params = r.path.contains('{');
             let is_write = WRITES.contains(&r.method);
-            // Admin pages refuse every other role; loss-mitigation pages refuse everyone outside loss mitigation.
+            // Admin pages refuse every other role; loss-mitigation pages refuse everyone outside loss mitigation;
+            // the fair-lending analysis refuses everyone but compliance officers (and admins).
             let admin_only = is_admin_only(r)
                 || (is_lossmit_route(r) && !matches!(role, Role::Lossmit | Role::LossmitSupervisor))
                 || (is_compliance_route(r) && *role != Role::Compliance);
@@ -948,7 +949,7 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
                 if is_write && matches!(status.as_u16(), 400 | 415) {
                     unparsed.push(label);
                 } else if admin_only && status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND {
-                    failures.push(format!("{label}: admin and loss-mitigation pages refuse other roles"));
+                    failures.push(format!("{label}: admin, loss-mitigation and compliance pages refuse other roles"));
                 } else if has_params && !is_write && !matches!(status.as_u16(), 403 | 404) {
                     failures.push(format!("{label}: expected 403/404 for another team's record"));
                 } else if has_params && is_write && !matches!(status.as_u16(), 400 | 403 | 404 | 415 | 422) {
@@ -970,7 +971,7 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
             }
             if (admin_only || has_params) && !refused {
                 let what = if admin_only {
-                    "admin and loss-mitigation actions refuse other roles"
+                    "admin, loss-mitigation and compliance actions refuse other roles"
                 } else {
                     "no try reached the scope check"
                 };
