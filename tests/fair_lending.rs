@@ -330,6 +330,25 @@ async fn only_compliance_and_admins_see_the_analysis_and_every_reading_is_audite
         .await
         .unwrap();
     assert_eq!(res.status(), 422);
+    // Bodies an integration might get wrong: refused with a 4xx naming the problem, never a 5xx.
+    for body in [
+        r#"{"from": 5, "to": "2026-01-01"}"#,
+        r#"{"from": "2026-01-01", "to": "2026-01-02", "grouping": "branch"}"#,
+        r#"{"from": "0001-01-01", "to": "9999-12-31"}"#,
+        r#"{"from": "2026-01-01", "to": "2026-01-02", "extra": 1}"#,
+        "[]",
+        "{",
+    ] {
+        let res = w
+            .admin
+            .post(w.app.url("/api/v1/fair-lending/runs"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(matches!(res.status().as_u16(), 400 | 422), "{body}: {}", res.status());
+    }
     let res = w
         .compliance
         .post(w.app.url("/compliance/fair-lending"))
