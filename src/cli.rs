@@ -8,7 +8,8 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::config::{
-    AuditCommand, Cli, Command, Config, GlobalArgs, ImportCommand, LogFormat, ServeArgs, TokenCommand, UserCommand,
+    AuditCommand, BisgCommand, Cli, Command, Config, GlobalArgs, ImportCommand, LogFormat, ServeArgs, TokenCommand,
+    UserCommand,
 };
 use crate::db::Database;
 use crate::state::AppState;
@@ -104,6 +105,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(cmd) => run_import(&state, cmd).await,
         Command::Sources(cmd) => crate::leads::sources::cli(&state, cmd).await,
+        Command::Bisg(BisgCommand::Load) => {
+            crate::fair_lending::tables::load(&state.db, true, "cli").await.map(|r| println!("{r}"))
+        }
     };
     database.shutdown().await?;
     result
@@ -165,6 +169,16 @@ async fn serve_on(database: &Database, config: Config) -> anyhow::Result<()> {
     crate::home::schedule(&state).await.context("scheduling the morning digest and the hourly housekeeping")?;
     crate::retention::schedule(&state).await.context("scheduling the nightly disposal")?;
     crate::locks::schedule(&state).await.context("scheduling the rate locks' expiry")?;
+    // The fair-lending proxy tables, when empty: in the background, so a first start is not held up.
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        match crate::fair_lending::tables::load(&db, false, "start").await {
+            Ok(report) => tracing::info!("{report}"),
+            Err(e) => {
+                tracing::error!(error = %e, "the BISG tables could not be loaded (`loanfloor bisg load` retries)")
+            }
+        }
+    });
     let worker = worker_enabled.then(|| crate::jobs::spawn_worker(state.clone(), stop_rx.clone()));
     let mut out = std::io::stdout();
     let _ = writeln!(out, "Loanfloor is running at http://{addr}/");

@@ -93,6 +93,9 @@ pub enum Command {
     /// Manage lead sources (vendors and channels) and their campaigns.
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// The BISG reference tables of the fair-lending analysis.
+    #[command(subcommand)]
+    Bisg(BisgCommand),
     /// Run the performance benchmark on its own data directory and print a results table.
     Bench(BenchArgs),
     /// Write a new random key for LOANFLOOR_SECRET_KEY_FILE to FILE (mode 0600; never overwrites).
@@ -108,6 +111,13 @@ pub enum Command {
         #[arg(long)]
         new_key_file: Option<PathBuf>,
     },
+}
+
+/// `loanfloor bisg …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum BisgCommand {
+    /// Load (or reload) the shipped 2010 Census surname and ZCTA tables, in one transaction.
+    Load,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -13,6 +13,7 @@ pub mod devtools;
 pub mod error;
 pub mod escalations;
 pub mod events;
+pub mod fair_lending;
 pub mod home;
 pub mod imports;
 pub mod jobs;
@@ -65,6 +66,7 @@ pub fn routes() -> Routes {
         .merge(lossmit::router())
         .merge(portfolio::router())
         .merge(webhooks::router())
+        .merge(fair_lending::router())
 }
 
 /// The application's state: the foundation's `AppState` with every capability's job kinds registered.
@@ -90,6 +92,7 @@ pub fn wire() {
             |state, user, lead| Box::pin(escalations::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(messages::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(retention::lead_panel(state, user, lead)),
+            |state, user, lead| Box::pin(fair_lending::pages::lead_panel(state, user, lead)),
         ],
     });
     escalations::wiring::wire(escalations::wiring::EscalationsWiring {

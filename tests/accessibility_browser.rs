@@ -28,7 +28,7 @@ fn is_record(href: &str, prefix: &str) -> bool {
 }
 
 /// Every role the product has (auth::Role::ALL), by its demo account.
-const DEMO_ROLES: [&str; 7] = [
+const DEMO_ROLES: [&str; 8] = [
     "admin@demo.loanfloor.test",
     "manager@demo.loanfloor.test",
     "lo@demo.loanfloor.test",
@@ -36,6 +36,7 @@ const DEMO_ROLES: [&str; 7] = [
     "lossmit.lead@demo.loanfloor.test",
     "intake@demo.loanfloor.test",
     "marketing@demo.loanfloor.test",
+    "compliance@demo.loanfloor.test",
 ];
 
 async fn hrefs(b: &Browser, css: &str) -> Vec<String> {
@@ -49,6 +50,22 @@ async fn every_page_of_every_role_passes_axe_core_wcag_2_a_and_aa() {
     let app = TestApp::spawn().await;
     loanfloor::demo::ensure(&app.state).await.unwrap().expect("the demo organisation is created");
     assert_eq!(DEMO_ROLES.len(), loanfloor::auth::Role::ALL.len(), "every role has a demo account here");
+    // A saved fair-lending run over the demo's requests, for the compliance officer's pages.
+    loanfloor::fair_lending::tables::load(app.db(), false, "test").await.unwrap();
+    let compliance: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'compliance@demo.loanfloor.test'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    let res = app
+        .api(&app.token_for(compliance).await)
+        .post(app.url("/api/v1/fair-lending/runs"))
+        .json(&serde_json::json!({"from": "2000-01-01", "to": "2100-12-31", "grouping": "lo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "a fair-lending run");
+    let run = res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     let mut problems = Vec::new();
     let mut pages_checked = 0;
     let mut kinds_checked = std::collections::BTreeSet::new();
@@ -97,6 +114,12 @@ async fn every_page_of_every_role_passes_axe_core_wcag_2_a_and_aa() {
                 ["/admin/retention", "/admin/data-request", "/admin/lock-investors", "/locks?status=locked"]
                     .map(String::from),
             );
+        }
+        if email.starts_with("compliance@") {
+            paths.extend([
+                format!("/compliance/fair-lending/runs/{run}"),
+                format!("/compliance/fair-lending/runs/{run}/requests?scope=all&group=hispanic"),
+            ]);
         }
         for (size, (width, height)) in [("desktop", (1280, 900)), ("phone", (390, 844))] {
             b.client.set_window_size(width, height).await.unwrap();

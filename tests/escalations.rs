@@ -425,15 +425,15 @@ async fn concession_reports_match_hand_computed_numbers_and_csv_is_safe() {
     let by_month = csv("month").await;
     assert!(by_month.contains(&format!("{month},6,5,4,62,2250.00,80.0,2.0,1")), "{by_month}");
 
-    // Fair-lending: TX 1 of 2 granted (50%) vs CA 3 of 3 (100%): both flagged (50 > 30 points).
-    // $400k–$749k: 2 of 3 (66.7%) vs $200k–$399k 2 of 2: flagged (33.3 > 30).
+    // Fair-lending: TX 1 of 2 granted (50%) vs CA 3 of 3 (100%): a 50-point gap, but not flagged — fewer
+    // than 30 decided requests on either side (issue 28). $400k–$749k: 2 of 3 vs 2 of 2: not flagged either.
     // Credit good (700–739): 1 of 1 (100%, 15 bps) vs the rest 3 of 4 (75%, 15.7 bps): not flagged.
     let screen = csv("fair_lending").await;
     for line in [
-        "Property state,CA,3,3,100.0,50.0,12.3,25.0,yes",
-        "Property state,TX,2,1,50.0,100.0,25.0,12.3,yes",
-        "Loan amount,$200k to $399k,2,2,100.0,66.7,12.5,18.5,yes",
-        "Loan amount,$400k to $749k,3,2,66.7,100.0,18.5,12.5,yes",
+        "Property state,CA,3,3,100.0,50.0,12.3,25.0,no",
+        "Property state,TX,2,1,50.0,100.0,25.0,12.3,no",
+        "Loan amount,$200k to $399k,2,2,100.0,66.7,12.5,18.5,no",
+        "Loan amount,$400k to $749k,3,2,66.7,100.0,18.5,12.5,no",
         "Credit band,good,1,1,100.0,75.0,15.0,15.7,no",
         "Credit band,excellent,4,3,75.0,100.0,15.7,15.0,no",
         "Loan purpose,purchase,5,4,80.0,,15.5,,no",

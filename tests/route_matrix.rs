@@ -66,6 +66,8 @@ enum Kind {
     /// changed by admins and managers.
     Partner,
     PartnerContact,
+    /// A saved fair-lending analysis run (compliance officers and admins only).
+    FairLendingRun,
 }
 
 /// The loss-mitigation case's borrower: every case is visible to supervisors (and admins), nobody else.
@@ -105,6 +107,7 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("partners/{id}", Kind::Partner),
     ("contact_id", Kind::PartnerContact),
     ("locks/{id}", Kind::Lock),
+    ("runs/{id}", Kind::FairLendingRun),
 ];
 
 /// Pages that take their record in the query string rather than the path: (path, parameter, kind). Each is also
@@ -157,6 +160,8 @@ struct World {
     /// The Bravo LO's rate lock on Bravo's lead; the Alpha teammate's on theirs.
     lock_b: Uuid,
     teammate_lock: Uuid,
+    /// A fair-lending run made by the admin.
+    fair_lending_run: Uuid,
     clients: Vec<(Role, reqwest::Client)>,
 }
 
@@ -213,6 +218,11 @@ fn is_admin_only(r: &RouteInfo) -> bool {
     under("/admin") || under("/escalations/settings") || ADMIN_ONLY.contains(&(r.method, r.path))
 }
 
+/// The fair-lending analysis: compliance officers and admins only (issue 28), every other role refused.
+fn is_compliance_route(r: &RouteInfo) -> bool {
+    r.path.starts_with("/compliance/") || r.path.starts_with("/api/v1/fair-lending/")
+}
+
 fn is_lossmit_route(r: &RouteInfo) -> bool {
     r.path == "/lossmit" || r.path.starts_with("/lossmit/") || r.path.starts_with("/api/v1/lossmit/")
 }
@@ -235,6 +245,7 @@ impl World {
             (Role::LossmitSupervisor, "lossmit.sup@org.test", None),
             (Role::Intake, "intake@org.test", None),
             (Role::Marketing, "marketing@org.test", None),
+            (Role::Compliance, "compliance@org.test", None),
         ] {
             let (_, c) = app.login_as(role, email, team, &["TX"]).await;
             clients.push((role, c));
@@ -501,7 +512,18 @@ impl World {
         assert_eq!(res.status(), 303, "partner's person added");
         let contact: Uuid =
             sqlx::query_scalar("SELECT id FROM referral_partner_contacts").fetch_one(app.db()).await.unwrap();
+        // The admin runs the fair-lending analysis (Bravo's request is in it).
+        let res = admin
+            .post(app.url("/api/v1/fair-lending/runs"))
+            .json(&serde_json::json!({"from": "2000-01-01", "to": "2100-12-31", "grouping": "lo"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "fair-lending run saved: {}", res.text().await.unwrap());
+        let fair_lending_run: Uuid =
+            res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
         World {
+            fair_lending_run,
             partner: (partner, contact),
             app,
             task_b,
@@ -564,6 +586,7 @@ impl World {
             Kind::Source => "direct".to_string(),
             Kind::Partner => self.partner.0.to_string(),
             Kind::PartnerContact => self.partner.1.to_string(),
+            Kind::FairLendingRun => self.fair_lending_run.to_string(),
         }
     }
 
@@ -585,6 +608,8 @@ impl World {
         let all = |want: &[Kind]| !kinds.is_empty() && kinds.iter().all(|k| want.contains(k));
         let partner_reader = matches!(role, Role::Manager | Role::Lo | Role::Marketing | Role::Intake);
         (role == Role::LossmitSupervisor && all(&[Kind::Case]))
+            // Compliance officers read every saved fair-lending run.
+            || (role == Role::Compliance && all(&[Kind::FairLendingRun]))
             // Partners are the organisation's: every role that works leads reads them, managers keep them.
             || (all(&[Kind::Partner, Kind::PartnerContact])
                 && (role == Role::Manager || (partner_reader && !WRITES.contains(&method))))
@@ -879,9 +904,11 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
         for r in routes.iter().filter(|r| r.access == Access::Authenticated) {
             let has_params = r.path.contains('{');
             let is_write = WRITES.contains(&r.method);
-            // Admin pages refuse every other role; loss-mitigation pages refuse everyone outside loss mitigation.
-            let admin_only =
-                is_admin_only(r) || (is_lossmit_route(r) && !matches!(role, Role::Lossmit | Role::LossmitSupervisor));
+            // Admin pages refuse every other role; loss-mitigation pages refuse everyone outside loss mitigation;
+            // the fair-lending analysis refuses everyone but compliance officers (and admins).
+            let admin_only = is_admin_only(r)
+                || (is_lossmit_route(r) && !matches!(role, Role::Lossmit | Role::LossmitSupervisor))
+                || (is_compliance_route(r) && *role != Role::Compliance);
             if is_write && !has_params && !admin_only {
                 // Writes without a record in the path are the caller's own (status, password…); the
                 // cross-site test covers them.
@@ -922,7 +949,7 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
                 if is_write && matches!(status.as_u16(), 400 | 415) {
                     unparsed.push(label);
                 } else if admin_only && status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND {
-                    failures.push(format!("{label}: admin and loss-mitigation pages refuse other roles"));
+                    failures.push(format!("{label}: admin, loss-mitigation and compliance pages refuse other roles"));
                 } else if has_params && !is_write && !matches!(status.as_u16(), 403 | 404) {
                     failures.push(format!("{label}: expected 403/404 for another team's record"));
                 } else if has_params && is_write && !matches!(status.as_u16(), 400 | 403 | 404 | 415 | 422) {
@@ -944,7 +971,7 @@ async fn no_role_reads_or_changes_a_record_outside_its_scope() {
             }
             if (admin_only || has_params) && !refused {
                 let what = if admin_only {
-                    "admin and loss-mitigation actions refuse other roles"
+                    "admin, loss-mitigation and compliance actions refuse other roles"
                 } else {
                     "no try reached the scope check"
                 };
@@ -1176,6 +1203,7 @@ async fn api_tokens_of_every_scope_open_no_page_and_nothing_outside_their_scope(
         (Role::Lossmit, "lossmit@org.test"),
         (Role::LossmitSupervisor, "lossmit.sup@org.test"),
         (Role::Intake, "intake@org.test"),
+        (Role::Compliance, "compliance@org.test"),
     ];
     for (role, email) in emails {
         let id: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
@@ -1238,6 +1266,6 @@ async fn api_tokens_of_every_scope_open_no_page_and_nothing_outside_their_scope(
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    assert!(checked > 6 * 4 * 20, "every role and scope walked the table ({checked} requests)");
+    assert!(checked > 7 * 4 * 20, "every role and scope walked the table ({checked} requests)");
     assert_eq!(w.snapshot().await, before, "refused token requests changed another team's records");
 }

@@ -16,11 +16,22 @@ pub enum Role {
     /// Marketing: organisation-wide funnels and ROI by source and campaign, spend entry; never a borrower's
     /// name or contact details.
     Marketing,
+    /// Compliance: the fair-lending analysis (race and ethnicity proxies, HMDA demographics) and nothing of the
+    /// daily work; no lead is theirs to open.
+    Compliance,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] =
-        [Role::Admin, Role::Manager, Role::Lo, Role::Lossmit, Role::LossmitSupervisor, Role::Intake, Role::Marketing];
+    pub const ALL: [Role; 8] = [
+        Role::Admin,
+        Role::Manager,
+        Role::Lo,
+        Role::Lossmit,
+        Role::LossmitSupervisor,
+        Role::Intake,
+        Role::Marketing,
+        Role::Compliance,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,6 +42,7 @@ impl Role {
             Role::LossmitSupervisor => "lossmit_supervisor",
             Role::Intake => "intake",
             Role::Marketing => "marketing",
+            Role::Compliance => "compliance",
         }
     }
     pub fn label(self) -> &'static str {
@@ -42,6 +54,7 @@ impl Role {
             Role::LossmitSupervisor => "Loss-mitigation supervisor",
             Role::Intake => "Lead intake (integration)",
             Role::Marketing => "Marketing",
+            Role::Compliance => "Compliance officer",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
@@ -57,6 +70,7 @@ impl Role {
             Role::LossmitSupervisor => "/lossmit/board",
             Role::Intake => "/account",
             Role::Marketing => "/dashboard",
+            Role::Compliance => "/compliance/fair-lending",
         }
     }
 }
@@ -277,7 +291,9 @@ impl CurrentUser {
             },
             Role::Lo => Scope { all: false, lo_id: Some(self.id), team_ids: vec![], unassigned_queue: false },
             // Marketing opens no lead: its lead list is the anonymous one (`lead_list_scope`).
-            Role::Lossmit | Role::LossmitSupervisor | Role::Intake | Role::Marketing => Scope::nothing(),
+            Role::Lossmit | Role::LossmitSupervisor | Role::Intake | Role::Marketing | Role::Compliance => {
+                Scope::nothing()
+            }
         }
     }
 

@@ -81,6 +81,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             ("/admin/users", "Users"),
             ("/admin/teams", "Teams"),
             ("/admin/audit", "Audit log"),
+            ("/compliance/fair-lending", "Fair lending"),
             ("/admin/messages", "Messages"),
             ("/admin/do-not-call", "Do not call"),
             ("/portfolio", "Past clients"),
@@ -90,6 +91,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             vec![("/lossmit/board", "Deadline board"), ("/lossmit", "Cases"), ("/lossmit/reports", "Reports")]
         }
         Role::Intake => vec![("/account", "Account")],
+        Role::Compliance => vec![("/compliance/fair-lending", "Fair lending"), ("/account", "Account")],
         Role::Marketing => vec![
             ("/dashboard", "Dashboard"),
             ("/reports/spend", "Spend"),

@@ -27,6 +27,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     ("lossmit.lead@demo.loanfloor.test", "Taylor Brooks", Role::LossmitSupervisor, None, &[]),
     ("intake@demo.loanfloor.test", "Lead vendor feed", Role::Intake, None, &[]),
     ("marketing@demo.loanfloor.test", "Riley Chen", Role::Marketing, None, &[]),
+    ("compliance@demo.loanfloor.test", "Avery Brooks", Role::Compliance, None, &[]),
 ];
 
 /// Creates the demo organisation when the database has no users. Returns the logins to print, or None when

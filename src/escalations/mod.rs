@@ -3,6 +3,7 @@
 //! One path through the rules for pages and API: [`file_request`], [`decide`], [`comment`], [`start_review`],
 //! [`close`]. Each change is one transaction with its immutable event, its audit entry and the notifications.
 
+pub mod consistency;
 pub mod handlers;
 pub mod model;
 pub mod store;

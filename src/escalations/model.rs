@@ -534,6 +534,10 @@ pub struct SegmentScreen {
     pub flagged: bool,
 }
 
+/// The fewest decided requests a segment, and the rest it is compared with, must each hold before the screen
+/// flags anything: "1 of 2 against 3 of 3" says nothing (issue 28; the compliance analysis tests significance).
+pub const SCREEN_MIN_DECIDED: i64 = 30;
+
 /// The fair-lending screen: per segment of property state, loan amount band, credit band and loan purpose, the
 /// concession rate (granted ÷ decided) and average granted bps, compared with every other decided request.
 /// A segment is flagged when either differs from the rest by more than the threshold. A screening aid only.
@@ -575,7 +579,7 @@ pub fn fair_lending_screen(rows: &[ReportRow], t: FairLendingThresholds) -> Vec<
                 rest_rate: rest_rate.map(round1),
                 avg_bps: avg.map(round1),
                 rest_avg_bps: rest_avg.map(round1),
-                flagged: rate_gap || bps_gap,
+                flagged: (rate_gap || bps_gap) && s.decided >= SCREEN_MIN_DECIDED && rest.decided >= SCREEN_MIN_DECIDED,
             });
         }
     }

@@ -399,6 +399,8 @@ pub(crate) struct DetailPage {
     note: String,
     reason: &'static str,
     required_level: &'static str,
+    /// Similar loans' granted concessions (pricing exceptions; no protected-class information).
+    consistency: Option<crate::escalations::consistency::Consistency>,
 }
 
 impl DetailPage {
@@ -452,6 +454,7 @@ pub(crate) async fn detail_page(
     let required_level = model::Level::parse(&row.required_level).map(|l| l.label()).unwrap_or("");
     let is_requester = row.requester_id == user.id;
     let it = item(row, user, auth.as_ref(), state.clock.now());
+    let consistency = crate::escalations::consistency::check(&state.db, id, state.clock.now()).await?;
     Ok(DetailPage {
         ctx,
         it,
@@ -464,6 +467,7 @@ pub(crate) async fn detail_page(
         note: form.map(|f| f.note.clone()).unwrap_or_default(),
         reason,
         required_level,
+        consistency,
     })
 }
 

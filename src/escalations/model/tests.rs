@@ -184,9 +184,20 @@ fn summaries_and_fair_lending_flags() {
         (tx.concession_rate, tx.rest_rate, tx.avg_bps, tx.rest_avg_bps),
         (50.0, Some(100.0), Some(25.0), Some(15.0))
     );
-    assert!(tx.flagged);
+    assert!(!tx.flagged, "1 of 2 against 3 of 3 is too small a sample to flag");
     let band = screen.iter().find(|s| s.dimension == "Loan amount").unwrap();
     assert!(!band.flagged, "no rest to compare with");
+    // The same gap over 30 decided requests on each side is flagged.
+    let mut big = Vec::new();
+    for i in 0..30 {
+        big.push(row("A", Some(if i % 2 == 0 { Decision::Approve } else { Decision::Deny }), 25, "TX"));
+        big.push(row("B", Some(Decision::Approve), 20, "CA"));
+    }
+    let screen = fair_lending_screen(&big, FairLendingThresholds::default());
+    assert!(screen.iter().find(|s| s.segment == "TX").unwrap().flagged);
+    big.pop();
+    let screen = fair_lending_screen(&big, FairLendingThresholds::default());
+    assert!(!screen.iter().find(|s| s.segment == "TX").unwrap().flagged, "29 on the other side");
 }
 
 #[test]

@@ -149,6 +149,8 @@ the refused fields, `ValidationErrorBody`). Money is in cents, rates are decimal
         crate::locks::import::LosLockInput,
         crate::locks::import::LockImportReport,
         crate::locks::api::LosLocksRefused,
+        crate::fair_lending::service::RunInput,
+        crate::fair_lending::api::RunJson,
     ))
 )]
 struct Contract;

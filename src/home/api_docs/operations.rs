@@ -72,6 +72,7 @@ pub const TAGS: &[(&str, &str)] = &[
     ("lossmit", "Loss-mitigation cases for servicing (loss-mitigation staff)."),
     ("portfolio", "Closed loans, retention opportunities, and status updates from the LOS."),
     ("locks", "Rate locks: lock, extend, relock, float down, cancel; investors; locks from the LOS."),
+    ("fair-lending", "Fair-lending analysis runs (compliance officers and admins)."),
     ("accounts", "Who the caller is."),
 ];
 
@@ -412,6 +413,22 @@ pub const OPERATIONS: &[Op] = &[
         "Lock a loan (its LO, its team's managers, admins); 409 when the loan already has a live lock.",
         Some(Schema("NewLockBody")),
         &[(201, S("LockRow"))],
+    ),
+    op(
+        "POST",
+        "/api/v1/fair-lending/runs",
+        "fair-lending",
+        "Run the fair-lending analysis over a period and save it (compliance officers and admins; audited).",
+        Some(Schema("RunInput")),
+        &[(201, S("RunJson"))],
+    ),
+    op(
+        "GET",
+        "/api/v1/fair-lending/runs/{id}",
+        "fair-lending",
+        "A saved fair-lending run: inputs, method version, comparisons and the requests analysed (audited).",
+        None,
+        &[(200, S("RunJson"))],
     ),
     op("GET", "/api/v1/locks/{id}", "locks", "One lock with its history.", None, &[(200, S("LockDetail"))]),
     op(
