@@ -24,6 +24,7 @@ use crate::web::{Flash, Routes};
 pub fn router() -> Routes {
     Routes::new()
         .route("/departments", &["GET"], get(overview))
+        .route("/departments/forwarded", &["GET"], get(forwarded))
         .route("/departments/{id}/queue", &["GET"], get(queue))
         .route("/departments/items/{id}", &["GET"], get(item_page))
         .route("/departments/items/{id}/answer", &["POST"], post(answer))
@@ -73,7 +74,8 @@ async fn overview(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>
 #[template(path = "departments/queue.html")]
 pub struct QueuePage {
     ctx: PageCtx,
-    department: DepartmentRow,
+    /// The department, or None for the items forwarded to every department.
+    department: Option<DepartmentRow>,
     items: Vec<ItemRow>,
     /// Only the items this user forwarded (a manager's list behind their figure).
     forwarded_only: bool,
@@ -99,9 +101,47 @@ async fn queue(
     Path(id): Path<Uuid>,
 ) -> AppResult<impl IntoResponse> {
     let filter = service::queue_filter(&state, &user, id).await?;
-    let department = store::department(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let department = store::department(&state.db, id).await?;
     let items = store::items(&state.db, &filter).await?;
-    Ok(QueuePage { ctx, department, items, forwarded_only: filter.forwarded_by.is_some(), now: state.clock.now() })
+    Ok(QueuePage { ctx, department, items, forwarded_only: false, now: state.clock.now() })
+}
+
+/// `?department=`: one department's items among those forwarded.
+#[derive(Debug, Default, Deserialize)]
+pub struct ForwardedQuery {
+    #[serde(default)]
+    pub department: Option<String>,
+    /// `open`, `overdue`, `answered` or `returned` (empty: every item).
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// The items the user forwarded (admins: all), to one department or every one: the list behind each figure.
+async fn forwarded(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<ForwardedQuery>,
+) -> AppResult<impl IntoResponse> {
+    let department = match q.department.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => {
+            let id = Uuid::parse_str(s).map_err(|_| AppError::NotFound)?;
+            Some(store::department(&state.db, id).await?.ok_or(AppError::NotFound)?)
+        }
+        None => None,
+    };
+    let mut filter = service::forwarded_filter(&user, department.as_ref().map(|d| d.id));
+    filter.status = match q.status.as_deref().unwrap_or("") {
+        "" => None,
+        s @ ("open" | "answered" | "returned") => Some(s.to_string()),
+        "overdue" => {
+            filter.due_by = Some(state.clock.now());
+            Some("open".to_string())
+        }
+        _ => return Err(AppError::invalid("status", "open, overdue, answered or returned")),
+    };
+    let items = store::items(&state.db, &filter).await?;
+    Ok(QueuePage { ctx, department, items, forwarded_only: true, now: state.clock.now() })
 }
 
 #[derive(Template, WebTemplate)]

@@ -41,26 +41,39 @@ pub async fn visible_item(state: &AppState, user: &CurrentUser, id: Uuid) -> App
     Ok((item, ItemAccess { member: member || user.is_admin() }))
 }
 
-/// Whose items of a department the user sees in its queue: every item (members, admins), the ones they
-/// forwarded (managers, loss-mitigation supervisors), or 404.
+/// A department's queue: every item, for its members and admins; 404 for everyone else (a manager reads the
+/// items they forwarded through [`forwarded_filter`]).
 pub async fn queue_filter(state: &AppState, user: &CurrentUser, department_id: Uuid) -> AppResult<ItemFilter> {
     store::department(&state.db, department_id).await?.ok_or(AppError::NotFound)?;
     let member = store::memberships(&state.db, user.id).await?.contains(&department_id);
-    let forwarded_by = if member || user.is_admin() {
-        None
-    } else if matches!(user.role, Role::Manager | Role::LossmitSupervisor) {
-        Some(user.id)
-    } else {
+    if !(member || user.is_admin()) {
+        crate::audit::record_event(&state.db, Some(user.id), "access_refused", &format!("department {department_id}"))
+            .await;
         return Err(AppError::NotFound);
-    };
+    }
     Ok(ItemFilter {
         departments: Some(vec![department_id]),
-        forwarded_by,
+        forwarded_by: None,
         escalation_id: None,
         case_id: None,
         status: None,
+        due_by: None,
         limit: 200,
     })
+}
+
+/// The items the user forwarded (admins: every item), to one department or all: the list behind a manager's
+/// figures.
+pub fn forwarded_filter(user: &CurrentUser, department_id: Option<Uuid>) -> ItemFilter {
+    ItemFilter {
+        departments: department_id.map(|d| vec![d]),
+        forwarded_by: (!user.is_admin()).then_some(user.id),
+        escalation_id: None,
+        case_id: None,
+        status: None,
+        due_by: None,
+        limit: 200,
+    }
 }
 
 /// Items for the API: the user's departments' items and the ones they forwarded (admins: all).
@@ -71,6 +84,7 @@ pub async fn items_for(state: &AppState, user: &CurrentUser, status: Option<Stri
         escalation_id: None,
         case_id: None,
         status: status.clone(),
+        due_by: None,
         limit: 500,
     };
     if user.is_admin() {
@@ -86,6 +100,7 @@ pub async fn items_for(state: &AppState, user: &CurrentUser, status: Option<Stri
             escalation_id: None,
             case_id: None,
             status,
+            due_by: None,
             limit: 500,
         },
     )
@@ -121,7 +136,15 @@ async fn subject_items(
 ) -> AppResult<Vec<(ItemRow, Vec<HopRow>)>> {
     let rows = store::items(
         &state.db,
-        &ItemFilter { departments: None, forwarded_by: None, escalation_id, case_id, status: None, limit: 50 },
+        &ItemFilter {
+            departments: None,
+            forwarded_by: None,
+            escalation_id,
+            case_id,
+            status: None,
+            due_by: None,
+            limit: 50,
+        },
     )
     .await?;
     let mut hops = if internal {

@@ -403,6 +403,8 @@ pub struct ItemFilter {
     pub escalation_id: Option<Uuid>,
     pub case_id: Option<Uuid>,
     pub status: Option<String>,
+    /// Only items due at or before this moment (open and past due, with `status` open).
+    pub due_by: Option<DateTime<Utc>>,
     pub limit: i64,
 }
 
@@ -425,6 +427,7 @@ pub async fn items(db: &PgPool, f: &ItemFilter) -> sqlx::Result<Vec<ItemRow>> {
              AND ($3::uuid IS NULL OR i.escalation_id = $3)
              AND ($4::uuid IS NULL OR i.case_id = $4)
              AND ($5::text IS NULL OR i.status = $5)
+             AND ($7::timestamptz IS NULL OR i.due_at <= $7)
            ORDER BY (i.status = 'open') DESC, CASE WHEN i.status = 'open' THEN i.due_at END, i.forwarded_at DESC
            LIMIT $6"#,
         f.departments.as_deref(),
@@ -432,7 +435,8 @@ pub async fn items(db: &PgPool, f: &ItemFilter) -> sqlx::Result<Vec<ItemRow>> {
         f.escalation_id,
         f.case_id,
         f.status,
-        f.limit
+        f.limit,
+        f.due_by
     )
     .fetch_all(db)
     .await
@@ -555,7 +559,7 @@ pub async fn mark_breached(tx: &mut Transaction<'_, Postgres>, id: Uuid, now: Da
         .map(|_| ())
 }
 
-/// Per department: open items, open items past due, and answered items' response minutes (last 90 days).
+/// Per department: open items, open items past due, and answered items' response minutes.
 pub struct DepartmentFigures {
     pub department_id: Uuid,
     pub name: String,
@@ -574,7 +578,7 @@ pub async fn figures(
                   COUNT(i.id) FILTER (WHERE i.status = 'open') AS "open!",
                   COUNT(i.id) FILTER (WHERE i.status = 'open' AND i.due_at <= $2) AS "breached!",
                   COALESCE(ARRAY_AGG((EXTRACT(EPOCH FROM i.answered_at - i.forwarded_at) / 60)::bigint)
-                           FILTER (WHERE i.status = 'answered' AND i.answered_at > $2 - interval '90 days'),
+                           FILTER (WHERE i.status = 'answered'),
                            '{}') AS "minutes!"
            FROM departments d
            LEFT JOIN department_items i ON i.department_id = d.id AND ($1::uuid IS NULL OR i.forwarded_by = $1)

@@ -149,6 +149,14 @@ the refused fields, `ValidationErrorBody`). Money is in cents, rates are decimal
         crate::locks::import::LosLockInput,
         crate::locks::import::LockImportReport,
         crate::locks::api::LosLocksRefused,
+        crate::departments::api::ItemList,
+        crate::departments::api::ItemDetail,
+        crate::departments::api::ForwardBody,
+        crate::departments::api::AnswerBody,
+        crate::departments::api::ReturnBody,
+        crate::departments::store::ItemRow,
+        crate::departments::store::HopRow,
+        crate::departments::store::DepartmentRow,
     ))
 )]
 struct Contract;
