@@ -19,9 +19,11 @@ use crate::state::AppState;
 use crate::web::{Flash, Routes};
 
 pub fn router() -> Routes {
-    Routes::new()
-        .route("/admin/departments", &["GET", "POST"], get(list).post(create))
-        .route("/admin/departments/{id}", &["GET", "POST"], get(edit).post(update))
+    Routes::new().route("/admin/departments", &["GET", "POST"], get(list).post(create)).route(
+        "/admin/departments/{id}",
+        &["GET", "POST"],
+        get(edit).post(update),
+    )
 }
 
 pub const WEEKDAYS: [(i32, &str); 7] =
@@ -126,7 +128,8 @@ impl DepartmentForm {
             (Some(_), Some(_)) => e.add("closes", "The department closes after it opens."),
             _ => e.add("opens", "Enter the hours as 09:00 and 17:00."),
         }
-        let mut work_days: Vec<i32> = self.days.iter().filter_map(|d| d.parse().ok()).filter(|d| (1..=7).contains(d)).collect();
+        let mut work_days: Vec<i32> =
+            self.days.iter().filter_map(|d| d.parse().ok()).filter(|d| (1..=7).contains(d)).collect();
         work_days.sort();
         work_days.dedup();
         if work_days.is_empty() {
@@ -194,8 +197,7 @@ impl AdminPage {
         self.form.lead_user_id == u.to_string()
     }
     fn hours(&self, d: &DepartmentRow) -> String {
-        let days: Vec<&str> =
-            WEEKDAYS.iter().filter(|(n, _)| d.work_days.contains(n)).map(|(_, l)| *l).collect();
+        let days: Vec<&str> = WEEKDAYS.iter().filter(|(n, _)| d.work_days.contains(n)).map(|(_, l)| *l).collect();
         format!(
             "{} {}–{} ({})",
             days.join(" "),

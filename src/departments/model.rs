@@ -69,7 +69,9 @@ pub fn decision_options(item_kind: &str) -> &'static [(&'static str, &'static st
             ("condition_modified", "Condition modified"),
             ("condition_stands", "Condition stands"),
         ],
-        "guideline_exception" => &[("exception_granted", "Exception granted"), ("exception_denied", "Exception denied")],
+        "guideline_exception" => {
+            &[("exception_granted", "Exception granted"), ("exception_denied", "Exception denied")]
+        }
         "appraisal_issue" => &[
             ("reconsideration_ordered", "Reconsideration of value ordered"),
             ("new_appraisal", "New appraisal ordered"),
@@ -178,7 +180,12 @@ mod tests {
     use super::*;
 
     fn chicago_weekdays() -> Hours {
-        Hours { tz: chrono_tz::America::Chicago, opens_minute: 540, closes_minute: 1020, work_days: vec![1, 2, 3, 4, 5] }
+        Hours {
+            tz: chrono_tz::America::Chicago,
+            opens_minute: 540,
+            closes_minute: 1020,
+            work_days: vec![1, 2, 3, 4, 5],
+        }
     }
 
     fn utc(s: &str) -> DateTime<Utc> {

@@ -34,7 +34,11 @@ pub fn router() -> Routes {
 /// "due in 3 h 10 min" / "overdue by 25 min".
 fn due_label(due: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let m = (due - now).num_minutes();
-    if m >= 0 { format!("due in {}", model::format_minutes(m)) } else { format!("overdue by {}", model::format_minutes(-m)) }
+    if m >= 0 {
+        format!("due in {}", model::format_minutes(m))
+    } else {
+        format!("overdue by {}", model::format_minutes(-m))
+    }
 }
 
 fn status_label(s: &str) -> &'static str {
@@ -64,8 +68,10 @@ impl Overview {
 async fn overview(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<impl IntoResponse> {
     let ids = store::memberships(&state.db, user.id).await?;
     let mine = store::departments(&state.db).await?.into_iter().filter(|d| ids.contains(&d.id)).collect();
-    let show_figures =
-        matches!(user.role, crate::auth::Role::Admin | crate::auth::Role::Manager | crate::auth::Role::LossmitSupervisor);
+    let show_figures = matches!(
+        user.role,
+        crate::auth::Role::Admin | crate::auth::Role::Manager | crate::auth::Role::LossmitSupervisor
+    );
     let figures = if show_figures { service::figures(&state, &user).await? } else { vec![] };
     Ok(Overview { ctx, mine, figures, show_figures })
 }

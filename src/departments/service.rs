@@ -147,11 +147,8 @@ async fn subject_items(
         },
     )
     .await?;
-    let mut hops = if internal {
-        store::hops(&state.db, &rows.iter().map(|r| r.id).collect::<Vec<_>>()).await?
-    } else {
-        vec![]
-    };
+    let mut hops =
+        if internal { store::hops(&state.db, &rows.iter().map(|r| r.id).collect::<Vec<_>>()).await? } else { vec![] };
     Ok(rows
         .into_iter()
         .map(|mut r| {
@@ -238,14 +235,18 @@ pub async fn forward(
             let (kind, requester, _, status) =
                 store::escalation_subject(&mut tx, id).await?.ok_or(AppError::NotFound)?;
             if !matches!(status.as_str(), "requested" | "in_review") {
-                return Err(AppError::conflict("This request is decided or closed; only an open request is forwarded."));
+                return Err(AppError::conflict(
+                    "This request is decided or closed; only an open request is forwarded.",
+                ));
             }
             (kind, Some(requester))
         }
         None => (model::CASE_QUESTION.to_string(), None),
     };
     if store::open_item_for(&mut tx, escalation_id, case_id).await?.is_some() {
-        return Err(AppError::conflict("This already waits on a department; it can be forwarded again once answered or sent back."));
+        return Err(AppError::conflict(
+            "This already waits on a department; it can be forwarded again once answered or sent back.",
+        ));
     }
     let (tz, opens, closes, days, minutes) =
         store::sla_for(&mut tx, dept.id, &item_kind).await?.ok_or(AppError::NotFound)?;
@@ -280,7 +281,8 @@ pub async fn forward(
         .write(&mut *tx)
         .await?;
     let link = format!("/departments/items/{id}");
-    let title = format!("{} forwarded a {} to {}", user.name, model::item_kind_label(&item_kind).to_lowercase(), dept.name);
+    let title =
+        format!("{} forwarded a {} to {}", user.name, model::item_kind_label(&item_kind).to_lowercase(), dept.name);
     let mut people: Vec<Uuid> = store::members(&state.db, dept.id).await?.into_iter().map(|m| m.user_id).collect();
     people.extend(dept.lead_user_id);
     people.sort();
@@ -294,8 +296,14 @@ pub async fn forward(
             crate::events::notify(&mut tx, lo, "department.forwarded", &t, &format!("/escalations/{esc}")).await?;
         }
     }
-    crate::jobs::enqueue(&mut tx, BREACH_JOB, serde_json::json!({ "id": id }), due_at, Some(&format!("{BREACH_JOB}:{id}")))
-        .await?;
+    crate::jobs::enqueue(
+        &mut tx,
+        BREACH_JOB,
+        serde_json::json!({ "id": id }),
+        due_at,
+        Some(&format!("{BREACH_JOB}:{id}")),
+    )
+    .await?;
     tx.commit().await?;
     store::item(&state.db, id).await?.ok_or(AppError::NotFound)
 }
@@ -358,7 +366,12 @@ pub async fn respond(
         .await?;
     let what = match decision {
         Some(d) => format!("{} answered: {}", item.department_name, model::decision_label(&item.item_kind, d)),
-        None => format!("{} sent back the {} for {}", item.department_name, model::item_kind_label(&item.item_kind).to_lowercase(), item.borrower),
+        None => format!(
+            "{} sent back the {} for {}",
+            item.department_name,
+            model::item_kind_label(&item.item_kind).to_lowercase(),
+            item.borrower
+        ),
     };
     let mut told = vec![];
     let link = match escalation_id {

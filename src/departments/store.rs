@@ -131,9 +131,7 @@ pub async fn department(db: &PgPool, id: Uuid) -> sqlx::Result<Option<Department
 
 /// The departments this user is a member of.
 pub async fn memberships(db: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar!("SELECT department_id FROM department_members WHERE user_id = $1", user_id)
-        .fetch_all(db)
-        .await
+    sqlx::query_scalar!("SELECT department_id FROM department_members WHERE user_id = $1", user_id).fetch_all(db).await
 }
 
 pub async fn members(db: &PgPool, department_id: Uuid) -> sqlx::Result<Vec<MemberRow>> {

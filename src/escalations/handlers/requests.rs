@@ -454,7 +454,8 @@ pub(crate) async fn detail_page(
 ) -> AppResult<DetailPage> {
     let (row, auth) = crate::escalations::visible_request(state, user, id).await?;
     let departments = super::forwarding::panel(state, user, &row, forward).await?;
-    let (errors, forward_errors) = if forward.is_some() { (FieldErrors::new(), errors) } else { (errors, FieldErrors::new()) };
+    let (errors, forward_errors) =
+        if forward.is_some() { (FieldErrors::new(), errors) } else { (errors, FieldErrors::new()) };
     let events = store::events(&state.db, id).await?;
     let attachments = store::attachments(&state.db, id).await?;
     let reason = model::reason_label(&row.reason);

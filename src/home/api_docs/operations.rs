@@ -68,7 +68,10 @@ pub const TAGS: &[(&str, &str)] = &[
     ("sources", "Lead sources and their campaigns (admins)."),
     ("partners", "Referral partners."),
     ("escalations", "Pricing exception requests and their decisions."),
-    ("departments", "Escalations and case questions forwarded to underwriting, compliance, legal, executives: list, forward, answer, send back."),
+    (
+        "departments",
+        "Escalations and case questions forwarded to underwriting, compliance, legal, executives: list, forward, answer, send back.",
+    ),
     ("metrics", "Funnel, speed to lead, lost reasons, ROI, and marketing spend."),
     ("lossmit", "Loss-mitigation cases for servicing (loss-mitigation staff)."),
     ("portfolio", "Closed loans, retention opportunities, and status updates from the LOS."),
