@@ -181,22 +181,16 @@ fn check_note(field: &str, note: &str, what: &str) -> AppResult<String> {
     Ok(note.to_string())
 }
 
-/// Forwards a subject to a department with a note; returns the new item. 404 for a subject outside the
-/// user's scope, 403 for a role that does not forward, 409 while it already waits on a department.
-pub async fn forward(
+/// The escalation or case being forwarded, if the user may forward it: 404 outside their scope, 403 for a
+/// role that does not forward.
+async fn check_subject(
     state: &AppState,
     user: &CurrentUser,
     subject: Subject,
-    department: &str,
-    note: &str,
-) -> AppResult<ItemRow> {
-    // The subject first: one outside the caller's scope is a 404 whatever the rest says.
-    let (escalation_id, case_id) = match subject {
+) -> AppResult<(Option<Uuid>, Option<Uuid>)> {
+    Ok(match subject {
         Subject::Escalation(id) => {
-            let lead = sqlx::query_scalar!("SELECT lead_id FROM escalations WHERE id = $1", id)
-                .fetch_optional(&state.db)
-                .await?
-                .ok_or(AppError::NotFound)?;
+            let lead = store::escalation_lead(&state.db, id).await?.ok_or(AppError::NotFound)?;
             crate::leads::store::visible_lead(&state.db, user, lead).await?;
             user.require(&[Role::Manager, Role::Admin])?;
             (Some(id), None)
@@ -208,7 +202,47 @@ pub async fn forward(
             store::case_facts(&state.db, id).await?.ok_or(AppError::NotFound)?;
             (None, Some(id))
         }
-    };
+    })
+}
+
+/// Tells the department's members and lead of a new item, and the loan officer that their request moved.
+async fn notify_forward(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user: &CurrentUser,
+    dept: &DepartmentRow,
+    item: (Uuid, &str),
+    lo: Option<(Uuid, Uuid)>,
+) -> AppResult<()> {
+    let (id, item_kind) = item;
+    let link = format!("/departments/items/{id}");
+    let title =
+        format!("{} forwarded a {} to {}", user.name, model::item_kind_label(item_kind).to_lowercase(), dept.name);
+    let mut people: Vec<Uuid> = store::members(&state.db, dept.id).await?.into_iter().map(|m| m.user_id).collect();
+    people.extend(dept.lead_user_id);
+    people.sort();
+    people.dedup();
+    for p in people.into_iter().filter(|p| *p != user.id) {
+        crate::events::notify(tx, p, "department.forwarded", &title, &link).await?;
+    }
+    if let Some((lo, esc)) = lo.filter(|(lo, _)| *lo != user.id) {
+        let t = format!("Your request was forwarded to {}", dept.name);
+        crate::events::notify(tx, lo, "department.forwarded", &t, &format!("/escalations/{esc}")).await?;
+    }
+    Ok(())
+}
+
+/// Forwards a subject to a department with a note; returns the new item. 404 for a subject outside the
+/// user's scope, 403 for a role that does not forward, 409 while it already waits on a department.
+pub async fn forward(
+    state: &AppState,
+    user: &CurrentUser,
+    subject: Subject,
+    department: &str,
+    note: &str,
+) -> AppResult<ItemRow> {
+    // The subject first: one outside the caller's scope is a 404 whatever the rest says.
+    let (escalation_id, case_id) = check_subject(state, user, subject).await?;
     let mut errors = FieldErrors::new();
     let department_id = Uuid::parse_str(department.trim()).ok();
     let dept = match department_id {
@@ -280,22 +314,7 @@ pub async fn forward(
         }))
         .write(&mut *tx)
         .await?;
-    let link = format!("/departments/items/{id}");
-    let title =
-        format!("{} forwarded a {} to {}", user.name, model::item_kind_label(&item_kind).to_lowercase(), dept.name);
-    let mut people: Vec<Uuid> = store::members(&state.db, dept.id).await?.into_iter().map(|m| m.user_id).collect();
-    people.extend(dept.lead_user_id);
-    people.sort();
-    people.dedup();
-    for p in people.into_iter().filter(|p| *p != user.id) {
-        crate::events::notify(&mut tx, p, "department.forwarded", &title, &link).await?;
-    }
-    if let (Some(lo), Some(esc)) = (notify_lo, escalation_id) {
-        if lo != user.id {
-            let t = format!("Your request was forwarded to {}", dept.name);
-            crate::events::notify(&mut tx, lo, "department.forwarded", &t, &format!("/escalations/{esc}")).await?;
-        }
-    }
+    notify_forward(state, &mut tx, user, &dept, (id, &item_kind), notify_lo.zip(escalation_id)).await?;
     crate::jobs::enqueue(
         &mut tx,
         BREACH_JOB,

@@ -517,6 +517,11 @@ pub async fn case_facts(db: &PgPool, case_id: Uuid) -> sqlx::Result<Option<CaseF
     .await
 }
 
+/// The lead an escalation is on.
+pub async fn escalation_lead(db: &PgPool, escalation_id: Uuid) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!("SELECT lead_id FROM escalations WHERE id = $1", escalation_id).fetch_optional(db).await
+}
+
 /// The escalation's kind, requester and lead (for forwarding).
 pub async fn escalation_subject(
     tx: &mut Transaction<'_, Postgres>,
