@@ -520,3 +520,64 @@ async fn a_supervisor_forwards_a_case_question_to_legal() {
     assert_eq!(detail["item"]["status"], "answered");
     assert_eq!(detail["hops"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn the_weekly_executive_digest_lists_open_executive_escalations_and_breaches() {
+    let w = world().await;
+    let app = &w.app;
+    let eve = app.create_user(Role::Manager, "eve.exec@example.com", None, &[]).await;
+    let cfo = app.create_user(Role::Manager, "carl.cfo@example.com", None, &[]).await;
+    let form: Vec<(String, String)> = vec![
+        ("kind".into(), "executive".into()),
+        ("name".into(), "Executive team".into()),
+        ("lead_user_id".into(), cfo.to_string()),
+        ("time_zone".into(), "America/Chicago".into()),
+        ("opens".into(), "00:00".into()),
+        ("closes".into(), "24:00".into()),
+        ("member".into(), eve.to_string()),
+        ("sla_executive".into(), "120".into()),
+    ]
+    .into_iter()
+    .chain((1..=7).map(|d| ("day".to_string(), d.to_string())))
+    .collect();
+    let res = w.admin.post(app.url("/admin/departments")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let executive: Uuid =
+        res.headers()["location"].to_str().unwrap().trim_start_matches("/admin/departments/").parse().unwrap();
+    let escalation = file(app, w.lo_id, w.lead, "executive", "Builder partner threatens to pull 40 loans a year").await;
+    let res = w
+        .manager
+        .post(app.url(&format!("/escalations/{escalation}/forward")))
+        .form(&[("department_id", executive.to_string()), ("note", "Needs a call from the top".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    // The underwriting scenario breaches (60 minutes); the executive item is not yet due (120).
+    assert_eq!(forward(&w, w.escalation, FORWARD_NOTE).await.status(), 303);
+    app.state.clock.advance(chrono::Duration::minutes(61));
+    app.run_jobs().await;
+    let written = loanfloor::home::executive_digest::send(&app.state, app.state.clock.now()).await.unwrap();
+    assert_eq!(written, 2, "the executive member and the department's lead");
+    let (subject, body): (String, String) = sqlx::query_as(
+        "SELECT subject, body FROM messages WHERE kind = 'departments.executive_digest' AND user_id = $1",
+    )
+    .bind(eve)
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(subject, "Executive digest: 1 open, 1 SLA breaches this week");
+    assert!(body.contains("Executive escalation for Rosa Diaz (forwarded by mona manager"), "{body}");
+    assert!(!body.contains("past due"), "not yet due: {body}");
+    assert!(body.contains("- Underwriting: 1"), "{body}");
+    let again = loanfloor::home::executive_digest::send(&app.state, app.state.clock.now()).await.unwrap();
+    assert_eq!(again, 0, "one message per reader and week");
+    let lo_got: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM messages WHERE kind = 'departments.executive_digest' AND user_id = $1",
+    )
+    .bind(w.lo_id)
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(lo_got, 0);
+}

@@ -544,3 +544,36 @@ pub async fn run_breach(state: &AppState, job: &crate::jobs::Job, now: DateTime<
     tx.commit().await?;
     Ok(())
 }
+
+/// What the weekly executive digest says: the open items of the executive department (soonest due first) and
+/// the SLA breaches of the week per department.
+pub struct ExecutiveDigest {
+    pub readers: Vec<Uuid>,
+    pub open: Vec<ItemRow>,
+    pub breaches: Vec<(String, i64)>,
+}
+
+pub async fn executive_digest(state: &AppState, now: DateTime<Utc>) -> AppResult<ExecutiveDigest> {
+    let readers = store::executive_readers(&state.db).await?;
+    let executive: Vec<Uuid> =
+        store::departments(&state.db).await?.into_iter().filter(|d| d.kind == "executive").map(|d| d.id).collect();
+    let open = if executive.is_empty() {
+        vec![]
+    } else {
+        store::items(
+            &state.db,
+            &ItemFilter {
+                departments: Some(executive),
+                forwarded_by: None,
+                escalation_id: None,
+                case_id: None,
+                status: Some("open".into()),
+                due_by: None,
+                limit: 200,
+            },
+        )
+        .await?
+    };
+    let breaches = store::breaches_between(&state.db, now - chrono::Duration::days(7), now).await?;
+    Ok(ExecutiveDigest { readers, open, breaches })
+}

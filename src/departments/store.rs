@@ -601,3 +601,34 @@ pub async fn figures(
     })
     .collect())
 }
+
+/// Who reads the weekly executive digest: the executive department's members and its lead.
+pub async fn executive_readers(db: &PgPool) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!(
+        r#"SELECT m.user_id AS "id!" FROM department_members m JOIN departments d ON d.id = m.department_id
+           WHERE d.kind = 'executive'
+           UNION
+           SELECT d.lead_user_id AS "id!" FROM departments d WHERE d.kind = 'executive' AND d.lead_user_id IS NOT NULL"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Per department, the items that passed their response time in [since, until): (department, breaches).
+pub async fn breaches_between(
+    db: &PgPool,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    Ok(sqlx::query!(
+        r#"SELECT d.name, count(*) AS "n!" FROM department_items i JOIN departments d ON d.id = i.department_id
+           WHERE i.breach_notified_at >= $1 AND i.breach_notified_at < $2 GROUP BY d.name ORDER BY d.name"#,
+        since,
+        until
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.name, r.n))
+    .collect())
+}
