@@ -23,6 +23,12 @@ async fn signed_in(b: &Browser) {
     panic!("sign-in did not complete");
 }
 
+/// The page passes axe-core (WCAG 2 A and AA), as every page does (tests/accessibility_browser.rs).
+async fn accessible(b: &Browser, what: &str) {
+    let found = b.axe_violations().await;
+    assert!(found.is_empty(), "{what}: {}", found.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; "));
+}
+
 async fn browser_as(app: &TestApp, email: &str) -> Browser {
     let b = Browser::start().await;
     b.sign_in(&app.url(""), email, PASSWORD).await;
@@ -85,12 +91,16 @@ async fn an_underwriting_scenario_travels_lo_manager_underwriter_and_back_in_the
     b.client.goto(&app.url("/escalations")).await.unwrap();
     b.submit("#queue tbody a").await;
     b.client.wait().for_element(Locator::Id("forward-form")).await.unwrap();
+    accessible(&b, "the request with its forward form").await;
     let chosen = b.text("#forward-department option:checked").await;
     assert_eq!(chosen, "Underwriting");
     b.client.find(Locator::Id("forward-note")).await.unwrap().send_keys(INTERNAL_NOTE).await.unwrap();
     b.submit("#forward").await;
     b.client.wait().for_element(Locator::Css(".flash-success")).await.unwrap();
     assert!(b.text("#department-status-1").await.contains("Forwarded to Underwriting"));
+    accessible(&b, "the request with its hops").await;
+    b.client.goto(&app.url("/departments")).await.unwrap();
+    accessible(&b, "the manager's department figures").await;
     b.close().await;
 
     // Uma finds it in her department's queue and answers.
@@ -98,9 +108,11 @@ async fn an_underwriting_scenario_travels_lo_manager_underwriter_and_back_in_the
     b.client.goto(&app.url("/departments")).await.unwrap();
     b.follow("Underwriting queue").await;
     assert!(b.text("#queue").await.contains("Rosa Diaz"));
+    accessible(&b, "the department's queue").await;
     b.submit("#queue tbody a").await;
     assert!(b.text("#question").await.contains("Self-employed 14 months"));
     assert!(b.text("#hops").await.contains(INTERNAL_NOTE), "the department reads the manager's note");
+    accessible(&b, "the item with its answer form").await;
     b.client.find(Locator::Id("decision-eligible_with_conditions")).await.unwrap().click().await.unwrap();
     b.client
         .find(Locator::Id("answer"))
@@ -123,5 +135,12 @@ async fn an_underwriting_scenario_travels_lo_manager_underwriter_and_back_in_the
     assert_eq!(b.text("#department-status-1").await, "Answered by Underwriting: Eligible with conditions");
     assert_eq!(b.text("#department-answer-1").await, "Eligible with a CPA letter and two months of reserves.");
     assert!(!b.client.source().await.unwrap().contains(INTERNAL_NOTE));
+    accessible(&b, "the request with its answer").await;
+    b.close().await;
+    // The admin's department page, with its members and response times.
+    let b = browser_as(&app, "ada.admin@example.com").await;
+    b.client.goto(&app.url("/admin/departments")).await.unwrap();
+    b.follow("Underwriting").await;
+    accessible(&b, "the department's admin page").await;
     b.close().await;
 }
