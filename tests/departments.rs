@@ -397,6 +397,15 @@ async fn an_sla_breach_is_told_to_the_department_lead_and_the_forwarding_manager
         assert!(page.contains(&href.replace('&', "&amp;")), "{status} links to its list");
         assert_eq!(app.list_total(&w.manager, &href).await, expected, "{status}");
     }
+    // The dashboard shows the same figures, each opening the same list.
+    let dash = w.manager.get(app.url("/dashboard")).send().await.unwrap().text().await.unwrap();
+    let table = dash.split("id=\"department-figures\"").nth(1).expect("the dashboard's department figures");
+    let row = table.split("</tr>").find(|r| r.contains(">Underwriting</th>")).unwrap();
+    for status in ["open", "overdue", "answered"] {
+        let href = format!("/departments/forwarded?department={}&amp;status={status}\">1</a>", w.department);
+        assert!(row.contains(&href), "{status}: {row}");
+    }
+    assert!(row.contains(">30 min</a>"), "{row}");
     // Another manager forwarded nothing: their list is empty.
     let href = format!("/departments/forwarded?department={}&status=open", w.department);
     assert_eq!(app.list_total(&w.other_manager, &href).await, 0);
