@@ -590,3 +590,109 @@ async fn the_weekly_executive_digest_lists_open_executive_escalations_and_breach
     .unwrap();
     assert_eq!(lo_got, 0);
 }
+
+#[tokio::test]
+async fn a_department_sends_an_item_back_and_the_manager_forwards_it_again() {
+    let w = world().await;
+    let app = &w.app;
+    assert_eq!(forward(&w, w.escalation, FORWARD_NOTE).await.status(), 303);
+    let item = item_of(&w, w.escalation).await;
+    let back = app.url(&format!("/departments/items/{item}/return"));
+    // Sending back needs a reason (422, the answer form still there).
+    let res = w.underwriter.post(&back).form(&[("answer", " "), ("version", "1")]).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("Say why it goes back."));
+    let why = "Internal: we need the 2024 returns before we can say anything";
+    assert_eq!(
+        w.underwriter.post(&back).form(&[("answer", why), ("version", "1")]).send().await.unwrap().status(),
+        303
+    );
+    let told: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM notifications WHERE user_id = $1 AND kind = 'department.return'")
+            .bind(w.manager_id)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(told, 1, "the manager is told");
+    // The LO sees that it came back, not why.
+    let page = w.lo.get(app.url(&format!("/escalations/{}", w.escalation))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Underwriting sent it back to the manager"), "{page}");
+    assert!(!page.contains(why), "the reason is internal");
+    // The manager reads why and forwards again: a new item, the old one stays as it was.
+    let page =
+        w.manager.get(app.url(&format!("/escalations/{}", w.escalation))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(why) && page.contains("id=\"forward-form\""), "{page}");
+    assert_eq!(forward(&w, w.escalation, "Returns attached now").await.status(), 303);
+    let statuses: Vec<String> = sqlx::query_scalar(
+        "SELECT status FROM department_items WHERE escalation_id = $1 ORDER BY forwarded_at, status",
+    )
+    .bind(w.escalation)
+    .fetch_all(app.db())
+    .await
+    .unwrap();
+    assert_eq!(statuses.len(), 2);
+    assert!(statuses.contains(&"returned".to_string()) && statuses.contains(&"open".to_string()), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_supervisor_forwards_from_the_case_page() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.login_as(Role::Admin, "ada.admin@example.com", None, &[]).await;
+    let (sup_id, supervisor) = app.login_as(Role::LossmitSupervisor, "sue.sup@example.com", None, &[]).await;
+    let form = [
+        ("kind", "legal"),
+        ("name", "Legal"),
+        ("time_zone", "UTC"),
+        ("opens", "09:00"),
+        ("closes", "17:00"),
+        ("day", "2"),
+    ];
+    assert_eq!(admin.post(app.url("/admin/departments")).form(&form).send().await.unwrap().status(), 303);
+    let legal: Uuid = sqlx::query_scalar("SELECT id FROM departments").fetch_one(app.db()).await.unwrap();
+    let res = app
+        .api(&app.token_for(sup_id).await)
+        .post(app.url("/api/v1/lossmit/cases"))
+        .json(&json!({"loan_number": "LM-2002", "borrower_name": "Rene Holt", "property_state": "TX",
+                      "investor": "fha", "upb_cents": 18_000_000, "note_rate": 6.25, "remaining_term_months": 320,
+                      "monthly_pi_cents": 120_000, "first_unpaid_due_date": "2026-02-01"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let case: Uuid = sqlx::query_scalar("SELECT id FROM lossmit_cases").fetch_one(app.db()).await.unwrap();
+    let page = supervisor.get(app.url(&format!("/lossmit/cases/{case}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&format!("<option value=\"{legal}\" selected>Legal</option>")), "legal by default");
+    let url = app.url(&format!("/lossmit/cases/{case}/forward"));
+    let res = supervisor
+        .post(&url)
+        .form(&[("forward_department", legal.to_string()), ("forward_note", String::new())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("Say what the department should answer."));
+    let res = supervisor
+        .post(&url)
+        .form(&[
+            ("forward_department", legal.to_string()),
+            ("forward_note", "Borrower's attorney sent a cease letter".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let page = supervisor.get(app.url(&format!("/lossmit/cases/{case}"))).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("Waiting on Legal") && page.contains("Borrower&#39;s attorney sent a cease letter"),
+        "{page}"
+    );
+    // Due in business hours: Tuesdays 9:00–17:00 UTC, 480 minutes: on a Tuesday within those hours, at least
+    // eight hours and at most eight days after the forward (the arithmetic is unit-tested in the model).
+    let (at, due): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("SELECT forwarded_at, due_at FROM department_items").fetch_one(app.db()).await.unwrap();
+    use chrono::{Datelike, Timelike};
+    assert_eq!(due.weekday(), chrono::Weekday::Tue, "{due}");
+    let minute = due.hour() * 60 + due.minute();
+    assert!((9 * 60 + 1..=17 * 60).contains(&minute), "{due}");
+    assert!(due - at >= chrono::Duration::hours(8) && due - at <= chrono::Duration::days(8), "{at} → {due}");
+}
