@@ -2,6 +2,7 @@
 //! LOs licensed in different states, loss-mitigation staff, an intake integration, a year of leads with
 //! history (about 2,500), and the living branch of `living.rs`.
 
+mod departments;
 mod living;
 mod locks;
 
@@ -38,6 +39,7 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
     if users > 0 {
         return Ok(None);
     }
+    let mut admin = None;
     for (email, name, role, team, states) in DEMO_USERS {
         let u = NewUser {
             email: email.to_string(),
@@ -49,7 +51,13 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
             capacity: 50,
             nmls_id: (*role == Role::Lo).then(|| format!("{}", 100_000 + email.len() * 7919)),
         };
-        create_user(&mut tx, &u).await.map_err(|e| anyhow::anyhow!("demo user {email}: {e:?}"))?;
+        let id = create_user(&mut tx, &u).await.map_err(|e| anyhow::anyhow!("demo user {email}: {e:?}"))?;
+        if *role == Role::Admin {
+            admin = Some(id);
+        }
+    }
+    if let Some(admin) = admin {
+        departments::create(&mut tx, admin).await?;
     }
     crate::auth::store::mark_organisation(&mut tx, true).await?;
     // CAN-SPAM: borrower emails carry the lender's postal address; without one they are held back.
