@@ -3,6 +3,12 @@
 -- A manager forwards an escalation (a loss-mitigation supervisor a case question) to a department; the item and
 -- its immutable hops (forward, answer, return, SLA breach) are what a department member sees.
 
+-- People who are only a department's member (an underwriter, counsel) get their own role: no lead, no list, no
+-- figures; their scope is the items forwarded to their departments.
+ALTER TABLE users DROP CONSTRAINT users_role_check;
+ALTER TABLE users ADD CONSTRAINT users_role_check
+    CHECK (role IN ('admin', 'manager', 'lo', 'lossmit', 'lossmit_supervisor', 'intake', 'marketing', 'department'));
+
 -- Escalation kinds that match the work other departments do. Each goes to a department by default
 -- (departments::model::default_department) and has its own decision options.
 ALTER TABLE escalation_kinds DROP CONSTRAINT escalation_kinds_kind_check;

@@ -87,10 +87,10 @@ async fn world() -> World {
     let (manager_id, manager) = app.login_as(Role::Manager, "mona.manager@example.com", Some("North"), &[]).await;
     let (_, other_manager) = app.login_as(Role::Manager, "sam.south@example.com", Some("South"), &[]).await;
     let (lo_id, lo) = app.login_as(Role::Lo, "ann.lo@example.com", Some("North"), &["TX"]).await;
-    // Underwriters are users of their own; their lead scope is nobody's leads.
-    let (underwriter_id, underwriter) = app.login_as(Role::Lo, "uma.underwriter@example.com", None, &[]).await;
-    let uw_lead_id = app.create_user(Role::Lo, "ulla.uwlead@example.com", None, &[]).await;
-    let (_, outsider) = app.login_as(Role::Lo, "otto.outsider@example.com", None, &[]).await;
+    // Underwriters are department members only: no lead, no list, no figures of their own.
+    let (underwriter_id, underwriter) = app.login_as(Role::Department, "uma.underwriter@example.com", None, &[]).await;
+    let uw_lead_id = app.create_user(Role::Department, "ulla.uwlead@example.com", None, &[]).await;
+    let (_, outsider) = app.login_as(Role::Department, "otto.outsider@example.com", None, &[]).await;
     // Around the clock, so the SLA is wall-clock minutes whatever day the test runs.
     let form = department_form(
         "Underwriting",
@@ -458,7 +458,7 @@ async fn a_supervisor_forwards_a_case_question_to_legal() {
     let app = TestApp::spawn().await;
     let (_, admin) = app.login_as(Role::Admin, "ada.admin@example.com", None, &[]).await;
     let (sup_id, _) = app.login_as(Role::LossmitSupervisor, "sue.sup@example.com", None, &[]).await;
-    let (counsel_id, counsel) = app.login_as(Role::Lo, "lee.counsel@example.com", None, &[]).await;
+    let (counsel_id, counsel) = app.login_as(Role::Department, "lee.counsel@example.com", None, &[]).await;
     let (spec_id, _) = app.login_as(Role::Lossmit, "spec@example.com", None, &[]).await;
     let form: Vec<(String, String)> = vec![
         ("kind".into(), "legal".into()),

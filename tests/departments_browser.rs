@@ -41,7 +41,7 @@ async fn an_underwriting_scenario_travels_lo_manager_underwriter_and_back_in_the
     let app = TestApp::spawn().await;
     let lo_id = app.create_user(Role::Lo, "ann.lo@example.com", Some("North"), &["TX"]).await;
     app.create_user(Role::Manager, "mona.manager@example.com", Some("North"), &[]).await;
-    let underwriter = app.create_user(Role::Lo, "uma.underwriter@example.com", None, &[]).await;
+    let underwriter = app.create_user(Role::Department, "uma.underwriter@example.com", None, &[]).await;
     let (_, admin) = app.login_as(Role::Admin, "ada.admin@example.com", None, &[]).await;
     // The admin sets up underwriting with Uma as its member.
     let form = [

@@ -243,6 +243,8 @@ impl World {
             (Role::LossmitSupervisor, "lossmit.sup@org.test", None),
             (Role::Intake, "intake@org.test", None),
             (Role::Marketing, "marketing@org.test", None),
+            // Only a department's member; not a member of the department here.
+            (Role::Department, "underwriter@org.test", None),
         ] {
             let (_, c) = app.login_as(role, email, team, &["TX"]).await;
             clients.push((role, c));

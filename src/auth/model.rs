@@ -16,11 +16,22 @@ pub enum Role {
     /// Marketing: organisation-wide funnels and ROI by source and campaign, spend entry; never a borrower's
     /// name or contact details.
     Marketing,
+    /// Only a department's member (underwriting, compliance, legal…, issue 26): sees the items forwarded to
+    /// their departments and nothing else — no lead, no list, no figures.
+    Department,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] =
-        [Role::Admin, Role::Manager, Role::Lo, Role::Lossmit, Role::LossmitSupervisor, Role::Intake, Role::Marketing];
+    pub const ALL: [Role; 8] = [
+        Role::Admin,
+        Role::Manager,
+        Role::Lo,
+        Role::Lossmit,
+        Role::LossmitSupervisor,
+        Role::Intake,
+        Role::Marketing,
+        Role::Department,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,6 +42,7 @@ impl Role {
             Role::LossmitSupervisor => "lossmit_supervisor",
             Role::Intake => "intake",
             Role::Marketing => "marketing",
+            Role::Department => "department",
         }
     }
     pub fn label(self) -> &'static str {
@@ -42,6 +54,7 @@ impl Role {
             Role::LossmitSupervisor => "Loss-mitigation supervisor",
             Role::Intake => "Lead intake (integration)",
             Role::Marketing => "Marketing",
+            Role::Department => "Department member",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
@@ -57,6 +70,7 @@ impl Role {
             Role::LossmitSupervisor => "/lossmit/board",
             Role::Intake => "/account",
             Role::Marketing => "/dashboard",
+            Role::Department => "/departments",
         }
     }
 }
@@ -277,7 +291,9 @@ impl CurrentUser {
             },
             Role::Lo => Scope { all: false, lo_id: Some(self.id), team_ids: vec![], unassigned_queue: false },
             // Marketing opens no lead: its lead list is the anonymous one (`lead_list_scope`).
-            Role::Lossmit | Role::LossmitSupervisor | Role::Intake | Role::Marketing => Scope::nothing(),
+            Role::Lossmit | Role::LossmitSupervisor | Role::Intake | Role::Marketing | Role::Department => {
+                Scope::nothing()
+            }
         }
     }
 
@@ -410,7 +426,7 @@ mod tests {
 
     #[test]
     fn lossmit_and_intake_see_no_leads() {
-        for r in [Role::Lossmit, Role::LossmitSupervisor, Role::Intake] {
+        for r in [Role::Lossmit, Role::LossmitSupervisor, Role::Intake, Role::Department] {
             assert!(!user(r, vec![]).scope().allows_lead(None, None));
         }
     }

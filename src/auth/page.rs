@@ -97,6 +97,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             ]
         }
         Role::Intake => vec![("/account", "Account")],
+        Role::Department => vec![("/departments", "My departments")],
         Role::Marketing => vec![
             ("/dashboard", "Dashboard"),
             ("/reports/spend", "Spend"),

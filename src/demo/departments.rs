@@ -1,6 +1,7 @@
 //! The demo organisation's departments (issue 26): underwriting, closing, compliance, legal and the executives,
 //! with business hours in Chicago and response times, so a manager can forward a request from the first start.
-//! The admin is the executive team's member (the weekly digest has a reader); the rest start without members.
+//! The admin is the executive team's member (the weekly digest has a reader); the demo underwriter (a department
+//! member only) is underwriting's.
 
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -25,7 +26,7 @@ const DEPARTMENTS: [(&str, &str, &[(&str, i32)]); 5] = [
     ("executive", "Executive team", &[("executive", 480)]),
 ];
 
-pub async fn create(tx: &mut Transaction<'_, Postgres>, admin: Uuid) -> anyhow::Result<()> {
+pub async fn create(tx: &mut Transaction<'_, Postgres>, admin: Uuid, underwriter: Uuid) -> anyhow::Result<()> {
     for (kind, name, slas) in DEPARTMENTS {
         let id = Uuid::new_v4();
         let fields = DepartmentFields {
@@ -40,8 +41,10 @@ pub async fn create(tx: &mut Transaction<'_, Postgres>, admin: Uuid) -> anyhow::
         store::insert_department(tx, id, &fields).await?;
         let (kinds, minutes): (Vec<String>, Vec<i32>) = slas.iter().map(|(k, m)| (k.to_string(), *m)).unzip();
         store::set_slas(tx, id, &kinds, &minutes).await?;
-        if kind == "executive" {
-            store::set_members(tx, id, &[admin]).await?;
+        match kind {
+            "executive" => store::set_members(tx, id, &[admin]).await?,
+            "underwriting" => store::set_members(tx, id, &[underwriter]).await?,
+            _ => {}
         }
     }
     Ok(())

@@ -28,6 +28,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     ("lossmit.lead@demo.loanfloor.test", "Taylor Brooks", Role::LossmitSupervisor, None, &[]),
     ("intake@demo.loanfloor.test", "Lead vendor feed", Role::Intake, None, &[]),
     ("marketing@demo.loanfloor.test", "Riley Chen", Role::Marketing, None, &[]),
+    ("underwriter@demo.loanfloor.test", "Avery Stone", Role::Department, None, &[]),
 ];
 
 /// Creates the demo organisation when the database has no users. Returns the logins to print, or None when
@@ -39,7 +40,7 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
     if users > 0 {
         return Ok(None);
     }
-    let mut admin = None;
+    let (mut admin, mut underwriter) = (None, None);
     for (email, name, role, team, states) in DEMO_USERS {
         let u = NewUser {
             email: email.to_string(),
@@ -52,12 +53,14 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
             nmls_id: (*role == Role::Lo).then(|| format!("{}", 100_000 + email.len() * 7919)),
         };
         let id = create_user(&mut tx, &u).await.map_err(|e| anyhow::anyhow!("demo user {email}: {e:?}"))?;
-        if *role == Role::Admin {
-            admin = Some(id);
+        match role {
+            Role::Admin => admin = Some(id),
+            Role::Department => underwriter = Some(id),
+            _ => {}
         }
     }
-    if let Some(admin) = admin {
-        departments::create(&mut tx, admin).await?;
+    if let (Some(admin), Some(underwriter)) = (admin, underwriter) {
+        departments::create(&mut tx, admin, underwriter).await?;
     }
     crate::auth::store::mark_organisation(&mut tx, true).await?;
     // CAN-SPAM: borrower emails carry the lender's postal address; without one they are held back.

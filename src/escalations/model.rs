@@ -278,7 +278,8 @@ impl AuthorityTable {
     /// The user's authority: a row for the user overrides the row for their role. LOs have none.
     pub fn authority_of(&self, user: &CurrentUser) -> Option<Authority> {
         if let Some((_, level, max)) = self.users.iter().find(|(id, _, _)| *id == user.id) {
-            if matches!(user.role, Role::Lo | Role::Lossmit | Role::LossmitSupervisor | Role::Intake) {
+            if matches!(user.role, Role::Lo | Role::Lossmit | Role::LossmitSupervisor | Role::Intake | Role::Department)
+            {
                 return None;
             }
             return Some(Authority { level: *level, max_bps: *max, all_teams: *level != Level::Manager });

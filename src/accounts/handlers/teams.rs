@@ -158,7 +158,7 @@ pub(crate) struct SecurityPage {
     ctx: PageCtx,
     all: bool,
     required: Vec<&'static str>,
-    roles: [Role; 7],
+    roles: [Role; 8],
     enforced: bool,
 }
 
