@@ -451,6 +451,33 @@ async fn the_admin_page_keeps_what_was_typed_and_refuses_a_stale_save() {
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("That department already exists"));
     assert_eq!(status(&w.manager, app.url("/admin/departments")).await, 403);
+    // Someone who is only a department's member gets the department role on the users page; they land on
+    // their departments and open no lead list.
+    let res = w
+        .admin
+        .post(app.url("/admin/users/new"))
+        .form(&[
+            ("email", "dee.uw@example.com"),
+            ("name", "Dee Underwriter"),
+            ("role", "department"),
+            ("password", common::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let dee = app.client();
+    let res = dee
+        .post(app.url("/login"))
+        .form(&[("email", "dee.uw@example.com"), ("password", common::PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/departments");
+    let list = dee.get(app.url("/leads")).send().await.unwrap();
+    let body = list.text().await.unwrap();
+    assert!(!body.contains("Rosa Diaz"), "no lead of anyone");
+    assert_eq!(status(&dee, app.url(&format!("/leads/{}", w.lead))).await, 404);
 }
 
 #[tokio::test]
