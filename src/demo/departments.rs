@@ -8,8 +8,11 @@ use uuid::Uuid;
 
 use crate::departments::store::{self, DepartmentFields};
 
-/// (kind, name, response minutes per item kind)
-const DEPARTMENTS: [(&str, &str, &[(&str, i32)]); 5] = [
+/// Response minutes per item kind.
+type Slas = &'static [(&'static str, i32)];
+
+/// (kind, name, response times)
+const DEPARTMENTS: [(&str, &str, Slas); 5] = [
     (
         "underwriting",
         "Underwriting",
