@@ -59,7 +59,7 @@ CREATE INDEX lead_demographics_lead_idx ON lead_demographics (lead_id, id DESC);
 -- Compliance officers: the fair-lending analysis and nothing of the daily work.
 ALTER TABLE users DROP CONSTRAINT users_role_check;
 ALTER TABLE users ADD CONSTRAINT users_role_check
-    CHECK (role IN ('admin', 'manager', 'lo', 'lossmit', 'lossmit_supervisor', 'intake', 'marketing', 'compliance'));
+    CHECK (role IN ('admin', 'manager', 'lo', 'lossmit', 'lossmit_supervisor', 'intake', 'marketing', 'department', 'compliance'));
 
 -- Each analysis run, with its inputs, the method's version and its results, as the examiner will read them.
 CREATE TABLE fair_lending_runs (

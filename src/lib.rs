@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod departments;
 pub mod devtools;
 pub mod error;
 pub mod escalations;
@@ -60,6 +61,7 @@ pub fn routes() -> Routes {
         .merge(messages::router())
         .merge(leads::router())
         .merge(locks::router())
+        .merge(departments::router())
         .merge(routing::router())
         .merge(escalations::router())
         .merge(metrics::router())
@@ -111,6 +113,7 @@ pub fn job_kinds() -> jobs::Registry {
         .register("events", |state, job, now| Box::pin(events::run_job(state, job, now)))
         .register("leads", |state, job, now| Box::pin(leads::run_job(state, job, now)))
         .register("locks", |state, job, now| Box::pin(locks::run_job(state, job, now)))
+        .register("departments", |state, job, now| Box::pin(departments::run_job(state, job, now)))
         .register("routing", |state, job, now| Box::pin(routing::run_job(state, job, now)))
         .register("escalations", |state, job, now| Box::pin(escalations::run_job(state, job, now)))
         .register("metrics", |state, job, now| Box::pin(metrics::run_job(state, job, now)))

@@ -28,7 +28,7 @@ fn is_record(href: &str, prefix: &str) -> bool {
 }
 
 /// Every role the product has (auth::Role::ALL), by its demo account.
-const DEMO_ROLES: [&str; 8] = [
+const DEMO_ROLES: [&str; 9] = [
     "admin@demo.loanfloor.test",
     "manager@demo.loanfloor.test",
     "lo@demo.loanfloor.test",
@@ -37,6 +37,7 @@ const DEMO_ROLES: [&str; 8] = [
     "intake@demo.loanfloor.test",
     "marketing@demo.loanfloor.test",
     "compliance@demo.loanfloor.test",
+    "underwriter@demo.loanfloor.test",
 ];
 
 async fn hrefs(b: &Browser, css: &str) -> Vec<String> {

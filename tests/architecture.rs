@@ -27,6 +27,8 @@ const LAYERS: &[Layer] = &[
     Layer { name: "leads", components: &["leads"], sideways: false },
     // A rate lock is part of the loan record: escalations and webhooks import it, it imports only leads and below.
     Layer { name: "locks", components: &["locks"], sideways: false },
+    // Departments (issue 26): escalations and loss mitigation forward to them without importing each other.
+    Layer { name: "departments", components: &["departments"], sideways: false },
     Layer {
         name: "capabilities",
         components: &[

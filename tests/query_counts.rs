@@ -14,10 +14,10 @@ use uuid::Uuid;
 const BUDGET: u32 = 12;
 
 /// The manager dashboard composes some twenty panels, one statement each (rollups, scope, retention, lost
-/// reasons, rate-lock pull-through…, and, outside its cache, the filters' teams and sources and the LOs'
-/// availability, which also gives the LO filter's names): its own fixed budget, still the same with 5 rows as
-/// with 30.
-const DASHBOARD_BUDGET: u32 = 26;
+/// reasons, rate-lock pull-through, department figures…, and, outside its cache, the filters' teams and sources
+/// and the LOs' availability, which also gives the LO filter's names): its own fixed budget, still the same with
+/// 5 rows as with 30.
+const DASHBOARD_BUDGET: u32 = 27;
 
 fn budget(page: &str) -> u32 {
     if page.ends_with(" /dashboard") { DASHBOARD_BUDGET } else { BUDGET }
@@ -105,6 +105,24 @@ async fn seed(app: &TestApp, p: &People, from: i32, to: i32) {
          SELECT md5('att' || g)::uuid, md5('esc' || g)::uuid, 'quote.pdf', 'application/pdf', 4, '\\x25504446', $3
          FROM k")
     .await;
+    // Each request forwarded to underwriting by the Alpha LO's manager: half answered, half open, each with hops.
+    run("INSERT INTO departments (id, kind, name) SELECT md5('uw')::uuid, 'underwriting', 'Underwriting' FROM k
+         ON CONFLICT DO NOTHING")
+    .await;
+    run("INSERT INTO department_items (id, department_id, escalation_id, item_kind, status, forwarded_by, forwarded_at,
+                                       due_at, answered_at, answered_by, decision, answer)
+         SELECT md5('item' || g)::uuid, md5('uw')::uuid, md5('esc' || g)::uuid, 'pricing_exception',
+                CASE WHEN g % 2 = 0 THEN 'answered' ELSE 'open' END, (SELECT id FROM users WHERE email = 'mgr.alpha@org.test'),
+                now() - interval '2 hours', now() + interval '2 hours',
+                CASE WHEN g % 2 = 0 THEN now() - interval '1 hour' END, CASE WHEN g % 2 = 0 THEN $3 END,
+                CASE WHEN g % 2 = 0 THEN 'approved' END, CASE WHEN g % 2 = 0 THEN 'ok' ELSE '' END
+         FROM k")
+    .await;
+    run("INSERT INTO department_hops (item_id, action, actor_id, department_id, note, at)
+         SELECT md5('item' || g)::uuid, 'forward', (SELECT id FROM users WHERE email = 'mgr.alpha@org.test'),
+                md5('uw')::uuid, 'please ' || g, now() - interval '2 hours'
+         FROM k")
+    .await;
     // Loss-mitigation cases of the specialist, each with contact, notice, assignment and application history.
     run("INSERT INTO lossmit_cases (id, loan_number, borrower_name, property_state, investor, upb_cents, note_rate,
                                     remaining_term_months, monthly_pi_cents, first_unpaid_due_date, specialist_id)
@@ -169,6 +187,11 @@ fn pages(p: &People) -> Vec<(&'static str, &reqwest::Client, &'static str)> {
         ("admin", &p.admin, "/dashboard"),
         ("manager", &p.manager, "/routing/queue"),
         ("admin", &p.admin, "/availability"),
+        // Departments (issue 26): what was forwarded, with the manager's figures; the admin's member list.
+        ("manager", &p.manager, "/departments/forwarded"),
+        ("admin", &p.admin, "/departments/forwarded"),
+        ("admin", &p.admin, "/departments/forwarded?department=3eae6359-4a41-739e-8714-1e8333d15f73"),
+        ("admin", &p.admin, "/admin/departments"),
     ]
 }
 

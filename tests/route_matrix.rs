@@ -68,6 +68,10 @@ enum Kind {
     PartnerContact,
     /// A saved fair-lending analysis run (compliance officers and admins only).
     FairLendingRun,
+    /// A department (its queue: members and admins only; nobody walked here is a member).
+    Department,
+    /// An item Bravo's manager forwarded to that department.
+    DepartmentItem,
 }
 
 /// The loss-mitigation case's borrower: every case is visible to supervisors (and admins), nobody else.
@@ -108,6 +112,8 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("contact_id", Kind::PartnerContact),
     ("locks/{id}", Kind::Lock),
     ("runs/{id}", Kind::FairLendingRun),
+    ("departments/{id}", Kind::Department),
+    ("items/{id}", Kind::DepartmentItem),
 ];
 
 /// Pages that take their record in the query string rather than the path: (path, parameter, kind). Each is also
@@ -146,6 +152,8 @@ struct World {
     webhook: Uuid,
     /// A referral partner and a person at it, added by the admin.
     partner: (Uuid, Uuid),
+    /// The underwriting department and the item Bravo's manager forwarded to it (Bravo's escalation).
+    department: (Uuid, Uuid),
     /// Bravo LO's task on Bravo's lead; the Alpha LO's teammate's task on the teammate's lead.
     task_b: i64,
     teammate_task: i64,
@@ -246,6 +254,8 @@ impl World {
             (Role::Intake, "intake@org.test", None),
             (Role::Marketing, "marketing@org.test", None),
             (Role::Compliance, "compliance@org.test", None),
+            // Only a department's member; not a member of the department here.
+            (Role::Department, "underwriter@org.test", None),
         ] {
             let (_, c) = app.login_as(role, email, team, &["TX"]).await;
             clients.push((role, c));
@@ -381,6 +391,34 @@ impl World {
         // Pricing exceptions with the competitor's quote attached, filed by each LO on the request form.
         let escalation_b = file_escalation(&app, &app.login("lo.bravo@org.test").await, lead).await;
         let teammate_escalation = file_escalation(&app, &app.login("lo.alpha2@org.test").await, teammate_lead).await;
+        // The admin sets up underwriting (no walked role is a member); Bravo's manager forwards Bravo's request.
+        let res = admin
+            .post(app.url("/admin/departments"))
+            .form(&[
+                ("kind", "underwriting"),
+                ("name", "Underwriting"),
+                ("time_zone", "America/Chicago"),
+                ("opens", "09:00"),
+                ("closes", "17:00"),
+                ("day", "1"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "department saved");
+        let department: Uuid =
+            res.headers()["location"].to_str().unwrap().trim_start_matches("/admin/departments/").parse().unwrap();
+        let res = app
+            .login("mgr.bravo@org.test")
+            .await
+            .post(app.url(&format!("/escalations/{}/forward", escalation_b.0)))
+            .form(&[("department_id", department.to_string()), ("note", "Is this eligible?".into())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "forwarded");
+        let department_item: Uuid =
+            sqlx::query_scalar("SELECT id FROM department_items").fetch_one(app.db()).await.unwrap();
         // A delinquent loan's case, opened by the supervisor for another specialist.
         let other_specialist = app.create_user(Role::Lossmit, "lossmit.other@org.test", None, &[]).await;
         let _ = other_specialist;
@@ -525,6 +563,7 @@ impl World {
         World {
             fair_lending_run,
             partner: (partner, contact),
+            department: (department, department_item),
             app,
             task_b,
             teammate_task,
@@ -587,6 +626,8 @@ impl World {
             Kind::Partner => self.partner.0.to_string(),
             Kind::PartnerContact => self.partner.1.to_string(),
             Kind::FairLendingRun => self.fair_lending_run.to_string(),
+            Kind::Department => self.department.0.to_string(),
+            Kind::DepartmentItem => self.department.1.to_string(),
         }
     }
 
@@ -679,7 +720,11 @@ impl World {
                 (SELECT string_agg(row_to_json(k)::text, ',' ORDER BY k.id) FROM rate_locks k WHERE lead_id = ANY($15)),
                 (SELECT count(*)::text FROM rate_lock_events),
                 (SELECT string_agg(row_to_json(i)::text, ',' ORDER BY i.id) FROM lock_investors i),
-                (SELECT count(*)::text FROM lock_extension_options))",
+                (SELECT count(*)::text FROM lock_extension_options),
+                (SELECT string_agg(row_to_json(d)::text, ',' ORDER BY d.id) FROM department_items d),
+                (SELECT count(*)::text FROM department_hops),
+                (SELECT string_agg(row_to_json(d)::text, ',' ORDER BY d.id) FROM departments d),
+                (SELECT count(*)::text FROM department_members))",
         )
         .bind(self.lead)
         .bind(self.lo_b)

@@ -19,10 +19,13 @@ pub enum Role {
     /// Compliance: the fair-lending analysis (race and ethnicity proxies, HMDA demographics) and nothing of the
     /// daily work; no lead is theirs to open.
     Compliance,
+    /// Only a department's member (underwriting, compliance, legal…, issue 26): sees the items forwarded to
+    /// their departments and nothing else — no lead, no list, no figures.
+    Department,
 }
 
 impl Role {
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Admin,
         Role::Manager,
         Role::Lo,
@@ -31,6 +34,7 @@ impl Role {
         Role::Intake,
         Role::Marketing,
         Role::Compliance,
+        Role::Department,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +47,7 @@ impl Role {
             Role::Intake => "intake",
             Role::Marketing => "marketing",
             Role::Compliance => "compliance",
+            Role::Department => "department",
         }
     }
     pub fn label(self) -> &'static str {
@@ -55,6 +60,7 @@ impl Role {
             Role::Intake => "Lead intake (integration)",
             Role::Marketing => "Marketing",
             Role::Compliance => "Compliance officer",
+            Role::Department => "Department member",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
@@ -71,6 +77,7 @@ impl Role {
             Role::Intake => "/account",
             Role::Marketing => "/dashboard",
             Role::Compliance => "/compliance/fair-lending",
+            Role::Department => "/departments",
         }
     }
 }
@@ -291,9 +298,12 @@ impl CurrentUser {
             },
             Role::Lo => Scope { all: false, lo_id: Some(self.id), team_ids: vec![], unassigned_queue: false },
             // Marketing opens no lead: its lead list is the anonymous one (`lead_list_scope`).
-            Role::Lossmit | Role::LossmitSupervisor | Role::Intake | Role::Marketing | Role::Compliance => {
-                Scope::nothing()
-            }
+            Role::Lossmit
+            | Role::LossmitSupervisor
+            | Role::Intake
+            | Role::Marketing
+            | Role::Compliance
+            | Role::Department => Scope::nothing(),
         }
     }
 
@@ -426,7 +436,7 @@ mod tests {
 
     #[test]
     fn lossmit_and_intake_see_no_leads() {
-        for r in [Role::Lossmit, Role::LossmitSupervisor, Role::Intake] {
+        for r in [Role::Lossmit, Role::LossmitSupervisor, Role::Intake, Role::Department] {
             assert!(!user(r, vec![]).scope().allows_lead(None, None));
         }
     }

@@ -64,6 +64,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             ("/pipeline", "Pipeline"),
             ("/escalations", "Approvals"),
             ("/locks/desk", "Lock desk"),
+            ("/departments", "Departments"),
             ("/reports", "Reports"),
             ("/partners", "Partners"),
             ("/portfolio", "Past clients"),
@@ -78,6 +79,7 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
             ("/partners", "Partners"),
             ("/escalations", "Approvals"),
             ("/locks/desk", "Lock desk"),
+            ("/admin/departments", "Departments"),
             ("/admin/users", "Users"),
             ("/admin/teams", "Teams"),
             ("/admin/audit", "Audit log"),
@@ -88,10 +90,16 @@ pub fn nav_for(role: Role) -> Vec<(&'static str, &'static str)> {
         ],
         Role::Lossmit => vec![("/lossmit", "My cases")],
         Role::LossmitSupervisor => {
-            vec![("/lossmit/board", "Deadline board"), ("/lossmit", "Cases"), ("/lossmit/reports", "Reports")]
+            vec![
+                ("/lossmit/board", "Deadline board"),
+                ("/lossmit", "Cases"),
+                ("/departments", "Departments"),
+                ("/lossmit/reports", "Reports"),
+            ]
         }
         Role::Intake => vec![("/account", "Account")],
         Role::Compliance => vec![("/compliance/fair-lending", "Fair lending"), ("/account", "Account")],
+        Role::Department => vec![("/departments", "My departments")],
         Role::Marketing => vec![
             ("/dashboard", "Dashboard"),
             ("/reports/spend", "Spend"),

@@ -2,6 +2,7 @@
 //! LOs licensed in different states, loss-mitigation staff, an intake integration, a year of leads with
 //! history (about 2,500), and the living branch of `living.rs`.
 
+mod departments;
 mod living;
 mod locks;
 
@@ -28,6 +29,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     ("intake@demo.loanfloor.test", "Lead vendor feed", Role::Intake, None, &[]),
     ("marketing@demo.loanfloor.test", "Riley Chen", Role::Marketing, None, &[]),
     ("compliance@demo.loanfloor.test", "Avery Brooks", Role::Compliance, None, &[]),
+    ("underwriter@demo.loanfloor.test", "Avery Stone", Role::Department, None, &[]),
 ];
 
 /// Creates the demo organisation when the database has no users. Returns the logins to print, or None when
@@ -39,6 +41,7 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
     if users > 0 {
         return Ok(None);
     }
+    let (mut admin, mut underwriter) = (None, None);
     for (email, name, role, team, states) in DEMO_USERS {
         let u = NewUser {
             email: email.to_string(),
@@ -50,7 +53,15 @@ pub async fn ensure(state: &AppState) -> anyhow::Result<Option<String>> {
             capacity: 50,
             nmls_id: (*role == Role::Lo).then(|| format!("{}", 100_000 + email.len() * 7919)),
         };
-        create_user(&mut tx, &u).await.map_err(|e| anyhow::anyhow!("demo user {email}: {e:?}"))?;
+        let id = create_user(&mut tx, &u).await.map_err(|e| anyhow::anyhow!("demo user {email}: {e:?}"))?;
+        match role {
+            Role::Admin => admin = Some(id),
+            Role::Department => underwriter = Some(id),
+            _ => {}
+        }
+    }
+    if let (Some(admin), Some(underwriter)) = (admin, underwriter) {
+        departments::create(&mut tx, admin, underwriter).await?;
     }
     crate::auth::store::mark_organisation(&mut tx, true).await?;
     // CAN-SPAM: borrower emails carry the lender's postal address; without one they are held back.

@@ -19,11 +19,28 @@ pub enum Kind {
     UnderwritingScenario,
     Complaint,
     Compliance,
+    /// Issue 26: kinds answered by another department (underwriting, closing, the executives); each goes to
+    /// its department by default (`departments::model::default_department`) with its own decision options.
+    ConditionDispute,
+    GuidelineException,
+    AppraisalIssue,
+    ClosingDelay,
+    Executive,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] =
-        [Kind::PricingException, Kind::LockExtension, Kind::UnderwritingScenario, Kind::Complaint, Kind::Compliance];
+    pub const ALL: [Kind; 10] = [
+        Kind::PricingException,
+        Kind::LockExtension,
+        Kind::UnderwritingScenario,
+        Kind::ConditionDispute,
+        Kind::GuidelineException,
+        Kind::AppraisalIssue,
+        Kind::ClosingDelay,
+        Kind::Complaint,
+        Kind::Compliance,
+        Kind::Executive,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::PricingException => "pricing_exception",
@@ -31,6 +48,11 @@ impl Kind {
             Kind::UnderwritingScenario => "underwriting_scenario",
             Kind::Complaint => "complaint",
             Kind::Compliance => "compliance",
+            Kind::ConditionDispute => "condition_dispute",
+            Kind::GuidelineException => "guideline_exception",
+            Kind::AppraisalIssue => "appraisal_issue",
+            Kind::ClosingDelay => "closing_delay",
+            Kind::Executive => "executive",
         }
     }
     pub fn label(self) -> &'static str {
@@ -40,6 +62,11 @@ impl Kind {
             Kind::UnderwritingScenario => "Underwriting scenario",
             Kind::Complaint => "Complaint",
             Kind::Compliance => "Compliance",
+            Kind::ConditionDispute => "Underwriting condition dispute",
+            Kind::GuidelineException => "Guideline exception",
+            Kind::AppraisalIssue => "Appraisal issue",
+            Kind::ClosingDelay => "Closing delay",
+            Kind::Executive => "Executive escalation",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -251,7 +278,8 @@ impl AuthorityTable {
     /// The user's authority: a row for the user overrides the row for their role. LOs have none.
     pub fn authority_of(&self, user: &CurrentUser) -> Option<Authority> {
         if let Some((_, level, max)) = self.users.iter().find(|(id, _, _)| *id == user.id) {
-            if matches!(user.role, Role::Lo | Role::Lossmit | Role::LossmitSupervisor | Role::Intake) {
+            if matches!(user.role, Role::Lo | Role::Lossmit | Role::LossmitSupervisor | Role::Intake | Role::Department)
+            {
                 return None;
             }
             return Some(Authority { level: *level, max_bps: *max, all_teams: *level != Level::Manager });

@@ -4,6 +4,7 @@
 pub mod api_docs;
 pub mod data_request;
 pub mod digest;
+pub mod executive_digest;
 pub mod housekeeping;
 
 use askama::Template;
@@ -95,6 +96,7 @@ pub async fn run_job(
 ) -> anyhow::Result<()> {
     match job.kind.as_str() {
         digest::DIGEST_JOB => digest::run_job(state, job, now).await,
+        executive_digest::EXECUTIVE_DIGEST_JOB => executive_digest::run_job(state, job, now).await,
         housekeeping::HOUSEKEEPING_JOB => housekeeping::run(state, now).await.map(|_| ()),
         other => anyhow::bail!("unknown job kind {other}"),
     }
@@ -103,6 +105,7 @@ pub async fn run_job(
 /// Schedules the recurring `home.*` jobs (at server start; each run schedules its next).
 pub async fn schedule(state: &AppState) -> anyhow::Result<()> {
     digest::schedule(state).await?;
+    executive_digest::schedule(state).await?;
     housekeeping::schedule(state).await
 }
 

@@ -39,6 +39,22 @@ pub const STAFF_KINDS: &[StaffKind] = &[
         label: "Each morning at 7:00: yesterday's funnel, misses, stale leads and waiting requests (managers)",
         email_by_default: true,
     },
+    StaffKind { kind: "department.forwarded", label: "An item is forwarded to my department", email_by_default: true },
+    StaffKind {
+        kind: "department.answer",
+        label: "A department answered what I forwarded or asked",
+        email_by_default: true,
+    },
+    StaffKind {
+        kind: "department.sla_breach",
+        label: "A forwarded item is past its response time (department leads, forwarding managers)",
+        email_by_default: true,
+    },
+    StaffKind {
+        kind: "departments.executive_digest",
+        label: "Each Monday at 7:00: open executive escalations and the week's SLA breaches (executives)",
+        email_by_default: true,
+    },
     StaffKind { kind: "lossmit.assigned", label: "A loss-mitigation case is assigned to me", email_by_default: true },
     StaffKind {
         kind: "lossmit.digest",

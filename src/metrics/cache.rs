@@ -33,6 +33,9 @@ pub struct Snapshot {
     pub retention: RetentionSummary,
     /// Pull-through by lock cohort month (the viewer's locked loans first locked in the range).
     pub locks: Vec<crate::locks::desk::CohortRow>,
+    /// Per department: open items, past due, answered and the median response time, over what the viewer
+    /// forwarded (admins: everything); none for marketing.
+    pub departments: Vec<crate::departments::service::Figure>,
     pub computed_at: DateTime<Utc>,
 }
 

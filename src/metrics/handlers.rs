@@ -200,7 +200,12 @@ pub async fn dashboard_page(
             // The range's last day is the day before `to` (leads created before it).
             let last = dashboard.range.to.pred_opt().unwrap_or(dashboard.range.to);
             let locks = crate::locks::desk::pull_through_by_month(&state, &user, dashboard.range.from, last).await?;
-            Ok(Snapshot { dashboard, retention, locks, computed_at })
+            let departments = if user.is_manager_or_admin() {
+                crate::departments::service::figures(&state, &user).await?
+            } else {
+                vec![]
+            };
+            Ok(Snapshot { dashboard, retention, locks, departments, computed_at })
         })
         .await?;
     let d = &snapshot.dashboard;

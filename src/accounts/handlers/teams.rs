@@ -159,7 +159,7 @@ pub(crate) struct SecurityPage {
     ctx: PageCtx,
     all: bool,
     required: Vec<&'static str>,
-    roles: [Role; 8],
+    roles: [Role; 9],
     enforced: bool,
 }
 

@@ -13,7 +13,7 @@ pub(crate) struct UsersPage {
     f: UserFilter,
     rows: Vec<UserListRow>,
     teams: Vec<TeamRow>,
-    roles: [Role; 8],
+    roles: [Role; 9],
 }
 
 pub(crate) async fn users_page(
@@ -37,7 +37,7 @@ pub(crate) struct NewUserPage {
     form: NewUserForm,
     errors: FieldErrors,
     teams: Vec<TeamRow>,
-    roles: [Role; 8],
+    roles: [Role; 9],
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,7 +166,7 @@ pub(crate) struct UserPage {
     form: UserForm,
     errors: FieldErrors,
     teams: Vec<TeamRow>,
-    roles: [Role; 8],
+    roles: [Role; 9],
     tokens: Vec<TokenRow>,
     open_leads: i64,
     other_officers: Vec<(Uuid, String)>,

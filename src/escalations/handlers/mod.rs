@@ -25,6 +25,7 @@ use crate::web::{Flash, Routes};
 
 mod api;
 mod coaching;
+mod forwarding;
 mod reports;
 mod requests;
 mod settings;
@@ -34,6 +35,7 @@ pub(crate) use requests::QueueQuery;
 
 use api::*;
 use coaching::*;
+use forwarding::*;
 use reports::*;
 use requests::*;
 use settings::*;
@@ -59,6 +61,7 @@ pub fn router() -> Routes {
         .route("/escalations/{id}/comment", &["POST"], post(comment_form))
         .route("/escalations/{id}/review", &["POST"], post(review_form))
         .route("/escalations/{id}/close", &["POST"], post(close_form))
+        .route("/escalations/{id}/forward", &["POST"], post(forward_form))
         .route("/escalations/{id}/attachments/{attachment_id}", &["GET"], get(attachment))
         .route("/coaching", &["GET", "POST"], get(coaching).post(open_coaching))
         .route("/coaching/lo/{lo_id}", &["GET"], get(coaching_lo))

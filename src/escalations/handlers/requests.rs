@@ -162,7 +162,7 @@ pub(crate) struct QueuePage {
     q: QueueQuery,
     teams: Vec<(Uuid, String)>,
     officers: Vec<(Uuid, String)>,
-    kinds: [Kind; 5],
+    kinds: [Kind; 10],
     statuses: [Status; 6],
     outcomes: [model::ReportOutcome; 3],
 }
@@ -221,7 +221,7 @@ pub(crate) struct NewPage {
     names: crate::leads::store::LeadNames,
     input: RequestInput,
     errors: FieldErrors,
-    kinds: [Kind; 5],
+    kinds: [Kind; 10],
     reasons: [(&'static str, &'static str); 4],
     loan_amount: String,
     /// The loan's live rate lock, and the extensions its investor offers: (days, bps, dollars on this loan).
@@ -401,11 +401,17 @@ pub(crate) struct DetailPage {
     required_level: &'static str,
     /// Similar loans' granted concessions (pricing exceptions; no protected-class information).
     consistency: Option<crate::escalations::consistency::Consistency>,
+    departments: super::forwarding::DepartmentsPanel,
+    /// The forward form's errors (kept apart from the decision form's).
+    forward_errors: FieldErrors,
 }
 
 impl DetailPage {
     fn err(&self, f: &str) -> &str {
         self.errors.get(f).unwrap_or("")
+    }
+    fn forward_err(&self, f: &str) -> &str {
+        self.forward_errors.get(f).unwrap_or("")
     }
     fn rate(&self, v: &Option<i32>) -> String {
         v.map(model::format_thousandths).unwrap_or_else(|| "—".into())
@@ -446,8 +452,12 @@ pub(crate) async fn detail_page(
     id: Uuid,
     errors: FieldErrors,
     form: Option<&DecisionForm>,
+    forward: Option<&super::forwarding::ForwardForm>,
 ) -> AppResult<DetailPage> {
     let (row, auth) = crate::escalations::visible_request(state, user, id).await?;
+    let departments = super::forwarding::panel(state, user, &row, forward).await?;
+    let (errors, forward_errors) =
+        if forward.is_some() { (FieldErrors::new(), errors) } else { (errors, FieldErrors::new()) };
     let events = store::events(&state.db, id).await?;
     let attachments = store::attachments(&state.db, id).await?;
     let reason = model::reason_label(&row.reason);
@@ -468,6 +478,8 @@ pub(crate) async fn detail_page(
         reason,
         required_level,
         consistency,
+        departments,
+        forward_errors,
     })
 }
 
@@ -477,7 +489,7 @@ pub(crate) async fn detail(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> AppResult<impl IntoResponse> {
-    detail_page(&state, &user, ctx, id, FieldErrors::new(), None).await
+    detail_page(&state, &user, ctx, id, FieldErrors::new(), None, None).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -516,7 +528,7 @@ pub(crate) async fn decide_form(
             Ok(Redirect::to(&format!("/escalations/{id}")).into_response())
         }
         Err(AppError::Validation(errors)) => {
-            let page = detail_page(&state, &user, ctx, id, errors, Some(&form)).await?;
+            let page = detail_page(&state, &user, ctx, id, errors, Some(&form), None).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e),
@@ -543,7 +555,7 @@ pub(crate) async fn comment_form(
             Ok(Redirect::to(&format!("/escalations/{id}")).into_response())
         }
         Err(AppError::Validation(errors)) => {
-            let page = detail_page(&state, &user, ctx, id, errors, None).await?;
+            let page = detail_page(&state, &user, ctx, id, errors, None, None).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e),

@@ -151,6 +151,14 @@ the refused fields, `ValidationErrorBody`). Money is in cents, rates are decimal
         crate::locks::api::LosLocksRefused,
         crate::fair_lending::service::RunInput,
         crate::fair_lending::api::RunJson,
+        crate::departments::api::ItemList,
+        crate::departments::api::ItemDetail,
+        crate::departments::api::ForwardBody,
+        crate::departments::api::AnswerBody,
+        crate::departments::api::ReturnBody,
+        crate::departments::store::ItemRow,
+        crate::departments::store::HopRow,
+        crate::departments::store::DepartmentRow,
     ))
 )]
 struct Contract;

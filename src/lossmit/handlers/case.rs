@@ -44,6 +44,7 @@ pub(crate) struct CasePage {
     alert: Option<String>,
     dual_tracking: Option<String>,
     supervisor: bool,
+    departments: super::forward::CaseDepartments,
 }
 
 impl CasePage {
@@ -142,6 +143,7 @@ pub(crate) async fn case_page(
     alert: Option<String>,
 ) -> AppResult<CasePage> {
     let today = state.today();
+    let departments = super::forward::case_departments(state, user, &case, &input).await?;
     let records = store::records(&state.db, case.id).await?;
     let received = store::documents_received(&state.db, &case).await?;
     let assessment = store::latest_assessment(&state.db, case.id).await?;
@@ -230,6 +232,7 @@ pub(crate) async fn case_page(
         alert,
         dual_tracking,
         supervisor: user.may_see_case(None),
+        departments,
     })
 }
 

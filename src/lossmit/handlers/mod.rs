@@ -33,12 +33,14 @@ use crate::web::{Flash, Routes};
 mod board;
 mod case;
 mod forms;
+mod forward;
 mod new_case;
 mod reports;
 
 use board::*;
 use case::*;
 use forms::*;
+use forward::*;
 use new_case::*;
 use reports::*;
 
@@ -73,6 +75,7 @@ pub fn router() -> Routes {
         .route("/lossmit/cases/{id}/stage", &["POST"], post(change_stage))
         .route("/lossmit/cases/{id}/sale-date", &["POST"], post(set_sale_date))
         .route("/lossmit/cases/{id}/reassign", &["POST"], post(reassign))
+        .route("/lossmit/cases/{id}/forward", &["POST"], post(forward_case))
         .route("/lossmit/cases/{id}/export", &["GET"], get(export))
 }
 

@@ -1,0 +1,300 @@
+//! The department pages: `/departments` (the departments the user belongs to, and for managers the open items
+//! and median response time per department, each opening its list), a department's queue ordered by SLA due,
+//! and an item's page with only the forwarded item's facts and the answer / send-back forms.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::model;
+use super::service::{self, Figure, ItemAccess};
+use super::store::{self, CaseFacts, DepartmentRow, EscalationFacts, HopRow, ItemRow};
+use crate::auth::{CurrentUser, PageCtx};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::state::AppState;
+use crate::web::{Flash, Routes};
+
+pub fn router() -> Routes {
+    Routes::new()
+        .route("/departments", &["GET"], get(overview))
+        .route("/departments/forwarded", &["GET"], get(forwarded))
+        .route("/departments/{id}/queue", &["GET"], get(queue))
+        .route("/departments/items/{id}", &["GET"], get(item_page))
+        .route("/departments/items/{id}/answer", &["POST"], post(answer))
+        .route("/departments/items/{id}/return", &["POST"], post(send_back))
+}
+
+/// "due in 3 h 10 min" / "overdue by 25 min".
+fn due_label(due: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let m = (due - now).num_minutes();
+    if m >= 0 {
+        format!("due in {}", model::format_minutes(m))
+    } else {
+        format!("overdue by {}", model::format_minutes(-m))
+    }
+}
+
+fn status_label(s: &str) -> &'static str {
+    match s {
+        "open" => "Waiting on the department",
+        "answered" => "Answered",
+        "returned" => "Sent back",
+        _ => "Unknown",
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "departments/overview.html")]
+pub struct Overview {
+    ctx: PageCtx,
+    mine: Vec<DepartmentRow>,
+    figures: Vec<Figure>,
+    show_figures: bool,
+}
+
+impl Overview {
+    fn median(&self, f: &Figure) -> String {
+        f.median_minutes.map(model::format_minutes).unwrap_or_else(|| "—".into())
+    }
+}
+
+async fn overview(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>) -> AppResult<impl IntoResponse> {
+    let ids = store::memberships(&state.db, user.id).await?;
+    let mine = store::departments(&state.db).await?.into_iter().filter(|d| ids.contains(&d.id)).collect();
+    let show_figures = matches!(
+        user.role,
+        crate::auth::Role::Admin | crate::auth::Role::Manager | crate::auth::Role::LossmitSupervisor
+    );
+    let figures = if show_figures { service::figures(&state, &user).await? } else { vec![] };
+    Ok(Overview { ctx, mine, figures, show_figures })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "departments/queue.html")]
+pub struct QueuePage {
+    ctx: PageCtx,
+    /// The department, or None for the items forwarded to every department.
+    department: Option<DepartmentRow>,
+    items: Vec<ItemRow>,
+    /// Only the items this user forwarded (a manager's list behind their figure).
+    forwarded_only: bool,
+    now: DateTime<Utc>,
+}
+
+impl QueuePage {
+    fn kind_label(&self, k: &str) -> &'static str {
+        model::item_kind_label(k)
+    }
+    fn status_label(&self, s: &str) -> &'static str {
+        status_label(s)
+    }
+    fn due(&self, i: &ItemRow) -> String {
+        if i.status == "open" { due_label(i.due_at, self.now) } else { String::new() }
+    }
+}
+
+async fn queue(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> AppResult<impl IntoResponse> {
+    let filter = service::queue_filter(&state, &user, id).await?;
+    let department = store::department(&state.db, id).await?;
+    let items = store::items(&state.db, &filter).await?;
+    Ok(QueuePage { ctx, department, items, forwarded_only: false, now: state.clock.now() })
+}
+
+/// `?department=`: one department's items among those forwarded.
+#[derive(Debug, Default, Deserialize)]
+pub struct ForwardedQuery {
+    #[serde(default)]
+    pub department: Option<String>,
+    /// `open`, `overdue`, `answered` or `returned` (empty: every item).
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// The items the user forwarded (admins: all), to one department or every one: the list behind each figure.
+async fn forwarded(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<ForwardedQuery>,
+) -> AppResult<impl IntoResponse> {
+    let department = match q.department.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => {
+            let id = Uuid::parse_str(s).map_err(|_| AppError::NotFound)?;
+            Some(store::department(&state.db, id).await?.ok_or(AppError::NotFound)?)
+        }
+        None => None,
+    };
+    let mut filter = service::forwarded_filter(&user, department.as_ref().map(|d| d.id));
+    filter.status = match q.status.as_deref().unwrap_or("") {
+        "" => None,
+        s @ ("open" | "answered" | "returned") => Some(s.to_string()),
+        "overdue" => {
+            filter.due_by = Some(state.clock.now());
+            Some("open".to_string())
+        }
+        _ => return Err(AppError::invalid("status", "open, overdue, answered or returned")),
+    };
+    let items = store::items(&state.db, &filter).await?;
+    Ok(QueuePage { ctx, department, items, forwarded_only: true, now: state.clock.now() })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "departments/item.html")]
+pub struct ItemPage {
+    ctx: PageCtx,
+    item: ItemRow,
+    access: ItemAccess,
+    escalation: Option<EscalationFacts>,
+    case: Option<CaseFacts>,
+    hops: Vec<HopRow>,
+    errors: FieldErrors,
+    form: ResponseForm,
+    now: DateTime<Utc>,
+}
+
+impl ItemPage {
+    fn err(&self, f: &str) -> &str {
+        self.errors.get(f).unwrap_or("")
+    }
+    fn kind_label(&self, k: &str) -> &'static str {
+        model::item_kind_label(k)
+    }
+    fn status_label(&self) -> &'static str {
+        status_label(&self.item.status)
+    }
+    fn options(&self) -> &'static [(&'static str, &'static str)] {
+        model::decision_options(&self.item.item_kind)
+    }
+    fn decision_label(&self, d: &str) -> &'static str {
+        model::decision_label(&self.item.item_kind, d)
+    }
+    fn due(&self) -> String {
+        if self.item.status == "open" { due_label(self.item.due_at, self.now) } else { String::new() }
+    }
+    fn dollars(&self, c: &Option<i64>) -> String {
+        c.map(crate::web::money::cents).unwrap_or_else(|| "—".into())
+    }
+    fn upb(&self, c: &i64) -> String {
+        crate::web::money::cents(*c)
+    }
+    fn hop_label(&self, h: &HopRow) -> String {
+        match h.action.as_str() {
+            "forward" => format!("Forwarded to {}", h.department_name),
+            "answer" => format!("Answered: {}", h.decision.as_deref().map(|d| self.decision_label(d)).unwrap_or("")),
+            "return" => "Sent back".into(),
+            "sla_breach" => "Past its response time".into(),
+            other => other.to_string(),
+        }
+    }
+    fn may_answer(&self) -> bool {
+        self.access.may_answer(&self.item)
+    }
+}
+
+/// The answer or send-back form as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct ResponseForm {
+    #[serde(default)]
+    pub decision: String,
+    #[serde(default)]
+    pub answer: String,
+    #[serde(default)]
+    pub version: String,
+}
+
+async fn build_item(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: PageCtx,
+    id: Uuid,
+    errors: FieldErrors,
+    form: ResponseForm,
+) -> AppResult<ItemPage> {
+    let (item, access) = service::visible_item(state, user, id).await?;
+    let escalation = match item.escalation_id {
+        Some(e) => store::escalation_facts(&state.db, e).await?,
+        None => None,
+    };
+    let case = match item.case_id {
+        Some(c) => store::case_facts(&state.db, c).await?,
+        None => None,
+    };
+    let hops = service::hops(state, id).await?;
+    Ok(ItemPage { ctx, item, access, escalation, case, hops, errors, form, now: state.clock.now() })
+}
+
+async fn item_page(
+    user: CurrentUser,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> AppResult<impl IntoResponse> {
+    build_item(&state, &user, ctx, id, FieldErrors::new(), ResponseForm::default()).await
+}
+
+async fn respond(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: PageCtx,
+    session: &Session,
+    id: Uuid,
+    form: ResponseForm,
+    answering: bool,
+) -> AppResult<Response> {
+    // The item first: one the user may not see is a 404 whatever the form says.
+    service::visible_item(state, user, id).await?;
+    let decision = answering.then_some(form.decision.as_str());
+    let version = form.version.trim().parse::<i32>().ok();
+    match service::respond(state, user, id, decision, &form.answer, version).await {
+        Ok(item) => {
+            let msg = if answering { "Answer sent." } else { "Sent back to the manager." };
+            Flash::push(session, "success", msg).await;
+            Ok(Redirect::to(&format!("/departments/items/{}", item.id)).into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            let page = build_item(state, user, ctx, id, errors, form).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(AppError::Conflict(m)) => {
+            let mut errors = FieldErrors::new();
+            errors.add("version", m);
+            let page = build_item(state, user, ctx, id, errors, form).await?;
+            Ok((StatusCode::CONFLICT, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn answer(
+    user: CurrentUser,
+    ctx: PageCtx,
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    axum::Form(form): axum::Form<ResponseForm>,
+) -> AppResult<Response> {
+    respond(&state, &user, ctx, &session, id, form, true).await
+}
+
+async fn send_back(
+    user: CurrentUser,
+    ctx: PageCtx,
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    axum::Form(form): axum::Form<ResponseForm>,
+) -> AppResult<Response> {
+    respond(&state, &user, ctx, &session, id, form, false).await
+}
