@@ -730,31 +730,9 @@ pub(super) fn row_select(scope: &crate::auth::Scope, lo_total: Option<Uuid>) -> 
     qb
 }
 
-/// The list's page, its total and the cohort's facts, as the page and the API show them. An LO's whole list
-/// reads its total in the page's own statement (one round trip instead of two, the commonest list there is);
-/// every other list counts beside the page.
-pub async fn list_with_total(
-    state: &AppState,
-    user: &CurrentUser,
-    f: &LeadFilter,
-) -> AppResult<((Vec<LeadRow>, Option<String>), ListTotal, Option<FactTotal>)> {
-    let Some(lo) = user.lead_list_scope().only_lo().filter(|_| !f.narrows()) else {
-        return tokio::try_join!(
-            list_rows(state, user, f, None),
-            super::count_leads(state, user, f),
-            super::count_facts(state, user, f)
-        );
-    };
-    let (rows, next) = list_rows(state, user, f, Some(lo)).await?;
-    // No row: the LO has no leads at all (the whole list, first page), so the total is 0.
-    let n = rows.first().and_then(|r| r.lo_total).unwrap_or(0);
-    let total = ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP };
-    Ok(((rows, next), total, super::count_facts(state, user, f).await?))
-}
-
 /// One page of the leads the user may see, newest (or oldest) first, with the cursor of the next page (and,
 /// with `lo_total`, that LO's whole-list total on every row).
-async fn list_rows(
+pub(super) async fn list_rows(
     state: &AppState,
     user: &CurrentUser,
     f: &LeadFilter,

@@ -1,6 +1,6 @@
 //! The lead list's totals: its leads, and the facts (assignments, losses) a cohort's figure counts.
 
-use super::list::{Cohort, push_filter_over};
+use super::list::{Cohort, LeadRow, list_rows, push_filter_over};
 use super::*;
 
 /// How many leads match the filter, counted up to [`TOTAL_CAP`] and then shown as "10,000+".
@@ -79,4 +79,26 @@ impl FactTotal {
     pub fn noun(&self) -> &'static str {
         if self.total.count == 1 && !self.total.capped { self.one } else { self.many }
     }
+}
+
+/// The list's page, its total and the cohort's facts, as the page and the API show them. An LO's whole list
+/// reads its total in the page's own statement (one round trip instead of two, the commonest list there is);
+/// every other list counts beside the page.
+pub async fn list_with_total(
+    state: &AppState,
+    user: &CurrentUser,
+    f: &LeadFilter,
+) -> AppResult<((Vec<LeadRow>, Option<String>), ListTotal, Option<FactTotal>)> {
+    let Some(lo) = user.lead_list_scope().only_lo().filter(|_| !f.narrows()) else {
+        return tokio::try_join!(
+            list_rows(state, user, f, None),
+            count_leads(state, user, f),
+            count_facts(state, user, f)
+        );
+    };
+    let (rows, next) = list_rows(state, user, f, Some(lo)).await?;
+    // No row: the LO has no leads at all (the whole list, first page), so the total is 0.
+    let n = rows.first().and_then(|r| r.lo_total).unwrap_or(0);
+    let total = ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP };
+    Ok(((rows, next), total, count_facts(state, user, f).await?))
 }
