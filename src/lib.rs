@@ -17,6 +17,7 @@ pub mod home;
 pub mod imports;
 pub mod jobs;
 pub mod leads;
+pub mod loan_options;
 pub mod locks;
 pub mod lossmit;
 pub mod messages;
