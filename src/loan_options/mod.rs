@@ -5,3 +5,4 @@
 
 pub mod amortize;
 pub mod apr;
+pub mod model;
