@@ -1,8 +1,16 @@
-//! Loan options a borrower compares side by side (issue 21).
+//! Loan options a borrower compares side by side (issue 21): an LO builds two to four options on a lead, sees
+//! them side by side with the best per horizon marked, and sends the borrower a read-only link.
 //!
 //! - `apr`: the APR by Regulation Z, Appendix J's actuarial method (pure).
 //! - `amortize`: payments, schedules and ARM rate paths in integer cents (pure).
+//! - `model`: an option's figures from its inputs, and the side-by-side marks (pure).
+//! - `service`: saving options (versioned), links, the borrower's view, the PMI table; who may do what.
+//! - `pages`, `borrower`, `pmi_pages`: the LO's pages, the borrower's page, the admin's PMI table.
+//! - `api`: `/api/v1/leads/{id}/scenarios`, `/api/v1/scenarios/{id}`.
+//! - `store`: the SQL.
 
 pub mod amortize;
 pub mod apr;
 pub mod model;
+pub mod service;
+pub mod store;
