@@ -60,6 +60,7 @@ pub fn routes() -> Routes {
         .merge(messages::router())
         .merge(leads::router())
         .merge(locks::router())
+        .merge(loan_options::router())
         .merge(routing::router())
         .merge(escalations::router())
         .merge(metrics::router())
@@ -88,6 +89,7 @@ pub fn wire() {
         lead_panels: vec![
             |state, user, lead| Box::pin(routing::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(locks::pages::lead_panel(state, user, lead)),
+            |state, user, lead| Box::pin(loan_options::pages::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(escalations::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(messages::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(retention::lead_panel(state, user, lead)),

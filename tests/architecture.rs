@@ -29,7 +29,16 @@ const LAYERS: &[Layer] = &[
     Layer { name: "locks", components: &["locks"], sideways: false },
     Layer {
         name: "capabilities",
-        components: &["routing", "escalations", "lossmit", "portfolio", "webhooks", "notifications", "messages"],
+        components: &[
+            "routing",
+            "escalations",
+            "lossmit",
+            "portfolio",
+            "webhooks",
+            "notifications",
+            "messages",
+            "loan_options",
+        ],
         sideways: false,
     },
     Layer { name: "metrics", components: &["metrics"], sideways: false },

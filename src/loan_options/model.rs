@@ -35,7 +35,7 @@ pub const RATE_TYPES: [&str; 2] = ["fixed", "arm"];
 pub const HORIZONS: [u32; 3] = [60, 84, 120];
 
 /// One closing cost.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CostItem {
     pub name: String,
     pub cents: i64,
@@ -73,7 +73,7 @@ pub struct Inputs {
 }
 
 /// The figures at one horizon.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Horizon {
     pub months: u32,
     /// Cash to close + principal, interest and mortgage insurance paid by then.
@@ -88,7 +88,7 @@ pub struct Horizon {
 }
 
 /// A step of an ARM's payment path: from `month` the rate is `rate_milli` and the payment `payment_cents`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PathStep {
     pub month: u32,
     pub rate_milli: i32,
@@ -96,7 +96,7 @@ pub struct PathStep {
 }
 
 /// An ARM's two payment paths.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ArmPaths {
     pub fully_indexed_milli: i32,
     pub todays_index: Vec<PathStep>,
@@ -105,7 +105,7 @@ pub struct ArmPaths {
 }
 
 /// Everything the comparison shows for one option.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Figures {
     pub loan_amount_cents: i64,
     pub upfront_premium_cents: i64,
