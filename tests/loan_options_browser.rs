@@ -80,6 +80,17 @@ async fn lo_builds_three_options_the_borrower_opens_the_link_and_it_fails_after_
         assert!(table.contains(name), "{name} in {table}");
     }
 
+    // The comparison and the form pass axe-core (WCAG 2 A/AA) on a desktop and at phone size.
+    for (width, height) in [(1280, 900), (390, 844)] {
+        b.client.set_window_size(width, height).await.unwrap();
+        for path in [format!("/leads/{lead}/options/new"), format!("/leads/{lead}/options")] {
+            b.client.goto(&app.url(&path)).await.unwrap();
+            let found = b.axe_violations().await;
+            assert!(found.is_empty(), "{path} at {width}px: {found:?}");
+        }
+    }
+    b.client.set_window_size(1280, 900).await.unwrap();
+
     // Ann sends the first two; the link is shown once.
     let boxes = b.client.find_all(Locator::Css("#link-form input[name=scenario_id]")).await.unwrap();
     boxes[2].click().await.unwrap();
@@ -89,7 +100,9 @@ async fn lo_builds_three_options_the_borrower_opens_the_link_and_it_fails_after_
     let at = flash.find("/o/").unwrap_or_else(|| panic!("the link: {flash}"));
     let token: String = flash[at + 3..].chars().take_while(char::is_ascii_hexdigit).collect();
 
-    // The borrower, not signed in, opens it on their own browser.
+    b.close().await;
+
+    // The borrower, not signed in, opens it in their own browser (one browser runs at a time here).
     let borrower = Browser::start().await;
     borrower.client.goto(&app.url(&format!("/o/{token}"))).await.unwrap();
     let page = borrower.text("main").await;
@@ -97,15 +110,23 @@ async fn lo_builds_three_options_the_borrower_opens_the_link_and_it_fails_after_
     assert!(page.contains("30-year fixed, no points") && page.contains("30-year fixed, 1 point"), "{page}");
     assert!(!page.contains("lender credit"), "only the options sent");
     assert!(!page.contains("Diaz"), "nothing else of the lead");
+    borrower.client.set_window_size(390, 844).await.unwrap();
+    let found = borrower.axe_violations().await;
+    assert!(found.is_empty(), "the borrower's page on a phone: {found:?}");
+    borrower.close().await;
 
     // Ann sees the view and revokes the link.
+    let b = Browser::start().await;
+    b.sign_in(&app.url(""), "ann.lo@example.com", PASSWORD).await;
+    signed_in(&b).await;
     b.client.goto(&app.url(&format!("/leads/{lead}/options"))).await.unwrap();
-    let links = b.text("#links").await;
+    let links = b.text("#links table").await;
     assert!(links.contains("Revoke"), "{links}");
     b.submit("#links table form button[type=submit]").await;
     assert!(b.text(".flash-success").await.contains("revoked"));
     b.close().await;
 
+    let borrower = Browser::start().await;
     borrower.client.goto(&app.url(&format!("/o/{token}"))).await.unwrap();
     assert!(borrower.text("#link-closed").await.contains("no longer active"));
     borrower.close().await;

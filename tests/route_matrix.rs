@@ -114,6 +114,8 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("options/{id}", Kind::LoanOption),
     ("scenarios/{id}", Kind::LoanOption),
     ("option-links/{id}", Kind::OptionLink),
+    // The borrower's page: public, its token is the authority (tests/loan_options.rs covers it).
+    ("o/{token}", Kind::OptionLink),
     ("pmi-rates/{id}", Kind::PmiRate),
 ];
 
