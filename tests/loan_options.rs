@@ -315,3 +315,38 @@ async fn the_borrower_link_shows_only_the_options_logs_each_view_and_stops_when_
     f.app.state.clock.advance(Duration::days(1) + Duration::minutes(1));
     assert_eq!(f.get(&anon, &format!("/o/{token}")).await.0, 410);
 }
+
+#[tokio::test]
+async fn the_comparison_and_the_borrowers_page_run_the_same_statements_for_one_option_as_for_four() {
+    use loanfloor::web::statements;
+    assert!(statements::install_for_tests(), "this test binary installs the only subscriber");
+    let f = floor().await;
+    let count = |client: reqwest::Client, path: String| {
+        let url = f.app.url(&path);
+        async move {
+            let mut n = 0;
+            // Twice: the second request runs with the session and caches warm.
+            for _ in 0..2 {
+                let res = client.get(&url).send().await.unwrap();
+                assert_eq!(res.status(), 200, "{path}");
+                n = res.headers()[statements::HEADER].to_str().unwrap().parse::<u32>().unwrap();
+            }
+            n
+        }
+    };
+    let first = f.option(&fixed("Option 1", 6_000, 0)).await["scenario"]["id"].as_str().unwrap().to_string();
+    let compare = format!("/leads/{}/options", f.lead);
+    let token = f.send_link(&[&first], "7").await;
+    let one = (count(f.lo_web.clone(), compare.clone()).await, count(f.app.client(), format!("/o/{token}")).await);
+    let mut ids = vec![first];
+    for n in 2..=4 {
+        let v = f.option(&fixed(&format!("Option {n}"), 6_000 + n * 125, n * 25)).await;
+        ids.push(v["scenario"]["id"].as_str().unwrap().to_string());
+    }
+    let all: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let token = f.send_link(&all, "7").await;
+    let four = (count(f.lo_web.clone(), compare).await, count(f.app.client(), format!("/o/{token}")).await);
+    eprintln!("statements with one option: {one:?}; with four: {four:?}");
+    assert_eq!(one, four, "no statement per option (N+1)");
+    assert!(four.0 <= 14 && four.1 <= 10, "{four:?}");
+}

@@ -134,6 +134,9 @@ pub struct Figures {
     pub arm: Option<ArmPaths>,
 }
 
+/// The largest amount an input may hold, in cents ($1 billion): far above any mortgage, far below overflow.
+pub const MAX_AMOUNT: i64 = 100_000_000_000;
+
 /// Why inputs cannot be figured: (field, message) pairs.
 pub type Problems = Vec<(&'static str, String)>;
 
@@ -146,12 +149,12 @@ pub fn validate(i: &Inputs) -> Problems {
     if !RATE_TYPES.contains(&i.rate_type.as_str()) {
         p.push(("rate_type", "Choose fixed or ARM.".into()));
     }
-    if i.property_value_cents <= 0 {
-        p.push(("property_value", "Enter the property's value.".into()));
+    if i.property_value_cents <= 0 || i.property_value_cents > MAX_AMOUNT {
+        p.push(("property_value", "Enter the property's value (up to $1 billion).".into()));
     }
-    if i.base_loan_cents <= 0 {
-        p.push(("loan_amount", "Enter a loan amount above zero.".into()));
-    } else if i.property_value_cents > 0 && i.base_loan_cents > i.property_value_cents * 2 {
+    if i.base_loan_cents <= 0 || i.base_loan_cents > MAX_AMOUNT {
+        p.push(("loan_amount", "Enter a loan amount above zero (up to $1 billion).".into()));
+    } else if i.property_value_cents > 0 && i.base_loan_cents > i.property_value_cents.saturating_mul(2) {
         p.push(("loan_amount", "The loan is more than twice the property's value.".into()));
     }
     if !(1..=25_000).contains(&i.rate_milli) {
@@ -179,11 +182,11 @@ pub fn validate(i: &Inputs) -> Problems {
         ("monthly_hoa", i.monthly_hoa_cents),
         ("down_payment", i.down_payment_cents),
     ] {
-        if v < 0 {
-            p.push((field, "Not below zero.".into()));
+        if v < 0 || v > MAX_AMOUNT {
+            p.push((field, "Not below zero, nor above $1 billion.".into()));
         }
     }
-    if i.costs.iter().any(|c| c.cents < 0 || c.name.trim().is_empty()) {
+    if i.costs.len() > 40 || i.costs.iter().any(|c| c.cents < 0 || c.cents > MAX_AMOUNT || c.name.trim().is_empty()) {
         p.push(("costs", "Each closing cost needs a name and an amount not below zero.".into()));
     }
     let start = interest_start(i.first_payment_date);

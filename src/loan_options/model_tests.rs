@@ -255,3 +255,12 @@ fn inputs_out_of_range_are_refused_by_field() {
     let fields: Vec<&str> = validate(&i).into_iter().map(|(f, _)| f).collect();
     assert_eq!(fields, vec!["program", "loan_amount", "rate", "term_years", "first_payment_date"]);
 }
+
+#[test]
+fn amounts_past_a_billion_dollars_are_refused_before_any_arithmetic() {
+    let mut i = base(i64::MAX, i64::MAX, 6_000, 360);
+    i.costs = vec![pfc("Huge", i64::MAX)];
+    i.monthly_taxes_cents = i64::MAX;
+    let fields: Vec<&str> = validate(&i).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(fields, vec!["property_value", "loan_amount", "monthly_taxes", "costs"]);
+}

@@ -141,10 +141,12 @@ async fn prepare(state: &AppState, input: &ScenarioInput) -> AppResult<Inputs> {
     let mut inputs = input.inputs.clone();
     inputs.pmi_annual_bps = 0;
     let i = &input.inputs;
-    let needs_pmi = matches!(i.program.as_str(), "conventional" | "jumbo")
+    // Only once the amounts are known to be in range (validate caps them).
+    let needs_pmi = e.is_empty()
+        && matches!(i.program.as_str(), "conventional" | "jumbo")
         && i.property_value_cents > 0
         && i.base_loan_cents * 10_000 > i.property_value_cents * 8_000;
-    if needs_pmi && e.is_empty() {
+    if needs_pmi {
         let ltv = i.base_loan_cents * 10_000 / i.property_value_cents;
         match input.credit_score {
             None => e.add("credit_score", "Above 80% loan-to-value PMI applies: enter the credit score."),
@@ -350,8 +352,9 @@ pub async fn create_link(
     let id = Uuid::new_v4();
     let expires_at = now + Duration::days(days);
     let mut tx = state.db.begin().await?;
-    store::insert_link(&mut tx, id, lead_id, &crate::auth::store::token_hash(&token), &ids, expires_at, user.id, now)
-        .await?;
+    let hash = crate::auth::store::token_hash(&token);
+    let link = store::NewLink { id, lead_id, token_hash: &hash, scenario_ids: &ids, expires_at, by: user.id, at: now };
+    store::insert_link(&mut tx, &link).await?;
     Entry::new(Some(user as &dyn crate::audit::Acts), "loan_option.link_sent", "loan_option_link", id)
         .after(json!({ "lead_id": lead_id, "scenario_ids": ids, "expires_at": expires_at }))
         .write(&mut *tx)

@@ -151,12 +151,12 @@ pub async fn versions(db: &PgPool, id: Uuid) -> sqlx::Result<Vec<VersionRow>> {
 /// How many live options a lead has (locked: two saves at once cannot both pass the limit).
 pub async fn count_live(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar!("SELECT id FROM leads WHERE id = $1 FOR UPDATE", lead_id).fetch_optional(&mut **tx).await?;
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         "SELECT count(*) AS \"n!\" FROM loan_scenarios WHERE lead_id = $1 AND archived_at IS NULL",
         lead_id
     )
     .fetch_one(&mut **tx)
-    .await?)
+    .await
 }
 
 /// A new scenario row (its first version is written by [`insert_version`]).
@@ -376,26 +376,28 @@ pub struct LinkRow {
     pub last_viewed_at: Option<DateTime<Utc>>,
 }
 
-pub async fn insert_link(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    lead_id: Uuid,
-    token_hash: &str,
-    scenario_ids: &[Uuid],
-    expires_at: DateTime<Utc>,
-    by: Uuid,
-    at: DateTime<Utc>,
-) -> sqlx::Result<()> {
+/// A new link: its token's hash only.
+pub struct NewLink<'a> {
+    pub id: Uuid,
+    pub lead_id: Uuid,
+    pub token_hash: &'a str,
+    pub scenario_ids: &'a [Uuid],
+    pub expires_at: DateTime<Utc>,
+    pub by: Uuid,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn insert_link(tx: &mut Transaction<'_, Postgres>, l: &NewLink<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         "INSERT INTO loan_option_links (id, lead_id, token_hash, scenario_ids, expires_at, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        id,
-        lead_id,
-        token_hash,
-        scenario_ids,
-        expires_at,
-        by,
-        at
+        l.id,
+        l.lead_id,
+        l.token_hash,
+        l.scenario_ids,
+        l.expires_at,
+        l.by,
+        l.at
     )
     .execute(&mut **tx)
     .await?;
