@@ -149,10 +149,10 @@ pub fn validate(i: &Inputs) -> Problems {
     if !RATE_TYPES.contains(&i.rate_type.as_str()) {
         p.push(("rate_type", "Choose fixed or ARM.".into()));
     }
-    if i.property_value_cents <= 0 || i.property_value_cents > MAX_AMOUNT {
+    if !(1..=MAX_AMOUNT).contains(&i.property_value_cents) {
         p.push(("property_value", "Enter the property's value (up to $1 billion).".into()));
     }
-    if i.base_loan_cents <= 0 || i.base_loan_cents > MAX_AMOUNT {
+    if !(1..=MAX_AMOUNT).contains(&i.base_loan_cents) {
         p.push(("loan_amount", "Enter a loan amount above zero (up to $1 billion).".into()));
     } else if i.property_value_cents > 0 && i.base_loan_cents > i.property_value_cents.saturating_mul(2) {
         p.push(("loan_amount", "The loan is more than twice the property's value.".into()));
@@ -182,11 +182,11 @@ pub fn validate(i: &Inputs) -> Problems {
         ("monthly_hoa", i.monthly_hoa_cents),
         ("down_payment", i.down_payment_cents),
     ] {
-        if v < 0 || v > MAX_AMOUNT {
+        if !(0..=MAX_AMOUNT).contains(&v) {
             p.push((field, "Not below zero, nor above $1 billion.".into()));
         }
     }
-    if i.costs.len() > 40 || i.costs.iter().any(|c| c.cents < 0 || c.cents > MAX_AMOUNT || c.name.trim().is_empty()) {
+    if i.costs.len() > 40 || i.costs.iter().any(|c| !(0..=MAX_AMOUNT).contains(&c.cents) || c.name.trim().is_empty()) {
         p.push(("costs", "Each closing cost needs a name and an amount not below zero.".into()));
     }
     let start = interest_start(i.first_payment_date);
