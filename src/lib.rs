@@ -19,6 +19,7 @@ pub mod home;
 pub mod imports;
 pub mod jobs;
 pub mod leads;
+pub mod loan_options;
 pub mod locks;
 pub mod lossmit;
 pub mod messages;
@@ -62,6 +63,7 @@ pub fn routes() -> Routes {
         .merge(leads::router())
         .merge(locks::router())
         .merge(departments::router())
+        .merge(loan_options::router())
         .merge(routing::router())
         .merge(escalations::router())
         .merge(metrics::router())
@@ -91,6 +93,7 @@ pub fn wire() {
         lead_panels: vec![
             |state, user, lead| Box::pin(routing::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(locks::pages::lead_panel(state, user, lead)),
+            |state, user, lead| Box::pin(loan_options::pages::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(escalations::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(messages::lead_panel(state, user, lead)),
             |state, user, lead| Box::pin(retention::lead_panel(state, user, lead)),

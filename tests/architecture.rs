@@ -40,6 +40,7 @@ const LAYERS: &[Layer] = &[
             "notifications",
             "messages",
             "fair_lending",
+            "loan_options",
         ],
         sideways: false,
     },

@@ -396,6 +396,29 @@ async fn typed_lock_answers_match_their_schemas() {
     assert_eq!(report.await["errors"][0]["line"], 0);
 }
 
+#[tokio::test]
+async fn typed_loan_option_answers_match_their_schemas() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app).await;
+    let lo = app.create_user(Role::Lo, "lo.options@example.com", Some("North"), &["TX"]).await;
+    let api = app.api(&app.token_for(lo).await);
+    let lead = create_lead(&app, &api, "Options").await;
+    let body = json!({"name": "5/6 ARM", "program": "conventional", "rate_type": "arm",
+        "property_value_cents": 40000000, "loan_amount_cents": 30000000, "rate_milli": 6000, "term_months": 360,
+        "points_bps": 50, "arm": {"initial_months": 60, "adjust_months": 6, "initial_cap_milli": 2000,
+        "periodic_cap_milli": 1000, "lifetime_cap_milli": 5000, "margin_milli": 2750, "index_milli": 4300},
+        "monthly_taxes_cents": 45000, "closing_date": "2026-01-15", "first_payment_date": "2026-03-01",
+        "costs": [{"name": "Origination", "amount_cents": 120000, "prepaid_finance_charge": true}]});
+    let path = "/api/v1/leads/{id}/scenarios";
+    sent(&doc, path, "post", &body);
+    let url = app.url(&format!("/api/v1/leads/{lead}/scenarios"));
+    let made = answer(&doc, api.post(url.clone()).json(&body), path, 201).await;
+    assert_eq!(made["figures"]["arm"]["worst_case"][1]["rate_milli"], 8000, "{made}");
+    answer(&doc, api.get(url), path, 200).await;
+    let id = made["scenario"]["id"].as_str().unwrap();
+    answer(&doc, api.get(app.url(&format!("/api/v1/scenarios/{id}"))), "/api/v1/scenarios/{id}", 200).await;
+}
+
 async fn create_lead(app: &TestApp, api: &reqwest::Client, name: &str) -> String {
     let lead = json!({"first_name": name, "last_name": "Typed", "email": format!("{}@example.com", name.to_lowercase()),
         "property_state": "TX", "loan_amount_cents": 30000000, "source": "zillow"});

@@ -60,6 +60,12 @@ enum Kind {
     Stage,
     /// A rate lock on another LO's loan.
     Lock,
+    /// A loan option (scenario) on another LO's lead.
+    LoanOption,
+    /// A borrower link to another LO's loan options.
+    OptionLink,
+    /// A band of the admin's PMI table (admin pages only).
+    PmiRate,
     /// A lead source's key (admin pages and admin API calls only).
     Source,
     /// A referral partner, and a person at one: the organisation's, read by every role that works leads,
@@ -114,6 +120,12 @@ const PARAM_KINDS: &[(&str, Kind)] = &[
     ("runs/{id}", Kind::FairLendingRun),
     ("departments/{id}", Kind::Department),
     ("items/{id}", Kind::DepartmentItem),
+    ("options/{id}", Kind::LoanOption),
+    ("scenarios/{id}", Kind::LoanOption),
+    ("option-links/{id}", Kind::OptionLink),
+    // The borrower's page: public, its token is the authority (tests/loan_options.rs covers it).
+    ("o/{token}", Kind::OptionLink),
+    ("pmi-rates/{id}", Kind::PmiRate),
 ];
 
 /// Pages that take their record in the query string rather than the path: (path, parameter, kind). Each is also
@@ -170,6 +182,13 @@ struct World {
     teammate_lock: Uuid,
     /// A fair-lending run made by the admin.
     fair_lending_run: Uuid,
+    /// The Bravo LO's loan option and borrower link on Bravo's lead; the Alpha teammate's on theirs.
+    option_b: Uuid,
+    teammate_option: Uuid,
+    link_b: Uuid,
+    teammate_link: Uuid,
+    /// A band of the PMI table the admin added.
+    pmi_rate: Uuid,
     clients: Vec<(Role, reqwest::Client)>,
 }
 
@@ -377,6 +396,25 @@ impl World {
         };
         let lock_b = lock_on(api_b.clone(), lead).await;
         let teammate_lock = lock_on(api_teammate.clone(), teammate_lead).await;
+        // Each LO prices an option on their lead through the API and sends the borrower a link from the page.
+        let option_b = option_on(&app, &api_b, lead).await;
+        let teammate_option = option_on(&app, &api_teammate, teammate_lead).await;
+        let link_b = link_on(&app, &app.login("lo.bravo@org.test").await, lead, option_b).await;
+        let teammate_link = link_on(&app, &app.login("lo.alpha2@org.test").await, teammate_lead, teammate_option).await;
+        let res = admin
+            .post(app.url("/admin/pmi-rates"))
+            .form(&[
+                ("ltv_from", "90"),
+                ("ltv_to", "95"),
+                ("credit_from", "740"),
+                ("credit_to", "850"),
+                ("annual", "0.5"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "PMI rate added: {}", res.text().await.unwrap());
+        let pmi_rate: Uuid = sqlx::query_scalar("SELECT id FROM pmi_rates").fetch_one(app.db()).await.unwrap();
         // The Bravo LO's token, made as `loanfloor token add` makes it.
         let mut tx = app.db().begin().await.unwrap();
         let new = loanfloor::auth::store::NewToken {
@@ -574,6 +612,11 @@ impl World {
             report_b,
             lock_b,
             teammate_lock,
+            option_b,
+            teammate_option,
+            link_b,
+            teammate_link,
+            pmi_rate,
             lead,
             teammate_lead,
             lo_b,
@@ -622,6 +665,11 @@ impl World {
             Kind::Stage => "contacted".to_string(),
             Kind::Lock if role == Role::Lo => self.teammate_lock.to_string(),
             Kind::Lock => self.lock_b.to_string(),
+            Kind::LoanOption if role == Role::Lo => self.teammate_option.to_string(),
+            Kind::LoanOption => self.option_b.to_string(),
+            Kind::OptionLink if role == Role::Lo => self.teammate_link.to_string(),
+            Kind::OptionLink => self.link_b.to_string(),
+            Kind::PmiRate => self.pmi_rate.to_string(),
             Kind::Source => "direct".to_string(),
             Kind::Partner => self.partner.0.to_string(),
             Kind::PartnerContact => self.partner.1.to_string(),
@@ -724,7 +772,11 @@ impl World {
                 (SELECT string_agg(row_to_json(d)::text, ',' ORDER BY d.id) FROM department_items d),
                 (SELECT count(*)::text FROM department_hops),
                 (SELECT string_agg(row_to_json(d)::text, ',' ORDER BY d.id) FROM departments d),
-                (SELECT count(*)::text FROM department_members))",
+                (SELECT count(*)::text FROM department_members),
+                (SELECT string_agg(row_to_json(o)::text, ',' ORDER BY o.id) FROM loan_scenarios o WHERE lead_id = ANY($15)),
+                (SELECT count(*)::text FROM loan_scenario_versions),
+                (SELECT string_agg(row_to_json(k)::text, ',' ORDER BY k.id) FROM loan_option_links k WHERE lead_id = ANY($15)),
+                (SELECT string_agg(row_to_json(p)::text, ',' ORDER BY p.id) FROM pmi_rates p))",
         )
         .bind(self.lead)
         .bind(self.lo_b)
@@ -747,6 +799,32 @@ impl World {
         .unwrap();
         row.0
     }
+}
+
+/// A 30-year fixed option on `lead`, posted through `POST /api/v1/leads/{id}/scenarios` by `api` (201): its id.
+async fn option_on(app: &TestApp, api: &reqwest::Client, lead: Uuid) -> Uuid {
+    let body = serde_json::json!({"name": "30-year fixed", "program": "conventional", "rate_type": "fixed",
+        "property_value_cents": 50_000_000, "loan_amount_cents": 40_000_000, "rate_milli": 6875, "term_months": 360,
+        "closing_date": "2026-01-15", "first_payment_date": "2026-03-01"});
+    let res = api.post(app.url(&format!("/api/v1/leads/{lead}/scenarios"))).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201, "option added: {}", res.text().await.unwrap());
+    res.json::<serde_json::Value>().await.unwrap()["scenario"]["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// The signed-in LO sends the borrower a link to `option` from the comparison page: the link's id.
+async fn link_on(app: &TestApp, lo: &reqwest::Client, lead: Uuid, option: Uuid) -> Uuid {
+    let res = lo
+        .post(app.url(&format!("/leads/{lead}/options/links")))
+        .form(&[("scenario_id", option.to_string()), ("days", "7".to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "link sent: {}", res.text().await.unwrap());
+    sqlx::query_scalar("SELECT id FROM loan_option_links WHERE lead_id = $1")
+        .bind(lead)
+        .fetch_one(app.db())
+        .await
+        .unwrap()
 }
 
 /// A lead posted through `POST /api/v1/leads` by `api` (201): its id.

@@ -77,6 +77,7 @@ pub const TAGS: &[(&str, &str)] = &[
     ("portfolio", "Closed loans, retention opportunities, and status updates from the LOS."),
     ("locks", "Rate locks: lock, extend, relock, float down, cancel; investors; locks from the LOS."),
     ("fair-lending", "Fair-lending analysis runs (compliance officers and admins)."),
+    ("loan_options", "Loan options on a lead, with their Truth in Lending figures (APR by Regulation Z, Appendix J)."),
     ("accounts", "Who the caller is."),
 ];
 
@@ -400,6 +401,30 @@ pub const OPERATIONS: &[Op] = &[
         "A loan's status from the loan origination system (admins, intake).",
         Some(Schema("LosStatusBody")),
         &[(200, S("LosOutcome"))],
+    ),
+    op(
+        "GET",
+        "/api/v1/leads/{id}/scenarios",
+        "loan_options",
+        "A lead's live loan options (in the caller's scope), each at its current version with its figures.",
+        None,
+        &[(200, S("ScenarioList"))],
+    ),
+    op(
+        "POST",
+        "/api/v1/leads/{id}/scenarios",
+        "loan_options",
+        "Add a loan option to a lead (at most four live); the answer carries its figures: payment, cash to close, amount financed, finance charge, APR, horizons, ARM paths.",
+        Some(Schema("ScenarioBody")),
+        &[(201, S("ScenarioJson"))],
+    ),
+    op(
+        "GET",
+        "/api/v1/scenarios/{id}",
+        "loan_options",
+        "One loan option at its current version, with its closing costs and figures.",
+        None,
+        &[(200, S("ScenarioJson"))],
     ),
     op(
         "GET",
