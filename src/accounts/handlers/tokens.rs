@@ -129,6 +129,6 @@ pub(crate) async fn revoke(
             .await?;
     }
     tx.commit().await?;
-    crate::auth::token_cache::changed_here(&state);
+    crate::auth::token_cache::changed_here(state);
     Ok(before)
 }
