@@ -440,6 +440,20 @@ async fn the_list_pages_by_keyset_and_filters() {
         api.get(app.url(&format!("/api/v1/leads?limit=2&after={next}"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(p3["items"].as_array().unwrap().len(), 1);
     assert_eq!(p3["next"], Value::Null);
+    // Every page states the whole list's total, an empty page past the end included (its total is not read
+    // from its rows, which it has none of).
+    for page in [&p1, &p2, &p3] {
+        assert_eq!(page["total"], 5, "{page}");
+    }
+    let past: Value = api
+        .get(app.url(&format!("/api/v1/leads?limit=2&after=0_{}", uuid::Uuid::nil().simple())))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((past["items"].as_array().map(Vec::len), &past["total"]), (Some(0), &json!(5)), "{past}");
     let smiths: Value = api.get(app.url("/api/v1/leads?q=smi")).send().await.unwrap().json().await.unwrap();
     assert_eq!(smiths["items"].as_array().unwrap().len(), 3);
     let refi: Value = api.get(app.url("/api/v1/leads?purpose=refinance")).send().await.unwrap().json().await.unwrap();

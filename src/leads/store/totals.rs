@@ -97,8 +97,12 @@ pub async fn list_with_total(
         );
     };
     let (rows, next) = list_rows(state, user, f, Some(lo)).await?;
-    // No row: the LO has no leads at all (the whole list, first page), so the total is 0.
-    let n = rows.first().and_then(|r| r.lo_total).unwrap_or(0);
-    let total = ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP };
+    let total = match rows.first().and_then(|r| r.lo_total) {
+        Some(n) => ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP },
+        // No row on the first page: the LO has no leads at all. No row after a cursor says nothing about the
+        // pages before it: count.
+        None if f.after.is_empty() => ListTotal { count: 0, capped: false },
+        None => count_leads(state, user, f).await?,
+    };
     Ok(((rows, next), total, count_facts(state, user, f).await?))
 }
