@@ -442,8 +442,8 @@ pub struct LeadRow {
     /// the figure counts that are no longer the user's (an LO's lead since reassigned, a team's former lead),
     /// without the borrower's name and contact details and without a link.
     pub in_scope: bool,
-    /// An LO's whole-list total (kept per LO by the triggers on leads), read in the same statement as the
-    /// first page of their unfiltered list; `None` for every other read.
+    /// An LO's whole-list total (kept per LO by the triggers on leads), read in the same statement as a
+    /// page of their unfiltered list; `None` for every other read.
     #[serde(skip)]
     #[sqlx(default)]
     pub lo_total: Option<i64>,
