@@ -480,13 +480,6 @@ pub async fn record_view(
     sqlx::query!("INSERT INTO loan_option_link_views (link_id, viewed_at) VALUES ($1, $2)", link_id, at)
         .execute(&mut **tx)
         .await?;
-    sqlx::query!(
-        "INSERT INTO activities (lead_id, kind, direction, body, occurred_at, created_at) VALUES ($1, 'note', 'inbound', $2, $3, $3)",
-        lead_id,
-        note,
-        at
-    )
-    .execute(&mut **tx)
-    .await?;
+    crate::leads::store::record_borrower_note(tx, lead_id, note, at).await?;
     Ok(())
 }

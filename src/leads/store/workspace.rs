@@ -133,11 +133,35 @@ pub async fn record_outbound_message(
         OutboundChannel::Email => "email",
         OutboundChannel::Text => "text",
     };
+    insert_system_activity(tx, lead, kind, "outbound", body, at).await
+}
+
+/// Something the borrower did outside a call or message (opened the loan options the LO sent), as an inbound note
+/// on the lead, by the system (no actor); like a sent message, it is not the LO's touch.
+pub async fn record_borrower_note(
+    tx: &mut Transaction<'_, Postgres>,
+    lead: Uuid,
+    body: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    insert_system_activity(tx, lead, "note", "inbound", body, at).await
+}
+
+/// One activity recorded by the system (no actor) at `at`.
+async fn insert_system_activity(
+    tx: &mut Transaction<'_, Postgres>,
+    lead: Uuid,
+    kind: &str,
+    direction: &str,
+    body: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "INSERT INTO activities (lead_id, kind, direction, body, occurred_at, created_at)
-         VALUES ($1, $2, 'outbound', $3, $4, $4)",
+         VALUES ($1, $2, $3, $4, $5, $5)",
         lead,
         kind,
+        direction,
         body,
         at
     )
