@@ -28,10 +28,15 @@ impl ListTotal {
     }
 }
 
+/// The LO whose whole list this is (an LO's list with nothing narrowing it), whose total the triggers keep.
+fn whole_list_of(user: &CurrentUser, f: &LeadFilter) -> Option<Uuid> {
+    user.lead_list_scope().only_lo().filter(|_| !f.narrows())
+}
+
 /// The total behind the list's filter within the user's scope, counted in SQL up to the cap.
 pub async fn count_leads(state: &AppState, user: &CurrentUser, f: &LeadFilter) -> AppResult<ListTotal> {
     // An LO's whole list: the total kept per LO by the triggers on leads (migration 0042), one row.
-    if let Some(lo) = user.lead_list_scope().only_lo().filter(|_| !f.narrows()) {
+    if let Some(lo) = whole_list_of(user, f) {
         let n = sqlx::query_scalar!("SELECT all_leads FROM lo_open_leads WHERE lo_id = $1", lo)
             .fetch_optional(&state.db)
             .await?
@@ -89,7 +94,7 @@ pub async fn list_with_total(
     user: &CurrentUser,
     f: &LeadFilter,
 ) -> AppResult<((Vec<LeadRow>, Option<String>), ListTotal, Option<FactTotal>)> {
-    let Some(lo) = user.lead_list_scope().only_lo().filter(|_| !f.narrows()) else {
+    let Some(lo) = whole_list_of(user, f) else {
         return tokio::try_join!(
             list_rows(state, user, f, None),
             count_leads(state, user, f),
