@@ -1181,3 +1181,144 @@ async fn a_lead_posted_to_the_api_reaches_an_lo_with_the_job_worker_off_and_on()
         }
     }
 }
+
+/// One test database set up for the batch-versus-one-by-one comparison: five LOs whose names and profiles
+/// follow the order of their ids (the order routing lists candidates in), so two databases with different
+/// random ids are the same routing problem; a weighted rule for one vendor; forty unrouted leads (written as
+/// the intake writes them) in a fixed order. Returns the leads in that order and each LO's rank by id.
+async fn batch_problem(app: &TestApp) -> (Vec<Uuid>, Vec<Uuid>) {
+    let mut los = Vec::new();
+    for i in 0..5 {
+        los.push(lo(app, &format!("batch.{i}@x.test"), None, &["TX", "CA"]).await);
+    }
+    los.sort();
+    // Rank 0: room for two leads; 1: weight 3, room for six; 2: away; 3: California only; 4: room for four.
+    let profiles: [&[(&str, &str)]; 5] = [
+        &[("capacity", "2")],
+        &[("routing_weight", "3"), ("capacity", "6")],
+        &[("status", "away")],
+        &[("licensed_states", "CA")],
+        &[("capacity", "4")],
+    ];
+    for (rank, (lo, changes)) in los.iter().zip(profiles).enumerate() {
+        let name = format!("Rank {rank}");
+        let mut changes = changes.to_vec();
+        changes.push(("name", &name));
+        set_profile(app, *lo, &changes).await;
+    }
+    add_rule(
+        app,
+        &[
+            ("name", "Weighted vendor"),
+            ("method", "weighted_round_robin"),
+            ("sources", "weighted"),
+            ("require_working_hours", ""),
+        ],
+    )
+    .await;
+    let mut leads = Vec::new();
+    let mut tx = app.db().begin().await.unwrap();
+    for i in 0..40 {
+        let id = Uuid::new_v4();
+        // Lead 7 is the borrower of lead 4 again (a returning borrower inside the batch; both in Texas).
+        let email = format!("batch.borrower.{}@x.test", if i == 7 { 4 } else { i });
+        let (state, source) = (if i % 3 == 0 { "CA" } else { "TX" }, if i % 4 == 1 { "weighted" } else { "direct" });
+        sqlx::query(
+            "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, email, property_state, source, created_at)
+             VALUES ($1, $2::uuid, 'new', 'Pat', $3, $4, $5, $6, now() + make_interval(secs => $7))",
+        )
+        .bind(id)
+        .bind(PIPELINE)
+        .bind(format!("Borrower {i}"))
+        .bind(email)
+        .bind(state)
+        .bind(source)
+        .bind(f64::from(i))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        leads.push(id);
+    }
+    tx.commit().await.unwrap();
+    (leads, los)
+}
+
+/// What routing decided for each lead, with LOs named by rank: (outcome, chosen rank, summary), then each
+/// LO's stored place in each rotation by rank, and each rotation's position.
+async fn batch_outcome(
+    app: &TestApp,
+    leads: &[Uuid],
+    los: &[Uuid],
+) -> (Vec<(String, Option<usize>, String)>, Vec<String>) {
+    let rank = |lo: Option<Uuid>| lo.and_then(|lo| los.iter().position(|x| *x == lo));
+    let mut decided = Vec::new();
+    for lead in leads {
+        let (outcome, chosen, summary): (String, Option<Uuid>, String) =
+            sqlx::query_as("SELECT outcome, chosen_lo_id, summary FROM routing_decisions WHERE lead_id = $1")
+                .bind(lead)
+                .fetch_one(app.db())
+                .await
+                .unwrap();
+        assert_eq!(assigned(app, *lead).await.0, chosen, "the lead is with the LO its decision chose");
+        decided.push((outcome, rank(chosen), summary));
+    }
+    let rows: Vec<(String, Uuid, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT coalesce(r.name, c.rule_key), c.lo_id, c.credit, c.assigned, c.last_seq, c.era_assigned, c.last_assigned_seq
+         FROM routing_counters c LEFT JOIN routing_rules r ON r.id::text = c.rule_key",
+    )
+    .fetch_all(app.db())
+    .await
+    .unwrap();
+    let mut places: Vec<String> = rows
+        .into_iter()
+        .map(|r| format!("{} rank {:?}: {:?}", r.0, rank(Some(r.1)), (r.2, r.3, r.4, r.5, r.6)))
+        .collect();
+    let positions: Vec<(String, i64, Option<Uuid>)> = sqlx::query_as(
+        "SELECT coalesce(r.name, p.rule_key), p.seq, p.last_lo_id FROM rule_positions p
+         LEFT JOIN routing_rules r ON r.id::text = p.rule_key",
+    )
+    .fetch_all(app.db())
+    .await
+    .unwrap();
+    places.extend(positions.into_iter().map(|p| format!("{} at {} last rank {:?}", p.0, p.1, rank(p.2))));
+    places.sort();
+    (decided, places)
+}
+
+/// The set-based batch router (issue 22) makes, lead for lead, the decision lead-by-lead routing makes: the
+/// same LO (by rank), the same summary, the same rotation state after, across a weighted rule, the default
+/// round robin, LOs filling up (then the queue), an away LO, licensing, and a returning borrower in the batch.
+#[tokio::test]
+async fn a_batch_of_new_leads_is_routed_exactly_as_one_lead_at_a_time() {
+    let (one_by_one, batched) = (TestApp::spawn().await, TestApp::spawn().await);
+    let (leads_a, los_a) = batch_problem(&one_by_one).await;
+    for lead in &leads_a {
+        routing::route_created_lead(&one_by_one.state, *lead, None).await.unwrap();
+    }
+    let (leads_b, los_b) = batch_problem(&batched).await;
+    let all: Vec<(Uuid, Option<&CurrentUser>)> = leads_b.iter().map(|l| (*l, None)).collect();
+    let routed = routing::batch::route_together(&batched.state, &all).await.unwrap();
+    let expected = batch_outcome(&one_by_one, &leads_a, &los_a).await;
+    let got = batch_outcome(&batched, &leads_b, &los_b).await;
+    assert_eq!(got.0, expected.0, "each lead's decision");
+    assert_eq!(got.1, expected.1, "the rotations after");
+    let ranks: Vec<Option<usize>> =
+        routed.iter().map(|lo| lo.and_then(|lo| los_b.iter().position(|x| *x == lo))).collect();
+    assert_eq!(ranks, expected.0.iter().map(|d| d.1).collect::<Vec<_>>(), "the answers name the same LOs");
+    // The problem exercises what it says: a queue once every TX LO is full, and the returning borrower.
+    assert!(expected.0.iter().any(|d| d.0 == "queued"), "{:?}", expected.0);
+    assert_eq!(expected.0[7].1, expected.0[4].1, "the returning borrower goes back to their LO");
+    // The follow-ups of each assignment happened in the batch too: the bell, the SLA check, the cadence.
+    for app in [&one_by_one, &batched] {
+        let n: (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM notifications WHERE kind = 'lead_assigned'),
+                    (SELECT count(*) FROM jobs WHERE kind = 'routing.sla_check'),
+                    (SELECT count(*) FROM lead_cadences)",
+        )
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+        let assigned = expected.0.iter().filter(|d| d.0 == "assigned").count() as i64;
+        assert_eq!(n, (assigned, assigned, assigned));
+    }
+}

@@ -80,7 +80,7 @@ pub async fn record_created(
         let moved: Vec<Moved> =
             lead_ids.iter().map(|&lead_id| Moved { lead_id, from_lo: None, from_team: None }).collect();
         let to = Destination { lo: Some(o.lo), team: o.team, reason: o.reason, rule_id: None, at };
-        record_assignments(tx, actor, &moved, &to).await?;
+        record_assignments(tx, actor, &moved, &vec![to; moved.len()]).await?;
     }
     Ok(())
 }
@@ -278,6 +278,49 @@ pub async fn assign_many(
     .fetch_all(&mut **tx)
     .await?;
     let to = Destination { lo: to_lo, team: to_team, reason, rule_id, at };
+    record_assignments(tx, actor, &moved, &vec![to; moved.len()]).await
+}
+
+/// Gives each lead to its own LO or queue (routing a batch of new leads: one decision each) and records each
+/// as [`assign_many`] does, in a few statements however many leads move. Returns the history rows' ids, in
+/// `changes`' order.
+pub async fn assign_each(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Option<&CurrentUser>,
+    changes: &[Assignment<'_>],
+) -> AppResult<Vec<i64>> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let leads: Vec<Uuid> = changes.iter().map(|c| c.lead_id).collect();
+    let officers: Vec<Option<Uuid>> = changes.iter().map(|c| c.to_lo).collect();
+    let teams: Vec<Option<Uuid>> = changes.iter().map(|c| c.to_team).collect();
+    let ats: Vec<DateTime<Utc>> = changes.iter().map(|c| c.at).collect();
+    let moved = sqlx::query_as!(
+        Moved,
+        r#"WITH old AS (SELECT id, assigned_lo_id, team_id FROM leads WHERE id = ANY($1)),
+                new AS (SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[]) AS x(id, lo, team, at))
+           UPDATE leads l SET assigned_lo_id = new.lo, team_id = new.team,
+                  assigned_at = CASE WHEN new.lo IS NULL THEN NULL ELSE new.at END,
+                  version = l.version + 1, updated_at = new.at
+           FROM old JOIN new ON new.id = old.id WHERE l.id = old.id
+           RETURNING l.id AS lead_id, old.assigned_lo_id AS from_lo, old.team_id AS from_team"#,
+        &leads,
+        &officers as &[Option<Uuid>],
+        &teams as &[Option<Uuid>],
+        &ats
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    // The history follows `changes`' order whatever order the update returned its rows in.
+    let mut by_lead: std::collections::HashMap<Uuid, Moved> = moved.into_iter().map(|m| (m.lead_id, m)).collect();
+    let (mut moved, mut to) = (Vec::with_capacity(changes.len()), Vec::with_capacity(changes.len()));
+    for c in changes {
+        if let Some(m) = by_lead.remove(&c.lead_id) {
+            moved.push(m);
+            to.push(Destination { lo: c.to_lo, team: c.to_team, reason: c.reason, rule_id: c.rule_id, at: c.at });
+        }
+    }
     record_assignments(tx, actor, &moved, &to).await
 }
 
@@ -288,7 +331,8 @@ struct Moved {
     from_team: Option<Uuid>,
 }
 
-/// Where leads went, and why.
+/// Where a lead went, and why.
+#[derive(Clone, Copy)]
 struct Destination<'a> {
     lo: Option<Uuid>,
     team: Option<Uuid>,
@@ -297,44 +341,59 @@ struct Destination<'a> {
     at: DateTime<Utc>,
 }
 
-/// The traces of an assignment, whatever moved the lead rows: one `assignments` history row, one audit entry
-/// [`ASSIGNED`] and one `lead.assigned` event per lead. Returns the history rows' ids, in `moved`'s order.
+/// The traces of assignments, whatever moved the lead rows: one `assignments` history row, one audit entry
+/// [`ASSIGNED`] and one `lead.assigned` event per lead (`to` parallel to `moved`). Returns the history rows'
+/// ids, in `moved`'s order.
 async fn record_assignments(
     tx: &mut Transaction<'_, Postgres>,
     actor: Option<&CurrentUser>,
     moved: &[Moved],
-    to: &Destination<'_>,
+    to: &[Destination<'_>],
 ) -> AppResult<Vec<i64>> {
+    if moved.is_empty() {
+        return Ok(Vec::new());
+    }
     let leads: Vec<Uuid> = moved.iter().map(|m| m.lead_id).collect();
     let froms: Vec<Option<Uuid>> = moved.iter().map(|m| m.from_lo).collect();
+    let officers: Vec<Option<Uuid>> = to.iter().map(|d| d.lo).collect();
+    let teams: Vec<Option<Uuid>> = to.iter().map(|d| d.team).collect();
+    let reasons: Vec<String> = to.iter().map(|d| d.reason.to_string()).collect();
+    let rules: Vec<Option<Uuid>> = to.iter().map(|d| d.rule_id).collect();
+    let ats: Vec<DateTime<Utc>> = to.iter().map(|d| d.at).collect();
     let history: Vec<i64> = sqlx::query_scalar!(
         r#"INSERT INTO assignments (lead_id, from_lo_id, to_lo_id, to_team_id, actor_id, reason, rule_id, created_at)
-           SELECT l, f, $3, $4, $5, $6, $7, $8 FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS x(l, f, n)
+           SELECT l, f, lo, team, $3, reason, rule, at
+           FROM UNNEST($1::uuid[], $2::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::uuid[], $8::timestamptz[])
+                WITH ORDINALITY AS x(l, f, lo, team, reason, rule, at, n)
            ORDER BY n
            RETURNING id"#,
         &leads,
         &froms as &[Option<Uuid>],
-        to.lo,
-        to.team,
         actor.map(|a| a.id),
-        to.reason,
-        to.rule_id,
-        to.at
+        &officers as &[Option<Uuid>],
+        &teams as &[Option<Uuid>],
+        &reasons,
+        &rules as &[Option<Uuid>],
+        &ats
     )
     .fetch_all(&mut **tx)
     .await?;
     let ids: Vec<String> = leads.iter().map(Uuid::to_string).collect();
     let befores: Vec<Option<Value>> =
         moved.iter().map(|m| Some(json!({"assigned_lo_id": m.from_lo, "team_id": m.from_team}))).collect();
-    let after = json!({"assigned_lo_id": to.lo, "team_id": to.team, "reason": to.reason, "rule_id": to.rule_id});
-    write_many(&mut **tx, acts(actor), ASSIGNED, "lead", &ids, &befores, &vec![Some(after); ids.len()]).await?;
+    let afters: Vec<Option<Value>> = to
+        .iter()
+        .map(|d| Some(json!({"assigned_lo_id": d.lo, "team_id": d.team, "reason": d.reason, "rule_id": d.rule_id})))
+        .collect();
+    write_many(&mut **tx, acts(actor), ASSIGNED, "lead", &ids, &befores, &afters).await?;
     let payloads: Vec<Value> = moved
         .iter()
-        .map(|m| {
-            json!({"lead_id": m.lead_id, "from_lo_id": m.from_lo, "to_lo_id": to.lo, "to_team_id": to.team,
-                   "reason": to.reason})
+        .zip(to)
+        .map(|(m, d)| {
+            json!({"lead_id": m.lead_id, "from_lo_id": m.from_lo, "to_lo_id": d.lo, "to_team_id": d.team,
+                   "reason": d.reason})
         })
         .collect();
-    publish(tx, &vec![LEAD_ASSIGNED; leads.len()], &leads, &payloads, to.at).await?;
+    publish(tx, &vec![LEAD_ASSIGNED; leads.len()], &leads, &payloads, to[0].at).await?;
     Ok(history)
 }

@@ -9,12 +9,14 @@
 //! capacity stay exact across instances. A batch that fails as a whole is routed again lead by lead, so one
 //! bad lead cannot hold back the others.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
+use super::turns::Turns;
 use super::{route_job_key, route_locked, store};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
@@ -123,8 +125,9 @@ async fn route_batch(state: &AppState, batch: Vec<Waiting>) {
 }
 
 /// Routes created leads in one transaction: the rotations first (the lock order of every transaction that
-/// routes), then each lead locked and routed in the order given; a lead routed already keeps its LO. Their
-/// safety-net jobs go with the transaction.
+/// routes), then the leads locked, then each routed in the order given ([`Turns`]: plain turns decided in
+/// memory and written together; any other lead alone); a lead routed already keeps its LO. Their safety-net
+/// jobs go with the transaction.
 pub async fn route_together(state: &AppState, leads: &[(Uuid, Option<&CurrentUser>)]) -> AppResult<Vec<Option<Uuid>>> {
     let mut tx = state.db.begin().await?;
     // As for a single lead (see `route_created_lead`): the leads and their safety-net jobs are durable.
@@ -132,16 +135,36 @@ pub async fn route_together(state: &AppState, leads: &[(Uuid, Option<&CurrentUse
     store::lock_all_rotations(&mut tx).await?;
     let keys: Vec<String> = leads.iter().map(|(id, _)| route_job_key(*id)).collect();
     sqlx::query!("DELETE FROM jobs WHERE dedupe_key = ANY($1) AND status = 'queued'", &keys).execute(&mut *tx).await?;
+    let ids: Vec<Uuid> = leads.iter().map(|(id, _)| *id).collect();
+    let rows: HashMap<Uuid, store::LeadRow> =
+        store::lock_leads(&mut tx, &ids).await?.into_iter().map(|l| (l.id, l)).collect();
+    // Routed before (assigned, queued or offered), or earlier in this batch (a lead listed twice): never again.
+    let mut done: HashMap<Uuid, Option<Uuid>> = HashMap::new();
+    for id in store::decided(&mut tx, &ids).await? {
+        done.insert(id, rows.get(&id).and_then(|l| l.assigned_lo_id));
+    }
+    let mut turns = Turns::start(state, &mut tx).await?;
     let mut routed = Vec::with_capacity(leads.len());
     for (id, actor) in leads {
-        let lead = store::lock_lead(&mut tx, *id).await?.ok_or(AppError::NotFound)?;
-        let lo = if store::has_decision(&mut tx, *id).await? {
-            lead.assigned_lo_id
-        } else {
-            route_locked(state, &mut tx, &lead, *actor).await?
+        let lead = rows.get(id).ok_or(AppError::NotFound)?;
+        let lo = match done.get(id) {
+            Some(lo) => *lo,
+            None if lead.assigned_lo_id.is_some() => lead.assigned_lo_id,
+            None => match turns.decide(&mut tx, lead, *actor).await? {
+                Some(lo) => Some(lo),
+                None => {
+                    // Routed alone, on the state the batch's decisions so far leave.
+                    turns.write(&mut tx).await?;
+                    let lo = route_locked(state, &mut tx, lead, *actor).await?;
+                    turns.reread();
+                    lo
+                }
+            },
         };
+        done.insert(*id, lo);
         routed.push(lo);
     }
+    turns.write(&mut tx).await?;
     tx.commit().await?;
     Ok(routed)
 }

@@ -262,6 +262,15 @@ pub async fn route(
     record(state, tx, lead, opts, &plan, decision, seq, now).await
 }
 
+/// Whom a rule routes to: every active LO (true, when it names nobody, and for the default round robin), or
+/// the members of its teams and the LOs it names.
+pub fn target(rule: Option<&RuleRow>) -> (bool, Vec<Uuid>, Vec<Uuid>) {
+    match rule {
+        Some(r) => (r.team_ids.is_empty() && r.lo_ids.is_empty(), r.team_ids.clone(), r.lo_ids.clone()),
+        None => (true, vec![], vec![]),
+    }
+}
+
 /// Loads what the decision judges: the rule's candidates (and a returning borrower's LO), the rotation's
 /// position (locked for the rest of the transaction), the stored counters and, for performance weighting,
 /// each candidate's last 90 days.
@@ -273,10 +282,7 @@ async fn load<'a>(
     plan: &Plan<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<Facts<'a>> {
-    let (everyone, team_ids, lo_ids) = match plan.rule {
-        Some(r) => (r.team_ids.is_empty() && r.lo_ids.is_empty(), r.team_ids.clone(), r.lo_ids.clone()),
-        None => (true, vec![], vec![]),
-    };
+    let (everyone, team_ids, lo_ids) = target(plan.rule);
     let returning = store::returning_borrower_lo(tx, lead.id, lead.email.as_deref(), lead.phone.as_deref())
         .await?
         .filter(|lo| Some(*lo) != lead.assigned_lo_id && !opts.exclude.iter().any(|(x, _)| x == lo));
@@ -325,7 +331,6 @@ async fn record(
     let json_of = |chosen: Option<Uuid>| {
         candidates_json(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), chosen)
     };
-    let eligible_count = judged.iter().filter(|j| j.reasons.is_empty() && j.weight > 0).count();
     let total = judged.len();
     let plural = if total == 1 { "" } else { "s" };
     let rule_name = plan.rule_name.as_str();
@@ -369,28 +374,18 @@ async fn record(
             if let Some(slots) = slots {
                 store::save_turn(tx, &plan.rule_key, seq + 1, &slots, lo, now).await?;
             }
-            let chosen = &judged.iter().find(|j| j.row.id == lo).expect("chosen from the candidates").row;
-            let summary = format!(
-                "Went to {} under rule \"{}\" ({}): {} of {} LO{} eligible.",
-                chosen.name, rule_name, why, eligible_count, total, plural
-            );
+            let a = assigned(plan, opts.trigger, judged, lo, &why);
             let stored = NewDecision {
                 outcome: "assigned",
                 chosen_lo_id: Some(lo),
-                team_id: chosen.team_id,
-                candidates: json_of(Some(lo)),
-                summary: &summary,
+                team_id: a.team,
+                candidates: a.candidates,
+                summary: &a.summary,
                 ..row
             };
             store::insert_decision(tx, &stored).await?;
-            let reason = match opts.trigger {
-                Trigger::NewLead => format!("Routed: {summary}"),
-                Trigger::Sla => format!("Speed-to-lead missed; rerouted: {summary}"),
-                Trigger::Handover => format!("Offboarding hand-over: {summary}"),
-                Trigger::ClaimExpired => format!("Claim window expired; routed: {summary}"),
-            };
-            let team = chosen.team_id;
-            assign(state, tx, lead, Some(lo), team, opts.actor, &reason, rule_id, Some(plan.sla), now).await?;
+            let reason = a.reason;
+            assign(state, tx, lead, Some(lo), a.team, opts.actor, &reason, rule_id, Some(plan.sla), now).await?;
             Ok(Outcome::Assigned(lo))
         }
         Choice::Nobody if !opts.queue_when_none => Ok(Outcome::NoneEligible),
@@ -411,6 +406,41 @@ async fn record(
             Ok(Outcome::Queued(team))
         }
     }
+}
+
+/// What is stored of a decision that gave the lead to `lo`: its summary, the reason its assignment records,
+/// the LO's team and every candidate's judgement. Pure: a decision made alone ([`route`]) and one made in a
+/// batch of new leads (`batch`) are stored alike.
+pub struct Assigned {
+    pub summary: String,
+    pub reason: String,
+    pub team: Option<Uuid>,
+    pub candidates: serde_json::Value,
+}
+
+pub fn assigned(plan: &Plan<'_>, trigger: Trigger, judged: &[Judged], lo: Uuid, why: &str) -> Assigned {
+    let eligible_count = judged.iter().filter(|j| j.reasons.is_empty() && j.weight > 0).count();
+    let total = judged.len();
+    let plural = if total == 1 { "" } else { "s" };
+    let chosen = judged.iter().find(|j| j.row.id == lo).map(|j| &j.row);
+    let summary = format!(
+        "Went to {} under rule \"{}\" ({}): {} of {} LO{} eligible.",
+        chosen.map_or("", |c| c.name.as_str()),
+        plan.rule_name,
+        why,
+        eligible_count,
+        total,
+        plural
+    );
+    let reason = match trigger {
+        Trigger::NewLead => format!("Routed: {summary}"),
+        Trigger::Sla => format!("Speed-to-lead missed; rerouted: {summary}"),
+        Trigger::Handover => format!("Offboarding hand-over: {summary}"),
+        Trigger::ClaimExpired => format!("Claim window expired; routed: {summary}"),
+    };
+    let candidates =
+        candidates_json(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), Some(lo));
+    Assigned { summary, reason, team: chosen.and_then(|c| c.team_id), candidates }
 }
 
 fn candidates_json(judged: &[(&CandidateRow, &Vec<model::Exclusion>, i64)], chosen: Option<Uuid>) -> serde_json::Value {
@@ -453,6 +483,22 @@ pub async fn assign(
 ) -> AppResult<i64> {
     let change = Assignment { lead_id: lead.id, to_lo: to, to_team: team, reason, rule_id, at: now };
     let assignment = crate::leads::lifecycle::assign(tx, actor, change).await?;
+    after_assign(state, tx, lead, to, assignment, sla.map(|s| (s, None)), now).await?;
+    Ok(assignment)
+}
+
+/// What follows an assignment of `lead` (history row `assignment`) to `to` (None: a queue): open claim offers
+/// withdrawn, the open tasks moved, and for an LO their bell, the speed-to-lead check (`sla`, with the LO's
+/// working hours when the caller has them) and the contact cadence.
+pub async fn after_assign(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    lead: &LeadRow,
+    to: Option<Uuid>,
+    assignment: i64,
+    sla: Option<(Sla, Option<WorkHours>)>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     sqlx::query!(
         "UPDATE claim_offers SET resolution = 'withdrawn', resolved_at = $2 WHERE lead_id = $1 AND resolution IS NULL",
         lead.id,
@@ -473,9 +519,9 @@ pub async fn assign(
                 &format!("/leads/{}", lead.id),
             )
             .await?;
-            if let Some(sla) = sla {
+            if let Some((sla, hours)) = sla {
                 if lead.first_call_at.is_none() && lead.stage == "new" {
-                    speed_to_lead::schedule_sla(state, tx, lead.id, lo, assignment, sla, now).await?;
+                    speed_to_lead::schedule_sla(state, tx, lead.id, lo, assignment, sla, hours, now).await?;
                 }
             }
             speed_to_lead::start_cadence(state, tx, lead, lo, now).await?;
@@ -486,7 +532,7 @@ pub async fn assign(
                 .await?;
         }
     }
-    Ok(assignment)
+    Ok(())
 }
 
 /// Puts a lead in a queue (a team's, or the organisation's unassigned queue) and alerts the managers.

@@ -15,6 +15,7 @@ pub mod model;
 pub mod reassign;
 pub mod speed_to_lead;
 pub mod store;
+pub mod turns;
 
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};

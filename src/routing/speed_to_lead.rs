@@ -32,17 +32,28 @@ pub async fn schedule_sla(
     lo: Uuid,
     assignment_id: i64,
     sla: Sla,
+    hours: Option<super::model::WorkHours>,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let hours =
-        sqlx::query!("SELECT work_start, work_end, work_days, timezone FROM lo_profiles WHERE user_id = $1", lo)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let due = match hours {
-        Some(h) => {
-            super::model::WorkHours::new(h.work_start, h.work_end, h.work_days, &h.timezone, state.config.timezone)
-                .due_after(now, sla.minutes)
+    let hours = match hours {
+        Some(h) => Some(h),
+        None => {
+            sqlx::query!("SELECT work_start, work_end, work_days, timezone FROM lo_profiles WHERE user_id = $1", lo)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|h| {
+                    super::model::WorkHours::new(
+                        h.work_start,
+                        h.work_end,
+                        h.work_days,
+                        &h.timezone,
+                        state.config.timezone,
+                    )
+                })
         }
+    };
+    let due = match hours {
+        Some(h) => h.due_after(now, sla.minutes),
         None => now + Duration::minutes(sla.minutes),
     };
     let payload =

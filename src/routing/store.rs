@@ -211,16 +211,7 @@ impl LeadRow {
 }
 
 pub async fn lock_lead(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<LeadRow>> {
-    sqlx::query_as!(
-        LeadRow,
-        "SELECT id, first_name, last_name, email, phone, stage, source, campaign, property_state, property_zip,
-                loan_purpose, loan_amount_cents, credit_band, assigned_lo_id, team_id, assigned_at, first_call_at,
-                first_contact_at, version
-         FROM leads WHERE id = $1 FOR UPDATE",
-        id
-    )
-    .fetch_optional(&mut **tx)
-    .await
+    Ok(lock_leads(tx, &[id]).await?.pop())
 }
 
 /// An LO with what routing needs to judge them.
@@ -688,4 +679,115 @@ pub async fn queue_waiting(db: &PgPool, scope: &crate::auth::Scope) -> sqlx::Res
     )
     .fetch_one(db)
     .await
+}
+
+/// These leads' routing facts, each locked for the rest of the transaction (in id order), as [`lock_lead`].
+pub async fn lock_leads(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> sqlx::Result<Vec<LeadRow>> {
+    sqlx::query_as!(
+        LeadRow,
+        "SELECT id, first_name, last_name, email, phone, stage, source, campaign, property_state, property_zip,
+                loan_purpose, loan_amount_cents, credit_band, assigned_lo_id, team_id, assigned_at, first_call_at,
+                first_contact_at, version
+         FROM leads WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        ids
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Those of these leads that have been through routing before (as [`has_decision`]).
+pub async fn decided(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!(r#"SELECT DISTINCT lead_id AS "id!" FROM routing_decisions WHERE lead_id = ANY($1)"#, ids)
+        .fetch_all(&mut **tx)
+        .await
+}
+
+/// One LO's place in a rotation after a batch of turns: the values [`save_turn`] would have left, and how many
+/// leads the batch gave them.
+pub struct TurnState {
+    pub lo_id: Uuid,
+    pub credit: i64,
+    pub last_seq: i64,
+    pub era: i64,
+    pub last_assigned: i64,
+    pub assigned: i64,
+}
+
+/// Saves a batch of turns of one rotation at once: every LO that took part (as [`save_turn`] leaves them after
+/// the last turn each took part in), their leads added up, and the rotation's new position.
+pub async fn save_turns(
+    tx: &mut Transaction<'_, Postgres>,
+    key: &str,
+    seq: i64,
+    last_lo: Uuid,
+    officers: &[TurnState],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let ids: Vec<Uuid> = officers.iter().map(|s| s.lo_id).collect();
+    let credits: Vec<i64> = officers.iter().map(|s| s.credit).collect();
+    let last_seqs: Vec<i64> = officers.iter().map(|s| s.last_seq).collect();
+    let eras: Vec<i64> = officers.iter().map(|s| s.era).collect();
+    let last_assigned: Vec<i64> = officers.iter().map(|s| s.last_assigned).collect();
+    let assigned: Vec<i64> = officers.iter().map(|s| s.assigned).collect();
+    sqlx::query!(
+        "WITH credits AS (
+             INSERT INTO routing_counters (rule_key, lo_id, credit, assigned, last_seq, era_assigned, last_assigned_seq)
+             SELECT $1, t.lo, t.credit, t.assigned, t.last_seq, t.era, t.last_assigned
+             FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+                  AS t(lo, credit, last_seq, era, last_assigned, assigned)
+             ON CONFLICT (rule_key, lo_id) DO UPDATE
+               SET credit = EXCLUDED.credit, last_seq = EXCLUDED.last_seq, era_assigned = EXCLUDED.era_assigned,
+                   last_assigned_seq = EXCLUDED.last_assigned_seq,
+                   assigned = routing_counters.assigned + EXCLUDED.assigned)
+         UPDATE rule_positions SET seq = $8, last_lo_id = $9, updated_at = $10 WHERE rule_key = $1",
+        key,
+        &ids,
+        &credits,
+        &last_seqs,
+        &eras,
+        &last_assigned,
+        &assigned,
+        seq,
+        last_lo,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores many decisions in one statement (a batch of new leads), as [`insert_decision`] stores one.
+pub async fn insert_decisions(tx: &mut Transaction<'_, Postgres>, ds: Vec<NewDecision<'_>>) -> sqlx::Result<()> {
+    if ds.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&NewDecision<'_>) -> String| ds.iter().map(f).collect::<Vec<String>>();
+    let leads: Vec<Uuid> = ds.iter().map(|d| d.lead_id).collect();
+    let rules: Vec<Option<Uuid>> = ds.iter().map(|d| d.rule_id).collect();
+    let chosen: Vec<Option<Uuid>> = ds.iter().map(|d| d.chosen_lo_id).collect();
+    let teams: Vec<Option<Uuid>> = ds.iter().map(|d| d.team_id).collect();
+    let ats: Vec<DateTime<Utc>> = ds.iter().map(|d| d.now).collect();
+    let (names, methods, triggers) = (col(|d| d.rule_name.into()), col(|d| d.method.into()), col(|d| d.trigger.into()));
+    let (outcomes, summaries) = (col(|d| d.outcome.into()), col(|d| d.summary.into()));
+    let candidates: Vec<serde_json::Value> = ds.into_iter().map(|d| d.candidates).collect();
+    sqlx::query!(
+        "INSERT INTO routing_decisions (lead_id, rule_id, rule_name, method, trigger, outcome, chosen_lo_id, team_id,
+                                        candidates, summary, created_at)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[],
+                              $8::uuid[], $9::jsonb[], $10::text[], $11::timestamptz[])",
+        &leads,
+        &rules as &[Option<Uuid>],
+        &names,
+        &methods,
+        &triggers,
+        &outcomes,
+        &chosen as &[Option<Uuid>],
+        &teams as &[Option<Uuid>],
+        &candidates,
+        &summaries,
+        &ats
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -1,0 +1,237 @@
+//! A batch of new leads routed set-based (issue 22): the rules, each rotation's candidates, position and
+//! counters are read once per batch; each lead's decision is made in memory, in arrival order, by the same
+//! [`distribute::decide`] a single lead uses, on those facts as the earlier leads of the batch left them (the
+//! chosen LO's open leads one higher, the rotation one turn on); then the decisions, the rotations' new
+//! positions and the assignments are written in a few statements for the whole batch.
+//!
+//! Only the plain turns are taken here: round robin, weighted round robin and availability-first, for a lead
+//! with no returning borrower's LO and an eligible LO. Anything else (a claim pool, performance weighting, a
+//! returning borrower, nobody eligible: a queue) is routed alone by [`distribute::route`], after what the batch
+//! decided so far is written, so it reads the same state a lead-by-lead routing would have left; the batch then
+//! reads its facts afresh. The result is the decision lead-by-lead routing makes, lead for lead
+//! (`tests/routing.rs` checks fairness and capacity across a burst).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::distribute::{self, Choice, Facts, Sla, Trigger};
+use super::model::{Method, SlaAction, WorkHours};
+use super::store::{self, CandidateRow, LeadRow, NewDecision, RuleRow, TurnState};
+use crate::auth::CurrentUser;
+use crate::error::AppResult;
+use crate::leads::lifecycle::Assignment;
+use crate::state::AppState;
+
+/// One rotation as the batch has moved it.
+struct Rotation {
+    seq: i64,
+    candidates: Vec<CandidateRow>,
+    /// Each LO's stored place: (credit, last_seq, era, last_assigned).
+    counters: HashMap<Uuid, (i64, i64, i64, i64)>,
+    /// LOs whose place changed in this batch, with the leads the batch gave them.
+    touched: HashMap<Uuid, i64>,
+    last_lo: Option<Uuid>,
+}
+
+/// A decision made in memory, not yet written.
+struct Decided {
+    lead: LeadRow,
+    actor: Option<CurrentUser>,
+    lo: Uuid,
+    rule_id: Option<Uuid>,
+    rule_name: String,
+    method: &'static str,
+    record: distribute::Assigned,
+    sla: Sla,
+    hours: Option<WorkHours>,
+}
+
+/// The batch's state: what it read, and what it decided and has not written yet.
+pub struct Turns<'s> {
+    state: &'s AppState,
+    now: DateTime<Utc>,
+    rules: Vec<RuleRow>,
+    default_sla: Sla,
+    rotations: HashMap<String, Rotation>,
+    /// Open leads each LO gained in this batch, on top of the counts the rotations read.
+    gained: HashMap<Uuid, i64>,
+    decided: Vec<Decided>,
+}
+
+impl<'s> Turns<'s> {
+    /// Reads the active rules and the default speed-to-lead settings (the caller holds every rotation's lock).
+    pub async fn start(state: &'s AppState, tx: &mut Transaction<'_, Postgres>) -> AppResult<Turns<'s>> {
+        Ok(Turns {
+            state,
+            now: state.clock.now(),
+            rules: store::active_rules(tx).await?,
+            default_sla: distribute::default_sla(tx).await?,
+            rotations: HashMap::new(),
+            gained: HashMap::new(),
+            decided: Vec::new(),
+        })
+    }
+
+    /// Decides a new, unrouted lead in memory when it is a plain turn; None when it must be routed alone.
+    pub async fn decide(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        lead: &LeadRow,
+        actor: Option<&CurrentUser>,
+    ) -> AppResult<Option<Uuid>> {
+        let facts = lead.facts();
+        let rule = self.rules.iter().find(|r| r.filters().matches(&facts));
+        let sla = if rule.is_none() { self.default_sla } else { Sla { minutes: 0, action: SlaAction::Reassign } };
+        let plan = distribute::plan(rule, Trigger::NewLead, sla);
+        if matches!(plan.method, Method::Claim | Method::PerformanceWeighted) {
+            return Ok(None);
+        }
+        // A borrower already decided earlier in this batch is a returning borrower once that is written.
+        let same = |a: Option<&str>, b: Option<&str>| {
+            a.zip(b).is_some_and(|(a, b)| a.trim().to_lowercase() == b.trim().to_lowercase())
+        };
+        if self.decided.iter().any(|d| {
+            same(d.lead.email.as_deref(), lead.email.as_deref()) || same(d.lead.phone.as_deref(), lead.phone.as_deref())
+        }) {
+            return Ok(None);
+        }
+        let returning = store::returning_borrower_lo(tx, lead.id, lead.email.as_deref(), lead.phone.as_deref()).await?;
+        if returning.is_some() {
+            return Ok(None);
+        }
+        if !self.rotations.contains_key(&plan.rule_key) {
+            let rotation = read_rotation(tx, plan.rule, &plan.rule_key).await?;
+            self.rotations.insert(plan.rule_key.clone(), rotation);
+        }
+        let Some(rotation) = self.rotations.get_mut(&plan.rule_key) else { return Ok(None) };
+        let mut candidates = rotation.candidates.clone();
+        for c in &mut candidates {
+            c.open_leads += self.gained.get(&c.id).copied().unwrap_or(0);
+        }
+        let counters = rotation.counters.iter().map(|(lo, c)| (*lo, c.0, c.1, c.2, c.3)).collect();
+        let facts = Facts {
+            now: self.now,
+            org_tz: self.state.config.timezone,
+            state_code: lead.property_state.as_deref(),
+            exclude: &[],
+            returning: None,
+            seq: rotation.seq,
+            candidates,
+            performance: vec![],
+            counters,
+        };
+        let decision = distribute::decide(&plan, facts);
+        let Choice::Assign { lo, why, slots: Some(slots) } = &decision.choice else { return Ok(None) };
+        let (lo, turn) = (*lo, rotation.seq + 1);
+        for s in slots {
+            rotation.counters.insert(s.lo_id, (s.credit, turn, s.era, s.last_assigned));
+            rotation.touched.entry(s.lo_id).or_insert(0);
+        }
+        *rotation.touched.entry(lo).or_insert(0) += 1;
+        (rotation.seq, rotation.last_lo) = (turn, Some(lo));
+        *self.gained.entry(lo).or_insert(0) += 1;
+        let org_tz = self.state.config.timezone;
+        let hours = decision.judged.iter().find(|j| j.row.id == lo).map(|j| distribute::hours_of(&j.row, org_tz));
+        let record = distribute::assigned(&plan, Trigger::NewLead, &decision.judged, lo, why);
+        self.decided.push(Decided {
+            lead: lead.clone(),
+            actor: actor.cloned(),
+            lo,
+            rule_id: plan.rule.map(|r| r.id),
+            rule_name: plan.rule_name.clone(),
+            method: plan.method.as_str(),
+            record,
+            sla: plan.sla,
+            hours,
+        });
+        Ok(Some(lo))
+    }
+
+    /// Writes what the batch decided: each rotation's new position and counters, the decisions, the
+    /// assignments (a few statements each for the whole batch), then what follows each assignment.
+    pub async fn write(&mut self, tx: &mut Transaction<'_, Postgres>) -> AppResult<()> {
+        for (key, r) in &mut self.rotations {
+            let Some(last_lo) = r.last_lo else { continue };
+            let officers: Vec<TurnState> = r
+                .touched
+                .drain()
+                .map(|(lo_id, assigned)| {
+                    let (credit, last_seq, era, last_assigned) = r.counters.get(&lo_id).copied().unwrap_or_default();
+                    TurnState { lo_id, credit, last_seq, era, last_assigned, assigned }
+                })
+                .collect();
+            store::save_turns(tx, key, r.seq, last_lo, &officers, self.now).await?;
+            r.last_lo = None;
+        }
+        let decided = std::mem::take(&mut self.decided);
+        if decided.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<NewDecision<'_>> = decided
+            .iter()
+            .map(|d| NewDecision {
+                lead_id: d.lead.id,
+                rule_id: d.rule_id,
+                rule_name: &d.rule_name,
+                method: d.method,
+                trigger: Trigger::NewLead.as_str(),
+                outcome: "assigned",
+                chosen_lo_id: Some(d.lo),
+                team_id: d.record.team,
+                candidates: d.record.candidates.clone(),
+                summary: &d.record.summary,
+                now: self.now,
+            })
+            .collect();
+        store::insert_decisions(tx, rows).await?;
+        // One set of assignment statements per caller (the history and audit entries name who routed).
+        let mut history: HashMap<Uuid, i64> = HashMap::with_capacity(decided.len());
+        let mut by_actor: Vec<(Option<&CurrentUser>, Vec<Assignment<'_>>)> = Vec::new();
+        for d in &decided {
+            let change = Assignment {
+                lead_id: d.lead.id,
+                to_lo: Some(d.lo),
+                to_team: d.record.team,
+                reason: &d.record.reason,
+                rule_id: d.rule_id,
+                at: self.now,
+            };
+            let actor = d.actor.as_ref();
+            match by_actor.iter_mut().find(|(a, _)| a.map(|a| a.id) == actor.map(|a| a.id)) {
+                Some((_, changes)) => changes.push(change),
+                None => by_actor.push((actor, vec![change])),
+            }
+        }
+        for (actor, changes) in &by_actor {
+            let ids = crate::leads::lifecycle::assign_each(tx, *actor, changes).await?;
+            history.extend(changes.iter().map(|c| c.lead_id).zip(ids));
+        }
+        for d in &decided {
+            let assignment = history.get(&d.lead.id).copied().unwrap_or_default();
+            let sla = Some((d.sla, d.hours.clone()));
+            distribute::after_assign(self.state, tx, &d.lead, Some(d.lo), assignment, sla, self.now).await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets what the batch read (a lead routed alone has moved the rotations and the LOs' loads).
+    pub fn reread(&mut self) {
+        self.rotations.clear();
+        self.gained.clear();
+    }
+}
+
+/// The facts of rotation `key` under `rule` (None: the default round robin): its locked position, its candidates and
+/// their stored places.
+async fn read_rotation(tx: &mut Transaction<'_, Postgres>, rule: Option<&RuleRow>, key: &str) -> AppResult<Rotation> {
+    let (everyone, team_ids, lo_ids) = distribute::target(rule);
+    let seq = store::lock_position(tx, key).await?;
+    let candidates = store::candidates(tx, everyone, &team_ids, &lo_ids).await?;
+    let ids: Vec<Uuid> = candidates.iter().map(|c| c.id).collect();
+    let counters =
+        store::counters(tx, key, &ids).await?.into_iter().map(|(lo, a, b, c, d)| (lo, (a, b, c, d))).collect();
+    Ok(Rotation { seq, candidates, counters, touched: HashMap::new(), last_lo: None })
+}
