@@ -151,7 +151,7 @@ pub async fn route_together(state: &AppState, leads: &[(Uuid, Option<&CurrentUse
             Some(lo) => *lo,
             None if lead.assigned_lo_id.is_some() => lead.assigned_lo_id,
             None => match turns.decide(&mut tx, lead, *actor).await? {
-                Some(lo) => Some(lo),
+                Some(lo) => lo,
                 None => {
                     // Routed alone, on the state the batch's decisions so far leave.
                     turns.write(&mut tx).await?;

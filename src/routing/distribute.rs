@@ -331,8 +331,6 @@ async fn record(
     let json_of = |chosen: Option<Uuid>| {
         candidates_json(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), chosen)
     };
-    let total = judged.len();
-    let plural = if total == 1 { "" } else { "s" };
     let rule_name = plan.rule_name.as_str();
     let method = plan.method.as_str();
     let trigger = opts.trigger.as_str();
@@ -390,22 +388,43 @@ async fn record(
         }
         Choice::Nobody if !opts.queue_when_none => Ok(Outcome::NoneEligible),
         Choice::Nobody => {
-            let team = plan.rule.and_then(|r| r.team_ids.first().copied()).or(opts.queue_team).or(lead.team_id);
-            let summary = format!(
-                "No eligible LO under rule \"{}\" ({} of {} LO{} considered, none eligible): waiting in the {} queue; managers alerted.",
-                rule_name,
-                total,
-                total,
-                plural,
-                if team.is_some() { "team" } else { "unassigned" }
-            );
-            let stored =
-                NewDecision { outcome: "queued", team_id: team, candidates: json_of(None), summary: &summary, ..row };
+            let q = queued(plan, judged, opts.queue_team.or(lead.team_id));
+            let stored = NewDecision {
+                outcome: "queued",
+                team_id: q.team,
+                candidates: q.candidates,
+                summary: &q.summary,
+                ..row
+            };
             store::insert_decision(tx, &stored).await?;
-            send_to_queue(state, tx, lead, team, opts.actor, &summary, rule_id, now).await?;
-            Ok(Outcome::Queued(team))
+            send_to_queue(state, tx, lead, q.team, opts.actor, &q.summary, rule_id, now).await?;
+            Ok(Outcome::Queued(q.team))
         }
     }
+}
+
+/// What is stored of a decision that found nobody eligible: the queue (the rule's first team, else
+/// `fallback_team`; none: the unassigned queue), the summary and every candidate's judgement. Pure, like
+/// [`assigned`].
+pub struct Queued {
+    pub team: Option<Uuid>,
+    pub summary: String,
+    pub candidates: serde_json::Value,
+}
+
+pub fn queued(plan: &Plan<'_>, judged: &[Judged], fallback_team: Option<Uuid>) -> Queued {
+    let team = plan.rule.and_then(|r| r.team_ids.first().copied()).or(fallback_team);
+    let total = judged.len();
+    let summary = format!(
+        "No eligible LO under rule \"{}\" ({} of {} LO{} considered, none eligible): waiting in the {} queue; managers alerted.",
+        plan.rule_name,
+        total,
+        total,
+        if total == 1 { "" } else { "s" },
+        if team.is_some() { "team" } else { "unassigned" }
+    );
+    let candidates = candidates_json(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), None);
+    Queued { team, summary, candidates }
 }
 
 /// What is stored of a decision that gave the lead to `lo`: its summary, the reason its assignment records,
@@ -483,13 +502,15 @@ pub async fn assign(
 ) -> AppResult<i64> {
     let change = Assignment { lead_id: lead.id, to_lo: to, to_team: team, reason, rule_id, at: now };
     let assignment = crate::leads::lifecycle::assign(tx, actor, change).await?;
-    after_assign(state, tx, lead, to, assignment, sla.map(|s| (s, None)), now).await?;
+    let mut shared = speed_to_lead::Shared::default();
+    after_assign(state, tx, lead, to, assignment, sla.map(|s| (s, None)), &mut shared, now).await?;
     Ok(assignment)
 }
 
 /// What follows an assignment of `lead` (history row `assignment`) to `to` (None: a queue): open claim offers
 /// withdrawn, the open tasks moved, and for an LO their bell, the speed-to-lead check (`sla`, with the LO's
-/// working hours when the caller has them) and the contact cadence.
+/// working hours when the caller has them) and the contact cadence (with what several assignments share).
+#[allow(clippy::too_many_arguments)]
 pub async fn after_assign(
     state: &AppState,
     tx: &mut Transaction<'_, Postgres>,
@@ -497,6 +518,7 @@ pub async fn after_assign(
     to: Option<Uuid>,
     assignment: i64,
     sla: Option<(Sla, Option<WorkHours>)>,
+    shared: &mut speed_to_lead::Shared,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     sqlx::query!(
@@ -524,7 +546,7 @@ pub async fn after_assign(
                     speed_to_lead::schedule_sla(state, tx, lead.id, lo, assignment, sla, hours, now).await?;
                 }
             }
-            speed_to_lead::start_cadence(state, tx, lead, lo, now).await?;
+            speed_to_lead::start_cadence(state, tx, lead, lo, shared, now).await?;
         }
         None => {
             sqlx::query!("UPDATE tasks SET owner_id = NULL WHERE lead_id = $1 AND done_at IS NULL", lead.id)

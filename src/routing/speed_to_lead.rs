@@ -194,12 +194,52 @@ pub struct CadencePayload {
     pub step: i32,
 }
 
+/// What the follow-ups of several assignments share, each read at most once (a batch of new leads reads them
+/// once for the batch): the cadence setting and the calling rules (every state's calling window, the area
+/// codes).
+#[derive(Default)]
+pub struct Shared {
+    cadence: Option<Cadence>,
+    calling: Option<crate::leads::consent::CallingRules>,
+}
+
+impl Shared {
+    async fn cadence(&mut self, tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Cadence> {
+        if let Some(c) = &self.cadence {
+            return Ok(c.clone());
+        }
+        let c = cadence(tx).await?;
+        self.cadence = Some(c.clone());
+        Ok(c)
+    }
+
+    /// When `lead` may first be called at or after `at`: the borrower's calling window (`hours` as for
+    /// `leads::store::callable_from`, which this is with the rules read once).
+    async fn callable_from(
+        &mut self,
+        tx: &mut Transaction<'_, Postgres>,
+        lead: &LeadRow,
+        at: DateTime<Utc>,
+        hours: Option<chrono_tz::Tz>,
+    ) -> sqlx::Result<DateTime<Utc>> {
+        let Some(org) = hours else { return Ok(at) };
+        if self.calling.is_none() {
+            self.calling = Some(crate::leads::store::calling_rules(&mut **tx).await?);
+        }
+        Ok(self
+            .calling
+            .as_ref()
+            .map_or(at, |r| r.window_for(lead.property_state.as_deref(), lead.phone.as_deref(), org).next_allowed(at)))
+    }
+}
+
 /// Starts the contact cadence when a lead first gets an LO (later reassignments hand the cadence over).
 pub async fn start_cadence(
     state: &AppState,
     tx: &mut Transaction<'_, Postgres>,
     lead: &LeadRow,
     lo: Uuid,
+    shared: &mut Shared,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let started = sqlx::query_scalar!(
@@ -228,9 +268,12 @@ pub async fn start_cadence(
         crate::leads::store::stop_calls(tx, lead.id, now).await?;
         return Ok(());
     }
-    let c = cadence(tx).await?;
-    // The cadence starts now, so no voicemail has been left within it yet.
-    insert_attempt_task(tx, lead.id, lo, &c, 0, 0, now, now, state.config.calling_hours()).await?;
+    let c = shared.cadence(tx).await?;
+    // The cadence starts now, so no voicemail has been left within it yet; an attempt is due no earlier than
+    // the borrower's calling hours allow.
+    let first = now + Duration::minutes(c.attempts[0].0);
+    let due = shared.callable_from(tx, lead, first, state.config.calling_hours()).await?;
+    insert_attempt_task(tx, lead.id, lo, &c, 0, 0, due, now).await?;
     schedule_next(tx, lead.id, &c, 1, now).await?;
     Ok(())
 }
@@ -253,7 +296,10 @@ async fn create_attempt_task(
     )
     .fetch_one(&mut **tx)
     .await?;
-    insert_attempt_task(tx, lead_id, lo, c, step, voicemails, started, now, hours).await
+    // An attempt is due no earlier than the borrower's calling hours allow.
+    let due =
+        crate::leads::store::callable_from(tx, lead_id, started + Duration::minutes(c.attempts[step].0), hours).await?;
+    insert_attempt_task(tx, lead_id, lo, c, step, voicemails, due, now).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -264,13 +310,9 @@ async fn insert_attempt_task(
     c: &Cadence,
     step: usize,
     voicemails: i64,
-    started: DateTime<Utc>,
+    due: DateTime<Utc>,
     now: DateTime<Utc>,
-    hours: Option<chrono_tz::Tz>,
 ) -> sqlx::Result<()> {
-    // An attempt is due no earlier than the borrower's calling hours allow.
-    let due =
-        crate::leads::store::callable_from(tx, lead_id, started + Duration::minutes(c.attempts[step].0), hours).await?;
     sqlx::query!(
         "INSERT INTO tasks (lead_id, owner_id, kind, title, due_at, created_at) VALUES ($1, $2, 'cadence', $3, $4, $5)",
         lead_id,

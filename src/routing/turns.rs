@@ -5,8 +5,9 @@
 //! positions and the assignments are written in a few statements for the whole batch.
 //!
 //! Only the plain turns are taken here: round robin, weighted round robin and availability-first, for a lead
-//! with no returning borrower's LO and an eligible LO. Anything else (a claim pool, performance weighting, a
-//! returning borrower, nobody eligible: a queue) is routed alone by [`distribute::route`], after what the batch
+//! with no returning borrower's LO; with nobody eligible, the lead goes to its queue from the batch as well.
+//! Anything else (a claim pool, performance weighting, a returning borrower) is routed alone by
+//! [`distribute::route`], after what the batch
 //! decided so far is written, so it reads the same state a lead-by-lead routing would have left; the batch then
 //! reads its facts afresh. The result is the decision lead-by-lead routing makes, lead for lead
 //! (`tests/routing.rs` checks fairness and capacity across a burst).
@@ -40,13 +41,17 @@ struct Rotation {
 struct Decided {
     lead: LeadRow,
     actor: Option<CurrentUser>,
-    lo: Uuid,
     rule_id: Option<Uuid>,
     rule_name: String,
     method: &'static str,
-    record: distribute::Assigned,
-    sla: Sla,
-    hours: Option<WorkHours>,
+    outcome: Decision,
+}
+
+enum Decision {
+    /// To an LO, with the speed-to-lead settings and the LO's working hours.
+    Assigned { lo: Uuid, record: distribute::Assigned, sla: Sla, hours: Option<WorkHours> },
+    /// Nobody eligible: to a queue (which changes no rotation and no LO's load).
+    Queued(distribute::Queued),
 }
 
 /// The batch's state: what it read, and what it decided and has not written yet.
@@ -75,13 +80,14 @@ impl<'s> Turns<'s> {
         })
     }
 
-    /// Decides a new, unrouted lead in memory when it is a plain turn; None when it must be routed alone.
+    /// Decides a new, unrouted lead in memory when it is a plain turn or the queue: Some(its LO, None when
+    /// queued); None when it must be routed alone.
     pub async fn decide(
         &mut self,
         tx: &mut Transaction<'_, Postgres>,
         lead: &LeadRow,
         actor: Option<&CurrentUser>,
-    ) -> AppResult<Option<Uuid>> {
+    ) -> AppResult<Option<Option<Uuid>>> {
         let facts = lead.facts();
         let rule = self.rules.iter().find(|r| r.filters().matches(&facts));
         let sla = if rule.is_none() { self.default_sla } else { Sla { minutes: 0, action: SlaAction::Reassign } };
@@ -124,8 +130,18 @@ impl<'s> Turns<'s> {
             counters,
         };
         let decision = distribute::decide(&plan, facts);
-        let Choice::Assign { lo, why, slots: Some(slots) } = &decision.choice else { return Ok(None) };
-        let (lo, turn) = (*lo, rotation.seq + 1);
+        let (rule_id, rule_name, method) = (plan.rule.map(|r| r.id), plan.rule_name.clone(), plan.method.as_str());
+        let (lead, actor) = (lead.clone(), actor.cloned());
+        let (lo, why, slots) = match &decision.choice {
+            Choice::Assign { lo, why, slots: Some(slots) } => (*lo, why, slots),
+            Choice::Nobody => {
+                let outcome = Decision::Queued(distribute::queued(&plan, &decision.judged, lead.team_id));
+                self.decided.push(Decided { lead, actor, rule_id, rule_name, method, outcome });
+                return Ok(Some(None));
+            }
+            _ => return Ok(None),
+        };
+        let turn = rotation.seq + 1;
         for s in slots {
             rotation.counters.insert(s.lo_id, (s.credit, turn, s.era, s.last_assigned));
             rotation.touched.entry(s.lo_id).or_insert(0);
@@ -136,18 +152,9 @@ impl<'s> Turns<'s> {
         let org_tz = self.state.config.timezone;
         let hours = decision.judged.iter().find(|j| j.row.id == lo).map(|j| distribute::hours_of(&j.row, org_tz));
         let record = distribute::assigned(&plan, Trigger::NewLead, &decision.judged, lo, why);
-        self.decided.push(Decided {
-            lead: lead.clone(),
-            actor: actor.cloned(),
-            lo,
-            rule_id: plan.rule.map(|r| r.id),
-            rule_name: plan.rule_name.clone(),
-            method: plan.method.as_str(),
-            record,
-            sla: plan.sla,
-            hours,
-        });
-        Ok(Some(lo))
+        let outcome = Decision::Assigned { lo, record, sla: plan.sla, hours };
+        self.decided.push(Decided { lead, actor, rule_id, rule_name, method, outcome });
+        Ok(Some(Some(lo)))
     }
 
     /// Writes what the batch decided: each rotation's new position and counters, the decisions, the
@@ -172,18 +179,26 @@ impl<'s> Turns<'s> {
         }
         let rows: Vec<NewDecision<'_>> = decided
             .iter()
-            .map(|d| NewDecision {
-                lead_id: d.lead.id,
-                rule_id: d.rule_id,
-                rule_name: &d.rule_name,
-                method: d.method,
-                trigger: Trigger::NewLead.as_str(),
-                outcome: "assigned",
-                chosen_lo_id: Some(d.lo),
-                team_id: d.record.team,
-                candidates: d.record.candidates.clone(),
-                summary: &d.record.summary,
-                now: self.now,
+            .map(|d| {
+                let (outcome, chosen_lo_id, team_id, candidates, summary) = match &d.outcome {
+                    Decision::Assigned { lo, record, .. } => {
+                        ("assigned", Some(*lo), record.team, record.candidates.clone(), record.summary.as_str())
+                    }
+                    Decision::Queued(q) => ("queued", None, q.team, q.candidates.clone(), q.summary.as_str()),
+                };
+                NewDecision {
+                    lead_id: d.lead.id,
+                    rule_id: d.rule_id,
+                    rule_name: &d.rule_name,
+                    method: d.method,
+                    trigger: Trigger::NewLead.as_str(),
+                    outcome,
+                    chosen_lo_id,
+                    team_id,
+                    candidates,
+                    summary,
+                    now: self.now,
+                }
             })
             .collect();
         store::insert_decisions(tx, rows).await?;
@@ -191,11 +206,12 @@ impl<'s> Turns<'s> {
         let mut history: HashMap<Uuid, i64> = HashMap::with_capacity(decided.len());
         let mut by_actor: Vec<(Option<&CurrentUser>, Vec<Assignment<'_>>)> = Vec::new();
         for d in &decided {
+            let Decision::Assigned { lo, record, .. } = &d.outcome else { continue };
             let change = Assignment {
                 lead_id: d.lead.id,
-                to_lo: Some(d.lo),
-                to_team: d.record.team,
-                reason: &d.record.reason,
+                to_lo: Some(*lo),
+                to_team: record.team,
+                reason: &record.reason,
                 rule_id: d.rule_id,
                 at: self.now,
             };
@@ -209,10 +225,21 @@ impl<'s> Turns<'s> {
             let ids = crate::leads::lifecycle::assign_each(tx, *actor, changes).await?;
             history.extend(changes.iter().map(|c| c.lead_id).zip(ids));
         }
+        let mut shared = super::speed_to_lead::Shared::default();
         for d in &decided {
-            let assignment = history.get(&d.lead.id).copied().unwrap_or_default();
-            let sla = Some((d.sla, d.hours.clone()));
-            distribute::after_assign(self.state, tx, &d.lead, Some(d.lo), assignment, sla, self.now).await?;
+            let (lead, actor) = (&d.lead, d.actor.as_ref());
+            match &d.outcome {
+                Decision::Assigned { lo, sla, hours, .. } => {
+                    let assignment = history.get(&lead.id).copied().unwrap_or_default();
+                    let sla = Some((*sla, hours.clone()));
+                    distribute::after_assign(self.state, tx, lead, Some(*lo), assignment, sla, &mut shared, self.now)
+                        .await?;
+                }
+                Decision::Queued(q) => {
+                    distribute::send_to_queue(self.state, tx, lead, q.team, actor, &q.summary, d.rule_id, self.now)
+                        .await?;
+                }
+            }
         }
         Ok(())
     }
