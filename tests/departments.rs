@@ -990,12 +990,42 @@ async fn complaint_queues_order_by_the_earlier_of_sla_and_regulatory_deadline() 
         let u = app.url("/api/v1/departments/items");
         async move { c.post(u).json(&body).send().await.unwrap() }
     };
-    // An informal complaint first: only the 30-day SLA.
-    let informal = file(app, w.lo_id, w.lead, "complaint", "Rude phone call").await;
-    let res = forward_api(json!({"escalation_id": informal, "department_id": dept, "note": "Coach the LO",
-                                 "complaint_type": "informal", "received_on": app.state.today().to_string()}))
+    // An informal complaint first, its clock given by the LO who raises it: only the 30-day SLA.
+    let lo_api = app.api(&app.token_for(w.lo_id).await);
+    let raise = |body: Value| {
+        let c = lo_api.clone();
+        let u = app.url("/api/v1/escalations");
+        async move { c.post(u).json(&body).send().await.unwrap() }
+    };
+    let res = raise(json!({"lead_id": w.lead, "kind": "underwriting_scenario", "note": "x",
+                           "complaint_type": "informal", "received_on": "2026-11-25"}))
+    .await;
+    assert_eq!(res.status(), 422, "only a complaint has a regulatory clock");
+    let res = raise(json!({"lead_id": w.lead, "kind": "complaint", "note": "Rude phone call",
+                           "complaint_type": "informal", "received_on": app.state.today().to_string()}))
     .await;
     assert_eq!(res.status(), 201);
+    let informal: Uuid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+    // Its clock is recorded: the forward needs no clock (and may not give a second one).
+    let page = w.manager.get(app.url(&format!("/escalations/{informal}"))).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("id=\"complaint-clock-fields\""), "the clock is not asked again");
+    let res = forward_api(json!({"escalation_id": informal, "department_id": dept, "note": "Coach the LO",
+                                 "complaint_type": "cfpb_portal", "received_on": "2026-11-25"}))
+    .await;
+    assert_eq!(res.status(), 409, "the clock is recorded once");
+    let res = forward_api(json!({"escalation_id": informal, "department_id": dept, "note": "Coach the LO"})).await;
+    assert_eq!(res.status(), 201);
+    let informal_item = item_of(&w, informal).await;
+    let d: Value = manager_api
+        .get(app.url(&format!("/api/v1/departments/items/{informal_item}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["complaint_clock"]["complaint_type"], "informal");
+    assert_eq!(d["complaint_clock"]["deadlines"], json!([]));
     // Then a CFPB portal complaint received 2026-11-25: 15 calendar days, due 2026-12-10 (weekends count).
     let portal_lead = lead_of(app, w.lo_id, "Pat", "Quinn").await;
     let portal = file(app, w.lo_id, portal_lead, "complaint", "CFPB portal complaint about fees").await;

@@ -38,8 +38,9 @@ pub struct ClockInput {
 }
 
 impl ClockInput {
+    /// Nothing given (the category alone is not a clock: forms always send their first choice).
     pub fn is_empty(&self) -> bool {
-        [&self.complaint_type, &self.category, &self.received_on, &self.foreclosure_sale_on, &self.regulator_due_on]
+        [&self.complaint_type, &self.received_on, &self.foreclosure_sale_on, &self.regulator_due_on]
             .iter()
             .all(|s| s.trim().is_empty())
     }
