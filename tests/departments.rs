@@ -982,7 +982,7 @@ async fn a_notice_of_error_runs_its_regulation_x_clock_beside_the_sla() {
 async fn complaint_queues_order_by_the_earlier_of_sla_and_regulatory_deadline() {
     let w = world().await;
     let app = &w.app;
-    let (officer_id, officer) = app.login_as(Role::Department, "cora.compliance@example.com", None, &[]).await;
+    let officer_id = app.create_user(Role::Department, "cora.compliance@example.com", None, &[]).await;
     let dept = compliance(&w, officer_id, officer_id).await;
     let manager_api = app.api(&app.token_for(w.manager_id).await);
     let forward_api = |body: Value| {
@@ -1026,7 +1026,9 @@ async fn complaint_queues_order_by_the_earlier_of_sla_and_regulatory_deadline() 
         .unwrap();
     assert_eq!(d["complaint_clock"]["complaint_type"], "informal");
     assert_eq!(d["complaint_clock"]["deadlines"], json!([]));
-    // Then a CFPB portal complaint received 2026-11-25: 15 calendar days, due 2026-12-10 (weekends count).
+    // A day later, a CFPB portal complaint received 2026-11-25: 15 calendar days, due 2026-12-10 (weekends
+    // count). Its SLA ends a day after the informal one's; its regulatory deadline is earlier than both.
+    app.state.clock.advance(chrono::Duration::days(1));
     let portal_lead = lead_of(app, w.lo_id, "Pat", "Quinn").await;
     let portal = file(app, w.lo_id, portal_lead, "complaint", "CFPB portal complaint about fees").await;
     // A type that does not exist, a category for another type: 422.
@@ -1060,6 +1062,8 @@ async fn complaint_queues_order_by_the_earlier_of_sla_and_regulatory_deadline() 
     .await;
     assert_eq!(res.status(), 422);
     // The queue: the portal complaint, forwarded later, comes first (its deadline is before the informal one's SLA).
+    // (A day later: the officer signs in again.)
+    let officer = app.login("cora.compliance@example.com").await;
     let queue = officer.get(app.url(&format!("/departments/{dept}/queue"))).send().await.unwrap().text().await.unwrap();
     let (p, i) = (queue.find("Pat Quinn").expect("portal in the queue"), queue.find("Rosa Diaz").expect("informal"));
     assert!(p < i, "ordered by the earlier of SLA and regulatory deadline");
