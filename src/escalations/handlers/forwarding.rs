@@ -123,12 +123,6 @@ pub(crate) async fn forward_form(
             let page = detail_page(&state, &user, ctx, id, errors, None, Some(&form)).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
-        Err(AppError::Conflict(m)) => {
-            let mut errors = FieldErrors::new();
-            errors.add("complaint_type", m);
-            let page = detail_page(&state, &user, ctx, id, errors, None, Some(&form)).await?;
-            Ok((StatusCode::CONFLICT, page).into_response())
-        }
         Err(e) => Err(e),
     }
 }
