@@ -1067,6 +1067,11 @@ async fn complaint_queues_order_by_the_earlier_of_sla_and_regulatory_deadline() 
     let queue = officer.get(app.url(&format!("/departments/{dept}/queue"))).send().await.unwrap().text().await.unwrap();
     let (p, i) = (queue.find("Pat Quinn").expect("portal in the queue"), queue.find("Rosa Diaz").expect("informal"));
     assert!(p < i, "ordered by the earlier of SLA and regulatory deadline");
+    let portal_row = queue[p..].split("</tr>").next().unwrap();
+    assert!(portal_row.contains("2026-12-10 23:59"), "the deadline's day: {portal_row}");
+    assert!(portal_row.contains("(regulatory deadline)"), "the queue says which clock is next: {portal_row}");
+    let informal_row = queue[i..].split("</tr>").next().unwrap();
+    assert!(informal_row.contains("(response time)"), "{informal_row}");
     let items: Value = app
         .api(&app.token_for(officer_id).await)
         .get(app.url("/api/v1/departments/items?status=open"))

@@ -98,8 +98,22 @@ impl QueuePage {
     fn status_label(&self, s: &str) -> &'static str {
         status_label(s)
     }
+    /// When the item is next due: the earlier of its response time and a complaint's regulatory deadline.
+    fn next_due(&self, i: &ItemRow) -> DateTime<Utc> {
+        i.regulatory_due_at.map_or(i.due_at, |r| r.min(i.due_at))
+    }
+    /// The same as a person reads it: a regulatory deadline ends with its day, shown as that day's 23:59.
+    fn next_due_shown(&self, i: &ItemRow) -> DateTime<Utc> {
+        match i.regulatory_due_at {
+            Some(r) if r < i.due_at => r - chrono::Duration::minutes(1),
+            _ => i.due_at,
+        }
+    }
+    fn due_kind(&self, i: &ItemRow) -> &'static str {
+        if i.regulatory_due_at.is_some_and(|r| r < i.due_at) { "regulatory deadline" } else { "response time" }
+    }
     fn due(&self, i: &ItemRow) -> String {
-        if i.status == "open" { due_label(i.due_at, self.now) } else { String::new() }
+        if i.status == "open" { due_label(self.next_due(i), self.now) } else { String::new() }
     }
 }
 
