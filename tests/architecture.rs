@@ -19,7 +19,9 @@ struct Layer {
 const LAYERS: &[Layer] = &[
     Layer {
         name: "foundation",
-        components: &["config", "error", "db", "state", "web", "jobs", "audit", "imports", "events", "secrets"],
+        components: &[
+            "config", "error", "db", "state", "web", "jobs", "audit", "imports", "events", "secrets", "calendar",
+        ],
         sideways: true,
     },
     Layer { name: "auth", components: &["auth"], sideways: false },

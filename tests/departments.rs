@@ -5,6 +5,7 @@
 
 mod common;
 
+use chrono::{Datelike, NaiveDate, TimeZone};
 use common::TestApp;
 use loanfloor::auth::Role;
 use reqwest::StatusCode;
@@ -397,12 +398,19 @@ async fn an_sla_breach_is_told_to_the_department_lead_and_the_forwarding_manager
         assert!(page.contains(&href.replace('&', "&amp;")), "{status} links to its list");
         assert_eq!(app.list_total(&w.manager, &href).await, expected, "{status}");
     }
-    // The dashboard shows the same figures, each opening the same list.
+    // The dashboard shows the same figures over its range (default: the 30 days up to today), each opening the
+    // same list filtered the same way.
     let dash = w.manager.get(app.url("/dashboard")).send().await.unwrap().text().await.unwrap();
     let table = dash.split("id=\"department-figures\"").nth(1).expect("the dashboard's department figures");
     let row = table.split("</tr>").find(|r| r.contains(">Underwriting</th>")).unwrap();
+    let today = app.state.today();
     for status in ["open", "overdue", "answered"] {
-        let href = format!("/departments/forwarded?department={}&amp;status={status}\">1</a>", w.department);
+        let href = format!(
+            "/departments/forwarded?department={}&amp;status={status}&amp;from={}&amp;to={}\">1</a>",
+            w.department,
+            today + chrono::Duration::days(1) - chrono::Duration::days(30),
+            today + chrono::Duration::days(1)
+        );
         assert!(row.contains(&href), "{status}: {row}");
     }
     assert!(row.contains(">30 min</a>"), "{row}");
@@ -589,12 +597,42 @@ async fn the_weekly_executive_digest_lists_open_executive_escalations_and_breach
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    // The underwriting scenario breaches (60 minutes); the executive item is not yet due (120).
+    // The underwriting scenario breaches (60 minutes), the executive item too (120); both are told now.
     assert_eq!(forward(&w, w.escalation, FORWARD_NOTE).await.status(), 303);
-    app.state.clock.advance(chrono::Duration::minutes(61));
+    app.state.clock.advance(chrono::Duration::minutes(121));
     app.run_jobs().await;
-    let written = loanfloor::home::executive_digest::send(&app.state, app.state.clock.now()).await.unwrap();
-    assert_eq!(written, 2, "the executive member and the department's lead");
+    // The server schedules the digest as it starts (`home::schedule`); it runs Monday at 7:00 in the
+    // organisation's time zone, worked out here from the calendar.
+    loanfloor::home::executive_digest::schedule(&app.state).await.unwrap();
+    let tz = app.state.config.timezone;
+    let local = app.state.clock.now().with_timezone(&tz);
+    let mut monday = local.date_naive();
+    while monday.weekday() != chrono::Weekday::Mon
+        || tz.from_local_datetime(&monday.and_hms_opt(7, 0, 0).unwrap()).unwrap() <= local
+    {
+        monday = monday.succ_opt().unwrap();
+    }
+    let seven = tz.from_local_datetime(&monday.and_hms_opt(7, 0, 0).unwrap()).unwrap().with_timezone(&chrono::Utc);
+    let digests = |who: Uuid| {
+        let db = app.db().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM messages WHERE kind = 'departments.executive_digest' AND user_id = $1",
+            )
+            .bind(who)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    };
+    // A minute before: nothing yet.
+    app.state.clock.advance(seven - app.state.clock.now() - chrono::Duration::minutes(1));
+    app.run_jobs().await;
+    assert_eq!(digests(eve).await, 0, "not before Monday 7:00");
+    app.state.clock.advance(chrono::Duration::minutes(2));
+    app.run_jobs().await;
+    assert_eq!(digests(eve).await, 1, "the executive member");
+    assert_eq!(digests(cfo).await, 1, "the department's lead");
     let (subject, body): (String, String) = sqlx::query_as(
         "SELECT subject, body FROM messages WHERE kind = 'departments.executive_digest' AND user_id = $1",
     )
@@ -602,12 +640,20 @@ async fn the_weekly_executive_digest_lists_open_executive_escalations_and_breach
     .fetch_one(app.db())
     .await
     .unwrap();
-    assert_eq!(subject, "Executive digest: 1 open, 1 SLA breaches this week");
+    assert_eq!(subject, "Executive digest: 1 open, 2 breaches this week");
     assert!(body.contains("Executive escalation for Rosa Diaz (forwarded by mona manager"), "{body}");
-    assert!(!body.contains("past due"), "not yet due: {body}");
-    assert!(body.contains("- Underwriting: 1"), "{body}");
-    let again = loanfloor::home::executive_digest::send(&app.state, app.state.clock.now()).await.unwrap();
-    assert_eq!(again, 0, "one message per reader and week");
+    assert!(body.contains("past due"), "past its 120 minutes: {body}");
+    assert!(body.contains("- Underwriting: 1") && body.contains("- Executive team: 1"), "{body}");
+    // The next Monday is scheduled; running the queue again now writes nothing twice.
+    let next: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'home.executive_digest' AND run_at > $1")
+            .bind(seven)
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(next, 1, "next week's digest is scheduled");
+    app.run_jobs().await;
+    assert_eq!(digests(eve).await, 1, "one message per reader and week");
     let lo_got: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM messages WHERE kind = 'departments.executive_digest' AND user_id = $1",
     )
@@ -722,4 +768,373 @@ async fn a_supervisor_forwards_from_the_case_page() {
     let minute = due.hour() * 60 + due.minute();
     assert!((9 * 60 + 1..=17 * 60).contains(&minute), "{due}");
     assert!(due - at >= chrono::Duration::hours(8) && due - at <= chrono::Duration::days(8), "{at} → {due}");
+}
+
+/// The compliance department (around the clock, complaints answered within 30 days of wall-clock minutes, so the
+/// regulatory deadline is the earlier clock), with `member` and `lead`.
+async fn compliance(w: &World, member: Uuid, lead: Uuid) -> Uuid {
+    let form: Vec<(String, String)> = vec![
+        ("kind".into(), "compliance".into()),
+        ("name".into(), "Compliance".into()),
+        ("lead_user_id".into(), lead.to_string()),
+        ("time_zone".into(), "America/Chicago".into()),
+        ("opens".into(), "00:00".into()),
+        ("closes".into(), "24:00".into()),
+        ("member".into(), member.to_string()),
+        ("sla_complaint".into(), "43200".into()),
+    ]
+    .into_iter()
+    .chain((1..=7).map(|d| ("day".to_string(), d.to_string())))
+    .collect();
+    let res = w.admin.post(w.app.url("/admin/departments")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303, "compliance saved");
+    res.headers()["location"].to_str().unwrap().trim_start_matches("/admin/departments/").parse().unwrap()
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn deadline<'a>(clock: &'a Value, key: &str) -> &'a Value {
+    clock["deadlines"].as_array().unwrap().iter().find(|d| d["key"] == key).unwrap_or_else(|| panic!("{key}: {clock}"))
+}
+
+#[tokio::test]
+async fn a_notice_of_error_runs_its_regulation_x_clock_beside_the_sla() {
+    let w = world().await;
+    let app = &w.app;
+    let (officer_id, officer) = app.login_as(Role::Department, "cora.compliance@example.com", None, &[]).await;
+    let clead = app.create_user(Role::Department, "carla.cclead@example.com", None, &[]).await;
+    let dept = compliance(&w, officer_id, clead).await;
+    let complaint = file(app, w.lo_id, w.lead, "complaint", "Borrower says the escrow shortage is wrong").await;
+    let url = app.url(&format!("/escalations/{complaint}/forward"));
+    // The escalation page asks for the clock; forwarding a complaint without it comes back with what was typed.
+    let page = w.manager.get(app.url(&format!("/escalations/{complaint}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"complaint-clock-fields\""), "the forward form asks for the complaint's clock");
+    let res = w
+        .manager
+        .post(&url)
+        .form(&[("department_id", dept.to_string()), ("note", "Escrow analysis disputed".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Choose what kind of complaint this is"), "{html}");
+    assert!(html.contains("Escrow analysis disputed"), "the note is kept");
+    let res = w
+        .manager
+        .post(&url)
+        .form(&[
+            ("department_id", dept.to_string()),
+            ("note", "Escrow analysis disputed".into()),
+            ("complaint_type", "notice_of_error".into()),
+            ("received_on", "2026-13-01".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422, "a date that does not exist");
+    assert!(res.text().await.unwrap().contains("value=\"2026-13-01\""), "the typed date is kept");
+    // Received Wednesday 2026-11-25, the day before Thanksgiving.
+    let res = w
+        .manager
+        .post(&url)
+        .form(&[
+            ("department_id", dept.to_string()),
+            ("note", "Escrow analysis disputed".into()),
+            ("complaint_type", "notice_of_error".into()),
+            ("category", "general".into()),
+            ("received_on", "2026-11-25".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let item = item_of(&w, complaint).await;
+    let officer_api = app.api(&app.token_for(officer_id).await);
+    let detail = |c: reqwest::Client| {
+        let u = app.url(&format!("/api/v1/departments/items/{item}"));
+        async move { c.get(u).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let d = detail(officer_api.clone()).await;
+    let clock = &d["complaint_clock"];
+    assert_eq!(clock["complaint_type"], "notice_of_error");
+    assert_eq!(clock["received_on"], "2026-11-25");
+    // Acknowledge within 5 business days, Thanksgiving skipped: Fri 27, Mon 30, Tue 1, Wed 2, Thu 3 December.
+    assert_eq!(deadline(clock, "acknowledgment")["due_on"], "2026-12-03");
+    assert_eq!(deadline(clock, "acknowledgment")["rule"], "12 CFR 1024.35(d)");
+    // 30 business days (Christmas and New Year's Day skipped): Monday 2027-01-11.
+    assert_eq!(deadline(clock, "response")["due_on"], "2027-01-11");
+    let today = app.state.today();
+    assert_eq!(deadline(clock, "acknowledgment")["status"], if today > day("2026-12-03") { "breached" } else { "due" });
+    // The SLA (30 days of wall-clock minutes) is later than the open deadlines' end: the item sorts by them.
+    assert!(d["item"]["regulatory_due_at"].is_string(), "{d}");
+
+    // The breach job tells the compliance lead and the forwarding manager once, for the acknowledgment.
+    let told = |who: Uuid| {
+        let db = app.db().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM notifications WHERE user_id = $1 AND kind = 'department.complaint_breach'",
+            )
+            .bind(who)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    };
+    app.run_jobs().await;
+    app.run_jobs().await;
+    if today > day("2026-12-03") {
+        assert_eq!(told(clead).await, 1, "the department's lead");
+        assert_eq!(told(w.manager_id).await, 1, "the forwarding manager");
+        assert_eq!(told(officer_id).await, 0, "members see it on the item");
+    }
+
+    // The officer records the acknowledgment (sent 2026-12-04: late) on the item's page.
+    let page = officer.get(app.url(&format!("/departments/items/{item}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"complaint-clock\"") && page.contains("2026-12-03"), "{page}");
+    let step_url = app.url(&format!("/departments/items/{item}/clock"));
+    let res = officer
+        .post(&step_url)
+        .form(&[("step", "acknowledged"), ("on", "2026-12-04"), ("note", "Letter mailed"), ("version", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let clock = detail(officer_api.clone()).await["complaint_clock"].clone();
+    assert_eq!(deadline(&clock, "acknowledgment")["done_on"], "2026-12-04");
+    assert_eq!(deadline(&clock, "acknowledgment")["status"], "breached", "done after its day");
+    assert_eq!(clock["version"], 1);
+    // A form opened before that step is stale: 409, nothing recorded.
+    let res = officer
+        .post(&step_url)
+        .form(&[("step", "responded"), ("on", "2026-12-04"), ("version", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    // The extension needs the reasons the borrower was told: 422 with what was typed.
+    let res = officer
+        .post(&step_url)
+        .form(&[("step", "extension_noticed"), ("on", "2026-12-04"), ("note", ""), ("version", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Write the reasons") && html.contains("value=\"2026-12-04\""), "{html}");
+    // Through the API, in time: the response moves 15 business days, MLK Day (2027-01-18) skipped: 2027-02-02.
+    let res = officer_api
+        .post(app.url(&format!("/api/v1/departments/items/{item}/clock")))
+        .json(&json!({"step": "extension_noticed", "on": "2026-12-04", "note": "We need the escrow history from the prior servicer", "version": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let clock: Value = res.json().await.unwrap();
+    assert_eq!(deadline(&clock, "response")["due_on"], "2027-02-02");
+    // Once only.
+    let res = officer_api
+        .post(app.url(&format!("/api/v1/departments/items/{item}/clock")))
+        .json(&json!({"step": "extension_noticed", "on": "2026-12-05", "note": "again", "version": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+
+    // Only those who see the item see or touch its clock.
+    assert_eq!(status(&w.lo, app.url(&format!("/departments/items/{item}"))).await, StatusCode::NOT_FOUND);
+    assert_eq!(status(&w.outsider, app.url(&format!("/departments/items/{item}"))).await, StatusCode::NOT_FOUND);
+    let res = w
+        .outsider
+        .post(&step_url)
+        .form(&[("step", "responded"), ("on", "2026-12-04"), ("version", "2")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let lo_api = app.api(&app.token_for(w.lo_id).await);
+    let res = lo_api.get(app.url(&format!("/api/v1/departments/items/{item}"))).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(detail(app.api(&app.token_for(w.manager_id).await)).await["complaint_clock"].is_object(), "the forwarder");
+
+    // The clock and its events are facts: the database refuses to change them; each step is in the audit log.
+    for sql in [
+        "UPDATE complaint_clock_events SET on_date = '2026-12-01' WHERE escalation_id = $1",
+        "DELETE FROM complaint_clock_events WHERE escalation_id = $1",
+        "UPDATE complaint_clocks SET received_on = '2026-12-01' WHERE escalation_id = $1",
+    ] {
+        assert!(sqlx::query(sql).bind(complaint).execute(app.db()).await.is_err(), "{sql}");
+    }
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE entity_id = $1 AND action IN ('complaint_clock.record', 'complaint_clock.step')",
+    )
+    .bind(complaint.to_string())
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(audited, 3, "the clock and two steps");
+}
+
+#[tokio::test]
+async fn complaint_queues_order_by_the_earlier_of_sla_and_regulatory_deadline() {
+    let w = world().await;
+    let app = &w.app;
+    let officer_id = app.create_user(Role::Department, "cora.compliance@example.com", None, &[]).await;
+    let dept = compliance(&w, officer_id, officer_id).await;
+    let manager_api = app.api(&app.token_for(w.manager_id).await);
+    let forward_api = |body: Value| {
+        let c = manager_api.clone();
+        let u = app.url("/api/v1/departments/items");
+        async move { c.post(u).json(&body).send().await.unwrap() }
+    };
+    // An informal complaint first, its clock given by the LO who raises it: only the 30-day SLA.
+    let lo_api = app.api(&app.token_for(w.lo_id).await);
+    let raise = |body: Value| {
+        let c = lo_api.clone();
+        let u = app.url("/api/v1/escalations");
+        async move { c.post(u).json(&body).send().await.unwrap() }
+    };
+    let res = raise(json!({"lead_id": w.lead, "kind": "underwriting_scenario", "note": "x",
+                           "complaint_type": "informal", "received_on": "2026-11-25"}))
+    .await;
+    assert_eq!(res.status(), 422, "only a complaint has a regulatory clock");
+    let res = raise(json!({"lead_id": w.lead, "kind": "complaint", "note": "Rude phone call",
+                           "complaint_type": "informal", "received_on": app.state.today().to_string()}))
+    .await;
+    assert_eq!(res.status(), 201);
+    let informal: Uuid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+    // Its clock is recorded: the forward needs no clock (and may not give a second one).
+    let page = w.manager.get(app.url(&format!("/escalations/{informal}"))).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("id=\"complaint-clock-fields\""), "the clock is not asked again");
+    let res = forward_api(json!({"escalation_id": informal, "department_id": dept, "note": "Coach the LO",
+                                 "complaint_type": "cfpb_portal", "received_on": "2026-11-25"}))
+    .await;
+    assert_eq!(res.status(), 409, "the clock is recorded once");
+    let res = forward_api(json!({"escalation_id": informal, "department_id": dept, "note": "Coach the LO"})).await;
+    assert_eq!(res.status(), 201);
+    let informal_item = item_of(&w, informal).await;
+    let d: Value = manager_api
+        .get(app.url(&format!("/api/v1/departments/items/{informal_item}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["complaint_clock"]["complaint_type"], "informal");
+    assert_eq!(d["complaint_clock"]["deadlines"], json!([]));
+    // A day later, a CFPB portal complaint received 2026-11-25: 15 calendar days, due 2026-12-10 (weekends
+    // count). Its SLA ends a day after the informal one's; its regulatory deadline is earlier than both.
+    app.state.clock.advance(chrono::Duration::days(1));
+    let portal_lead = lead_of(app, w.lo_id, "Pat", "Quinn").await;
+    let portal = file(app, w.lo_id, portal_lead, "complaint", "CFPB portal complaint about fees").await;
+    // A type that does not exist, a category for another type: 422.
+    let res = forward_api(json!({"escalation_id": portal, "department_id": dept, "note": "Portal",
+                                 "complaint_type": "tweet", "received_on": "2026-11-25"}))
+    .await;
+    assert_eq!(res.status(), 422);
+    let res = forward_api(json!({"escalation_id": portal, "department_id": dept, "note": "Portal",
+                                 "complaint_type": "cfpb_portal", "category": "payoff_statement", "received_on": "2026-11-25"}))
+    .await;
+    assert_eq!(res.status(), 422);
+    let res = forward_api(json!({"escalation_id": portal, "department_id": dept, "note": "Portal",
+                                 "complaint_type": "cfpb_portal", "received_on": "2026-11-25"}))
+    .await;
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    let portal_item = item_of(&w, portal).await;
+    let d: Value = manager_api
+        .get(app.url(&format!("/api/v1/departments/items/{portal_item}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deadline(&d["complaint_clock"], "response")["due_on"], "2026-12-10");
+    assert_eq!(deadline(&d["complaint_clock"], "final_response")["due_on"], "2027-01-24");
+    // A clock for a kind that has none is refused.
+    let scenario = file(app, w.lo_id, w.lead, "underwriting_scenario", "Another one").await;
+    let res = forward_api(json!({"escalation_id": scenario, "department_id": w.department, "note": "x",
+                                 "complaint_type": "informal", "received_on": "2026-11-25"}))
+    .await;
+    assert_eq!(res.status(), 422);
+    // The queue: the portal complaint, forwarded later, comes first (its deadline is before the informal one's SLA).
+    // (A day later: the officer signs in again.)
+    let officer = app.login("cora.compliance@example.com").await;
+    let queue = officer.get(app.url(&format!("/departments/{dept}/queue"))).send().await.unwrap().text().await.unwrap();
+    let (p, i) = (queue.find("Pat Quinn").expect("portal in the queue"), queue.find("Rosa Diaz").expect("informal"));
+    assert!(p < i, "ordered by the earlier of SLA and regulatory deadline");
+    let portal_row = queue[p..].split("</tr>").next().unwrap();
+    assert!(portal_row.contains("2026-12-10 23:59"), "the deadline's day: {portal_row}");
+    assert!(portal_row.contains("(regulatory deadline)"), "the queue says which clock is next: {portal_row}");
+    let informal_row = queue[i..].split("</tr>").next().unwrap();
+    assert!(informal_row.contains("(response time)"), "{informal_row}");
+    let items: Value = app
+        .api(&app.token_for(officer_id).await)
+        .get(app.url("/api/v1/departments/items?status=open"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let order: Vec<&str> = items["items"].as_array().unwrap().iter().map(|i| i["borrower"].as_str().unwrap()).collect();
+    assert_eq!(order, vec!["Pat Quinn", "Rosa Diaz"]);
+}
+
+#[tokio::test]
+async fn the_dashboard_department_figures_follow_its_range_and_team() {
+    let w = world().await;
+    let app = &w.app;
+    assert_eq!(forward(&w, w.escalation, FORWARD_NOTE).await.status(), 303);
+    let today = app.state.today();
+    let north: Uuid =
+        sqlx::query_scalar("SELECT id FROM teams WHERE name = 'North'").fetch_one(app.db()).await.unwrap();
+    let south: Uuid =
+        sqlx::query_scalar("SELECT id FROM teams WHERE name = 'South'").fetch_one(app.db()).await.unwrap();
+    let open_figure = |query: String| {
+        let c = w.manager.clone();
+        let u = app.url(&format!("/dashboard?{query}"));
+        async move {
+            let dash = c.get(u).send().await.unwrap().text().await.unwrap();
+            let table = dash.split("id=\"department-figures\"").nth(1).expect("department figures").to_string();
+            let row = table.split("</tr>").find(|r| r.contains(">Underwriting</th>")).unwrap().to_string();
+            let start = "href=\"/departments/forwarded?department=";
+            let href = row.split(start).nth(1).unwrap().split('"').next().unwrap();
+            let n: i64 = row.split(&format!("{href}\">")).nth(1).unwrap().split('<').next().unwrap().parse().unwrap();
+            (format!("/departments/forwarded?department={href}"), n)
+        }
+    };
+    let tomorrow = today + chrono::Duration::days(1);
+    // Today, North: the item counts, and its list (with the same filters) shows it.
+    let (href, n) = open_figure(format!("from={today}&to={tomorrow}&team={north}")).await;
+    assert_eq!(n, 1);
+    assert!(href.contains(&format!("&amp;from={today}&amp;to={tomorrow}&amp;team={north}")), "{href}");
+    assert_eq!(app.list_total(&w.manager, &href).await, 1);
+    // A range that ended yesterday: nothing; its list is empty too.
+    let (href, n) = open_figure(format!("from={}&to={today}", today - chrono::Duration::days(30))).await;
+    assert_eq!(n, 0);
+    assert_eq!(app.list_total(&w.manager, &href).await, 0);
+    // Another team (the admin sees every team): nothing.
+    let admin_dash = w
+        .admin
+        .get(app.url(&format!("/dashboard?from={today}&to={tomorrow}&team={south}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = admin_dash
+        .split("id=\"department-figures\"")
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .find(|r| r.contains(">Underwriting</th>"))
+        .unwrap()
+        .to_string();
+    assert!(row.contains("status=open&amp;from=") && row.contains(&format!("team={south}\">0</a>")), "{row}");
 }

@@ -144,3 +144,70 @@ async fn an_underwriting_scenario_travels_lo_manager_underwriter_and_back_in_the
     accessible(&b, "the department's admin page").await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_complaint_is_forwarded_with_its_regulatory_clock_and_acknowledged_in_the_browser() {
+    let app = TestApp::spawn().await;
+    let lo_id = app.create_user(Role::Lo, "ann.lo@example.com", Some("North"), &["TX"]).await;
+    app.create_user(Role::Manager, "mona.manager@example.com", Some("North"), &[]).await;
+    let officer = app.create_user(Role::Department, "cora.compliance@example.com", None, &[]).await;
+    let (_, admin) = app.login_as(Role::Admin, "ada.admin@example.com", None, &[]).await;
+    let mut form = vec![
+        ("kind", "compliance".to_string()),
+        ("name", "Compliance".into()),
+        ("time_zone", "America/Chicago".into()),
+        ("opens", "00:00".into()),
+        ("closes", "24:00".into()),
+        ("member", officer.to_string()),
+        ("sla_complaint", "43200".into()),
+    ];
+    form.extend((1..=7).map(|d| ("day", d.to_string())));
+    assert_eq!(admin.post(app.url("/admin/departments")).form(&form).send().await.unwrap().status(), 303);
+    let api = app.api(&app.token_for(lo_id).await);
+    let res = api
+        .post(app.url("/api/v1/leads"))
+        .json(&serde_json::json!({"first_name": "Rosa", "last_name": "Diaz", "email": "rosa.diaz@example.com",
+                                  "loan_amount": "400000", "property_state": "TX"}))
+        .send()
+        .await
+        .unwrap();
+    let lead: Uuid = res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().parse().unwrap();
+    let res = api
+        .post(app.url("/api/v1/escalations"))
+        .json(&serde_json::json!({"lead_id": lead, "kind": "complaint", "note": "Says the escrow shortage is wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let escalation = res.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+
+    // Mona forwards it to compliance as a notice of error received 2026-11-25.
+    let b = browser_as(&app, "mona.manager@example.com").await;
+    b.client.goto(&app.url(&format!("/escalations/{escalation}"))).await.unwrap();
+    b.client.wait().for_element(Locator::Id("complaint-clock-fields")).await.unwrap();
+    accessible(&b, "the forward form with the complaint's clock").await;
+    b.client.find(Locator::Id("forward-note")).await.unwrap().send_keys("Escrow analysis disputed").await.unwrap();
+    b.client.find(Locator::Css("#complaint-type option[value=notice_of_error]")).await.unwrap().click().await.unwrap();
+    b.client.execute("document.getElementById('complaint-received').value = '2026-11-25';", vec![]).await.unwrap();
+    b.submit("#forward").await;
+    b.client.wait().for_element(Locator::Css(".flash-success")).await.unwrap();
+    assert!(b.text("#department-status-1").await.contains("Forwarded to Compliance"));
+    b.close().await;
+
+    // Cora reads the clock on the item and records the acknowledgment.
+    let b = browser_as(&app, "cora.compliance@example.com").await;
+    b.client.goto(&app.url("/departments")).await.unwrap();
+    b.follow("Compliance queue").await;
+    b.submit("#queue tbody a").await;
+    assert!(b.text("#clock-type").await.starts_with("Notice of error"));
+    assert!(b.text("#deadline-acknowledgment").await.contains("2026-12-03"));
+    assert!(b.text("#deadline-response").await.contains("2027-01-11"));
+    accessible(&b, "the item with its regulatory clock").await;
+    b.client.find(Locator::Css("#clock-step option[value=acknowledged]")).await.unwrap().click().await.unwrap();
+    b.client.execute("document.getElementById('clock-on').value = '2026-12-02';", vec![]).await.unwrap();
+    b.submit("#record-step").await;
+    b.client.wait().for_element(Locator::Css(".flash-success")).await.unwrap();
+    let row = b.text("#deadline-acknowledgment").await;
+    assert!(row.contains("2026-12-02") && row.contains("met"), "{row}");
+    b.close().await;
+}

@@ -995,7 +995,7 @@ async fn borrower_requests_run_their_own_clocks() {
 
     let list: Vec<serde_json::Value> = api.get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(list.len(), 2);
-    let cal = loanfloor::lossmit::calendar::Calendar::default();
+    let cal = loanfloor::calendar::Calendar::default();
     let ack_due = cal.add_business_days(received, 5);
     assert_eq!(list[0]["deadlines"][0]["key"], "error_ack");
     assert_eq!(list[0]["deadlines"][0]["due_on"], ack_due.to_string());

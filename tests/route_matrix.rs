@@ -773,6 +773,8 @@ impl World {
                 (SELECT count(*)::text FROM department_hops),
                 (SELECT string_agg(row_to_json(d)::text, ',' ORDER BY d.id) FROM departments d),
                 (SELECT count(*)::text FROM department_members),
+                (SELECT count(*)::text FROM complaint_clocks),
+                (SELECT count(*)::text FROM complaint_clock_events),
                 (SELECT string_agg(row_to_json(o)::text, ',' ORDER BY o.id) FROM loan_scenarios o WHERE lead_id = ANY($15)),
                 (SELECT count(*)::text FROM loan_scenario_versions),
                 (SELECT string_agg(row_to_json(k)::text, ',' ORDER BY k.id) FROM loan_option_links k WHERE lead_id = ANY($15)),

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::complaints::{self, ClockInput, ComplaintClock, StepInput};
 use super::service::{self, Subject};
 use super::store::{DepartmentRow, HopRow, ItemRow};
 use crate::auth::CurrentUser;
@@ -25,6 +26,7 @@ pub fn router() -> Routes {
         .route("/api/v1/departments/items/{id}", &["GET"], get(show))
         .route("/api/v1/departments/items/{id}/answer", &["POST"], post(answer))
         .route("/api/v1/departments/items/{id}/return", &["POST"], post(send_back))
+        .route("/api/v1/departments/items/{id}/clock", &["POST"], post(clock_step))
 }
 
 /// The answer to `GET /api/v1/departments/items`.
@@ -33,11 +35,13 @@ pub struct ItemList {
     pub items: Vec<ItemRow>,
 }
 
-/// An item with its hops.
+/// An item with its hops, and a complaint's regulatory clock (type, received date, each deadline with its
+/// status) when one was recorded.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ItemDetail {
     pub item: ItemRow,
     pub hops: Vec<HopRow>,
+    pub complaint_clock: Option<ComplaintClock>,
 }
 
 /// The list's filters.
@@ -57,6 +61,31 @@ pub struct ForwardBody {
     pub department_id: Uuid,
     /// What the department should answer (internal: the loan officer does not see it).
     pub note: String,
+    /// A complaint forwarded for the first time: `notice_of_error`, `information_request`, `cfpb_portal`,
+    /// `state_regulator` or `informal` (required for a complaint without a clock; refused for other kinds).
+    pub complaint_type: Option<String>,
+    /// `general` (default), `payoff_statement` or `foreclosure` (a notice of error), `owner_identity` (a request
+    /// for information).
+    pub category: Option<String>,
+    /// The day the complaint was received (YYYY-MM-DD; day 0 of its clock).
+    pub received_on: Option<String>,
+    /// A foreclosure-related notice of error: the scheduled sale date, if any.
+    pub foreclosure_sale_on: Option<String>,
+    /// A state regulator's complaint: the due date its letter states.
+    pub regulator_due_on: Option<String>,
+}
+
+/// `POST /api/v1/departments/items/{id}/clock`: a step on a complaint's clock (whoever may see the item).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ClockStepBody {
+    /// `acknowledged`, `responded`, `extension_noticed` or `final_response` (those the complaint's type has).
+    pub step: String,
+    /// The day it was done (YYYY-MM-DD): not in the future, not before the complaint was received.
+    pub on: String,
+    /// For `extension_noticed`: the reasons the borrower was told (required).
+    pub note: Option<String>,
+    /// The clock's `version` as read (409 when someone recorded a step since).
+    pub version: Option<i64>,
 }
 
 /// `POST /api/v1/departments/items/{id}/answer` (department members).
@@ -102,19 +131,40 @@ async fn list(
 }
 
 async fn show(user: CurrentUser, State(state): State<AppState>, Path(id): Path<Uuid>) -> AppResult<Json<ItemDetail>> {
-    let (item, _) = service::visible_item(&state, &user, id).await?;
+    let (item, _, complaint_clock) = complaints::visible_clock(&state, &user, id).await?;
     let hops = service::hops(&state, id).await?;
-    Ok(Json(ItemDetail { item, hops }))
+    Ok(Json(ItemDetail { item, hops, complaint_clock }))
 }
 
 async fn forward(user: CurrentUser, State(state): State<AppState>, body: Bytes) -> AppResult<Response> {
-    let b: ForwardBody = strict_json(&body, &["escalation_id", "case_id", "department_id", "note"])?;
+    let b: ForwardBody = strict_json(
+        &body,
+        &[
+            "escalation_id",
+            "case_id",
+            "department_id",
+            "note",
+            "complaint_type",
+            "category",
+            "received_on",
+            "foreclosure_sale_on",
+            "regulator_due_on",
+        ],
+    )?;
+    let clock = ClockInput {
+        complaint_type: b.complaint_type.unwrap_or_default(),
+        category: b.category.unwrap_or_default(),
+        received_on: b.received_on.unwrap_or_default(),
+        foreclosure_sale_on: b.foreclosure_sale_on.unwrap_or_default(),
+        regulator_due_on: b.regulator_due_on.unwrap_or_default(),
+    };
     let subject = match (b.escalation_id, b.case_id) {
         (Some(e), None) => Subject::Escalation(e),
         (None, Some(c)) => Subject::Case(c),
         _ => return Err(AppError::invalid("escalation_id", "Name exactly one of escalation_id and case_id.")),
     };
-    let item = service::forward(&state, &user, subject, &b.department_id.to_string(), &b.note).await?;
+    let item =
+        service::forward_with_clock(&state, &user, subject, &b.department_id.to_string(), &b.note, &clock).await?;
     Ok((StatusCode::CREATED, Json(item)).into_response())
 }
 
@@ -139,4 +189,17 @@ async fn send_back(
     service::visible_item(&state, &user, id).await?;
     let b: ReturnBody = strict_json(&body, &["note", "version"])?;
     Ok(Json(service::respond(&state, &user, id, None, &b.note, b.version).await?))
+}
+
+async fn clock_step(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    body: Bytes,
+) -> AppResult<Json<ComplaintClock>> {
+    // The item first: one the caller may not see is a 404 whatever the body says.
+    service::visible_item(&state, &user, id).await?;
+    let b: ClockStepBody = strict_json(&body, &["step", "on", "note", "version"])?;
+    let input = StepInput { step: b.step, on: b.on, note: b.note.unwrap_or_default(), version: b.version };
+    Ok(Json(complaints::record_step(&state, &user, id, &input).await?))
 }

@@ -4,6 +4,8 @@
 //! without importing each other.
 //!
 //! - `model`: the departments, each kind's default department and decision options, the business-hours clock.
+//! - `complaint_clock`: a complaint's regulatory deadlines (Regulation X, the CFPB portal, a regulator's date);
+//!   `complaints`: recording the clock and its steps, the breach job.
 //! - `service`: save a department; forward, answer, send back; the SLA breach job; who sees which item.
 //! - `admin_pages`: `/admin/departments` (admins); `pages`: the overview with each department's figures, the
 //!   queue, an item's page with its answer form; `api`: `/api/v1/departments/items`.
@@ -11,6 +13,8 @@
 
 pub mod admin_pages;
 pub mod api;
+pub mod complaint_clock;
+pub mod complaints;
 pub mod model;
 pub mod pages;
 pub mod service;
@@ -28,10 +32,12 @@ pub fn router() -> Routes {
     admin_pages::router().merge(pages::router()).merge(api::router())
 }
 
-/// Runs a `departments.*` job: `departments.sla_breach` reports an item still open past its SLA.
+/// Runs a `departments.*` job: `departments.sla_breach` reports an item still open past its SLA,
+/// `departments.complaint_breach` a complaint's regulatory deadline passed and not done.
 pub async fn run_job(state: &AppState, job: &crate::jobs::Job, now: DateTime<Utc>) -> anyhow::Result<()> {
     match job.kind.as_str() {
         service::BREACH_JOB => service::run_breach(state, job, now).await,
+        complaints::BREACH_JOB => complaints::run_breach(state, job, now).await,
         other => anyhow::bail!("unknown job kind {other}"),
     }
 }

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use crate::calendar::{self, Calendar};
+
 /// The departments a production manager bridges to (one record each at most).
 pub const KINDS: [(&str, &str); 9] = [
     ("underwriting", "Underwriting"),
@@ -97,18 +99,22 @@ pub fn decision_label(item_kind: &str, decision: &str) -> &'static str {
 /// Response time when a department has none configured for a kind: one business day of eight hours.
 pub const DEFAULT_RESPONSE_MINUTES: i32 = 480;
 
-/// A department's business hours: [opens, closes) minutes after local midnight on ISO weekdays (1 = Monday).
+/// A department's business hours: [opens, closes) minutes after local midnight on ISO weekdays (1 = Monday),
+/// closed on the legal public holidays of the organisation's calendar (5 U.S.C. 6103(a), `crate::calendar`).
 #[derive(Debug, Clone)]
 pub struct Hours {
     pub tz: Tz,
     pub opens_minute: i32,
     pub closes_minute: i32,
     pub work_days: Vec<i32>,
+    pub calendar: Calendar,
 }
 
 impl Hours {
     fn works_on(&self, d: NaiveDate) -> bool {
         self.work_days.contains(&(d.weekday().number_from_monday() as i32))
+            && !calendar::is_legal_public_holiday(d)
+            && (self.calendar.observed_in_lieu_is_business_day || !calendar::is_observed_in_lieu(d))
     }
 
     fn at(&self, d: NaiveDate, minute: i32) -> DateTime<Utc> {
@@ -123,7 +129,8 @@ impl Hours {
     }
 
     /// The moment `minutes` business minutes after `from`: time outside the hours (nights, days off) does not
-    /// count. 60 minutes from Friday 16:30 with hours 9:00–17:00 Monday to Friday is Monday 9:30.
+    /// count, nor do legal public holidays. 60 minutes from Friday 16:30 with hours 9:00–17:00 Monday to Friday is
+    /// Monday 9:30.
     pub fn add_business_minutes(&self, from: DateTime<Utc>, minutes: i32) -> DateTime<Utc> {
         let mut left = i64::from(minutes.max(0));
         let mut day = from.with_timezone(&self.tz).date_naive();
@@ -185,6 +192,7 @@ mod tests {
             opens_minute: 540,
             closes_minute: 1020,
             work_days: vec![1, 2, 3, 4, 5],
+            calendar: Calendar::default(),
         }
     }
 
@@ -208,9 +216,25 @@ mod tests {
 
     #[test]
     fn around_the_clock_hours_are_wall_minutes() {
-        let h = Hours { tz: chrono_tz::UTC, opens_minute: 0, closes_minute: 1440, work_days: (1..=7).collect() };
+        let h = Hours {
+            tz: chrono_tz::UTC,
+            opens_minute: 0,
+            closes_minute: 1440,
+            work_days: (1..=7).collect(),
+            calendar: Calendar::default(),
+        };
         let from = utc("2026-05-02T23:50:00Z");
         assert_eq!(h.add_business_minutes(from, 60), utc("2026-05-03T00:50:00Z"));
+    }
+
+    #[test]
+    fn business_minutes_skip_thanksgiving() {
+        let h = chicago_weekdays();
+        // Wednesday 2026-11-25 16:00 CST (22:00 UTC) + 120 min: 60 on Wednesday; Thursday 11-26 is Thanksgiving
+        // Day (closed), so the other 60 run Friday 9:00–10:00 CST: Friday 2026-11-27 16:00 UTC.
+        assert_eq!(h.add_business_minutes(utc("2026-11-25T22:00:00Z"), 120), utc("2026-11-27T16:00:00Z"));
+        // Christmas Day 2026 is a Friday: 60 minutes from Thursday 12-24 16:30 CST end Monday 12-28 9:30 CST.
+        assert_eq!(h.add_business_minutes(utc("2026-12-24T22:30:00Z"), 60), utc("2026-12-28T15:30:00Z"));
     }
 
     #[test]

@@ -13,9 +13,10 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::model;
+use super::complaints::{self, ComplaintClock, StepInput};
 use super::service::{self, Figure, ItemAccess};
 use super::store::{self, CaseFacts, DepartmentRow, EscalationFacts, HopRow, ItemRow};
+use super::{complaint_clock, model};
 use crate::auth::{CurrentUser, PageCtx};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
@@ -29,6 +30,7 @@ pub fn router() -> Routes {
         .route("/departments/items/{id}", &["GET"], get(item_page))
         .route("/departments/items/{id}/answer", &["POST"], post(answer))
         .route("/departments/items/{id}/return", &["POST"], post(send_back))
+        .route("/departments/items/{id}/clock", &["POST"], post(clock_step))
 }
 
 /// "due in 3 h 10 min" / "overdue by 25 min".
@@ -72,7 +74,8 @@ async fn overview(user: CurrentUser, ctx: PageCtx, State(state): State<AppState>
         user.role,
         crate::auth::Role::Admin | crate::auth::Role::Manager | crate::auth::Role::LossmitSupervisor
     );
-    let figures = if show_figures { service::figures(&state, &user).await? } else { vec![] };
+    let figures =
+        if show_figures { service::figures(&state, &user, &service::FigureScope::default()).await? } else { vec![] };
     Ok(Overview { ctx, mine, figures, show_figures })
 }
 
@@ -95,8 +98,22 @@ impl QueuePage {
     fn status_label(&self, s: &str) -> &'static str {
         status_label(s)
     }
+    /// When the item is next due: the earlier of its response time and a complaint's regulatory deadline.
+    fn next_due(&self, i: &ItemRow) -> DateTime<Utc> {
+        i.regulatory_due_at.map_or(i.due_at, |r| r.min(i.due_at))
+    }
+    /// The same as a person reads it: a regulatory deadline ends with its day, shown as that day's 23:59.
+    fn next_due_shown(&self, i: &ItemRow) -> DateTime<Utc> {
+        match i.regulatory_due_at {
+            Some(r) if r < i.due_at => r - chrono::Duration::minutes(1),
+            _ => i.due_at,
+        }
+    }
+    fn due_kind(&self, i: &ItemRow) -> &'static str {
+        if i.regulatory_due_at.is_some_and(|r| r < i.due_at) { "regulatory deadline" } else { "response time" }
+    }
     fn due(&self, i: &ItemRow) -> String {
-        if i.status == "open" { due_label(i.due_at, self.now) } else { String::new() }
+        if i.status == "open" { due_label(self.next_due(i), self.now) } else { String::new() }
     }
 }
 
@@ -120,6 +137,34 @@ pub struct ForwardedQuery {
     /// `open`, `overdue`, `answered` or `returned` (empty: every item).
     #[serde(default)]
     pub status: Option<String>,
+    /// The dashboard's range (forwarded on or after `from`, before `to`; days in the organisation's time zone)
+    /// and team, when the list opens from its figures.
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub team: Option<String>,
+}
+
+impl ForwardedQuery {
+    fn scope(&self) -> AppResult<service::FigureScope> {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let day = |field: &str, v: &Option<String>| -> AppResult<Option<chrono::NaiveDate>> {
+            text(v)
+                .map(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d"))
+                .transpose()
+                .map_err(|_| AppError::invalid(field, "a date as YYYY-MM-DD"))
+        };
+        Ok(service::FigureScope {
+            from: day("from", &self.from)?,
+            to: day("to", &self.to)?,
+            team: text(&self.team)
+                .map(|s| Uuid::parse_str(&s))
+                .transpose()
+                .map_err(|_| AppError::invalid("team", "a team id"))?,
+        })
+    }
 }
 
 /// The items the user forwarded (admins: all), to one department or every one: the list behind each figure.
@@ -136,7 +181,10 @@ async fn forwarded(
         }
         None => None,
     };
+    let scope = q.scope()?;
     let mut filter = service::forwarded_filter(&user, department.as_ref().map(|d| d.id));
+    (filter.forwarded_since, filter.forwarded_before) = scope.instants(state.config.timezone);
+    filter.team = scope.team;
     filter.status = match q.status.as_deref().unwrap_or("") {
         "" => None,
         s @ ("open" | "answered" | "returned") => Some(s.to_string()),
@@ -161,10 +209,26 @@ pub struct ItemPage {
     hops: Vec<HopRow>,
     errors: FieldErrors,
     form: ResponseForm,
+    /// A complaint's regulatory clock, when one was recorded.
+    clock: Option<ComplaintClock>,
+    step: StepInput,
+    step_errors: FieldErrors,
     now: DateTime<Utc>,
 }
 
 impl ItemPage {
+    fn step_err(&self, f: &str) -> &str {
+        self.step_errors.get(f).unwrap_or("")
+    }
+    fn type_label(&self, t: &str) -> &'static str {
+        complaint_clock::type_label(t)
+    }
+    fn category_label(&self, c: &str) -> &'static str {
+        complaint_clock::category_label(c)
+    }
+    fn step_label(&self, s: &str) -> &'static str {
+        complaint_clock::step_label(s)
+    }
     fn err(&self, f: &str) -> &str {
         self.errors.get(f).unwrap_or("")
     }
@@ -222,7 +286,18 @@ async fn build_item(
     errors: FieldErrors,
     form: ResponseForm,
 ) -> AppResult<ItemPage> {
-    let (item, access) = service::visible_item(state, user, id).await?;
+    build_item_with_step(state, user, ctx, id, (errors, form), (FieldErrors::new(), StepInput::default())).await
+}
+
+async fn build_item_with_step(
+    state: &AppState,
+    user: &CurrentUser,
+    ctx: PageCtx,
+    id: Uuid,
+    (errors, form): (FieldErrors, ResponseForm),
+    (step_errors, step): (FieldErrors, StepInput),
+) -> AppResult<ItemPage> {
+    let (item, access, clock) = complaints::visible_clock(state, user, id).await?;
     let escalation = match item.escalation_id {
         Some(e) => store::escalation_facts(&state.db, e).await?,
         None => None,
@@ -232,7 +307,20 @@ async fn build_item(
         None => None,
     };
     let hops = service::hops(state, id).await?;
-    Ok(ItemPage { ctx, item, access, escalation, case, hops, errors, form, now: state.clock.now() })
+    Ok(ItemPage {
+        ctx,
+        item,
+        access,
+        escalation,
+        case,
+        hops,
+        errors,
+        form,
+        clock,
+        step,
+        step_errors,
+        now: state.clock.now(),
+    })
 }
 
 async fn item_page(
@@ -297,4 +385,35 @@ async fn send_back(
     axum::Form(form): axum::Form<ResponseForm>,
 ) -> AppResult<Response> {
     respond(&state, &user, ctx, &session, id, form, false).await
+}
+
+/// Records a step on a complaint's clock (acknowledged, responded, extension noticed, final response): 422 with
+/// the input for a mistake, 409 when someone recorded a step since the page was opened.
+async fn clock_step(
+    user: CurrentUser,
+    ctx: PageCtx,
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    axum::Form(form): axum::Form<StepInput>,
+) -> AppResult<Response> {
+    // The item first: one the user may not see is a 404 whatever the form says.
+    service::visible_item(&state, &user, id).await?;
+    let (status, errors) = match complaints::record_step(&state, &user, id, &form).await {
+        Ok(_) => {
+            Flash::push(&session, "success", format!("{} recorded.", complaint_clock::step_label(&form.step))).await;
+            return Ok(Redirect::to(&format!("/departments/items/{id}")).into_response());
+        }
+        Err(AppError::Validation(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
+        Err(AppError::Conflict(m)) => {
+            let mut errors = FieldErrors::new();
+            errors.add("version", m);
+            (StatusCode::CONFLICT, errors)
+        }
+        Err(e) => return Err(e),
+    };
+    let page =
+        build_item_with_step(&state, &user, ctx, id, (FieldErrors::new(), ResponseForm::default()), (errors, form))
+            .await?;
+    Ok((status, page).into_response())
 }

@@ -5,9 +5,11 @@
 //! the facts its question needs (`store::EscalationFacts`, `store::CaseFacts`); their lead scope does not grow.
 //! The manager who forwarded an item sees it too; admins see every item. Anyone else gets 404.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use uuid::Uuid;
 
+use super::complaint_clock::ClockFacts;
+use super::complaints::{self, ClockInput};
 use super::model::{self, Hours};
 use super::store::{self, DepartmentFields, DepartmentRow, HopRow, ItemFilter, ItemRow, NewItem};
 use crate::audit::Entry;
@@ -58,6 +60,9 @@ pub async fn queue_filter(state: &AppState, user: &CurrentUser, department_id: U
         case_id: None,
         status: None,
         due_by: None,
+        forwarded_since: None,
+        forwarded_before: None,
+        team: None,
         limit: 200,
     })
 }
@@ -72,6 +77,9 @@ pub fn forwarded_filter(user: &CurrentUser, department_id: Option<Uuid>) -> Item
         case_id: None,
         status: None,
         due_by: None,
+        forwarded_since: None,
+        forwarded_before: None,
+        team: None,
         limit: 200,
     }
 }
@@ -85,6 +93,9 @@ pub async fn items_for(state: &AppState, user: &CurrentUser, status: Option<Stri
         case_id: None,
         status: status.clone(),
         due_by: None,
+        forwarded_since: None,
+        forwarded_before: None,
+        team: None,
         limit: 500,
     };
     if user.is_admin() {
@@ -101,6 +112,9 @@ pub async fn items_for(state: &AppState, user: &CurrentUser, status: Option<Stri
             case_id: None,
             status,
             due_by: None,
+            forwarded_since: None,
+            forwarded_before: None,
+            team: None,
             limit: 500,
         },
     )
@@ -143,6 +157,9 @@ async fn subject_items(
             case_id,
             status: None,
             due_by: None,
+            forwarded_since: None,
+            forwarded_before: None,
+            team: None,
             limit: 50,
         },
     )
@@ -241,9 +258,23 @@ pub async fn forward(
     department: &str,
     note: &str,
 ) -> AppResult<ItemRow> {
+    forward_with_clock(state, user, subject, department, note, &ClockInput::default()).await
+}
+
+/// [`forward`], with a complaint's regulatory clock: a complaint forwarded for the first time needs its type
+/// and the day it was received (422 without them); a clock already recorded cannot be given again (409).
+pub async fn forward_with_clock(
+    state: &AppState,
+    user: &CurrentUser,
+    subject: Subject,
+    department: &str,
+    note: &str,
+    clock: &ClockInput,
+) -> AppResult<ItemRow> {
     // The subject first: one outside the caller's scope is a 404 whatever the rest says.
     let (escalation_id, case_id) = check_subject(state, user, subject).await?;
     let mut errors = FieldErrors::new();
+    let facts = if clock.is_empty() { None } else { complaints::check_input(clock, state.today(), &mut errors) };
     let department_id = Uuid::parse_str(department.trim()).ok();
     let dept = match department_id {
         Some(d) => store::department(&state.db, d).await?,
@@ -282,6 +313,7 @@ pub async fn forward(
             "This already waits on a department; it can be forwarded again once answered or sent back.",
         ));
     }
+    let complaint = clock_for_forward(state, &mut tx, user, escalation_id, &item_kind, facts, clock, now).await?;
     let (tz, opens, closes, days, minutes) =
         store::sla_for(&mut tx, dept.id, &item_kind).await?.ok_or(AppError::NotFound)?;
     let hours = Hours {
@@ -289,6 +321,7 @@ pub async fn forward(
         opens_minute: opens,
         closes_minute: closes,
         work_days: days,
+        calendar: crate::calendar::organisation(&state.db).await?,
     };
     let due_at = hours.add_business_minutes(now, minutes.unwrap_or(model::DEFAULT_RESPONSE_MINUTES));
     let id = Uuid::new_v4();
@@ -307,6 +340,9 @@ pub async fn forward(
     )
     .await?;
     store::add_hop(&mut tx, id, "forward", Some(user.id), dept.id, None, &note, now).await?;
+    if let (Some(e), Some(f)) = (escalation_id, &complaint) {
+        complaints::refresh(state, &mut tx, e, f).await?;
+    }
     Entry::new(Some(user), "department.forward", "department_item", id)
         .after(serde_json::json!({
             "department_id": dept.id, "escalation_id": escalation_id, "case_id": case_id, "item_kind": item_kind,
@@ -325,6 +361,41 @@ pub async fn forward(
     .await?;
     tx.commit().await?;
     store::item(&state.db, id).await?.ok_or(AppError::NotFound)
+}
+
+/// A complaint's clock on forward: recorded now when given (the first forward of a complaint must give it), or
+/// the one recorded before. The facts with the steps recorded so far; None for other kinds.
+#[allow(clippy::too_many_arguments)]
+async fn clock_for_forward(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user: &CurrentUser,
+    escalation_id: Option<Uuid>,
+    item_kind: &str,
+    facts: Option<ClockFacts>,
+    input: &ClockInput,
+    now: DateTime<Utc>,
+) -> AppResult<Option<ClockFacts>> {
+    let Some(e) = escalation_id.filter(|_| item_kind == "complaint") else {
+        if !input.is_empty() {
+            return Err(AppError::invalid("complaint_type", "Only a complaint has a regulatory clock."));
+        }
+        return Ok(None);
+    };
+    if complaints::has_clock(tx, e).await? {
+        if !input.is_empty() {
+            return Err(AppError::conflict("This complaint's clock was already recorded; it cannot be changed."));
+        }
+        return complaints::clock_facts(state, e).await;
+    }
+    let facts = facts.ok_or_else(|| {
+        AppError::invalid(
+            "complaint_type",
+            "Choose what kind of complaint this is and when it was received (informal: no regulatory clock).",
+        )
+    })?;
+    complaints::record_clock(tx, user, e, &facts, now).await?;
+    Ok(Some(facts))
 }
 
 /// A department member answers an open item with one of its kind's decisions (or sends it back with
@@ -497,12 +568,54 @@ pub struct Figure {
     pub breached: i64,
     pub median_minutes: Option<i64>,
     pub answered: usize,
+    /// The filters the figure was computed with, for its list's link, ready for an HTML attribute
+    /// (`&amp;from=…&amp;to=…&amp;team=…`, or empty). Made of dates and a team id only, so it needs no escaping.
+    pub list_query_html: String,
 }
 
-/// The figures over what this user forwarded (admins: everything).
-pub async fn figures(state: &AppState, user: &CurrentUser) -> AppResult<Vec<Figure>> {
+/// Which forwards the figures count: those forwarded in [from, to) (days in the organisation's time zone) and
+/// of one team's escalations — the dashboard's date range and team filter. Default: everything.
+#[derive(Debug, Clone, Default)]
+pub struct FigureScope {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub team: Option<Uuid>,
+}
+
+impl FigureScope {
+    /// The query string of a list showing the same items.
+    pub fn query(&self) -> String {
+        let mut q = String::new();
+        if let Some(f) = self.from {
+            q.push_str(&format!("&from={f}"));
+        }
+        if let Some(t) = self.to {
+            q.push_str(&format!("&to={t}"));
+        }
+        if let Some(t) = self.team {
+            q.push_str(&format!("&team={t}"));
+        }
+        q
+    }
+
+    /// [from, to) as instants: midnight at the start of each day in `tz`.
+    pub fn instants(&self, tz: chrono_tz::Tz) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let at = |d: NaiveDate| {
+            let naive = d.and_time(chrono::NaiveTime::MIN);
+            tz.from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+        };
+        (self.from.map(at), self.to.map(at))
+    }
+}
+
+/// The figures over what this user forwarded (admins: everything), within `scope`.
+pub async fn figures(state: &AppState, user: &CurrentUser, scope: &FigureScope) -> AppResult<Vec<Figure>> {
     let by = (!user.is_admin()).then_some(user.id);
-    Ok(store::figures(&state.db, by, state.clock.now())
+    let list_query_html = scope.query().replace('&', "&amp;");
+    Ok(store::figures(&state.db, by, state.clock.now(), scope.instants(state.config.timezone), scope.team)
         .await?
         .into_iter()
         .map(|mut f| Figure {
@@ -512,6 +625,7 @@ pub async fn figures(state: &AppState, user: &CurrentUser) -> AppResult<Vec<Figu
             breached: f.breached,
             answered: f.response_minutes.len(),
             median_minutes: model::median_minutes(&mut f.response_minutes),
+            list_query_html: list_query_html.clone(),
         })
         .collect())
 }
@@ -569,6 +683,9 @@ pub async fn executive_digest(state: &AppState, now: DateTime<Utc>) -> AppResult
                 case_id: None,
                 status: Some("open".into()),
                 due_by: None,
+                forwarded_since: None,
+                forwarded_before: None,
+                team: None,
                 limit: 200,
             },
         )

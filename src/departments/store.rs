@@ -59,6 +59,9 @@ pub struct ItemRow {
     /// The department's answer (what the loan officer may read).
     pub answer: String,
     pub breach_notified_at: Option<DateTime<Utc>>,
+    /// A complaint's earliest regulatory deadline not yet done, as the end of its day (null for other items):
+    /// queues order by the earlier of this and `due_at`.
+    pub regulatory_due_at: Option<DateTime<Utc>>,
     /// The borrower the item is about.
     pub borrower: String,
     pub version: i32,
@@ -393,8 +396,9 @@ pub async fn close_item(
     .map(|_| ())
 }
 
-/// Items, newest filter first; `departments` restricts to those departments (None: every department),
-/// `escalation_id`/`case_id` to one subject, `open_only` to open items ordered by SLA due.
+/// Items, open ones first by the earlier of the SLA and a complaint's regulatory deadline; `departments`
+/// restricts to those departments (None: every department), `escalation_id`/`case_id` to one subject.
+#[derive(Default)]
 pub struct ItemFilter {
     pub departments: Option<Vec<Uuid>>,
     pub forwarded_by: Option<Uuid>,
@@ -403,6 +407,11 @@ pub struct ItemFilter {
     pub status: Option<String>,
     /// Only items due at or before this moment (open and past due, with `status` open).
     pub due_by: Option<DateTime<Utc>>,
+    /// Only items forwarded in [since, before) (the dashboard's date range).
+    pub forwarded_since: Option<DateTime<Utc>>,
+    pub forwarded_before: Option<DateTime<Utc>>,
+    /// Only escalations of this team (the dashboard's team filter; case questions have no team).
+    pub team: Option<Uuid>,
     pub limit: i64,
 }
 
@@ -411,7 +420,7 @@ pub async fn items(db: &PgPool, f: &ItemFilter) -> sqlx::Result<Vec<ItemRow>> {
         ItemRow,
         r#"SELECT i.id, i.department_id, d.name AS department_name, i.escalation_id, i.case_id, i.item_kind,
                   i.status, i.forwarded_by, fu.name AS forwarded_by_name, i.forwarded_at, i.due_at, i.answered_at,
-                  au.name AS "answered_by_name?", i.decision, i.answer, i.breach_notified_at,
+                  au.name AS "answered_by_name?", i.decision, i.answer, i.breach_notified_at, i.regulatory_due_at,
                   COALESCE(l.first_name || ' ' || l.last_name, c.borrower_name, '') AS "borrower!", i.version
            FROM department_items i
            JOIN departments d ON d.id = i.department_id
@@ -425,8 +434,12 @@ pub async fn items(db: &PgPool, f: &ItemFilter) -> sqlx::Result<Vec<ItemRow>> {
              AND ($3::uuid IS NULL OR i.escalation_id = $3)
              AND ($4::uuid IS NULL OR i.case_id = $4)
              AND ($5::text IS NULL OR i.status = $5)
-             AND ($7::timestamptz IS NULL OR i.due_at <= $7)
-           ORDER BY (i.status = 'open') DESC, CASE WHEN i.status = 'open' THEN i.due_at END, i.forwarded_at DESC
+             AND ($7::timestamptz IS NULL OR LEAST(i.due_at, i.regulatory_due_at) <= $7)
+             AND ($8::timestamptz IS NULL OR i.forwarded_at >= $8)
+             AND ($9::timestamptz IS NULL OR i.forwarded_at < $9)
+             AND ($10::uuid IS NULL OR e.team_id = $10)
+           ORDER BY (i.status = 'open') DESC, CASE WHEN i.status = 'open' THEN LEAST(i.due_at, i.regulatory_due_at) END,
+                    i.forwarded_at DESC
            LIMIT $6"#,
         f.departments.as_deref(),
         f.forwarded_by,
@@ -434,7 +447,10 @@ pub async fn items(db: &PgPool, f: &ItemFilter) -> sqlx::Result<Vec<ItemRow>> {
         f.case_id,
         f.status,
         f.limit,
-        f.due_by
+        f.due_by,
+        f.forwarded_since,
+        f.forwarded_before,
+        f.team
     )
     .fetch_all(db)
     .await
@@ -445,7 +461,7 @@ pub async fn item(db: &PgPool, id: Uuid) -> sqlx::Result<Option<ItemRow>> {
         ItemRow,
         r#"SELECT i.id, i.department_id, d.name AS department_name, i.escalation_id, i.case_id, i.item_kind,
                   i.status, i.forwarded_by, fu.name AS forwarded_by_name, i.forwarded_at, i.due_at, i.answered_at,
-                  au.name AS "answered_by_name?", i.decision, i.answer, i.breach_notified_at,
+                  au.name AS "answered_by_name?", i.decision, i.answer, i.breach_notified_at, i.regulatory_due_at,
                   COALESCE(l.first_name || ' ' || l.last_name, c.borrower_name, '') AS "borrower!", i.version
            FROM department_items i
            JOIN departments d ON d.id = i.department_id
@@ -575,19 +591,29 @@ pub async fn figures(
     db: &PgPool,
     forwarded_by: Option<Uuid>,
     now: DateTime<Utc>,
+    range: (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    team: Option<Uuid>,
 ) -> sqlx::Result<Vec<DepartmentFigures>> {
     Ok(sqlx::query!(
         r#"SELECT d.id, d.name,
                   COUNT(i.id) FILTER (WHERE i.status = 'open') AS "open!",
-                  COUNT(i.id) FILTER (WHERE i.status = 'open' AND i.due_at <= $2) AS "breached!",
+                  COUNT(i.id) FILTER (WHERE i.status = 'open' AND LEAST(i.due_at, i.regulatory_due_at) <= $2)
+                      AS "breached!",
                   COALESCE(ARRAY_AGG((EXTRACT(EPOCH FROM i.answered_at - i.forwarded_at) / 60)::bigint)
                            FILTER (WHERE i.status = 'answered'),
                            '{}') AS "minutes!"
            FROM departments d
-           LEFT JOIN department_items i ON i.department_id = d.id AND ($1::uuid IS NULL OR i.forwarded_by = $1)
+           LEFT JOIN (department_items i LEFT JOIN escalations e ON e.id = i.escalation_id)
+                  ON i.department_id = d.id AND ($1::uuid IS NULL OR i.forwarded_by = $1)
+                 AND ($3::timestamptz IS NULL OR i.forwarded_at >= $3)
+                 AND ($4::timestamptz IS NULL OR i.forwarded_at < $4)
+                 AND ($5::uuid IS NULL OR e.team_id = $5)
            GROUP BY d.id, d.name ORDER BY d.name"#,
         forwarded_by,
-        now
+        now,
+        range.0,
+        range.1,
+        team
     )
     .fetch_all(db)
     .await?
@@ -614,15 +640,24 @@ pub async fn executive_readers(db: &PgPool) -> sqlx::Result<Vec<Uuid>> {
     .await
 }
 
-/// Per department, the items that passed their response time in [since, until): (department, breaches).
+/// Per department, what was told as breached in [since, until): items past their response time and complaints
+/// past a regulatory deadline (counted at the department the complaint was last forwarded to).
 pub async fn breaches_between(
     db: &PgPool,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> sqlx::Result<Vec<(String, i64)>> {
     Ok(sqlx::query!(
-        r#"SELECT d.name, count(*) AS "n!" FROM department_items i JOIN departments d ON d.id = i.department_id
-           WHERE i.breach_notified_at >= $1 AND i.breach_notified_at < $2 GROUP BY d.name ORDER BY d.name"#,
+        r#"SELECT b.name AS "name!", count(*) AS "n!" FROM (
+               SELECT d.name FROM department_items i JOIN departments d ON d.id = i.department_id
+               WHERE i.breach_notified_at >= $1 AND i.breach_notified_at < $2
+               UNION ALL
+               SELECT d.name FROM complaint_clock_events e
+               JOIN LATERAL (SELECT department_id FROM department_items WHERE escalation_id = e.escalation_id
+                             ORDER BY forwarded_at DESC LIMIT 1) last ON true
+               JOIN departments d ON d.id = last.department_id
+               WHERE e.step = 'breach_notified' AND e.at >= $1 AND e.at < $2
+           ) b GROUP BY b.name ORDER BY b.name"#,
         since,
         until
     )

@@ -93,6 +93,10 @@ pub struct RequestInput {
     /// A lock extension's length in days: one of the investor's options.
     #[serde(default)]
     pub extension_days: String,
+    /// A complaint's regulatory clock (type, received date…), when the person raising it knows it; otherwise
+    /// it is given when the complaint is forwarded.
+    #[serde(flatten)]
+    pub clock: crate::departments::complaints::ClockInput,
 }
 
 /// An uploaded file.
@@ -293,6 +297,24 @@ async fn priced_lock(
     }
 }
 
+/// A complaint's regulatory clock given when it is raised, checked (422 by field); refused for other kinds.
+fn complaint_clock(
+    state: &AppState,
+    kind: Kind,
+    input: &RequestInput,
+) -> AppResult<Option<crate::departments::complaint_clock::ClockFacts>> {
+    if input.clock.is_empty() {
+        return Ok(None);
+    }
+    if kind != Kind::Complaint {
+        return Err(AppError::invalid("complaint_type", "Only a complaint has a regulatory clock."));
+    }
+    let mut errors = FieldErrors::new();
+    let facts = crate::departments::complaints::check_input(&input.clock, state.today(), &mut errors);
+    errors.into_result()?;
+    Ok(facts)
+}
+
 pub async fn file_request(
     state: &AppState,
     user: &CurrentUser,
@@ -304,6 +326,7 @@ pub async fn file_request(
     let CheckedRequest { kind, standard_rate, requested_rate, standard_price, requested_price, mut bps, reason, note } =
         check_request(input, &lead, upload.as_ref())?;
     let priced = priced_lock(state, user, kind, &lead, input).await?;
+    let clock = complaint_clock(state, kind, input)?;
     if let Some(p) = &priced {
         if let Some((_, ext_bps, _)) = p.extension {
             bps = ext_bps;
@@ -353,6 +376,9 @@ pub async fn file_request(
         now,
     )
     .await?;
+    if let Some(f) = &clock {
+        crate::departments::complaints::record_clock(&mut tx, user, id, f, now).await?;
+    }
     let mut attachment = None;
     if let Some(u) = &upload {
         let name = model::safe_file_name(&u.file_name);

@@ -1,6 +1,7 @@
 //! The weekly executive digest (issue 26): each Monday at 7:00 in the organisation's time zone, the executive
 //! department's members and lead get, by email (unless their preferences say no), the executive escalations
-//! still open and the week's SLA breaches per department, each with its link. The same machinery as the
+//! still open and the week's breaches per department (response times passed, complaints' regulatory deadlines
+//! missed), each with its link. The same machinery as the
 //! managers' morning digest: one job a week (its dedupe key is the day), one message per reader and week.
 
 use chrono::{DateTime, Datelike, Duration, Utc};
@@ -60,14 +61,14 @@ pub async fn send(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize>
         .collect();
     let breaches: Vec<String> = d.breaches.iter().map(|(name, n)| format!("- {name}: {n}")).collect();
     let subject = format!(
-        "Executive digest: {} open, {} SLA breaches this week",
+        "Executive digest: {} open, {} breaches this week",
         d.open.len(),
         d.breaches.iter().map(|b| b.1).sum::<i64>()
     );
     let body = format!(
         "The week since {week}.\n\n\
          Executive escalations open ({n}):\n{open}\n\n\
-         SLA breaches this week, per department:\n{breaches}\n\n\
+         Breaches this week (response times and complaints' regulatory deadlines), per department:\n{breaches}\n\n\
          Every department's figures: {url}/departments\n\n\
          --\nLoanfloor. Choose which notifications reach you by email: {url}/messages/preferences",
         n = d.open.len(),

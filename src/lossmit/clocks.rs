@@ -15,7 +15,7 @@
 use chrono::{Duration, Months, NaiveDate};
 use serde::Serialize;
 
-use super::calendar::Calendar;
+use crate::calendar::Calendar;
 
 /// Whether a deadline was met, is still open, or was missed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

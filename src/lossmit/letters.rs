@@ -392,7 +392,7 @@ pub async fn file_request_letter(
     use super::requests::{CATEGORIES, OUTCOMES, label_of};
     let today = state.today();
     let calendar =
-        super::calendar::Calendar { observed_in_lieu_is_business_day: case.observed_in_lieu_is_business_day };
+        crate::calendar::Calendar { observed_in_lieu_is_business_day: case.observed_in_lieu_is_business_day };
     let extended_to =
         (kind == EXTENSION_KIND).then(|| super::requests::response_due(request, case.sale_date, &calendar));
     let html = ResponseLetter {

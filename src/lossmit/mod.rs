@@ -1,9 +1,8 @@
 //! Loss-mitigation casework: delinquent loans worked against the Regulation X clocks (12 CFR 1024.39–41).
 //!
-//! `calendar` (business days), `clocks` (deadlines and the dual-tracking guard) and `options` (the workout
-//! arithmetic) are pure; `store` holds the SQL; `handlers` the pages and the API.
+//! `clocks` (deadlines and the dual-tracking guard) and `options` (the workout arithmetic) are pure, counting
+//! business days on the organisation's one calendar (`crate::calendar`); `store` holds the SQL; `handlers` the pages and the API.
 pub mod api;
-pub mod calendar;
 pub mod clocks;
 pub mod handlers;
 pub mod letters;

@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::calendar::Calendar;
 use super::clocks::{ClockStatus, Deadline};
 use super::store;
 use crate::audit::Entry;
 use crate::auth::CurrentUser;
+use crate::calendar::Calendar;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
 

@@ -201,7 +201,13 @@ pub async fn dashboard_page(
             let last = dashboard.range.to.pred_opt().unwrap_or(dashboard.range.to);
             let locks = crate::locks::desk::pull_through_by_month(&state, &user, dashboard.range.from, last).await?;
             let departments = if user.is_manager_or_admin() {
-                crate::departments::service::figures(&state, &user).await?
+                // The dashboard's range and team, like its other sections.
+                let scope = crate::departments::service::FigureScope {
+                    from: Some(dashboard.range.from),
+                    to: Some(dashboard.range.to),
+                    team: dashboard.range.filters.team,
+                };
+                crate::departments::service::figures(&state, &user, &scope).await?
             } else {
                 vec![]
             };

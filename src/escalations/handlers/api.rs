@@ -105,6 +105,17 @@ pub struct ApiCreate {
     lock_id: Option<serde_json::Value>,
     /// A lock extension: days, one of the investor's options.
     extension_days: Option<serde_json::Value>,
+    /// A complaint's regulatory clock, if known when raised: `notice_of_error`, `information_request`,
+    /// `cfpb_portal`, `state_regulator` or `informal` (otherwise it is given when the complaint is forwarded).
+    complaint_type: Option<serde_json::Value>,
+    /// `general`, `payoff_statement`, `foreclosure` or `owner_identity`.
+    category: Option<serde_json::Value>,
+    /// The day the complaint was received (YYYY-MM-DD).
+    received_on: Option<serde_json::Value>,
+    /// A foreclosure-related notice of error: the scheduled sale date.
+    foreclosure_sale_on: Option<serde_json::Value>,
+    /// A state regulator's complaint: the due date its letter states.
+    regulator_due_on: Option<serde_json::Value>,
 }
 
 pub(crate) async fn api_create(
@@ -126,6 +137,13 @@ pub(crate) async fn api_create(
         note: as_text(&b.note),
         lock_id: as_text(&b.lock_id),
         extension_days: as_text(&b.extension_days),
+        clock: crate::departments::complaints::ClockInput {
+            complaint_type: as_text(&b.complaint_type),
+            category: as_text(&b.category),
+            received_on: as_text(&b.received_on),
+            foreclosure_sale_on: as_text(&b.foreclosure_sale_on),
+            regulator_due_on: as_text(&b.regulator_due_on),
+        },
     };
     let id = crate::escalations::file_request(&state, &user, &input, None).await?;
     let row = store::find(&state.db, id).await?.ok_or(AppError::NotFound)?;

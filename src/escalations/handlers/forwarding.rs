@@ -12,6 +12,9 @@ pub(crate) struct ForwardForm {
     pub department_id: String,
     #[serde(default)]
     pub note: String,
+    /// A complaint's regulatory clock, given on its first forward.
+    #[serde(flatten)]
+    pub clock: departments::complaints::ClockInput,
 }
 
 /// The departments section of a request's page.
@@ -22,6 +25,18 @@ pub struct DepartmentsPanel {
     pub targets: Vec<(Uuid, String, bool)>,
     pub note: String,
     pub internal: bool,
+    /// A complaint without a regulatory clock yet: the forward form asks for it, with what was typed.
+    pub ask_clock: bool,
+    pub clock: departments::complaints::ClockInput,
+}
+
+impl DepartmentsPanel {
+    pub fn complaint_types(&self) -> &'static [(&'static str, &'static str)] {
+        &departments::complaint_clock::TYPES
+    }
+    pub fn complaint_categories(&self) -> &'static [(&'static str, &'static str)] {
+        &departments::complaint_clock::CATEGORIES
+    }
 }
 
 impl DepartmentsPanel {
@@ -73,7 +88,17 @@ pub(crate) async fn panel(
     } else {
         vec![]
     };
-    Ok(DepartmentsPanel { items, targets, note: form.map(|f| f.note.clone()).unwrap_or_default(), internal })
+    let ask_clock = !targets.is_empty()
+        && row.kind == "complaint"
+        && departments::complaints::clock_facts(state, row.id).await?.is_none();
+    Ok(DepartmentsPanel {
+        items,
+        targets,
+        note: form.map(|f| f.note.clone()).unwrap_or_default(),
+        internal,
+        ask_clock,
+        clock: form.map(|f| f.clock.clone()).unwrap_or_default(),
+    })
 }
 
 pub(crate) async fn forward_form(
@@ -86,7 +111,8 @@ pub(crate) async fn forward_form(
 ) -> AppResult<Response> {
     // The request first: one outside the caller's scope is a 404 whatever the form says.
     crate::escalations::visible_request(&state, &user, id).await?;
-    match departments::forward(&state, &user, departments::Subject::Escalation(id), &form.department_id, &form.note)
+    let subject = departments::Subject::Escalation(id);
+    match departments::service::forward_with_clock(&state, &user, subject, &form.department_id, &form.note, &form.clock)
         .await
     {
         Ok(item) => {

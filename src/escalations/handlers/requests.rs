@@ -230,6 +230,12 @@ pub(crate) struct NewPage {
 }
 
 impl NewPage {
+    fn complaint_types(&self) -> &'static [(&'static str, &'static str)] {
+        &crate::departments::complaint_clock::TYPES
+    }
+    fn complaint_categories(&self) -> &'static [(&'static str, &'static str)] {
+        &crate::departments::complaint_clock::CATEGORIES
+    }
     async fn build(
         state: &AppState,
         ctx: PageCtx,
@@ -356,6 +362,11 @@ pub(crate) async fn read_request_form(req: Request, state: &AppState) -> AppResu
             "lock_id" => input.lock_id = text,
             "extension_days" => input.extension_days = text,
             "note" => input.note = text,
+            "complaint_type" => input.clock.complaint_type = text,
+            "category" => input.clock.category = text,
+            "received_on" => input.clock.received_on = text,
+            "foreclosure_sale_on" => input.clock.foreclosure_sale_on = text,
+            "regulator_due_on" => input.clock.regulator_due_on = text,
             _ => {}
         }
     }

@@ -16,7 +16,6 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::api::{CaseJson, next_digest};
-use super::calendar::Calendar;
 use super::clocks::{self, ClockStatus, Deadline, ForeclosureStep};
 use super::model::{
     self, ContactChannel, Document, Hardship, LossMitOption, NoticeKind, Resolution, Stage, parse_money,
@@ -26,6 +25,7 @@ use super::requests;
 use super::store::{self, Assessment, CaseRow, DecisionRow, RecordLine, Specialist};
 use super::workout::{self, OptionCard, Scenario};
 use crate::auth::{CurrentUser, PageCtx, Role};
+use crate::calendar::Calendar;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::state::AppState;
 use crate::web::{Flash, Routes};

@@ -6,11 +6,11 @@ use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::calendar::{self, Calendar};
 use super::clocks::{self, AppealFacts, ApplicationFacts, CaseFacts, Deadline, DecisionFacts, ForeclosureStep};
 use super::model::{self, Document, NewCase, Resolution, Stage};
 use crate::audit::Entry;
 use crate::auth::{CurrentUser, Role};
+use crate::calendar::{self, Calendar};
 use crate::error::{AppError, AppResult, on_constraint};
 
 /// A case with the dated facts its clocks are computed from.

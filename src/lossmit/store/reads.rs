@@ -5,13 +5,7 @@ use super::*;
 /// The organisation's business-day calendar (the setting [`calendar::SETTING_OBSERVED_IN_LIEU`]; the default
 /// when never set).
 pub async fn calendar(db: &PgPool) -> AppResult<Calendar> {
-    let v = sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", calendar::SETTING_OBSERVED_IN_LIEU)
-        .fetch_optional(db)
-        .await?;
-    Ok(match v.and_then(|v| v.as_bool()) {
-        Some(b) => Calendar { observed_in_lieu_is_business_day: b },
-        None => Calendar::default(),
-    })
+    Ok(calendar::organisation(db).await?)
 }
 
 /// Sets whether days observed in lieu of a weekend legal public holiday are business days (admins only),

@@ -1,5 +1,7 @@
 //! Business days for the Regulation X clocks counted "excluding legal public holidays, Saturdays, and Sundays"
-//! (12 CFR 1024.41(b)(2)(i)(B), (c)(3)): the one calendar of loss mitigation.
+//! (12 CFR 1024.41(b)(2)(i)(B), (c)(3); 1024.35(d), (e)(3); 1024.36(c), (d)(2)): the organisation's one calendar.
+//! Loss mitigation's clocks, the complaint clocks of departments and the departments' business hours all count
+//! on it, so it sits in the foundation, below every capability.
 //!
 //! The legal public holidays are those of 5 U.S.C. 6103(a), **on their own dates**: New Year's Day (1 January),
 //! Birthday of Martin Luther King, Jr. (third Monday of January), Washington's Birthday (third Monday of
@@ -20,6 +22,7 @@
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use serde::Serialize;
+use sqlx::PgPool;
 
 /// The organisation setting (key in `settings`) behind [`Calendar::observed_in_lieu_is_business_day`].
 pub const SETTING_OBSERVED_IN_LIEU: &str = "lossmit.observed_holidays_are_business_days";
@@ -36,6 +39,18 @@ impl Default for Calendar {
     fn default() -> Self {
         Calendar { observed_in_lieu_is_business_day: true }
     }
+}
+
+/// The organisation's calendar (the setting [`SETTING_OBSERVED_IN_LIEU`]; the default when never set or not a
+/// boolean).
+pub async fn organisation(db: &PgPool) -> sqlx::Result<Calendar> {
+    let v = sqlx::query_scalar!("SELECT value FROM settings WHERE key = $1", SETTING_OBSERVED_IN_LIEU)
+        .fetch_optional(db)
+        .await?;
+    Ok(match v.and_then(|v| v.as_bool()) {
+        Some(b) => Calendar { observed_in_lieu_is_business_day: b },
+        None => Calendar::default(),
+    })
 }
 
 /// The legal public holidays of 5 U.S.C. 6103(a) in `year`, on their own dates (a Saturday or Sunday included),
