@@ -537,11 +537,11 @@ pub(crate) fn lost_from(
     }
     let mut rows: Vec<LostRow> = by_reason.into_values().collect();
     rows.sort_by(|a, b| b.total.cmp(&a.total).then(a.reason.cmp(&b.reason)));
-    let lost_los: std::collections::HashSet<&str> = groups.iter().filter_map(|g| g.key[2].as_deref()).collect();
+    let lost_officers: std::collections::HashSet<&str> = groups.iter().filter_map(|g| g.key[2].as_deref()).collect();
     let names = lo_names
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
-        .filter(|(k, _)| lost_los.contains(k.as_str()))
+        .filter(|(k, _)| lost_officers.contains(k.as_str()))
         .collect();
     (rows, names)
 }
