@@ -652,7 +652,7 @@ async fn rollups_equal_base_tables_after_concurrent_writes() {
             });
             assert_eq!(web_by_lo, ref_web, "web leads by LO (fine grain), {path:?}, seed {seed}");
             if path == Path::Rollup {
-                // Grain 3 (team, source, campaign) and grain 1 (LO) sum what the base tables sum, over ranges read
+                // Grains 3 (team, source, campaign), 1 (LO) and 4 (team) sum what the base tables sum, over ranges read
                 // from whole months only, from days only, from a month with a partial month before it (read as
                 // the whole month minus the days before the range, which hold facts), and from months with a
                 // partial month after them (read as the whole month minus the days after the range).
@@ -670,6 +670,8 @@ async fn rollups_equal_base_tables_after_concurrent_writes() {
                         for group in [
                             vec![GroupBy::Team, GroupBy::Source, GroupBy::Campaign, GroupBy::Detail],
                             vec![GroupBy::Lo, GroupBy::Detail, GroupBy::ReachedPos],
+                            // Grain 4 (day and team only).
+                            vec![GroupBy::Team, GroupBy::Detail, GroupBy::ReachedPos],
                         ] {
                             let by = |path| store::tally(&db, tz, path, kind, &range, &all, &group);
                             let rollup = key_map(by(Path::Rollup).await.unwrap());
@@ -682,6 +684,21 @@ async fn rollups_equal_base_tables_after_concurrent_writes() {
                                 key_map(counts.await.unwrap()).into_iter().map(|(k, t)| (k, t.n)).collect();
                             let base_n: HashMap<String, i64> = base.iter().map(|(k, t)| (k.clone(), t.n)).collect();
                             assert_eq!(counts, base_n, "counts of {kind:?} by {group:?} from {from:?}, seed {seed}");
+                            // Reads sharing one statement each answer as they do alone.
+                            let reads = [
+                                store::Read { kind, filters: &range, group: &[], measures: store::FUNNEL },
+                                store::Read { kind, filters: &range, group: &group, measures: store::ALL },
+                            ];
+                            let both = store::read_many(&db, tz, Path::Rollup, &all, &reads).await.unwrap();
+                            assert_eq!(key_map(both[1].clone()), rollup, "{kind:?} by {group:?} beside another read");
+                            let mut whole = Tally::default();
+                            base.values().for_each(|t| whole.add(t));
+                            let funnel = both[0].first().map(|g| g.tally).unwrap_or_default();
+                            assert_eq!(
+                                (funnel.n, funnel.reached),
+                                (whole.n, whole.reached),
+                                "{kind:?} total, seed {seed}"
+                            );
                         }
                     }
                 }

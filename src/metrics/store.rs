@@ -114,9 +114,9 @@ const MEASURES: [&str; 26] = [
     "h8",
 ];
 
-/// The coarsest rollup grain that still has every column the filters, grouping and scope need: grain 2 (day,
-/// team, source), grain 3 (day, team, source, campaign), grain 1 (day, team, LO), or grain 0 (every dimension).
-/// Every grain keeps the lost reason or stage and the stage reached.
+/// The coarsest rollup grain that still has every column the filters, grouping and scope need: grain 4 (day,
+/// team), grain 2 (day, team, source), grain 3 (day, team, source, campaign), grain 1 (day, team, LO), or grain 0
+/// (every dimension). Every grain keeps the lost reason or stage and the stage reached.
 fn grain_for(f: &Filters, group: &[GroupBy], scope: &Scope) -> i16 {
     let fine = f.state.is_some() || f.purpose.is_some();
     let by_campaign = f.campaign.is_some() || group.contains(&GroupBy::Campaign);
@@ -129,8 +129,10 @@ fn grain_for(f: &Filters, group: &[GroupBy], scope: &Scope) -> i16 {
         1
     } else if by_campaign {
         3
-    } else {
+    } else if by_source {
         2
+    } else {
+        4
     }
 }
 
@@ -164,7 +166,7 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, kind: Kind, f: &Filters, sc
     scope.push_contribution_predicate(qb);
 }
 
-/// Grains 10-13 are grains 0-3 summed by month, `day` being the month's first day (migration 0047).
+/// Grains 10-14 are grains 0-4 summed by month, `day` being the month's first day (migrations 0047, 0061).
 const MONTHLY: i16 = 10;
 
 /// One read of rollup rows: whole months (the monthly grain) or days, added or (`subtract`) taken away.
@@ -235,6 +237,51 @@ fn rollup_parts(kind: Kind, f: &Filters, by_week: bool) -> Vec<Part> {
 
 pub use crate::state::day_start;
 
+/// Sets of measures a figure reads: every one; the funnel's (the cohort and how many reached each won-path
+/// stage); the funnel's and the contacted count (week over week); the count alone.
+pub const ALL: &[&str] = &MEASURES;
+pub const FUNNEL: &[&str] = &["n", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8"];
+pub const FUNNEL_CONTACT: &[&str] = &["n", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "contacted"];
+pub const COUNT: &[&str] = &["n"];
+/// What a source's or campaign's ROI is computed from.
+pub const ROI: &[&str] =
+    &["n", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "contacted", "volume_cents", "cost_cents"];
+/// What the pipeline shows: open leads and their loan volume.
+pub const OPEN: &[&str] = &["n", "volume_cents"];
+
+/// One rollup read of a statement: `kind` rows under `filters` (and the statement's scope), grouped by `group`,
+/// summing `measures` (the tally's other fields stay zero). Sums cost work for every row read, so a figure
+/// reads only the measures it shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Read<'a> {
+    pub kind: Kind,
+    pub filters: &'a Filters,
+    pub group: &'a [GroupBy],
+    pub measures: &'a [&'static str],
+}
+
+/// A tally with `measures` set from `sums` (in that order) and every other field zero.
+fn tally_of(measures: &[&str], sums: &[i64]) -> Tally {
+    let mut t = Tally::default();
+    for (m, &v) in measures.iter().zip(sums) {
+        let digit = || m[1..].parse::<usize>().unwrap_or(0);
+        match *m {
+            "n" => t.n = v,
+            "called" => t.called = v,
+            "called_twice" => t.called_twice = v,
+            "contacted" => t.contacted = v,
+            "attempts" => t.attempts = v,
+            "attempts_to_contact" => t.attempts_to_contact = v,
+            "talk_seconds" => t.talk_seconds = v,
+            "volume_cents" => t.volume_cents = v,
+            "cost_cents" => t.cost_cents = v,
+            r if r.starts_with('r') => t.reached[digit() - 1] = v,
+            _ => t.latency[digit()] = v,
+        }
+    }
+    t
+}
+
 /// Sums `kind` contribution rows under `filters` and `scope`, grouped by `group`.
 pub async fn tally(
     db: &PgPool,
@@ -245,18 +292,8 @@ pub async fn tally(
     scope: &Scope,
     group: &[GroupBy],
 ) -> sqlx::Result<Vec<Group>> {
-    let sums = read_sums(db, tz, path, kind, filters, scope, group, &MEASURES).await?;
-    Ok(sums
-        .into_iter()
-        .map(|(key, v)| {
-            let mut t = Tally { n: v[0], ..Tally::default() };
-            t.reached.copy_from_slice(&v[1..9]);
-            (t.called, t.called_twice, t.contacted, t.attempts) = (v[9], v[10], v[11], v[12]);
-            (t.attempts_to_contact, t.talk_seconds, t.volume_cents, t.cost_cents) = (v[13], v[14], v[15], v[16]);
-            t.latency.copy_from_slice(&v[17..26]);
-            Group { key, tally: t }
-        })
-        .collect())
+    let read = Read { kind, filters, group, measures: ALL };
+    Ok(read_many(db, tz, path, scope, &[read]).await?.pop().unwrap_or_default())
 }
 
 /// [`tally`] of the count alone (the tally's `n`; its other measures zero): for figures that read only how
@@ -270,23 +307,57 @@ pub async fn counts(
     scope: &Scope,
     group: &[GroupBy],
 ) -> sqlx::Result<Vec<Group>> {
-    let sums = read_sums(db, tz, path, kind, filters, scope, group, &["n"]).await?;
-    Ok(sums.into_iter().map(|(key, v)| Group { key, tally: Tally { n: v[0], ..Tally::default() } }).collect())
+    let read = Read { kind, filters, group, measures: COUNT };
+    Ok(read_many(db, tz, path, scope, &[read]).await?.pop().unwrap_or_default())
 }
 
-/// The group keys and the sums of `measures` (a prefix-free list of measure columns) for [`tally`].
-#[allow(clippy::too_many_arguments)]
-async fn read_sums(
+/// Several rollup reads under one scope in **one statement** (a `UNION ALL` of the reads, each tagged with its
+/// place): a page's figures then cost one round trip and one executor start instead of one per figure. Returns
+/// each read's groups, in the order of `reads`.
+pub async fn read_many(
     db: &PgPool,
     tz: chrono_tz::Tz,
     path: Path,
-    kind: Kind,
-    filters: &Filters,
     scope: &Scope,
-    group: &[GroupBy],
-    measures: &[&str],
-) -> sqlx::Result<Vec<(Vec<Option<String>>, Vec<i64>)>> {
-    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("SELECT ");
+    reads: &[Read<'_>],
+) -> sqlx::Result<Vec<Vec<Group>>> {
+    let keys = reads.iter().map(|r| r.group.len()).max().unwrap_or(0);
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("");
+    for (i, read) in reads.iter().enumerate() {
+        if i > 0 {
+            qb.push(" UNION ALL ");
+        }
+        qb.push("(");
+        push_read(&mut qb, tz, path, scope, read, i, keys);
+        qb.push(")");
+    }
+    let rows = qb.build().fetch_all(db).await?;
+    let mut out: Vec<Vec<Group>> = vec![Vec::new(); reads.len()];
+    for row in rows {
+        let part = row.try_get::<i32, _>(0)? as usize;
+        let Some(read) = reads.get(part) else { continue };
+        let m = read.group.len();
+        let key = (0..m).map(|i| row.try_get::<Option<String>, _>(1 + i)).collect::<sqlx::Result<Vec<_>>>()?;
+        let sums: Vec<i64> = row.try_get(1 + keys)?;
+        out[part].push(Group { key, tally: tally_of(read.measures, &sums) });
+    }
+    Ok(out)
+}
+
+/// One read of [`read_many`]: `SELECT part, <keys padded to keys>, ARRAY[<sums>] ... GROUP BY`. The sums are one
+/// array, as long as the read's measures: a count-only read's rows stay narrow beside a full tally's (padding
+/// every row to 26 sums tripled what a dashboard's statement sent).
+fn push_read(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    tz: chrono_tz::Tz,
+    path: Path,
+    scope: &Scope,
+    read: &Read<'_>,
+    part: usize,
+    keys: usize,
+) {
+    let Read { kind, filters, group, measures } = *read;
+    qb.push(format_args!("SELECT {part}::int4, "));
     for g in group {
         match g {
             GroupBy::Team => qb.push("team_id::text, "),
@@ -298,8 +369,11 @@ async fn read_sums(
             GroupBy::WeekSince(d) => qb.push("floor((day - ").push_bind(*d).push(")::numeric / 7)::text, "),
         };
     }
+    for _ in group.len()..keys {
+        qb.push("NULL::text, ");
+    }
     let sums: Vec<String> = measures.iter().map(|m| format!("coalesce(sum({m}), 0)::bigint")).collect();
-    qb.push(sums.join(", "));
+    qb.push(format_args!("ARRAY[{}]::int8[]", sums.join(", ")));
     let cols = format!("{DIMS}, {}", measures.join(", "));
     qb.push(format_args!(" FROM ("));
     // Whether a month's outside days were taken away: a group whose facts all lay outside the range then sums
@@ -317,15 +391,15 @@ async fn read_sums(
                 let g = if part.monthly { grain + MONTHLY } else { grain };
                 let cols = if part.subtract { &negated } else { &cols };
                 qb.push(format_args!("SELECT {cols} FROM metrics_daily WHERE grain = ")).push_bind(g);
-                push_filters(&mut qb, kind, filters, scope, part.days);
+                push_filters(qb, kind, filters, scope, part.days);
                 qb.push(" UNION ALL ");
             }
             qb.push(format_args!("SELECT {cols} FROM metrics_deltas WHERE true"));
-            push_filters(&mut qb, kind, filters, scope, (filters.from, filters.to));
+            push_filters(qb, kind, filters, scope, (filters.from, filters.to));
         }
         Path::Base => {
             qb.push(format_args!("SELECT {cols} FROM metrics_contributions WHERE true"));
-            push_filters(&mut qb, kind, filters, scope, (filters.from, filters.to));
+            push_filters(qb, kind, filters, scope, (filters.from, filters.to));
             // Narrow the base scan with the indexed timestamps (a day either side covers any time zone).
             let pad = chrono::Duration::days(1);
             let lower = filters.from.map(|d| day_start(tz, d) - pad);
@@ -347,21 +421,12 @@ async fn read_sums(
     qb.push(") x");
     if !group.is_empty() {
         qb.push(" GROUP BY ");
-        let idx: Vec<String> = (1..=group.len()).map(|i| i.to_string()).collect();
+        let idx: Vec<String> = (2..=group.len() + 1).map(|i| i.to_string()).collect();
         qb.push(idx.join(", "));
         if subtracted {
             qb.push(" HAVING sum(n) <> 0");
         }
     }
-    let rows = qb.build().fetch_all(db).await?;
-    let m = group.len();
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let key = (0..m).map(|i| row.try_get::<Option<String>, _>(i)).collect::<sqlx::Result<Vec<_>>>()?;
-        let sums = (0..measures.len()).map(|i| row.try_get::<i64, _>(m + i)).collect::<sqlx::Result<Vec<_>>>()?;
-        out.push((key, sums));
-    }
-    Ok(out)
 }
 
 /// One ungrouped tally.
@@ -568,6 +633,40 @@ pub async fn filter_choices(db: &PgPool) -> sqlx::Result<Vec<FilterChoice>> {
     .await
 }
 
+/// The names figures are shown with: lost reasons' and sources' labels, and the price per funded loan of each
+/// source paid that way (cents), in one read.
+#[derive(Debug, Clone, Default)]
+pub struct Labels {
+    pub lost_reasons: std::collections::HashMap<String, String>,
+    pub sources: std::collections::HashMap<String, String>,
+    pub per_funded: std::collections::HashMap<String, i64>,
+}
+
+pub async fn labels(db: &PgPool) -> sqlx::Result<Labels> {
+    let rows = sqlx::query!(
+        r#"SELECT 'lost' AS "kind!", key AS "key!", label AS "label!", NULL::int8 AS per_funded_cents
+           FROM lost_reasons
+           UNION ALL
+           SELECT 'source', key, label,
+                  CASE WHEN cost_model = 'per_funded' AND cost_cents > 0 THEN cost_cents END
+           FROM lead_sources"#
+    )
+    .fetch_all(db)
+    .await?;
+    let mut labels = Labels::default();
+    for r in rows {
+        if r.kind == "lost" {
+            labels.lost_reasons.insert(r.key, r.label);
+        } else {
+            if let Some(cents) = r.per_funded_cents {
+                labels.per_funded.insert(r.key.clone(), cents);
+            }
+            labels.sources.insert(r.key, r.label);
+        }
+    }
+    Ok(labels)
+}
+
 /// Lead source labels and per-lead cost.
 pub async fn sources(db: &PgPool) -> sqlx::Result<Vec<(String, String, i64)>> {
     sqlx::query_as("SELECT key, label, cost_per_lead_cents FROM lead_sources ORDER BY label").fetch_all(db).await
@@ -599,13 +698,6 @@ pub async fn monthly_spend(db: &PgPool, from: NaiveDate, to: NaiveDate) -> sqlx:
     .bind(to)
     .fetch_all(db)
     .await
-}
-
-/// The price per funded loan of each source paid that way, in cents.
-pub async fn per_funded_prices(db: &PgPool) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as("SELECT key, cost_cents FROM lead_sources WHERE cost_model = 'per_funded' AND cost_cents > 0")
-        .fetch_all(db)
-        .await
 }
 
 /// An LO's capacity and monthly cost.

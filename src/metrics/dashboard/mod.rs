@@ -154,39 +154,96 @@ impl Range {
         self.finish(extra.iter().map(|(k, v)| (*k, v.clone())).collect())
     }
 
+    /// Writes the link straight into one string (a dashboard builds over a thousand of them): the range's days
+    /// (with `days`), every filter, then `extra` (whose keys replace the filters' and each other's), then the
+    /// scope. The same text as collecting the pairs and joining them.
     fn link_with(&self, days: bool, extra: &[(&str, String)]) -> String {
         let f = &self.filters;
-        let mut pairs: Vec<(&str, String)> = Vec::new();
+        let mut out = String::with_capacity(192);
+        out.push_str("/leads?");
+        // An extra replaces a filter of its name, and a later extra an earlier one.
+        let replaced = |k: &str| extra.iter().any(|(ek, _)| *ek == k);
+        let mut date = [0u8; 10];
         if days {
-            pairs.push(("from", self.from.to_string()));
-            pairs.push(("to", self.to.to_string()));
-        }
-        if let Some(l) = f.lo {
-            pairs.push(("lo", l.to_string()));
-        }
-        if let Some(t) = f.team {
-            pairs.push(("team", t.to_string()));
-        }
-        for (k, v) in [("source", &f.source), ("campaign", &f.campaign), ("state", &f.state), ("purpose", &f.purpose)] {
-            if let Some(v) = v {
-                pairs.push((k, v.clone()));
+            for (k, d) in [("from", self.from), ("to", self.to)] {
+                match iso_date(d, &mut date) {
+                    _ if replaced(k) => {}
+                    Some(text) => push_pair(&mut out, k, text),
+                    None => push_pair(&mut out, k, &d.to_string()),
+                }
             }
         }
-        for (k, v) in extra {
-            pairs.retain(|(pk, _)| pk != k);
-            pairs.push((k, v.clone()));
+        let mut id = uuid::Uuid::encode_buffer();
+        for (k, v) in [("lo", f.lo), ("team", f.team)] {
+            if let Some(v) = v.filter(|_| !replaced(k)) {
+                push_pair(&mut out, k, v.hyphenated().encode_lower(&mut id));
+            }
         }
-        self.finish(pairs)
+        for (k, v) in [("source", &f.source), ("campaign", &f.campaign), ("state", &f.state), ("purpose", &f.purpose)] {
+            if let Some(v) = v.as_deref().filter(|_| !replaced(k)) {
+                push_pair(&mut out, k, v);
+            }
+        }
+        for (i, (k, v)) in extra.iter().enumerate() {
+            if !extra[i + 1..].iter().any(|(later, _)| later == k) {
+                push_pair(&mut out, k, v);
+            }
+        }
+        push_pair(&mut out, "scope", self.link_scope);
+        out
     }
 
     /// Drill-down links add `scope=figures`: the list is bounded by the figure's scope over the fact it counts,
     /// not by the viewer's lead list (a manager's list also has their own leads and the organisation's queue,
     /// their figures only their teams; an LO's assignments count leads since handed to a colleague).
-    fn finish(&self, mut pairs: Vec<(&str, String)>) -> String {
-        pairs.push(("scope", self.link_scope.into()));
-        let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
-        format!("/leads?{}", q.join("&"))
+    fn finish(&self, pairs: Vec<(&str, String)>) -> String {
+        let mut out = String::with_capacity(128);
+        out.push_str("/leads?");
+        for (k, v) in &pairs {
+            push_pair(&mut out, k, v);
+        }
+        push_pair(&mut out, "scope", self.link_scope);
+        out
     }
+}
+
+/// Appends `k=v` (`v` URL-encoded as [`urlencode`] encodes it) to a link being written, after a `&` unless it is
+/// the first pair.
+fn push_pair(out: &mut String, k: &str, v: &str) {
+    if !out.ends_with('?') {
+        out.push('&');
+    }
+    out.push_str(k);
+    out.push('=');
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in v.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => {
+                out.push('%');
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 15) as usize] as char);
+            }
+        }
+    }
+}
+
+/// `d` as `YYYY-MM-DD`, as `NaiveDate`'s `Display` writes the years 0-9999 (others: None), without formatting
+/// machinery.
+fn iso_date(d: NaiveDate, buf: &mut [u8; 10]) -> Option<&str> {
+    if !(0..=9999).contains(&d.year()) {
+        return None;
+    }
+    let (y, m, day) = (d.year() as u32, d.month(), d.day());
+    for (i, v) in [(0, y / 1000), (1, y / 100 % 10), (2, y / 10 % 10), (3, y % 10), (5, m / 10), (6, m % 10)]
+        .into_iter()
+        .chain([(8, day / 10), (9, day % 10)])
+    {
+        buf[i] = b'0' + v as u8;
+    }
+    buf[4] = b'-';
+    buf[7] = b'-';
+    std::str::from_utf8(buf).ok()
 }
 
 /// Chooses the base path when the rollups were computed in another time zone than the one configured.
@@ -268,7 +325,9 @@ pub async fn funnel_rows(state: &AppState, user: &CurrentUser, p: &Params) -> Ap
         "source" => (Kind::Lead, GroupBy::Source),
         _ => return Err(AppError::invalid("group_by", "Use team, lo or source.")),
     };
-    let mut groups = store::tally(&state.db, tz, path, kind, &range.filters, &scope, &[group]).await?;
+    // The funnel shows the cohort and the stages reached: only those sums are read.
+    let read = store::Read { kind, filters: &range.filters, group: &[group], measures: store::FUNNEL };
+    let mut groups = store::read_many(&state.db, tz, path, &scope, &[read]).await?.pop().unwrap_or_default();
     groups.sort_by(|a, b| a.key.cmp(&b.key));
     let labels: HashMap<String, String> = match group {
         GroupBy::Source => store::sources(&state.db).await?.into_iter().map(|(k, l, _)| (k, l)).collect(),
@@ -426,28 +485,29 @@ async fn lost_for(
     path: Path,
 ) -> AppResult<(Vec<LostRow>, HashMap<String, String>)> {
     // Only how many were lost: the count alone, not every measure.
-    let groups = store::counts(
-        &state.db,
-        state.config.timezone,
-        path,
-        Kind::Lost,
-        &range.filters,
-        scope,
-        &[GroupBy::Detail, GroupBy::ReachedPos, GroupBy::Lo],
-    )
-    .await?;
-    let labels: HashMap<String, String> = sqlx::query_as::<_, (String, String)>("SELECT key, label FROM lost_reasons")
-        .fetch_all(&state.db)
-        .await?
-        .into_iter()
-        .collect();
+    let groups =
+        store::counts(&state.db, state.config.timezone, path, Kind::Lost, &range.filters, scope, &LOST_BY).await?;
+    let labels = store::labels(&state.db).await?;
     let lo_names = names_for(state, &parse_ids(&groups, 2), false).await?;
+    Ok(lost_from(range, &groups, &labels, &lo_names))
+}
+
+/// The lost figures' grouping: reason, furthest stage reached, LO.
+pub(crate) const LOST_BY: [GroupBy; 3] = [GroupBy::Detail, GroupBy::ReachedPos, GroupBy::Lo];
+
+/// The lost rows from the losses counted by [`LOST_BY`], with the reasons' labels and the LOs' names.
+pub(crate) fn lost_from(
+    range: &Range,
+    groups: &[store::Group],
+    labels: &store::Labels,
+    lo_names: &HashMap<Uuid, String>,
+) -> (Vec<LostRow>, HashMap<String, String>) {
     let mut by_reason: HashMap<String, LostRow> = HashMap::new();
     for g in groups.iter().filter(|g| g.tally.n != 0) {
         let reason = g.key[0].clone().unwrap_or_else(|| "unspecified".into());
         let pos: usize = g.key[1].as_deref().and_then(|s| s.parse().ok()).unwrap_or(1);
         let row = by_reason.entry(reason.clone()).or_insert_with(|| LostRow {
-            label: labels.get(&reason).cloned().unwrap_or_else(|| reason.clone()),
+            label: labels.lost_reasons.get(&reason).cloned().unwrap_or_else(|| reason.clone()),
             reason: reason.clone(),
             total: 0,
             by_stage: vec![0; 8],
@@ -477,8 +537,13 @@ async fn lost_for(
     }
     let mut rows: Vec<LostRow> = by_reason.into_values().collect();
     rows.sort_by(|a, b| b.total.cmp(&a.total).then(a.reason.cmp(&b.reason)));
-    let names = lo_names.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    Ok((rows, names))
+    let lost_officers: std::collections::HashSet<&str> = groups.iter().filter_map(|g| g.key[2].as_deref()).collect();
+    let names = lo_names
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .filter(|(k, _)| lost_officers.contains(k.as_str()))
+        .collect();
+    (rows, names)
 }
 
 /// ROI of a source, or of one campaign under it: the `Roi` figures and which source (campaign) it is.
@@ -514,26 +579,38 @@ pub(crate) async fn roi_for(
     range: &Range,
     path: Path,
 ) -> AppResult<(Vec<RoiRow>, Vec<RoiRow>)> {
-    let groups = store::tally(
-        &state.db,
-        state.config.timezone,
-        path,
-        Kind::Lead,
-        &range.filters,
-        scope,
-        &[GroupBy::Source, GroupBy::Campaign],
-    )
-    .await?;
-    let labels: HashMap<String, String> =
-        store::sources(&state.db).await?.into_iter().map(|(k, l, _)| (k, l)).collect();
-    // Monthly spend is organisation-wide, by source and campaign: it is added only for those who see every
-    // team, and only when no team, LO, state or purpose filter narrows the leads (a team's share is not
-    // defined, so adding it all would overstate a team's cost).
-    let monthly = if scope.all && range.filters.spend_applies() {
+    let groups =
+        store::tally(&state.db, state.config.timezone, path, Kind::Lead, &range.filters, scope, &ROI_BY).await?;
+    let labels = store::labels(&state.db).await?;
+    let monthly = monthly_spend_for(state, scope, range).await?;
+    Ok(roi_from(range, &groups, &labels, monthly))
+}
+
+/// The ROI figures' grouping: source, campaign.
+pub(crate) const ROI_BY: [GroupBy; 2] = [GroupBy::Source, GroupBy::Campaign];
+
+/// Monthly spend is organisation-wide, by source and campaign: it is added only for those who see every
+/// team, and only when no team, LO, state or purpose filter narrows the leads (a team's share is not
+/// defined, so adding it all would overstate a team's cost).
+pub(crate) async fn monthly_spend_for(
+    state: &AppState,
+    scope: &Scope,
+    range: &Range,
+) -> AppResult<Vec<(String, String, i64)>> {
+    Ok(if scope.all && range.filters.spend_applies() {
         store::monthly_spend(&state.db, range.from, range.to).await?
     } else {
         Vec::new()
-    };
+    })
+}
+
+/// The ROI rows from the leads tallied by [`ROI_BY`], the sources' labels and prices and the monthly spend.
+pub(crate) fn roi_from(
+    range: &Range,
+    groups: &[store::Group],
+    labels: &store::Labels,
+    monthly: Vec<(String, String, i64)>,
+) -> (Vec<RoiRow>, Vec<RoiRow>) {
     let mut source_spend: HashMap<String, i64> = HashMap::new();
     let mut campaign_spend: HashMap<(String, String), i64> = HashMap::new();
     for (source, campaign, cents) in monthly {
@@ -543,7 +620,7 @@ pub(crate) async fn roi_for(
         }
     }
     // A source paid per funded loan costs its price for each of the scope's funded loans.
-    let per_funded: HashMap<String, i64> = store::per_funded_prices(&state.db).await?.into_iter().collect();
+    let per_funded = &labels.per_funded;
     let mut by_source: HashMap<String, Tally> = HashMap::new();
     let mut campaigns = Vec::new();
     for g in groups.iter().filter(|g| g.tally.n != 0) {
@@ -553,7 +630,7 @@ pub(crate) async fn roi_for(
             let spend = g.tally.cost_cents
                 + campaign_spend.get(&(source.clone(), campaign.clone())).copied().unwrap_or(0)
                 + per_funded.get(&source).copied().unwrap_or(0) * g.tally.funded();
-            let label = labels.get(&source).cloned().unwrap_or_else(|| source.clone());
+            let label = labels.sources.get(&source).cloned().unwrap_or_else(|| source.clone());
             let mut row = roi_row(range, source, Some(campaign.clone()), &g.tally, spend);
             row.label = format!("{label}: {campaign}");
             campaigns.push(row);
@@ -566,14 +643,14 @@ pub(crate) async fn roi_for(
                 + source_spend.get(&source).copied().unwrap_or(0)
                 + per_funded.get(&source).copied().unwrap_or(0) * tally.funded();
             let mut row = roi_row(range, source.clone(), None, &tally, spend);
-            row.label = labels.get(&source).cloned().unwrap_or(source);
+            row.label = labels.sources.get(&source).cloned().unwrap_or(source);
             row
         })
         .collect();
     for rows in [&mut sources, &mut campaigns] {
         rows.sort_by(|a, b| b.roi.leads.cmp(&a.roi.leads).then(a.label.cmp(&b.label)));
     }
-    Ok((sources, campaigns))
+    (sources, campaigns)
 }
 
 fn roi_row(range: &Range, source: String, campaign: Option<String>, tally: &Tally, spend: i64) -> RoiRow {
@@ -603,3 +680,64 @@ fn roi_row(range: &Range, source: String, campaign: Option<String>, tally: &Tall
 mod page;
 
 pub use page::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The links as they were built before they were written into one string: the pairs collected, an extra
+    /// replacing a pair of its name, each value URL-encoded, joined.
+    fn collected(range: &Range, days: bool, extra: &[(&str, String)]) -> String {
+        let f = &range.filters;
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if days {
+            pairs.push(("from", range.from.to_string()));
+            pairs.push(("to", range.to.to_string()));
+        }
+        pairs.extend(f.lo.map(|l| ("lo", l.to_string())));
+        pairs.extend(f.team.map(|t| ("team", t.to_string())));
+        for (k, v) in [("source", &f.source), ("campaign", &f.campaign), ("state", &f.state), ("purpose", &f.purpose)] {
+            pairs.extend(v.clone().map(|v| (k, v)));
+        }
+        for (k, v) in extra {
+            pairs.retain(|(pk, _)| pk != k);
+            pairs.push((k, v.clone()));
+        }
+        pairs.push(("scope", range.link_scope.into()));
+        let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
+        format!("/leads?{}", q.join("&"))
+    }
+
+    #[test]
+    fn links_written_in_one_string_read_as_the_collected_pairs_did() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let params = Params {
+            from: Some("2026-09-07".into()),
+            to: Some("2026-12-06".into()),
+            team: Some(Uuid::from_u128(7).to_string()),
+            lo: Some(Uuid::from_u128(0xabc).to_string()),
+            source: Some("Web Form".into()),
+            campaign: Some("spring & summer/50%".into()),
+            state: Some("tx".into()),
+            purpose: Some("refinance".into()),
+            ..Params::default()
+        };
+        let full = params.validate(day(2026, 12, 5)).unwrap();
+        let bare = Params::default().validate(day(2026, 12, 5)).unwrap();
+        let mut far = bare.clone();
+        far.from = day(12026, 1, 1);
+        let extras: Vec<Vec<(&str, String)>> = vec![
+            vec![],
+            vec![("cohort", "lost".into()), ("lost_reason", "rate shopping".into()), ("lo", "a,b".into())],
+            vec![("from", "2026-11-29".into()), ("to", "2026-12-06".into()), ("stage", "funded".into())],
+            vec![("source", "ünïcode".into()), ("source", "later wins".into()), ("reached", "1".into())],
+        ];
+        for range in [&full, &bare, &far] {
+            for extra in &extras {
+                assert_eq!(range.leads_link(extra), collected(range, true, extra), "{extra:?}");
+                assert_eq!(range.leads_link_now(extra), collected(range, false, extra), "{extra:?}");
+            }
+        }
+        assert_eq!(full.unfiltered_link(&[("stale", "1".into())]), format!("/leads?stale=1&scope={}", full.link_scope));
+    }
+}

@@ -193,39 +193,35 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() };
     let sql = |e: sqlx::Error| AppError::from(e);
     let dashboards = crate::metrics::cache::dashboards(state);
-    let (team, weeks, groups, spark, profiles, open_groups, (lost, lost_lo_names), (roi, campaign_roi), history, stale) =
-        tokio::try_join!(
-            dashboards.read(async { store::total(db, tz, path, Kind::Lead, f, &scope).await.map_err(sql) }),
-            dashboards.read(async {
-                store::tally(db, tz, path, Kind::Lead, &wf, &scope, &[GroupBy::WeekSince(wow_from)]).await.map_err(sql)
-            }),
-            dashboards.read(async {
-                store::tally(db, tz, path, Kind::Assignment, f, &scope, &[GroupBy::Lo]).await.map_err(sql)
-            }),
-            // The sparklines draw assigned leads only: the count alone, not the tally's other sums.
-            dashboards.read(async {
-                store::counts(
-                    db,
-                    tz,
-                    path,
-                    Kind::Assignment,
-                    &sf,
-                    &scope,
-                    &[GroupBy::Lo, GroupBy::WeekSince(spark_from)],
-                )
-                .await
-                .map_err(sql)
-            }),
-            dashboards.read(async { store::lo_profiles(db, &scope).await.map_err(sql) }),
-            dashboards.read(async {
-                store::tally(db, tz, path, Kind::Open, f, &scope, &[GroupBy::Lo, GroupBy::Detail]).await.map_err(sql)
-            }),
-            dashboards.read(lost_for(state, &scope, &range, path)),
-            dashboards.read(roi_for(state, &scope, &range, path)),
-            dashboards
-                .read(async { store::total(db, tz, path, Kind::Lead, &history_filters, &scope).await.map_err(sql) }),
-            dashboards.read(async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) }),
-        )?;
+    // Every rollup figure in one statement (see `store::read_many`), each reading only the sums it shows.
+    use store::{ALL, COUNT, FUNNEL, FUNNEL_CONTACT, OPEN, ROI, Read};
+    let (wow_by, spark_by) = ([GroupBy::WeekSince(wow_from)], [GroupBy::Lo, GroupBy::WeekSince(spark_from)]);
+    let reads = [
+        Read { kind: Kind::Lead, filters: f, group: &[], measures: ALL },
+        Read { kind: Kind::Lead, filters: &wf, group: &wow_by, measures: FUNNEL_CONTACT },
+        Read { kind: Kind::Assignment, filters: f, group: &[GroupBy::Lo], measures: ALL },
+        // The sparklines draw assigned leads only.
+        Read { kind: Kind::Assignment, filters: &sf, group: &spark_by, measures: COUNT },
+        Read { kind: Kind::Open, filters: f, group: &[GroupBy::Lo, GroupBy::Detail], measures: OPEN },
+        Read { kind: Kind::Lost, filters: f, group: &LOST_BY, measures: COUNT },
+        Read { kind: Kind::Lead, filters: f, group: &ROI_BY, measures: ROI },
+        Read { kind: Kind::Lead, filters: &history_filters, group: &[], measures: FUNNEL },
+    ];
+    // The rest reads side by side with it (a cache miss is then about as slow as the slowest read).
+    let (figures, profiles, labels, monthly, stale) = tokio::try_join!(
+        dashboards.read(async { store::read_many(db, tz, path, &scope, &reads).await.map_err(sql) }),
+        dashboards.read(async { store::lo_profiles(db, &scope).await.map_err(sql) }),
+        dashboards.read(async { store::labels(db).await.map_err(sql) }),
+        dashboards.read(monthly_spend_for(state, &scope, &range)),
+        dashboards.read(async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) }),
+    )?;
+    let [team, weeks, groups, spark, open_groups, lost_groups, roi_groups, history]: [Vec<store::Group>; 8] =
+        figures.try_into().map_err(|_| anyhow::anyhow!("a dashboard read is missing"))?;
+    let total = |g: Vec<store::Group>| g.into_iter().next().map(|g| g.tally).unwrap_or_default();
+    let (team, history) = (total(team), total(history));
+    let names = officer_names(state, &[&groups, &open_groups], &lost_groups, &profiles).await?;
+    let (lost, lost_lo_names) = lost_from(&range, &lost_groups, &labels, &names);
+    let (roi, campaign_roi) = roi_from(&range, &roi_groups, &labels, monthly);
 
     // Team cohort funnel.
     let funnel = team.funnel();
@@ -239,7 +235,6 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let wow = wow_rows(&range, &this, &last);
 
     // Per-LO table (assignment cohort) with 8-week sparklines of assigned leads.
-    let names = officer_names(state, &groups, &profiles, &open_groups).await?;
     let name_of = |key: &str| {
         Uuid::parse_str(key).ok().and_then(|u| names.get(&u).cloned()).unwrap_or_else(|| "(unassigned)".into())
     };
@@ -291,17 +286,17 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     })
 }
 
-/// The names of every LO the dashboard's tables mention (assigned in the range, taking leads now, or holding
-/// open leads), in one read.
+/// The names of every LO the dashboard's tables mention (assigned in the range, holding open leads, marked
+/// lost leads, taking leads now), in one read.
 async fn officer_names(
     state: &AppState,
-    groups: &[store::Group],
+    by_lo: &[&[store::Group]],
+    lost: &[store::Group],
     profiles: &[store::LoProfile],
-    open_groups: &[store::Group],
 ) -> AppResult<HashMap<Uuid, String>> {
-    let mut lo_ids = parse_ids(groups, 0);
+    let mut lo_ids: Vec<Uuid> = by_lo.iter().flat_map(|groups| parse_ids(groups, 0)).collect();
+    lo_ids.extend(parse_ids(lost, 2));
     lo_ids.extend(profiles.iter().map(|p| p.user_id));
-    lo_ids.extend(parse_ids(open_groups, 0));
     lo_ids.sort();
     lo_ids.dedup();
     names_for(state, &lo_ids, false).await
