@@ -24,7 +24,9 @@ pub struct SlaPayload {
     pub action: String,
 }
 
-/// Queues the speed-to-lead check for an assignment, `minutes` of the LO's working time from now.
+/// Queues the speed-to-lead check for an assignment, `minutes` of the LO's working time from now (`hours`: the
+/// LO's working hours when the caller has them; read otherwise).
+#[allow(clippy::too_many_arguments)]
 pub async fn schedule_sla(
     state: &AppState,
     tx: &mut Transaction<'_, Postgres>,
@@ -224,7 +226,7 @@ impl Shared {
     ) -> sqlx::Result<DateTime<Utc>> {
         let Some(org) = hours else { return Ok(at) };
         if self.calling.is_none() {
-            self.calling = Some(crate::leads::store::calling_rules(&mut **tx).await?);
+            self.calling = Some(crate::leads::store::calling_rules(tx).await?);
         }
         Ok(self
             .calling
