@@ -143,16 +143,17 @@ async fn world(hispanic_granted: usize, white_granted: usize) -> World {
     World { app, admin, compliance, manager, lo, lo_api, marketing, leads }
 }
 
-fn today() -> String {
-    chrono::Utc::now().date_naive().to_string()
+/// Today in the organisation's time zone (the analysis counts the organisation's days).
+fn today(app: &TestApp) -> String {
+    app.state.today().to_string()
 }
 
 /// Runs the analysis on the form as `who`: the run's id.
 async fn run(w: &World, who: &reqwest::Client, grouping: &str) -> Uuid {
-    let from = (chrono::Utc::now().date_naive() - chrono::Duration::days(30)).to_string();
+    let from = (w.app.state.today() - chrono::Duration::days(30)).to_string();
     let res = who
         .post(w.app.url("/compliance/fair-lending"))
-        .form(&[("from", from.as_str()), ("to", &today()), ("grouping", grouping)])
+        .form(&[("from", from.as_str()), ("to", &today(&w.app)), ("grouping", grouping)])
         .send()
         .await
         .unwrap();
@@ -315,7 +316,7 @@ async fn only_compliance_and_admins_see_the_analysis_and_every_reading_is_audite
     let res = w
         .admin
         .post(w.app.url("/api/v1/fair-lending/runs"))
-        .json(&json!({"from": today(), "to": today(), "grouping": "team"}))
+        .json(&json!({"from": today(&w.app), "to": today(&w.app), "grouping": "team"}))
         .send()
         .await
         .unwrap();
@@ -437,7 +438,7 @@ async fn csv_text_cannot_carry_a_formula() {
     assert_eq!(res.status(), 200);
     let res = compliance
         .post(app.url("/api/v1/fair-lending/runs"))
-        .json(&json!({"from": today(), "to": today(), "grouping": "lo"}))
+        .json(&json!({"from": today(&app), "to": today(&app), "grouping": "lo"}))
         .send()
         .await
         .unwrap();
