@@ -308,13 +308,6 @@ pub async fn returning_borrower_lo(
     .await
 }
 
-/// Whether the lead has been through routing before (assigned, queued or offered).
-pub async fn has_decision(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM routing_decisions WHERE lead_id = $1) AS "x!""#, lead_id)
-        .fetch_one(&mut **tx)
-        .await
-}
-
 /// Takes the rotation's row lock (creating the row on first use) and returns its decision count.
 pub async fn lock_position(tx: &mut Transaction<'_, Postgres>, key: &str) -> sqlx::Result<i64> {
     // One round trip: the upsert creates the row on first use and row-locks it either way.
@@ -695,7 +688,7 @@ pub async fn lock_leads(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> sql
     .await
 }
 
-/// Those of these leads that have been through routing before (as [`has_decision`]).
+/// Those of these leads that have been through routing before (assigned, queued or offered).
 pub async fn decided(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(r#"SELECT DISTINCT lead_id AS "id!" FROM routing_decisions WHERE lead_id = ANY($1)"#, ids)
         .fetch_all(&mut **tx)
