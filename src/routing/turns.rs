@@ -19,7 +19,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::distribute::{self, Choice, Facts, Sla, Trigger};
-use super::model::{Method, SlaAction, WorkHours};
+use super::model::{Method, WorkHours};
 use super::store::{self, CandidateRow, LeadRow, NewDecision, RuleRow, TurnState};
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
@@ -90,8 +90,8 @@ impl<'s> Turns<'s> {
     ) -> AppResult<Option<Option<Uuid>>> {
         let facts = lead.facts();
         let rule = self.rules.iter().find(|r| r.filters().matches(&facts));
-        let sla = if rule.is_none() { self.default_sla } else { Sla { minutes: 0, action: SlaAction::Reassign } };
-        let plan = distribute::plan(rule, Trigger::NewLead, sla);
+        // `plan` takes the default response time only when no rule matched (a rule carries its own).
+        let plan = distribute::plan(rule, Trigger::NewLead, self.default_sla);
         if matches!(plan.method, Method::Claim | Method::PerformanceWeighted) {
             return Ok(None);
         }
