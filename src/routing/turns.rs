@@ -173,18 +173,24 @@ impl<'s> Turns<'s> {
             store::save_turns(tx, key, r.seq, last_lo, &officers, self.now).await?;
             r.last_lo = None;
         }
-        let decided = std::mem::take(&mut self.decided);
+        let mut decided = std::mem::take(&mut self.decided);
         if decided.is_empty() {
             return Ok(());
         }
         let rows: Vec<NewDecision<'_>> = decided
-            .iter()
+            .iter_mut()
             .map(|d| {
-                let (outcome, chosen_lo_id, team_id, candidates, summary) = match &d.outcome {
+                // Every candidate's judgement moves into its stored row (it is not needed after).
+                let candidates = match &mut d.outcome {
+                    Decision::Assigned { record, .. } => std::mem::take(&mut record.candidates),
+                    Decision::Queued(q) => std::mem::take(&mut q.candidates),
+                };
+                let d: &Decided = d;
+                let (outcome, chosen_lo_id, team_id, summary) = match &d.outcome {
                     Decision::Assigned { lo, record, .. } => {
-                        ("assigned", Some(*lo), record.team, record.candidates.clone(), record.summary.as_str())
+                        ("assigned", Some(*lo), record.team, record.summary.as_str())
                     }
-                    Decision::Queued(q) => ("queued", None, q.team, q.candidates.clone(), q.summary.as_str()),
+                    Decision::Queued(q) => ("queued", None, q.team, q.summary.as_str()),
                 };
                 NewDecision {
                     lead_id: d.lead.id,
