@@ -115,9 +115,13 @@ impl Calendar {
     /// Monday to Friday, not a legal public holiday, and — unless the organisation counts them — not a day
     /// observed in lieu of one.
     pub fn is_business_day(&self, d: NaiveDate) -> bool {
-        !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
-            && !is_legal_public_holiday(d)
-            && (self.observed_in_lieu_is_business_day || !is_observed_in_lieu(d))
+        !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !self.is_holiday(d)
+    }
+
+    /// A legal public holiday, or — unless the organisation counts them — a day observed in lieu of one: closed
+    /// whatever the weekday (a department's business hours skip these too).
+    pub fn is_holiday(&self, d: NaiveDate) -> bool {
+        is_legal_public_holiday(d) || (!self.observed_in_lieu_is_business_day && is_observed_in_lieu(d))
     }
 
     /// The date `n` business days after `from` (the day of `from` itself is not counted), e.g. the last day to

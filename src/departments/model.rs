@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::calendar::{self, Calendar};
+use crate::calendar::Calendar;
 
 /// The departments a production manager bridges to (one record each at most).
 pub const KINDS: [(&str, &str); 9] = [
@@ -112,9 +112,7 @@ pub struct Hours {
 
 impl Hours {
     fn works_on(&self, d: NaiveDate) -> bool {
-        self.work_days.contains(&(d.weekday().number_from_monday() as i32))
-            && !calendar::is_legal_public_holiday(d)
-            && (self.calendar.observed_in_lieu_is_business_day || !calendar::is_observed_in_lieu(d))
+        self.work_days.contains(&(d.weekday().number_from_monday() as i32)) && !self.calendar.is_holiday(d)
     }
 
     fn at(&self, d: NaiveDate, minute: i32) -> DateTime<Utc> {
