@@ -150,10 +150,10 @@ pub async fn seed_at(
     // Index builders: one per core, beside the connection this function holds.
     let builders = crate::db::bulk_connections(&state.db, 1);
     indexes::build_left_over(&state.db, builders).await?;
-    let set_aside = indexes::worth_setting_aside(&mut *conn, args.leads).await?;
-    let apart = skips_triggers(&mut *conn).await? && writers > 1 && !set_aside.is_empty();
+    let set_aside = indexes::worth_setting_aside(&mut conn, args.leads).await?;
+    let apart = skips_triggers(&mut conn).await? && writers > 1 && !set_aside.is_empty();
     if apart {
-        indexes::drop_apart(&mut *conn, &set_aside).await?;
+        indexes::drop_apart(&mut conn, &set_aside).await?;
     }
     let plan = Plan {
         seed: args.seed,
@@ -167,7 +167,7 @@ pub async fn seed_at(
     };
     let roster = Roster::new(staff.officers.clone(), args.seed);
     let loaded =
-        load(state, &mut *conn, &staff, &password_hash, plan, roster, ids, (!apart).then_some(&set_aside), progress)
+        load(state, &mut conn, &staff, &password_hash, plan, roster, ids, (!apart).then_some(&set_aside), progress)
             .await;
     let mut summary = if apart {
         if loaded.is_err() {
