@@ -11,6 +11,7 @@
 mod catalog;
 mod copy_text;
 mod history;
+mod indexes;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -52,7 +53,10 @@ pub struct SeedSummary {
     pub by_stage: [u64; 10],
     pub generate: Duration,
     pub write: Duration,
+    /// Building the indexes set aside for the load again (see `indexes`).
+    pub indexes: Duration,
     pub analyze: Duration,
+    pub rollups: Duration,
     pub total: Duration,
 }
 
@@ -90,12 +94,14 @@ impl std::fmt::Display for SeedSummary {
         let secs = self.total.as_secs_f64().max(0.001);
         write!(
             f,
-            "Took {:.1} s ({:.0} leads/s): generating {:.1} s (on its own thread), writing {:.1} s, analyze and metric rollups {:.1} s.",
+            "Took {:.1} s ({:.0} leads/s): generating {:.1} s (on its own thread), writing {:.1} s, building indexes {:.1} s, analyze {:.1} s, metric rollups {:.1} s.",
             secs,
             self.leads as f64 / secs,
             self.generate.as_secs_f64(),
             self.write.as_secs_f64(),
-            self.analyze.as_secs_f64()
+            self.indexes.as_secs_f64(),
+            self.analyze.as_secs_f64(),
+            self.rollups.as_secs_f64()
         )
     }
 }
@@ -136,20 +142,18 @@ pub async fn seed_at(
     let password_hash = tokio::task::spawn_blocking(|| crate::auth::password::hash(SEED_PASSWORD)).await??;
     let staff = Staff::generate(args.seed, args.officers, now.timestamp(), &taken_emails, &taken_teams, &mut ids);
 
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let superuser = bulk_load_settings(&mut tx).await?;
-    staff.write(&mut tx, &password_hash).await?;
-    // The single PostgreSQL backend doing COPY is the bottleneck, so as a superuser (no per-row foreign-key
-    // checks, see bulk_load_settings) batches go to one writer connection per core, each in its own
-    // transaction. Without that, one writer keeps every reference checkable inside one transaction.
-    let mut extra = Vec::new();
-    if superuser {
-        // The first writer's connection is one of the pool's, so it counts among the writers.
-        for _ in 1..crate::db::bulk_connections(&state.db, 0) {
-            let mut writer = state.db.begin().await?;
-            bulk_load_settings(&mut writer).await?;
-            extra.push(writer);
-        }
+    // Plain indexes are set aside for a load into (nearly) empty tables and built once after it. Writers in
+    // separate transactions need them dropped beforehand, in a transaction of its own (recorded, so that a
+    // seed dying before the build leaves it to the next one); a single writer drops and builds them inside its
+    // one transaction.
+    let writers = crate::db::bulk_connections(&state.db, 0);
+    // Index builders: one per core, beside the connection this function holds.
+    let builders = crate::db::bulk_connections(&state.db, 1);
+    indexes::build_left_over(&state.db, builders).await?;
+    let set_aside = indexes::worth_setting_aside(&mut conn, args.leads).await?;
+    let apart = skips_triggers(&mut conn).await? && writers > 1 && !set_aside.is_empty();
+    if apart {
+        indexes::drop_apart(&mut conn, &set_aside).await?;
     }
     let plan = Plan {
         seed: args.seed,
@@ -162,8 +166,75 @@ pub async fn seed_at(
         unassigned: 0,
     };
     let roster = Roster::new(staff.officers.clone(), args.seed);
+    let loaded =
+        load(state, &mut conn, &staff, &password_hash, plan, roster, ids, (!apart).then_some(&set_aside), progress)
+            .await;
+    let mut summary = if apart {
+        if loaded.is_err() {
+            // A failed load left its first writer's rollback queued on this connection: sent now, so that its
+            // locks do not hold up the builds.
+            let _ = sqlx::Connection::ping(&mut *conn).await;
+        }
+        let t = Instant::now();
+        let built = indexes::build_apart(&state.db, &set_aside, builders).await;
+        let mut summary = loaded?;
+        built?;
+        summary.indexes = t.elapsed();
+        summary
+    } else {
+        loaded?
+    };
+    let analyzed = Instant::now();
+    sqlx::query("ANALYZE leads, activities, stage_changes, assignments, tasks, lead_consents")
+        .execute(&mut *conn)
+        .await?;
+    drop(conn);
+    summary.analyze = analyzed.elapsed();
+    let rebuilt = Instant::now();
+    crate::metrics::rebuild_rollups(&state.db).await?;
+    crate::routing::store::rebuild_open_counts(&state.db).await?;
+    summary.rollups = rebuilt.elapsed();
+    summary.teams = staff.teams.len() as u64;
+    summary.officers = staff.officers.len() as u64;
+    summary.total = started.elapsed();
+    Ok(summary)
+}
+
+/// Writes the staff and the plan's leads, committing only once every writer has finished without error.
+/// `in_tx`: indexes to drop and build again inside the first writer's transaction.
+#[allow(clippy::too_many_arguments)]
+async fn load(
+    state: &AppState,
+    conn: &mut PgConnection,
+    staff: &Staff,
+    password_hash: &str,
+    plan: Plan,
+    roster: Roster,
+    ids: ChaCha8Rng,
+    in_tx: Option<&indexes::SetAside>,
+    progress: bool,
+) -> anyhow::Result<SeedSummary> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let superuser = bulk_load_settings(&mut tx).await?;
+    let in_tx = in_tx.filter(|set| !set.is_empty());
+    if let Some(set) = in_tx {
+        indexes::drop_in(&mut tx, set).await?;
+    }
+    staff.write(&mut tx, password_hash).await?;
+    // The single PostgreSQL backend doing COPY is the bottleneck, so as a superuser (no per-row foreign-key
+    // checks, see bulk_load_settings) batches go to one writer connection per core, each in its own
+    // transaction. Without that, one writer keeps every reference checkable inside one transaction.
+    let mut extra = Vec::new();
+    if superuser && in_tx.is_none() {
+        // The first writer's connection is one of the pool's, so it counts among the writers.
+        for _ in 1..crate::db::bulk_connections(&state.db, 0) {
+            let mut writer = state.db.begin().await?;
+            bulk_load_settings(&mut writer).await?;
+            extra.push(writer);
+        }
+    }
     let bar = progress.then(|| {
-        let bar = indicatif::ProgressBar::new(args.leads);
+        let bar = indicatif::ProgressBar::new(plan.leads);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} {bar:40} {human_pos}/{human_len} leads ({per_sec}, {eta} left)",
@@ -175,25 +246,19 @@ pub async fn seed_at(
     let mut writers: Vec<&mut PgConnection> = vec![&mut *tx];
     writers.extend(extra.iter_mut().map(|w| &mut **w));
     let mut summary = write_leads(writers, plan, roster, ids, bar.as_ref()).await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if let Some(set) = in_tx {
+        let t = Instant::now();
+        indexes::build_in(&mut tx, set).await?;
+        summary.indexes = t.elapsed();
+    }
     // Every writer has finished without error before the first commit; the staff (in the first) go first.
     tx.commit().await?;
     for writer in extra {
         writer.commit().await?;
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let analyzed = Instant::now();
-    sqlx::query("ANALYZE leads, activities, stage_changes, assignments, tasks, lead_consents")
-        .execute(&mut *conn)
-        .await?;
-    drop(conn);
-    crate::metrics::rebuild_rollups(&state.db).await?;
-    crate::routing::store::rebuild_open_counts(&state.db).await?;
-    summary.analyze = analyzed.elapsed();
-    summary.teams = staff.teams.len() as u64;
-    summary.officers = staff.officers.len() as u64;
-    summary.total = started.elapsed();
     Ok(summary)
 }
 
@@ -254,6 +319,15 @@ async fn bulk_load_settings(conn: &mut PgConnection) -> anyhow::Result<bool> {
     sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *conn).await?;
     // Rollups are rebuilt once after the load instead of per row (see metrics::rebuild_rollups).
     sqlx::query("SET LOCAL loanfloor.metrics_triggers = 'off'").execute(&mut *conn).await?;
+    let superuser = skips_triggers(&mut *conn).await?;
+    if superuser {
+        sqlx::query!("SET LOCAL session_replication_role = replica").execute(&mut *conn).await?;
+    }
+    Ok(superuser)
+}
+
+/// Whether the connection may skip the per-row foreign-key triggers (a superuser, or granted the setting).
+async fn skips_triggers(conn: &mut PgConnection) -> anyhow::Result<bool> {
     // The generator builds every reference itself (tests check them with anti-joins), so as a superuser it
     // skips the per-row foreign-key triggers, as pg_restore --disable-triggers does: they would triple the time.
     // The schema's owner may be granted this setting alone (PostgreSQL 15+: GRANT SET ON PARAMETER).
@@ -266,11 +340,7 @@ async fn bulk_load_settings(conn: &mut PgConnection) -> anyhow::Result<bool> {
         && sqlx::query_scalar::<_, bool>("SELECT has_parameter_privilege('session_replication_role', 'SET')")
             .fetch_one(&mut *conn)
             .await?;
-    let superuser = superuser || granted;
-    if superuser {
-        sqlx::query!("SET LOCAL session_replication_role = replica").execute(&mut *conn).await?;
-    }
-    Ok(superuser)
+    Ok(superuser || granted)
 }
 
 /// Generates the plan's batches on a blocking thread and COPYs them as they arrive, batch i to writer

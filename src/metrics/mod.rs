@@ -7,6 +7,7 @@ pub mod cache;
 pub mod dashboard;
 pub mod handlers;
 pub mod model;
+mod rebuild;
 pub mod spend;
 pub mod store;
 
