@@ -27,7 +27,7 @@ enum RebuildStep {
 /// The coordinating transaction first takes the rebuild lock and locks `metrics_lead_contrib` against writes,
 /// so no fact can commit while the workers read (a fact's trigger writes there at commit); the workers then
 /// compute chunks of lead ids into a staging table, then sum the grains from it into another (migration
-/// 0064), and the coordinator swaps the rollups in one transaction, copying the staged rows and building the
+/// 0063), and the coordinator swaps the rollups in one transaction, copying the staged rows and building the
 /// indexes. With one worker it is the single statement `metrics_rebuild()`.
 pub async fn rebuild_with(db: &PgPool, workers: usize) -> anyhow::Result<()> {
     // Every connection is taken before anything is locked: requests that write facts wait on the lock below
