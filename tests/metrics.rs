@@ -765,6 +765,8 @@ async fn bench_measures_on_a_tiny_dataset() {
     assert!(report.dashboard.ok > 0 && report.dashboard.failed == 0, "{report:?}");
     assert!(report.dashboard_base.ok > 0 && report.dashboard_base.failed == 0, "{report:?}");
     assert!(report.bare.ok > 0, "{report:?}");
+    assert!(report.list.ok > 0 && report.list.failed == 0, "{report:?}");
+    assert!(report.list_api.ok > 0 && report.list_api.failed == 0, "{report:?}");
     assert!(report.figures_rollup.ok > 0 && report.figures_base.ok > 0, "{report:?}");
     assert!(report.rss_mb > 1.0);
     assert!(report.funnel.ok > 0 && report.funnel.failed == 0, "{report:?}");
@@ -775,6 +777,7 @@ async fn bench_measures_on_a_tiny_dataset() {
     assert!(table.contains("| (a) Dashboard page, manager of a 20-LO team, 90 days, computed fresh (reuse"), "{table}");
     assert!(table.contains("| (a) Funnel API, admin, `group_by=lo`, 90 days, fresh"), "{table}");
     assert!(table.contains("≥ 1,000 leads/s") && table.contains("| (c) Commit to routing decision"), "{table}");
+    assert!(table.contains("| (b) List API vs bare |"), "{table}");
     assert!(table.contains("not seeded in this run"), "{table}");
 }
 

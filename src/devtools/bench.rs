@@ -289,6 +289,8 @@ pub struct Report {
     pub figures_rollup: Measured,
     pub figures_base: Measured,
     pub list: Measured,
+    /// The same LO's list through the JSON API (`/api/v1/leads`, first page).
+    pub list_api: Measured,
     pub bare: Measured,
     pub intake: Measured,
     /// The admin's `/api/v1/metrics/funnel?group_by=lo` over 90 days.
@@ -312,6 +314,7 @@ impl Report {
         let (fr, fb) = (&self.figures_rollup, &self.figures_base);
         let speedup = fb.p95_ms / fr.p95_ms;
         let list_ratio = list.per_second() / bare_m.per_second();
+        let api_ratio = self.list_api.per_second() / bare_m.per_second();
         let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
         let timing = |m: &Measured| {
             format!(
@@ -369,6 +372,14 @@ impl Report {
             None,
         );
         row("(b) List vs bare", format!("{list_ratio:.2}×"), "≥ 0.5×", Some(list_ratio >= 0.5 && list.failed == 0));
+        let api = &self.list_api;
+        row(
+            "(b) LO lead list API /api/v1/leads req/s (p95)",
+            format!("{:.1} ({:.1} ms; {} failed)", api.per_second(), api.p95_ms, api.failed),
+            "",
+            None,
+        );
+        row("(b) List API vs bare", format!("{api_ratio:.2}×"), "≥ 0.5×", Some(api_ratio >= 0.5 && api.failed == 0));
         row(
             "(c) API intake with routing (200 LOs, every lead new)",
             format!(
@@ -515,10 +526,11 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
     let figures_rollup = direct.pop().unwrap_or_default();
 
     // (b) The LO lead list vs the bare page.
-    let (mut list, mut bare_m) = (Measured::default(), Measured::default());
+    let (mut list, mut list_api, mut bare_m) = (Measured::default(), Measured::default(), Measured::default());
     if wanted("list") {
-        eprintln!("measuring the lead list…");
+        eprintln!("measuring the lead list (page and API)…");
         list = measure_get(secs, &lo_client, &format!("{base}/leads")).await;
+        list_api = measure_get(secs, &lo_client, &format!("{base}/api/v1/leads")).await;
         bare_m = measure_get(secs, &client(&bare_base)?, &format!("{bare_base}/bare")).await;
     }
 
@@ -544,6 +556,7 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
         figures_rollup,
         figures_base,
         list,
+        list_api,
         bare: bare_m,
         intake,
         funnel,

@@ -372,7 +372,10 @@ fn push_read(
     for _ in group.len()..keys {
         qb.push("NULL::text, ");
     }
-    let sums: Vec<String> = measures.iter().map(|m| format!("coalesce(sum({m}), 0)::bigint")).collect();
+    // Summed in float8, exact here: every measure is a whole number and no sum comes near 2^53 (9e15; the largest,
+    // loan volume in cents, would be $90 trillion), and PostgreSQL adds float8 at half the cost of the numeric it
+    // uses for sum(bigint) (the aggregation was about half of the dashboard's statement at 1M leads).
+    let sums: Vec<String> = measures.iter().map(|m| format!("coalesce(sum({m}::float8), 0)::bigint")).collect();
     qb.push(format_args!("ARRAY[{}]::int8[]", sums.join(", ")));
     let cols = format!("{DIMS}, {}", measures.join(", "));
     qb.push(format_args!(" FROM ("));
@@ -438,7 +441,7 @@ fn push_read(
             .collect();
         qb.push(keys.join(", "));
         if subtracted {
-            qb.push(" HAVING sum(n) <> 0");
+            qb.push(" HAVING sum(n::float8) <> 0");
         }
     }
 }
