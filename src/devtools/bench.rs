@@ -526,13 +526,8 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
     let figures_rollup = direct.pop().unwrap_or_default();
 
     // (b) The LO lead list vs the bare page.
-    let (mut list, mut list_api, mut bare_m) = (Measured::default(), Measured::default(), Measured::default());
-    if wanted("list") {
-        eprintln!("measuring the lead list (page and API)…");
-        list = measure_get(secs, &lo_client, &format!("{base}/leads")).await;
-        list_api = measure_get(secs, &lo_client, &format!("{base}/api/v1/leads")).await;
-        bare_m = measure_get(secs, &client(&bare_base)?, &format!("{bare_base}/bare")).await;
-    }
+    let (list, list_api, bare_m) =
+        if wanted("list") { measure_lists(secs, &lo_client, &base, &bare_base).await? } else { Default::default() };
 
     // (c) Lead intake through the API, with routing.
     let (mut intake, mut assigned) = (Measured::default(), (f64::NAN, f64::NAN));
@@ -567,6 +562,20 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
         seed_seconds: None,
         dashboard_cache_secs: state.config.dashboard_cache.as_secs(),
     })
+}
+
+/// The LO's lead list as a page and through the API, then the bare page (all served by this process).
+async fn measure_lists(
+    secs: u64,
+    lo_client: &reqwest::Client,
+    base: &str,
+    bare_base: &str,
+) -> anyhow::Result<(Measured, Measured, Measured)> {
+    eprintln!("measuring the lead list (page and API)…");
+    let page = measure_get(secs, lo_client, &format!("{base}/leads")).await;
+    let api = measure_get(secs, lo_client, &format!("{base}/api/v1/leads")).await;
+    let bare = measure_get(secs, &client(bare_base)?, &format!("{bare_base}/bare")).await;
+    Ok((page, api, bare))
 }
 
 /// GETs `url` with `client` at the bench's concurrency for `secs`.
