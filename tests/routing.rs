@@ -1291,6 +1291,9 @@ async fn batch_outcome(
 #[tokio::test]
 async fn a_batch_of_new_leads_is_routed_exactly_as_one_lead_at_a_time() {
     let (one_by_one, batched) = (TestApp::spawn().await, TestApp::spawn().await);
+    for app in [&one_by_one, &batched] {
+        app.create_user(Role::Manager, "queue.boss@x.test", None, &[]).await;
+    }
     let (leads_a, los_a) = batch_problem(&one_by_one).await;
     for lead in &leads_a {
         routing::route_created_lead(&one_by_one.state, *lead, None).await.unwrap();
@@ -1321,4 +1324,46 @@ async fn a_batch_of_new_leads_is_routed_exactly_as_one_lead_at_a_time() {
         let assigned = expected.0.iter().filter(|d| d.0 == "assigned").count() as i64;
         assert_eq!(n, (assigned, assigned, assigned));
     }
+    // The managers hear of the queue once per routing: once per lead one at a time, once for the whole batch,
+    // naming how many leads wait.
+    let queued = expected.0.iter().filter(|d| d.0 == "queued").count();
+    let alerts = |app: &TestApp| {
+        let db = app.db().clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT title FROM notifications WHERE kind = 'lead_unassigned' ORDER BY id",
+            )
+            .fetch_all(&db)
+            .await
+            .unwrap()
+        }
+    };
+    let (singly, together) = (alerts(&one_by_one).await, alerts(&batched).await);
+    let managers: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'manager' AND active")
+        .fetch_one(batched.db())
+        .await
+        .unwrap();
+    assert!(queued > 1 && managers > 0, "{queued} queued leads, {managers} managers");
+    assert_eq!(singly.len() as i64, queued as i64 * managers, "{singly:?}");
+    assert_eq!(together.len() as i64, managers, "{together:?}");
+    assert!(together[0].starts_with(&format!("{queued} leads waiting for an LO: Pat Borrower")), "{together:?}");
+    // The batch computed every lead's metric contribution, exactly as the view of the base tables has it.
+    let differ: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ((SELECT kind, day, team_id, lo_id, source, reached_pos, n, called, volume_cents
+                                 FROM metrics_lead_contrib WHERE lead_id = ANY($1)
+                                EXCEPT ALL
+                                SELECT kind, day, team_id, lo_id, source, reached_pos, n, called, volume_cents
+                                 FROM metrics_contributions WHERE lead_id = ANY($1))
+                               UNION ALL
+                               (SELECT kind, day, team_id, lo_id, source, reached_pos, n, called, volume_cents
+                                 FROM metrics_contributions WHERE lead_id = ANY($1)
+                                EXCEPT ALL
+                                SELECT kind, day, team_id, lo_id, source, reached_pos, n, called, volume_cents
+                                 FROM metrics_lead_contrib WHERE lead_id = ANY($1))) d",
+    )
+    .bind(&leads_b)
+    .fetch_one(batched.db())
+    .await
+    .unwrap();
+    assert_eq!(differ, 0, "the stored contributions are the base tables' own");
 }

@@ -87,6 +87,33 @@ pub async fn enqueue(
     .await
 }
 
+/// Queues jobs of one kind in one statement inside the caller's transaction (`payloads` and `dedupe_keys` run
+/// in parallel), as [`enqueue`] queues each: a key with a job already queued or running adds nothing. For the
+/// many jobs one change makes at once (a message to each of a team's managers), so they cost one round trip.
+pub async fn enqueue_many(
+    tx: &mut Transaction<'_, Postgres>,
+    kind: &str,
+    payloads: &[Value],
+    run_at: DateTime<Utc>,
+    dedupe_keys: &[Option<String>],
+) -> sqlx::Result<()> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"INSERT INTO jobs (kind, payload, run_at, dedupe_key)
+           SELECT $1, p, $3, k FROM UNNEST($2::jsonb[], $4::text[]) AS x(p, k)
+           ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING"#,
+        kind,
+        payloads,
+        run_at,
+        dedupe_keys as &[Option<String>]
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Claims one due job, or None.
 pub async fn claim(state: &AppState, now: DateTime<Utc>, worker: &str) -> sqlx::Result<Option<Job>> {
     sqlx::query_as!(

@@ -34,17 +34,9 @@ pub struct MessageRow {
 /// Queues the `messages.send` job for each new message, in the caller's transaction: due at once, whatever
 /// the clock of whoever wrote it (the job's own time decides retries).
 async fn queue_sends(tx: &mut Transaction<'_, Postgres>, ids: &[i64]) -> sqlx::Result<()> {
-    for id in ids {
-        crate::jobs::enqueue(
-            tx,
-            "messages.send",
-            json!({ "id": id }),
-            DateTime::UNIX_EPOCH,
-            Some(&format!("message:{id}")),
-        )
-        .await?;
-    }
-    Ok(())
+    let payloads: Vec<serde_json::Value> = ids.iter().map(|id| json!({ "id": id })).collect();
+    let keys: Vec<Option<String>> = ids.iter().map(|id| Some(format!("message:{id}"))).collect();
+    crate::jobs::enqueue_many(tx, "messages.send", &payloads, DateTime::UNIX_EPOCH, &keys).await
 }
 
 /// Stands for `--public-url` in a stored body; the sender puts the address in, so a message written inside

@@ -127,11 +127,16 @@ async fn route_batch(state: &AppState, batch: Vec<Waiting>) {
 /// Routes created leads in one transaction: the rotations first (the lock order of every transaction that
 /// routes), then the leads locked, then each routed in the order given ([`Turns`]: plain turns decided in
 /// memory and written together; any other lead alone); a lead routed already keeps its LO. Their safety-net
-/// jobs go with the transaction.
+/// jobs go with the transaction; their metric contributions are recomputed in one statement at the end.
 pub async fn route_together(state: &AppState, leads: &[(Uuid, Option<&CurrentUser>)]) -> AppResult<Vec<Option<Uuid>>> {
     let mut tx = state.db.begin().await?;
-    // As for a single lead (see `route_created_lead`): the leads and their safety-net jobs are durable.
-    sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+    // As for a single lead (see `route_created_lead`): the leads and their safety-net jobs are durable. The
+    // metric triggers are off: the leads' contributions are recomputed together before the commit (below).
+    sqlx::query!(
+        "SELECT set_config('synchronous_commit', 'off', true) AS sync, set_config('loanfloor.metrics_triggers', 'off', true) AS metrics"
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     store::lock_all_rotations(&mut tx).await?;
     let keys: Vec<String> = leads.iter().map(|(id, _)| route_job_key(*id)).collect();
     sqlx::query!("DELETE FROM jobs WHERE dedupe_key = ANY($1) AND status = 'queued'", &keys).execute(&mut *tx).await?;
@@ -165,6 +170,9 @@ pub async fn route_together(state: &AppState, leads: &[(Uuid, Option<&CurrentUse
         routed.push(lo);
     }
     turns.write(&mut tx).await?;
+    // Every lead of the batch, routed now or before: a new lead's creating transaction left its contribution
+    // to this one (`leads::store::create`), and a lead's contribution computed twice is the same.
+    sqlx::query("SELECT metrics_recompute_lead_set($1)").bind(&ids).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(routed)
 }

@@ -344,7 +344,7 @@ async fn record(
         outcome: "",
         chosen_lo_id: None,
         team_id: None,
-        candidates: serde_json::Value::Null,
+        candidates: Vec::new(),
         summary: "",
         now,
     };
@@ -409,7 +409,7 @@ async fn record(
 pub struct Queued {
     pub team: Option<Uuid>,
     pub summary: String,
-    pub candidates: serde_json::Value,
+    pub candidates: Vec<CandidateRecord>,
 }
 
 pub fn queued(plan: &Plan<'_>, judged: &[Judged], fallback_team: Option<Uuid>) -> Queued {
@@ -434,7 +434,7 @@ pub struct Assigned {
     pub summary: String,
     pub reason: String,
     pub team: Option<Uuid>,
-    pub candidates: serde_json::Value,
+    pub candidates: Vec<CandidateRecord>,
 }
 
 pub fn assigned(plan: &Plan<'_>, trigger: Trigger, judged: &[Judged], lo: Uuid, why: &str) -> Assigned {
@@ -462,27 +462,43 @@ pub fn assigned(plan: &Plan<'_>, trigger: Trigger, judged: &[Judged], lo: Uuid, 
     Assigned { summary, reason, team: chosen.and_then(|c| c.team_id), candidates }
 }
 
-fn candidates_json(judged: &[(&CandidateRow, &Vec<model::Exclusion>, i64)], chosen: Option<Uuid>) -> serde_json::Value {
-    serde_json::Value::Array(
-        judged
-            .iter()
-            .map(|(row, reasons, weight)| {
-                json!({
-                    "lo_id": row.id,
-                    "name": row.name,
-                    "email": row.email,
-                    "eligible": reasons.is_empty() && (*weight > 0 || chosen == Some(row.id)),
-                    "chosen": chosen == Some(row.id),
-                    "reasons": reasons.iter().map(model::Exclusion::message).collect::<Vec<_>>(),
-                    "codes": reasons,
-                    "weight": weight,
-                    "open_leads": row.open_leads,
-                    "capacity": row.capacity,
-                    "status": row.status,
-                })
-            })
-            .collect(),
-    )
+/// One candidate of a stored decision, as `routing_decisions.candidates` holds it (see `store::DecisionRow`).
+/// Written straight to JSON by sqlx (no map built per candidate: a 200-LO organisation stores 200 a lead).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CandidateRecord {
+    lo_id: Uuid,
+    name: String,
+    email: String,
+    eligible: bool,
+    chosen: bool,
+    reasons: Vec<String>,
+    codes: Vec<model::Exclusion>,
+    weight: i64,
+    open_leads: i64,
+    capacity: i32,
+    status: String,
+}
+
+fn candidates_json(
+    judged: &[(&CandidateRow, &Vec<model::Exclusion>, i64)],
+    chosen: Option<Uuid>,
+) -> Vec<CandidateRecord> {
+    judged
+        .iter()
+        .map(|(row, reasons, weight)| CandidateRecord {
+            lo_id: row.id,
+            name: row.name.clone(),
+            email: row.email.clone(),
+            eligible: reasons.is_empty() && (*weight > 0 || chosen == Some(row.id)),
+            chosen: chosen == Some(row.id),
+            reasons: reasons.iter().map(model::Exclusion::message).collect(),
+            codes: (*reasons).clone(),
+            weight: *weight,
+            open_leads: row.open_leads,
+            capacity: row.capacity,
+            status: row.status.clone(),
+        })
+        .collect()
 }
 
 /// Gives a locked lead to `to` (an LO) in team `team`: the lead row, the history row, the audit entry, the
@@ -577,10 +593,53 @@ pub async fn send_to_queue(
             .write(&mut **tx)
             .await?;
     }
+    alert_queue(tx, team, &[lead]).await
+}
+
+/// Tells the managers of `team`'s queue (the organisation's managers for the unassigned queue) that `leads`
+/// are waiting for an LO: one bell notification (and email) each, however many leads one routing batch sent
+/// there, so a morning burst that finds every LO full alerts each manager once per batch, not once per lead.
+pub async fn alert_queue(tx: &mut Transaction<'_, Postgres>, team: Option<Uuid>, leads: &[&LeadRow]) -> AppResult<()> {
+    const NAMED: usize = 5;
+    let names: Vec<String> = leads.iter().take(NAMED).map(|l| l.display_name()).collect();
+    let title = match leads.len() {
+        0 => return Ok(()),
+        1 => format!("Lead waiting for an LO: {} (no eligible LO)", names.join("")),
+        n if n <= NAMED => format!("{n} leads waiting for an LO: {} (no eligible LO)", names.join(", ")),
+        n => format!("{n} leads waiting for an LO: {} and {} more (no eligible LO)", names.join(", "), n - NAMED),
+    };
     let managers = store::managers_for(tx, team).await?;
-    let title = format!("Lead waiting for an LO: {} (no eligible LO)", lead.display_name());
     let told = Event::Notify { user_ids: &managers, kind: "lead_unassigned", title: &title, link: "/routing/queue" };
     crate::events::emit(tx, told).await?;
+    Ok(())
+}
+
+/// [`send_to_queue`] for the leads one routing batch found no LO for: each lead's queue and audit entry, then
+/// one alert per queue ([`alert_queue`]). `queued` holds each lead with its queue, caller, reason and rule.
+pub async fn send_many_to_queue(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    queued: &[(&LeadRow, Option<Uuid>, Option<&CurrentUser>, &str, Option<Uuid>)],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut by_team: Vec<(Option<Uuid>, Vec<&LeadRow>)> = Vec::new();
+    for (lead, team, actor, reason, rule_id) in queued {
+        if lead.assigned_lo_id.is_some() || lead.team_id != *team {
+            assign(state, tx, lead, None, *team, *actor, reason, *rule_id, None, now).await?;
+        } else {
+            Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), "lead.queue", "lead", lead.id)
+                .after(json!({"team_id": team, "reason": reason}))
+                .write(&mut **tx)
+                .await?;
+        }
+        match by_team.iter_mut().find(|(t, _)| t == team) {
+            Some((_, leads)) => leads.push(lead),
+            None => by_team.push((*team, vec![lead])),
+        }
+    }
+    for (team, leads) in &by_team {
+        alert_queue(tx, *team, leads).await?;
+    }
     Ok(())
 }
 

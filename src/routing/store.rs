@@ -1,6 +1,7 @@
 //! SQL for routing: rules, the locked rotation, candidates, decisions, assignments, offers and cadences.
 
 use chrono::{DateTime, NaiveTime, Utc};
+use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -397,7 +398,7 @@ pub struct NewDecision<'a> {
     pub outcome: &'a str,
     pub chosen_lo_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
-    pub candidates: serde_json::Value,
+    pub candidates: Vec<super::distribute::CandidateRecord>,
     pub summary: &'a str,
     pub now: DateTime<Utc>,
 }
@@ -415,7 +416,7 @@ pub async fn insert_decision(tx: &mut Transaction<'_, Postgres>, d: &NewDecision
         d.outcome,
         d.chosen_lo_id,
         d.team_id,
-        d.candidates,
+        Json(&d.candidates) as _,
         d.summary,
         d.now
     )
@@ -762,7 +763,8 @@ pub async fn insert_decisions(tx: &mut Transaction<'_, Postgres>, ds: Vec<NewDec
     let ats: Vec<DateTime<Utc>> = ds.iter().map(|d| d.now).collect();
     let (names, methods, triggers) = (col(|d| d.rule_name.into()), col(|d| d.method.into()), col(|d| d.trigger.into()));
     let (outcomes, summaries) = (col(|d| d.outcome.into()), col(|d| d.summary.into()));
-    let candidates: Vec<serde_json::Value> = ds.into_iter().map(|d| d.candidates).collect();
+    let candidates: Vec<Json<Vec<super::distribute::CandidateRecord>>> =
+        ds.into_iter().map(|d| Json(d.candidates)).collect();
     sqlx::query!(
         "INSERT INTO routing_decisions (lead_id, rule_id, rule_name, method, trigger, outcome, chosen_lo_id, team_id,
                                         candidates, summary, created_at)
@@ -776,7 +778,7 @@ pub async fn insert_decisions(tx: &mut Transaction<'_, Postgres>, ds: Vec<NewDec
         &outcomes,
         &chosen as &[Option<Uuid>],
         &teams as &[Option<Uuid>],
-        &candidates,
+        &candidates as _,
         &summaries,
         &ats
     )

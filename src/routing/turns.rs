@@ -232,6 +232,7 @@ impl<'s> Turns<'s> {
             history.extend(changes.iter().map(|c| c.lead_id).zip(ids));
         }
         let mut shared = super::speed_to_lead::Shared::default();
+        let mut queued = Vec::new();
         for d in &decided {
             let (lead, actor) = (&d.lead, d.actor.as_ref());
             match &d.outcome {
@@ -241,13 +242,10 @@ impl<'s> Turns<'s> {
                     distribute::after_assign(self.state, tx, lead, Some(*lo), assignment, sla, &mut shared, self.now)
                         .await?;
                 }
-                Decision::Queued(q) => {
-                    distribute::send_to_queue(self.state, tx, lead, q.team, actor, &q.summary, d.rule_id, self.now)
-                        .await?;
-                }
+                Decision::Queued(q) => queued.push((lead, q.team, actor, q.summary.as_str(), d.rule_id)),
             }
         }
-        Ok(())
+        distribute::send_many_to_queue(self.state, tx, &queued, self.now).await
     }
 
     /// Forgets what the batch read (a lead routed alone has moved the rotations and the LOs' loads).

@@ -192,6 +192,12 @@ async fn try_create(
         team: user.team_id,
         reason: "created by the loan officer",
     });
+    if route_after_commit {
+        // The routing transaction computes this lead's metric contribution with the rest of its batch (one
+        // statement for the batch instead of one plan run per lead at this commit). Until it commits (within
+        // moments; the safety-net job's minute at worst) the dashboards do not count the lead yet.
+        sqlx::query!("SELECT set_config('loanfloor.metrics_triggers', 'off', true)").fetch_one(&mut *tx).await?;
+    }
     insert_lead(&mut tx, id, fields, owner.as_ref(), now).await?;
     let entered = serde_json::to_value(fields).map_err(|e| AppError::Internal(e.into()))?;
     crate::leads::lifecycle::record_created(&mut tx, Some(user), &[id], &[entered], "app", owner, now).await?;
