@@ -614,16 +614,26 @@ pub async fn alert_queue(tx: &mut Transaction<'_, Postgres>, team: Option<Uuid>,
     Ok(())
 }
 
+/// A lead a routing batch found no LO for: its queue (None: the unassigned queue), who routed it, why, and
+/// under which rule.
+pub struct ToQueue<'a> {
+    pub lead: &'a LeadRow,
+    pub team: Option<Uuid>,
+    pub actor: Option<&'a CurrentUser>,
+    pub reason: &'a str,
+    pub rule_id: Option<Uuid>,
+}
+
 /// [`send_to_queue`] for the leads one routing batch found no LO for: each lead's queue and audit entry, then
-/// one alert per queue ([`alert_queue`]). `queued` holds each lead with its queue, caller, reason and rule.
+/// one alert per queue ([`alert_queue`]).
 pub async fn send_many_to_queue(
     state: &AppState,
     tx: &mut Transaction<'_, Postgres>,
-    queued: &[(&LeadRow, Option<Uuid>, Option<&CurrentUser>, &str, Option<Uuid>)],
+    queued: &[ToQueue<'_>],
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let mut by_team: Vec<(Option<Uuid>, Vec<&LeadRow>)> = Vec::new();
-    for (lead, team, actor, reason, rule_id) in queued {
+    for ToQueue { lead, team, actor, reason, rule_id } in queued {
         if lead.assigned_lo_id.is_some() || lead.team_id != *team {
             assign(state, tx, lead, None, *team, *actor, reason, *rule_id, None, now).await?;
         } else {

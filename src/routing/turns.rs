@@ -242,7 +242,13 @@ impl<'s> Turns<'s> {
                     distribute::after_assign(self.state, tx, lead, Some(*lo), assignment, sla, &mut shared, self.now)
                         .await?;
                 }
-                Decision::Queued(q) => queued.push((lead, q.team, actor, q.summary.as_str(), d.rule_id)),
+                Decision::Queued(q) => queued.push(distribute::ToQueue {
+                    lead,
+                    team: q.team,
+                    actor,
+                    reason: &q.summary,
+                    rule_id: d.rule_id,
+                }),
             }
         }
         distribute::send_many_to_queue(self.state, tx, &queued, self.now).await
