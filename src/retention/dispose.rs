@@ -324,7 +324,7 @@ async fn scrub_leads(
     .execute(&mut **tx)
     .await?;
     sqlx::query!(
-        "UPDATE routing_decisions SET summary = $2, candidates = disposal_scrub(candidates, $3, $4)
+        "UPDATE routing_decisions SET summary = $2, candidates = disposal_scrub(candidates::jsonb, $3, $4)::json
           WHERE lead_id = ANY($1)",
         ids,
         MARKER,

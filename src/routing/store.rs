@@ -763,13 +763,18 @@ pub async fn insert_decisions(tx: &mut Transaction<'_, Postgres>, ds: Vec<NewDec
     let ats: Vec<DateTime<Utc>> = ds.iter().map(|d| d.now).collect();
     let (names, methods, triggers) = (col(|d| d.rule_name.into()), col(|d| d.method.into()), col(|d| d.trigger.into()));
     let (outcomes, summaries) = (col(|d| d.outcome.into()), col(|d| d.summary.into()));
-    let candidates: Vec<Json<Vec<super::distribute::CandidateRecord>>> =
-        ds.into_iter().map(|d| Json(d.candidates)).collect();
+    // As text, checked as JSON by the cast (the column is `json`, migration 0065).
+    let candidates: Vec<String> = ds
+        .iter()
+        .map(|d| serde_json::to_string(&d.candidates))
+        .collect::<Result<_, _>>()
+        .map_err(|e| sqlx::Error::Encode(e.into()))?;
     sqlx::query!(
         "INSERT INTO routing_decisions (lead_id, rule_id, rule_name, method, trigger, outcome, chosen_lo_id, team_id,
                                         candidates, summary, created_at)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[],
-                              $8::uuid[], $9::jsonb[], $10::text[], $11::timestamptz[])",
+         SELECT l, r, n, m, t, o, c, tm, cs::json, s, a
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[],
+                     $8::uuid[], $9::text[], $10::text[], $11::timestamptz[]) AS x(l, r, n, m, t, o, c, tm, cs, s, a)",
         &leads,
         &rules as &[Option<Uuid>],
         &names,
@@ -778,7 +783,7 @@ pub async fn insert_decisions(tx: &mut Transaction<'_, Postgres>, ds: Vec<NewDec
         &outcomes,
         &chosen as &[Option<Uuid>],
         &teams as &[Option<Uuid>],
-        &candidates as _,
+        &candidates,
         &summaries,
         &ats
     )
