@@ -114,6 +114,34 @@ pub async fn enqueue_many(
     Ok(())
 }
 
+/// A job to queue together with others ([`enqueue_each`]), without a dedupe key.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: &'static str,
+    pub payload: Value,
+    pub run_at: DateTime<Utc>,
+}
+
+/// Queues `jobs` (any kinds, any times) in one statement inside the caller's transaction: the timed follow-ups
+/// of a routing batch's assignments cost one round trip, not one per job.
+pub async fn enqueue_each(tx: &mut Transaction<'_, Postgres>, jobs: &[NewJob]) -> sqlx::Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let kinds: Vec<&str> = jobs.iter().map(|j| j.kind).collect();
+    let payloads: Vec<Value> = jobs.iter().map(|j| j.payload.clone()).collect();
+    let run_ats: Vec<DateTime<Utc>> = jobs.iter().map(|j| j.run_at).collect();
+    sqlx::query!(
+        "INSERT INTO jobs (kind, payload, run_at) SELECT * FROM UNNEST($1::text[], $2::jsonb[], $3::timestamptz[])",
+        &kinds as &[&str],
+        &payloads,
+        &run_ats
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Claims one due job, or None.
 pub async fn claim(state: &AppState, now: DateTime<Utc>, worker: &str) -> sqlx::Result<Option<Job>> {
     sqlx::query_as!(

@@ -149,6 +149,13 @@ pub async fn route_together(state: &AppState, leads: &[(Uuid, Option<&CurrentUse
         done.insert(id, rows.get(&id).and_then(|l| l.assigned_lo_id));
     }
     let mut turns = Turns::start(state, &mut tx).await?;
+    let open: Vec<&store::LeadRow> = ids
+        .iter()
+        .filter(|id| !done.contains_key(*id))
+        .filter_map(|id| rows.get(id))
+        .filter(|l| l.assigned_lo_id.is_none())
+        .collect();
+    turns.expect(&mut tx, &open).await?;
     let mut routed = Vec::with_capacity(leads.len());
     for (id, actor) in leads {
         let lead = rows.get(id).ok_or(AppError::NotFound)?;

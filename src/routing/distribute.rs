@@ -520,6 +520,7 @@ pub async fn assign(
     let assignment = crate::leads::lifecycle::assign(tx, actor, change).await?;
     let mut shared = speed_to_lead::Shared::default();
     after_assign(state, tx, lead, to, assignment, sla.map(|s| (s, None)), &mut shared, now).await?;
+    shared.flush(tx).await?;
     Ok(assignment)
 }
 
@@ -559,7 +560,7 @@ pub async fn after_assign(
             .await?;
             if let Some((sla, hours)) = sla {
                 if lead.first_call_at.is_none() && lead.stage == "new" {
-                    speed_to_lead::schedule_sla(state, tx, lead.id, lo, assignment, sla, hours, now).await?;
+                    speed_to_lead::schedule_sla(state, tx, lead.id, lo, assignment, sla, hours, shared, now).await?;
                 }
             }
             speed_to_lead::start_cadence(state, tx, lead, lo, shared, now).await?;
@@ -633,19 +634,30 @@ pub async fn send_many_to_queue(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let mut by_team: Vec<(Option<Uuid>, Vec<&LeadRow>)> = Vec::new();
+    // The audit entries of leads that stay where they are, one statement per caller: (caller, ids, afters).
+    type Audits<'a> = Vec<(Option<&'a CurrentUser>, Vec<String>, Vec<Option<serde_json::Value>>)>;
+    let mut audits: Audits<'_> = Vec::new();
     for ToQueue { lead, team, actor, reason, rule_id } in queued {
         if lead.assigned_lo_id.is_some() || lead.team_id != *team {
             assign(state, tx, lead, None, *team, *actor, reason, *rule_id, None, now).await?;
         } else {
-            Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), "lead.queue", "lead", lead.id)
-                .after(json!({"team_id": team, "reason": reason}))
-                .write(&mut **tx)
-                .await?;
+            let after = Some(json!({"team_id": team, "reason": reason}));
+            match audits.iter_mut().find(|(a, ..)| a.map(|a| a.id) == actor.map(|a| a.id)) {
+                Some((_, ids, afters)) => {
+                    ids.push(lead.id.to_string());
+                    afters.push(after);
+                }
+                None => audits.push((*actor, vec![lead.id.to_string()], vec![after])),
+            }
         }
         match by_team.iter_mut().find(|(t, _)| t == team) {
             Some((_, leads)) => leads.push(lead),
             None => by_team.push((*team, vec![lead])),
         }
+    }
+    for (actor, ids, afters) in &audits {
+        let actor = actor.map(|a| a as &dyn crate::audit::Acts);
+        crate::audit::write_many(&mut **tx, actor, "lead.queue", "lead", ids, &vec![None; ids.len()], afters).await?;
     }
     for (team, leads) in &by_team {
         alert_queue(tx, *team, leads).await?;

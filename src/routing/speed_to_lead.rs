@@ -12,7 +12,7 @@ use super::model::{Cadence, SlaAction};
 use super::store::{self, LeadRow};
 use crate::audit::Entry;
 use crate::error::AppResult;
-use crate::jobs::enqueue;
+use crate::jobs::{NewJob, enqueue};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +35,7 @@ pub async fn schedule_sla(
     assignment_id: i64,
     sla: Sla,
     hours: Option<super::model::WorkHours>,
+    shared: &mut Shared,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let hours = match hours {
@@ -64,8 +65,8 @@ pub async fn schedule_sla(
     // The LO is warned when a quarter of the SLA's minutes remain before the deadline (bell, and email by their
     // preferences): inside their working hours when the deadline is, never at night before a morning deadline.
     let warn_at = (due - Duration::minutes((sla.minutes / 4).max(1))).max(now);
-    enqueue(tx, "routing.sla_warning", payload.clone(), warn_at, None).await?;
-    enqueue(tx, "routing.sla_check", payload, due, None).await?;
+    shared.jobs.push(NewJob { kind: "routing.sla_warning", payload: payload.clone(), run_at: warn_at });
+    shared.jobs.push(NewJob { kind: "routing.sla_check", payload, run_at: due });
     Ok(())
 }
 
@@ -198,14 +199,22 @@ pub struct CadencePayload {
 
 /// What the follow-ups of several assignments share, each read at most once (a batch of new leads reads them
 /// once for the batch): the cadence setting and the calling rules (every state's calling window, the area
-/// codes).
+/// codes); and the timed jobs they queue, written together by [`Shared::flush`], which whoever made the
+/// `Shared` calls before its transaction commits.
 #[derive(Default)]
 pub struct Shared {
     cadence: Option<Cadence>,
     calling: Option<crate::leads::consent::CallingRules>,
+    jobs: Vec<NewJob>,
 }
 
 impl Shared {
+    /// Queues the jobs the assignments' follow-ups asked for, in one statement.
+    pub async fn flush(&mut self, tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<()> {
+        let jobs = std::mem::take(&mut self.jobs);
+        crate::jobs::enqueue_each(tx, &jobs).await
+    }
+
     async fn cadence(&mut self, tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Cadence> {
         if let Some(c) = &self.cadence {
             return Ok(c.clone());
@@ -276,7 +285,7 @@ pub async fn start_cadence(
     let first = now + Duration::minutes(c.attempts[0].0);
     let due = shared.callable_from(tx, lead, first, state.config.calling_hours()).await?;
     insert_attempt_task(tx, lead.id, lo, &c, 0, 0, due, now).await?;
-    schedule_next(tx, lead.id, &c, 1, now).await?;
+    shared.jobs.push(cadence_job(lead.id, &c, 1, now));
     Ok(())
 }
 
@@ -335,16 +344,20 @@ async fn schedule_next(
     next_step: usize,
     started: DateTime<Utc>,
 ) -> sqlx::Result<()> {
+    let job = cadence_job(lead_id, c, next_step, started);
+    enqueue(tx, job.kind, job.payload, job.run_at, None).await?;
+    Ok(())
+}
+
+/// The cadence's job for step `next_step` (an attempt), or its end after the last one.
+fn cadence_job(lead_id: Uuid, c: &Cadence, next_step: usize, started: DateTime<Utc>) -> NewJob {
+    let payload = json!({"lead_id": lead_id, "step": next_step});
     if next_step < c.attempts.len() {
-        let at = started + Duration::minutes(c.attempts[next_step].0);
-        let payload = json!({"lead_id": lead_id, "step": next_step});
-        enqueue(tx, "routing.cadence_step", payload, at, None).await?;
+        NewJob { kind: "routing.cadence_step", payload, run_at: started + Duration::minutes(c.attempts[next_step].0) }
     } else {
         let last = c.attempts.last().map(|a| a.1).unwrap_or(0);
-        let payload = json!({"lead_id": lead_id, "step": next_step});
-        enqueue(tx, "routing.cadence_end", payload, started + Duration::minutes(last), None).await?;
+        NewJob { kind: "routing.cadence_end", payload, run_at: started + Duration::minutes(last) }
     }
-    Ok(())
 }
 
 /// Whether anyone reached the borrower (or the lead moved on) since the cadence started.

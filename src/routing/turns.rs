@@ -64,6 +64,10 @@ pub struct Turns<'s> {
     /// Open leads each LO gained in this batch, on top of the counts the rotations read.
     gained: HashMap<Uuid, i64>,
     decided: Vec<Decided>,
+    /// Each lead's returning borrower's LO, read for the whole batch at its start ([`Turns::expect`]).
+    returning: HashMap<Uuid, Uuid>,
+    /// The borrowers (email, phone) of the leads this batch has taken so far, however they were routed.
+    earlier: Vec<(Option<String>, Option<String>)>,
 }
 
 impl<'s> Turns<'s> {
@@ -77,7 +81,15 @@ impl<'s> Turns<'s> {
             rotations: HashMap::new(),
             gained: HashMap::new(),
             decided: Vec::new(),
+            returning: HashMap::new(),
+            earlier: Vec::new(),
         })
+    }
+
+    /// Reads, in one statement, the returning borrowers' LOs of the leads the batch will decide.
+    pub async fn expect(&mut self, tx: &mut Transaction<'_, Postgres>, leads: &[&LeadRow]) -> AppResult<()> {
+        self.returning = if leads.is_empty() { HashMap::new() } else { returning_borrower_los(tx, leads).await? };
+        Ok(())
     }
 
     /// Decides a new, unrouted lead in memory when it is a plain turn or the queue: Some(its LO, None when
@@ -95,17 +107,16 @@ impl<'s> Turns<'s> {
         if matches!(plan.method, Method::Claim | Method::PerformanceWeighted) {
             return Ok(None);
         }
-        // A borrower already decided earlier in this batch is a returning borrower once that is written.
+        // A borrower taken earlier in this batch is a returning borrower once that is written: routed alone,
+        // which reads the database as the batch has left it.
         let same = |a: Option<&str>, b: Option<&str>| {
             a.zip(b).is_some_and(|(a, b)| a.trim().to_lowercase() == b.trim().to_lowercase())
         };
-        if self.decided.iter().any(|d| {
-            same(d.lead.email.as_deref(), lead.email.as_deref()) || same(d.lead.phone.as_deref(), lead.phone.as_deref())
-        }) {
-            return Ok(None);
-        }
-        let returning = store::returning_borrower_lo(tx, lead.id, lead.email.as_deref(), lead.phone.as_deref()).await?;
-        if returning.is_some() {
+        let again = self.earlier.iter().any(|(email, phone)| {
+            same(email.as_deref(), lead.email.as_deref()) || same(phone.as_deref(), lead.phone.as_deref())
+        });
+        self.earlier.push((lead.email.clone(), lead.phone.clone()));
+        if again || self.returning.contains_key(&lead.id) {
             return Ok(None);
         }
         if !self.rotations.contains_key(&plan.rule_key) {
@@ -251,6 +262,7 @@ impl<'s> Turns<'s> {
                 }),
             }
         }
+        shared.flush(tx).await?;
         distribute::send_many_to_queue(self.state, tx, &queued, self.now).await
     }
 
@@ -259,6 +271,40 @@ impl<'s> Turns<'s> {
         self.rotations.clear();
         self.gained.clear();
     }
+}
+
+/// [`store::returning_borrower_lo`] for every lead of a routing batch in one statement: each lead's returning
+/// borrower's LO, for the leads that have one (as the database stands when the batch starts).
+async fn returning_borrower_los(
+    tx: &mut Transaction<'_, Postgres>,
+    leads: &[&LeadRow],
+) -> sqlx::Result<HashMap<Uuid, Uuid>> {
+    let trimmed = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let ids: Vec<Uuid> = leads.iter().map(|l| l.id).collect();
+    let emails: Vec<Option<String>> = leads.iter().map(|l| trimmed(&l.email)).collect();
+    let phones: Vec<Option<String>> = leads.iter().map(|l| trimmed(&l.phone)).collect();
+    let rows = sqlx::query!(
+        // Per lead, the matches come from the email and phone indexes (`OFFSET 0` keeps the planner from walking
+        // the created_at index instead), as in `returning_borrower_lo`.
+        r#"SELECT x.id AS "lead!", r.lo AS "lo!"
+           FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS x(id, email, phone)
+           CROSS JOIN LATERAL (
+             SELECT m.assigned_lo_id AS lo FROM (
+               SELECT l.assigned_lo_id, l.created_at FROM leads l
+               WHERE l.id <> x.id AND l.assigned_lo_id IS NOT NULL
+                 AND ((l.email IS NOT NULL AND lower(l.email) = lower(x.email) AND x.email IS NOT NULL)
+                      OR (l.phone IS NOT NULL AND l.phone = x.phone AND x.phone IS NOT NULL))
+               OFFSET 0) m
+             JOIN users u ON u.id = m.assigned_lo_id
+             WHERE u.active AND u.originator ORDER BY m.created_at DESC LIMIT 1) r
+           WHERE x.email IS NOT NULL OR x.phone IS NOT NULL"#,
+        &ids,
+        &emails as &[Option<String>],
+        &phones as &[Option<String>]
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.lead, r.lo)).collect())
 }
 
 /// The facts of rotation `key` under `rule` (None: the default round robin): its locked position, its candidates and
