@@ -155,23 +155,24 @@ pub async fn publish(
     let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
     let wanted: Vec<String> =
         wiring()?.consumers.iter().flat_map(|c| c.kinds.iter().map(|k| k.to_string())).collect::<Vec<_>>();
-    let ids: Vec<i64> = sqlx::query_scalar!(
-        r#"INSERT INTO domain_events (kind, lead_id, payload, dispatched_at)
-           SELECT k, l, p, CASE WHEN k = ANY($4::text[]) THEN NULL ELSE now() END
-           FROM UNNEST($1::text[], $2::uuid[], $3::jsonb[]) AS x(k, l, p)
-           RETURNING id"#,
+    // The rows and, for those some consumer wants, their `events.dispatch` job, in one statement.
+    sqlx::query!(
+        r#"WITH ev AS (
+             INSERT INTO domain_events (kind, lead_id, payload, dispatched_at)
+             SELECT k, l, p, CASE WHEN k = ANY($4::text[]) THEN NULL ELSE now() END
+             FROM UNNEST($1::text[], $2::uuid[], $3::jsonb[]) AS x(k, l, p)
+             RETURNING id, dispatched_at)
+           INSERT INTO jobs (kind, payload, run_at)
+           SELECT 'events.dispatch', jsonb_build_object('event_ids', jsonb_agg(id ORDER BY id)), $5
+           FROM ev WHERE dispatched_at IS NULL HAVING count(*) > 0"#,
         &kinds,
         lead_ids,
         payloads,
-        &wanted
+        &wanted,
+        now
     )
-    .fetch_all(&mut **tx)
+    .execute(&mut **tx)
     .await?;
-    let dispatch: Vec<i64> =
-        ids.into_iter().zip(&kinds).filter(|(_, k)| wanted.contains(k)).map(|(id, _)| id).collect();
-    if !dispatch.is_empty() {
-        crate::jobs::enqueue(tx, "events.dispatch", serde_json::json!({ "event_ids": dispatch }), now, None).await?;
-    }
     Ok(())
 }
 

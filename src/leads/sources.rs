@@ -260,16 +260,13 @@ pub async fn change_source(state: &AppState, user: &CurrentUser, key: &str, inpu
 /// (so a lead is never refused for its source, and an admin sees the name to set up); a lead that came without
 /// its own cost gets its source's price when the source is paid per lead.
 pub async fn note_sources(tx: &mut Transaction<'_, Postgres>, lead_ids: &[Uuid]) -> sqlx::Result<()> {
+    // One statement: the UPDATE does not see the sources its CTE adds, which are never priced yet.
     sqlx::query!(
-        "INSERT INTO lead_sources (key, label, reviewed)
-         SELECT DISTINCT l.source, l.source, false FROM leads l WHERE l.id = ANY($1)
-         ON CONFLICT (key) DO NOTHING",
-        lead_ids
-    )
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query!(
-        "UPDATE leads l SET cost_cents = s.cost_cents
+        "WITH added AS (
+           INSERT INTO lead_sources (key, label, reviewed)
+           SELECT DISTINCT l.source, l.source, false FROM leads l WHERE l.id = ANY($1)
+           ON CONFLICT (key) DO NOTHING)
+         UPDATE leads l SET cost_cents = s.cost_cents
          FROM lead_sources s
          WHERE l.id = ANY($1) AND l.cost_cents = 0 AND s.key = l.source AND s.cost_model = 'per_lead'
            AND s.cost_cents > 0",
