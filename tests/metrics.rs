@@ -773,6 +773,7 @@ async fn bench_measures_on_a_tiny_dataset() {
     assert!(report.intake.ok > 0 && report.intake.failed == 0, "{report:?}");
     // Every bench lead was routed, and the lag from commit to routing decision is measured.
     assert!(report.assign_p50_ms.is_finite() && report.assign_p99_ms >= report.assign_p50_ms, "{report:?}");
+    assert!((0.0..=1.0).contains(&report.assigned_share), "{report:?}");
     let table = report.to_markdown();
     assert!(table.contains("| (a) Dashboard page, manager of a 20-LO team, 90 days, computed fresh (reuse"), "{table}");
     assert!(table.contains("| (a) Funnel API, admin, `group_by=lo`, 90 days, fresh"), "{table}");

@@ -298,6 +298,9 @@ pub struct Report {
     /// Time from a bench lead's commit (its `created_at`) to its assignment, p50 and p99 (ms).
     pub assign_p50_ms: f64,
     pub assign_p99_ms: f64,
+    /// Of the intake's leads, the share given to an LO (the rest waited in a queue: every eligible LO full).
+    /// An assignment costs more than a place in the queue, so readings compare at similar shares.
+    pub assigned_share: f64,
     pub rss_mb: f64,
     pub peak_mb: f64,
     /// How long seeding took, when this run seeded.
@@ -388,8 +391,13 @@ impl Report {
             Some(intake.per_second() >= 1000.0 && intake.failed == 0),
         );
         row(
-            "(c) Commit to routing decision (assigned, or queued when every LO is full): p50 / p99",
-            format!("{:.0} ms / {:.0} ms", self.assign_p50_ms, self.assign_p99_ms),
+            "(c) Commit to routing decision (assigned, or queued when every LO is full): p50 / p99; share assigned",
+            format!(
+                "{:.0} ms / {:.0} ms; {:.0}% assigned",
+                self.assign_p50_ms,
+                self.assign_p99_ms,
+                100.0 * self.assigned_share
+            ),
             "≤ 1 s",
             Some(self.assign_p99_ms <= 1000.0),
         );
@@ -525,7 +533,7 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
         if wanted("list") { measure_lists(secs, &lo_client, &base, &bare_base).await? } else { Default::default() };
 
     // (c) Lead intake through the API, with routing.
-    let (mut intake, mut assigned) = (Measured::default(), (f64::NAN, f64::NAN));
+    let (mut intake, mut assigned) = (Measured::default(), (f64::NAN, f64::NAN, f64::NAN));
     if wanted("intake") {
         eprintln!("measuring API intake…");
         let run_id;
@@ -552,6 +560,7 @@ pub async fn measure_app(state: &AppState, secs: u64, only: &[String]) -> anyhow
         funnel,
         assign_p50_ms: assigned.0,
         assign_p99_ms: assigned.1,
+        assigned_share: assigned.2,
         rss_mb: rss,
         peak_mb: peak,
         seed_seconds: None,
@@ -613,19 +622,22 @@ async fn measure_intake(secs: u64, base: &str, token: String) -> anyhow::Result<
 }
 
 /// p50 and p99 of the time from each bench lead's commit to its routing decision, in ms: its assignment, or
-/// its place in the queue when no LO had room (leads still waiting count as waiting until now).
-async fn assignment_lag(db: &PgPool, run_id: &str) -> anyhow::Result<(f64, f64)> {
+/// its place in the queue when no LO had room (leads still waiting count as waiting until now); and the share
+/// of the leads given to an LO.
+async fn assignment_lag(db: &PgPool, run_id: &str) -> anyhow::Result<(f64, f64, f64)> {
     // Give a batching router its moment to catch up with the last leads of the burst.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let row: (Option<f64>, Option<f64>) = sqlx::query_as(
-        "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY lag), percentile_disc(0.99) WITHIN GROUP (ORDER BY lag)
+    let row: (Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
+        "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY lag), percentile_disc(0.99) WITHIN GROUP (ORDER BY lag),
+                avg(assigned)
          FROM (SELECT 1000 * extract(epoch FROM coalesce(
                    (SELECT min(d.created_at) FROM routing_decisions d WHERE d.lead_id = l.id),
-                   now()) - l.created_at)::float8 AS lag
+                   now()) - l.created_at)::float8 AS lag,
+                  (l.assigned_lo_id IS NOT NULL)::int::float8 AS assigned
                FROM leads l WHERE l.external_id LIKE $1) x",
     )
     .bind(format!("bench-{run_id}-%"))
     .fetch_one(db)
     .await?;
-    Ok((row.0.unwrap_or(f64::NAN), row.1.unwrap_or(f64::NAN)))
+    Ok((row.0.unwrap_or(f64::NAN), row.1.unwrap_or(f64::NAN), row.2.unwrap_or(f64::NAN)))
 }

@@ -538,39 +538,23 @@ pub async fn after_assign(
     shared: &mut speed_to_lead::Shared,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    sqlx::query!(
-        "UPDATE claim_offers SET resolution = 'withdrawn', resolved_at = $2 WHERE lead_id = $1 AND resolution IS NULL",
-        lead.id,
-        now
+    // Its open offers withdrawn and its open tasks moved with the other assignments', at the flush.
+    shared.move_lead(lead.id, to, now);
+    let Some(lo) = to else { return Ok(()) };
+    crate::events::notify(
+        tx,
+        lo,
+        "lead_assigned",
+        &format!("New lead for you: {}", lead.display_name()),
+        &format!("/leads/{}", lead.id),
     )
-    .execute(&mut **tx)
     .await?;
-    match to {
-        Some(lo) => {
-            sqlx::query!("UPDATE tasks SET owner_id = $2 WHERE lead_id = $1 AND done_at IS NULL", lead.id, lo)
-                .execute(&mut **tx)
-                .await?;
-            crate::events::notify(
-                tx,
-                lo,
-                "lead_assigned",
-                &format!("New lead for you: {}", lead.display_name()),
-                &format!("/leads/{}", lead.id),
-            )
-            .await?;
-            if let Some((sla, hours)) = sla {
-                if lead.first_call_at.is_none() && lead.stage == "new" {
-                    speed_to_lead::schedule_sla(state, tx, lead.id, lo, assignment, sla, hours, shared, now).await?;
-                }
-            }
-            speed_to_lead::start_cadence(state, tx, lead, lo, shared, now).await?;
-        }
-        None => {
-            sqlx::query!("UPDATE tasks SET owner_id = NULL WHERE lead_id = $1 AND done_at IS NULL", lead.id)
-                .execute(&mut **tx)
-                .await?;
+    if let Some((sla, hours)) = sla {
+        if lead.first_call_at.is_none() && lead.stage == "new" {
+            speed_to_lead::schedule_sla(state, tx, lead.id, lo, assignment, sla, hours, shared, now).await?;
         }
     }
+    speed_to_lead::start_cadence(state, tx, lead, lo, shared, now).await?;
     Ok(())
 }
 

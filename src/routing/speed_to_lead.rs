@@ -206,11 +206,38 @@ pub struct Shared {
     cadence: Option<Cadence>,
     calling: Option<crate::leads::consent::CallingRules>,
     jobs: Vec<NewJob>,
+    /// Leads assigned (to an LO, or to a queue: None), and when.
+    moved: Vec<(Uuid, Option<Uuid>, DateTime<Utc>)>,
 }
 
 impl Shared {
-    /// Queues the jobs the assignments' follow-ups asked for, in one statement.
+    /// Records that `lead` went to `to` at `at`: at the flush its open claim offers are withdrawn and its open
+    /// tasks move to `to` (with the tasks the cadence gives `to` meanwhile, which are `to`'s already).
+    pub fn move_lead(&mut self, lead: Uuid, to: Option<Uuid>, at: DateTime<Utc>) {
+        self.moved.push((lead, to, at));
+    }
+
+    /// Writes what the assignments' follow-ups asked for: the moved leads' offers and tasks in one statement,
+    /// the jobs in another.
     pub async fn flush(&mut self, tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<()> {
+        let moved = std::mem::take(&mut self.moved);
+        if !moved.is_empty() {
+            let leads: Vec<Uuid> = moved.iter().map(|m| m.0).collect();
+            let owners: Vec<Option<Uuid>> = moved.iter().map(|m| m.1).collect();
+            let ats: Vec<DateTime<Utc>> = moved.iter().map(|m| m.2).collect();
+            sqlx::query!(
+                "WITH moved AS (SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[]) AS x(lead, lo, at)),
+                 withdrawn AS (
+                   UPDATE claim_offers o SET resolution = 'withdrawn', resolved_at = m.at
+                   FROM moved m WHERE o.lead_id = m.lead AND o.resolution IS NULL)
+                 UPDATE tasks t SET owner_id = m.lo FROM moved m WHERE t.lead_id = m.lead AND t.done_at IS NULL",
+                &leads,
+                &owners as &[Option<Uuid>],
+                &ats
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
         let jobs = std::mem::take(&mut self.jobs);
         crate::jobs::enqueue_each(tx, &jobs).await
     }

@@ -88,7 +88,8 @@ impl<'s> Turns<'s> {
 
     /// Reads, in one statement, the returning borrowers' LOs of the leads the batch will decide.
     pub async fn expect(&mut self, tx: &mut Transaction<'_, Postgres>, leads: &[&LeadRow]) -> AppResult<()> {
-        self.returning = if leads.is_empty() { HashMap::new() } else { returning_borrower_los(tx, leads).await? };
+        self.returning =
+            if leads.is_empty() { HashMap::new() } else { returning_borrowers_officers(tx, leads).await? };
         Ok(())
     }
 
@@ -275,7 +276,7 @@ impl<'s> Turns<'s> {
 
 /// [`store::returning_borrower_lo`] for every lead of a routing batch in one statement: each lead's returning
 /// borrower's LO, for the leads that have one (as the database stands when the batch starts).
-async fn returning_borrower_los(
+async fn returning_borrowers_officers(
     tx: &mut Transaction<'_, Postgres>,
     leads: &[&LeadRow],
 ) -> sqlx::Result<HashMap<Uuid, Uuid>> {
