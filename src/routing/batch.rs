@@ -132,11 +132,11 @@ pub async fn route_together(state: &AppState, leads: &[(Uuid, Option<&CurrentUse
     let mut tx = state.db.begin().await?;
     // As for a single lead (see `route_created_lead`): the leads and their safety-net jobs are durable. The
     // metric triggers are off: the leads' contributions are recomputed together before the commit (below).
-    // Statements over the batch's arrays of ids use their cached generic plans (see `leads::store::create`).
+    // (Plans stay the planner's choice here: a lead routed alone may read performance over a date range, where
+    // a generic plan could be far worse than a custom one.)
     sqlx::query!(
         "SELECT set_config('synchronous_commit', 'off', true) AS sync,
-                set_config('loanfloor.metrics_triggers', 'off', true) AS metrics,
-                set_config('plan_cache_mode', 'force_generic_plan', true) AS plans"
+                set_config('loanfloor.metrics_triggers', 'off', true) AS metrics"
     )
     .fetch_one(&mut *tx)
     .await?;
