@@ -9,7 +9,6 @@ use uuid::Uuid;
 use super::model::{self, Candidate, Checks, Method, SlaAction, Slot, WorkHours};
 use super::speed_to_lead;
 use super::store::{self, CandidateRow, LeadRow, NewDecision, RuleRow};
-use crate::audit::Entry;
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
 use crate::events::Event;
@@ -570,15 +569,7 @@ pub async fn send_to_queue(
     rule_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    if lead.assigned_lo_id.is_some() || lead.team_id != team {
-        assign(state, tx, lead, None, team, actor, reason, rule_id, None, now).await?;
-    } else {
-        Entry::new(actor.map(|a| a as &dyn crate::audit::Acts), "lead.queue", "lead", lead.id)
-            .after(json!({"team_id": team, "reason": reason}))
-            .write(&mut **tx)
-            .await?;
-    }
-    alert_queue(tx, team, &[lead]).await
+    send_many_to_queue(state, tx, &[ToQueue { lead, team, actor, reason, rule_id }], now).await
 }
 
 /// Tells the managers of `team`'s queue (the organisation's managers for the unassigned queue) that `leads`
@@ -609,8 +600,8 @@ pub struct ToQueue<'a> {
     pub rule_id: Option<Uuid>,
 }
 
-/// [`send_to_queue`] for the leads one routing batch found no LO for: each lead's queue and audit entry, then
-/// one alert per queue ([`alert_queue`]).
+/// Puts the leads one routing batch found no LO for in their queues: each lead's queue (an assignment when it
+/// moves) or audit entry (when it stays), then one alert per queue ([`alert_queue`]).
 pub async fn send_many_to_queue(
     state: &AppState,
     tx: &mut Transaction<'_, Postgres>,
