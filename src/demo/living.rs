@@ -120,16 +120,27 @@ async fn audit_week(state: &AppState) -> anyhow::Result<()> {
 }
 
 /// The quickest of the last month's loans close today: each LO moves their furthest-along recent leads on to
-/// funded, stage by stage, on the lead page's path (history, audit, events, the past client's loan).
+/// funded, stage by stage, on the lead page's path (history, audit, events, the past client's loan); and every
+/// team closes its furthest-along lead from a paid source, so each manager's first morning shows what a funded
+/// loan cost by source (which the generated month alone leaves to chance: on some days only free sources fund).
 async fn fund_recent(state: &AppState) -> anyhow::Result<()> {
-    const PATH: [&str; 5] = ["application", "processing", "underwriting", "clear_to_close", "funded"];
+    const PATH: [&str; 7] =
+        ["contacted", "prequalified", "application", "processing", "underwriting", "clear_to_close", "funded"];
     let since = state.clock.now() - Duration::days(28);
     let recent: Vec<(Uuid, Uuid, String, i32)> = sqlx::query_as(
-        "SELECT id, assigned_lo_id, stage, version FROM leads
-         WHERE created_at >= $1 AND assigned_lo_id IS NOT NULL AND loan_amount_cents > 0
-           AND stage IN ('application', 'processing', 'underwriting', 'clear_to_close')
-         ORDER BY array_position(ARRAY['clear_to_close', 'underwriting', 'processing', 'application'], stage), id
-         LIMIT 8",
+        "WITH recent AS (
+           SELECT id, assigned_lo_id, team_id, stage, version, cost_cents,
+                  array_position(ARRAY['clear_to_close', 'underwriting', 'processing', 'application', 'prequalified'],
+                                 stage) AS behind
+           FROM leads
+           WHERE created_at >= $1 AND assigned_lo_id IS NOT NULL AND loan_amount_cents > 0
+             AND stage IN ('contacted', 'prequalified', 'application', 'processing', 'underwriting', 'clear_to_close'))
+         SELECT id, assigned_lo_id, stage, version FROM (
+           (SELECT id, assigned_lo_id, stage, version, behind FROM recent WHERE behind <= 4 ORDER BY behind, id LIMIT 8)
+           UNION
+           (SELECT DISTINCT ON (team_id) id, assigned_lo_id, stage, version, behind FROM recent
+            WHERE cost_cents > 0 AND team_id IS NOT NULL ORDER BY team_id, behind NULLS LAST, id)) x
+         ORDER BY behind NULLS LAST, id",
     )
     .bind(since)
     .fetch_all(&state.db)
