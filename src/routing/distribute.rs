@@ -328,7 +328,7 @@ async fn record(
     let rule_id = plan.rule.map(|r| r.id);
     let judged = &decision.judged;
     let json_of = |chosen: Option<Uuid>| {
-        candidates_json(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), chosen)
+        candidate_records(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), chosen)
     };
     let rule_name = plan.rule_name.as_str();
     let method = plan.method.as_str();
@@ -422,7 +422,8 @@ pub fn queued(plan: &Plan<'_>, judged: &[Judged], fallback_team: Option<Uuid>) -
         if total == 1 { "" } else { "s" },
         if team.is_some() { "team" } else { "unassigned" }
     );
-    let candidates = candidates_json(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), None);
+    let candidates =
+        candidate_records(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), None);
     Queued { team, summary, candidates }
 }
 
@@ -457,7 +458,7 @@ pub fn assigned(plan: &Plan<'_>, trigger: Trigger, judged: &[Judged], lo: Uuid, 
         Trigger::ClaimExpired => format!("Claim window expired; routed: {summary}"),
     };
     let candidates =
-        candidates_json(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), Some(lo));
+        candidate_records(&judged.iter().map(|j| (&j.row, &j.reasons, j.weight)).collect::<Vec<_>>(), Some(lo));
     Assigned { summary, reason, team: chosen.and_then(|c| c.team_id), candidates }
 }
 
@@ -478,7 +479,7 @@ pub struct CandidateRecord {
     status: String,
 }
 
-fn candidates_json(
+fn candidate_records(
     judged: &[(&CandidateRow, &Vec<model::Exclusion>, i64)],
     chosen: Option<Uuid>,
 ) -> Vec<CandidateRecord> {
