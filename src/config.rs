@@ -169,6 +169,11 @@ pub struct ServeArgs {
     /// notifications, so a revocation takes effect within milliseconds rather than at once); off by default.
     #[arg(long, env = "LOANFLOOR_TOKEN_CACHE", default_value_t = false, action = clap::ArgAction::Set)]
     pub token_cache: bool,
+    /// Keep signed-in sessions for a few seconds, forgotten on every change to the person, the session or their
+    /// unread notifications that any instance makes (PostgreSQL notifications, so a sign-out or deactivation takes
+    /// effect within milliseconds rather than at once); off by default.
+    #[arg(long, env = "LOANFLOOR_SESSION_CACHE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub session_cache: bool,
     /// Serve Prometheus `/metrics` on this separate address (off by default; on the main address only API tokens
     /// allowed to read metrics get it). Bind it where only your monitoring can reach it.
     #[arg(long, env = "LOANFLOOR_METRICS_ADDR")]
@@ -204,6 +209,7 @@ impl Default for ServeArgs {
             worker: true,
             dashboard_cache_seconds: 30,
             token_cache: false,
+            session_cache: false,
             metrics_addr: None,
             smtp_url: None,
             mail_from: "Loanfloor <no-reply@loanfloor.invalid>".into(),
@@ -385,6 +391,9 @@ pub struct BenchArgs {
     /// Keep API tokens' users per instance, as `serve --token-cache` (false: the run without, for comparison).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub token_cache: bool,
+    /// Keep signed-in sessions per instance, as `serve --session-cache` (false: the run without, for comparison).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub session_cache: bool,
 }
 
 /// The validated configuration a running process uses.
@@ -414,6 +423,8 @@ pub struct Config {
     pub dashboard_cache: std::time::Duration,
     /// `--token-cache`: keep API tokens' users per instance (`auth::token_cache`).
     pub token_cache: bool,
+    /// `--session-cache`: keep signed-in sessions per instance (`auth::session_cache`).
+    pub session_cache: bool,
     /// `--insecure-cookies`: the session cookie may go over plain HTTP (see [`Config::plain_http_cookies`]).
     pub insecure_cookies: bool,
     /// The database holds the demo organisation (learnt at start-up): every page says that sign-in may run
@@ -478,6 +489,7 @@ impl Config {
             metrics_addr: serve.metrics_addr,
             dashboard_cache: std::time::Duration::from_secs(serve.dashboard_cache_seconds),
             token_cache: serve.token_cache,
+            session_cache: serve.session_cache,
             insecure_cookies: serve.insecure_cookies,
             demo_organisation: false,
             smtp_url: serve.smtp_url.clone().filter(|s| !s.trim().is_empty()),

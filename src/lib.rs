@@ -143,7 +143,8 @@ pub fn route_table() -> Vec<RouteInfo> {
 /// Builds the application.
 pub fn app(state: AppState) -> Router {
     let (router, _) = routes().into_parts();
-    let store = auth::session_store::PgSessionStore::new(state.db.clone());
+    let store = auth::session_store::PgSessionStore::new(state.db.clone())
+        .with_cache(state.config.session_cache.then(|| auth::session_cache::SessionCache::of(&state)));
     let sessions = SessionManagerLayer::new(store)
         .with_name(auth::session::cookie_name(&state.config))
         .with_http_only(true)
@@ -196,7 +197,7 @@ pub async fn serve(
             "insecure cookies: the session cookie is sent over plain HTTP (no Secure, no __Host- prefix); for development only"
         );
     }
-    let token_changes = state.config.token_cache.then(|| auth::token_cache::spawn_listener(&state));
+    let token_changes = auth::token_cache::spawn_listener(&state);
     let app = app(state);
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

@@ -7,6 +7,7 @@ pub mod model;
 pub mod page;
 pub mod password;
 pub mod session;
+pub mod session_cache;
 pub mod session_store;
 pub mod store;
 pub mod throttle;

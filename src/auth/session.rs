@@ -14,6 +14,7 @@ use tower_sessions::session::Id;
 use uuid::Uuid;
 
 use super::model::CurrentUser;
+use super::session_cache::{KeptSession, SessionCache};
 use super::session_store::stored_id;
 use super::store;
 use crate::config::Config;
@@ -195,7 +196,17 @@ fn session_cookie(parts: &Parts, cookie: &str) -> Option<Id> {
 /// goes through [`session_state`], which ends the session or asks for the second factor. Returns the user,
 /// the page hints and whether the idle expiry is due to be pushed forward.
 async fn fast_session(state: &AppState, id: &Id) -> sqlx::Result<Option<(CurrentUser, SessionHints, bool)>> {
-    let Some(row) = store::session_with_user(&state.db, &stored_id(id)).await? else { return Ok(None) };
+    let id_hash = stored_id(id);
+    let cache = state.config.session_cache.then(|| SessionCache::of(state));
+    // A kept session answers while it is within its idle expiry and its sign-in's absolute lifetime (the person,
+    // the session and the unread count are forgotten when they change).
+    if let Some(kept) = cache.as_ref().and_then(|c| c.get(&id_hash)) {
+        if kept.expires_at > chrono::Utc::now() && !kept.auth.too_old(state) {
+            return Ok(Some(answer(state, kept)));
+        }
+    }
+    let began = std::time::Instant::now();
+    let Some(row) = store::session_with_user(&state.db, &id_hash).await? else { return Ok(None) };
     let Some(auth) = row.data.get(SESSION_KEY).and_then(|v| serde_json::from_value::<SessionAuth>(v.clone()).ok())
     else {
         return Ok(None);
@@ -211,11 +222,30 @@ async fn fast_session(state: &AppState, id: &Id) -> sqlx::Result<Option<(Current
             return Ok(None);
         }
     }
+    let kept = KeptSession {
+        zone: row.user.display_timezone.as_deref().and_then(|z| z.parse().ok()),
+        unread: row.unread,
+        has_flash: row.data.get("flash").is_some(),
+        expires_at: row.expires_at,
+        user: row.user.into_current(false),
+        auth,
+    };
+    // Kept only once complete (above: second factor passed or not needed); a change to the roles that need one
+    // notifies like a change to a person (`migrations/0066`).
+    if let Some(c) = cache {
+        c.keep(id_hash, kept.clone(), began);
+    }
+    Ok(Some(answer(state, kept)))
+}
+
+/// The signed-in user, the page hints and whether the idle expiry is due to be pushed forward.
+fn answer(state: &AppState, kept: KeptSession) -> (CurrentUser, SessionHints, bool) {
     let idle = chrono::Duration::minutes(state.config.session_idle_minutes);
-    let touch = row.expires_at < state.clock.now() + idle - chrono::Duration::minutes(TOUCH_EVERY_MINUTES);
-    let hints = SessionHints { unread: row.unread, has_flash: row.data.get("flash").is_some() };
-    person_zone(&row.user);
-    Ok(Some((row.user.into_current(false), hints, touch)))
+    let touch = kept.expires_at < state.clock.now() + idle - chrono::Duration::minutes(TOUCH_EVERY_MINUTES);
+    if let Some(zone) = kept.zone {
+        crate::web::set_person_zone(zone);
+    }
+    (kept.user, SessionHints { unread: kept.unread, has_flash: kept.has_flash }, touch)
 }
 
 /// Reads and validates the session: expired, deactivated or superseded sessions are ended here.
@@ -249,7 +279,11 @@ impl SessionAuth {
     /// Whether this sign-in still opens `user`'s account: the same user, still active, not superseded (a
     /// deactivation or password reset bumps the epoch) and within the absolute session lifetime.
     fn opens(&self, user: &store::UserRow, state: &AppState) -> bool {
-        let too_old = state.clock.now().timestamp() - self.signed_in_at > state.config.session_max_hours * 3600;
-        self.user_id == user.id && user.active && user.auth_epoch == self.epoch && !too_old
+        self.user_id == user.id && user.active && user.auth_epoch == self.epoch && !self.too_old(state)
+    }
+
+    /// Whether the sign-in is past the absolute session lifetime.
+    fn too_old(&self, state: &AppState) -> bool {
+        state.clock.now().timestamp() - self.signed_in_at > state.config.session_max_hours * 3600
     }
 }

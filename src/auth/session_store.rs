@@ -13,15 +13,37 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{Error, Result, SessionStore};
 
 use super::session::{SESSION_KEY, SessionAuth};
+use super::session_cache::SessionCache;
+use std::sync::Arc;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgSessionStore {
     db: PgPool,
+    /// This instance's kept sessions (`--session-cache`), forgotten here as soon as a save or delete commits.
+    cache: Option<Arc<SessionCache>>,
+}
+
+impl std::fmt::Debug for PgSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSessionStore").field("cached", &self.cache.is_some()).finish()
+    }
 }
 
 impl PgSessionStore {
     pub fn new(db: PgPool) -> Self {
-        Self { db }
+        Self { db, cache: None }
+    }
+
+    /// Forgets a kept session on this instance whenever this store changes it (other instances forget through the
+    /// trigger's notification, `migrations/0066`).
+    pub fn with_cache(self, cache: Option<Arc<SessionCache>>) -> Self {
+        Self { cache, ..self }
+    }
+
+    fn forget(&self, id_hash: &str) {
+        if let Some(c) = &self.cache {
+            c.forget_session(id_hash);
+        }
     }
 }
 
@@ -70,9 +92,10 @@ impl SessionStore for PgSessionStore {
     /// expiry), and writing it back would bring it back to life.
     async fn save(&self, record: &Record) -> Result<()> {
         let data = serde_json::to_value(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+        let id_hash = stored_id(&record.id);
         let updated = sqlx::query!(
             "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id_hash = $1 AND expires_at > now()",
-            stored_id(&record.id),
+            id_hash,
             user_of(record),
             data,
             expiry(record)
@@ -80,6 +103,7 @@ impl SessionStore for PgSessionStore {
         .execute(&self.db)
         .await
         .map_err(backend)?;
+        self.forget(&id_hash);
         if updated.rows_affected() == 0 {
             tracing::info!("a session ended while a request on it was in flight; not saved");
         }
@@ -102,10 +126,9 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        sqlx::query!("DELETE FROM sessions WHERE id_hash = $1", stored_id(id))
-            .execute(&self.db)
-            .await
-            .map_err(backend)?;
+        let id_hash = stored_id(id);
+        sqlx::query!("DELETE FROM sessions WHERE id_hash = $1", id_hash).execute(&self.db).await.map_err(backend)?;
+        self.forget(&id_hash);
         Ok(())
     }
 }

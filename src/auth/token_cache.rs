@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::model::CurrentUser;
+use super::session_cache::SessionCache;
 use crate::state::AppState;
 
 /// The channel the trigger notifies.
@@ -97,41 +98,81 @@ impl TokenCache {
     }
 }
 
-/// Forgets everything this instance kept, at once. The instance that changed a person, a team's managers or a
-/// token calls it right after its commit, so its own next request never runs inside the notification's
-/// delivery (other instances forget when the notification reaches them, milliseconds later).
+/// Forgets everything this instance kept (tokens' users and sessions), at once. The instance that changed a
+/// person, a team's managers or a token calls it right after its commit, so its own next request never runs
+/// inside the notification's delivery (other instances forget when the notification reaches them, milliseconds
+/// later).
 pub fn changed_here(state: &AppState) {
     TokenCache::of(state).forget();
+    SessionCache::of(state).forget_all();
+}
+
+/// The caches this instance keeps (`--token-cache`, `--session-cache`); the listener serves both.
+struct Kept {
+    tokens: Option<std::sync::Arc<TokenCache>>,
+    sessions: Option<std::sync::Arc<SessionCache>>,
+}
+
+impl Kept {
+    fn set_listening(&self, on: bool) {
+        if let Some(t) = &self.tokens {
+            t.set_listening(on);
+        }
+        if let Some(s) = &self.sessions {
+            s.set_listening(on);
+        }
+    }
 }
 
 /// Listens for changes for as long as the server runs (on its own connection, outside the request pool), and
-/// connects again after a lost connection; nothing is kept while it is not listening.
-pub fn spawn_listener(state: &AppState) -> tokio::task::JoinHandle<()> {
-    let cache = TokenCache::of(state);
+/// connects again after a lost connection; nothing is kept while it is not listening. None when neither cache
+/// is on.
+pub fn spawn_listener(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let kept = Kept {
+        tokens: state.config.token_cache.then(|| TokenCache::of(state)),
+        sessions: state.config.session_cache.then(|| SessionCache::of(state)),
+    };
+    if kept.tokens.is_none() && kept.sessions.is_none() {
+        return None;
+    }
     let db = state.db.clone();
-    tokio::spawn(async move {
+    Some(tokio::spawn(async move {
         loop {
-            if let Err(e) = listen(&db, &cache).await {
-                tracing::warn!(error = %e, "the token cache stopped listening for changes; tokens are read from the database until it listens again");
+            if let Err(e) = listen(&db, &kept).await {
+                tracing::warn!(error = %e, "the token and session caches stopped listening for changes; tokens and sessions are read from the database until they listen again");
             }
-            cache.set_listening(false);
+            kept.set_listening(false);
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-    })
+    }))
 }
 
-async fn listen(db: &PgPool, cache: &TokenCache) -> sqlx::Result<()> {
+async fn listen(db: &PgPool, kept: &Kept) -> sqlx::Result<()> {
     let own = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect_with(db.connect_options().as_ref().clone())
         .await?;
     let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
-    listener.listen(CHANNEL).await?;
-    cache.set_listening(true);
+    listener.listen_all([CHANNEL, super::session_cache::CHANNEL]).await?;
+    kept.set_listening(true);
     loop {
         // `None`: the connection was lost and made again; what was notified meanwhile is unknown.
-        listener.try_recv().await?;
-        cache.forget();
+        let Some(n) = listener.try_recv().await? else {
+            kept.set_listening(true);
+            continue;
+        };
+        if n.channel() == super::session_cache::CHANNEL {
+            if let Some(s) = &kept.sessions {
+                s.notified(n.payload());
+            }
+        } else {
+            if let Some(t) = &kept.tokens {
+                t.forget();
+            }
+            if let Some(s) = &kept.sessions {
+                s.forget_all();
+            }
+        }
     }
 }
 

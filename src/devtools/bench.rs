@@ -425,6 +425,7 @@ pub async fn run(global: &GlobalArgs, args: &BenchArgs) -> anyhow::Result<()> {
         // Figures are computed fresh for every request: the 30-second reuse is an option, off when measured.
         dashboard_cache_seconds: 0,
         token_cache: args.token_cache,
+        session_cache: args.session_cache,
         ..ServeArgs::default()
     };
     let bench_global = GlobalArgs { data_dir: args.bench_dir.clone(), ..global.clone() };

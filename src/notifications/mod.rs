@@ -108,6 +108,8 @@ async fn mark_read(
     .fetch_optional(&state.db)
     .await?
     .ok_or(crate::error::AppError::NotFound)?;
+    // The bell on the page this opens counts it at once here (other instances forget on the trigger's notification).
+    crate::auth::session_cache::person_changed_here(&state, user.id);
     let target = if link.starts_with('/') && !link.starts_with("//") { link } else { "/notifications".into() };
     Ok(Redirect::to(&target))
 }
