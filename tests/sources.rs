@@ -74,6 +74,13 @@ async fn an_admin_manages_sources_and_an_unknown_source_is_kept_for_review() {
     assert_eq!(list[0]["key"], "rateplaza", "sources to review come first");
     let page = admin.get(app.url("/admin/sources")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("to review"), "{page}");
+    // The lead list names the lead's stage and source (here its key, the source having no name yet).
+    let named = |list: Value| {
+        let item = list["items"].as_array().unwrap().iter().find(|i| i["source"] == "rateplaza").unwrap().clone();
+        (item["stage_label"].as_str().unwrap().to_string(), item["source_label"].as_str().unwrap().to_string())
+    };
+    let listed = || async { admin.get(app.url("/api/v1/leads")).send().await.unwrap().json::<Value>().await.unwrap() };
+    assert_eq!(named(listed().await), ("New".to_string(), "rateplaza".to_string()));
 
     // The admin sets it up on its row; a second save against the old version is refused (409).
     let version = new["version"].to_string();
@@ -87,6 +94,10 @@ async fn an_admin_manages_sources_and_an_unknown_source_is_kept_for_review() {
     ];
     let res = admin.post(app.url("/admin/sources/rateplaza")).form(&set_up).send().await.unwrap();
     assert_eq!(res.status(), 303);
+    // Named at once on the instance that made the change (its copy of the sources' names is cleared).
+    assert_eq!(named(listed().await), ("New".to_string(), "RatePlaza".to_string()));
+    let page = admin.get(app.url("/leads")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<td>RatePlaza</td>"), "{page}");
     let res = admin.post(app.url("/admin/sources/rateplaza")).form(&set_up).send().await.unwrap();
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("changed by someone else"));

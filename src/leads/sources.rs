@@ -213,6 +213,7 @@ pub async fn add_source(state: &AppState, user: &CurrentUser, input: &SourceInpu
     }
     Entry::new(Some(user), "source.add", "lead_source", &s.key).after(&s).write(&mut *tx).await?;
     tx.commit().await?;
+    crate::leads::store::sources_changed_here(state).await;
     Ok(s)
 }
 
@@ -253,6 +254,7 @@ pub async fn change_source(state: &AppState, user: &CurrentUser, key: &str, inpu
     .await?;
     Entry::new(Some(user), "source.change", "lead_source", key).before(&before).after(&after).write(&mut *tx).await?;
     tx.commit().await?;
+    crate::leads::store::sources_changed_here(state).await;
     Ok(after)
 }
 

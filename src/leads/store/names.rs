@@ -2,7 +2,10 @@
 //! and credit band. Pages show these, never the keys.
 
 use super::{DEFAULT_PIPELINE, LeadSummary, stage_list};
-use crate::error::AppResult;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::{AppError, AppResult};
 use crate::leads::model;
 use crate::state::AppState;
 
@@ -10,6 +13,31 @@ use crate::state::AppState;
 pub async fn source_labels(db: &sqlx::PgPool) -> sqlx::Result<std::collections::HashMap<String, String>> {
     let rows = sqlx::query!("SELECT key, label FROM lead_sources").fetch_all(db).await?;
     Ok(rows.into_iter().map(|r| (r.key, r.label)).collect())
+}
+
+/// Every source's name by key, from this instance's copy of at most a minute ago (an edit here clears it at once;
+/// other instances pick it up within the minute, as with the stage lists). Kept in the state's extensions.
+pub async fn source_labels_kept(state: &AppState) -> AppResult<Arc<HashMap<String, String>>> {
+    kept_sources(state)
+        .0
+        .try_get_with((), async { source_labels(&state.db).await.map(Arc::new) })
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("loading the sources' names: {e}")))
+}
+
+/// Forgets this instance's copy of the sources' names (after an admin's edit).
+pub async fn sources_changed_here(state: &AppState) {
+    kept_sources(state).0.invalidate(&()).await;
+}
+
+struct KeptSources(moka::future::Cache<(), Arc<HashMap<String, String>>>);
+
+fn kept_sources(state: &AppState) -> Arc<KeptSources> {
+    state.extensions.get_or_insert_with(|| {
+        KeptSources(
+            moka::future::Cache::builder().max_capacity(1).time_to_live(std::time::Duration::from_secs(60)).build(),
+        )
+    })
 }
 
 /// The managed lost reasons (key, label), active ones only.

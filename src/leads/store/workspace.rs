@@ -297,7 +297,7 @@ pub async fn possible_duplicates(state: &AppState, user: &CurrentUser, lead: &Le
     qb.push(" OR lower(l.email) = lower(").push_bind(lead.email.clone()).push("))");
     scope.push_lead_predicate(&mut qb, "l");
     qb.push(" ORDER BY l.created_at LIMIT 20");
-    Ok(qb.build_query_as().fetch_all(&state.db).await?)
+    super::list::fetch_rows(state, qb).await
 }
 
 /// A manager merges `other` into `keep`: activities, tasks, consents and opt-outs move to `keep`; `other` is
