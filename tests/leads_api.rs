@@ -456,6 +456,14 @@ async fn the_list_pages_by_keyset_and_filters() {
     assert_eq!((past["items"].as_array().map(Vec::len), &past["total"]), (Some(0), &json!(5)), "{past}");
     let smiths: Value = api.get(app.url("/api/v1/leads?q=smi")).send().await.unwrap().json().await.unwrap();
     assert_eq!(smiths["items"].as_array().unwrap().len(), 3);
+    // The whole list (named without reading each row's LO) and a filtered one (read per row) name the same LO.
+    let name: String = sqlx::query_scalar("SELECT name FROM users WHERE email = 'lo.one@example.com'")
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    for item in p1["items"].as_array().unwrap().iter().chain(smiths["items"].as_array().unwrap()) {
+        assert_eq!(item["assigned_lo_name"], json!(name), "{item}");
+    }
     let refi: Value = api.get(app.url("/api/v1/leads?purpose=refinance")).send().await.unwrap().json().await.unwrap();
     assert_eq!(refi["items"].as_array().unwrap().len(), 2);
     let by_phone: Value =

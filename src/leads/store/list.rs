@@ -769,17 +769,19 @@ pub(super) fn row_select(scope: &crate::auth::Scope, lo_total: Option<Uuid>) -> 
     }
     // The stage's and source's names come from this instance's copies ([`with_labels`]): joining the two small
     // tables for every row was a quarter of the LO list statement's time.
-    qb.push(
+    // An LO's whole list holds only their own leads: [`list_rows`] names the LO itself, without a join per row.
+    let (lo_name, join) = if lo_total.is_some() {
+        ("NULL::text", "")
+    } else {
+        ("u.name", " LEFT JOIN users u ON u.id = l.assigned_lo_id")
+    };
+    qb.push(format_args!(
         "l.id, l.first_name, l.last_name, l.email, l.phone, l.stage, l.pipeline_id, l.source,
-                l.property_state, l.loan_purpose, l.loan_amount_cents, u.name AS assigned_lo_name, l.created_at,
-                (true",
-    );
+                l.property_state, l.loan_purpose, l.loan_amount_cents, {lo_name} AS assigned_lo_name, l.created_at,
+                (true"
+    ));
     scope.push_lead_predicate(&mut qb, "l");
-    qb.push(
-        ") AS in_scope
-         FROM leads l LEFT JOIN users u ON u.id = l.assigned_lo_id
-         WHERE true",
-    );
+    qb.push(format_args!(") AS in_scope FROM leads l{join} WHERE true"));
     qb
 }
 
@@ -824,6 +826,12 @@ pub(super) async fn list_rows(
     qb.push(format_args!(" ORDER BY l.created_at {dir}, l.id {dir}"));
     crate::db::push_limit(&mut qb, limit + 1);
     let mut rows = fetch_rows(state, qb).await?;
+    if lo_total.is_some() {
+        // The signed-in LO's own whole list (see `whole_list_of`): every row is theirs.
+        for r in rows.iter_mut() {
+            r.assigned_lo_name = Some(user.name.clone());
+        }
+    }
     for r in rows.iter_mut().filter(|r| !user.sees_borrowers() || !r.in_scope) {
         r.first_name.clear();
         r.last_name.clear();

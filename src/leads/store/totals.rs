@@ -28,9 +28,10 @@ impl ListTotal {
     }
 }
 
-/// The LO whose whole list this is (an LO's list with nothing narrowing it), whose total the triggers keep.
+/// The LO whose whole list this is (the signed-in LO's own list with nothing narrowing it), whose total the
+/// triggers keep; every lead on it is assigned to them.
 fn whole_list_of(user: &CurrentUser, f: &LeadFilter) -> Option<Uuid> {
-    user.lead_list_scope().only_lo().filter(|_| !f.narrows())
+    user.lead_list_scope().only_lo().filter(|lo| *lo == user.id && !f.narrows())
 }
 
 /// The total behind the list's filter within the user's scope, counted in SQL up to the cap.
