@@ -1,14 +1,15 @@
 //! How a person reads and types times and phone numbers: times in the organisation's time zone with the zone
 //! shown, phones in national format. The API keeps RFC 3339 and E.164; this is for pages, letters and CSVs.
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// The time zone of the current request's reader: the signed-in person's own if they chose one on their
 /// account page, else the organisation's (UTC outside a request).
 pub fn zone() -> Tz {
-    let ctx = super::request_ctx();
-    ctx.person_zone.get().copied().or(ctx.timezone).unwrap_or(chrono_tz::UTC)
+    // Read in place: a page formats every date through here, and a copy of the whole context (its strings)
+    // per date showed in the lead list's profile.
+    super::reader_zone().unwrap_or(chrono_tz::UTC)
 }
 
 /// "2026-03-01 08:30 CST": a moment in the organisation's time zone, with the zone's abbreviation.
@@ -28,8 +29,19 @@ pub fn local_time_opt(t: &Option<DateTime<Utc>>) -> String {
 
 /// "2026-03-01": the organisation's calendar day of a moment.
 pub fn local_date(t: &DateTime<Utc>) -> String {
-    // NaiveDate's Display is exactly %Y-%m-%d, without parsing a format string for every date on a page.
-    t.with_timezone(&zone()).date_naive().to_string()
+    let d = t.with_timezone(&zone()).date_naive();
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    if !(0..=9999).contains(&y) {
+        // NaiveDate's Display is exactly %Y-%m-%d (with a sign for years outside 0–9999).
+        return d.to_string();
+    }
+    // Written digit by digit: a list page shows fifty dates, and going through the formatter showed in its profile.
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let y = y as u32;
+    let mut s = String::with_capacity(10);
+    s.extend([digit(y / 1000), digit(y / 100), digit(y / 10), digit(y), '-', digit(m / 10), digit(m), '-']);
+    s.extend([digit(day / 10), digit(day)]);
+    s
 }
 
 /// The zone's name for form labels ("times are America/Chicago time").
@@ -59,7 +71,13 @@ pub fn from_local(naive: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
 pub fn phone(p: &str) -> String {
     let digits = p.strip_prefix("+1").filter(|d| d.len() == 10 && d.bytes().all(|b| b.is_ascii_digit()));
     match digits {
-        Some(d) => format!("({}) {}-{}", &d[..3], &d[3..6], &d[6..]),
+        Some(d) => {
+            let mut s = String::with_capacity(14);
+            for part in ["(", &d[..3], ") ", &d[3..6], "-", &d[6..]] {
+                s.push_str(part);
+            }
+            s
+        }
         None => p.to_string(),
     }
 }
@@ -91,6 +109,7 @@ mod tests {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         assert_eq!(local_date(&at("2026-03-01T23:30:00Z")), "2026-03-01");
         assert_eq!(local_date(&at("2026-03-02T00:30:00Z")), "2026-03-02");
+        assert_eq!(local_date(&at("2026-11-25T12:00:00Z")), "2026-11-25");
         assert_eq!(local_date(&at("0999-12-31T12:00:00Z")), at("0999-12-31T12:00:00Z").format("%Y-%m-%d").to_string());
     }
 

@@ -56,6 +56,12 @@ pub fn request_ctx() -> RequestCtx {
     REQUEST_CTX.try_with(|c| c.clone()).unwrap_or_default()
 }
 
+/// The zone the current request's reader reads times in (their own, else the organisation's); None outside a
+/// request.
+pub fn reader_zone() -> Option<chrono_tz::Tz> {
+    REQUEST_CTX.try_with(|c| c.person_zone.get().copied().or(c.timezone)).ok().flatten()
+}
+
 /// The signed-in person reads and types times in `zone` for the rest of this request (no-op outside one).
 pub fn set_person_zone(zone: chrono_tz::Tz) {
     let _ = REQUEST_CTX.try_with(|c| c.person_zone.set(zone));
