@@ -1,6 +1,7 @@
 //! The lead list's totals: its leads, and the facts (assignments, losses) a cohort's figure counts.
 
-use super::list::{Cohort, LeadRow, list_rows, push_filter_over};
+use super::list::{Cohort, list_rows, push_filter_over};
+use super::rows::LeadRow;
 use super::*;
 
 /// How many leads match the filter, counted up to [`TOTAL_CAP`] and then shown as "10,000+".

@@ -291,13 +291,13 @@ pub async fn board(
 /// Leads that look like the same borrower as `lead` (same phone or email), visible to the user.
 pub async fn possible_duplicates(state: &AppState, user: &CurrentUser, lead: &Lead) -> AppResult<Vec<LeadRow>> {
     let scope = user.scope();
-    let mut qb = super::list::row_select(&scope, None);
+    let mut qb = super::rows::row_select(&scope, None);
     qb.push(" AND l.id <> ").push_bind(lead.id);
     qb.push(" AND l.duplicate_of IS NULL AND (l.phone = ").push_bind(lead.phone.clone());
     qb.push(" OR lower(l.email) = lower(").push_bind(lead.email.clone()).push("))");
     scope.push_lead_predicate(&mut qb, "l");
     qb.push(" ORDER BY l.created_at LIMIT 20");
-    super::list::fetch_rows(state, qb).await
+    super::rows::fetch_rows(state, qb).await
 }
 
 /// A manager merges `other` into `keep`: activities, tasks, consents and opt-outs move to `keep`; `other` is
