@@ -285,6 +285,24 @@ impl crate::audit::Acts for CurrentUser {
     }
 }
 
+#[cfg(test)]
+impl CurrentUser {
+    /// An LO named Ann, for the auth caches' unit tests.
+    pub(crate) fn example(id: Uuid, via_token: bool) -> CurrentUser {
+        CurrentUser {
+            id,
+            email: "ann@example.com".into(),
+            name: "Ann".into(),
+            role: Role::Lo,
+            team_id: None,
+            managed_team_ids: vec![],
+            originator: true,
+            via_token,
+            token: None,
+        }
+    }
+}
+
 impl CurrentUser {
     /// The one scoping function for leads.
     pub fn scope(&self) -> Scope {

@@ -183,17 +183,7 @@ mod tests {
 
     fn kept(id: Uuid) -> KeptSession {
         KeptSession {
-            user: CurrentUser {
-                id,
-                email: "ann@example.com".into(),
-                name: "Ann".into(),
-                role: crate::auth::Role::Lo,
-                team_id: None,
-                managed_team_ids: vec![],
-                originator: true,
-                via_token: false,
-                token: None,
-            },
+            user: CurrentUser::example(id, false),
             auth: SessionAuth { user_id: id, epoch: 0, signed_in_at: 0, mfa_ok: true, mfa_at: None },
             expires_at: Utc::now() + chrono::Duration::hours(1),
             unread: 2,

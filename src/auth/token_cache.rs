@@ -181,17 +181,7 @@ mod tests {
     use super::*;
 
     fn user() -> CurrentUser {
-        CurrentUser {
-            id: uuid::Uuid::nil(),
-            email: "ann@example.com".into(),
-            name: "Ann".into(),
-            role: crate::auth::Role::Lo,
-            team_id: None,
-            managed_team_ids: vec![],
-            originator: true,
-            via_token: true,
-            token: None,
-        }
+        CurrentUser::example(uuid::Uuid::nil(), true)
     }
 
     #[test]
