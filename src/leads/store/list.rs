@@ -676,15 +676,15 @@ fn push_search(qb: &mut QueryBuilder<'_, Postgres>, q: &str) {
 }
 
 /// One page of the leads the user may see, newest (or oldest) first, with the cursor of the next page (and,
-/// with `lo_total`, that LO's whole-list total on every row).
+/// with `own_list`, the signed-in LO's whole-list total on every row: see [`row_select`]).
 pub(super) async fn list_rows(
     state: &AppState,
     user: &CurrentUser,
     f: &LeadFilter,
-    lo_total: Option<Uuid>,
+    own_list: bool,
 ) -> AppResult<(Vec<LeadRow>, Option<String>)> {
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
-    let mut qb = row_select(&user.lead_list_scope(), lo_total);
+    let mut qb = row_select(&user.lead_list_scope(), own_list.then_some(user));
     push_filter(&mut qb, f, state, user)?;
     let (cmp, dir) = if f.oldest_first() { (">", "ASC") } else { ("<", "DESC") };
     if !f.after.is_empty() {
@@ -694,12 +694,6 @@ pub(super) async fn list_rows(
     qb.push(format_args!(" ORDER BY l.created_at {dir}, l.id {dir}"));
     crate::db::push_limit(&mut qb, limit + 1);
     let mut rows = fetch_rows(state, qb).await?;
-    if lo_total.is_some() {
-        // The signed-in LO's own whole list (see `whole_list_of`): every row is theirs.
-        for r in rows.iter_mut() {
-            r.assigned_lo_name = Some(user.name.clone());
-        }
-    }
     for r in rows.iter_mut().filter(|r| !user.sees_borrowers() || !r.in_scope) {
         r.first_name.clear();
         r.last_name.clear();

@@ -89,27 +89,34 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for LeadRow {
     }
 }
 
-/// `SELECT <LeadRow> FROM leads l … WHERE true`, with `in_scope` meaning "within `scope`".
-pub(super) fn row_select(scope: &crate::auth::Scope, lo_total: Option<Uuid>) -> QueryBuilder<'static, Postgres> {
+/// `SELECT <LeadRow> FROM leads l … WHERE true`, with `in_scope` meaning "within `scope`". With `own_list`, the
+/// signed-in LO whose own whole list this is (see `whole_list_of`): their whole-list total on every row, and
+/// every row named as theirs without a join per row (every lead on that list is theirs).
+pub(super) fn row_select(
+    scope: &crate::auth::Scope,
+    own_list: Option<&CurrentUser>,
+) -> QueryBuilder<'static, Postgres> {
     let mut qb = QueryBuilder::<Postgres>::new("SELECT ");
-    if let Some(lo) = lo_total {
-        qb.push("(SELECT all_leads FROM lo_open_leads WHERE lo_id = ").push_bind(lo).push(") AS lo_total, ");
+    if let Some(lo) = own_list {
+        qb.push("(SELECT all_leads FROM lo_open_leads WHERE lo_id = ").push_bind(lo.id).push(") AS lo_total, ");
     }
-    // The stage's and source's names come from this instance's copies ([`with_labels`]): joining the two small
+    // The stage's and source's names come from this instance's copies ([`fetch_rows`]): joining the two small
     // tables for every row was a quarter of the LO list statement's time.
-    // An LO's whole list holds only their own leads: [`list_rows`] names the LO itself, without a join per row.
-    let (lo_name, join) = if lo_total.is_some() {
-        ("NULL::text", "")
-    } else {
-        ("u.name", " LEFT JOIN users u ON u.id = l.assigned_lo_id")
-    };
-    qb.push(format_args!(
+    qb.push(
         "l.id, l.first_name, l.last_name, l.email, l.phone, l.stage, l.pipeline_id, l.source,
-                l.property_state, l.loan_purpose, l.loan_amount_cents, {lo_name} AS assigned_lo_name, l.created_at,
-                (true"
-    ));
+                l.property_state, l.loan_purpose, l.loan_amount_cents, ",
+    );
+    match own_list {
+        Some(lo) => qb.push_bind(lo.name.clone()).push("::text"),
+        None => qb.push("u.name"),
+    };
+    qb.push(" AS assigned_lo_name, l.created_at, (true");
     scope.push_lead_predicate(&mut qb, "l");
-    qb.push(format_args!(") AS in_scope FROM leads l{join} WHERE true"));
+    qb.push(") AS in_scope FROM leads l");
+    if own_list.is_none() {
+        qb.push(" LEFT JOIN users u ON u.id = l.assigned_lo_id");
+    }
+    qb.push(" WHERE true");
     qb
 }
 

@@ -96,14 +96,14 @@ pub async fn list_with_total(
     user: &CurrentUser,
     f: &LeadFilter,
 ) -> AppResult<((Vec<LeadRow>, Option<String>), ListTotal, Option<FactTotal>)> {
-    let Some(lo) = whole_list_of(user, f) else {
+    if whole_list_of(user, f).is_none() {
         return tokio::try_join!(
-            list_rows(state, user, f, None),
+            list_rows(state, user, f, false),
             count_leads(state, user, f),
             count_facts(state, user, f)
         );
-    };
-    let (rows, next) = list_rows(state, user, f, Some(lo)).await?;
+    }
+    let (rows, next) = list_rows(state, user, f, true).await?;
     let total = match rows.first().and_then(|r| r.lo_total) {
         Some(n) => ListTotal { count: n.min(TOTAL_CAP), capped: n > TOTAL_CAP },
         // No row on the first page: the LO has no leads at all. No row after a cursor says nothing about the
