@@ -7,6 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -59,7 +60,8 @@ pub struct AvailabilityRow {
     pub hours_link: String,
     pub offers_link: String,
     pub claimed_link: String,
-    /// The leads given to them in the range (the lead list's assignment cohort; no other filter applies).
+    /// The leads given to them in the range within the viewer's figures (the lead list's assignment cohort with
+    /// `scope=figures`; no other filter applies).
     pub assigned_link: String,
 }
 
@@ -69,6 +71,7 @@ async fn availability_and_officers(
     state: &AppState,
     user: &CurrentUser,
     range: &dashboard::Range,
+    given: &HashMap<String, i64>,
 ) -> AppResult<(Vec<AvailabilityRow>, Vec<Opt>)> {
     let scope = user.metrics_scope()?;
     let tz = state.config.timezone;
@@ -93,7 +96,7 @@ async fn availability_and_officers(
                 hours_per_week: if weeks > 0.0 { format!("{:.1}", hours / weeks) } else { "—".into() },
                 offers: a.offers,
                 claimed: a.claimed,
-                assigned: a.assigned,
+                assigned: given.get(&a.lo_id.to_string()).copied().unwrap_or(0),
                 hours_link: history::link(a.lo_id, range.from, range.to, None),
                 offers_link: history::link(a.lo_id, range.from, range.to, None),
                 claimed_link: history::link(a.lo_id, range.from, range.to, Some("claimed")),
@@ -220,7 +223,7 @@ pub async fn dashboard_page(
         query.push_str("&figures=base");
     }
     let (teams, sources) = team_and_source_choices(&state, &user, &d.range.filters).await?;
-    let (availability, officers) = availability_and_officers(&state, &user, &d.range).await?;
+    let (availability, officers) = availability_and_officers(&state, &user, &d.range, &d.given).await?;
     Ok(DashboardPage {
         own_production: user.role == Role::Manager && user.originator,
         availability,

@@ -147,6 +147,9 @@ pub struct Dashboard {
     pub hiring: Hiring,
     pub unassigned: i64,
     pub bands: Vec<BandRow>,
+    /// Leads given to each LO in the range, in the viewer's figures, with no other filter (the availability
+    /// table's "Leads given", whose list is `cohort=assigned` with the range and the LO alone).
+    pub given: HashMap<String, i64>,
     pub escalations_waiting: i64,
     /// The leads behind the unassigned and stale tiles.
     pub unassigned_link: String,
@@ -196,6 +199,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     // Every rollup figure in one statement (see `store::read_many`), each reading only the sums it shows.
     use store::{ALL, COUNT, FUNNEL, FUNNEL_CONTACT, OPEN, ROI, Read};
     let (wow_by, spark_by) = ([GroupBy::WeekSince(wow_from)], [GroupBy::Lo, GroupBy::WeekSince(spark_from)]);
+    let range_only = Filters { from: f.from, to: f.to, ..Filters::default() };
     let reads = [
         Read { kind: Kind::Lead, filters: f, group: &[], measures: ALL },
         Read { kind: Kind::Lead, filters: &wf, group: &wow_by, measures: FUNNEL_CONTACT },
@@ -206,6 +210,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         Read { kind: Kind::Lost, filters: f, group: &LOST_BY, measures: COUNT },
         Read { kind: Kind::Lead, filters: f, group: &ROI_BY, measures: ROI },
         Read { kind: Kind::Lead, filters: &history_filters, group: &[], measures: FUNNEL },
+        Read { kind: Kind::Assignment, filters: &range_only, group: &[GroupBy::Lo], measures: COUNT },
     ];
     // The rest reads side by side with it (a cache miss is then about as slow as the slowest read).
     let (figures, profiles, labels, monthly, stale) = tokio::try_join!(
@@ -215,7 +220,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         dashboards.read(monthly_spend_for(state, &scope, &range)),
         dashboards.read(async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) }),
     )?;
-    let [team, weeks, groups, spark, open_groups, lost_groups, roi_groups, history]: [Vec<store::Group>; 8] =
+    let [team, weeks, groups, spark, open_groups, lost_groups, roi_groups, history, given]: [Vec<store::Group>; 9] =
         figures.try_into().map_err(|_| anyhow::anyhow!("a dashboard read is missing"))?;
     let total = |g: Vec<store::Group>| g.into_iter().next().map(|g| g.tally).unwrap_or_default();
     let (team, history) = (total(team), total(history));
@@ -278,6 +283,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         hiring,
         unassigned,
         bands,
+        given: given.into_iter().filter_map(|g| Some((g.key.into_iter().next()??, g.tally.n))).collect(),
         escalations_waiting,
         as_of,
         pending,
