@@ -200,7 +200,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     use store::{ALL, COUNT, FUNNEL, FUNNEL_CONTACT, OPEN, ROI, Read};
     let (wow_by, spark_by) = ([GroupBy::WeekSince(wow_from)], [GroupBy::Lo, GroupBy::WeekSince(spark_from)]);
     let range_only = Filters { from: f.from, to: f.to, ..Filters::default() };
-    let reads = [
+    let mut reads = vec![
         Read { kind: Kind::Lead, filters: f, group: &[], measures: ALL },
         Read { kind: Kind::Lead, filters: &wf, group: &wow_by, measures: FUNNEL_CONTACT },
         Read { kind: Kind::Assignment, filters: f, group: &[GroupBy::Lo], measures: ALL },
@@ -210,8 +210,13 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         Read { kind: Kind::Lost, filters: f, group: &LOST_BY, measures: COUNT },
         Read { kind: Kind::Lead, filters: f, group: &ROI_BY, measures: ROI },
         Read { kind: Kind::Lead, filters: &history_filters, group: &[], measures: FUNNEL },
-        Read { kind: Kind::Assignment, filters: &range_only, group: &[GroupBy::Lo], measures: COUNT },
     ];
+    // The leads given to each LO (the availability table) count with the range alone: unless other filters are
+    // set, that is the per-LO read above.
+    let given_apart = *f != range_only;
+    if given_apart {
+        reads.push(Read { kind: Kind::Assignment, filters: &range_only, group: &[GroupBy::Lo], measures: COUNT });
+    }
     // The rest reads side by side with it (a cache miss is then about as slow as the slowest read).
     let (figures, profiles, labels, monthly, stale) = tokio::try_join!(
         dashboards.read(async { store::read_many(db, tz, path, &scope, &reads).await.map_err(sql) }),
@@ -220,8 +225,12 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         dashboards.read(monthly_spend_for(state, &scope, &range)),
         dashboards.read(async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) }),
     )?;
-    let [team, weeks, groups, spark, open_groups, lost_groups, roi_groups, history, given]: [Vec<store::Group>; 9] =
+    let mut figures = figures;
+    let given = if given_apart { figures.pop() } else { None };
+    let [team, weeks, groups, spark, open_groups, lost_groups, roi_groups, history]: [Vec<store::Group>; 8] =
         figures.try_into().map_err(|_| anyhow::anyhow!("a dashboard read is missing"))?;
+    let given: HashMap<String, i64> =
+        given.as_ref().unwrap_or(&groups).iter().filter_map(|g| Some((g.key.first()?.clone()?, g.tally.n))).collect();
     let total = |g: Vec<store::Group>| g.into_iter().next().map(|g| g.tally).unwrap_or_default();
     let (team, history) = (total(team), total(history));
     let names = officer_names(state, &[&groups, &open_groups], &lost_groups, &profiles).await?;
@@ -283,7 +292,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         hiring,
         unassigned,
         bands,
-        given: given.into_iter().filter_map(|g| Some((g.key.into_iter().next()??, g.tally.n))).collect(),
+        given,
         escalations_waiting,
         as_of,
         pending,
