@@ -686,11 +686,38 @@ async fn rollups_equal_base_tables_after_concurrent_writes() {
                             assert_eq!(counts, base_n, "counts of {kind:?} by {group:?} from {from:?}, seed {seed}");
                             // Reads sharing one statement each answer as they do alone.
                             let reads = [
-                                store::Read { kind, filters: &range, group: &[], measures: store::FUNNEL },
-                                store::Read { kind, filters: &range, group: &group, measures: store::ALL },
+                                store::Read {
+                                    kind,
+                                    filters: &range,
+                                    group: &[],
+                                    measures: store::FUNNEL,
+                                    apart: false,
+                                },
+                                store::Read {
+                                    kind,
+                                    filters: &range,
+                                    group: &group,
+                                    measures: store::ALL,
+                                    apart: false,
+                                },
+                                store::Read { kind, filters: &range, group: &group, measures: store::ALL, apart: true },
                             ];
                             let both = store::read_many(&db, tz, Path::Rollup, &all, &reads).await.unwrap();
                             assert_eq!(key_map(both[1].clone()), rollup, "{kind:?} by {group:?} beside another read");
+                            // Read apart, the groups are the first key with each other key, the base tables'
+                            // groups summed over the rest (those keys read `*`).
+                            let mut apart: HashMap<String, Tally> = HashMap::new();
+                            for (key, t) in &base {
+                                let parts: Vec<&str> = key.split('|').collect();
+                                for j in 1..parts.len() {
+                                    let k: Vec<&str> = (0..parts.len())
+                                        .map(|i| if i == 0 || i == j { parts[i] } else { store::APART })
+                                        .collect();
+                                    apart.entry(k.join("|")).or_default().add(t);
+                                }
+                            }
+                            apart.retain(|_, t| *t != Tally::default());
+                            assert_eq!(key_map(both[2].clone()), apart, "{kind:?} by {group:?} apart, seed {seed}");
                             let mut whole = Tally::default();
                             base.values().for_each(|t| whole.add(t));
                             let funnel = both[0].first().map(|g| g.tally).unwrap_or_default();

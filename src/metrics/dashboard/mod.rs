@@ -326,7 +326,7 @@ pub async fn funnel_rows(state: &AppState, user: &CurrentUser, p: &Params) -> Ap
         _ => return Err(AppError::invalid("group_by", "Use team, lo or source.")),
     };
     // The funnel shows the cohort and the stages reached: only those sums are read.
-    let read = store::Read { kind, filters: &range.filters, group: &[group], measures: store::FUNNEL };
+    let read = store::Read { kind, filters: &range.filters, group: &[group], measures: store::FUNNEL, apart: false };
     let mut groups = store::read_many(&state.db, tz, path, &scope, &[read]).await?.pop().unwrap_or_default();
     groups.sort_by(|a, b| a.key.cmp(&b.key));
     let labels: HashMap<String, String> = match group {
@@ -484,66 +484,85 @@ async fn lost_for(
     range: &Range,
     path: Path,
 ) -> AppResult<(Vec<LostRow>, HashMap<String, String>)> {
-    // Only how many were lost: the count alone, not every measure.
+    // Only how many were lost: the count alone, not every measure; by reason × stage and by reason × LO.
+    let read =
+        store::Read { kind: Kind::Lost, filters: &range.filters, group: &LOST_BY, measures: store::COUNT, apart: true };
     let groups =
-        store::counts(&state.db, state.config.timezone, path, Kind::Lost, &range.filters, scope, &LOST_BY).await?;
+        store::read_many(&state.db, state.config.timezone, path, scope, &[read]).await?.pop().unwrap_or_default();
     let labels = store::labels(&state.db).await?;
     let lo_names = names_for(state, &parse_ids(&groups, 2), false).await?;
     Ok(lost_from(range, &groups, &labels, &lo_names))
 }
 
-/// The lost figures' grouping: reason, furthest stage reached, LO.
+/// The lost figures' grouping: reason, furthest stage reached, LO (read `apart`: reason × stage and reason × LO).
 pub(crate) const LOST_BY: [GroupBy; 3] = [GroupBy::Detail, GroupBy::ReachedPos, GroupBy::Lo];
 
-/// The lost rows from the losses counted by [`LOST_BY`], with the reasons' labels and the LOs' names.
+/// The lost rows from the losses counted by [`LOST_BY`] (each group by reason × stage, by reason × LO, or, read
+/// together, by all three), with the reasons' labels and the LOs' names.
 pub(crate) fn lost_from(
     range: &Range,
     groups: &[store::Group],
     labels: &store::Labels,
     lo_names: &HashMap<Uuid, String>,
 ) -> (Vec<LostRow>, HashMap<String, String>) {
-    let mut by_reason: HashMap<String, LostRow> = HashMap::new();
+    let mut rows: Vec<LostRow> = Vec::new();
+    let mut by_reason: HashMap<&str, usize> = HashMap::new();
     for g in groups.iter().filter(|g| g.tally.n != 0) {
-        let reason = g.key[0].clone().unwrap_or_else(|| "unspecified".into());
-        let pos: usize = g.key[1].as_deref().and_then(|s| s.parse().ok()).unwrap_or(1);
-        let row = by_reason.entry(reason.clone()).or_insert_with(|| LostRow {
-            label: labels.lost_reasons.get(&reason).cloned().unwrap_or_else(|| reason.clone()),
-            reason: reason.clone(),
-            total: 0,
-            by_stage: vec![0; 8],
-            by_lo: HashMap::new(),
-            link: range.leads_link(&[("cohort", "lost".into()), ("lost_reason", reason.clone())]),
-            stage_links: model::WON_PATH
-                .iter()
-                .map(|(stage, _)| {
-                    range.leads_link(&[
-                        ("cohort", "lost".into()),
-                        ("lost_reason", reason.clone()),
-                        ("lost_from", stage.to_string()),
-                    ])
-                })
-                .collect(),
-            lo_links: HashMap::new(),
+        let reason = g.key[0].as_deref().unwrap_or("unspecified");
+        let (stage, lo) = (g.key[1].as_deref(), g.key[2].as_deref());
+        let i = *by_reason.entry(reason).or_insert_with(|| {
+            rows.push(lost_row(range, labels, reason));
+            rows.len() - 1
         });
-        row.total += g.tally.n;
-        row.by_stage[pos.clamp(1, 8) - 1] += g.tally.n;
-        let lo = g.key[2].clone().unwrap_or_default();
-        if !lo.is_empty() && !row.lo_links.contains_key(&lo) {
-            let link =
-                range.leads_link(&[("cohort", "lost".into()), ("lost_reason", reason.clone()), ("lo", lo.clone())]);
-            row.lo_links.insert(lo.clone(), link);
+        let row = &mut rows[i];
+        // A stage (or, read together, any) group counts toward the reason's total and its stage.
+        if stage != Some(store::APART) {
+            let pos: usize = stage.and_then(|s| s.parse().ok()).unwrap_or(1);
+            row.total += g.tally.n;
+            row.by_stage[pos.clamp(1, 8) - 1] += g.tally.n;
         }
-        *row.by_lo.entry(lo).or_insert(0) += g.tally.n;
+        if lo == Some(store::APART) {
+            continue;
+        }
+        let lo = lo.unwrap_or_default();
+        if !lo.is_empty() && !row.lo_links.contains_key(lo) {
+            let link = range.leads_link(&[
+                ("cohort", "lost".into()),
+                ("lost_reason", reason.to_string()),
+                ("lo", lo.to_string()),
+            ]);
+            row.lo_links.insert(lo.to_string(), link);
+        }
+        *row.by_lo.entry(lo.to_string()).or_insert(0) += g.tally.n;
     }
-    let mut rows: Vec<LostRow> = by_reason.into_values().collect();
     rows.sort_by(|a, b| b.total.cmp(&a.total).then(a.reason.cmp(&b.reason)));
-    let lost_officers: std::collections::HashSet<&str> = groups.iter().filter_map(|g| g.key[2].as_deref()).collect();
+    let lost_officers: std::collections::HashSet<&str> =
+        groups.iter().filter_map(|g| g.key[2].as_deref()).filter(|k| *k != store::APART).collect();
     let names = lo_names
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .filter(|(k, _)| lost_officers.contains(k.as_str()))
         .collect();
     (rows, names)
+}
+
+/// A reason's lost row before its counts: its label and the lists behind its total and its stages.
+fn lost_row(range: &Range, labels: &store::Labels, reason: &str) -> LostRow {
+    let lost = |extra: Option<(&'static str, String)>| {
+        let mut pairs = vec![("cohort", "lost".to_string()), ("lost_reason", reason.to_string())];
+        pairs.extend(extra);
+        range.leads_link(&pairs)
+    };
+    LostRow {
+        label: labels.lost_reasons.get(reason).cloned().unwrap_or_else(|| reason.to_string()),
+        reason: reason.to_string(),
+        total: 0,
+        by_stage: vec![0; 8],
+        by_lo: HashMap::new(),
+        link: lost(None),
+        stage_links: model::WON_PATH.iter().map(|(stage, _)| lost(Some(("lost_from", stage.to_string())))).collect(),
+        lo_links: HashMap::new(),
+    }
 }
 
 /// ROI of a source, or of one campaign under it: the `Roi` figures and which source (campaign) it is.

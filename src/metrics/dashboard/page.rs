@@ -201,21 +201,27 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let (wow_by, spark_by) = ([GroupBy::WeekSince(wow_from)], [GroupBy::Lo, GroupBy::WeekSince(spark_from)]);
     let range_only = Filters { from: f.from, to: f.to, ..Filters::default() };
     let mut reads = vec![
-        Read { kind: Kind::Lead, filters: f, group: &[], measures: ALL },
-        Read { kind: Kind::Lead, filters: &wf, group: &wow_by, measures: FUNNEL_CONTACT },
-        Read { kind: Kind::Assignment, filters: f, group: &[GroupBy::Lo], measures: ALL },
+        Read { kind: Kind::Lead, filters: f, group: &[], measures: ALL, apart: false },
+        Read { kind: Kind::Lead, filters: &wf, group: &wow_by, measures: FUNNEL_CONTACT, apart: false },
+        Read { kind: Kind::Assignment, filters: f, group: &[GroupBy::Lo], measures: ALL, apart: false },
         // The sparklines draw assigned leads only.
-        Read { kind: Kind::Assignment, filters: &sf, group: &spark_by, measures: COUNT },
-        Read { kind: Kind::Open, filters: f, group: &[GroupBy::Lo, GroupBy::Detail], measures: OPEN },
-        Read { kind: Kind::Lost, filters: f, group: &LOST_BY, measures: COUNT },
-        Read { kind: Kind::Lead, filters: f, group: &ROI_BY, measures: ROI },
-        Read { kind: Kind::Lead, filters: &history_filters, group: &[], measures: FUNNEL },
+        Read { kind: Kind::Assignment, filters: &sf, group: &spark_by, measures: COUNT, apart: false },
+        Read { kind: Kind::Open, filters: f, group: &[GroupBy::Lo, GroupBy::Detail], measures: OPEN, apart: false },
+        Read { kind: Kind::Lost, filters: f, group: &LOST_BY, measures: COUNT, apart: true },
+        Read { kind: Kind::Lead, filters: f, group: &ROI_BY, measures: ROI, apart: false },
+        Read { kind: Kind::Lead, filters: &history_filters, group: &[], measures: FUNNEL, apart: false },
     ];
     // The leads given to each LO (the availability table) count with the range alone: unless other filters are
     // set, that is the per-LO read above.
-    let given_apart = *f != range_only;
-    if given_apart {
-        reads.push(Read { kind: Kind::Assignment, filters: &range_only, group: &[GroupBy::Lo], measures: COUNT });
+    let given_read = *f != range_only;
+    if given_read {
+        reads.push(Read {
+            kind: Kind::Assignment,
+            filters: &range_only,
+            group: &[GroupBy::Lo],
+            measures: COUNT,
+            apart: false,
+        });
     }
     // The rest reads side by side with it (a cache miss is then about as slow as the slowest read).
     let (figures, profiles, labels, monthly, stale) = tokio::try_join!(
@@ -226,7 +232,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         dashboards.read(async { store::stale_leads(db, &scope, state.clock.now(), STALE_CAP).await.map_err(sql) }),
     )?;
     let mut figures = figures;
-    let given = if given_apart { figures.pop() } else { None };
+    let given = if given_read { figures.pop() } else { None };
     let [team, weeks, groups, spark, open_groups, lost_groups, roi_groups, history]: [Vec<store::Group>; 8] =
         figures.try_into().map_err(|_| anyhow::anyhow!("a dashboard read is missing"))?;
     let given: HashMap<String, i64> =
