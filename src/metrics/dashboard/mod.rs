@@ -565,6 +565,15 @@ fn lost_row(range: &Range, labels: &store::Labels, reason: &str) -> LostRow {
     }
 }
 
+impl LostRow {
+    /// `by_lo` most lost first (then by LO id), as the page lists them: the same order on every request.
+    pub fn by_lo_sorted(&self) -> Vec<(&str, i64)> {
+        let mut v: Vec<(&str, i64)> = self.by_lo.iter().map(|(lo, n)| (lo.as_str(), *n)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v
+    }
+}
+
 /// ROI of a source, or of one campaign under it: the `Roi` figures and which source (campaign) it is.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoiRow {
@@ -725,6 +734,18 @@ mod tests {
         pairs.push(("scope", range.link_scope.into()));
         let q: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
         format!("/leads?{}", q.join("&"))
+    }
+
+    #[test]
+    fn lost_by_lo_lists_the_most_lost_first_whatever_the_map_order() {
+        let mut row = lost_row(
+            &Params::default().validate(NaiveDate::from_ymd_opt(2026, 12, 5).unwrap()).unwrap(),
+            &store::Labels::default(),
+            "rate",
+        );
+        row.by_lo =
+            HashMap::from([("b".to_string(), 3), ("a".to_string(), 3), ("c".to_string(), 9), (String::new(), 1)]);
+        assert_eq!(row.by_lo_sorted(), vec![("c", 9), ("a", 3), ("b", 3), ("", 1)]);
     }
 
     #[test]

@@ -182,47 +182,34 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
     let tz = state.config.timezone;
     let f = &range.filters;
 
-    // Every figure below comes from these independent reads, run side by side (a cache miss is then about
-    // as slow as the slowest read, not the sum of them).
-    let wow_from = range.to - chrono::Duration::days(14);
-    let mut wf = f.clone();
-    wf.from = Some(wow_from);
-    let spark_from = range.to - chrono::Duration::days(56);
-    let mut sf = f.clone();
-    sf.from = Some(spark_from);
-    // Stage-to-funded rates from cohorts 30 to 120 days old: old enough to have funded, recent enough to
-    // reflect today's team.
-    let hist_to = state.today() - chrono::Duration::days(30);
-    let history_filters = Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() };
     let sql = |e: sqlx::Error| AppError::from(e);
     let dashboards = crate::metrics::cache::dashboards(state);
     // Every rollup figure in one statement (see `store::read_many`), each reading only the sums it shows.
     use store::{ALL, COUNT, FUNNEL, FUNNEL_CONTACT, OPEN, ROI, Read};
-    let (wow_by, spark_by) = ([GroupBy::WeekSince(wow_from)], [GroupBy::Lo, GroupBy::WeekSince(spark_from)]);
-    let range_only = Filters { from: f.from, to: f.to, ..Filters::default() };
+    let w = Windows::new(&range, state.today());
+    let (wow_by, spark_by) = ([GroupBy::WeekSince(w.wow_from)], [GroupBy::Lo, GroupBy::WeekSince(w.spark_from)]);
     let mut reads = vec![
         Read { kind: Kind::Lead, filters: f, group: &[], measures: ALL, apart: false },
-        Read { kind: Kind::Lead, filters: &wf, group: &wow_by, measures: FUNNEL_CONTACT, apart: false },
+        Read { kind: Kind::Lead, filters: &w.wow, group: &wow_by, measures: FUNNEL_CONTACT, apart: false },
         Read { kind: Kind::Assignment, filters: f, group: &[GroupBy::Lo], measures: ALL, apart: false },
         // The sparklines draw assigned leads only.
-        Read { kind: Kind::Assignment, filters: &sf, group: &spark_by, measures: COUNT, apart: false },
+        Read { kind: Kind::Assignment, filters: &w.spark, group: &spark_by, measures: COUNT, apart: false },
         Read { kind: Kind::Open, filters: f, group: &[GroupBy::Lo, GroupBy::Detail], measures: OPEN, apart: false },
         Read { kind: Kind::Lost, filters: f, group: &LOST_BY, measures: COUNT, apart: true },
         Read { kind: Kind::Lead, filters: f, group: &ROI_BY, measures: ROI, apart: false },
-        Read { kind: Kind::Lead, filters: &history_filters, group: &[], measures: FUNNEL, apart: false },
+        Read { kind: Kind::Lead, filters: &w.history, group: &[], measures: FUNNEL, apart: false },
     ];
     // The leads given to each LO (the availability table) count with the range alone: unless other filters are
     // set, that is the per-LO read above.
-    let given_read = *f != range_only;
-    if given_read {
-        reads.push(Read {
-            kind: Kind::Assignment,
-            filters: &range_only,
-            group: &[GroupBy::Lo],
-            measures: COUNT,
-            apart: false,
-        });
-    }
+    let given_read = *f != w.range_only;
+    let lo = [GroupBy::Lo];
+    reads.extend(given_read.then_some(Read {
+        kind: Kind::Assignment,
+        filters: &w.range_only,
+        group: &lo,
+        measures: COUNT,
+        apart: false,
+    }));
     // The rest reads side by side with it (a cache miss is then about as slow as the slowest read).
     let (figures, profiles, labels, monthly, stale) = tokio::try_join!(
         dashboards.read(async { store::read_many(db, tz, path, &scope, &reads).await.map_err(sql) }),
@@ -305,6 +292,34 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, p: &Params) -> AppR
         path,
         sort,
     })
+}
+
+/// The windows the dashboard's reads need besides the range itself: the last two weeks (week over week), the
+/// last eight (sparklines), the cohorts 30 to 120 days old (stage-to-funded rates: old enough to have funded,
+/// recent enough to reflect today's team) and the range without its other filters (leads given).
+struct Windows {
+    wow_from: NaiveDate,
+    spark_from: NaiveDate,
+    wow: Filters,
+    spark: Filters,
+    history: Filters,
+    range_only: Filters,
+}
+
+impl Windows {
+    fn new(range: &Range, today: NaiveDate) -> Self {
+        let f = &range.filters;
+        let (wow_from, spark_from) = (range.to - chrono::Duration::days(14), range.to - chrono::Duration::days(56));
+        let hist_to = today - chrono::Duration::days(30);
+        Windows {
+            wow_from,
+            spark_from,
+            wow: Filters { from: Some(wow_from), ..f.clone() },
+            spark: Filters { from: Some(spark_from), ..f.clone() },
+            history: Filters { from: Some(hist_to - chrono::Duration::days(90)), to: Some(hist_to), ..f.clone() },
+            range_only: Filters { from: f.from, to: f.to, ..Filters::default() },
+        }
+    }
 }
 
 /// The names of every LO the dashboard's tables mention (assigned in the range, holding open leads, marked
