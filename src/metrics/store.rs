@@ -261,11 +261,12 @@ pub struct Read<'a> {
     /// Group by the first key with each other key apart (`GROUPING SETS ((k0, k1), (k0, k2), …)`) instead of by
     /// all of them together: a figure shown by reason × stage and by reason × LO then gets those groups, not
     /// every reason × stage × LO (the lost reasons: 743 groups became about 250 at 1M leads). A group's keys
-    /// it is not grouped by read [`APART`]. Not with [`GroupBy::WeekSince`].
+    /// it is not grouped by read [`APART`], so the keys after the first should be ones that never read `*`: ids
+    /// and stage positions (the lost reasons' stage and LO), not free text such as a campaign.
     pub apart: bool,
 }
 
-/// The key of a group of an `apart` read that the group is not grouped by (no stored value is `*`).
+/// The key of a group of an `apart` read that the group is not grouped by.
 pub const APART: &str = "*";
 
 /// A tally with `measures` set from `sums` (in that order) and every other field zero.
@@ -341,10 +342,10 @@ pub async fn read_many(
     }
     let rows = if path == Path::Rollup {
         // The rollups' statement is planned once per connection (`force_generic_plan`, for this read-only
-        // transaction only, set in the message that begins it): planned afresh for each call's dates and ids it cost 3-4 ms of planning on top of about 5 ms
-        // of run at 1M leads (a manager's 90-day dashboard), and the generic plan reads the same indexes (the
-        // rollups' grain, kind and day, or team). The base path keeps custom plans: its candidate leads come
-        // from a date range whose width decides the plan.
+        // transaction only, set in the message that begins it): planned afresh for each call's dates and ids, it
+        // cost 3-4 ms of planning on top of about 5 ms of run at 1M leads (a manager's 90-day dashboard), and the
+        // generic plan reads the same indexes (the rollups' grain, kind and day, or team). The base path keeps
+        // custom plans: its candidate leads come from a date range whose width decides the plan.
         let mut tx = db.begin_with("BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan").await?;
         let rows = qb.build().fetch_all(&mut *tx).await?;
         tx.commit().await?;
