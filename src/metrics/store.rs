@@ -305,21 +305,6 @@ pub async fn tally(
     Ok(read_many(db, tz, path, scope, &[read]).await?.pop().unwrap_or_default())
 }
 
-/// [`tally`] of the count alone (the tally's `n`; its other measures zero): for figures that read only how
-/// many, at a fraction of the cost (each sum is work for every row read).
-pub async fn counts(
-    db: &PgPool,
-    tz: chrono_tz::Tz,
-    path: Path,
-    kind: Kind,
-    filters: &Filters,
-    scope: &Scope,
-    group: &[GroupBy],
-) -> sqlx::Result<Vec<Group>> {
-    let read = Read { kind, filters, group, measures: COUNT, apart: false };
-    Ok(read_many(db, tz, path, scope, &[read]).await?.pop().unwrap_or_default())
-}
-
 /// Several rollup reads under one scope in **one statement** (a `UNION ALL` of the reads, each tagged with its
 /// place): a page's figures then cost one round trip and one executor start instead of one per figure. Returns
 /// each read's groups, in the order of `reads`.

@@ -36,8 +36,23 @@ pub struct LeadRow {
     pub lo_total: Option<i64>,
 }
 
-/// [`row_select`]'s columns after the optional `lo_total`, in order.
-const LEAD_ROW_COLUMNS: usize = 14;
+/// [`row_select`]'s columns after the optional `lo_total`, in the order [`LeadRow`] reads them.
+const LEAD_ROW_COLUMNS: [&str; 14] = [
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "stage",
+    "pipeline_id",
+    "source",
+    "property_state",
+    "loan_purpose",
+    "loan_amount_cents",
+    "assigned_lo_name",
+    "created_at",
+    "in_scope",
+];
 
 /// Read by position, in [`row_select`]'s order: looking each of 51 rows' 15 columns up by name (a hash per column)
 /// and re-checking its type was a sixth of the lead list's CPU. Debug builds (every test) check each row's
@@ -45,27 +60,9 @@ const LEAD_ROW_COLUMNS: usize = 14;
 impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for LeadRow {
     fn from_row(row: &'r sqlx::postgres::PgRow) -> sqlx::Result<Self> {
         use sqlx::Row;
-        let with_total = row.len() == LEAD_ROW_COLUMNS + 1;
+        let with_total = row.len() == LEAD_ROW_COLUMNS.len() + 1;
         let at = usize::from(with_total);
-        debug_assert_eq!(
-            row.columns().iter().skip(at).map(sqlx::Column::name).collect::<Vec<_>>(),
-            [
-                "id",
-                "first_name",
-                "last_name",
-                "email",
-                "phone",
-                "stage",
-                "pipeline_id",
-                "source",
-                "property_state",
-                "loan_purpose",
-                "loan_amount_cents",
-                "assigned_lo_name",
-                "created_at",
-                "in_scope"
-            ]
-        );
+        debug_assert_eq!(row.columns().iter().skip(at).map(sqlx::Column::name).collect::<Vec<_>>(), LEAD_ROW_COLUMNS);
         Ok(LeadRow {
             lo_total: if with_total { row.try_get_unchecked(0)? } else { None },
             id: row.try_get_unchecked(at)?,
