@@ -1,6 +1,7 @@
 //! Database access: the pool, the embedded PostgreSQL supervisor and migrations.
 
 pub mod backup;
+pub mod batch;
 pub mod embedded;
 
 use std::time::Duration;

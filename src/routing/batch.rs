@@ -10,15 +10,13 @@
 //! bad lead cannot hold back the others.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
 use super::turns::Turns;
 use super::{route_job_key, route_locked, store};
 use crate::auth::CurrentUser;
+use crate::db::batch::Batcher;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -27,99 +25,37 @@ const MAX_BATCH: usize = 256;
 
 type Answer = AppResult<Option<Uuid>>;
 
+/// A created lead waiting for the next routing transaction of this instance.
 struct Waiting {
     lead: Uuid,
     actor: Option<CurrentUser>,
-    answer: oneshot::Sender<Answer>,
-}
-
-/// This instance's waiting leads (one per `AppState`, in its extensions).
-#[derive(Default)]
-struct Batcher {
-    waiting: Mutex<Vec<Waiting>>,
-    /// A request is routing a batch.
-    busy: AtomicBool,
-    /// Wakes waiting requests when a batch is done (their answer came, or one of them leads next).
-    done: Notify,
-}
-
-impl Batcher {
-    fn push(&self, w: Waiting) {
-        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).push(w);
-    }
-    fn take(&self) -> Vec<Waiting> {
-        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        let n = waiting.len().min(MAX_BATCH);
-        waiting.drain(..n).collect()
-    }
-}
-
-/// Frees the batcher when the leading request finishes or is cancelled (its client went away).
-struct Leading<'a>(&'a Batcher);
-
-impl Drop for Leading<'_> {
-    fn drop(&mut self) {
-        self.0.busy.store(false, Ordering::Release);
-        self.0.done.notify_waiters();
-    }
 }
 
 /// Routes a lead whose creating transaction has committed, with whatever other leads are waiting on this
 /// instance; returns its LO, if it was assigned.
 pub async fn route_created(state: &AppState, lead: Uuid, actor: Option<&CurrentUser>) -> Answer {
-    let batcher = state.extensions.get_or_insert_with(Batcher::default);
-    let (answer, mut answered) = oneshot::channel();
-    batcher.push(Waiting { lead, actor: actor.cloned(), answer });
-    loop {
-        let done = batcher.done.notified();
-        tokio::pin!(done);
-        done.as_mut().enable();
-        if !batcher.busy.swap(true, Ordering::AcqRel) {
-            let _leading = Leading(&batcher);
-            let batch = batcher.take();
-            route_batch(state, batch).await;
-        } else {
-            tokio::select! {
-                a = &mut answered => return settle(state, lead, actor, a.ok()).await,
-                _ = &mut done => {}
-            }
-        }
-        match answered.try_recv() {
-            Ok(a) => return a,
-            Err(oneshot::error::TryRecvError::Empty) => continue,
-            // A leading request was cancelled with this lead in its batch: route it alone.
-            Err(oneshot::error::TryRecvError::Closed) => return settle(state, lead, actor, None).await,
-        }
-    }
-}
-
-/// The answer, or (when the batch that held this lead was dropped) the lead routed on its own.
-async fn settle(state: &AppState, lead: Uuid, actor: Option<&CurrentUser>, answer: Option<Answer>) -> Answer {
-    match answer {
+    let batcher = state.extensions.get_or_insert_with(Batcher::<Waiting, Answer>::default);
+    let waiting = Waiting { lead, actor: actor.cloned() };
+    match batcher.join(waiting, MAX_BATCH, |batch| route_batch(state, batch)).await {
         Some(a) => a,
+        // The batch that held this lead was dropped (its leading request was cancelled): route it alone.
         None => super::route_created_lead(state, lead, actor).await,
     }
 }
 
 /// Routes `batch` in one transaction and answers each lead; if that transaction fails, routes each lead in
 /// its own.
-async fn route_batch(state: &AppState, batch: Vec<Waiting>) {
-    if batch.is_empty() {
-        return;
-    }
+async fn route_batch(state: &AppState, batch: Vec<Waiting>) -> Vec<Answer> {
     let leads: Vec<(Uuid, Option<&CurrentUser>)> = batch.iter().map(|w| (w.lead, w.actor.as_ref())).collect();
     match route_together(state, &leads).await {
-        Ok(routed) => {
-            for (w, lo) in batch.into_iter().zip(routed) {
-                let _ = w.answer.send(Ok(lo));
-            }
-        }
+        Ok(routed) => routed.into_iter().map(Ok).collect(),
         Err(e) => {
             tracing::warn!(leads = batch.len(), error = %e.public_message(), "routing a batch failed; routing its leads one by one");
-            for w in batch {
-                let a = super::route_created_lead(state, w.lead, w.actor.as_ref()).await;
-                let _ = w.answer.send(a);
+            let mut answers = Vec::with_capacity(batch.len());
+            for w in &batch {
+                answers.push(super::route_created_lead(state, w.lead, w.actor.as_ref()).await);
             }
+            answers
         }
     }
 }

@@ -1,0 +1,159 @@
+//! Group commit inside one instance: requests that arrive while a transaction is running wait, and the next
+//! transaction serves all of them.
+//!
+//! One waiting request at a time leads: it takes everything waiting (up to a maximum), runs the batch, answers
+//! each request of it, then hands the lead to the next request still waiting. Nothing here matters to another
+//! instance or outlives a request: an item is only a hand-off between requests of this process, and each
+//! request still gets its own answer. When the leading request is cancelled (its client went away) with other
+//! requests' items in its batch, those requests learn that their batch was dropped ([`Batcher::join`] answers
+//! `None`) and serve their item alone.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Notify, oneshot};
+
+/// Items of type `T` waiting for the next batch, each with the place its answer `R` goes. Keep one per kind
+/// of batch in [`crate::state::AppState`]'s extensions.
+pub struct Batcher<T, R> {
+    waiting: Mutex<Vec<(T, oneshot::Sender<R>)>>,
+    /// A request is running a batch.
+    busy: AtomicBool,
+    /// Wakes waiting requests when a batch is done (their answer came, or one of them leads next).
+    done: Notify,
+}
+
+impl<T, R> Default for Batcher<T, R> {
+    fn default() -> Self {
+        Batcher { waiting: Mutex::new(Vec::new()), busy: AtomicBool::new(false), done: Notify::new() }
+    }
+}
+
+/// Frees the batcher when the leading request finishes or is cancelled.
+struct Leading<'a, T, R>(&'a Batcher<T, R>);
+
+impl<T, R> Drop for Leading<'_, T, R> {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
+        self.0.done.notify_waiters();
+    }
+}
+
+impl<T, R> Batcher<T, R> {
+    fn take(&self, max: usize) -> Vec<(T, oneshot::Sender<R>)> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let n = waiting.len().min(max.max(1));
+        waiting.drain(..n).collect()
+    }
+
+    /// Adds `item` to the next batch and waits for its answer. `run` serves one batch (at most `max` items, in
+    /// arrival order) and returns one answer per item, in the same order. `None`: the batch that held the item
+    /// was dropped before answering it (its leading request was cancelled, or `run` answered fewer items than
+    /// it was given); the caller serves the item on its own.
+    pub async fn join<F, Fut>(&self, item: T, max: usize, run: F) -> Option<R>
+    where
+        F: Fn(Vec<T>) -> Fut,
+        Fut: Future<Output = Vec<R>>,
+    {
+        let (answer, mut answered) = oneshot::channel();
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).push((item, answer));
+        loop {
+            let done = self.done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if !self.busy.swap(true, Ordering::AcqRel) {
+                let _leading = Leading(self);
+                let (items, answers): (Vec<T>, Vec<oneshot::Sender<R>>) = self.take(max).into_iter().unzip();
+                if !items.is_empty() {
+                    for (to, a) in answers.into_iter().zip(run(items).await) {
+                        let _ = to.send(a);
+                    }
+                }
+            } else {
+                tokio::select! {
+                    a = &mut answered => return a.ok(),
+                    _ = &mut done => {}
+                }
+            }
+            match answered.try_recv() {
+                Ok(a) => return Some(a),
+                Err(oneshot::error::TryRecvError::Empty) => continue,
+                Err(oneshot::error::TryRecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_item_gets_its_own_answer_and_waiting_items_share_a_batch() {
+        let batcher = Arc::new(Batcher::<u32, u32>::default());
+        let batches = Arc::new(AtomicUsize::new(0));
+        let mut handles = Vec::new();
+        for i in 0..64u32 {
+            let (b, n) = (batcher.clone(), batches.clone());
+            handles.push(tokio::spawn(async move {
+                b.join(i, 8, |items: Vec<u32>| {
+                    let n = n.clone();
+                    async move {
+                        n.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                        items.into_iter().map(|x| x * 10).collect()
+                    }
+                })
+                .await
+            }));
+        }
+        for (i, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.await.unwrap(), Some(i as u32 * 10));
+        }
+        let n = batches.load(Ordering::SeqCst);
+        assert!((8..64).contains(&n), "64 items in batches of at most 8 while each batch sleeps: {n} batches");
+    }
+
+    #[tokio::test]
+    async fn an_item_its_batch_did_not_answer_is_told_so() {
+        let batcher = Batcher::<u32, u32>::default();
+        let answer = batcher.join(7, 4, |_items: Vec<u32>| async { Vec::new() }).await;
+        assert_eq!(answer, None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_leader_drops_its_batch_and_the_others_are_told() {
+        let batcher = Arc::new(Batcher::<u32, u32>::default());
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        let started_tx = Mutex::new(Some(started_tx));
+        let leader = {
+            let b = batcher.clone();
+            tokio::spawn(async move {
+                b.join(1, 8, move |items: Vec<u32>| {
+                    if let Some(s) = started_tx.lock().unwrap().take() {
+                        let _ = s.send(());
+                    }
+                    async move {
+                        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                        items
+                    }
+                })
+                .await
+            })
+        };
+        started_rx.await.unwrap();
+        // The leader is running its batch (item 1 alone); item 2 waits for the next one.
+        let follower = {
+            let b = batcher.clone();
+            tokio::spawn(async move { b.join(2, 8, |items: Vec<u32>| async move { items }).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        leader.abort();
+        // Item 2 was never in the dropped batch: the next leader (itself) serves it.
+        assert_eq!(follower.await.unwrap(), Some(2));
+    }
+}
