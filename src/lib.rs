@@ -89,7 +89,7 @@ pub fn wire() {
         vec![portfolio::LEAD_EVENTS, webhooks::LEAD_EVENTS, messages::LEAD_EVENTS],
     );
     leads::wiring::wire(leads::wiring::LeadWiring {
-        queue_routing: |tx, lead, now| Box::pin(async move { Ok(routing::queue_routing(tx, lead, now).await?) }),
+        queue_routing: |tx, leads, now| Box::pin(async move { Ok(routing::queue_routing(tx, leads, now).await?) }),
         route_new_lead: |state, lead, actor| Box::pin(routing::batch::route_created(state, lead, actor)),
         lead_panels: vec![
             |state, user, lead| Box::pin(routing::lead_panel(state, user, lead)),

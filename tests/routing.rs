@@ -126,11 +126,13 @@ async fn assigned(app: &TestApp, lead: Uuid) -> (Option<Uuid>, Option<Uuid>) {
 }
 
 async fn decision(app: &TestApp, lead: Uuid) -> serde_json::Value {
-    sqlx::query_scalar("SELECT candidates FROM routing_decisions WHERE lead_id = $1 ORDER BY id DESC LIMIT 1")
-        .bind(lead)
-        .fetch_one(app.db())
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT routing_candidates(candidates) FROM routing_decisions WHERE lead_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(lead)
+    .fetch_one(app.db())
+    .await
+    .unwrap()
 }
 
 fn reasons_of(candidates: &serde_json::Value, lo: Uuid) -> Vec<String> {
@@ -1094,7 +1096,7 @@ async fn a_lead_left_unrouted_is_routed_by_its_safety_net_job() {
     .execute(&mut *tx)
     .await
     .unwrap();
-    routing::queue_routing(&mut tx, orphan, app.state.clock.now()).await.unwrap();
+    routing::queue_routing(&mut tx, &[orphan], app.state.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(assigned(&app, orphan).await.0, None);
     // Not yet due.

@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::lifecycle;
 use super::model::{self, LeadDraft, LeadFields};
+use super::store::NewLead;
 use crate::audit::Entry;
 use crate::auth::{CurrentUser, PageCtx, Role};
 use crate::config::ImportArgs;
@@ -308,7 +309,7 @@ async fn write_batch(
     } else {
         Default::default()
     };
-    let mut new_rows: Vec<NewRow> = Vec::with_capacity(batch.len());
+    let mut new_rows: Vec<NewLead> = Vec::with_capacity(batch.len());
     let mut notes: Vec<(Uuid, String)> = Vec::new();
     let mut opt_outs: Vec<(Uuid, String)> = Vec::new();
     for r in &batch {
@@ -379,12 +380,21 @@ async fn write_batch(
             seen.loan_numbers.insert(n.clone(), r.line);
         }
         opt_outs.extend(f.opt_outs.iter().map(|c| (id, c.clone())));
-        new_rows.push(NewRow { id, fields: f, referred_by });
+        new_rows.push(NewLead { id, fields: f, referred_by });
     }
-    insert_leads(tx, user, &new_rows, now).await?;
+    // An LO's import is theirs from its first moment (recorded as an assignment with the creation).
+    let owner = (user.role == Role::Lo).then_some(lifecycle::FirstOwner {
+        lo: user.id,
+        team: user.team_id,
+        reason: "imported by the loan officer",
+    });
+    crate::leads::store::insert_many(tx, &new_rows, owner.as_ref(), now).await?;
+    let ids: Vec<Uuid> = new_rows.iter().map(|r| r.id).collect();
+    let entered: Vec<serde_json::Value> =
+        new_rows.iter().map(|r| serde_json::to_value(r.fields)).collect::<Result<_, _>>()?;
+    lifecycle::record_created(tx, Some(user), &ids, &entered, "import", owner, now).await?;
     insert_notes(tx, user, notes, now).await?;
     crate::leads::store::record_opt_outs(tx, &opt_outs, now).await?;
-    let ids: Vec<Uuid> = new_rows.iter().map(|r| r.id).collect();
     if user.role != Role::Lo && !ids.is_empty() {
         let payload = RouteImported { actor_id: user.id, lead_ids: ids.clone() };
         crate::jobs::enqueue(tx, ROUTE_JOB, serde_json::to_value(&payload)?, now, None).await?;
@@ -446,13 +456,6 @@ async fn insert_notes(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// A row to write as a new lead, with its referrer resolved to a portfolio loan.
-struct NewRow<'a> {
-    id: Uuid,
-    fields: &'a LeadFields,
-    referred_by: Option<Uuid>,
 }
 
 /// The batch's loan numbers that leads already have: the lead's id and name when `user` may see it.
@@ -554,105 +557,6 @@ async fn open_leads_by(
         oldest.entry(key).or_insert(id);
     }
     Ok(oldest)
-}
-
-/// Writes leads, their first stage change, consents and (for an LO) assignments, a few statements per batch.
-async fn insert_leads(
-    tx: &mut Transaction<'_, Postgres>,
-    user: &CurrentUser,
-    rows: &[NewRow<'_>],
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    macro_rules! col {
-        ($f:ident) => {
-            rows.iter().map(|r| r.fields.$f.clone()).collect::<Vec<_>>()
-        };
-    }
-    let referred_by: Vec<Option<Uuid>> = rows.iter().map(|r| r.referred_by).collect();
-    let partners: Vec<Option<Uuid>> = rows.iter().map(|r| r.fields.referral_partner_id).collect();
-    // An LO's import is theirs from its first moment (recorded as an assignment with the creation, below).
-    let owner = (user.role == Role::Lo).then_some(lifecycle::FirstOwner {
-        lo: user.id,
-        team: user.team_id,
-        reason: "imported by the loan officer",
-    });
-    let (lo, team) = (owner.map(|o| o.lo), owner.and_then(|o| o.team));
-    let assigned_at = lo.map(|_| now);
-    sqlx::query(
-        "INSERT INTO leads (id, pipeline_id, stage, first_name, last_name, email, phone, property_state, property_zip,
-             loan_purpose, loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_quoted,
-             source, campaign, vendor, cost_cents, external_id, loan_number, referred_by_loan_id, assigned_lo_id,
-             team_id, assigned_at, stage_changed_at, created_at, updated_at, referral_partner_id)
-         SELECT t.id, $20, 'new', t.first_name, t.last_name, t.email, t.phone, t.property_state, t.property_zip,
-             t.loan_purpose, t.loan_amount_cents, t.property_value_cents, t.credit_band, t.occupancy, t.property_type,
-             t.rate_milli / 1000.0, t.source, t.campaign, t.vendor, t.cost_cents, t.external_id, t.loan_number,
-             t.referred_by, $21, $22, $23, $24, $24, $24, t.partner
-         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                     $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::int4[], $15::text[],
-                     $16::text[], $17::text[], $18::bigint[], $19::text[], $25::text[], $26::uuid[], $27::uuid[])
-           AS t(id, first_name, last_name, email, phone, property_state, property_zip, loan_purpose,
-                loan_amount_cents, property_value_cents, credit_band, occupancy, property_type, rate_milli, source,
-                campaign, vendor, cost_cents, external_id, loan_number, referred_by, partner)",
-    )
-    .bind(&ids)
-    .bind(col!(first_name))
-    .bind(col!(last_name))
-    .bind(col!(email))
-    .bind(col!(phone))
-    .bind(col!(property_state))
-    .bind(col!(property_zip))
-    .bind(col!(loan_purpose))
-    .bind(col!(loan_amount_cents))
-    .bind(col!(property_value_cents))
-    .bind(col!(credit_band))
-    .bind(col!(occupancy))
-    .bind(col!(property_type))
-    .bind(col!(rate_quoted_milli))
-    .bind(col!(source))
-    .bind(col!(campaign))
-    .bind(col!(vendor))
-    .bind(col!(cost_cents))
-    .bind(col!(external_id))
-    .bind(super::store::DEFAULT_PIPELINE)
-    .bind(lo)
-    .bind(team)
-    .bind(assigned_at)
-    .bind(now)
-    .bind(col!(loan_number))
-    .bind(&referred_by)
-    .bind(&partners)
-    .execute(&mut **tx)
-    .await?;
-    let entered: Vec<serde_json::Value> =
-        rows.iter().map(|r| serde_json::to_value(r.fields)).collect::<Result<_, _>>()?;
-    lifecycle::record_created(tx, Some(user), &ids, &entered, "import", owner, now).await?;
-    let with_consent: Vec<(Uuid, &model::Consent)> =
-        rows.iter().filter_map(|r| r.fields.consent.as_ref().map(|c| (r.id, c))).collect();
-    if !with_consent.is_empty() {
-        let cid: Vec<Uuid> = with_consent.iter().map(|c| c.0).collect();
-        let channel: Vec<String> = with_consent.iter().map(|c| c.1.channel.clone()).collect();
-        let text: Vec<String> = with_consent.iter().map(|c| c.1.text.clone()).collect();
-        let at: Vec<Option<chrono::DateTime<chrono::Utc>>> = with_consent.iter().map(|c| c.1.captured_at).collect();
-        let page: Vec<Option<String>> = with_consent.iter().map(|c| c.1.source_page.clone()).collect();
-        let token: Vec<Option<String>> = with_consent.iter().map(|c| c.1.token.clone()).collect();
-        sqlx::query(
-            "INSERT INTO lead_consents (lead_id, channel, consent_text, captured_at, source_page, token)
-             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])",
-        )
-        .bind(&cid)
-        .bind(&channel)
-        .bind(&text)
-        .bind(&at)
-        .bind(&page)
-        .bind(&token)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }
 
 /// `loanfloor import leads|stage-changes|activities FILE [--skip-bad] [--as-email E]`.

@@ -12,9 +12,9 @@ use crate::auth::CurrentUser;
 use crate::error::AppResult;
 use crate::state::{AppState, Wired};
 
-/// Queues a new lead's routing (a safety net due shortly) inside the creating transaction.
+/// Queues new leads' routing (a safety net due shortly for each) inside the creating transaction.
 pub type QueueRouting =
-    for<'a, 'c> fn(&'a mut Transaction<'c, Postgres>, Uuid, DateTime<Utc>) -> BoxFuture<'a, AppResult<()>>;
+    for<'a, 'c> fn(&'a mut Transaction<'c, Postgres>, &'a [Uuid], DateTime<Utc>) -> BoxFuture<'a, AppResult<()>>;
 /// Routes a created lead in its own transaction; the LO it went to, if any.
 pub type RouteNewLead =
     for<'a> fn(&'a AppState, Uuid, Option<&'a CurrentUser>) -> BoxFuture<'a, AppResult<Option<Uuid>>>;

@@ -64,18 +64,17 @@ fn route_job_key(lead_id: Uuid) -> String {
     format!("route_lead:{lead_id}")
 }
 
-/// Queues the safety net for [`route_created_lead`] in the transaction that creates the lead: if the routing
-/// transaction never commits (process stopped, power lost), the job worker routes the lead a minute later.
-pub async fn queue_routing(tx: &mut Transaction<'_, Postgres>, lead_id: Uuid, now: DateTime<Utc>) -> sqlx::Result<()> {
-    crate::jobs::enqueue(
-        tx,
-        ROUTE_LEAD_JOB,
-        serde_json::json!({ "lead_id": lead_id }),
-        now + chrono::Duration::minutes(1),
-        Some(&route_job_key(lead_id)),
-    )
-    .await?;
-    Ok(())
+/// Queues the safety net for [`route_created_lead`] in the transaction that creates the leads, one job each:
+/// if the routing transaction never commits (process stopped, power lost), the job worker routes the lead a
+/// minute later.
+pub async fn queue_routing(
+    tx: &mut Transaction<'_, Postgres>,
+    lead_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let payloads: Vec<serde_json::Value> = lead_ids.iter().map(|id| serde_json::json!({ "lead_id": id })).collect();
+    let keys: Vec<Option<String>> = lead_ids.iter().map(|id| Some(route_job_key(*id))).collect();
+    crate::jobs::enqueue_many(tx, ROUTE_LEAD_JOB, &payloads, now + chrono::Duration::minutes(1), &keys).await
 }
 
 /// Routes a lead whose creating transaction has committed, in its own transaction (the safety-net job, and

@@ -114,6 +114,14 @@ pub async fn create_lead(
             return Err(AppError::invalid("idempotency_key", "an Idempotency-Key has 1 to 200 characters"));
         }
     }
+    // A plain new lead is created together with the other requests waiting on this instance; anything else
+    // (or a lead its batch did not create) on its own, below.
+    if super::create_batch::batchable(user, fields) {
+        if let Some(id) = super::create_batch::create_together(state, user, fields, idempotency_key).await {
+            route_new(state, id, user).await;
+            return Ok((id, CreateOutcome::Created));
+        }
+    }
     // Two attempts: a concurrent identical request can win the unique index; the retry then sees its lead.
     for attempt in 0..2 {
         match try_create(state, user, fields, idempotency_key).await {
@@ -218,7 +226,7 @@ async fn try_create(
         crate::events::emit(&mut tx, referred).await?;
     }
     if route_after_commit {
-        (crate::leads::wiring::wired()?.queue_routing)(&mut tx, id, now).await?;
+        (crate::leads::wiring::wired()?.queue_routing)(&mut tx, &[id], now).await?;
     }
     if let Some(key) = idempotency_key {
         sqlx::query!("INSERT INTO idempotency_keys (user_id, key, lead_id) VALUES ($1, $2, $3)", user.id, key, id)
@@ -227,12 +235,21 @@ async fn try_create(
     }
     tx.commit().await?;
     if route_after_commit {
-        // The lead is saved; if routing fails now, its safety-net job routes it shortly.
-        if let Err(e) = (crate::leads::wiring::wired()?.route_new_lead)(state, id, Some(user)).await {
-            tracing::warn!(lead = %id, error = %e.public_message(), "routing a new lead failed; its job will retry");
-        }
+        route_new(state, id, user).await;
     }
     Ok((id, CreateOutcome::Created))
+}
+
+/// Routes a new lead right after its creating transaction committed. The lead is saved; if routing fails
+/// now, its safety-net job routes it shortly.
+async fn route_new(state: &AppState, id: Uuid, user: &CurrentUser) {
+    let routed = match crate::leads::wiring::wired() {
+        Ok(w) => (w.route_new_lead)(state, id, Some(user)).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = routed {
+        tracing::warn!(lead = %id, error = %e.public_message(), "routing a new lead failed; its job will retry");
+    }
 }
 
 async fn insert_lead(

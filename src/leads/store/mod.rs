@@ -599,6 +599,8 @@ pub async fn consents(db: &sqlx::PgPool, id: Uuid) -> sqlx::Result<(Vec<ConsentR
 mod calls_filter;
 mod consent;
 mod create;
+mod create_batch;
+mod insert;
 mod list;
 mod loan_number;
 mod names;
@@ -611,6 +613,7 @@ pub use view::{AssignedLo, LeadView};
 
 pub use consent::*;
 pub use create::*;
+pub use insert::*;
 pub use list::*;
 pub use loan_number::*;
 pub use names::*;
