@@ -25,6 +25,32 @@ use crate::audit::Acts;
 use crate::error::{AppError, AppResult};
 use crate::state::{AppState, Wired};
 
+/// One person's bell notice: its title and where it leads.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub user_id: Uuid,
+    pub title: String,
+    pub link: String,
+}
+
+impl Event<'_> {
+    /// A [`Event::Notify`] or [`Event::NotifyEach`] as one notice per person, with its kind; None for any
+    /// other event.
+    pub fn notices(&self) -> Option<(&str, Vec<Notice>)> {
+        match self {
+            Event::Notify { user_ids, kind, title, link } => Some((
+                kind,
+                user_ids
+                    .iter()
+                    .map(|u| Notice { user_id: *u, title: title.to_string(), link: link.to_string() })
+                    .collect(),
+            )),
+            Event::NotifyEach { kind, notices } => Some((kind, notices.to_vec())),
+            _ => None,
+        }
+    }
+}
+
 /// Something that happened, told inside the transaction that made it happen.
 pub enum Event<'a> {
     /// A lead names the past client who referred it, by loan number (None: nobody).
@@ -36,6 +62,9 @@ pub enum Event<'a> {
     LockChanged { kind: &'a str, payload: &'a Value },
     /// These people should find this in their bell.
     Notify { user_ids: &'a [Uuid], kind: &'a str, title: &'a str, link: &'a str },
+    /// Each of these people should find their own notice in their bell (one routing batch's new leads, each
+    /// told to its LO): what [`Event::Notify`] does for one shared notice, for many in one go.
+    NotifyEach { kind: &'a str, notices: &'a [Notice] },
     /// The borrower of this lead should get the email of this template (`missed_call`, `rate_watch_offer`, ...)
     /// with these merge fields on top of the lead's own, once per `event_key`, subject to consent.
     BorrowerMessage {

@@ -43,10 +43,10 @@ pub fn on_event<'a, 'c, 'e>(
     event: &'a Event<'e>,
 ) -> BoxFuture<'a, AppResult<()>> {
     Box::pin(async move {
+        if let Some((kind, notices)) = event.notices() {
+            store::queue_staff(tx, kind, &notices).await?;
+        }
         match event {
-            Event::Notify { user_ids, kind, title, link } => {
-                store::queue_staff(tx, user_ids, kind, title, link).await?
-            }
             Event::BorrowerMessage { lead_id, template, event_key, fields, at } => {
                 let extra = fields.iter().map(|(k, v)| (*k, v.clone())).collect();
                 queue_for_lead(tx, *lead_id, template, event_key, extra, *at).await?

@@ -7,6 +7,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::model;
+use crate::events::Notice;
 
 /// One message as the sender and the pages see it.
 #[derive(Debug, Clone)]
@@ -43,20 +44,23 @@ async fn queue_sends(tx: &mut Transaction<'_, Postgres>, ids: &[i64]) -> sqlx::R
 /// any transaction needs no configuration.
 pub const PUBLIC_URL: &str = "{{public_url}}";
 
-/// The email copy of a bell notification for each of `user_ids` whose preferences want `kind` by email, in
-/// the transaction that made the notification. The event key is the transaction and the notification (kind,
-/// title, link), so one transaction telling a person the same thing twice sends one email.
-pub async fn queue_staff(
-    tx: &mut Transaction<'_, Postgres>,
-    user_ids: &[Uuid],
-    kind: &str,
-    title: &str,
-    link: &str,
-) -> sqlx::Result<()> {
-    let body = format!(
-        "{title}\n\nOpen it: {PUBLIC_URL}{link}\n\n--\nLoanfloor. Choose which notifications reach you by email: {PUBLIC_URL}/messages/preferences"
-    );
-    insert_staff(tx, user_ids, kind, None, title, link, &body).await.map(|_| ())
+/// The email copy of each bell notice for its person when their preferences want `kind` by email, in the
+/// transaction that made the notices. The event key is the transaction and the notice (kind, title, link), so
+/// one transaction telling a person the same thing twice sends one email.
+pub async fn queue_staff(tx: &mut Transaction<'_, Postgres>, kind: &str, notices: &[Notice]) -> sqlx::Result<()> {
+    let rows: Vec<StaffRow<'_>> = notices
+        .iter()
+        .map(|n| StaffRow {
+            user: n.user_id,
+            subject: &n.title,
+            link: &n.link,
+            body: format!(
+                "{}\n\nOpen it: {PUBLIC_URL}{}\n\n--\nLoanfloor. Choose which notifications reach you by email: {PUBLIC_URL}/messages/preferences",
+                n.title, n.link
+            ),
+        })
+        .collect();
+    insert_staff(tx, kind, None, &rows).await.map(|_| ())
 }
 
 /// A message of its own for one person (a digest), not the copy of a bell notification.
@@ -76,41 +80,54 @@ pub async fn queue_staff_message(
     tx: &mut Transaction<'_, Postgres>,
     m: &StaffMessage<'_>,
 ) -> sqlx::Result<Option<i64>> {
-    let ids = insert_staff(tx, &[m.user], m.kind, Some(m.event_key), m.subject, "", m.body).await?;
+    let row = StaffRow { user: m.user, subject: m.subject, link: "", body: m.body.to_string() };
+    let ids = insert_staff(tx, m.kind, Some(m.event_key), &[row]).await?;
     Ok(ids.first().copied())
 }
 
-/// The one statement that writes staff emails: one per active person of `users` whose preference (or the
-/// kind's default) wants `kind` by email, keyed by `event_key`, or without one by the transaction and the
-/// notification (`subject`, `link`); each new one gets its send job. A kind not in
-/// [`model::STAFF_KINDS`] is never emailed.
+/// One staff email to write, if its person wants it.
+struct StaffRow<'a> {
+    user: Uuid,
+    subject: &'a str,
+    link: &'a str,
+    body: String,
+}
+
+/// The one statement that writes staff emails: one per row whose person is active and whose preference (or
+/// the kind's default) wants `kind` by email, keyed by `event_key`, or without one by the transaction and the
+/// notice (`subject`, `link`); each new one gets its send job. A kind not in [`model::STAFF_KINDS`] is never
+/// emailed.
 async fn insert_staff(
     tx: &mut Transaction<'_, Postgres>,
-    users: &[Uuid],
     kind: &str,
     event_key: Option<&str>,
-    subject: &str,
-    link: &str,
-    body: &str,
+    rows: &[StaffRow<'_>],
 ) -> sqlx::Result<Vec<i64>> {
     let Some(known) = model::STAFF_KINDS.iter().find(|k| k.kind == kind) else { return Ok(vec![]) };
-    if users.is_empty() {
+    if rows.is_empty() {
         return Ok(vec![]);
     }
+    let users: Vec<Uuid> = rows.iter().map(|r| r.user).collect();
+    let subjects: Vec<&str> = rows.iter().map(|r| r.subject).collect();
+    let links: Vec<&str> = rows.iter().map(|r| r.link).collect();
+    let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
     let ids: Vec<i64> = sqlx::query_scalar!(
         r#"INSERT INTO messages (event_key, audience, kind, user_id, to_address, subject, body, link, created_at,
                                  updated_at)
-           SELECT coalesce($7::text, 'notify:' || txid_current() || ':' || $2 || ':' || md5($3 || $4)), 'staff', $2,
-                  u.id, u.email, $3, $5, $4, now(), now()
-           FROM users u LEFT JOIN message_preferences p ON p.user_id = u.id AND p.kind = $2
-           WHERE u.id = ANY($1) AND u.active AND coalesce(p.email, $6)
+           SELECT coalesce($7::text, 'notify:' || txid_current() || ':' || $2 || ':' || md5(x.subject || x.link)),
+                  'staff', $2, u.id, u.email, x.subject, x.body, x.link, now(), now()
+           FROM UNNEST($1::uuid[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS x(user_id, subject, link, body, i)
+           JOIN users u ON u.id = x.user_id
+           LEFT JOIN message_preferences p ON p.user_id = u.id AND p.kind = $2
+           WHERE u.active AND coalesce(p.email, $6)
+           ORDER BY x.i
            ON CONFLICT (event_key, to_address) DO NOTHING
            RETURNING id"#,
-        users,
+        &users,
         kind,
-        subject,
-        link,
-        body,
+        &subjects as &[&str],
+        &links as &[&str],
+        &bodies as &[&str],
         known.email_by_default,
         event_key
     )

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::CurrentUser;
 use crate::auth::PageCtx;
 use crate::error::AppResult;
-use crate::events::Event;
+use crate::events::{Event, Notice};
 use crate::state::AppState;
 use crate::web::Routes;
 
@@ -24,36 +24,35 @@ pub fn router() -> Routes {
 
 pub use crate::auth::store::unread_count;
 
-/// The domain-event subscriber: a [`Event::Notify`] becomes bell notifications, in the emitting transaction.
+/// The domain-event subscriber: a [`Event::Notify`] or [`Event::NotifyEach`] becomes bell notifications, in the
+/// emitting transaction.
 pub fn on_event<'a, 'c, 'e>(
     tx: &'a mut Transaction<'c, Postgres>,
     event: &'a Event<'e>,
 ) -> futures_util::future::BoxFuture<'a, AppResult<()>> {
     Box::pin(async move {
-        if let Event::Notify { user_ids, kind, title, link } = event {
-            notify_all(tx, user_ids, kind, title, link).await?;
+        if let Some((kind, notices)) = event.notices() {
+            notify_each(tx, kind, &notices).await?;
         }
         Ok(())
     })
 }
 
-/// The same notification for several users, in one statement.
-pub async fn notify_all(
-    tx: &mut Transaction<'_, Postgres>,
-    user_ids: &[Uuid],
-    kind: &str,
-    title: &str,
-    link: &str,
-) -> sqlx::Result<()> {
-    if user_ids.is_empty() {
+/// Bell notifications of one kind, each person's own, in one statement.
+pub async fn notify_each(tx: &mut Transaction<'_, Postgres>, kind: &str, notices: &[Notice]) -> sqlx::Result<()> {
+    if notices.is_empty() {
         return Ok(());
     }
+    let users: Vec<Uuid> = notices.iter().map(|n| n.user_id).collect();
+    let titles: Vec<&str> = notices.iter().map(|n| n.title.as_str()).collect();
+    let links: Vec<&str> = notices.iter().map(|n| n.link.as_str()).collect();
     sqlx::query!(
-        "INSERT INTO notifications (user_id, kind, title, link) SELECT u, $2, $3, $4 FROM unnest($1::uuid[]) AS u",
-        user_ids,
+        "INSERT INTO notifications (user_id, kind, title, link)
+         SELECT u, $2, t, l FROM UNNEST($1::uuid[], $3::text[], $4::text[]) AS x(u, t, l)",
+        &users,
         kind,
-        title,
-        link
+        &titles as &[&str],
+        &links as &[&str]
     )
     .execute(&mut **tx)
     .await?;

@@ -343,7 +343,7 @@ async fn record(
         outcome: "",
         chosen_lo_id: None,
         team_id: None,
-        candidates: Vec::new(),
+        candidates: CandidateRecords::default(),
         summary: "",
         now,
     };
@@ -408,7 +408,7 @@ async fn record(
 pub struct Queued {
     pub team: Option<Uuid>,
     pub summary: String,
-    pub candidates: Vec<CandidateRecord>,
+    pub candidates: CandidateRecords,
 }
 
 pub fn queued(plan: &Plan<'_>, judged: &[Judged], fallback_team: Option<Uuid>) -> Queued {
@@ -434,7 +434,7 @@ pub struct Assigned {
     pub summary: String,
     pub reason: String,
     pub team: Option<Uuid>,
-    pub candidates: Vec<CandidateRecord>,
+    pub candidates: CandidateRecords,
 }
 
 pub fn assigned(plan: &Plan<'_>, trigger: Trigger, judged: &[Judged], lo: Uuid, why: &str) -> Assigned {
@@ -462,43 +462,55 @@ pub fn assigned(plan: &Plan<'_>, trigger: Trigger, judged: &[Judged], lo: Uuid, 
     Assigned { summary, reason, team: chosen.and_then(|c| c.team_id), candidates }
 }
 
-/// One candidate of a stored decision, as `routing_decisions.candidates` holds it (see `store::DecisionRow`).
-/// Written straight to JSON by sqlx (no map built per candidate: a 200-LO organisation stores 200 a lead).
+/// Every candidate's judgement as `routing_decisions.candidates` stores it (migration 0069): one array per
+/// field, in candidate order, and each distinct set of reasons once (`reason_group` points into `groups`, null
+/// for an LO with none; not `why`, a key disposal scrubs). A 200-LO round robin stores about 14 KB a lead instead of 56 KB of one object per LO with
+/// its name, email and reasons repeated — a cost that bounded intake (issue 22). Names and emails are the
+/// users'; `routing_candidates()` expands the record into the documented list (see `store::DecisionRow`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CandidateRecords {
+    v: u8,
+    lo_id: Vec<Uuid>,
+    eligible: Vec<bool>,
+    chosen: Option<Uuid>,
+    weight: Vec<i64>,
+    open_leads: Vec<i64>,
+    capacity: Vec<i32>,
+    status: Vec<String>,
+    reason_group: Vec<Option<usize>>,
+    groups: Vec<ReasonGroup>,
+}
+
+/// One distinct set of reasons an LO was passed over, in words and as codes.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct CandidateRecord {
-    lo_id: Uuid,
-    name: String,
-    email: String,
-    eligible: bool,
-    chosen: bool,
+struct ReasonGroup {
     reasons: Vec<String>,
     codes: Vec<model::Exclusion>,
-    weight: i64,
-    open_leads: i64,
-    capacity: i32,
-    status: String,
 }
 
 fn candidate_records(
     judged: &[(&CandidateRow, &Vec<model::Exclusion>, i64)],
     chosen: Option<Uuid>,
-) -> Vec<CandidateRecord> {
-    judged
-        .iter()
-        .map(|(row, reasons, weight)| CandidateRecord {
-            lo_id: row.id,
-            name: row.name.clone(),
-            email: row.email.clone(),
-            eligible: reasons.is_empty() && (*weight > 0 || chosen == Some(row.id)),
-            chosen: chosen == Some(row.id),
-            reasons: reasons.iter().map(model::Exclusion::message).collect(),
-            codes: (*reasons).clone(),
-            weight: *weight,
-            open_leads: row.open_leads,
-            capacity: row.capacity,
-            status: row.status.clone(),
-        })
-        .collect()
+) -> CandidateRecords {
+    let mut r = CandidateRecords { v: 2, chosen, ..Default::default() };
+    for (row, reasons, weight) in judged {
+        r.lo_id.push(row.id);
+        r.eligible.push(reasons.is_empty() && (*weight > 0 || chosen == Some(row.id)));
+        r.weight.push(*weight);
+        r.open_leads.push(row.open_leads);
+        r.capacity.push(row.capacity);
+        r.status.push(row.status.clone());
+        let group = (!reasons.is_empty()).then(|| match r.groups.iter().position(|g| &g.codes == *reasons) {
+            Some(i) => i,
+            None => {
+                let reasons_in_words = reasons.iter().map(model::Exclusion::message).collect();
+                r.groups.push(ReasonGroup { reasons: reasons_in_words, codes: (*reasons).clone() });
+                r.groups.len() - 1
+            }
+        });
+        r.reason_group.push(group);
+    }
+    r
 }
 
 /// Gives a locked lead to `to` (an LO) in team `team`: the lead row, the history row, the audit entry, the
@@ -520,13 +532,14 @@ pub async fn assign(
     let assignment = crate::leads::lifecycle::assign(tx, actor, change).await?;
     let mut shared = speed_to_lead::Shared::default();
     after_assign(state, tx, lead, to, assignment, sla.map(|s| (s, None)), &mut shared, now).await?;
-    shared.flush(tx).await?;
+    shared.flush(state, tx, now).await?;
     Ok(assignment)
 }
 
 /// What follows an assignment of `lead` (history row `assignment`) to `to` (None: a queue): open claim offers
 /// withdrawn, the open tasks moved, and for an LO their bell, the speed-to-lead check (`sla`, with the LO's
-/// working hours when the caller has them) and the contact cadence (with what several assignments share).
+/// working hours when the caller has them) and the contact cadence — recorded in `shared` and written with
+/// the other assignments' at its flush.
 #[allow(clippy::too_many_arguments)]
 pub async fn after_assign(
     state: &AppState,
@@ -541,20 +554,13 @@ pub async fn after_assign(
     // Its open offers withdrawn and its open tasks moved with the other assignments', at the flush.
     shared.move_lead(lead.id, to, now);
     let Some(lo) = to else { return Ok(()) };
-    crate::events::notify(
-        tx,
-        lo,
-        "lead_assigned",
-        &format!("New lead for you: {}", lead.display_name()),
-        &format!("/leads/{}", lead.id),
-    )
-    .await?;
+    shared.notice(lo, lead);
     if let Some((sla, hours)) = sla {
         if lead.first_call_at.is_none() && lead.stage == "new" {
             speed_to_lead::schedule_sla(state, tx, lead.id, lo, assignment, sla, hours, shared, now).await?;
         }
     }
-    speed_to_lead::start_cadence(state, tx, lead, lo, shared, now).await?;
+    shared.start_cadence(lead, lo);
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! Speed to lead: the SLA check after each assignment, the contact cadence (due call tasks, then nurture),
 //! and claim offers. All timed work is a row in the job queue, so it survives restarts and runs once.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -12,6 +14,7 @@ use super::model::{Cadence, SlaAction};
 use super::store::{self, LeadRow};
 use crate::audit::Entry;
 use crate::error::AppResult;
+use crate::events::{Event, Notice};
 use crate::jobs::{NewJob, enqueue};
 use crate::state::AppState;
 
@@ -199,8 +202,9 @@ pub struct CadencePayload {
 
 /// What the follow-ups of several assignments share, each read at most once (a batch of new leads reads them
 /// once for the batch): the cadence setting and the calling rules (every state's calling window, the area
-/// codes); and the timed jobs they queue, written together by [`Shared::flush`], which whoever made the
-/// `Shared` calls before its transaction commits.
+/// codes); and what they write, together and set-based, in [`Shared::flush`], which whoever made the `Shared`
+/// calls before its transaction commits: the moved leads' offers and tasks, the contact cadences started, the
+/// LOs' bell notices and the timed jobs.
 #[derive(Default)]
 pub struct Shared {
     cadence: Option<Cadence>,
@@ -208,6 +212,10 @@ pub struct Shared {
     jobs: Vec<NewJob>,
     /// Leads assigned (to an LO, or to a queue: None), and when.
     moved: Vec<(Uuid, Option<Uuid>, DateTime<Utc>)>,
+    /// Leads given to an LO, whose contact cadence starts (or follows them to that LO).
+    cadences: Vec<(LeadRow, Uuid)>,
+    /// Bell notices of kind `lead_assigned`.
+    notices: Vec<Notice>,
 }
 
 impl Shared {
@@ -217,9 +225,25 @@ impl Shared {
         self.moved.push((lead, to, at));
     }
 
-    /// Writes what the assignments' follow-ups asked for: the moved leads' offers and tasks in one statement,
-    /// the jobs in another.
-    pub async fn flush(&mut self, tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<()> {
+    /// Tells `lo` of their new lead at the flush.
+    pub fn notice(&mut self, lo: Uuid, lead: &LeadRow) {
+        let (title, link) = (format!("New lead for you: {}", lead.display_name()), format!("/leads/{}", lead.id));
+        self.notices.push(Notice { user_id: lo, title, link });
+    }
+
+    /// Starts `lead`'s contact cadence with `lo` at the flush (see [`start_cadences`]).
+    pub fn start_cadence(&mut self, lead: &LeadRow, lo: Uuid) {
+        self.cadences.push((lead.clone(), lo));
+    }
+
+    /// Writes what the assignments' follow-ups asked for, a few statements whatever their number: the moved
+    /// leads' offers and tasks, the cadences, the notices, the jobs.
+    pub async fn flush(
+        &mut self,
+        state: &AppState,
+        tx: &mut Transaction<'_, Postgres>,
+        now: DateTime<Utc>,
+    ) -> AppResult<()> {
         let moved = std::mem::take(&mut self.moved);
         if !moved.is_empty() {
             let leads: Vec<Uuid> = moved.iter().map(|m| m.0).collect();
@@ -238,8 +262,14 @@ impl Shared {
             .execute(&mut **tx)
             .await?;
         }
+        let cadences = std::mem::take(&mut self.cadences);
+        start_cadences(state, tx, &cadences, self, now).await?;
+        let notices = std::mem::take(&mut self.notices);
+        if !notices.is_empty() {
+            crate::events::emit(tx, Event::NotifyEach { kind: "lead_assigned", notices: &notices }).await?;
+        }
         let jobs = std::mem::take(&mut self.jobs);
-        crate::jobs::enqueue_each(tx, &jobs).await
+        Ok(crate::jobs::enqueue_each(tx, &jobs).await?)
     }
 
     async fn cadence(&mut self, tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Cadence> {
@@ -271,48 +301,103 @@ impl Shared {
     }
 }
 
-/// Starts the contact cadence when a lead first gets an LO (later reassignments hand the cadence over).
-pub async fn start_cadence(
+/// Starts the contact cadence of each lead given to an LO (`starts`: the lead and its LO), set-based: a lead
+/// whose cadence ran before hands it to the new LO; one already contacted or past `new` has it marked
+/// contacted; one whose borrower opted out of calls gets none; every other gets its first call attempt, due
+/// within the borrower's calling hours, and the job of its next step.
+async fn start_cadences(
     state: &AppState,
     tx: &mut Transaction<'_, Postgres>,
-    lead: &LeadRow,
-    lo: Uuid,
+    starts: &[(LeadRow, Uuid)],
     shared: &mut Shared,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let started = sqlx::query_scalar!(
-        "INSERT INTO lead_cadences (lead_id, lo_id, started_at) VALUES ($1, $2, $3)
-         ON CONFLICT (lead_id) DO NOTHING RETURNING lead_id",
-        lead.id,
-        lo,
+    if starts.is_empty() {
+        return Ok(());
+    }
+    let (ids, officers): (Vec<Uuid>, Vec<Uuid>) = starts.iter().map(|(l, lo)| (l.id, *lo)).unzip();
+    let started: HashSet<Uuid> = sqlx::query_scalar!(
+        r#"INSERT INTO lead_cadences (lead_id, lo_id, started_at)
+           SELECT l, o, $3 FROM UNNEST($1::uuid[], $2::uuid[]) AS x(l, o)
+           ON CONFLICT (lead_id) DO NOTHING RETURNING lead_id"#,
+        &ids,
+        &officers,
         now
     )
-    .fetch_optional(&mut **tx)
-    .await?;
-    if started.is_none() {
-        sqlx::query!("UPDATE lead_cadences SET lo_id = $2, updated_at = $3 WHERE lead_id = $1", lead.id, lo, now)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect();
+    let (handed, moved_to): (Vec<Uuid>, Vec<Uuid>) =
+        starts.iter().filter(|(l, _)| !started.contains(&l.id)).map(|(l, lo)| (l.id, *lo)).unzip();
+    if !handed.is_empty() {
+        sqlx::query!(
+            "UPDATE lead_cadences c SET lo_id = x.o, updated_at = $3
+             FROM UNNEST($1::uuid[], $2::uuid[]) AS x(l, o) WHERE c.lead_id = x.l",
+            &handed,
+            &moved_to,
+            now
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    let new: Vec<&(LeadRow, Uuid)> = starts.iter().filter(|(l, _)| started.contains(&l.id)).collect();
+    let contacted: Vec<Uuid> =
+        new.iter().filter(|(l, _)| l.first_contact_at.is_some() || l.stage != "new").map(|(l, _)| l.id).collect();
+    if !contacted.is_empty() {
+        sqlx::query!("UPDATE lead_cadences SET status = 'contacted' WHERE lead_id = ANY($1)", &contacted)
             .execute(&mut **tx)
             .await?;
+    }
+    let fresh: Vec<&(LeadRow, Uuid)> = new.into_iter().filter(|(l, _)| !contacted.contains(&l.id)).collect();
+    if fresh.is_empty() {
         return Ok(());
     }
-    if lead.first_contact_at.is_some() || lead.stage != "new" {
-        sqlx::query!("UPDATE lead_cadences SET status = 'contacted' WHERE lead_id = $1", lead.id)
-            .execute(&mut **tx)
-            .await?;
-        return Ok(());
-    }
-    if !crate::leads::store::may_call(tx, lead.id).await? {
-        // Opted out of calls before an LO got the lead: no call attempts are scheduled.
-        crate::leads::store::stop_calls(tx, lead.id, now).await?;
-        return Ok(());
-    }
+    let fresh_ids: Vec<Uuid> = fresh.iter().map(|(l, _)| l.id).collect();
+    let callable = crate::leads::store::may_call_each(tx, &fresh_ids).await?;
     let c = shared.cadence(tx).await?;
     // The cadence starts now, so no voicemail has been left within it yet; an attempt is due no earlier than
     // the borrower's calling hours allow.
     let first = now + Duration::minutes(c.attempts[0].0);
-    let due = shared.callable_from(tx, lead, first, state.config.calling_hours()).await?;
-    insert_attempt_task(tx, lead.id, lo, &c, 0, 0, due, now).await?;
-    shared.jobs.push(cadence_job(lead.id, &c, 1, now));
+    let mut tasks: Vec<(Uuid, Uuid, DateTime<Utc>)> = Vec::with_capacity(fresh.len());
+    for (lead, lo) in fresh {
+        if !callable.contains(&lead.id) {
+            // Opted out of calls before an LO got the lead: no call attempts are scheduled.
+            crate::leads::store::stop_calls(tx, lead.id, now).await?;
+            continue;
+        }
+        let due = shared.callable_from(tx, lead, first, state.config.calling_hours()).await?;
+        tasks.push((lead.id, *lo, due));
+        shared.jobs.push(cadence_job(lead.id, &c, 1, now));
+    }
+    insert_attempt_tasks(tx, &tasks, &c.task_title(0, 0), now).await?;
+    Ok(())
+}
+
+/// The first call attempt of each started cadence: (lead, LO, due), all with the same title.
+async fn insert_attempt_tasks(
+    tx: &mut Transaction<'_, Postgres>,
+    tasks: &[(Uuid, Uuid, DateTime<Utc>)],
+    title: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let leads: Vec<Uuid> = tasks.iter().map(|t| t.0).collect();
+    let owners: Vec<Uuid> = tasks.iter().map(|t| t.1).collect();
+    let dues: Vec<DateTime<Utc>> = tasks.iter().map(|t| t.2).collect();
+    sqlx::query!(
+        "INSERT INTO tasks (lead_id, owner_id, kind, title, due_at, created_at)
+         SELECT l, o, 'cadence', $4, d, $5 FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[]) AS x(l, o, d)",
+        &leads,
+        &owners,
+        &dues,
+        title,
+        now
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

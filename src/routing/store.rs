@@ -398,7 +398,7 @@ pub struct NewDecision<'a> {
     pub outcome: &'a str,
     pub chosen_lo_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
-    pub candidates: Vec<super::distribute::CandidateRecord>,
+    pub candidates: super::distribute::CandidateRecords,
     pub summary: &'a str,
     pub now: DateTime<Utc>,
 }
@@ -442,9 +442,9 @@ pub struct DecisionRow {
     pub chosen_lo_id: Option<Uuid>,
     pub chosen_lo_name: Option<String>,
     pub team_id: Option<Uuid>,
-    /// The loan officers considered, as recorded at the time: `lo_id`, `name`, `email`, `eligible`, `chosen`,
-    /// `reasons` (why not, in words), `codes`, `weight`, `open_leads`, `capacity`, `status`. Decisions recorded
-    /// by earlier versions may lack some of these.
+    /// The loan officers considered, as judged at the time: `lo_id`, `name`, `email` (as the user has them
+    /// now), `eligible`, `chosen`, `reasons` (why not, in words), `codes`, `weight`, `open_leads`, `capacity`,
+    /// `status`. Decisions recorded by earlier versions may lack some of these.
     #[schema(value_type = Vec<Object>)]
     pub candidates: serde_json::Value,
     /// The decision in a sentence.
@@ -456,7 +456,7 @@ pub async fn decisions_for_lead(db: &PgPool, lead_id: Uuid) -> sqlx::Result<Vec<
     sqlx::query_as!(
         DecisionRow,
         r#"SELECT d.id, d.lead_id, d.rule_id, d.rule_name, d.method, d.trigger, d.outcome, d.chosen_lo_id,
-                  u.name AS "chosen_lo_name?", d.team_id, d.candidates, d.summary, d.created_at
+                  u.name AS "chosen_lo_name?", d.team_id, routing_candidates(d.candidates) AS "candidates!", d.summary, d.created_at
            FROM routing_decisions d LEFT JOIN users u ON u.id = d.chosen_lo_id
            WHERE d.lead_id = $1 ORDER BY d.created_at DESC, d.id DESC LIMIT 20"#,
         lead_id
@@ -475,7 +475,7 @@ pub async fn recent_decisions(
     sqlx::query_as!(
         DecisionRow,
         r#"SELECT d.id, d.lead_id, d.rule_id, d.rule_name, d.method, d.trigger, d.outcome, d.chosen_lo_id,
-                  u.name AS "chosen_lo_name?", d.team_id, d.candidates, d.summary, d.created_at
+                  u.name AS "chosen_lo_name?", d.team_id, routing_candidates(d.candidates) AS "candidates!", d.summary, d.created_at
            FROM routing_decisions d LEFT JOIN users u ON u.id = d.chosen_lo_id
            WHERE ($1::bigint IS NULL OR d.id < $1) AND ($2::text IS NULL OR d.outcome = $2)
            ORDER BY d.id DESC LIMIT $3"#,

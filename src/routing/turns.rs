@@ -263,7 +263,7 @@ impl<'s> Turns<'s> {
                 }),
             }
         }
-        shared.flush(tx).await?;
+        shared.flush(self.state, tx, self.now).await?;
         distribute::send_many_to_queue(self.state, tx, &queued, self.now).await
     }
 

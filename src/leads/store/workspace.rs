@@ -41,6 +41,18 @@ pub async fn may_call(tx: &mut Transaction<'_, Postgres>, lead: Uuid) -> sqlx::R
         .map(|v| v.unwrap_or(false))
 }
 
+/// Which of `leads` may be called (see [`MAY_CALL`]), in one statement.
+pub async fn may_call_each(
+    tx: &mut Transaction<'_, Postgres>,
+    leads: &[Uuid],
+) -> sqlx::Result<std::collections::HashSet<Uuid>> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(&format!("SELECT l.id FROM leads l WHERE l.id = ANY($1) AND {MAY_CALL}"))
+        .bind(leads)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(ids.into_iter().collect())
+}
+
 /// A borrower who may no longer be called: their open call tasks (callbacks and cadence attempts) are closed
 /// and their contact cadence stops, in the transaction that recorded the opt-out.
 pub async fn stop_calls(tx: &mut Transaction<'_, Postgres>, lead: Uuid, now: DateTime<Utc>) -> sqlx::Result<()> {
