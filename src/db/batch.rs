@@ -4,13 +4,13 @@
 //! One waiting request at a time leads: it takes everything waiting (up to a maximum), runs the batch, answers
 //! each request of it, then hands the lead to the next request still waiting. Nothing here matters to another
 //! instance or outlives a request: an item is only a hand-off between requests of this process, and each
-//! request still gets its own answer. When the leading request is cancelled (its client went away) with other
-//! requests' items in its batch, those requests learn that their batch was dropped ([`Batcher::join`] answers
-//! `None`) and serve their item alone.
+//! request still gets its own answer. The batch runs on a task of its own, so a leading request that is
+//! cancelled (its client went away) leaves it to finish and answer the others: a batch that committed is never
+//! mistaken for one that did not.
 
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, oneshot};
 
@@ -30,10 +30,10 @@ impl<T, R> Default for Batcher<T, R> {
     }
 }
 
-/// Frees the batcher when the leading request finishes or is cancelled.
-struct Leading<'a, T, R>(&'a Batcher<T, R>);
+/// Frees the batcher when its batch is done.
+struct Leading<T, R>(Arc<Batcher<T, R>>);
 
-impl<T, R> Drop for Leading<'_, T, R> {
+impl<T, R> Drop for Leading<T, R> {
     fn drop(&mut self) {
         self.0.busy.store(false, Ordering::Release);
         self.0.done.notify_waiters();
@@ -49,12 +49,14 @@ impl<T, R> Batcher<T, R> {
 
     /// Adds `item` to the next batch and waits for its answer. `run` serves one batch (at most `max` items, in
     /// arrival order) and returns one answer per item, in the same order. `None`: the batch that held the item
-    /// was dropped before answering it (its leading request was cancelled, or `run` answered fewer items than
-    /// it was given); the caller serves the item on its own.
-    pub async fn join<F, Fut>(&self, item: T, max: usize, run: F) -> Option<R>
+    /// did not answer it (`run` answered fewer items than it was given, or panicked); the caller serves the item
+    /// on its own.
+    pub async fn join<F, Fut>(self: &Arc<Self>, item: T, max: usize, run: F) -> Option<R>
     where
+        T: Send + 'static,
+        R: Send + 'static,
         F: Fn(Vec<T>) -> Fut,
-        Fut: Future<Output = Vec<R>>,
+        Fut: Future<Output = Vec<R>> + Send + 'static,
     {
         let (answer, mut answered) = oneshot::channel();
         self.waiting.lock().unwrap_or_else(|p| p.into_inner()).push((item, answer));
@@ -63,12 +65,18 @@ impl<T, R> Batcher<T, R> {
             tokio::pin!(done);
             done.as_mut().enable();
             if !self.busy.swap(true, Ordering::AcqRel) {
-                let _leading = Leading(self);
+                let leading = Leading(self.clone());
                 let (items, answers): (Vec<T>, Vec<oneshot::Sender<R>>) = self.take(max).into_iter().unzip();
                 if !items.is_empty() {
-                    for (to, a) in answers.into_iter().zip(run(items).await) {
-                        let _ = to.send(a);
-                    }
+                    let batch = run(items);
+                    // On its own task: if this request is cancelled, the batch still finishes and answers.
+                    let _ = tokio::spawn(async move {
+                        let _leading = leading;
+                        for (to, a) in answers.into_iter().zip(batch.await) {
+                            let _ = to.send(a);
+                        }
+                    })
+                    .await;
                 }
             } else {
                 tokio::select! {
@@ -120,40 +128,40 @@ mod tests {
 
     #[tokio::test]
     async fn an_item_its_batch_did_not_answer_is_told_so() {
-        let batcher = Batcher::<u32, u32>::default();
+        let batcher = Arc::new(Batcher::<u32, u32>::default());
         let answer = batcher.join(7, 4, |_items: Vec<u32>| async { Vec::new() }).await;
         assert_eq!(answer, None);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_cancelled_leader_drops_its_batch_and_the_others_are_told() {
+    async fn a_cancelled_leader_leaves_its_batch_to_finish() {
         let batcher = Arc::new(Batcher::<u32, u32>::default());
+        let served = Arc::new(Mutex::new(Vec::new()));
         let (started_tx, started_rx) = oneshot::channel::<()>();
         let started_tx = Mutex::new(Some(started_tx));
+        let run = {
+            let served = served.clone();
+            move |items: Vec<u32>| {
+                if let Some(s) = started_tx.lock().unwrap().take() {
+                    let _ = s.send(());
+                }
+                let served = served.clone();
+                async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    served.lock().unwrap().extend(items.iter().copied());
+                    items
+                }
+            }
+        };
         let leader = {
             let b = batcher.clone();
-            tokio::spawn(async move {
-                b.join(1, 8, move |items: Vec<u32>| {
-                    if let Some(s) = started_tx.lock().unwrap().take() {
-                        let _ = s.send(());
-                    }
-                    async move {
-                        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-                        items
-                    }
-                })
-                .await
-            })
+            tokio::spawn(async move { b.join(1, 8, run).await })
         };
         started_rx.await.unwrap();
-        // The leader is running its batch (item 1 alone); item 2 waits for the next one.
-        let follower = {
-            let b = batcher.clone();
-            tokio::spawn(async move { b.join(2, 8, |items: Vec<u32>| async move { items }).await })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // The leader's batch (item 1) is running; its client goes away.
         leader.abort();
-        // Item 2 was never in the dropped batch: the next leader (itself) serves it.
-        assert_eq!(follower.await.unwrap(), Some(2));
+        let follower = batcher.join(2, 8, |items: Vec<u32>| async move { items }).await;
+        assert_eq!(follower, Some(2), "the next request leads once the batch is done");
+        assert_eq!(*served.lock().unwrap(), vec![1], "the cancelled leader's batch ran to its end");
     }
 }

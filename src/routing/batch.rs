@@ -36,9 +36,13 @@ struct Waiting {
 pub async fn route_created(state: &AppState, lead: Uuid, actor: Option<&CurrentUser>) -> Answer {
     let batcher = state.extensions.get_or_insert_with(Batcher::<Waiting, Answer>::default);
     let waiting = Waiting { lead, actor: actor.cloned() };
-    match batcher.join(waiting, MAX_BATCH, |batch| route_batch(state, batch)).await {
+    let run = |batch| {
+        let state = state.clone();
+        async move { route_batch(&state, batch).await }
+    };
+    match batcher.join(waiting, MAX_BATCH, run).await {
         Some(a) => a,
-        // The batch that held this lead was dropped (its leading request was cancelled): route it alone.
+        // The batch that held this lead did not answer for it: route it alone.
         None => super::route_created_lead(state, lead, actor).await,
     }
 }

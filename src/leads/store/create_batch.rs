@@ -51,7 +51,11 @@ pub(super) async fn create_together(
 ) -> Option<Uuid> {
     let batcher = state.extensions.get_or_insert_with(Batcher::<Pending, Option<Uuid>>::default);
     let pending = Pending { user: user.clone(), fields: fields.clone(), key: key.map(str::to_string) };
-    batcher.join(pending, MAX_BATCH, |batch| create_batch(state, batch)).await.flatten()
+    let run = |batch| {
+        let state = state.clone();
+        async move { create_batch(&state, batch).await }
+    };
+    batcher.join(pending, MAX_BATCH, run).await.flatten()
 }
 
 async fn create_batch(state: &AppState, batch: Vec<Pending>) -> Vec<Option<Uuid>> {
