@@ -262,7 +262,12 @@ impl Shared {
             .execute(&mut **tx)
             .await?;
         }
-        let cadences = std::mem::take(&mut self.cadences);
+        let mut cadences = std::mem::take(&mut self.cadences);
+        // A lead given twice before the flush starts one cadence, with the LO it went to last.
+        let mut last: HashSet<Uuid> = HashSet::new();
+        cadences.reverse();
+        cadences.retain(|(lead, _)| last.insert(lead.id));
+        cadences.reverse();
         start_cadences(state, tx, &cadences, self, now).await?;
         let notices = std::mem::take(&mut self.notices);
         if !notices.is_empty() {
