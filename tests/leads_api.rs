@@ -689,6 +689,16 @@ async fn a_burst_with_repeats_inside_it_makes_one_lead_per_borrower_and_key() {
     .await
     .unwrap();
     assert_eq!(recorded, (leads, leads, leads));
+    // Each lead's audit entry carries the request that asked for it, though leads were written together.
+    let requests: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT request_id) FROM audit_log
+         WHERE action = 'create' AND entity = 'lead' AND actor_id = $1 AND request_id <> ''",
+    )
+    .bind(intake)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(requests, leads);
     let keys: i64 =
         sqlx::query_scalar("SELECT count(*) FROM idempotency_keys WHERE user_id = $1 AND key = 'burst-key-1'")
             .bind(intake)

@@ -68,7 +68,30 @@ pub async fn write_many<'e, E: Executor<'e, Database = Postgres>>(
     befores: &[Option<serde_json::Value>],
     afters: &[Option<serde_json::Value>],
 ) -> sqlx::Result<()> {
-    let ctx = request_ctx();
+    write_each(db, actor, action, entity, entity_ids, befores, afters, None).await
+}
+
+/// [`write_many`], each entry with its own request (`requests`, parallel to `entity_ids`; None: the current
+/// request for all): the records several requests made in one transaction (leads created together) are each
+/// audited with the request that asked for them.
+#[allow(clippy::too_many_arguments)]
+pub async fn write_each<'e, E: Executor<'e, Database = Postgres>>(
+    db: E,
+    actor: Option<&dyn Acts>,
+    action: &str,
+    entity: &str,
+    entity_ids: &[String],
+    befores: &[Option<serde_json::Value>],
+    afters: &[Option<serde_json::Value>],
+    requests: Option<&[crate::web::RequestCtx]>,
+) -> sqlx::Result<()> {
+    let (request_ids, client_addrs): (Vec<String>, Vec<String>) = match requests {
+        Some(r) => r.iter().map(|c| (c.request_id.clone(), c.client_addr.clone())).unzip(),
+        None => {
+            let ctx = request_ctx();
+            (vec![ctx.request_id; entity_ids.len()], vec![ctx.client_addr; entity_ids.len()])
+        }
+    };
     let actor = actor.map(Acts::actor);
     let (actor_id, label) = match actor {
         Some(a) => (Some(a.id), a.label.to_string()),
@@ -78,8 +101,8 @@ pub async fn write_many<'e, E: Executor<'e, Database = Postgres>>(
     sqlx::query!(
         "INSERT INTO audit_log (actor_id, actor_label, action, entity, entity_id, before, after, request_id,
                                 client_addr, token_id, token_issued_by)
-         SELECT $1, $2, $3, $4, e, b, a, $8, $9, $10, $11
-         FROM UNNEST($5::text[], $6::jsonb[], $7::jsonb[]) AS x(e, b, a)",
+         SELECT $1, $2, $3, $4, e, b, a, r, c, $10, $11
+         FROM UNNEST($5::text[], $6::jsonb[], $7::jsonb[], $8::text[], $9::text[]) AS x(e, b, a, r, c)",
         actor_id,
         label,
         action,
@@ -87,8 +110,8 @@ pub async fn write_many<'e, E: Executor<'e, Database = Postgres>>(
         entity_ids,
         befores as &[Option<serde_json::Value>],
         afters as &[Option<serde_json::Value>],
-        ctx.request_id,
-        ctx.client_addr,
+        &request_ids,
+        &client_addrs,
         token_id,
         token_issued_by
     )

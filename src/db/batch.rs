@@ -68,8 +68,9 @@ impl<T, R> Batcher<T, R> {
                 let leading = Leading(self.clone());
                 let (items, answers): (Vec<T>, Vec<oneshot::Sender<R>>) = self.take(max).into_iter().unzip();
                 if !items.is_empty() {
-                    let batch = run(items);
-                    // On its own task: if this request is cancelled, the batch still finishes and answers.
+                    // On its own task (if this request is cancelled, the batch still finishes and answers), in
+                    // this request's context (its id in what the batch logs).
+                    let batch = crate::web::with_request_ctx(crate::web::request_ctx(), run(items));
                     let _ = tokio::spawn(async move {
                         let _leading = leading;
                         for (to, a) in answers.into_iter().zip(batch.await) {

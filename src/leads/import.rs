@@ -392,7 +392,7 @@ async fn write_batch(
     let ids: Vec<Uuid> = new_rows.iter().map(|r| r.id).collect();
     let entered: Vec<serde_json::Value> =
         new_rows.iter().map(|r| serde_json::to_value(r.fields)).collect::<Result<_, _>>()?;
-    lifecycle::record_created(tx, Some(user), &ids, &entered, "import", owner, now).await?;
+    lifecycle::record_created(tx, Some(user), &ids, &entered, "import", owner, now, None).await?;
     insert_notes(tx, user, notes, now).await?;
     crate::leads::store::record_opt_outs(tx, &opt_outs, now).await?;
     if user.role != Role::Lo && !ids.is_empty() {

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::audit::{Acts, write_many};
+use crate::audit::{Acts, write_each, write_many};
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
 use crate::events::{LEAD_ASSIGNED, LEAD_CREATED, LEAD_FUNDED, LEAD_STAGE_CHANGED, publish};
@@ -49,7 +49,9 @@ pub struct FirstOwner<'a> {
 /// Records that these leads (already inserted, in stage `new`, with `owner` if given) were created: each
 /// one's `stage_changes` row into `new`, its audit entry with the fields as entered (`fields`, parallel to
 /// `lead_ids`) and its `lead.created` event; then, with an owner, its assignment as [`assign_many`] records
-/// one. `origin`: `app` (page and API) or `import`. The leads keep version 1.
+/// one. `origin`: `app` (page and API) or `import`. The leads keep version 1. `requests`: the request that
+/// asked for each lead, when they were several (leads created together); None: the current request.
+#[allow(clippy::too_many_arguments)]
 pub async fn record_created(
     tx: &mut Transaction<'_, Postgres>,
     actor: Option<&CurrentUser>,
@@ -58,6 +60,7 @@ pub async fn record_created(
     origin: &str,
     owner: Option<FirstOwner<'_>>,
     at: DateTime<Utc>,
+    requests: Option<&[crate::web::RequestCtx]>,
 ) -> AppResult<()> {
     sqlx::query!(
         "INSERT INTO stage_changes (lead_id, from_stage, to_stage, actor_id, origin, created_at)
@@ -73,7 +76,7 @@ pub async fn record_created(
     super::sources::note_sources(tx, lead_ids).await?;
     let ids: Vec<String> = lead_ids.iter().map(Uuid::to_string).collect();
     let afters: Vec<Option<Value>> = fields.iter().cloned().map(Some).collect();
-    write_many(&mut **tx, acts(actor), CREATED, "lead", &ids, &vec![None; ids.len()], &afters).await?;
+    write_each(&mut **tx, acts(actor), CREATED, "lead", &ids, &vec![None; ids.len()], &afters, requests).await?;
     let payloads: Vec<Value> = lead_ids.iter().zip(fields).map(|(id, f)| json!({ "lead_id": id, "lead": f })).collect();
     publish(tx, &vec![LEAD_CREATED; lead_ids.len()], lead_ids, &payloads, at).await?;
     if let Some(o) = owner {

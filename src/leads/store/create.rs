@@ -216,7 +216,7 @@ async fn try_create(
     .await?;
     insert_lead(&mut tx, id, fields, owner.as_ref(), now).await?;
     let entered = serde_json::to_value(fields).map_err(|e| AppError::Internal(e.into()))?;
-    crate::leads::lifecycle::record_created(&mut tx, Some(user), &[id], &[entered], "app", owner, now).await?;
+    crate::leads::lifecycle::record_created(&mut tx, Some(user), &[id], &[entered], "app", owner, now, None).await?;
     if fields.referred_by_loan_number.is_some() {
         let referred = Event::LeadReferred {
             lead_id: id,

@@ -21,6 +21,7 @@ use crate::db::batch::Batcher;
 use crate::error::AppResult;
 use crate::leads::model::LeadFields;
 use crate::state::AppState;
+use crate::web::RequestCtx;
 
 /// How many new leads one creating transaction takes at most.
 const MAX_BATCH: usize = 128;
@@ -30,6 +31,8 @@ struct Pending {
     user: CurrentUser,
     fields: LeadFields,
     key: Option<String>,
+    /// The request that asked for it (its id and client address go into the lead's audit entry).
+    request: RequestCtx,
 }
 
 /// Whether a request may be created in a batch (see the module).
@@ -50,7 +53,8 @@ pub(super) async fn create_together(
     key: Option<&str>,
 ) -> Option<Uuid> {
     let batcher = state.extensions.get_or_insert_with(Batcher::<Pending, Option<Uuid>>::default);
-    let pending = Pending { user: user.clone(), fields: fields.clone(), key: key.map(str::to_string) };
+    let request = crate::web::request_ctx();
+    let pending = Pending { user: user.clone(), fields: fields.clone(), key: key.map(str::to_string), request };
     let run = |batch| {
         let state = state.clone();
         async move { create_batch(&state, batch).await }
@@ -121,15 +125,29 @@ async fn try_batch(state: &AppState, batch: &[Pending]) -> AppResult<Vec<Option<
         return Ok(ids);
     }
     insert_many(&mut tx, &new, None, now).await?;
-    // Their creation recorded per caller (the stage row and the audit entry name who created each lead).
-    let mut by_user: HashMap<Uuid, (&CurrentUser, Vec<Uuid>, Vec<serde_json::Value>)> = HashMap::new();
+    // Their creation recorded per caller (the stage row and the audit entry name who created each lead), each
+    // audit entry with the request that asked for its lead.
+    type Created<'b> = (&'b CurrentUser, Vec<Uuid>, Vec<serde_json::Value>, Vec<RequestCtx>);
+    let mut by_user: HashMap<Uuid, Created<'_>> = HashMap::new();
     for (i, r) in taken.iter().zip(&new) {
-        let entry = by_user.entry(batch[*i].user.id).or_insert_with(|| (&batch[*i].user, Vec::new(), Vec::new()));
+        let p = &batch[*i];
+        let entry = by_user.entry(p.user.id).or_insert_with(|| (&p.user, Vec::new(), Vec::new(), Vec::new()));
         entry.1.push(r.id);
         entry.2.push(serde_json::to_value(r.fields).map_err(anyhow::Error::from)?);
+        entry.3.push(p.request.clone());
     }
-    for (user, lead_ids, entered) in by_user.values() {
-        crate::leads::lifecycle::record_created(&mut tx, Some(user), lead_ids, entered, "app", None, now).await?;
+    for (user, lead_ids, entered, requests) in by_user.values() {
+        crate::leads::lifecycle::record_created(
+            &mut tx,
+            Some(user),
+            lead_ids,
+            entered,
+            "app",
+            None,
+            now,
+            Some(requests),
+        )
+        .await?;
     }
     let created: Vec<Uuid> = new.iter().map(|r| r.id).collect();
     (crate::leads::wiring::wired()?.queue_routing)(&mut tx, &created, now).await?;
