@@ -50,11 +50,14 @@ pub async fn populate(state: &AppState) -> anyhow::Result<()> {
     }
     audit_week(state).await?;
     referral_partners(state).await?;
+    // Rate locks first: the quickest loans then fund around them, so the lock desk keeps live locks on every day
+    // the generated month is thin at its late stages.
+    let admin = person(state, "admin@demo.loanfloor.test").await?;
+    super::locks::rate_locks(state, &admin).await?;
     fund_recent(state).await?;
     pricing_exceptions(state).await?;
     loss_mitigation(state, today).await?;
     // A market rate a point under the typical note rate: the rate watch finds the past clients worth a call.
-    let admin = person(state, "admin@demo.loanfloor.test").await?;
     let mut tx = state.db.begin().await?;
     for product in crate::portfolio::model::PRODUCTS {
         crate::portfolio::store::set_market_rate(&mut tx, product, 5_875, today, admin.id).await?;
@@ -63,7 +66,6 @@ pub async fn populate(state: &AppState) -> anyhow::Result<()> {
     crate::portfolio::scan_portfolio(state, state.clock.now(), Some(&admin))
         .await
         .map_err(|e| anyhow::anyhow!("demo rate watch: {e:?}"))?;
-    super::locks::rate_locks(state, &admin).await?;
     Ok(())
 }
 
@@ -134,7 +136,8 @@ async fn fund_recent(state: &AppState) -> anyhow::Result<()> {
                                  stage) AS behind
            FROM leads
            WHERE created_at >= $1 AND assigned_lo_id IS NOT NULL AND loan_amount_cents > 0
-             AND stage IN ('contacted', 'prequalified', 'application', 'processing', 'underwriting', 'clear_to_close'))
+             AND stage IN ('contacted', 'prequalified', 'application', 'processing', 'underwriting', 'clear_to_close')
+             AND NOT EXISTS (SELECT 1 FROM rate_locks k WHERE k.lead_id = leads.id AND k.status = 'locked'))
          SELECT id, assigned_lo_id, stage, version FROM (
            (SELECT id, assigned_lo_id, stage, version, behind FROM recent WHERE behind <= 4 ORDER BY behind, id LIMIT 8)
            UNION

@@ -36,12 +36,13 @@ pub async fn rate_locks(state: &AppState, admin: &crate::auth::CurrentUser) -> a
         investors.push(row.id);
     }
     tx.commit().await?;
-    // Loans far enough along to be locked, furthest first.
+    // Loans far enough along to be locked, furthest first (an application is locked too: on some days the
+    // generated month leaves fewer than five loans past it once the quickest have funded).
     let loans: Vec<(Uuid, Uuid, i64)> = sqlx::query_as(
         "SELECT id, assigned_lo_id, loan_amount_cents FROM leads
          WHERE assigned_lo_id IS NOT NULL AND loan_amount_cents > 0
-           AND stage IN ('processing', 'underwriting', 'clear_to_close')
-         ORDER BY array_position(ARRAY['clear_to_close', 'underwriting', 'processing'], stage), id
+           AND stage IN ('application', 'processing', 'underwriting', 'clear_to_close')
+         ORDER BY array_position(ARRAY['clear_to_close', 'underwriting', 'processing', 'application'], stage), id
          LIMIT 5",
     )
     .fetch_all(&state.db)
