@@ -427,31 +427,7 @@ async fn create_attempt_task(
     // An attempt is due no earlier than the borrower's calling hours allow.
     let due =
         crate::leads::store::callable_from(tx, lead_id, started + Duration::minutes(c.attempts[step].0), hours).await?;
-    insert_attempt_task(tx, lead_id, lo, c, step, voicemails, due, now).await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn insert_attempt_task(
-    tx: &mut Transaction<'_, Postgres>,
-    lead_id: Uuid,
-    lo: Uuid,
-    c: &Cadence,
-    step: usize,
-    voicemails: i64,
-    due: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "INSERT INTO tasks (lead_id, owner_id, kind, title, due_at, created_at) VALUES ($1, $2, 'cadence', $3, $4, $5)",
-        lead_id,
-        lo,
-        c.task_title(step, voicemails),
-        due,
-        now
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    insert_attempt_tasks(tx, &[(lead_id, lo, due)], &c.task_title(step, voicemails), now).await
 }
 
 async fn schedule_next(
