@@ -165,6 +165,12 @@ pub struct ServeArgs {
     /// Seconds a computed manager dashboard is reused for the same user and filters (0: compute every time).
     #[arg(long, env = "LOANFLOOR_DASHBOARD_CACHE_SECONDS", default_value_t = 30)]
     pub dashboard_cache_seconds: u64,
+    /// How long `POST /api/v1/leads` waits for a new lead's routing before answering without its LO (0: answer
+    /// once the lead is saved). The routing goes on either way (the lead is saved with its safety-net job
+    /// first); while a routing batch's worth of leads waits on the instance, requests wait for their lead's
+    /// routing in full, so a burst cannot outrun routing. Leads created on pages always wait.
+    #[arg(long, env = "LOANFLOOR_ANSWER_BEFORE_ROUTING_MS", default_value_t = 0)]
+    pub answer_before_routing_ms: u64,
     /// Keep the users behind API tokens for a few seconds, forgotten on every change any instance makes (PostgreSQL
     /// notifications, so a revocation takes effect within milliseconds rather than at once); off by default.
     #[arg(long, env = "LOANFLOOR_TOKEN_CACHE", default_value_t = false, action = clap::ArgAction::Set)]
@@ -208,6 +214,7 @@ impl Default for ServeArgs {
             db_pool_size: 20,
             worker: true,
             dashboard_cache_seconds: 30,
+            answer_before_routing_ms: 0,
             token_cache: false,
             session_cache: false,
             metrics_addr: None,
@@ -421,6 +428,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// How long a computed manager dashboard is reused (zero: never).
     pub dashboard_cache: std::time::Duration,
+    /// `--answer-before-routing-ms`.
+    pub answer_before_routing: std::time::Duration,
     /// `--token-cache`: keep API tokens' users per instance (`auth::token_cache`).
     pub token_cache: bool,
     /// `--session-cache`: keep signed-in sessions per instance (`auth::session_cache`).
@@ -488,6 +497,7 @@ impl Config {
             worker: serve.worker,
             metrics_addr: serve.metrics_addr,
             dashboard_cache: std::time::Duration::from_secs(serve.dashboard_cache_seconds),
+            answer_before_routing: std::time::Duration::from_millis(serve.answer_before_routing_ms),
             token_cache: serve.token_cache,
             session_cache: serve.session_cache,
             insecure_cookies: serve.insecure_cookies,

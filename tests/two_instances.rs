@@ -13,8 +13,29 @@ use tokio::sync::watch;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_database_route_every_lead_once() {
-    let one = TestApp::spawn().await;
-    let two = TestApp::serve_database(one.url.clone(), one.db_name.clone(), |_| {}).await;
+    let sent = burst_over_two_instances(None).await;
+    assert!(sent.iter().all(|s| *s == (201, true)), "every lead accepted, with its LO: {sent:?}");
+}
+
+/// Answered as soon as saved (`--answer-before-routing-ms 0`), a burst is routed behind the answers: still
+/// every lead exactly once and the rotation fair across both instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leads_answered_before_routing_are_each_routed_once_and_fairly() {
+    let sent = burst_over_two_instances(Some(Duration::ZERO)).await;
+    assert!(sent.iter().all(|s| s.0 == 201), "every lead accepted: {sent:?}");
+}
+
+/// Sends 200 new leads to two instances on one database, eight at a time, with the instances answering after
+/// at most `wait` for each lead's routing (None: the tests' default, a minute); checks that every lead is
+/// routed exactly once, fairly, and every job runs once. Returns each answer's status and whether it named an LO.
+async fn burst_over_two_instances(wait: Option<Duration>) -> Vec<(u16, bool)> {
+    let tweak = |c: &mut loanfloor::config::Config| {
+        if let Some(w) = wait {
+            c.answer_before_routing = w;
+        }
+    };
+    let one = TestApp::spawn_with(tweak).await;
+    let two = TestApp::serve_database(one.url.clone(), one.db_name.clone(), tweak).await;
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = [one.state.clone(), two.state.clone()].map(|s| loanfloor::jobs::spawn_worker(s, stop_rx.clone()));
 
@@ -56,7 +77,17 @@ async fn two_instances_on_one_database_route_every_lead_once() {
             sent.push((status, body["assigned_lo"]["id"].is_string()));
         }
     }
-    assert!(sent.iter().all(|s| *s == (201, true)), "every lead accepted, with its LO: {sent:?}");
+    // Every lead decided (at once when the answers waited for routing; behind them otherwise).
+    for _ in 0..150 {
+        let decided: i64 = sqlx::query_scalar("SELECT count(DISTINCT lead_id) FROM routing_decisions")
+            .fetch_one(one.db())
+            .await
+            .unwrap();
+        if decided >= 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Let both workers drain what is due.
     for _ in 0..100 {
@@ -105,4 +136,5 @@ async fn two_instances_on_one_database_route_every_lead_once() {
             .await
             .unwrap();
     assert!(rerun.is_empty(), "every job ran once: {rerun:?}");
+    sent
 }

@@ -41,6 +41,11 @@ impl<T, R> Drop for Leading<T, R> {
 }
 
 impl<T, R> Batcher<T, R> {
+    /// How many items wait for a batch (not counting those of a batch already running).
+    pub fn waiting(&self) -> usize {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     fn take(&self, max: usize) -> Vec<(T, oneshot::Sender<R>)> {
         let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
         let n = waiting.len().min(max.max(1));

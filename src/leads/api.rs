@@ -296,7 +296,10 @@ pub async fn create(
     apply_fields(&mut draft, &body, &[]).map_err(AppError::Validation)?;
     let fields = draft.validate().map_err(AppError::Validation)?;
     let key = idempotency_key(&headers)?;
-    let (id, outcome) = store::create_lead(&state, &user, &fields, key.as_deref()).await?;
+    // A new lead is answered once saved and routed, or once `--answer-before-routing-ms` is over (its routing
+    // goes on; the answer then shows it unassigned): a vendor's burst is taken as fast as it is saved.
+    let wait = Some(state.config.answer_before_routing);
+    let (id, outcome) = store::create_lead(&state, &user, &fields, key.as_deref(), wait).await?;
     let mut out = match outcome {
         // The caller made this lead just now: show what it created, even if routing sent it out of the
         // caller's scope (an intake integration sees no leads otherwise).

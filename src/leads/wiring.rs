@@ -18,12 +18,23 @@ pub type QueueRouting =
 /// Routes a created lead in its own transaction; the LO it went to, if any.
 pub type RouteNewLead =
     for<'a> fn(&'a AppState, Uuid, Option<&'a CurrentUser>) -> BoxFuture<'a, AppResult<Option<Uuid>>>;
+/// Routes a lead a request just created, answering with its LO once it is routed or with None once the wait
+/// given (None: no limit) is over while its routing goes on.
+pub type RouteCreatedLead = for<'a> fn(
+    &'a AppState,
+    Uuid,
+    Option<&'a CurrentUser>,
+    Option<std::time::Duration>,
+) -> BoxFuture<'a, AppResult<Option<Uuid>>>;
 /// A panel of the lead page, as HTML, for this user (scoped by its capability).
 pub type LeadPanel = for<'a> fn(&'a AppState, &'a CurrentUser, Uuid) -> BoxFuture<'a, AppResult<String>>;
 
 pub struct LeadWiring {
     pub queue_routing: QueueRouting,
+    /// Routes a lead and answers with its LO (imports, jobs).
     pub route_new_lead: RouteNewLead,
+    /// Routes a lead a request just created (`routing::batch::route_created_soon`).
+    pub route_created_lead: RouteCreatedLead,
     pub lead_panels: Vec<LeadPanel>,
 }
 

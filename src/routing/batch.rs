@@ -10,6 +10,7 @@
 //! bad lead cannot hold back the others.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
@@ -31,10 +32,15 @@ struct Waiting {
     actor: Option<CurrentUser>,
 }
 
+/// This instance's leads waiting to be routed.
+fn batcher(state: &AppState) -> Arc<Batcher<Waiting, Answer>> {
+    state.extensions.get_or_insert_with(Batcher::<Waiting, Answer>::default)
+}
+
 /// Routes a lead whose creating transaction has committed, with whatever other leads are waiting on this
 /// instance; returns its LO, if it was assigned.
 pub async fn route_created(state: &AppState, lead: Uuid, actor: Option<&CurrentUser>) -> Answer {
-    let batcher = state.extensions.get_or_insert_with(Batcher::<Waiting, Answer>::default);
+    let batcher = batcher(state);
     let waiting = Waiting { lead, actor: actor.cloned() };
     let run = |batch| {
         let state = state.clone();
@@ -45,6 +51,38 @@ pub async fn route_created(state: &AppState, lead: Uuid, actor: Option<&CurrentU
         // The batch that held this lead did not answer for it: route it alone.
         None => super::route_created_lead(state, lead, actor).await,
     }
+}
+
+/// Routes a lead a request has just created, as [`route_created`] does, but answers once the lead is routed or
+/// once `wait` is over (None: no limit), whichever comes first: `Ok(None)` then, while the routing goes on on a
+/// task of its own (the lead is durable, with its safety-net job, before this is called). A burst of new leads
+/// through the API (`--answer-before-routing-ms`) is then answered as fast as it is saved and routed in larger
+/// batches behind it. While a routing batch's worth of leads already waits on this instance, the request waits
+/// for its lead's routing in full: a burst cannot outrun routing by more than about one batch, so the time
+/// from commit to assignment stays short.
+pub async fn route_created_soon(
+    state: &AppState,
+    lead: Uuid,
+    actor: Option<&CurrentUser>,
+    wait: Option<std::time::Duration>,
+) -> Answer {
+    let backlog = batcher(state).waiting() >= MAX_BATCH;
+    let routing = {
+        let (state, actor) = (state.clone(), actor.cloned());
+        let ctx = crate::web::request_ctx();
+        tokio::spawn(crate::web::with_request_ctx(
+            ctx,
+            async move { route_created(&state, lead, actor.as_ref()).await },
+        ))
+    };
+    let joined = match wait.filter(|_| !backlog) {
+        None => routing.await,
+        Some(wait) => match tokio::time::timeout(wait, routing).await {
+            Ok(joined) => joined,
+            Err(_) => return Ok(None),
+        },
+    };
+    joined.map_err(|e| AppError::Internal(anyhow::anyhow!("routing a new lead: {e}")))?
 }
 
 /// Routes `batch` in one transaction and answers each lead; if that transaction fails, routes each lead in

@@ -240,6 +240,9 @@ impl TestApp {
             worker: false,
             // Tests check figures right after writing them; the cache has its own test.
             dashboard_cache_seconds: 0,
+            // Tests check a new lead's LO right after creating it: the request waits for its routing (a minute
+            // at most); tests/leads_api.rs checks the answer before routing.
+            answer_before_routing_ms: 60_000,
             // The harness speaks plain HTTP on 127.0.0.1; tests/security_sessions.rs checks the Secure default.
             insecure_cookies: true,
             ..ServeArgs::default()

@@ -95,7 +95,9 @@ pub const OPERATIONS: &[Op] = &[
         "POST",
         "/api/v1/leads",
         "leads",
-        "Create a lead, or recognise a replay or a duplicate (see the Idempotency-Key header).",
+        "Create a lead, or recognise a replay or a duplicate (see the Idempotency-Key header). A new lead is \
+         answered once saved and routed, or once the server's `--answer-before-routing-ms` is over (0 by \
+         default: at once), its routing going on: the answer may show it unassigned; read it again for its LO.",
         Some(Schema("LeadInput")),
         &[(201, S("CreatedLead")), (200, S("LeadReplay"))],
     ),

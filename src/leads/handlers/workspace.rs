@@ -189,7 +189,7 @@ pub(crate) async fn create(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let (id, outcome) = match store::create_lead(&state, &user, &fields, None).await {
+    let (id, outcome) = match store::create_lead(&state, &user, &fields, None, None).await {
         Ok(done) => done,
         Err(e) => {
             let (status, errors) = form_errors(e)?;

@@ -2,6 +2,8 @@
 //! an open lead (same phone or email), saving a new one, giving an LO's own lead to them and queueing anyone
 //! else's for routing, which runs after the commit.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -102,12 +104,14 @@ async fn prior_lead(
 }
 
 /// Creates a lead (or recognises a replay or a duplicate). An LO's new lead is theirs; anyone else's goes
-/// to routing in the same transaction. Returns the lead's id and what happened.
+/// to routing in the same transaction, and is routed after the commit: the answer waits for that routing at
+/// most `wait` (None: until the lead is routed). Returns the lead's id and what happened.
 pub async fn create_lead(
     state: &AppState,
     user: &CurrentUser,
     fields: &LeadFields,
     idempotency_key: Option<&str>,
+    wait: Option<Duration>,
 ) -> AppResult<(Uuid, CreateOutcome)> {
     if let Some(k) = idempotency_key {
         if k.is_empty() || k.len() > 200 {
@@ -118,13 +122,13 @@ pub async fn create_lead(
     // (or a lead its batch did not create) on its own, below.
     if super::create_batch::batchable(user, fields) {
         if let Some(id) = super::create_batch::create_together(state, user, fields, idempotency_key).await {
-            route_new(state, id, user).await;
+            route_new(state, id, user, wait).await;
             return Ok((id, CreateOutcome::Created));
         }
     }
     // Two attempts: a concurrent identical request can win the unique index; the retry then sees its lead.
     for attempt in 0..2 {
-        match try_create(state, user, fields, idempotency_key).await {
+        match try_create(state, user, fields, idempotency_key, wait).await {
             Err(AppError::Internal(e)) if attempt == 0 && is_unique_violation(&e) => continue,
             other => return other,
         }
@@ -143,6 +147,7 @@ async fn try_create(
     user: &CurrentUser,
     fields: &LeadFields,
     idempotency_key: Option<&str>,
+    wait: Option<Duration>,
 ) -> AppResult<(Uuid, CreateOutcome)> {
     let mut tx = state.db.begin().await?;
     let now = state.clock.now();
@@ -235,16 +240,17 @@ async fn try_create(
     }
     tx.commit().await?;
     if route_after_commit {
-        route_new(state, id, user).await;
+        route_new(state, id, user, wait).await;
     }
     Ok((id, CreateOutcome::Created))
 }
 
-/// Routes a new lead right after its creating transaction committed. The lead is saved; if routing fails
-/// now, its safety-net job routes it shortly.
-async fn route_new(state: &AppState, id: Uuid, user: &CurrentUser) {
+/// Routes a new lead right after its creating transaction committed, answering once it is routed or once
+/// `wait` is over while its routing goes on (see `routing::batch::route_created_soon`). The lead is saved; if
+/// routing fails now, its safety-net job routes it shortly.
+async fn route_new(state: &AppState, id: Uuid, user: &CurrentUser, wait: Option<Duration>) {
     let routed = match crate::leads::wiring::wired() {
-        Ok(w) => (w.route_new_lead)(state, id, Some(user)).await,
+        Ok(w) => (w.route_created_lead)(state, id, Some(user), wait).await,
         Err(e) => Err(e),
     };
     if let Err(e) = routed {
