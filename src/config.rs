@@ -167,7 +167,7 @@ pub struct ServeArgs {
     pub dashboard_cache_seconds: u64,
     /// How long `POST /api/v1/leads` waits for a new lead's routing before answering without its LO (0: answer
     /// once the lead is saved). The routing goes on either way (the lead is saved with its safety-net job
-    /// first); while a routing batch's worth of leads waits on the instance, requests wait for their lead's
+    /// first); while 64 leads wait to be routed on the instance, requests wait for their lead's
     /// routing in full, so a burst cannot outrun routing. Leads created on pages always wait.
     #[arg(long, env = "LOANFLOOR_ANSWER_BEFORE_ROUTING_MS", default_value_t = 0)]
     pub answer_before_routing_ms: u64,

@@ -24,6 +24,11 @@ use crate::state::AppState;
 /// How many leads one routing transaction takes at most (a burst larger than this is routed in several).
 const MAX_BATCH: usize = 256;
 
+/// How many leads may wait to be routed on an instance before requests that create leads wait for their own
+/// lead's routing in full (see [`route_created_soon`]): the bound on how far a burst runs ahead of routing, in
+/// time (commit to assignment) and in memory (a routing batch holds each lead's candidates and messages).
+const BACKLOG: usize = 64;
+
 type Answer = AppResult<Option<Uuid>>;
 
 /// A created lead waiting for the next routing transaction of this instance.
@@ -57,16 +62,16 @@ pub async fn route_created(state: &AppState, lead: Uuid, actor: Option<&CurrentU
 /// once `wait` is over (None: no limit), whichever comes first: `Ok(None)` then, while the routing goes on on a
 /// task of its own (the lead is durable, with its safety-net job, before this is called). A burst of new leads
 /// through the API (`--answer-before-routing-ms`) is then answered as fast as it is saved and routed in larger
-/// batches behind it. While a routing batch's worth of leads already waits on this instance, the request waits
-/// for its lead's routing in full: a burst cannot outrun routing by more than about one batch, so the time
-/// from commit to assignment stays short.
+/// batches behind it. While [`BACKLOG`] leads already wait on this instance, the request waits for its lead's
+/// routing in full: a burst cannot outrun routing by more than that, so the time from commit to assignment
+/// and the memory a batch takes stay bounded.
 pub async fn route_created_soon(
     state: &AppState,
     lead: Uuid,
     actor: Option<&CurrentUser>,
     wait: Option<std::time::Duration>,
 ) -> Answer {
-    let backlog = batcher(state).waiting() >= MAX_BATCH;
+    let backlog = batcher(state).waiting() >= BACKLOG;
     let routing = {
         let (state, actor) = (state.clone(), actor.cloned());
         let ctx = crate::web::request_ctx();
