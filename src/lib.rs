@@ -90,8 +90,7 @@ pub fn wire() {
     );
     leads::wiring::wire(leads::wiring::LeadWiring {
         queue_routing: |tx, leads, now| Box::pin(async move { Ok(routing::queue_routing(tx, leads, now).await?) }),
-        route_new_lead: |state, lead, actor| Box::pin(routing::batch::route_created(state, lead, actor)),
-        route_created_lead: |state, lead, actor, wait| {
+        route_new_lead: |state, lead, actor, wait| {
             Box::pin(routing::batch::route_created_soon(state, lead, actor, wait))
         },
         lead_panels: vec![

@@ -518,7 +518,7 @@ pub async fn route_imported(state: &AppState, job: &crate::jobs::Job) -> anyhow:
     let total = payload.lead_ids.len() as i64;
     for (done, id) in payload.lead_ids.iter().enumerate() {
         // One transaction per lead, as for API intake; a lead routed before (a retried job) is left alone.
-        match (crate::leads::wiring::wired()?.route_new_lead)(state, *id, actor.as_ref()).await {
+        match (crate::leads::wiring::wired()?.route_new_lead)(state, *id, actor.as_ref(), None).await {
             Ok(_) | Err(AppError::NotFound) => {}
             Err(AppError::Internal(e)) => return Err(e.context(format!("routing imported lead {id}"))),
             Err(e) => anyhow::bail!("routing imported lead {id}: {}", e.public_message()),

@@ -15,12 +15,9 @@ use crate::state::{AppState, Wired};
 /// Queues new leads' routing (a safety net due shortly for each) inside the creating transaction.
 pub type QueueRouting =
     for<'a, 'c> fn(&'a mut Transaction<'c, Postgres>, &'a [Uuid], DateTime<Utc>) -> BoxFuture<'a, AppResult<()>>;
-/// Routes a created lead in its own transaction; the LO it went to, if any.
-pub type RouteNewLead =
-    for<'a> fn(&'a AppState, Uuid, Option<&'a CurrentUser>) -> BoxFuture<'a, AppResult<Option<Uuid>>>;
-/// Routes a lead a request just created, answering with its LO once it is routed or with None once the wait
-/// given (None: no limit) is over while its routing goes on.
-pub type RouteCreatedLead = for<'a> fn(
+/// Routes a created lead (with the others waiting on the instance), answering with its LO once it is routed,
+/// or with None once the wait given is over while its routing goes on (None: wait until it is routed).
+pub type RouteNewLead = for<'a> fn(
     &'a AppState,
     Uuid,
     Option<&'a CurrentUser>,
@@ -31,10 +28,8 @@ pub type LeadPanel = for<'a> fn(&'a AppState, &'a CurrentUser, Uuid) -> BoxFutur
 
 pub struct LeadWiring {
     pub queue_routing: QueueRouting,
-    /// Routes a lead and answers with its LO (imports, jobs).
+    /// `routing::batch::route_created_soon`.
     pub route_new_lead: RouteNewLead,
-    /// Routes a lead a request just created (`routing::batch::route_created_soon`).
-    pub route_created_lead: RouteCreatedLead,
     pub lead_panels: Vec<LeadPanel>,
 }
 

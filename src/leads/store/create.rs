@@ -250,7 +250,7 @@ async fn try_create(
 /// routing fails now, its safety-net job routes it shortly.
 async fn route_new(state: &AppState, id: Uuid, user: &CurrentUser, wait: Option<Duration>) {
     let routed = match crate::leads::wiring::wired() {
-        Ok(w) => (w.route_created_lead)(state, id, Some(user), wait).await,
+        Ok(w) => (w.route_new_lead)(state, id, Some(user), wait).await,
         Err(e) => Err(e),
     };
     if let Err(e) = routed {
