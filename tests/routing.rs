@@ -135,14 +135,18 @@ async fn decision(app: &TestApp, lead: Uuid) -> serde_json::Value {
     .unwrap()
 }
 
-fn reasons_of(candidates: &serde_json::Value, lo: Uuid) -> Vec<String> {
+fn candidate(candidates: &serde_json::Value, lo: Uuid) -> serde_json::Value {
     candidates
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["lo_id"] == lo.to_string())
-        .map(|c| c["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect())
+        .cloned()
         .unwrap_or_else(|| panic!("{lo} is not among the candidates: {candidates}"))
+}
+
+fn reasons_of(candidates: &serde_json::Value, lo: Uuid) -> Vec<String> {
+    candidate(candidates, lo)["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect()
 }
 
 #[tokio::test]
@@ -254,6 +258,7 @@ async fn away_full_and_off_shift_los_are_skipped_with_the_reason_stored() {
     assert_eq!(holder, Some(full), "an LO's own new lead is theirs");
     // A rule that respects working hours, for Texas.
     add_rule(&app, &[("name", "Texas"), ("states", "TX")]).await;
+    let mut routed = Vec::new();
     for _ in 0..3 {
         let (lead, chosen) = new_lead(&app, "TX").await;
         assert_eq!(chosen, Some(ok));
@@ -261,7 +266,33 @@ async fn away_full_and_off_shift_los_are_skipped_with_the_reason_stored() {
         assert_eq!(reasons_of(&c, away), vec!["status is away"]);
         assert_eq!(reasons_of(&c, full), vec!["at capacity (1 of 1 open leads)"]);
         assert_eq!(reasons_of(&c, off), vec!["outside working hours"]);
+        // Eligibility is read back from the reasons, the weight and the choice (it is not stored).
+        for (who, eligible, chosen, status) in
+            [(ok, true, true, "available"), (away, false, false, "away"), (off, false, false, "available")]
+        {
+            let one = candidate(&c, who);
+            assert_eq!((one["eligible"].as_bool(), one["chosen"].as_bool()), (Some(eligible), Some(chosen)), "{one}");
+            assert_eq!(one["status"], status, "{one}");
+        }
+        assert_eq!(candidate(&c, full)["capacity"], 1);
+        assert_eq!(candidate(&c, full)["open_leads"], 1);
+        routed.push(lead);
     }
+    // The three decisions considered the same LOs alike: they name one stored roster.
+    let rosters: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT DISTINCT d.candidates->>'roster' FROM routing_decisions d WHERE d.lead_id = ANY($1)",
+    )
+    .bind(&routed)
+    .fetch_all(app.db())
+    .await
+    .unwrap();
+    assert_eq!(rosters.len(), 1, "{rosters:?}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM routing_rosters WHERE id = $1")
+        .bind(rosters[0].as_deref().expect("a decision names its roster"))
+        .fetch_one(app.db())
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
     // When nobody is eligible the lead waits in the queue and managers hear about it.
     let manager = app.create_user(Role::Manager, "boss@x.test", Some("Dallas"), &[]).await;
     set_profile(&app, ok, &[("status", "offline")]).await;
@@ -274,6 +305,9 @@ async fn away_full_and_off_shift_los_are_skipped_with_the_reason_stored() {
         .await
         .unwrap();
     assert_eq!(outcome, "queued");
+    let c = decision(&app, lead).await;
+    assert_eq!(candidate(&c, ok)["status"], "offline", "a changed status is a new roster: {c}");
+    assert!(c.as_array().unwrap().iter().all(|one| one["eligible"] == false && one["chosen"] == false), "{c}");
     let alerts: i64 =
         sqlx::query_scalar("SELECT count(*) FROM notifications WHERE user_id = $1 AND kind = 'lead_unassigned'")
             .bind(manager)

@@ -364,7 +364,7 @@ async fn record(
                 summary: &summary,
                 ..row
             };
-            store::insert_decision(tx, &stored).await?;
+            store::insert_decisions(tx, vec![stored]).await?;
             Ok(Outcome::Offered)
         }
         Choice::Assign { lo, why, slots } => {
@@ -380,7 +380,7 @@ async fn record(
                 summary: &a.summary,
                 ..row
             };
-            store::insert_decision(tx, &stored).await?;
+            store::insert_decisions(tx, vec![stored]).await?;
             let reason = a.reason;
             assign(state, tx, lead, Some(lo), a.team, opts.actor, &reason, rule_id, Some(plan.sla), now).await?;
             Ok(Outcome::Assigned(lo))
@@ -395,7 +395,7 @@ async fn record(
                 summary: &q.summary,
                 ..row
             };
-            store::insert_decision(tx, &stored).await?;
+            store::insert_decisions(tx, vec![stored]).await?;
             send_to_queue(state, tx, lead, q.team, opts.actor, &q.summary, rule_id, now).await?;
             Ok(Outcome::Queued(q.team))
         }
@@ -462,23 +462,58 @@ pub fn assigned(plan: &Plan<'_>, trigger: Trigger, judged: &[Judged], lo: Uuid, 
     Assigned { summary, reason, team: chosen.and_then(|c| c.team_id), candidates }
 }
 
-/// Every candidate's judgement as `routing_decisions.candidates` stores it (migration 0069): one array per
-/// field, in candidate order, and each distinct set of reasons once (`reason_group` points into `groups`, null
-/// for an LO with none; not `why`, a key disposal scrubs). A 200-LO round robin stores about 14 KB a lead instead of 56 KB of one object per LO with
-/// its name, email and reasons repeated — a cost that bounded intake (issue 22). Names and emails are the
-/// users'; `routing_candidates()` expands the record into the documented list (see `store::DecisionRow`).
-#[derive(Debug, Clone, Default, serde::Serialize)]
+/// Every candidate's judgement, as `routing_decisions.candidates` stores it (migrations 0069, 0070): one array
+/// per field, in candidate order. The LOs considered, with their weights, capacities and statuses, are the
+/// decision's [`Roster`], which the decisions of a rotation share and which is stored once
+/// (`store::insert_decisions`); the decision keeps its own: each LO's open leads, each distinct set of reasons
+/// once (`reason_group` points into `groups`, null for an LO with none; not `why`, a key disposal scrubs) and
+/// the chosen LO. Whether an LO was eligible is not stored: it follows from these as the judging decides it (no
+/// reason against them, and a weight above zero or chosen all the same; `routing_candidates()`). Over a
+/// 200-LO round robin a decision keeps about 1.5 KB of its own instead of 10 KB (56 KB before 0069, one object
+/// per LO with their name, email and reasons), a cost that bounded intake (issue 22). `routing_candidates()`
+/// expands a record into the documented list, names and emails from the users (see `store::DecisionRow`).
+#[derive(Debug, Clone, Default)]
 pub struct CandidateRecords {
-    v: u8,
-    lo_id: Vec<Uuid>,
-    eligible: Vec<bool>,
+    pub roster: Roster,
     chosen: Option<Uuid>,
-    weight: Vec<i64>,
     open_leads: Vec<i64>,
-    capacity: Vec<i32>,
-    status: Vec<String>,
     reason_group: Vec<Option<usize>>,
     groups: Vec<ReasonGroup>,
+}
+
+/// The LOs a decision considered, in candidate order, with what the decisions of one rotation share: their
+/// weights, capacities and statuses (`routing_rosters.body`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Roster {
+    lo_id: Vec<Uuid>,
+    weight: Vec<i64>,
+    capacity: Vec<i32>,
+    status: Vec<String>,
+}
+
+/// A decision's own part as stored, naming its roster by id.
+#[derive(serde::Serialize)]
+struct StoredRecord<'a> {
+    v: u8,
+    roster: &'a str,
+    chosen: Option<Uuid>,
+    open_leads: &'a [i64],
+    reason_group: &'a [Option<usize>],
+    groups: &'a [ReasonGroup],
+}
+
+impl CandidateRecords {
+    /// The decision's stored text, its roster stored under `roster_id`.
+    pub fn stored(&self, roster_id: &str) -> serde_json::Result<String> {
+        serde_json::to_string(&StoredRecord {
+            v: 3,
+            roster: roster_id,
+            chosen: self.chosen,
+            open_leads: &self.open_leads,
+            reason_group: &self.reason_group,
+            groups: &self.groups,
+        })
+    }
 }
 
 /// One distinct set of reasons an LO was passed over, in words and as codes.
@@ -492,14 +527,13 @@ fn candidate_records(
     judged: &[(&CandidateRow, &Vec<model::Exclusion>, i64)],
     chosen: Option<Uuid>,
 ) -> CandidateRecords {
-    let mut r = CandidateRecords { v: 2, chosen, ..Default::default() };
+    let mut r = CandidateRecords { chosen, ..Default::default() };
     for (row, reasons, weight) in judged {
-        r.lo_id.push(row.id);
-        r.eligible.push(reasons.is_empty() && (*weight > 0 || chosen == Some(row.id)));
-        r.weight.push(*weight);
+        r.roster.lo_id.push(row.id);
+        r.roster.weight.push(*weight);
+        r.roster.capacity.push(row.capacity);
+        r.roster.status.push(row.status.clone());
         r.open_leads.push(row.open_leads);
-        r.capacity.push(row.capacity);
-        r.status.push(row.status.clone());
         let group = (!reasons.is_empty()).then(|| match r.groups.iter().position(|g| &g.codes == *reasons) {
             Some(i) => i,
             None => {

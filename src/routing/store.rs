@@ -1,7 +1,7 @@
 //! SQL for routing: rules, the locked rotation, candidates, decisions, assignments, offers and cadences.
 
 use chrono::{DateTime, NaiveTime, Utc};
-use sqlx::types::Json;
+use sha2::Digest;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -403,27 +403,6 @@ pub struct NewDecision<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub async fn insert_decision(tx: &mut Transaction<'_, Postgres>, d: &NewDecision<'_>) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(
-        "INSERT INTO routing_decisions (lead_id, rule_id, rule_name, method, trigger, outcome, chosen_lo_id, team_id,
-                                        candidates, summary, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        d.lead_id,
-        d.rule_id,
-        d.rule_name,
-        d.method,
-        d.trigger,
-        d.outcome,
-        d.chosen_lo_id,
-        d.team_id,
-        Json(&d.candidates) as _,
-        d.summary,
-        d.now
-    )
-    .fetch_one(&mut **tx)
-    .await
-}
-
 /// A stored decision, for the lead page, the API and the routing log.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[schema(as = RoutingDecision)]
@@ -750,10 +729,29 @@ pub async fn save_turns(
     Ok(())
 }
 
-/// Stores many decisions in one statement (a batch of new leads), as [`insert_decision`] stores one.
+/// Stores decisions in one statement (one, or a batch of new leads), each distinct roster once
+/// (`routing_rosters`, named by the SHA-256 of its text: a roster stored before, by this instance or another,
+/// is kept as it is).
 pub async fn insert_decisions(tx: &mut Transaction<'_, Postgres>, ds: Vec<NewDecision<'_>>) -> sqlx::Result<()> {
     if ds.is_empty() {
         return Ok(());
+    }
+    let encode = |e: serde_json::Error| sqlx::Error::Encode(e.into());
+    // The decisions of a rotation share their roster: each distinct one serialised and hashed once.
+    let (mut roster_ids, mut roster_bodies, mut candidates) = (Vec::<String>::new(), Vec::<String>::new(), Vec::new());
+    let mut seen: Vec<(&super::distribute::Roster, usize)> = Vec::new();
+    for d in &ds {
+        let at = match seen.iter().find(|(r, _)| **r == d.candidates.roster) {
+            Some((_, at)) => *at,
+            None => {
+                let body = serde_json::to_string(&d.candidates.roster).map_err(encode)?;
+                roster_ids.push(hex::encode(sha2::Sha256::digest(body.as_bytes())));
+                roster_bodies.push(body);
+                seen.push((&d.candidates.roster, roster_ids.len() - 1));
+                roster_ids.len() - 1
+            }
+        };
+        candidates.push(d.candidates.stored(&roster_ids[at]).map_err(encode)?);
     }
     let col = |f: fn(&NewDecision<'_>) -> String| ds.iter().map(f).collect::<Vec<String>>();
     let leads: Vec<Uuid> = ds.iter().map(|d| d.lead_id).collect();
@@ -763,14 +761,12 @@ pub async fn insert_decisions(tx: &mut Transaction<'_, Postgres>, ds: Vec<NewDec
     let ats: Vec<DateTime<Utc>> = ds.iter().map(|d| d.now).collect();
     let (names, methods, triggers) = (col(|d| d.rule_name.into()), col(|d| d.method.into()), col(|d| d.trigger.into()));
     let (outcomes, summaries) = (col(|d| d.outcome.into()), col(|d| d.summary.into()));
-    // As text, checked as JSON by the cast (the column is `json`, migration 0065).
-    let candidates: Vec<String> = ds
-        .iter()
-        .map(|d| serde_json::to_string(&d.candidates))
-        .collect::<Result<_, _>>()
-        .map_err(|e| sqlx::Error::Encode(e.into()))?;
+    // Texts, checked as JSON by the casts (the columns are `json`, migrations 0065 and 0070).
     sqlx::query!(
-        "INSERT INTO routing_decisions (lead_id, rule_id, rule_name, method, trigger, outcome, chosen_lo_id, team_id,
+        "WITH rosters AS (
+           INSERT INTO routing_rosters (id, body) SELECT i, b::json FROM UNNEST($12::text[], $13::text[]) AS r(i, b)
+           ON CONFLICT (id) DO NOTHING)
+         INSERT INTO routing_decisions (lead_id, rule_id, rule_name, method, trigger, outcome, chosen_lo_id, team_id,
                                         candidates, summary, created_at)
          SELECT l, r, n, m, t, o, c, tm, cs::json, s, a
          FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[],
@@ -785,7 +781,9 @@ pub async fn insert_decisions(tx: &mut Transaction<'_, Postgres>, ds: Vec<NewDec
         &teams as &[Option<Uuid>],
         &candidates,
         &summaries,
-        &ats
+        &ats,
+        &roster_ids,
+        &roster_bodies
     )
     .execute(&mut **tx)
     .await?;
