@@ -369,7 +369,7 @@ async fn write_batch(
             ));
             continue;
         }
-        let id = Uuid::new_v4();
+        let id = crate::leads::store::new_lead_id();
         if let Some(p) = &f.phone {
             seen.phone.insert(p.clone(), id);
         }

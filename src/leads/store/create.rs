@@ -197,7 +197,7 @@ async fn try_create(
         loan_number_free(&mut tx, user, n, None).await?;
     }
     crate::leads::partners::check_for_lead(&mut tx, fields.referral_partner_id, None).await?;
-    let id = Uuid::new_v4();
+    let id = super::new_lead_id();
     // An LO's own lead is theirs from its first moment; anyone else's is routed.
     let route_after_commit = user.role != Role::Lo;
     let owner = (!route_after_commit).then_some(crate::leads::lifecycle::FirstOwner {

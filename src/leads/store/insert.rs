@@ -9,6 +9,16 @@ use uuid::Uuid;
 use crate::leads::lifecycle::FirstOwner;
 use crate::leads::model::{self, LeadFields};
 
+/// A new lead's id: a time-ordered UUID (version 7), so each new lead's entries in the leads' primary key and in
+/// every index on a lead id (activities, stage changes, assignments, metric contributions, jobs' leads…) land
+/// at the right-hand edge of the index, on pages already in memory, instead of on a random page of an index of a
+/// million entries: fewer pages read, and after each checkpoint fewer pages written whole to the WAL (issue 22;
+/// the README's fifteenth reading). The id says when the lead was created, which anyone who may see it can read
+/// on the lead anyway.
+pub fn new_lead_id() -> Uuid {
+    Uuid::now_v7()
+}
+
 /// A lead to write: its new id, its checked fields and the portfolio loan that referred it, if any.
 pub struct NewLead<'a> {
     pub id: Uuid,
