@@ -18,19 +18,20 @@ COMMENT ON TABLE routing_rosters IS
     'The candidate LOs a routing decision considered, shared by the decisions that considered the same ones alike: '
     'lo_id, weight, capacity and status, one array each in candidate order; id = sha256 (hex) of body as stored.';
 
--- The documented list of a stored `candidates` value: a record of this migration ("v": 3) or of 0069 ("v": 2)
--- expanded to one object per LO, in the order stored (`lo_id`, `name`, `email`, `eligible`, `chosen`,
--- `reasons`, `codes`, `weight`, `open_leads`, `capacity`, `status`), names and emails from `users`; anything
--- else (a list stored by an earlier version, or a disposal marker) as it is.
+-- The documented list of a stored `candidates` value: a record of this migration ("v": 3, its shared lists read
+-- from its roster) or of 0069 ("v": 2, every list in the record) expanded to one object per LO, in the order
+-- stored (`lo_id`, `name`, `email`, `eligible`, `chosen`, `reasons`, `codes`, `weight`, `open_leads`,
+-- `capacity`, `status`), names and emails from `users`; anything else (a list stored by an earlier version, or
+-- a disposal marker) as it is.
 CREATE OR REPLACE FUNCTION routing_candidates(doc json) RETURNS json LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE
-    WHEN json_typeof(doc) = 'object' AND doc->>'v' = '3' THEN (
+    SELECT CASE WHEN json_typeof(doc) = 'object' AND doc->>'v' IN ('2', '3') THEN (
         SELECT coalesce(json_agg(json_build_object(
                    'lo_id', c.lo_id,
                    'name', coalesce(u.name, ''),
                    'email', coalesce(u.email, ''),
-                   'eligible', c.reason_group IS NULL
-                               AND ((c.weight::text)::bigint > 0 OR coalesce(c.lo_id = doc->>'chosen', false)),
+                   'eligible', CASE WHEN doc->>'v' = '2' THEN (c.eligible::text)::boolean
+                                    ELSE c.reason_group IS NULL
+                                         AND ((c.weight::text)::bigint > 0 OR coalesce(c.lo_id = doc->>'chosen', false)) END,
                    'chosen', coalesce(c.lo_id = doc->>'chosen', false),
                    'reasons', coalesce(doc->'groups'->(c.reason_group::int)->'reasons', '[]'::json),
                    'codes', coalesce(doc->'groups'->(c.reason_group::int)->'codes', '[]'::json),
@@ -38,32 +39,17 @@ CREATE OR REPLACE FUNCTION routing_candidates(doc json) RETURNS json LANGUAGE sq
                    'open_leads', c.open_leads,
                    'capacity', c.capacity,
                    'status', c.status) ORDER BY c.i), '[]'::json)
-        FROM routing_rosters r
-        CROSS JOIN LATERAL ROWS FROM (json_array_elements_text(r.body->'lo_id'), json_array_elements(r.body->'weight'),
-                        json_array_elements(doc->'open_leads'), json_array_elements(r.body->'capacity'),
-                        json_array_elements_text(r.body->'status'), json_array_elements_text(doc->'reason_group'))
-             WITH ORDINALITY AS c(lo_id, weight, open_leads, capacity, status, reason_group, i)
-        LEFT JOIN users u ON u.id = CASE WHEN c.lo_id ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' THEN c.lo_id::uuid END
-        WHERE r.id = doc->>'roster')
-    WHEN json_typeof(doc) = 'object' AND doc->>'v' = '2' THEN (
-        SELECT coalesce(json_agg(json_build_object(
-                   'lo_id', c.lo_id,
-                   'name', coalesce(u.name, ''),
-                   'email', coalesce(u.email, ''),
-                   'eligible', c.eligible,
-                   'chosen', coalesce(c.lo_id = doc->>'chosen', false),
-                   'reasons', coalesce(doc->'groups'->(c.reason_group::int)->'reasons', '[]'::json),
-                   'codes', coalesce(doc->'groups'->(c.reason_group::int)->'codes', '[]'::json),
-                   'weight', c.weight,
-                   'open_leads', c.open_leads,
-                   'capacity', c.capacity,
-                   'status', c.status) ORDER BY c.i), '[]'::json)
-        FROM ROWS FROM (json_array_elements_text(doc->'lo_id'), json_array_elements(doc->'eligible'),
-                        json_array_elements(doc->'weight'), json_array_elements(doc->'open_leads'),
-                        json_array_elements(doc->'capacity'), json_array_elements_text(doc->'status'),
+        FROM (SELECT CASE WHEN doc->>'v' = '3' THEN (SELECT r.body FROM routing_rosters r WHERE r.id = doc->>'roster')
+                          ELSE doc END AS shared) s
+        CROSS JOIN LATERAL ROWS FROM (
+                        json_array_elements_text(s.shared->'lo_id'), json_array_elements(doc->'eligible'),
+                        json_array_elements(s.shared->'weight'), json_array_elements(doc->'open_leads'),
+                        json_array_elements(s.shared->'capacity'), json_array_elements_text(s.shared->'status'),
                         json_array_elements_text(doc->'reason_group'))
              WITH ORDINALITY AS c(lo_id, eligible, weight, open_leads, capacity, status, reason_group, i)
         -- (An id a disposal scrubbed, `[disposed]`, names nobody.)
-        LEFT JOIN users u ON u.id = CASE WHEN c.lo_id ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' THEN c.lo_id::uuid END)
+        LEFT JOIN users u ON u.id = CASE WHEN c.lo_id ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' THEN c.lo_id::uuid END
+        -- (A roster that is not there lists nobody.)
+        WHERE s.shared IS NOT NULL)
     ELSE doc END
 $$;
