@@ -739,16 +739,17 @@ pub async fn insert_decisions(tx: &mut Transaction<'_, Postgres>, ds: Vec<NewDec
     let encode = |e: serde_json::Error| sqlx::Error::Encode(e.into());
     // The decisions of a rotation share their roster: each distinct one serialised and hashed once.
     let (mut roster_ids, mut roster_bodies, mut candidates) = (Vec::<String>::new(), Vec::<String>::new(), Vec::new());
-    let mut seen: Vec<(&super::distribute::Roster, usize)> = Vec::new();
+    // `seen[i]` is stored under `roster_ids[i]`.
+    let mut seen: Vec<&super::distribute::Roster> = Vec::new();
     for d in &ds {
-        let at = match seen.iter().find(|(r, _)| **r == d.candidates.roster) {
-            Some((_, at)) => *at,
+        let at = match seen.iter().position(|r| **r == d.candidates.roster) {
+            Some(at) => at,
             None => {
                 let body = serde_json::to_string(&d.candidates.roster).map_err(encode)?;
                 roster_ids.push(hex::encode(sha2::Sha256::digest(body.as_bytes())));
                 roster_bodies.push(body);
-                seen.push((&d.candidates.roster, roster_ids.len() - 1));
-                roster_ids.len() - 1
+                seen.push(&d.candidates.roster);
+                seen.len() - 1
             }
         };
         candidates.push(d.candidates.stored(&roster_ids[at]).map_err(encode)?);

@@ -115,7 +115,7 @@ async fn try_batch(state: &AppState, batch: &[Pending]) -> AppResult<Vec<Option<
         let clash = matched.contains(&(i as i32)) || identities.iter().any(|k| seen.contains(k));
         seen.extend(identities);
         if !clash {
-            let id = super::insert::new_lead_id();
+            let id = super::new_lead_id();
             ids[i] = Some(id);
             taken.push(i);
             new.push(NewLead { id, fields: &p.fields, referred_by: None });
